@@ -1,0 +1,23 @@
+//! What each command does: the binary's behaviour, on top of the library's parts.
+
+pub mod personas;
+pub mod progress;
+pub mod run;
+
+use crate::cli::{Cli, Command};
+
+/// Exit codes: 0 done, 1 failed, 2 bad input, 130 interrupted.
+pub const EXIT_BAD_INPUT: i32 = 2;
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// A failure the user can fix: printed as is, exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);
+
+pub fn main(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Personas { command } => personas::personas(command),
+    }
+}

@@ -1,0 +1,263 @@
+//! `simulate run`: the engine into the behaviour log, business metrics and run record.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use anyhow::Context;
+use serde_json::json;
+
+use super::progress::Progress;
+use super::{BadInput, EXIT_INTERRUPTED};
+use crate::cli::{Preset, RunArgs, WorldArgs};
+use crate::config::{Overrides, Scenario};
+use crate::engine::{Engine, World, stop_flag};
+use crate::persona::{self, Persona};
+use crate::sinks::fanout::Fanout;
+use crate::sinks::jsonl::{Format, JsonlSink};
+use crate::sinks::metrics::Metrics;
+use crate::units::{HOUR, parse_duration};
+
+/// Measured with the shipped personas (docs/PERFORMANCE.md): used only for the estimate
+/// printed before large jobs and the disk check.
+const EVENTS_PER_USER_DAY: f64 = 7.0;
+const BYTES_PER_EVENT: f64 = 250.0;
+
+/// Personas and scenario from the shared world flags.
+pub fn load_world(w: &WorldArgs) -> anyhow::Result<(Vec<Persona>, Scenario)> {
+    let personas = persona::load(w.personas.as_deref())?;
+    let over = Overrides {
+        users: w.users,
+        days: w.days,
+        seed: w.seed,
+        start: w.start.clone(),
+    };
+    let scenario = Scenario::load(w.scenario.as_deref(), &over, &personas)?;
+    Ok((personas, scenario))
+}
+
+fn has_outputs(dir: &Path) -> bool {
+    [
+        "events.jsonl",
+        "events.jsonl.zst",
+        "metrics.json",
+        "run.json",
+    ]
+    .iter()
+    .any(|f| dir.join(f).exists())
+}
+
+/// `output/<run-id>`, with a numeric suffix when that folder already holds a run.
+fn default_out(s: &Scenario) -> PathBuf {
+    let base = format!("{}-s{}-u{}-d{}", s.name, s.seed, s.users, s.days);
+    let mut dir = Path::new("output").join(&base);
+    let mut n = 2;
+    while has_outputs(&dir) {
+        dir = Path::new("output").join(format!("{base}-{n}"));
+        n += 1;
+    }
+    dir
+}
+
+pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
+    let mut pace = 0.0;
+    if args.preset == Some(Preset::Quick) {
+        args.world.users.get_or_insert(1000);
+        args.world.days.get_or_insert(1);
+        args.report_every.get_or_insert_with(|| "1h".into());
+        // One simulated day in about twelve seconds.
+        pace = (24 * HOUR) as f64 / 12.0;
+    }
+    let format = Format::parse(&args.format).ok_or_else(|| {
+        BadInput(format!(
+            "--format `{}` is not a format\n    fix: use jsonl, jsonl.zst or none",
+            args.format
+        ))
+    })?;
+    let report_ms = match &args.report_every {
+        Some(t) => parse_duration(t)
+            .map_err(|m| BadInput(format!("--report-every: {m}")))?
+            .ms(),
+        None => 0,
+    };
+    let (personas, scenario) = load_world(&args.world)?;
+    let threads = args.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    if threads == 0 || threads > 256 {
+        return Err(BadInput(format!(
+            "--threads {threads} is out of range\n    fix: use 1 to 256"
+        ))
+        .into());
+    }
+
+    let out_dir = args.out.clone().unwrap_or_else(|| default_out(&scenario));
+    if has_outputs(&out_dir) && !args.force {
+        return Err(BadInput(format!(
+            "{} already holds a run's files; nothing was changed\n    fix: choose another --out, or add --force to overwrite them",
+            out_dir.display()
+        ))
+        .into());
+    }
+    std::fs::create_dir_all(&out_dir)
+        .with_context(|| format!("cannot create the output folder {}", out_dir.display()))?;
+
+    let user_days = (scenario.users as f64
+        * (1.0 + scenario.signups_per_day * scenario.days as f64 / 2.0))
+        * scenario.days as f64;
+    let est_events = user_days * EVENTS_PER_USER_DAY;
+    let est_bytes = match format {
+        Format::Jsonl => est_events * BYTES_PER_EVENT,
+        Format::JsonlZst => est_events * BYTES_PER_EVENT / 8.0,
+        Format::None => 0.0,
+    };
+    if !args.quiet && est_events > 1e6 {
+        eprintln!(
+            "estimate: about {:.1} M events, {:.2} GB on disk",
+            est_events / 1e6,
+            est_bytes / 1e9
+        );
+    }
+    if est_bytes > 0.0
+        && let Ok(free) = fs4::available_space(&out_dir)
+        && est_bytes > free as f64 * 0.95
+        && !args.force
+    {
+        return Err(BadInput(format!(
+            "the event log needs about {:.2} GB but {} has {:.2} GB free; nothing was written\n    fix: use --format jsonl.zst or none, fewer --users or --days, another --out, or --force",
+            est_bytes / 1e9,
+            out_dir.display(),
+            free as f64 / 1e9
+        ))
+        .into());
+    }
+
+    let world = World::new(personas.clone(), scenario.clone(), true).map_err(BadInput)?;
+    let mut engine = Engine::new(world, threads);
+
+    let events_path = format.file_name().map(|f| out_dir.join(f));
+    let mut log = JsonlSink::create(events_path.as_deref(), format)
+        .with_context(|| format!("cannot write in {}", out_dir.display()))?;
+    let mut metrics = Metrics::new(&scenario, &personas);
+    let mut progress = Progress::new(scenario.end_ms(), args.quiet, pace);
+    if report_ms > 0 && !args.quiet {
+        let bar = progress.bar.clone();
+        metrics.report_every(report_ms, Box::new(move |line| bar.println(line)));
+    }
+
+    let stop = stop_flag();
+    let flag = Arc::clone(&stop);
+    // A second Ctrl-C while results are being written falls through to the default.
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(EXIT_INTERRUPTED);
+        }
+    });
+
+    let totals = {
+        let mut sinks = Fanout(vec![&mut log, &mut metrics, &mut progress]);
+        engine
+            .run(&mut sinks, &stop)
+            .context("writing the event log failed")?
+    };
+    let wall = progress.elapsed().as_secs_f64();
+    let checksum = log.checksum();
+
+    let metrics_json = metrics.to_json(&scenario);
+    write_json(&out_dir.join("metrics.json"), &metrics_json)?;
+    let run_json = json!({
+        "schema": "simulate.run.v1",
+        "version": env!("CARGO_PKG_VERSION"),
+        "event_schema_version": crate::timeline::json::SCHEMA_VERSION,
+        "config": {
+            "scenario": scenario.name,
+            "scenario_file": args.world.scenario.as_ref().map(|p| p.display().to_string()),
+            "personas_dir": args.world.personas.as_ref().map(|p| p.display().to_string()),
+            "personas": personas.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
+            "users": scenario.users,
+            "days": scenario.days,
+            "seed": scenario.seed,
+            "start": scenario.start_text,
+            "threads": threads,
+            "format": args.format,
+        },
+        "counts": {
+            "events": totals.events,
+            "bytes_uncompressed": log.bytes,
+            "users_created": totals.users_created,
+            "users_signed_up": totals.signed_up,
+            "invitees": totals.invitees,
+            "gifts": totals.gifts,
+            "gift_claim_attempts": totals.claim_attempts,
+        },
+        "events_sha256": checksum,
+        "interrupted": totals.interrupted,
+        "simulated_until_ms": totals.simulated_ms,
+        "wall_seconds": (wall * 1000.0).round() / 1000.0,
+        "events_per_second": (totals.events as f64 / wall.max(1e-9)).round(),
+        "files": {
+            "events": events_path.as_ref().map(|p| p.display().to_string()),
+            "metrics": out_dir.join("metrics.json").display().to_string(),
+        },
+    });
+    write_json(&out_dir.join("run.json"), &run_json)?;
+
+    let r = |n: &str| {
+        metrics_json["retention"]["overall"][n]
+            .as_f64()
+            .map(|v| format!("{:.1} %", v * 100.0))
+            .unwrap_or_else(|| "n/a".into())
+    };
+    println!(
+        "{} events from {} users over {} days in {:.2} s ({:.2} M events/s, {} threads){}",
+        totals.events,
+        totals.signed_up,
+        scenario.days,
+        wall,
+        totals.events as f64 / wall.max(1e-9) / 1e6,
+        threads,
+        if totals.interrupted {
+            " — INTERRUPTED, partial results written"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "retention D1 {} · D7 {} · D30 {} · revenue {:.2} · avg DAU {}",
+        r("d1"),
+        r("d7"),
+        r("d30"),
+        metrics_json["revenue"]["total_minor_units"]
+            .as_f64()
+            .unwrap_or(0.0)
+            / 100.0,
+        metrics_json["engagement"]["avg_dau"]
+    );
+    println!("sha256 {checksum}");
+    match &events_path {
+        Some(p) => println!(
+            "wrote {}, metrics.json and run.json in {}",
+            p.file_name()
+                .map(|f| f.to_string_lossy())
+                .unwrap_or_default(),
+            out_dir.display()
+        ),
+        None => println!(
+            "wrote metrics.json and run.json in {} (no event log: --format none)",
+            out_dir.display()
+        ),
+    }
+    Ok(if totals.interrupted {
+        EXIT_INTERRUPTED
+    } else {
+        0
+    })
+}
+
+fn write_json(path: &Path, v: &serde_json::Value) -> anyhow::Result<()> {
+    let mut text = serde_json::to_string_pretty(v)?;
+    text.push('\n');
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}

@@ -1,0 +1,115 @@
+//! The command line (clap derive). Flags shared by run, seed, replay and verify live in
+//! [`WorldArgs`] so they keep one name and one default everywhere.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "simulate",
+    version,
+    about = "Synthetic users that behave like real ones: one deterministic timeline for analysts, databases and load tests."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Simulate the users and write the behaviour log and business metrics.
+    Run(RunArgs),
+    /// Inspect, check and draw personas.
+    Personas {
+        #[command(subcommand)]
+        command: PersonasCommand,
+    },
+}
+
+/// What defines the simulated world: the same values give the same timeline.
+#[derive(Args, Debug, Clone, Default)]
+pub struct WorldArgs {
+    /// Users who exist at t = 0 (ids 0..N-1) [default: the scenario's, 10000]
+    #[arg(long)]
+    pub users: Option<u32>,
+    /// Simulated days [default: the scenario's, 7]
+    #[arg(long)]
+    pub days: Option<u32>,
+    /// Seed of every random stream [default: the scenario's, 42]
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Folder of persona .toml files, replacing the shipped personas
+    #[arg(long, value_name = "DIR")]
+    pub personas: Option<PathBuf>,
+    /// Scenario .toml file, replacing the shipped default scenario
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// First day of the timeline, YYYY-MM-DD (UTC) [default: the scenario's, 2026-01-05]
+    #[arg(long, value_name = "DATE")]
+    pub start: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]
+pub enum Preset {
+    /// 1,000 users for one day, paced to about 12 s, with analytics every simulated hour.
+    Quick,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub world: WorldArgs,
+    /// Worker threads; the output is identical for any value [default: CPU count]
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Output folder [default: output/<run-id>]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Event log format: jsonl, jsonl.zst, or none (engine only; the checksum is still computed)
+    #[arg(long, default_value = "jsonl")]
+    pub format: String,
+    /// A named configuration
+    #[arg(long, value_enum)]
+    pub preset: Option<Preset>,
+    /// Print an analytics line every this much simulated time (e.g. 10m, 1h, 1d; 0 = never)
+    #[arg(long, value_name = "DURATION")]
+    pub report_every: Option<String>,
+    /// Overwrite files in an existing --out folder, and run even when the disk looks too small
+    #[arg(long)]
+    pub force: bool,
+    /// No progress bar or periodic report
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]
+pub enum GraphFormat {
+    Mermaid,
+    Dot,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PersonasCommand {
+    /// List the personas with their shares and sizes.
+    List {
+        #[arg(long, value_name = "DIR")]
+        personas: Option<PathBuf>,
+    },
+    /// Show one persona in full, with the notes on where its numbers come from.
+    Show {
+        name: String,
+        #[arg(long, value_name = "DIR")]
+        personas: Option<PathBuf>,
+    },
+    /// Check a folder of persona files; exit 2 with every problem when any is off.
+    Validate { dir: PathBuf },
+    /// Draw a persona's state machine.
+    Graph {
+        name: String,
+        #[arg(long, value_enum, default_value = "mermaid")]
+        format: GraphFormat,
+        #[arg(long, value_name = "DIR")]
+        personas: Option<PathBuf>,
+    },
+}

@@ -1,0 +1,244 @@
+//! A config file's text, kept so every error can name the line of the field it is about.
+
+use std::fmt;
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use toml::de::{DeTable, DeValue};
+
+/// One segment of a field path: a key or an array index.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+/// A dotted field path such as `states.browse.weighted[1].to`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FieldPath(pub Vec<Seg>);
+
+impl FieldPath {
+    pub fn root() -> Self {
+        FieldPath(Vec::new())
+    }
+    pub fn key(&self, k: &str) -> Self {
+        let mut v = self.0.clone();
+        v.push(Seg::Key(k.to_string()));
+        FieldPath(v)
+    }
+    pub fn index(&self, i: usize) -> Self {
+        let mut v = self.0.clone();
+        v.push(Seg::Index(i));
+        FieldPath(v)
+    }
+}
+
+impl fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, s) in self.0.iter().enumerate() {
+            match s {
+                Seg::Key(k) if i == 0 => write!(f, "{k}")?,
+                Seg::Key(k) => write!(f, ".{k}")?,
+                Seg::Index(n) => write!(f, "[{n}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A config problem: what is wrong, where, and how to fix it.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub file: String,
+    pub line: Option<usize>,
+    pub field: String,
+    pub message: String,
+    pub fix: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{l}", self.file)?,
+            None => write!(f, "{}", self.file)?,
+        }
+        if !self.field.is_empty() {
+            write!(f, ": field `{}`", self.field)?;
+        }
+        write!(f, ": {}", self.message)?;
+        if !self.fix.is_empty() {
+            write!(f, "\n    fix: {}", self.fix)?;
+        }
+        Ok(())
+    }
+}
+
+/// Every problem found in one pass, so a user fixes a file once, not once per error.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct Problems(pub Vec<Problem>);
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.len();
+        writeln!(
+            f,
+            "{n} problem{} in the configuration:",
+            if n == 1 { "" } else { "s" }
+        )?;
+        for p in self.0.iter().take(20) {
+            writeln!(f, "  - {p}")?;
+        }
+        if n > 20 {
+            writeln!(f, "  … and {} more", n - 20)?;
+        }
+        Ok(())
+    }
+}
+
+/// A TOML file's name and text.
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub name: String,
+    pub text: String,
+}
+
+impl Source {
+    pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
+        Source {
+            name: name.into(),
+            text: text.into(),
+        }
+    }
+
+    pub fn read(path: &Path) -> Result<Self, Problems> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Problems(vec![Problem {
+                file: path.display().to_string(),
+                line: None,
+                field: String::new(),
+                message: format!("cannot read the file: {e}"),
+                fix: "check the path and its permissions".into(),
+            }])
+        })?;
+        Ok(Source::new(path.display().to_string(), text))
+    }
+
+    fn line_of(&self, offset: usize) -> usize {
+        self.text[..offset.min(self.text.len())]
+            .bytes()
+            .filter(|b| *b == b'\n')
+            .count()
+            + 1
+    }
+
+    /// Deserializes the whole file, turning a serde error into a located problem.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, Problems> {
+        toml::from_str(&self.text).map_err(|e| {
+            let line = e.span().map(|s| self.line_of(s.start));
+            let field = e
+                .span()
+                .map(|s| self.text[s].trim().trim_matches('"').to_string())
+                .filter(|f| f.len() < 60 && !f.contains('\n'))
+                .unwrap_or_default();
+            let message = e.message().trim().to_string();
+            let fix = if message.contains("unknown field") {
+                "remove the field or correct its spelling (see docs/PERSONAS.md)"
+            } else if message.contains("missing field") {
+                "add the field (see docs/PERSONAS.md for an example)"
+            } else {
+                "correct the value's type or syntax"
+            };
+            Problems(vec![Problem {
+                file: self.name.clone(),
+                line,
+                field,
+                message,
+                fix: fix.into(),
+            }])
+        })
+    }
+
+    /// The line a field path is written on, found by walking the spanned document.
+    pub fn locate(&self, path: &FieldPath) -> Option<usize> {
+        let doc = DeTable::parse(&self.text).ok()?;
+        let mut best = None;
+        let mut cur: Option<&DeValue<'_>> = None;
+        let table = doc.get_ref();
+        for (i, seg) in path.0.iter().enumerate() {
+            let next = match (i, seg, cur) {
+                (0, Seg::Key(k), _) => table
+                    .iter()
+                    .find(|(key, _)| key.get_ref() == k)
+                    .map(|(_, v)| v),
+                (_, Seg::Key(k), Some(v)) => v.get(k.as_str()),
+                (_, Seg::Index(n), Some(v)) => v.get(*n),
+                _ => None,
+            };
+            match next {
+                Some(v) => {
+                    best = Some(self.line_of(v.span().start));
+                    cur = Some(v.get_ref());
+                }
+                None => break,
+            }
+        }
+        best
+    }
+
+    /// A problem at a field of this file.
+    pub fn problem(
+        &self,
+        path: &FieldPath,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Problem {
+        Problem {
+            file: self.name.clone(),
+            line: self.locate(path),
+            field: path.to_string(),
+            message: message.into(),
+            fix: fix.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locates_nested_fields() {
+        let src = Source::new(
+            "x.toml",
+            "name = \"a\"\n\n[states.browse]\naction = \"login\"\nweighted = [\n  { to = \"a\" },\n  { to = \"b\" },\n]\n",
+        );
+        let p = FieldPath::root()
+            .key("states")
+            .key("browse")
+            .key("weighted")
+            .index(1)
+            .key("to");
+        assert_eq!(src.locate(&p), Some(7));
+        assert_eq!(p.to_string(), "states.browse.weighted[1].to");
+        assert_eq!(
+            src.locate(&FieldPath::root().key("states").key("browse").key("action")),
+            Some(4)
+        );
+    }
+
+    #[test]
+    fn serde_errors_name_line_and_field() {
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct T {
+            a: u32,
+        }
+        let src = Source::new("t.toml", "a = 1\nbogus = 2\n");
+        let err = src.parse::<T>().unwrap_err();
+        let p = &err.0[0];
+        assert_eq!(p.line, Some(2));
+        assert_eq!(p.field, "bogus");
+        assert!(p.message.contains("unknown field"), "{}", p.message);
+    }
+}

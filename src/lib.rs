@@ -1,0 +1,12 @@
+//! simulate: synthetic users that behave like real ones.
+//!
+//! Data flows one way: config → persona → engine → timeline → sinks.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod persona;
+pub mod sinks;
+pub mod timeline;
+pub mod units;

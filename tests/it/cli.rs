@@ -1,0 +1,229 @@
+//! The command line as a user runs it.
+
+use sha2::{Digest, Sha256};
+
+use crate::common::bin;
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn json(path: &std::path::Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).expect("read")).expect("json")
+}
+
+#[test]
+fn run_writes_log_metrics_and_record_with_a_true_checksum() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("r");
+    let o = bin()
+        .args([
+            "run",
+            "--users",
+            "400",
+            "--days",
+            "3",
+            "--threads",
+            "2",
+            "-q",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .expect("runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let events = std::fs::read(out.join("events.jsonl")).expect("events.jsonl");
+    let run = json(&out.join("run.json"));
+    let metrics = json(&out.join("metrics.json"));
+    assert_eq!(run["events_sha256"], sha256_hex(&events));
+    assert_eq!(
+        run["counts"]["events"].as_u64(),
+        Some(events.iter().filter(|b| **b == b'\n').count() as u64)
+    );
+    assert_eq!(run["config"]["users"], 400);
+    assert_eq!(metrics["events"]["total"], run["counts"]["events"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains(run["events_sha256"].as_str().unwrap()));
+
+    // Engine only: nothing written, same checksum.
+    let none = dir.path().join("n");
+    let o = bin()
+        .args([
+            "run",
+            "--users",
+            "400",
+            "--days",
+            "3",
+            "--threads",
+            "1",
+            "--format",
+            "none",
+            "-q",
+            "--out",
+        ])
+        .arg(&none)
+        .output()
+        .expect("runs");
+    assert!(o.status.success());
+    assert!(!none.join("events.jsonl").exists());
+    assert_eq!(
+        json(&none.join("run.json"))["events_sha256"],
+        run["events_sha256"]
+    );
+    assert_eq!(
+        std::fs::read(none.join("metrics.json")).unwrap(),
+        std::fs::read(out.join("metrics.json")).unwrap(),
+        "metrics.json is deterministic"
+    );
+
+    // Compressed: the same stream inside.
+    let zst = dir.path().join("z");
+    let o = bin()
+        .args([
+            "run",
+            "--users",
+            "400",
+            "--days",
+            "3",
+            "--format",
+            "jsonl.zst",
+            "-q",
+            "--out",
+        ])
+        .arg(&zst)
+        .output()
+        .expect("runs");
+    assert!(o.status.success());
+    let plain =
+        zstd::decode_all(std::fs::File::open(zst.join("events.jsonl.zst")).unwrap()).unwrap();
+    assert_eq!(plain, events);
+}
+
+#[test]
+fn an_existing_run_is_never_overwritten_without_force() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("r");
+    let args = [
+        "run", "--users", "100", "--days", "1", "-q", "--format", "none", "--out",
+    ];
+    assert!(bin().args(args).arg(&out).status().unwrap().success());
+    let before = std::fs::read(out.join("run.json")).unwrap();
+    let o = bin()
+        .args([
+            "run", "--users", "100", "--days", "1", "--seed", "9", "-q", "--format", "none",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("already holds") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(out.join("run.json")).unwrap(),
+        before,
+        "nothing changed"
+    );
+    let o = bin()
+        .args([
+            "run", "--users", "100", "--days", "1", "--seed", "9", "-q", "--format", "none",
+            "--force", "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert_ne!(std::fs::read(out.join("run.json")).unwrap(), before);
+}
+
+#[test]
+fn bad_flags_and_files_get_one_clear_error() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["run", "--format", "csv"], "jsonl, jsonl.zst or none"),
+        (&["run", "--users", "0"], "--users"),
+        (&["run", "--scenario", "/nonexistent/s.toml"], "cannot read"),
+        (&["run", "--report-every", "10"], "no unit"),
+        (&["personas", "show", "wizard"], "hunter"),
+    ];
+    for (args, needle) in cases {
+        let o = bin()
+            .args(*args)
+            .arg("-q")
+            .output()
+            .or_else(|_| bin().args(*args).output())
+            .unwrap();
+        let o = if o.status.code() == Some(2)
+            && String::from_utf8_lossy(&o.stderr).contains("unexpected argument")
+        {
+            bin().args(*args).output().unwrap()
+        } else {
+            o
+        };
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(
+            !err.contains("panicked") && err.lines().count() < 25,
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_scenario_error_names_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.toml");
+    std::fs::write(&path, "name = \"x\"\n\n[[phases]]\nname = \"rush\"\nkind = \"login_rush\"\nat = \"1d8x\"\nover = \"60s\"\nusers = 10\n").unwrap();
+    let o = bin()
+        .args(["run", "-q", "--scenario"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("s.toml:6") && err.contains("phases[0].at") && err.contains("fix:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn personas_commands_list_show_and_draw() {
+    let o = bin().args(["personas", "list"]).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    for name in ["hunter", "saver", "gift_claimer", "gamer", "checkin"] {
+        assert!(out.contains(name), "{out}");
+    }
+    let o = bin().args(["personas", "show", "hunter"]).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("earn_points") && out.contains("notes:") && out.contains("seed 000"),
+        "{out}"
+    );
+    let o = bin().args(["personas", "graph", "gamer"]).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.starts_with("stateDiagram-v2") && out.contains("play --> claim"),
+        "{out}"
+    );
+    let o = bin()
+        .args(["personas", "graph", "gamer", "--format", "dot"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.starts_with("digraph") && out.contains("\"play\" -> \"claim\""),
+        "{out}"
+    );
+    let o = bin()
+        .args(["personas", "validate", "personas"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
