@@ -69,6 +69,10 @@ pub struct RunArgs {
     /// Event log format: jsonl, jsonl.zst, or none (engine only; the checksum is still computed)
     #[arg(long, default_value = "jsonl")]
     pub format: String,
+    /// Stream the event lines to standard output instead of a file (metrics.json and
+    /// run.json still go to the output folder; the summary goes to stderr)
+    #[arg(long)]
+    pub stdout: bool,
     /// A named configuration
     #[arg(long, value_enum)]
     pub preset: Option<Preset>,

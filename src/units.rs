@@ -167,6 +167,51 @@ pub fn weekday(epoch_ms: i64) -> usize {
     ((epoch_ms.div_euclid(DAY) + 3).rem_euclid(7)) as usize
 }
 
+/// Remembers the last day's `YYYY-MM-DDT` so most timestamps skip the calendar maths.
+#[derive(Clone, Debug)]
+pub struct DateCache {
+    day: i64,
+    prefix: [u8; 11],
+}
+
+impl Default for DateCache {
+    fn default() -> Self {
+        DateCache {
+            day: i64::MIN,
+            prefix: [0; 11],
+        }
+    }
+}
+
+impl DateCache {
+    /// Same output as [`write_rfc3339`].
+    #[inline]
+    pub fn write(&mut self, out: &mut Vec<u8>, epoch_ms: i64) {
+        let day = epoch_ms.div_euclid(DAY);
+        if day != self.day {
+            let mut v = Vec::with_capacity(24);
+            write_rfc3339(&mut v, day * DAY);
+            self.prefix.copy_from_slice(&v[..11]);
+            self.day = day;
+        }
+        let rem = epoch_ms.rem_euclid(DAY);
+        let (h, mi, s, ms) = (rem / HOUR, rem / MINUTE % 60, rem / SECOND % 60, rem % 1000);
+        let two = |v: i64| [b'0' + (v / 10) as u8, b'0' + (v % 10) as u8];
+        let mut buf = [0u8; 24];
+        buf[..11].copy_from_slice(&self.prefix);
+        buf[11..13].copy_from_slice(&two(h));
+        buf[13] = b':';
+        buf[14..16].copy_from_slice(&two(mi));
+        buf[16] = b':';
+        buf[17..19].copy_from_slice(&two(s));
+        buf[19] = b'.';
+        buf[20] = b'0' + (ms / 100) as u8;
+        buf[21..23].copy_from_slice(&two(ms % 100));
+        buf[23] = b'Z';
+        out.extend_from_slice(&buf);
+    }
+}
+
 /// Writes `YYYY-MM-DDTHH:MM:SS.mmmZ` for Unix milliseconds.
 pub fn write_rfc3339(out: &mut Vec<u8>, epoch_ms: i64) {
     let days = epoch_ms.div_euclid(DAY);
@@ -225,5 +270,12 @@ mod tests {
         assert_eq!(format_rfc3339(t), "2026-01-05T13:07:09.042Z");
         assert_eq!(weekday(parse_date("2026-01-05").unwrap()), 0, "a Monday");
         assert!(parse_date("2026-02-30").is_err());
+        let mut cache = DateCache::default();
+        for ms in [t, t + 1, t + DAY - 1, t + 3 * DAY + 999, -5] {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            cache.write(&mut a, ms);
+            write_rfc3339(&mut b, ms);
+            assert_eq!(a, b);
+        }
     }
 }

@@ -68,6 +68,13 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
         // One simulated day in about twelve seconds.
         pace = (24 * HOUR) as f64 / 12.0;
     }
+    if args.stdout && args.format != "jsonl" {
+        return Err(BadInput(format!(
+            "--stdout writes plain JSON lines, not `{}`\n    fix: drop --format or use --format jsonl",
+            args.format
+        ))
+        .into());
+    }
     let format = Format::parse(&args.format).ok_or_else(|| {
         BadInput(format!(
             "--format `{}` is not a format\n    fix: use jsonl, jsonl.zst or none",
@@ -137,9 +144,19 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     let world = World::new(personas.clone(), scenario.clone(), true).map_err(BadInput)?;
     let mut engine = Engine::new(world, threads);
 
-    let events_path = format.file_name().map(|f| out_dir.join(f));
-    let mut log = JsonlSink::create(events_path.as_deref(), format)
-        .with_context(|| format!("cannot write in {}", out_dir.display()))?;
+    let events_path = format
+        .file_name()
+        .filter(|_| !args.stdout)
+        .map(|f| out_dir.join(f));
+    let mut log = if args.stdout {
+        JsonlSink::to_writer(Box::new(std::io::BufWriter::with_capacity(
+            1 << 20,
+            std::io::stdout(),
+        )))
+    } else {
+        JsonlSink::create(events_path.as_deref(), format)
+            .with_context(|| format!("cannot write in {}", out_dir.display()))?
+    };
     let mut metrics = Metrics::new(&scenario, &personas);
     let mut progress = Progress::new(scenario.end_ms(), args.quiet, pace);
     if report_ms > 0 && !args.quiet {
@@ -204,13 +221,19 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     });
     write_json(&out_dir.join("run.json"), &run_json)?;
 
+    // With --stdout the event lines own standard output; the summary goes to stderr.
+    macro_rules! say {
+        ($($a:tt)*) => {
+            if args.stdout { eprintln!($($a)*) } else { println!($($a)*) }
+        };
+    }
     let r = |n: &str| {
         metrics_json["retention"]["overall"][n]
             .as_f64()
             .map(|v| format!("{:.1} %", v * 100.0))
             .unwrap_or_else(|| "n/a".into())
     };
-    println!(
+    say!(
         "{} events from {} users over {} days in {:.2} s ({:.2} M events/s, {} threads){}",
         totals.events,
         totals.signed_up,
@@ -224,7 +247,7 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
             ""
         }
     );
-    println!(
+    say!(
         "retention D1 {} · D7 {} · D30 {} · revenue {:.2} · avg DAU {}",
         r("d1"),
         r("d7"),
@@ -235,16 +258,20 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
             / 100.0,
         metrics_json["engagement"]["avg_dau"]
     );
-    println!("sha256 {checksum}");
+    say!("sha256 {checksum}");
     match &events_path {
-        Some(p) => println!(
+        Some(p) => say!(
             "wrote {}, metrics.json and run.json in {}",
             p.file_name()
                 .map(|f| f.to_string_lossy())
                 .unwrap_or_default(),
             out_dir.display()
         ),
-        None => println!(
+        None if args.stdout => say!(
+            "events went to standard output; wrote metrics.json and run.json in {}",
+            out_dir.display()
+        ),
+        None => say!(
             "wrote metrics.json and run.json in {} (no event log: --format none)",
             out_dir.display()
         ),

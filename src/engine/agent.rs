@@ -23,6 +23,7 @@ pub struct Out {
     pub claims: Vec<(i64, u32, GiftId, usize)>,
     /// (join time, inviter, invite number).
     pub invites: Vec<(i64, u32, u32)>,
+    pub dates: crate::units::DateCache,
 }
 
 impl Out {
@@ -38,7 +39,7 @@ impl Out {
     pub fn push(&mut self, w: &World, e: Event) -> usize {
         if w.serialize {
             let start = self.lines.len();
-            w.writer.write(&e, &mut self.lines);
+            w.writer.write(&e, &mut self.lines, &mut self.dates);
             self.spans
                 .push((start as u32, (self.lines.len() - start) as u32));
         }

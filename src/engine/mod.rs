@@ -18,7 +18,7 @@ pub mod shard;
 pub mod user;
 pub mod world;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -33,6 +33,9 @@ use rng::{Purpose, exp, stream, unit};
 use shard::Shard;
 use user::Script;
 pub use world::World;
+
+/// Events handed from the simulating threads to the writer at once.
+const GROUP_EVENTS: usize = 16_384;
 
 /// Users meet at this granularity: a gift created in one epoch is broadcast at the next.
 pub const EPOCH_MS: i64 = MINUTE;
@@ -62,6 +65,8 @@ pub struct Engine {
     pool: Option<rayon::ThreadPool>,
     pipeline: bool,
     gifts: BTreeMap<GiftId, Gift>,
+    /// Gifts in expiry order (creation order: every gift lives the same time).
+    expiry: VecDeque<(i64, GiftId)>,
     broadcasts: Vec<(i64, GiftId, u32, i64)>,
     wins: Vec<u32>,
     invites: Vec<(i64, u32, u32)>,
@@ -115,6 +120,7 @@ impl Engine {
             pool,
             pipeline,
             gifts: BTreeMap::new(),
+            expiry: VecDeque::new(),
             broadcasts: Vec::new(),
             wins: Vec::new(),
             invites: Vec::new(),
@@ -147,36 +153,59 @@ impl Engine {
             sink.finish()?;
             return Ok(self.finish_totals());
         }
-        let (tx, rx) = mpsc::sync_channel::<(Vec<Out>, i64)>(2);
+        // Epochs travel in groups of a few thousand events: one hand-over per epoch (a
+        // simulated minute) made the two threads spend their time waking each other.
+        let (tx, rx) = mpsc::sync_channel::<Vec<(Vec<Out>, i64)>>(2);
         let (back_tx, back_rx) = mpsc::channel::<Vec<Out>>();
         let halted = AtomicBool::new(false);
-        let (sim, written) = std::thread::scope(|scope| {
+        let (sim, written) = std::thread::scope(|scope| -> std::io::Result<_> {
             let halted = &halted;
-            let writer = scope.spawn(move || -> std::io::Result<u64> {
-                let mut events = 0;
-                for (batch, t1) in rx {
-                    let (n, go) = merge(&batch, sink)?;
-                    events += n;
-                    sink.tick(t1)?;
-                    if !go {
-                        halted.store(true, Ordering::Relaxed);
+            let writer = std::thread::Builder::new()
+                .name("writer".into())
+                .spawn_scoped(scope, move || -> std::io::Result<u64> {
+                    let mut events = 0;
+                    for group in rx {
+                        for (batch, t1) in group {
+                            let (n, go) = merge(&batch, sink)?;
+                            events += n;
+                            sink.tick(t1)?;
+                            if !go {
+                                halted.store(true, Ordering::Relaxed);
+                            }
+                            let _ = back_tx.send(batch);
+                        }
                     }
-                    let _ = back_tx.send(batch);
-                }
-                sink.finish()?;
-                Ok(events)
-            });
+                    sink.finish()?;
+                    Ok(events)
+                })?;
+            let mut group = Vec::new();
+            let mut pending = 0;
             let sim = self.simulate(stop, |batch, t1| {
                 if halted.load(Ordering::Relaxed) {
                     return Ok((false, None));
                 }
-                // A closed channel means the writer failed; its error is reported below.
-                let sent = tx.send((batch, t1)).is_ok();
-                Ok((sent, back_rx.try_recv().ok()))
+                pending += batch.iter().map(|o| o.events.len()).sum::<usize>();
+                group.push((batch, t1));
+                let mut sent = true;
+                if pending >= GROUP_EVENTS {
+                    // A closed channel means the writer failed; its error is reported below.
+                    sent = tx.send(std::mem::take(&mut group)).is_ok();
+                    pending = 0;
+                }
+                // Take one emptied batch back for reuse and free the rest, so memory stays
+                // bounded by the batches in flight.
+                let mut back = None;
+                while let Ok(b) = back_rx.try_recv() {
+                    back.get_or_insert(b);
+                }
+                Ok((sent, back))
             });
+            if !group.is_empty() {
+                let _ = tx.send(group);
+            }
             drop(tx);
-            (sim, writer.join())
-        });
+            Ok((sim, writer.join()))
+        })?;
         sim?;
         self.totals.events =
             written.map_err(|_| std::io::Error::other("the writer thread panicked"))??;
@@ -237,7 +266,9 @@ impl Engine {
                 .collect();
             self.totals.simulated_ms = t1;
             let (go, back) = emit(batch, t1)?;
-            spare.extend(back);
+            if spare.len() < 4 {
+                spare.extend(back);
+            }
             if !go {
                 self.totals.interrupted = true;
                 break;
@@ -368,10 +399,17 @@ impl Engine {
                     expires,
                 },
             );
+            self.expiry.push_back((expires, gift));
             self.broadcasts.push((t, gift, room, expires));
             self.totals.gifts += 1;
         }
-        self.gifts.retain(|_, g| g.expires > t1 - EPOCH_MS);
+        while let Some(&(expires, gift)) = self.expiry.front() {
+            if expires > t1 - EPOCH_MS {
+                break;
+            }
+            self.expiry.pop_front();
+            self.gifts.remove(&gift);
+        }
     }
 
     /// Accepted invites become users, ids in (join time, inviter, invite) order.

@@ -223,7 +223,7 @@ impl Shard {
         if w.serialize {
             let e = self.out.events[index];
             let start = self.out.lines.len();
-            w.writer.write(&e, &mut self.out.lines);
+            w.writer.write(&e, &mut self.out.lines, &mut self.out.dates);
             self.out.spans[index] = (start as u32, (self.out.lines.len() - start) as u32);
         }
     }

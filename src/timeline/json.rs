@@ -6,7 +6,7 @@
 
 use super::event::*;
 use crate::persona::Persona;
-use crate::units::write_rfc3339;
+use crate::units::DateCache;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -71,9 +71,9 @@ impl LineWriter {
     }
 
     /// Appends one line, newline included.
-    pub fn write(&self, e: &Event, out: &mut Vec<u8>) {
+    pub fn write(&self, e: &Event, out: &mut Vec<u8>, dates: &mut DateCache) {
         out.extend_from_slice(b"{\"v\":1,\"ts\":\"");
-        write_rfc3339(out, self.start_ms + e.t_ms);
+        dates.write(out, self.start_ms + e.t_ms);
         out.extend_from_slice(b"\",\"t_ms\":");
         num(out, e.t_ms);
         out.extend_from_slice(b",\"user_id\":\"u");
