@@ -52,7 +52,7 @@ pub struct WorldArgs {
 
 #[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]
 pub enum Preset {
-    /// 1,000 users for one day, paced to about 12 s, with analytics every simulated hour.
+    /// 1,000 users for two days, paced to about 12 s, with analytics every two simulated hours.
     Quick,
 }
 

@@ -63,10 +63,10 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     let mut pace = 0.0;
     if args.preset == Some(Preset::Quick) {
         args.world.users.get_or_insert(1000);
-        args.world.days.get_or_insert(1);
-        args.report_every.get_or_insert_with(|| "1h".into());
-        // One simulated day in about twelve seconds.
-        pace = (24 * HOUR) as f64 / 12.0;
+        args.world.days.get_or_insert(2);
+        args.report_every.get_or_insert_with(|| "2h".into());
+        // Two simulated days in about twelve seconds.
+        pace = (48 * HOUR) as f64 / 12.0;
     }
     if args.stdout && args.format != "jsonl" {
         return Err(BadInput(format!(
@@ -121,11 +121,18 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
         Format::None => 0.0,
     };
     if !args.quiet && est_events > 1e6 {
-        eprintln!(
-            "estimate: about {:.1} M events, {:.2} GB on disk",
-            est_events / 1e6,
-            est_bytes / 1e9
-        );
+        if format == Format::None {
+            eprintln!(
+                "estimate: about {:.1} M events (engine only: no event log written)",
+                est_events / 1e6
+            );
+        } else {
+            eprintln!(
+                "estimate: about {:.1} M events, {:.2} GB on disk",
+                est_events / 1e6,
+                est_bytes / 1e9
+            );
+        }
     }
     if est_bytes > 0.0
         && let Ok(free) = fs4::available_space(&out_dir)
@@ -161,7 +168,17 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     let mut progress = Progress::new(scenario.end_ms(), args.quiet, pace);
     if report_ms > 0 && !args.quiet {
         let bar = progress.bar.clone();
-        metrics.report_every(report_ms, Box::new(move |line| bar.println(line)));
+        // Without a terminal the bar is hidden and would swallow its lines.
+        metrics.report_every(
+            report_ms,
+            Box::new(move |line| {
+                if bar.is_hidden() {
+                    eprintln!("{line}")
+                } else {
+                    bar.println(line)
+                }
+            }),
+        );
     }
 
     let stop = stop_flag();
@@ -234,12 +251,12 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
             .unwrap_or_else(|| "n/a".into())
     };
     say!(
-        "{} events from {} users over {} days in {:.2} s ({:.2} M events/s, {} threads){}",
+        "{} events from {} users over {} days in {:.2} s ({} events/s, {} threads){}",
         totals.events,
         totals.signed_up,
         scenario.days,
         wall,
-        totals.events as f64 / wall.max(1e-9) / 1e6,
+        human(totals.events as f64 / wall.max(1e-9)),
         threads,
         if totals.interrupted {
             " — INTERRUPTED, partial results written"
@@ -281,6 +298,17 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     } else {
         0
     })
+}
+
+/// 3.42 M, 12.5 k, 840.
+fn human(x: f64) -> String {
+    if x >= 1e6 {
+        format!("{:.2} M", x / 1e6)
+    } else if x >= 1e3 {
+        format!("{:.1} k", x / 1e3)
+    } else {
+        format!("{x:.0}")
+    }
 }
 
 fn write_json(path: &Path, v: &serde_json::Value) -> anyhow::Result<()> {

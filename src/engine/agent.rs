@@ -571,10 +571,11 @@ fn nth_bit(mut bits: u64, k: u32) -> u16 {
 }
 
 fn complete(w: &World, u: &mut User, out: &mut Out, t: i64, g: u16) {
-    if User::bit(&u.goals_completed, g) {
+    if User::bit(u.completed(), g) {
         return;
     }
-    User::set_bit(&mut u.goals_completed, g);
+    let bit = u.goal_bit(g, false);
+    User::set_bit(&mut u.goals, bit);
     u.unclaimed += 1;
     let goal = &w.catalog.goals[g as usize];
     emit(
@@ -614,16 +615,17 @@ fn claim_goal(w: &World, u: &mut User, out: &mut Out, t: i64, lucky: bool) -> bo
         return false;
     }
     let found = u
-        .goals_completed
+        .completed()
         .iter()
-        .zip(u.goals_claimed.iter())
+        .zip(u.claimed().iter())
         .enumerate()
         .find_map(|(i, (c, k))| {
             let open = c & !k;
             (open != 0).then(|| (i * 64) as u16 + open.trailing_zeros() as u16)
         });
     let Some(g) = found else { return false };
-    User::set_bit(&mut u.goals_claimed, g);
+    let bit = u.goal_bit(g, true);
+    User::set_bit(&mut u.goals, bit);
     u.unclaimed -= 1;
     let goal = &w.catalog.goals[g as usize];
     let reward = goal.reward;
@@ -682,7 +684,7 @@ fn scripted(w: &World, u: &mut User, out: &mut Out, t: i64, k: u8) {
                 let per = w.catalog.per_challenge;
                 let open = (0..per)
                     .map(|j| c * per + j)
-                    .find(|g| !User::bit(&u.goals_completed, *g));
+                    .find(|g| !User::bit(u.completed(), *g));
                 if let Some(g) = open {
                     let goal = &w.catalog.goals[g as usize];
                     let (code, target) = (goal.code, goal.target);

@@ -83,14 +83,16 @@ impl Engine {
         // others simulate the next epoch; the shard count never changes the output.
         let pipeline = threads >= 2;
         let shards_n = if pipeline { threads as u32 - 1 } else { 1 };
-        let mut shards: Vec<Shard> = (0..shards_n)
-            .map(|i| Shard::new(i, shards_n, world.rooms))
-            .collect();
         let n = world.scenario.users;
+        let signups = organic_signups(&world);
+        // Room for everyone known now plus a few percent of invitees, without doubling slack.
+        let expected = (n as usize + signups.len()) * 21 / 20 / shards_n as usize + 16;
+        let mut shards: Vec<Shard> = (0..shards_n)
+            .map(|i| Shard::new(i, shards_n, world.rooms, expected))
+            .collect();
         for id in 0..n {
             shards[(id % shards_n) as usize].add_user(&world, id, None, SignupSource::Launch, None);
         }
-        let signups = organic_signups(&world);
         let mut next_id = n;
         for t in signups {
             shards[(next_id % shards_n) as usize].add_user(

@@ -20,11 +20,11 @@ pub struct Shard {
 }
 
 impl Shard {
-    pub fn new(index: u32, count: u32, rooms: u32) -> Shard {
+    pub fn new(index: u32, count: u32, rooms: u32, expected_users: usize) -> Shard {
         Shard {
             index,
             count,
-            users: Vec::new(),
+            users: Vec::with_capacity(expected_users),
             queue: WakeQueue::new(super::EPOCH_MS),
             rooms: vec![Vec::new(); rooms as usize],
             out: Out::default(),
@@ -91,8 +91,7 @@ impl Shard {
             last_checkin_day: 0,
             stats: [0; 3],
             engaged: 0,
-            goals_completed: vec![0; words].into_boxed_slice(),
-            goals_claimed: vec![0; words].into_boxed_slice(),
+            goals: vec![0; 2 * words].into_boxed_slice(),
             unclaimed: 0,
             nudges: 0,
             nudges_this_absence: 0,

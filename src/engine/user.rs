@@ -76,8 +76,8 @@ pub struct User {
     pub last_checkin_day: u32,
     pub stats: [u32; 3],
     pub engaged: u64,
-    pub goals_completed: Box<[u64]>,
-    pub goals_claimed: Box<[u64]>,
+    /// Completed goals' bits, then claimed goals' bits (one allocation for both).
+    pub goals: Box<[u64]>,
     pub unclaimed: u16,
     pub nudges: u32,
     pub nudges_this_absence: u8,
@@ -111,6 +111,23 @@ impl User {
             self.trigger_at.min(self.nudge_at).min(self.campaign_at)
         };
         self.wake
+    }
+
+    pub fn completed(&self) -> &[u64] {
+        &self.goals[..self.goals.len() / 2]
+    }
+
+    pub fn claimed(&self) -> &[u64] {
+        &self.goals[self.goals.len() / 2..]
+    }
+
+    /// Goal `g` as a bit index into `goals`: completed when `claimed` is false.
+    pub fn goal_bit(&self, g: u16, claimed: bool) -> u16 {
+        g + if claimed {
+            (self.goals.len() / 2 * 64) as u16
+        } else {
+            0
+        }
     }
 
     pub fn bit(words: &[u64], i: u16) -> bool {

@@ -113,6 +113,8 @@ pub struct Metrics {
     /// For the periodic console report.
     report: Option<(i64, i64, ReportFn)>,
     events_total: u64,
+    /// Simulated time reached (the last epoch boundary seen).
+    reached_ms: i64,
 }
 
 fn hist() -> Histogram<u64> {
@@ -198,6 +200,7 @@ impl Metrics {
             end_reasons: BTreeMap::new(),
             report: None,
             events_total: 0,
+            reached_ms: 0,
         }
     }
 
@@ -212,6 +215,17 @@ impl Metrics {
         let i = id as usize;
         if i >= self.persona.len() {
             let n = i + 1;
+            // Grow capacity in 1/16 steps: doubling could leave half the arrays unused.
+            if n > self.persona.capacity() {
+                let extra =
+                    n.max(self.persona.len() + self.persona.len() / 16 + 1024) - self.persona.len();
+                self.persona.reserve_exact(extra);
+                self.signup_day.reserve_exact(extra);
+                self.active.reserve_exact(extra * self.words);
+                self.funnel.reserve_exact(extra);
+                self.session_flags.reserve_exact(extra);
+                self.user_revenue.reserve_exact(extra);
+            }
             self.persona.resize(n, 0);
             self.signup_day.resize(n, NOT_SIGNED);
             self.active.resize(n * self.words, 0);
@@ -402,7 +416,7 @@ impl Metrics {
                 continue;
             }
             let target = c as usize + n;
-            if target >= self.days {
+            if target >= self.window_days() {
                 continue;
             }
             base += 1;
@@ -417,14 +431,22 @@ impl Metrics {
         (b > 0).then(|| k as f64 / b as f64)
     }
 
+    /// Days the run actually covered: an interrupted run reports only those.
+    fn window_days(&self) -> usize {
+        (self.reached_ms.max(0) as usize)
+            .div_ceil(DAY as usize)
+            .min(self.days)
+    }
+
     pub fn to_json(&self, scenario: &Scenario) -> Value {
+        let days_n = self.window_days();
         let signed: Vec<usize> = (0..self.persona.len())
             .filter(|&i| self.signup_day[i] != NOT_SIGNED)
             .collect();
         let users = signed.len() as u64;
         let mut days = Vec::new();
         let mut dau_sum = 0;
-        for d in 0..self.days {
+        for d in 0..days_n {
             let dau = self.dau(d);
             dau_sum += dau;
             let wau = signed
@@ -471,7 +493,7 @@ impl Metrics {
             Value::Object(m)
         };
         let mut cohorts = Vec::new();
-        for c in 0..self.days {
+        for c in 0..days_n {
             let members: Vec<usize> = signed
                 .iter()
                 .copied()
@@ -481,7 +503,7 @@ impl Metrics {
                 continue;
             }
             let mut by_day = Vec::new();
-            for n in 0..(self.days - c).min(31) {
+            for n in 0..(days_n - c).min(31) {
                 let k = members
                     .iter()
                     .filter(|&&i| self.is_active(i, c + n))
@@ -556,14 +578,14 @@ impl Metrics {
             .collect();
         let points_earned = self.points_by_source[0] + self.points_by_source[1];
         let mau_last = days.last().and_then(|d| d["mau"].as_u64()).unwrap_or(0);
-        let avg_dau = dau_sum as f64 / self.days.max(1) as f64;
+        let avg_dau = dau_sum as f64 / days_n.max(1) as f64;
         json!({
             "schema": "simulate.metrics.v1",
             "scenario": scenario.name,
-            "window": { "start": format_rfc3339(self.start_ms), "days": self.days },
+            "window": { "start": format_rfc3339(self.start_ms), "days": days_n, "days_planned": self.days, "complete": days_n == self.days },
             "users": {
                 "signed_up": users,
-                "created": self.persona.len(),
+                "with_events": self.persona.len(),
                 "churned": self.loops.iter().map(|l| l.churned).sum::<u64>(),
             },
             "engagement": {
@@ -667,6 +689,7 @@ impl Sink for Metrics {
     }
 
     fn tick(&mut self, now: i64) -> std::io::Result<()> {
+        self.reached_ms = now;
         let due = matches!(&self.report, Some((_, next, _)) if now >= *next);
         if due {
             let line = self.report_line(now);

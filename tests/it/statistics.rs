@@ -227,3 +227,69 @@ fn a_bigger_investment_payoff_shortens_the_gaps_between_sessions() {
         "gap with payoff 3: {gb:.2} h, with payoff 1: {ga:.2} h"
     );
 }
+
+#[test]
+fn weighted_and_conditional_transitions_follow_the_machine() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = r#"
+name = "brancher"
+share = 1.0
+[attributes]
+platform = { dist = "weighted", table = { ios = 1, web = 3 } }
+locale = { dist = "weighted", table = { en = 1 } }
+[timing]
+session_gap = { dist = "lognormal", median = "8h", sigma = 0.5 }
+[habit]
+initial = 0.5
+half_life = "3d"
+investment_gain = 0.05
+churn_hazard = 0.0
+nudge_response = 0.0
+[session]
+start = "fork"
+[states.fork]
+action = "login"
+weighted = [
+  { to = "left", p = 0.7, delay = "1s" },
+  { to = "right", p = 0.3, delay = "1s" },
+]
+[states.left]
+action = "view_challenges"
+when = [ { if = "platform == \"ios\"", to = "ios_only" } ]
+otherwise = { to = "end" }
+[states.right]
+action = "update_profile"
+next = { to = "end" }
+[states.ios_only]
+action = "check_in"
+next = { to = "end" }
+"#;
+    std::fs::write(dir.path().join("brancher.toml"), text).expect("write");
+    let run = simulate(Spec {
+        users: 3000,
+        days: 3,
+        personas: Some(dir.path()),
+        scenario: Some("name = \"t\"\nsignups_per_day = 0.0\n"),
+        ..Default::default()
+    });
+    let (mut left, mut right) = (0f64, 0f64);
+    let mut platform: BTreeMap<u32, bool> = BTreeMap::new();
+    let mut checkins_by_ios = [0u32; 2];
+    for e in &run.events {
+        match e.props {
+            Props::SignedUp { platform: p, .. } => {
+                platform.insert(e.user, p == 0);
+            }
+            Props::ChallengeViewed { .. } => left += 1.0,
+            Props::ProfileUpdated { .. } => right += 1.0,
+            Props::CheckIn { .. } => checkins_by_ios[platform[&e.user] as usize] += 1,
+            _ => {}
+        }
+    }
+    let share = left / (left + right);
+    let se = (0.7f64 * 0.3 / (left + right)).sqrt();
+    assert!((share - 0.7).abs() < 4.0 * se, "left share {share:.4}");
+    // The guard reads the user's attribute: only iOS users (label index 0) check in.
+    assert_eq!(checkins_by_ios[0], 0, "a web user passed an iOS-only guard");
+    assert!(checkins_by_ios[1] > 100);
+}
