@@ -110,3 +110,17 @@ pub fn personas_copy(edit: impl Fn(&str, &str) -> String) -> tempfile::TempDir {
 pub fn bin() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_simulate"))
 }
+
+/// A folder with one test persona that never churns and ignores nudges: `platforms` is a
+/// weighted table body, `gap` the session-gap distribution, `machine` the [session] and
+/// [states.*] tables.
+pub fn one_persona(name: &str, platforms: &str, gap: &str, machine: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = format!(
+        "name = \"{name}\"\nshare = 1.0\n[attributes]\nplatform = {{ dist = \"weighted\", table = {{ {platforms} }} }}\n\
+         locale = {{ dist = \"weighted\", table = {{ en = 1 }} }}\n[timing]\nsession_gap = {gap}\n[habit]\ninitial = 0.5\n\
+         half_life = \"3d\"\ninvestment_gain = 0.05\nchurn_hazard = 0.0\nnudge_response = 0.0\n{machine}"
+    );
+    std::fs::write(dir.path().join(format!("{name}.toml")), text).expect("write persona");
+    dir
+}

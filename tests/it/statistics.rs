@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use simulate::timeline::{PointsSource, Props, Trigger};
 use simulate::units::{DAY, HOUR};
 
-use crate::common::{Spec, personas_copy, simulate};
+use crate::common::{Spec, one_persona, personas_copy, simulate};
 
 const NO_PHASES: &str = include_str!("../data/no_phases.toml");
 
@@ -38,21 +38,11 @@ fn persona_shares_follow_the_configuration() {
 
 /// One persona with flat hourly preference, on seed 001's 24 h curve.
 fn flat_persona_dir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let text = r#"
-name = "flat"
-share = 1.0
-[attributes]
-platform = { dist = "weighted", table = { web = 1 } }
-locale = { dist = "weighted", table = { en = 1 } }
-[timing]
-session_gap = { dist = "lognormal", median = "9h", sigma = 1.0 }
-[habit]
-initial = 0.5
-half_life = "3d"
-investment_gain = 0.05
-churn_hazard = 0.0
-nudge_response = 0.0
+    one_persona(
+        "flat",
+        "web = 1",
+        "{ dist = \"lognormal\", median = \"9h\", sigma = 1.0 }",
+        r#"
 [session]
 start = "open"
 [states.open]
@@ -60,9 +50,8 @@ action = "earn_points"
 chance = 0.6
 points = { dist = "lognormal", median = 40, sigma = 0.5 }
 next = { to = "end", delay = "30s" }
-"#;
-    std::fs::write(dir.path().join("flat.toml"), text).expect("write");
-    dir
+"#,
+    )
 }
 
 #[test]
@@ -230,21 +219,11 @@ fn a_bigger_investment_payoff_shortens_the_gaps_between_sessions() {
 
 #[test]
 fn weighted_and_conditional_transitions_follow_the_machine() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let text = r#"
-name = "brancher"
-share = 1.0
-[attributes]
-platform = { dist = "weighted", table = { ios = 1, web = 3 } }
-locale = { dist = "weighted", table = { en = 1 } }
-[timing]
-session_gap = { dist = "lognormal", median = "8h", sigma = 0.5 }
-[habit]
-initial = 0.5
-half_life = "3d"
-investment_gain = 0.05
-churn_hazard = 0.0
-nudge_response = 0.0
+    let dir = one_persona(
+        "brancher",
+        "ios = 1, web = 3",
+        "{ dist = \"lognormal\", median = \"8h\", sigma = 0.5 }",
+        r#"
 [session]
 start = "fork"
 [states.fork]
@@ -263,8 +242,8 @@ next = { to = "end" }
 [states.ios_only]
 action = "check_in"
 next = { to = "end" }
-"#;
-    std::fs::write(dir.path().join("brancher.toml"), text).expect("write");
+"#,
+    );
     let run = simulate(Spec {
         users: 3000,
         days: 3,
