@@ -20,6 +20,8 @@ pub struct Cli {
 pub enum Command {
     /// Simulate the users and write the behaviour log and business metrics.
     Run(RunArgs),
+    /// Load the timeline into PostgreSQL (COPY) or, by default, an SQLite file.
+    Seed(SeedArgs),
     /// Inspect, check and draw personas.
     Personas {
         #[command(subcommand)]
@@ -83,6 +85,30 @@ pub struct RunArgs {
     #[arg(long)]
     pub force: bool,
     /// No progress bar or periodic report
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SeedArgs {
+    #[command(flatten)]
+    pub world: WorldArgs,
+    /// PostgreSQL URL; without it an SQLite file is written (see --sqlite)
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// PostgreSQL schema simulate owns (its tables and migrations live there)
+    #[arg(long, default_value = "simulate")]
+    pub schema: String,
+    /// SQLite file to write when no database URL is given [default: output/seed.sqlite]
+    #[arg(long, value_name = "FILE")]
+    pub sqlite: Option<std::path::PathBuf>,
+    /// Drop and re-create what simulate owns (the schema, or the SQLite file)
+    #[arg(long)]
+    pub reset: bool,
+    /// Worker threads for the engine [default: CPU count]
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// No progress bar or step timings
     #[arg(long, short)]
     pub quiet: bool,
 }

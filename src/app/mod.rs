@@ -3,6 +3,7 @@
 pub mod personas;
 pub mod progress;
 pub mod run;
+pub mod seed;
 
 use crate::cli::{Cli, Command};
 
@@ -18,6 +19,7 @@ pub struct BadInput(pub String);
 pub fn main(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Seed(args) => seed::seed(args),
         Command::Personas { command } => personas::personas(command),
     }
 }

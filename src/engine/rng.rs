@@ -17,6 +17,7 @@ pub enum Purpose {
     Signups = 2,
     Phase = 3,
     Room = 4,
+    Name = 5,
 }
 
 /// SplitMix64's finalizer: a bijective 64-bit mix.

@@ -3,3 +3,4 @@
 pub mod fanout;
 pub mod jsonl;
 pub mod metrics;
+pub mod sql;

@@ -1,0 +1,231 @@
+//! `simulate seed`: the timeline projected into PostgreSQL (COPY) or an SQLite file.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use anyhow::Context;
+use serde_json::json;
+
+use super::progress::Progress;
+use super::run::load_world;
+use super::{BadInput, EXIT_INTERRUPTED};
+use crate::cli::SeedArgs;
+use crate::engine::{Engine, World, stop_flag};
+use crate::sinks::fanout::Fanout;
+use crate::sinks::jsonl::{Format, JsonlSink};
+use crate::sinks::sql::postgres::{Pg, PgLoader, RunMeta};
+use crate::sinks::sql::projection::{Projection, RowSink, Table};
+use crate::sinks::sql::sqlite::{SqliteLoader, partial_path};
+use crate::sinks::sql::{DbError, mask_url};
+
+/// Where the rows go.
+enum Loader {
+    Pg(PgLoader),
+    Sqlite(SqliteLoader),
+}
+
+impl RowSink for Loader {
+    fn rows(&mut self, table: Table, chunk: Vec<u8>, rows: u64) -> std::io::Result<()> {
+        match self {
+            Loader::Pg(l) => l.rows(table, chunk, rows),
+            Loader::Sqlite(l) => l.rows(table, chunk, rows),
+        }
+    }
+}
+
+fn refused(e: DbError) -> anyhow::Error {
+    match e {
+        DbError::Refused(m) => BadInput(m).into(),
+        other => anyhow::Error::new(other),
+    }
+}
+
+pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
+    let (personas, scenario) = load_world(&args.world)?;
+    let threads = args
+        .threads
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+        .clamp(1, 256);
+    let url = args.database_url.clone().filter(|u| !u.trim().is_empty());
+    let started = Instant::now();
+    let mut timings: Vec<(String, f64)> = Vec::new();
+
+    // Look before touching anything: refuse, and change nothing, when data is in the way.
+    let (pg, sqlite_path) = match &url {
+        Some(url) => {
+            let pg = Pg::open(url, &args.schema).map_err(refused)?;
+            let found = pg.inspect().map_err(refused)?;
+            if let Some(n) = found.tables.filter(|n| *n > 0)
+                && !args.reset
+            {
+                return Err(BadInput(format!(
+                    "schema `{}` in {} already holds {n} tables; nothing was changed\n    fix: add --reset to drop and re-create what simulate owns there, or choose another --schema",
+                    pg.schema, pg.masked
+                ))
+                .into());
+            }
+            if found.foreign_staging {
+                return Err(BadInput(format!(
+                    "schema `{}` exists in {} and was not made by simulate; nothing was changed\n    fix: choose another --schema",
+                    pg.staging, pg.masked
+                ))
+                .into());
+            }
+            if found.stale_staging && !args.quiet {
+                eprintln!(
+                    "found an interrupted load (schema `{}`); it never replaced `{}`, so the data there is as before. Removing it.",
+                    pg.staging, pg.schema
+                );
+            }
+            (Some(pg), None)
+        }
+        None => {
+            let path = args
+                .sqlite
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("output/seed.sqlite"));
+            if path.exists() && !args.reset {
+                return Err(BadInput(format!(
+                    "{} already exists; nothing was changed\n    fix: add --reset to replace it, choose another --sqlite path, or pass --database-url for PostgreSQL",
+                    path.display()
+                ))
+                .into());
+            }
+            if partial_path(&path).exists() && !args.quiet {
+                eprintln!(
+                    "found an interrupted load ({}); {} was never replaced by it. Removing it.",
+                    partial_path(&path).display(),
+                    path.display()
+                );
+            }
+            (None, Some(path))
+        }
+    };
+
+    let t = Instant::now();
+    let loader = match (&pg, &sqlite_path) {
+        (Some(pg), _) => {
+            pg.prepare().map_err(refused)?;
+            Loader::Pg(pg.loader())
+        }
+        (None, Some(path)) => Loader::Sqlite(SqliteLoader::create(path).map_err(refused)?),
+        (None, None) => unreachable!("one target is always chosen above"),
+    };
+    timings.push(("schema, migrations".into(), t.elapsed().as_secs_f64()));
+
+    let t = Instant::now();
+    let world = World::new(personas.clone(), scenario.clone(), true).map_err(BadInput)?;
+    let mut engine = Engine::new(world, threads);
+    let mut projection = Projection::new(loader, &personas, &scenario);
+    let mut checksum = JsonlSink::create(None, Format::None)?;
+    let mut progress = Progress::new(scenario.end_ms(), args.quiet, 0.0);
+    let stop = stop_flag();
+    let flag = Arc::clone(&stop);
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(EXIT_INTERRUPTED);
+        }
+    });
+    let result = {
+        let mut sinks = Fanout(vec![&mut projection, &mut checksum, &mut progress]);
+        engine.run(&mut sinks, &stop)
+    };
+    let loader = projection.into_inner();
+    let totals = match result {
+        Ok(t) if !t.interrupted => t,
+        other => {
+            match loader {
+                Loader::Pg(l) => {
+                    drop(l);
+                    if let Some(pg) = &pg {
+                        pg.abandon();
+                    }
+                }
+                Loader::Sqlite(l) => l.abandon(),
+            }
+            return match other {
+                Err(e) => Err(anyhow::Error::new(e)
+                    .context("the load failed; the previous data is untouched")),
+                Ok(_) => {
+                    eprintln!(
+                        "interrupted: the partial load was discarded; the previous data is untouched"
+                    );
+                    Ok(EXIT_INTERRUPTED)
+                }
+            };
+        }
+    };
+    timings.push(("generate and copy".into(), t.elapsed().as_secs_f64()));
+
+    let meta = RunMeta {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        config: json!({
+            "scenario": scenario.name,
+            "scenario_file": args.world.scenario.as_ref().map(|p| p.display().to_string()),
+            "personas_dir": args.world.personas.as_ref().map(|p| p.display().to_string()),
+            "users": scenario.users,
+            "days": scenario.days,
+            "seed": scenario.seed,
+            "start": scenario.start_text,
+        }),
+        seed: scenario.seed,
+        users: scenario.users,
+        days: scenario.days,
+        events: totals.events,
+        checksum: checksum.checksum(),
+        complete: true,
+    };
+    let counts = match loader {
+        Loader::Pg(l) => {
+            let pg = pg.as_ref().context("PostgreSQL target")?;
+            pg.complete(l, &meta, &mut timings).map_err(|e| {
+                pg.abandon();
+                anyhow::Error::new(e).context("the load failed; the previous data is untouched")
+            })?
+        }
+        Loader::Sqlite(l) => l
+            .complete(&meta, &mut timings)
+            .context("the load failed; the previous file is untouched")?,
+    };
+    let wall = started.elapsed().as_secs_f64();
+    let rows: u64 = counts.iter().map(|c| c.1).sum();
+
+    if !args.quiet {
+        for (step, secs) in &timings {
+            eprintln!("  {step:<38} {secs:8.2} s");
+        }
+    }
+    println!(
+        "done in {wall:.2} s: {rows} rows ({:.0} rows/s), {} events from {} users over {} days, sha256 {}",
+        rows as f64 / wall.max(1e-9),
+        totals.events,
+        totals.signed_up,
+        scenario.days,
+        meta.checksum
+    );
+    for (table, n) in &counts {
+        println!("  {:<20} {n:>12}", table.name());
+    }
+    match (&pg, &sqlite_path, &url) {
+        (Some(pg), _, Some(url)) => println!(
+            "loaded into schema `{}` of {}\n  query: psql \"{}\" -c 'SET search_path TO {}; SELECT persona, count(*) FROM users GROUP BY 1'",
+            pg.schema,
+            pg.masked,
+            mask_url(url),
+            pg.schema
+        ),
+        (_, Some(path), _) => println!(
+            "wrote {}\n  query: sqlite3 {} 'SELECT persona, count(*) FROM users GROUP BY 1'",
+            path.display(),
+            path.display()
+        ),
+        _ => {}
+    }
+    Ok(0)
+}

@@ -1,0 +1,78 @@
+//! The database sinks: the timeline projected into tables, loaded into PostgreSQL with
+//! COPY or into an embedded SQLite file, and checked against the timeline by `verify`.
+
+pub mod copy;
+pub mod keys;
+pub mod postgres;
+pub mod projection;
+pub mod sqlite;
+
+use std::fmt;
+
+/// What went wrong talking to a database. Messages never contain a password.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("{0}")]
+    Refused(String),
+    #[error("{what}: {message}")]
+    Failed { what: String, message: String },
+}
+
+impl DbError {
+    pub fn failed(what: impl Into<String>, e: impl fmt::Display) -> DbError {
+        DbError::Failed {
+            what: what.into(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// A database URL with its password replaced, for every message and log line.
+pub fn mask_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => "<unparsable database URL>".to_string(),
+    }
+}
+
+/// Identifiers we create or drop are validated, then quoted.
+pub fn ident(name: &str) -> Result<String, DbError> {
+    let ok = !name.is_empty()
+        && name.len() <= 48
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && !name.starts_with("pg_");
+    if ok {
+        Ok(format!("\"{name}\""))
+    } else {
+        Err(DbError::Refused(format!(
+            "`{name}` is not a usable schema name\n    fix: use lowercase letters, digits and _ (not starting with pg_), e.g. --schema simulate"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_show() {
+        let m = mask_url("postgres://alice:s3cret@127.0.0.1:5432/db");
+        assert!(
+            !m.contains("s3cret") && m.contains("alice") && m.contains("***"),
+            "{m}"
+        );
+        assert_eq!(mask_url("not a url"), "<unparsable database URL>");
+        assert!(ident("simulate").is_ok());
+        assert!(
+            ident("x; drop").is_err() && ident("pg_catalog").is_err() && ident("Public").is_err()
+        );
+    }
+}

@@ -1,0 +1,378 @@
+//! Loading PostgreSQL: COPY FROM STDIN into a staging schema, one connection per table so
+//! the server parses tables in parallel, keys after the data, ANALYZE, then one
+//! transaction swaps the staging schema in. A load that dies half-way leaves the previous
+//! schema untouched and a staging schema that the next run recognises and removes.
+
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{AssertSqlSafe, Connection, Executor, Row};
+use tokio::sync::mpsc;
+
+use super::keys::{KEYS, PG_CONSTRAINTS};
+use super::projection::{RowSink, Table};
+use super::{DbError, ident, mask_url};
+
+pub static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const STAGING_MARK: &str =
+    "simulate staging schema: a load in progress or one that was interrupted";
+
+pub struct Pg {
+    opts: PgConnectOptions,
+    pub masked: String,
+    pub schema: String,
+    pub staging: String,
+    rt: tokio::runtime::Runtime,
+}
+
+/// What the target database already holds.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// Relations in the target schema (None: the schema does not exist).
+    pub tables: Option<i64>,
+    /// A staging schema left by an interrupted load.
+    pub stale_staging: bool,
+    /// A staging schema of that name that is not ours.
+    pub foreign_staging: bool,
+}
+
+/// The run's identity, stored in run_meta so `verify` can regenerate the timeline.
+pub struct RunMeta {
+    pub version: String,
+    pub config: serde_json::Value,
+    pub seed: u64,
+    pub users: u32,
+    pub days: u32,
+    pub events: u64,
+    pub checksum: String,
+    pub complete: bool,
+}
+
+impl Pg {
+    pub fn open(url: &str, schema: &str) -> Result<Pg, DbError> {
+        let masked = mask_url(url);
+        let opts = PgConnectOptions::from_str(url).map_err(|e| {
+            DbError::Refused(format!(
+                "{masked} is not a usable PostgreSQL URL ({})\n    fix: write postgres://user:password@host:5432/database",
+                clean(&e.to_string(), url)
+            ))
+        })?;
+        ident(schema)?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .map_err(|e| DbError::failed("starting the database runtime", e))?;
+        let pg = Pg {
+            opts,
+            masked,
+            schema: schema.to_string(),
+            staging: format!("{schema}__staging"),
+            rt,
+        };
+        // Fail fast and clearly when the server is not there.
+        pg.rt
+            .block_on(async { pg.connect(None).await.map(|_| ()) })?;
+        Ok(pg)
+    }
+
+    async fn connect(&self, search_path: Option<&str>) -> Result<PgConnection, DbError> {
+        let conn = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&self.opts))
+            .await
+            .map_err(|_| {
+                DbError::Refused(format!(
+                    "no answer from {} within {} s\n    fix: check that PostgreSQL runs and the host and port are right",
+                    self.masked,
+                    CONNECT_TIMEOUT.as_secs()
+                ))
+            })?
+            .map_err(|e| {
+                DbError::Refused(format!(
+                    "cannot connect to {}: {}\n    fix: check the server, the credentials and that the database exists",
+                    self.masked,
+                    clean(&e.to_string(), "")
+                ))
+            });
+        let mut conn = conn?;
+        if let Some(schema) = search_path {
+            conn.execute(AssertSqlSafe(format!(
+                "SET search_path TO {}",
+                ident(schema)?
+            )))
+            .await
+            .map_err(|e| DbError::failed("setting search_path", e))?;
+        }
+        conn.execute("SET client_min_messages TO warning")
+            .await
+            .map_err(|e| DbError::failed("session setup", e))?;
+        Ok(conn)
+    }
+
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
+    }
+
+    pub fn inspect(&self) -> Result<Found, DbError> {
+        self.rt.block_on(async {
+            let mut c = self.connect(None).await?;
+            let q = "SELECT n.nspname, obj_description(n.oid, 'pg_namespace'), \
+                     (SELECT count(*) FROM pg_class r WHERE r.relnamespace = n.oid AND r.relkind IN ('r','p','v','m')) \
+                     FROM pg_namespace n WHERE n.nspname = $1 OR n.nspname = $2";
+            let rows = sqlx::query(q)
+                .bind(&self.schema)
+                .bind(&self.staging)
+                .fetch_all(&mut c)
+                .await
+                .map_err(|e| DbError::failed("reading the database's schemas", e))?;
+            let mut found = Found::default();
+            for r in rows {
+                let name: String = r.get(0);
+                let comment: Option<String> = r.get(1);
+                let tables: i64 = r.get(2);
+                if name == self.schema {
+                    found.tables = Some(tables);
+                } else if comment.as_deref() == Some(STAGING_MARK) {
+                    found.stale_staging = true;
+                } else {
+                    found.foreign_staging = true;
+                }
+            }
+            Ok(found)
+        })
+    }
+
+    /// Creates the staging schema (removing a stale one of ours) and migrates it.
+    pub fn prepare(&self) -> Result<(), DbError> {
+        let staging = ident(&self.staging)?;
+        self.rt.block_on(async {
+            let mut c = self.connect(None).await?;
+            let sql = format!(
+                "DROP SCHEMA IF EXISTS {staging} CASCADE; CREATE SCHEMA {staging}; COMMENT ON SCHEMA {staging} IS '{STAGING_MARK}'"
+            );
+            sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut c).await.map_err(|e| DbError::failed("creating the staging schema", e))?;
+            let mut c = self.connect(Some(&self.staging)).await?;
+            MIGRATOR.run(&mut c).await.map_err(|e| DbError::failed("running migrations/postgres", e))?;
+            Ok(())
+        })
+    }
+
+    /// Starts one COPY per table; rows flow in through the returned sink.
+    pub fn loader(&self) -> PgLoader {
+        let mut senders = Vec::new();
+        let mut tasks = Vec::new();
+        for table in Table::ALL {
+            let (tx, mut rx) = mpsc::channel::<Vec<u8>>(4);
+            senders.push(Some(tx));
+            let opts = self.opts.clone();
+            let staging = self.staging.clone();
+            let masked = self.masked.clone();
+            tasks.push(self.rt.spawn(async move {
+                let mut c =
+                    tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&opts))
+                        .await
+                        .map_err(|_| DbError::Refused(format!("no answer from {masked}")))?
+                        .map_err(|e| {
+                            DbError::failed(
+                                format!("connecting for {}", table.name()),
+                                clean(&e.to_string(), ""),
+                            )
+                        })?;
+                c.execute(AssertSqlSafe(format!(
+                    "SET search_path TO {}",
+                    ident(&staging)?
+                )))
+                .await
+                .map_err(|e| DbError::failed("setting search_path", e))?;
+                let sql = format!(
+                    "COPY {} ({}) FROM STDIN",
+                    table.name(),
+                    table.columns().join(", ")
+                );
+                let mut copy = c
+                    .copy_in_raw(&sql)
+                    .await
+                    .map_err(|e| DbError::failed(format!("COPY {}", table.name()), e))?;
+                while let Some(chunk) = rx.recv().await {
+                    if let Err(e) = copy.send(chunk).await {
+                        return Err(DbError::failed(format!("COPY {}", table.name()), e));
+                    }
+                }
+                let n = copy
+                    .finish()
+                    .await
+                    .map_err(|e| DbError::failed(format!("COPY {}", table.name()), e))?;
+                Ok((table, n))
+            }));
+        }
+        PgLoader { senders, tasks }
+    }
+
+    /// Waits for the COPYs, then keys, ANALYZE, run_meta and the swap. Returns rows per
+    /// table and timings of each step.
+    pub fn complete(
+        &self,
+        loader: PgLoader,
+        meta: &RunMeta,
+        timings: &mut Vec<(String, f64)>,
+    ) -> Result<Vec<(Table, u64)>, DbError> {
+        let PgLoader { senders, tasks } = loader;
+        drop(senders);
+        let t = Instant::now();
+        let counts = self.rt.block_on(async {
+            let mut counts = Vec::new();
+            for task in tasks {
+                counts.push(
+                    task.await
+                        .map_err(|e| DbError::failed("a COPY task", e))??,
+                );
+            }
+            Ok::<_, DbError>(counts)
+        })?;
+        timings.push(("copy (finish)".into(), t.elapsed().as_secs_f64()));
+
+        let t = Instant::now();
+        self.rt.block_on(async {
+            // Two connections: the behaviour log's indexes on one, everything else on the other.
+            let (big, small): (Vec<_>, Vec<_>) = KEYS
+                .iter()
+                .partition(|(table, _)| *table == "behavior_logs");
+            let mut a = self.connect(Some(&self.staging)).await?;
+            let mut b = self.connect(Some(&self.staging)).await?;
+            let big: Vec<&str> = big.iter().map(|(_, s)| *s).collect();
+            let small: Vec<&str> = small.iter().map(|(_, s)| *s).collect();
+            let fa = async {
+                for s in &big {
+                    a.execute(*s)
+                        .await
+                        .map_err(|e| DbError::failed(format!("key: {s}"), e))?;
+                }
+                Ok::<_, DbError>(())
+            };
+            let fb = async {
+                for s in &small {
+                    b.execute(*s)
+                        .await
+                        .map_err(|e| DbError::failed(format!("key: {s}"), e))?;
+                }
+                Ok::<_, DbError>(())
+            };
+            let (ra, rb) = tokio::join!(fa, fb);
+            ra?;
+            rb?;
+            for s in PG_CONSTRAINTS {
+                a.execute(*s)
+                    .await
+                    .map_err(|e| DbError::failed(format!("key: {s}"), e))?;
+            }
+            Ok::<_, DbError>(())
+        })?;
+        timings.push((
+            "primary keys, indexes, foreign keys".into(),
+            t.elapsed().as_secs_f64(),
+        ));
+
+        let t = Instant::now();
+        self.rt.block_on(async {
+            let mut c = self.connect(Some(&self.staging)).await?;
+            c.execute("ANALYZE").await.map_err(|e| DbError::failed("ANALYZE", e))?;
+            sqlx::query(
+                "INSERT INTO run_meta (version, config, seed, users, days, events, events_sha256, complete) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(&meta.version)
+            .bind(sqlx::types::Json(&meta.config))
+            .bind(meta.seed as i64)
+            .bind(meta.users as i32)
+            .bind(meta.days as i32)
+            .bind(meta.events as i64)
+            .bind(&meta.checksum)
+            .bind(meta.complete)
+            .execute(&mut c)
+            .await
+            .map_err(|e| DbError::failed("writing run_meta", e))?;
+            Ok::<_, DbError>(())
+        })?;
+        timings.push(("analyze".into(), t.elapsed().as_secs_f64()));
+
+        let t = Instant::now();
+        let (schema, staging) = (ident(&self.schema)?, ident(&self.staging)?);
+        self.rt.block_on(async {
+            let mut c = self.connect(None).await?;
+            let mut tx = c.begin().await.map_err(|e| DbError::failed("swap", e))?;
+            tx.execute(AssertSqlSafe(format!(
+                "DROP SCHEMA IF EXISTS {schema} CASCADE"
+            )))
+            .await
+            .map_err(|e| DbError::failed("swap: dropping the previous schema", e))?;
+            tx.execute(AssertSqlSafe(format!(
+                "ALTER SCHEMA {staging} RENAME TO {schema}"
+            )))
+            .await
+            .map_err(|e| DbError::failed("swap: renaming the staging schema", e))?;
+            tx.execute(AssertSqlSafe(format!(
+                "COMMENT ON SCHEMA {schema} IS 'simulate: seeded data (see run_meta)'"
+            )))
+            .await
+            .map_err(|e| DbError::failed("swap", e))?;
+            tx.commit()
+                .await
+                .map_err(|e| DbError::failed("swap: commit", e))?;
+            Ok::<_, DbError>(())
+        })?;
+        timings.push(("swap in".into(), t.elapsed().as_secs_f64()));
+        Ok(counts)
+    }
+
+    /// Drops the staging schema after a failed or interrupted load.
+    pub fn abandon(&self) {
+        if let Ok(staging) = ident(&self.staging) {
+            let _ = self.rt.block_on(async {
+                let mut c = self.connect(None).await?;
+                c.execute(AssertSqlSafe(format!(
+                    "DROP SCHEMA IF EXISTS {staging} CASCADE"
+                )))
+                .await
+                .map_err(|e| DbError::failed("dropping the staging schema", e))?;
+                Ok::<_, DbError>(())
+            });
+        }
+    }
+
+    /// A connection with the live schema on its search path, for `verify`.
+    pub fn live(&self) -> Result<PgConnection, DbError> {
+        self.rt.block_on(self.connect(Some(&self.schema)))
+    }
+}
+
+/// Rows headed for the COPY tasks.
+pub struct PgLoader {
+    senders: Vec<Option<mpsc::Sender<Vec<u8>>>>,
+    tasks: Vec<tokio::task::JoinHandle<Result<(Table, u64), DbError>>>,
+}
+
+impl RowSink for PgLoader {
+    fn rows(&mut self, table: Table, chunk: Vec<u8>, _rows: u64) -> std::io::Result<()> {
+        let tx = self.senders[table as usize]
+            .as_ref()
+            .ok_or_else(|| std::io::Error::other("the loader was closed"))?;
+        tx.blocking_send(chunk).map_err(|_| {
+            std::io::Error::other(format!(
+                "PostgreSQL stopped accepting rows for {}",
+                table.name()
+            ))
+        })
+    }
+}
+
+/// Removes anything that looks like the URL from a driver message.
+fn clean(message: &str, url: &str) -> String {
+    if url.is_empty() {
+        message.to_string()
+    } else {
+        message.replace(url, &mask_url(url))
+    }
+}

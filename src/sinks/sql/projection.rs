@@ -1,0 +1,633 @@
+//! The database as a projection of the timeline: behaviour rows are the events themselves;
+//! balances, progress, claims and sessions are the state folded from them.
+//!
+//! Rows stream out per table in COPY text chunks while the engine runs; what can only be
+//! known at the end (users, goal progress, open sessions, unopened nudges) is written by
+//! `finish`. Memory grows with users, not events.
+
+use fake::Fake;
+use fake::faker::name::raw::Name;
+use fake::locales;
+
+use super::copy::RowBuf;
+use crate::config::Scenario;
+use crate::engine::catalog::Catalog;
+use crate::engine::rng::{Purpose, stream};
+use crate::persona::Persona;
+use crate::timeline::*;
+
+/// The tables simulate owns, in load order.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Table {
+    BehaviorLogs,
+    Sessions,
+    PointsLedger,
+    CheckIns,
+    Purchases,
+    Nudges,
+    Gifts,
+    GiftClaims,
+    Users,
+    UserGoalProgress,
+    Challenges,
+    Goals,
+}
+
+impl Table {
+    pub const ALL: [Table; 12] = [
+        Table::BehaviorLogs,
+        Table::Sessions,
+        Table::PointsLedger,
+        Table::CheckIns,
+        Table::Purchases,
+        Table::Nudges,
+        Table::Gifts,
+        Table::GiftClaims,
+        Table::Users,
+        Table::UserGoalProgress,
+        Table::Challenges,
+        Table::Goals,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::BehaviorLogs => "behavior_logs",
+            Table::Sessions => "sessions",
+            Table::PointsLedger => "points_ledger",
+            Table::CheckIns => "check_ins",
+            Table::Purchases => "purchases",
+            Table::Nudges => "nudges",
+            Table::Gifts => "gifts",
+            Table::GiftClaims => "gift_claims",
+            Table::Users => "users",
+            Table::UserGoalProgress => "user_goal_progress",
+            Table::Challenges => "challenges",
+            Table::Goals => "goals",
+        }
+    }
+
+    /// Columns in the order rows are written.
+    pub fn columns(self) -> &'static [&'static str] {
+        match self {
+            Table::BehaviorLogs => &[
+                "user_id",
+                "seq",
+                "session_id",
+                "ts",
+                "t_ms",
+                "event",
+                "props",
+            ],
+            Table::Sessions => &[
+                "user_id",
+                "session_no",
+                "session_key",
+                "started_at",
+                "ended_at",
+                "duration_ms",
+                "trigger",
+                "end_reason",
+            ],
+            Table::PointsLedger => &["user_id", "seq", "ts", "delta", "reason", "balance_after"],
+            Table::CheckIns => &["user_id", "seq", "ts", "day_part", "mood", "streak"],
+            Table::Purchases => &["id", "user_id", "ts", "amount", "currency", "sku"],
+            Table::Nudges => &["id", "user_id", "sent_at", "campaign", "opened_at"],
+            Table::Gifts => &["id", "creator_id", "created_at", "shares", "value", "room"],
+            Table::GiftClaims => &["gift_id", "user_id", "claimed_at", "share"],
+            Table::Users => &[
+                "id",
+                "user_key",
+                "persona",
+                "name",
+                "email",
+                "locale",
+                "platform",
+                "room",
+                "created_at",
+                "points_balance",
+                "churned_at",
+                "attributes",
+            ],
+            Table::UserGoalProgress => &[
+                "user_id",
+                "goal_id",
+                "progress",
+                "status",
+                "completed_at",
+                "claimed_at",
+            ],
+            Table::Challenges => &["id", "name"],
+            Table::Goals => &[
+                "id",
+                "challenge_id",
+                "stat_code",
+                "operator",
+                "target",
+                "reward",
+            ],
+        }
+    }
+}
+
+/// Where finished chunks of rows go (a COPY stream, an SQLite transaction, a test).
+pub trait RowSink: Send {
+    fn rows(&mut self, table: Table, chunk: Vec<u8>, rows: u64) -> std::io::Result<()>;
+}
+
+const CHUNK: usize = 1 << 20;
+
+#[derive(Clone, Default)]
+struct Folded {
+    signed: bool,
+    persona: u16,
+    platform: u8,
+    locale: u8,
+    source: u8,
+    room: u32,
+    invited_by: Option<u32>,
+    created_ms: i64,
+    balance: i64,
+    churned_ms: Option<i64>,
+    stats: [u32; 3],
+    engaged: u64,
+    /// (session number, start, trigger index).
+    open: Option<(u32, i64, u8)>,
+    /// (goal, completed at, claimed at).
+    goals: Vec<(u16, i64, Option<i64>)>,
+    /// (nudge number, sent at, campaign).
+    nudges: Vec<(u32, i64, Option<u8>)>,
+}
+
+pub struct Projection<R: RowSink> {
+    out: R,
+    bufs: Vec<RowBuf>,
+    users: Vec<Folded>,
+    personas: Vec<Persona>,
+    start_ms: i64,
+    seed: u64,
+    catalog: Catalog,
+    pub rows: Vec<(Table, u64)>,
+}
+
+const TRIGGERS: [&str; 4] = ["internal", "nudge", "broadcast", "phase"];
+const SOURCES: [&str; 3] = ["launch", "organic", "invite"];
+
+fn label(p: &Persona, attr: &str, i: u8) -> String {
+    p.attribute_index(attr)
+        .and_then(|a| p.attributes[a].dist.labels().get(i as usize).cloned())
+        .unwrap_or_default()
+}
+
+/// A deterministic name for a user, in the user's locale where `fake` has one.
+pub fn user_name(seed: u64, id: u32, locale: &str) -> String {
+    let mut rng = stream(seed, Purpose::Name, id as u64);
+    match locale.to_ascii_lowercase().replace('-', "_").as_str() {
+        "zh_cn" | "zh" => Name(locales::ZH_CN).fake_with_rng(&mut rng),
+        "zh_tw" => Name(locales::ZH_TW).fake_with_rng(&mut rng),
+        "fr" | "fr_fr" => Name(locales::FR_FR).fake_with_rng(&mut rng),
+        "de" | "de_de" => Name(locales::DE_DE).fake_with_rng(&mut rng),
+        "ja" | "ja_jp" => Name(locales::JA_JP).fake_with_rng(&mut rng),
+        "pt" | "pt_br" => Name(locales::PT_BR).fake_with_rng(&mut rng),
+        "it" | "it_it" => Name(locales::IT_IT).fake_with_rng(&mut rng),
+        _ => Name(locales::EN).fake_with_rng(&mut rng),
+    }
+}
+
+/// `first.last.<id>@example.com`, ASCII-folded so every locale gives a usable address.
+pub fn user_email(name: &str, id: u32) -> String {
+    let folded = deunicode::deunicode(name).to_ascii_lowercase();
+    let local: String = folded
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(".");
+    format!(
+        "{}.{id}@example.com",
+        if local.is_empty() { "user" } else { &local }
+    )
+}
+
+impl<R: RowSink> Projection<R> {
+    pub fn new(out: R, personas: &[Persona], scenario: &Scenario) -> Projection<R> {
+        Projection {
+            out,
+            bufs: Table::ALL.iter().map(|_| RowBuf::default()).collect(),
+            users: Vec::new(),
+            personas: personas.to_vec(),
+            start_ms: scenario.start_ms,
+            seed: scenario.seed,
+            catalog: Catalog::new(scenario.challenges, scenario.goals_per_challenge),
+            rows: Vec::new(),
+        }
+    }
+
+    /// The row sink back, once the run is over.
+    pub fn into_inner(self) -> R {
+        self.out
+    }
+
+    fn buf(&mut self, t: Table) -> &mut RowBuf {
+        &mut self.bufs[t as usize]
+    }
+
+    fn flush(&mut self, t: Table, force: bool) -> std::io::Result<()> {
+        let b = &mut self.bufs[t as usize];
+        if b.buf.is_empty() || (!force && b.buf.len() < CHUNK) {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(
+            &mut b.buf,
+            Vec::with_capacity(if force { 0 } else { CHUNK + 4096 }),
+        );
+        let rows = std::mem::take(&mut b.rows);
+        self.account(t, rows);
+        self.out.rows(t, chunk, rows)
+    }
+
+    fn account(&mut self, t: Table, rows: u64) {
+        match self.rows.iter_mut().find(|(x, _)| *x == t) {
+            Some((_, n)) => *n += rows,
+            None => self.rows.push((t, rows)),
+        }
+    }
+
+    fn user(&mut self, id: u32) -> &mut Folded {
+        let i = id as usize;
+        if i >= self.users.len() {
+            self.users.resize(i + 1, Folded::default());
+        }
+        &mut self.users[i]
+    }
+
+    fn observe(&mut self, e: &Event, line: &[u8]) -> std::io::Result<()> {
+        let t = self.start_ms + e.t_ms;
+        let uid = e.user;
+        // behaviour row: the event line's own props, byte for byte.
+        let props = props_of(line);
+        let kind = e.props.name();
+        let b = self.buf(Table::BehaviorLogs).begin();
+        b.int(uid).int(e.seq);
+        if e.session == 0 {
+            b.null();
+        } else {
+            b.text(&format!("s{uid}-{}", e.session));
+        }
+        b.ts(t).int(e.t_ms).text(kind).json(props).end();
+        self.flush(Table::BehaviorLogs, false)?;
+
+        let touched = match e.props {
+            Props::SignedUp {
+                source,
+                invited_by,
+                platform,
+                locale,
+                room,
+            } => {
+                let u = self.user(uid);
+                *u = Folded {
+                    signed: true,
+                    persona: e.persona,
+                    platform,
+                    locale,
+                    source: source as u8,
+                    room,
+                    invited_by,
+                    created_ms: t,
+                    ..Folded::default()
+                };
+                None
+            }
+            Props::SessionStarted { trigger, .. } => {
+                let ti = match trigger {
+                    Trigger::Internal => 0,
+                    Trigger::Nudge => 1,
+                    Trigger::Broadcast => 2,
+                    Trigger::Phase(_) => 3,
+                };
+                self.user(uid).open = Some((e.session, t, ti));
+                None
+            }
+            Props::SessionEnded {
+                reason,
+                duration_ms,
+                ..
+            } => {
+                let open = self.user(uid).open.take();
+                let trigger = open.map(|o| TRIGGERS[o.2 as usize]).unwrap_or("internal");
+                let b = self.buf(Table::Sessions).begin();
+                b.int(uid)
+                    .int(e.session)
+                    .text(&format!("s{uid}-{}", e.session));
+                b.ts(t - duration_ms)
+                    .ts(t)
+                    .int(duration_ms)
+                    .text(trigger)
+                    .text(reason.name())
+                    .end();
+                Some(Table::Sessions)
+            }
+            Props::PointsEarned {
+                amount,
+                source,
+                balance,
+            } => {
+                self.user(uid).balance = balance;
+                let reason = if source == PointsSource::Goal {
+                    "earned:goal"
+                } else {
+                    "earned:activity"
+                };
+                let b = self.buf(Table::PointsLedger).begin();
+                b.int(uid)
+                    .int(e.seq)
+                    .ts(t)
+                    .int(amount as i64)
+                    .text(reason)
+                    .int(balance)
+                    .end();
+                Some(Table::PointsLedger)
+            }
+            Props::PointsRedeemed { amount, balance } => {
+                self.user(uid).balance = balance;
+                let b = self.buf(Table::PointsLedger).begin();
+                b.int(uid)
+                    .int(e.seq)
+                    .ts(t)
+                    .int(-(amount as i64))
+                    .text("redeemed")
+                    .int(balance)
+                    .end();
+                Some(Table::PointsLedger)
+            }
+            Props::ChallengeViewed { challenge } => {
+                self.user(uid).engaged |= 1 << challenge;
+                None
+            }
+            Props::StatUpdated { code, value, .. } => {
+                self.user(uid).stats[code as usize] = value;
+                None
+            }
+            Props::GoalCompleted { goal, .. } => {
+                self.user(uid).goals.push((goal, t, None));
+                None
+            }
+            Props::GoalClaimed { goal, .. } => {
+                if let Some(g) = self.user(uid).goals.iter_mut().find(|g| g.0 == goal) {
+                    g.2 = Some(t);
+                }
+                None
+            }
+            Props::GiftCreated {
+                gift,
+                shares,
+                value,
+                room,
+            } => {
+                let b = self.buf(Table::Gifts).begin();
+                b.text(&format!("g{}-{}", gift.creator, gift.n))
+                    .int(uid)
+                    .ts(t)
+                    .int(shares)
+                    .int(value)
+                    .int(room)
+                    .end();
+                Some(Table::Gifts)
+            }
+            Props::GiftClaimed {
+                gift,
+                outcome: ClaimOutcome::Won { share },
+            } => {
+                let b = self.buf(Table::GiftClaims).begin();
+                b.text(&format!("g{}-{}", gift.creator, gift.n))
+                    .int(uid)
+                    .ts(t)
+                    .int(share)
+                    .end();
+                Some(Table::GiftClaims)
+            }
+            Props::CheckIn {
+                day_part,
+                mood,
+                streak,
+            } => {
+                let b = self.buf(Table::CheckIns).begin();
+                b.int(uid)
+                    .int(e.seq)
+                    .ts(t)
+                    .text(DAY_PARTS[day_part as usize % 4])
+                    .int(mood)
+                    .int(streak)
+                    .end();
+                Some(Table::CheckIns)
+            }
+            Props::Purchase {
+                n,
+                amount,
+                currency,
+            } => {
+                let cur = String::from_utf8_lossy(&currency).into_owned();
+                let b = self.buf(Table::Purchases).begin();
+                b.text(&format!("p{uid}-{n}"))
+                    .int(uid)
+                    .ts(t)
+                    .int(amount)
+                    .text(&cur)
+                    .text(&sku(amount))
+                    .end();
+                Some(Table::Purchases)
+            }
+            Props::NudgeSent { nudge, campaign } => {
+                self.user(uid).nudges.push((nudge, t, campaign));
+                None
+            }
+            Props::NudgeOpened { nudge, .. } => {
+                let u = self.user(uid);
+                match u.nudges.iter().position(|n| n.0 == nudge) {
+                    Some(i) => {
+                        let (n, sent, campaign) = u.nudges.remove(i);
+                        self.nudge_row(uid, n, sent, campaign, Some(t));
+                        Some(Table::Nudges)
+                    }
+                    None => None,
+                }
+            }
+            Props::Churned { .. } => {
+                self.user(uid).churned_ms = Some(t);
+                None
+            }
+            _ => None,
+        };
+        if let Some(table) = touched {
+            self.flush(table, false)?;
+        }
+        Ok(())
+    }
+
+    fn nudge_row(
+        &mut self,
+        uid: u32,
+        n: u32,
+        sent: i64,
+        campaign: Option<u8>,
+        opened: Option<i64>,
+    ) {
+        let b = self.buf(Table::Nudges).begin();
+        b.text(&format!("n{uid}-{n}"))
+            .int(uid)
+            .ts(sent)
+            .opt_int(campaign.map(i64::from))
+            .opt_ts(opened)
+            .end();
+    }
+
+    /// The folded tables, the catalog and every remaining buffer.
+    fn finish_rows(&mut self) -> std::io::Result<()> {
+        let users = std::mem::take(&mut self.users);
+        for (id, u) in users.iter().enumerate() {
+            let id = id as u32;
+            if !u.signed {
+                continue;
+            }
+            let p = &self.personas[u.persona as usize];
+            let locale = label(p, "locale", u.locale);
+            let platform = label(p, "platform", u.platform);
+            let name = user_name(self.seed, id, &locale);
+            let email = user_email(&name, id);
+            let attributes = serde_json::json!({
+                "platform": platform,
+                "locale": locale,
+                "room": u.room,
+                "source": SOURCES[u.source as usize % 3],
+                "invited_by": u.invited_by.map(|i| format!("u{i}")),
+            })
+            .to_string();
+            let persona = p.name.clone();
+            let b = self.buf(Table::Users).begin();
+            b.int(id)
+                .text(&format!("u{id}"))
+                .text(&persona)
+                .text(&name)
+                .text(&email)
+                .text(&locale)
+                .text(&platform);
+            b.int(u.room)
+                .ts(u.created_ms)
+                .int(u.balance)
+                .opt_ts(u.churned_ms)
+                .json(attributes.as_bytes())
+                .end();
+            self.flush(Table::Users, false)?;
+
+            if let Some((n, start, trig)) = u.open {
+                let b = self.buf(Table::Sessions).begin();
+                b.int(id)
+                    .int(n)
+                    .text(&format!("s{id}-{n}"))
+                    .ts(start)
+                    .null()
+                    .null()
+                    .text(TRIGGERS[trig as usize])
+                    .null()
+                    .end();
+            }
+            for &(n, sent, campaign) in &u.nudges {
+                self.nudge_row(id, n, sent, campaign, None);
+            }
+            let per = self.catalog.per_challenge;
+            for c in 0..self.catalog.challenges {
+                if u.engaged >> c & 1 == 0 {
+                    continue;
+                }
+                for j in 0..per {
+                    let g = c * per + j;
+                    let goal = &self.catalog.goals[g as usize];
+                    let progress = u.stats[goal.code as usize].min(goal.target);
+                    let done = u.goals.iter().find(|x| x.0 == g);
+                    let status = match done {
+                        Some((_, _, Some(_))) => "claimed",
+                        Some(_) => "completed",
+                        None => "in_progress",
+                    };
+                    let b = self.buf(Table::UserGoalProgress).begin();
+                    b.int(id)
+                        .text(&format!("goal-{g}"))
+                        .int(progress)
+                        .text(status);
+                    b.opt_ts(done.map(|d| d.1))
+                        .opt_ts(done.and_then(|d| d.2))
+                        .end();
+                }
+                self.flush(Table::UserGoalProgress, false)?;
+            }
+            self.flush(Table::Sessions, false)?;
+            self.flush(Table::Nudges, false)?;
+        }
+        for c in 0..self.catalog.challenges {
+            self.buf(Table::Challenges)
+                .begin()
+                .text(&format!("challenge-{c}"))
+                .text(&format!("Challenge {c}"))
+                .end();
+        }
+        for (g, goal) in self.catalog.goals.clone().iter().enumerate() {
+            let b = self.buf(Table::Goals).begin();
+            b.text(&format!("goal-{g}"))
+                .text(&format!("challenge-{}", goal.challenge))
+                .text(goal.code.name());
+            b.text(">=").int(goal.target).int(goal.reward).end();
+        }
+        for t in Table::ALL {
+            self.flush(t, true)?;
+            self.account(t, 0);
+        }
+        self.rows.sort();
+        Ok(())
+    }
+}
+
+/// The `props` object of an event line: everything after `,"props":` but the closing
+/// brace and newline. The fields before it never contain that text (persona names are
+/// plain identifiers), so the first match is the right one.
+pub fn props_of(line: &[u8]) -> &[u8] {
+    const KEY: &[u8] = b",\"props\":";
+    match line.windows(KEY.len()).position(|w| w == KEY) {
+        Some(i) => {
+            let end = line.len() - if line.ends_with(b"}\n") { 2 } else { 1 };
+            &line[i + KEY.len()..end.max(i + KEY.len())]
+        }
+        None => b"{}",
+    }
+}
+
+impl<R: RowSink> Sink for Projection<R> {
+    fn event(&mut self, e: &Event, line: &[u8]) -> std::io::Result<bool> {
+        self.observe(e, line)?;
+        Ok(true)
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        self.finish_rows()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn props_are_cut_from_the_line() {
+        let line = b"{\"v\":1,\"ts\":\"x\",\"persona\":\"hunter\",\"event\":\"a.b\",\"props\":{\"k\":1,\"props\":2}}\n";
+        assert_eq!(props_of(line), b"{\"k\":1,\"props\":2}");
+    }
+
+    #[test]
+    fn names_are_deterministic_and_emails_ascii() {
+        assert_eq!(user_name(42, 7, "zh_CN"), user_name(42, 7, "zh_CN"));
+        assert_ne!(user_name(42, 7, "en"), user_name(42, 8, "en"));
+        let email = user_email(&user_name(42, 7, "zh_CN"), 7);
+        assert!(
+            email.is_ascii() && email.ends_with(".7@example.com"),
+            "{email}"
+        );
+    }
+}
