@@ -22,6 +22,8 @@ pub enum Command {
     Run(RunArgs),
     /// Load the timeline into PostgreSQL (COPY) or, by default, an SQLite file.
     Seed(SeedArgs),
+    /// Check a seeded database against the timeline recorded in its run_meta.
+    Verify(VerifyArgs),
     /// Inspect, check and draw personas.
     Personas {
         #[command(subcommand)]
@@ -111,6 +113,21 @@ pub struct SeedArgs {
     /// No progress bar or step timings
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct VerifyArgs {
+    /// World flags, if given, must agree with the database's run_meta
+    #[command(flatten)]
+    pub world: WorldArgs,
+    /// PostgreSQL URL; without it the SQLite file is checked (see --sqlite)
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    #[arg(long, default_value = "simulate")]
+    pub schema: String,
+    /// SQLite file to check when no database URL is given [default: output/seed.sqlite]
+    #[arg(long, value_name = "FILE")]
+    pub sqlite: Option<std::path::PathBuf>,
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]

@@ -4,6 +4,7 @@ pub mod personas;
 pub mod progress;
 pub mod run;
 pub mod seed;
+pub mod verify;
 
 use crate::cli::{Cli, Command};
 
@@ -20,6 +21,7 @@ pub fn main(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Seed(args) => seed::seed(args),
+        Command::Verify(args) => verify::verify(args),
         Command::Personas { command } => personas::personas(command),
     }
 }

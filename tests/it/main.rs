@@ -5,5 +5,6 @@ mod common;
 mod determinism;
 mod personas;
 mod schema;
+mod seed;
 mod statistics;
 mod timeline;

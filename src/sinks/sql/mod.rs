@@ -6,6 +6,7 @@ pub mod keys;
 pub mod postgres;
 pub mod projection;
 pub mod sqlite;
+pub mod verify;
 
 use std::fmt;
 

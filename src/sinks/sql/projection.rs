@@ -66,6 +66,27 @@ impl Table {
         }
     }
 
+    /// How each column is compared by `verify`.
+    pub fn kinds(self) -> &'static [Kind] {
+        use Kind::*;
+        match self {
+            Table::BehaviorLogs => &[Int, Int, Text, Ts, Int, Text, Json],
+            Table::Sessions => &[Int, Int, Text, Ts, Ts, Int, Text, Text],
+            Table::PointsLedger => &[Int, Int, Ts, Int, Text, Int],
+            Table::CheckIns => &[Int, Int, Ts, Text, Int, Int],
+            Table::Purchases => &[Text, Int, Ts, Int, Text, Text],
+            Table::Nudges => &[Text, Int, Ts, Int, Ts],
+            Table::Gifts => &[Text, Int, Ts, Int, Int, Int],
+            Table::GiftClaims => &[Text, Int, Ts, Int],
+            Table::Users => &[
+                Int, Text, Text, Text, Text, Text, Text, Int, Ts, Int, Ts, Json,
+            ],
+            Table::UserGoalProgress => &[Int, Text, Int, Text, Ts, Ts],
+            Table::Challenges => &[Text, Text],
+            Table::Goals => &[Text, Text, Text, Text, Int, Int],
+        }
+    }
+
     /// Columns in the order rows are written.
     pub fn columns(self) -> &'static [&'static str] {
         match self {
@@ -127,6 +148,15 @@ impl Table {
             ],
         }
     }
+}
+
+/// A column's type, as far as comparing values goes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Int,
+    Text,
+    Ts,
+    Json,
 }
 
 /// Where finished chunks of rows go (a COPY stream, an SQLite transaction, a test).

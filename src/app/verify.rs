@@ -1,0 +1,205 @@
+//! `simulate verify`: regenerate the timeline recorded in run_meta and check the database.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+
+use super::BadInput;
+use super::run::load_world;
+use crate::cli::{VerifyArgs, WorldArgs};
+use crate::engine::{Engine, World};
+use crate::sinks::fanout::Fanout;
+use crate::sinks::jsonl::{Format, JsonlSink};
+use crate::sinks::sql::DbError;
+use crate::sinks::sql::postgres::Pg;
+use crate::sinks::sql::projection::{Projection, Table};
+use crate::sinks::sql::verify::{Db, DigestSink, TableDigest};
+
+/// Exit code when the database does not match its timeline.
+pub const EXIT_MISMATCH: i32 = 3;
+
+/// What verify found.
+pub struct Report {
+    pub tables: Vec<(Table, TableDigest, TableDigest)>,
+    pub checks: Vec<(String, i64, String)>,
+    pub checksum_ok: bool,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.checksum_ok
+            && self.tables.iter().all(|(_, e, a)| e == a)
+            && self.checks.iter().all(|c| c.1 == 0)
+    }
+}
+
+fn refused(e: DbError) -> anyhow::Error {
+    match e {
+        DbError::Refused(m) => BadInput(m).into(),
+        other => anyhow::Error::new(other),
+    }
+}
+
+/// The world flags recorded at seed time; flags given to verify must agree with them.
+fn world_from_meta(config: &serde_json::Value, given: &WorldArgs) -> Result<WorldArgs, BadInput> {
+    let num = |k: &str| config[k].as_u64();
+    let text = |k: &str| config[k].as_str().map(String::from);
+    let meta = WorldArgs {
+        users: num("users").map(|v| v as u32),
+        days: num("days").map(|v| v as u32),
+        seed: num("seed"),
+        personas: text("personas_dir").map(PathBuf::from),
+        scenario: text("scenario_file").map(PathBuf::from),
+        start: text("start"),
+    };
+    let mut clash = Vec::new();
+    let mut cmp = |flag: &str, given: Option<String>, meta: Option<String>| {
+        if let Some(g) = given
+            && Some(&g) != meta.as_ref()
+        {
+            clash.push(format!(
+                "{flag} {g} (the seed used {})",
+                meta.unwrap_or_else(|| "the default".into())
+            ));
+        }
+    };
+    cmp(
+        "--users",
+        given.users.map(|v| v.to_string()),
+        meta.users.map(|v| v.to_string()),
+    );
+    cmp(
+        "--days",
+        given.days.map(|v| v.to_string()),
+        meta.days.map(|v| v.to_string()),
+    );
+    cmp(
+        "--seed",
+        given.seed.map(|v| v.to_string()),
+        meta.seed.map(|v| v.to_string()),
+    );
+    cmp("--start", given.start.clone(), meta.start.clone());
+    cmp(
+        "--personas",
+        given.personas.as_ref().map(|p| p.display().to_string()),
+        meta.personas.as_ref().map(|p| p.display().to_string()),
+    );
+    cmp(
+        "--scenario",
+        given.scenario.as_ref().map(|p| p.display().to_string()),
+        meta.scenario.as_ref().map(|p| p.display().to_string()),
+    );
+    if clash.is_empty() {
+        Ok(meta)
+    } else {
+        Err(BadInput(format!(
+            "flags disagree with the run_meta of this database: {}\n    fix: drop those flags (verify reads them from run_meta) or seed again with them",
+            clash.join("; ")
+        )))
+    }
+}
+
+/// Verifies one database: the library entry point the CLI and the tests share.
+pub fn verify_db(
+    db: &mut Db<'_>,
+    rt: &tokio::runtime::Runtime,
+    given: &WorldArgs,
+) -> anyhow::Result<Report> {
+    let (config, seeded_sha, _) = rt.block_on(db.run_meta()).map_err(refused)?;
+    let world_args = world_from_meta(&config, given)?;
+    let (personas, scenario) = load_world(&world_args)?;
+    let world = World::new(personas.clone(), scenario.clone(), true).map_err(BadInput)?;
+    let mut engine = Engine::new(
+        world,
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+    );
+    let mut projection = Projection::new(DigestSink::default(), &personas, &scenario);
+    let mut checksum = JsonlSink::create(None, Format::None)?;
+    {
+        let mut sinks = Fanout(vec![&mut projection, &mut checksum]);
+        engine.run(&mut sinks, &AtomicBool::new(false))?;
+    }
+    let expected = projection.into_inner().tables;
+    let mut tables = Vec::new();
+    for t in Table::ALL {
+        let actual = rt.block_on(db.digest(t)).map_err(refused)?;
+        tables.push((t, expected.get(&t).copied().unwrap_or_default(), actual));
+    }
+    let checks = rt.block_on(db.checks()).map_err(refused)?;
+    Ok(Report {
+        tables,
+        checks,
+        checksum_ok: checksum.checksum() == seeded_sha,
+    })
+}
+
+pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
+    let url = args.database_url.clone().filter(|u| !u.trim().is_empty());
+    let (report, place) = match &url {
+        Some(url) => {
+            let pg = Pg::open(url, &args.schema).map_err(refused)?;
+            let mut conn = pg.live().map_err(refused)?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let report = verify_db(&mut Db::Pg(&mut conn), &rt, &args.world)?;
+            (report, format!("schema `{}` of {}", pg.schema, pg.masked))
+        }
+        None => {
+            let path = args
+                .sqlite
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("output/seed.sqlite"));
+            if !path.exists() {
+                return Err(BadInput(format!(
+                    "{} does not exist\n    fix: run `simulate seed` first, or pass --sqlite FILE or --database-url URL",
+                    path.display()
+                ))
+                .into());
+            }
+            let (rt, mut conn) = crate::sinks::sql::sqlite::open(&path).map_err(refused)?;
+            let report = verify_db(&mut Db::Sqlite(&mut conn), &rt, &args.world)?;
+            (report, path.display().to_string())
+        }
+    };
+    println!("verify {place}");
+    println!(
+        "  {:<44} {}",
+        "timeline regenerated from run_meta",
+        if report.checksum_ok {
+            "ok (same SHA-256 as seeded)"
+        } else {
+            "DIFFERS: personas or scenario changed since the seed"
+        }
+    );
+    for (t, e, a) in &report.tables {
+        let status = if e == a {
+            format!("ok ({} rows, digest {})", a.rows, &a.hex()[..12])
+        } else {
+            format!(
+                "MISMATCH: {} rows expected, {} found; digest {} vs {}",
+                e.rows,
+                a.rows,
+                &e.hex()[..12],
+                &a.hex()[..12]
+            )
+        };
+        println!("  {:<44} {status}", format!("table {}", t.name()));
+    }
+    for (name, n, what) in &report.checks {
+        let status = if *n == 0 {
+            "ok".to_string()
+        } else {
+            format!("FAILED: {n} {what}")
+        };
+        println!("  {name:<44} {status}");
+    }
+    if report.ok() {
+        println!("all checks passed");
+        Ok(0)
+    } else {
+        println!("verification FAILED");
+        Ok(EXIT_MISMATCH)
+    }
+}

@@ -1,0 +1,371 @@
+//! `simulate verify`: the database against the timeline it was seeded from.
+//!
+//! Every table gets a content digest that ignores row order and JSON key order (a sum of
+//! per-row SHA-256 prefixes over canonical values), computed once from the regenerated
+//! timeline and once from the database; then named checks of the invariants the users'
+//! services rely on.
+
+use std::collections::BTreeMap;
+
+use futures_util::TryStreamExt;
+use sha2::{Digest as _, Sha256};
+use sqlx::{AssertSqlSafe, Row};
+
+use super::DbError;
+use super::copy::fields;
+use super::projection::{Kind, RowSink, Table};
+use crate::units::{DAY, HOUR, MINUTE, SECOND, days_from_civil};
+
+/// Row count and order-free digest of one table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TableDigest {
+    pub rows: u64,
+    pub sum: u128,
+}
+
+impl TableDigest {
+    fn add(&mut self, row: &[Option<String>], kinds: &[Kind]) {
+        let mut h = Sha256::new();
+        for (i, (v, k)) in row.iter().zip(kinds).enumerate() {
+            if i > 0 {
+                h.update(b"\t");
+            }
+            match v {
+                None => h.update(b"\\N"),
+                Some(v) => h.update(canonical(v, *k).as_bytes()),
+            }
+        }
+        let d = h.finalize();
+        let mut b = [0u8; 16];
+        b.copy_from_slice(&d[..16]);
+        self.sum = self.sum.wrapping_add(u128::from_le_bytes(b));
+        self.rows += 1;
+    }
+
+    pub fn hex(&self) -> String {
+        format!("{:032x}", self.sum)
+    }
+}
+
+/// One spelling per value: integers and timestamps as integers (ms), JSON re-serialized
+/// with sorted keys.
+fn canonical(v: &str, k: Kind) -> String {
+    match k {
+        Kind::Int => v
+            .trim()
+            .parse::<i64>()
+            .map(|n| n.to_string())
+            .unwrap_or_else(|_| v.to_string()),
+        Kind::Text => v.to_string(),
+        Kind::Ts => ts_ms(v)
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| v.to_string()),
+        Kind::Json => serde_json::from_str::<serde_json::Value>(v)
+            .map(|j| j.to_string())
+            .unwrap_or_else(|_| v.to_string()),
+    }
+}
+
+/// Epoch milliseconds from digits or from `YYYY-MM-DDTHH:MM:SS[.mmm](Z|+00[:00])`.
+fn ts_ms(v: &str) -> Option<i64> {
+    if let Ok(n) = v.parse::<i64>() {
+        return Some(n);
+    }
+    let b = v.as_bytes();
+    if b.len() < 19 {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| v.get(r).and_then(|s| s.parse::<i64>().ok());
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let ms = if b.get(19) == Some(&b'.') {
+        let frac: String = v[20..].chars().take_while(|c| c.is_ascii_digit()).collect();
+        format!("{frac:0<3}")[..3].parse::<i64>().ok()?
+    } else {
+        0
+    };
+    Some(days_from_civil(y, mo as u32, d as u32) * DAY + h * HOUR + mi * MINUTE + s * SECOND + ms)
+}
+
+/// Digests of the rows a projection would write: the expected side of `verify`.
+#[derive(Default)]
+pub struct DigestSink {
+    pub tables: BTreeMap<Table, TableDigest>,
+}
+
+impl RowSink for DigestSink {
+    fn rows(&mut self, table: Table, chunk: Vec<u8>, _rows: u64) -> std::io::Result<()> {
+        let d = self.tables.entry(table).or_default();
+        for line in chunk.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            d.add(&fields(line), table.kinds());
+        }
+        Ok(())
+    }
+}
+
+/// The database side.
+pub enum Db<'a> {
+    Pg(&'a mut sqlx::PgConnection),
+    Sqlite(&'a mut sqlx::SqliteConnection),
+}
+
+fn select(table: Table, pg: bool) -> String {
+    let cols: Vec<String> = table
+        .columns()
+        .iter()
+        .zip(table.kinds())
+        .map(|(c, k)| match (k, pg) {
+            (Kind::Ts, true) => format!("((extract(epoch from {c}) * 1000)::bigint)::text"),
+            (_, true) => format!("{c}::text"),
+            (Kind::Int, false) => format!("CAST({c} AS TEXT)"),
+            (_, false) => c.to_string(),
+        })
+        .collect();
+    format!("SELECT {} FROM {}", cols.join(", "), table.name())
+}
+
+impl Db<'_> {
+    pub async fn digest(&mut self, table: Table) -> Result<TableDigest, DbError> {
+        let sql = select(table, matches!(self, Db::Pg(_)));
+        let mut d = TableDigest::default();
+        let n = table.columns().len();
+        let fail = |e: sqlx::Error| DbError::failed(format!("reading {}", table.name()), e);
+        match self {
+            Db::Pg(c) => {
+                let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(&mut **c);
+                while let Some(r) = rows.try_next().await.map_err(fail)? {
+                    let v: Vec<Option<String>> = (0..n)
+                        .map(|i| r.try_get(i))
+                        .collect::<Result<_, _>>()
+                        .map_err(fail)?;
+                    d.add(&v, table.kinds());
+                }
+            }
+            Db::Sqlite(c) => {
+                let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(&mut **c);
+                while let Some(r) = rows.try_next().await.map_err(fail)? {
+                    let v: Vec<Option<String>> = (0..n)
+                        .map(|i| r.try_get(i))
+                        .collect::<Result<_, _>>()
+                        .map_err(fail)?;
+                    d.add(&v, table.kinds());
+                }
+            }
+        }
+        Ok(d)
+    }
+
+    async fn count(&mut self, sql: &str) -> Result<i64, DbError> {
+        let fail = |e: sqlx::Error| DbError::failed(format!("check query {sql}"), e);
+        match self {
+            Db::Pg(c) => sqlx::query(AssertSqlSafe(sql.to_string()))
+                .fetch_one(&mut **c)
+                .await
+                .map_err(fail)?
+                .try_get::<i64, _>(0)
+                .map_err(fail),
+            Db::Sqlite(c) => sqlx::query(AssertSqlSafe(sql.to_string()))
+                .fetch_one(&mut **c)
+                .await
+                .map_err(fail)?
+                .try_get::<i64, _>(0)
+                .map_err(fail),
+        }
+    }
+
+    pub async fn run_meta(&mut self) -> Result<(serde_json::Value, String, i64), DbError> {
+        let sql = "SELECT config::text, events_sha256, events FROM run_meta";
+        let sqlite_sql = "SELECT config, events_sha256, events FROM run_meta";
+        let fail = |e: sqlx::Error| {
+            DbError::Refused(format!(
+                "no readable run_meta ({e})\n    fix: point verify at a database written by `simulate seed` (and the right --schema)"
+            ))
+        };
+        let (config, sha, events): (String, String, i64) = match self {
+            Db::Pg(c) => {
+                let r = sqlx::query(sql).fetch_one(&mut **c).await.map_err(fail)?;
+                (
+                    r.try_get(0).map_err(fail)?,
+                    r.try_get(1).map_err(fail)?,
+                    r.try_get(2).map_err(fail)?,
+                )
+            }
+            Db::Sqlite(c) => {
+                let r = sqlx::query(sqlite_sql)
+                    .fetch_one(&mut **c)
+                    .await
+                    .map_err(fail)?;
+                (
+                    r.try_get(0).map_err(fail)?,
+                    r.try_get(1).map_err(fail)?,
+                    r.try_get(2).map_err(fail)?,
+                )
+            }
+        };
+        let config =
+            serde_json::from_str(&config).map_err(|e| DbError::failed("run_meta.config", e))?;
+        Ok((config, sha, events))
+    }
+
+    /// Named checks: (name, violations, what it means).
+    pub async fn checks(&mut self) -> Result<Vec<(String, i64, String)>, DbError> {
+        let mut out = Vec::new();
+        let fixed: [(&str, &str, &str); 6] = [
+            (
+                "points balance = sum of the ledger",
+                "SELECT count(*) FROM users u LEFT JOIN (SELECT user_id, sum(delta) AS s FROM points_ledger GROUP BY user_id) l \
+                 ON l.user_id = u.id WHERE u.points_balance <> coalesce(l.s, 0)",
+                "users whose balance differs from their ledger",
+            ),
+            (
+                "no claim without completion",
+                "SELECT count(*) FROM user_goal_progress WHERE (status = 'claimed' AND (completed_at IS NULL OR claimed_at IS NULL \
+                 OR claimed_at < completed_at)) OR (status <> 'claimed' AND claimed_at IS NOT NULL) \
+                 OR (status = 'in_progress' AND completed_at IS NOT NULL)",
+                "goal rows claimed before (or without) completion",
+            ),
+            (
+                "at most one claim per (user, goal)",
+                "SELECT (SELECT count(*) FROM (SELECT user_id, goal_id FROM user_goal_progress GROUP BY user_id, goal_id HAVING count(*) > 1) a) \
+                 + (SELECT count(*) FROM (SELECT user_id, props ->> 'goal_id' AS g FROM behavior_logs WHERE event = 'goal.claimed' \
+                 GROUP BY user_id, props ->> 'goal_id' HAVING count(*) > 1) b)",
+                "(user, goal) pairs claimed more than once",
+            ),
+            (
+                "at most one claim per (gift, user)",
+                "SELECT count(*) FROM (SELECT gift_id, user_id FROM gift_claims GROUP BY gift_id, user_id HAVING count(*) > 1) d",
+                "(gift, user) pairs with more than one winning claim",
+            ),
+            (
+                "no gift over-claimed",
+                "SELECT count(*) FROM gifts g JOIN (SELECT gift_id, count(*) AS n FROM gift_claims GROUP BY gift_id) c \
+                 ON c.gift_id = g.id WHERE c.n > g.shares",
+                "gifts with more winning claims than shares",
+            ),
+            (
+                "every claim names an existing gift",
+                "SELECT count(*) FROM gift_claims c LEFT JOIN gifts g ON g.id = c.gift_id WHERE g.id IS NULL",
+                "claims of unknown gifts",
+            ),
+        ];
+        for (name, sql, what) in fixed {
+            out.push((name.to_string(), self.count(sql).await?, what.to_string()));
+        }
+        let pg = matches!(self, Db::Pg(_));
+        let mut bad_props = 0;
+        let kinds = props_keys();
+        let known: Vec<String> = kinds.keys().map(|k| format!("'{k}'")).collect();
+        bad_props += self
+            .count(&format!(
+                "SELECT count(*) FROM behavior_logs WHERE event NOT IN ({})",
+                known.join(", ")
+            ))
+            .await?;
+        for (kind, (required, allowed)) in &kinds {
+            let list = |v: &[String]| {
+                v.iter()
+                    .map(|k| format!("'{k}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let missing: Vec<String> = required
+                .iter()
+                .map(|k| {
+                    if pg {
+                        format!("NOT (props ? '{k}')")
+                    } else {
+                        format!("json_type(props, '$.{k}') IS NULL")
+                    }
+                })
+                .collect();
+            let extra = if pg {
+                format!(
+                    "EXISTS (SELECT 1 FROM jsonb_object_keys(props) k WHERE k NOT IN ({}))",
+                    list(allowed)
+                )
+            } else {
+                format!(
+                    "EXISTS (SELECT 1 FROM json_each(props) WHERE key NOT IN ({}))",
+                    list(allowed)
+                )
+            };
+            let not_object = if pg {
+                "jsonb_typeof(props) <> 'object'"
+            } else {
+                "json_type(props) <> 'object'"
+            };
+            let mut conds = missing;
+            conds.push(extra);
+            conds.push(not_object.to_string());
+            bad_props += self
+                .count(&format!(
+                    "SELECT count(*) FROM behavior_logs WHERE event = '{kind}' AND ({})",
+                    conds.join(" OR ")
+                ))
+                .await?;
+        }
+        out.push((
+            "every props valid for its event kind".into(),
+            bad_props,
+            "behaviour rows whose props miss keys, carry unknown keys or have an unknown kind"
+                .into(),
+        ));
+        Ok(out)
+    }
+}
+
+/// Per event kind: (required keys, allowed keys), from the published JSON Schema.
+pub fn props_keys() -> BTreeMap<String, (Vec<String>, Vec<String>)> {
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../../schema/event.v1.json")).unwrap_or_default();
+    let mut out = BTreeMap::new();
+    for branch in schema["allOf"].as_array().into_iter().flatten() {
+        let kind = branch["if"]["properties"]["event"]["const"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let props = &branch["then"]["properties"]["props"];
+        let strings = |v: &serde_json::Value| {
+            v.as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect::<Vec<_>>()
+        };
+        let required = strings(&props["required"]);
+        let allowed = props["properties"]
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        out.insert(kind, (required, allowed));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_values_ignore_spelling() {
+        assert_eq!(
+            ts_ms("2026-01-05T00:00:01.5Z"),
+            ts_ms("2026-01-05T00:00:01.500+00:00")
+        );
+        assert_eq!(ts_ms("1767571201500"), ts_ms("2026-01-05T00:00:01.500Z"));
+        assert_eq!(
+            canonical(r#"{"b": 1, "a": [2]}"#, Kind::Json),
+            canonical(r#"{"a":[2],"b":1}"#, Kind::Json)
+        );
+        let mut a = TableDigest::default();
+        let mut b = TableDigest::default();
+        let r1 = vec![Some("1".to_string()), None];
+        let r2 = vec![Some("2".to_string()), Some("x".to_string())];
+        a.add(&r1, &[Kind::Int, Kind::Text]);
+        a.add(&r2, &[Kind::Int, Kind::Text]);
+        b.add(&r2, &[Kind::Int, Kind::Text]);
+        b.add(&r1, &[Kind::Int, Kind::Text]);
+        assert_eq!(a, b, "order does not matter");
+        assert_eq!(props_keys().len(), crate::timeline::EVENT_KINDS.len());
+    }
+}

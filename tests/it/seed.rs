@@ -1,0 +1,375 @@
+//! `simulate seed` and `simulate verify` against a real PostgreSQL (throwaway databases)
+//! and the embedded SQLite file.
+
+use std::process::Output;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, Row};
+
+use crate::common::bin;
+
+/// The server CI starts (`.ci/run`); override with SIMULATE_TEST_PG.
+fn server() -> String {
+    std::env::var("SIMULATE_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A database of its own for one test, dropped at the end.
+struct TestDb {
+    name: String,
+}
+
+impl TestDb {
+    fn new() -> TestDb {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "simulate_test_{}_{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
+        rt().block_on(async {
+            let mut c = PgConnection::connect(&format!("{}/postgres", server()))
+                .await
+                .expect("PostgreSQL on 127.0.0.1:5432 (bash .ci/run starts it)");
+            c.execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
+                .await
+                .unwrap();
+            c.execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .await
+                .unwrap();
+        });
+        TestDb { name }
+    }
+
+    fn url(&self) -> String {
+        format!("{}/{}", server(), self.name)
+    }
+
+    /// Runs SQL statements against the database.
+    fn sql(&self, stmts: &[&str]) {
+        rt().block_on(async {
+            let mut c = PgConnection::connect(&self.url()).await.unwrap();
+            for s in stmts {
+                sqlx::raw_sql(AssertSqlSafe(s.to_string()))
+                    .execute(&mut c)
+                    .await
+                    .unwrap_or_else(|e| panic!("{s}: {e}"));
+            }
+        });
+    }
+
+    fn count(&self, sql: &str) -> i64 {
+        rt().block_on(async {
+            let mut c = PgConnection::connect(&self.url()).await.unwrap();
+            sqlx::query(AssertSqlSafe(sql.to_string()))
+                .fetch_one(&mut c)
+                .await
+                .unwrap()
+                .get::<i64, _>(0)
+        })
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        rt().block_on(async {
+            if let Ok(mut c) = PgConnection::connect(&format!("{}/postgres", server())).await {
+                let _ = c
+                    .execute(AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .await;
+            }
+        });
+    }
+}
+
+fn run(args: &[&str]) -> Output {
+    bin()
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// `table <name> ok (<rows> rows, digest <hex>)` lines of a verify report.
+fn digests(report: &str) -> Vec<String> {
+    report
+        .lines()
+        .filter(|l| l.trim_start().starts_with("table "))
+        .map(|l| l.trim().to_string())
+        .collect()
+}
+
+const WORLD: [&str; 6] = ["--users", "300", "--days", "3", "--seed", "11"];
+
+#[test]
+fn postgres_and_sqlite_hold_the_same_data_and_verify() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("seed.sqlite");
+    let file = file.to_str().unwrap();
+    let o = run(&[&["seed", "-q", "--database-url", &db.url()][..], &WORLD].concat());
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&[&["seed", "-q", "--sqlite", file][..], &WORLD].concat());
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("sqlite3"),
+        "tells how to query it: {}",
+        text(&o)
+    );
+
+    let pg = run(&["verify", "--database-url", &db.url()]);
+    let lite = run(&["verify", "--sqlite", file]);
+    assert_eq!(pg.status.code(), Some(0), "{}", text(&pg));
+    assert_eq!(lite.status.code(), Some(0), "{}", text(&lite));
+    let (a, b) = (digests(&text(&pg)), digests(&text(&lite)));
+    assert_eq!(a.len(), 12);
+    assert_eq!(a, b, "same config, same digests in both backends");
+    // The behaviour log is exactly the event stream `simulate run` writes.
+    let out = dir.path().join("run");
+    let o = run(&[
+        &[
+            "run",
+            "-q",
+            "--format",
+            "none",
+            "--out",
+            out.to_str().unwrap(),
+        ][..],
+        &WORLD,
+    ]
+    .concat());
+    assert!(o.status.success());
+    let events: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(
+        db.count("SELECT count(*) FROM simulate.behavior_logs"),
+        events["counts"]["events"].as_i64().unwrap()
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM simulate.run_meta WHERE complete"),
+        1
+    );
+    // Keys arrived after the data.
+    assert_eq!(db.count("SELECT count(*) FROM pg_constraint WHERE conrelid = 'simulate.users'::regclass AND contype = 'p'"), 1);
+    // Never another schema: public stays empty.
+    assert_eq!(
+        db.count("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"),
+        0
+    );
+}
+
+#[test]
+fn verify_catches_each_corruption() {
+    let db = TestDb::new();
+    let o = run(&[&["seed", "-q", "--database-url", &db.url()][..], &WORLD].concat());
+    assert!(o.status.success(), "{}", text(&o));
+    let verify = || run(&["verify", "--database-url", &db.url()]);
+    assert_eq!(verify().status.code(), Some(0));
+
+    let steps: [(&[&str], &str); 4] = [
+        (
+            &[
+                "UPDATE simulate.behavior_logs SET props = jsonb_set(props, '{amount}', '99999') \
+               WHERE (user_id, seq) = (SELECT user_id, seq FROM simulate.behavior_logs WHERE event = 'points.earned' ORDER BY 1, 2 LIMIT 1)",
+            ],
+            "table behavior_logs",
+        ),
+        (
+            &[
+                "DELETE FROM simulate.points_ledger WHERE (user_id, seq) = (SELECT user_id, seq FROM simulate.points_ledger ORDER BY 1, 2 LIMIT 1)",
+            ],
+            "points balance = sum of the ledger",
+        ),
+        (
+            &[
+                "ALTER TABLE simulate.gift_claims DROP CONSTRAINT gift_claims_pkey CASCADE",
+                "INSERT INTO simulate.gift_claims SELECT * FROM simulate.gift_claims ORDER BY gift_id, user_id LIMIT 1",
+            ],
+            "at most one claim per (gift, user)",
+        ),
+        (
+            &[
+                "INSERT INTO simulate.gift_claims (gift_id, user_id, claimed_at, share) \
+               SELECT g.id, u.id, g.created_at, g.shares + u.id FROM (SELECT * FROM simulate.gifts ORDER BY id LIMIT 1) g \
+               CROSS JOIN (SELECT id FROM simulate.users ORDER BY id LIMIT 40) u",
+            ],
+            "no gift over-claimed",
+        ),
+    ];
+    for (sql, failing) in steps {
+        db.sql(sql);
+        let o = verify();
+        let report = text(&o);
+        assert_eq!(o.status.code(), Some(3), "{report}");
+        let line = report
+            .lines()
+            .find(|l| l.trim_start().starts_with(failing))
+            .unwrap_or_else(|| panic!("no line for {failing}: {report}"));
+        assert!(
+            line.contains("MISMATCH") || line.contains("FAILED"),
+            "{failing} not caught: {report}"
+        );
+    }
+}
+
+#[test]
+fn refusals_change_nothing_and_secrets_stay_hidden() {
+    let db = TestDb::new();
+    let o = run(&[&["seed", "-q", "--database-url", &db.url()][..], &WORLD].concat());
+    assert!(o.status.success(), "{}", text(&o));
+    let users = db.count("SELECT count(*) FROM simulate.users");
+
+    let o = run(&[
+        "seed",
+        "-q",
+        "--users",
+        "50",
+        "--days",
+        "1",
+        "--database-url",
+        &db.url(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("--reset") && text(&o).contains("nothing was changed"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(db.count("SELECT count(*) FROM simulate.users"), users);
+
+    let o = run(&["verify", "--users", "999", "--database-url", &db.url()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("--users 999"), "{}", text(&o));
+
+    // An unreachable server: a clear error, quickly, with the password masked.
+    let started = std::time::Instant::now();
+    let o = run(&[
+        "seed",
+        "-q",
+        "--database-url",
+        "postgres://alice:hunter2@127.0.0.1:1/nowhere",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        !text(&o).contains("hunter2") && text(&o).contains("***"),
+        "{}",
+        text(&o)
+    );
+    assert!(started.elapsed().as_secs() < 30);
+
+    let o = run(&[
+        "seed",
+        "-q",
+        "--database-url",
+        &db.url(),
+        "--schema",
+        "bad-name",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+
+    // --reset replaces what simulate owns, and nothing else.
+    db.sql(&[
+        "CREATE TABLE public.keep_me (x int)",
+        "INSERT INTO public.keep_me VALUES (1)",
+    ]);
+    let o = run(&[
+        "seed",
+        "-q",
+        "--users",
+        "50",
+        "--days",
+        "1",
+        "--reset",
+        "--database-url",
+        &db.url(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(db.count("SELECT count(*) FROM public.keep_me"), 1);
+    assert!(db.count("SELECT count(*) FROM simulate.users") < users);
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.sqlite");
+    std::fs::write(&file, b"precious").unwrap();
+    let o = run(&["seed", "-q", "--sqlite", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(std::fs::read(&file).unwrap(), b"precious");
+}
+
+#[test]
+fn an_interrupted_load_leaves_the_previous_data() {
+    let db = TestDb::new();
+    let o = run(&[&["seed", "-q", "--database-url", &db.url()][..], &WORLD].concat());
+    assert!(o.status.success(), "{}", text(&o));
+    let users = db.count("SELECT count(*) FROM simulate.users");
+
+    // A big load with --reset, killed with SIGKILL once its staging schema exists.
+    let mut child = bin()
+        .args([
+            "seed",
+            "-q",
+            "--reset",
+            "--users",
+            "60000",
+            "--days",
+            "3",
+            "--database-url",
+            &db.url(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let staging = "SELECT count(*) FROM pg_namespace WHERE nspname = 'simulate__staging'";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while db.count(staging) == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert!(
+        !status.success(),
+        "the load finished before it could be interrupted"
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM simulate.users"),
+        users,
+        "the previous data is intact"
+    );
+    assert_eq!(db.count("SELECT count(*) FROM simulate.run_meta"), 1);
+
+    let o = run(&[
+        &["seed", "--reset", "--database-url", &db.url()][..],
+        &WORLD,
+    ]
+    .concat());
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("found an interrupted load"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(db.count(staging), 0);
+    assert_eq!(
+        run(&["verify", "--database-url", &db.url()]).status.code(),
+        Some(0)
+    );
+}
