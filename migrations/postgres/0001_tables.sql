@@ -1,5 +1,7 @@
 -- simulate's tables, created in a schema of their own (search_path is set by the loader).
 -- Keys and indexes come after the data (src/sinks/sql/keys.rs), as pgbench -i does.
+-- Generated ids that are keys use the "C" collation: sorting them for an index is then a
+-- byte comparison instead of a locale-aware one.
 
 CREATE TABLE run_meta (
     id            smallint    NOT NULL DEFAULT 1 CHECK (id = 1),
@@ -60,13 +62,13 @@ CREATE TABLE points_ledger (
 );
 
 CREATE TABLE challenges (
-    id   text NOT NULL,
+    id   text COLLATE "C" NOT NULL,
     name text NOT NULL
 );
 
 CREATE TABLE goals (
-    id           text    NOT NULL,
-    challenge_id text    NOT NULL,
+    id           text    COLLATE "C" NOT NULL,
+    challenge_id text    COLLATE "C" NOT NULL,
     stat_code    text    NOT NULL,
     operator     text    NOT NULL,
     target       integer NOT NULL,
@@ -76,7 +78,7 @@ CREATE TABLE goals (
 -- Seed 001: progress only for challenges a user engaged with.
 CREATE TABLE user_goal_progress (
     user_id      bigint      NOT NULL,
-    goal_id      text        NOT NULL,
+    goal_id      text        COLLATE "C" NOT NULL,
     progress     integer     NOT NULL,
     status       text        NOT NULL CHECK (status IN ('in_progress', 'completed', 'claimed')),
     completed_at timestamptz,
@@ -85,7 +87,7 @@ CREATE TABLE user_goal_progress (
 
 -- Seed 002: gifts and the claims that won a share.
 CREATE TABLE gifts (
-    id         text        NOT NULL,
+    id         text        COLLATE "C" NOT NULL,
     creator_id bigint      NOT NULL,
     created_at timestamptz NOT NULL,
     shares     integer     NOT NULL,
@@ -94,7 +96,7 @@ CREATE TABLE gifts (
 );
 
 CREATE TABLE gift_claims (
-    gift_id    text        NOT NULL,
+    gift_id    text        COLLATE "C" NOT NULL,
     user_id    bigint      NOT NULL,
     claimed_at timestamptz NOT NULL,
     share      integer     NOT NULL
@@ -111,7 +113,7 @@ CREATE TABLE check_ins (
 );
 
 CREATE TABLE purchases (
-    id       text        NOT NULL,
+    id       text        COLLATE "C" NOT NULL,
     user_id  bigint      NOT NULL,
     ts       timestamptz NOT NULL,
     amount   integer     NOT NULL,
@@ -120,7 +122,7 @@ CREATE TABLE purchases (
 );
 
 CREATE TABLE nudges (
-    id        text        NOT NULL,
+    id        text        COLLATE "C" NOT NULL,
     user_id   bigint      NOT NULL,
     sent_at   timestamptz NOT NULL,
     campaign  integer,

@@ -1,5 +1,7 @@
 //! The console while a run works: a progress bar over simulated time, optional pacing.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -14,9 +16,17 @@ pub struct Progress {
     /// Simulated ms per wall second; 0 = as fast as possible.
     pace: f64,
     end_ms: i64,
+    /// Rows handed to a database so far, when seeding.
+    rows: Option<Arc<AtomicU64>>,
 }
 
 impl Progress {
+    /// Shows database rows and rows/s next to the events.
+    pub fn with_rows(mut self, rows: Arc<AtomicU64>) -> Progress {
+        self.rows = Some(rows);
+        self
+    }
+
     pub fn new(end_ms: i64, quiet: bool, pace: f64) -> Progress {
         let bar = ProgressBar::with_draw_target(
             Some((end_ms / MINUTE) as u64),
@@ -39,6 +49,7 @@ impl Progress {
             events: 0,
             pace,
             end_ms,
+            rows: None,
         }
     }
 
@@ -63,8 +74,15 @@ impl Sink for Progress {
         if now % (10 * MINUTE) == 0 || now == self.end_ms {
             let secs = self.started.elapsed().as_secs_f64().max(1e-9);
             self.bar.set_position((now / MINUTE) as u64);
+            let rows = match &self.rows {
+                Some(r) => {
+                    let n = r.load(Ordering::Relaxed) as f64;
+                    format!(" · {:.2} M rows · {:.0} k rows/s", n / 1e6, n / secs / 1e3)
+                }
+                None => String::new(),
+            };
             self.bar.set_message(format!(
-                "day {}/{} · {:.2} M events · {:.2} M ev/s",
+                "day {}/{} · {:.2} M events · {:.2} M ev/s{rows}",
                 (now / DAY).min(self.end_ms / DAY - 1) + 1,
                 self.end_ms / DAY,
                 self.events as f64 / 1e6,

@@ -124,7 +124,8 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
     let mut engine = Engine::new(world, threads);
     let mut projection = Projection::new(loader, &personas, &scenario);
     let mut checksum = JsonlSink::create(None, Format::None)?;
-    let mut progress = Progress::new(scenario.end_ms(), args.quiet, 0.0);
+    let mut progress =
+        Progress::new(scenario.end_ms(), args.quiet, 0.0).with_rows(projection.sent());
     let stop = stop_flag();
     let flag = Arc::clone(&stop);
     let _ = ctrlc::set_handler(move || {

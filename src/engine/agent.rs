@@ -539,7 +539,7 @@ fn view_challenge(w: &World, u: &mut User, out: &mut Out, t: i64) -> u16 {
     let n = w.catalog.challenges;
     let all = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
     let fresh = all & !u.engaged;
-    let challenge = if fresh != 0 && (u.engaged == 0 || unit(&mut u.rng) < 0.4) {
+    let challenge = if fresh != 0 && (u.engaged == 0 || unit(&mut u.rng) < 0.12) {
         // The k-th not-yet-engaged challenge.
         let k = (unit(&mut u.rng) * fresh.count_ones() as f64) as u32;
         nth_bit(fresh, k)

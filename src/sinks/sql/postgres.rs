@@ -242,6 +242,15 @@ impl Pg {
                 .partition(|(table, _)| *table == "behavior_logs");
             let mut a = self.connect(Some(&self.staging)).await?;
             let mut b = self.connect(Some(&self.staging)).await?;
+            // Index builds sort: give them memory, and PostgreSQL's parallel btree build.
+            for c in [&mut a, &mut b] {
+                c.execute("SET maintenance_work_mem = '256MB'")
+                    .await
+                    .map_err(|e| DbError::failed("session setup", e))?;
+                c.execute("SET max_parallel_maintenance_workers = 2")
+                    .await
+                    .map_err(|e| DbError::failed("session setup", e))?;
+            }
             let big: Vec<&str> = big.iter().map(|(_, s)| *s).collect();
             let small: Vec<&str> = small.iter().map(|(_, s)| *s).collect();
             let fa = async {

@@ -197,6 +197,7 @@ pub struct Projection<R: RowSink> {
     seed: u64,
     catalog: Catalog,
     pub rows: Vec<(Table, u64)>,
+    sent: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 const TRIGGERS: [&str; 4] = ["internal", "nudge", "broadcast", "phase"];
@@ -248,7 +249,13 @@ impl<R: RowSink> Projection<R> {
             seed: scenario.seed,
             catalog: Catalog::new(scenario.challenges, scenario.goals_per_challenge),
             rows: Vec::new(),
+            sent: Default::default(),
         }
+    }
+
+    /// Rows handed to the row sink so far, for progress displays.
+    pub fn sent(&self) -> std::sync::Arc<std::sync::atomic::AtomicU64> {
+        std::sync::Arc::clone(&self.sent)
     }
 
     /// The row sink back, once the run is over.
@@ -270,6 +277,8 @@ impl<R: RowSink> Projection<R> {
             Vec::with_capacity(if force { 0 } else { CHUNK + 4096 }),
         );
         let rows = std::mem::take(&mut b.rows);
+        self.sent
+            .fetch_add(rows, std::sync::atomic::Ordering::Relaxed);
         self.account(t, rows);
         self.out.rows(t, chunk, rows)
     }
