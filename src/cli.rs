@@ -95,15 +95,8 @@ pub struct RunArgs {
 pub struct SeedArgs {
     #[command(flatten)]
     pub world: WorldArgs,
-    /// PostgreSQL URL; without it an SQLite file is written (see --sqlite)
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
-    pub database_url: Option<String>,
-    /// PostgreSQL schema simulate owns (its tables and migrations live there)
-    #[arg(long, default_value = "simulate")]
-    pub schema: String,
-    /// SQLite file to write when no database URL is given [default: output/seed.sqlite]
-    #[arg(long, value_name = "FILE")]
-    pub sqlite: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub db: DbArgs,
     /// Drop and re-create what simulate owns (the schema, or the SQLite file)
     #[arg(long)]
     pub reset: bool,
@@ -120,14 +113,35 @@ pub struct VerifyArgs {
     /// World flags, if given, must agree with the database's run_meta
     #[command(flatten)]
     pub world: WorldArgs,
-    /// PostgreSQL URL; without it the SQLite file is checked (see --sqlite)
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+/// Which database `seed` writes and `verify` reads.
+#[derive(Args, Debug, Clone)]
+pub struct DbArgs {
+    /// PostgreSQL URL; without it the SQLite file (see --sqlite) is used
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
     pub database_url: Option<String>,
+    /// PostgreSQL schema simulate owns (its tables and migrations live there)
     #[arg(long, default_value = "simulate")]
     pub schema: String,
-    /// SQLite file to check when no database URL is given [default: output/seed.sqlite]
+    /// SQLite file used when no database URL is given [default: output/seed.sqlite]
     #[arg(long, value_name = "FILE")]
     pub sqlite: Option<std::path::PathBuf>,
+}
+
+impl DbArgs {
+    /// The PostgreSQL URL, if one was given and is not blank.
+    pub fn url(&self) -> Option<String> {
+        self.database_url.clone().filter(|u| !u.trim().is_empty())
+    }
+
+    pub fn sqlite_path(&self) -> std::path::PathBuf {
+        self.sqlite
+            .clone()
+            .unwrap_or_else(|| std::path::PathBuf::from("output/seed.sqlite"))
+    }
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]

@@ -17,6 +17,18 @@ pub const EXIT_INTERRUPTED: i32 = 130;
 #[error("{0}")]
 pub struct BadInput(pub String);
 
+/// A stop flag set by the first Ctrl-C; a second one exits at once.
+pub fn interrupt_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    let stop = crate::engine::stop_flag();
+    let flag = std::sync::Arc::clone(&stop);
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            std::process::exit(EXIT_INTERRUPTED);
+        }
+    });
+    stop
+}
+
 pub fn main(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Run(args) => run::run(args),

@@ -1,8 +1,6 @@
 //! `simulate run`: the engine into the behaviour log, business metrics and run record.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use anyhow::Context;
 use serde_json::json;
@@ -11,7 +9,7 @@ use super::progress::Progress;
 use super::{BadInput, EXIT_INTERRUPTED};
 use crate::cli::{Preset, RunArgs, WorldArgs};
 use crate::config::{Overrides, Scenario};
-use crate::engine::{Engine, World, stop_flag};
+use crate::engine::{Engine, World};
 use crate::persona::{self, Persona};
 use crate::sinks::fanout::Fanout;
 use crate::sinks::jsonl::{Format, JsonlSink};
@@ -181,14 +179,7 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
         );
     }
 
-    let stop = stop_flag();
-    let flag = Arc::clone(&stop);
-    // A second Ctrl-C while results are being written falls through to the default.
-    let _ = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(EXIT_INTERRUPTED);
-        }
-    });
+    let stop = super::interrupt_flag();
 
     let totals = {
         let mut sinks = Fanout(vec![&mut log, &mut metrics, &mut progress]);

@@ -1,8 +1,5 @@
 //! `simulate seed`: the timeline projected into PostgreSQL (COPY) or an SQLite file.
 
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -12,7 +9,7 @@ use super::progress::Progress;
 use super::run::load_world;
 use super::{BadInput, EXIT_INTERRUPTED};
 use crate::cli::SeedArgs;
-use crate::engine::{Engine, World, stop_flag};
+use crate::engine::{Engine, World};
 use crate::sinks::fanout::Fanout;
 use crate::sinks::jsonl::{Format, JsonlSink};
 use crate::sinks::sql::postgres::{Pg, PgLoader, RunMeta};
@@ -52,14 +49,14 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
                 .unwrap_or(1)
         })
         .clamp(1, 256);
-    let url = args.database_url.clone().filter(|u| !u.trim().is_empty());
+    let url = args.db.url();
     let started = Instant::now();
     let mut timings: Vec<(String, f64)> = Vec::new();
 
     // Look before touching anything: refuse, and change nothing, when data is in the way.
     let (pg, sqlite_path) = match &url {
         Some(url) => {
-            let pg = Pg::open(url, &args.schema).map_err(refused)?;
+            let pg = Pg::open(url, &args.db.schema).map_err(refused)?;
             let found = pg.inspect().map_err(refused)?;
             if let Some(n) = found.tables.filter(|n| *n > 0)
                 && !args.reset
@@ -86,10 +83,7 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
             (Some(pg), None)
         }
         None => {
-            let path = args
-                .sqlite
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("output/seed.sqlite"));
+            let path = args.db.sqlite_path();
             if path.exists() && !args.reset {
                 return Err(BadInput(format!(
                     "{} already exists; nothing was changed\n    fix: add --reset to replace it, choose another --sqlite path, or pass --database-url for PostgreSQL",
@@ -126,13 +120,7 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
     let mut checksum = JsonlSink::create(None, Format::None)?;
     let mut progress =
         Progress::new(scenario.end_ms(), args.quiet, 0.0).with_rows(projection.sent());
-    let stop = stop_flag();
-    let flag = Arc::clone(&stop);
-    let _ = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(EXIT_INTERRUPTED);
-        }
-    });
+    let stop = super::interrupt_flag();
     let result = {
         let mut sinks = Fanout(vec![&mut projection, &mut checksum, &mut progress]);
         engine.run(&mut sinks, &stop)

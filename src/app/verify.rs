@@ -135,10 +135,10 @@ pub fn verify_db(
 }
 
 pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
-    let url = args.database_url.clone().filter(|u| !u.trim().is_empty());
+    let url = args.db.url();
     let (report, place) = match &url {
         Some(url) => {
-            let pg = Pg::open(url, &args.schema).map_err(refused)?;
+            let pg = Pg::open(url, &args.db.schema).map_err(refused)?;
             let mut conn = pg.live().map_err(refused)?;
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -147,10 +147,7 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
             (report, format!("schema `{}` of {}", pg.schema, pg.masked))
         }
         None => {
-            let path = args
-                .sqlite
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("output/seed.sqlite"));
+            let path = args.db.sqlite_path();
             if !path.exists() {
                 return Err(BadInput(format!(
                     "{} does not exist\n    fix: run `simulate seed` first, or pass --sqlite FILE or --database-url URL",
