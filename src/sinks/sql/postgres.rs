@@ -162,11 +162,23 @@ impl Pg {
 
     /// Starts one COPY per table; rows flow in through the returned sink.
     pub fn loader(&self) -> PgLoader {
-        let mut senders = Vec::new();
+        let mut senders: Vec<Vec<mpsc::Sender<Vec<u8>>>> = vec![Vec::new(); Table::ALL.len()];
         let mut tasks = Vec::new();
-        for table in Table::ALL {
+        // The two largest tables get two COPY streams each: one backend parsing the
+        // behaviour log's JSONB was the critical path while the second core sat idle.
+        let streams = |t: Table| {
+            if matches!(t, Table::BehaviorLogs | Table::UserGoalProgress) {
+                2
+            } else {
+                1
+            }
+        };
+        for table in Table::ALL
+            .iter()
+            .flat_map(|t| std::iter::repeat_n(*t, streams(*t)))
+        {
             let (tx, mut rx) = mpsc::channel::<Vec<u8>>(4);
-            senders.push(Some(tx));
+            senders[table as usize].push(tx);
             let opts = self.opts.clone();
             let staging = self.staging.clone();
             let masked = self.masked.clone();
@@ -208,7 +220,11 @@ impl Pg {
                 Ok((table, n))
             }));
         }
-        PgLoader { senders, tasks }
+        PgLoader {
+            senders,
+            next: vec![0; Table::ALL.len()],
+            tasks,
+        }
     }
 
     /// Waits for the COPYs, then keys, ANALYZE, run_meta and the swap. Returns rows per
@@ -219,7 +235,7 @@ impl Pg {
         meta: &RunMeta,
         timings: &mut Vec<(String, f64)>,
     ) -> Result<Vec<(Table, u64)>, DbError> {
-        let PgLoader { senders, tasks } = loader;
+        let PgLoader { senders, tasks, .. } = loader;
         drop(senders);
         let t = Instant::now();
         let counts = self.rt.block_on(async {
@@ -287,7 +303,11 @@ impl Pg {
         let t = Instant::now();
         self.rt.block_on(async {
             let mut c = self.connect(Some(&self.staging)).await?;
-            c.execute("ANALYZE").await.map_err(|e| DbError::failed("ANALYZE", e))?;
+            // Only our tables: a bare ANALYZE would touch every table in the database.
+            let tables: Vec<&str> = Table::ALL.iter().map(|t| t.name()).chain(["run_meta"]).collect();
+            c.execute(AssertSqlSafe(format!("ANALYZE {}", tables.join(", "))))
+                .await
+                .map_err(|e| DbError::failed("ANALYZE", e))?;
             sqlx::query(
                 "INSERT INTO run_meta (version, config, seed, users, days, events, events_sha256, complete) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -359,14 +379,19 @@ impl Pg {
 
 /// Rows headed for the COPY tasks.
 pub struct PgLoader {
-    senders: Vec<Option<mpsc::Sender<Vec<u8>>>>,
+    /// Per table, its COPY streams; chunks go round-robin.
+    senders: Vec<Vec<mpsc::Sender<Vec<u8>>>>,
+    next: Vec<usize>,
     tasks: Vec<tokio::task::JoinHandle<Result<(Table, u64), DbError>>>,
 }
 
 impl RowSink for PgLoader {
     fn rows(&mut self, table: Table, chunk: Vec<u8>, _rows: u64) -> std::io::Result<()> {
-        let tx = self.senders[table as usize]
-            .as_ref()
+        let streams = &self.senders[table as usize];
+        let i = self.next[table as usize] % streams.len().max(1);
+        self.next[table as usize] += 1;
+        let tx = streams
+            .get(i)
             .ok_or_else(|| std::io::Error::other("the loader was closed"))?;
         tx.blocking_send(chunk).map_err(|_| {
             std::io::Error::other(format!(
