@@ -108,7 +108,15 @@ fn an_existing_run_is_never_overwritten_without_force() {
     let args = [
         "run", "--users", "100", "--days", "1", "-q", "--format", "none", "--out",
     ];
-    assert!(bin().args(args).arg(&out).status().unwrap().success());
+    assert!(
+        bin()
+            .args(args)
+            .arg(&out)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
     let before = std::fs::read(out.join("run.json")).unwrap();
     let o = bin()
         .args([
