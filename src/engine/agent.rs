@@ -600,13 +600,12 @@ fn stat(w: &World, u: &mut User, out: &mut Out, t: i64, code: StatCode, delta: u
     if u.engaged == 0 {
         return;
     }
-    let crossed: Vec<u16> = w
-        .catalog
-        .crossed(code, old, value)
-        .filter(|g| u.engaged >> w.catalog.goals[*g as usize].challenge & 1 == 1)
-        .collect();
-    for g in crossed {
-        complete(w, u, out, t, g);
+    // Runs on every stat update: no allocation, the crossed goals come from the catalog.
+    let engaged = u.engaged;
+    for g in w.catalog.crossed(code, old, value) {
+        if engaged >> w.catalog.goals[g as usize].challenge & 1 == 1 {
+            complete(w, u, out, t, g);
+        }
     }
 }
 

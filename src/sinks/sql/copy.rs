@@ -32,6 +32,27 @@ impl RowBuf {
         self
     }
 
+    /// A generated id such as `goal-12` or `u42`, written without allocating.
+    pub fn tag(&mut self, prefix: &str, n: impl itoa::Integer) -> &mut Self {
+        self.sep();
+        self.buf.extend_from_slice(prefix.as_bytes());
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        self
+    }
+
+    /// A generated id such as `s42-3`: a letter and two numbers, written without allocating.
+    pub fn id(&mut self, prefix: &str, a: impl itoa::Integer, b: impl itoa::Integer) -> &mut Self {
+        self.sep();
+        self.buf.extend_from_slice(prefix.as_bytes());
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(a).as_bytes());
+        self.buf.push(b'-');
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(b).as_bytes());
+        self
+    }
+
     pub fn text(&mut self, s: &str) -> &mut Self {
         self.sep();
         escape(&mut self.buf, s.as_bytes());
@@ -142,5 +163,6 @@ mod tests {
         assert_eq!(f[2], None);
         assert_eq!(f[3].as_deref(), Some(r#"{"k":"v\"x"}"#));
         assert_eq!(f[4].as_deref(), Some("1970-01-01T00:00:00.000Z"));
+        assert_eq!(f[5].as_deref(), Some("s7-3"));
     }
 }

@@ -309,7 +309,7 @@ impl<R: RowSink> Projection<R> {
         if e.session == 0 {
             b.null();
         } else {
-            b.text(&format!("s{uid}-{}", e.session));
+            b.id("s", uid, e.session);
         }
         b.ts(t).int(e.t_ms).text(kind).json(props).end();
         self.flush(Table::BehaviorLogs, false)?;
@@ -354,9 +354,7 @@ impl<R: RowSink> Projection<R> {
                 let open = self.user(uid).open.take();
                 let trigger = open.map(|o| TRIGGERS[o.2 as usize]).unwrap_or("internal");
                 let b = self.buf(Table::Sessions).begin();
-                b.int(uid)
-                    .int(e.session)
-                    .text(&format!("s{uid}-{}", e.session));
+                b.int(uid).int(e.session).id("s", uid, e.session);
                 b.ts(t - duration_ms)
                     .ts(t)
                     .int(duration_ms)
@@ -423,7 +421,7 @@ impl<R: RowSink> Projection<R> {
                 room,
             } => {
                 let b = self.buf(Table::Gifts).begin();
-                b.text(&format!("g{}-{}", gift.creator, gift.n))
+                b.id("g", gift.creator, gift.n)
                     .int(uid)
                     .ts(t)
                     .int(shares)
@@ -437,7 +435,7 @@ impl<R: RowSink> Projection<R> {
                 outcome: ClaimOutcome::Won { share },
             } => {
                 let b = self.buf(Table::GiftClaims).begin();
-                b.text(&format!("g{}-{}", gift.creator, gift.n))
+                b.id("g", gift.creator, gift.n)
                     .int(uid)
                     .ts(t)
                     .int(share)
@@ -466,7 +464,7 @@ impl<R: RowSink> Projection<R> {
             } => {
                 let cur = String::from_utf8_lossy(&currency).into_owned();
                 let b = self.buf(Table::Purchases).begin();
-                b.text(&format!("p{uid}-{n}"))
+                b.id("p", uid, n)
                     .int(uid)
                     .ts(t)
                     .int(amount)
@@ -511,7 +509,7 @@ impl<R: RowSink> Projection<R> {
         opened: Option<i64>,
     ) {
         let b = self.buf(Table::Nudges).begin();
-        b.text(&format!("n{uid}-{n}"))
+        b.id("n", uid, n)
             .int(uid)
             .ts(sent)
             .opt_int(campaign.map(i64::from))
@@ -543,7 +541,7 @@ impl<R: RowSink> Projection<R> {
             let persona = p.name.clone();
             let b = self.buf(Table::Users).begin();
             b.int(id)
-                .text(&format!("u{id}"))
+                .tag("u", id)
                 .text(&persona)
                 .text(&name)
                 .text(&email)
@@ -561,7 +559,7 @@ impl<R: RowSink> Projection<R> {
                 let b = self.buf(Table::Sessions).begin();
                 b.int(id)
                     .int(n)
-                    .text(&format!("s{id}-{n}"))
+                    .id("s", id, n)
                     .ts(start)
                     .null()
                     .null()
@@ -588,10 +586,7 @@ impl<R: RowSink> Projection<R> {
                         None => "in_progress",
                     };
                     let b = self.buf(Table::UserGoalProgress).begin();
-                    b.int(id)
-                        .text(&format!("goal-{g}"))
-                        .int(progress)
-                        .text(status);
+                    b.int(id).tag("goal-", g).int(progress).text(status);
                     b.opt_ts(done.map(|d| d.1))
                         .opt_ts(done.and_then(|d| d.2))
                         .end();
@@ -610,7 +605,7 @@ impl<R: RowSink> Projection<R> {
         }
         for (g, goal) in self.catalog.goals.clone().iter().enumerate() {
             let b = self.buf(Table::Goals).begin();
-            b.text(&format!("goal-{g}"))
+            b.tag("goal-", g)
                 .text(&format!("challenge-{}", goal.challenge))
                 .text(goal.code.name());
             b.text(">=").int(goal.target).int(goal.reward).end();
