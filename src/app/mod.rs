@@ -17,6 +17,30 @@ pub const EXIT_INTERRUPTED: i32 = 130;
 #[error("{0}")]
 pub struct BadInput(pub String);
 
+/// `--threads`, or the CPU count; the same range for every command.
+pub fn threads(arg: Option<usize>) -> Result<usize, BadInput> {
+    let n = arg.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    if (1..=256).contains(&n) {
+        Ok(n)
+    } else {
+        Err(BadInput(format!(
+            "--threads {n} is out of range\n    fix: use 1 to 256"
+        )))
+    }
+}
+
+/// A database problem the user can fix is bad input (exit 2); anything else fails (exit 1).
+pub fn refused(e: crate::sinks::sql::DbError) -> anyhow::Error {
+    match e {
+        crate::sinks::sql::DbError::Refused(m) => BadInput(m).into(),
+        other => anyhow::Error::new(other),
+    }
+}
+
 /// A stop flag set by the first Ctrl-C; a second one exits at once.
 pub fn interrupt_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
     let stop = crate::engine::stop_flag();

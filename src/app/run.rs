@@ -86,17 +86,7 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
         None => 0,
     };
     let (personas, scenario) = load_world(&args.world)?;
-    let threads = args.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
-    if threads == 0 || threads > 256 {
-        return Err(BadInput(format!(
-            "--threads {threads} is out of range\n    fix: use 1 to 256"
-        ))
-        .into());
-    }
+    let threads = super::threads(args.threads)?;
 
     let out_dir = args.out.clone().unwrap_or_else(|| default_out(&scenario));
     if has_outputs(&out_dir) && !args.force {

@@ -7,15 +7,15 @@ use serde_json::json;
 
 use super::progress::Progress;
 use super::run::load_world;
-use super::{BadInput, EXIT_INTERRUPTED};
+use super::{BadInput, EXIT_INTERRUPTED, refused};
 use crate::cli::SeedArgs;
 use crate::engine::{Engine, World};
 use crate::sinks::fanout::Fanout;
 use crate::sinks::jsonl::{Format, JsonlSink};
+use crate::sinks::sql::mask_url;
 use crate::sinks::sql::postgres::{Pg, PgLoader, RunMeta};
 use crate::sinks::sql::projection::{Projection, RowSink, Table};
 use crate::sinks::sql::sqlite::{SqliteLoader, partial_path};
-use crate::sinks::sql::{DbError, mask_url};
 
 /// Where the rows go.
 enum Loader {
@@ -32,29 +32,16 @@ impl RowSink for Loader {
     }
 }
 
-fn refused(e: DbError) -> anyhow::Error {
-    match e {
-        DbError::Refused(m) => BadInput(m).into(),
-        other => anyhow::Error::new(other),
-    }
-}
-
 pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
     let (personas, scenario) = load_world(&args.world)?;
-    let threads = args
-        .threads
-        .unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        })
-        .clamp(1, 256);
+    let threads = super::threads(args.threads)?;
     let url = args.db.url();
     let started = Instant::now();
     let mut timings: Vec<(String, f64)> = Vec::new();
 
     // Look before touching anything: refuse, and change nothing, when data is in the way.
-    let (pg, sqlite_path) = match &url {
+    let sqlite_path = args.db.sqlite_path();
+    let pg = match &url {
         Some(url) => {
             let pg = Pg::open(url, &args.db.schema).map_err(refused)?;
             let found = pg.inspect().map_err(refused)?;
@@ -80,10 +67,10 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
                     pg.staging, pg.schema
                 );
             }
-            (Some(pg), None)
+            Some(pg)
         }
         None => {
-            let path = args.db.sqlite_path();
+            let path = &sqlite_path;
             if path.exists() && !args.reset {
                 return Err(BadInput(format!(
                     "{} already exists; nothing was changed\n    fix: add --reset to replace it, choose another --sqlite path, or pass --database-url for PostgreSQL",
@@ -91,25 +78,24 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
                 ))
                 .into());
             }
-            if partial_path(&path).exists() && !args.quiet {
+            if partial_path(path).exists() && !args.quiet {
                 eprintln!(
                     "found an interrupted load ({}); {} was never replaced by it. Removing it.",
-                    partial_path(&path).display(),
+                    partial_path(path).display(),
                     path.display()
                 );
             }
-            (None, Some(path))
+            None
         }
     };
 
     let t = Instant::now();
-    let loader = match (&pg, &sqlite_path) {
-        (Some(pg), _) => {
+    let loader = match &pg {
+        Some(pg) => {
             pg.prepare().map_err(refused)?;
             Loader::Pg(pg.loader())
         }
-        (None, Some(path)) => Loader::Sqlite(SqliteLoader::create(path).map_err(refused)?),
-        (None, None) => unreachable!("one target is always chosen above"),
+        None => Loader::Sqlite(SqliteLoader::create(&sqlite_path).map_err(refused)?),
     };
     timings.push(("schema, migrations".into(), t.elapsed().as_secs_f64()));
 
@@ -129,18 +115,24 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
     let totals = match result {
         Ok(t) if !t.interrupted => t,
         other => {
-            match loader {
-                Loader::Pg(l) => {
-                    drop(l);
-                    if let Some(pg) = &pg {
-                        pg.abandon();
-                    }
+            // The database's own words, when a COPY stream broke, say more than the
+            // engine's "stopped accepting rows".
+            let cause = match (loader, &pg) {
+                (Loader::Pg(l), Some(pg)) => pg.abandon_load(l),
+                (Loader::Sqlite(l), _) => {
+                    l.abandon();
+                    None
                 }
-                Loader::Sqlite(l) => l.abandon(),
-            }
+                (Loader::Pg(_), None) => None,
+            };
             return match other {
-                Err(e) => Err(anyhow::Error::new(e)
-                    .context("the load failed; the previous data is untouched")),
+                Err(e) => {
+                    let e = match cause {
+                        Some(db) => anyhow::Error::new(db),
+                        None => anyhow::Error::new(e),
+                    };
+                    Err(e.context("the load failed; the previous data is untouched"))
+                }
                 Ok(_) => {
                     eprintln!(
                         "interrupted: the partial load was discarded; the previous data is untouched"
@@ -201,20 +193,19 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
     for (table, n) in &counts {
         println!("  {:<20} {n:>12}", table.name());
     }
-    match (&pg, &sqlite_path, &url) {
-        (Some(pg), _, Some(url)) => println!(
+    match (&pg, &url) {
+        (Some(pg), Some(url)) => println!(
             "loaded into schema `{}` of {}\n  query: psql \"{}\" -c 'SET search_path TO {}; SELECT persona, count(*) FROM users GROUP BY 1'",
             pg.schema,
             pg.masked,
             mask_url(url),
             pg.schema
         ),
-        (_, Some(path), _) => println!(
+        _ => println!(
             "wrote {}\n  query: sqlite3 {} 'SELECT persona, count(*) FROM users GROUP BY 1'",
-            path.display(),
-            path.display()
+            sqlite_path.display(),
+            sqlite_path.display()
         ),
-        _ => {}
     }
     Ok(0)
 }

@@ -3,13 +3,12 @@
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
-use super::BadInput;
 use super::run::load_world;
+use super::{BadInput, refused};
 use crate::cli::{VerifyArgs, WorldArgs};
 use crate::engine::{Engine, World};
 use crate::sinks::fanout::Fanout;
 use crate::sinks::jsonl::{Format, JsonlSink};
-use crate::sinks::sql::DbError;
 use crate::sinks::sql::postgres::Pg;
 use crate::sinks::sql::projection::{Projection, Table};
 use crate::sinks::sql::verify::{Db, DigestSink, TableDigest};
@@ -29,13 +28,6 @@ impl Report {
         self.checksum_ok
             && self.tables.iter().all(|(_, e, a)| e == a)
             && self.checks.iter().all(|c| c.1 == 0)
-    }
-}
-
-fn refused(e: DbError) -> anyhow::Error {
-    match e {
-        DbError::Refused(m) => BadInput(m).into(),
-        other => anyhow::Error::new(other),
     }
 }
 

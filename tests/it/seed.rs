@@ -373,3 +373,59 @@ fn an_interrupted_load_leaves_the_previous_data() {
         Some(0)
     );
 }
+
+#[test]
+fn a_lost_connection_fails_cleanly_with_the_database_reason() {
+    let db = TestDb::new();
+    let o = run(&[&["seed", "-q", "--database-url", &db.url()][..], &WORLD].concat());
+    assert!(o.status.success(), "{}", text(&o));
+    let users = db.count("SELECT count(*) FROM simulate.users");
+
+    let child = bin()
+        .args([
+            "seed",
+            "-q",
+            "--reset",
+            "--users",
+            "60000",
+            "--days",
+            "3",
+            "--database-url",
+            &db.url(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Cut the COPY connections from the server side once they are streaming.
+    let copying = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND query LIKE 'COPY %'",
+        db.name
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while db.count(&copying) == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    db.count(&format!(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '{}' AND query LIKE 'COPY %'",
+        db.name
+    ));
+    let o = child.wait_with_output().unwrap();
+    let err = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("the load failed; the previous data is untouched"),
+        "{err}"
+    );
+    assert!(err.contains("COPY") && !err.contains("panicked"), "{err}");
+    assert_eq!(
+        db.count("SELECT count(*) FROM simulate.users"),
+        users,
+        "the previous data is intact"
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM pg_namespace WHERE nspname = 'simulate__staging'"),
+        0,
+        "staging was removed"
+    );
+}

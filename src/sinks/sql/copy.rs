@@ -154,6 +154,8 @@ mod tests {
             .null()
             .json(br#"{"k":"v\"x"}"#)
             .ts(0)
+            .id("s", 7, 3)
+            .tag("goal-", 12)
             .end();
         assert_eq!(r.rows, 1);
         let line = &r.buf[..r.buf.len() - 1];
@@ -164,5 +166,6 @@ mod tests {
         assert_eq!(f[3].as_deref(), Some(r#"{"k":"v\"x"}"#));
         assert_eq!(f[4].as_deref(), Some("1970-01-01T00:00:00.000Z"));
         assert_eq!(f[5].as_deref(), Some("s7-3"));
+        assert_eq!(f[6].as_deref(), Some("goal-12"));
     }
 }

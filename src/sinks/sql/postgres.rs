@@ -359,6 +359,25 @@ impl Pg {
         Ok(counts)
     }
 
+    /// Stops a load: closes the COPY streams, drops the staging schema, and returns what
+    /// the database said if a stream failed (the reason a load broke off).
+    pub fn abandon_load(&self, loader: PgLoader) -> Option<DbError> {
+        let PgLoader { senders, tasks, .. } = loader;
+        drop(senders);
+        let first = self.rt.block_on(async {
+            let mut first = None;
+            for task in tasks {
+                let r = tokio::time::timeout(CONNECT_TIMEOUT, task).await;
+                if let Ok(Ok(Err(e))) = r {
+                    first.get_or_insert(e);
+                }
+            }
+            first
+        });
+        self.abandon();
+        first
+    }
+
     /// Drops the staging schema after a failed or interrupted load.
     pub fn abandon(&self) {
         if let Ok(staging) = ident(&self.staging) {
