@@ -131,11 +131,16 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
     let (report, place) = match &url {
         Some(url) => {
             let pg = Pg::open(url, &args.db.schema).map_err(refused)?;
+            if pg.inspect().map_err(refused)?.tables.is_none() {
+                return Err(BadInput(format!(
+                    "{} has no schema `{}`\n    fix: seed it first with `simulate seed --database-url …`, or pass the --schema it was seeded into",
+                    pg.masked, pg.schema
+                ))
+                .into());
+            }
             let mut conn = pg.live().map_err(refused)?;
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            let report = verify_db(&mut Db::Pg(&mut conn), &rt, &args.world)?;
+            // The connection belongs to the runtime that opened it.
+            let report = verify_db(&mut Db::Pg(&mut conn), pg.runtime(), &args.world)?;
             (report, format!("schema `{}` of {}", pg.schema, pg.masked))
         }
         None => {

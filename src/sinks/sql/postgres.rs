@@ -112,8 +112,8 @@ impl Pg {
         Ok(conn)
     }
 
-    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
-        self.rt.block_on(f)
+    pub fn runtime(&self) -> &tokio::runtime::Runtime {
+        &self.rt
     }
 
     pub fn inspect(&self) -> Result<Found, DbError> {

@@ -103,6 +103,7 @@ impl SqliteLoader {
                 format!("{} fields where {cols} were expected", bad.len()),
             ));
         }
+        let n = rows.len() as u64;
         let conn = self
             .conn
             .as_mut()
@@ -114,13 +115,13 @@ impl SqliteLoader {
                 .begin()
                 .await
                 .map_err(|e| DbError::failed("SQLite transaction", e))?;
-            for batch in rows.chunks(BATCH) {
+            let mut rows = rows.into_iter().peekable();
+            while rows.peek().is_some() {
+                let batch: Vec<Vec<Option<String>>> = rows.by_ref().take(BATCH).collect();
                 let sql = format!("{head} {}", vec![tuple.as_str(); batch.len()].join(", "));
                 let mut q = sqlx::query(AssertSqlSafe(sql));
-                for row in batch {
-                    for f in row {
-                        q = q.bind(f.clone());
-                    }
+                for f in batch.into_iter().flatten() {
+                    q = q.bind(f);
                 }
                 q.execute(&mut *tx)
                     .await
@@ -131,7 +132,7 @@ impl SqliteLoader {
                 .map_err(|e| DbError::failed("SQLite commit", e))?;
             Ok::<_, DbError>(())
         })?;
-        self.counts[table as usize] += rows.len() as u64;
+        self.counts[table as usize] += n;
         Ok(())
     }
 

@@ -124,84 +124,67 @@ fn select(table: Table, pg: bool) -> String {
     format!("SELECT {} FROM {}", cols.join(", "), table.name())
 }
 
+/// Runs the same code against whichever connection `Db` holds. A macro rather than a
+/// generic function: sqlx's rows are typed per backend, and the bounds to abstract over
+/// them would be longer than the body.
+macro_rules! on_db {
+    ($db:expr, |$c:ident| $body:expr) => {
+        match $db {
+            Db::Pg($c) => $body,
+            Db::Sqlite($c) => $body,
+        }
+    };
+}
+
 impl Db<'_> {
     pub async fn digest(&mut self, table: Table) -> Result<TableDigest, DbError> {
         let sql = select(table, matches!(self, Db::Pg(_)));
         let mut d = TableDigest::default();
         let n = table.columns().len();
         let fail = |e: sqlx::Error| DbError::failed(format!("reading {}", table.name()), e);
-        match self {
-            Db::Pg(c) => {
-                let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(&mut **c);
-                while let Some(r) = rows.try_next().await.map_err(fail)? {
-                    let v: Vec<Option<String>> = (0..n)
-                        .map(|i| r.try_get(i))
-                        .collect::<Result<_, _>>()
-                        .map_err(fail)?;
-                    d.add(&v, table.kinds());
-                }
+        on_db!(self, |c| {
+            let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(&mut **c);
+            while let Some(r) = rows.try_next().await.map_err(fail)? {
+                let v: Vec<Option<String>> = (0..n)
+                    .map(|i| r.try_get(i))
+                    .collect::<Result<_, _>>()
+                    .map_err(fail)?;
+                d.add(&v, table.kinds());
             }
-            Db::Sqlite(c) => {
-                let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(&mut **c);
-                while let Some(r) = rows.try_next().await.map_err(fail)? {
-                    let v: Vec<Option<String>> = (0..n)
-                        .map(|i| r.try_get(i))
-                        .collect::<Result<_, _>>()
-                        .map_err(fail)?;
-                    d.add(&v, table.kinds());
-                }
-            }
-        }
+        });
         Ok(d)
     }
 
     async fn count(&mut self, sql: &str) -> Result<i64, DbError> {
         let fail = |e: sqlx::Error| DbError::failed(format!("check query {sql}"), e);
-        match self {
-            Db::Pg(c) => sqlx::query(AssertSqlSafe(sql.to_string()))
-                .fetch_one(&mut **c)
-                .await
-                .map_err(fail)?
-                .try_get::<i64, _>(0)
-                .map_err(fail),
-            Db::Sqlite(c) => sqlx::query(AssertSqlSafe(sql.to_string()))
-                .fetch_one(&mut **c)
-                .await
-                .map_err(fail)?
-                .try_get::<i64, _>(0)
-                .map_err(fail),
-        }
+        on_db!(self, |c| sqlx::query(AssertSqlSafe(sql.to_string()))
+            .fetch_one(&mut **c)
+            .await
+            .map_err(fail)?
+            .try_get::<i64, _>(0)
+            .map_err(fail))
     }
 
     pub async fn run_meta(&mut self) -> Result<(serde_json::Value, String, i64), DbError> {
-        let sql = "SELECT config::text, events_sha256, events FROM run_meta";
-        let sqlite_sql = "SELECT config, events_sha256, events FROM run_meta";
+        // PostgreSQL keeps config as jsonb, SQLite as text.
+        let sql = if matches!(self, Db::Pg(_)) {
+            "SELECT config::text, events_sha256, events FROM run_meta"
+        } else {
+            "SELECT config, events_sha256, events FROM run_meta"
+        };
         let fail = |e: sqlx::Error| {
             DbError::Refused(format!(
                 "no readable run_meta ({e})\n    fix: point verify at a database written by `simulate seed` (and the right --schema)"
             ))
         };
-        let (config, sha, events): (String, String, i64) = match self {
-            Db::Pg(c) => {
-                let r = sqlx::query(sql).fetch_one(&mut **c).await.map_err(fail)?;
-                (
-                    r.try_get(0).map_err(fail)?,
-                    r.try_get(1).map_err(fail)?,
-                    r.try_get(2).map_err(fail)?,
-                )
-            }
-            Db::Sqlite(c) => {
-                let r = sqlx::query(sqlite_sql)
-                    .fetch_one(&mut **c)
-                    .await
-                    .map_err(fail)?;
-                (
-                    r.try_get(0).map_err(fail)?,
-                    r.try_get(1).map_err(fail)?,
-                    r.try_get(2).map_err(fail)?,
-                )
-            }
-        };
+        let (config, sha, events): (String, String, i64) = on_db!(self, |c| {
+            let r = sqlx::query(sql).fetch_one(&mut **c).await.map_err(fail)?;
+            (
+                r.try_get(0).map_err(fail)?,
+                r.try_get(1).map_err(fail)?,
+                r.try_get(2).map_err(fail)?,
+            )
+        });
         let config =
             serde_json::from_str(&config).map_err(|e| DbError::failed("run_meta.config", e))?;
         Ok((config, sha, events))
