@@ -313,15 +313,13 @@ fn refusals_change_nothing_and_secrets_stay_hidden() {
     assert_eq!(std::fs::read(&file).unwrap(), b"precious");
 }
 
-#[test]
-fn an_interrupted_load_leaves_the_previous_data() {
-    let db = TestDb::new();
+/// A seeded database, then a large `seed --reset` into it started in the background.
+/// Returns the seeded user count and the running load (its output piped).
+fn seeded_with_a_big_load_running(db: &TestDb) -> (i64, std::process::Child) {
     let o = run(&[&["seed", "-q", "--database-url", &db.url()][..], &WORLD].concat());
     assert!(o.status.success(), "{}", text(&o));
     let users = db.count("SELECT count(*) FROM simulate.users");
-
-    // A big load with --reset, killed with SIGKILL once its staging schema exists.
-    let mut child = bin()
+    let child = bin()
         .args([
             "seed",
             "-q",
@@ -333,15 +331,29 @@ fn an_interrupted_load_leaves_the_previous_data() {
             "--database-url",
             &db.url(),
         ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .env_remove("DATABASE_URL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let staging = "SELECT count(*) FROM pg_namespace WHERE nspname = 'simulate__staging'";
+    (users, child)
+}
+
+/// Polls until `sql` counts more than zero (or a minute passes).
+fn wait_for(db: &TestDb, sql: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while db.count(staging) == 0 && std::time::Instant::now() < deadline {
+    while db.count(sql) == 0 && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+}
+
+#[test]
+fn an_interrupted_load_leaves_the_previous_data() {
+    let db = TestDb::new();
+    // The load is killed with SIGKILL once its staging schema exists.
+    let (users, mut child) = seeded_with_a_big_load_running(&db);
+    let staging = "SELECT count(*) FROM pg_namespace WHERE nspname = 'simulate__staging'";
+    wait_for(&db, staging);
     std::thread::sleep(std::time::Duration::from_millis(300));
     child.kill().unwrap();
     let status = child.wait().unwrap();
@@ -377,35 +389,13 @@ fn an_interrupted_load_leaves_the_previous_data() {
 #[test]
 fn a_lost_connection_fails_cleanly_with_the_database_reason() {
     let db = TestDb::new();
-    let o = run(&[&["seed", "-q", "--database-url", &db.url()][..], &WORLD].concat());
-    assert!(o.status.success(), "{}", text(&o));
-    let users = db.count("SELECT count(*) FROM simulate.users");
-
-    let child = bin()
-        .args([
-            "seed",
-            "-q",
-            "--reset",
-            "--users",
-            "60000",
-            "--days",
-            "3",
-            "--database-url",
-            &db.url(),
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (users, child) = seeded_with_a_big_load_running(&db);
     // Cut the COPY connections from the server side once they are streaming.
     let copying = format!(
         "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND query LIKE 'COPY %'",
         db.name
     );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while db.count(&copying) == 0 && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_for(&db, &copying);
     db.count(&format!(
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '{}' AND query LIKE 'COPY %'",
         db.name
