@@ -24,6 +24,10 @@ pub enum Command {
     Seed(SeedArgs),
     /// Check a seeded database against the timeline recorded in its run_meta.
     Verify(VerifyArgs),
+    /// Send the timeline live to a target over HTTP, time-compressed, with latency figures.
+    Replay(ReplayArgs),
+    /// The reference target: a small HTTP service that applies the default mapping's events.
+    Serve(ServeArgs),
     /// Inspect, check and draw personas.
     Personas {
         #[command(subcommand)]
@@ -115,6 +119,64 @@ pub struct VerifyArgs {
     pub world: WorldArgs,
     #[command(flatten)]
     pub db: DbArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    pub world: WorldArgs,
+    /// Base URL of the target, e.g. http://127.0.0.1:3000 (replaces the mapping's base_url)
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Target mapping file: which request each event kind becomes [default: the shipped
+    /// mapping, POST {target}/v1/events/{event}]
+    #[arg(long, value_name = "FILE")]
+    pub targets: Option<PathBuf>,
+    /// Replay events from this JSONL log (written by `simulate run`) instead of the engine
+    #[arg(long, value_name = "FILE")]
+    pub from_log: Option<PathBuf>,
+    /// Part of the timeline to send, as offsets from its start: 8h..10h, 30d..31d, ..2h
+    /// [default: the whole --days]
+    #[arg(long, value_name = "FROM..TO")]
+    pub window: Option<String>,
+    /// Simulated time per wall time: 24h:30m plays a day in half an hour (48×); also 48x
+    #[arg(long, value_name = "SIM:WALL", default_value = "1x")]
+    pub compress: String,
+    /// Requests out at once; an event due while all slots are busy waits and counts as late
+    #[arg(long, default_value_t = 500, value_name = "N")]
+    pub max_in_flight: usize,
+    /// Pass/fail rule, repeatable: p95{kind:read}<1200ms, errors<1%, service_p99<2s; exit 99
+    /// when one fails
+    #[arg(long = "threshold", value_name = "EXPR")]
+    pub thresholds: Vec<String>,
+    /// A named set of thresholds: upper-limit (errors ≤ 1 %, API p95 ≤ 2 s, event p95 ≤ 500 ms)
+    #[arg(long, value_name = "NAME")]
+    pub threshold_preset: Option<String>,
+    /// Write the summary (figures, mergeable histograms, thresholds) as JSON to this file
+    #[arg(long, value_name = "FILE")]
+    pub summary_export: Option<PathBuf>,
+    /// Speak HTTP/2 from the first byte to http:// targets (https negotiates it)
+    #[arg(long)]
+    pub http2: bool,
+    /// After Ctrl-C, how long in-flight requests may still finish
+    #[arg(long, default_value = "5s", value_name = "DURATION")]
+    pub drain: String,
+    /// Worker threads for the engine [default: 1; the engine runs far ahead of wall time]
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// No live view
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on
+    #[arg(long, default_value = "127.0.0.1:3000", value_name = "ADDR")]
+    pub listen: String,
+    /// Challenges in the catalogue the service lists
+    #[arg(long, default_value_t = 10)]
+    pub challenges: u16,
 }
 
 /// Which database `seed` writes and `verify` reads.

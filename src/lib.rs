@@ -7,6 +7,8 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod persona;
+pub mod replay;
 pub mod sinks;
+pub mod target;
 pub mod timeline;
 pub mod units;

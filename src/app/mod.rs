@@ -2,13 +2,16 @@
 
 pub mod personas;
 pub mod progress;
+pub mod replay;
 pub mod run;
 pub mod seed;
+pub mod serve;
 pub mod verify;
 
 use crate::cli::{Cli, Command};
 
-/// Exit codes: 0 done, 1 failed, 2 bad input, 130 interrupted.
+/// Exit codes: 0 done, 1 failed, 2 bad input, 3 verify mismatch, 99 threshold failed,
+/// 130 interrupted.
 pub const EXIT_BAD_INPUT: i32 = 2;
 pub const EXIT_INTERRUPTED: i32 = 130;
 
@@ -58,6 +61,8 @@ pub fn main(cli: Cli) -> anyhow::Result<i32> {
         Command::Run(args) => run::run(args),
         Command::Seed(args) => seed::seed(args),
         Command::Verify(args) => verify::verify(args),
+        Command::Replay(args) => replay::replay(args),
+        Command::Serve(args) => serve::serve(args),
         Command::Personas { command } => personas::personas(command),
     }
 }

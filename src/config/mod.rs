@@ -4,4 +4,4 @@ pub mod scenario;
 pub mod source;
 
 pub use scenario::{Overrides, Phase, PhaseKind, Scenario};
-pub use source::{Problem, Problems, Source};
+pub use source::{FieldPath, Problem, Problems, Source};

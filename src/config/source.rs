@@ -133,6 +133,11 @@ impl Source {
 
     /// Deserializes the whole file, turning a serde error into a located problem.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, Problems> {
+        self.parse_documented("docs/PERSONAS.md")
+    }
+
+    /// [`Source::parse`] for a file whose format `doc` describes.
+    pub fn parse_documented<T: DeserializeOwned>(&self, doc: &str) -> Result<T, Problems> {
         toml::from_str(&self.text).map_err(|e| {
             let line = e.span().map(|s| self.line_of(s.start));
             let field = e
@@ -142,18 +147,18 @@ impl Source {
                 .unwrap_or_default();
             let message = e.message().trim().to_string();
             let fix = if message.contains("unknown field") {
-                "remove the field or correct its spelling (see docs/PERSONAS.md)"
+                format!("remove the field or correct its spelling (see {doc})")
             } else if message.contains("missing field") {
-                "add the field (see docs/PERSONAS.md for an example)"
+                format!("add the field (see {doc} for an example)")
             } else {
-                "correct the value's type or syntax"
+                "correct the value's type or syntax".to_string()
             };
             Problems(vec![Problem {
                 file: self.name.clone(),
                 line,
                 field,
                 message,
-                fix: fix.into(),
+                fix,
             }])
         })
     }

@@ -37,7 +37,7 @@ pub fn mask_url(url: &str) -> String {
             }
             u.to_string()
         }
-        Err(_) => "<unparsable database URL>".to_string(),
+        Err(_) => "<unparsable URL>".to_string(),
     }
 }
 
@@ -70,7 +70,7 @@ mod tests {
             !m.contains("s3cret") && m.contains("alice") && m.contains("***"),
             "{m}"
         );
-        assert_eq!(mask_url("not a url"), "<unparsable database URL>");
+        assert_eq!(mask_url("not a url"), "<unparsable URL>");
         assert!(ident("simulate").is_ok());
         assert!(
             ident("x; drop").is_err() && ident("pg_catalog").is_err() && ident("Public").is_err()

@@ -1,0 +1,340 @@
+//! `simulate replay`: flags checked, mapping and thresholds compiled before any traffic,
+//! then the replay, its table, the summary file and the exit code.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::{BadInput, EXIT_INTERRUPTED};
+use crate::cli::ReplayArgs;
+use crate::engine::{Engine, World};
+use crate::replay::mapping::Mapping;
+use crate::replay::pacer::Plan;
+use crate::replay::source::{Phases, Window};
+use crate::replay::thresholds::{EXIT_THRESHOLD, Names, Threshold, preset};
+use crate::replay::{Feed, Options};
+use crate::sinks::sql::mask_url;
+use crate::units::{DAY, parse_duration};
+
+/// `24h:30m` (sim:wall) or `48x`, as simulated ms per wall ms.
+pub fn parse_compress(s: &str) -> Result<f64, String> {
+    let fix = "write SIM:WALL like 24h:30m (a day in half an hour) or a factor like 48x";
+    let factor = if let Some(x) = s.strip_suffix(['x', '×']) {
+        x.trim()
+            .parse::<f64>()
+            .map_err(|_| format!("--compress `{s}` is not a factor\n    fix: {fix}"))?
+    } else {
+        let (a, b) = s
+            .split_once(':')
+            .ok_or_else(|| format!("--compress `{s}` has no `:`\n    fix: {fix}"))?;
+        let d = |t: &str| {
+            parse_duration(t.trim())
+                .map(|d| d.ms() as f64)
+                .map_err(|m| format!("--compress `{s}`: {m}\n    fix: {fix}"))
+        };
+        let (sim, wall) = (d(a)?, d(b)?);
+        if wall <= 0.0 {
+            return Err(format!(
+                "--compress `{s}`: the wall time must be above zero\n    fix: {fix}"
+            ));
+        }
+        sim / wall
+    };
+    if !(factor.is_finite() && factor > 0.0 && factor <= 1e7) {
+        return Err(format!(
+            "--compress `{s}` gives a factor of {factor}\n    fix: {fix}"
+        ));
+    }
+    Ok(factor)
+}
+
+/// `8h..10h`, `..2h`, `30d..` as timeline offsets; `end` closes an open right side.
+pub fn parse_window(s: &str, end: i64) -> Result<Window, String> {
+    let fix = "write FROM..TO as offsets from the timeline's start, like 8h..10h or 30d..31d";
+    let (a, b) = s
+        .split_once("..")
+        .ok_or_else(|| format!("--window `{s}` has no `..`\n    fix: {fix}"))?;
+    let off = |t: &str, default: i64| -> Result<i64, String> {
+        if t.trim().is_empty() {
+            Ok(default)
+        } else {
+            parse_duration(t.trim())
+                .map(|d| d.ms())
+                .map_err(|m| format!("--window `{s}`: {m}\n    fix: {fix}"))
+        }
+    };
+    let w = Window {
+        from_ms: off(a, 0)?,
+        to_ms: off(b, end)?,
+    };
+    if w.from_ms >= w.to_ms {
+        return Err(format!(
+            "--window `{s}` is empty: it must end after it starts\n    fix: {fix}"
+        ));
+    }
+    Ok(w)
+}
+
+fn wall_text(ms: f64) -> String {
+    let s = (ms / 1000.0).round() as u64;
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, s / 60 % 60)
+    } else if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{:.1}s", ms / 1000.0)
+    }
+}
+
+pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
+    let bad = |m: String| anyhow::Error::new(BadInput(m));
+    let factor = parse_compress(&args.compress).map_err(bad)?;
+    let drain = parse_duration(&args.drain)
+        .map_err(|m| bad(format!("--drain: {m}")))?
+        .ms();
+    if args.max_in_flight == 0 || args.max_in_flight > 1_000_000 {
+        return Err(bad(format!(
+            "--max-in-flight {} is out of range\n    fix: use 1 to 1000000",
+            args.max_in_flight
+        )));
+    }
+    let mapping = match &args.targets {
+        Some(p) => Mapping::load(p).map_err(|e| bad(e.to_string()))?,
+        None => Mapping::shipped(),
+    };
+    let target = args
+        .target
+        .clone()
+        .or_else(|| mapping.base_url.clone())
+        .ok_or_else(|| {
+            bad("no target to send to\n    fix: add --target http://127.0.0.1:3000, or base_url in the --targets file".into())
+        })?;
+    match url::Url::parse(&target) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+        _ => {
+            return Err(bad(format!(
+                "--target `{}` is not an http:// or https:// URL\n    fix: write it like http://127.0.0.1:3000",
+                mask_url(&target)
+            )));
+        }
+    }
+    let shown_target = mask_url(&target);
+
+    let (feed, phases, window, start_epoch_ms, world_config) = match &args.from_log {
+        Some(log) => {
+            let w = &args.world;
+            if w.users.is_some()
+                || w.days.is_some()
+                || w.seed.is_some()
+                || w.scenario.is_some()
+                || w.personas.is_some()
+            {
+                return Err(bad("--from-log replays the log as written: --users, --days, --seed, --scenario and --personas do not apply\n    fix: drop them, or drop --from-log to replay from the engine".into()));
+            }
+            if !log.exists() {
+                return Err(bad(format!(
+                    "the log {} does not exist\n    fix: pass the events.jsonl that `simulate run` wrote",
+                    log.display()
+                )));
+            }
+            let window = match &args.window {
+                Some(s) => parse_window(s, i64::MAX).map_err(bad)?,
+                None => Window {
+                    from_ms: 0,
+                    to_ms: i64::MAX,
+                },
+            };
+            let start = first_epoch(log).unwrap_or(0);
+            (
+                Feed::Log(log.clone()),
+                Phases::default(),
+                window,
+                start,
+                json!({"source": "log", "log": log.display().to_string()}),
+            )
+        }
+        None => {
+            let (personas, scenario) = super::run::load_world(&args.world)?;
+            let end = scenario.end_ms();
+            let window = match &args.window {
+                Some(s) => parse_window(s, end).map_err(bad)?,
+                None => Window {
+                    from_ms: 0,
+                    to_ms: end,
+                },
+            };
+            if window.to_ms > end {
+                return Err(bad(format!(
+                    "--window ends at day {:.2} but the world has {} days\n    fix: add --days {} (or more)",
+                    window.to_ms as f64 / DAY as f64,
+                    scenario.days,
+                    (window.to_ms + DAY - 1) / DAY
+                )));
+            }
+            let threads = super::threads(Some(args.threads.unwrap_or(1)))?;
+            let phases = Phases::of(&scenario);
+            let config = json!({
+                "source": "engine",
+                "scenario": scenario.name,
+                "users": scenario.users,
+                "days": scenario.days,
+                "seed": scenario.seed,
+                "start": scenario.start_text,
+                "personas": personas.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
+            });
+            let start = scenario.start_ms;
+            let world = World::new(personas, scenario, true).map_err(BadInput)?;
+            (
+                Feed::Engine(Box::new(Engine::new(world, threads))),
+                phases,
+                window,
+                start,
+                config,
+            )
+        }
+    };
+
+    let mut texts = args.thresholds.clone();
+    if let Some(p) = &args.threshold_preset {
+        texts.extend(preset(p, &mapping.kinds).map_err(bad)?);
+    }
+    let names = Names {
+        kinds: &mapping.kinds,
+        phases: &phases.names,
+    };
+    let thresholds = texts
+        .iter()
+        .map(|t| Threshold::parse(t, &names))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(bad)?;
+
+    if let Some(p) = &args.summary_export
+        && let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| bad(format!("cannot create {}: {e}", dir.display())))?;
+    }
+
+    let span = window.to_ms.saturating_sub(window.from_ms);
+    if !args.quiet {
+        let mut line = format!(
+            "replaying {} → {} ({:.1}× compression",
+            &args
+                .window
+                .clone()
+                .unwrap_or_else(|| "the whole timeline".into()),
+            shown_target,
+            factor
+        );
+        if span < i64::MAX / 2 {
+            line.push_str(&format!(
+                ", about {} of wall time",
+                wall_text(span as f64 / factor)
+            ));
+        }
+        line.push_str(&format!(
+            "), mapping {}, at most {} in flight",
+            mapping.name, args.max_in_flight
+        ));
+        eprintln!("{line}");
+        if window.from_ms > 0 && args.from_log.is_none() {
+            eprintln!(
+                "note: the engine first simulates the {:.2} days before the window without sending them (a database seeded with `seed --days {}` holds them already)",
+                window.from_ms as f64 / DAY as f64,
+                window.from_ms / DAY
+            );
+        }
+    }
+
+    let config = json!({
+        "target": shown_target,
+        "mapping": mapping.name,
+        "world": world_config,
+        "window": {"from_ms": window.from_ms, "to_ms": (window.to_ms < i64::MAX).then_some(window.to_ms), "text": args.window},
+        "compress": args.compress,
+        "factor": factor,
+        "max_in_flight": args.max_in_flight,
+        "http2": args.http2 || mapping.http2,
+        "thresholds": texts,
+    });
+    let http2 = args.http2 || mapping.http2;
+    let stop = super::interrupt_flag();
+    let opts = Options {
+        feed,
+        phases,
+        plan: Plan {
+            window,
+            factor,
+            max_in_flight: args.max_in_flight,
+            drain: Duration::from_millis(drain.max(0) as u64),
+        },
+        mapping: Arc::new(mapping),
+        target,
+        shown_target,
+        http2,
+        thresholds,
+        quiet: args.quiet,
+        start_epoch_ms,
+        config,
+    };
+    let report = crate::replay::replay(opts, stop).map_err(bad)?;
+    print!("{}", report.table);
+    if let Some(p) = &args.summary_export {
+        let text = serde_json::to_string_pretty(&report.summary)?;
+        std::fs::write(p, text + "\n")
+            .map_err(|e| anyhow::anyhow!("cannot write the summary {}: {e}", p.display()))?;
+        println!("summary: {}", p.display());
+    }
+    Ok(if report.interrupted {
+        eprintln!("interrupted: the figures cover what was sent before Ctrl-C");
+        EXIT_INTERRUPTED
+    } else if report.failed_thresholds > 0 {
+        eprintln!("{} threshold(s) failed", report.failed_thresholds);
+        EXIT_THRESHOLD
+    } else {
+        0
+    })
+}
+
+/// The absolute time of t = 0 in a log, from its first line's `ts` and `t_ms`.
+fn first_epoch(log: &Path) -> Option<i64> {
+    use std::io::BufRead;
+    let f = std::fs::File::open(log).ok()?;
+    let mut line = String::new();
+    if log.extension().is_some_and(|x| x == "zst") {
+        std::io::BufReader::new(zstd::Decoder::new(f).ok()?)
+            .read_line(&mut line)
+            .ok()?;
+    } else {
+        std::io::BufReader::new(f).read_line(&mut line).ok()?;
+    }
+    let v: serde_json::Value = serde_json::from_str(&line).ok()?;
+    let ts = v.get("ts")?.as_str()?;
+    let t_ms = v.get("t_ms")?.as_i64()?;
+    let day = crate::units::parse_date(ts.get(..10)?).ok()?;
+    let h: i64 = ts.get(11..13)?.parse().ok()?;
+    let m: i64 = ts.get(14..16)?.parse().ok()?;
+    let s: f64 = ts.get(17..23)?.parse().ok()?;
+    Some(day + h * 3_600_000 + m * 60_000 + (s * 1000.0).round() as i64 - t_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compress_and_window_parse() {
+        assert_eq!(parse_compress("24h:30m").unwrap(), 48.0);
+        assert_eq!(parse_compress("48x").unwrap(), 48.0);
+        assert_eq!(parse_compress("1h:1h").unwrap(), 1.0);
+        assert!(parse_compress("24h").unwrap_err().contains("fix:"));
+        assert!(parse_compress("1h:0s").is_err());
+        let w = parse_window("8h..10h", 0).unwrap();
+        assert_eq!((w.from_ms, w.to_ms), (8 * 3_600_000, 10 * 3_600_000));
+        let w = parse_window("30d..", 31 * DAY).unwrap();
+        assert_eq!((w.from_ms, w.to_ms), (30 * DAY, 31 * DAY));
+        assert!(parse_window("10h..8h", DAY).unwrap_err().contains("empty"));
+    }
+}

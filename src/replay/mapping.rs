@@ -1,0 +1,516 @@
+//! The target mapping: which request each event kind becomes (docs/REPLAY.md). Read from
+//! TOML, checked with file:line errors, compiled once.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::Method;
+use reqwest::header::HeaderName;
+use serde::Deserialize;
+
+use super::template::{Body, JsonTmpl, Template};
+use crate::config::{FieldPath, Problems, Source};
+use crate::timeline::EVENT_KINDS;
+use crate::units::parse_duration;
+
+/// The mapping used when only `--target URL` is given.
+pub const DEFAULT: (&str, &str) = (
+    "targets/default.toml",
+    include_str!("../../targets/default.toml"),
+);
+
+const DOC: &str = "docs/REPLAY.md";
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct RawMapping {
+    base_url: Option<String>,
+    timeout: Option<String>,
+    #[serde(default)]
+    http2: bool,
+    #[serde(default)]
+    auth: RawAuth,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    /// Event kinds the server produces itself: counted as skipped, not as unmapped.
+    #[serde(default)]
+    server_side: Vec<String>,
+    #[serde(default)]
+    request: Vec<RawRequest>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    bearer: Option<String>,
+    cookie: Option<String>,
+    tokens_file: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct RawRequest {
+    event: Option<String>,
+    #[serde(default)]
+    events: Vec<String>,
+    #[serde(default = "post")]
+    method: String,
+    path: String,
+    body: Option<toml::Value>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    #[serde(default)]
+    expect: Vec<toml::Value>,
+    #[serde(default = "default_kind")]
+    kind: String,
+}
+
+fn post() -> String {
+    "POST".into()
+}
+fn default_kind() -> String {
+    "api".into()
+}
+
+/// Statuses a request may answer with and still count as ok.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expect {
+    Code(u16),
+    /// `2xx`: the hundreds digit.
+    Class(u16),
+}
+
+impl Expect {
+    pub fn accepts(list: &[Expect], status: u16) -> bool {
+        list.iter().any(|e| match e {
+            Expect::Code(c) => *c == status,
+            Expect::Class(h) => status / 100 == *h,
+        })
+    }
+}
+
+/// One compiled request.
+#[derive(Debug)]
+pub struct Request {
+    pub method: Method,
+    pub path: Template,
+    pub body: Option<Body>,
+    pub headers: Vec<(HeaderName, Template)>,
+    pub expect: Vec<Expect>,
+    /// Index into [`Mapping::kinds`].
+    pub kind: u16,
+    /// Rendering needs the event's JSON parsed (a `{props.…}`-like field is used).
+    pub needs_json: bool,
+}
+
+/// What happens to an event of one kind.
+#[derive(Debug)]
+pub enum Route {
+    /// Not in the mapping: counted and skipped.
+    Unmapped,
+    /// Produced by the server itself: counted and skipped.
+    ServerSide,
+    Send(Request),
+}
+
+#[derive(Debug)]
+pub struct Mapping {
+    pub name: String,
+    pub base_url: Option<String>,
+    pub timeout: Duration,
+    pub http2: bool,
+    /// Sent with every request (auth included).
+    pub headers: Vec<(HeaderName, Template)>,
+    /// Per-user tokens for `{token}`.
+    pub tokens: Option<HashMap<String, String>>,
+    /// One route per [`EVENT_KINDS`] entry.
+    pub routes: Vec<Route>,
+    /// Request kind tags (read, write, ai, …) in first-use order.
+    pub kinds: Vec<String>,
+}
+
+impl Mapping {
+    pub fn route(&self, kind: u16) -> &Route {
+        self.routes.get(kind as usize).unwrap_or(&Route::Unmapped)
+    }
+
+    pub fn shipped() -> Mapping {
+        Mapping::from_source(&Source::new(DEFAULT.0, DEFAULT.1), None)
+            .expect("the shipped mapping is valid")
+    }
+
+    pub fn load(path: &Path) -> Result<Mapping, Problems> {
+        let src = Source::read(path)?;
+        Mapping::from_source(&src, path.parent())
+    }
+
+    /// `dir` resolves a relative `tokens_file`.
+    pub fn from_source(src: &Source, dir: Option<&Path>) -> Result<Mapping, Problems> {
+        let raw: RawMapping = src.parse_documented(DOC)?;
+        let mut problems = Vec::new();
+        let root = FieldPath::root();
+        let mut bad = |path: FieldPath, msg: String, fix: &str| {
+            problems.push(src.problem(&path, msg, fix));
+        };
+
+        let timeout = match &raw.timeout {
+            None => Duration::from_secs(10),
+            Some(t) => match parse_duration(t) {
+                Ok(d) if d.ms() > 0 => Duration::from_millis(d.ms() as u64),
+                _ => {
+                    bad(
+                        root.key("timeout"),
+                        format!("`{t}` is not a duration"),
+                        "write it like 500ms, 10s or 1m",
+                    );
+                    Duration::from_secs(10)
+                }
+            },
+        };
+        if let Some(u) = &raw.base_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            bad(
+                root.key("base_url"),
+                "the base URL must start with http:// or https://".into(),
+                "write it like http://127.0.0.1:3000",
+            );
+        }
+
+        let mut headers = Vec::new();
+        let header = |path: FieldPath,
+                      name: &str,
+                      value: &str,
+                      bad: &mut dyn FnMut(FieldPath, String, &str)|
+         -> Option<(HeaderName, Template)> {
+            let n = match HeaderName::from_bytes(name.as_bytes()) {
+                Ok(n) => n,
+                Err(_) => {
+                    bad(
+                        path,
+                        format!("`{name}` is not a valid header name"),
+                        "use letters, digits and dashes",
+                    );
+                    return None;
+                }
+            };
+            match Template::compile(value) {
+                Ok(t) => Some((n, t)),
+                Err(m) => {
+                    bad(path, m, "correct the template (see docs/REPLAY.md)");
+                    None
+                }
+            }
+        };
+        let auth = root.key("auth");
+        if let Some(b) = &raw.auth.bearer {
+            headers.extend(header(
+                auth.key("bearer"),
+                "authorization",
+                &format!("Bearer {b}"),
+                &mut bad,
+            ));
+        }
+        if let Some(c) = &raw.auth.cookie {
+            headers.extend(header(auth.key("cookie"), "cookie", c, &mut bad));
+        }
+        for (k, v) in &raw.headers {
+            headers.extend(header(root.key("headers").key(k), k, v, &mut bad));
+        }
+
+        let tokens = match &raw.auth.tokens_file {
+            None => None,
+            Some(f) => {
+                let p = dir.map(|d| d.join(f)).unwrap_or_else(|| f.into());
+                match read_tokens(&p) {
+                    Ok(t) => Some(t),
+                    Err(m) => {
+                        bad(
+                            auth.key("tokens_file"),
+                            m,
+                            "give a JSON object {\"u12\": \"token\", …} or a list of {\"user_id\", \"token\"}",
+                        );
+                        None
+                    }
+                }
+            }
+        };
+
+        let kind_of = |name: &str| EVENT_KINDS.iter().position(|k| *k == name);
+        let mut routes: Vec<Route> = EVENT_KINDS.iter().map(|_| Route::Unmapped).collect();
+        let mut seen: Vec<Option<String>> = vec![None; EVENT_KINDS.len()];
+        for (i, name) in raw.server_side.iter().enumerate() {
+            match kind_of(name) {
+                Some(k) => {
+                    routes[k] = Route::ServerSide;
+                    seen[k] = Some(format!("server_side[{i}]"));
+                }
+                None => bad(
+                    root.key("server_side").index(i),
+                    format!("`{name}` is not an event kind"),
+                    "use a kind from docs/TIMELINE.md",
+                ),
+            }
+        }
+        let mut kinds: Vec<String> = Vec::new();
+        let mut uses_token = headers.iter().any(|(_, t)| t.uses_token());
+        for (i, r) in raw.request.iter().enumerate() {
+            let rp = root.key("request").index(i);
+            let mut names: Vec<(FieldPath, &String)> = r
+                .events
+                .iter()
+                .enumerate()
+                .map(|(j, e)| (rp.key("events").index(j), e))
+                .collect();
+            if let Some(e) = &r.event {
+                names.insert(0, (rp.key("event"), e));
+            }
+            if names.is_empty() {
+                bad(
+                    rp.clone(),
+                    "a request needs the event kind it sends".into(),
+                    "add `event = \"points.earned\"` (or `events = [...]`)",
+                );
+            }
+            let method = match Method::from_bytes(r.method.to_ascii_uppercase().as_bytes()) {
+                Ok(m) => m,
+                Err(_) => {
+                    bad(
+                        rp.key("method"),
+                        format!("`{}` is not an HTTP method", r.method),
+                        "use GET, POST, PUT, PATCH or DELETE",
+                    );
+                    Method::POST
+                }
+            };
+            if !r.path.starts_with('/') {
+                bad(
+                    rp.key("path"),
+                    "the path must start with `/`".into(),
+                    "write it like /v1/points/{user_id}",
+                );
+            }
+            let path = Template::compile(&r.path).unwrap_or_else(|m| {
+                bad(
+                    rp.key("path"),
+                    m,
+                    "correct the template (see docs/REPLAY.md)",
+                );
+                Template::compile("/").expect("a literal")
+            });
+            let body = match &r.body {
+                None => None,
+                Some(toml::Value::String(s)) if s.trim() == "{line}" => Some(Body::Line),
+                Some(v) => match JsonTmpl::compile(v, "body") {
+                    Ok(t) => Some(Body::Json(t)),
+                    Err((at, m)) => {
+                        bad(rp.key("body"), format!("{at}: {m}"), "correct the template");
+                        None
+                    }
+                },
+            };
+            let mut req_headers = Vec::new();
+            for (k, v) in &r.headers {
+                req_headers.extend(header(rp.key("headers").key(k), k, v, &mut bad));
+            }
+            let mut expect = Vec::new();
+            for (j, e) in r.expect.iter().enumerate() {
+                match parse_expect(e) {
+                    Some(x) => expect.push(x),
+                    None => bad(
+                        rp.key("expect").index(j),
+                        format!("`{e}` is not a status"),
+                        "write a status like 200 or a class like \"2xx\"",
+                    ),
+                }
+            }
+            if expect.is_empty() {
+                expect.push(Expect::Class(2));
+            }
+            let kind = match kinds.iter().position(|k| *k == r.kind) {
+                Some(k) => k,
+                None => {
+                    kinds.push(r.kind.clone());
+                    kinds.len() - 1
+                }
+            } as u16;
+            let needs_json = path.needs_json()
+                || req_headers.iter().any(|(_, t)| t.needs_json())
+                || headers.iter().any(|(_, t)| t.needs_json())
+                || matches!(&body, Some(Body::Json(t)) if t.needs_json());
+            uses_token |= path.uses_token()
+                || req_headers.iter().any(|(_, t)| t.uses_token())
+                || matches!(&body, Some(Body::Json(t)) if t.uses_token());
+            for (at, name) in names {
+                let Some(k) = kind_of(name) else {
+                    bad(
+                        at,
+                        format!("`{name}` is not an event kind"),
+                        "use a kind from docs/TIMELINE.md",
+                    );
+                    continue;
+                };
+                if let Some(first) = &seen[k] {
+                    bad(
+                        at,
+                        format!("`{name}` is already mapped at {first}"),
+                        "map each event kind once",
+                    );
+                    continue;
+                }
+                seen[k] = Some(format!("request[{i}]"));
+                routes[k] = Route::Send(Request {
+                    method: method.clone(),
+                    path: path.clone(),
+                    body: body.clone(),
+                    headers: req_headers.clone(),
+                    expect: expect.clone(),
+                    kind,
+                    needs_json,
+                });
+            }
+        }
+        if uses_token && tokens.is_none() && raw.auth.tokens_file.is_none() {
+            bad(
+                root.key("auth"),
+                "a template uses `{token}` but no token file is given".into(),
+                "add `tokens_file = \"tokens.json\"` under [auth]",
+            );
+        }
+        if !problems.is_empty() {
+            return Err(Problems(problems));
+        }
+        Ok(Mapping {
+            name: src.name.clone(),
+            base_url: raw.base_url,
+            timeout,
+            http2: raw.http2,
+            headers,
+            tokens,
+            routes,
+            kinds,
+        })
+    }
+
+    /// Every mapped and skipped kind, for the docs table and the run's summary.
+    pub fn table(&self) -> Vec<(&'static str, String)> {
+        EVENT_KINDS
+            .iter()
+            .zip(&self.routes)
+            .map(|(k, r)| {
+                (
+                    *k,
+                    match r {
+                        Route::Unmapped => "unmapped (counted, skipped)".to_string(),
+                        Route::ServerSide => "server-side (skipped)".to_string(),
+                        Route::Send(q) => format!(
+                            "{} {} [{}]",
+                            q.method,
+                            q.path.source(),
+                            self.kinds[q.kind as usize]
+                        ),
+                    },
+                )
+            })
+            .collect()
+    }
+}
+
+fn parse_expect(v: &toml::Value) -> Option<Expect> {
+    match v {
+        toml::Value::Integer(c) if (100..=599).contains(c) => Some(Expect::Code(*c as u16)),
+        toml::Value::String(s) => {
+            let s = s.to_ascii_lowercase();
+            let d = s.strip_suffix("xx")?;
+            match d.parse::<u16>() {
+                Ok(h) if (1..=5).contains(&h) && d.len() == 1 => Some(Expect::Class(h)),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+fn read_tokens(path: &Path) -> Result<HashMap<String, String>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the token file {}: {e}", path.display()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: not JSON ({e})", path.display()))?;
+    let mut out = HashMap::new();
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, t) in m {
+                let t = t.as_str().ok_or_else(|| {
+                    format!("{}: the token of `{k}` is not a string", path.display())
+                })?;
+                out.insert(k, t.to_string());
+            }
+        }
+        serde_json::Value::Array(a) => {
+            for (i, o) in a.iter().enumerate() {
+                let pick = |keys: &[&str]| {
+                    keys.iter().find_map(|k| o.get(*k)).map(|v| {
+                        v.as_str()
+                            .map(String::from)
+                            .unwrap_or_else(|| v.to_string())
+                    })
+                };
+                match (
+                    pick(&["user_id", "userId", "id"]),
+                    pick(&["token", "accessToken", "access_token"]),
+                ) {
+                    (Some(u), Some(t)) => {
+                        out.insert(u, t);
+                    }
+                    _ => {
+                        return Err(format!(
+                            "{}: entry {i} has no user_id and token",
+                            path.display()
+                        ));
+                    }
+                }
+            }
+        }
+        _ => return Err(format!("{}: expected an object or a list", path.display())),
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_mapping_sends_client_kinds_and_skips_server_kinds() {
+        let m = Mapping::shipped();
+        let k = |n: &str| EVENT_KINDS.iter().position(|k| *k == n).unwrap() as u16;
+        assert!(matches!(m.route(k("points.earned")), Route::Send(_)));
+        assert!(matches!(m.route(k("gift.claimed")), Route::Send(_)));
+        assert!(matches!(m.route(k("nudge.sent")), Route::ServerSide));
+        assert!(matches!(m.route(k("goal.completed")), Route::ServerSide));
+        assert!(matches!(m.route(k("user.churned")), Route::ServerSide));
+    }
+
+    #[test]
+    fn errors_name_file_line_and_field() {
+        let src = Source::new(
+            "t.toml",
+            "timeout = \"soon\"\n\n[[request]]\nevent = \"points.earnd\"\npath = \"/p/{usr}\"\nexpect = [\"7xx\"]\n",
+        );
+        let e = Mapping::from_source(&src, None).unwrap_err().to_string();
+        assert!(e.contains("t.toml:1: field `timeout`"), "{e}");
+        assert!(e.contains("t.toml:4: field `request[0].event`"), "{e}");
+        assert!(e.contains("t.toml:5: field `request[0].path`"), "{e}");
+        assert!(e.contains("request[0].expect[0]"), "{e}");
+        let dup = Source::new(
+            "d.toml",
+            "[[request]]\nevent = \"points.earned\"\npath = \"/a\"\n[[request]]\nevent = \"points.earned\"\npath = \"/b\"\n",
+        );
+        let e = Mapping::from_source(&dup, None).unwrap_err().to_string();
+        assert!(
+            e.contains("d.toml:5") && e.contains("already mapped"),
+            "{e}"
+        );
+    }
+}

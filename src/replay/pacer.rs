@@ -1,0 +1,182 @@
+//! The pacer: simulated time → wall time, open arrival model.
+//!
+//! Every event is due at `t0 + (t − window start) / factor`, whatever happened to earlier
+//! ones. When `--max-in-flight` requests are out, the next one waits for a slot and is
+//! counted late; its latency still runs from the instant it was due (wrk2's correction of
+//! coordinated omission), and the wait shows in the scheduler lag.
+//!
+//! A user's requests leave in timeline order: one that is due while the same user's
+//! previous request is still out waits for its answer, as a real client's would (a
+//! points grant must not overtake the signup it depends on). Such waits show as latency
+//! above service time, and in the `chained` count, not as generator lag.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+use super::http::Driver;
+use super::mapping::Route;
+use super::source::{Due, Window};
+use super::stats::{Key, Stats};
+
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub window: Window,
+    /// Simulated milliseconds per wall millisecond (24h:30m is 48).
+    pub factor: f64,
+    pub max_in_flight: usize,
+    /// After Ctrl-C, how long in-flight requests may still finish.
+    pub drain: Duration,
+}
+
+/// What the live view reads while the pacer runs.
+#[derive(Debug, Default)]
+pub struct Live {
+    pub in_flight: AtomicUsize,
+    pub sim_ms: AtomicI64,
+    pub started: OnceLock<Instant>,
+}
+
+#[derive(Debug)]
+pub struct Ended {
+    pub interrupted: bool,
+    /// Requests still out when the drain bound ran out.
+    pub abandoned: usize,
+    pub wall: Duration,
+}
+
+/// Sleep granularity while waiting: how quickly Ctrl-C is noticed between distant events.
+const WAKE: Duration = Duration::from_millis(100);
+
+async fn stopped(stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        tokio::time::sleep(WAKE).await;
+    }
+}
+
+/// Sends every event from `rx` at its instant. Returns when the source is exhausted (and
+/// the requests answered) or `stop` is set (and the drain bound passed).
+pub async fn pace(
+    mut rx: mpsc::Receiver<Vec<Due>>,
+    driver: Arc<Driver>,
+    stats: Arc<Mutex<Stats>>,
+    live: Arc<Live>,
+    plan: Plan,
+    stop: Arc<AtomicBool>,
+) -> Ended {
+    let slots = Arc::new(Semaphore::new(plan.max_in_flight));
+    let mut t0: Option<Instant> = None;
+    let mut interrupted = false;
+    let ns_per_sim_ms = 1e6 / plan.factor;
+    // Each user's last request: the next one waits for it. Pruned of finished entries
+    // now and then so the map holds users with a request out, not every user seen.
+    let mut tails: HashMap<Box<str>, oneshot::Receiver<()>> = HashMap::new();
+    let mut prune_at = 4096;
+    'run: loop {
+        let batch = tokio::select! {
+            b = rx.recv() => b,
+            _ = stopped(&stop) => { interrupted = true; break 'run; }
+        };
+        let Some(batch) = batch else { break };
+        let t0 = *t0.get_or_insert_with(|| {
+            let now = Instant::now();
+            stats.lock().expect("stats lock").start = now;
+            let _ = live.started.set(now);
+            now
+        });
+        for due in batch {
+            let offset = (due.t_ms - plan.window.from_ms).max(0) as f64 * ns_per_sim_ms;
+            let intended = t0 + Duration::from_nanos(offset as u64);
+            loop {
+                if stop.load(Ordering::Relaxed) {
+                    interrupted = true;
+                    break 'run;
+                }
+                let now = Instant::now();
+                if now >= intended {
+                    break;
+                }
+                tokio::time::sleep_until(intended.min(now + WAKE).into()).await;
+            }
+            live.sim_ms.store(due.t_ms, Ordering::Relaxed);
+            let kind = match driver.mapping.route(due.kind) {
+                Route::Send(r) => r.kind,
+                other => {
+                    let mut s = stats.lock().expect("stats lock");
+                    s.scheduled(intended);
+                    s.skipped(due.kind, matches!(other, Route::ServerSide));
+                    continue;
+                }
+            };
+            let (permit, late) = match Arc::clone(&slots).try_acquire_owned() {
+                Ok(p) => (p, false),
+                Err(_) => tokio::select! {
+                    p = Arc::clone(&slots).acquire_owned() => (p.expect("never closed"), true),
+                    _ = stopped(&stop) => { interrupted = true; break 'run; }
+                },
+            };
+            let sent = Instant::now();
+            {
+                let mut s = stats.lock().expect("stats lock");
+                s.scheduled(intended);
+                s.sent(intended, sent, late);
+            }
+            live.in_flight.fetch_add(1, Ordering::Relaxed);
+            let key = Key {
+                protocol: 0,
+                event: due.kind,
+                kind,
+                phase: due.phase,
+            };
+            let (done_tx, done_rx) = oneshot::channel::<()>();
+            let previous = tails.insert(due.user_id.clone(), done_rx);
+            if tails.len() >= prune_at {
+                tails.retain(|_, rx| {
+                    matches!(rx.try_recv(), Err(oneshot::error::TryRecvError::Empty))
+                });
+                prune_at = (tails.len() * 2).max(4096);
+            }
+            let (driver, stats, live) =
+                (Arc::clone(&driver), Arc::clone(&stats), Arc::clone(&live));
+            tokio::spawn(async move {
+                let mut sent = sent;
+                if let Some(mut prev) = previous
+                    && matches!(prev.try_recv(), Err(oneshot::error::TryRecvError::Empty))
+                {
+                    let _ = prev.await;
+                    sent = Instant::now();
+                    stats.lock().expect("stats lock").chained += 1;
+                }
+                if let Route::Send(req) = driver.mapping.route(due.kind) {
+                    let outcome = driver.send(&due, req).await;
+                    let done = Instant::now();
+                    stats
+                        .lock()
+                        .expect("stats lock")
+                        .done(key, intended, sent, done, late, outcome);
+                }
+                live.in_flight.fetch_sub(1, Ordering::Relaxed);
+                drop(permit);
+                let _ = done_tx.send(());
+            });
+        }
+    }
+    drop(rx);
+    // Let what is in flight finish: on a normal end up to the request timeout, after
+    // Ctrl-C up to the drain bound.
+    let bound = if interrupted {
+        plan.drain
+    } else {
+        driver.mapping.timeout + Duration::from_secs(1)
+    };
+    let all = plan.max_in_flight.min(u32::MAX as usize) as u32;
+    let _ = tokio::time::timeout(bound, slots.acquire_many(all)).await;
+    Ended {
+        interrupted,
+        abandoned: live.in_flight.load(Ordering::Relaxed),
+        wall: t0.map_or(Duration::ZERO, |t| t.elapsed()),
+    }
+}

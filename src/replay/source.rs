@@ -1,0 +1,242 @@
+//! Where replayed events come from: the engine, streamed as it simulates, or a JSONL log
+//! written by `simulate run`. Both hand the pacer the same [`Due`] records in batches over a
+//! bounded channel, so memory stays flat however long the window.
+
+use std::io::BufRead;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use crate::config::Scenario;
+use crate::engine::Engine;
+use crate::timeline::{EVENT_KINDS, Event, Sink};
+
+/// `kind` of an event name this version does not know (from a foreign log).
+pub const UNKNOWN_KIND: u16 = u16::MAX;
+/// Events per hand-over between the producing thread and the pacer.
+const BATCH: usize = 512;
+/// Batches in the channel: the producer runs at most this far ahead of the clock.
+pub const CHANNEL_BATCHES: usize = 64;
+
+/// One event due to be sent.
+#[derive(Clone, Debug)]
+pub struct Due {
+    pub t_ms: i64,
+    pub user_id: Box<str>,
+    pub seq: u32,
+    pub kind: u16,
+    /// 0 outside phases, else 1 + the scenario phase's index.
+    pub phase: u8,
+    /// The event's JSON line, without its newline.
+    pub line: Bytes,
+}
+
+impl Due {
+    pub fn event_name(&self) -> &'static str {
+        EVENT_KINDS
+            .get(self.kind as usize)
+            .copied()
+            .unwrap_or("unknown")
+    }
+
+    /// Reads the fields the pacer needs from one log line.
+    pub fn from_line(line: &[u8]) -> Result<Due, String> {
+        #[derive(serde::Deserialize)]
+        struct Head<'a> {
+            t_ms: i64,
+            #[serde(borrow)]
+            user_id: std::borrow::Cow<'a, str>,
+            seq: u32,
+            #[serde(borrow)]
+            event: std::borrow::Cow<'a, str>,
+        }
+        let h: Head<'_> = serde_json::from_slice(line).map_err(|e| e.to_string())?;
+        let kind = EVENT_KINDS
+            .iter()
+            .position(|k| *k == h.event)
+            .map(|k| k as u16)
+            .unwrap_or(UNKNOWN_KIND);
+        Ok(Due {
+            t_ms: h.t_ms,
+            user_id: h.user_id.into(),
+            seq: h.seq,
+            kind,
+            phase: 0,
+            line: Bytes::copy_from_slice(line),
+        })
+    }
+}
+
+/// The replay window in timeline milliseconds, `[from, to)`.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct Window {
+    pub from_ms: i64,
+    pub to_ms: i64,
+}
+
+/// Phase windows of a scenario, for tagging statistics.
+#[derive(Clone, Debug, Default)]
+pub struct Phases {
+    pub names: Vec<String>,
+    spans: Vec<(i64, i64)>,
+}
+
+impl Phases {
+    pub fn of(s: &Scenario) -> Phases {
+        Phases {
+            names: s.phases.iter().map(|p| p.name.clone()).collect(),
+            spans: s.phases.iter().map(|p| p.window()).collect(),
+        }
+    }
+    /// The first phase whose window holds `t`, as 1 + index; 0 for none.
+    pub fn at(&self, t: i64) -> u8 {
+        self.spans
+            .iter()
+            .position(|(a, b)| (*a..*b).contains(&t))
+            .map(|i| (i + 1).min(255) as u8)
+            .unwrap_or(0)
+    }
+    pub fn name(&self, p: u8) -> &str {
+        match p {
+            0 => "steady",
+            n => self
+                .names
+                .get(n as usize - 1)
+                .map_or("steady", |s| s.as_str()),
+        }
+    }
+}
+
+type Tx = mpsc::Sender<Vec<Due>>;
+
+/// The engine's sink for replay: drops events before the window, stops after it.
+struct Feed {
+    tx: Tx,
+    window: Window,
+    phases: Phases,
+    batch: Vec<Due>,
+    closed: bool,
+}
+
+impl Feed {
+    fn flush(&mut self) {
+        if !self.batch.is_empty() && !self.closed {
+            let b = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+            self.closed = self.tx.blocking_send(b).is_err();
+        }
+    }
+}
+
+impl Sink for Feed {
+    fn event(&mut self, e: &Event, line: &[u8]) -> std::io::Result<bool> {
+        if e.t_ms < self.window.from_ms {
+            return Ok(true);
+        }
+        if e.t_ms >= self.window.to_ms || self.closed {
+            return Ok(false);
+        }
+        let mut user = String::with_capacity(10);
+        user.push('u');
+        user.push_str(itoa::Buffer::new().format(e.user));
+        self.batch.push(Due {
+            t_ms: e.t_ms,
+            user_id: user.into(),
+            seq: e.seq,
+            kind: e.props.kind() as u16,
+            phase: self.phases.at(e.t_ms),
+            line: Bytes::copy_from_slice(line.strip_suffix(b"\n").unwrap_or(line)),
+        });
+        if self.batch.len() >= BATCH {
+            self.flush();
+        }
+        Ok(!self.closed)
+    }
+
+    fn tick(&mut self, now_ms: i64) -> std::io::Result<()> {
+        if now_ms >= self.window.from_ms {
+            self.flush();
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        self.flush();
+        Ok(())
+    }
+}
+
+/// Runs the engine on this thread into `tx` (call from a dedicated thread).
+pub fn from_engine(
+    mut engine: Engine,
+    window: Window,
+    phases: Phases,
+    tx: Tx,
+    stop: &AtomicBool,
+) -> Result<(), String> {
+    let mut feed = Feed {
+        tx,
+        window,
+        phases,
+        batch: Vec::with_capacity(BATCH),
+        closed: false,
+    };
+    engine
+        .run(&mut feed, stop)
+        .map(|_| ())
+        .map_err(|e| format!("the engine stopped: {e}"))
+}
+
+/// Reads a JSONL log on this thread into `tx`; a bad line names the file and line.
+pub fn from_log(path: &Path, window: Window, tx: Tx, stop: &AtomicBool) -> Result<(), String> {
+    let shown = path.display();
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let reader: Box<dyn BufRead> = if path.extension().is_some_and(|x| x == "zst") {
+        Box::new(std::io::BufReader::new(
+            zstd::Decoder::new(file).map_err(|e| format!("cannot read {shown}: {e}"))?,
+        ))
+    } else {
+        Box::new(std::io::BufReader::with_capacity(1 << 20, file))
+    };
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut last = i64::MIN;
+    for (i, line) in reader.split(b'\n').enumerate() {
+        let line = line.map_err(|e| format!("cannot read {shown}: {e}"))?;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let due = Due::from_line(&line).map_err(|m| {
+            format!(
+                "{shown}:{}: not a timeline event ({m})\n    fix: pass a log written by `simulate run` (events.jsonl or events.jsonl.zst)",
+                i + 1
+            )
+        })?;
+        if due.t_ms < last {
+            return Err(format!(
+                "{shown}:{}: events out of time order (t_ms {} after {last})\n    fix: pass the log as `simulate run` wrote it, or sort it by t_ms",
+                i + 1,
+                due.t_ms
+            ));
+        }
+        last = due.t_ms;
+        if due.t_ms < window.from_ms {
+            continue;
+        }
+        if due.t_ms >= window.to_ms || stop.load(std::sync::atomic::Ordering::Relaxed) {
+            break;
+        }
+        batch.push(due);
+        if batch.len() >= BATCH
+            && tx
+                .blocking_send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
+                .is_err()
+        {
+            return Ok(());
+        }
+    }
+    if !batch.is_empty() {
+        let _ = tx.blocking_send(batch);
+    }
+    Ok(())
+}

@@ -1,0 +1,399 @@
+//! Replay statistics: HdrHistograms per (protocol, event, request kind, phase) of both
+//! latencies, outcome counts, scheduler lag, and one-second series.
+//!
+//! Latency is measured from the event's *intended* instant (no coordinated omission);
+//! service time from the instant the request actually left. The two differ exactly when
+//! the generator or the in-flight cap held a request back.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
+use serde_json::{Value, json};
+
+use crate::timeline::EVENT_KINDS;
+
+/// Microseconds: the unit every histogram records.
+fn us(d: Duration) -> u64 {
+    (d.as_micros() as u64).max(1)
+}
+
+fn hist() -> Histogram<u64> {
+    // Auto-resizing: a histogram costs memory only up to the largest value it has seen.
+    Histogram::new(3).expect("3 significant figures is valid")
+}
+
+/// How one request ended.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// A response with an expected status.
+    Ok(u16),
+    /// A response whose status the mapping does not expect.
+    Status(u16),
+    /// No response: the class of transport error.
+    Failed(ErrorClass),
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ErrorClass {
+    Refused,
+    Reset,
+    Timeout,
+    Tls,
+    Connect,
+    Other,
+}
+
+impl ErrorClass {
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorClass::Refused => "refused",
+            ErrorClass::Reset => "reset",
+            ErrorClass::Timeout => "timeout",
+            ErrorClass::Tls => "tls",
+            ErrorClass::Connect => "connect",
+            ErrorClass::Other => "other",
+        }
+    }
+}
+
+/// Statistics are grouped by these tags.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Key {
+    pub protocol: u8,
+    pub event: u16,
+    pub kind: u16,
+    pub phase: u8,
+}
+
+pub const PROTOCOLS: &[&str] = &["http"];
+
+/// One group's figures. Mergeable: thresholds over several tags add groups together.
+#[derive(Clone, Debug)]
+pub struct Group {
+    pub latency: Histogram<u64>,
+    pub service: Histogram<u64>,
+    pub ok: u64,
+    pub errors: u64,
+    pub late: u64,
+    pub statuses: BTreeMap<u16, u64>,
+    pub classes: BTreeMap<ErrorClass, u64>,
+}
+
+impl Default for Group {
+    fn default() -> Self {
+        Group {
+            latency: hist(),
+            service: hist(),
+            ok: 0,
+            errors: 0,
+            late: 0,
+            statuses: BTreeMap::new(),
+            classes: BTreeMap::new(),
+        }
+    }
+}
+
+impl Group {
+    pub fn count(&self) -> u64 {
+        self.ok + self.errors
+    }
+
+    pub fn add(&mut self, o: &Group) {
+        let _ = self.latency.add(&o.latency);
+        let _ = self.service.add(&o.service);
+        self.ok += o.ok;
+        self.errors += o.errors;
+        self.late += o.late;
+        for (k, v) in &o.statuses {
+            *self.statuses.entry(*k).or_default() += v;
+        }
+        for (k, v) in &o.classes {
+            *self.classes.entry(*k).or_default() += v;
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "count": self.count(),
+            "ok": self.ok,
+            "errors": self.errors,
+            "late": self.late,
+            "statuses": self.statuses.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
+            "error_classes": self.classes.iter().map(|(k, v)| (k.name().to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
+            "latency_ms": percentiles(&self.latency),
+            "service_ms": percentiles(&self.service),
+            "histograms": {
+                "unit": "us",
+                "encoding": "HdrHistogram V2 + DEFLATE, base64",
+                "latency": encode(&self.latency),
+                "service": encode(&self.service),
+            },
+        })
+    }
+}
+
+/// The percentiles every summary shows, in milliseconds.
+pub const QUANTILES: &[(&str, f64)] = &[
+    ("p50", 0.50),
+    ("p90", 0.90),
+    ("p95", 0.95),
+    ("p99", 0.99),
+    ("p99.9", 0.999),
+];
+
+pub fn ms(v: u64) -> f64 {
+    (v as f64 / 1000.0 * 1000.0).round() / 1000.0
+}
+
+pub fn percentiles(h: &Histogram<u64>) -> Value {
+    if h.is_empty() {
+        return Value::Null;
+    }
+    let mut m = serde_json::Map::new();
+    for (name, q) in QUANTILES {
+        m.insert(name.to_string(), json!(ms(h.value_at_quantile(*q))));
+    }
+    m.insert("max".into(), json!(ms(h.max())));
+    m.insert(
+        "mean".into(),
+        json!((h.mean() / 1000.0 * 1000.0).round() / 1000.0),
+    );
+    Value::Object(m)
+}
+
+fn encode(h: &Histogram<u64>) -> String {
+    let mut buf = Vec::new();
+    match V2DeflateSerializer::new().serialize(h, &mut buf) {
+        Ok(_) => base64::engine::general_purpose::STANDARD.encode(buf),
+        Err(_) => String::new(),
+    }
+}
+
+/// One second of the run, by wall clock from the first send.
+#[derive(Clone, Debug, Default)]
+struct Second {
+    scheduled: u32,
+    sent: u32,
+    completed: u32,
+    errors: u32,
+    p95_us: Option<u64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Stats {
+    pub start: Instant,
+    pub groups: BTreeMap<Key, Group>,
+    /// Actual send − intended send, every request.
+    pub lag: Histogram<u64>,
+    pub scheduled: u64,
+    pub sent: u64,
+    pub late: u64,
+    /// Requests that waited for the same user's previous one.
+    pub chained: u64,
+    pub unmapped: Vec<u64>,
+    pub server_side: Vec<u64>,
+    seconds: Vec<Second>,
+    /// Completions of the current second, rolled into `seconds` when it ends.
+    current: (usize, Histogram<u64>),
+}
+
+impl Stats {
+    pub fn new(start: Instant) -> Stats {
+        Stats {
+            start,
+            groups: BTreeMap::new(),
+            lag: hist(),
+            scheduled: 0,
+            sent: 0,
+            late: 0,
+            chained: 0,
+            unmapped: vec![0; EVENT_KINDS.len() + 1],
+            server_side: vec![0; EVENT_KINDS.len() + 1],
+            seconds: Vec::new(),
+            current: (0, Histogram::new(2).expect("valid")),
+        }
+    }
+
+    fn second(&mut self, at: Instant) -> &mut Second {
+        let s = at.saturating_duration_since(self.start).as_secs() as usize;
+        if self.seconds.len() <= s {
+            self.seconds.resize(s + 1, Second::default());
+        }
+        &mut self.seconds[s]
+    }
+
+    /// An event became due (whether it is sent or skipped).
+    pub fn scheduled(&mut self, intended: Instant) {
+        self.scheduled += 1;
+        self.second(intended).scheduled += 1;
+    }
+
+    pub fn skipped(&mut self, kind: u16, server_side: bool) {
+        let i = (kind as usize).min(EVENT_KINDS.len());
+        if server_side {
+            self.server_side[i] += 1;
+        } else {
+            self.unmapped[i] += 1;
+        }
+    }
+
+    /// A request left: `late` when it had to wait for an in-flight slot.
+    pub fn sent(&mut self, intended: Instant, at: Instant, late: bool) {
+        self.sent += 1;
+        self.late += late as u64;
+        let _ = self.lag.record(us(at.saturating_duration_since(intended)));
+        self.second(at).sent += 1;
+    }
+
+    pub fn done(
+        &mut self,
+        key: Key,
+        intended: Instant,
+        sent: Instant,
+        done: Instant,
+        late: bool,
+        outcome: Outcome,
+    ) {
+        let latency = us(done.saturating_duration_since(intended));
+        let service = us(done.saturating_duration_since(sent));
+        let g = self.groups.entry(key).or_default();
+        let _ = g.latency.record(latency);
+        let _ = g.service.record(service);
+        g.late += late as u64;
+        let error = match outcome {
+            Outcome::Ok(s) => {
+                g.ok += 1;
+                *g.statuses.entry(s).or_default() += 1;
+                false
+            }
+            Outcome::Status(s) => {
+                g.errors += 1;
+                *g.statuses.entry(s).or_default() += 1;
+                true
+            }
+            Outcome::Failed(c) => {
+                g.errors += 1;
+                *g.classes.entry(c).or_default() += 1;
+                true
+            }
+        };
+        let s = done.saturating_duration_since(self.start).as_secs() as usize;
+        if s != self.current.0 {
+            self.roll();
+            self.current.0 = s;
+        }
+        let _ = self.current.1.record(latency);
+        let sec = self.second(done);
+        sec.completed += 1;
+        sec.errors += error as u32;
+    }
+
+    fn roll(&mut self) {
+        let (s, h) = &mut self.current;
+        if !h.is_empty() {
+            let p95 = h.value_at_quantile(0.95);
+            let s = *s;
+            if self.seconds.len() <= s {
+                self.seconds.resize(s + 1, Second::default());
+            }
+            self.seconds[s].p95_us = Some(p95);
+            self.current.1.reset();
+        }
+    }
+
+    pub fn total(&self) -> Group {
+        let mut t = Group::default();
+        for g in self.groups.values() {
+            t.add(g);
+        }
+        t
+    }
+
+    /// Figures for the live line: the last full second's rates and p95.
+    pub fn live(&self, now: Instant) -> (u32, u32, Option<u64>, u64, u64) {
+        let s = now.saturating_duration_since(self.start).as_secs() as usize;
+        let last = s.checked_sub(1).and_then(|i| self.seconds.get(i));
+        let p95 = last.and_then(|x| x.p95_us).or_else(|| {
+            (self.current.0 + 1 >= s && !self.current.1.is_empty())
+                .then(|| self.current.1.value_at_quantile(0.95))
+        });
+        let t = self
+            .groups
+            .values()
+            .fold((0, 0), |a, g| (a.0 + g.count(), a.1 + g.errors));
+        (
+            last.map_or(0, |x| x.scheduled),
+            last.map_or(0, |x| x.sent),
+            p95,
+            t.0,
+            t.1,
+        )
+    }
+
+    /// The per-second series, closing the current second first.
+    pub fn series(&mut self) -> Value {
+        self.roll();
+        Value::Array(
+            self.seconds
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    json!({
+                        "t_s": i,
+                        "scheduled": s.scheduled,
+                        "sent": s.sent,
+                        "completed": s.completed,
+                        "errors": s.errors,
+                        "p95_ms": s.p95_us.map(ms),
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    /// Groups as JSON with their tag names resolved.
+    pub fn groups_json(&self, kinds: &[String], phase: &dyn Fn(u8) -> String) -> Value {
+        Value::Array(
+            self.groups
+                .iter()
+                .map(|(k, g)| {
+                    let mut v = g.to_json();
+                    let tags = json!({
+                        "protocol": PROTOCOLS[k.protocol as usize],
+                        "event": EVENT_KINDS.get(k.event as usize).copied().unwrap_or("unknown"),
+                        "kind": kinds.get(k.kind as usize).cloned().unwrap_or_default(),
+                        "phase": phase(k.phase),
+                    });
+                    v.as_object_mut()
+                        .expect("an object")
+                        .insert("tags".into(), tags);
+                    v
+                })
+                .collect(),
+        )
+    }
+
+    pub fn total_json(&self) -> Value {
+        self.total().to_json()
+    }
+}
+
+/// Skipped events by kind, as a JSON object of the non-zero counts.
+pub fn by_kind(counts: &[u64]) -> Value {
+    Value::Object(
+        counts
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(i, n)| {
+                (
+                    EVENT_KINDS.get(i).copied().unwrap_or("unknown").to_string(),
+                    json!(n),
+                )
+            })
+            .collect(),
+    )
+}

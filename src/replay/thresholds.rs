@@ -1,0 +1,404 @@
+//! Pass/fail thresholds, k6-style: `p95{kind:read}<1200ms`, `errors<1%`,
+//! `service_p99{event:gift.claimed|goal.claimed}<2s`. A metric, tag or tag value that
+//! does not exist is an error before any traffic is sent, never a silent pass.
+
+use serde_json::{Value, json};
+
+use super::stats::{Group, Key, PROTOCOLS, Stats, ms};
+use crate::timeline::EVENT_KINDS;
+
+/// Exit code when a threshold fails (k6's).
+pub const EXIT_THRESHOLD: i32 = 99;
+
+#[derive(Clone, Debug, PartialEq)]
+enum Metric {
+    /// Latency from the intended instant at a quantile (1.0 = max).
+    Latency(f64),
+    Service(f64),
+    /// Scheduler lag (actual − intended send) at a quantile; not per group.
+    Lag(f64),
+    Errors,
+    Late,
+    Requests,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq)]
+enum Op {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+/// A tag filter: which groups a threshold looks at.
+#[derive(Clone, Debug, Default)]
+struct Filter {
+    protocol: Option<Vec<u8>>,
+    event: Option<Vec<u16>>,
+    kind: Option<Vec<u16>>,
+    phase: Option<Vec<u8>>,
+}
+
+impl Filter {
+    fn matches(&self, k: &Key) -> bool {
+        fn ok<T: PartialEq>(f: &Option<Vec<T>>, v: T) -> bool {
+            f.as_ref().is_none_or(|l| l.contains(&v))
+        }
+        ok(&self.protocol, k.protocol)
+            && ok(&self.event, k.event)
+            && ok(&self.kind, k.kind)
+            && ok(&self.phase, k.phase)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Threshold {
+    pub text: String,
+    metric: Metric,
+    filter: Filter,
+    op: Op,
+    /// Milliseconds for latencies; a count, or a fraction when `rate`.
+    limit: f64,
+    rate: bool,
+}
+
+/// What a threshold may name: the run's request kinds and phases.
+pub struct Names<'a> {
+    pub kinds: &'a [String],
+    pub phases: &'a [String],
+}
+
+const HELP: &str = "write METRIC{TAG:VALUE,…}OP LIMIT, e.g. p95{kind:read}<1200ms or errors<1%; metrics: p50…p99.9, max, service_p95, service_max, lag_p99, errors, late, requests; tags: protocol, event, kind, phase";
+
+fn quantile(s: &str) -> Option<f64> {
+    if s == "max" {
+        return Some(1.0);
+    }
+    let n: f64 = s.strip_prefix('p')?.parse().ok()?;
+    (n > 0.0 && n < 100.0).then_some(n / 100.0)
+}
+
+impl Threshold {
+    pub fn parse(text: &str, names: &Names<'_>) -> Result<Threshold, String> {
+        let err = |m: String| format!("threshold `{text}`: {m}\n    fix: {HELP}");
+        let t = text.trim();
+        let op_at = t
+            .find(['<', '>'])
+            .ok_or_else(|| err("no comparison (<, <=, >, >=)".into()))?;
+        let (lhs, rhs) = t.split_at(op_at);
+        let (op, rhs) = if let Some(r) = rhs.strip_prefix("<=") {
+            (Op::Le, r)
+        } else if let Some(r) = rhs.strip_prefix(">=") {
+            (Op::Ge, r)
+        } else if let Some(r) = rhs.strip_prefix('<') {
+            (Op::Lt, r)
+        } else {
+            (Op::Gt, &rhs[1..])
+        };
+        let (name, tags) = match lhs.find('{') {
+            Some(i) => {
+                let inner = lhs[i + 1..]
+                    .strip_suffix('}')
+                    .ok_or_else(|| err("a `{` without its `}`".into()))?;
+                (lhs[..i].trim(), Some(inner))
+            }
+            None => (lhs.trim(), None),
+        };
+        let metric = match name {
+            "errors" => Metric::Errors,
+            "late" => Metric::Late,
+            "requests" => Metric::Requests,
+            _ => {
+                if let Some(q) = name.strip_prefix("service_").and_then(quantile) {
+                    Metric::Service(q)
+                } else if let Some(q) = name.strip_prefix("lag_").and_then(quantile) {
+                    Metric::Lag(q)
+                } else if let Some(q) = quantile(name) {
+                    Metric::Latency(q)
+                } else {
+                    return Err(err(format!("unknown metric `{name}`")));
+                }
+            }
+        };
+        let mut filter = Filter::default();
+        if let Some(tags) = tags {
+            if matches!(metric, Metric::Lag(_)) {
+                return Err(err(
+                    "scheduler lag is one figure for the run: drop the tags".into(),
+                ));
+            }
+            for pair in tags.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                let (tag, values) = pair
+                    .split_once(':')
+                    .ok_or_else(|| err(format!("`{pair}` is not TAG:VALUE")))?;
+                let values: Vec<&str> = values.split('|').map(str::trim).collect();
+                let pick = |known: &[&str]| -> Result<Vec<usize>, String> {
+                    values
+                        .iter()
+                        .map(|v| {
+                            known.iter().position(|k| k == v).ok_or_else(|| {
+                                err(format!(
+                                    "`{tag}:{v}` matches nothing this run can send; known {tag} values: {}",
+                                    known.join(", ")
+                                ))
+                            })
+                        })
+                        .collect()
+                };
+                let kinds: Vec<&str> = names.kinds.iter().map(String::as_str).collect();
+                let mut phases = vec!["steady"];
+                phases.extend(names.phases.iter().map(String::as_str));
+                match tag.trim() {
+                    "protocol" => {
+                        filter.protocol =
+                            Some(pick(PROTOCOLS)?.into_iter().map(|i| i as u8).collect())
+                    }
+                    "event" => {
+                        filter.event =
+                            Some(pick(EVENT_KINDS)?.into_iter().map(|i| i as u16).collect())
+                    }
+                    "kind" => {
+                        filter.kind = Some(pick(&kinds)?.into_iter().map(|i| i as u16).collect())
+                    }
+                    "phase" => {
+                        filter.phase = Some(pick(&phases)?.into_iter().map(|i| i as u8).collect())
+                    }
+                    other => return Err(err(format!("unknown tag `{other}`"))),
+                }
+            }
+        }
+        let rhs = rhs.trim();
+        let is_time = matches!(
+            metric,
+            Metric::Latency(_) | Metric::Service(_) | Metric::Lag(_)
+        );
+        let (limit, rate) = if is_time {
+            (
+                parse_ms(rhs)
+                    .ok_or_else(|| err(format!("`{rhs}` is not a duration (500ms, 2s)")))?,
+                false,
+            )
+        } else if let Some(p) = rhs.strip_suffix('%') {
+            let v: f64 = p
+                .trim()
+                .parse()
+                .map_err(|_| err(format!("`{rhs}` is not a percentage")))?;
+            (v / 100.0, true)
+        } else {
+            let v: f64 = rhs
+                .parse()
+                .map_err(|_| err(format!("`{rhs}` is not a number (or a percentage like 1%)")))?;
+            (v, false)
+        };
+        if rate && matches!(metric, Metric::Requests) {
+            return Err(err("`requests` is a count, not a rate".into()));
+        }
+        Ok(Threshold {
+            text: t.to_string(),
+            metric,
+            filter,
+            op,
+            limit,
+            rate,
+        })
+    }
+
+    /// The observed value and whether it holds; `None` when no request matched.
+    pub fn check(&self, stats: &Stats) -> (Option<f64>, bool) {
+        let observed = match self.metric {
+            Metric::Lag(q) => (!stats.lag.is_empty()).then(|| ms(at(&stats.lag, q))),
+            _ => {
+                let mut g = Group::default();
+                let mut any = false;
+                for (k, v) in &stats.groups {
+                    if self.filter.matches(k) {
+                        g.add(v);
+                        any = true;
+                    }
+                }
+                if !any || g.count() == 0 {
+                    None
+                } else {
+                    let n = g.count() as f64;
+                    let count = |c: u64| if self.rate { c as f64 / n } else { c as f64 };
+                    Some(match self.metric {
+                        Metric::Latency(q) => ms(at(&g.latency, q)),
+                        Metric::Service(q) => ms(at(&g.service, q)),
+                        Metric::Errors => count(g.errors),
+                        Metric::Late => count(g.late),
+                        Metric::Requests => n,
+                        Metric::Lag(_) => unreachable!("handled above"),
+                    })
+                }
+            }
+        };
+        let holds = observed.is_some_and(|v| match self.op {
+            Op::Lt => v < self.limit,
+            Op::Le => v <= self.limit,
+            Op::Gt => v > self.limit,
+            Op::Ge => v >= self.limit,
+        });
+        (observed, holds)
+    }
+
+    pub fn report(&self, stats: &Stats) -> (Value, bool) {
+        let (observed, holds) = self.check(stats);
+        let shown = observed.map(|v| {
+            if self.rate {
+                format!("{:.3} %", v * 100.0)
+            } else if matches!(
+                self.metric,
+                Metric::Latency(_) | Metric::Service(_) | Metric::Lag(_)
+            ) {
+                format!("{v:.3} ms")
+            } else {
+                format!("{v}")
+            }
+        });
+        (
+            json!({
+                "threshold": self.text,
+                "observed": observed,
+                "shown": shown.clone().unwrap_or_else(|| "no samples".into()),
+                "ok": holds,
+                "note": if observed.is_none() { Some("no request matched: a threshold without data fails") } else { None },
+            }),
+            holds,
+        )
+    }
+}
+
+fn at(h: &hdrhistogram::Histogram<u64>, q: f64) -> u64 {
+    if q >= 1.0 {
+        h.max()
+    } else {
+        h.value_at_quantile(q)
+    }
+}
+
+fn parse_ms(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let (num, scale) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix("us") {
+        (n, 0.001)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1000.0)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60_000.0)
+    } else {
+        (s, 1.0)
+    };
+    let v: f64 = num.trim().parse().ok()?;
+    (v >= 0.0).then_some(v * scale)
+}
+
+/// Named sets of thresholds.
+pub fn preset(name: &str, kinds: &[String]) -> Result<Vec<String>, String> {
+    match name {
+        // Seed 001's "upper limit": errors > 1 %, API p95 > 2 s, event processing p95 > 500 ms.
+        "upper-limit" => {
+            let mut t = vec!["errors<=1%".to_string()];
+            if kinds.iter().any(|k| k == "event") {
+                t.push("p95{kind:event}<=500ms".into());
+            }
+            let api: Vec<&str> = kinds
+                .iter()
+                .map(String::as_str)
+                .filter(|k| *k != "event")
+                .collect();
+            if !api.is_empty() {
+                t.push(format!("p95{{kind:{}}}<=2s", api.join("|")));
+            }
+            Ok(t)
+        }
+        other => Err(format!(
+            "--threshold-preset `{other}` is not a preset\n    fix: use upper-limit (errors ≤ 1 %, API p95 ≤ 2 s, event p95 ≤ 500 ms)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::replay::stats::Outcome;
+    use std::time::{Duration, Instant};
+
+    fn names() -> (Vec<String>, Vec<String>) {
+        (
+            vec!["read".into(), "write".into()],
+            vec!["login_rush".into()],
+        )
+    }
+
+    #[test]
+    fn parses_and_rejects_with_reasons() {
+        let (k, p) = names();
+        let n = Names {
+            kinds: &k,
+            phases: &p,
+        };
+        assert!(Threshold::parse("p95{kind:read}<1200ms", &n).is_ok());
+        assert!(
+            Threshold::parse("service_p99.9{phase:login_rush,event:points.earned}<2s", &n).is_ok()
+        );
+        assert!(Threshold::parse("errors<1%", &n).is_ok());
+        let e = Threshold::parse("p95{kind:raed}<1s", &n).unwrap_err();
+        assert!(e.contains("known kind values: read, write"), "{e}");
+        assert!(
+            Threshold::parse("p96x<1s", &n)
+                .unwrap_err()
+                .contains("unknown metric")
+        );
+        assert!(
+            Threshold::parse("p95{colour:red}<1s", &n)
+                .unwrap_err()
+                .contains("unknown tag")
+        );
+        assert!(Threshold::parse("errors<lots", &n).is_err());
+        assert!(Threshold::parse("p95 1s", &n).is_err());
+    }
+
+    #[test]
+    fn evaluates_over_matching_groups_only() {
+        let (k, p) = names();
+        let n = Names {
+            kinds: &k,
+            phases: &p,
+        };
+        let t0 = Instant::now();
+        let mut s = Stats::new(t0);
+        let key = |kind| Key {
+            protocol: 0,
+            event: 6,
+            kind,
+            phase: 0,
+        };
+        for i in 0..100u64 {
+            let done = t0 + Duration::from_millis(if i < 90 { 10 } else { 3000 });
+            let out = if i < 98 {
+                Outcome::Ok(200)
+            } else {
+                Outcome::Status(500)
+            };
+            s.done(key(0), t0, t0, done, false, out);
+            s.done(
+                key(1),
+                t0,
+                t0,
+                t0 + Duration::from_millis(5),
+                false,
+                Outcome::Ok(200),
+            );
+        }
+        let check = |t: &str| Threshold::parse(t, &n).unwrap().check(&s);
+        assert!(!check("p95{kind:read}<1200ms").1);
+        assert!(check("p95{kind:write}<1200ms").1);
+        assert!(check("p50<20ms").1);
+        assert!(check("errors<1.5%").1); // 2 of 200
+        assert!(!check("errors{kind:read}<1.5%").1); // 2 of 100
+        assert!(check("errors<3").1);
+        let (obs, ok) = check("p95{phase:login_rush}<1s");
+        assert!(obs.is_none() && !ok, "no data must fail");
+    }
+}

@@ -1,0 +1,201 @@
+//! The reference target (`simulate serve`): a small axum service that applies the default
+//! mapping's events with the rules the users' systems enforce: points balances, one claim
+//! per (user, goal), one claim per (gift, user) and never more claims than shares,
+//! check-ins. It de-duplicates on `x-sim-event` and counts arrivals out of order, so a
+//! replay can be checked end to end. A test bed, not the product: state lives in memory.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+#[derive(Default, Debug)]
+pub struct Ledger {
+    /// Arrivals per event kind (first deliveries only).
+    pub received: BTreeMap<String, u64>,
+    pub duplicates: u64,
+    /// Arrivals whose seq was not above the user's last one.
+    pub out_of_order: u64,
+    /// Requests without an `x-sim-event` header.
+    pub unlabelled: u64,
+    seen: HashSet<(String, u32)>,
+    last_seq: HashMap<String, u32>,
+    pub balances: HashMap<String, i64>,
+    pub goal_claims: HashSet<(String, String)>,
+    pub refused_goal_claims: u64,
+    gifts: HashMap<String, u32>,
+    gift_claims: HashSet<(String, String)>,
+    pub gift_claims_won: u64,
+    pub gift_claims_refused: u64,
+    pub check_ins: u64,
+}
+
+impl Ledger {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "received": self.received,
+            "total": self.received.values().sum::<u64>(),
+            "duplicates": self.duplicates,
+            "out_of_order": self.out_of_order,
+            "unlabelled": self.unlabelled,
+            "users_with_points": self.balances.len(),
+            "points_total": self.balances.values().sum::<i64>(),
+            "goal_claims": self.goal_claims.len(),
+            "refused_goal_claims": self.refused_goal_claims,
+            "gifts": self.gifts.len(),
+            "gift_claims_won": self.gift_claims_won,
+            "gift_claims_refused": self.gift_claims_refused,
+            "check_ins": self.check_ins,
+        })
+    }
+
+    /// Applies one event; `Err` is a refusal by the rules (409).
+    fn apply(&mut self, event: &str, user: &str, props: &Value) -> Result<Value, String> {
+        let s = |k: &str| {
+            props
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        let n = |k: &str| props.get(k).and_then(Value::as_i64).unwrap_or(0);
+        match event {
+            "points.earned" => {
+                let b = self.balances.entry(user.into()).or_default();
+                *b += n("amount");
+                Ok(json!({"balance": *b}))
+            }
+            "points.redeemed" => {
+                let b = self.balances.entry(user.into()).or_default();
+                if *b < n("amount") {
+                    return Err(format!("balance {} is below {}", b, n("amount")));
+                }
+                *b -= n("amount");
+                Ok(json!({"balance": *b}))
+            }
+            "goal.claimed" => {
+                if self.goal_claims.insert((user.into(), s("goal_id"))) {
+                    Ok(json!({"claimed": s("goal_id")}))
+                } else {
+                    self.refused_goal_claims += 1;
+                    Err("this goal is already claimed".into())
+                }
+            }
+            "gift.created" => {
+                self.gifts.insert(s("gift_id"), n("shares").max(0) as u32);
+                Ok(json!({"gift_id": s("gift_id")}))
+            }
+            "gift.claimed" => {
+                let gift = s("gift_id");
+                let left = self.gifts.get_mut(&gift);
+                match left {
+                    Some(l)
+                        if *l > 0 && !self.gift_claims.contains(&(gift.clone(), user.into())) =>
+                    {
+                        *l -= 1;
+                        self.gift_claims.insert((gift, user.into()));
+                        self.gift_claims_won += 1;
+                        Ok(json!({"won": true}))
+                    }
+                    _ => {
+                        self.gift_claims_refused += 1;
+                        Err("no share left for this user".into())
+                    }
+                }
+            }
+            "checkin.created" => {
+                self.check_ins += 1;
+                Ok(json!({"ok": true}))
+            }
+            _ => Ok(json!({"ok": true})),
+        }
+    }
+}
+
+pub type Shared = Arc<Mutex<Ledger>>;
+
+async fn event(
+    State(ledger): State<Shared>,
+    Path(kind): Path<String>,
+    headers: HeaderMap,
+    body: Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    let id = headers
+        .get("x-sim-event")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit_once('/'))
+        .and_then(|(u, s)| Some((u.to_string(), s.parse::<u32>().ok()?)));
+    let mut l = ledger.lock().expect("ledger lock");
+    let user = match &id {
+        Some((user, seq)) => {
+            if !l.seen.insert((user.clone(), *seq)) {
+                l.duplicates += 1;
+                return (StatusCode::OK, Json(json!({"duplicate": true})));
+            }
+            let last = *l.last_seq.entry(user.clone()).or_insert(*seq);
+            if *seq < last {
+                l.out_of_order += 1;
+            }
+            l.last_seq.insert(user.clone(), last.max(*seq));
+            user.clone()
+        }
+        None => {
+            l.unlabelled += 1;
+            body.get("user_id")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        }
+    };
+    *l.received.entry(kind.clone()).or_default() += 1;
+    let props = body.get("props").cloned().unwrap_or(Value::Null);
+    match l.apply(&kind, &user, &props) {
+        Ok(v) => (StatusCode::OK, Json(v)),
+        Err(m) => (StatusCode::CONFLICT, Json(json!({"error": m}))),
+    }
+}
+
+/// The service's routes over a fresh ledger, which the caller keeps to read.
+pub fn router(challenges: u16) -> (Router, Shared) {
+    let ledger: Shared = Arc::default();
+    let catalogue: Value = (0..challenges)
+        .map(|c| json!({"challenge_id": format!("challenge-{c}")}))
+        .collect();
+    let app =
+        Router::new()
+            .route("/v1/events/{event}", post(event))
+            .route(
+                "/v1/challenges",
+                get(move || {
+                    let c = catalogue.clone();
+                    async move { Json(c) }
+                }),
+            )
+            .route(
+                "/v1/users/{user}/points",
+                get(
+                    |State(l): State<Shared>, Path(u): Path<String>| async move {
+                        let b = l.lock().expect("ledger lock").balances.get(&u).copied();
+                        Json(json!({"user_id": u, "balance": b.unwrap_or(0)}))
+                    },
+                ),
+            )
+            .route(
+                "/v1/stats",
+                get(|State(l): State<Shared>| async move {
+                    Json(l.lock().expect("ledger lock").to_json())
+                }),
+            )
+            .route("/healthz", get(|| async { "ok" }))
+            .with_state(Arc::clone(&ledger));
+    (app, ledger)
+}
+
+/// Serves on `listener` until the future is dropped.
+pub async fn serve(listener: tokio::net::TcpListener, app: Router) -> std::io::Result<()> {
+    axum::serve(listener, app).await
+}
