@@ -4,6 +4,7 @@ mod cli;
 mod common;
 mod determinism;
 mod personas;
+mod replay;
 mod schema;
 mod seed;
 mod statistics;

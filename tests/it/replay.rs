@@ -1,0 +1,540 @@
+//! `simulate replay` against real HTTP servers (axum) on loopback, started by each test.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use serde_json::Value;
+
+use crate::common::bin;
+
+/// One request as the server saw it.
+#[derive(Clone, Debug)]
+struct Arrival {
+    at: Instant,
+    id: String,
+    path: String,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+/// A real axum server on its own runtime and thread; dropped, it stops.
+struct Server {
+    addr: SocketAddr,
+    arrivals: Arc<Mutex<Vec<Arrival>>>,
+    _rt: tokio::runtime::Runtime,
+}
+
+/// How the recording server answers: a delay for a request arriving at `since_start`.
+type Stall = Arc<dyn Fn(Duration) -> Option<Duration> + Send + Sync>;
+
+impl Server {
+    fn start(stall: Option<Stall>) -> Server {
+        Server::start_on("127.0.0.1:0", stall)
+    }
+
+    fn start_on(addr: &str, stall: Option<Stall>) -> Server {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let arrivals: Arc<Mutex<Vec<Arrival>>> = Arc::default();
+        let started = Instant::now();
+        let state = (Arc::clone(&arrivals), stall, started);
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind(addr))
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        type St = (Arc<Mutex<Vec<Arrival>>>, Option<Stall>, Instant);
+        async fn record(
+            State((log, stall, started)): State<St>,
+            uri: Uri,
+            headers: HeaderMap,
+            body: Bytes,
+        ) -> StatusCode {
+            let at = Instant::now();
+            if let Some(d) = stall.as_ref().and_then(|f| f(at - started)) {
+                tokio::time::sleep(d).await;
+            }
+            let id = headers
+                .get("x-sim-event")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            log.lock().unwrap().push(Arrival {
+                at,
+                id,
+                path: uri.path().to_string(),
+                headers,
+                body,
+            });
+            StatusCode::OK
+        }
+        let app = Router::new().fallback(record).with_state(state);
+        rt.spawn(async move { axum::serve(listener, app).await });
+        Server {
+            addr,
+            arrivals,
+            _rt: rt,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn arrivals(&self) -> Vec<Arrival> {
+        self.arrivals.lock().unwrap().clone()
+    }
+}
+
+fn json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).expect("read")).expect("json")
+}
+
+/// Kinds the shipped mapping does not send.
+const SERVER_SIDE: &[&str] = &["nudge.sent", "goal.completed", "user.churned"];
+
+fn run_log(dir: &Path, users: &str, days: &str) -> PathBuf {
+    let out = dir.join("run");
+    let o = bin()
+        .args(["run", "--users", users, "--days", days, "-q", "--out"])
+        .arg(&out)
+        .output()
+        .expect("runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    out.join("events.jsonl")
+}
+
+/// A synthetic log: `n` events, one per distinct user, `gap_ms` apart.
+fn even_log(dir: &Path, n: usize, gap_ms: i64) -> PathBuf {
+    let p = dir.join("even.jsonl");
+    let mut text = String::new();
+    for i in 0..n {
+        text.push_str(&format!(
+            "{{\"v\":1,\"ts\":\"2026-01-05T00:00:00.000Z\",\"t_ms\":{},\"user_id\":\"u{i}\",\"persona\":\"gamer\",\"session_id\":\"s{i}-1\",\"seq\":0,\"event\":\"stat.updated\",\"props\":{{\"statCode\":\"enemy_kills\",\"value\":{i},\"delta\":1}}}}\n",
+            i as i64 * gap_ms
+        ));
+    }
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn every_mapped_event_arrives_once_with_its_line_and_on_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = run_log(dir.path(), "300", "1");
+    let server = Server::start(None);
+    let summary = dir.path().join("out/summary.json");
+    // 8h..11h of the engine's timeline in 3 s: 3600×.
+    let o = bin()
+        .args([
+            "replay", "--users", "300", "--days", "1", "--window", "8h..11h",
+        ])
+        .args(["--compress", "3h:3s", "-q", "--target", &server.url()])
+        .args(["--threshold", "errors<1%", "--summary-export"])
+        .arg(&summary)
+        .output()
+        .expect("runs");
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    // What `run` wrote for the same world, cut to the window and the mapped kinds.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let mut expected: BTreeMap<String, (i64, String)> = BTreeMap::new();
+    for line in text.lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let t = v["t_ms"].as_i64().unwrap();
+        let kind = v["event"].as_str().unwrap();
+        if (8 * 3_600_000..11 * 3_600_000).contains(&t) && !SERVER_SIDE.contains(&kind) {
+            let id = format!("{}/{}", v["user_id"].as_str().unwrap(), v["seq"]);
+            expected.insert(id, (t, line.to_string()));
+        }
+    }
+    assert!(
+        expected.len() > 300,
+        "a busy enough window: {}",
+        expected.len()
+    );
+
+    let arrivals = server.arrivals();
+    assert_eq!(
+        arrivals.len(),
+        expected.len(),
+        "each mapped event exactly once"
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    let first_t = expected.values().map(|(t, _)| *t).min().unwrap();
+    let first_at = arrivals.iter().map(|a| a.at).min().unwrap();
+    let mut deviation_ms = Vec::new();
+    for a in &arrivals {
+        assert!(seen.insert(a.id.clone()), "{} arrived twice", a.id);
+        let (t, line) = expected
+            .get(&a.id)
+            .unwrap_or_else(|| panic!("{} not in the log", a.id));
+        assert_eq!(
+            std::str::from_utf8(&a.body).unwrap(),
+            line,
+            "the body is the event line"
+        );
+        let kind = &line[line.find("\"event\":\"").unwrap() + 9..];
+        let kind = &kind[..kind.find('"').unwrap()];
+        assert_eq!(a.path, format!("/v1/events/{kind}"));
+        let due_ms = (t - first_t) as f64 / 3600.0;
+        let got_ms = (a.at - first_at).as_secs_f64() * 1000.0;
+        deviation_ms.push(got_ms - due_ms);
+    }
+    // Arrivals follow the schedule: the spread around the typical offset stays small.
+    deviation_ms.sort_by(f64::total_cmp);
+    let median = deviation_ms[deviation_ms.len() / 2];
+    let mut spread: Vec<f64> = deviation_ms.iter().map(|d| (d - median).abs()).collect();
+    spread.sort_by(f64::total_cmp);
+    let p99 = spread[spread.len() * 99 / 100];
+    assert!(p99 < 20.0, "p99 deviation from schedule {p99:.1} ms");
+
+    let s = json(&summary);
+    assert_eq!(s["totals"]["sent"].as_u64(), Some(expected.len() as u64));
+    assert_eq!(s["totals"]["ok"].as_u64(), Some(expected.len() as u64));
+    assert_eq!(s["totals"]["late"], 0);
+    assert!(s["totals"]["server_side"].as_u64().unwrap() > 0);
+    assert_eq!(s["thresholds"][0]["ok"], true);
+    let validator = jsonschema::validator_for(
+        &serde_json::from_str(
+            &std::fs::read_to_string(
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/replay-summary.v1.json"),
+            )
+            .unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let errors: Vec<String> = validator.iter_errors(&s).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "summary against its schema: {errors:?}");
+
+    // The exported histograms decode and hold every request: summaries can be merged.
+    use base64::Engine as _;
+    use hdrhistogram::serialization::Deserializer;
+    let mut merged: hdrhistogram::Histogram<u64> = hdrhistogram::Histogram::new(3).unwrap();
+    for g in s["groups"].as_array().unwrap() {
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(g["histograms"]["latency"].as_str().unwrap())
+            .unwrap();
+        let h: hdrhistogram::Histogram<u64> = Deserializer::new()
+            .deserialize(&mut raw.as_slice())
+            .unwrap();
+        assert_eq!(h.len(), g["count"].as_u64().unwrap());
+        merged.add(&h).unwrap();
+    }
+    assert_eq!(merged.len(), expected.len() as u64);
+}
+
+#[test]
+fn a_stalling_server_shows_in_corrected_latency_and_late_events() {
+    let dir = tempfile::tempdir().unwrap();
+    // 100 events/s for 6 s, at most 10 out. From its 1st to its 4th second the server
+    // takes 2 s per request: 10 answers per 2 s while 100 a second fall due.
+    let log = even_log(dir.path(), 600, 10);
+    let stall: Stall = Arc::new(|since: Duration| {
+        (since >= Duration::from_secs(1) && since < Duration::from_secs(4))
+            .then_some(Duration::from_secs(2))
+    });
+    let server = Server::start(Some(stall));
+    let summary = dir.path().join("s.json");
+    let o = bin()
+        .args(["replay", "--from-log"])
+        .arg(&log)
+        .args(["--target", &server.url(), "--max-in-flight", "10", "-q"])
+        .args([
+            "--threshold",
+            "p99<2500ms",
+            "--threshold",
+            "service_p99<2500ms",
+        ])
+        .arg("--summary-export")
+        .arg(&summary)
+        .output()
+        .expect("runs");
+    assert_eq!(
+        o.status.code(),
+        Some(99),
+        "p99<2500ms must fail: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let s = json(&summary);
+    let lat = s["overall"]["latency_ms"]["p99"].as_f64().unwrap();
+    let svc = s["overall"]["service_ms"]["p99"].as_f64().unwrap();
+    eprintln!(
+        "stall: latency p99 {lat} ms, service p99 {svc} ms, late {}",
+        s["totals"]["late"]
+    );
+    assert!(
+        svc > 1900.0 && svc < 2500.0,
+        "the 2 s stall is the service p99: {svc}"
+    );
+    assert!(
+        lat > svc + 500.0,
+        "corrected p99 {lat} well above service p99 {svc}"
+    );
+    assert!(
+        s["totals"]["late"].as_u64().unwrap() > 100,
+        "{}",
+        s["totals"]
+    );
+    assert_eq!(
+        s["totals"]["ok"].as_u64(),
+        Some(600),
+        "every event still answered"
+    );
+    assert_eq!(s["thresholds"][0]["ok"], false);
+    assert_eq!(s["thresholds"][1]["ok"], true);
+    assert_eq!(server.arrivals().len(), 600);
+}
+
+#[test]
+fn a_target_that_is_down_gives_counted_errors_and_traffic_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = even_log(dir.path(), 300, 10);
+    // A free port, closed for now.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let summary = dir.path().join("s.json");
+    let mut child = bin()
+        .args(["replay", "--from-log"])
+        .arg(&log)
+        .args(["--target", &format!("http://127.0.0.1:{port}"), "-q"])
+        .arg("--summary-export")
+        .arg(&summary)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    let server = Server::start_on(&format!("127.0.0.1:{port}"), None);
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "replay hangs");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success());
+    let s = json(&summary);
+    let refused = s["overall"]["error_classes"]["refused"]
+        .as_u64()
+        .unwrap_or(0);
+    let ok = s["totals"]["ok"].as_u64().unwrap();
+    assert!(
+        refused > 20,
+        "refused connections counted: {}",
+        s["overall"]
+    );
+    assert!(ok > 100, "traffic recovered: {ok}");
+    assert_eq!(refused + ok, 300);
+    assert_eq!(server.arrivals().len() as u64, ok);
+}
+
+#[test]
+fn a_custom_mapping_renders_paths_bodies_and_auth_without_leaking_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = even_log(dir.path(), 20, 5);
+    std::fs::write(
+        dir.path().join("tokens.json"),
+        r#"[{"user_id": "u3", "token": "tok-three"}]"#,
+    )
+    .unwrap();
+    let mapping = dir.path().join("m.toml");
+    std::fs::write(
+        &mapping,
+        r#"
+[auth]
+tokens_file = "tokens.json"
+bearer = "{token}"
+cookie = "sid={env.SIM_TEST_COOKIE}"
+
+[[request]]
+event = "stat.updated"
+method = "PUT"
+path = "/stats/{user_id}/{props.statCode}"
+body = { value = "{props.value}", who = "{user_id}#{seq}", fixed = true }
+kind = "write"
+"#,
+    )
+    .unwrap();
+    let server = Server::start(None);
+    let summary = dir.path().join("s.json");
+    let o = bin()
+        .env("SIM_TEST_COOKIE", "very-secret-cookie")
+        .args(["replay", "--from-log"])
+        .arg(&log)
+        .arg("--targets")
+        .arg(&mapping)
+        .args(["--target", &server.url(), "--compress", "10x", "-q"])
+        .args(["--threshold", "p95{kind:write}<5s", "--summary-export"])
+        .arg(&summary)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let arrivals = server.arrivals();
+    assert_eq!(arrivals.len(), 20);
+    let a3 = arrivals
+        .iter()
+        .find(|a| a.id == "u3/0")
+        .expect("u3 arrived");
+    assert_eq!(a3.path, "/stats/u3/enemy_kills");
+    assert_eq!(a3.headers["authorization"], "Bearer tok-three");
+    assert_eq!(a3.headers["cookie"], "sid=very-secret-cookie");
+    let body: Value = serde_json::from_slice(&a3.body).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"value": 3, "who": "u3#0", "fixed": true})
+    );
+    let printed = format!(
+        "{}{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+        std::fs::read_to_string(&summary).unwrap()
+    );
+    assert!(!printed.contains("very-secret-cookie") && !printed.contains("tok-three"));
+}
+
+#[test]
+fn bad_mappings_and_thresholds_are_refused_before_any_traffic() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = even_log(dir.path(), 5, 5);
+    let mapping = dir.path().join("bad.toml");
+    std::fs::write(
+        &mapping,
+        "[[request]]\nevent = \"stat.updatd\"\npath = \"/x/{user}\"\n",
+    )
+    .unwrap();
+    let server = Server::start(None);
+    let run = |extra: &[&str]| {
+        bin()
+            .args(["replay", "--from-log"])
+            .arg(&log)
+            .args(["--target", &server.url(), "-q"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let o = run(&["--targets", mapping.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("bad.toml:2: field `request[0].event`"),
+        "{err}"
+    );
+    assert!(err.contains("bad.toml:3: field `request[0].path`"), "{err}");
+    for (t, says) in [
+        ("p95{kind:raed}<1s", "known kind values: event"),
+        ("p97x<1s", "unknown metric"),
+        ("errors{colour:red}<1%", "unknown tag"),
+    ] {
+        let o = run(&["--threshold", t]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{t}: {err}");
+        assert!(err.contains(says), "{t}: {err}");
+    }
+    let o = run(&["--compress", "fast"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(server.arrivals().is_empty(), "nothing sent on bad input");
+}
+
+#[test]
+fn the_reference_target_applies_the_rules_and_deduplicates_a_second_replay() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (app, ledger) = simulate::target::router(10);
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    rt.spawn(simulate::target::serve(listener, app));
+    let replay = || {
+        let o = bin()
+            .args([
+                "replay",
+                "--users",
+                "400",
+                "--days",
+                "1",
+                "--compress",
+                "1d:3s",
+            ])
+            .args(["--target", &url, "-q", "--threshold-preset", "upper-limit"])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    let out = replay();
+    assert!(out.contains("✓ errors<=1%"), "{out}");
+    let first = ledger.lock().unwrap().to_json();
+    assert!(first["total"].as_u64().unwrap() > 1000, "{first}");
+    assert_eq!(first["duplicates"], 0);
+    assert_eq!(
+        first["out_of_order"], 0,
+        "each user's events arrive in order"
+    );
+    assert_eq!(first["unlabelled"], 0);
+    assert!(first["gift_claims_won"].as_u64().unwrap() > 0);
+    replay();
+    let second = ledger.lock().unwrap().to_json();
+    assert_eq!(second["total"], first["total"], "nothing applied twice");
+    assert_eq!(second["duplicates"], first["total"]);
+    assert_eq!(second["points_total"], first["points_total"]);
+}
+
+#[test]
+fn ctrl_c_stops_sends_no_more_and_still_writes_the_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = even_log(dir.path(), 2000, 10);
+    let server = Server::start(None);
+    let summary = dir.path().join("s.json");
+    let child = bin()
+        .args(["replay", "--from-log"])
+        .arg(&log)
+        .args(["--target", &server.url(), "-q", "--summary-export"])
+        .arg(&summary)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+    let s = json(&summary);
+    assert_eq!(s["interrupted"], true);
+    let ok = s["totals"]["ok"].as_u64().unwrap();
+    assert!(ok > 50 && ok < 2000, "{ok}");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(server.arrivals().len() as u64, ok);
+}
