@@ -65,17 +65,16 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, String> {
         .thread_name("replay")
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    let driver = Arc::new(http::Driver::new(
+    let driver = Arc::new(rt.block_on(http::Driver::new(
         Arc::clone(&o.mapping),
         &o.target,
         o.http2,
         o.plan.max_in_flight,
-    )?);
+    ))?);
     let (tx, rx) = tokio::sync::mpsc::channel(source::CHANNEL_BATCHES);
     let window = o.plan.window;
-    // The producer's own flag: set when the pacer ends, for whatever reason.
-    let halt = Arc::new(AtomicBool::new(false));
-    let feed_stop = Arc::clone(&halt);
+    // Ctrl-C stops the source too: the pacer then finds the channel closed.
+    let feed_stop = Arc::clone(&stop);
     let phases = o.phases.clone();
     let producer = std::thread::Builder::new()
         .name("timeline".into())
@@ -100,37 +99,32 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, String> {
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     bar.set_message("simulating up to the window's start…");
-    let ended = rt.block_on(async {
-        let view = {
-            let (stats, live, bar) = (Arc::clone(&stats), Arc::clone(&live), bar.clone());
-            let epoch = o.start_epoch_ms;
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_millis(250));
-                loop {
-                    tick.tick().await;
-                    if let Some(t0) = live.started.get() {
-                        let line = live_line(&stats, &live, *t0, epoch);
-                        bar.set_message(line);
-                    }
-                    bar.tick();
+    let view = {
+        let (stats, live, bar) = (Arc::clone(&stats), Arc::clone(&live), bar.clone());
+        let epoch = o.start_epoch_ms;
+        rt.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            loop {
+                tick.tick().await;
+                if let Some(t0) = live.started.get() {
+                    bar.set_message(live_line(&stats, &live, *t0, epoch));
                 }
-            })
-        };
-        let ended = pacer::pace(
-            rx,
-            Arc::clone(&driver),
-            Arc::clone(&stats),
-            Arc::clone(&live),
-            o.plan.clone(),
-            Arc::clone(&stop),
-        )
-        .await;
-        view.abort();
-        ended
-    });
+                bar.tick();
+            }
+        })
+    };
+    let ended = pacer::pace(
+        rx,
+        Arc::clone(&driver),
+        Arc::clone(&stats),
+        Arc::clone(&live),
+        o.plan.clone(),
+        Arc::clone(&stop),
+        rt.handle(),
+    );
+    view.abort();
     bar.finish_and_clear();
     // Wait for the producer so its error, if any, shows.
-    halt.store(true, Ordering::Relaxed);
     let fed = producer
         .join()
         .map_err(|_| "the timeline thread failed".to_string())?;

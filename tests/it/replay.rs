@@ -20,6 +20,7 @@ struct Arrival {
     at: Instant,
     id: String,
     path: String,
+    version: axum::http::Version,
     headers: HeaderMap,
     body: Bytes,
 }
@@ -55,6 +56,7 @@ impl Server {
         type St = (Arc<Mutex<Vec<Arrival>>>, Option<Stall>, Instant);
         async fn record(
             State((log, stall, started)): State<St>,
+            version: axum::http::Version,
             uri: Uri,
             headers: HeaderMap,
             body: Bytes,
@@ -72,6 +74,7 @@ impl Server {
                 at,
                 id,
                 path: uri.path().to_string(),
+                version,
                 headers,
                 body,
             });
@@ -409,6 +412,37 @@ kind = "write"
         std::fs::read_to_string(&summary).unwrap()
     );
     assert!(!printed.contains("very-secret-cookie") && !printed.contains("tok-three"));
+    assert!(
+        arrivals
+            .iter()
+            .all(|a| a.version == axum::http::Version::HTTP_11)
+    );
+
+    // The same over HTTP/2 (h2c, one connection multiplexing the requests).
+    let h2 = Server::start(None);
+    let o = bin()
+        .env("SIM_TEST_COOKIE", "very-secret-cookie")
+        .args(["replay", "--from-log"])
+        .arg(&log)
+        .arg("--targets")
+        .arg(&mapping)
+        .args(["--target", &h2.url(), "--compress", "10x", "-q", "--http2"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let arrivals = h2.arrivals();
+    assert_eq!(arrivals.len(), 20);
+    assert!(
+        arrivals
+            .iter()
+            .all(|a| a.version == axum::http::Version::HTTP_2)
+    );
+    let a3 = arrivals
+        .iter()
+        .find(|a| a.id == "u3/0")
+        .expect("u3 arrived");
+    assert_eq!(a3.path, "/stats/u3/enemy_kills");
+    assert_eq!(a3.headers["authorization"], "Bearer tok-three");
 }
 
 #[test]

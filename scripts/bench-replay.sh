@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Replay figures for docs/PERFORMANCE.md: the highest open-loop rate `simulate replay`
+# holds against nginx on loopback (scheduler lag p99 <= 2 ms, nothing late), next to
+# wrk's closed-loop maximum on the same server in the same run, and memory per simulated
+# user. Not a test: it prints numbers. Installs nginx and wrk from Debian when missing.
+# Usage: bash scripts/bench-replay.sh [seconds per step] [rates...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${1:-8}
+shift || true
+RATES=${*:-"5000 10000 15000 20000 25000 30000 40000 50000"}
+
+need() {
+  if ! command -v "$1" >/dev/null; then
+    echo "installing $2 (Debian)"
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get install -y "$2" >/dev/null 2>&1 || { $sudo apt-get update >/dev/null && $sudo apt-get install -y "$2" >/dev/null; }
+  fi
+}
+need nginx nginx-light
+need wrk wrk
+cargo build --release --quiet
+BIN=$PWD/target/release/simulate
+WORK=$(mktemp -d)
+PORT=18088
+cat > "$WORK/nginx.conf" <<EOF
+worker_processes auto;
+pid $WORK/nginx.pid;
+error_log $WORK/error.log;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  keepalive_requests 10000000;
+  client_body_temp_path $WORK;
+  server { listen 127.0.0.1:$PORT; location / { return 200 "ok"; } }
+}
+EOF
+nginx -c "$WORK/nginx.conf" -p "$WORK"
+trap 'nginx -c "$WORK/nginx.conf" -p "$WORK" -s stop 2>/dev/null || true; rm -rf "$WORK"' EXIT
+sleep 0.5
+URL=http://127.0.0.1:$PORT
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(nginx -v 2>&1); $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
+
+echo
+echo "== wrk -t2 -c64 -d${SECS}s (closed loop, GET)"
+WRK=$(wrk -t2 -c64 -d"${SECS}s" "$URL/v1/events/stat.updated" | tee "$WORK/wrk.txt" | awk '/Requests\/sec/ {print $2}')
+grep -E "Latency|Requests/sec" "$WORK/wrk.txt"
+
+# A log of RATE events a second for SECS seconds, users cycling through 50,000 ids.
+make_log() {
+  python3 - "$1" "$2" "$3" <<'PY'
+import sys
+rate, secs, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+n = rate * secs
+with open(path, "w") as f:
+    for i in range(n):
+        t = i * 1000 // rate
+        u = i % 50000
+        f.write('{"v":1,"ts":"2026-01-05T00:00:00.000Z","t_ms":%d,"user_id":"u%d","persona":"gamer","session_id":"s%d-1","seq":%d,"event":"stat.updated","props":{"statCode":"enemy_kills","value":%d,"delta":1}}\n' % (t, u, u, i // 50000, i))
+PY
+}
+
+echo
+echo "== simulate replay --from-log (open loop, POST with the event line, --max-in-flight 1000)"
+printf "%8s %10s %10s %8s %8s %10s %10s %8s\n" rate achieved lag_p50 lag_p99 late p99_ms errors cpu%
+BEST=0
+for RATE in $RATES; do
+  make_log "$RATE" "$SECS" "$WORK/log.jsonl"
+  /usr/bin/time -f "%P %M" -o "$WORK/time.txt" \
+    "$BIN" replay --from-log "$WORK/log.jsonl" --target "$URL" --max-in-flight 1000 -q \
+    --summary-export "$WORK/s.json" > /dev/null
+  read -r CPU RSS < "$WORK/time.txt"
+  python3 - "$WORK/s.json" "$RATE" "$CPU" > "$WORK/row.txt" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1])); t = s["totals"]; lag = s["scheduler_lag_ms"]; lat = s["overall"]["latency_ms"]
+ok = lag["p99"] <= 2.0 and t["late"] == 0 and t["errors"] == 0
+print("%8s %10.0f %10.3f %8.3f %8d %10.3f %10d %8s %s" % (sys.argv[2], t["achieved_per_s"], lag["p50"], lag["p99"], t["late"], lat["p99"], t["errors"], sys.argv[3], "held" if ok else "NOT held"))
+PY
+  cat "$WORK/row.txt"
+  if grep -q " held" "$WORK/row.txt" && ! grep -q "NOT held" "$WORK/row.txt"; then BEST=$RATE; fi
+done
+echo
+python3 -c "print('highest rate held: %d req/s = %.2fx wrk (%.0f req/s)' % ($BEST, $BEST / float('$WRK'), float('$WRK')))"
+
+echo
+echo "== memory per simulated user (engine source, one simulated hour sent in 5 s)"
+rss() {
+  /usr/bin/time -f "%M" -o "$WORK/m.txt" "$BIN" replay --users "$1" --days 1 --window 10h..11h \
+    --compress 1h:5s --target "$URL" -q --max-in-flight 1000 > /dev/null
+  cat "$WORK/m.txt"
+}
+SMALL=$(rss 1000)
+BIG=$(rss 100000)
+python3 -c "print('max RSS: 1,000 users %.1f MB, 100,000 users %.1f MB -> %.0f bytes per simulated user' % ($SMALL/1024, $BIG/1024, ($BIG - $SMALL) * 1024 / 99000))"
