@@ -156,7 +156,18 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
             )
         }
         None => {
-            let (personas, scenario) = super::run::load_world(&args.world)?;
+            // A window past the scenario's days makes the world that long: the days before
+            // it are the same events whatever the length (docs/REPLAY.md).
+            let mut world = args.world.clone();
+            if world.days.is_none()
+                && let Some(w) = &args.window
+            {
+                let to = parse_window(w, i64::MAX).map_err(bad)?.to_ms;
+                if to < i64::MAX {
+                    world.days = Some(((to + DAY - 1) / DAY).max(1) as u32);
+                }
+            }
+            let (personas, scenario) = super::run::load_world(&world)?;
             let end = scenario.end_ms();
             let window = match &args.window {
                 Some(s) => parse_window(s, end).map_err(bad)?,

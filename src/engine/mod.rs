@@ -71,12 +71,16 @@ pub struct Engine {
     wins: Vec<u32>,
     invites: Vec<(i64, u32, u32)>,
     next_id: u32,
+    /// Organic sign-up times not yet given a user.
+    organic: VecDeque<i64>,
     pub totals: RunTotals,
 }
 
 impl Engine {
-    /// Builds the world's users: `users` at t = 0 (ids 0..N), then the organic sign-ups of
-    /// the whole window (ids N.. in arrival order). Invitees get ids after those.
+    /// Builds the world's users: `users` at t = 0 (ids 0..N). Later arrivals (organic
+    /// sign-ups, invitees) get ids N.. as they arrive, epoch by epoch, so the first D days
+    /// are the same events whatever `--days` is: a replay of day 31 continues the world a
+    /// 30-day seed loaded.
     pub fn new(world: World, threads: usize) -> Engine {
         let threads = threads.max(1);
         // With two or more threads one of them writes (merge, checksum, sinks) while the
@@ -93,17 +97,7 @@ impl Engine {
         for id in 0..n {
             shards[(id % shards_n) as usize].add_user(&world, id, None, SignupSource::Launch, None);
         }
-        let mut next_id = n;
-        for t in signups {
-            shards[(next_id % shards_n) as usize].add_user(
-                &world,
-                next_id,
-                Some(t),
-                SignupSource::Organic,
-                None,
-            );
-            next_id += 1;
-        }
+        let next_id = n;
         let pool = (shards_n > 1)
             .then(|| {
                 rayon::ThreadPoolBuilder::new()
@@ -126,6 +120,7 @@ impl Engine {
             broadcasts: Vec::new(),
             wins: Vec::new(),
             invites: Vec::new(),
+            organic: signups.into(),
             next_id,
             totals,
         }
@@ -243,6 +238,7 @@ impl Engine {
                 break;
             }
             let t1 = (t0 + EPOCH_MS).min(end);
+            self.arrive(t1);
             self.deliver(t0, t1, &mut phase_cursor);
             let w = &self.world;
             match &self.pool {
@@ -411,6 +407,19 @@ impl Engine {
             }
             self.expiry.pop_front();
             self.gifts.remove(&gift);
+        }
+    }
+
+    /// Organic sign-ups before `t1` become users, ids in arrival order.
+    fn arrive(&mut self, t1: i64) {
+        let w = Arc::clone(&self.world);
+        while let Some(&t) = self.organic.front().filter(|t| **t < t1) {
+            self.organic.pop_front();
+            let id = self.next_id;
+            self.next_id += 1;
+            self.shard_of(id)
+                .add_user(&w, id, Some(t), SignupSource::Organic, None);
+            self.totals.users_created += 1;
         }
     }
 

@@ -63,6 +63,35 @@ fn thread_count_never_changes_the_timeline() {
 }
 
 #[test]
+fn a_longer_world_begins_with_the_shorter_one() {
+    // What lets `replay --window 30d..31d` continue a world `seed --days 30` loaded:
+    // arrivals get their ids as they come, so later days never renumber earlier ones.
+    let short = simulate(Spec {
+        users: 1500,
+        days: 3,
+        ..Default::default()
+    });
+    let long = simulate(Spec {
+        users: 1500,
+        days: 5,
+        threads: 2,
+        ..Default::default()
+    });
+    let cut = 3 * 86_400_000;
+    let prefix: Vec<_> = long.events.iter().filter(|e| e.t_ms < cut).collect();
+    assert!(short.events.iter().any(|e| matches!(
+        e.props,
+        Props::SignedUp {
+            source: simulate::timeline::SignupSource::Invite,
+            ..
+        }
+    )));
+    assert_eq!(prefix.len(), short.events.len());
+    assert!(short.events.iter().zip(prefix).all(|(a, b)| a == b));
+    assert!(long.events.len() > short.events.len());
+}
+
+#[test]
 fn a_different_seed_gives_a_different_timeline() {
     let a = simulate(Spec {
         seed: 1,

@@ -181,17 +181,12 @@ fn ids_are_assigned_in_order_and_invites_bring_users() {
         invited.len() as u64 <= run.totals.invitees,
         "invitees signed up that the engine never created"
     );
-    let organic_max = signups
-        .iter()
-        .filter(|s| s.1 == SignupSource::Organic)
-        .map(|s| s.0)
-        .max()
-        .unwrap_or(0);
-    assert!(
-        invited
-            .iter()
-            .all(|s| s.0 > organic_max && s.2.is_some_and(|by| by != s.0))
-    );
+    // Ids are handed out as users arrive: an invitee is always newer than its inviter.
+    assert!(invited.iter().all(|s| s.2.is_some_and(|by| by < s.0)));
+    let mut ids: Vec<u32> = signups.iter().map(|s| s.0).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), signups.len(), "one sign-up per id");
     assert_eq!(
         signups
             .iter()
