@@ -177,6 +177,10 @@ pub struct ServeArgs {
     /// Challenges in the catalogue the service lists
     #[arg(long, default_value_t = 10)]
     pub challenges: u16,
+    /// Start from a seeded database's state (--database-url or --sqlite); without either,
+    /// the service starts empty
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 /// Which database `seed` writes and `verify` reads.

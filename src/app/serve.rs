@@ -3,10 +3,54 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::BadInput;
+use super::{BadInput, refused};
 use crate::cli::ServeArgs;
+use crate::sinks::sql::postgres::Pg;
+use crate::sinks::sql::verify::Db;
+use crate::target::{Ledger, seeded};
+
+/// The seeded state, when a database is named; otherwise an empty ledger.
+fn starting_state(args: &ServeArgs) -> anyhow::Result<(Ledger, String)> {
+    if let Some(url) = args.db.url() {
+        let pg = Pg::open(&url, &args.db.schema).map_err(refused)?;
+        if pg.inspect().map_err(refused)?.tables.is_none() {
+            return Err(BadInput(format!(
+                "{} has no schema `{}`\n    fix: seed it first with `simulate seed --database-url …`, or pass the --schema it was seeded into",
+                pg.masked, pg.schema
+            ))
+            .into());
+        }
+        let mut conn = pg.live().map_err(refused)?;
+        let ledger = pg
+            .runtime()
+            .block_on(seeded::load(&mut Db::Pg(&mut conn)))
+            .map_err(refused)?;
+        return Ok((ledger, format!("schema `{}` of {}", pg.schema, pg.masked)));
+    }
+    if let Some(path) = &args.db.sqlite {
+        if !path.exists() {
+            return Err(BadInput(format!(
+                "{} does not exist\n    fix: run `simulate seed` first, or drop --sqlite to start empty",
+                path.display()
+            ))
+            .into());
+        }
+        let (rt, mut conn) = crate::sinks::sql::sqlite::open(path).map_err(refused)?;
+        let ledger = rt
+            .block_on(seeded::load(&mut Db::Sqlite(&mut conn)))
+            .map_err(refused)?;
+        return Ok((ledger, path.display().to_string()));
+    }
+    Ok((Ledger::default(), "nothing (empty)".into()))
+}
 
 pub fn serve(args: ServeArgs) -> anyhow::Result<i32> {
+    let (ledger, from) = starting_state(&args)?;
+    eprintln!(
+        "starting from {from}: {} users with balances, {} claimed goals",
+        ledger.balances.len(),
+        ledger.goal_claims.len()
+    );
     let stop = super::interrupt_flag();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -21,7 +65,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<i32> {
                 ))
             })?;
         let addr = listener.local_addr()?;
-        let (app, ledger) = crate::target::router(args.challenges);
+        let (app, ledger) = crate::target::router_over(ledger, args.challenges);
         eprintln!(
             "reference target on http://{addr} — POST /v1/events/{{event}}, GET /v1/challenges, GET /v1/stats; Ctrl-C stops"
         );

@@ -2,7 +2,13 @@
 //! mapping's events with the rules the users' systems enforce: points balances, one claim
 //! per (user, goal), one claim per (gift, user) and never more claims than shares,
 //! check-ins. It de-duplicates on `x-sim-event` and counts arrivals out of order, so a
-//! replay can be checked end to end. A test bed, not the product: state lives in memory.
+//! replay can be checked end to end. Started on a seeded database it begins from the
+//! seed's state, and checks each points balance and gift outcome the timeline reports
+//! against its own, so `seed --days 30` then `replay --window 30d..31d` shows whether the
+//! replay continued the seeded world. A test bed, not the product: it keeps its state in
+//! memory and does not write the database back.
+
+pub mod seeded;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -29,6 +35,12 @@ pub struct Ledger {
     pub refused_goal_claims: u64,
     gifts: HashMap<String, u32>,
     gift_claims: HashSet<(String, String)>,
+    /// Users whose state came from a seeded database.
+    pub seeded_users: u64,
+    /// Balances the timeline reports that differ from the service's own.
+    pub balance_mismatches: u64,
+    /// Gift claims the timeline says were won (or lost) that the service decided otherwise.
+    pub claim_mismatches: u64,
     pub gift_claims_won: u64,
     pub gift_claims_refused: u64,
     pub check_ins: u64,
@@ -50,6 +62,9 @@ impl Ledger {
             "gift_claims_won": self.gift_claims_won,
             "gift_claims_refused": self.gift_claims_refused,
             "check_ins": self.check_ins,
+            "seeded_users": self.seeded_users,
+            "balance_mismatches": self.balance_mismatches,
+            "claim_mismatches": self.claim_mismatches,
         })
     }
 
@@ -64,18 +79,20 @@ impl Ledger {
         };
         let n = |k: &str| props.get(k).and_then(Value::as_i64).unwrap_or(0);
         match event {
-            "points.earned" => {
+            "points.earned" | "points.redeemed" => {
                 let b = self.balances.entry(user.into()).or_default();
-                *b += n("amount");
-                Ok(json!({"balance": *b}))
-            }
-            "points.redeemed" => {
-                let b = self.balances.entry(user.into()).or_default();
-                if *b < n("amount") {
+                if event == "points.earned" {
+                    *b += n("amount");
+                } else if *b < n("amount") {
                     return Err(format!("balance {} is below {}", b, n("amount")));
+                } else {
+                    *b -= n("amount");
                 }
-                *b -= n("amount");
-                Ok(json!({"balance": *b}))
+                let b = *b;
+                if props.get("balance").and_then(Value::as_i64) != Some(b) {
+                    self.balance_mismatches += 1;
+                }
+                Ok(json!({"balance": b}))
             }
             "goal.claimed" => {
                 if self.goal_claims.insert((user.into(), s("goal_id"))) {
@@ -91,7 +108,13 @@ impl Ledger {
             }
             "gift.claimed" => {
                 let gift = s("gift_id");
+                let said = s("outcome");
                 let left = self.gifts.get_mut(&gift);
+                let wins = matches!(&left, Some(l) if **l > 0)
+                    && !self.gift_claims.contains(&(gift.clone(), user.into()));
+                if (said == "won" && !wins) || (said == "exhausted" && wins) {
+                    self.claim_mismatches += 1;
+                }
                 match left {
                     Some(l)
                         if *l > 0 && !self.gift_claims.contains(&(gift.clone(), user.into())) =>
@@ -161,7 +184,12 @@ async fn event(
 
 /// The service's routes over a fresh ledger, which the caller keeps to read.
 pub fn router(challenges: u16) -> (Router, Shared) {
-    let ledger: Shared = Arc::default();
+    router_over(Ledger::default(), challenges)
+}
+
+/// The service's routes over `ledger` (e.g. one [`seeded::load`] read).
+pub fn router_over(ledger: Ledger, challenges: u16) -> (Router, Shared) {
+    let ledger: Shared = Arc::new(Mutex::new(ledger));
     let catalogue: Value = (0..challenges)
         .map(|c| json!({"challenge_id": format!("challenge-{c}")}))
         .collect();

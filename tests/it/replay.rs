@@ -572,3 +572,65 @@ fn ctrl_c_stops_sends_no_more_and_still_writes_the_summary() {
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(server.arrivals().len() as u64, ok);
 }
+
+#[test]
+fn a_replay_after_the_seeded_days_continues_the_seeded_world() {
+    use simulate::sinks::sql::verify::Db;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("seed.sqlite");
+    let o = bin()
+        .args(["seed", "--users", "400", "--days", "1", "-q", "--sqlite"])
+        .arg(&db)
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let serve_and_replay = |seeded: bool| {
+        let ledger = if seeded {
+            let (rt, mut conn) = simulate::sinks::sql::sqlite::open(&db).unwrap();
+            rt.block_on(simulate::target::seeded::load(&mut Db::Sqlite(&mut conn)))
+                .unwrap()
+        } else {
+            simulate::target::Ledger::default()
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (app, shared) = simulate::target::router_over(ledger, 10);
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        rt.spawn(simulate::target::serve(listener, app));
+        // Day 2 of the same world: the engine simulates day 1 silently, as the seed did.
+        let o = bin()
+            .args(["replay", "--users", "400", "--window", "1d..2d"])
+            .args(["--compress", "1d:4s", "-q", "--target", &url])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        shared.lock().unwrap().to_json()
+    };
+    let continued = serve_and_replay(true);
+    assert!(
+        continued["seeded_users"].as_u64().unwrap() >= 400,
+        "{continued}"
+    );
+    assert!(continued["received"]["points.earned"].as_u64().unwrap() > 100);
+    assert_eq!(continued["balance_mismatches"], 0, "{continued}");
+    // Claimers racing for the same gift within a millisecond of simulated time reach the
+    // service in network order, not the timeline's (time, user id) order: a few outcomes
+    // may differ, never many.
+    let claims = continued["received"]["gift.claimed"].as_u64().unwrap();
+    let off = continued["claim_mismatches"].as_u64().unwrap();
+    assert!(claims > 100 && off * 20 < claims, "{continued}");
+    assert_eq!(continued["refused_goal_claims"], 0, "{continued}");
+    // The same day against an empty service: the balances day 1 left are missing.
+    let fresh = serve_and_replay(false);
+    assert!(
+        fresh["balance_mismatches"].as_u64().unwrap() > 50,
+        "{fresh}"
+    );
+}

@@ -136,6 +136,8 @@ macro_rules! on_db {
     };
 }
 
+pub(crate) use on_db;
+
 impl Db<'_> {
     pub async fn digest(&mut self, table: Table) -> Result<TableDigest, DbError> {
         let sql = select(table, matches!(self, Db::Pg(_)));
