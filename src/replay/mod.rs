@@ -102,12 +102,20 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, String> {
     let view = {
         let (stats, live, bar) = (Arc::clone(&stats), Arc::clone(&live), bar.clone());
         let epoch = o.start_epoch_ms;
+        // Without a terminal (CI logs) the bar is hidden: a plain line every 10 s instead.
+        let plain = bar.is_hidden() && !o.quiet;
         rt.spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(250));
+            let mut n = 0u64;
             loop {
                 tick.tick().await;
+                n += 1;
                 if let Some(t0) = live.started.get() {
-                    bar.set_message(live_line(&stats, &live, *t0, epoch));
+                    let line = live_line(&stats, &live, *t0, epoch);
+                    if plain && n % 40 == 0 {
+                        eprintln!("{line}");
+                    }
+                    bar.set_message(line);
                 }
                 bar.tick();
             }
