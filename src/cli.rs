@@ -164,6 +164,9 @@ pub struct ReplayArgs {
     /// Worker threads for the engine [default: 1; the engine runs far ahead of wall time]
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Threads for the network I/O [default: CPU count − 1, at least 1; the pacer has its own]
+    #[arg(long, value_name = "N")]
+    pub io_threads: Option<usize>,
     /// No live view
     #[arg(long, short)]
     pub quiet: bool,

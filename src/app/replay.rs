@@ -287,6 +287,10 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
         http2,
         thresholds,
         quiet: args.quiet,
+        io_threads: args
+            .io_threads
+            .map(|n| super::threads(Some(n)).map_err(anyhow::Error::new))
+            .transpose()?,
         start_epoch_ms,
         config,
     };

@@ -42,6 +42,8 @@ pub struct Options {
     pub http2: bool,
     pub thresholds: Vec<Threshold>,
     pub quiet: bool,
+    /// Threads doing the network I/O [default: cores − 1, at least 1].
+    pub io_threads: Option<usize>,
     /// Absolute time of the timeline's t = 0, for the live sim clock.
     pub start_epoch_ms: i64,
     /// Echoed in the summary's `config`.
@@ -58,7 +60,11 @@ pub struct Report {
 
 /// Runs a whole replay; blocks until it ends or `stop` is set and the drain bound passes.
 pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, String> {
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    // The pacer thread needs a core of its own: on 2 cores one I/O worker held higher
+    // rates with less CPU than two (docs/PERFORMANCE.md).
+    let workers = o.io_threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
+    });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .enable_all()

@@ -16,6 +16,7 @@
 //! above service time, and in the `chained` count, not as generator lag.
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -121,13 +122,29 @@ pub fn pace(
     let ns_per_sim_ms = 1e6 / plan.factor;
     // Each user's last request: the next one waits for it. Pruned of finished entries
     // now and then so the map holds users with a request out, not every user seen.
-    let mut tails: HashMap<Box<str>, oneshot::Receiver<()>> = HashMap::new();
+    // Keyed by a hash of the user id: no allocation per request, and a collision only
+    // makes two users wait for each other now and then.
+    let mut tails: HashMap<u64, oneshot::Receiver<()>> = HashMap::new();
+    let hasher = std::hash::BuildHasherDefault::<std::hash::DefaultHasher>::default();
+    // Skipped events since the last hand-over, recorded with the jobs under one lock.
+    let mut skipped: Vec<(Instant, u16, bool)> = Vec::new();
     let mut prune_at = 4096;
     // Requests due at the same wake-up go to the runtime together: one cross-thread
     // hand-over per wake-up instead of one per request (measured: a quarter of the CPU
     // went to waking workers).
     let mut ready: Vec<Job> = Vec::new();
-    let flush = |ready: &mut Vec<Job>| {
+    let flush = |ready: &mut Vec<Job>, skipped: &mut Vec<(Instant, u16, bool)>| {
+        if !skipped.is_empty() || !ready.is_empty() {
+            let mut s = stats.lock().expect("stats lock");
+            for (intended, kind, server_side) in skipped.drain(..) {
+                s.scheduled(intended);
+                s.skipped(kind, server_side);
+            }
+            for j in ready.iter() {
+                s.scheduled(j.intended);
+                s.sent(j.intended, j.sent, j.late);
+            }
+        }
         if ready.is_empty() {
             return;
         }
@@ -140,7 +157,7 @@ pub fn pace(
         });
     };
     let interrupted = 'run: loop {
-        flush(&mut ready);
+        flush(&mut ready, &mut skipped);
         // The source stops on `stop` too, which closes the channel.
         let Some(batch) = rx.blocking_recv() else {
             break stop.load(Ordering::Relaxed);
@@ -162,23 +179,21 @@ pub fn pace(
                 if now >= intended {
                     break;
                 }
-                flush(&mut ready);
+                flush(&mut ready, &mut skipped);
                 std::thread::sleep((intended - now).min(WAKE));
             }
             live.sim_ms.store(due.t_ms, Ordering::Relaxed);
             let kind = match driver.mapping.route(due.kind) {
                 Route::Send(r) => r.kind,
                 other => {
-                    let mut s = stats.lock().expect("stats lock");
-                    s.scheduled(intended);
-                    s.skipped(due.kind, matches!(other, Route::ServerSide));
+                    skipped.push((intended, due.kind, matches!(other, Route::ServerSide)));
                     continue;
                 }
             };
             let (permit, late) = match Arc::clone(&slots).try_acquire_owned() {
                 Ok(p) => (p, false),
                 Err(_) => {
-                    flush(&mut ready);
+                    flush(&mut ready, &mut skipped);
                     let waited = rt.block_on(async {
                         tokio::select! {
                             p = Arc::clone(&slots).acquire_owned() => p.ok(),
@@ -192,11 +207,6 @@ pub fn pace(
                 }
             };
             let sent = Instant::now();
-            {
-                let mut s = stats.lock().expect("stats lock");
-                s.scheduled(intended);
-                s.sent(intended, sent, late);
-            }
             live.in_flight.fetch_add(1, Ordering::Relaxed);
             let key = Key {
                 protocol: 0,
@@ -205,7 +215,7 @@ pub fn pace(
                 phase: due.phase,
             };
             let (done, done_rx) = oneshot::channel::<()>();
-            let previous = tails.insert(due.user_id.clone(), done_rx);
+            let previous = tails.insert(hasher.hash_one(&due.user_id), done_rx);
             if tails.len() >= prune_at {
                 tails.retain(|_, rx| {
                     matches!(rx.try_recv(), Err(oneshot::error::TryRecvError::Empty))
@@ -224,7 +234,7 @@ pub fn pace(
             });
         }
     };
-    flush(&mut ready);
+    flush(&mut ready, &mut skipped);
     drop(rx);
     // Let what is in flight finish: on a normal end up to the request timeout, after
     // Ctrl-C up to the drain bound.
