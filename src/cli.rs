@@ -128,6 +128,10 @@ pub struct ReplayArgs {
     /// Base URL of the target, e.g. http://127.0.0.1:3000 (replaces the mapping's base_url)
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
+    /// gRPC server for the mapping's gRPC requests, e.g. http://127.0.0.1:50051 (replaces
+    /// the mapping's [grpc] target)
+    #[arg(long, value_name = "URL")]
+    pub grpc_target: Option<String>,
     /// Target mapping file: which request each event kind becomes [default: the shipped
     /// mapping, POST {target}/v1/events/{event}]
     #[arg(long, value_name = "FILE")]

@@ -121,6 +121,28 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
         }
     }
     let shown_target = mask_url(&target);
+    let sends_grpc = mapping
+        .routes
+        .iter()
+        .any(|r| matches!(r, crate::replay::mapping::Route::Send(q) if q.grpc.is_some()));
+    let grpc_target = args
+        .grpc_target
+        .clone()
+        .or_else(|| mapping.grpc_target.clone());
+    if sends_grpc && grpc_target.is_none() {
+        return Err(bad(format!(
+            "{} sends gRPC requests but names no gRPC server\n    fix: add --grpc-target http://127.0.0.1:50051, or `target` under [grpc] in the mapping",
+            mapping.name
+        )));
+    }
+    if let Some(g) = &grpc_target
+        && !(g.starts_with("http://") || g.starts_with("https://"))
+    {
+        return Err(bad(format!(
+            "--grpc-target `{}` is not an http:// or https:// URL\n    fix: write it like http://127.0.0.1:50051",
+            mask_url(g)
+        )));
+    }
 
     let (feed, phases, window, start_epoch_ms, world_config) = match &args.from_log {
         Some(log) => {
@@ -261,6 +283,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
 
     let config = json!({
         "target": shown_target,
+        "grpc_target": grpc_target.as_deref().map(mask_url),
         "mapping": mapping.name,
         "world": world_config,
         "window": {"from_ms": window.from_ms, "to_ms": (window.to_ms < i64::MAX).then_some(window.to_ms), "text": args.window},
@@ -284,6 +307,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
         mapping: Arc::new(mapping),
         target,
         shown_target,
+        grpc_target,
         http2,
         thresholds,
         quiet: args.quiet,

@@ -26,6 +26,8 @@ use super::template::{Body, Ctx};
 
 pub struct Driver {
     transport: Transport,
+    /// The gRPC channel, when the mapping sends gRPC.
+    grpc: Option<super::grpc::Client>,
     /// The target URL without a trailing slash.
     base: String,
     pub mapping: Arc<Mapping>,
@@ -42,9 +44,13 @@ impl Driver {
     pub async fn new(
         mapping: Arc<Mapping>,
         target: &str,
+        grpc_target: Option<&str>,
         http2: bool,
         pool: usize,
     ) -> Result<Driver, String> {
+        let grpc = grpc_target
+            .map(|u| super::grpc::Client::new(u, mapping.timeout))
+            .transpose()?;
         let base = target.trim_end_matches('/').to_string();
         let url = url::Url::parse(&base).map_err(|e| format!("the target URL: {e}"))?;
         let transport = if url.scheme() == "http" {
@@ -87,6 +93,7 @@ impl Driver {
         };
         Ok(Driver {
             transport,
+            grpc,
             base,
             mapping,
         })
@@ -95,6 +102,18 @@ impl Driver {
     /// Renders and sends one request; the whole response body is read, so the latency
     /// covers the answer, not just its headers. Bounded by the mapping's timeout.
     pub async fn send(&self, due: &Due, req: &Request) -> Outcome {
+        if let (Some((call, template)), Some(client)) = (&req.grpc, &self.grpc) {
+            let json = template
+                .needs_json()
+                .then(|| serde_json::from_slice::<serde_json::Value>(&due.line).ok())
+                .flatten();
+            let ctx = self.ctx(due, json.as_ref());
+            let msg = match super::grpc::message(&call.input, template.render(&ctx)) {
+                Ok(m) => m,
+                Err(_) => return Outcome::Failed(ErrorClass::Other),
+            };
+            return client.call(call, msg, &x_sim_event(due)).await;
+        }
         let (path, headers, body) = self.render(due, req);
         let sent = async {
             match &self.transport {
@@ -124,31 +143,27 @@ impl Driver {
     }
 
     /// The path (after the target's own), headers and body of one request.
-    fn render(&self, due: &Due, req: &Request) -> (String, HeaderMap, Bytes) {
-        let json = if req.needs_json {
-            serde_json::from_slice::<serde_json::Value>(&due.line).ok()
-        } else {
-            None
-        };
+    fn ctx<'a>(&'a self, due: &'a Due, json: Option<&'a serde_json::Value>) -> Ctx<'a> {
         let token = self
             .mapping
             .tokens
             .as_ref()
             .and_then(|t| t.get(&*due.user_id))
             .map(String::as_str);
-        let ctx = Ctx {
-            due,
-            json: json.as_ref(),
-            token,
+        Ctx { due, json, token }
+    }
+
+    fn render(&self, due: &Due, req: &Request) -> (String, HeaderMap, Bytes) {
+        let json = if req.needs_json {
+            serde_json::from_slice::<serde_json::Value>(&due.line).ok()
+        } else {
+            None
         };
+        let ctx = self.ctx(due, json.as_ref());
         let mut path = String::with_capacity(48);
         req.path.render_into(&ctx, &mut path);
         let mut headers = HeaderMap::with_capacity(4 + req.headers.len());
-        let mut id = String::with_capacity(due.user_id.len() + 8);
-        id.push_str(&due.user_id);
-        id.push('/');
-        id.push_str(itoa::Buffer::new().format(due.seq));
-        if let Ok(v) = HeaderValue::from_str(&id) {
+        if let Ok(v) = HeaderValue::from_str(&x_sim_event(due)) {
             headers.insert("x-sim-event", v);
         }
         for (name, t) in self.mapping.headers.iter().chain(&req.headers) {
@@ -170,6 +185,15 @@ impl Driver {
         };
         (path, headers, body)
     }
+}
+
+/// `<user_id>/<seq>`: every request carries it, whatever the protocol.
+fn x_sim_event(due: &Due) -> String {
+    let mut id = String::with_capacity(due.user_id.len() + 8);
+    id.push_str(&due.user_id);
+    id.push('/');
+    id.push_str(itoa::Buffer::new().format(due.seq));
+    id
 }
 
 /// hyper's client connections to one plain-HTTP address: HTTP/1.1 connections reused one
@@ -284,7 +308,9 @@ fn io_class(e: &std::io::Error) -> Option<ErrorClass> {
 }
 
 /// The class of an error chain: the io error underneath if any, else what the text says.
-fn chain_class(mut src: Option<&(dyn std::error::Error + 'static)>) -> Option<ErrorClass> {
+pub(super) fn chain_class(
+    mut src: Option<&(dyn std::error::Error + 'static)>,
+) -> Option<ErrorClass> {
     while let Some(s) = src {
         if let Some(c) = s.downcast_ref::<std::io::Error>().and_then(io_class) {
             return Some(c);

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Method;
@@ -38,6 +39,23 @@ struct RawMapping {
     server_side: Vec<String>,
     #[serde(default)]
     request: Vec<RawRequest>,
+    grpc: Option<RawGrpc>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct RawGrpc {
+    /// The gRPC server's URL (`--grpc-target` replaces it).
+    target: Option<String>,
+    /// The contract; default: the shipped proto/event_service.proto.
+    proto: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct RawCheck {
+    field: String,
+    equals: toml::Value,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -54,10 +72,16 @@ struct RawRequest {
     event: Option<String>,
     #[serde(default)]
     events: Vec<String>,
+    #[serde(default)]
+    protocol: Option<String>,
     #[serde(default = "post")]
     method: String,
-    path: String,
+    path: Option<String>,
     body: Option<toml::Value>,
+    /// gRPC: the request message, a JSON template of the method's input type.
+    message: Option<toml::Value>,
+    /// gRPC: `field == equals` on the response, else an application error.
+    check: Option<RawCheck>,
     #[serde(default)]
     headers: BTreeMap<String, String>,
     #[serde(default)]
@@ -93,6 +117,10 @@ impl Expect {
 /// One compiled request.
 #[derive(Debug)]
 pub struct Request {
+    /// Index into `stats::PROTOCOLS`: 0 HTTP, 1 gRPC.
+    pub protocol: u8,
+    /// The gRPC method and its message template, for protocol 1.
+    pub grpc: Option<(Arc<super::grpc::Call>, JsonTmpl)>,
     pub method: Method,
     pub path: Template,
     pub body: Option<Body>,
@@ -111,7 +139,7 @@ pub enum Route {
     Unmapped,
     /// Produced by the server itself: counted and skipped.
     ServerSide,
-    Send(Request),
+    Send(Box<Request>),
 }
 
 #[derive(Debug)]
@@ -128,6 +156,8 @@ pub struct Mapping {
     pub routes: Vec<Route>,
     /// Request kind tags (read, write, ai, …) in first-use order.
     pub kinds: Vec<String>,
+    /// Where gRPC requests go (the mapping's `[grpc] target`).
+    pub grpc_target: Option<String>,
 }
 
 impl Mapping {
@@ -255,6 +285,11 @@ impl Mapping {
         }
         let mut kinds: Vec<String> = Vec::new();
         let mut uses_token = headers.iter().any(|(_, t)| t.uses_token());
+        let raw_grpc = raw.grpc.as_ref();
+        let proto_path = raw_grpc
+            .and_then(|g| g.proto.as_ref())
+            .map(|p| dir.map(|d| d.join(p)).unwrap_or_else(|| p.into()));
+        let mut pool: Option<prost_reflect::DescriptorPool> = None;
         for (i, r) in raw.request.iter().enumerate() {
             let rp = root.key("request").index(i);
             let mut names: Vec<(FieldPath, &String)> = r
@@ -273,25 +308,89 @@ impl Mapping {
                     "add `event = \"points.earned\"` (or `events = [...]`)",
                 );
             }
-            let method = match Method::from_bytes(r.method.to_ascii_uppercase().as_bytes()) {
-                Ok(m) => m,
-                Err(_) => {
+            let protocol = match r.protocol.as_deref().unwrap_or("http") {
+                "http" => 0u8,
+                "grpc" => 1,
+                other => {
                     bad(
-                        rp.key("method"),
-                        format!("`{}` is not an HTTP method", r.method),
-                        "use GET, POST, PUT, PATCH or DELETE",
+                        rp.key("protocol"),
+                        format!("`{other}` is not a protocol"),
+                        "use http or grpc",
                     );
-                    Method::POST
+                    0
                 }
             };
-            if !r.path.starts_with('/') {
-                bad(
-                    rp.key("path"),
-                    "the path must start with `/`".into(),
-                    "write it like /v1/points/{user_id}",
-                );
+            let mut grpc = None;
+            let mut method = Method::POST;
+            let mut path_text = r.path.clone().unwrap_or_else(|| "/".into());
+            if protocol == 1 {
+                if pool.is_none() {
+                    match super::grpc::load(proto_path.as_deref()) {
+                        Ok(p) => pool = Some(p),
+                        Err(m) => {
+                            bad(
+                                root.key("grpc").key("proto"),
+                                m,
+                                "give a .proto file that compiles",
+                            );
+                            continue;
+                        }
+                    }
+                }
+                let p = pool.as_ref().expect("loaded above");
+                match grpc_call(p, &r.method, r.check.as_ref()) {
+                    Ok(call) => {
+                        let msg = r
+                            .message
+                            .as_ref()
+                            .map(|v| JsonTmpl::compile(v, "message"))
+                            .unwrap_or(Ok(JsonTmpl::Lit(serde_json::json!({}))));
+                        match msg {
+                            Ok(t) => {
+                                uses_token |= t.uses_token();
+                                grpc = Some((Arc::new(call), t));
+                            }
+                            Err((at, m)) => bad(
+                                rp.key("message"),
+                                format!("{at}: {m}"),
+                                "correct the template",
+                            ),
+                        }
+                    }
+                    Err((field, m)) => bad(
+                        rp.key(field),
+                        m,
+                        "name a method of the proto as package.Service/Method, and a field of its response",
+                    ),
+                }
+                path_text = "/".into();
+            } else {
+                method = match Method::from_bytes(r.method.to_ascii_uppercase().as_bytes()) {
+                    Ok(m) => m,
+                    Err(_) => {
+                        bad(
+                            rp.key("method"),
+                            format!("`{}` is not an HTTP method", r.method),
+                            "use GET, POST, PUT, PATCH or DELETE",
+                        );
+                        Method::POST
+                    }
+                };
+                match &r.path {
+                    None => bad(
+                        rp.clone(),
+                        "an HTTP request needs a path".into(),
+                        "add `path = \"/v1/events/{event}\"`",
+                    ),
+                    Some(p) if !p.starts_with('/') => bad(
+                        rp.key("path"),
+                        "the path must start with `/`".into(),
+                        "write it like /v1/points/{user_id}",
+                    ),
+                    _ => {}
+                }
             }
-            let path = Template::compile(&r.path).unwrap_or_else(|m| {
+            let path = Template::compile(&path_text).unwrap_or_else(|m| {
                 bad(
                     rp.key("path"),
                     m,
@@ -338,7 +437,8 @@ impl Mapping {
             let needs_json = path.needs_json()
                 || req_headers.iter().any(|(_, t)| t.needs_json())
                 || headers.iter().any(|(_, t)| t.needs_json())
-                || matches!(&body, Some(Body::Json(t)) if t.needs_json());
+                || matches!(&body, Some(Body::Json(t)) if t.needs_json())
+                || grpc.as_ref().is_some_and(|(_, t)| t.needs_json());
             uses_token |= path.uses_token()
                 || req_headers.iter().any(|(_, t)| t.uses_token())
                 || matches!(&body, Some(Body::Json(t)) if t.uses_token());
@@ -360,7 +460,9 @@ impl Mapping {
                     continue;
                 }
                 seen[k] = Some(format!("request[{i}]"));
-                routes[k] = Route::Send(Request {
+                routes[k] = Route::Send(Box::new(Request {
+                    protocol,
+                    grpc: grpc.as_ref().map(|(c, t)| (Arc::clone(c), t.clone())),
                     method: method.clone(),
                     path: path.clone(),
                     body: body.clone(),
@@ -368,7 +470,7 @@ impl Mapping {
                     expect: expect.clone(),
                     kind,
                     needs_json,
-                });
+                }));
             }
         }
         if uses_token && tokens.is_none() && raw.auth.tokens_file.is_none() {
@@ -390,6 +492,7 @@ impl Mapping {
             tokens,
             routes,
             kinds,
+            grpc_target: raw.grpc.and_then(|g| g.target),
         })
     }
 
@@ -404,17 +507,71 @@ impl Mapping {
                     match r {
                         Route::Unmapped => "unmapped (counted, skipped)".to_string(),
                         Route::ServerSide => "server-side (skipped)".to_string(),
-                        Route::Send(q) => format!(
-                            "{} {} [{}]",
-                            q.method,
-                            q.path.source(),
-                            self.kinds[q.kind as usize]
-                        ),
+                        Route::Send(q) => match &q.grpc {
+                            Some((call, _)) => {
+                                format!("gRPC {} [{}]", call.path, self.kinds[q.kind as usize])
+                            }
+                            None => format!(
+                                "{} {} [{}]",
+                                q.method,
+                                q.path.source(),
+                                self.kinds[q.kind as usize]
+                            ),
+                        },
                     },
                 )
             })
             .collect()
     }
+}
+
+/// `package.Service/Method` in `pool`, with its response check.
+fn grpc_call(
+    pool: &prost_reflect::DescriptorPool,
+    method: &str,
+    check: Option<&RawCheck>,
+) -> Result<super::grpc::Call, (&'static str, String)> {
+    let (service, name) = method.trim_start_matches('/').rsplit_once('/').ok_or((
+        "method",
+        format!("`{method}` is not package.Service/Method"),
+    ))?;
+    let svc = pool
+        .get_service_by_name(service)
+        .ok_or(("method", format!("the proto has no service `{service}`")))?;
+    let m = svc
+        .methods()
+        .find(|m| m.name() == name)
+        .ok_or(("method", format!("`{service}` has no method `{name}`")))?;
+    if m.is_client_streaming() || m.is_server_streaming() {
+        return Err((
+            "method",
+            format!("`{method}` streams; only unary calls are sent"),
+        ));
+    }
+    let check = match check {
+        None => None,
+        Some(c) => {
+            if m.output().get_field_by_name(&c.field).is_none() {
+                return Err((
+                    "check",
+                    format!("`{}` has no field `{}`", m.output().full_name(), c.field),
+                ));
+            }
+            Some((
+                c.field.clone(),
+                serde_json::to_value(&c.equals).unwrap_or_default(),
+            ))
+        }
+    };
+    let path = format!("/{service}/{name}")
+        .parse()
+        .map_err(|_| ("method", format!("`{method}` is not a valid path")))?;
+    Ok(super::grpc::Call {
+        path,
+        input: m.input(),
+        output: m.output(),
+        check,
+    })
 }
 
 fn parse_expect(v: &toml::Value) -> Option<Expect> {

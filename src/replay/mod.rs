@@ -2,6 +2,7 @@
 //!
 //! source (engine or log) ──bounded channel──▶ pacer ──▶ driver (HTTP) ──▶ stats ──▶ summary
 
+pub mod grpc;
 pub mod http;
 pub mod mapping;
 pub mod pacer;
@@ -39,6 +40,8 @@ pub struct Options {
     /// The target's base URL (sent to; never printed: `shown_target` is).
     pub target: String,
     pub shown_target: String,
+    /// Where gRPC requests go, if the mapping sends any.
+    pub grpc_target: Option<String>,
     pub http2: bool,
     pub thresholds: Vec<Threshold>,
     pub quiet: bool,
@@ -74,6 +77,7 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, String> {
     let driver = Arc::new(rt.block_on(http::Driver::new(
         Arc::clone(&o.mapping),
         &o.target,
+        o.grpc_target.as_deref(),
         o.http2,
         o.plan.max_in_flight,
     ))?);

@@ -55,6 +55,10 @@ pub struct Ended {
     pub wall: Duration,
 }
 
+/// How far behind its instant an event may leave and still count as on time once the
+/// in-flight cap has held the pacer back.
+const ON_TIME: Duration = Duration::from_millis(1);
+
 /// Sleep granularity while waiting: how quickly Ctrl-C is noticed between distant events.
 const WAKE: Duration = Duration::from_millis(100);
 
@@ -133,6 +137,7 @@ pub fn pace(
     // hand-over per wake-up instead of one per request (measured: a quarter of the CPU
     // went to waking workers).
     let mut ready: Vec<Job> = Vec::new();
+    let mut backlog = false;
     let flush = |ready: &mut Vec<Job>, skipped: &mut Vec<(Instant, u16, bool)>| {
         if !skipped.is_empty() || !ready.is_empty() {
             let mut s = stats.lock().expect("stats lock");
@@ -183,8 +188,8 @@ pub fn pace(
                 std::thread::sleep((intended - now).min(WAKE));
             }
             live.sim_ms.store(due.t_ms, Ordering::Relaxed);
-            let kind = match driver.mapping.route(due.kind) {
-                Route::Send(r) => r.kind,
+            let (kind, protocol) = match driver.mapping.route(due.kind) {
+                Route::Send(r) => (r.kind, r.protocol),
                 other => {
                     skipped.push((intended, due.kind, matches!(other, Route::ServerSide)));
                     continue;
@@ -207,9 +212,20 @@ pub fn pace(
                 }
             };
             let sent = Instant::now();
+            // Events queued behind one that waited for a slot are late too, until the
+            // pacer is back on time.
+            let late = if late {
+                backlog = true;
+                true
+            } else if backlog && sent.saturating_duration_since(intended) > ON_TIME {
+                true
+            } else {
+                backlog = false;
+                false
+            };
             live.in_flight.fetch_add(1, Ordering::Relaxed);
             let key = Key {
-                protocol: 0,
+                protocol,
                 event: due.kind,
                 kind,
                 phase: due.phase,

@@ -43,6 +43,8 @@ pub enum ErrorClass {
     Timeout,
     Tls,
     Connect,
+    /// A response that failed the mapping's check (gRPC `success == false`).
+    Application,
     Other,
 }
 
@@ -54,6 +56,7 @@ impl ErrorClass {
             ErrorClass::Timeout => "timeout",
             ErrorClass::Tls => "tls",
             ErrorClass::Connect => "connect",
+            ErrorClass::Application => "app",
             ErrorClass::Other => "other",
         }
     }
@@ -68,7 +71,7 @@ pub struct Key {
     pub phase: u8,
 }
 
-pub const PROTOCOLS: &[&str] = &["http"];
+pub const PROTOCOLS: &[&str] = &["http", "grpc"];
 
 /// One group's figures. Mergeable: thresholds over several tags add groups together.
 #[derive(Clone, Debug)]

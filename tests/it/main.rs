@@ -3,6 +3,7 @@
 mod cli;
 mod common;
 mod determinism;
+mod grpc;
 mod personas;
 mod replay;
 mod schema;

@@ -1,0 +1,298 @@
+//! `simulate replay` over gRPC against a real tonic server on loopback. The server is
+//! written the way tonic's generated code is, with prost messages derived by hand from
+//! proto/event_service.proto: independent of the replay's run-time (reflection) codec.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use tonic::codegen::{BoxFuture, Context, Poll, Service, StdError, http};
+use tonic::server::{NamedService, UnaryService};
+
+use crate::common::bin;
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct Event {
+    #[prost(string, tag = "1")]
+    event_name: String,
+    #[prost(string, tag = "2")]
+    namespace: String,
+    #[prost(string, tag = "3")]
+    user_id: String,
+    #[prost(map = "string, string", tag = "4")]
+    payload: HashMap<String, String>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct EventResponse {
+    #[prost(bool, tag = "1")]
+    success: bool,
+    #[prost(string, tag = "2")]
+    error: String,
+}
+
+#[derive(Default)]
+struct Seen {
+    calls: Mutex<Vec<(String, Event)>>,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+}
+
+#[derive(Clone)]
+struct EventService {
+    seen: Arc<Seen>,
+    /// How long each call takes.
+    delay: Duration,
+}
+
+impl NamedService for EventService {
+    const NAME: &'static str = "simulate.events.v1.EventService";
+}
+
+struct OnMessage(EventService);
+
+impl UnaryService<Event> for OnMessage {
+    type Response = EventResponse;
+    type Future = BoxFuture<tonic::Response<EventResponse>, tonic::Status>;
+    fn call(&mut self, req: tonic::Request<Event>) -> Self::Future {
+        let svc = self.0.clone();
+        Box::pin(async move {
+            let now = svc.seen.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            svc.seen.max_in_flight.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(svc.delay).await;
+            svc.seen.in_flight.fetch_sub(1, Ordering::SeqCst);
+            let id = req
+                .metadata()
+                .get("x-sim-event")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            let event = req.into_inner();
+            // Users whose id ends in 7 are refused by the application.
+            let success = !event.user_id.ends_with('7');
+            svc.seen.calls.lock().unwrap().push((id, event));
+            Ok(tonic::Response::new(EventResponse {
+                success,
+                error: if success {
+                    String::new()
+                } else {
+                    "refused".into()
+                },
+            }))
+        })
+    }
+}
+
+impl<B> Service<http::Request<B>> for EventService
+where
+    B: tonic::codegen::Body + Send + 'static,
+    B::Error: Into<StdError> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let svc = self.clone();
+        Box::pin(async move {
+            if req.uri().path() == "/simulate.events.v1.EventService/OnMessage" {
+                let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::default());
+                Ok(grpc.unary(OnMessage(svc), req).await)
+            } else {
+                Ok(tonic::Status::unimplemented("no such method").into_http())
+            }
+        })
+    }
+}
+
+struct GrpcServer {
+    addr: SocketAddr,
+    seen: Arc<Seen>,
+    _rt: tokio::runtime::Runtime,
+}
+
+fn start(delay: Duration) -> GrpcServer {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen: Arc<Seen> = Arc::default();
+    let svc = EventService {
+        seen: Arc::clone(&seen),
+        delay,
+    };
+    rt.spawn(async move {
+        tonic::transport::Server::builder()
+            .concurrency_limit_per_connection(2000)
+            .add_service(svc)
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
+            .await
+    });
+    GrpcServer {
+        addr,
+        seen,
+        _rt: rt,
+    }
+}
+
+/// A log of `n` stat updates by distinct users, `gap_ms` apart.
+fn stat_log(dir: &Path, n: usize, gap_ms: i64) -> PathBuf {
+    let p = dir.join("stats.jsonl");
+    let mut text = String::new();
+    for i in 0..n {
+        text.push_str(&format!(
+            "{{\"v\":1,\"ts\":\"2026-01-05T00:00:00.000Z\",\"t_ms\":{},\"user_id\":\"u{i}\",\"persona\":\"gamer\",\"session_id\":\"s{i}-1\",\"seq\":3,\"event\":\"stat.updated\",\"props\":{{\"statCode\":\"enemy_kills\",\"value\":{i},\"delta\":1}}}}\n",
+            i as i64 * gap_ms
+        ));
+    }
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn summary(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn events_go_through_on_message_once_with_payload_metadata_and_checked_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = stat_log(dir.path(), 200, 5);
+    let server = start(Duration::ZERO);
+    let mapping = Path::new(env!("CARGO_MANIFEST_DIR")).join("targets/grpc-events.toml");
+    let out = dir.path().join("s.json");
+    let o = bin()
+        .args(["replay", "--from-log"])
+        .arg(&log)
+        .arg("--targets")
+        .arg(&mapping)
+        // No HTTP request is due in this log: the HTTP target is never contacted.
+        .args(["--target", "http://127.0.0.1:9", "-q", "--compress", "4x"])
+        .args(["--grpc-target", &format!("http://{}", server.addr)])
+        .args([
+            "--threshold",
+            "errors{protocol:grpc}<15%",
+            "--summary-export",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let calls = server.seen.calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 200, "each event exactly once");
+    let mut ids: Vec<&str> = calls.iter().map(|(id, _)| id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 200);
+    let (id, e) = calls.iter().find(|(_, e)| e.user_id == "u42").unwrap();
+    assert_eq!(id, "u42/3");
+    assert_eq!(e.event_name, "stat.updated");
+    assert_eq!(e.namespace, "simulate");
+    assert_eq!(e.payload["statCode"], "enemy_kills");
+    assert_eq!(
+        e.payload["value"], "42",
+        "typed props become the map's strings"
+    );
+    assert!(
+        !e.payload.contains_key("amount"),
+        "absent props are left out"
+    );
+
+    let s = summary(&out);
+    let refused = (0..200).filter(|i| i % 10 == 7).count() as u64;
+    assert_eq!(s["overall"]["error_classes"]["app"].as_u64(), Some(refused));
+    assert_eq!(s["totals"]["ok"].as_u64(), Some(200 - refused));
+    assert!(
+        s["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|g| g["tags"]["protocol"] == "grpc")
+    );
+    assert_eq!(s["thresholds"][0]["ok"], true);
+}
+
+#[test]
+fn one_channel_carries_hundreds_of_calls_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // 600 events due at the same instant; each call takes 400 ms.
+    let log = stat_log(dir.path(), 600, 0);
+    let server = start(Duration::from_millis(400));
+    let mapping = Path::new(env!("CARGO_MANIFEST_DIR")).join("targets/grpc-events.toml");
+    let out = dir.path().join("s.json");
+    let o = bin()
+        .args(["replay", "--from-log"])
+        .arg(&log)
+        .arg("--targets")
+        .arg(&mapping)
+        .args([
+            "--target",
+            "http://127.0.0.1:9",
+            "-q",
+            "--max-in-flight",
+            "500",
+        ])
+        .args(["--grpc-target", &format!("http://{}", server.addr)])
+        .arg("--summary-export")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let max = server.seen.max_in_flight.load(Ordering::SeqCst);
+    assert!(max >= 400, "the server saw {max} calls at once");
+    let s = summary(&out);
+    assert_eq!(
+        s["totals"]["late"].as_u64(),
+        Some(100),
+        "the 100 beyond the cap waited"
+    );
+    assert_eq!(server.seen.calls.lock().unwrap().len(), 600);
+}
+
+#[test]
+fn grpc_mapping_errors_name_the_method_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = stat_log(dir.path(), 3, 5);
+    let m = dir.path().join("g.toml");
+    std::fs::write(
+        &m,
+        "[grpc]\ntarget = \"http://127.0.0.1:9\"\n\n[[request]]\nprotocol = \"grpc\"\nevent = \"stat.updated\"\nmethod = \"simulate.events.v1.EventService/OnMesage\"\n\n[[request]]\nprotocol = \"grpc\"\nevent = \"points.earned\"\nmethod = \"simulate.events.v1.EventService/OnMessage\"\ncheck = { field = \"sucess\", equals = true }\n",
+    )
+    .unwrap();
+    let o = bin()
+        .args(["replay", "--from-log"])
+        .arg(&log)
+        .arg("--targets")
+        .arg(&m)
+        .args(["--target", "http://127.0.0.1:9", "-q"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("g.toml:7: field `request[0].method`") && err.contains("no method `OnMesage`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("g.toml:13: field `request[1].check`") && err.contains("no field `sucess`"),
+        "{err}"
+    );
+}
