@@ -166,7 +166,13 @@ impl Client {
         })
     }
 
-    pub async fn call(&self, call: &Call, msg: DynamicMessage, id: &str) -> Outcome {
+    pub async fn call(
+        &self,
+        call: &Call,
+        msg: DynamicMessage,
+        id: &str,
+        traceparent: &str,
+    ) -> Outcome {
         let mut grpc = tonic::client::Grpc::new(self.channel.clone());
         if let Err(e) = grpc.ready().await {
             return Outcome::Failed(transport_class(&e));
@@ -174,6 +180,9 @@ impl Client {
         let mut req = tonic::Request::new(msg);
         if let Ok(v) = id.parse() {
             req.metadata_mut().insert("x-sim-event", v);
+        }
+        if let Ok(v) = traceparent.parse() {
+            req.metadata_mut().insert("traceparent", v);
         }
         let codec = DynCodec {
             output: call.output.clone(),

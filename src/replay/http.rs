@@ -112,7 +112,9 @@ impl Driver {
                 Ok(m) => m,
                 Err(_) => return Outcome::Failed(ErrorClass::Other),
             };
-            return client.call(call, msg, &x_sim_event(due)).await;
+            return client
+                .call(call, msg, &x_sim_event(due), &due.traceparent())
+                .await;
         }
         let (path, headers, body) = self.render(due, req);
         let sent = async {
@@ -165,6 +167,9 @@ impl Driver {
         let mut headers = HeaderMap::with_capacity(4 + req.headers.len());
         if let Ok(v) = HeaderValue::from_str(&x_sim_event(due)) {
             headers.insert("x-sim-event", v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&due.traceparent()) {
+            headers.insert("traceparent", v);
         }
         for (name, t) in self.mapping.headers.iter().chain(&req.headers) {
             if let Ok(v) = HeaderValue::from_str(&t.render(&ctx)) {

@@ -26,6 +26,8 @@ pub struct Due {
     pub t_ms: i64,
     pub user_id: Box<str>,
     pub seq: u32,
+    /// The user's session number (from 1), 0 outside a session.
+    pub session: u32,
     pub kind: u16,
     /// 0 outside phases, else 1 + the scenario phase's index.
     pub phase: u8,
@@ -34,6 +36,25 @@ pub struct Due {
 }
 
 impl Due {
+    /// A W3C `traceparent`: one trace per user session, one span per event, derived from
+    /// the ids, so the same timeline always carries the same trace ids and a target's
+    /// traces can be joined back to the events.
+    pub fn traceparent(&self) -> String {
+        // splitmix64's finaliser over FNV-1a: stable across versions, unlike std's hasher.
+        fn mix(mut z: u64) -> u64 {
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+        let user = self.user_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+        });
+        let session = user ^ ((self.session as u64) << 1 | 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let (hi, lo) = (mix(session), mix(session ^ 0x5851_f42d_4c95_7f2d));
+        let span = mix(user ^ (self.seq as u64).wrapping_mul(0xd6e8_feb8_6659_fd93)).max(1);
+        format!("00-{hi:016x}{lo:016x}-{span:016x}-01")
+    }
+
     pub fn event_name(&self) -> &'static str {
         EVENT_KINDS
             .get(self.kind as usize)
@@ -51,6 +72,8 @@ impl Due {
             seq: u32,
             #[serde(borrow)]
             event: std::borrow::Cow<'a, str>,
+            #[serde(borrow, default)]
+            session_id: Option<std::borrow::Cow<'a, str>>,
         }
         let h: Head<'_> = serde_json::from_slice(line).map_err(|e| e.to_string())?;
         let kind = EVENT_KINDS
@@ -62,6 +85,12 @@ impl Due {
             t_ms: h.t_ms,
             user_id: h.user_id.into(),
             seq: h.seq,
+            session: h
+                .session_id
+                .as_deref()
+                .and_then(|s| s.rsplit_once('-'))
+                .and_then(|(_, n)| n.parse().ok())
+                .unwrap_or(0),
             kind,
             phase: 0,
             line: Bytes::copy_from_slice(line),
@@ -144,6 +173,7 @@ impl Sink for Feed {
             t_ms: e.t_ms,
             user_id: user.into(),
             seq: e.seq,
+            session: e.session,
             kind: e.props.kind() as u16,
             phase: self.phases.at(e.t_ms),
             line: Bytes::copy_from_slice(line.strip_suffix(b"\n").unwrap_or(line)),

@@ -296,3 +296,45 @@ fn grpc_mapping_errors_name_the_method_and_field() {
         "{err}"
     );
 }
+
+#[test]
+fn one_session_sends_some_events_over_http_and_some_over_grpc() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = crate::replay::run_log(dir.path(), "150", "1");
+    let grpc = start(Duration::ZERO);
+    let http = crate::replay::Server::start(None);
+    let mapping = Path::new(env!("CARGO_MANIFEST_DIR")).join("targets/grpc-events.toml");
+    let out = dir.path().join("s.json");
+    let o = bin()
+        .args(["replay", "--from-log"])
+        .arg(&log)
+        .arg("--targets")
+        .arg(&mapping)
+        .args(["--target", &http.url(), "-q", "--compress", "1d:3s"])
+        .args(["--grpc-target", &format!("http://{}", grpc.addr)])
+        .arg("--summary-export")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let (mut by_grpc, mut by_http) = (0, 0);
+    for line in text.lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        match v["event"].as_str().unwrap() {
+            "stat.updated" | "user.logged_in" | "points.earned" => by_grpc += 1,
+            "nudge.sent" | "goal.completed" | "user.churned" => {}
+            _ => by_http += 1,
+        }
+    }
+    assert_eq!(grpc.seen.calls.lock().unwrap().len(), by_grpc);
+    assert_eq!(http.arrivals().len(), by_http);
+    let s = summary(&out);
+    let protocols: std::collections::BTreeSet<&str> = s["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["tags"]["protocol"].as_str().unwrap())
+        .collect();
+    assert_eq!(protocols.into_iter().collect::<Vec<_>>(), ["grpc", "http"]);
+}

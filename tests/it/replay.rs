@@ -16,27 +16,27 @@ use crate::common::bin;
 
 /// One request as the server saw it.
 #[derive(Clone, Debug)]
-struct Arrival {
+pub(crate) struct Arrival {
     at: Instant,
-    id: String,
-    path: String,
+    pub(crate) id: String,
+    pub(crate) path: String,
     version: axum::http::Version,
     headers: HeaderMap,
     body: Bytes,
 }
 
 /// A real axum server on its own runtime and thread; dropped, it stops.
-struct Server {
+pub(crate) struct Server {
     addr: SocketAddr,
     arrivals: Arc<Mutex<Vec<Arrival>>>,
     _rt: tokio::runtime::Runtime,
 }
 
 /// How the recording server answers: a delay for a request arriving at `since_start`.
-type Stall = Arc<dyn Fn(Duration) -> Option<Duration> + Send + Sync>;
+pub(crate) type Stall = Arc<dyn Fn(Duration) -> Option<Duration> + Send + Sync>;
 
 impl Server {
-    fn start(stall: Option<Stall>) -> Server {
+    pub(crate) fn start(stall: Option<Stall>) -> Server {
         Server::start_on("127.0.0.1:0", stall)
     }
 
@@ -89,11 +89,11 @@ impl Server {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
-    fn arrivals(&self) -> Vec<Arrival> {
+    pub(crate) fn arrivals(&self) -> Vec<Arrival> {
         self.arrivals.lock().unwrap().clone()
     }
 }
@@ -105,7 +105,7 @@ fn json(path: &Path) -> Value {
 /// Kinds the shipped mapping does not send.
 const SERVER_SIDE: &[&str] = &["nudge.sent", "goal.completed", "user.churned"];
 
-fn run_log(dir: &Path, users: &str, days: &str) -> PathBuf {
+pub(crate) fn run_log(dir: &Path, users: &str, days: &str) -> PathBuf {
     let out = dir.join("run");
     let o = bin()
         .args(["run", "--users", users, "--days", days, "-q", "--out"])
@@ -198,6 +198,28 @@ fn every_mapped_event_arrives_once_with_its_line_and_on_schedule() {
         let got_ms = (a.at - first_at).as_secs_f64() * 1000.0;
         deviation_ms.push(got_ms - due_ms);
     }
+    // W3C trace context: one trace per user session, one span per event.
+    let mut traces: BTreeMap<String, String> = BTreeMap::new();
+    let mut spans = std::collections::BTreeSet::new();
+    for a in &arrivals {
+        let tp = a.headers["traceparent"].to_str().unwrap();
+        let parts: Vec<&str> = tp.split('-').collect();
+        assert_eq!(parts.len(), 4, "{tp}");
+        assert!(
+            parts[0] == "00" && parts[1].len() == 32 && parts[2].len() == 16 && parts[3] == "01"
+        );
+        assert!(spans.insert(parts[2].to_string()), "one span per event");
+        let v: Value = serde_json::from_slice(&a.body).unwrap();
+        if let Some(session) = v["session_id"].as_str() {
+            let t = traces
+                .entry(session.to_string())
+                .or_insert_with(|| parts[1].to_string());
+            assert_eq!(t, parts[1], "a session keeps its trace id");
+        }
+    }
+    let distinct: std::collections::BTreeSet<_> = traces.values().collect();
+    assert_eq!(distinct.len(), traces.len(), "each session its own trace");
+
     // Arrivals follow the schedule: the spread around the typical offset stays small.
     deviation_ms.sort_by(f64::total_cmp);
     let median = deviation_ms[deviation_ms.len() / 2];
