@@ -181,6 +181,9 @@ pub struct ServeArgs {
     /// Address to listen on
     #[arg(long, default_value = "127.0.0.1:3000", value_name = "ADDR")]
     pub listen: String,
+    /// Also serve seed 001's gRPC EventService/OnMessage on this address (same ledger)
+    #[arg(long, value_name = "ADDR")]
+    pub grpc_listen: Option<String>,
     /// Challenges in the catalogue the service lists
     #[arg(long, default_value_t = 10)]
     pub challenges: u16,

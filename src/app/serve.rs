@@ -66,6 +66,18 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<i32> {
             })?;
         let addr = listener.local_addr()?;
         let (app, ledger) = crate::target::router_over(ledger, args.challenges);
+        if let Some(g) = &args.grpc_listen {
+            let l = tokio::net::TcpListener::bind(g).await.map_err(|e| {
+                BadInput(format!(
+                    "cannot listen on {g}: {e}\n    fix: choose a free address with --grpc-listen, e.g. --grpc-listen 127.0.0.1:50052"
+                ))
+            })?;
+            eprintln!(
+                "gRPC EventService/OnMessage on http://{}",
+                l.local_addr()?
+            );
+            tokio::spawn(crate::target::grpc::serve(l, std::sync::Arc::clone(&ledger)));
+        }
         eprintln!(
             "reference target on http://{addr} — POST /v1/events/{{event}}, GET /v1/challenges, GET /v1/stats; Ctrl-C stops"
         );

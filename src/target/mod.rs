@@ -8,6 +8,7 @@
 //! replay continued the seeded world. A test bed, not the product: it keeps its state in
 //! memory and does not write the database back.
 
+pub mod grpc;
 pub mod seeded;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -141,44 +142,63 @@ impl Ledger {
 
 pub type Shared = Arc<Mutex<Ledger>>;
 
+/// What a delivery came to: applied, refused by the rules, or a repeat.
+pub enum Delivery {
+    Applied(Value),
+    Refused(String),
+    Duplicate,
+}
+
+impl Ledger {
+    /// One delivered event, whatever the protocol: de-duplicated on `x-sim-event`
+    /// (`<user>/<seq>`), checked for per-user order, then applied.
+    pub fn receive(&mut self, id: Option<&str>, kind: &str, user: &str, props: &Value) -> Delivery {
+        let id = id
+            .and_then(|v| v.rsplit_once('/'))
+            .and_then(|(u, s)| Some((u.to_string(), s.parse::<u32>().ok()?)));
+        let user = match id {
+            Some((user, seq)) => {
+                if !self.seen.insert((user.clone(), seq)) {
+                    self.duplicates += 1;
+                    return Delivery::Duplicate;
+                }
+                let last = *self.last_seq.entry(user.clone()).or_insert(seq);
+                if seq < last {
+                    self.out_of_order += 1;
+                }
+                self.last_seq.insert(user.clone(), last.max(seq));
+                user
+            }
+            None => {
+                self.unlabelled += 1;
+                user.to_string()
+            }
+        };
+        *self.received.entry(kind.to_string()).or_default() += 1;
+        match self.apply(kind, &user, props) {
+            Ok(v) => Delivery::Applied(v),
+            Err(m) => Delivery::Refused(m),
+        }
+    }
+}
+
 async fn event(
     State(ledger): State<Shared>,
     Path(kind): Path<String>,
     headers: HeaderMap,
     body: Json<Value>,
 ) -> (StatusCode, Json<Value>) {
-    let id = headers
-        .get("x-sim-event")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.rsplit_once('/'))
-        .and_then(|(u, s)| Some((u.to_string(), s.parse::<u32>().ok()?)));
-    let mut l = ledger.lock().expect("ledger lock");
-    let user = match &id {
-        Some((user, seq)) => {
-            if !l.seen.insert((user.clone(), *seq)) {
-                l.duplicates += 1;
-                return (StatusCode::OK, Json(json!({"duplicate": true})));
-            }
-            let last = *l.last_seq.entry(user.clone()).or_insert(*seq);
-            if *seq < last {
-                l.out_of_order += 1;
-            }
-            l.last_seq.insert(user.clone(), last.max(*seq));
-            user.clone()
-        }
-        None => {
-            l.unlabelled += 1;
-            body.get("user_id")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
-        }
-    };
-    *l.received.entry(kind.clone()).or_default() += 1;
+    let id = headers.get("x-sim-event").and_then(|v| v.to_str().ok());
+    let user = body.get("user_id").and_then(Value::as_str).unwrap_or("");
     let props = body.get("props").cloned().unwrap_or(Value::Null);
-    match l.apply(&kind, &user, &props) {
-        Ok(v) => (StatusCode::OK, Json(v)),
-        Err(m) => (StatusCode::CONFLICT, Json(json!({"error": m}))),
+    match ledger
+        .lock()
+        .expect("ledger lock")
+        .receive(id, &kind, user, &props)
+    {
+        Delivery::Applied(v) => (StatusCode::OK, Json(v)),
+        Delivery::Duplicate => (StatusCode::OK, Json(json!({"duplicate": true}))),
+        Delivery::Refused(m) => (StatusCode::CONFLICT, Json(json!({"error": m}))),
     }
 }
 

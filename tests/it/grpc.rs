@@ -338,3 +338,68 @@ fn one_session_sends_some_events_over_http_and_some_over_grpc() {
         .collect();
     assert_eq!(protocols.into_iter().collect::<Vec<_>>(), ["grpc", "http"]);
 }
+
+#[test]
+fn the_reference_target_applies_grpc_and_http_events_to_one_ledger() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (app, ledger) = simulate::target::router(10);
+    let http = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let grpc = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let (http_url, grpc_url) = (
+        format!("http://{}", http.local_addr().unwrap()),
+        format!("http://{}", grpc.local_addr().unwrap()),
+    );
+    rt.spawn(simulate::target::serve(http, app));
+    rt.spawn(simulate::target::grpc::serve(grpc, Arc::clone(&ledger)));
+    let mapping = Path::new(env!("CARGO_MANIFEST_DIR")).join("targets/grpc-events.toml");
+    let o = bin()
+        .args([
+            "replay",
+            "--users",
+            "300",
+            "--days",
+            "1",
+            "--compress",
+            "1d:3s",
+            "-q",
+        ])
+        .arg("--targets")
+        .arg(&mapping)
+        .args(["--target", &http_url, "--grpc-target", &grpc_url])
+        .args(["--threshold", "errors<1%"])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let stats = ledger.lock().unwrap().to_json();
+    assert!(
+        stats["received"]["points.earned"].as_u64().unwrap() > 100,
+        "{stats}"
+    );
+    assert!(
+        stats["received"]["session.started"].as_u64().unwrap() > 100,
+        "{stats}"
+    );
+    assert_eq!(
+        stats["out_of_order"], 0,
+        "one user's order holds across protocols"
+    );
+    assert_eq!(stats["duplicates"], 0);
+    assert_eq!(stats["unlabelled"], 0);
+    assert_eq!(
+        stats["balance_mismatches"], 0,
+        "balances sent over gRPC add up: {stats}"
+    );
+}
