@@ -25,7 +25,7 @@ pub enum Command {
     /// Check a seeded database against the timeline recorded in its run_meta.
     Verify(VerifyArgs),
     /// Send the timeline live to a target over HTTP, time-compressed, with latency figures.
-    Replay(ReplayArgs),
+    Replay(Box<ReplayArgs>),
     /// The reference target: a small HTTP service that applies the default mapping's events.
     Serve(ServeArgs),
     /// Inspect, check and draw personas.
@@ -159,6 +159,10 @@ pub struct ReplayArgs {
     /// Write the summary (figures, mergeable histograms, thresholds) as JSON to this file
     #[arg(long, value_name = "FILE")]
     pub summary_export: Option<PathBuf>,
+    /// Also trust this CA certificate (PEM) for https:// targets: a staging server with a
+    /// private or self-signed certificate
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
     /// Speak HTTP/2 from the first byte to http:// targets (https negotiates it)
     #[arg(long)]
     pub http2: bool,

@@ -61,7 +61,7 @@ pub fn main(cli: Cli) -> anyhow::Result<i32> {
         Command::Run(args) => run::run(args),
         Command::Seed(args) => seed::seed(args),
         Command::Verify(args) => verify::verify(args),
-        Command::Replay(args) => replay::replay(args),
+        Command::Replay(args) => replay::replay(*args),
         Command::Serve(args) => serve::serve(args),
         Command::Personas { command } => personas::personas(command),
     }

@@ -308,6 +308,15 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
         target,
         shown_target,
         grpc_target,
+        ca_cert: match &args.ca_cert {
+            None => None,
+            Some(p) => Some(std::fs::read(p).map_err(|e| {
+                bad(format!(
+                    "cannot read --ca-cert {}: {e}\n    fix: pass the PEM file of the CA that signed the target's certificate",
+                    p.display()
+                ))
+            })?),
+        },
         http2,
         thresholds,
         quiet: args.quiet,

@@ -45,6 +45,7 @@ impl Driver {
         mapping: Arc<Mapping>,
         target: &str,
         grpc_target: Option<&str>,
+        ca_cert: Option<&[u8]>,
         http2: bool,
         pool: usize,
     ) -> Result<Driver, String> {
@@ -85,6 +86,11 @@ impl Driver {
                 .tcp_nodelay(true);
             if http2 {
                 b = b.http2_prior_knowledge();
+            }
+            if let Some(pem) = ca_cert {
+                let cert = reqwest::Certificate::from_pem(pem)
+                    .map_err(|e| format!("--ca-cert is not a PEM certificate: {e}"))?;
+                b = b.add_root_certificate(cert);
             }
             Transport::Reqwest(
                 b.build()
@@ -317,11 +323,19 @@ pub(super) fn chain_class(
     mut src: Option<&(dyn std::error::Error + 'static)>,
 ) -> Option<ErrorClass> {
     while let Some(s) = src {
-        if let Some(c) = s.downcast_ref::<std::io::Error>().and_then(io_class) {
-            return Some(c);
-        }
         if s.downcast_ref::<rustls::Error>().is_some() {
             return Some(ErrorClass::Tls);
+        }
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if let Some(c) = io_class(io) {
+                return Some(c);
+            }
+            // An io::Error's `source()` skips the error it wraps: descend into that one
+            // (rustls reports a bad certificate as io errors wrapped twice).
+            if let Some(inner) = io.get_ref() {
+                src = Some(inner);
+                continue;
+            }
         }
         src = s.source();
     }

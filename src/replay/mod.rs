@@ -42,6 +42,8 @@ pub struct Options {
     pub shown_target: String,
     /// Where gRPC requests go, if the mapping sends any.
     pub grpc_target: Option<String>,
+    /// An extra CA certificate (PEM) for https:// targets.
+    pub ca_cert: Option<Vec<u8>>,
     pub http2: bool,
     pub thresholds: Vec<Threshold>,
     pub quiet: bool,
@@ -78,6 +80,7 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, String> {
         Arc::clone(&o.mapping),
         &o.target,
         o.grpc_target.as_deref(),
+        o.ca_cert.as_deref(),
         o.http2,
         o.plan.max_in_flight,
     ))?);

@@ -656,3 +656,96 @@ fn a_replay_after_the_seeded_days_continues_the_seeded_world() {
         "{fresh}"
     );
 }
+
+#[test]
+fn https_targets_are_trusted_with_ca_cert_and_refused_without() {
+    use tokio_rustls::rustls;
+    let dir = tempfile::tempdir().unwrap();
+    let log = even_log(dir.path(), 30, 5);
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let pem = dir.path().join("ca.pem");
+    std::fs::write(&pem, ck.cert.pem()).unwrap();
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![ck.cert.der().clone()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into()),
+    )
+    .unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log_seen = Arc::clone(&seen);
+    let app = Router::new().fallback(move |headers: HeaderMap| {
+        let seen = Arc::clone(&log_seen);
+        async move {
+            let id = headers["x-sim-event"].to_str().unwrap().to_string();
+            seen.lock().unwrap().push(id);
+            StatusCode::OK
+        }
+    });
+    rt.spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                break;
+            };
+            let (acceptor, app) = (acceptor.clone(), app.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let svc = hyper_util::service::TowerToHyperService::new(app);
+                let _ = hyper_util::server::conn::auto::Builder::new(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
+                .await;
+            });
+        }
+    });
+    let target = format!("https://localhost:{port}");
+    let replay = |extra: &[&str], out: &Path| {
+        bin()
+            .args(["replay", "--from-log"])
+            .arg(&log)
+            .args([
+                "--target",
+                &target,
+                "-q",
+                "--compress",
+                "10x",
+                "--summary-export",
+            ])
+            .arg(out)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let trusted = dir.path().join("t.json");
+    let o = replay(&["--ca-cert", pem.to_str().unwrap()], &trusted);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(json(&trusted)["totals"]["ok"], 30);
+    assert_eq!(seen.lock().unwrap().len(), 30);
+
+    // Without the CA the certificate is unknown: TLS errors, counted, nothing delivered.
+    let refused = dir.path().join("r.json");
+    let o = replay(&[], &refused);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = json(&refused);
+    assert_eq!(s["overall"]["error_classes"]["tls"], 30, "{}", s["overall"]);
+    assert_eq!(seen.lock().unwrap().len(), 30);
+}
