@@ -44,6 +44,20 @@ pub fn refused(e: crate::sinks::sql::DbError) -> anyhow::Error {
     }
 }
 
+/// A seeded PostgreSQL schema to read (verify, serve), or a clear refusal when it is not
+/// there.
+pub fn open_seeded(url: &str, schema: &str) -> anyhow::Result<crate::sinks::sql::postgres::Pg> {
+    let pg = crate::sinks::sql::postgres::Pg::open(url, schema).map_err(refused)?;
+    if pg.inspect().map_err(refused)?.tables.is_none() {
+        return Err(BadInput(format!(
+            "{} has no schema `{}`\n    fix: seed it first with `simulate seed --database-url …`, or pass the --schema it was seeded into",
+            pg.masked, pg.schema
+        ))
+        .into());
+    }
+    Ok(pg)
+}
+
 /// A stop flag set by the first Ctrl-C; a second one exits at once.
 pub fn interrupt_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
     let stop = crate::engine::stop_flag();

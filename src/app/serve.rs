@@ -5,21 +5,13 @@ use std::time::Duration;
 
 use super::{BadInput, refused};
 use crate::cli::ServeArgs;
-use crate::sinks::sql::postgres::Pg;
 use crate::sinks::sql::verify::Db;
 use crate::target::{Ledger, seeded};
 
 /// The seeded state, when a database is named; otherwise an empty ledger.
 fn starting_state(args: &ServeArgs) -> anyhow::Result<(Ledger, String)> {
     if let Some(url) = args.db.url() {
-        let pg = Pg::open(&url, &args.db.schema).map_err(refused)?;
-        if pg.inspect().map_err(refused)?.tables.is_none() {
-            return Err(BadInput(format!(
-                "{} has no schema `{}`\n    fix: seed it first with `simulate seed --database-url …`, or pass the --schema it was seeded into",
-                pg.masked, pg.schema
-            ))
-            .into());
-        }
+        let pg = super::open_seeded(&url, &args.db.schema)?;
         let mut conn = pg.live().map_err(refused)?;
         let ledger = pg
             .runtime()

@@ -9,7 +9,6 @@ use crate::cli::{VerifyArgs, WorldArgs};
 use crate::engine::{Engine, World};
 use crate::sinks::fanout::Fanout;
 use crate::sinks::jsonl::{Format, JsonlSink};
-use crate::sinks::sql::postgres::Pg;
 use crate::sinks::sql::projection::{Projection, Table};
 use crate::sinks::sql::verify::{Db, DigestSink, TableDigest};
 
@@ -130,14 +129,7 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
     let url = args.db.url();
     let (report, place) = match &url {
         Some(url) => {
-            let pg = Pg::open(url, &args.db.schema).map_err(refused)?;
-            if pg.inspect().map_err(refused)?.tables.is_none() {
-                return Err(BadInput(format!(
-                    "{} has no schema `{}`\n    fix: seed it first with `simulate seed --database-url …`, or pass the --schema it was seeded into",
-                    pg.masked, pg.schema
-                ))
-                .into());
-            }
+            let pg = super::open_seeded(url, &args.db.schema)?;
             let mut conn = pg.live().map_err(refused)?;
             // The connection belongs to the runtime that opened it.
             let report = verify_db(&mut Db::Pg(&mut conn), pg.runtime(), &args.world)?;

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -149,19 +149,7 @@ fn start(delay: Duration) -> GrpcServer {
     }
 }
 
-/// A log of `n` stat updates by distinct users, `gap_ms` apart.
-fn stat_log(dir: &Path, n: usize, gap_ms: i64) -> PathBuf {
-    let p = dir.join("stats.jsonl");
-    let mut text = String::new();
-    for i in 0..n {
-        text.push_str(&format!(
-            "{{\"v\":1,\"ts\":\"2026-01-05T00:00:00.000Z\",\"t_ms\":{},\"user_id\":\"u{i}\",\"persona\":\"gamer\",\"session_id\":\"s{i}-1\",\"seq\":3,\"event\":\"stat.updated\",\"props\":{{\"statCode\":\"enemy_kills\",\"value\":{i},\"delta\":1}}}}\n",
-            i as i64 * gap_ms
-        ));
-    }
-    std::fs::write(&p, text).unwrap();
-    p
-}
+use crate::replay::even_log as stat_log;
 
 fn summary(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
@@ -203,7 +191,7 @@ fn events_go_through_on_message_once_with_payload_metadata_and_checked_answers()
     ids.dedup();
     assert_eq!(ids.len(), 200);
     let (id, e) = calls.iter().find(|(_, e)| e.user_id == "u42").unwrap();
-    assert_eq!(id, "u42/3");
+    assert_eq!(id, "u42/0");
     assert_eq!(e.event_name, "stat.updated");
     assert_eq!(e.namespace, "simulate");
     assert_eq!(e.payload["statCode"], "enemy_kills");

@@ -116,8 +116,9 @@ pub(crate) fn run_log(dir: &Path, users: &str, days: &str) -> PathBuf {
     out.join("events.jsonl")
 }
 
-/// A synthetic log: `n` events, one per distinct user, `gap_ms` apart.
-fn even_log(dir: &Path, n: usize, gap_ms: i64) -> PathBuf {
+/// A synthetic log: `n` stat updates, one per distinct user (`u<i>`, value i, seq 0),
+/// `gap_ms` apart.
+pub(crate) fn even_log(dir: &Path, n: usize, gap_ms: i64) -> PathBuf {
     let p = dir.join("even.jsonl");
     let mut text = String::new();
     for i in 0..n {
