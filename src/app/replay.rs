@@ -320,10 +320,14 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
         http2,
         thresholds,
         quiet: args.quiet,
-        io_threads: args
-            .io_threads
-            .map(|n| super::threads(Some(n)).map_err(anyhow::Error::new))
-            .transpose()?,
+        io_threads: match args.io_threads {
+            Some(n) if !(1..=256).contains(&n) => {
+                return Err(bad(format!(
+                    "--io-threads {n} is out of range\n    fix: use 1 to 256"
+                )));
+            }
+            n => n,
+        },
         start_epoch_ms,
         config,
     };

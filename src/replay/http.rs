@@ -248,22 +248,11 @@ impl Direct {
         if self.http2 {
             let mut s = self.h2().await?;
             // A broken connection shows as closed, and the next request opens another.
-            let resp = s.send_request(r).await.map_err(|e| hyper_class(&e))?;
-            let status = resp.status().as_u16();
-            resp.into_body()
-                .collect()
-                .await
-                .map_err(|e| hyper_class(&e))?;
-            return Ok(status);
+            return read_whole(s.send_request(r).await).await;
         }
         r.headers_mut().insert(HOST, self.host.clone());
         let mut s = self.h1().await?;
-        let resp = s.send_request(r).await.map_err(|e| hyper_class(&e))?;
-        let status = resp.status().as_u16();
-        resp.into_body()
-            .collect()
-            .await
-            .map_err(|e| hyper_class(&e))?;
+        let status = read_whole(s.send_request(r).await).await?;
         // Back to the pool only once the answer is read whole: the connection is clean.
         if !s.is_closed() {
             self.idle.lock().expect("pool lock").push(s);
@@ -304,6 +293,19 @@ impl Direct {
         *shared = Some(s.clone());
         Ok(s)
     }
+}
+
+/// The status of a response, after reading its whole body.
+async fn read_whole(
+    resp: Result<http::Response<hyper::body::Incoming>, hyper::Error>,
+) -> Result<u16, ErrorClass> {
+    let resp = resp.map_err(|e| hyper_class(&e))?;
+    let status = resp.status().as_u16();
+    resp.into_body()
+        .collect()
+        .await
+        .map_err(|e| hyper_class(&e))?;
+    Ok(status)
 }
 
 fn io_class(e: &std::io::Error) -> Option<ErrorClass> {

@@ -202,12 +202,8 @@ async fn event(
     }
 }
 
-/// The service's routes over a fresh ledger, which the caller keeps to read.
-pub fn router(challenges: u16) -> (Router, Shared) {
-    router_over(Ledger::default(), challenges)
-}
-
-/// The service's routes over `ledger` (e.g. one [`seeded::load`] read).
+/// The service's routes over `ledger` (empty, or one [`seeded::load`] read), with the
+/// shared ledger for the caller to read.
 pub fn router_over(ledger: Ledger, challenges: u16) -> (Router, Shared) {
     let ledger: Shared = Arc::new(Mutex::new(ledger));
     let catalogue: Value = (0..challenges)

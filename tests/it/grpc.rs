@@ -329,24 +329,9 @@ fn one_session_sends_some_events_over_http_and_some_over_grpc() {
 
 #[test]
 fn the_reference_target_applies_grpc_and_http_events_to_one_ledger() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let (app, ledger) = simulate::target::router(10);
-    let http = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let grpc = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let (http_url, grpc_url) = (
-        format!("http://{}", http.local_addr().unwrap()),
-        format!("http://{}", grpc.local_addr().unwrap()),
-    );
-    rt.spawn(simulate::target::serve(http, app));
-    rt.spawn(simulate::target::grpc::serve(grpc, Arc::clone(&ledger)));
+    let (_rt, http_url, grpc_url, ledger) =
+        crate::replay::reference_target(Default::default(), true);
+    let grpc_url = grpc_url.unwrap();
     let mapping = Path::new(env!("CARGO_MANIFEST_DIR")).join("targets/grpc-events.toml");
     let o = bin()
         .args([

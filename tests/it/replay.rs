@@ -511,19 +511,42 @@ fn bad_mappings_and_thresholds_are_refused_before_any_traffic() {
     assert!(server.arrivals().is_empty(), "nothing sent on bad input");
 }
 
-#[test]
-fn the_reference_target_applies_the_rules_and_deduplicates_a_second_replay() {
+/// The reference target (`simulate serve`) over `ledger` on a free loopback port, with
+/// gRPC too when asked: its runtime (kept alive by the caller), HTTP URL, gRPC URL, ledger.
+pub(crate) fn reference_target(
+    ledger: simulate::target::Ledger,
+    with_grpc: bool,
+) -> (
+    tokio::runtime::Runtime,
+    String,
+    Option<String>,
+    simulate::target::Shared,
+) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let (app, ledger) = simulate::target::router(10);
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    rt.spawn(simulate::target::serve(listener, app));
+    let (app, shared) = simulate::target::router_over(ledger, 10);
+    let bind = || {
+        rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap()
+    };
+    let http = bind();
+    let url = format!("http://{}", http.local_addr().unwrap());
+    rt.spawn(simulate::target::serve(http, app));
+    let grpc_url = with_grpc.then(|| {
+        let grpc = bind();
+        let u = format!("http://{}", grpc.local_addr().unwrap());
+        rt.spawn(simulate::target::grpc::serve(grpc, Arc::clone(&shared)));
+        u
+    });
+    (rt, url, grpc_url, shared)
+}
+
+#[test]
+fn the_reference_target_applies_the_rules_and_deduplicates_a_second_replay() {
+    let (_rt, url, _, ledger) = reference_target(Default::default(), false);
     let replay = || {
         let o = bin()
             .args([
@@ -616,17 +639,7 @@ fn a_replay_after_the_seeded_days_continues_the_seeded_world() {
         } else {
             simulate::target::Ledger::default()
         };
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let (app, shared) = simulate::target::router_over(ledger, 10);
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        rt.spawn(simulate::target::serve(listener, app));
+        let (_rt, url, _, shared) = reference_target(ledger, false);
         // Day 2 of the same world: the engine simulates day 1 silently, as the seed did.
         let o = bin()
             .args(["replay", "--users", "400", "--window", "1d..2d"])
