@@ -132,6 +132,10 @@ pub struct ReplayArgs {
     /// the mapping's [grpc] target)
     #[arg(long, value_name = "URL")]
     pub grpc_target: Option<String>,
+    /// Socket.IO server for the mapping's [socketio] connections, e.g.
+    /// http://127.0.0.1:3001 (replaces the mapping's [socketio] url; default: --target)
+    #[arg(long, value_name = "URL")]
+    pub socketio_target: Option<String>,
     /// Target mapping file: which request each event kind becomes [default: the shipped
     /// mapping, POST {target}/v1/events/{event}]
     #[arg(long, value_name = "FILE")]

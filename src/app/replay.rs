@@ -143,6 +143,26 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
             mask_url(g)
         )));
     }
+    let socketio_target = mapping.socketio.as_ref().map(|s| {
+        args.socketio_target
+            .clone()
+            .or_else(|| s.url.clone())
+            .unwrap_or_else(|| target.clone())
+    });
+    if let Some(u) = &socketio_target
+        && !(u.starts_with("http://") || u.starts_with("ws://"))
+    {
+        return Err(bad(format!(
+            "the Socket.IO server `{}` is not an http:// or ws:// URL\n    fix: pass --socketio-target http://127.0.0.1:3001, or `url` under [socketio] in the mapping (wss:// is not supported yet)",
+            mask_url(u)
+        )));
+    }
+    if args.socketio_target.is_some() && socketio_target.is_none() {
+        return Err(bad(format!(
+            "--socketio-target is given but {} has no [socketio] table\n    fix: add [socketio] to the mapping (see docs/REPLAY.md), or drop the flag",
+            mapping.name
+        )));
+    }
 
     let (feed, phases, window, start_epoch_ms, world_config) = match &args.from_log {
         Some(log) => {
@@ -284,6 +304,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
     let config = json!({
         "target": shown_target,
         "grpc_target": grpc_target.as_deref().map(mask_url),
+        "socketio_target": socketio_target.as_deref().map(mask_url),
         "mapping": mapping.name,
         "world": world_config,
         "window": {"from_ms": window.from_ms, "to_ms": (window.to_ms < i64::MAX).then_some(window.to_ms), "text": args.window},
@@ -308,6 +329,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
         target,
         shown_target,
         grpc_target,
+        socketio_target,
         ca_cert: match &args.ca_cert {
             None => None,
             Some(p) => Some(std::fs::read(p).map_err(|e| {

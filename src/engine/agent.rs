@@ -203,7 +203,18 @@ fn start_session(w: &World, u: &mut User, out: &mut Out, t: i64, trigger: Trigge
     u.nudges_this_absence = 0;
     u.script = script;
     let habit = u.habit;
-    emit(w, u, out, t, Props::SessionStarted { trigger, habit });
+    let room = u.room;
+    emit(
+        w,
+        u,
+        out,
+        t,
+        Props::SessionStarted {
+            trigger,
+            habit,
+            room,
+        },
+    );
     u.next = match script {
         Script::Persona => Next::State(p.start),
         _ => Next::Scripted(0),

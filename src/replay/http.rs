@@ -28,6 +28,8 @@ pub struct Driver {
     transport: Transport,
     /// The gRPC channel, when the mapping sends gRPC.
     grpc: Option<super::grpc::Client>,
+    /// Socket.IO connections, when the mapping has `[socketio]`.
+    pub sio: Option<super::socketio::Client>,
     /// The target URL without a trailing slash.
     base: String,
     pub mapping: Arc<Mapping>,
@@ -45,6 +47,7 @@ impl Driver {
         mapping: Arc<Mapping>,
         target: &str,
         grpc_target: Option<&str>,
+        sio_target: Option<&str>,
         ca_cert: Option<&[u8]>,
         http2: bool,
         pool: usize,
@@ -52,6 +55,13 @@ impl Driver {
         let grpc = grpc_target
             .map(|u| super::grpc::Client::new(u, mapping.timeout))
             .transpose()?;
+        let sio = match (&mapping.socketio, sio_target) {
+            (Some(settings), Some(url)) => Some(
+                super::socketio::Client::new(std::sync::Arc::clone(settings), url, mapping.timeout)
+                    .await?,
+            ),
+            _ => None,
+        };
         let base = target.trim_end_matches('/').to_string();
         let url = url::Url::parse(&base).map_err(|e| format!("the target URL: {e}"))?;
         let transport = if url.scheme() == "http" {
@@ -100,6 +110,7 @@ impl Driver {
         Ok(Driver {
             transport,
             grpc,
+            sio,
             base,
             mapping,
         })
@@ -108,6 +119,13 @@ impl Driver {
     /// Renders and sends one request; the whole response body is read, so the latency
     /// covers the answer, not just its headers. Bounded by the mapping's timeout.
     pub async fn send(&self, due: &Due, req: &Request) -> Outcome {
+        if let (Some(op), Some(client)) = (&req.sio, &self.sio) {
+            let json = req
+                .needs_json
+                .then(|| serde_json::from_slice::<serde_json::Value>(&due.line).ok())
+                .flatten();
+            return client.send(due, op, &self.ctx(due, json.as_ref())).await;
+        }
         if let (Some((call, template)), Some(client)) = (&req.grpc, &self.grpc) {
             let json = template
                 .needs_json()
@@ -119,7 +137,7 @@ impl Driver {
                 Err(_) => return Outcome::Failed(ErrorClass::Other),
             };
             return client
-                .call(call, msg, &x_sim_event(due), &due.traceparent())
+                .call(call, msg, &due.event_id(), &due.traceparent())
                 .await;
         }
         let (path, headers, body) = self.render(due, req);
@@ -171,7 +189,7 @@ impl Driver {
         let mut path = String::with_capacity(48);
         req.path.render_into(&ctx, &mut path);
         let mut headers = HeaderMap::with_capacity(4 + req.headers.len());
-        if let Ok(v) = HeaderValue::from_str(&x_sim_event(due)) {
+        if let Ok(v) = HeaderValue::from_str(&due.event_id()) {
             headers.insert("x-sim-event", v);
         }
         if let Ok(v) = HeaderValue::from_str(&due.traceparent()) {
@@ -198,15 +216,6 @@ impl Driver {
     }
 }
 
-/// `<user_id>/<seq>`: every request carries it, whatever the protocol.
-fn x_sim_event(due: &Due) -> String {
-    let mut id = String::with_capacity(due.user_id.len() + 8);
-    id.push_str(&due.user_id);
-    id.push('/');
-    id.push_str(itoa::Buffer::new().format(due.seq));
-    id
-}
-
 /// hyper's client connections to one plain-HTTP address: HTTP/1.1 connections reused one
 /// request at a time, or one HTTP/2 connection multiplexing them all.
 struct Direct {
@@ -224,7 +233,7 @@ impl Direct {
     async fn connect(&self) -> Result<TokioIo<tokio::net::TcpStream>, ErrorClass> {
         let s = tokio::net::TcpStream::connect(self.addr)
             .await
-            .map_err(|e| io_class(&e).unwrap_or(ErrorClass::Connect))?;
+            .map_err(|e| io_error_class(&e))?;
         let _ = s.set_nodelay(true);
         Ok(TokioIo::new(s))
     }
@@ -306,6 +315,11 @@ async fn read_whole(
         .await
         .map_err(|e| hyper_class(&e))?;
     Ok(status)
+}
+
+/// A failed connect's or write's class.
+pub(super) fn io_error_class(e: &std::io::Error) -> ErrorClass {
+    io_class(e).unwrap_or(ErrorClass::Connect)
 }
 
 fn io_class(e: &std::io::Error) -> Option<ErrorClass> {

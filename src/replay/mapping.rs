@@ -40,6 +40,52 @@ struct RawMapping {
     #[serde(default)]
     request: Vec<RawRequest>,
     grpc: Option<RawGrpc>,
+    socketio: Option<RawSocketio>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct RawSocketio {
+    /// The server's URL (`--socketio-target` replaces it; default: the target's).
+    url: Option<String>,
+    path: Option<String>,
+    namespace: Option<String>,
+    query: Option<String>,
+    auth: Option<toml::Value>,
+    /// The event kinds that open and close a session's connection.
+    #[serde(default = "session_started")]
+    connect: String,
+    #[serde(default = "session_ended")]
+    disconnect: String,
+    join: Option<RawEmit>,
+    #[serde(default)]
+    listen: Vec<RawListen>,
+    reconnect_attempts: Option<u32>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct RawEmit {
+    emit: String,
+    payload: Option<toml::Value>,
+    #[serde(default)]
+    ack: bool,
+    check: Option<RawCheck>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct RawListen {
+    event: String,
+    key: Option<String>,
+    origin: Option<String>,
+}
+
+fn session_started() -> String {
+    "session.started".into()
+}
+fn session_ended() -> String {
+    "session.ended".into()
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -80,8 +126,15 @@ struct RawRequest {
     body: Option<toml::Value>,
     /// gRPC: the request message, a JSON template of the method's input type.
     message: Option<toml::Value>,
-    /// gRPC: `field == equals` on the response, else an application error.
+    /// gRPC: `field == equals` on the response; Socket.IO: on the ack's first argument.
     check: Option<RawCheck>,
+    /// Socket.IO: the event name emitted.
+    emit: Option<String>,
+    /// Socket.IO: the emit's argument, a JSON template.
+    payload: Option<toml::Value>,
+    /// Socket.IO: ask for an acknowledgement and time it.
+    #[serde(default)]
+    ack: bool,
     #[serde(default)]
     headers: BTreeMap<String, String>,
     #[serde(default)]
@@ -117,10 +170,12 @@ impl Expect {
 /// One compiled request.
 #[derive(Debug)]
 pub struct Request {
-    /// Index into `stats::PROTOCOLS`: 0 HTTP, 1 gRPC.
+    /// Index into `stats::PROTOCOLS`: 0 HTTP, 1 gRPC, 2 Socket.IO.
     pub protocol: u8,
     /// The gRPC method and its message template, for protocol 1.
     pub grpc: Option<(Arc<super::grpc::Call>, JsonTmpl)>,
+    /// What a Socket.IO request does, for protocol 2.
+    pub sio: Option<super::socketio::Op>,
     pub method: Method,
     pub path: Template,
     pub body: Option<Body>,
@@ -158,6 +213,8 @@ pub struct Mapping {
     pub kinds: Vec<String>,
     /// Where gRPC requests go (the mapping's `[grpc] target`).
     pub grpc_target: Option<String>,
+    /// The Socket.IO connection settings, when the mapping has `[socketio]`.
+    pub socketio: Option<Arc<super::socketio::Settings>>,
 }
 
 impl Mapping {
@@ -285,6 +342,130 @@ impl Mapping {
         }
         let mut kinds: Vec<String> = Vec::new();
         let mut uses_token = headers.iter().any(|(_, t)| t.uses_token());
+        let tag = |name: &str, kinds: &mut Vec<String>| -> u16 {
+            (match kinds.iter().position(|k| k == name) {
+                Some(k) => k,
+                None => {
+                    kinds.push(name.to_string());
+                    kinds.len() - 1
+                }
+            }) as u16
+        };
+        let mut socketio = None;
+        if let Some(sio) = &raw.socketio {
+            let sp = root.key("socketio");
+            if let Some(u) = &sio.url
+                && !(u.starts_with("http://") || u.starts_with("ws://"))
+            {
+                bad(
+                    sp.key("url"),
+                    "the Socket.IO URL must start with http:// or ws://".into(),
+                    "write it like http://127.0.0.1:3000 (wss:// is not supported yet)",
+                );
+            }
+            let path = sio.path.clone().unwrap_or_else(|| "/socket.io/".into());
+            let namespace = sio.namespace.clone().unwrap_or_else(|| "/".into());
+            for (field, v) in [("path", &path), ("namespace", &namespace)] {
+                if !v.starts_with('/') || v.contains(['?', ',', '#']) {
+                    bad(
+                        sp.key(field),
+                        format!("`{v}` is not a {field}"),
+                        "start it with `/`, like /socket.io/ or /chat",
+                    );
+                }
+            }
+            let query = sio.query.as_deref().and_then(|q| {
+                Template::compile(q)
+                    .map_err(|m| bad(sp.key("query"), m, "correct the template"))
+                    .ok()
+            });
+            let auth = sio.auth.as_ref().and_then(|a| {
+                JsonTmpl::compile(a, "auth")
+                    .map_err(|(at, m)| {
+                        bad(sp.key("auth"), format!("{at}: {m}"), "correct the template")
+                    })
+                    .ok()
+            });
+            let join = sio.join.as_ref().and_then(|j| {
+                sio_emit(&j.emit, j.payload.as_ref(), j.ack, j.check.as_ref())
+                    .map_err(|(f, m)| {
+                        bad(
+                            sp.key("join").key(f),
+                            m,
+                            "correct the emit (see docs/REPLAY.md)",
+                        )
+                    })
+                    .ok()
+            });
+            let mut listen = Vec::new();
+            for (i, l) in sio.listen.iter().enumerate() {
+                let origin = l.origin.as_deref().and_then(|o| match kind_of(o) {
+                    Some(k) => Some(k as u16),
+                    None => {
+                        bad(
+                            sp.key("listen").index(i).key("origin"),
+                            format!("`{o}` is not an event kind"),
+                            "name the timeline event whose emit causes the broadcast",
+                        );
+                        None
+                    }
+                });
+                if origin.is_some() && l.key.is_none() {
+                    bad(
+                        sp.key("listen").index(i),
+                        "an origin needs the key that ties each broadcast to its emit".into(),
+                        "add `key = \"giftId\"`: a field of the broadcast and of the origin's payload",
+                    );
+                }
+                listen.push(super::socketio::Listen {
+                    event: l.event.clone(),
+                    key: l
+                        .key
+                        .as_ref()
+                        .map(|k| k.split('.').map(String::from).collect()),
+                    origin,
+                });
+            }
+            let needs_json = query.as_ref().is_some_and(Template::needs_json)
+                || auth.as_ref().is_some_and(JsonTmpl::needs_json)
+                || join
+                    .as_ref()
+                    .and_then(|j| j.payload.as_ref())
+                    .is_some_and(JsonTmpl::needs_json);
+            uses_token |= query.as_ref().is_some_and(Template::uses_token)
+                || auth.as_ref().is_some_and(JsonTmpl::uses_token);
+            for (field, name, op) in [
+                ("connect", &sio.connect, super::socketio::Op::Connect),
+                (
+                    "disconnect",
+                    &sio.disconnect,
+                    super::socketio::Op::Disconnect,
+                ),
+            ] {
+                match kind_of(name) {
+                    Some(k) => {
+                        let kind = tag(field, &mut kinds);
+                        routes[k] = Route::Send(Box::new(Request::socketio(op, kind, needs_json)));
+                        seen[k] = Some(format!("socketio.{field}"));
+                    }
+                    None => bad(
+                        sp.key(field),
+                        format!("`{name}` is not an event kind"),
+                        "use a kind from docs/TIMELINE.md, like session.started",
+                    ),
+                }
+            }
+            socketio = Some(Arc::new(super::socketio::Settings {
+                url: sio.url.clone(),
+                path,
+                namespace,
+                query,
+                auth,
+                join,
+                listen,
+                reconnect_attempts: sio.reconnect_attempts.unwrap_or(5),
+            }));
+        }
         let raw_grpc = raw.grpc.as_ref();
         let proto_path = raw_grpc
             .and_then(|g| g.proto.as_ref())
@@ -311,15 +492,54 @@ impl Mapping {
             let protocol = match r.protocol.as_deref().unwrap_or("http") {
                 "http" => 0u8,
                 "grpc" => 1,
+                "socketio" => 2,
                 other => {
                     bad(
                         rp.key("protocol"),
                         format!("`{other}` is not a protocol"),
-                        "use http or grpc",
+                        "use http, grpc or socketio",
                     );
                     0
                 }
             };
+            let mut sio = None;
+            if protocol == 2 {
+                if socketio.is_none() {
+                    bad(
+                        rp.key("protocol"),
+                        "a socketio request needs a [socketio] table".into(),
+                        "add [socketio] with the server's url (see docs/REPLAY.md)",
+                    );
+                }
+                match &r.emit {
+                    None => bad(
+                        rp.clone(),
+                        "a socketio request needs the event it emits".into(),
+                        "add `emit = \"gift:create\"`",
+                    ),
+                    Some(e) => match sio_emit(e, r.payload.as_ref(), r.ack, r.check.as_ref()) {
+                        Ok(e) => {
+                            uses_token |= e.payload.as_ref().is_some_and(JsonTmpl::uses_token);
+                            sio = Some(e);
+                        }
+                        Err((f, m)) => bad(rp.key(f), m, "correct the emit (see docs/REPLAY.md)"),
+                    },
+                }
+            } else {
+                for (field, set) in [
+                    ("emit", r.emit.is_some()),
+                    ("payload", r.payload.is_some()),
+                    ("ack", r.ack),
+                ] {
+                    if set {
+                        bad(
+                            rp.key(field),
+                            format!("`{field}` belongs to socketio requests"),
+                            "add `protocol = \"socketio\"` or remove it",
+                        );
+                    }
+                }
+            }
             let mut grpc = None;
             let mut method = Method::POST;
             let mut path_text = r.path.clone().unwrap_or_else(|| "/".into());
@@ -363,6 +583,8 @@ impl Mapping {
                         "name a method of the proto as package.Service/Method, and a field of its response",
                     ),
                 }
+                path_text = "/".into();
+            } else if protocol == 2 {
                 path_text = "/".into();
             } else {
                 method = match Method::from_bytes(r.method.to_ascii_uppercase().as_bytes()) {
@@ -427,14 +649,12 @@ impl Mapping {
             if expect.is_empty() {
                 expect.push(Expect::Class(2));
             }
-            let kind = match kinds.iter().position(|k| *k == r.kind) {
-                Some(k) => k,
-                None => {
-                    kinds.push(r.kind.clone());
-                    kinds.len() - 1
-                }
-            } as u16;
-            let needs_json = path.needs_json()
+            let kind = tag(&r.kind, &mut kinds);
+            let needs_json = sio
+                .as_ref()
+                .and_then(|e| e.payload.as_ref())
+                .is_some_and(JsonTmpl::needs_json)
+                || path.needs_json()
                 || req_headers.iter().any(|(_, t)| t.needs_json())
                 || headers.iter().any(|(_, t)| t.needs_json())
                 || matches!(&body, Some(Body::Json(t)) if t.needs_json())
@@ -460,8 +680,19 @@ impl Mapping {
                     continue;
                 }
                 seen[k] = Some(format!("request[{i}]"));
+                let sio = sio.as_ref().map(|e| {
+                    let mut e = e.clone();
+                    let listen = socketio
+                        .as_ref()
+                        .map_or(&[][..], |s: &Arc<super::socketio::Settings>| &s.listen[..]);
+                    e.origins = (0..listen.len())
+                        .filter(|&l| listen[l].origin == Some(k as u16))
+                        .collect();
+                    super::socketio::Op::Emit(e)
+                });
                 routes[k] = Route::Send(Box::new(Request {
                     protocol,
+                    sio,
                     grpc: grpc.as_ref().map(|(c, t)| (Arc::clone(c), t.clone())),
                     method: method.clone(),
                     path: path.clone(),
@@ -493,6 +724,7 @@ impl Mapping {
             routes,
             kinds,
             grpc_target: raw.grpc.and_then(|g| g.target),
+            socketio,
         })
     }
 
@@ -507,11 +739,24 @@ impl Mapping {
                     match r {
                         Route::Unmapped => "unmapped (counted, skipped)".to_string(),
                         Route::ServerSide => "server-side (skipped)".to_string(),
-                        Route::Send(q) => match &q.grpc {
-                            Some((call, _)) => {
+                        Route::Send(q) => match (&q.grpc, &q.sio) {
+                            (Some((call, _)), _) => {
                                 format!("gRPC {} [{}]", call.path, self.kinds[q.kind as usize])
                             }
-                            None => format!(
+                            (_, Some(op)) => format!(
+                                "Socket.IO {} [{}]",
+                                match op {
+                                    super::socketio::Op::Connect => "connect".to_string(),
+                                    super::socketio::Op::Disconnect => "disconnect".to_string(),
+                                    super::socketio::Op::Emit(e) => format!(
+                                        "emit {}{}",
+                                        e.event,
+                                        if e.ack { " (ack)" } else { "" }
+                                    ),
+                                },
+                                self.kinds[q.kind as usize]
+                            ),
+                            _ => format!(
                                 "{} {} [{}]",
                                 q.method,
                                 q.path.source(),
@@ -523,6 +768,60 @@ impl Mapping {
             })
             .collect()
     }
+}
+
+impl Request {
+    /// A Socket.IO connect or disconnect.
+    fn socketio(op: super::socketio::Op, kind: u16, needs_json: bool) -> Request {
+        Request {
+            protocol: 2,
+            grpc: None,
+            sio: Some(op),
+            method: Method::POST,
+            path: Template::compile("/").expect("a literal"),
+            body: None,
+            headers: Vec::new(),
+            expect: vec![Expect::Class(2)],
+            kind,
+            needs_json,
+        }
+    }
+}
+
+/// A Socket.IO emit with its payload and ack check.
+fn sio_emit(
+    event: &str,
+    payload: Option<&toml::Value>,
+    ack: bool,
+    check: Option<&RawCheck>,
+) -> Result<super::socketio::Emit, (&'static str, String)> {
+    if event.is_empty() {
+        return Err(("emit", "the event name is empty".into()));
+    }
+    let payload = payload
+        .map(|v| JsonTmpl::compile(v, "payload"))
+        .transpose()
+        .map_err(|(at, m)| ("payload", format!("{at}: {m}")))?;
+    let check = match check {
+        None => None,
+        Some(_) if !ack => {
+            return Err((
+                "check",
+                "a check reads the ack: it needs `ack = true`".into(),
+            ));
+        }
+        Some(c) => Some((
+            c.field.split('.').map(String::from).collect(),
+            serde_json::to_value(&c.equals).unwrap_or_default(),
+        )),
+    };
+    Ok(super::socketio::Emit {
+        event: event.to_string(),
+        payload,
+        ack,
+        check,
+        origins: Vec::new(),
+    })
 }
 
 /// `package.Service/Method` in `pool`, with its response check.

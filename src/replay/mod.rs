@@ -6,6 +6,7 @@ pub mod grpc;
 pub mod http;
 pub mod mapping;
 pub mod pacer;
+pub mod socketio;
 pub mod source;
 pub mod stats;
 pub mod template;
@@ -42,6 +43,8 @@ pub struct Options {
     pub shown_target: String,
     /// Where gRPC requests go, if the mapping sends any.
     pub grpc_target: Option<String>,
+    /// Where Socket.IO connections go, if the mapping has `[socketio]`.
+    pub socketio_target: Option<String>,
     /// An extra CA certificate (PEM) for https:// targets.
     pub ca_cert: Option<Vec<u8>>,
     pub http2: bool,
@@ -80,6 +83,7 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, String> {
         Arc::clone(&o.mapping),
         &o.target,
         o.grpc_target.as_deref(),
+        o.socketio_target.as_deref(),
         o.ca_cert.as_deref(),
         o.http2,
         o.plan.max_in_flight,
@@ -143,6 +147,10 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, String> {
         Arc::clone(&stop),
         rt.handle(),
     );
+    // Sessions still open at the window's end: close their connections politely.
+    if let Some(sio) = &driver.sio {
+        rt.block_on(sio.close_all());
+    }
     view.abort();
     bar.finish_and_clear();
     // Wait for the producer so its error, if any, shows.
@@ -196,6 +204,10 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, String> {
         "series": stats.series(),
         "thresholds": verdicts,
     });
+    let mut summary = summary;
+    if let Some(sio) = &driver.sio {
+        summary["socketio"] = sio.report();
+    }
     let table = table(&summary, &o.shown_target);
     Ok(Report {
         summary,

@@ -55,6 +55,15 @@ impl Due {
         format!("00-{hi:016x}{lo:016x}-{span:016x}-01")
     }
 
+    /// `<user_id>/<seq>`: every request carries it (`x-sim-event`), whatever the protocol.
+    pub fn event_id(&self) -> String {
+        let mut id = String::with_capacity(self.user_id.len() + 8);
+        id.push_str(&self.user_id);
+        id.push('/');
+        id.push_str(itoa::Buffer::new().format(self.seq));
+        id
+    }
+
     pub fn event_name(&self) -> &'static str {
         EVENT_KINDS
             .get(self.kind as usize)

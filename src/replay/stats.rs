@@ -71,7 +71,7 @@ pub struct Key {
     pub phase: u8,
 }
 
-pub const PROTOCOLS: &[&str] = &["http", "grpc"];
+pub const PROTOCOLS: &[&str] = &["http", "grpc", "socketio"];
 
 /// One group's figures. Mergeable: thresholds over several tags add groups together.
 #[derive(Clone, Debug)]

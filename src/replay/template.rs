@@ -22,6 +22,10 @@ pub enum Field {
     Token,
     /// The whole event line, as JSON.
     Line,
+    /// `<user_id>/<seq>`: the id `x-sim-event` carries, for payloads without headers.
+    EventId,
+    /// The event's W3C traceparent (one trace per session, one span per event).
+    Traceparent,
     /// A value inside the event's `props`, by key path.
     Prop(Vec<String>),
 }
@@ -38,13 +42,15 @@ impl Field {
             "t_ms" => Field::TMs,
             "token" => Field::Token,
             "line" => Field::Line,
+            "event_id" => Field::EventId,
+            "traceparent" => Field::Traceparent,
             _ => match name.strip_prefix("props.") {
                 Some(p) if !p.is_empty() && p.split('.').all(|s| !s.is_empty()) => {
                     Field::Prop(p.split('.').map(String::from).collect())
                 }
                 _ => {
                     return Err(format!(
-                        "unknown template field `{{{name}}}`; known: user_id, seq, event, session_id, persona, ts, t_ms, token, line, props.<key>, env.<NAME>"
+                        "unknown template field `{{{name}}}`; known: user_id, seq, event, session_id, persona, ts, t_ms, token, line, event_id, traceparent, props.<key>, env.<NAME>"
                     ));
                 }
             },
@@ -108,6 +114,8 @@ impl<'a> Ctx<'a> {
             Field::TMs => out.push_str(itoa::Buffer::new().format(self.due.t_ms)),
             Field::Token => out.push_str(self.token.unwrap_or("")),
             Field::Line => out.push_str(&String::from_utf8_lossy(&self.due.line)),
+            Field::EventId => out.push_str(&self.due.event_id()),
+            Field::Traceparent => out.push_str(&self.due.traceparent()),
             other => match self.lookup(other) {
                 Some(Value::String(s)) => out.push_str(&s),
                 Some(Value::Null) | None => {}

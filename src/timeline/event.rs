@@ -94,6 +94,8 @@ pub enum Props {
     SessionStarted {
         trigger: Trigger,
         habit: f32,
+        /// The user's gift room: live clients join it (Socket.IO rooms) at session start.
+        room: u32,
     },
     SessionEnded {
         reason: EndReason,

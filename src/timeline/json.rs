@@ -133,7 +133,11 @@ impl LineWriter {
                 s(out, b",\"room\":");
                 num(out, room);
             }
-            Props::SessionStarted { trigger, habit } => {
+            Props::SessionStarted {
+                trigger,
+                habit,
+                room,
+            } => {
                 s(out, b"\"trigger\":\"");
                 match trigger {
                     Trigger::Internal => s(out, b"internal\""),
@@ -146,6 +150,8 @@ impl LineWriter {
                 }
                 s(out, b",\"habit\":");
                 unit3(out, habit);
+                s(out, b",\"room\":");
+                num(out, room);
             }
             Props::SessionEnded {
                 reason,

@@ -8,5 +8,6 @@ mod personas;
 mod replay;
 mod schema;
 mod seed;
+mod socketio;
 mod statistics;
 mod timeline;

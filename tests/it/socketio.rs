@@ -1,0 +1,540 @@
+//! `simulate replay` over Socket.IO against socketioxide servers on loopback: an
+//! independent Socket.IO v4 implementation, started by each test with short ping intervals.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use socketioxide::SocketIo;
+use socketioxide::extract::{AckSender, Data, SocketRef, TryData};
+use socketioxide::handler::ConnectHandler;
+
+use crate::common::bin;
+
+/// One connection as the server saw it.
+#[derive(Clone, Debug)]
+struct Connection {
+    sid: String,
+    /// `userId` of the handshake's query string.
+    query_user: String,
+    auth: Value,
+    traceparent: String,
+}
+
+#[derive(Default)]
+struct Seen {
+    connections: Mutex<Vec<Connection>>,
+    /// (sid, room) per `room:join`.
+    joins: Mutex<Vec<(String, String)>>,
+    /// (event, payload) per emit received.
+    emits: Mutex<Vec<(String, Value)>>,
+    /// Shares left per gift.
+    shares: Mutex<HashMap<String, i64>>,
+    disconnects: AtomicUsize,
+}
+
+struct SioServer {
+    addr: SocketAddr,
+    seen: Arc<Seen>,
+    _rt: tokio::runtime::Runtime,
+}
+
+/// The gift app of seed 002 in miniature: rooms joined on request, gifts broadcast to their
+/// room (`gift:available`, sender included), claims decided first come first served.
+/// The server pings every `ping` and waits up to 2 s for the answer: short enough for the
+/// tests to see many pings, long enough that a busy CI machine does not drop connections.
+fn start(ns: &'static str, ping: Duration) -> SioServer {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let seen: Arc<Seen> = Arc::default();
+    let (layer, io) = SocketIo::builder()
+        .ping_interval(ping)
+        .ping_timeout(Duration::from_secs(2))
+        .build_layer();
+    let s0 = Arc::clone(&seen);
+    // The handlers are registered in a connect middleware, which socketioxide runs before
+    // it answers CONNECT: its connect handler runs in a task spawned after the answer, so a
+    // client that emits at once (as ours does, and browsers do) could beat the
+    // registration and see its first event dropped.
+    let register = async move |s: SocketRef, TryData(auth): TryData<Value>| {
+        let query_user = s
+            .req_parts()
+            .uri
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("userId="))
+            .unwrap_or("")
+            .to_string();
+        let traceparent = s
+            .req_parts()
+            .headers
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        s0.connections.lock().unwrap().push(Connection {
+            sid: s.id.to_string(),
+            query_user,
+            auth: auth.unwrap_or(Value::Null),
+            traceparent,
+        });
+        let seen = Arc::clone(&s0);
+        s.on(
+            "room:join",
+            async move |s: SocketRef, Data(d): Data<Value>, ack: AckSender| {
+                let room = d["room"].to_string();
+                seen.joins
+                    .lock()
+                    .unwrap()
+                    .push((s.id.to_string(), room.clone()));
+                s.join(room);
+                ack.send(&json!({"ok": true})).ok();
+            },
+        );
+        let seen = Arc::clone(&s0);
+        s.on(
+            "gift:create",
+            async move |s: SocketRef, Data(d): Data<Value>, ack: AckSender| {
+                let gift = d["giftId"].as_str().unwrap_or("").to_string();
+                let shares = d["shares"].as_i64().unwrap_or(0);
+                seen.shares.lock().unwrap().insert(gift.clone(), shares);
+                seen.emits
+                    .lock()
+                    .unwrap()
+                    .push(("gift:create".into(), d.clone()));
+                ack.send(&json!({"ok": true})).ok();
+                s.within(d["room"].to_string())
+                    .emit("gift:available", &json!({"giftId": gift}))
+                    .await
+                    .ok();
+            },
+        );
+        let seen = Arc::clone(&s0);
+        s.on(
+            "gift:claim",
+            async move |Data(d): Data<Value>, ack: AckSender| {
+                let gift = d["giftId"].as_str().unwrap_or("").to_string();
+                let won = {
+                    let mut shares = seen.shares.lock().unwrap();
+                    match shares.get_mut(&gift) {
+                        Some(n) if *n > 0 => {
+                            *n -= 1;
+                            true
+                        }
+                        _ => false,
+                    }
+                };
+                seen.emits.lock().unwrap().push(("gift:claim".into(), d));
+                ack.send(&json!({"ok": won})).ok();
+            },
+        );
+        let seen = Arc::clone(&s0);
+        s.on("stat", async move |Data(d): Data<Value>, ack: AckSender| {
+            seen.emits.lock().unwrap().push(("stat".into(), d));
+            ack.send(&json!({"ok": true})).ok();
+        });
+        let seen = Arc::clone(&s0);
+        s.on_disconnect(async move || {
+            seen.disconnects.fetch_add(1, Ordering::SeqCst);
+        });
+        Ok::<(), std::io::Error>(())
+    };
+    io.ns(ns, (async || {}).with(register));
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().layer(layer);
+    rt.spawn(async move { axum::serve(listener, app).await });
+    SioServer {
+        addr,
+        seen,
+        _rt: rt,
+    }
+}
+
+fn summary(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn lines(log: &Path) -> Vec<Value> {
+    std::fs::read_to_string(log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn sessions_get_their_own_connections_gifts_arrive_once_acked_and_broadcasts_fan_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = crate::replay::run_log(dir.path(), "400", "1");
+    let events = lines(&log);
+    let sio = start("/", Duration::from_millis(300));
+    let http = crate::replay::Server::start(None);
+    let mapping = Path::new(env!("CARGO_MANIFEST_DIR")).join("targets/socketio-gifts.toml");
+    let out = dir.path().join("s.json");
+    let o = bin()
+        .args(["replay", "--from-log"])
+        .arg(&log)
+        .arg("--targets")
+        .arg(&mapping)
+        .args(["--target", &http.url(), "-q", "--compress", "1d:4s"])
+        .args(["--socketio-target", &format!("http://{}", sio.addr)])
+        .arg("--summary-export")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = summary(&out);
+
+    // One distinct connection per session, opened for the right user with its auth.
+    let sessions: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] == "session.started")
+        .collect();
+    let conns = sio.seen.connections.lock().unwrap().clone();
+    assert_eq!(conns.len(), sessions.len(), "{}", s["socketio"]);
+    let sids: BTreeSet<&str> = conns.iter().map(|c| c.sid.as_str()).collect();
+    assert_eq!(sids.len(), conns.len(), "connection ids are distinct");
+    let want: BTreeSet<(String, String)> = sessions
+        .iter()
+        .map(|e| {
+            (
+                e["user_id"].as_str().unwrap().to_string(),
+                e["session_id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let got: BTreeSet<(String, String)> = conns
+        .iter()
+        .map(|c| {
+            assert_eq!(c.auth["userId"].as_str(), Some(c.query_user.as_str()));
+            assert!(c.traceparent.starts_with("00-"), "{c:?}");
+            (
+                c.query_user.clone(),
+                c.auth["session"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+    // Each connection joined its user's room, as session.started records it.
+    let room_of: HashMap<&str, String> = sessions
+        .iter()
+        .map(|e| {
+            (
+                e["session_id"].as_str().unwrap(),
+                e["props"]["room"].to_string(),
+            )
+        })
+        .collect();
+    let joins = sio.seen.joins.lock().unwrap().clone();
+    assert_eq!(joins.len(), conns.len());
+    let session_of: HashMap<&str, &str> = conns
+        .iter()
+        .map(|c| (c.sid.as_str(), c.auth["session"].as_str().unwrap()))
+        .collect();
+    for (sid, room) in &joins {
+        assert_eq!(&room_of[session_of[sid.as_str()]], room);
+    }
+    // Every session ended inside the day closed its connection.
+    let ended = events
+        .iter()
+        .filter(|e| e["event"] == "session.ended")
+        .count();
+    let c = &s["socketio"]["connections"];
+    assert_eq!(c["opened"], conns.len());
+    assert_eq!(c["implicit"], 0);
+    assert_eq!(c["dropped"], 0, "pings answered, no connection timed out");
+    assert!(c["pings_answered"].as_u64().unwrap() > 0, "{c}");
+    assert!(c["closed"].as_u64().unwrap() >= ended as u64, "{c}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(sio.seen.disconnects.load(Ordering::SeqCst), conns.len());
+
+    // Every gift event arrived exactly once, as an emit carrying its event id.
+    let mut want_ids: BTreeMap<String, usize> = BTreeMap::new();
+    for e in events
+        .iter()
+        .filter(|e| matches!(e["event"].as_str(), Some("gift.created" | "gift.claimed")))
+    {
+        *want_ids
+            .entry(format!("{}/{}", e["user_id"].as_str().unwrap(), e["seq"]))
+            .or_default() += 1;
+    }
+    assert!(want_ids.len() > 20, "the day has gifts: {}", want_ids.len());
+    let mut got_ids: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, p) in sio.seen.emits.lock().unwrap().iter() {
+        *got_ids
+            .entry(p["eventId"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    assert_eq!(got_ids, want_ids);
+
+    // Acks were timed, per protocol; creations passed their check.
+    let groups = s["groups"].as_array().unwrap();
+    let sio_groups: Vec<&Value> = groups
+        .iter()
+        .filter(|g| g["tags"]["protocol"] == "socketio")
+        .collect();
+    let count = |event: &str| -> (u64, u64) {
+        sio_groups
+            .iter()
+            .filter(|g| g["tags"]["event"] == event)
+            .fold((0, 0), |(n, e), g| {
+                (
+                    n + g["count"].as_u64().unwrap(),
+                    e + g["errors"].as_u64().unwrap(),
+                )
+            })
+    };
+    let created = events
+        .iter()
+        .filter(|e| e["event"] == "gift.created")
+        .count() as u64;
+    assert_eq!(count("gift.created"), (created, 0));
+    assert_eq!(count("session.started").0, sessions.len() as u64);
+    assert!(groups.iter().any(|g| g["tags"]["protocol"] == "http"));
+
+    // Broadcasts: every gift:available is tied to its gift.created emit and timed.
+    let l = &s["socketio"]["listen"][0];
+    assert_eq!(l["event"], "gift:available");
+    assert_eq!(l["origins"], created);
+    assert!(l["received"].as_u64().unwrap() >= created, "{l}");
+    assert_eq!(l["matched"], l["received"]);
+    assert!(
+        l["receipts_per_origin"]["max"].as_u64().unwrap() >= 1,
+        "{l}"
+    );
+    let p99 = l["fanout_ms"]["p99"].as_f64().unwrap();
+    assert!(p99 > 0.0 && p99 < 2000.0, "{l}");
+
+    let schema: Value =
+        serde_json::from_str(include_str!("../../schema/replay-summary.v1.json")).unwrap();
+    let v = jsonschema::validator_for(&schema).unwrap();
+    assert!(v.is_valid(&s), "{:?}", v.iter_errors(&s).next());
+}
+
+/// A TCP relay in front of the server whose connections the test can cut at once.
+struct Relay {
+    addr: SocketAddr,
+    cut: Arc<tokio::sync::Notify>,
+    _rt: tokio::runtime::Runtime,
+}
+
+fn relay(to: SocketAddr) -> Relay {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let cut = Arc::new(tokio::sync::Notify::new());
+    let c = Arc::clone(&cut);
+    rt.spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let c = Arc::clone(&c);
+            tokio::spawn(async move {
+                let Ok(mut out) = tokio::net::TcpStream::connect(to).await else {
+                    return;
+                };
+                tokio::select! {
+                    _ = tokio::io::copy_bidirectional(&mut inbound, &mut out) => {}
+                    _ = c.notified() => {}
+                }
+            });
+        }
+    });
+    Relay { addr, cut, _rt: rt }
+}
+
+#[test]
+fn dropped_connections_come_back_and_their_sessions_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    // 40 users connect at once, then each sends a stat every 100 ms for 3 s, then ends.
+    let log = dir.path().join("storm.jsonl");
+    let mut text = String::new();
+    let line = |t: i64, u: usize, seq: u32, event: &str, props: &str| {
+        format!(
+            "{{\"v\":1,\"ts\":\"2026-01-05T00:00:00.000Z\",\"t_ms\":{t},\"user_id\":\"u{u}\",\"persona\":\"gamer\",\"session_id\":\"s{u}-1\",\"seq\":{seq},\"event\":\"{event}\",\"props\":{props}}}\n"
+        )
+    };
+    let mut all = Vec::new();
+    for u in 0..40 {
+        all.push((
+            0,
+            u,
+            0,
+            "session.started",
+            "{\"trigger\":\"internal\",\"habit\":0.5,\"room\":0}".to_string(),
+        ));
+        for k in 1..=30 {
+            all.push((
+                k * 100,
+                u,
+                k as u32,
+                "stat.updated",
+                format!("{{\"statCode\":\"kills\",\"value\":{k},\"delta\":1}}"),
+            ));
+        }
+        all.push((
+            3200,
+            u,
+            31,
+            "session.ended",
+            "{\"reason\":\"done\"}".to_string(),
+        ));
+    }
+    all.sort_by_key(|(t, u, ..)| (*t, *u));
+    for (t, u, seq, e, p) in &all {
+        text.push_str(&line(*t, *u, *seq, e, p));
+    }
+    std::fs::write(&log, text).unwrap();
+    let mapping = dir.path().join("m.toml");
+    std::fs::write(
+        &mapping,
+        r#"timeout = "3s"
+[socketio]
+namespace = "/live"
+auth = { userId = "{user_id}" }
+
+[[request]]
+event = "stat.updated"
+protocol = "socketio"
+emit = "stat"
+payload = { eventId = "{event_id}", value = "{props.value}" }
+ack = true
+check = { field = "ok", equals = true }
+kind = "stat"
+"#,
+    )
+    .unwrap();
+    let sio = start("/live", Duration::from_millis(200));
+    let relay = relay(sio.addr);
+    let out = dir.path().join("s.json");
+    let cutting = Arc::new(AtomicBool::new(true));
+    let cutter = {
+        let (cut, cutting) = (Arc::clone(&relay.cut), Arc::clone(&cutting));
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(1500));
+            if cutting.load(Ordering::SeqCst) {
+                cut.notify_waiters();
+            }
+        })
+    };
+    let o = bin()
+        .args(["replay", "--from-log"])
+        .arg(&log)
+        .arg("--targets")
+        .arg(&mapping)
+        .args([
+            "--target",
+            &format!("http://{}", relay.addr),
+            "-q",
+            "--compress",
+            "1x",
+        ])
+        .arg("--summary-export")
+        .arg(&out)
+        .output()
+        .unwrap();
+    cutting.store(false, Ordering::SeqCst);
+    cutter.join().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = summary(&out);
+    let c = &s["socketio"]["connections"];
+    // The cut dropped every connection (the relay holds them all); each came back.
+    assert_eq!(c["opened"], 40, "{c}");
+    assert_eq!(c["dropped"], 40, "{c}");
+    assert_eq!(c["reconnected"], 40, "{c}");
+    assert_eq!(c["reconnect_failures"], 0, "{c}");
+    assert_eq!(sio.seen.connections.lock().unwrap().len(), 80);
+    // The server saw every stat at most once; what it missed was lost in the cut and
+    // counted as an error, nothing else.
+    let mut got: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, p) in sio.seen.emits.lock().unwrap().iter() {
+        *got.entry(p["eventId"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    assert!(got.values().all(|n| *n == 1), "duplicates: {got:?}");
+    let t = &s["totals"];
+    let stats = 40 * 30;
+    let emitted = s["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["tags"]["event"] == "stat.updated")
+        .map(|g| g["count"].as_u64().unwrap())
+        .sum::<u64>();
+    assert_eq!(emitted, stats);
+    assert!(
+        got.len() as u64 + t["errors"].as_u64().unwrap() >= stats,
+        "{t}"
+    );
+    assert!(
+        got.len() > stats as usize * 3 / 4,
+        "traffic resumed: {}",
+        got.len()
+    );
+}
+
+#[test]
+fn socketio_mapping_errors_name_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("bad.toml");
+    std::fs::write(
+        &m,
+        r#"[socketio]
+namespace = "live"
+
+[[socketio.listen]]
+event = "gift:available"
+origin = "gift.made"
+
+[[request]]
+event = "gift.created"
+protocol = "socketio"
+payload = { id = "{props.gift_id}" }
+check = { field = "ok", equals = true }
+"#,
+    )
+    .unwrap();
+    let o = bin()
+        .args([
+            "replay",
+            "--users",
+            "10",
+            "--days",
+            "1",
+            "--target",
+            "http://127.0.0.1:9",
+        ])
+        .arg("--targets")
+        .arg(&m)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("bad.toml:2: field `socketio.namespace`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("field `socketio.listen[0].origin`") && err.contains("gift.made"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bad.toml:8: field `request[0]`") && err.contains("emit"),
+        "{err}"
+    );
+}
