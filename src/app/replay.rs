@@ -253,9 +253,15 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
     if let Some(p) = &args.threshold_preset {
         texts.extend(preset(p, &mapping.kinds).map_err(bad)?);
     }
+    let listens: Vec<String> = mapping
+        .socketio
+        .as_ref()
+        .map(|s| s.listen.iter().map(|l| l.event.clone()).collect())
+        .unwrap_or_default();
     let names = Names {
         kinds: &mapping.kinds,
         phases: &phases.names,
+        listens: &listens,
     };
     let thresholds = texts
         .iter()

@@ -164,6 +164,9 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, String> {
         .map(|m| m.into_inner().expect("stats lock"))
         // Requests abandoned at the drain bound still hold a handle: copy what is there.
         .unwrap_or_else(|a| a.lock().expect("stats lock").clone());
+    if let Some(sio) = &driver.sio {
+        stats.fanout = sio.fanouts();
+    }
     let mut verdicts = Vec::new();
     let mut failed = 0;
     for t in &o.thresholds {

@@ -425,11 +425,10 @@ impl Client {
         })
     }
 
-    /// Fan-out latency of listen `i`, for thresholds.
-    pub fn fanout(&self, i: usize) -> Histogram<u64> {
-        self.shared.fanout.lock().expect("fan-out lock").heard[i]
-            .latency
-            .clone()
+    /// Fan-out latency per listen, for thresholds.
+    pub fn fanouts(&self) -> Vec<Histogram<u64>> {
+        let f = self.shared.fanout.lock().expect("fan-out lock");
+        f.heard.iter().map(|h| h.latency.clone()).collect()
     }
 }
 

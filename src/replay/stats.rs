@@ -198,6 +198,8 @@ pub struct Stats {
     pub chained: u64,
     pub unmapped: Vec<u64>,
     pub server_side: Vec<u64>,
+    /// Broadcast fan-out latency per listened Socket.IO event, filled in at the end.
+    pub fanout: Vec<Histogram<u64>>,
     seconds: Vec<Second>,
     /// Completions of the current second, rolled into `seconds` when it ends.
     current: (usize, Histogram<u64>),
@@ -215,6 +217,7 @@ impl Stats {
             chained: 0,
             unmapped: vec![0; EVENT_KINDS.len() + 1],
             server_side: vec![0; EVENT_KINDS.len() + 1],
+            fanout: Vec::new(),
             seconds: Vec::new(),
             current: (0, Histogram::new(2).expect("valid")),
         }

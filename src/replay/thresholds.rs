@@ -20,6 +20,8 @@ enum Metric {
     Errors,
     Late,
     Requests,
+    /// Socket.IO broadcast fan-out latency (origin emit → each receipt) at a quantile.
+    Fanout(f64),
 }
 
 #[derive(Copy, Clone, Debug, PartialEq)]
@@ -37,6 +39,8 @@ struct Filter {
     event: Option<Vec<u16>>,
     kind: Option<Vec<u16>>,
     phase: Option<Vec<u8>>,
+    /// Listened Socket.IO events, for fan-out.
+    listen: Option<Vec<usize>>,
 }
 
 impl Filter {
@@ -62,13 +66,14 @@ pub struct Threshold {
     rate: bool,
 }
 
-/// What a threshold may name: the run's request kinds and phases.
+/// What a threshold may name: the run's request kinds, phases and listened broadcasts.
 pub struct Names<'a> {
     pub kinds: &'a [String],
     pub phases: &'a [String],
+    pub listens: &'a [String],
 }
 
-const HELP: &str = "write METRIC{TAG:VALUE,…}OP LIMIT, e.g. p95{kind:read}<1200ms or errors<1%; metrics: p50…p99.9, max, service_p95, service_max, lag_p99, errors, late, requests; tags: protocol, event, kind, phase";
+const HELP: &str = "write METRIC{TAG:VALUE,…}OP LIMIT, e.g. p95{kind:read}<1200ms or errors<1%; metrics: p50…p99.9, max, service_p95, service_max, lag_p99, fanout_p95, errors, late, requests; tags: protocol, event, kind, phase (listen for fanout)";
 
 fn quantile(s: &str) -> Option<f64> {
     if s == "max" {
@@ -113,6 +118,13 @@ impl Threshold {
                     Metric::Service(q)
                 } else if let Some(q) = name.strip_prefix("lag_").and_then(quantile) {
                     Metric::Lag(q)
+                } else if let Some(q) = name.strip_prefix("fanout_").and_then(quantile) {
+                    if names.listens.is_empty() {
+                        return Err(err(
+                            "fan-out is measured on listened broadcasts: the mapping has no [[socketio.listen]]".into(),
+                        ));
+                    }
+                    Metric::Fanout(q)
                 } else if let Some(q) = quantile(name) {
                     Metric::Latency(q)
                 } else {
@@ -145,7 +157,18 @@ impl Threshold {
                         })
                         .collect()
                 };
+                let fanout = matches!(metric, Metric::Fanout(_));
+                if fanout != (tag.trim() == "listen") {
+                    return Err(err(if fanout {
+                        format!(
+                            "fan-out is per listened event: tag it {{listen:NAME}}, not `{tag}`"
+                        )
+                    } else {
+                        "the `listen` tag belongs to fanout_ metrics".into()
+                    }));
+                }
                 let kinds: Vec<&str> = names.kinds.iter().map(String::as_str).collect();
+                let listens: Vec<&str> = names.listens.iter().map(String::as_str).collect();
                 let mut phases = vec!["steady"];
                 phases.extend(names.phases.iter().map(String::as_str));
                 match tag.trim() {
@@ -163,6 +186,7 @@ impl Threshold {
                     "phase" => {
                         filter.phase = Some(pick(&phases)?.into_iter().map(|i| i as u8).collect())
                     }
+                    "listen" => filter.listen = Some(pick(&listens)?),
                     other => return Err(err(format!("unknown tag `{other}`"))),
                 }
             }
@@ -170,7 +194,7 @@ impl Threshold {
         let rhs = rhs.trim();
         let is_time = matches!(
             metric,
-            Metric::Latency(_) | Metric::Service(_) | Metric::Lag(_)
+            Metric::Latency(_) | Metric::Service(_) | Metric::Lag(_) | Metric::Fanout(_)
         );
         let (limit, rate) = if is_time {
             (
@@ -207,6 +231,15 @@ impl Threshold {
     pub fn check(&self, stats: &Stats) -> (Option<f64>, bool) {
         let observed = match self.metric {
             Metric::Lag(q) => (!stats.lag.is_empty()).then(|| ms(at(&stats.lag, q))),
+            Metric::Fanout(q) => {
+                let mut h = hdrhistogram::Histogram::<u64>::new(3).expect("valid");
+                for (i, f) in stats.fanout.iter().enumerate() {
+                    if self.filter.listen.as_ref().is_none_or(|l| l.contains(&i)) {
+                        let _ = h.add(f);
+                    }
+                }
+                (!h.is_empty()).then(|| ms(at(&h, q)))
+            }
             _ => {
                 let mut g = Group::default();
                 let mut any = false;
@@ -227,7 +260,7 @@ impl Threshold {
                         Metric::Errors => count(g.errors),
                         Metric::Late => count(g.late),
                         Metric::Requests => n,
-                        Metric::Lag(_) => unreachable!("handled above"),
+                        Metric::Lag(_) | Metric::Fanout(_) => unreachable!("handled above"),
                     })
                 }
             }
@@ -248,7 +281,7 @@ impl Threshold {
                 format!("{:.3} %", v * 100.0)
             } else if matches!(
                 self.metric,
-                Metric::Latency(_) | Metric::Service(_) | Metric::Lag(_)
+                Metric::Latency(_) | Metric::Service(_) | Metric::Lag(_) | Metric::Fanout(_)
             ) {
                 format!("{v:.3} ms")
             } else {
@@ -337,6 +370,7 @@ mod tests {
         let n = Names {
             kinds: &k,
             phases: &p,
+            listens: &[],
         };
         assert!(Threshold::parse("p95{kind:read}<1200ms", &n).is_ok());
         assert!(
@@ -357,6 +391,19 @@ mod tests {
         );
         assert!(Threshold::parse("errors<lots", &n).is_err());
         assert!(Threshold::parse("p95 1s", &n).is_err());
+        let e = Threshold::parse("fanout_p95<200ms", &n).unwrap_err();
+        assert!(e.contains("no [[socketio.listen]]"), "{e}");
+        let listens = ["gift:available".to_string()];
+        let sio = Names {
+            listens: &listens,
+            ..n
+        };
+        assert!(Threshold::parse("fanout_p99{listen:gift:available}<200ms", &sio).is_ok());
+        let e = Threshold::parse("fanout_p99{kind:read}<1s", &sio).unwrap_err();
+        assert!(e.contains("{listen:NAME}"), "{e}");
+        let e = Threshold::parse("fanout_p99{listen:gift:gone}<1s", &sio).unwrap_err();
+        assert!(e.contains("known listen values: gift:available"), "{e}");
+        assert!(Threshold::parse("p95{listen:gift:available}<1s", &sio).is_err());
     }
 
     #[test]
@@ -365,6 +412,7 @@ mod tests {
         let n = Names {
             kinds: &k,
             phases: &p,
+            listens: &[],
         };
         let t0 = Instant::now();
         let mut s = Stats::new(t0);

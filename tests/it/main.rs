@@ -3,6 +3,8 @@
 mod cli;
 mod common;
 mod determinism;
+#[path = "../support/gift_app.rs"]
+mod gift_app;
 mod grpc;
 mod personas;
 mod replay;

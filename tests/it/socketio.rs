@@ -4,38 +4,14 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use serde_json::{Value, json};
-use socketioxide::SocketIo;
-use socketioxide::extract::{AckSender, Data, SocketRef, TryData};
-use socketioxide::handler::ConnectHandler;
+use serde_json::Value;
 
 use crate::common::bin;
-
-/// One connection as the server saw it.
-#[derive(Clone, Debug)]
-struct Connection {
-    sid: String,
-    /// `userId` of the handshake's query string.
-    query_user: String,
-    auth: Value,
-    traceparent: String,
-}
-
-#[derive(Default)]
-struct Seen {
-    connections: Mutex<Vec<Connection>>,
-    /// (sid, room) per `room:join`.
-    joins: Mutex<Vec<(String, String)>>,
-    /// (event, payload) per emit received.
-    emits: Mutex<Vec<(String, Value)>>,
-    /// Shares left per gift.
-    shares: Mutex<HashMap<String, i64>>,
-    disconnects: AtomicUsize,
-}
+use crate::gift_app::{self, Seen};
 
 struct SioServer {
     addr: SocketAddr,
@@ -43,111 +19,14 @@ struct SioServer {
     _rt: tokio::runtime::Runtime,
 }
 
-/// The gift app of seed 002 in miniature: rooms joined on request, gifts broadcast to their
-/// room (`gift:available`, sender included), claims decided first come first served.
-/// The server pings every `ping` and waits up to 2 s for the answer: short enough for the
-/// tests to see many pings, long enough that a busy CI machine does not drop connections.
+/// The gift app on its own runtime, pinging every `ping`.
 fn start(ns: &'static str, ping: Duration) -> SioServer {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let seen: Arc<Seen> = Arc::default();
-    let (layer, io) = SocketIo::builder()
-        .ping_interval(ping)
-        .ping_timeout(Duration::from_secs(2))
-        .build_layer();
-    let s0 = Arc::clone(&seen);
-    // The handlers are registered in a connect middleware, which socketioxide runs before
-    // it answers CONNECT: its connect handler runs in a task spawned after the answer, so a
-    // client that emits at once (as ours does, and browsers do) could beat the
-    // registration and see its first event dropped.
-    let register = async move |s: SocketRef, TryData(auth): TryData<Value>| {
-        let query_user = s
-            .req_parts()
-            .uri
-            .query()
-            .unwrap_or("")
-            .split('&')
-            .find_map(|kv| kv.strip_prefix("userId="))
-            .unwrap_or("")
-            .to_string();
-        let traceparent = s
-            .req_parts()
-            .headers
-            .get("traceparent")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        s0.connections.lock().unwrap().push(Connection {
-            sid: s.id.to_string(),
-            query_user,
-            auth: auth.unwrap_or(Value::Null),
-            traceparent,
-        });
-        let seen = Arc::clone(&s0);
-        s.on(
-            "room:join",
-            async move |s: SocketRef, Data(d): Data<Value>, ack: AckSender| {
-                let room = d["room"].to_string();
-                seen.joins
-                    .lock()
-                    .unwrap()
-                    .push((s.id.to_string(), room.clone()));
-                s.join(room);
-                ack.send(&json!({"ok": true})).ok();
-            },
-        );
-        let seen = Arc::clone(&s0);
-        s.on(
-            "gift:create",
-            async move |s: SocketRef, Data(d): Data<Value>, ack: AckSender| {
-                let gift = d["giftId"].as_str().unwrap_or("").to_string();
-                let shares = d["shares"].as_i64().unwrap_or(0);
-                seen.shares.lock().unwrap().insert(gift.clone(), shares);
-                seen.emits
-                    .lock()
-                    .unwrap()
-                    .push(("gift:create".into(), d.clone()));
-                ack.send(&json!({"ok": true})).ok();
-                s.within(d["room"].to_string())
-                    .emit("gift:available", &json!({"giftId": gift}))
-                    .await
-                    .ok();
-            },
-        );
-        let seen = Arc::clone(&s0);
-        s.on(
-            "gift:claim",
-            async move |Data(d): Data<Value>, ack: AckSender| {
-                let gift = d["giftId"].as_str().unwrap_or("").to_string();
-                let won = {
-                    let mut shares = seen.shares.lock().unwrap();
-                    match shares.get_mut(&gift) {
-                        Some(n) if *n > 0 => {
-                            *n -= 1;
-                            true
-                        }
-                        _ => false,
-                    }
-                };
-                seen.emits.lock().unwrap().push(("gift:claim".into(), d));
-                ack.send(&json!({"ok": won})).ok();
-            },
-        );
-        let seen = Arc::clone(&s0);
-        s.on("stat", async move |Data(d): Data<Value>, ack: AckSender| {
-            seen.emits.lock().unwrap().push(("stat".into(), d));
-            ack.send(&json!({"ok": true})).ok();
-        });
-        let seen = Arc::clone(&s0);
-        s.on_disconnect(async move || {
-            seen.disconnects.fetch_add(1, Ordering::SeqCst);
-        });
-        Ok::<(), std::io::Error>(())
-    };
-    io.ns(ns, (async || {}).with(register));
+    let (layer, seen) = gift_app::layer(ns, ping, true);
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
@@ -189,6 +68,12 @@ fn sessions_get_their_own_connections_gifts_arrive_once_acked_and_broadcasts_fan
         .arg(&mapping)
         .args(["--target", &http.url(), "-q", "--compress", "1d:4s"])
         .args(["--socketio-target", &format!("http://{}", sio.addr)])
+        .args(["--threshold", "fanout_p99{listen:gift:available}<2s"])
+        .args(["--threshold", "p99{protocol:socketio}<2s"])
+        .args([
+            "--threshold",
+            "errors{protocol:socketio,event:gift.created}<1",
+        ])
         .arg("--summary-export")
         .arg(&out)
         .output()
@@ -257,7 +142,7 @@ fn sessions_get_their_own_connections_gifts_arrive_once_acked_and_broadcasts_fan
     assert!(c["pings_answered"].as_u64().unwrap() > 0, "{c}");
     assert!(c["closed"].as_u64().unwrap() >= ended as u64, "{c}");
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(sio.seen.disconnects.load(Ordering::SeqCst), conns.len());
+    assert_eq!(sio.seen.disconnects.load(Ordering::Relaxed), conns.len());
 
     // Every gift event arrived exactly once, as an emit carrying its event id.
     let mut want_ids: BTreeMap<String, usize> = BTreeMap::new();
