@@ -70,6 +70,7 @@ pub struct RawPhase {
     pub over: Option<String>,
     pub users: Option<u32>,
     pub share: Option<f64>,
+    pub shares: Option<u16>,
     pub updates: Option<RawDist>,
     pub tiers: Option<Vec<RawTier>>,
 }
@@ -94,6 +95,9 @@ pub enum PhaseKind {
     NudgeCampaign { share: f64 },
     /// The service is down: no session can start, running sessions break off.
     Outage,
+    /// N users each drop a gift of `shares` shares into their room over the window: room
+    /// broadcasts pile up and many claimers race for few shares (seed 002's storm).
+    GiftStorm { users: u32, shares: u16 },
 }
 
 #[derive(Clone, Debug)]
@@ -112,6 +116,7 @@ impl Phase {
             PhaseKind::GoalWave { .. } => "goal_wave",
             PhaseKind::NudgeCampaign { .. } => "nudge_campaign",
             PhaseKind::Outage => "outage",
+            PhaseKind::GiftStorm { .. } => "gift_storm",
         }
     }
     /// The window the phase's traffic falls in, for per-phase metrics.
@@ -476,11 +481,25 @@ impl Scenario {
                     }
                     PhaseKind::Outage
                 }
+                "gift_storm" => {
+                    let shares = ph.shares.unwrap_or(3);
+                    if shares == 0 {
+                        p.push(src.problem(
+                            &pp.key("shares"),
+                            "a gift needs at least one share",
+                            "use shares = 1 or more",
+                        ));
+                    }
+                    PhaseKind::GiftStorm {
+                        users: need("users", ph.users, &mut p),
+                        shares,
+                    }
+                }
                 other => {
                     p.push(src.problem(
                         &pp.key("kind"),
                         format!("unknown phase kind `{other}`"),
-                        "use login_rush, game_burst, goal_wave, nudge_campaign or outage",
+                        "use login_rush, game_burst, goal_wave, nudge_campaign, gift_storm or outage",
                     ));
                     continue;
                 }

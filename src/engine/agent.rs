@@ -497,26 +497,7 @@ fn act(w: &World, u: &mut User, out: &mut Out, t: i64, state: u16) -> bool {
             if !lucky {
                 return false;
             }
-            u.gifts_created += 1;
-            let gift = GiftId {
-                creator: u.id,
-                n: u.gifts_created,
-            };
-            let value = 100 * shares as u32;
-            let room = u.room;
-            emit(
-                w,
-                u,
-                out,
-                t,
-                Props::GiftCreated {
-                    gift,
-                    shares,
-                    value,
-                    room,
-                },
-            );
-            out.gifts.push((t, gift, shares, room));
+            drop_gift(w, u, out, t, shares);
             true
         }
         Action::Purchase => {
@@ -666,7 +647,32 @@ fn claim_goal(w: &World, u: &mut User, out: &mut Out, t: i64, lucky: bool) -> bo
     true
 }
 
-/// Scripted sessions imposed by scenario phases (seed 001's patterns 2 and 3).
+/// A gift into the user's room; the engine broadcasts it to the room's members.
+fn drop_gift(w: &World, u: &mut User, out: &mut Out, t: i64, shares: u16) {
+    u.gifts_created += 1;
+    let gift = GiftId {
+        creator: u.id,
+        n: u.gifts_created,
+    };
+    let value = 100 * shares as u32;
+    let room = u.room;
+    emit(
+        w,
+        u,
+        out,
+        t,
+        Props::GiftCreated {
+            gift,
+            shares,
+            value,
+            room,
+        },
+    );
+    out.gifts.push((t, gift, shares, room));
+}
+
+/// Scripted sessions imposed by scenario phases (seed 001's patterns 2 and 3, seed 002's
+/// gift storm).
 fn scripted(w: &World, u: &mut User, out: &mut Out, t: i64, k: u8) {
     match u.script {
         Script::Burst { updates } => {
@@ -712,6 +718,16 @@ fn scripted(w: &World, u: &mut User, out: &mut Out, t: i64, k: u8) {
                 }
                 u.next = Next::End(EndReason::Completed);
                 u.step_at = t + SECOND;
+            }
+        }
+        Script::GiftDrop { shares } => {
+            if k == 0 {
+                drop_gift(w, u, out, t, shares);
+                u.next = Next::Scripted(1);
+                u.step_at = t + SECOND + (unit(&mut u.rng) * 2000.0) as i64;
+            } else {
+                u.next = Next::End(EndReason::Completed);
+                u.step_at = t;
             }
         }
         Script::Persona => {

@@ -296,15 +296,15 @@ impl Engine {
             let phase = idx as u8;
             match &ph.kind {
                 PhaseKind::LoginRush { users } => {
-                    let chosen = self.choose(*users, &mut rng);
-                    // A Poisson process with N arrivals in the window: N sorted uniforms.
-                    let mut times: Vec<i64> = (0..chosen.len())
-                        .map(|_| ph.at_ms + (unit(&mut rng) * ph.over_ms as f64) as i64)
-                        .collect();
-                    times.sort();
-                    for (id, at) in chosen.into_iter().zip(times) {
+                    for (id, at) in self.arrivals(*users, ph.at_ms, ph.over_ms, &mut rng) {
                         self.shard_of(id)
                             .deliver_phase(id, at, phase, Script::Persona);
+                    }
+                }
+                PhaseKind::GiftStorm { users, shares } => {
+                    let script = Script::GiftDrop { shares: *shares };
+                    for (id, at) in self.arrivals(*users, ph.at_ms, ph.over_ms, &mut rng) {
+                        self.shard_of(id).deliver_phase(id, at, phase, script);
                     }
                 }
                 PhaseKind::GameBurst { users, updates } => {
@@ -339,6 +339,17 @@ impl Engine {
                 PhaseKind::Outage => {}
             }
         }
+    }
+
+    /// Up to `n` eligible users arriving as a Poisson process over `[at, at + over)`: N
+    /// sorted uniforms.
+    fn arrivals(&self, n: u32, at: i64, over: i64, rng: &mut rng::SimRng) -> Vec<(u32, i64)> {
+        let chosen = self.choose(n, rng);
+        let mut times: Vec<i64> = (0..chosen.len())
+            .map(|_| at + (unit(rng) * over as f64) as i64)
+            .collect();
+        times.sort();
+        chosen.into_iter().zip(times).collect()
     }
 
     /// Picks up to `n` eligible users with the phase's own stream: a partial shuffle of

@@ -24,6 +24,8 @@ pub enum Script {
     Burst { updates: u8 },
     /// Complete the next goal of a challenge, then claim it.
     GoalWave,
+    /// Drop a gift of this many shares into the user's room, then leave.
+    GiftDrop { shares: u16 },
 }
 
 /// A session end decided by a transition, taking effect at `step_at`.

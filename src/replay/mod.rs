@@ -263,7 +263,7 @@ fn table(s: &Value, target: &str) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<20} {:<8} {:<14} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>11}",
+        "{:<20} {:<10} {:<18} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>11}",
         "event",
         "kind",
         "phase",
@@ -290,7 +290,7 @@ fn table(s: &Value, target: &str) -> String {
         let n = |v: &Value| v.as_u64().unwrap_or(0);
         let _ = writeln!(
             out,
-            "{:<20} {:<8} {:<14} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>11}",
+            "{:<20} {:<10} {:<18} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>11}",
             g["tags"]["event"].as_str().unwrap_or(""),
             g["tags"]["kind"].as_str().unwrap_or(""),
             g["tags"]["phase"].as_str().unwrap_or(""),
@@ -302,6 +302,36 @@ fn table(s: &Value, target: &str) -> String {
             f(&l["max"]),
             f(&g["service_ms"]["p99"]),
         );
+    }
+    if let Some(c) = s["socketio"]["connections"].as_object() {
+        let n = |k: &str| c.get(k).and_then(Value::as_u64).unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "socket.io: {} connections opened ({} at first emit), peak {} open, {} failed, {} dropped, {} reconnected, {} closed by the server",
+            n("opened"),
+            n("implicit"),
+            n("peak_open"),
+            n("failed"),
+            n("dropped"),
+            n("reconnected"),
+            n("server_disconnects"),
+        );
+        for l in s["socketio"]["listen"].as_array().into_iter().flatten() {
+            let fan = &l["fanout_ms"];
+            let _ = writeln!(
+                out,
+                "  {}: {} received, {} tied to {} broadcasts ({} unheard), fan-out p50 {} ms · p95 {} ms · p99 {} ms · max {} ms",
+                l["event"].as_str().unwrap_or(""),
+                l["received"],
+                l["matched"],
+                l["origins"],
+                l["origins_unheard"],
+                f(&fan["p50"]),
+                f(&fan["p95"]),
+                f(&fan["p99"]),
+                f(&fan["max"]),
+            );
+        }
     }
     let lag = &s["scheduler_lag_ms"];
     let _ = writeln!(

@@ -196,3 +196,55 @@ fn ids_are_assigned_in_order_and_invites_bring_users() {
         "every launch user signs up on day 0"
     );
 }
+
+#[test]
+fn a_gift_storm_drops_gifts_into_rooms_and_claimers_race_for_few_shares() {
+    let run = simulate(Spec {
+        users: 2000,
+        days: 1,
+        threads: 2,
+        scenario: Some(
+            "[[phases]]\nname = \"storm\"\nkind = \"gift_storm\"\nat = \"20h\"\nover = \"2m\"\nusers = 200\nshares = 3\n",
+        ),
+        ..Default::default()
+    });
+    let at = 20 * HOUR;
+    let dropped: Vec<_> = run
+        .events
+        .iter()
+        .filter(|e| matches!(e.props, Props::GiftCreated { shares: 3, .. }))
+        .filter(|e| e.t_ms >= at && e.t_ms < at + 2 * MINUTE + 2 * 1000)
+        .collect();
+    assert!(dropped.len() >= 180, "{} storm gifts", dropped.len());
+    let storm: std::collections::BTreeSet<(u32, u32)> = dropped
+        .iter()
+        .filter_map(|e| match e.props {
+            Props::GiftCreated { gift, .. } => Some((gift.creator, gift.n)),
+            _ => None,
+        })
+        .collect();
+    let mut won: BTreeMap<(u32, u32), u32> = BTreeMap::new();
+    let mut lost = 0;
+    for e in &run.events {
+        if let Props::GiftClaimed { gift, outcome } = e.props
+            && storm.contains(&(gift.creator, gift.n))
+        {
+            match outcome {
+                simulate::timeline::ClaimOutcome::Won { .. } => {
+                    *won.entry((gift.creator, gift.n)).or_default() += 1
+                }
+                simulate::timeline::ClaimOutcome::Exhausted => lost += 1,
+                _ => {}
+            }
+        }
+    }
+    assert!(
+        won.values().all(|n| *n <= 3),
+        "no gift gives more than its shares"
+    );
+    let taken: u32 = won.values().sum();
+    assert!(
+        lost > taken as usize,
+        "a race: {lost} too late for {taken} shares"
+    );
+}
