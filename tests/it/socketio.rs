@@ -246,7 +246,8 @@ fn relay(to: SocketAddr) -> Relay {
 #[test]
 fn dropped_connections_come_back_and_their_sessions_go_on() {
     let dir = tempfile::tempdir().unwrap();
-    // 40 users connect at once, then each sends a stat every 100 ms for 3 s, then ends.
+    // 40 users connect at once, then each sends a stat every 100 ms for 3 s, then ends;
+    // at 1.25 s the server kicks every socket, at 1.5 s the network drops every connection.
     let log = dir.path().join("storm.jsonl");
     let mut text = String::new();
     let line = |t: i64, u: usize, seq: u32, event: &str, props: &str| {
@@ -267,15 +268,23 @@ fn dropped_connections_come_back_and_their_sessions_go_on() {
             all.push((
                 k * 100,
                 u,
-                k as u32,
+                2 * k as u32,
                 "stat.updated",
                 format!("{{\"statCode\":\"kills\",\"value\":{k},\"delta\":1}}"),
             ));
         }
+        // Between stats 12 and 13 the server disconnects the socket itself.
+        all.push((
+            1250,
+            u,
+            25,
+            "profile.updated",
+            "{\"field\":\"avatar\"}".to_string(),
+        ));
         all.push((
             3200,
             u,
-            31,
+            61,
             "session.ended",
             "{\"reason\":\"done\"}".to_string(),
         ));
@@ -301,6 +310,13 @@ payload = { eventId = "{event_id}", value = "{props.value}" }
 ack = true
 check = { field = "ok", equals = true }
 kind = "stat"
+
+[[request]]
+event = "profile.updated"
+protocol = "socketio"
+emit = "kick"
+ack = true
+kind = "kick"
 "#,
     )
     .unwrap();
@@ -309,11 +325,20 @@ kind = "stat"
     let out = dir.path().join("s.json");
     let cutting = Arc::new(AtomicBool::new(true));
     let cutter = {
-        let (cut, cutting) = (Arc::clone(&relay.cut), Arc::clone(&cutting));
+        let (cut, cutting, seen) = (
+            Arc::clone(&relay.cut),
+            Arc::clone(&cutting),
+            Arc::clone(&sio.seen),
+        );
+        // Cut once stat 15 of every user is in (after the kick and the new connections),
+        // whatever the machine's speed.
         std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(1500));
-            if cutting.load(Ordering::SeqCst) {
-                cut.notify_waiters();
+            while cutting.load(Ordering::SeqCst) {
+                if seen.received.load(Ordering::Relaxed) >= 40 * 15 {
+                    cut.notify_waiters();
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(5));
             }
         })
     };
@@ -338,12 +363,16 @@ kind = "stat"
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let s = summary(&out);
     let c = &s["socketio"]["connections"];
+    // Kicked by the server, each session's next stat opened a new connection (as an app
+    // calling connect() again would; no automatic reconnect, as in the official client).
+    assert_eq!(c["server_disconnects"], 40, "{c}");
+    assert_eq!(c["implicit"], 40, "{c}");
+    assert_eq!(c["opened"], 80, "{c}");
     // The cut dropped every connection (the relay holds them all); each came back.
-    assert_eq!(c["opened"], 40, "{c}");
     assert_eq!(c["dropped"], 40, "{c}");
     assert_eq!(c["reconnected"], 40, "{c}");
     assert_eq!(c["reconnect_failures"], 0, "{c}");
-    assert_eq!(sio.seen.connections.lock().unwrap().len(), 80);
+    assert_eq!(sio.seen.connections.lock().unwrap().len(), 120);
     // The server saw every stat at most once; what it missed was lost in the cut and
     // counted as an error, nothing else.
     let mut got: BTreeMap<String, usize> = BTreeMap::new();

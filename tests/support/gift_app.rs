@@ -1,6 +1,7 @@
 //! Seed 002's gift app in miniature, on socketioxide (an independent Socket.IO v4 server):
 //! rooms joined on request, gifts broadcast to their room (`gift:available`, sender
-//! included), claims decided first come first served, stats acknowledged. Shared by the
+//! included), claims decided first come first served, stats acknowledged, `kick` answered by a
+//! server-side disconnect. Shared by the
 //! Socket.IO replay tests and `examples/sio_target.rs`, the benchmark's server.
 
 use std::collections::HashMap;
@@ -146,6 +147,11 @@ pub fn layer(ns: &'static str, ping: Duration, record: bool) -> (SocketIoLayer, 
         s.on("stat", async move |Data(d): Data<Value>, ack: AckSender| {
             seen.emit("stat", d);
             ack.send(&json!({"ok": true})).ok();
+        });
+        // The server ends the socket's session itself (a 41 after the ack).
+        s.on("kick", async |s: SocketRef, ack: AckSender| {
+            ack.send(&json!({"ok": true})).ok();
+            s.disconnect().ok();
         });
         let seen = Arc::clone(&s0);
         s.on_disconnect(async move || {
