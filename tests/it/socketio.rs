@@ -451,4 +451,21 @@ check = { field = "ok", equals = true }
         err.contains("bad.toml:8: field `request[0]`") && err.contains("emit"),
         "{err}"
     );
+    // A Socket.IO server for a mapping without [socketio] is a mistake, not ignored.
+    let o = bin()
+        .args([
+            "replay",
+            "--users",
+            "10",
+            "--days",
+            "1",
+            "--target",
+            "http://127.0.0.1:9",
+        ])
+        .args(["--socketio-target", "http://127.0.0.1:9"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("has no [socketio] table"), "{err}");
 }
