@@ -17,7 +17,7 @@ use tonic::server::{NamedService, UnaryService};
 use crate::common::bin;
 
 #[derive(Clone, PartialEq, prost::Message)]
-struct Event {
+pub(crate) struct Event {
     #[prost(string, tag = "1")]
     event_name: String,
     #[prost(string, tag = "2")]
@@ -37,8 +37,8 @@ struct EventResponse {
 }
 
 #[derive(Default)]
-struct Seen {
-    calls: Mutex<Vec<(String, Event)>>,
+pub(crate) struct Seen {
+    pub(crate) calls: Mutex<Vec<(String, Event)>>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
 }
@@ -114,13 +114,13 @@ where
     }
 }
 
-struct GrpcServer {
-    addr: SocketAddr,
-    seen: Arc<Seen>,
+pub(crate) struct GrpcServer {
+    pub(crate) addr: SocketAddr,
+    pub(crate) seen: Arc<Seen>,
     _rt: tokio::runtime::Runtime,
 }
 
-fn start(delay: Duration) -> GrpcServer {
+pub(crate) fn start(delay: Duration) -> GrpcServer {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -469,3 +469,126 @@ check = { field = "ok", equals = true }
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("has no [socketio] table"), "{err}");
 }
+
+#[test]
+fn one_session_sends_over_http_grpc_and_socketio_each_event_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = crate::replay::run_log(dir.path(), "200", "1");
+    let events = lines(&log);
+    let sio = start("/", Duration::from_millis(500));
+    let grpc = crate::grpc::start(Duration::ZERO);
+    let http = crate::replay::Server::start(None);
+    let mapping = dir.path().join("mixed.toml");
+    std::fs::write(
+        &mapping,
+        r#"server_side = ["nudge.sent", "goal.completed", "user.churned"]
+[grpc]
+[socketio]
+auth = { userId = "{user_id}", session = "{session_id}" }
+join = { emit = "room:join", payload = { room = "{props.room}" }, ack = true }
+
+[[request]]
+protocol = "grpc"
+events = ["stat.updated", "user.logged_in", "points.earned"]
+method = "simulate.events.v1.EventService/OnMessage"
+message = { event_name = "{event}", namespace = "simulate", user_id = "{user_id}", payload = { seq = "{seq}" } }
+
+[[request]]
+protocol = "socketio"
+events = ["gift.created", "gift.claimed"]
+emit = "gift:claim"
+payload = { giftId = "{props.gift_id}", eventId = "{event_id}" }
+ack = true
+
+[[request]]
+events = ["user.signed_up", "nudge.opened", "points.redeemed", "challenge.viewed", "goal.claimed", "checkin.created", "purchase.completed", "profile.updated", "user.invited"]
+path = "/v1/events/{event}"
+body = "{line}"
+"#,
+    )
+    .unwrap();
+    let out = dir.path().join("s.json");
+    let o = bin()
+        .args(["replay", "--from-log"])
+        .arg(&log)
+        .arg("--targets")
+        .arg(&mapping)
+        .args(["--target", &http.url(), "-q", "--compress", "1d:3s"])
+        .args(["--grpc-target", &format!("http://{}", grpc.addr)])
+        .args(["--socketio-target", &format!("http://{}", sio.addr)])
+        .args(["--threshold", "errors{protocol:grpc|socketio}<1"])
+        .arg("--summary-export")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let id = |e: &Value| format!("{}/{}", e["user_id"].as_str().unwrap(), e["seq"]);
+    let want = |kinds: &[&str]| -> BTreeSet<String> {
+        events
+            .iter()
+            .filter(|e| kinds.contains(&e["event"].as_str().unwrap()))
+            .map(id)
+            .collect()
+    };
+    let once = |ids: Vec<String>| -> BTreeSet<String> {
+        let n = ids.len();
+        let set: BTreeSet<String> = ids.into_iter().collect();
+        assert_eq!(set.len(), n, "an event arrived twice");
+        set
+    };
+    let by_grpc = once(
+        grpc.seen
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(i, _)| i.clone())
+            .collect(),
+    );
+    assert_eq!(
+        by_grpc,
+        want(&["stat.updated", "user.logged_in", "points.earned"])
+    );
+    let by_sio = once(
+        sio.seen
+            .emits
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, p)| p["eventId"].as_str().unwrap().to_string())
+            .collect(),
+    );
+    assert_eq!(by_sio, want(&["gift.created", "gift.claimed"]));
+    let by_http = once(http.arrivals().into_iter().map(|a| a.id).collect());
+    assert_eq!(
+        by_http,
+        want(&[
+            "user.signed_up",
+            "nudge.opened",
+            "points.redeemed",
+            "challenge.viewed",
+            "goal.claimed",
+            "checkin.created",
+            "purchase.completed",
+            "profile.updated",
+            "user.invited"
+        ])
+    );
+    let sessions = events
+        .iter()
+        .filter(|e| e["event"] == "session.started")
+        .count();
+    assert_eq!(sio.seen.connections.lock().unwrap().len(), sessions);
+    let s = summary(&out);
+    let protocols: BTreeSet<&str> = s["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["tags"]["protocol"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        protocols.into_iter().collect::<Vec<_>>(),
+        ["grpc", "http", "socketio"]
+    );
+    assert_eq!(s["thresholds"][0]["ok"], true, "{}", s["thresholds"]);
+}
