@@ -124,3 +124,36 @@ pub fn one_persona(name: &str, platforms: &str, gap: &str, machine: &str) -> tem
     std::fs::write(dir.path().join(format!("{name}.toml")), text).expect("write persona");
     dir
 }
+
+/// A server's own runtime (so it keeps running while the test blocks on a child process)
+/// and a listener bound to `addr` on it.
+pub fn server_runtime(
+    workers: usize,
+    addr: &str,
+) -> (tokio::runtime::Runtime, tokio::net::TcpListener) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind(addr))
+        .expect("bind");
+    (rt, listener)
+}
+
+/// `simulate replay --from-log LOG --targets MAPPING --target URL -q --compress C`.
+pub fn replay_log(
+    log: &Path,
+    mapping: &Path,
+    target: &str,
+    compress: &str,
+) -> std::process::Command {
+    let mut c = bin();
+    c.args(["replay", "--from-log"])
+        .arg(log)
+        .arg("--targets")
+        .arg(mapping)
+        .args(["--target", target, "-q", "--compress", compress]);
+    c
+}

@@ -121,14 +121,7 @@ pub(crate) struct GrpcServer {
 }
 
 pub(crate) fn start(delay: Duration) -> GrpcServer {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
+    let (rt, listener) = crate::common::server_runtime(2, "127.0.0.1:0");
     let addr = listener.local_addr().unwrap();
     let seen: Arc<Seen> = Arc::default();
     let svc = EventService {
@@ -293,12 +286,7 @@ fn one_session_sends_some_events_over_http_and_some_over_grpc() {
     let http = crate::replay::Server::start(None);
     let mapping = Path::new(env!("CARGO_MANIFEST_DIR")).join("targets/grpc-events.toml");
     let out = dir.path().join("s.json");
-    let o = bin()
-        .args(["replay", "--from-log"])
-        .arg(&log)
-        .arg("--targets")
-        .arg(&mapping)
-        .args(["--target", &http.url(), "-q", "--compress", "1d:3s"])
+    let o = crate::common::replay_log(&log, &mapping, &http.url(), "1d:3s")
         .args(["--grpc-target", &format!("http://{}", grpc.addr)])
         .arg("--summary-export")
         .arg(&out)

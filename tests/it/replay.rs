@@ -41,17 +41,10 @@ impl Server {
     }
 
     fn start_on(addr: &str, stall: Option<Stall>) -> Server {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
+        let (rt, listener) = crate::common::server_runtime(2, addr);
         let arrivals: Arc<Mutex<Vec<Arrival>>> = Arc::default();
         let started = Instant::now();
         let state = (Arc::clone(&arrivals), stall, started);
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind(addr))
-            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         type St = (Arc<Mutex<Vec<Arrival>>>, Option<Stall>, Instant);
         async fn record(
@@ -693,14 +686,7 @@ fn https_targets_are_trusted_with_ca_cert_and_refused_without() {
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
+    let (rt, listener) = crate::common::server_runtime(2, "127.0.0.1:0");
     let port = listener.local_addr().unwrap().port();
     let seen: Arc<Mutex<Vec<String>>> = Arc::default();
     let log_seen = Arc::clone(&seen);

@@ -21,15 +21,8 @@ struct SioServer {
 
 /// The gift app on its own runtime, pinging every `ping`.
 fn start(ns: &'static str, ping: Duration) -> SioServer {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let (rt, listener) = crate::common::server_runtime(2, "127.0.0.1:0");
     let (layer, seen) = gift_app::layer(ns, ping, true);
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
     let addr = listener.local_addr().unwrap();
     let app = axum::Router::new().layer(layer);
     rt.spawn(async move { axum::serve(listener, app).await });
@@ -61,12 +54,7 @@ fn sessions_get_their_own_connections_gifts_arrive_once_acked_and_broadcasts_fan
     let http = crate::replay::Server::start(None);
     let mapping = Path::new(env!("CARGO_MANIFEST_DIR")).join("targets/socketio-gifts.toml");
     let out = dir.path().join("s.json");
-    let o = bin()
-        .args(["replay", "--from-log"])
-        .arg(&log)
-        .arg("--targets")
-        .arg(&mapping)
-        .args(["--target", &http.url(), "-q", "--compress", "1d:4s"])
+    let o = crate::common::replay_log(&log, &mapping, &http.url(), "1d:4s")
         .args(["--socketio-target", &format!("http://{}", sio.addr)])
         .args(["--threshold", "fanout_p99{listen:gift:available}<2s"])
         .args(["--threshold", "p99{protocol:socketio}<2s"])
@@ -215,14 +203,7 @@ struct Relay {
 }
 
 fn relay(to: SocketAddr) -> Relay {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
+    let (rt, listener) = crate::common::server_runtime(1, "127.0.0.1:0");
     let addr = listener.local_addr().unwrap();
     let cut = Arc::new(tokio::sync::Notify::new());
     let c = Arc::clone(&cut);
@@ -423,20 +404,14 @@ check = { field = "ok", equals = true }
 "#,
     )
     .unwrap();
-    let o = bin()
-        .args([
-            "replay",
-            "--users",
-            "10",
-            "--days",
-            "1",
-            "--target",
-            "http://127.0.0.1:9",
-        ])
-        .arg("--targets")
-        .arg(&m)
-        .output()
-        .unwrap();
+    // Refused before anything is sent: the target port is never connected to.
+    let replay = || {
+        let mut c = bin();
+        c.args(["replay", "--users", "10", "--days", "1"])
+            .args(["--target", "http://127.0.0.1:9"]);
+        c
+    };
+    let o = replay().arg("--targets").arg(&m).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -452,16 +427,7 @@ check = { field = "ok", equals = true }
         "{err}"
     );
     // A Socket.IO server for a mapping without [socketio] is a mistake, not ignored.
-    let o = bin()
-        .args([
-            "replay",
-            "--users",
-            "10",
-            "--days",
-            "1",
-            "--target",
-            "http://127.0.0.1:9",
-        ])
+    let o = replay()
         .args(["--socketio-target", "http://127.0.0.1:9"])
         .output()
         .unwrap();
@@ -508,12 +474,7 @@ body = "{line}"
     )
     .unwrap();
     let out = dir.path().join("s.json");
-    let o = bin()
-        .args(["replay", "--from-log"])
-        .arg(&log)
-        .arg("--targets")
-        .arg(&mapping)
-        .args(["--target", &http.url(), "-q", "--compress", "1d:3s"])
+    let o = crate::common::replay_log(&log, &mapping, &http.url(), "1d:3s")
         .args(["--grpc-target", &format!("http://{}", grpc.addr)])
         .args(["--socketio-target", &format!("http://{}", sio.addr)])
         .args(["--threshold", "errors{protocol:grpc|socketio}<1"])
