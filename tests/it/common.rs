@@ -157,3 +157,8 @@ pub fn replay_log(
         .args(["--target", target, "-q", "--compress", compress]);
     c
 }
+
+/// A JSON file (a summary, metrics) as a value.
+pub fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).expect("read")).expect("json")
+}

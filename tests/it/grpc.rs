@@ -144,9 +144,7 @@ pub(crate) fn start(delay: Duration) -> GrpcServer {
 
 use crate::replay::even_log as stat_log;
 
-fn summary(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
-}
+use crate::common::read_json as summary;
 
 #[test]
 fn events_go_through_on_message_once_with_payload_metadata_and_checked_answers() {

@@ -91,9 +91,7 @@ impl Server {
     }
 }
 
-fn json(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).expect("read")).expect("json")
-}
+use crate::common::read_json as json;
 
 /// Kinds the shipped mapping does not send.
 const SERVER_SIDE: &[&str] = &["nudge.sent", "goal.completed", "user.churned"];

@@ -33,9 +33,7 @@ fn start(ns: &'static str, ping: Duration) -> SioServer {
     }
 }
 
-fn summary(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
-}
+use crate::common::read_json as summary;
 
 fn lines(log: &Path) -> Vec<Value> {
     std::fs::read_to_string(log)
