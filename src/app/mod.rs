@@ -1,5 +1,23 @@
 //! What each command does: the binary's behaviour, on top of the library's parts.
 
+/// `println!` for results on stdout, without its panic when the reader has gone
+/// (`simulate … | head`): a closed pipe is not an error of ours, and the run's files are
+/// still written.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `print!` likewise.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 pub mod personas;
 pub mod progress;
 pub mod replay;

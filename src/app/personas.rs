@@ -135,12 +135,15 @@ pub fn personas(cmd: PersonasCommand) -> anyhow::Result<i32> {
     match cmd {
         PersonasCommand::List { personas } => {
             let all = persona::load(personas.as_deref())?;
-            println!(
+            outln!(
                 "{:<14} {:<16} {:>6} {:>7}  source",
-                "name", "title", "share", "states"
+                "name",
+                "title",
+                "share",
+                "states"
             );
             for p in &all {
-                println!(
+                outln!(
                     "{:<14} {:<16} {:>5.0}% {:>7}  {}",
                     p.name,
                     p.title,
@@ -152,12 +155,12 @@ pub fn personas(cmd: PersonasCommand) -> anyhow::Result<i32> {
         }
         PersonasCommand::Show { name, personas } => {
             let all = persona::load(personas.as_deref())?;
-            print!("{}", show(find(&all, &name)?));
+            out!("{}", show(find(&all, &name)?));
         }
         PersonasCommand::Validate { dir } => {
             let all = persona::load_dir(&dir)?;
             let names: Vec<&str> = all.iter().map(|p| p.name.as_str()).collect();
-            println!(
+            outln!(
                 "ok: {} personas valid in {} ({})",
                 all.len(),
                 dir.display(),
@@ -171,7 +174,7 @@ pub fn personas(cmd: PersonasCommand) -> anyhow::Result<i32> {
         } => {
             let all = persona::load(personas.as_deref())?;
             let p = find(&all, &name)?;
-            print!(
+            out!(
                 "{}",
                 if format == GraphFormat::Dot {
                     graph::dot(p)

@@ -360,12 +360,12 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
         config,
     };
     let report = crate::replay::replay(opts, stop).map_err(bad)?;
-    print!("{}", report.table);
+    out!("{}", report.table);
     if let Some(p) = &args.summary_export {
         let text = serde_json::to_string_pretty(&report.summary)?;
         std::fs::write(p, text + "\n")
             .map_err(|e| anyhow::anyhow!("cannot write the summary {}: {e}", p.display()))?;
-        println!("summary: {}", p.display());
+        outln!("summary: {}", p.display());
     }
     Ok(if report.interrupted {
         eprintln!("interrupted: the figures cover what was sent before Ctrl-C");

@@ -182,7 +182,7 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
             eprintln!("  {step:<38} {secs:8.2} s");
         }
     }
-    println!(
+    outln!(
         "done in {wall:.2} s: {rows} rows ({:.0} rows/s), {} events from {} users over {} days, sha256 {}",
         rows as f64 / wall.max(1e-9),
         totals.events,
@@ -191,17 +191,17 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
         meta.checksum
     );
     for (table, n) in &counts {
-        println!("  {:<20} {n:>12}", table.name());
+        outln!("  {:<20} {n:>12}", table.name());
     }
     match (&pg, &url) {
-        (Some(pg), Some(url)) => println!(
+        (Some(pg), Some(url)) => outln!(
             "loaded into schema `{}` of {}\n  query: psql \"{}\" -c 'SET search_path TO {}; SELECT persona, count(*) FROM users GROUP BY 1'",
             pg.schema,
             pg.masked,
             mask_url(url),
             pg.schema
         ),
-        _ => println!(
+        _ => outln!(
             "wrote {}\n  query: sqlite3 {} 'SELECT persona, count(*) FROM users GROUP BY 1'",
             sqlite_path.display(),
             sqlite_path.display()

@@ -81,7 +81,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<i32> {
             })
             .await?;
         let stats = ledger.lock().expect("ledger lock").to_json();
-        println!("{}", serde_json::to_string_pretty(&stats)?);
+        outln!("{}", serde_json::to_string_pretty(&stats)?);
         Ok::<_, anyhow::Error>(0)
     })
 }

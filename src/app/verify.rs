@@ -149,8 +149,8 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
             (report, path.display().to_string())
         }
     };
-    println!("verify {place}");
-    println!(
+    outln!("verify {place}");
+    outln!(
         "  {:<44} {}",
         "timeline regenerated from run_meta",
         if report.checksum_ok {
@@ -171,7 +171,7 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
                 &a.hex()[..12]
             )
         };
-        println!("  {:<44} {status}", format!("table {}", t.name()));
+        outln!("  {:<44} {status}", format!("table {}", t.name()));
     }
     for (name, n, what) in &report.checks {
         let status = if *n == 0 {
@@ -179,13 +179,13 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
         } else {
             format!("FAILED: {n} {what}")
         };
-        println!("  {name:<44} {status}");
+        outln!("  {name:<44} {status}");
     }
     if report.ok() {
-        println!("all checks passed");
+        outln!("all checks passed");
         Ok(0)
     } else {
-        println!("verification FAILED");
+        outln!("verification FAILED");
         Ok(EXIT_MISMATCH)
     }
 }
