@@ -132,6 +132,13 @@ pub struct ReplayArgs {
     /// the mapping's [grpc] target)
     #[arg(long, value_name = "URL")]
     pub grpc_target: Option<String>,
+    /// The database the target was seeded from (a SQLite file or a postgres:// URL): warns
+    /// when the window replays days it already holds, or when it holds another world
+    #[arg(long, value_name = "FILE|URL")]
+    pub seeded: Option<String>,
+    /// PostgreSQL schema of --seeded
+    #[arg(long, value_name = "NAME", default_value = "simulate")]
+    pub seeded_schema: String,
     /// Socket.IO server for the mapping's [socketio] connections, e.g.
     /// http://127.0.0.1:3001 (replaces the mapping's [socketio] url; default: --target)
     #[arg(long, value_name = "URL")]

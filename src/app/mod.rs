@@ -76,6 +76,37 @@ pub fn open_seeded(url: &str, schema: &str) -> anyhow::Result<crate::sinks::sql:
     Ok(pg)
 }
 
+/// Runs `f` on a seeded database: the PostgreSQL schema when `url` is given, else the
+/// SQLite file. Returns what `f` gave and where it read (password masked).
+pub fn on_seeded<T>(
+    url: Option<&str>,
+    schema: &str,
+    sqlite: &std::path::Path,
+    f: impl FnOnce(
+        &mut crate::sinks::sql::verify::Db<'_>,
+        &tokio::runtime::Runtime,
+    ) -> anyhow::Result<T>,
+) -> anyhow::Result<(T, String)> {
+    use crate::sinks::sql::verify::Db;
+    if let Some(url) = url {
+        let pg = open_seeded(url, schema)?;
+        let mut conn = pg.live().map_err(refused)?;
+        // The connection belongs to the runtime that opened it.
+        let v = f(&mut Db::Pg(&mut conn), pg.runtime())?;
+        return Ok((v, format!("schema `{}` of {}", pg.schema, pg.masked)));
+    }
+    if !sqlite.exists() {
+        return Err(BadInput(format!(
+            "{} does not exist\n    fix: run `simulate seed` first, or name the seeded database (--sqlite FILE or --database-url URL)",
+            sqlite.display()
+        ))
+        .into());
+    }
+    let (rt, mut conn) = crate::sinks::sql::sqlite::open(sqlite).map_err(refused)?;
+    let v = f(&mut Db::Sqlite(&mut conn), &rt)?;
+    Ok((v, sqlite.display().to_string()))
+}
+
 /// A stop flag set by the first Ctrl-C; a second one exits at once.
 pub fn interrupt_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
     let stop = crate::engine::stop_flag();

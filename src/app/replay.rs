@@ -88,6 +88,41 @@ fn wall_text(ms: f64) -> String {
     }
 }
 
+/// What the seeded database says about this replay: a window that sends days the seed
+/// already loaded (the target has applied those events: it would see them twice), or a
+/// world that is not the seeded one.
+fn seeded_warnings(db: &str, args: &ReplayArgs, window: Window) -> anyhow::Result<Vec<String>> {
+    let is_url = db.starts_with("postgres://") || db.starts_with("postgresql://");
+    let ((config, _, _), place) = super::on_seeded(
+        is_url.then_some(db),
+        &args.seeded_schema,
+        Path::new(db),
+        |d, rt| rt.block_on(d.run_meta()).map_err(super::refused),
+    )?;
+    let mut out = Vec::new();
+    if args.from_log.is_none() {
+        // The replayed world is usually longer than the seeded one: --days may differ.
+        let mut given = args.world.clone();
+        given.days = None;
+        let (_, clashes) = super::verify::world_clashes(&config, &given);
+        if !clashes.is_empty() {
+            out.push(format!(
+                "{place} holds another world: {}; the target's state will not match these events (fix: the same --users --seed --start --personas --scenario as the seed)",
+                clashes.join("; ")
+            ));
+        }
+    }
+    if let Some(days) = config["days"].as_i64()
+        && window.from_ms < days * DAY
+    {
+        out.push(format!(
+            "the window starts at day {:.2}, but {place} already holds days 0..{days}: the target has applied those events and will see them again (fix: --window {days}d.. continues the seeded world)",
+            window.from_ms as f64 / DAY as f64,
+        ));
+    }
+    Ok(out)
+}
+
 pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
     let bad = |m: String| anyhow::Error::new(BadInput(m));
     let factor = parse_compress(&args.compress).map_err(bad)?;
@@ -307,7 +342,16 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
         }
     }
 
+    let warnings = match &args.seeded {
+        Some(db) => seeded_warnings(db, &args, window)?,
+        None => Vec::new(),
+    };
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+
     let config = json!({
+        "warnings": warnings,
         "target": shown_target,
         "grpc_target": grpc_target.as_deref().map(mask_url),
         "socketio_target": socketio_target.as_deref().map(mask_url),

@@ -5,35 +5,20 @@ use std::time::Duration;
 
 use super::{BadInput, refused};
 use crate::cli::ServeArgs;
-use crate::sinks::sql::verify::Db;
 use crate::target::{Ledger, seeded};
 
 /// The seeded state, when a database is named; otherwise an empty ledger.
 fn starting_state(args: &ServeArgs) -> anyhow::Result<(Ledger, String)> {
-    if let Some(url) = args.db.url() {
-        let pg = super::open_seeded(&url, &args.db.schema)?;
-        let mut conn = pg.live().map_err(refused)?;
-        let ledger = pg
-            .runtime()
-            .block_on(seeded::load(&mut Db::Pg(&mut conn)))
-            .map_err(refused)?;
-        return Ok((ledger, format!("schema `{}` of {}", pg.schema, pg.masked)));
+    let url = args.db.url();
+    if url.is_none() && args.db.sqlite.is_none() {
+        return Ok((Ledger::default(), "nothing (empty)".into()));
     }
-    if let Some(path) = &args.db.sqlite {
-        if !path.exists() {
-            return Err(BadInput(format!(
-                "{} does not exist\n    fix: run `simulate seed` first, or drop --sqlite to start empty",
-                path.display()
-            ))
-            .into());
-        }
-        let (rt, mut conn) = crate::sinks::sql::sqlite::open(path).map_err(refused)?;
-        let ledger = rt
-            .block_on(seeded::load(&mut Db::Sqlite(&mut conn)))
-            .map_err(refused)?;
-        return Ok((ledger, path.display().to_string()));
-    }
-    Ok((Ledger::default(), "nothing (empty)".into()))
+    super::on_seeded(
+        url.as_deref(),
+        &args.db.schema,
+        &args.db.sqlite_path(),
+        |db, rt| rt.block_on(seeded::load(db)).map_err(refused),
+    )
 }
 
 pub fn serve(args: ServeArgs) -> anyhow::Result<i32> {

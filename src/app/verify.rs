@@ -32,6 +32,19 @@ impl Report {
 
 /// The world flags recorded at seed time; flags given to verify must agree with them.
 fn world_from_meta(config: &serde_json::Value, given: &WorldArgs) -> Result<WorldArgs, BadInput> {
+    let (meta, clash) = world_clashes(config, given);
+    if clash.is_empty() {
+        Ok(meta)
+    } else {
+        Err(BadInput(format!(
+            "flags disagree with the run_meta of this database: {}\n    fix: drop those flags (verify reads them from run_meta) or seed again with them",
+            clash.join("; ")
+        )))
+    }
+}
+
+/// The world recorded in a seed's run_meta, and each given flag that differs from it.
+pub fn world_clashes(config: &serde_json::Value, given: &WorldArgs) -> (WorldArgs, Vec<String>) {
     let num = |k: &str| config[k].as_u64();
     let text = |k: &str| config[k].as_str().map(String::from);
     let meta = WorldArgs {
@@ -79,14 +92,7 @@ fn world_from_meta(config: &serde_json::Value, given: &WorldArgs) -> Result<Worl
         given.scenario.as_ref().map(|p| p.display().to_string()),
         meta.scenario.as_ref().map(|p| p.display().to_string()),
     );
-    if clash.is_empty() {
-        Ok(meta)
-    } else {
-        Err(BadInput(format!(
-            "flags disagree with the run_meta of this database: {}\n    fix: drop those flags (verify reads them from run_meta) or seed again with them",
-            clash.join("; ")
-        )))
-    }
+    (meta, clash)
 }
 
 /// Verifies one database: the library entry point the CLI and the tests share.
@@ -126,29 +132,12 @@ pub fn verify_db(
 }
 
 pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
-    let url = args.db.url();
-    let (report, place) = match &url {
-        Some(url) => {
-            let pg = super::open_seeded(url, &args.db.schema)?;
-            let mut conn = pg.live().map_err(refused)?;
-            // The connection belongs to the runtime that opened it.
-            let report = verify_db(&mut Db::Pg(&mut conn), pg.runtime(), &args.world)?;
-            (report, format!("schema `{}` of {}", pg.schema, pg.masked))
-        }
-        None => {
-            let path = args.db.sqlite_path();
-            if !path.exists() {
-                return Err(BadInput(format!(
-                    "{} does not exist\n    fix: run `simulate seed` first, or pass --sqlite FILE or --database-url URL",
-                    path.display()
-                ))
-                .into());
-            }
-            let (rt, mut conn) = crate::sinks::sql::sqlite::open(&path).map_err(refused)?;
-            let report = verify_db(&mut Db::Sqlite(&mut conn), &rt, &args.world)?;
-            (report, path.display().to_string())
-        }
-    };
+    let (report, place) = super::on_seeded(
+        args.db.url().as_deref(),
+        &args.db.schema,
+        &args.db.sqlite_path(),
+        |db, rt| verify_db(db, rt, &args.world),
+    )?;
     outln!("verify {place}");
     outln!(
         "  {:<44} {}",

@@ -635,11 +635,50 @@ fn a_replay_after_the_seeded_days_continues_the_seeded_world() {
         let o = bin()
             .args(["replay", "--users", "400", "--window", "1d..2d"])
             .args(["--compress", "1d:4s", "-q", "--target", &url])
+            .arg("--seeded")
+            .arg(&db)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{err}");
+        assert!(
+            !err.contains("warning"),
+            "the window continues the seed: {err}"
+        );
+        shared.lock().unwrap().to_json()
+    };
+    // A window over seeded days, or another world, is warned about before anything is sent.
+    let warned = |extra: &[&str]| {
+        let o = bin()
+            .args([
+                "replay", "--users", "400", "--days", "1", "--window", "23h..1d",
+            ])
+            .args([
+                "--compress",
+                "1h:1s",
+                "-q",
+                "--target",
+                "http://127.0.0.1:9",
+            ])
+            .args(extra)
+            .arg("--seeded")
+            .arg(&db)
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        shared.lock().unwrap().to_json()
+        String::from_utf8_lossy(&o.stderr).to_string()
     };
+    let err = warned(&[]);
+    assert!(
+        err.contains("warning: the window starts at day 0.96") && err.contains("--window 1d.."),
+        "{err}"
+    );
+    assert!(!err.contains("another world"), "{err}");
+    let err = warned(&["--seed", "7"]);
+    assert!(
+        err.contains("holds another world: --seed 7 (the seed used 42)"),
+        "{err}"
+    );
     let continued = serve_and_replay(true);
     assert!(
         continued["seeded_users"].as_u64().unwrap() >= 400,
