@@ -170,8 +170,8 @@ pub struct ReplayArgs {
     /// Write the summary (figures, mergeable histograms, thresholds) as JSON to this file
     #[arg(long, value_name = "FILE")]
     pub summary_export: Option<PathBuf>,
-    /// Also trust this CA certificate (PEM) for https:// targets: a staging server with a
-    /// private or self-signed certificate
+    /// Also trust this CA certificate (PEM) for https:// targets, HTTP and gRPC: a staging
+    /// server with a private or self-signed certificate
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
     /// Speak HTTP/2 from the first byte to http:// targets (https negotiates it)

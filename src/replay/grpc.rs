@@ -155,12 +155,27 @@ pub struct Client {
 
 impl Client {
     /// Connects lazily: the first call opens the HTTP/2 connection, a broken one reopens.
-    pub fn new(url: &str, timeout: std::time::Duration) -> Result<Client, String> {
-        let ep = Endpoint::from_shared(url.to_string())
+    /// `https://` targets are verified against the web PKI roots and `ca_cert` (PEM).
+    pub fn new(
+        url: &str,
+        timeout: std::time::Duration,
+        ca_cert: Option<&[u8]>,
+    ) -> Result<Client, String> {
+        let mut ep = Endpoint::from_shared(url.to_string())
             .map_err(|e| format!("the gRPC target `{url}`: {e}"))?
             .timeout(timeout)
             .connect_timeout(timeout.min(std::time::Duration::from_secs(5)))
             .tcp_nodelay(true);
+        if url.starts_with("https://") {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let mut tls = tonic::transport::ClientTlsConfig::new().with_webpki_roots();
+            if let Some(pem) = ca_cert {
+                tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
+            }
+            ep = ep
+                .tls_config(tls)
+                .map_err(|e| format!("the gRPC target `{url}`: {e}"))?;
+        }
         Ok(Client {
             channel: ep.connect_lazy(),
         })

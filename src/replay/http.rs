@@ -53,7 +53,7 @@ impl Driver {
         pool: usize,
     ) -> Result<Driver, String> {
         let grpc = grpc_target
-            .map(|u| super::grpc::Client::new(u, mapping.timeout))
+            .map(|u| super::grpc::Client::new(u, mapping.timeout, ca_cert))
             .transpose()?;
         let sio = match (&mapping.socketio, sio_target) {
             (Some(settings), Some(url)) => Some(

@@ -121,6 +121,11 @@ pub(crate) struct GrpcServer {
 }
 
 pub(crate) fn start(delay: Duration) -> GrpcServer {
+    start_with(delay, None)
+}
+
+/// With `tls` (certificate and key, PEM), the server speaks gRPC over TLS only.
+fn start_with(delay: Duration, tls: Option<(String, String)>) -> GrpcServer {
     let (rt, listener) = crate::common::server_runtime(2, "127.0.0.1:0");
     let addr = listener.local_addr().unwrap();
     let seen: Arc<Seen> = Arc::default();
@@ -128,8 +133,15 @@ pub(crate) fn start(delay: Duration) -> GrpcServer {
         seen: Arc::clone(&seen),
         delay,
     };
+    let mut builder = tonic::transport::Server::builder();
+    if let Some((cert, key)) = tls {
+        let identity = tonic::transport::Identity::from_pem(cert, key);
+        builder = builder
+            .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+            .unwrap();
+    }
     rt.spawn(async move {
-        tonic::transport::Server::builder()
+        builder
             .concurrency_limit_per_connection(2000)
             .add_service(svc)
             .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
@@ -361,4 +373,43 @@ fn the_reference_target_applies_grpc_and_http_events_to_one_ledger() {
         stats["balance_mismatches"], 0,
         "balances sent over gRPC add up: {stats}"
     );
+}
+
+#[test]
+fn grpc_over_tls_is_trusted_with_ca_cert_and_refused_without() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = stat_log(dir.path(), 40, 5);
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let pem = dir.path().join("ca.pem");
+    std::fs::write(&pem, ck.cert.pem()).unwrap();
+    let server = start_with(
+        Duration::ZERO,
+        Some((ck.cert.pem(), ck.signing_key.serialize_pem())),
+    );
+    let mapping = Path::new(env!("CARGO_MANIFEST_DIR")).join("targets/grpc-events.toml");
+    let target = format!("https://localhost:{}", server.addr.port());
+    let replay = |extra: &[&str], out: &Path| {
+        crate::common::replay_log(&log, &mapping, "http://127.0.0.1:9", "10x")
+            .args(["--grpc-target", &target, "--summary-export"])
+            .arg(out)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let trusted = dir.path().join("t.json");
+    let o = replay(&["--ca-cert", pem.to_str().unwrap()], &trusted);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(server.seen.calls.lock().unwrap().len(), 40);
+    assert_eq!(
+        summary(&trusted)["overall"]["error_classes"]["tls"],
+        Value::Null
+    );
+
+    // Without the CA the certificate is unknown: every call fails as a TLS error.
+    let refused = dir.path().join("r.json");
+    let o = replay(&[], &refused);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = summary(&refused);
+    assert_eq!(s["overall"]["error_classes"]["tls"], 40, "{}", s["overall"]);
+    assert_eq!(server.seen.calls.lock().unwrap().len(), 40);
 }
