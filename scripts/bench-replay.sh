@@ -3,12 +3,14 @@
 # holds against nginx on loopback (scheduler lag p99 <= 2 ms, nothing late), next to
 # wrk's closed-loop maximum on the same server in the same run, and memory per simulated
 # user. Not a test: it prints numbers. Installs nginx and wrk from Debian when missing.
-# Usage: bash scripts/bench-replay.sh [seconds per step] [rates...]
+# Usage: [CAP=N] bash scripts/bench-replay.sh [seconds per step] [rates...]
+# CAP is --max-in-flight (default 1000): a rate with events that waited for a slot is not held.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-8}
 shift || true
 RATES=${*:-"5000 10000 15000 20000 25000 30000 40000 50000"}
+CAP=${CAP:-1000}
 
 need() {
   if ! command -v "$1" >/dev/null; then
@@ -62,13 +64,13 @@ PY
 }
 
 echo
-echo "== simulate replay --from-log (open loop, POST with the event line, --max-in-flight 1000)"
+echo "== simulate replay --from-log (open loop, POST with the event line, --max-in-flight $CAP)"
 printf "%8s %10s %10s %8s %8s %10s %10s %8s\n" rate achieved lag_p50 lag_p99 late p99_ms errors cpu%
 BEST=0
 for RATE in $RATES; do
   make_log "$RATE" "$SECS" "$WORK/log.jsonl"
   /usr/bin/time -f "%P %M" -o "$WORK/time.txt" \
-    "$BIN" replay --from-log "$WORK/log.jsonl" --target "$URL" --max-in-flight 1000 -q \
+    "$BIN" replay --from-log "$WORK/log.jsonl" --target "$URL" --max-in-flight "$CAP" -q \
     --summary-export "$WORK/s.json" > /dev/null
   read -r CPU RSS < "$WORK/time.txt"
   python3 - "$WORK/s.json" "$RATE" "$CPU" > "$WORK/row.txt" <<'PY'
