@@ -88,6 +88,31 @@ fn wall_text(ms: f64) -> String {
     }
 }
 
+/// The phases of the scenario a log was written with, from the run.json beside it, so a
+/// replayed log is tagged by phase as an engine replay is. Without it (a foreign log, a
+/// scenario file since moved), every event is `steady`.
+fn log_phases(log: &Path) -> (Phases, Option<String>) {
+    let read = || -> Option<crate::config::Scenario> {
+        let run: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(log.parent()?.join("run.json")).ok()?).ok()?;
+        let c = &run["config"];
+        let text = |k: &str| c[k].as_str().map(String::from);
+        let world = crate::cli::WorldArgs {
+            users: c["users"].as_u64().map(|v| v as u32),
+            days: c["days"].as_u64().map(|v| v as u32),
+            seed: c["seed"].as_u64(),
+            personas: text("personas_dir").map(Into::into),
+            scenario: text("scenario_file").map(Into::into),
+            start: text("start"),
+        };
+        super::run::load_world(&world).ok().map(|(_, s)| s)
+    };
+    match read() {
+        Some(s) => (Phases::of(&s), Some(s.name)),
+        None => (Phases::default(), None),
+    }
+}
+
 /// What the seeded database says about this replay: a window that sends days the seed
 /// already loaded (the target has applied those events: it would see them twice), or a
 /// world that is not the seeded one.
@@ -224,12 +249,13 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
                 },
             };
             let start = first_epoch(log).unwrap_or(0);
+            let (phases, scenario) = log_phases(log);
             (
                 Feed::Log(log.clone()),
-                Phases::default(),
+                phases,
                 window,
                 start,
-                json!({"source": "log", "log": log.display().to_string()}),
+                json!({"source": "log", "log": log.display().to_string(), "scenario": scenario}),
             )
         }
         None => {

@@ -97,7 +97,7 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, String> {
         .name("timeline".into())
         .spawn(move || match o.feed {
             Feed::Engine(engine) => source::from_engine(*engine, window, phases, tx, &feed_stop),
-            Feed::Log(path) => source::from_log(&path, window, tx, &feed_stop),
+            Feed::Log(path) => source::from_log(&path, window, &phases, tx, &feed_stop),
         })
         .map_err(|e| format!("cannot start the timeline thread: {e}"))?;
 

@@ -228,7 +228,13 @@ pub fn from_engine(
 }
 
 /// Reads a JSONL log on this thread into `tx`; a bad line names the file and line.
-pub fn from_log(path: &Path, window: Window, tx: Tx, stop: &AtomicBool) -> Result<(), String> {
+pub fn from_log(
+    path: &Path,
+    window: Window,
+    phases: &Phases,
+    tx: Tx,
+    stop: &AtomicBool,
+) -> Result<(), String> {
     let shown = path.display();
     let file = std::fs::File::open(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
     let reader: Box<dyn BufRead> = if path.extension().is_some_and(|x| x == "zst") {
@@ -245,7 +251,7 @@ pub fn from_log(path: &Path, window: Window, tx: Tx, stop: &AtomicBool) -> Resul
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let due = Due::from_line(&line).map_err(|m| {
+        let mut due = Due::from_line(&line).map_err(|m| {
             format!(
                 "{shown}:{}: not a timeline event ({m})\n    fix: pass a log written by `simulate run` (events.jsonl or events.jsonl.zst)",
                 i + 1
@@ -265,6 +271,7 @@ pub fn from_log(path: &Path, window: Window, tx: Tx, stop: &AtomicBool) -> Resul
         if due.t_ms >= window.to_ms || stop.load(std::sync::atomic::Ordering::Relaxed) {
             break;
         }
+        due.phase = phases.at(due.t_ms);
         batch.push(due);
         if batch.len() >= BATCH
             && tx

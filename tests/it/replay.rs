@@ -786,3 +786,26 @@ fn https_targets_are_trusted_with_ca_cert_and_refused_without() {
     assert_eq!(s["overall"]["error_classes"]["tls"], 30, "{}", s["overall"]);
     assert_eq!(seen.lock().unwrap().len(), 30);
 }
+
+#[test]
+fn a_replayed_log_is_tagged_by_the_phases_of_its_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = run_log(dir.path(), "1500", "2");
+    let out = dir.path().join("s.json");
+    let server = Server::start(None);
+    // The default scenario's login rush: 1,000 users over a minute at 1d8h.
+    let o = bin()
+        .args(["replay", "--from-log"])
+        .arg(&log)
+        .args(["--window", "1d7h59m..1d8h3m", "--compress", "4m:2s", "-q"])
+        .args(["--target", &server.url()])
+        .args(["--threshold", "requests{phase:morning login rush}>500"])
+        .arg("--summary-export")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = json(&out);
+    assert_eq!(s["thresholds"][0]["ok"], true, "{}", s["thresholds"]);
+    assert_eq!(s["config"]["world"]["scenario"], "default");
+}
