@@ -118,6 +118,7 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, String> {
     bar.set_message("simulating up to the window's start…");
     let view = {
         let (stats, live, bar) = (Arc::clone(&stats), Arc::clone(&live), bar.clone());
+        let driver = Arc::clone(&driver);
         let epoch = o.start_epoch_ms;
         // Without a terminal (CI logs) the bar is hidden: a plain line every 10 s instead.
         let plain = bar.is_hidden() && !o.quiet;
@@ -128,7 +129,10 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, String> {
                 tick.tick().await;
                 n += 1;
                 if let Some(t0) = live.started.get() {
-                    let line = live_line(&stats, &live, *t0, epoch);
+                    let mut line = live_line(&stats, &live, *t0, epoch);
+                    if let Some(sio) = &driver.sio {
+                        line.push_str(&format!(" · sockets {}", sio.open_now()));
+                    }
                     if plain && n % 40 == 0 {
                         eprintln!("{line}");
                     }

@@ -378,6 +378,11 @@ impl Client {
         })
     }
 
+    /// Connections open now, for the live view.
+    pub fn open_now(&self) -> usize {
+        self.shared.counters.open.load(Ordering::Relaxed)
+    }
+
     /// Connection, fan-out and delivery figures for the summary.
     pub fn report(&self) -> Value {
         let c = &self.shared.counters;
