@@ -165,13 +165,8 @@ fn events_go_through_on_message_once_with_payload_metadata_and_checked_answers()
     let server = start(Duration::ZERO);
     let mapping = Path::new(env!("CARGO_MANIFEST_DIR")).join("targets/grpc-events.toml");
     let out = dir.path().join("s.json");
-    let o = bin()
-        .args(["replay", "--from-log"])
-        .arg(&log)
-        .arg("--targets")
-        .arg(&mapping)
-        // No HTTP request is due in this log: the HTTP target is never contacted.
-        .args(["--target", "http://127.0.0.1:9", "-q", "--compress", "4x"])
+    // No HTTP request is due in this log: the HTTP target is never contacted.
+    let o = crate::common::replay_log(&log, &mapping, "http://127.0.0.1:9", "4x")
         .args(["--grpc-target", &format!("http://{}", server.addr)])
         .args([
             "--threshold",
@@ -229,18 +224,8 @@ fn one_channel_carries_hundreds_of_calls_at_once() {
     let server = start(Duration::from_millis(400));
     let mapping = Path::new(env!("CARGO_MANIFEST_DIR")).join("targets/grpc-events.toml");
     let out = dir.path().join("s.json");
-    let o = bin()
-        .args(["replay", "--from-log"])
-        .arg(&log)
-        .arg("--targets")
-        .arg(&mapping)
-        .args([
-            "--target",
-            "http://127.0.0.1:9",
-            "-q",
-            "--max-in-flight",
-            "500",
-        ])
+    let o = crate::common::replay_log(&log, &mapping, "http://127.0.0.1:9", "1x")
+        .args(["--max-in-flight", "500"])
         .args(["--grpc-target", &format!("http://{}", server.addr)])
         .arg("--summary-export")
         .arg(&out)

@@ -321,18 +321,7 @@ kind = "kick"
             }
         })
     };
-    let o = bin()
-        .args(["replay", "--from-log"])
-        .arg(&log)
-        .arg("--targets")
-        .arg(&mapping)
-        .args([
-            "--target",
-            &format!("http://{}", relay.addr),
-            "-q",
-            "--compress",
-            "1x",
-        ])
+    let o = crate::common::replay_log(&log, &mapping, &format!("http://{}", relay.addr), "1x")
         .arg("--summary-export")
         .arg(&out)
         .output()
