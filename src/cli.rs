@@ -170,7 +170,7 @@ pub struct ReplayArgs {
     /// Write the summary (figures, mergeable histograms, thresholds) as JSON to this file
     #[arg(long, value_name = "FILE")]
     pub summary_export: Option<PathBuf>,
-    /// Also trust this CA certificate (PEM) for https:// targets, HTTP and gRPC: a staging
+    /// Also trust this CA certificate (PEM) for https:// targets, HTTP, gRPC and Socket.IO: a staging
     /// server with a private or self-signed certificate
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,

@@ -210,10 +210,12 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
             .unwrap_or_else(|| target.clone())
     });
     if let Some(u) = &socketio_target
-        && !(u.starts_with("http://") || u.starts_with("ws://"))
+        && !["http://", "https://", "ws://", "wss://"]
+            .iter()
+            .any(|p| u.starts_with(p))
     {
         return Err(bad(format!(
-            "the Socket.IO server `{}` is not an http:// or ws:// URL\n    fix: pass --socketio-target http://127.0.0.1:3001, or `url` under [socketio] in the mapping (wss:// is not supported yet)",
+            "the Socket.IO server `{}` is not an http(s):// or ws(s):// URL\n    fix: pass --socketio-target http://127.0.0.1:3001, or `url` under [socketio] in the mapping",
             mask_url(u)
         )));
     }

@@ -57,8 +57,13 @@ impl Driver {
             .transpose()?;
         let sio = match (&mapping.socketio, sio_target) {
             (Some(settings), Some(url)) => Some(
-                super::socketio::Client::new(std::sync::Arc::clone(settings), url, mapping.timeout)
-                    .await?,
+                super::socketio::Client::new(
+                    std::sync::Arc::clone(settings),
+                    url,
+                    mapping.timeout,
+                    ca_cert,
+                )
+                .await?,
             ),
             _ => None,
         };

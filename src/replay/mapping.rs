@@ -355,12 +355,14 @@ impl Mapping {
         if let Some(sio) = &raw.socketio {
             let sp = root.key("socketio");
             if let Some(u) = &sio.url
-                && !(u.starts_with("http://") || u.starts_with("ws://"))
+                && !["http://", "https://", "ws://", "wss://"]
+                    .iter()
+                    .any(|p| u.starts_with(p))
             {
                 bad(
                     sp.key("url"),
-                    "the Socket.IO URL must start with http:// or ws://".into(),
-                    "write it like http://127.0.0.1:3000 (wss:// is not supported yet)",
+                    "the Socket.IO URL must start with http://, https://, ws:// or wss://".into(),
+                    "write it like http://127.0.0.1:3000",
                 );
             }
             let path = sio.path.clone().unwrap_or_else(|| "/socket.io/".into());

@@ -131,8 +131,9 @@ struct Fanout {
 struct Shared {
     settings: Arc<Settings>,
     addr: SocketAddr,
-    /// `ws://host:port/socket.io/?EIO=4&transport=websocket`.
+    /// `ws://host:port/socket.io/?EIO=4&transport=websocket` (or `wss://`).
     base: String,
+    tls: Option<Tls>,
     timeout: Duration,
     counters: Counters,
     fanout: Mutex<Fanout>,
@@ -155,7 +156,51 @@ enum Cmd {
     Close(oneshot::Sender<()>),
 }
 
-type Ws = WebSocketStream<TcpStream>;
+/// A connection's byte stream: plain TCP, or TLS over it for `wss://` servers.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
+type Ws = WebSocketStream<Box<dyn Io>>;
+
+/// How `wss://` connections are secured: web PKI roots plus `--ca-cert`.
+#[derive(Clone)]
+struct Tls {
+    connector: tokio_rustls::TlsConnector,
+    name: rustls::pki_types::ServerName<'static>,
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tls").field("name", &self.name).finish()
+    }
+}
+
+impl Tls {
+    fn new(host: &str, ca_cert: Option<&[u8]>) -> Result<Tls, String> {
+        use rustls::pki_types::pem::PemObject as _;
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        if let Some(pem) = ca_cert {
+            for cert in rustls::pki_types::CertificateDer::pem_slice_iter(pem) {
+                let cert = cert.map_err(|e| format!("--ca-cert is not a PEM certificate: {e}"))?;
+                roots.add(cert).map_err(|e| format!("--ca-cert: {e}"))?;
+            }
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let name = rustls::pki_types::ServerName::try_from(host.to_string())
+            .map_err(|e| format!("the Socket.IO target's host `{host}`: {e}"))?;
+        Ok(Tls {
+            connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
+            name,
+        })
+    }
+}
 
 /// What a connection (and each reconnection) of one session sends to open.
 struct Hello {
@@ -173,18 +218,28 @@ pub struct Client {
 }
 
 impl Client {
+    /// `https://` and `wss://` servers are reached over TLS, trusting the web PKI roots
+    /// and `ca_cert` (PEM).
     pub async fn new(
         settings: Arc<Settings>,
         url: &str,
         timeout: Duration,
+        ca_cert: Option<&[u8]>,
     ) -> Result<Client, String> {
         let u = url::Url::parse(url).map_err(|e| format!("the Socket.IO target `{url}`: {e}"))?;
-        if u.scheme() != "http" && u.scheme() != "ws" {
-            return Err(format!(
-                "the Socket.IO target `{url}`: only http:// (ws://) targets are supported"
-            ));
-        }
+        let secure = match u.scheme() {
+            "http" | "ws" => false,
+            "https" | "wss" => true,
+            other => {
+                return Err(format!(
+                    "the Socket.IO target `{url}`: `{other}` is not http, https, ws or wss"
+                ));
+            }
+        };
         let host = u.host_str().ok_or("the Socket.IO target has no host")?;
+        let tls = secure
+            .then(|| Tls::new(host.trim_matches(['[', ']']), ca_cert))
+            .transpose()?;
         let port = u.port_or_known_default().unwrap_or(80);
         let addr = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
             .await
@@ -204,9 +259,11 @@ impl Client {
         Ok(Client {
             shared: Arc::new(Shared {
                 base: format!(
-                    "ws://{host}:{port}{}?EIO=4&transport=websocket",
+                    "{}://{host}:{port}{}?EIO=4&transport=websocket",
+                    if secure { "wss" } else { "ws" },
                     settings.path
                 ),
+                tls,
                 settings,
                 addr,
                 timeout,
@@ -481,6 +538,15 @@ async fn handshake(sh: &Shared, hs: &Hello) -> Result<(Ws, Duration), Outcome> {
         .await
         .map_err(|e| Outcome::Failed(super::http::io_error_class(&e)))?;
     let _ = tcp.set_nodelay(true);
+    let stream: Box<dyn Io> = match &sh.tls {
+        None => Box::new(tcp),
+        Some(t) => Box::new(
+            t.connector
+                .connect(t.name.clone(), tcp)
+                .await
+                .map_err(|_| Outcome::Failed(ErrorClass::Tls))?,
+        ),
+    };
     // tungstenite allocates a 128 KiB read buffer per socket by default: 1.3 GB for ten
     // thousand connections. Socket.IO frames here are small.
     let cfg = WebSocketConfig::default()
@@ -499,7 +565,7 @@ async fn handshake(sh: &Shared, hs: &Hello) -> Result<(Ws, Duration), Outcome> {
             req.headers_mut().insert(name, v);
         }
     }
-    let (mut ws, _) = tokio_tungstenite::client_async_with_config(req, tcp, Some(cfg))
+    let (mut ws, _) = tokio_tungstenite::client_async_with_config(req, stream, Some(cfg))
         .await
         .map_err(|e| match e {
             tungstenite::Error::Http(r) => Outcome::Status(r.status().as_u16()),

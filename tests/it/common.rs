@@ -162,3 +162,62 @@ pub fn replay_log(
 pub fn read_json(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).expect("read")).expect("json")
 }
+
+/// A self-signed certificate for `localhost`, its CA file for `--ca-cert`, and a TLS
+/// acceptor offering HTTP/2 and HTTP/1.1.
+pub struct SelfSigned {
+    pub cert_pem: String,
+    pub key_pem: String,
+    pub ca_file: std::path::PathBuf,
+    pub acceptor: tokio_rustls::TlsAcceptor,
+}
+
+pub fn self_signed(dir: &Path) -> SelfSigned {
+    use tokio_rustls::rustls;
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, ck.cert.pem()).unwrap();
+    let mut config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![ck.cert.der().clone()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into()),
+    )
+    .unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    SelfSigned {
+        cert_pem: ck.cert.pem(),
+        key_pem: ck.signing_key.serialize_pem(),
+        ca_file,
+        acceptor: tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)),
+    }
+}
+
+/// Serves `app` over TLS on `listener` (HTTP/1.1 with upgrades, for WebSockets, and HTTP/2).
+pub fn serve_tls(
+    rt: &tokio::runtime::Runtime,
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    app: axum::Router,
+) {
+    rt.spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, app) = (acceptor.clone(), app.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let svc = hyper_util::service::TowerToHyperService::new(app);
+                let _ = hyper_util::server::conn::auto::Builder::new(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(tls), svc)
+                .await;
+            });
+        }
+    });
+}

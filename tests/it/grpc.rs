@@ -364,13 +364,9 @@ fn the_reference_target_applies_grpc_and_http_events_to_one_ledger() {
 fn grpc_over_tls_is_trusted_with_ca_cert_and_refused_without() {
     let dir = tempfile::tempdir().unwrap();
     let log = stat_log(dir.path(), 40, 5);
-    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let pem = dir.path().join("ca.pem");
-    std::fs::write(&pem, ck.cert.pem()).unwrap();
-    let server = start_with(
-        Duration::ZERO,
-        Some((ck.cert.pem(), ck.signing_key.serialize_pem())),
-    );
+    let tls = crate::common::self_signed(dir.path());
+    let pem = tls.ca_file.clone();
+    let server = start_with(Duration::ZERO, Some((tls.cert_pem, tls.key_pem)));
     let mapping = Path::new(env!("CARGO_MANIFEST_DIR")).join("targets/grpc-events.toml");
     let target = format!("https://localhost:{}", server.addr.port());
     let replay = |extra: &[&str], out: &Path| {

@@ -703,26 +703,10 @@ fn a_replay_after_the_seeded_days_continues_the_seeded_world() {
 
 #[test]
 fn https_targets_are_trusted_with_ca_cert_and_refused_without() {
-    use tokio_rustls::rustls;
     let dir = tempfile::tempdir().unwrap();
     let log = even_log(dir.path(), 30, 5);
-    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let pem = dir.path().join("ca.pem");
-    std::fs::write(&pem, ck.cert.pem()).unwrap();
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(
-        vec![ck.cert.der().clone()],
-        rustls::pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into()),
-    )
-    .unwrap();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-
+    let tls = crate::common::self_signed(dir.path());
+    let pem = tls.ca_file.clone();
     let (rt, listener) = crate::common::server_runtime(2, "127.0.0.1:0");
     let port = listener.local_addr().unwrap().port();
     let seen: Arc<Mutex<Vec<String>>> = Arc::default();
@@ -735,25 +719,7 @@ fn https_targets_are_trusted_with_ca_cert_and_refused_without() {
             StatusCode::OK
         }
     });
-    rt.spawn(async move {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else {
-                break;
-            };
-            let (acceptor, app) = (acceptor.clone(), app.clone());
-            tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let svc = hyper_util::service::TowerToHyperService::new(app);
-                let _ = hyper_util::server::conn::auto::Builder::new(
-                    hyper_util::rt::TokioExecutor::new(),
-                )
-                .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
-                .await;
-            });
-        }
-    });
+    crate::common::serve_tls(&rt, listener, tls.acceptor, app);
     let target = format!("https://localhost:{port}");
     let replay = |extra: &[&str], out: &Path| {
         bin()

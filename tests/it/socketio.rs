@@ -222,12 +222,11 @@ fn relay(to: SocketAddr) -> Relay {
     Relay { addr, cut, _rt: rt }
 }
 
-#[test]
-fn dropped_connections_come_back_and_their_sessions_go_on() {
-    let dir = tempfile::tempdir().unwrap();
-    // 40 users connect at once, then each sends a stat every 100 ms for 3 s, then ends;
-    // at 1.25 s the server kicks every socket, at 1.5 s the network drops every connection.
-    let log = dir.path().join("storm.jsonl");
+/// A log of `users` sessions opening at t = 0, each sending `stats` stats 100 ms apart
+/// (seq 2, 4, …), ending 200 ms after the last; with `kick`, a `profile.updated` at
+/// 1.25 s (seq 25).
+fn stats_log(dir: &Path, users: usize, stats: i64, kick: bool) -> std::path::PathBuf {
+    let log = dir.join("stats.jsonl");
     let mut text = String::new();
     let line = |t: i64, u: usize, seq: u32, event: &str, props: &str| {
         format!(
@@ -235,7 +234,7 @@ fn dropped_connections_come_back_and_their_sessions_go_on() {
         )
     };
     let mut all = Vec::new();
-    for u in 0..40 {
+    for u in 0..users {
         all.push((
             0,
             u,
@@ -243,7 +242,7 @@ fn dropped_connections_come_back_and_their_sessions_go_on() {
             "session.started",
             "{\"trigger\":\"internal\",\"habit\":0.5,\"room\":0}".to_string(),
         ));
-        for k in 1..=30 {
+        for k in 1..=stats {
             all.push((
                 k * 100,
                 u,
@@ -252,18 +251,19 @@ fn dropped_connections_come_back_and_their_sessions_go_on() {
                 format!("{{\"statCode\":\"kills\",\"value\":{k},\"delta\":1}}"),
             ));
         }
-        // Between stats 12 and 13 the server disconnects the socket itself.
+        if kick {
+            all.push((
+                1250,
+                u,
+                25,
+                "profile.updated",
+                "{\"field\":\"avatar\"}".to_string(),
+            ));
+        }
         all.push((
-            1250,
+            stats * 100 + 200,
             u,
-            25,
-            "profile.updated",
-            "{\"field\":\"avatar\"}".to_string(),
-        ));
-        all.push((
-            3200,
-            u,
-            61,
+            2 * stats as u32 + 1,
             "session.ended",
             "{\"reason\":\"done\"}".to_string(),
         ));
@@ -273,6 +273,15 @@ fn dropped_connections_come_back_and_their_sessions_go_on() {
         text.push_str(&line(*t, *u, *seq, e, p));
     }
     std::fs::write(&log, text).unwrap();
+    log
+}
+
+#[test]
+fn dropped_connections_come_back_and_their_sessions_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    // 40 users connect at once, then each sends a stat every 100 ms for 3 s, then ends;
+    // at 1.25 s the server kicks every socket, at 1.5 s the network drops every connection.
+    let log = stats_log(dir.path(), 40, 30, true);
     let mapping = dir.path().join("m.toml");
     std::fs::write(
         &mapping,
@@ -539,4 +548,55 @@ body = "{line}"
         ["grpc", "http", "socketio"]
     );
     assert_eq!(s["thresholds"][0]["ok"], true, "{}", s["thresholds"]);
+}
+
+#[test]
+fn wss_servers_are_trusted_with_ca_cert_and_refused_without() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = stats_log(dir.path(), 10, 5, false);
+    let tls = crate::common::self_signed(dir.path());
+    let (rt, listener) = crate::common::server_runtime(2, "127.0.0.1:0");
+    let port = listener.local_addr().unwrap().port();
+    let (layer, seen) = gift_app::layer("/", Duration::from_millis(500), true);
+    crate::common::serve_tls(
+        &rt,
+        listener,
+        tls.acceptor,
+        axum::Router::new().layer(layer),
+    );
+    let mapping = dir.path().join("m.toml");
+    std::fs::write(
+        &mapping,
+        "[socketio]\nauth = { userId = \"{user_id}\" }\n\n[[request]]\nevent = \"stat.updated\"\nprotocol = \"socketio\"\nemit = \"stat\"\npayload = { eventId = \"{event_id}\" }\nack = true\ncheck = { field = \"ok\", equals = true }\n",
+    )
+    .unwrap();
+    let target = format!("https://localhost:{port}");
+    let replay = |extra: &[&str], out: &Path| {
+        crate::common::replay_log(&log, &mapping, &target, "4x")
+            .arg("--summary-export")
+            .arg(out)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let trusted = dir.path().join("t.json");
+    let o = replay(&["--ca-cert", tls.ca_file.to_str().unwrap()], &trusted);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = summary(&trusted);
+    assert_eq!(s["totals"]["errors"], 0, "{}", s["overall"]);
+    assert_eq!(s["socketio"]["connections"]["opened"], 10);
+    assert_eq!(seen.emits.lock().unwrap().len(), 50);
+
+    // Without the CA the certificate is unknown: no connection, TLS errors, nothing sent.
+    let refused = dir.path().join("r.json");
+    let o = replay(&[], &refused);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = summary(&refused);
+    assert_eq!(s["socketio"]["connections"]["opened"], 0);
+    assert!(
+        s["overall"]["error_classes"]["tls"].as_u64().unwrap() >= 10,
+        "{}",
+        s["overall"]
+    );
+    assert_eq!(seen.emits.lock().unwrap().len(), 50);
 }
