@@ -137,7 +137,12 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "FILE|URL")]
     pub seeded: Option<String>,
     /// PostgreSQL schema of --seeded
-    #[arg(long, value_name = "NAME", default_value = "simulate")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "simulate",
+        requires = "seeded"
+    )]
     pub seeded_schema: String,
     /// Socket.IO server for the mapping's [socketio] connections, e.g.
     /// http://127.0.0.1:3001 (replaces the mapping's [socketio] url; default: --target)

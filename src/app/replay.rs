@@ -226,6 +226,30 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
         )));
     }
 
+    let ca_cert = match &args.ca_cert {
+        None => None,
+        Some(p) => {
+            let fix = "fix: pass the PEM file of the CA that signed the target's certificate";
+            let pem = std::fs::read(p).map_err(|e| {
+                bad(format!(
+                    "cannot read --ca-cert {}: {e}\n    {fix}",
+                    p.display()
+                ))
+            })?;
+            // Checked once here for every protocol: a file without a certificate would
+            // otherwise add nothing and only show later as TLS errors.
+            use rustls::pki_types::{CertificateDer, pem::PemObject as _};
+            let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&pem).collect();
+            if !certs.is_ok_and(|c| !c.is_empty()) {
+                return Err(bad(format!(
+                    "--ca-cert {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)\n    {fix}",
+                    p.display()
+                )));
+            }
+            Some(pem)
+        }
+    };
+
     let (feed, phases, window, start_epoch_ms, world_config) = match &args.from_log {
         Some(log) => {
             let w = &args.world;
@@ -408,15 +432,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
         shown_target,
         grpc_target,
         socketio_target,
-        ca_cert: match &args.ca_cert {
-            None => None,
-            Some(p) => Some(std::fs::read(p).map_err(|e| {
-                bad(format!(
-                    "cannot read --ca-cert {}: {e}\n    fix: pass the PEM file of the CA that signed the target's certificate",
-                    p.display()
-                ))
-            })?),
-        },
+        ca_cert,
         http2,
         thresholds,
         quiet: args.quiet,

@@ -399,8 +399,18 @@ impl Mapping {
                     })
                     .ok()
             });
-            let mut listen = Vec::new();
+            let mut listen: Vec<super::socketio::Listen> = Vec::new();
             for (i, l) in sio.listen.iter().enumerate() {
+                if let Some(j) = listen.iter().position(|o| o.event == l.event) {
+                    bad(
+                        sp.key("listen").index(i).key("event"),
+                        format!(
+                            "`{}` is already listened for at socketio.listen[{j}]",
+                            l.event
+                        ),
+                        "listen for each event once",
+                    );
+                }
                 let origin = l.origin.as_deref().and_then(|o| match kind_of(o) {
                     Some(k) => Some(k as u16),
                     None => {

@@ -422,13 +422,15 @@ impl Client {
         let (ws, quiet) = handshake(&self.shared, &hello).await?;
         let (tx, rx) = mpsc::unbounded_channel();
         let c = &self.shared.counters;
-        c.connects.fetch_add(1, Ordering::Relaxed);
         let open = c.open.fetch_add(1, Ordering::Relaxed) + 1;
         c.peak_open.fetch_max(open, Ordering::Relaxed);
         tokio::spawn(run(Arc::clone(&self.shared), (ws, quiet), rx, hello));
+        // A failed join fails the connect (counted once, as failed); dropping `tx` then
+        // closes the socket.
         if let Some(j) = &s.join {
             self.emit(&tx, j, ctx).await?;
         }
+        c.connects.fetch_add(1, Ordering::Relaxed);
         Ok(Conn {
             session: due.session,
             tx,

@@ -397,6 +397,9 @@ event = "gift.created"
 protocol = "socketio"
 payload = { id = "{props.gift_id}" }
 check = { field = "ok", equals = true }
+
+[[socketio.listen]]
+event = "gift:available"
 "#,
     )
     .unwrap();
@@ -422,6 +425,10 @@ check = { field = "ok", equals = true }
         err.contains("bad.toml:8: field `request[0]`") && err.contains("emit"),
         "{err}"
     );
+    assert!(
+        err.contains("field `socketio.listen[1].event`") && err.contains("already listened for"),
+        "{err}"
+    );
     // A Socket.IO server for a mapping without [socketio] is a mistake, not ignored.
     let o = replay()
         .args(["--socketio-target", "http://127.0.0.1:9"])
@@ -430,6 +437,21 @@ check = { field = "ok", equals = true }
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("has no [socketio] table"), "{err}");
+    // A --ca-cert file without a certificate is refused for every protocol, up front.
+    let junk = dir.path().join("junk.pem");
+    std::fs::write(&junk, "not a certificate\n").unwrap();
+    let o = replay().arg("--ca-cert").arg(&junk).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("holds no PEM certificate"), "{err}");
+    assert!(
+        !err.contains("replaying"),
+        "refused before the replay starts: {err}"
+    );
+    // --seeded-schema means nothing without --seeded.
+    let o = replay().args(["--seeded-schema", "x"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--seeded <FILE|URL>"));
 }
 
 #[test]
