@@ -30,6 +30,13 @@ impl RowSink for Loader {
             Loader::Sqlite(l) => l.rows(table, chunk, rows),
         }
     }
+
+    fn binary(&self) -> bool {
+        match self {
+            Loader::Pg(l) => l.binary(),
+            Loader::Sqlite(l) => l.binary(),
+        }
+    }
 }
 
 pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {

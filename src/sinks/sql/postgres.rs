@@ -11,6 +11,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{AssertSqlSafe, Connection, Executor, Row};
 use tokio::sync::mpsc;
 
+use super::copy::{BINARY_HEADER, BINARY_TRAILER};
 use super::keys::{KEYS, PG_CONSTRAINTS};
 use super::projection::{RowSink, Table};
 use super::{DbError, ident, mask_url};
@@ -200,7 +201,7 @@ impl Pg {
                 .await
                 .map_err(|e| DbError::failed("setting search_path", e))?;
                 let sql = format!(
-                    "COPY {} ({}) FROM STDIN",
+                    "COPY {} ({}) FROM STDIN (FORMAT binary)",
                     table.name(),
                     table.columns().join(", ")
                 );
@@ -208,11 +209,13 @@ impl Pg {
                     .copy_in_raw(&sql)
                     .await
                     .map_err(|e| DbError::failed(format!("COPY {}", table.name()), e))?;
+                // Each stream is a whole binary COPY file: header, rows, trailer.
+                let failed = |e| DbError::failed(format!("COPY {}", table.name()), e);
+                copy.send(BINARY_HEADER).await.map_err(failed)?;
                 while let Some(chunk) = rx.recv().await {
-                    if let Err(e) = copy.send(chunk).await {
-                        return Err(DbError::failed(format!("COPY {}", table.name()), e));
-                    }
+                    copy.send(chunk).await.map_err(failed)?;
                 }
+                copy.send(BINARY_TRAILER).await.map_err(failed)?;
                 let n = copy
                     .finish()
                     .await
@@ -408,6 +411,10 @@ pub struct PgLoader {
 }
 
 impl RowSink for PgLoader {
+    fn binary(&self) -> bool {
+        true
+    }
+
     fn rows(&mut self, table: Table, chunk: Vec<u8>, _rows: u64) -> std::io::Result<()> {
         let streams = &self.senders[table as usize];
         let i = self.next[table as usize] % streams.len().max(1);

@@ -9,7 +9,7 @@ use fake::Fake;
 use fake::faker::name::raw::Name;
 use fake::locales;
 
-use super::copy::RowBuf;
+use super::copy::{RowBuf, Wire};
 use crate::config::Scenario;
 use crate::engine::catalog::Catalog;
 use crate::engine::rng::{Purpose, stream};
@@ -88,6 +88,26 @@ impl Table {
     }
 
     /// Columns in the order rows are written.
+    /// The columns' types on PostgreSQL's binary COPY wire, as migrations/postgres
+    /// declares them (a mismatch fails the COPY, which the seed tests would show).
+    pub fn wire(self) -> &'static [Wire] {
+        use Wire::*;
+        match self {
+            Table::BehaviorLogs => &[I8, I4, Text, Ts, I8, Text, Json],
+            Table::Sessions => &[I8, I4, Text, Ts, Ts, I8, Text, Text],
+            Table::PointsLedger => &[I8, I4, Ts, I8, Text, I8],
+            Table::CheckIns => &[I8, I4, Ts, Text, I2, I4],
+            Table::Purchases => &[Text, I8, Ts, I4, Text, Text],
+            Table::Nudges => &[Text, I8, Ts, I4, Ts],
+            Table::Gifts => &[Text, I8, Ts, I4, I4, I4],
+            Table::GiftClaims => &[Text, I8, Ts, I4],
+            Table::Users => &[I8, Text, Text, Text, Text, Text, Text, I4, Ts, I8, Ts, Json],
+            Table::UserGoalProgress => &[I8, Text, I4, Text, Ts, Ts],
+            Table::Challenges => &[Text, Text],
+            Table::Goals => &[Text, Text, Text, Text, I4, I4],
+        }
+    }
+
     pub fn columns(self) -> &'static [&'static str] {
         match self {
             Table::BehaviorLogs => &[
@@ -162,6 +182,10 @@ pub enum Kind {
 /// Where finished chunks of rows go (a COPY stream, an SQLite transaction, a test).
 pub trait RowSink: Send {
     fn rows(&mut self, table: Table, chunk: Vec<u8>, rows: u64) -> std::io::Result<()>;
+
+    /// Whether chunks are binary COPY rows rather than COPY text lines. No default: a
+    /// wrapper that forgot to forward it would send text to a binary COPY.
+    fn binary(&self) -> bool;
 }
 
 const CHUNK: usize = 1 << 20;
@@ -241,8 +265,17 @@ pub fn user_email(name: &str, id: u32) -> String {
 impl<R: RowSink> Projection<R> {
     pub fn new(out: R, personas: &[Persona], scenario: &Scenario) -> Projection<R> {
         Projection {
+            bufs: Table::ALL
+                .iter()
+                .map(|t| {
+                    if out.binary() {
+                        RowBuf::binary(t.wire())
+                    } else {
+                        RowBuf::default()
+                    }
+                })
+                .collect(),
             out,
-            bufs: Table::ALL.iter().map(|_| RowBuf::default()).collect(),
             users: Vec::new(),
             personas: personas.to_vec(),
             start_ms: scenario.start_ms,
@@ -663,5 +696,21 @@ mod tests {
             email.is_ascii() && email.ends_with(".7@example.com"),
             "{email}"
         );
+    }
+
+    #[test]
+    fn wire_types_agree_with_kinds_and_columns() {
+        for t in Table::ALL {
+            assert_eq!(t.wire().len(), t.columns().len(), "{}", t.name());
+            for (w, k) in t.wire().iter().zip(t.kinds()) {
+                let same = match w {
+                    Wire::I2 | Wire::I4 | Wire::I8 => *k == Kind::Int,
+                    Wire::Text => *k == Kind::Text,
+                    Wire::Ts => *k == Kind::Ts,
+                    Wire::Json => *k == Kind::Json,
+                };
+                assert!(same, "{}: {w:?} vs {k:?}", t.name());
+            }
+        }
     }
 }

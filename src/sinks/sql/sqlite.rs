@@ -199,6 +199,10 @@ impl SqliteLoader {
 }
 
 impl RowSink for SqliteLoader {
+    fn binary(&self) -> bool {
+        false
+    }
+
     fn rows(&mut self, table: Table, chunk: Vec<u8>, _rows: u64) -> std::io::Result<()> {
         self.insert_chunk(table, &chunk)
             .map_err(|e| std::io::Error::other(e.to_string()))

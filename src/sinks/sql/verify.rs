@@ -94,6 +94,10 @@ pub struct DigestSink {
 }
 
 impl RowSink for DigestSink {
+    fn binary(&self) -> bool {
+        false
+    }
+
     fn rows(&mut self, table: Table, chunk: Vec<u8>, _rows: u64) -> std::io::Result<()> {
         let d = self.tables.entry(table).or_default();
         for line in chunk.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
