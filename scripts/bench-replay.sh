@@ -5,12 +5,14 @@
 # user. Not a test: it prints numbers. Installs nginx and wrk from Debian when missing.
 # Usage: [CAP=N] bash scripts/bench-replay.sh [seconds per step] [rates...]
 # CAP is --max-in-flight (default 1000): a rate with events that waited for a slot is not held.
+# EXTRA holds more replay flags, e.g. EXTRA="--io-threads 2".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-8}
 shift || true
 RATES=${*:-"5000 10000 15000 20000 25000 30000 40000 50000"}
 CAP=${CAP:-1000}
+EXTRA=${EXTRA:-}
 
 need() {
   if ! command -v "$1" >/dev/null; then
@@ -70,7 +72,7 @@ BEST=0
 for RATE in $RATES; do
   make_log "$RATE" "$SECS" "$WORK/log.jsonl"
   /usr/bin/time -f "%P %M" -o "$WORK/time.txt" \
-    "$BIN" replay --from-log "$WORK/log.jsonl" --target "$URL" --max-in-flight "$CAP" -q \
+    "$BIN" replay --from-log "$WORK/log.jsonl" --target "$URL" --max-in-flight "$CAP" $EXTRA -q \
     --summary-export "$WORK/s.json" > /dev/null
   read -r CPU RSS < "$WORK/time.txt"
   python3 - "$WORK/s.json" "$RATE" "$CPU" > "$WORK/row.txt" <<'PY'
