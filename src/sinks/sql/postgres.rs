@@ -1,4 +1,4 @@
-//! Loading PostgreSQL: COPY FROM STDIN into a staging schema, one connection per table so
+//! Loading PostgreSQL: binary COPY FROM STDIN into a staging schema, one connection per table so
 //! the server parses tables in parallel, keys after the data, ANALYZE, then one
 //! transaction swaps the staging schema in. A load that dies half-way leaves the previous
 //! schema untouched and a staging schema that the next run recognises and removes.

@@ -1,7 +1,8 @@
 //! The database as a projection of the timeline: behaviour rows are the events themselves;
 //! balances, progress, claims and sessions are the state folded from them.
 //!
-//! Rows stream out per table in COPY text chunks while the engine runs; what can only be
+//! Rows stream out per table in COPY chunks (binary for PostgreSQL, text for SQLite and
+//! `verify`, as the row sink asks) while the engine runs; what can only be
 //! known at the end (users, goal progress, open sessions, unopened nudges) is written by
 //! `finish`. Memory grows with users, not events.
 
