@@ -165,6 +165,10 @@ pub struct ReplayArgs {
     /// Requests out at once; an event due while all slots are busy waits and counts as late
     #[arg(long, default_value_t = 500, value_name = "N")]
     pub max_in_flight: usize,
+    /// HTTP requests on the wire at once [default: --max-in-flight]; with HTTP/1.1 the most
+    /// connections opened. A request that finds them all busy waits for one and counts as late
+    #[arg(long, value_name = "N")]
+    pub connections: Option<usize>,
     /// Pass/fail rule, repeatable: p95{kind:read}<1200ms, errors<1%, service_p99<2s; exit 99
     /// when one fails
     #[arg(long = "threshold", value_name = "EXPR")]

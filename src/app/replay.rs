@@ -160,6 +160,14 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
             args.max_in_flight
         )));
     }
+    if let Some(n) = args.connections
+        && (n == 0 || n > args.max_in_flight)
+    {
+        return Err(bad(format!(
+            "--connections {n} is out of range\n    fix: use 1 to --max-in-flight ({})",
+            args.max_in_flight
+        )));
+    }
     let mapping = match &args.targets {
         Some(p) => Mapping::load(p).map_err(|e| bad(e.to_string()))?,
         None => Mapping::shipped(),
@@ -413,6 +421,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
         "compress": args.compress,
         "factor": factor,
         "max_in_flight": args.max_in_flight,
+        "connections": args.connections,
         "http2": args.http2 || mapping.http2,
         "thresholds": texts,
     });
@@ -425,6 +434,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
             window,
             factor,
             max_in_flight: args.max_in_flight,
+            connections: args.connections,
             drain: Duration::from_millis(drain.max(0) as u64),
         },
         mapping: Arc::new(mapping),

@@ -194,6 +194,7 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, String> {
             "ok": total.ok,
             "errors": total.errors,
             "late": stats.late,
+            "connection_waits": stats.connection_waits,
             "chained": stats.chained,
             "abandoned": ended.abandoned,
             "unmapped": stats.unmapped.iter().sum::<u64>(),
@@ -254,12 +255,16 @@ fn table(s: &Value, target: &str) -> String {
     let t = &s["totals"];
     let _ = writeln!(
         out,
-        "replayed to {target}: {} scheduled, {} sent, {} ok, {} errors, {} late, {} skipped ({} unmapped) in {:.1} s ({} req/s achieved)",
+        "replayed to {target}: {} scheduled, {} sent, {} ok, {} errors, {} late{}, {} skipped ({} unmapped) in {:.1} s ({} req/s achieved)",
         t["scheduled"],
         t["sent"],
         t["ok"],
         t["errors"],
         t["late"],
+        match t["connection_waits"].as_u64() {
+            Some(n) if n > 0 => format!(" ({n} waited for a connection)"),
+            _ => String::new(),
+        },
         t["unmapped"].as_u64().unwrap_or(0) + t["server_side"].as_u64().unwrap_or(0),
         t["unmapped"],
         s["wall_seconds"].as_f64().unwrap_or(0.0),

@@ -27,7 +27,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use super::http::Driver;
 use super::mapping::Route;
 use super::source::{Due, Window};
-use super::stats::{Key, Stats};
+use super::stats::{Key, Stats, Waits};
 
 #[derive(Clone, Debug)]
 pub struct Plan {
@@ -35,6 +35,8 @@ pub struct Plan {
     /// Simulated milliseconds per wall millisecond (24h:30m is 48).
     pub factor: f64,
     pub max_in_flight: usize,
+    /// HTTP requests on the wire at once, when lower than `max_in_flight`.
+    pub connections: Option<usize>,
     /// After Ctrl-C, how long in-flight requests may still finish.
     pub drain: Duration,
 }
@@ -79,6 +81,8 @@ struct Job {
     /// The same user's previous request, to wait for.
     previous: Option<oneshot::Receiver<()>>,
     done: oneshot::Sender<()>,
+    /// The `--connections` cap, shared by all HTTP requests.
+    wires: Option<Arc<Semaphore>>,
 }
 
 impl Job {
@@ -92,6 +96,22 @@ impl Job {
             stats.lock().expect("stats lock").chained += 1;
         }
         if let Route::Send(req) = driver.mapping.route(self.due.kind) {
+            // Protocol 0 is HTTP. A request that finds every connection busy waits for one: late, like one
+            // that waited for a slot, and timed from its intended instant all the same.
+            let mut waited = false;
+            let _wire = match (&self.wires, req.protocol == 0) {
+                (Some(w), true) => match Arc::clone(w).try_acquire_owned() {
+                    Ok(p) => Some(p),
+                    Err(_) => {
+                        waited = true;
+                        let p = Arc::clone(w).acquire_owned().await.ok();
+                        // Service time runs from when it got a connection.
+                        sent = Instant::now();
+                        p
+                    }
+                },
+                _ => None,
+            };
             let outcome = driver.send(&self.due, req).await;
             let done = Instant::now();
             stats.lock().expect("stats lock").done(
@@ -99,7 +119,10 @@ impl Job {
                 self.intended,
                 sent,
                 done,
-                self.late,
+                Waits {
+                    slot: self.late,
+                    connection: waited,
+                },
                 outcome,
             );
         }
@@ -122,6 +145,10 @@ pub fn pace(
     rt: &Handle,
 ) -> Ended {
     let slots = Arc::new(Semaphore::new(plan.max_in_flight));
+    let wires = plan
+        .connections
+        .filter(|n| *n < plan.max_in_flight)
+        .map(|n| Arc::new(Semaphore::new(n)));
     let mut t0: Option<Instant> = None;
     let ns_per_sim_ms = 1e6 / plan.factor;
     // Each user's last request: the next one waits for it. Pruned of finished entries
@@ -247,6 +274,7 @@ pub fn pace(
                 permit,
                 previous,
                 done,
+                wires: wires.clone(),
             });
         }
     };

@@ -185,6 +185,15 @@ struct Second {
     p95_us: Option<u64>,
 }
 
+/// What a request waited for before it went out; either makes it late.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Waits {
+    /// An in-flight slot (`--max-in-flight`), counted when it left.
+    pub slot: bool,
+    /// A connection (`--connections`).
+    pub connection: bool,
+}
+
 #[derive(Clone, Debug)]
 pub struct Stats {
     pub start: Instant,
@@ -194,6 +203,8 @@ pub struct Stats {
     pub scheduled: u64,
     pub sent: u64,
     pub late: u64,
+    /// Requests that waited for a connection (`--connections`); also counted in `late`.
+    pub connection_waits: u64,
     /// Requests that waited for the same user's previous one.
     pub chained: u64,
     pub unmapped: Vec<u64>,
@@ -214,6 +225,7 @@ impl Stats {
             scheduled: 0,
             sent: 0,
             late: 0,
+            connection_waits: 0,
             chained: 0,
             unmapped: vec![0; EVENT_KINDS.len() + 1],
             server_side: vec![0; EVENT_KINDS.len() + 1],
@@ -254,15 +266,23 @@ impl Stats {
         self.second(at).sent += 1;
     }
 
+    /// A request was answered (or failed).
     pub fn done(
         &mut self,
         key: Key,
         intended: Instant,
         sent: Instant,
         done: Instant,
-        late: bool,
+        waits: Waits,
         outcome: Outcome,
     ) {
+        // A wait for a connection makes the request late; one already late for a slot
+        // was counted when it left.
+        if waits.connection {
+            self.connection_waits += 1;
+            self.late += !waits.slot as u64;
+        }
+        let late = waits.slot || waits.connection;
         let latency = us(done.saturating_duration_since(intended));
         let service = us(done.saturating_duration_since(sent));
         let g = self.groups.entry(key).or_default();

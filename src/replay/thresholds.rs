@@ -354,7 +354,7 @@ pub fn preset(name: &str, kinds: &[String]) -> Result<Vec<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::replay::stats::Outcome;
+    use crate::replay::stats::{Outcome, Waits};
     use std::time::{Duration, Instant};
 
     fn names() -> (Vec<String>, Vec<String>) {
@@ -429,13 +429,13 @@ mod tests {
             } else {
                 Outcome::Status(500)
             };
-            s.done(key(0), t0, t0, done, false, out);
+            s.done(key(0), t0, t0, done, Waits::default(), out);
             s.done(
                 key(1),
                 t0,
                 t0,
                 t0 + Duration::from_millis(5),
-                false,
+                Waits::default(),
                 Outcome::Ok(200),
             );
         }

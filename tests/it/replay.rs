@@ -319,6 +319,69 @@ fn a_stalling_server_shows_in_corrected_latency_and_late_events() {
 }
 
 #[test]
+fn connections_cap_the_requests_on_the_wire_and_waits_count_as_late() {
+    let dir = tempfile::tempdir().unwrap();
+    // 40 events due within 40 ms, 100 ms per answer, 4 connections: ten waves of four.
+    let log = even_log(dir.path(), 40, 1);
+    let stall: Stall = Arc::new(|_| Some(Duration::from_millis(100)));
+    let server = Server::start(Some(stall));
+    let summary = dir.path().join("s.json");
+    let o = bin()
+        .args(["replay", "--from-log"])
+        .arg(&log)
+        .args(["--target", &server.url(), "-q"])
+        .args(["--max-in-flight", "40", "--connections", "4"])
+        .arg("--summary-export")
+        .arg(&summary)
+        .output()
+        .expect("runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = json(&summary);
+    let t = &s["totals"];
+    assert_eq!(t["ok"].as_u64(), Some(40), "{t}");
+    let waits = t["connection_waits"].as_u64().unwrap();
+    assert!(waits >= 30, "36 of 40 must wait for a connection: {t}");
+    assert_eq!(t["late"].as_u64(), Some(waits), "waits count as late: {t}");
+    assert_eq!(s["config"]["connections"].as_u64(), Some(4));
+    let lat = s["overall"]["latency_ms"]["p99"].as_f64().unwrap();
+    let lag = s["scheduler_lag_ms"]["p99"].as_f64().unwrap();
+    assert!(
+        lat > 800.0,
+        "the last wave waited nine answers: p99 {lat} ms"
+    );
+    assert!(lag < 50.0, "the pacer itself kept time: lag p99 {lag} ms");
+    let svc = s["overall"]["service_ms"]["p99"].as_f64().unwrap();
+    assert!(
+        (90.0..400.0).contains(&svc),
+        "service time starts once a connection is free: {svc} ms"
+    );
+    // Never more than four on the wire: no 90 ms window holds a fifth arrival.
+    let mut at: Vec<Instant> = server.arrivals().iter().map(|a| a.at).collect();
+    at.sort();
+    assert_eq!(at.len(), 40);
+    for w in at.windows(5) {
+        assert!(
+            w[4] - w[0] >= Duration::from_millis(90),
+            "five requests on the wire within {:?}",
+            w[4] - w[0]
+        );
+    }
+    // Out of range: refused before any traffic.
+    for n in ["0", "41"] {
+        let o = bin()
+            .args(["replay", "--from-log"])
+            .arg(&log)
+            .args(["--target", &server.url(), "-q"])
+            .args(["--max-in-flight", "40", "--connections", n])
+            .output()
+            .expect("runs");
+        assert_eq!(o.status.code(), Some(2), "--connections {n}");
+        assert!(String::from_utf8_lossy(&o.stderr).contains("--connections"));
+    }
+    assert_eq!(server.arrivals().len(), 40);
+}
+
+#[test]
 fn a_target_that_is_down_gives_counted_errors_and_traffic_recovers() {
     let dir = tempfile::tempdir().unwrap();
     let log = even_log(dir.path(), 300, 10);
