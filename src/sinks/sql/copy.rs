@@ -112,12 +112,8 @@ impl RowBuf {
         self
     }
 
-    /// A generated id such as `goal-12` or `u42`, written without allocating.
-    pub fn tag(&mut self, prefix: &str, n: impl itoa::Integer) -> &mut Self {
-        let write = |b: &mut Vec<u8>| {
-            b.extend_from_slice(prefix.as_bytes());
-            b.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
-        };
+    /// A text field that needs no escaping (generated ids), written in place.
+    fn plain(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> &mut Self {
         if self.next_wire().is_some() {
             self.field(write);
         } else {
@@ -127,21 +123,22 @@ impl RowBuf {
         self
     }
 
+    /// A generated id such as `goal-12` or `u42`, written without allocating.
+    pub fn tag(&mut self, prefix: &str, n: impl itoa::Integer) -> &mut Self {
+        self.plain(|b| {
+            b.extend_from_slice(prefix.as_bytes());
+            b.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        })
+    }
+
     /// A generated id such as `s42-3`: a letter and two numbers, written without allocating.
     pub fn id(&mut self, prefix: &str, a: impl itoa::Integer, b: impl itoa::Integer) -> &mut Self {
-        let write = |buf: &mut Vec<u8>| {
+        self.plain(|buf| {
             buf.extend_from_slice(prefix.as_bytes());
             buf.extend_from_slice(itoa::Buffer::new().format(a).as_bytes());
             buf.push(b'-');
             buf.extend_from_slice(itoa::Buffer::new().format(b).as_bytes());
-        };
-        if self.next_wire().is_some() {
-            self.field(write);
-        } else {
-            self.sep();
-            write(&mut self.buf);
-        }
-        self
+        })
     }
 
     pub fn text(&mut self, s: &str) -> &mut Self {
