@@ -784,18 +784,10 @@ fn https_targets_are_trusted_with_ca_cert_and_refused_without() {
     });
     crate::common::serve_tls(&rt, listener, tls.acceptor, app);
     let target = format!("https://localhost:{port}");
+    let mapping = Path::new(env!("CARGO_MANIFEST_DIR")).join("targets/default.toml");
     let replay = |extra: &[&str], out: &Path| {
-        bin()
-            .args(["replay", "--from-log"])
-            .arg(&log)
-            .args([
-                "--target",
-                &target,
-                "-q",
-                "--compress",
-                "10x",
-                "--summary-export",
-            ])
+        crate::common::replay_log(&log, &mapping, &target, "10x")
+            .arg("--summary-export")
             .arg(out)
             .args(extra)
             .output()
