@@ -9,16 +9,17 @@
 
 use std::error::Error as _;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HOST, HeaderMap, HeaderValue};
+use http::header::{HeaderMap, HeaderValue};
 use http::{Method, Uri};
 use http_body_util::{BodyExt, Full};
-use hyper::client::conn::{http1, http2};
+use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
+use super::h1;
 use super::mapping::{Expect, Mapping, Request};
 use super::source::Due;
 use super::stats::{ErrorClass, Outcome};
@@ -84,11 +85,10 @@ impl Driver {
             let prefix = url.path().trim_end_matches('/').to_string();
             Transport::Direct(Box::new(Direct {
                 addr,
-                host: HeaderValue::from_str(&authority).map_err(|e| e.to_string())?,
                 authority,
                 prefix,
                 http2,
-                idle: Mutex::new(Vec::with_capacity(pool.min(4096))),
+                h1: h1::Pool::new(addr, pool),
                 shared: tokio::sync::Mutex::new(None),
             }))
         } else {
@@ -147,16 +147,24 @@ impl Driver {
             };
             return Box::pin(client.call(call, msg, &due.event_id(), &due.traceparent())).await;
         }
-        let (path, headers, body) = self.render(due, req);
         let sent = async {
             match &self.transport {
-                Transport::Direct(d) => d.send(req.method.clone(), &path, headers, body).await,
+                Transport::Direct(d) if !d.http2 => {
+                    let bytes = d.request_bytes(&req.method, self.parts(due, req));
+                    d.h1.send(&bytes, req.method == Method::HEAD).await
+                }
+                Transport::Direct(d) => d.send_h2(req.method.clone(), self.parts(due, req)).await,
                 Transport::Reqwest(c) => {
+                    let Parts {
+                        path,
+                        headers,
+                        body,
+                    } = self.parts(due, req);
                     let mut url = self.base.clone();
                     url.push_str(&path);
                     let r = c
                         .request(req.method.clone(), url)
-                        .headers(headers)
+                        .headers(header_map(headers))
                         .body(body)
                         .send()
                         .await
@@ -186,7 +194,10 @@ impl Driver {
         Ctx { due, json, token }
     }
 
-    fn render(&self, due: &Due, req: &Request) -> (String, HeaderMap, Bytes) {
+    /// One request's path (after the target's own), headers and body. A header given
+    /// twice (the mapping's over ours, a route's over the mapping's) is sent once, with
+    /// the later value; a value that is not a valid header value is left out.
+    fn parts<'a>(&'a self, due: &Due, req: &'a Request) -> Parts<'a> {
         let json = if req.needs_json {
             serde_json::from_slice::<serde_json::Value>(&due.line).ok()
         } else {
@@ -195,105 +206,106 @@ impl Driver {
         let ctx = self.ctx(due, json.as_ref());
         let mut path = String::with_capacity(48);
         req.path.render_into(&ctx, &mut path);
-        let mut headers = HeaderMap::with_capacity(4 + req.headers.len());
-        if let Ok(v) = HeaderValue::from_str(&due.event_id()) {
-            headers.insert("x-sim-event", v);
-        }
-        if let Ok(v) = HeaderValue::from_str(&due.traceparent()) {
-            headers.insert("traceparent", v);
-        }
-        for (name, t) in self.mapping.headers.iter().chain(&req.headers) {
-            if let Ok(v) = HeaderValue::from_str(&t.render(&ctx)) {
-                headers.insert(name, v);
+        let mut headers: Vec<(&str, String)> = Vec::with_capacity(3 + req.headers.len());
+        let mut put = |name: &'a str, value: String| {
+            if !value.bytes().all(|b| b == b'\t' || (32..127).contains(&b)) {
+                return;
             }
+            match headers.iter_mut().find(|(n, _)| *n == name) {
+                Some(h) => h.1 = value,
+                None => headers.push((name, value)),
+            }
+        };
+        put("x-sim-event", due.event_id());
+        put("traceparent", due.traceparent());
+        for (name, t) in self.mapping.headers.iter().chain(&req.headers) {
+            put(name.as_str(), t.render(&ctx));
         }
         let body = match &req.body {
             None => Bytes::new(),
             Some(Body::Line) => due.line.clone(),
             Some(Body::Json(t)) => {
-                if !headers.contains_key(CONTENT_TYPE) {
-                    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                if !headers.iter().any(|(n, _)| *n == "content-type") {
+                    headers.push(("content-type", "application/json".into()));
                 }
                 serde_json::to_vec(&t.render(&ctx))
                     .unwrap_or_default()
                     .into()
             }
         };
-        (path, headers, body)
+        Parts {
+            path,
+            headers,
+            body,
+        }
     }
 }
 
-/// hyper's client connections to one plain-HTTP address: HTTP/1.1 connections reused one
-/// request at a time, or one HTTP/2 connection multiplexing them all.
+/// A request before it is put on the wire.
+struct Parts<'a> {
+    path: String,
+    /// Lower-case names, valid values, each name once.
+    headers: Vec<(&'a str, String)>,
+    body: Bytes,
+}
+
+/// The headers for hyper and reqwest.
+fn header_map(headers: Vec<(&str, String)>) -> HeaderMap {
+    let mut map = HeaderMap::with_capacity(headers.len() + 1);
+    for (name, value) in headers {
+        if let (Ok(n), Ok(v)) = (
+            http::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            map.insert(n, v);
+        }
+    }
+    map
+}
+
+/// Plain-HTTP connections to one address: HTTP/1.1 keep-alive connections used one
+/// request at a time (our own, see `h1`), or one hyper HTTP/2 connection multiplexing all.
 struct Direct {
     addr: SocketAddr,
     authority: String,
-    host: HeaderValue,
     /// The target URL's own path, put before every request's.
     prefix: String,
     http2: bool,
-    idle: Mutex<Vec<http1::SendRequest<Full<Bytes>>>>,
+    h1: h1::Pool,
     shared: tokio::sync::Mutex<Option<http2::SendRequest<Full<Bytes>>>>,
 }
 
 impl Direct {
-    async fn connect(&self) -> Result<TokioIo<tokio::net::TcpStream>, ErrorClass> {
-        let s = tokio::net::TcpStream::connect(self.addr)
-            .await
-            .map_err(|e| io_error_class(&e))?;
-        let _ = s.set_nodelay(true);
-        Ok(TokioIo::new(s))
+    /// The HTTP/1.1 request as it goes on the wire.
+    fn request_bytes(&self, method: &Method, p: Parts<'_>) -> Vec<u8> {
+        use std::io::Write;
+        let mut out = Vec::with_capacity(160 + p.path.len() + p.body.len());
+        let _ = write!(
+            out,
+            "{method} {}{} HTTP/1.1\r\nhost: {}\r\n",
+            self.prefix, p.path, self.authority
+        );
+        for (name, value) in &p.headers {
+            let _ = write!(out, "{name}: {value}\r\n");
+        }
+        // A body, or a method that expects one, states its length (an empty POST too).
+        if !p.body.is_empty() || !matches!(*method, Method::GET | Method::HEAD | Method::DELETE) {
+            let _ = write!(out, "content-length: {}\r\n", p.body.len());
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&p.body);
+        out
     }
 
-    async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        headers: HeaderMap,
-        body: Bytes,
-    ) -> Result<u16, ErrorClass> {
-        let mut r = http::Request::new(Full::new(body));
+    async fn send_h2(&self, method: Method, p: Parts<'_>) -> Result<u16, ErrorClass> {
+        let mut r = http::Request::new(Full::new(p.body));
         *r.method_mut() = method;
-        *r.headers_mut() = headers;
-        let uri = if self.http2 {
-            format!("http://{}{}{path}", self.authority, self.prefix)
-        } else {
-            format!("{}{path}", self.prefix)
-        };
+        *r.headers_mut() = header_map(p.headers);
+        let uri = format!("http://{}{}{}", self.authority, self.prefix, p.path);
         *r.uri_mut() = Uri::try_from(uri).map_err(|_| ErrorClass::Other)?;
-        if self.http2 {
-            let mut s = self.h2().await?;
-            // A broken connection shows as closed, and the next request opens another.
-            return read_whole(s.send_request(r).await).await;
-        }
-        r.headers_mut().insert(HOST, self.host.clone());
-        let mut s = self.h1().await?;
-        let status = read_whole(s.send_request(r).await).await?;
-        // Back to the pool only once the answer is read whole: the connection is clean.
-        if !s.is_closed() {
-            self.idle.lock().expect("pool lock").push(s);
-        }
-        Ok(status)
-    }
-
-    /// An idle HTTP/1.1 connection that is still open and ready, or a new one.
-    async fn h1(&self) -> Result<http1::SendRequest<Full<Bytes>>, ErrorClass> {
-        loop {
-            let idle = self.idle.lock().expect("pool lock").pop();
-            match idle {
-                Some(mut s) => {
-                    if !s.is_closed() && s.ready().await.is_ok() {
-                        return Ok(s);
-                    }
-                }
-                None => break,
-            }
-        }
-        let (s, conn) = http1::handshake(self.connect().await?)
-            .await
-            .map_err(|e| hyper_class(&e))?;
-        tokio::spawn(conn);
-        Ok(s)
+        let mut s = self.h2().await?;
+        // A broken connection shows as closed, and the next request opens another.
+        read_whole(s.send_request(r).await).await
     }
 
     /// The shared HTTP/2 connection, opened on first use and after it breaks.
@@ -302,7 +314,11 @@ impl Direct {
         if let Some(s) = shared.as_ref().filter(|s| !s.is_closed()) {
             return Ok(s.clone());
         }
-        let (s, conn) = http2::handshake(TokioExecutor::new(), self.connect().await?)
+        let stream = tokio::net::TcpStream::connect(self.addr)
+            .await
+            .map_err(|e| io_error_class(&e))?;
+        let _ = stream.set_nodelay(true);
+        let (s, conn) = http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
             .await
             .map_err(|e| hyper_class(&e))?;
         tokio::spawn(conn);

@@ -3,6 +3,7 @@
 //! source (engine or log) ──bounded channel──▶ pacer ──▶ driver (HTTP) ──▶ stats ──▶ summary
 
 pub mod grpc;
+mod h1;
 pub mod http;
 pub mod mapping;
 pub mod pacer;

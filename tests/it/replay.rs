@@ -830,3 +830,173 @@ fn a_replayed_log_is_tagged_by_the_phases_of_its_scenario() {
     assert_eq!(s["thresholds"][0]["ok"], true, "{}", s["thresholds"]);
     assert_eq!(s["config"]["world"]["scenario"], "default");
 }
+
+/// Ids of the requests a server saw, from their `x-sim-event` headers.
+fn sorted_ids(ids: &Mutex<Vec<String>>) -> Vec<String> {
+    let mut v = ids.lock().unwrap().clone();
+    v.sort();
+    v
+}
+
+fn expected_ids(n: usize) -> Vec<String> {
+    let mut v: Vec<String> = (0..n).map(|i| format!("u{i}/0")).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn http1_answers_of_every_framing_are_read_whole_and_connections_reused() {
+    use axum::body::Body;
+    use axum::response::Response;
+    use axum::serve::ListenerExt;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let dir = tempfile::tempdir().unwrap();
+    let n = 100;
+    let log = even_log(dir.path(), n, 4);
+    let (rt, listener) = crate::common::server_runtime(2, "127.0.0.1:0");
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let ids: Arc<Mutex<Vec<String>>> = Arc::default();
+    // The event's user number picks the answer: chunked, bodiless, large, or closing.
+    async fn answer(State(ids): State<Arc<Mutex<Vec<String>>>>, headers: HeaderMap) -> Response {
+        let id = headers["x-sim-event"].to_str().unwrap().to_string();
+        let user: usize = id[1..id.find('/').unwrap()].parse().unwrap();
+        ids.lock().unwrap().push(id);
+        let b = Response::builder();
+        match user % 4 {
+            0 => {
+                let parts = ["a", "bb", "ccc"].map(|s| Ok::<_, std::io::Error>(Bytes::from(s)));
+                b.body(Body::from_stream(futures_util::stream::iter(parts)))
+            }
+            1 => b.status(204).body(Body::empty()),
+            2 => b.body(Body::from(vec![b'x'; 300_000])),
+            _ => b.header("connection", "close").body(Body::from("bye")),
+        }
+        .unwrap()
+    }
+    let app = Router::new().fallback(answer).with_state(Arc::clone(&ids));
+    let counter = Arc::clone(&accepted);
+    let listener = listener.tap_io(move |_| {
+        counter.fetch_add(1, Ordering::Relaxed);
+    });
+    rt.spawn(async move { axum::serve(listener, app).await });
+    let summary = dir.path().join("s.json");
+    let o = bin()
+        .args(["replay", "--from-log"])
+        .arg(&log)
+        .args([
+            "--target",
+            &format!("http://{addr}"),
+            "-q",
+            "--summary-export",
+        ])
+        .arg(&summary)
+        .output()
+        .expect("runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let t = &json(&summary)["totals"];
+    assert_eq!(t["ok"].as_u64(), Some(n as u64), "{t}");
+    assert_eq!(t["errors"].as_u64(), Some(0), "{t}");
+    assert_eq!(
+        sorted_ids(&ids),
+        expected_ids(n),
+        "each request arrived once"
+    );
+    // A quarter of the answers close their connection; the rest leave it for the next.
+    let conns = accepted.load(Ordering::Relaxed);
+    assert!(
+        (n / 4..n / 2).contains(&conns),
+        "{conns} connections for {n} requests"
+    );
+}
+
+#[test]
+fn http1_interim_answers_close_delimited_bodies_and_closed_keepalives_are_handled() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let dir = tempfile::tempdir().unwrap();
+    let n = 60;
+    let log = even_log(dir.path(), n, 5);
+    let (rt, listener) = crate::common::server_runtime(1, "127.0.0.1:0");
+    let addr = listener.local_addr().unwrap();
+    let ids: Arc<Mutex<Vec<String>>> = Arc::default();
+    // A plain TCP server writing the answers real servers send at the edges of
+    // HTTP/1.1: a 103 before the answer; an HTTP/1.0 body ended by closing; and an
+    // answer after which it closes a keep-alive connection without saying so, as a
+    // keep-alive timeout does, so the client's next request there finds it closed.
+    let seen = Arc::clone(&ids);
+    rt.spawn(async move {
+        loop {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let seen = Arc::clone(&seen);
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                loop {
+                    // One request: its head, then content-length bytes of body.
+                    let end = loop {
+                        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break p + 4;
+                        }
+                        let mut chunk = [0u8; 4096];
+                        match s.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(k) => buf.extend_from_slice(&chunk[..k]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+                    let field = |name: &str| {
+                        head.lines()
+                            .find_map(|l| l.strip_prefix(name))
+                            .map(|v| v.trim().to_string())
+                    };
+                    let len: usize = field("content-length:").unwrap().parse().unwrap();
+                    while buf.len() < end + len {
+                        let mut chunk = [0u8; 4096];
+                        let k = s.read(&mut chunk).await.unwrap();
+                        buf.extend_from_slice(&chunk[..k]);
+                    }
+                    buf.drain(..end + len);
+                    let id = field("x-sim-event:").unwrap();
+                    let user: usize = id[1..id.find('/').unwrap()].parse().unwrap();
+                    seen.lock().unwrap().push(id);
+                    let (answer, close): (&[u8], bool) = match user % 3 {
+                        0 => (
+                            b"HTTP/1.1 103 Early Hints\r\nlink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+                            false,
+                        ),
+                        1 => (b"HTTP/1.0 200 OK\r\n\r\nbody until close", true),
+                        _ => (b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", true),
+                    };
+                    s.write_all(answer).await.unwrap();
+                    if close {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let summary = dir.path().join("s.json");
+    let o = bin()
+        .args(["replay", "--from-log"])
+        .arg(&log)
+        .args([
+            "--target",
+            &format!("http://{addr}"),
+            "-q",
+            "--summary-export",
+        ])
+        .arg(&summary)
+        .output()
+        .expect("runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = json(&summary);
+    let t = &s["totals"];
+    assert_eq!(t["ok"].as_u64(), Some(n as u64), "{}", s["overall"]);
+    assert_eq!(t["errors"].as_u64(), Some(0), "{}", s["overall"]);
+    assert_eq!(
+        sorted_ids(&ids),
+        expected_ids(n),
+        "each request arrived once"
+    );
+}
