@@ -278,21 +278,28 @@ struct Direct {
 impl Direct {
     /// The HTTP/1.1 request as it goes on the wire.
     fn request_bytes(&self, method: &Method, p: Parts<'_>) -> Vec<u8> {
-        use std::io::Write;
-        let mut out = Vec::with_capacity(160 + p.path.len() + p.body.len());
-        let _ = write!(
-            out,
-            "{method} {}{} HTTP/1.1\r\nhost: {}\r\n",
-            self.prefix, p.path, self.authority
-        );
+        let mut out = Vec::with_capacity(256 + p.path.len() + p.body.len());
+        for piece in [
+            method.as_str(),
+            " ",
+            &self.prefix,
+            &p.path,
+            " HTTP/1.1\r\nhost: ",
+        ] {
+            out.extend_from_slice(piece.as_bytes());
+        }
+        out.extend_from_slice(self.authority.as_bytes());
         for (name, value) in &p.headers {
-            let _ = write!(out, "{name}: {value}\r\n");
+            for piece in ["\r\n", name, ": ", value] {
+                out.extend_from_slice(piece.as_bytes());
+            }
         }
         // A body, or a method that expects one, states its length (an empty POST too).
         if !p.body.is_empty() || !matches!(*method, Method::GET | Method::HEAD | Method::DELETE) {
-            let _ = write!(out, "content-length: {}\r\n", p.body.len());
+            out.extend_from_slice(b"\r\ncontent-length: ");
+            out.extend_from_slice(itoa::Buffer::new().format(p.body.len()).as_bytes());
         }
-        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(b"\r\n\r\n");
         out.extend_from_slice(&p.body);
         out
     }
