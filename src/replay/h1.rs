@@ -17,7 +17,7 @@
 use std::net::SocketAddr;
 use std::sync::Mutex;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 
 use super::http::io_error_class;
@@ -40,9 +40,10 @@ struct Conn {
     buf: Vec<u8>,
 }
 
-/// Why an exchange failed, and whether a fresh connection may try again: a reused
-/// connection the server had already closed fails before any byte of an answer, and
-/// the request was then never processed (the race every keep-alive client handles).
+/// Why an exchange failed, and whether a fresh connection may try again: only when the
+/// request could not even be written (the server had reset the connection), so it cannot
+/// have been processed. A connection closed after the request was written is an error,
+/// never a second delivery.
 struct Failed {
     class: ErrorClass,
     retry: bool,
@@ -66,10 +67,17 @@ impl Pool {
     /// Sends one whole request (head and body) and reads the answer whole. `bodiless`
     /// is true for HEAD, whose answer has headers only. Returns the status.
     pub async fn send(&self, request: &[u8], bodiless: bool) -> Result<u16, ErrorClass> {
-        let reused = self.idle.lock().expect("pool lock").pop();
-        if let Some(mut conn) = reused {
+        loop {
+            let Some(mut conn) = self.idle.lock().expect("pool lock").pop() else {
+                break;
+            };
+            // Closed by the server while idle (a keep-alive timeout): its end of stream
+            // is already known, without a system call. Dropped, and the next one tried.
+            if conn.closed_by_peer() {
+                continue;
+            }
             match conn.exchange(request, bodiless).await {
-                Err(Failed { retry: true, .. }) => {}
+                Err(Failed { retry: true, .. }) => break,
                 done => return self.finish(conn, done),
             }
         }
@@ -103,19 +111,29 @@ impl Conn {
         })
     }
 
+    /// Whether the runtime has seen the server end this connection (tokio records it
+    /// from epoll's RDHUP with the connection's readiness, so this costs no system call).
+    fn closed_by_peer(&self) -> bool {
+        use futures_util::FutureExt;
+        match self.io.ready(Interest::READABLE).now_or_never() {
+            Some(Ok(r)) => r.is_read_closed(),
+            Some(Err(_)) => true,
+            None => false,
+        }
+    }
+
     /// Reads more of the answer; end of stream is an error (the answer is incomplete).
     async fn read_more(&mut self) -> Result<(), Failed> {
         self.buf.reserve(READ_CHUNK);
-        let retry = self.buf.is_empty();
         match self.io.read_buf(&mut self.buf).await {
             Ok(0) => Err(Failed {
                 class: ErrorClass::Reset,
-                retry,
+                retry: false,
             }),
             Ok(_) => Ok(()),
             Err(e) => Err(Failed {
                 class: io_error_class(&e),
-                retry,
+                retry: false,
             }),
         }
     }
@@ -128,15 +146,12 @@ impl Conn {
             retry: true,
         })?;
         self.buf.clear();
-        let mut interim = false;
         let (status, framing, mut reusable) = loop {
             match head(&self.buf, bodiless)? {
-                None if interim => self.read_more().await.map_err(fatal)?,
                 None => self.read_more().await?,
                 // An interim answer (100 Continue, 103 Early Hints): the real one follows.
                 Some((len, status, _, _)) if (100..200).contains(&status) && status != 101 => {
                     self.buf.drain(..len);
-                    interim = true;
                 }
                 Some((len, status, framing, reusable)) => {
                     self.buf.drain(..len);
@@ -152,7 +167,7 @@ impl Conn {
                 if left == 0 {
                     break;
                 }
-                self.read_more().await.map_err(fatal)?;
+                self.read_more().await?;
             },
             Framing::Chunked => self.chunks().await?,
             Framing::Close => {
@@ -164,10 +179,10 @@ impl Conn {
                         Ok(0) => break,
                         Ok(_) => {}
                         Err(e) => {
-                            return Err(fatal(Failed {
+                            return Err(Failed {
                                 class: io_error_class(&e),
                                 retry: false,
-                            }));
+                            });
                         }
                     }
                 }
@@ -186,7 +201,7 @@ impl Conn {
         loop {
             match httparse::parse_chunk_size(&self.buf) {
                 Err(_) => return Err(malformed()),
-                Ok(httparse::Status::Partial) => self.read_more().await.map_err(fatal)?,
+                Ok(httparse::Status::Partial) => self.read_more().await?,
                 Ok(httparse::Status::Complete((used, 0))) => {
                     self.buf.drain(..used);
                     return self.trailers().await;
@@ -202,7 +217,7 @@ impl Conn {
                         if left == 0 {
                             break;
                         }
-                        self.read_more().await.map_err(fatal)?;
+                        self.read_more().await?;
                     }
                 }
             }
@@ -220,15 +235,10 @@ impl Conn {
                 Some(end) => {
                     self.buf.drain(..end + 2);
                 }
-                None => self.read_more().await.map_err(fatal)?,
+                None => self.read_more().await?,
             }
         }
     }
-}
-
-/// Once part of an answer has arrived, a failure is the server's: never retried.
-fn fatal(f: Failed) -> Failed {
-    Failed { retry: false, ..f }
 }
 
 fn malformed() -> Failed {
