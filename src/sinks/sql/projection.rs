@@ -658,7 +658,10 @@ impl<R: RowSink> Projection<R> {
 /// plain identifiers), so the first match is the right one.
 pub fn props_of(line: &[u8]) -> &[u8] {
     const KEY: &[u8] = b",\"props\":";
-    match line.windows(KEY.len()).position(|w| w == KEY) {
+    // The first occurrence: props is the line's last field, and a nested key of the same
+    // name can only come after it. memmem: a byte-window scan here was a twelfth of the
+    // whole seed's CPU.
+    match memchr::memmem::find(line, KEY) {
         Some(i) => {
             let end = line.len() - if line.ends_with(b"}\n") { 2 } else { 1 };
             &line[i + KEY.len()..end.max(i + KEY.len())]
