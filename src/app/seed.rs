@@ -197,8 +197,24 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
         scenario.days,
         meta.checksum
     );
+    // One line per table; a table loaded over several COPY streams says how many.
+    let mut per_table: Vec<(&str, u64, usize)> = Vec::new();
     for (table, n) in &counts {
-        outln!("  {:<20} {n:>12}", table.name());
+        match per_table.iter_mut().find(|t| t.0 == table.name()) {
+            Some(t) => {
+                t.1 += n;
+                t.2 += 1;
+            }
+            None => per_table.push((table.name(), *n, 1)),
+        }
+    }
+    for (name, n, streams) in per_table {
+        let note = if streams > 1 {
+            format!("  ({streams} COPY streams)")
+        } else {
+            String::new()
+        };
+        outln!("  {name:<20} {n:>12}{note}");
     }
     match (&pg, &url) {
         (Some(pg), Some(url)) => outln!(
