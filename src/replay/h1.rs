@@ -160,15 +160,7 @@ impl Conn {
             }
         };
         match framing {
-            Framing::Length(mut left) => loop {
-                let have = (self.buf.len() as u64).min(left);
-                self.buf.drain(..have as usize);
-                left -= have;
-                if left == 0 {
-                    break;
-                }
-                self.read_more().await?;
-            },
+            Framing::Length(n) => self.skip(n).await?,
             Framing::Chunked => self.chunks().await?,
             Framing::Close => {
                 reusable = false;
@@ -196,6 +188,19 @@ impl Conn {
         Ok((status, reusable))
     }
 
+    /// Discards the next `n` bytes of the answer, reading them as they come.
+    async fn skip(&mut self, mut n: u64) -> Result<(), Failed> {
+        loop {
+            let have = (self.buf.len() as u64).min(n);
+            self.buf.drain(..have as usize);
+            n -= have;
+            if n == 0 {
+                return Ok(());
+            }
+            self.read_more().await?;
+        }
+    }
+
     /// Reads a chunked body to its end, trailers included, discarding it as it goes.
     async fn chunks(&mut self) -> Result<(), Failed> {
         loop {
@@ -209,16 +214,7 @@ impl Conn {
                 Ok(httparse::Status::Complete((used, size))) => {
                     self.buf.drain(..used);
                     // The chunk's data and its CRLF.
-                    let mut left = size.saturating_add(2);
-                    loop {
-                        let have = (self.buf.len() as u64).min(left);
-                        self.buf.drain(..have as usize);
-                        left -= have;
-                        if left == 0 {
-                            break;
-                        }
-                        self.read_more().await?;
-                    }
+                    self.skip(size.saturating_add(2)).await?;
                 }
             }
         }

@@ -838,6 +838,32 @@ fn sorted_ids(ids: &Mutex<Vec<String>>) -> Vec<String> {
     v
 }
 
+/// Replays `log` (the default mapping) to `addr`; all `n` requests must answer ok.
+fn replay_all_ok(dir: &Path, log: &Path, addr: SocketAddr, n: usize) {
+    let summary = dir.join("s.json");
+    let o = bin()
+        .args(["replay", "--from-log"])
+        .arg(log)
+        .args([
+            "--target",
+            &format!("http://{addr}"),
+            "-q",
+            "--summary-export",
+        ])
+        .arg(&summary)
+        .output()
+        .expect("runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = json(&summary);
+    assert_eq!(
+        s["totals"]["ok"].as_u64(),
+        Some(n as u64),
+        "{}",
+        s["overall"]
+    );
+    assert_eq!(s["totals"]["errors"].as_u64(), Some(0), "{}", s["overall"]);
+}
+
 fn expected_ids(n: usize) -> Vec<String> {
     let mut v: Vec<String> = (0..n).map(|i| format!("u{i}/0")).collect();
     v.sort();
@@ -881,23 +907,7 @@ fn http1_answers_of_every_framing_are_read_whole_and_connections_reused() {
         counter.fetch_add(1, Ordering::Relaxed);
     });
     rt.spawn(async move { axum::serve(listener, app).await });
-    let summary = dir.path().join("s.json");
-    let o = bin()
-        .args(["replay", "--from-log"])
-        .arg(&log)
-        .args([
-            "--target",
-            &format!("http://{addr}"),
-            "-q",
-            "--summary-export",
-        ])
-        .arg(&summary)
-        .output()
-        .expect("runs");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let t = &json(&summary)["totals"];
-    assert_eq!(t["ok"].as_u64(), Some(n as u64), "{t}");
-    assert_eq!(t["errors"].as_u64(), Some(0), "{t}");
+    replay_all_ok(dir.path(), &log, addr, n);
     assert_eq!(
         sorted_ids(&ids),
         expected_ids(n),
@@ -976,24 +986,7 @@ fn http1_interim_answers_close_delimited_bodies_and_closed_keepalives_are_handle
             });
         }
     });
-    let summary = dir.path().join("s.json");
-    let o = bin()
-        .args(["replay", "--from-log"])
-        .arg(&log)
-        .args([
-            "--target",
-            &format!("http://{addr}"),
-            "-q",
-            "--summary-export",
-        ])
-        .arg(&summary)
-        .output()
-        .expect("runs");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let s = json(&summary);
-    let t = &s["totals"];
-    assert_eq!(t["ok"].as_u64(), Some(n as u64), "{}", s["overall"]);
-    assert_eq!(t["errors"].as_u64(), Some(0), "{}", s["overall"]);
+    replay_all_ok(dir.path(), &log, addr, n);
     assert_eq!(
         sorted_ids(&ids),
         expected_ids(n),
