@@ -150,7 +150,7 @@ impl Driver {
         let sent = async {
             match &self.transport {
                 Transport::Direct(d) if !d.http2 => {
-                    let bytes = d.request_bytes(&req.method, self.parts(due, req));
+                    let bytes = d.request_bytes(&req.method, self.parts(due, req))?;
                     d.h1.send(&bytes, req.method == Method::HEAD).await
                 }
                 Transport::Direct(d) => d.send_h2(req.method.clone(), self.parts(due, req)).await,
@@ -276,16 +276,17 @@ struct Direct {
 }
 
 impl Direct {
-    /// The HTTP/1.1 request as it goes on the wire.
-    fn request_bytes(&self, method: &Method, p: Parts<'_>) -> Vec<u8> {
-        let mut out = Vec::with_capacity(256 + p.path.len() + p.body.len());
-        for piece in [
-            method.as_str(),
-            " ",
-            &self.prefix,
-            &p.path,
-            " HTTP/1.1\r\nhost: ",
-        ] {
+    /// The HTTP/1.1 request as it goes on the wire. The request target is checked by
+    /// `http`'s own URI parser, as hyper did: a path rendered from event fields with a
+    /// space or a line break in it must fail as a request (class `other`), never reach
+    /// the wire as a second header or request. A fragment is dropped, as clients do.
+    fn request_bytes(&self, method: &Method, p: Parts<'_>) -> Result<Vec<u8>, ErrorClass> {
+        let mut target = String::with_capacity(self.prefix.len() + p.path.len());
+        target.push_str(&self.prefix);
+        target.push_str(&p.path);
+        let target = http::uri::PathAndQuery::try_from(target).map_err(|_| ErrorClass::Other)?;
+        let mut out = Vec::with_capacity(256 + target.as_str().len() + p.body.len());
+        for piece in [method.as_str(), " ", target.as_str(), " HTTP/1.1\r\nhost: "] {
             out.extend_from_slice(piece.as_bytes());
         }
         out.extend_from_slice(self.authority.as_bytes());
@@ -301,7 +302,7 @@ impl Direct {
         }
         out.extend_from_slice(b"\r\n\r\n");
         out.extend_from_slice(&p.body);
-        out
+        Ok(out)
     }
 
     async fn send_h2(&self, method: Method, p: Parts<'_>) -> Result<u16, ErrorClass> {
@@ -417,5 +418,63 @@ fn classify(e: &reqwest::Error) -> ErrorClass {
         ErrorClass::Connect
     } else {
         ErrorClass::Other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn direct() -> Direct {
+        let addr: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        Direct {
+            addr,
+            authority: "127.0.0.1:8080".into(),
+            prefix: "/api".into(),
+            http2: false,
+            h1: h1::Pool::new(addr, 1),
+            shared: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    fn parts(path: &str, body: &'static str) -> Parts<'static> {
+        Parts {
+            path: path.into(),
+            headers: vec![
+                ("x-sim-event", "u1/2".into()),
+                ("content-type", "text/plain".into()),
+            ],
+            body: Bytes::from_static(body.as_bytes()),
+        }
+    }
+
+    #[test]
+    fn http1_requests_are_written_whole_and_bad_targets_refused() {
+        let d = direct();
+        let post = d
+            .request_bytes(&Method::POST, parts("/v1/x?q=1#frag", "hi"))
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(post).unwrap(),
+            "POST /api/v1/x?q=1 HTTP/1.1\r\nhost: 127.0.0.1:8080\r\nx-sim-event: u1/2\r\n\
+             content-type: text/plain\r\ncontent-length: 2\r\n\r\nhi"
+        );
+        // No body and a method without one: no length. An empty POST states 0.
+        let get = d.request_bytes(&Method::GET, parts("/a", "")).unwrap();
+        assert!(!String::from_utf8(get).unwrap().contains("content-length"));
+        let empty = d.request_bytes(&Method::POST, parts("/a", "")).unwrap();
+        assert!(
+            String::from_utf8(empty)
+                .unwrap()
+                .ends_with("content-length: 0\r\n\r\n")
+        );
+        // Rendered from event fields: a space or a line break never reaches the wire.
+        for bad in ["/a b", "/a\r\nx-evil: 1", "/a\n"] {
+            assert_eq!(
+                d.request_bytes(&Method::POST, parts(bad, "")).err(),
+                Some(ErrorClass::Other),
+                "{bad:?}"
+            );
+        }
     }
 }
