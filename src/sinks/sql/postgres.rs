@@ -4,6 +4,7 @@
 //! schema untouched and a staging schema that the next run recognises and removes.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sqlx::migrate::Migrator;
@@ -163,7 +164,7 @@ impl Pg {
 
     /// Starts one COPY per table; rows flow in through the returned sink.
     pub fn loader(&self) -> PgLoader {
-        let mut senders: Vec<Vec<mpsc::Sender<Vec<u8>>>> = vec![Vec::new(); Table::ALL.len()];
+        let mut senders = Vec::with_capacity(Table::ALL.len());
         let mut tasks = Vec::new();
         // The two largest tables get several COPY streams: one backend parsing the
         // behaviour log's JSONB was the critical path while the second core sat idle
@@ -174,16 +175,32 @@ impl Pg {
             Table::UserGoalProgress => 2,
             _ => 1,
         };
-        for table in Table::ALL
-            .iter()
-            .flat_map(|t| std::iter::repeat_n(*t, streams(*t)))
+        // A table's streams share one queue, and whichever backend is ready takes the next
+        // chunk. Dealing chunks round-robin blocked the whole projection on the one
+        // backend that was waiting for a WAL flush while the others sat in ClientRead.
+        for table in Table::ALL {
+            let n = streams(table);
+            let (tx, rx) = mpsc::channel::<Vec<u8>>(4 * n);
+            senders.push(tx);
+            let rx = Arc::new(tokio::sync::Mutex::new(rx));
+            for _ in 0..n {
+                tasks.push(self.copy_task(table, rx.clone()));
+            }
+        }
+        PgLoader { senders, tasks }
+    }
+
+    /// One COPY stream of `table`, fed from the table's shared queue.
+    fn copy_task(
+        &self,
+        table: Table,
+        rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Vec<u8>>>>,
+    ) -> tokio::task::JoinHandle<Result<(Table, u64), DbError>> {
         {
-            let (tx, mut rx) = mpsc::channel::<Vec<u8>>(4);
-            senders[table as usize].push(tx);
             let opts = self.opts.clone();
             let staging = self.staging.clone();
             let masked = self.masked.clone();
-            tasks.push(self.rt.spawn(async move {
+            self.rt.spawn(async move {
                 let mut c =
                     tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&opts))
                         .await
@@ -212,7 +229,9 @@ impl Pg {
                 // Each stream is a whole binary COPY file: header, rows, trailer.
                 let failed = |e| DbError::failed(format!("COPY {}", table.name()), e);
                 copy.send(BINARY_HEADER).await.map_err(failed)?;
-                while let Some(chunk) = rx.recv().await {
+                loop {
+                    let next = rx.lock().await.recv().await;
+                    let Some(chunk) = next else { break };
                     copy.send(chunk).await.map_err(failed)?;
                 }
                 copy.send(BINARY_TRAILER).await.map_err(failed)?;
@@ -221,12 +240,7 @@ impl Pg {
                     .await
                     .map_err(|e| DbError::failed(format!("COPY {}", table.name()), e))?;
                 Ok((table, n))
-            }));
-        }
-        PgLoader {
-            senders,
-            next: vec![0; Table::ALL.len()],
-            tasks,
+            })
         }
     }
 
@@ -404,9 +418,8 @@ impl Pg {
 
 /// Rows headed for the COPY tasks.
 pub struct PgLoader {
-    /// Per table, its COPY streams; chunks go round-robin.
-    senders: Vec<Vec<mpsc::Sender<Vec<u8>>>>,
-    next: Vec<usize>,
+    /// Per table, the queue its COPY streams take chunks from.
+    senders: Vec<mpsc::Sender<Vec<u8>>>,
     tasks: Vec<tokio::task::JoinHandle<Result<(Table, u64), DbError>>>,
 }
 
@@ -416,18 +429,14 @@ impl RowSink for PgLoader {
     }
 
     fn rows(&mut self, table: Table, chunk: Vec<u8>, _rows: u64) -> std::io::Result<()> {
-        let streams = &self.senders[table as usize];
-        let i = self.next[table as usize] % streams.len().max(1);
-        self.next[table as usize] += 1;
-        let tx = streams
-            .get(i)
-            .ok_or_else(|| std::io::Error::other("the loader was closed"))?;
-        tx.blocking_send(chunk).map_err(|_| {
-            std::io::Error::other(format!(
-                "PostgreSQL stopped accepting rows for {}",
-                table.name()
-            ))
-        })
+        self.senders[table as usize]
+            .blocking_send(chunk)
+            .map_err(|_| {
+                std::io::Error::other(format!(
+                    "PostgreSQL stopped accepting rows for {}",
+                    table.name()
+                ))
+            })
     }
 }
 
