@@ -419,3 +419,61 @@ fn a_lost_connection_fails_cleanly_with_the_database_reason() {
         "staging was removed"
     );
 }
+
+#[test]
+fn an_interrupted_sqlite_load_leaves_the_previous_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.sqlite");
+    let partial = dir.path().join("s.sqlite.partial");
+    let f = file.to_str().unwrap();
+    let o = run(&["seed", "-q", "--users", "300", "--days", "1", "--sqlite", f]);
+    assert!(o.status.success(), "{}", text(&o));
+    let before = std::fs::read(&file).unwrap();
+    // A big load over it, stopped once rows are going into the partial file: first with
+    // Ctrl-C, which cleans up, then with SIGKILL, which cannot.
+    let big_load = || {
+        let child = bin()
+            .args(["seed", "-q", "--reset", "--users", "60000", "--days", "3"])
+            .args(["--sqlite", f])
+            .env_remove("DATABASE_URL")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::fs::metadata(&partial).map_or(0, |m| m.len()) < 4 << 20
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        child
+    };
+    for signal in ["-INT", "-KILL"] {
+        let child = big_load();
+        let sent = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let o = child.wait_with_output().unwrap();
+        assert!(!o.status.success(), "{signal}: the load finished first");
+        assert_eq!(std::fs::read(&file).unwrap(), before, "{signal}");
+        if signal == "-INT" {
+            assert_eq!(o.status.code(), Some(130), "{}", text(&o));
+            assert!(text(&o).contains("interrupted"), "{}", text(&o));
+            assert!(!partial.exists(), "Ctrl-C removes the partial file");
+        }
+    }
+    assert!(partial.exists(), "SIGKILL leaves the partial file");
+    let o = run(&[
+        "seed", "--reset", "--users", "300", "--days", "1", "--sqlite", f,
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("found an interrupted load"),
+        "{}",
+        text(&o)
+    );
+    assert!(!partial.exists());
+    assert_eq!(run(&["verify", "--sqlite", f]).status.code(), Some(0));
+}

@@ -24,7 +24,7 @@ pub struct TableDigest {
 }
 
 impl TableDigest {
-    fn add(&mut self, row: &[Option<String>], kinds: &[Kind]) {
+    fn add<S: AsRef<str>>(&mut self, row: &[Option<S>], kinds: &[Kind]) {
         let mut h = Sha256::new();
         for (i, (v, k)) in row.iter().zip(kinds).enumerate() {
             if i > 0 {
@@ -32,7 +32,7 @@ impl TableDigest {
             }
             match v {
                 None => h.update(b"\\N"),
-                Some(v) => h.update(canonical(v, *k).as_bytes()),
+                Some(v) => h.update(canonical(v.as_ref(), *k).as_bytes()),
             }
         }
         let d = h.finalize();
