@@ -119,6 +119,9 @@ pub struct VerifyArgs {
     pub world: WorldArgs,
     #[command(flatten)]
     pub db: DbArgs,
+    /// No progress display
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Args, Debug, Clone)]

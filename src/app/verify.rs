@@ -1,14 +1,18 @@
 //! `simulate verify`: regenerate the timeline recorded in run_meta and check the database.
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::progress::Progress;
 use super::run::load_world;
 use super::{BadInput, refused};
 use crate::cli::{VerifyArgs, WorldArgs};
 use crate::engine::{Engine, World};
 use crate::sinks::fanout::Fanout;
 use crate::sinks::jsonl::{Format, JsonlSink};
+use crate::sinks::sql::DbError;
 use crate::sinks::sql::projection::{Projection, Table};
 use crate::sinks::sql::verify::{Db, DigestSink, TableDigest};
 
@@ -100,34 +104,89 @@ pub fn verify_db(
     db: &mut Db<'_>,
     rt: &tokio::runtime::Runtime,
     given: &WorldArgs,
+    quiet: bool,
 ) -> anyhow::Result<Report> {
     let (config, seeded_sha, _) = rt.block_on(db.run_meta()).map_err(refused)?;
     let world_args = world_from_meta(&config, given)?;
     let (personas, scenario) = load_world(&world_args)?;
     let world = World::new(personas.clone(), scenario.clone(), true).map_err(BadInput)?;
-    let mut engine = Engine::new(
-        world,
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
+
+    let bars = MultiProgress::with_draw_target(if quiet {
+        ProgressDrawTarget::hidden()
+    } else {
+        ProgressDrawTarget::stderr()
+    });
+    let mut progress = Progress::new(scenario.end_ms(), quiet, 0.0);
+    bars.add(progress.bar.clone());
+    let reading = bars.add(ProgressBar::new_spinner());
+    reading.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
-    let mut projection = Projection::new(DigestSink::default(), &personas, &scenario);
-    let mut checksum = JsonlSink::create(None, Format::None)?;
-    {
-        let mut sinks = Fanout(vec![&mut projection, &mut checksum]);
-        engine.run(&mut sinks, &AtomicBool::new(false))?;
-    }
-    let expected = projection.into_inner().tables;
-    let mut tables = Vec::new();
-    for t in Table::ALL {
-        let actual = rt.block_on(db.digest(t)).map_err(refused)?;
-        tables.push((t, expected.get(&t).copied().unwrap_or_default(), actual));
-    }
+    let (table_no, rows, done) = (
+        AtomicUsize::new(0),
+        AtomicU64::new(0),
+        AtomicBool::new(false),
+    );
+
+    // The expected side (the timeline regenerated and projected into digests) and the
+    // stored side (each table read back) are independent, so they run side by side.
+    let (expected, actual) = std::thread::scope(|s| {
+        let expected = s.spawn(|| -> anyhow::Result<_> {
+            let mut engine = Engine::new(
+                world,
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1),
+            );
+            let mut projection = Projection::new(DigestSink::default(), &personas, &scenario);
+            let mut checksum = JsonlSink::create(None, Format::None)?;
+            {
+                let mut sinks = Fanout(vec![&mut projection, &mut checksum, &mut progress]);
+                engine.run(&mut sinks, &AtomicBool::new(false))?;
+            }
+            Ok((projection.into_inner().tables, checksum.checksum()))
+        });
+        s.spawn(|| {
+            while !done.load(Ordering::Relaxed) {
+                let t = Table::ALL[table_no.load(Ordering::Relaxed).min(Table::ALL.len() - 1)];
+                reading.set_message(format!(
+                    "reading {}: {} rows",
+                    t.name(),
+                    rows.load(Ordering::Relaxed)
+                ));
+                reading.tick();
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        });
+        let mut actual = Vec::new();
+        let mut read = || -> Result<(), DbError> {
+            for (i, t) in Table::ALL.into_iter().enumerate() {
+                table_no.store(i, Ordering::Relaxed);
+                actual.push((t, rt.block_on(db.digest(t, &rows))?));
+            }
+            Ok(())
+        };
+        let read = read();
+        done.store(true, Ordering::Relaxed);
+        reading.finish_and_clear();
+        let expected = expected
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the timeline thread stopped abruptly")));
+        (expected, read.map(|_| actual))
+    });
+    bars.clear().ok();
+    let (expected, checksum) = expected?;
+    let tables = actual
+        .map_err(refused)?
+        .into_iter()
+        .map(|(t, a)| (t, expected.get(&t).copied().unwrap_or_default(), a))
+        .collect();
     let checks = rt.block_on(db.checks()).map_err(refused)?;
     Ok(Report {
         tables,
         checks,
-        checksum_ok: checksum.checksum() == seeded_sha,
+        checksum_ok: checksum == seeded_sha,
     })
 }
 
@@ -136,7 +195,7 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
         args.db.url().as_deref(),
         &args.db.schema,
         &args.db.sqlite_path(),
-        |db, rt| verify_db(db, rt, &args.world),
+        |db, rt| verify_db(db, rt, &args.world, args.quiet),
     )?;
     outln!("verify {place}");
     outln!(

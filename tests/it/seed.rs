@@ -184,7 +184,7 @@ fn verify_catches_each_corruption() {
     let verify = || run(&["verify", "--database-url", &db.url()]);
     assert_eq!(verify().status.code(), Some(0));
 
-    let steps: [(&[&str], &str); 4] = [
+    let steps: [(&[&str], &str); 5] = [
         (
             &[
                 "UPDATE simulate.behavior_logs SET props = jsonb_set(props, '{amount}', '99999') \
@@ -213,6 +213,13 @@ fn verify_catches_each_corruption() {
             ],
             "no gift over-claimed",
         ),
+        (
+            &[
+                "UPDATE simulate.user_goal_progress SET claimed_at = completed_at \
+               WHERE (user_id, goal_id) = (SELECT user_id, goal_id FROM simulate.user_goal_progress WHERE status = 'completed' ORDER BY 1, 2 LIMIT 1)",
+            ],
+            "no claim without completion",
+        ),
     ];
     for (sql, failing) in steps {
         db.sql(sql);
@@ -226,6 +233,43 @@ fn verify_catches_each_corruption() {
         assert!(
             line.contains("MISMATCH") || line.contains("FAILED"),
             "{failing} not caught: {report}"
+        );
+    }
+    // Props: an unknown key, a missing required key, an unknown event kind, a non-object;
+    // each adds one violating row.
+    let one = |event: &str| {
+        format!(
+            "(user_id, seq) = (SELECT user_id, seq FROM simulate.behavior_logs WHERE event = '{event}' ORDER BY 1, 2 LIMIT 1)"
+        )
+    };
+    let corruptions = [
+        format!(
+            "UPDATE simulate.behavior_logs SET props = props || '{{\"bogus\": 1}}' WHERE {}",
+            one("user.logged_in")
+        ),
+        format!(
+            "UPDATE simulate.behavior_logs SET props = props - 'goal_id' WHERE {}",
+            one("goal.claimed")
+        ),
+        format!(
+            "UPDATE simulate.behavior_logs SET event = 'made.up' WHERE {}",
+            one("stat.updated")
+        ),
+        format!(
+            "UPDATE simulate.behavior_logs SET props = '[1]' WHERE {}",
+            one("session.started")
+        ),
+    ];
+    for (n, sql) in corruptions.iter().enumerate() {
+        db.sql(&[sql.as_str()]);
+        let report = text(&verify());
+        let line = report
+            .lines()
+            .find(|l| l.trim_start().starts_with("every props valid"))
+            .unwrap_or_else(|| panic!("no props line: {report}"));
+        assert!(
+            line.contains(&format!("FAILED: {} ", n + 1)),
+            "{sql}: {line}"
         );
     }
 }
@@ -476,4 +520,54 @@ fn an_interrupted_sqlite_load_leaves_the_previous_file() {
     );
     assert!(!partial.exists());
     assert_eq!(run(&["verify", "--sqlite", f]).status.code(), Some(0));
+}
+
+#[test]
+fn verify_of_a_sqlite_file_catches_bad_props_and_claims() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.sqlite");
+    let f = file.to_str().unwrap();
+    let o = run(&[&["seed", "-q", "--sqlite", f][..], &WORLD].concat());
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(run(&["verify", "--sqlite", f]).status.code(), Some(0));
+    let one = |event: &str| {
+        format!(
+            "rowid = (SELECT rowid FROM behavior_logs WHERE event = '{event}' ORDER BY user_id, seq LIMIT 1)"
+        )
+    };
+    let corruptions = [
+        format!(
+            "UPDATE behavior_logs SET props = json_set(props, '$.bogus', 1) WHERE {}",
+            one("user.logged_in")
+        ),
+        format!(
+            "UPDATE behavior_logs SET props = json_remove(props, '$.goal_id') WHERE {}",
+            one("goal.claimed")
+        ),
+        format!(
+            "UPDATE behavior_logs SET event = 'made.up' WHERE {}",
+            one("stat.updated")
+        ),
+        format!(
+            "UPDATE behavior_logs SET props = '[1]' WHERE {}",
+            one("session.started")
+        ),
+    ];
+    for (n, sql) in corruptions.iter().enumerate() {
+        let (rt, mut conn) = simulate::sinks::sql::sqlite::open(&file).unwrap();
+        rt.block_on(sqlx::raw_sql(AssertSqlSafe(sql.clone())).execute(&mut conn))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        rt.block_on(conn.close()).unwrap();
+        let o = run(&["verify", "--sqlite", f]);
+        let report = text(&o);
+        assert_eq!(o.status.code(), Some(3), "{report}");
+        let line = report
+            .lines()
+            .find(|l| l.trim_start().starts_with("every props valid"))
+            .unwrap_or_else(|| panic!("no props line: {report}"));
+        assert!(
+            line.contains(&format!("FAILED: {} ", n + 1)),
+            "{sql}: {line}"
+        );
+    }
 }

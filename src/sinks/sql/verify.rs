@@ -6,6 +6,7 @@
 //! services rely on.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::TryStreamExt;
 use sha2::{Digest as _, Sha256};
@@ -24,22 +25,31 @@ pub struct TableDigest {
 }
 
 impl TableDigest {
-    fn add<S: AsRef<str>>(&mut self, row: &[Option<S>], kinds: &[Kind]) {
-        let mut h = Sha256::new();
+    /// Adds one row; `scratch` is a buffer the caller keeps for its rows, so that the
+    /// tens of millions of rows of a large seed cost no allocation each.
+    fn add<S: AsRef<str>>(&mut self, row: &[Option<S>], kinds: &[Kind], scratch: &mut Vec<u8>) {
+        scratch.clear();
         for (i, (v, k)) in row.iter().zip(kinds).enumerate() {
             if i > 0 {
-                h.update(b"\t");
+                scratch.push(b'\t');
             }
             match v {
-                None => h.update(b"\\N"),
-                Some(v) => h.update(canonical(v.as_ref(), *k).as_bytes()),
+                None => scratch.extend_from_slice(b"\\N"),
+                Some(v) => canonical(v.as_ref(), *k, scratch),
             }
         }
-        let d = h.finalize();
+        let d = Sha256::digest(&scratch[..]);
         let mut b = [0u8; 16];
         b.copy_from_slice(&d[..16]);
         self.sum = self.sum.wrapping_add(u128::from_le_bytes(b));
         self.rows += 1;
+    }
+
+    /// Adds every line of a chunk of COPY text rows.
+    fn add_lines(&mut self, chunk: &[u8], kinds: &[Kind], scratch: &mut Vec<u8>) {
+        for line in chunk.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            self.add(&fields(line), kinds, scratch);
+        }
     }
 
     pub fn hex(&self) -> String {
@@ -47,22 +57,30 @@ impl TableDigest {
     }
 }
 
-/// One spelling per value: integers and timestamps as integers (ms), JSON re-serialized
-/// with sorted keys.
-fn canonical(v: &str, k: Kind) -> String {
+/// One spelling per value, appended to `out`: integers and timestamps as integers (ms),
+/// JSON re-serialized with sorted keys.
+fn canonical(v: &str, k: Kind, out: &mut Vec<u8>) {
+    let mut int = |n: i64| out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
     match k {
-        Kind::Int => v
-            .trim()
-            .parse::<i64>()
-            .map(|n| n.to_string())
-            .unwrap_or_else(|_| v.to_string()),
-        Kind::Text => v.to_string(),
-        Kind::Ts => ts_ms(v)
-            .map(|n| n.to_string())
-            .unwrap_or_else(|| v.to_string()),
-        Kind::Json => serde_json::from_str::<serde_json::Value>(v)
-            .map(|j| j.to_string())
-            .unwrap_or_else(|_| v.to_string()),
+        Kind::Int => match v.trim().parse::<i64>() {
+            Ok(n) => int(n),
+            Err(_) => out.extend_from_slice(v.as_bytes()),
+        },
+        Kind::Text => out.extend_from_slice(v.as_bytes()),
+        Kind::Ts => match ts_ms(v) {
+            Some(n) => int(n),
+            None => out.extend_from_slice(v.as_bytes()),
+        },
+        Kind::Json => {
+            let mark = out.len();
+            let parsed = serde_json::from_str::<serde_json::Value>(v)
+                .ok()
+                .and_then(|j| serde_json::to_writer(&mut *out, &j).ok());
+            if parsed.is_none() {
+                out.truncate(mark);
+                out.extend_from_slice(v.as_bytes());
+            }
+        }
     }
 }
 
@@ -91,6 +109,7 @@ fn ts_ms(v: &str) -> Option<i64> {
 #[derive(Default)]
 pub struct DigestSink {
     pub tables: BTreeMap<Table, TableDigest>,
+    scratch: Vec<u8>,
 }
 
 impl RowSink for DigestSink {
@@ -100,9 +119,7 @@ impl RowSink for DigestSink {
 
     fn rows(&mut self, table: Table, chunk: Vec<u8>, _rows: u64) -> std::io::Result<()> {
         let d = self.tables.entry(table).or_default();
-        for line in chunk.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-            d.add(&fields(line), table.kinds());
-        }
+        d.add_lines(&chunk, table.kinds(), &mut self.scratch);
         Ok(())
     }
 }
@@ -143,21 +160,48 @@ macro_rules! on_db {
 pub(crate) use on_db;
 
 impl Db<'_> {
-    pub async fn digest(&mut self, table: Table) -> Result<TableDigest, DbError> {
-        let sql = select(table, matches!(self, Db::Pg(_)));
+    /// The digest of one table as stored; `rows` counts the rows read so far (for a
+    /// progress display).
+    pub async fn digest(&mut self, table: Table, rows: &AtomicU64) -> Result<TableDigest, DbError> {
         let mut d = TableDigest::default();
-        let n = table.columns().len();
+        let mut scratch = Vec::with_capacity(512);
+        let kinds = table.kinds();
         let fail = |e: sqlx::Error| DbError::failed(format!("reading {}", table.name()), e);
-        on_db!(self, |c| {
-            let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(&mut **c);
-            while let Some(r) = rows.try_next().await.map_err(fail)? {
-                let v: Vec<Option<String>> = (0..n)
-                    .map(|i| r.try_get(i))
-                    .collect::<Result<_, _>>()
-                    .map_err(fail)?;
-                d.add(&v, table.kinds());
+        match self {
+            // COPY TO streams the rows as text lines, which the expected side's parser
+            // reads too: a row-by-row query decoded every value into a String of its own.
+            Db::Pg(c) => {
+                let sql = format!("COPY ({}) TO STDOUT", select(table, true));
+                let mut copy = c.copy_out_raw(&sql).await.map_err(fail)?;
+                let mut carry: Vec<u8> = Vec::new();
+                while let Some(bytes) = copy.try_next().await.map_err(fail)? {
+                    // PostgreSQL sends a row per message; a partial line waits for the rest.
+                    carry.extend_from_slice(&bytes);
+                    if let Some(end) = memchr::memrchr(b'\n', &carry) {
+                        d.add_lines(&carry[..end], kinds, &mut scratch);
+                        carry.drain(..=end);
+                        rows.store(d.rows, Ordering::Relaxed);
+                    }
+                }
+                d.add_lines(&carry, kinds, &mut scratch);
             }
-        });
+            Db::Sqlite(c) => {
+                let sql = select(table, false);
+                let n = table.columns().len();
+                let mut stream = sqlx::query(AssertSqlSafe(sql)).fetch(&mut **c);
+                while let Some(r) = stream.try_next().await.map_err(fail)? {
+                    let v: Vec<Option<String>> = (0..n)
+                        .map(|i| r.try_get(i))
+                        .collect::<Result<_, _>>()
+                        .map_err(fail)?;
+                    d.add(&v, kinds, &mut scratch);
+                    if d.rows % 4096 == 0 {
+                        rows.store(d.rows, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+        rows.store(d.rows, Ordering::Relaxed);
         Ok(d)
     }
 
@@ -240,59 +284,50 @@ impl Db<'_> {
         for (name, sql, what) in fixed {
             out.push((name.to_string(), self.count(sql).await?, what.to_string()));
         }
+        // One pass over the behaviour log: per row, the rule of its event kind (an
+        // unknown kind is a violation). A query per kind read the largest table 19 times.
         let pg = matches!(self, Db::Pg(_));
-        let mut bad_props = 0;
-        let kinds = props_keys();
-        let known: Vec<String> = kinds.keys().map(|k| format!("'{k}'")).collect();
-        bad_props += self
+        let list = |v: &[String]| {
+            v.iter()
+                .map(|k| format!("'{k}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let rules: Vec<String> = props_keys()
+            .iter()
+            .map(|(kind, (required, allowed))| {
+                let mut ok: Vec<String> = required
+                    .iter()
+                    .map(|k| {
+                        if pg {
+                            format!("props ? '{k}'")
+                        } else {
+                            format!("json_type(props, '$.{k}') IS NOT NULL")
+                        }
+                    })
+                    .collect();
+                ok.push(if pg {
+                    format!("(props - ARRAY[{}]::text[]) = '{{}}'::jsonb", list(allowed))
+                } else {
+                    format!(
+                        "NOT EXISTS (SELECT 1 FROM json_each(props) WHERE key NOT IN ({}))",
+                        list(allowed)
+                    )
+                });
+                format!("WHEN '{kind}' THEN {}", ok.join(" AND "))
+            })
+            .collect();
+        let object = if pg {
+            "jsonb_typeof(props) = 'object'"
+        } else {
+            "json_type(props) = 'object'"
+        };
+        let bad_props = self
             .count(&format!(
-                "SELECT count(*) FROM behavior_logs WHERE event NOT IN ({})",
-                known.join(", ")
+                "SELECT count(*) FROM behavior_logs WHERE NOT (CASE WHEN {object} THEN CASE event {} ELSE false END ELSE false END)",
+                rules.join(" ")
             ))
             .await?;
-        for (kind, (required, allowed)) in &kinds {
-            let list = |v: &[String]| {
-                v.iter()
-                    .map(|k| format!("'{k}'"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            let missing: Vec<String> = required
-                .iter()
-                .map(|k| {
-                    if pg {
-                        format!("NOT (props ? '{k}')")
-                    } else {
-                        format!("json_type(props, '$.{k}') IS NULL")
-                    }
-                })
-                .collect();
-            let extra = if pg {
-                format!(
-                    "EXISTS (SELECT 1 FROM jsonb_object_keys(props) k WHERE k NOT IN ({}))",
-                    list(allowed)
-                )
-            } else {
-                format!(
-                    "EXISTS (SELECT 1 FROM json_each(props) WHERE key NOT IN ({}))",
-                    list(allowed)
-                )
-            };
-            let not_object = if pg {
-                "jsonb_typeof(props) <> 'object'"
-            } else {
-                "json_type(props) <> 'object'"
-            };
-            let mut conds = missing;
-            conds.push(extra);
-            conds.push(not_object.to_string());
-            bad_props += self
-                .count(&format!(
-                    "SELECT count(*) FROM behavior_logs WHERE event = '{kind}' AND ({})",
-                    conds.join(" OR ")
-                ))
-                .await?;
-        }
         out.push((
             "every props valid for its event kind".into(),
             bad_props,
@@ -342,19 +377,35 @@ mod tests {
             ts_ms("2026-01-05T00:00:01.500+00:00")
         );
         assert_eq!(ts_ms("1767571201500"), ts_ms("2026-01-05T00:00:01.500Z"));
+        let canon = |v: &str, k: Kind| {
+            let mut out = b"x".to_vec();
+            canonical(v, k, &mut out);
+            String::from_utf8(out).unwrap()
+        };
         assert_eq!(
-            canonical(r#"{"b": 1, "a": [2]}"#, Kind::Json),
-            canonical(r#"{"a":[2],"b":1}"#, Kind::Json)
+            canon(r#"{"b": 1, "a": [2]}"#, Kind::Json),
+            r#"x{"a":[2],"b":1}"#
         );
+        assert_eq!(
+            canon(r#"{"a":[2],"b":1}"#, Kind::Json),
+            r#"x{"a":[2],"b":1}"#
+        );
+        assert_eq!(canon("{not json", Kind::Json), "x{not json");
+        assert_eq!(canon(" 042", Kind::Int), "x42");
+        assert_eq!(canon("2026-01-05T00:00:01.5Z", Kind::Ts), "x1767571201500");
         let mut a = TableDigest::default();
         let mut b = TableDigest::default();
+        let scratch = &mut Vec::new();
         let r1 = vec![Some("1".to_string()), None];
         let r2 = vec![Some("2".to_string()), Some("x".to_string())];
-        a.add(&r1, &[Kind::Int, Kind::Text]);
-        a.add(&r2, &[Kind::Int, Kind::Text]);
-        b.add(&r2, &[Kind::Int, Kind::Text]);
-        b.add(&r1, &[Kind::Int, Kind::Text]);
+        a.add(&r1, &[Kind::Int, Kind::Text], scratch);
+        a.add(&r2, &[Kind::Int, Kind::Text], scratch);
+        b.add(&r2, &[Kind::Int, Kind::Text], scratch);
+        b.add(&r1, &[Kind::Int, Kind::Text], scratch);
         assert_eq!(a, b, "order does not matter");
+        let mut c = TableDigest::default();
+        c.add_lines(b"2\tx\n1\t\\N\n", &[Kind::Int, Kind::Text], scratch);
+        assert_eq!(c, a, "COPY text lines digest like the values they hold");
         assert_eq!(props_keys().len(), crate::timeline::EVENT_KINDS.len());
     }
 }
