@@ -149,10 +149,12 @@ pub fn verify_db(
         });
         s.spawn(|| {
             while !done.load(Ordering::Relaxed) {
-                let t = Table::ALL[table_no.load(Ordering::Relaxed).min(Table::ALL.len() - 1)];
+                let i = table_no.load(Ordering::Relaxed).min(Table::ALL.len() - 1);
                 reading.set_message(format!(
-                    "reading {}: {} rows",
-                    t.name(),
+                    "reading table {}/{} {}: {} rows",
+                    i + 1,
+                    Table::ALL.len(),
+                    Table::ALL[i].name(),
                     rows.load(Ordering::Relaxed)
                 ));
                 reading.tick();
