@@ -128,6 +128,8 @@ pub fn verify_db(
         AtomicU64::new(0),
         AtomicBool::new(false),
     );
+    // Set when reading the database fails: the timeline need not be finished then.
+    let stop = AtomicBool::new(false);
 
     // The expected side (the timeline regenerated and projected into digests) and the
     // stored side (each table read back) are independent, so they run side by side.
@@ -143,7 +145,7 @@ pub fn verify_db(
             let mut checksum = JsonlSink::create(None, Format::None)?;
             {
                 let mut sinks = Fanout(vec![&mut projection, &mut checksum, &mut progress]);
-                engine.run(&mut sinks, &AtomicBool::new(false))?;
+                engine.run(&mut sinks, &stop)?;
             }
             Ok((projection.into_inner().tables, checksum.checksum()))
         });
@@ -171,6 +173,7 @@ pub fn verify_db(
         };
         let read = read();
         done.store(true, Ordering::Relaxed);
+        stop.store(read.is_err(), Ordering::Relaxed);
         reading.finish_and_clear();
         let expected = expected
             .join()
@@ -178,9 +181,9 @@ pub fn verify_db(
         (expected, read.map(|_| actual))
     });
     bars.clear().ok();
+    let actual = actual.map_err(refused)?;
     let (expected, checksum) = expected?;
     let tables = actual
-        .map_err(refused)?
         .into_iter()
         .map(|(t, a)| (t, expected.get(&t).copied().unwrap_or_default(), a))
         .collect();
