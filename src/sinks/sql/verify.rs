@@ -130,6 +130,25 @@ pub enum Db<'a> {
     Sqlite(&'a mut sqlx::SqliteConnection),
 }
 
+/// Rows per range when SQLite reads a table back.
+const SQLITE_RANGE: i64 = 20_000;
+
+/// An SQLite expression giving a row of `table` as a COPY text line (tabs between fields,
+/// `\N` for NULL, backslash escapes), the form the expected side's rows take.
+fn sqlite_line(table: Table) -> String {
+    table
+        .columns()
+        .iter()
+        .map(|c| {
+            format!(
+                "CASE WHEN {c} IS NULL THEN '\\N' ELSE replace(replace(replace(replace(CAST({c} AS TEXT), \
+                 '\\', '\\\\'), char(9), '\\t'), char(10), '\\n'), char(13), '\\r') END"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" || char(9) || ")
+}
+
 fn select(table: Table, pg: bool) -> String {
     let cols: Vec<String> = table
         .columns()
@@ -185,19 +204,35 @@ impl Db<'_> {
                 }
                 d.add_lines(&carry, kinds, &mut scratch);
             }
+            // SQLite hands rows one at a time from its worker thread, a wake-up each: so
+            // it concatenates a range of rows into COPY text lines itself, and a range
+            // comes back as one value.
             Db::Sqlite(c) => {
-                let sql = select(table, false);
-                let n = table.columns().len();
-                let mut stream = sqlx::query(AssertSqlSafe(sql)).fetch(&mut **c);
-                while let Some(r) = stream.try_next().await.map_err(fail)? {
-                    let v: Vec<Option<String>> = (0..n)
-                        .map(|i| r.try_get(i))
-                        .collect::<Result<_, _>>()
+                let last: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+                    "SELECT coalesce(max(rowid), 0) FROM {}",
+                    table.name()
+                )))
+                .fetch_one(&mut **c)
+                .await
+                .map_err(fail)?;
+                let sql = format!(
+                    "SELECT group_concat({}, char(10)) FROM {} WHERE rowid > ? AND rowid <= ?",
+                    sqlite_line(table),
+                    table.name()
+                );
+                let mut from = 0;
+                while from < last {
+                    let lines: Option<String> = sqlx::query_scalar(AssertSqlSafe(sql.clone()))
+                        .bind(from)
+                        .bind(from + SQLITE_RANGE)
+                        .fetch_one(&mut **c)
+                        .await
                         .map_err(fail)?;
-                    d.add(&v, kinds, &mut scratch);
-                    if d.rows % 4096 == 0 {
-                        rows.store(d.rows, Ordering::Relaxed);
+                    if let Some(lines) = lines {
+                        d.add_lines(lines.as_bytes(), kinds, &mut scratch);
                     }
+                    rows.store(d.rows, Ordering::Relaxed);
+                    from += SQLITE_RANGE;
                 }
             }
         }
