@@ -149,16 +149,16 @@ fn sqlite_line(table: Table) -> String {
         .join(" || char(9) || ")
 }
 
-fn select(table: Table, pg: bool) -> String {
+/// A PostgreSQL query of `table` for COPY TO: timestamps as epoch milliseconds (the
+/// canonical form), the rest in COPY's own text form.
+fn pg_select(table: Table) -> String {
     let cols: Vec<String> = table
         .columns()
         .iter()
         .zip(table.kinds())
-        .map(|(c, k)| match (k, pg) {
-            (Kind::Ts, true) => format!("((extract(epoch from {c}) * 1000)::bigint)::text"),
-            (_, true) => format!("{c}::text"),
-            (Kind::Int, false) => format!("CAST({c} AS TEXT)"),
-            (_, false) => c.to_string(),
+        .map(|(c, k)| match k {
+            Kind::Ts => format!("(extract(epoch from {c}) * 1000)::bigint"),
+            _ => c.to_string(),
         })
         .collect();
     format!("SELECT {} FROM {}", cols.join(", "), table.name())
@@ -190,7 +190,7 @@ impl Db<'_> {
             // COPY TO streams the rows as text lines, which the expected side's parser
             // reads too: a row-by-row query decoded every value into a String of its own.
             Db::Pg(c) => {
-                let sql = format!("COPY ({}) TO STDOUT", select(table, true));
+                let sql = format!("COPY ({}) TO STDOUT", pg_select(table));
                 let mut copy = c.copy_out_raw(&sql).await.map_err(fail)?;
                 let mut carry: Vec<u8> = Vec::new();
                 while let Some(bytes) = copy.try_next().await.map_err(fail)? {
