@@ -196,52 +196,43 @@ impl Pg {
         table: Table,
         rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Vec<u8>>>>,
     ) -> tokio::task::JoinHandle<Result<(Table, u64), DbError>> {
-        {
-            let opts = self.opts.clone();
-            let staging = self.staging.clone();
-            let masked = self.masked.clone();
-            self.rt.spawn(async move {
-                let mut c =
-                    tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&opts))
-                        .await
-                        .map_err(|_| DbError::Refused(format!("no answer from {masked}")))?
-                        .map_err(|e| {
-                            DbError::failed(
-                                format!("connecting for {}", table.name()),
-                                clean(&e.to_string(), ""),
-                            )
-                        })?;
-                c.execute(AssertSqlSafe(format!(
-                    "SET search_path TO {}",
-                    ident(&staging)?
-                )))
+        let opts = self.opts.clone();
+        let staging = self.staging.clone();
+        let masked = self.masked.clone();
+        self.rt.spawn(async move {
+            let failed = |e| DbError::failed(format!("COPY {}", table.name()), e);
+            let mut c = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&opts))
                 .await
-                .map_err(|e| DbError::failed("setting search_path", e))?;
-                let sql = format!(
-                    "COPY {} ({}) FROM STDIN (FORMAT binary)",
-                    table.name(),
-                    table.columns().join(", ")
-                );
-                let mut copy = c
-                    .copy_in_raw(&sql)
-                    .await
-                    .map_err(|e| DbError::failed(format!("COPY {}", table.name()), e))?;
-                // Each stream is a whole binary COPY file: header, rows, trailer.
-                let failed = |e| DbError::failed(format!("COPY {}", table.name()), e);
-                copy.send(BINARY_HEADER).await.map_err(failed)?;
-                loop {
-                    let next = rx.lock().await.recv().await;
-                    let Some(chunk) = next else { break };
-                    copy.send(chunk).await.map_err(failed)?;
-                }
-                copy.send(BINARY_TRAILER).await.map_err(failed)?;
-                let n = copy
-                    .finish()
-                    .await
-                    .map_err(|e| DbError::failed(format!("COPY {}", table.name()), e))?;
-                Ok((table, n))
-            })
-        }
+                .map_err(|_| DbError::Refused(format!("no answer from {masked}")))?
+                .map_err(|e| {
+                    DbError::failed(
+                        format!("connecting for {}", table.name()),
+                        clean(&e.to_string(), ""),
+                    )
+                })?;
+            c.execute(AssertSqlSafe(format!(
+                "SET search_path TO {}",
+                ident(&staging)?
+            )))
+            .await
+            .map_err(|e| DbError::failed("setting search_path", e))?;
+            let sql = format!(
+                "COPY {} ({}) FROM STDIN (FORMAT binary)",
+                table.name(),
+                table.columns().join(", ")
+            );
+            let mut copy = c.copy_in_raw(&sql).await.map_err(failed)?;
+            // Each stream is a whole binary COPY file: header, rows, trailer.
+            copy.send(BINARY_HEADER).await.map_err(failed)?;
+            loop {
+                let next = rx.lock().await.recv().await;
+                let Some(chunk) = next else { break };
+                copy.send(chunk).await.map_err(failed)?;
+            }
+            copy.send(BINARY_TRAILER).await.map_err(failed)?;
+            let n = copy.finish().await.map_err(failed)?;
+            Ok((table, n))
+        })
     }
 
     /// Waits for the COPYs, then keys, ANALYZE, run_meta and the swap. Returns rows per
