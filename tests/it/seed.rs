@@ -235,34 +235,62 @@ fn verify_catches_each_corruption() {
             "{failing} not caught: {report}"
         );
     }
-    // Props: an unknown key, a missing required key, an unknown event kind, a non-object;
-    // each adds one violating row.
-    let one = |event: &str| {
+    let row = |event: &str| {
         format!(
             "(user_id, seq) = (SELECT user_id, seq FROM simulate.behavior_logs WHERE event = '{event}' ORDER BY 1, 2 LIMIT 1)"
         )
     };
-    let corruptions = [
+    let corruptions = props_corruptions(
+        "simulate.behavior_logs",
+        row,
+        "props || '{\"bogus\": 1}'",
+        "props - 'goal_id'",
+    );
+    each_props_corruption_is_counted(&corruptions, |sql| db.sql(&[sql]), verify);
+}
+
+/// Four props corruptions, each making one more behaviour row invalid: an unknown key, a
+/// missing required key, an unknown event kind, props that are not an object. `row`
+/// picks the first row of an event kind; the two expressions add a key and drop
+/// goal_id in the backend's JSON dialect.
+fn props_corruptions(
+    table: &str,
+    row: impl Fn(&str) -> String,
+    add_key: &str,
+    drop_goal_id: &str,
+) -> [String; 4] {
+    [
         format!(
-            "UPDATE simulate.behavior_logs SET props = props || '{{\"bogus\": 1}}' WHERE {}",
-            one("user.logged_in")
+            "UPDATE {table} SET props = {add_key} WHERE {}",
+            row("user.logged_in")
         ),
         format!(
-            "UPDATE simulate.behavior_logs SET props = props - 'goal_id' WHERE {}",
-            one("goal.claimed")
+            "UPDATE {table} SET props = {drop_goal_id} WHERE {}",
+            row("goal.claimed")
         ),
         format!(
-            "UPDATE simulate.behavior_logs SET event = 'made.up' WHERE {}",
-            one("stat.updated")
+            "UPDATE {table} SET event = 'made.up' WHERE {}",
+            row("stat.updated")
         ),
         format!(
-            "UPDATE simulate.behavior_logs SET props = '[1]' WHERE {}",
-            one("session.started")
+            "UPDATE {table} SET props = '[1]' WHERE {}",
+            row("session.started")
         ),
-    ];
+    ]
+}
+
+/// Applies the corruptions one by one; after each, verify must fail and count one more
+/// invalid props row.
+fn each_props_corruption_is_counted(
+    corruptions: &[String],
+    mut apply: impl FnMut(&str),
+    verify: impl Fn() -> Output,
+) {
     for (n, sql) in corruptions.iter().enumerate() {
-        db.sql(&[sql.as_str()]);
-        let report = text(&verify());
+        apply(sql);
+        let o = verify();
+        let report = text(&o);
+        assert_eq!(o.status.code(), Some(3), "{report}");
         let line = report
             .lines()
             .find(|l| l.trim_start().starts_with("every props valid"))
@@ -530,44 +558,22 @@ fn verify_of_a_sqlite_file_catches_bad_props_and_claims() {
     let o = run(&[&["seed", "-q", "--sqlite", f][..], &WORLD].concat());
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(run(&["verify", "--sqlite", f]).status.code(), Some(0));
-    let one = |event: &str| {
+    let row = |event: &str| {
         format!(
             "rowid = (SELECT rowid FROM behavior_logs WHERE event = '{event}' ORDER BY user_id, seq LIMIT 1)"
         )
     };
-    let corruptions = [
-        format!(
-            "UPDATE behavior_logs SET props = json_set(props, '$.bogus', 1) WHERE {}",
-            one("user.logged_in")
-        ),
-        format!(
-            "UPDATE behavior_logs SET props = json_remove(props, '$.goal_id') WHERE {}",
-            one("goal.claimed")
-        ),
-        format!(
-            "UPDATE behavior_logs SET event = 'made.up' WHERE {}",
-            one("stat.updated")
-        ),
-        format!(
-            "UPDATE behavior_logs SET props = '[1]' WHERE {}",
-            one("session.started")
-        ),
-    ];
-    for (n, sql) in corruptions.iter().enumerate() {
+    let corruptions = props_corruptions(
+        "behavior_logs",
+        row,
+        "json_set(props, '$.bogus', 1)",
+        "json_remove(props, '$.goal_id')",
+    );
+    let apply = |sql: &str| {
         let (rt, mut conn) = simulate::sinks::sql::sqlite::open(&file).unwrap();
-        rt.block_on(sqlx::raw_sql(AssertSqlSafe(sql.clone())).execute(&mut conn))
+        rt.block_on(sqlx::raw_sql(AssertSqlSafe(sql.to_string())).execute(&mut conn))
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
         rt.block_on(conn.close()).unwrap();
-        let o = run(&["verify", "--sqlite", f]);
-        let report = text(&o);
-        assert_eq!(o.status.code(), Some(3), "{report}");
-        let line = report
-            .lines()
-            .find(|l| l.trim_start().starts_with("every props valid"))
-            .unwrap_or_else(|| panic!("no props line: {report}"));
-        assert!(
-            line.contains(&format!("FAILED: {} ", n + 1)),
-            "{sql}: {line}"
-        );
-    }
+    };
+    each_props_corruption_is_counted(&corruptions, apply, || run(&["verify", "--sqlite", f]));
 }
