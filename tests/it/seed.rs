@@ -575,5 +575,15 @@ fn verify_of_a_sqlite_file_catches_bad_props_and_claims() {
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
         rt.block_on(conn.close()).unwrap();
     };
-    each_props_corruption_is_counted(&corruptions, apply, || run(&["verify", "--sqlite", f]));
+    each_props_corruption_is_counted(&corruptions, &apply, || run(&["verify", "--sqlite", f]));
+    // A table that is gone is named, with the fix, and no panic.
+    apply("DROP TABLE gifts");
+    let o = run(&["verify", "--sqlite", f]);
+    let err = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("reading table gifts: no such table") && err.contains("fix:"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
 }

@@ -185,7 +185,16 @@ impl Db<'_> {
         let mut d = TableDigest::default();
         let mut scratch = Vec::with_capacity(512);
         let kinds = table.kinds();
-        let fail = |e: sqlx::Error| DbError::failed(format!("reading {}", table.name()), e);
+        let fail = |e: sqlx::Error| {
+            // The server's own words, without the driver's wrapping.
+            let why = e
+                .as_database_error()
+                .map_or_else(|| e.to_string(), |d| d.message().to_string());
+            DbError::Refused(format!(
+                "reading table {}: {why}\n    fix: verify reads the tables as `simulate seed` wrote them; if they were changed or dropped, seed again with --reset",
+                table.name()
+            ))
+        };
         match self {
             // COPY TO streams the rows as text lines, which the expected side's parser
             // reads too: a row-by-row query decoded every value into a String of its own.
