@@ -107,6 +107,14 @@ pub fn verify_db(
     quiet: bool,
 ) -> anyhow::Result<Report> {
     let (config, seeded_sha, _) = rt.block_on(db.run_meta()).map_err(refused)?;
+    let missing = rt.block_on(db.missing()).map_err(refused)?;
+    if !missing.is_empty() {
+        return Err(BadInput(format!(
+            "the database lacks what `simulate seed` wrote: {}\n    fix: seed again with --reset (verify checks the tables as seed wrote them)",
+            missing.join(", ")
+        ))
+        .into());
+    }
     let world_args = world_from_meta(&config, given)?;
     let (personas, scenario) = load_world(&world_args)?;
     let world = World::new(personas.clone(), scenario.clone(), true).map_err(BadInput)?;

@@ -185,13 +185,15 @@ impl Db<'_> {
         let mut d = TableDigest::default();
         let mut scratch = Vec::with_capacity(512);
         let kinds = table.kinds();
+        // `missing` has already checked the tables and columns, so a failure here is the
+        // server or the connection.
         let fail = |e: sqlx::Error| {
             // The server's own words, without the driver's wrapping.
             let why = e
                 .as_database_error()
                 .map_or_else(|| e.to_string(), |d| d.message().to_string());
             DbError::Refused(format!(
-                "reading table {}: {why}\n    fix: verify reads the tables as `simulate seed` wrote them; if they were changed or dropped, seed again with --reset",
+                "reading table {}: {why}\n    fix: check that the database server is up and reachable, then run verify again",
                 table.name()
             ))
         };
@@ -257,6 +259,44 @@ impl Db<'_> {
             .map_err(fail)?
             .try_get::<i64, _>(0)
             .map_err(fail))
+    }
+
+    /// The tables and columns `simulate seed` writes that the database lacks, as
+    /// `table` or `table.column`.
+    pub async fn missing(&mut self) -> Result<Vec<String>, DbError> {
+        let sql = match self {
+            Db::Pg(_) => {
+                "SELECT table_name::text, column_name::text FROM information_schema.columns \
+                 WHERE table_schema = current_schema()"
+            }
+            Db::Sqlite(_) => {
+                "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p \
+                 WHERE m.type = 'table'"
+            }
+        };
+        let fail = |e: sqlx::Error| DbError::failed("reading the database's tables", e);
+        let found: Vec<(String, String)> = on_db!(self, |c| sqlx::query_as(sql)
+            .fetch_all(&mut **c)
+            .await
+            .map_err(fail)?);
+        let mut missing = Vec::new();
+        for t in Table::ALL {
+            let cols: Vec<&str> = found
+                .iter()
+                .filter(|(table, _)| table == t.name())
+                .map(|(_, c)| c.as_str())
+                .collect();
+            if cols.is_empty() {
+                missing.push(t.name().to_string());
+                continue;
+            }
+            for c in t.columns() {
+                if !cols.contains(c) {
+                    missing.push(format!("{}.{c}", t.name()));
+                }
+            }
+        }
+        Ok(missing)
     }
 
     pub async fn run_meta(&mut self) -> Result<(serde_json::Value, String, i64), DbError> {
