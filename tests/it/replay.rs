@@ -864,6 +864,45 @@ fn replay_all_ok(dir: &Path, log: &Path, addr: SocketAddr, n: usize) {
     assert_eq!(s["totals"]["errors"].as_u64(), Some(0), "{}", s["overall"]);
 }
 
+/// An HTTP/1.1 edge-case test: `n` users one request each, a server runtime whose listener
+/// the test serves as it likes, and the event ids the server saw.
+struct Http1Case {
+    dir: tempfile::TempDir,
+    log: PathBuf,
+    n: usize,
+    rt: tokio::runtime::Runtime,
+    addr: SocketAddr,
+    ids: Arc<Mutex<Vec<String>>>,
+}
+
+impl Http1Case {
+    fn new(n: usize, gap_ms: i64, workers: usize) -> (Http1Case, tokio::net::TcpListener) {
+        let dir = tempfile::tempdir().unwrap();
+        let log = even_log(dir.path(), n, gap_ms);
+        let (rt, listener) = crate::common::server_runtime(workers, "127.0.0.1:0");
+        let addr = listener.local_addr().unwrap();
+        let case = Http1Case {
+            dir,
+            log,
+            n,
+            rt,
+            addr,
+            ids: Arc::default(),
+        };
+        (case, listener)
+    }
+
+    /// Replays every event; each must succeed and reach the server exactly once.
+    fn replay_and_check(&self) {
+        replay_all_ok(self.dir.path(), &self.log, self.addr, self.n);
+        assert_eq!(
+            sorted_ids(&self.ids),
+            expected_ids(self.n),
+            "each request arrived once"
+        );
+    }
+}
+
 fn expected_ids(n: usize) -> Vec<String> {
     let mut v: Vec<String> = (0..n).map(|i| format!("u{i}/0")).collect();
     v.sort();
@@ -877,13 +916,9 @@ fn http1_answers_of_every_framing_are_read_whole_and_connections_reused() {
     use axum::serve::ListenerExt;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    let dir = tempfile::tempdir().unwrap();
-    let n = 100;
-    let log = even_log(dir.path(), n, 4);
-    let (rt, listener) = crate::common::server_runtime(2, "127.0.0.1:0");
-    let addr = listener.local_addr().unwrap();
+    let (case, listener) = Http1Case::new(100, 4, 2);
+    let (n, ids) = (case.n, Arc::clone(&case.ids));
     let accepted = Arc::new(AtomicUsize::new(0));
-    let ids: Arc<Mutex<Vec<String>>> = Arc::default();
     // The event's user number picks the answer: chunked, bodiless, large, or closing.
     async fn answer(State(ids): State<Arc<Mutex<Vec<String>>>>, headers: HeaderMap) -> Response {
         let id = headers["x-sim-event"].to_str().unwrap().to_string();
@@ -906,13 +941,9 @@ fn http1_answers_of_every_framing_are_read_whole_and_connections_reused() {
     let listener = listener.tap_io(move |_| {
         counter.fetch_add(1, Ordering::Relaxed);
     });
-    rt.spawn(async move { axum::serve(listener, app).await });
-    replay_all_ok(dir.path(), &log, addr, n);
-    assert_eq!(
-        sorted_ids(&ids),
-        expected_ids(n),
-        "each request arrived once"
-    );
+    case.rt
+        .spawn(async move { axum::serve(listener, app).await });
+    case.replay_and_check();
     // A quarter of the answers close their connection; the rest leave it for the next.
     let conns = accepted.load(Ordering::Relaxed);
     assert!(
@@ -925,18 +956,14 @@ fn http1_answers_of_every_framing_are_read_whole_and_connections_reused() {
 fn http1_interim_answers_close_delimited_bodies_and_closed_keepalives_are_handled() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    let dir = tempfile::tempdir().unwrap();
-    let n = 60;
-    let log = even_log(dir.path(), n, 5);
-    let (rt, listener) = crate::common::server_runtime(1, "127.0.0.1:0");
-    let addr = listener.local_addr().unwrap();
-    let ids: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (case, listener) = Http1Case::new(60, 5, 1);
+    let ids = Arc::clone(&case.ids);
     // A plain TCP server writing the answers real servers send at the edges of
     // HTTP/1.1: a 103 before the answer; an HTTP/1.0 body ended by closing; and an
     // answer after which it closes a keep-alive connection without saying so, as a
     // keep-alive timeout does, so the client's next request there finds it closed.
     let seen = Arc::clone(&ids);
-    rt.spawn(async move {
+    case.rt.spawn(async move {
         loop {
             let (mut s, _) = listener.accept().await.unwrap();
             let seen = Arc::clone(&seen);
@@ -986,10 +1013,5 @@ fn http1_interim_answers_close_delimited_bodies_and_closed_keepalives_are_handle
             });
         }
     });
-    replay_all_ok(dir.path(), &log, addr, n);
-    assert_eq!(
-        sorted_ids(&ids),
-        expected_ids(n),
-        "each request arrived once"
-    );
+    case.replay_and_check();
 }
