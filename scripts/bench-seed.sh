@@ -56,8 +56,8 @@ SIM_ROWS=$(grep -oE '[0-9]+ rows \(' "$OUT/seed.out" | head -1 | grep -oE '^[0-9
 SIM_CPU=$(awk '{print $1+$2}' "$OUT/seed.cpu")
 SIM="$(python3 -c "print($end - $start)") $SIM_BYTES $SIM_ROWS $SIM_CPU $(python3 -c "print($s1 - $s0 - $SIM_CPU)")"
 
-# The issue's yardstick is -s 30 (3 M rows, about 470 MB); at 250k users our load is ten
-# times that, and at that size the disk and the kernel's dirty-page writeback cost both
+# The issue's yardstick is -s 30 (3 M rows, about 470 MB); at the default 250k users our
+# load is ten times that, and at that size the disk and the kernel's dirty-page writeback cost both
 # sides more per MB. So pgbench also runs at the scale whose relations match ours in MB.
 MATCH=$(python3 -c "print(max(1, round($SIM_BYTES / ($(echo "$PGB" | cut -d' ' -f2) / $SCALE))))")
 echo
