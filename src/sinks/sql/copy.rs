@@ -232,32 +232,34 @@ fn escape(out: &mut Vec<u8>, s: &[u8]) {
 /// without escapes is borrowed from the line: the SQLite load and `verify` split millions
 /// of lines, and an allocation per field was their largest cost.
 pub fn fields(line: &[u8]) -> Vec<Option<Cow<'_, str>>> {
-    line.split(|b| *b == b'\t')
-        .map(|f| {
-            if f == b"\\N" {
-                return None;
+    line.split(|b| *b == b'\t').map(field).collect()
+}
+
+/// One field of a COPY text line (None for `\N`), unescaped; borrowed when it has no
+/// escapes.
+pub fn field(f: &[u8]) -> Option<Cow<'_, str>> {
+    if f == b"\\N" {
+        return None;
+    }
+    if !f.contains(&b'\\') {
+        return Some(String::from_utf8_lossy(f));
+    }
+    let mut out = Vec::with_capacity(f.len());
+    let mut it = f.iter();
+    while let Some(&b) = it.next() {
+        if b == b'\\' {
+            match it.next() {
+                Some(b't') => out.push(b'\t'),
+                Some(b'n') => out.push(b'\n'),
+                Some(b'r') => out.push(b'\r'),
+                Some(&o) => out.push(o),
+                None => {}
             }
-            if !f.contains(&b'\\') {
-                return Some(String::from_utf8_lossy(f));
-            }
-            let mut out = Vec::with_capacity(f.len());
-            let mut it = f.iter();
-            while let Some(&b) = it.next() {
-                if b == b'\\' {
-                    match it.next() {
-                        Some(b't') => out.push(b'\t'),
-                        Some(b'n') => out.push(b'\n'),
-                        Some(b'r') => out.push(b'\r'),
-                        Some(&o) => out.push(o),
-                        None => {}
-                    }
-                } else {
-                    out.push(b);
-                }
-            }
-            Some(Cow::Owned(String::from_utf8_lossy(&out).into_owned()))
-        })
-        .collect()
+        } else {
+            out.push(b);
+        }
+    }
+    Some(Cow::Owned(String::from_utf8_lossy(&out).into_owned()))
 }
 
 #[cfg(test)]

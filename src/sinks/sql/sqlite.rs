@@ -6,18 +6,15 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Instant;
 
+use sqlx::Connection;
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
-use sqlx::{AssertSqlSafe, Connection, Executor};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 
 use super::DbError;
-use super::copy::fields;
+use super::copy::field;
 use super::keys::KEYS;
 use super::postgres::RunMeta;
 use super::projection::{Kind, RowSink, Table};
-
-/// Rows per INSERT statement (at most 12 columns: well under SQLite's 32,766 parameters).
-const BATCH: usize = 200;
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -39,8 +36,7 @@ pub struct SqliteLoader {
 
 /// The connection and what it has inserted; owned by the inserting thread until the end.
 struct Inserter {
-    rt: tokio::runtime::Runtime,
-    conn: SqliteConnection,
+    conn: rusqlite::Connection,
     inserts: Vec<String>,
     counts: Vec<u64>,
 }
@@ -57,6 +53,8 @@ impl SqliteLoader {
             std::fs::create_dir_all(dir)
                 .map_err(|e| DbError::failed(format!("creating {}", dir.display()), e))?;
         }
+        // sqlx applies migrations/sqlite (and keeps their bookkeeping table); the rows go
+        // in through rusqlite on the same file, see `insert_chunk`.
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -64,11 +62,8 @@ impl SqliteLoader {
         let url = format!("sqlite://{}", partial.display());
         let opts = SqliteConnectOptions::from_str(&url)
             .map_err(|e| DbError::failed(format!("opening {}", partial.display()), e))?
-            .create_if_missing(true)
-            // The partial file is thrown away if anything fails, so it needs no journal.
-            .journal_mode(SqliteJournalMode::Off)
-            .synchronous(SqliteSynchronous::Off);
-        let conn = rt.block_on(async {
+            .create_if_missing(true);
+        rt.block_on(async {
             let mut c = SqliteConnection::connect_with(&opts)
                 .await
                 .map_err(|e| DbError::failed(format!("opening {}", partial.display()), e))?;
@@ -76,17 +71,28 @@ impl SqliteLoader {
                 .run(&mut c)
                 .await
                 .map_err(|e| DbError::failed("running migrations/sqlite", e))?;
-            Ok::<_, DbError>(c)
+            c.close()
+                .await
+                .map_err(|e| DbError::failed(format!("closing {}", partial.display()), e))
         })?;
+        let conn = rusqlite::Connection::open(&partial)
+            .map_err(|e| DbError::failed(format!("opening {}", partial.display()), e))?;
+        // The partial file is thrown away if anything fails, so it needs no journal.
+        conn.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF")
+            .map_err(|e| DbError::failed(format!("opening {}", partial.display()), e))?;
         let inserts = Table::ALL
             .iter()
             .map(|t| {
                 let cols = t.columns();
-                format!("INSERT INTO {} ({}) VALUES", t.name(), cols.join(", "))
+                format!(
+                    "INSERT INTO {} ({}) VALUES ({})",
+                    t.name(),
+                    cols.join(", "),
+                    vec!["?"; cols.len()].join(", ")
+                )
             })
             .collect();
         let mut inserter = Inserter {
-            rt,
             conn,
             inserts,
             counts: vec![0; Table::ALL.len()],
@@ -126,42 +132,32 @@ impl SqliteLoader {
         meta: &RunMeta,
         timings: &mut Vec<(String, f64)>,
     ) -> Result<Vec<(Table, u64)>, DbError> {
-        let Inserter {
-            rt,
-            mut conn,
-            counts,
-            ..
-        } = self.finish_inserts()?;
+        let Inserter { conn, counts, .. } = self.finish_inserts()?;
         let t = Instant::now();
-        rt.block_on(async {
-            for (_, s) in KEYS {
-                conn.execute(*s)
-                    .await
-                    .map_err(|e| DbError::failed(format!("key: {s}"), e))?;
-            }
-            Ok::<_, DbError>(())
-        })?;
+        for (_, s) in KEYS {
+            conn.execute_batch(s)
+                .map_err(|e| DbError::failed(format!("key: {s}"), e))?;
+        }
         timings.push(("indexes".into(), t.elapsed().as_secs_f64()));
         let t = Instant::now();
-        rt.block_on(async {
-            conn.execute("ANALYZE").await.map_err(|e| DbError::failed("ANALYZE", e))?;
-            sqlx::query(
-                "INSERT INTO run_meta (id, version, config, seed, users, days, events, events_sha256, complete) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&meta.version)
-            .bind(meta.config.to_string())
-            .bind(meta.seed as i64)
-            .bind(meta.users as i64)
-            .bind(meta.days as i64)
-            .bind(meta.events as i64)
-            .bind(&meta.checksum)
-            .bind(meta.complete)
-            .execute(&mut conn)
-            .await
-            .map_err(|e| DbError::failed("writing run_meta", e))?;
-            conn.close().await.map_err(|e| DbError::failed("closing the SQLite file", e))?;
-            Ok::<_, DbError>(())
-        })?;
+        conn.execute_batch("ANALYZE")
+            .map_err(|e| DbError::failed("ANALYZE", e))?;
+        conn.execute(
+            "INSERT INTO run_meta (id, version, config, seed, users, days, events, events_sha256, complete) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rusqlite::params![
+                meta.version,
+                meta.config.to_string(),
+                meta.seed as i64,
+                meta.users as i64,
+                meta.days as i64,
+                meta.events as i64,
+                meta.checksum,
+                meta.complete,
+            ],
+        )
+        .map_err(|e| DbError::failed("writing run_meta", e))?;
+        conn.close()
+            .map_err(|(_, e)| DbError::failed("closing the SQLite file", e))?;
         std::fs::rename(&self.partial, &self.path).map_err(|e| {
             DbError::failed(format!("moving the file to {}", self.path.display()), e)
         })?;
@@ -177,67 +173,58 @@ impl SqliteLoader {
 
     /// Removes the partial file after a failure or interruption.
     pub fn abandon(mut self) {
-        if let Ok(Inserter { rt, conn, .. }) = self.finish_inserts() {
-            let _ = rt.block_on(conn.close());
+        if let Ok(Inserter { conn, .. }) = self.finish_inserts() {
+            let _ = conn.close();
         }
         let _ = std::fs::remove_file(&self.partial);
     }
 }
 
 impl Inserter {
-    /// Inserts a chunk of COPY rows, `BATCH` rows per statement: sqlx hands each
-    /// statement to SQLite's worker thread, so one statement per row would spend its time
-    /// in the hand-over.
+    /// Inserts a chunk of COPY rows in one transaction, through one prepared statement
+    /// bound row by row on this thread. (sqlx hands every statement to a worker thread
+    /// of its own: with 200-row statements that hand-over, building the arguments and
+    /// freeing them was half of the load's CPU.)
     fn insert_chunk(&mut self, table: Table, chunk: &[u8]) -> Result<(), DbError> {
         let cols = table.columns().len();
         let kinds = table.kinds();
-        let rows: Vec<_> = chunk
-            .split(|b| *b == b'\n')
-            .filter(|l| !l.is_empty())
-            .map(fields)
-            .collect();
-        if let Some(bad) = rows.iter().find(|r| r.len() != cols) {
-            return Err(DbError::failed(
-                format!("row for {}", table.name()),
-                format!("{} fields where {cols} were expected", bad.len()),
-            ));
-        }
-        let n = rows.len() as u64;
-        let conn = &mut self.conn;
-        let head = &self.inserts[table as usize];
-        let tuple = format!("({})", vec!["?"; cols].join(", "));
-        self.rt.block_on(async {
-            let mut tx = conn
-                .begin()
-                .await
-                .map_err(|e| DbError::failed("SQLite transaction", e))?;
-            let mut rows = rows.into_iter().peekable();
-            while rows.peek().is_some() {
-                let batch: Vec<_> = rows.by_ref().take(BATCH).collect();
-                let sql = format!("{head} {}", vec![tuple.as_str(); batch.len()].join(", "));
-                let mut q = sqlx::query(AssertSqlSafe(sql));
-                for row in batch {
-                    for (f, k) in row.into_iter().zip(kinds) {
-                        // Integers go in as integers: bound as text, SQLite would convert
-                        // each one to match the column's affinity.
-                        q = match (f, k) {
-                            (Some(v), Kind::Int) => match v.parse::<i64>() {
-                                Ok(n) => q.bind(n),
-                                Err(_) => q.bind(v),
-                            },
-                            (f, _) => q.bind(f),
-                        };
-                    }
+        let failed = |e| DbError::failed(format!("inserting into {}", table.name()), e);
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| DbError::failed("SQLite transaction", e))?;
+        let mut n = 0;
+        {
+            let mut stmt = tx.prepare(&self.inserts[table as usize]).map_err(failed)?;
+            for line in chunk.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                let mut found = 0;
+                for (i, f) in line.split(|b| *b == b'\t').enumerate() {
+                    found += 1;
+                    let Some(k) = kinds.get(i) else { continue };
+                    // Integers go in as integers: bound as text, SQLite would convert
+                    // each one to match the column's affinity.
+                    let bound = match (field(f), k) {
+                        (None, _) => stmt.raw_bind_parameter(i + 1, rusqlite::types::Null),
+                        (Some(v), Kind::Int) => match v.parse::<i64>() {
+                            Ok(n) => stmt.raw_bind_parameter(i + 1, n),
+                            Err(_) => stmt.raw_bind_parameter(i + 1, v.as_ref()),
+                        },
+                        (Some(v), _) => stmt.raw_bind_parameter(i + 1, v.as_ref()),
+                    };
+                    bound.map_err(failed)?;
                 }
-                q.execute(&mut *tx)
-                    .await
-                    .map_err(|e| DbError::failed(format!("inserting into {}", table.name()), e))?;
+                if found != cols {
+                    return Err(DbError::failed(
+                        format!("row for {}", table.name()),
+                        format!("{found} fields where {cols} were expected"),
+                    ));
+                }
+                stmt.raw_execute().map_err(failed)?;
+                n += 1;
             }
-            tx.commit()
-                .await
-                .map_err(|e| DbError::failed("SQLite commit", e))?;
-            Ok::<_, DbError>(())
-        })?;
+        }
+        tx.commit()
+            .map_err(|e| DbError::failed("SQLite commit", e))?;
         self.counts[table as usize] += n;
         Ok(())
     }

@@ -130,23 +130,45 @@ pub enum Db<'a> {
     Sqlite(&'a mut sqlx::SqliteConnection),
 }
 
-/// Rows per range when SQLite reads a table back.
-const SQLITE_RANGE: i64 = 20_000;
-
-/// An SQLite expression giving a row of `table` as a COPY text line (tabs between fields,
-/// `\N` for NULL, backslash escapes), the form the expected side's rows take.
-fn sqlite_line(table: Table) -> String {
-    table
-        .columns()
-        .iter()
-        .map(|c| {
-            format!(
-                "CASE WHEN {c} IS NULL THEN '\\N' ELSE replace(replace(replace(replace(CAST({c} AS TEXT), \
-                 '\\', '\\\\'), char(9), '\\t'), char(10), '\\n'), char(13), '\\r') END"
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(" || char(9) || ")
+/// Adds every row of `table` in the SQLite file to `d`, each value spelled as the
+/// COPY text of the expected side would (integers in decimal, text as is).
+fn sqlite_digest(
+    file: &str,
+    table: Table,
+    d: &mut TableDigest,
+    scratch: &mut Vec<u8>,
+    rows: &AtomicU64,
+) -> rusqlite::Result<()> {
+    use rusqlite::types::ValueRef;
+    let conn = rusqlite::Connection::open_with_flags(
+        file,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    // verify reads every table whole: mapped pages spare a copy per page read.
+    conn.pragma_update(None, "mmap_size", 1i64 << 32)?;
+    let kinds = table.kinds();
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {} FROM {}",
+        table.columns().join(", "),
+        table.name()
+    ))?;
+    let mut q = stmt.query([])?;
+    while let Some(row) = q.next()? {
+        let mut values: Vec<Option<std::borrow::Cow<str>>> = Vec::with_capacity(kinds.len());
+        for i in 0..kinds.len() {
+            values.push(match row.get_ref(i)? {
+                ValueRef::Null => None,
+                ValueRef::Integer(n) => Some(itoa::Buffer::new().format(n).to_owned().into()),
+                ValueRef::Real(x) => Some(x.to_string().into()),
+                ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t)),
+            });
+        }
+        d.add(&values, kinds, scratch);
+        if d.rows % 65_536 == 0 {
+            rows.store(d.rows, Ordering::Relaxed);
+        }
+    }
+    Ok(())
 }
 
 /// A PostgreSQL query of `table` for COPY TO: timestamps as epoch milliseconds (the
@@ -215,36 +237,21 @@ impl Db<'_> {
                 }
                 d.add_lines(&carry, kinds, &mut scratch);
             }
-            // SQLite hands rows one at a time from its worker thread, a wake-up each: so
-            // it concatenates a range of rows into COPY text lines itself, and a range
-            // comes back as one value.
+            // SQLite: read through rusqlite on this thread. sqlx handed each row over from
+            // a worker thread of its own with a wake-up, and formatting rows as text in
+            // SQL to batch them cost more than the digest.
             Db::Sqlite(c) => {
-                let last: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
-                    "SELECT coalesce(max(rowid), 0) FROM {}",
-                    table.name()
-                )))
-                .fetch_one(&mut **c)
-                .await
-                .map_err(fail)?;
-                let sql = format!(
-                    "SELECT group_concat({}, char(10)) FROM {} WHERE rowid > ? AND rowid <= ?",
-                    sqlite_line(table),
-                    table.name()
-                );
-                let mut from = 0;
-                while from < last {
-                    let lines: Option<String> = sqlx::query_scalar(AssertSqlSafe(sql.clone()))
-                        .bind(from)
-                        .bind(from + SQLITE_RANGE)
+                let file: String =
+                    sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
                         .fetch_one(&mut **c)
                         .await
                         .map_err(fail)?;
-                    if let Some(lines) = lines {
-                        d.add_lines(lines.as_bytes(), kinds, &mut scratch);
-                    }
-                    rows.store(d.rows, Ordering::Relaxed);
-                    from += SQLITE_RANGE;
-                }
+                sqlite_digest(&file, table, &mut d, &mut scratch, rows).map_err(|e| {
+                    DbError::Refused(format!(
+                        "reading table {} of {file}: {e}\n    fix: check that the file is readable and not being written, then run verify again",
+                        table.name()
+                    ))
+                })?;
             }
         }
         rows.store(d.rows, Ordering::Relaxed);
