@@ -38,7 +38,13 @@ impl TableDigest {
                 Some(v) => canonical(v.as_ref(), *k, scratch),
             }
         }
-        let d = Sha256::digest(&scratch[..]);
+        self.add_canonical(scratch);
+    }
+
+    /// Adds one row already in canonical form (values as `canonical` spells them,
+    /// tab-separated, `\N` for NULL).
+    fn add_canonical(&mut self, row: &[u8]) {
+        let d = Sha256::digest(row);
         let mut b = [0u8; 16];
         b.copy_from_slice(&d[..16]);
         self.sum = self.sum.wrapping_add(u128::from_le_bytes(b));
@@ -154,16 +160,25 @@ fn sqlite_digest(
     ))?;
     let mut q = stmt.query([])?;
     while let Some(row) = q.next()? {
-        let mut values: Vec<Option<std::borrow::Cow<str>>> = Vec::with_capacity(kinds.len());
-        for i in 0..kinds.len() {
-            values.push(match row.get_ref(i)? {
-                ValueRef::Null => None,
-                ValueRef::Integer(n) => Some(itoa::Buffer::new().format(n).to_owned().into()),
-                ValueRef::Real(x) => Some(x.to_string().into()),
-                ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t)),
-            });
+        // Each value straight into its canonical spelling: an integer is the same
+        // digits whatever the column's kind, so it skips the text round trip.
+        scratch.clear();
+        for (i, k) in kinds.iter().enumerate() {
+            if i > 0 {
+                scratch.push(b'\t');
+            }
+            match row.get_ref(i)? {
+                ValueRef::Null => scratch.extend_from_slice(b"\\N"),
+                ValueRef::Integer(n) => {
+                    scratch.extend_from_slice(itoa::Buffer::new().format(n).as_bytes())
+                }
+                ValueRef::Real(x) => canonical(&x.to_string(), *k, scratch),
+                ValueRef::Text(t) | ValueRef::Blob(t) => {
+                    canonical(&String::from_utf8_lossy(t), *k, scratch)
+                }
+            }
         }
-        d.add(&values, kinds, scratch);
+        d.add_canonical(scratch);
         if d.rows % 65_536 == 0 {
             rows.store(d.rows, Ordering::Relaxed);
         }
