@@ -18,6 +18,14 @@ use super::projection::{Kind, RowSink, Table};
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
+/// The file being written cannot be opened or set up: say which, and what to check.
+fn cannot_write(partial: &Path, e: impl std::fmt::Display) -> DbError {
+    DbError::Refused(format!(
+        "cannot write {}: {e}\n    fix: check that its folder is writable and the disk has room, or choose another file with --sqlite FILE",
+        partial.display()
+    ))
+}
+
 pub fn partial_path(path: &Path) -> PathBuf {
     let mut p = path.as_os_str().to_owned();
     p.push(".partial");
@@ -61,12 +69,12 @@ impl SqliteLoader {
             .map_err(|e| DbError::failed("starting the database runtime", e))?;
         let url = format!("sqlite://{}", partial.display());
         let opts = SqliteConnectOptions::from_str(&url)
-            .map_err(|e| DbError::failed(format!("opening {}", partial.display()), e))?
+            .map_err(|e| cannot_write(&partial, e))?
             .create_if_missing(true);
         rt.block_on(async {
             let mut c = SqliteConnection::connect_with(&opts)
                 .await
-                .map_err(|e| DbError::failed(format!("opening {}", partial.display()), e))?;
+                .map_err(|e| cannot_write(&partial, e))?;
             MIGRATOR
                 .run(&mut c)
                 .await
@@ -75,8 +83,7 @@ impl SqliteLoader {
                 .await
                 .map_err(|e| DbError::failed(format!("closing {}", partial.display()), e))
         })?;
-        let conn = rusqlite::Connection::open(&partial)
-            .map_err(|e| DbError::failed(format!("opening {}", partial.display()), e))?;
+        let conn = rusqlite::Connection::open(&partial).map_err(|e| cannot_write(&partial, e))?;
         // The partial file is thrown away if anything fails, so it needs no journal. The
         // index builds at the end sort with helper threads, one per core (50k users:
         // 2.6 -> 2.2 s on 2 cores).
@@ -84,7 +91,7 @@ impl SqliteLoader {
         conn.execute_batch(&format!(
             "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA threads = {cores}"
         ))
-        .map_err(|e| DbError::failed(format!("opening {}", partial.display()), e))?;
+        .map_err(|e| cannot_write(&partial, e))?;
         let inserts = Table::ALL
             .iter()
             .map(|t| {

@@ -136,8 +136,8 @@ pub enum Db<'a> {
     Sqlite(&'a mut sqlx::SqliteConnection),
 }
 
-/// Adds every row of `table` in the SQLite file to `d`, each value spelled as the
-/// COPY text of the expected side would (integers in decimal, text as is).
+/// Adds every row of `table` in the SQLite file to `d`, each value in the canonical
+/// spelling the expected side's rows get.
 fn sqlite_digest(
     file: &str,
     table: Table,
