@@ -15,7 +15,7 @@ use crate::sinks::jsonl::{Format, JsonlSink};
 use crate::sinks::sql::mask_url;
 use crate::sinks::sql::postgres::{Pg, PgLoader, RunMeta};
 use crate::sinks::sql::projection::{Projection, RowSink, Table};
-use crate::sinks::sql::sqlite::{SqliteLoader, partial_path};
+use crate::sinks::sql::sqlite::{SqliteLoader, partial_path, seeded_file};
 
 /// Where the rows go.
 enum Loader {
@@ -52,6 +52,26 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
         Some(url) => {
             let pg = Pg::open(url, &args.db.schema).map_err(refused)?;
             let found = pg.inspect().map_err(refused)?;
+            // A schema simulate did not make is never dropped, --reset or not: its tables,
+            // grants and owner are someone else's.
+            if let Some(n) = found.tables
+                && !found.ours
+            {
+                let holds = match n {
+                    0 => "is empty".to_string(),
+                    1 => format!("holds 1 relation, {}", found.names),
+                    n => format!(
+                        "holds {n} relations: {}{}",
+                        found.names,
+                        if n > 5 { ", …" } else { "" }
+                    ),
+                };
+                return Err(BadInput(format!(
+                    "schema `{}` in {} was not made by simulate (it {holds}); nothing was changed\n    fix: choose another --schema: simulate creates and owns its own (default simulate)",
+                    pg.schema, pg.masked
+                ))
+                .into());
+            }
             if let Some(n) = found.tables.filter(|n| *n > 0)
                 && !args.reset
             {
@@ -81,6 +101,15 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
             if path.exists() && !args.reset {
                 return Err(BadInput(format!(
                     "{} already exists; nothing was changed\n    fix: add --reset to replace it, choose another --sqlite path, or pass --database-url for PostgreSQL",
+                    path.display()
+                ))
+                .into());
+            }
+            if path.exists()
+                && let Err(why) = seeded_file(path)
+            {
+                return Err(BadInput(format!(
+                    "{} {why}: --reset replaces only a file simulate wrote; nothing was changed\n    fix: choose another --sqlite path, or move it away yourself",
                     path.display()
                 ))
                 .into());

@@ -377,11 +377,55 @@ fn refusals_change_nothing_and_secrets_stay_hidden() {
     assert_eq!(db.count("SELECT count(*) FROM public.keep_me"), 1);
     assert!(db.count("SELECT count(*) FROM simulate.users") < users);
 
+    // Not even --reset drops a schema simulate did not make, full or empty.
+    db.sql(&["CREATE SCHEMA theirs"]);
+    for schema in ["public", "theirs"] {
+        let o = run(&[
+            "seed",
+            "-q",
+            "--users",
+            "50",
+            "--days",
+            "1",
+            "--reset",
+            "--schema",
+            schema,
+            "--database-url",
+            &db.url(),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(text(&o).contains("not made by simulate"), "{}", text(&o));
+    }
+    assert_eq!(db.count("SELECT count(*) FROM public.keep_me"), 1);
+    assert_eq!(
+        db.count("SELECT count(*) FROM pg_namespace WHERE nspname = 'theirs'"),
+        1
+    );
+
+    // A database that is not there: the server's words and how to create it.
+    let o = run(&[
+        "seed",
+        "-q",
+        "--database-url",
+        &format!("{}/no_such_db_here", server()),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("createdb no_such_db_here") && !text(&o).contains(" at line "),
+        "{}",
+        text(&o)
+    );
+
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("s.sqlite");
     std::fs::write(&file, b"precious").unwrap();
-    let o = run(&["seed", "-q", "--sqlite", file.to_str().unwrap()]);
+    let f = file.to_str().unwrap();
+    let o = run(&["seed", "-q", "--sqlite", f]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    // --reset replaces a seed file, not any file that happens to be at that path.
+    let o = run(&["seed", "-q", "--reset", "--sqlite", f]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("not an SQLite database"), "{}", text(&o));
     assert_eq!(std::fs::read(&file).unwrap(), b"precious");
 }
 

@@ -23,8 +23,17 @@ impl DbError {
     pub fn failed(what: impl Into<String>, e: impl fmt::Display) -> DbError {
         DbError::Failed {
             what: what.into(),
-            message: e.to_string(),
+            message: server_words(&e.to_string()).to_string(),
         }
+    }
+}
+
+/// A driver message without the " at line N" sqlx appends to PostgreSQL's errors: N is a
+/// line of the server's C source, which only confuses whoever reads the message.
+pub fn server_words(message: &str) -> &str {
+    match message.rsplit_once(" at line ") {
+        Some((words, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => words,
+        _ => message,
     }
 }
 
@@ -62,6 +71,16 @@ pub fn ident(name: &str) -> Result<String, DbError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn server_source_lines_are_dropped() {
+        assert_eq!(
+            server_words("database \"x\" does not exist at line 948"),
+            "database \"x\" does not exist"
+        );
+        assert_eq!(server_words("no line here"), "no line here");
+        assert_eq!(server_words("stopped at line ten"), "stopped at line ten");
+    }
 
     #[test]
     fn passwords_never_show() {

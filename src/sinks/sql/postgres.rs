@@ -15,13 +15,16 @@ use tokio::sync::mpsc;
 use super::copy::{BINARY_HEADER, BINARY_TRAILER};
 use super::keys::{KEYS, PG_CONSTRAINTS};
 use super::projection::{RowSink, Table};
-use super::{DbError, ident, mask_url};
+use super::{DbError, ident, mask_url, server_words};
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const STAGING_MARK: &str =
     "simulate staging schema: a load in progress or one that was interrupted";
+/// The comment the swap puts on the live schema: `--reset` drops only a schema carrying it
+/// (or, from a load that predates it, holding run_meta), never one a user made.
+const SEEDED_MARK: &str = "simulate: seeded data (see run_meta)";
 
 pub struct Pg {
     opts: PgConnectOptions,
@@ -36,6 +39,10 @@ pub struct Pg {
 pub struct Found {
     /// Relations in the target schema (None: the schema does not exist).
     pub tables: Option<i64>,
+    /// The target schema was made by a seed (see `SEEDED_MARK`).
+    pub ours: bool,
+    /// The first few of its relations, by name, to show whose they are.
+    pub names: String,
     /// A staging schema left by an interrupted load.
     pub stale_staging: bool,
     /// A staging schema of that name that is not ours.
@@ -57,6 +64,11 @@ pub struct RunMeta {
 impl Pg {
     pub fn open(url: &str, schema: &str) -> Result<Pg, DbError> {
         let masked = mask_url(url);
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(DbError::Refused(format!(
+                "{masked} is not a PostgreSQL URL\n    fix: write postgres://user:password@host:5432/database, or leave out --database-url (and DATABASE_URL) to write the SQLite file"
+            )));
+        }
         let opts = PgConnectOptions::from_str(url).map_err(|e| {
             DbError::Refused(format!(
                 "{masked} is not a usable PostgreSQL URL ({})\n    fix: write postgres://user:password@host:5432/database",
@@ -92,13 +104,7 @@ impl Pg {
                     CONNECT_TIMEOUT.as_secs()
                 ))
             })?
-            .map_err(|e| {
-                DbError::Refused(format!(
-                    "cannot connect to {}: {}\n    fix: check the server, the credentials and that the database exists",
-                    self.masked,
-                    clean(&e.to_string(), "")
-                ))
-            });
+            .map_err(|e| self.cannot_connect(&e));
         let mut conn = conn?;
         if let Some(schema) = search_path {
             conn.execute(AssertSqlSafe(format!(
@@ -114,6 +120,34 @@ impl Pg {
         Ok(conn)
     }
 
+    /// Why a connection failed, in the server's words, with the fix for the usual causes.
+    fn cannot_connect(&self, e: &sqlx::Error) -> DbError {
+        let code = e
+            .as_database_error()
+            .and_then(|d| d.code())
+            .unwrap_or_default();
+        let fix = match code.as_ref() {
+            "3D000" => format!(
+                "create it (createdb {}) or name an existing database in the URL",
+                self.opts.get_database().unwrap_or("NAME")
+            ),
+            "28P01" | "28000" => "check the user name and password in the URL".into(),
+            _ if matches!(e, sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused) => {
+                "start PostgreSQL, or correct the host and port in the URL".into()
+            }
+            _ => "check the server, the credentials and that the database exists".into(),
+        };
+        let words = match e.as_database_error() {
+            Some(d) => d.message().to_string(),
+            None => e.to_string(),
+        };
+        DbError::Refused(format!(
+            "cannot connect to {}: {}\n    fix: {fix}",
+            self.masked,
+            server_words(&words)
+        ))
+    }
+
     pub fn runtime(&self) -> &tokio::runtime::Runtime {
         &self.rt
     }
@@ -122,7 +156,10 @@ impl Pg {
         self.rt.block_on(async {
             let mut c = self.connect(None).await?;
             let q = "SELECT n.nspname, obj_description(n.oid, 'pg_namespace'), \
-                     (SELECT count(*) FROM pg_class r WHERE r.relnamespace = n.oid AND r.relkind IN ('r','p','v','m')) \
+                     (SELECT count(*) FROM pg_class r WHERE r.relnamespace = n.oid AND r.relkind IN ('r','p','v','m','f')), \
+                     EXISTS (SELECT 1 FROM pg_class r WHERE r.relnamespace = n.oid AND r.relname = 'run_meta'), \
+                     coalesce((SELECT string_agg(relname, ', ') FROM (SELECT relname FROM pg_class r \
+                        WHERE r.relnamespace = n.oid AND r.relkind IN ('r','p','v','m','f') ORDER BY relname LIMIT 5) s), '') \
                      FROM pg_namespace n WHERE n.nspname = $1 OR n.nspname = $2";
             let rows = sqlx::query(q)
                 .bind(&self.schema)
@@ -137,6 +174,8 @@ impl Pg {
                 let tables: i64 = r.get(2);
                 if name == self.schema {
                     found.tables = Some(tables);
+                    found.ours = comment.as_deref() == Some(SEEDED_MARK) || r.get::<bool, _>(3);
+                    found.names = r.get(4);
                 } else if comment.as_deref() == Some(STAGING_MARK) {
                     found.stale_staging = true;
                 } else {
@@ -204,12 +243,7 @@ impl Pg {
             let mut c = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&opts))
                 .await
                 .map_err(|_| DbError::Refused(format!("no answer from {masked}")))?
-                .map_err(|e| {
-                    DbError::failed(
-                        format!("connecting for {}", table.name()),
-                        clean(&e.to_string(), ""),
-                    )
-                })?;
+                .map_err(|e| DbError::failed(format!("connecting for {}", table.name()), e))?;
             c.execute(AssertSqlSafe(format!(
                 "SET search_path TO {}",
                 ident(&staging)?
@@ -343,6 +377,24 @@ impl Pg {
         self.rt.block_on(async {
             let mut c = self.connect(None).await?;
             let mut tx = c.begin().await.map_err(|e| DbError::failed("swap", e))?;
+            // Checked again here, not only before the load: a schema someone made meanwhile
+            // under that name is theirs, and the load is abandoned rather than drop it.
+            let theirs: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = $1 \
+                 AND obj_description(n.oid, 'pg_namespace') IS DISTINCT FROM $2 \
+                 AND NOT EXISTS (SELECT 1 FROM pg_class r WHERE r.relnamespace = n.oid AND r.relname = 'run_meta'))",
+            )
+            .bind(&self.schema)
+            .bind(SEEDED_MARK)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| DbError::failed("swap: looking at the live schema", e))?;
+            if theirs {
+                return Err(DbError::Refused(format!(
+                    "schema `{}` appeared in {} during the load and was not made by simulate; it was left as it is\n    fix: choose another --schema",
+                    self.schema, self.masked
+                )));
+            }
             tx.execute(AssertSqlSafe(format!(
                 "DROP SCHEMA IF EXISTS {schema} CASCADE"
             )))
@@ -354,7 +406,7 @@ impl Pg {
             .await
             .map_err(|e| DbError::failed("swap: renaming the staging schema", e))?;
             tx.execute(AssertSqlSafe(format!(
-                "COMMENT ON SCHEMA {schema} IS 'simulate: seeded data (see run_meta)'"
+                "COMMENT ON SCHEMA {schema} IS '{SEEDED_MARK}'"
             )))
             .await
             .map_err(|e| DbError::failed("swap", e))?;

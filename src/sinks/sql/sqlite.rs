@@ -264,6 +264,28 @@ impl RowSink for SqliteLoader {
     }
 }
 
+/// Whether `path` is a seed file simulate wrote (an SQLite database holding run_meta), and
+/// if not, what it is instead: `--reset` replaces only those.
+pub fn seeded_file(path: &Path) -> Result<(), &'static str> {
+    if path.is_dir() {
+        return Err("is a folder");
+    }
+    let flags =
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = rusqlite::Connection::open_with_flags(path, flags)
+        .map_err(|_| "cannot be opened as an SQLite database")?;
+    let has_meta: Result<bool, _> = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'run_meta')",
+        [],
+        |r| r.get(0),
+    );
+    match has_meta {
+        Ok(true) => Ok(()),
+        Ok(false) => Err("is an SQLite database without simulate's run_meta table"),
+        Err(_) => Err("is not an SQLite database"),
+    }
+}
+
 /// Opens an existing seed file for `verify`.
 pub fn open(path: &Path) -> Result<(tokio::runtime::Runtime, SqliteConnection), DbError> {
     let rt = tokio::runtime::Builder::new_current_thread()
