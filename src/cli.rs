@@ -223,21 +223,34 @@ pub struct ServeArgs {
 /// Which database `seed` writes and `verify` reads.
 #[derive(Args, Debug, Clone)]
 pub struct DbArgs {
-    /// PostgreSQL URL; without it the SQLite file (see --sqlite) is used
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
+    /// PostgreSQL URL [env: DATABASE_URL]; without either, the SQLite file (see --sqlite) is used
+    #[arg(long, value_name = "URL", conflicts_with = "sqlite")]
     pub database_url: Option<String>,
     /// PostgreSQL schema simulate owns (its tables and migrations live there)
     #[arg(long, default_value = "simulate")]
     pub schema: String,
-    /// SQLite file used when no database URL is given [default: output/seed.sqlite]
+    /// SQLite file, used when no database URL is given; naming it wins over DATABASE_URL
+    /// [default: output/seed.sqlite]
     #[arg(long, value_name = "FILE")]
     pub sqlite: Option<std::path::PathBuf>,
 }
 
 impl DbArgs {
-    /// The PostgreSQL URL, if one was given and is not blank.
+    /// The PostgreSQL URL, if one was given and is not blank: --database-url, else
+    /// DATABASE_URL unless --sqlite names a file. Read by hand rather than with clap's
+    /// `env`, so that a DATABASE_URL exported for another tool does not override an
+    /// explicit --sqlite (clap would count it as given and refuse the pair).
     pub fn url(&self) -> Option<String> {
-        self.database_url.clone().filter(|u| !u.trim().is_empty())
+        let env = || {
+            self.sqlite
+                .is_none()
+                .then(|| std::env::var("DATABASE_URL").ok())
+                .flatten()
+        };
+        self.database_url
+            .clone()
+            .or_else(env)
+            .filter(|u| !u.trim().is_empty())
     }
 
     pub fn sqlite_path(&self) -> std::path::PathBuf {

@@ -95,6 +95,13 @@ pub fn on_seeded<T>(
         let v = f(&mut Db::Pg(&mut conn), pg.runtime())?;
         return Ok((v, format!("schema `{}` of {}", pg.schema, pg.masked)));
     }
+    if sqlite.is_dir() {
+        return Err(BadInput(format!(
+            "{} is a folder, not a seeded SQLite file\n    fix: name the file with --sqlite FILE (the default is output/seed.sqlite)",
+            sqlite.display()
+        ))
+        .into());
+    }
     if !sqlite.exists() {
         return Err(BadInput(format!(
             "{} does not exist\n    fix: run `simulate seed` first, or name the seeded database (--sqlite FILE or --database-url URL)",

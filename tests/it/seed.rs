@@ -427,6 +427,20 @@ fn refusals_change_nothing_and_secrets_stay_hidden() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("not an SQLite database"), "{}", text(&o));
     assert_eq!(std::fs::read(&file).unwrap(), b"precious");
+
+    // A DATABASE_URL exported for another tool does not override an explicit --sqlite.
+    let other = dir.path().join("o.sqlite");
+    let o = bin()
+        .args(["seed", "-q", "--users", "20", "--days", "1", "--sqlite"])
+        .arg(&other)
+        .env(
+            "DATABASE_URL",
+            "postgres://alice:hunter2@127.0.0.1:1/nowhere",
+        )
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(other.exists());
 }
 
 /// A seeded database, then a large `seed --reset` into it started in the background.

@@ -328,9 +328,19 @@ impl Db<'_> {
         } else {
             "SELECT config, events_sha256, events FROM run_meta"
         };
+        let place = if matches!(self, Db::Pg(_)) {
+            "a database written by `simulate seed` (and the --schema it was seeded into)"
+        } else {
+            "a file written by `simulate seed` (--sqlite FILE)"
+        };
         let fail = |e: sqlx::Error| {
+            let words = match e.as_database_error() {
+                Some(d) => d.message().to_string(),
+                None => e.to_string(),
+            };
             DbError::Refused(format!(
-                "no readable run_meta ({e})\n    fix: point verify at a database written by `simulate seed` (and the right --schema)"
+                "no readable run_meta ({})\n    fix: point verify at {place}",
+                super::server_words(&words)
             ))
         };
         let (config, sha, events): (String, String, i64) = on_db!(self, |c| {
