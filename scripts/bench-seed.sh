@@ -26,13 +26,14 @@ size_of() { # database, schema -> bytes of tables, indexes and TOAST
   psql "$PG/$1" -Atc "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '$2' AND c.relkind = 'r'"
 }
 
-# pgbench -i at scale $1 into bench_pgbench; prints "seconds bytes rows client_cpu server_cpu".
+# pgbench -i at scale $1 (further flags after it) into bench_pgbench; prints
+# "seconds bytes rows client_cpu server_cpu".
 pgbench_at() {
   psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS bench_pgbench WITH (FORCE)" -qc "CREATE DATABASE bench_pgbench" >/dev/null
   sync
   local start end b0 b1
   start=$(date +%s.%N); b0=$(busy)
-  /usr/bin/time -f "%U %S" -o "$OUT/pgbench.cpu" pgbench -i -s "$1" "$PG/bench_pgbench" 2> "$OUT/pgbench.log" >/dev/null
+  /usr/bin/time -f "%U %S" -o "$OUT/pgbench.cpu" pgbench -i -s "$1" "${@:2}" "$PG/bench_pgbench" 2> "$OUT/pgbench.log" >/dev/null
   end=$(date +%s.%N); b1=$(busy)
   grep -E "^done in" "$OUT/pgbench.log" >&2 || true
   local cpu; cpu=$(awk '{print $1+$2}' "$OUT/pgbench.cpu")
@@ -92,3 +93,20 @@ echo "== simulate seed --users 50000 --days 7, end to end"
 /usr/bin/time -f "PostgreSQL: %e s wall, peak RSS %M KB" "$BIN" seed -q --users 50000 --days 7 --database-url "$PG/bench_seed" --reset | head -1
 /usr/bin/time -f "SQLite:     %e s wall, peak RSS %M KB" "$BIN" seed -q --users 50000 --days 7 --sqlite "$OUT/seed.sqlite" | head -1
 ls -l "$OUT/seed.sqlite" | awk '{printf "SQLite file: %.1f MB\n", $5/1e6}'
+
+# Both sides without WAL: pgbench's --unlogged-tables against seed --unlogged, same MB.
+echo
+echo "== UNLOGGED tables on both sides: pgbench -i --unlogged-tables -s $MATCH, then seed --unlogged"
+PGB_U=$(pgbench_at "$MATCH" --unlogged-tables)
+sync
+start=$(date +%s.%N)
+"$BIN" seed -q --unlogged --users "$USERS" --days "$DAYS" --database-url "$PG/bench_seed" --reset > /dev/null
+end=$(date +%s.%N)
+python3 - $PGB_U "$(python3 -c "print($end - $start)")" "$(size_of bench_seed simulate)" <<'PY'
+import sys
+ps, pb = float(sys.argv[1]), float(sys.argv[2])
+ss, sb = float(sys.argv[6]), float(sys.argv[7])
+print(f"pgbench -i --unlogged-tables  {ps:7.2f} s {pb/1e6:9.1f} MB {pb/1e6/ps:7.1f} MB/s")
+print(f"simulate seed --unlogged      {ss:7.2f} s {sb/1e6:9.1f} MB {sb/1e6/ss:7.1f} MB/s")
+print(f"MB/s ratio, both UNLOGGED: {(sb/ss)/(pb/ps):.2f}x")
+PY

@@ -104,6 +104,10 @@ pub struct SeedArgs {
     /// Drop and re-create what simulate owns (the schema, or the SQLite file)
     #[arg(long)]
     pub reset: bool,
+    /// PostgreSQL: create the tables UNLOGGED (like pgbench's --unlogged-tables): no WAL,
+    /// faster, but a server crash empties them and replicas do not get them
+    #[arg(long)]
+    pub unlogged: bool,
     /// Worker threads for the engine [default: CPU count]
     #[arg(long)]
     pub threads: Option<usize>,

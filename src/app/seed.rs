@@ -97,6 +97,12 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
             Some(pg)
         }
         None => {
+            if args.unlogged {
+                return Err(BadInput(
+                    "--unlogged is for PostgreSQL (the SQLite file keeps no WAL)\n    fix: pass --database-url URL, or leave out --unlogged".into(),
+                )
+                .into());
+            }
             let path = &sqlite_path;
             if path.exists() && !args.reset {
                 return Err(BadInput(format!(
@@ -128,7 +134,7 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
     let t = Instant::now();
     let loader = match &pg {
         Some(pg) => {
-            pg.prepare().map_err(refused)?;
+            pg.prepare(args.unlogged).map_err(refused)?;
             Loader::Pg(pg.loader())
         }
         None => Loader::Sqlite(SqliteLoader::create(&sqlite_path).map_err(refused)?),
@@ -247,9 +253,14 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
     }
     match (&pg, &url) {
         (Some(pg), Some(url)) => outln!(
-            "loaded into schema `{}` of {}\n  query: psql \"{}\" -c 'SET search_path TO {}; SELECT persona, count(*) FROM users GROUP BY 1'",
+            "loaded into schema `{}` of {}{}\n  query: psql \"{}\" -c 'SET search_path TO {}; SELECT persona, count(*) FROM users GROUP BY 1'",
             pg.schema,
             pg.masked,
+            if args.unlogged {
+                " as UNLOGGED tables (a server crash empties them)"
+            } else {
+                ""
+            },
             mask_url(url),
             pg.schema
         ),

@@ -174,6 +174,33 @@ fn postgres_and_sqlite_hold_the_same_data_and_verify() {
         db.count("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"),
         0
     );
+
+    // --unlogged: the same data, in tables PostgreSQL keeps no WAL for.
+    let o = run(&[
+        &[
+            "seed",
+            "-q",
+            "--unlogged",
+            "--schema",
+            "fast",
+            "--database-url",
+            &db.url(),
+        ][..],
+        &WORLD,
+    ]
+    .concat());
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("UNLOGGED"), "{}", text(&o));
+    let fast = run(&["verify", "--schema", "fast", "--database-url", &db.url()]);
+    assert_eq!(fast.status.code(), Some(0), "{}", text(&fast));
+    assert_eq!(digests(&text(&fast)), a);
+    assert_eq!(
+        db.count("SELECT count(*) FROM pg_tables t JOIN pg_class c ON c.relname = t.tablename AND c.relnamespace = 'fast'::regnamespace WHERE t.schemaname = 'fast' AND c.relpersistence = 'u'"),
+        13,
+        "every table but the migrations' bookkeeping"
+    );
+    let o = run(&[&["seed", "-q", "--unlogged", "--sqlite", file][..], &WORLD].concat());
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
 
 #[test]

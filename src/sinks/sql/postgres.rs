@@ -186,8 +186,11 @@ impl Pg {
         })
     }
 
-    /// Creates the staging schema (removing a stale one of ours) and migrates it.
-    pub fn prepare(&self) -> Result<(), DbError> {
+    /// Creates the staging schema (removing a stale one of ours) and migrates it. With
+    /// `unlogged`, simulate's tables become UNLOGGED while still empty (pgbench's
+    /// `--unlogged-tables`): no WAL for the rows, at the price of PostgreSQL emptying them
+    /// after a server crash and not replicating them.
+    pub fn prepare(&self, unlogged: bool) -> Result<(), DbError> {
         let staging = ident(&self.staging)?;
         self.rt.block_on(async {
             let mut c = self.connect(None).await?;
@@ -197,6 +200,12 @@ impl Pg {
             sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut c).await.map_err(|e| DbError::failed("creating the staging schema", e))?;
             let mut c = self.connect(Some(&self.staging)).await?;
             MIGRATOR.run(&mut c).await.map_err(|e| DbError::failed("running migrations/postgres", e))?;
+            if unlogged {
+                // The migrations' bookkeeping stays logged; it says what the schema is.
+                let tables: Vec<&str> = Table::ALL.iter().map(|t| t.name()).chain(["run_meta"]).collect();
+                let sql: String = tables.iter().map(|t| format!("ALTER TABLE {t} SET UNLOGGED;")).collect();
+                sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut c).await.map_err(|e| DbError::failed("making the tables UNLOGGED", e))?;
+            }
             Ok(())
         })
     }
