@@ -81,6 +81,15 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
                 ))
                 .into());
             }
+            if let Some(owner) = &found.owner_not_us
+                && args.reset
+            {
+                return Err(BadInput(format!(
+                    "schema `{}` in {} belongs to role `{owner}`, and `{}` may not drop it; nothing was changed\n    fix: connect as `{owner}` (or a superuser), or choose another --schema",
+                    pg.schema, pg.masked, found.user
+                ))
+                .into());
+            }
             if found.foreign_staging {
                 return Err(BadInput(format!(
                     "schema `{}` exists in {} and was not made by simulate; nothing was changed\n    fix: choose another --schema",

@@ -329,6 +329,61 @@ fn each_props_corruption_is_counted(
     }
 }
 
+/// A login role of its own for one test on one database, dropped at the end with the
+/// rights it was granted there.
+struct Role {
+    name: String,
+    database: String,
+}
+
+impl Role {
+    fn new(database: &str) -> Role {
+        let name = format!("simulate_weak_{}", std::process::id());
+        rt().block_on(async {
+            let mut c = PgConnection::connect(&format!("{}/postgres", server()))
+                .await
+                .unwrap();
+            c.execute(AssertSqlSafe(format!("DROP ROLE IF EXISTS {name}")))
+                .await
+                .unwrap();
+            c.execute(AssertSqlSafe(format!(
+                "CREATE ROLE {name} LOGIN PASSWORD 'weakpw'"
+            )))
+            .await
+            .unwrap();
+        });
+        Role {
+            name,
+            database: database.to_string(),
+        }
+    }
+
+    fn url(&self) -> String {
+        let mut u = url::Url::parse(&format!("{}/{}", server(), self.database)).unwrap();
+        u.set_username(&self.name).unwrap();
+        u.set_password(Some("weakpw")).unwrap();
+        u.to_string()
+    }
+}
+
+impl Drop for Role {
+    fn drop(&mut self) {
+        let (name, database) = (self.name.clone(), self.database.clone());
+        rt().block_on(async {
+            if let Ok(mut c) = PgConnection::connect(&format!("{}/postgres", server())).await {
+                let _ = c
+                    .execute(AssertSqlSafe(format!(
+                        "REVOKE ALL ON DATABASE {database} FROM {name}"
+                    )))
+                    .await;
+                let _ = c
+                    .execute(AssertSqlSafe(format!("DROP ROLE IF EXISTS {name}")))
+                    .await;
+            }
+        });
+    }
+}
+
 #[test]
 fn refusals_change_nothing_and_secrets_stay_hidden() {
     let db = TestDb::new();
@@ -427,6 +482,40 @@ fn refusals_change_nothing_and_secrets_stay_hidden() {
     assert_eq!(
         db.count("SELECT count(*) FROM pg_namespace WHERE nspname = 'theirs'"),
         1
+    );
+
+    // A user without the rights: told before anything is loaded, with the fix.
+    let weak = Role::new(&db.name);
+    let weak_url = weak.url();
+    let o = run(&[
+        "seed",
+        "-q",
+        "--schema",
+        "mine",
+        "--database-url",
+        &weak_url,
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("permission denied") && text(&o).contains("GRANT CREATE"),
+        "{}",
+        text(&o)
+    );
+    db.sql(&[&format!(
+        "GRANT CREATE ON DATABASE {} TO {}",
+        db.name, weak.name
+    )]);
+    let o = run(&["seed", "-q", "--reset", "--database-url", &weak_url]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("belongs to role") && !text(&o).contains("weakpw"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'simulate%'"),
+        1,
+        "no staging schema was left"
     );
 
     // A database that is not there: the server's words and how to create it.

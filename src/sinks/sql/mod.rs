@@ -20,17 +20,47 @@ pub enum DbError {
 }
 
 impl DbError {
-    pub fn failed(what: impl Into<String>, e: impl fmt::Display) -> DbError {
-        DbError::Failed {
-            what: what.into(),
-            message: server_words(&e.to_string()).to_string(),
+    /// `what` failed because of `e`. A PostgreSQL error whose cause lies with the server
+    /// or the user's rights (SQLSTATE below) becomes a refusal with the fix on its own line.
+    pub fn failed(what: impl Into<String>, e: impl fmt::Display + 'static) -> DbError {
+        let what = what.into();
+        let message = server_words(&e.to_string()).to_string();
+        let code = (&e as &dyn std::any::Any)
+            .downcast_ref::<sqlx::Error>()
+            .and_then(|e| e.as_database_error())
+            .and_then(|d| d.code().map(|c| c.into_owned()));
+        match code.as_deref().and_then(fix_for) {
+            Some(fix) => DbError::Refused(format!("{what}: {message}\n    fix: {fix}")),
+            None => DbError::Failed { what, message },
         }
     }
+}
+
+/// The fix for PostgreSQL errors a user can act on, by SQLSTATE.
+fn fix_for(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "42501" => {
+            "connect as a user that may create schemas in this database (GRANT CREATE ON DATABASE … TO …), or as the owner of the schema it replaces"
+        }
+        "53100" => "free space on the database server's disk, or seed fewer --users or --days",
+        "53200" => "give the server more memory, or lower its maintenance_work_mem",
+        "53300" => {
+            "the load opens about 20 connections at once: raise the server's max_connections or close idle sessions"
+        }
+        "25006" => "this server is read-only (a replica?): point --database-url at the primary",
+        c if c.starts_with("57P") => {
+            "the server was shut down or restarted during the load: start it and run the same command again"
+        }
+        _ => return None,
+    })
 }
 
 /// A driver message without the " at line N" sqlx appends to PostgreSQL's errors: N is a
 /// line of the server's C source, which only confuses whoever reads the message.
 pub fn server_words(message: &str) -> &str {
+    let message = message
+        .strip_prefix("error returned from database: ")
+        .unwrap_or(message);
     match message.rsplit_once(" at line ") {
         Some((words, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => words,
         _ => message,
@@ -79,6 +109,10 @@ mod tests {
             "database \"x\" does not exist"
         );
         assert_eq!(server_words("no line here"), "no line here");
+        assert_eq!(
+            server_words("error returned from database: permission denied for database b1"),
+            "permission denied for database b1"
+        );
         assert_eq!(server_words("stopped at line ten"), "stopped at line ten");
     }
 

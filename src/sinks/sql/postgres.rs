@@ -43,6 +43,11 @@ pub struct Found {
     pub ours: bool,
     /// The first few of its relations, by name, to show whose they are.
     pub names: String,
+    /// The role owning the target schema, when the connecting user cannot act as it (so
+    /// cannot drop it): checked before loading, not found out at the swap.
+    pub owner_not_us: Option<String>,
+    /// The connecting user.
+    pub user: String,
     /// A staging schema left by an interrupted load.
     pub stale_staging: bool,
     /// A staging schema of that name that is not ours.
@@ -159,7 +164,8 @@ impl Pg {
                      (SELECT count(*) FROM pg_class r WHERE r.relnamespace = n.oid AND r.relkind IN ('r','p','v','m','f')), \
                      EXISTS (SELECT 1 FROM pg_class r WHERE r.relnamespace = n.oid AND r.relname = 'run_meta'), \
                      coalesce((SELECT string_agg(relname, ', ') FROM (SELECT relname FROM pg_class r \
-                        WHERE r.relnamespace = n.oid AND r.relkind IN ('r','p','v','m','f') ORDER BY relname LIMIT 5) s), '') \
+                        WHERE r.relnamespace = n.oid AND r.relkind IN ('r','p','v','m','f') ORDER BY relname LIMIT 5) s), ''), \
+                     pg_has_role(n.nspowner, 'USAGE'), pg_get_userbyid(n.nspowner)::text, current_user::text \
                      FROM pg_namespace n WHERE n.nspname = $1 OR n.nspname = $2";
             let rows = sqlx::query(q)
                 .bind(&self.schema)
@@ -176,6 +182,10 @@ impl Pg {
                     found.tables = Some(tables);
                     found.ours = comment.as_deref() == Some(SEEDED_MARK) || r.get::<bool, _>(3);
                     found.names = r.get(4);
+                    if !r.get::<bool, _>(5) {
+                        found.owner_not_us = Some(r.get(6));
+                    }
+                    found.user = r.get(7);
                 } else if comment.as_deref() == Some(STAGING_MARK) {
                     found.stale_staging = true;
                 } else {
