@@ -25,15 +25,35 @@ impl DbError {
     pub fn failed(what: impl Into<String>, e: impl fmt::Display + 'static) -> DbError {
         let what = what.into();
         let message = server_words(&e.to_string()).to_string();
-        let code = (&e as &dyn std::any::Any)
-            .downcast_ref::<sqlx::Error>()
-            .and_then(|e| e.as_database_error())
-            .and_then(|d| d.code().map(|c| c.into_owned()));
-        match code.as_deref().and_then(fix_for) {
+        let any = &e as &dyn std::any::Any;
+        let fix = match any.downcast_ref::<rusqlite::Error>() {
+            Some(e) => sqlite_fix(e),
+            None => any
+                .downcast_ref::<sqlx::Error>()
+                .and_then(|e| e.as_database_error())
+                .and_then(|d| d.code().map(|c| c.into_owned()))
+                .as_deref()
+                .and_then(fix_for),
+        };
+        match fix {
             Some(fix) => DbError::Refused(format!("{what}: {message}\n    fix: {fix}")),
             None => DbError::Failed { what, message },
         }
     }
+}
+
+/// The fix for SQLite errors a user can act on.
+fn sqlite_fix(e: &rusqlite::Error) -> Option<&'static str> {
+    use rusqlite::ErrorCode::*;
+    Some(match e.sqlite_error_code()? {
+        DiskFull | SystemIoFailure => {
+            "free space on that disk, or write the file elsewhere with --sqlite FILE"
+        }
+        ReadOnly | PermissionDenied | CannotOpen => {
+            "check that the file's folder is writable, or choose another file with --sqlite FILE"
+        }
+        _ => return None,
+    })
 }
 
 /// The fix for PostgreSQL errors a user can act on, by SQLSTATE.
