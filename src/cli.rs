@@ -123,6 +123,10 @@ pub struct VerifyArgs {
     pub world: WorldArgs,
     #[command(flatten)]
     pub db: DbArgs,
+    /// Also write the report (each table's rows and digests, each named check) as JSON to
+    /// this file, for CI and dashboards
+    #[arg(long, value_name = "FILE")]
+    pub summary_export: Option<PathBuf>,
     /// No progress display
     #[arg(short, long)]
     pub quiet: bool,

@@ -32,6 +32,36 @@ impl Report {
             && self.tables.iter().all(|(_, e, a)| e == a)
             && self.checks.iter().all(|c| c.1 == 0)
     }
+
+    /// The report for machines: what the console table says, with the full digests.
+    pub fn to_json(&self, place: &str) -> serde_json::Value {
+        let tables: Vec<_> = self
+            .tables
+            .iter()
+            .map(|(t, e, a)| {
+                serde_json::json!({
+                    "table": t.name(),
+                    "ok": e == a,
+                    "rows_expected": e.rows,
+                    "rows_found": a.rows,
+                    "digest_expected": e.hex(),
+                    "digest_found": a.hex(),
+                })
+            })
+            .collect();
+        let checks: Vec<_> = self
+            .checks
+            .iter()
+            .map(|(name, n, what)| serde_json::json!({ "check": name, "ok": *n == 0, "failures": n, "what": what }))
+            .collect();
+        serde_json::json!({
+            "verified": place,
+            "ok": self.ok(),
+            "timeline_same_as_seeded": self.checksum_ok,
+            "tables": tables,
+            "checks": checks,
+        })
+    }
 }
 
 /// The world flags recorded at seed time; flags given to verify must agree with them.
@@ -241,6 +271,11 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
             format!("FAILED: {n} {what}")
         };
         outln!("  {name:<44} {status}");
+    }
+    if let Some(p) = &args.summary_export {
+        let text = serde_json::to_string_pretty(&report.to_json(&place))?;
+        std::fs::write(p, text + "\n")
+            .map_err(|e| anyhow::anyhow!("cannot write the report {}: {e}", p.display()))?;
     }
     if report.ok() {
         outln!("all checks passed");

@@ -208,8 +208,23 @@ fn verify_catches_each_corruption() {
     let db = TestDb::new();
     let o = run(&[&["seed", "-q", "--database-url", &db.url()][..], &WORLD].concat());
     assert!(o.status.success(), "{}", text(&o));
-    let verify = || run(&["verify", "--database-url", &db.url()]);
+    let report_file = tempfile::NamedTempFile::new().unwrap();
+    let report_path = report_file.path().to_str().unwrap().to_string();
+    let verify = || {
+        run(&[
+            "verify",
+            "--database-url",
+            &db.url(),
+            "--summary-export",
+            &report_path,
+        ])
+    };
+    let exported = || -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap()
+    };
     assert_eq!(verify().status.code(), Some(0));
+    assert_eq!(exported()["ok"], true);
+    assert_eq!(exported()["tables"].as_array().unwrap().len(), 12);
 
     let steps: [(&[&str], &str); 5] = [
         (
@@ -261,6 +276,22 @@ fn verify_catches_each_corruption() {
             line.contains("MISMATCH") || line.contains("FAILED"),
             "{failing} not caught: {report}"
         );
+        // The JSON report says the same.
+        let json = exported();
+        assert_eq!(json["ok"], false);
+        let entries = json["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(json["checks"].as_array().unwrap());
+        let entry = entries
+            .into_iter()
+            .find(|e| {
+                e["check"].as_str() == Some(failing)
+                    || e["table"].as_str().map(|t| format!("table {t}")).as_deref() == Some(failing)
+            })
+            .unwrap_or_else(|| panic!("{failing} missing from {json}"));
+        assert_eq!(entry["ok"], false, "{failing}: {entry}");
     }
     let row = |event: &str| {
         format!(
