@@ -548,6 +548,27 @@ fn refusals_change_nothing_and_secrets_stay_hidden() {
         1,
         "no staging schema was left"
     );
+    // Fewer connections allowed than the load's COPY streams: the reason and the fix.
+    db.sql(&[&format!("ALTER ROLE {} CONNECTION LIMIT 3", weak.name)]);
+    let o = run(&[
+        "seed",
+        "-q",
+        "--schema",
+        "mine",
+        "--database-url",
+        &weak_url,
+    ]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("too many connections") && text(&o).contains("CONNECTION LIMIT"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'mine%'"),
+        0,
+        "the abandoned load left nothing"
+    );
 
     // A database that is not there: the server's words and how to create it.
     let o = run(&[

@@ -27,7 +27,7 @@ impl DbError {
         let message = server_words(&e.to_string()).to_string();
         let any = &e as &dyn std::any::Any;
         let fix = match any.downcast_ref::<rusqlite::Error>() {
-            Some(e) => sqlite_fix(e),
+            Some(e) => sqlite_fix(e).map(String::from),
             None => any
                 .downcast_ref::<sqlx::Error>()
                 .and_then(|e| e.as_database_error())
@@ -57,7 +57,7 @@ fn sqlite_fix(e: &rusqlite::Error) -> Option<&'static str> {
 }
 
 /// The fix for PostgreSQL errors a user can act on, by SQLSTATE.
-fn fix_for(code: &str) -> Option<&'static str> {
+fn fix_for(code: &str) -> Option<String> {
     Some(match code {
         "42501" => {
             "connect as a user that may create schemas in this database (GRANT CREATE ON DATABASE … TO …), or as the owner of the schema it replaces"
@@ -65,14 +65,18 @@ fn fix_for(code: &str) -> Option<&'static str> {
         "53100" => "free space on the database server's disk, or seed fewer --users or --days",
         "53200" => "give the server more memory, or lower its maintenance_work_mem",
         "53300" => {
-            "the load opens about 20 connections at once: raise the server's max_connections or close idle sessions"
+            return Some(format!(
+                "the load opens {} connections at once (one per COPY stream): raise the server's max_connections or the role's CONNECTION LIMIT, or close idle sessions",
+                postgres::COPY_CONNECTIONS
+            ));
         }
         "25006" => "this server is read-only (a replica?): point --database-url at the primary",
         c if c.starts_with("57P") => {
             "the server was shut down or restarted during the load: start it and run the same command again"
         }
         _ => return None,
-    })
+    }
+    .to_string())
 }
 
 /// A driver message without the " at line N" sqlx appends to PostgreSQL's errors: N is a

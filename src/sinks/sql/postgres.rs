@@ -26,6 +26,28 @@ const STAGING_MARK: &str =
 /// (or, from a load that predates it, holding run_meta), never one a user made.
 const SEEDED_MARK: &str = "simulate: seeded data (see run_meta)";
 
+/// COPY streams per table. The two largest tables get several: one backend parsing the
+/// behaviour log's JSONB was the critical path while the second core sat idle (50k users:
+/// 9.7 s with one stream each, 8.0 s with two, 6.8 s with 3 and 2, no better with 4 and 3).
+const fn streams(t: Table) -> usize {
+    match t {
+        Table::BehaviorLogs => 3,
+        Table::UserGoalProgress => 2,
+        _ => 1,
+    }
+}
+
+/// Connections a load holds at once: one per COPY stream.
+pub const COPY_CONNECTIONS: usize = {
+    let mut n = 0;
+    let mut i = 0;
+    while i < Table::ALL.len() {
+        n += streams(Table::ALL[i]);
+        i += 1;
+    }
+    n
+};
+
 pub struct Pg {
     opts: PgConnectOptions,
     pub masked: String,
@@ -220,7 +242,7 @@ impl Pg {
         })
     }
 
-    /// Starts one COPY per table; rows flow in through the returned sink.
+    /// Starts the COPY streams (`streams` per table); rows flow in through the returned sink.
     pub fn loader(&self) -> PgLoader {
         let mut senders = Vec::with_capacity(Table::ALL.len());
         let mut tasks = Vec::new();
@@ -228,11 +250,6 @@ impl Pg {
         // behaviour log's JSONB was the critical path while the second core sat idle
         // (50k users: 9.7 s with one stream each, 8.0 s with two, 6.8 s with 3 and 2,
         // no better with 4 and 3).
-        let streams = |t: Table| match t {
-            Table::BehaviorLogs => 3,
-            Table::UserGoalProgress => 2,
-            _ => 1,
-        };
         // A table's streams share one queue, and whichever backend is ready takes the next
         // chunk. Dealing chunks round-robin blocked the whole projection on the one
         // backend that was waiting for a WAL flush while the others sat in ClientRead.
