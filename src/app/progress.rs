@@ -28,14 +28,15 @@ impl Progress {
     }
 
     pub fn new(end_ms: i64, quiet: bool, pace: f64) -> Progress {
-        let bar = ProgressBar::with_draw_target(
-            Some((end_ms / MINUTE) as u64),
-            if quiet {
-                ProgressDrawTarget::hidden()
-            } else {
-                ProgressDrawTarget::stderr()
-            },
-        );
+        Progress::on(console_bar(quiet), end_ms, pace)
+    }
+
+    /// The bar over simulated time, drawn on `bar` (which may have shown steps before).
+    pub fn on(bar: ProgressBar, end_ms: i64, pace: f64) -> Progress {
+        bar.disable_steady_tick();
+        bar.set_length((end_ms / MINUTE) as u64);
+        bar.set_position(0);
+        bar.set_message("");
         bar.set_style(
             ProgressStyle::with_template(
                 "{spinner} [{elapsed_precise}] {wide_bar} {msg} ETA {eta}",
@@ -93,7 +94,49 @@ impl Sink for Progress {
     }
 
     fn finish(&mut self) -> std::io::Result<()> {
-        self.bar.finish_and_clear();
+        if self.rows.is_some() {
+            // Seeding goes on after the last event: the sinks fold the end-of-window state
+            // into rows, then the database builds its keys.
+            show_step(
+                &self.bar,
+                "end-of-window state: goal progress, users, open sessions",
+            );
+        } else {
+            self.bar.finish_and_clear();
+        }
         Ok(())
+    }
+}
+
+/// The console's bar on stderr, or a hidden one with `-q`.
+pub fn console_bar(quiet: bool) -> ProgressBar {
+    ProgressBar::with_draw_target(
+        None,
+        if quiet {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        },
+    )
+}
+
+/// Shows `name` as the step under way: a spinner and the elapsed time, since the steps
+/// around the timeline (migrations, key builds, the swap) have no count to show.
+pub fn show_step(bar: &ProgressBar, name: &str) {
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(name.to_string());
+    bar.enable_steady_tick(Duration::from_millis(120));
+}
+
+/// Clears the bar however the command ends, so an error or the final report never prints
+/// below a stale spinner.
+pub struct ClearOnDrop(pub ProgressBar);
+
+impl Drop for ClearOnDrop {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
     }
 }

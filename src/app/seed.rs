@@ -5,17 +5,17 @@ use std::time::Instant;
 use anyhow::Context;
 use serde_json::json;
 
-use super::progress::Progress;
+use super::progress::{ClearOnDrop, Progress, console_bar, show_step};
 use super::run::load_world;
 use super::{BadInput, EXIT_INTERRUPTED, refused};
 use crate::cli::SeedArgs;
 use crate::engine::{Engine, World};
 use crate::sinks::fanout::Fanout;
 use crate::sinks::jsonl::{Format, JsonlSink};
-use crate::sinks::sql::mask_url;
 use crate::sinks::sql::postgres::{Pg, PgLoader, RunMeta};
 use crate::sinks::sql::projection::{Projection, RowSink, Table};
 use crate::sinks::sql::sqlite::{SqliteLoader, partial_path, seeded_file};
+use crate::sinks::sql::{Steps, mask_url};
 
 /// Where the rows go.
 enum Loader {
@@ -44,7 +44,6 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
     let threads = super::threads(args.threads)?;
     let url = args.db.url();
     let started = Instant::now();
-    let mut timings: Vec<(String, f64)> = Vec::new();
 
     // Look before touching anything: refuse, and change nothing, when data is in the way.
     let sqlite_path = args.db.sqlite_path();
@@ -140,7 +139,13 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
         }
     };
 
-    let t = Instant::now();
+    let bar = console_bar(args.quiet);
+    let clear = ClearOnDrop(bar.clone());
+    let mut steps = Steps::new({
+        let bar = bar.clone();
+        move |name: &str| show_step(&bar, name)
+    });
+    steps.start("schema, migrations");
     let loader = match &pg {
         Some(pg) => {
             pg.prepare(args.unlogged).map_err(refused)?;
@@ -148,24 +153,24 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
         }
         None => Loader::Sqlite(SqliteLoader::create(&sqlite_path).map_err(refused)?),
     };
-    timings.push(("schema, migrations".into(), t.elapsed().as_secs_f64()));
 
-    let t = Instant::now();
+    steps.start("generate and copy");
     let world = World::new(personas.clone(), scenario.clone(), true).map_err(BadInput)?;
     let mut engine = Engine::new(world, threads);
     let mut projection = Projection::new(loader, &personas, &scenario);
     let mut checksum = JsonlSink::create(None, Format::None)?;
-    let mut progress =
-        Progress::new(scenario.end_ms(), args.quiet, 0.0).with_rows(projection.sent());
+    let mut progress = Progress::on(bar, scenario.end_ms(), 0.0).with_rows(projection.sent());
     let stop = super::interrupt_flag();
     let result = {
-        let mut sinks = Fanout(vec![&mut projection, &mut checksum, &mut progress]);
+        // Progress first: its finish names the end-of-window fold the projection's runs.
+        let mut sinks = Fanout(vec![&mut progress, &mut projection, &mut checksum]);
         engine.run(&mut sinks, &stop)
     };
     let loader = projection.into_inner();
     let totals = match result {
         Ok(t) if !t.interrupted => t,
         other => {
+            drop(clear);
             // The database's own words, when a COPY stream broke, say more than the
             // engine's "stopped accepting rows".
             let cause = match (loader, &pg) {
@@ -193,7 +198,6 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
             };
         }
     };
-    timings.push(("generate and copy".into(), t.elapsed().as_secs_f64()));
 
     let meta = RunMeta {
         version: env!("CARGO_PKG_VERSION").to_string(),
@@ -216,20 +220,21 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
     let counts = match loader {
         Loader::Pg(l) => {
             let pg = pg.as_ref().context("PostgreSQL target")?;
-            pg.complete(l, &meta, &mut timings).map_err(|e| {
+            pg.complete(l, &meta, &mut steps).map_err(|e| {
                 pg.abandon();
                 anyhow::Error::new(e).context("the load failed; the previous data is untouched")
             })?
         }
         Loader::Sqlite(l) => l
-            .complete(&meta, &mut timings)
+            .complete(&meta, &mut steps)
             .context("the load failed; the previous file is untouched")?,
     };
+    drop(clear);
     let wall = started.elapsed().as_secs_f64();
     let rows: u64 = counts.iter().map(|c| c.1).sum();
 
     if !args.quiet {
-        for (step, secs) in &timings {
+        for (step, secs) in &steps.done {
             eprintln!("  {step:<38} {secs:8.2} s");
         }
     }

@@ -9,6 +9,40 @@ pub mod sqlite;
 pub mod verify;
 
 use std::fmt;
+use std::time::Instant;
+
+/// The steps of a load and how long each took, printed at the end like `pgbench -i`'s.
+/// Starting a step also tells whoever watches (the console's spinner): the key builds of
+/// a large seed take tens of seconds after the last event.
+pub struct Steps {
+    pub done: Vec<(String, f64)>,
+    current: Option<(String, Instant)>,
+    watch: Box<dyn FnMut(&str)>,
+}
+
+impl Steps {
+    pub fn new(watch: impl FnMut(&str) + 'static) -> Steps {
+        Steps {
+            done: Vec::new(),
+            current: None,
+            watch: Box::new(watch),
+        }
+    }
+
+    /// Ends the step under way, if any, and starts `name`.
+    pub fn start(&mut self, name: &str) {
+        self.end();
+        (self.watch)(name);
+        self.current = Some((name.to_string(), Instant::now()));
+    }
+
+    /// Ends the step under way, recording its time.
+    pub fn end(&mut self) {
+        if let Some((name, t)) = self.current.take() {
+            self.done.push((name, t.elapsed().as_secs_f64()));
+        }
+    }
+}
 
 /// What went wrong talking to a database. Messages never contain a password.
 #[derive(Debug, thiserror::Error)]

@@ -5,7 +5,7 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use super::copy::{BINARY_HEADER, BINARY_TRAILER};
 use super::keys::{KEYS, PG_CONSTRAINTS};
 use super::projection::{RowSink, Table};
-use super::{DbError, ident, mask_url, server_words};
+use super::{DbError, Steps, ident, mask_url, server_words};
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -311,11 +311,11 @@ impl Pg {
         &self,
         loader: PgLoader,
         meta: &RunMeta,
-        timings: &mut Vec<(String, f64)>,
+        steps: &mut Steps,
     ) -> Result<Vec<(Table, u64)>, DbError> {
         let PgLoader { senders, tasks, .. } = loader;
         drop(senders);
-        let t = Instant::now();
+        steps.start("copy (finish)");
         let counts = self.rt.block_on(async {
             let mut counts = Vec::new();
             for task in tasks {
@@ -326,9 +326,8 @@ impl Pg {
             }
             Ok::<_, DbError>(counts)
         })?;
-        timings.push(("copy (finish)".into(), t.elapsed().as_secs_f64()));
 
-        let t = Instant::now();
+        steps.start("primary keys, indexes, ANALYZE");
         self.rt.block_on(async {
             // The two large tables' keys each on a connection of their own, the rest on a
             // third: index builds are sorts, and the largest two set the step's length.
@@ -384,12 +383,8 @@ impl Pg {
             .await?;
             Ok::<_, DbError>(())
         })?;
-        timings.push((
-            "primary keys, indexes, ANALYZE".into(),
-            t.elapsed().as_secs_f64(),
-        ));
 
-        let t = Instant::now();
+        steps.start("foreign keys, run_meta");
         self.rt.block_on(async {
             let mut c = self.connect(Some(&self.staging)).await?;
             for s in PG_CONSTRAINTS {
@@ -414,9 +409,8 @@ impl Pg {
             .map_err(|e| DbError::failed("writing run_meta", e))?;
             Ok::<_, DbError>(())
         })?;
-        timings.push(("foreign keys, run_meta".into(), t.elapsed().as_secs_f64()));
 
-        let t = Instant::now();
+        steps.start("swap in");
         let (schema, staging) = (ident(&self.schema)?, ident(&self.staging)?);
         self.rt.block_on(async {
             let mut c = self.connect(None).await?;
@@ -459,7 +453,7 @@ impl Pg {
                 .map_err(|e| DbError::failed("swap: commit", e))?;
             Ok::<_, DbError>(())
         })?;
-        timings.push(("swap in".into(), t.elapsed().as_secs_f64()));
+        steps.end();
         Ok(counts)
     }
 

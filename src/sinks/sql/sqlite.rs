@@ -4,17 +4,16 @@
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::time::Instant;
 
 use sqlx::Connection;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 
-use super::DbError;
 use super::copy::field;
 use super::keys::KEYS;
 use super::postgres::RunMeta;
 use super::projection::{Kind, RowSink, Table};
+use super::{DbError, Steps};
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -142,16 +141,16 @@ impl SqliteLoader {
     pub fn complete(
         mut self,
         meta: &RunMeta,
-        timings: &mut Vec<(String, f64)>,
+        steps: &mut Steps,
     ) -> Result<Vec<(Table, u64)>, DbError> {
+        steps.start("inserts (finish)");
         let Inserter { conn, counts, .. } = self.finish_inserts()?;
-        let t = Instant::now();
+        steps.start("indexes");
         for (_, s) in KEYS {
             conn.execute_batch(s)
                 .map_err(|e| DbError::failed(format!("key: {s}"), e))?;
         }
-        timings.push(("indexes".into(), t.elapsed().as_secs_f64()));
-        let t = Instant::now();
+        steps.start("analyze, rename into place");
         conn.execute_batch("ANALYZE")
             .map_err(|e| DbError::failed("ANALYZE", e))?;
         conn.execute(
@@ -173,10 +172,7 @@ impl SqliteLoader {
         std::fs::rename(&self.partial, &self.path).map_err(|e| {
             DbError::failed(format!("moving the file to {}", self.path.display()), e)
         })?;
-        timings.push((
-            "analyze, rename into place".into(),
-            t.elapsed().as_secs_f64(),
-        ));
+        steps.end();
         Ok(Table::ALL
             .iter()
             .map(|t| (*t, counts[*t as usize]))
