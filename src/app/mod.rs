@@ -122,6 +122,8 @@ pub fn interrupt_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
         if flag.swap(true, std::sync::atomic::Ordering::SeqCst) {
             std::process::exit(EXIT_INTERRUPTED);
         }
+        // A step that cannot be cut short (an index build) may take a while to end.
+        eprintln!("\nstopping… (Ctrl-C again to quit at once)");
     });
     stop
 }

@@ -15,7 +15,7 @@ use crate::sinks::jsonl::{Format, JsonlSink};
 use crate::sinks::sql::postgres::{Pg, PgLoader, RunMeta};
 use crate::sinks::sql::projection::{Projection, RowSink, Table};
 use crate::sinks::sql::sqlite::{SqliteLoader, partial_path, seeded_file};
-use crate::sinks::sql::{Steps, mask_url};
+use crate::sinks::sql::{DbError, Steps, mask_url};
 
 /// Where the rows go.
 enum Loader {
@@ -141,11 +141,15 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
 
     let bar = console_bar(args.quiet);
     let clear = ClearOnDrop(bar.clone());
-    let mut steps = Steps::new({
+    let stop = super::interrupt_flag();
+    let mut steps = Steps::new(stop.clone(), {
         let bar = bar.clone();
         move |name: &str| show_step(&bar, name)
     });
-    steps.start("schema, migrations");
+    if steps.start("schema, migrations").is_err() {
+        eprintln!("interrupted: nothing was changed");
+        return Ok(EXIT_INTERRUPTED);
+    }
     let loader = match &pg {
         Some(pg) => {
             pg.prepare(args.unlogged).map_err(refused)?;
@@ -154,13 +158,14 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
         None => Loader::Sqlite(SqliteLoader::create(&sqlite_path).map_err(refused)?),
     };
 
-    steps.start("generate and copy");
+    // A Ctrl-C before this is the engine's to see: it stops at once, and the load is
+    // abandoned below.
+    let _ = steps.start("generate and copy");
     let world = World::new(personas.clone(), scenario.clone(), true).map_err(BadInput)?;
     let mut engine = Engine::new(world, threads);
     let mut projection = Projection::new(loader, &personas, &scenario);
     let mut checksum = JsonlSink::create(None, Format::None)?;
     let mut progress = Progress::on(bar, scenario.end_ms(), 0.0).with_rows(projection.sent());
-    let stop = super::interrupt_flag();
     let result = {
         // Progress first: its finish names the end-of-window fold the projection's runs.
         let mut sinks = Fanout(vec![&mut progress, &mut projection, &mut checksum]);
@@ -189,12 +194,7 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
                     };
                     Err(e.context("the load failed; the previous data is untouched"))
                 }
-                Ok(_) => {
-                    eprintln!(
-                        "interrupted: the partial load was discarded; the previous data is untouched"
-                    );
-                    Ok(EXIT_INTERRUPTED)
-                }
+                Ok(_) => Ok(interrupted()),
             };
         }
     };
@@ -217,17 +217,28 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
         checksum: checksum.checksum(),
         complete: true,
     };
-    let counts = match loader {
+    let done = match loader {
         Loader::Pg(l) => {
             let pg = pg.as_ref().context("PostgreSQL target")?;
-            pg.complete(l, &meta, &mut steps).map_err(|e| {
+            let done = pg.complete(l, &meta, &mut steps);
+            if done.is_err() {
                 pg.abandon();
-                anyhow::Error::new(e).context("the load failed; the previous data is untouched")
-            })?
+            }
+            done
         }
-        Loader::Sqlite(l) => l
-            .complete(&meta, &mut steps)
-            .context("the load failed; the previous file is untouched")?,
+        Loader::Sqlite(l) => l.complete(&meta, &mut steps),
+    };
+    let counts = match done {
+        Ok(counts) => counts,
+        Err(DbError::Interrupted) => {
+            drop(clear);
+            return Ok(interrupted());
+        }
+        Err(e) => {
+            return Err(
+                anyhow::Error::new(e).context("the load failed; the previous data is untouched")
+            );
+        }
     };
     drop(clear);
     let wall = started.elapsed().as_secs_f64();
@@ -285,4 +296,10 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
         ),
     }
     Ok(0)
+}
+
+/// Ctrl-C during a load: nothing of it was swapped in.
+fn interrupted() -> i32 {
+    eprintln!("interrupted: the partial load was discarded; the previous data is untouched");
+    EXIT_INTERRUPTED
 }

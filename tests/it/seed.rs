@@ -685,6 +685,38 @@ fn an_interrupted_load_leaves_the_previous_data() {
 }
 
 #[test]
+fn ctrl_c_during_the_key_builds_discards_the_load() {
+    let db = TestDb::new();
+    let (users, child) = seeded_with_a_big_load_running(&db);
+    // Past the last row: the index builds are running.
+    wait_for(
+        &db,
+        &format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND query LIKE 'CREATE UNIQUE INDEX%'",
+            db.name
+        ),
+    );
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", text(&o));
+    assert!(text(&o).contains("discarded"), "{}", text(&o));
+    assert_eq!(
+        db.count("SELECT count(*) FROM simulate.users"),
+        users,
+        "the previous data is intact"
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM pg_namespace WHERE nspname = 'simulate__staging'"),
+        0,
+        "the staging schema was dropped"
+    );
+}
+
+#[test]
 fn a_lost_connection_fails_cleanly_with_the_database_reason() {
     let db = TestDb::new();
     let (users, child) = seeded_with_a_big_load_running(&db);

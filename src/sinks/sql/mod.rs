@@ -9,6 +9,8 @@ pub mod sqlite;
 pub mod verify;
 
 use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// The steps of a load and how long each took, printed at the end like `pgbench -i`'s.
@@ -18,22 +20,30 @@ pub struct Steps {
     pub done: Vec<(String, f64)>,
     current: Option<(String, Instant)>,
     watch: Box<dyn FnMut(&str)>,
+    /// Set by Ctrl-C: the load stops before its next step rather than swap itself in.
+    stop: Arc<AtomicBool>,
 }
 
 impl Steps {
-    pub fn new(watch: impl FnMut(&str) + 'static) -> Steps {
+    pub fn new(stop: Arc<AtomicBool>, watch: impl FnMut(&str) + 'static) -> Steps {
         Steps {
             done: Vec::new(),
             current: None,
             watch: Box::new(watch),
+            stop,
         }
     }
 
-    /// Ends the step under way, if any, and starts `name`.
-    pub fn start(&mut self, name: &str) {
+    /// Ends the step under way, if any, and starts `name`; `Interrupted` instead when
+    /// Ctrl-C came meanwhile.
+    pub fn start(&mut self, name: &str) -> Result<(), DbError> {
         self.end();
+        if self.stop.load(Ordering::SeqCst) {
+            return Err(DbError::Interrupted);
+        }
         (self.watch)(name);
         self.current = Some((name.to_string(), Instant::now()));
+        Ok(())
     }
 
     /// Ends the step under way, recording its time.
@@ -51,6 +61,9 @@ pub enum DbError {
     Refused(String),
     #[error("{what}: {message}")]
     Failed { what: String, message: String },
+    /// Ctrl-C between two steps of a load.
+    #[error("interrupted")]
+    Interrupted,
 }
 
 impl DbError {

@@ -315,7 +315,7 @@ impl Pg {
     ) -> Result<Vec<(Table, u64)>, DbError> {
         let PgLoader { senders, tasks, .. } = loader;
         drop(senders);
-        steps.start("copy (finish)");
+        steps.start("copy (finish)")?;
         let counts = self.rt.block_on(async {
             let mut counts = Vec::new();
             for task in tasks {
@@ -327,7 +327,7 @@ impl Pg {
             Ok::<_, DbError>(counts)
         })?;
 
-        steps.start("primary keys, indexes, ANALYZE");
+        steps.start("primary keys, indexes, ANALYZE")?;
         self.rt.block_on(async {
             // The two large tables' keys each on a connection of their own, the rest on a
             // third: index builds are sorts, and the largest two set the step's length.
@@ -384,7 +384,7 @@ impl Pg {
             Ok::<_, DbError>(())
         })?;
 
-        steps.start("foreign keys, run_meta");
+        steps.start("foreign keys, run_meta")?;
         self.rt.block_on(async {
             let mut c = self.connect(Some(&self.staging)).await?;
             for s in PG_CONSTRAINTS {
@@ -410,7 +410,7 @@ impl Pg {
             Ok::<_, DbError>(())
         })?;
 
-        steps.start("swap in");
+        steps.start("swap in")?;
         let (schema, staging) = (ident(&self.schema)?, ident(&self.staging)?);
         self.rt.block_on(async {
             let mut c = self.connect(None).await?;

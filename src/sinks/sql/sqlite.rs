@@ -137,20 +137,33 @@ impl SqliteLoader {
         }
     }
 
-    /// Keys, ANALYZE and run_meta, then the rename into place.
+    /// Keys, ANALYZE and run_meta, then the rename into place. On failure or Ctrl-C the
+    /// partial file goes: a full disk needs its space back.
     pub fn complete(
         mut self,
         meta: &RunMeta,
         steps: &mut Steps,
     ) -> Result<Vec<(Table, u64)>, DbError> {
-        steps.start("inserts (finish)");
+        let done = self.complete_file(meta, steps);
+        if done.is_err() {
+            let _ = std::fs::remove_file(&self.partial);
+        }
+        done
+    }
+
+    fn complete_file(
+        &mut self,
+        meta: &RunMeta,
+        steps: &mut Steps,
+    ) -> Result<Vec<(Table, u64)>, DbError> {
+        steps.start("inserts (finish)")?;
         let Inserter { conn, counts, .. } = self.finish_inserts()?;
-        steps.start("indexes");
+        steps.start("indexes")?;
         for (_, s) in KEYS {
             conn.execute_batch(s)
                 .map_err(|e| DbError::failed(format!("key: {s}"), e))?;
         }
-        steps.start("analyze, rename into place");
+        steps.start("analyze, rename into place")?;
         conn.execute_batch("ANALYZE")
             .map_err(|e| DbError::failed("ANALYZE", e))?;
         conn.execute(
