@@ -50,7 +50,7 @@ CREATE TABLE behavior_logs (
     t_ms       bigint      NOT NULL,
     event      text        NOT NULL,
     props      jsonb       NOT NULL
-);
+) PARTITION BY HASH (user_id);  -- one partition per COPY stream, created by the loader
 
 CREATE TABLE points_ledger (
     user_id       bigint      NOT NULL,
@@ -83,7 +83,7 @@ CREATE TABLE user_goal_progress (
     status       text        NOT NULL CHECK (status IN ('in_progress', 'completed', 'claimed')),
     completed_at timestamptz,
     claimed_at   timestamptz
-);
+) PARTITION BY HASH (user_id);  -- one partition per COPY stream, created by the loader
 
 -- Seed 002: gifts and the claims that won a share.
 CREATE TABLE gifts (

@@ -24,10 +24,23 @@ enum Loader {
 }
 
 impl RowSink for Loader {
-    fn rows(&mut self, table: Table, chunk: Vec<u8>, rows: u64) -> std::io::Result<()> {
+    fn rows(
+        &mut self,
+        table: Table,
+        lane: usize,
+        chunk: Vec<u8>,
+        rows: u64,
+    ) -> std::io::Result<()> {
         match self {
-            Loader::Pg(l) => l.rows(table, chunk, rows),
-            Loader::Sqlite(l) => l.rows(table, chunk, rows),
+            Loader::Pg(l) => l.rows(table, lane, chunk, rows),
+            Loader::Sqlite(l) => l.rows(table, lane, chunk, rows),
+        }
+    }
+
+    fn lanes(&self, table: Table) -> usize {
+        match self {
+            Loader::Pg(l) => l.lanes(table),
+            Loader::Sqlite(l) => l.lanes(table),
         }
     }
 

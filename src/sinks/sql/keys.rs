@@ -1,73 +1,212 @@
 //! Keys and indexes, added after the data is in (as `pgbench -i` does): one index build
 //! per table beats maintaining them row by row during COPY.
 
-/// Statements for both backends; each names the table it belongs to first.
-pub const KEYS: &[(&str, &str)] = &[
-    ("users", "CREATE UNIQUE INDEX users_pkey ON users (id)"),
-    (
-        "users",
-        "CREATE UNIQUE INDEX users_email_key ON users (email)",
-    ),
-    (
-        "sessions",
-        "CREATE UNIQUE INDEX sessions_pkey ON sessions (user_id, session_no)",
-    ),
-    (
-        "behavior_logs",
-        "CREATE UNIQUE INDEX behavior_logs_pkey ON behavior_logs (user_id, seq)",
-    ),
-    (
-        "points_ledger",
-        "CREATE UNIQUE INDEX points_ledger_pkey ON points_ledger (user_id, seq)",
-    ),
-    (
-        "challenges",
-        "CREATE UNIQUE INDEX challenges_pkey ON challenges (id)",
-    ),
-    ("goals", "CREATE UNIQUE INDEX goals_pkey ON goals (id)"),
-    (
+/// One index, as both backends build it.
+pub struct Key {
+    pub table: &'static str,
+    pub name: &'static str,
+    pub unique: bool,
+    /// PostgreSQL turns it into the table's primary key; SQLite keeps the unique index.
+    pub primary: bool,
+    pub columns: &'static str,
+    pub filter: Option<&'static str>,
+}
+
+const fn key(table: &'static str, name: &'static str, columns: &'static str) -> Key {
+    Key {
+        table,
+        name,
+        unique: true,
+        primary: true,
+        columns,
+        filter: None,
+    }
+}
+
+/// Secondary indexes on the behaviour log are left to the user: each one costs a sort of
+/// the largest table.
+pub const KEYS: &[Key] = &[
+    key("users", "users_pkey", "id"),
+    Key {
+        primary: false,
+        ..key("users", "users_email_key", "email")
+    },
+    key("sessions", "sessions_pkey", "user_id, session_no"),
+    key("behavior_logs", "behavior_logs_pkey", "user_id, seq"),
+    key("points_ledger", "points_ledger_pkey", "user_id, seq"),
+    key("challenges", "challenges_pkey", "id"),
+    key("goals", "goals_pkey", "id"),
+    key(
         "user_goal_progress",
-        "CREATE UNIQUE INDEX user_goal_progress_pkey ON user_goal_progress (user_id, goal_id)",
+        "user_goal_progress_pkey",
+        "user_id, goal_id",
     ),
-    (
-        "user_goal_progress",
-        "CREATE INDEX user_goal_progress_completed ON user_goal_progress (goal_id) WHERE status = 'completed'",
-    ),
-    ("gifts", "CREATE UNIQUE INDEX gifts_pkey ON gifts (id)"),
-    (
-        "gift_claims",
-        "CREATE UNIQUE INDEX gift_claims_pkey ON gift_claims (gift_id, user_id)",
-    ),
-    (
-        "check_ins",
-        "CREATE UNIQUE INDEX check_ins_pkey ON check_ins (user_id, seq)",
-    ),
-    (
-        "purchases",
-        "CREATE UNIQUE INDEX purchases_pkey ON purchases (id)",
-    ),
-    ("nudges", "CREATE UNIQUE INDEX nudges_pkey ON nudges (id)"),
+    Key {
+        unique: false,
+        primary: false,
+        filter: Some("status = 'completed'"),
+        ..key(
+            "user_goal_progress",
+            "user_goal_progress_completed",
+            "goal_id",
+        )
+    },
+    key("gifts", "gifts_pkey", "id"),
+    key("gift_claims", "gift_claims_pkey", "gift_id, user_id"),
+    key("check_ins", "check_ins_pkey", "user_id, seq"),
+    key("purchases", "purchases_pkey", "id"),
+    key("nudges", "nudges_pkey", "id"),
 ];
 
-/// PostgreSQL turns the unique indexes into primary keys and adds the foreign keys that
-/// are cheap to check; SQLite keeps the unique indexes. The goal-progress foreign key is
-/// NOT VALID: the projection guarantees it, and validating millions of rows doubled the
-/// key step (verify checks the data instead). Secondary indexes on the behaviour log are
-/// left to the user: each one costs a sort of the largest table.
-pub const PG_CONSTRAINTS: &[&str] = &[
-    "ALTER TABLE users ADD PRIMARY KEY USING INDEX users_pkey",
-    "ALTER TABLE sessions ADD PRIMARY KEY USING INDEX sessions_pkey",
-    "ALTER TABLE behavior_logs ADD PRIMARY KEY USING INDEX behavior_logs_pkey",
-    "ALTER TABLE points_ledger ADD PRIMARY KEY USING INDEX points_ledger_pkey",
-    "ALTER TABLE challenges ADD PRIMARY KEY USING INDEX challenges_pkey",
-    "ALTER TABLE goals ADD PRIMARY KEY USING INDEX goals_pkey",
-    "ALTER TABLE user_goal_progress ADD PRIMARY KEY USING INDEX user_goal_progress_pkey",
-    "ALTER TABLE gifts ADD PRIMARY KEY USING INDEX gifts_pkey",
-    "ALTER TABLE gift_claims ADD PRIMARY KEY USING INDEX gift_claims_pkey",
-    "ALTER TABLE check_ins ADD PRIMARY KEY USING INDEX check_ins_pkey",
-    "ALTER TABLE purchases ADD PRIMARY KEY USING INDEX purchases_pkey",
-    "ALTER TABLE nudges ADD PRIMARY KEY USING INDEX nudges_pkey",
-    "ALTER TABLE goals ADD FOREIGN KEY (challenge_id) REFERENCES challenges (id)",
-    "ALTER TABLE user_goal_progress ADD FOREIGN KEY (goal_id) REFERENCES goals (id) NOT VALID",
-    "ALTER TABLE gift_claims ADD FOREIGN KEY (gift_id) REFERENCES gifts (id)",
+/// (table, foreign key, NOT VALID). The goal-progress key is NOT VALID: the projection
+/// guarantees it, and validating millions of rows doubled the key step (verify checks
+/// the data instead).
+const FOREIGN_KEYS: &[(&str, &str, bool)] = &[
+    ("goals", "(challenge_id) REFERENCES challenges (id)", false),
+    (
+        "user_goal_progress",
+        "(goal_id) REFERENCES goals (id)",
+        true,
+    ),
+    ("gift_claims", "(gift_id) REFERENCES gifts (id)", false),
 ];
+
+/// The name of partition `lane` of `table`, and of its copy of an index.
+pub fn part(name: &str, table: &str, lane: usize) -> String {
+    match name.strip_prefix(table) {
+        Some(rest) => format!("{table}_p{lane}{rest}"),
+        None => format!("{name}_p{lane}"),
+    }
+}
+
+impl Key {
+    fn create(&self, name: &str, on: &str) -> String {
+        format!(
+            "CREATE {}INDEX {name} ON {on} ({}){}",
+            if self.unique { "UNIQUE " } else { "" },
+            self.columns,
+            self.filter
+                .map(|f| format!(" WHERE {f}"))
+                .unwrap_or_default()
+        )
+    }
+
+    /// The statement SQLite runs.
+    pub fn sqlite(&self) -> String {
+        self.create(self.name, self.table)
+    }
+
+    /// The index builds PostgreSQL runs for this key when `table` has `lanes` hash
+    /// partitions (1: a plain table): one build per partition, each on its own table.
+    pub fn pg_builds(&self, lanes: usize) -> Vec<String> {
+        if lanes <= 1 {
+            return vec![self.create(self.name, self.table)];
+        }
+        (0..lanes)
+            .map(|i| {
+                self.create(
+                    &part(self.name, self.table, i),
+                    &part(self.table, self.table, i),
+                )
+            })
+            .collect()
+    }
+
+    /// What turns the built indexes into keys. A partitioned table's key is declared on
+    /// the parent alone (`ONLY`), then each partition's index is attached to it: the
+    /// parent's own build would redo the partitions' one after another.
+    pub fn pg_constraints(&self, lanes: usize) -> Vec<String> {
+        let (t, n) = (self.table, self.name);
+        if lanes <= 1 {
+            return match self.primary {
+                true => vec![format!("ALTER TABLE {t} ADD PRIMARY KEY USING INDEX {n}")],
+                false => vec![],
+            };
+        }
+        let mut out = Vec::new();
+        if self.primary {
+            for i in 0..lanes {
+                out.push(format!(
+                    "ALTER TABLE {} ADD PRIMARY KEY USING INDEX {}",
+                    part(t, t, i),
+                    part(n, t, i)
+                ));
+            }
+            out.push(format!(
+                "ALTER TABLE ONLY {t} ADD PRIMARY KEY ({})",
+                self.columns
+            ));
+        } else {
+            out.push(self.create(n, &format!("ONLY {t}")));
+        }
+        for i in 0..lanes {
+            out.push(format!(
+                "ALTER INDEX {n} ATTACH PARTITION {}",
+                part(n, t, i)
+            ));
+        }
+        out
+    }
+}
+
+/// The foreign keys PostgreSQL adds after the keys; `lanes` says how many partitions a
+/// table has. A NOT VALID key goes on each partition (PostgreSQL 15 refuses NOT VALID on
+/// a partitioned table).
+pub fn pg_foreign_keys(lanes: impl Fn(&str) -> usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for (t, fk, not_valid) in FOREIGN_KEYS {
+        let suffix = if *not_valid { " NOT VALID" } else { "" };
+        match lanes(t) {
+            n if n > 1 && *not_valid => {
+                for i in 0..n {
+                    out.push(format!(
+                        "ALTER TABLE {} ADD FOREIGN KEY {fk}{suffix}",
+                        part(t, t, i)
+                    ));
+                }
+            }
+            _ => out.push(format!("ALTER TABLE {t} ADD FOREIGN KEY {fk}{suffix}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitioned_keys_are_built_per_partition_and_attached() {
+        let pkey = KEYS
+            .iter()
+            .find(|k| k.name == "behavior_logs_pkey")
+            .unwrap();
+        assert_eq!(
+            pkey.pg_builds(2),
+            [
+                "CREATE UNIQUE INDEX behavior_logs_p0_pkey ON behavior_logs_p0 (user_id, seq)",
+                "CREATE UNIQUE INDEX behavior_logs_p1_pkey ON behavior_logs_p1 (user_id, seq)"
+            ]
+        );
+        assert_eq!(
+            pkey.pg_constraints(2).last().unwrap(),
+            "ALTER INDEX behavior_logs_pkey ATTACH PARTITION behavior_logs_p1_pkey"
+        );
+        let partial = KEYS
+            .iter()
+            .find(|k| k.name == "user_goal_progress_completed")
+            .unwrap();
+        assert_eq!(
+            partial.pg_constraints(2)[0],
+            "CREATE INDEX user_goal_progress_completed ON ONLY user_goal_progress (goal_id) WHERE status = 'completed'"
+        );
+        assert_eq!(
+            pkey.pg_builds(1),
+            ["CREATE UNIQUE INDEX behavior_logs_pkey ON behavior_logs (user_id, seq)"]
+        );
+        assert!(
+            pg_foreign_keys(|t| if t == "user_goal_progress" { 2 } else { 1 })
+                .contains(&"ALTER TABLE user_goal_progress_p1 ADD FOREIGN KEY (goal_id) REFERENCES goals (id) NOT VALID".to_string())
+        );
+    }
+}

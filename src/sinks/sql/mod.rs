@@ -3,6 +3,7 @@
 
 pub mod copy;
 pub mod keys;
+pub mod partition;
 pub mod postgres;
 pub mod projection;
 pub mod sqlite;

@@ -4,7 +4,6 @@
 //! schema untouched and a staging schema that the next run recognises and removes.
 
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
@@ -13,7 +12,7 @@ use sqlx::{AssertSqlSafe, Connection, Executor, Row};
 use tokio::sync::mpsc;
 
 use super::copy::{BINARY_HEADER, BINARY_TRAILER};
-use super::keys::{KEYS, PG_CONSTRAINTS};
+use super::keys::{KEYS, part, pg_foreign_keys};
 use super::projection::{RowSink, Table};
 use super::{DbError, Steps, ident, mask_url, server_words};
 
@@ -26,15 +25,25 @@ const STAGING_MARK: &str =
 /// (or, from a load that predates it, holding run_meta), never one a user made.
 const SEEDED_MARK: &str = "simulate: seeded data (see run_meta)";
 
-/// COPY streams per table. The two largest tables get several: one backend parsing the
-/// behaviour log's JSONB was the critical path while the second core sat idle (50k users:
-/// 9.7 s with one stream each, 8.0 s with two, 6.8 s with 3 and 2, no better with 4 and 3).
-const fn streams(t: Table) -> usize {
+/// COPY streams per table, each filling one hash partition of it alone (`lanes`). The two
+/// largest tables get several: one backend parsing the behaviour log's JSONB was the
+/// critical path while the second core sat idle (50k users: 9.7 s with one stream each,
+/// 8.0 s with two, 6.8 s with 3 and 2, no better with 4 and 3). A partition per stream,
+/// rather than streams sharing one table, lets every stream `COPY … FREEZE`.
+pub const fn streams(t: Table) -> usize {
     match t {
         Table::BehaviorLogs => 3,
         Table::UserGoalProgress => 2,
         _ => 1,
     }
+}
+
+/// Partitions (COPY streams) of the table named `name`.
+fn lanes_of(name: &str) -> usize {
+    Table::ALL
+        .into_iter()
+        .find(|t| t.name() == name)
+        .map_or(1, streams)
 }
 
 /// Connections a load holds at once: one per COPY stream.
@@ -232,44 +241,70 @@ impl Pg {
             sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut c).await.map_err(|e| DbError::failed("creating the staging schema", e))?;
             let mut c = self.connect(Some(&self.staging)).await?;
             MIGRATOR.run(&mut c).await.map_err(|e| DbError::failed("running migrations/postgres", e))?;
-            if unlogged {
-                // The migrations' bookkeeping stays logged; it says what the schema is.
-                let tables: Vec<&str> = Table::ALL.iter().map(|t| t.name()).chain(["run_meta"]).collect();
-                let sql: String = tables.iter().map(|t| format!("ALTER TABLE {t} SET UNLOGGED;")).collect();
-                sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut c).await.map_err(|e| DbError::failed("making the tables UNLOGGED", e))?;
+            // The migrations declare which tables are PARTITION BY HASH (user_id); how many
+            // partitions follows the stream plan, so it is decided here.
+            let mut sql = String::new();
+            for t in Table::ALL.into_iter().filter(|t| streams(*t) > 1) {
+                let n = streams(t);
+                for i in 0..n {
+                    sql += &format!(
+                        "CREATE TABLE {} PARTITION OF {} FOR VALUES WITH (MODULUS {n}, REMAINDER {i});",
+                        part(t.name(), t.name(), i),
+                        t.name()
+                    );
+                }
             }
+            if unlogged {
+                // Tables that hold rows; the migrations' bookkeeping stays logged, as it
+                // says what the schema is.
+                let leaves = Table::ALL.into_iter().flat_map(|t| {
+                    (0..streams(t)).map(move |i| if streams(t) > 1 { part(t.name(), t.name(), i) } else { t.name().to_string() })
+                });
+                for t in leaves.chain(["run_meta".to_string()]) {
+                    sql += &format!("ALTER TABLE {t} SET UNLOGGED;");
+                }
+            }
+            sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut c).await.map_err(|e| DbError::failed("creating the partitions", e))?;
             Ok(())
         })
     }
 
-    /// Starts the COPY streams (`streams` per table); rows flow in through the returned sink.
+    /// Starts the COPY streams, one per lane of each table; rows flow in through the
+    /// returned sink.
     pub fn loader(&self) -> PgLoader {
         let mut senders = Vec::with_capacity(Table::ALL.len());
         let mut tasks = Vec::new();
-        // The two largest tables get several COPY streams: one backend parsing the
-        // behaviour log's JSONB was the critical path while the second core sat idle
-        // (50k users: 9.7 s with one stream each, 8.0 s with two, 6.8 s with 3 and 2,
-        // no better with 4 and 3).
-        // A table's streams share one queue, and whichever backend is ready takes the next
-        // chunk. Dealing chunks round-robin blocked the whole projection on the one
-        // backend that was waiting for a WAL flush while the others sat in ClientRead.
         for table in Table::ALL {
             let n = streams(table);
-            let (tx, rx) = mpsc::channel::<Vec<u8>>(4 * n);
-            senders.push(tx);
-            let rx = Arc::new(tokio::sync::Mutex::new(rx));
-            for _ in 0..n {
-                tasks.push(self.copy_task(table, rx.clone()));
+            let mut lanes = Vec::with_capacity(n);
+            for lane in 0..n {
+                // Each stream has its own queue, since a row's partition is fixed. The
+                // queue is deep enough that a backend pausing for a WAL flush does not
+                // hold up the projection (which feeds all of them) at once.
+                let (tx, rx) = mpsc::channel::<Vec<u8>>(8);
+                lanes.push(tx);
+                let target = if n > 1 {
+                    part(table.name(), table.name(), lane)
+                } else {
+                    table.name().to_string()
+                };
+                tasks.push(self.copy_task(table, target, rx));
             }
+            senders.push(lanes);
         }
         PgLoader { senders, tasks }
     }
 
-    /// One COPY stream of `table`, fed from the table's shared queue.
+    /// One COPY stream filling `target` (a table, or one partition of it) alone, in one
+    /// transaction that first truncates it: that makes `COPY … FREEZE` legal, so the rows
+    /// arrive frozen and all-visible. Without it the index builds set every row's hint
+    /// bits and dirty each heap page again (a 250k seed wrote 14.8 GB to disk for 4.9 GB
+    /// of tables), and the first VACUUM would dirty them once more during the user's test.
     fn copy_task(
         &self,
         table: Table,
-        rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Vec<u8>>>>,
+        target: String,
+        mut rx: mpsc::Receiver<Vec<u8>>,
     ) -> tokio::task::JoinHandle<Result<(Table, u64), DbError>> {
         let opts = self.opts.clone();
         let staging = self.staging.clone();
@@ -280,27 +315,27 @@ impl Pg {
                 .await
                 .map_err(|_| DbError::Refused(format!("no answer from {masked}")))?
                 .map_err(|e| DbError::failed(format!("connecting for {}", table.name()), e))?;
-            c.execute(AssertSqlSafe(format!(
-                "SET search_path TO {}",
+            let setup = format!(
+                "SET search_path TO {}; BEGIN; TRUNCATE {target}",
                 ident(&staging)?
-            )))
-            .await
-            .map_err(|e| DbError::failed("setting search_path", e))?;
+            );
+            sqlx::raw_sql(AssertSqlSafe(setup))
+                .execute(&mut c)
+                .await
+                .map_err(failed)?;
             let sql = format!(
-                "COPY {} ({}) FROM STDIN (FORMAT binary)",
-                table.name(),
+                "COPY {target} ({}) FROM STDIN (FORMAT binary, FREEZE)",
                 table.columns().join(", ")
             );
             let mut copy = c.copy_in_raw(&sql).await.map_err(failed)?;
             // Each stream is a whole binary COPY file: header, rows, trailer.
             copy.send(BINARY_HEADER).await.map_err(failed)?;
-            loop {
-                let next = rx.lock().await.recv().await;
-                let Some(chunk) = next else { break };
+            while let Some(chunk) = rx.recv().await {
                 copy.send(chunk).await.map_err(failed)?;
             }
             copy.send(BINARY_TRAILER).await.map_err(failed)?;
             let n = copy.finish().await.map_err(failed)?;
+            c.execute("COMMIT").await.map_err(failed)?;
             Ok((table, n))
         })
     }
@@ -334,7 +369,7 @@ impl Pg {
             // Each connection then ANALYZEs the tables it indexed: run alone at the end,
             // ANALYZE kept one core busy and the other idle (50k users: 1.1 of 10 s).
             const LARGE: [&str; 2] = ["behavior_logs", "user_goal_progress"];
-            let groups: Vec<(Vec<&str>, Vec<&str>)> = ["behavior_logs", "user_goal_progress", ""]
+            let groups: Vec<(Vec<String>, Vec<&str>)> = ["behavior_logs", "user_goal_progress", ""]
                 .iter()
                 .map(|g| {
                     let mine = |t: &str| {
@@ -346,8 +381,8 @@ impl Pg {
                     };
                     let keys = KEYS
                         .iter()
-                        .filter(|(t, _)| mine(t))
-                        .map(|(_, s)| *s)
+                        .filter(|k| mine(k.table))
+                        .flat_map(|k| k.pg_builds(lanes_of(k.table)))
                         .collect();
                     let tables = Table::ALL
                         .iter()
@@ -369,7 +404,7 @@ impl Pg {
             futures_util::future::try_join_all(conns.iter_mut().zip(&groups).map(
                 |(c, (stmts, tables))| async move {
                     for s in stmts {
-                        c.execute(*s)
+                        c.execute(AssertSqlSafe(s.as_str()))
                             .await
                             .map_err(|e| DbError::failed(format!("key: {s}"), e))?;
                     }
@@ -384,11 +419,15 @@ impl Pg {
             Ok::<_, DbError>(())
         })?;
 
-        steps.start("foreign keys, run_meta")?;
+        steps.start("primary and foreign keys, run_meta")?;
         self.rt.block_on(async {
             let mut c = self.connect(Some(&self.staging)).await?;
-            for s in PG_CONSTRAINTS {
-                c.execute(*s)
+            let constraints = KEYS
+                .iter()
+                .flat_map(|k| k.pg_constraints(lanes_of(k.table)))
+                .chain(pg_foreign_keys(lanes_of));
+            for s in constraints {
+                c.execute(AssertSqlSafe(s.as_str()))
                     .await
                     .map_err(|e| DbError::failed(format!("key: {s}"), e))?;
             }
@@ -499,8 +538,8 @@ impl Pg {
 
 /// Rows headed for the COPY tasks.
 pub struct PgLoader {
-    /// Per table, the queue its COPY streams take chunks from.
-    senders: Vec<mpsc::Sender<Vec<u8>>>,
+    /// Per table, per lane (partition), the queue of its COPY stream.
+    senders: Vec<Vec<mpsc::Sender<Vec<u8>>>>,
     tasks: Vec<tokio::task::JoinHandle<Result<(Table, u64), DbError>>>,
 }
 
@@ -509,8 +548,18 @@ impl RowSink for PgLoader {
         true
     }
 
-    fn rows(&mut self, table: Table, chunk: Vec<u8>, _rows: u64) -> std::io::Result<()> {
-        self.senders[table as usize]
+    fn lanes(&self, table: Table) -> usize {
+        streams(table)
+    }
+
+    fn rows(
+        &mut self,
+        table: Table,
+        lane: usize,
+        chunk: Vec<u8>,
+        _rows: u64,
+    ) -> std::io::Result<()> {
+        self.senders[table as usize][lane]
             .blocking_send(chunk)
             .map_err(|_| {
                 std::io::Error::other(format!(

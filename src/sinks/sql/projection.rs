@@ -11,6 +11,7 @@ use fake::faker::name::raw::Name;
 use fake::locales;
 
 use super::copy::{RowBuf, Wire};
+use super::partition;
 use crate::config::Scenario;
 use crate::engine::catalog::Catalog;
 use crate::engine::rng::{Purpose, stream};
@@ -182,7 +183,14 @@ pub enum Kind {
 
 /// Where finished chunks of rows go (a COPY stream, an SQLite transaction, a test).
 pub trait RowSink: Send {
-    fn rows(&mut self, table: Table, chunk: Vec<u8>, rows: u64) -> std::io::Result<()>;
+    /// A chunk of `rows` rows of `table`, all of users in `lane` (see `lanes`).
+    fn rows(&mut self, table: Table, lane: usize, chunk: Vec<u8>, rows: u64)
+    -> std::io::Result<()>;
+
+    /// Into how many lanes the sink wants `table`'s rows split by user, lane
+    /// `partition::of(user, lanes)`: one per hash partition a COPY stream fills alone.
+    /// No default, like `binary`: a wrapper must forward it.
+    fn lanes(&self, table: Table) -> usize;
 
     /// Whether chunks are binary COPY rows rather than COPY text lines. No default: a
     /// wrapper that forgot to forward it would send text to a binary COPY.
@@ -215,7 +223,8 @@ struct Folded {
 
 pub struct Projection<R: RowSink> {
     out: R,
-    bufs: Vec<RowBuf>,
+    /// Per table, one buffer per lane.
+    bufs: Vec<Vec<RowBuf>>,
     users: Vec<Folded>,
     personas: Vec<Persona>,
     start_ms: i64,
@@ -269,11 +278,15 @@ impl<R: RowSink> Projection<R> {
             bufs: Table::ALL
                 .iter()
                 .map(|t| {
-                    if out.binary() {
-                        RowBuf::binary(t.wire())
-                    } else {
-                        RowBuf::default()
-                    }
+                    (0..out.lanes(*t).max(1))
+                        .map(|_| {
+                            if out.binary() {
+                                RowBuf::binary(t.wire())
+                            } else {
+                                RowBuf::default()
+                            }
+                        })
+                        .collect()
                 })
                 .collect(),
             out,
@@ -297,24 +310,32 @@ impl<R: RowSink> Projection<R> {
         self.out
     }
 
-    fn buf(&mut self, t: Table) -> &mut RowBuf {
-        &mut self.bufs[t as usize]
+    /// The buffer for `user`'s next row of `t`: its lane's, when the sink splits the table
+    /// into lanes by user (PostgreSQL's hash partitions).
+    fn buf(&mut self, t: Table, user: u32) -> &mut RowBuf {
+        let lanes = &mut self.bufs[t as usize];
+        let lane = partition::of(user as i64, lanes.len());
+        &mut lanes[lane]
     }
 
+    /// Hands over each lane of `t` that holds a chunk's worth (or anything, with `force`).
     fn flush(&mut self, t: Table, force: bool) -> std::io::Result<()> {
-        let b = &mut self.bufs[t as usize];
-        if b.buf.is_empty() || (!force && b.buf.len() < CHUNK) {
-            return Ok(());
+        for lane in 0..self.bufs[t as usize].len() {
+            let b = &mut self.bufs[t as usize][lane];
+            if b.buf.is_empty() || (!force && b.buf.len() < CHUNK) {
+                continue;
+            }
+            let chunk = std::mem::replace(
+                &mut b.buf,
+                Vec::with_capacity(if force { 0 } else { CHUNK + 4096 }),
+            );
+            let rows = std::mem::take(&mut b.rows);
+            self.sent
+                .fetch_add(rows, std::sync::atomic::Ordering::Relaxed);
+            self.account(t, rows);
+            self.out.rows(t, lane, chunk, rows)?;
         }
-        let chunk = std::mem::replace(
-            &mut b.buf,
-            Vec::with_capacity(if force { 0 } else { CHUNK + 4096 }),
-        );
-        let rows = std::mem::take(&mut b.rows);
-        self.sent
-            .fetch_add(rows, std::sync::atomic::Ordering::Relaxed);
-        self.account(t, rows);
-        self.out.rows(t, chunk, rows)
+        Ok(())
     }
 
     fn account(&mut self, t: Table, rows: u64) {
@@ -338,7 +359,7 @@ impl<R: RowSink> Projection<R> {
         // behaviour row: the event line's own props, byte for byte.
         let props = props_of(line);
         let kind = e.props.name();
-        let b = self.buf(Table::BehaviorLogs).begin();
+        let b = self.buf(Table::BehaviorLogs, uid).begin();
         b.int(uid).int(e.seq);
         if e.session == 0 {
             b.null();
@@ -387,7 +408,7 @@ impl<R: RowSink> Projection<R> {
             } => {
                 let open = self.user(uid).open.take();
                 let trigger = open.map(|o| TRIGGERS[o.2 as usize]).unwrap_or("internal");
-                let b = self.buf(Table::Sessions).begin();
+                let b = self.buf(Table::Sessions, uid).begin();
                 b.int(uid).int(e.session).id("s", uid, e.session);
                 b.ts(t - duration_ms)
                     .ts(t)
@@ -408,7 +429,7 @@ impl<R: RowSink> Projection<R> {
                 } else {
                     "earned:activity"
                 };
-                let b = self.buf(Table::PointsLedger).begin();
+                let b = self.buf(Table::PointsLedger, uid).begin();
                 b.int(uid)
                     .int(e.seq)
                     .ts(t)
@@ -420,7 +441,7 @@ impl<R: RowSink> Projection<R> {
             }
             Props::PointsRedeemed { amount, balance } => {
                 self.user(uid).balance = balance;
-                let b = self.buf(Table::PointsLedger).begin();
+                let b = self.buf(Table::PointsLedger, uid).begin();
                 b.int(uid)
                     .int(e.seq)
                     .ts(t)
@@ -454,7 +475,7 @@ impl<R: RowSink> Projection<R> {
                 value,
                 room,
             } => {
-                let b = self.buf(Table::Gifts).begin();
+                let b = self.buf(Table::Gifts, uid).begin();
                 b.id("g", gift.creator, gift.n)
                     .int(uid)
                     .ts(t)
@@ -468,7 +489,7 @@ impl<R: RowSink> Projection<R> {
                 gift,
                 outcome: ClaimOutcome::Won { share },
             } => {
-                let b = self.buf(Table::GiftClaims).begin();
+                let b = self.buf(Table::GiftClaims, uid).begin();
                 b.id("g", gift.creator, gift.n)
                     .int(uid)
                     .ts(t)
@@ -481,7 +502,7 @@ impl<R: RowSink> Projection<R> {
                 mood,
                 streak,
             } => {
-                let b = self.buf(Table::CheckIns).begin();
+                let b = self.buf(Table::CheckIns, uid).begin();
                 b.int(uid)
                     .int(e.seq)
                     .ts(t)
@@ -497,7 +518,7 @@ impl<R: RowSink> Projection<R> {
                 currency,
             } => {
                 let cur = String::from_utf8_lossy(&currency).into_owned();
-                let b = self.buf(Table::Purchases).begin();
+                let b = self.buf(Table::Purchases, uid).begin();
                 b.id("p", uid, n)
                     .int(uid)
                     .ts(t)
@@ -542,7 +563,7 @@ impl<R: RowSink> Projection<R> {
         campaign: Option<u8>,
         opened: Option<i64>,
     ) {
-        let b = self.buf(Table::Nudges).begin();
+        let b = self.buf(Table::Nudges, uid).begin();
         b.id("n", uid, n)
             .int(uid)
             .ts(sent)
@@ -573,7 +594,7 @@ impl<R: RowSink> Projection<R> {
             })
             .to_string();
             let persona = p.name.clone();
-            let b = self.buf(Table::Users).begin();
+            let b = self.buf(Table::Users, id).begin();
             b.int(id)
                 .tag("u", id)
                 .text(&persona)
@@ -590,7 +611,7 @@ impl<R: RowSink> Projection<R> {
             self.flush(Table::Users, false)?;
 
             if let Some((n, start, trig)) = u.open {
-                let b = self.buf(Table::Sessions).begin();
+                let b = self.buf(Table::Sessions, id).begin();
                 b.int(id)
                     .int(n)
                     .id("s", id, n)
@@ -619,7 +640,7 @@ impl<R: RowSink> Projection<R> {
                         Some(_) => "completed",
                         None => "in_progress",
                     };
-                    let b = self.buf(Table::UserGoalProgress).begin();
+                    let b = self.buf(Table::UserGoalProgress, id).begin();
                     b.int(id).tag("goal-", g).int(progress).text(status);
                     b.opt_ts(done.map(|d| d.1))
                         .opt_ts(done.and_then(|d| d.2))
@@ -631,14 +652,14 @@ impl<R: RowSink> Projection<R> {
             self.flush(Table::Nudges, false)?;
         }
         for c in 0..self.catalog.challenges {
-            self.buf(Table::Challenges)
+            self.buf(Table::Challenges, 0)
                 .begin()
                 .text(&format!("challenge-{c}"))
                 .text(&format!("Challenge {c}"))
                 .end();
         }
         for (g, goal) in self.catalog.goals.clone().iter().enumerate() {
-            let b = self.buf(Table::Goals).begin();
+            let b = self.buf(Table::Goals, 0).begin();
             b.tag("goal-", g)
                 .text(&format!("challenge-{}", goal.challenge))
                 .text(goal.code.name());

@@ -159,8 +159,9 @@ impl SqliteLoader {
         steps.start("inserts (finish)")?;
         let Inserter { conn, counts, .. } = self.finish_inserts()?;
         steps.start("indexes")?;
-        for (_, s) in KEYS {
-            conn.execute_batch(s)
+        for key in KEYS {
+            let s = key.sqlite();
+            conn.execute_batch(&s)
                 .map_err(|e| DbError::failed(format!("key: {s}"), e))?;
         }
         steps.start("analyze, rename into place")?;
@@ -256,7 +257,17 @@ impl RowSink for SqliteLoader {
         false
     }
 
-    fn rows(&mut self, table: Table, chunk: Vec<u8>, _rows: u64) -> std::io::Result<()> {
+    fn lanes(&self, _table: Table) -> usize {
+        1
+    }
+
+    fn rows(
+        &mut self,
+        table: Table,
+        _lane: usize,
+        chunk: Vec<u8>,
+        _rows: u64,
+    ) -> std::io::Result<()> {
         let sent = match &self.chunks {
             Some(tx) => tx.send((table, chunk)).is_ok(),
             None => false,

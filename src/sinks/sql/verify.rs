@@ -123,7 +123,17 @@ impl RowSink for DigestSink {
         false
     }
 
-    fn rows(&mut self, table: Table, chunk: Vec<u8>, _rows: u64) -> std::io::Result<()> {
+    fn lanes(&self, _table: Table) -> usize {
+        1
+    }
+
+    fn rows(
+        &mut self,
+        table: Table,
+        _lane: usize,
+        chunk: Vec<u8>,
+        _rows: u64,
+    ) -> std::io::Result<()> {
         let d = self.tables.entry(table).or_default();
         d.add_lines(&chunk, table.kinds(), &mut self.scratch);
         Ok(())
