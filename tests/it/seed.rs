@@ -21,6 +21,27 @@ fn rt() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// Runs statements on the server's `postgres` database. Set-up (`strict`) fails the test
+/// on any error; clean-up carries on past them.
+fn on_server(stmts: &[String], strict: bool) {
+    rt().block_on(async {
+        let c = PgConnection::connect(&format!("{}/postgres", server())).await;
+        let mut c = match c {
+            Ok(c) => c,
+            Err(e) if strict => {
+                panic!("PostgreSQL on 127.0.0.1:5432 (bash .ci/run starts it): {e}")
+            }
+            Err(_) => return,
+        };
+        for s in stmts {
+            let r = c.execute(AssertSqlSafe(s.as_str())).await;
+            if strict {
+                r.unwrap_or_else(|e| panic!("{s}: {e}"));
+            }
+        }
+    });
+}
+
 /// A database of its own for one test, dropped at the end.
 struct TestDb {
     name: String,
@@ -34,17 +55,13 @@ impl TestDb {
             std::process::id(),
             N.fetch_add(1, Ordering::SeqCst)
         );
-        rt().block_on(async {
-            let mut c = PgConnection::connect(&format!("{}/postgres", server()))
-                .await
-                .expect("PostgreSQL on 127.0.0.1:5432 (bash .ci/run starts it)");
-            c.execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
-                .await
-                .unwrap();
-            c.execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .await
-                .unwrap();
-        });
+        on_server(
+            &[
+                format!("DROP DATABASE IF EXISTS {name}"),
+                format!("CREATE DATABASE {name}"),
+            ],
+            true,
+        );
         TestDb { name }
     }
 
@@ -79,16 +96,13 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let name = self.name.clone();
-        rt().block_on(async {
-            if let Ok(mut c) = PgConnection::connect(&format!("{}/postgres", server())).await {
-                let _ = c
-                    .execute(AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                    )))
-                    .await;
-            }
-        });
+        on_server(
+            &[format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            )],
+            false,
+        );
     }
 }
 
@@ -387,19 +401,13 @@ struct Role {
 impl Role {
     fn new(database: &str) -> Role {
         let name = format!("simulate_weak_{}", std::process::id());
-        rt().block_on(async {
-            let mut c = PgConnection::connect(&format!("{}/postgres", server()))
-                .await
-                .unwrap();
-            c.execute(AssertSqlSafe(format!("DROP ROLE IF EXISTS {name}")))
-                .await
-                .unwrap();
-            c.execute(AssertSqlSafe(format!(
-                "CREATE ROLE {name} LOGIN PASSWORD 'weakpw'"
-            )))
-            .await
-            .unwrap();
-        });
+        on_server(
+            &[
+                format!("DROP ROLE IF EXISTS {name}"),
+                format!("CREATE ROLE {name} LOGIN PASSWORD 'weakpw'"),
+            ],
+            true,
+        );
         Role {
             name,
             database: database.to_string(),
@@ -416,19 +424,16 @@ impl Role {
 
 impl Drop for Role {
     fn drop(&mut self) {
-        let (name, database) = (self.name.clone(), self.database.clone());
-        rt().block_on(async {
-            if let Ok(mut c) = PgConnection::connect(&format!("{}/postgres", server())).await {
-                let _ = c
-                    .execute(AssertSqlSafe(format!(
-                        "REVOKE ALL ON DATABASE {database} FROM {name}"
-                    )))
-                    .await;
-                let _ = c
-                    .execute(AssertSqlSafe(format!("DROP ROLE IF EXISTS {name}")))
-                    .await;
-            }
-        });
+        on_server(
+            &[
+                format!(
+                    "REVOKE ALL ON DATABASE {} FROM {}",
+                    self.database, self.name
+                ),
+                format!("DROP ROLE IF EXISTS {}", self.name),
+            ],
+            false,
+        );
     }
 }
 
@@ -492,25 +497,9 @@ fn refusals_change_nothing_and_secrets_stay_hidden() {
         "CREATE TABLE public.keep_me (x int)",
         "INSERT INTO public.keep_me VALUES (1)",
     ]);
-    let o = run(&[
-        "seed",
-        "-q",
-        "--users",
-        "50",
-        "--days",
-        "1",
-        "--reset",
-        "--database-url",
-        &db.url(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(db.count("SELECT count(*) FROM public.keep_me"), 1);
-    assert!(db.count("SELECT count(*) FROM simulate.users") < users);
-
-    // Not even --reset drops a schema simulate did not make, full or empty.
-    db.sql(&["CREATE SCHEMA theirs"]);
-    for schema in ["public", "theirs"] {
-        let o = run(&[
+    let small_reset = |more: &[&str]| {
+        let url = db.url();
+        let args = [
             "seed",
             "-q",
             "--users",
@@ -518,11 +507,20 @@ fn refusals_change_nothing_and_secrets_stay_hidden() {
             "--days",
             "1",
             "--reset",
-            "--schema",
-            schema,
             "--database-url",
-            &db.url(),
-        ]);
+            &url,
+        ];
+        run(&[&args[..], more].concat())
+    };
+    let o = small_reset(&[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(db.count("SELECT count(*) FROM public.keep_me"), 1);
+    assert!(db.count("SELECT count(*) FROM simulate.users") < users);
+
+    // Not even --reset drops a schema simulate did not make, full or empty.
+    db.sql(&["CREATE SCHEMA theirs"]);
+    for schema in ["public", "theirs"] {
+        let o = small_reset(&["--schema", schema]);
         assert_eq!(o.status.code(), Some(2), "{}", text(&o));
         assert!(text(&o).contains("not made by simulate"), "{}", text(&o));
     }
