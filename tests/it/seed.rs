@@ -533,14 +533,17 @@ fn refusals_change_nothing_and_secrets_stay_hidden() {
     // A user without the rights: told before anything is loaded, with the fix.
     let weak = Role::new(&db.name);
     let weak_url = weak.url();
-    let o = run(&[
-        "seed",
-        "-q",
-        "--schema",
-        "mine",
-        "--database-url",
-        &weak_url,
-    ]);
+    let seed_mine = || {
+        run(&[
+            "seed",
+            "-q",
+            "--schema",
+            "mine",
+            "--database-url",
+            &weak_url,
+        ])
+    };
+    let o = seed_mine();
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
         text(&o).contains("permission denied") && text(&o).contains("GRANT CREATE"),
@@ -565,14 +568,7 @@ fn refusals_change_nothing_and_secrets_stay_hidden() {
     );
     // Fewer connections allowed than the load's COPY streams: the reason and the fix.
     db.sql(&[&format!("ALTER ROLE {} CONNECTION LIMIT 3", weak.name)]);
-    let o = run(&[
-        "seed",
-        "-q",
-        "--schema",
-        "mine",
-        "--database-url",
-        &weak_url,
-    ]);
+    let o = seed_mine();
     assert!(!o.status.success(), "{}", text(&o));
     assert!(
         text(&o).contains("too many connections") && text(&o).contains("CONNECTION LIMIT"),
