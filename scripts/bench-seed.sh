@@ -2,6 +2,10 @@
 # Seeding figures for docs/PERFORMANCE.md, with `pgbench -i` measured in the same run as
 # the yardstick. Not a test: it prints numbers. Needs PostgreSQL (scripts/ensure-postgres.sh).
 # Usage: bash scripts/bench-seed.sh [users] [days] [pgbench_scale]
+# CORES=N bash scripts/bench-seed.sh pins PostgreSQL (every process of the postgres user;
+# new backends inherit the postmaster's mask) and both clients to the first N cores for
+# the run, and gives PostgreSQL every core back at exit: how each side scales with cores.
+# Root only (taskset on the server's processes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 USERS=${1:-250000}
@@ -11,12 +15,23 @@ PG=$(bash scripts/ensure-postgres.sh | tail -n 1)
 cargo build --release --quiet
 BIN=target/release/simulate
 OUT=$(mktemp -d)
-trap 'rm -rf "$OUT"; psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS bench_seed WITH (FORCE)" -qc "DROP DATABASE IF EXISTS bench_pgbench WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
+ALL="0-$(($(nproc) - 1))"
+pin_server() { # cpu list -> every PostgreSQL process
+  for pid in $(pgrep -u postgres); do taskset -a -cp "$1" "$pid" >/dev/null 2>&1 || true; done
+}
+RUN=()
+if [ -n "${CORES:-}" ]; then
+  [ -n "$(pgrep -u postgres)" ] || { echo "CORES: no process of the postgres user to pin" >&2; exit 1; }
+  pin_server "0-$((CORES - 1))"
+  RUN=(taskset -c "0-$((CORES - 1))")
+fi
+export CORES=${CORES:-$(nproc)}
+trap 'pin_server "$ALL"; rm -rf "$OUT"; psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS bench_seed WITH (FORCE)" -qc "DROP DATABASE IF EXISTS bench_pgbench WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
 
 for db in bench_seed bench_pgbench; do
   psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" -qc "CREATE DATABASE $db" >/dev/null
 done
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(psql "$PG/postgres" -Atc 'SHOW server_version')"
+echo "machine: $(nproc) cores (this run on $CORES), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(psql "$PG/postgres" -Atc 'SHOW server_version')"
 
 busy() { # core-seconds the whole machine has been busy (all of /proc/stat but idle and iowait)
   awk '/^cpu /{print ($2+$3+$4+$7+$8+$9)/100}' /proc/stat
@@ -33,7 +48,7 @@ pgbench_at() {
   sync
   local start end b0 b1
   start=$(date +%s.%N); b0=$(busy)
-  /usr/bin/time -f "%U %S" -o "$OUT/pgbench.cpu" pgbench -i -s "$1" "${@:2}" "$PG/bench_pgbench" 2> "$OUT/pgbench.log" >/dev/null
+  "${RUN[@]}" /usr/bin/time -f "%U %S" -o "$OUT/pgbench.cpu" pgbench -i -s "$1" "${@:2}" "$PG/bench_pgbench" 2> "$OUT/pgbench.log" >/dev/null
   end=$(date +%s.%N); b1=$(busy)
   grep -E "^done in" "$OUT/pgbench.log" >&2 || true
   local cpu; cpu=$(awk '{print $1+$2}' "$OUT/pgbench.cpu")
@@ -48,7 +63,7 @@ echo
 echo "== simulate seed --users $USERS --days $DAYS (PostgreSQL)"
 sync
 start=$(date +%s.%N); s0=$(busy)
-/usr/bin/time -f "%U %S" -o "$OUT/seed.cpu" "$BIN" seed --users "$USERS" --days "$DAYS" --database-url "$PG/bench_seed" --reset 2> "$OUT/seed.err" > "$OUT/seed.out"
+"${RUN[@]}" /usr/bin/time -f "%U %S" -o "$OUT/seed.cpu" "$BIN" seed --users "$USERS" --days "$DAYS" --database-url "$PG/bench_seed" --reset 2> "$OUT/seed.err" > "$OUT/seed.out"
 end=$(date +%s.%N); s1=$(busy)
 cat "$OUT/seed.err" | grep -v "^$" || true
 head -1 "$OUT/seed.out"
@@ -83,15 +98,15 @@ print()
 print(f"{'CPU core-seconds':<26}{'client':>9}{'server':>9}{'MB per server core-s':>22}")
 for name, (s, b, r, c, serv) in runs:
     print(f"{name:<26}{c:9.1f}{serv:9.1f}{b/1e6/max(serv, 1e-9):22.0f}")
-cores = os.cpu_count()
+cores = int(os.environ["CORES"])
 print(f"simulate seed with a client that cost nothing, the server's CPU alone on {cores} cores: >= {sserv/cores:.1f} s,")
 print("  at most " + ", ".join(f"{(sb/(sserv/cores))/(b/s):.2f}x {name}" for name, (s, b, *_) in runs[:2]))
 PY
 
 echo
 echo "== simulate seed --users 50000 --days 7, end to end"
-/usr/bin/time -f "PostgreSQL: %e s wall, peak RSS %M KB" "$BIN" seed -q --users 50000 --days 7 --database-url "$PG/bench_seed" --reset | head -1
-/usr/bin/time -f "SQLite:     %e s wall, peak RSS %M KB" "$BIN" seed -q --users 50000 --days 7 --sqlite "$OUT/seed.sqlite" | head -1
+"${RUN[@]}" /usr/bin/time -f "PostgreSQL: %e s wall, peak RSS %M KB" "$BIN" seed -q --users 50000 --days 7 --database-url "$PG/bench_seed" --reset | head -1
+"${RUN[@]}" /usr/bin/time -f "SQLite:     %e s wall, peak RSS %M KB" "$BIN" seed -q --users 50000 --days 7 --sqlite "$OUT/seed.sqlite" | head -1
 ls -l "$OUT/seed.sqlite" | awk '{printf "SQLite file: %.1f MB\n", $5/1e6}'
 
 # Both sides without WAL: pgbench's --unlogged-tables against seed --unlogged, same MB.
@@ -100,7 +115,7 @@ echo "== UNLOGGED tables on both sides: pgbench -i --unlogged-tables -s $MATCH, 
 PGB_U=$(pgbench_at "$MATCH" --unlogged-tables)
 sync
 start=$(date +%s.%N)
-"$BIN" seed -q --unlogged --users "$USERS" --days "$DAYS" --database-url "$PG/bench_seed" --reset > /dev/null
+"${RUN[@]}" "$BIN" seed -q --unlogged --users "$USERS" --days "$DAYS" --database-url "$PG/bench_seed" --reset > /dev/null
 end=$(date +%s.%N)
 python3 - $PGB_U "$(python3 -c "print($end - $start)")" "$(size_of bench_seed simulate)" <<'PY'
 import sys
