@@ -648,6 +648,20 @@ fn seeded_with_a_big_load_running(db: &TestDb) -> (i64, std::process::Child) {
     (users, child)
 }
 
+/// Counts simulate's staging schema: 1 while a load is under way (or was killed), else 0.
+const STAGING: &str = "SELECT count(*) FROM pg_namespace WHERE nspname = 'simulate__staging'";
+
+/// After a load that did not complete: the `users` rows seeded before it still stand, and
+/// it left no staging schema behind.
+fn assert_previous_load_stands(db: &TestDb, users: i64) {
+    assert_eq!(
+        db.count("SELECT count(*) FROM simulate.users"),
+        users,
+        "the previous data is intact"
+    );
+    assert_eq!(db.count(STAGING), 0, "the staging schema was dropped");
+}
+
 /// Polls until `sql` counts more than zero (or a minute passes).
 fn wait_for(db: &TestDb, sql: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -661,8 +675,7 @@ fn an_interrupted_load_leaves_the_previous_data() {
     let db = TestDb::new();
     // The load is killed with SIGKILL once its staging schema exists.
     let (users, mut child) = seeded_with_a_big_load_running(&db);
-    let staging = "SELECT count(*) FROM pg_namespace WHERE nspname = 'simulate__staging'";
-    wait_for(&db, staging);
+    wait_for(&db, STAGING);
     std::thread::sleep(std::time::Duration::from_millis(300));
     child.kill().unwrap();
     let status = child.wait().unwrap();
@@ -688,7 +701,7 @@ fn an_interrupted_load_leaves_the_previous_data() {
         "{}",
         text(&o)
     );
-    assert_eq!(db.count(staging), 0);
+    assert_eq!(db.count(STAGING), 0);
     assert_eq!(
         run(&["verify", "--database-url", &db.url()]).status.code(),
         Some(0)
@@ -715,16 +728,7 @@ fn ctrl_c_during_the_key_builds_discards_the_load() {
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(130), "{}", text(&o));
     assert!(text(&o).contains("discarded"), "{}", text(&o));
-    assert_eq!(
-        db.count("SELECT count(*) FROM simulate.users"),
-        users,
-        "the previous data is intact"
-    );
-    assert_eq!(
-        db.count("SELECT count(*) FROM pg_namespace WHERE nspname = 'simulate__staging'"),
-        0,
-        "the staging schema was dropped"
-    );
+    assert_previous_load_stands(&db, users);
 }
 
 #[test]
@@ -749,16 +753,7 @@ fn a_lost_connection_fails_cleanly_with_the_database_reason() {
         "{err}"
     );
     assert!(err.contains("COPY") && !err.contains("panicked"), "{err}");
-    assert_eq!(
-        db.count("SELECT count(*) FROM simulate.users"),
-        users,
-        "the previous data is intact"
-    );
-    assert_eq!(
-        db.count("SELECT count(*) FROM pg_namespace WHERE nspname = 'simulate__staging'"),
-        0,
-        "staging was removed"
-    );
+    assert_previous_load_stands(&db, users);
 }
 
 #[test]
