@@ -11,22 +11,45 @@ cd "$(dirname "$0")/.."
 USERS=${1:-250000}
 DAYS=${2:-7}
 SCALE=${3:-30}
+if [ -n "${CORES:-}" ]; then # checked before the build, not after it
+  if ! [[ "$CORES" =~ ^[1-9][0-9]*$ ]] || [ "$CORES" -gt "$(nproc)" ]; then
+    echo "CORES=$CORES: give a whole number of cores from 1 to $(nproc)" >&2
+    exit 2
+  fi
+  [ "$(id -u)" = 0 ] || { echo "CORES: pinning PostgreSQL's processes needs root" >&2; exit 2; }
+fi
 PG=$(bash scripts/ensure-postgres.sh | tail -n 1)
 cargo build --release --quiet
 BIN=target/release/simulate
 OUT=$(mktemp -d)
-ALL="0-$(($(nproc) - 1))"
-pin_server() { # cpu list -> every PostgreSQL process
-  for pid in $(pgrep -u postgres); do taskset -a -cp "$1" "$pid" >/dev/null 2>&1 || true; done
+# CORES: every PostgreSQL process's own mask is saved before it is pinned and given back
+# at exit; without CORES nothing of the server is touched.
+SAVED=() # "pid mask"
+restore_server() {
+  local pair
+  for pair in "${SAVED[@]}"; do # a backend that has exited since needs nothing back
+    taskset -a -p "${pair#* }" "${pair%% *}" >/dev/null 2>&1 || true
+  done
 }
+trap 'restore_server; rm -rf "$OUT"; psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS bench_seed WITH (FORCE)" -qc "DROP DATABASE IF EXISTS bench_pgbench WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
 RUN=()
 if [ -n "${CORES:-}" ]; then
-  [ -n "$(pgrep -u postgres)" ] || { echo "CORES: no process of the postgres user to pin" >&2; exit 1; }
-  pin_server "0-$((CORES - 1))"
+  pids=$(pgrep -u postgres) || {
+    echo "CORES: no process of the postgres user on this machine (a server elsewhere cannot be pinned)" >&2
+    exit 2
+  }
+  for pid in $pids; do
+    mask=$(taskset -p "$pid" 2>/dev/null | awk '{print $NF}') || continue
+    [ -n "$mask" ] || continue # exited since pgrep
+    SAVED+=("$pid $mask")
+    if ! taskset -a -cp "0-$((CORES - 1))" "$pid" >/dev/null 2>&1 && kill -0 "$pid" 2>/dev/null; then
+      echo "CORES: could not pin PostgreSQL process $pid; the figures would not be for $CORES cores" >&2
+      exit 1
+    fi
+  done
   RUN=(taskset -c "0-$((CORES - 1))")
 fi
 export CORES=${CORES:-$(nproc)}
-trap 'pin_server "$ALL"; rm -rf "$OUT"; psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS bench_seed WITH (FORCE)" -qc "DROP DATABASE IF EXISTS bench_pgbench WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
 
 for db in bench_seed bench_pgbench; do
   psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" -qc "CREATE DATABASE $db" >/dev/null
