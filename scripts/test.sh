@@ -10,10 +10,10 @@ fi
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
-echo "== cargo clippy --all-targets -- -D warnings"
-cargo clippy --all-targets --quiet -- -D warnings
+echo "== cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== PostgreSQL for the seed and verify tests"
 SIMULATE_TEST_PG=$(bash scripts/ensure-postgres.sh | tail -n 1)
 export SIMULATE_TEST_PG
-echo "== cargo test"
-cargo test --all-targets --quiet
+echo "== cargo test --workspace"
+cargo test --workspace --all-targets --quiet

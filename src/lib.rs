@@ -1,14 +1,8 @@
-//! simulate: synthetic users that behave like real ones.
-//!
-//! Data flows one way: config → persona → engine → timeline → sinks.
+//! simulate, the binary: the command line, one module per command, the reference target
+//! (`serve`), and everything that prints. The work is done by the workspace's crates:
+//! simulate-core (the world, the engine, the timeline), simulate-db (seed, verify) and
+//! simulate-replay (live load); docs/ARCHITECTURE.md maps them.
 
-pub mod app;
 pub mod cli;
-pub mod config;
-pub mod engine;
-pub mod persona;
-pub mod replay;
-pub mod sinks;
-pub mod target;
-pub mod timeline;
-pub mod units;
+pub mod commands;
+pub mod serve;

@@ -55,17 +55,17 @@ pub fn threads(arg: Option<usize>) -> Result<usize, BadInput> {
 }
 
 /// A database problem the user can fix is bad input (exit 2); anything else fails (exit 1).
-pub fn refused(e: crate::sinks::sql::DbError) -> anyhow::Error {
+pub fn refused(e: simulate_db::DbError) -> anyhow::Error {
     match e {
-        crate::sinks::sql::DbError::Refused(m) => BadInput(m).into(),
+        simulate_db::DbError::Refused(m) => BadInput(m).into(),
         other => anyhow::Error::new(other),
     }
 }
 
 /// A seeded PostgreSQL schema to read (verify, serve), or a clear refusal when it is not
 /// there.
-pub fn open_seeded(url: &str, schema: &str) -> anyhow::Result<crate::sinks::sql::postgres::Pg> {
-    let pg = crate::sinks::sql::postgres::Pg::open(url, schema).map_err(refused)?;
+pub fn open_seeded(url: &str, schema: &str) -> anyhow::Result<simulate_db::postgres::Pg> {
+    let pg = simulate_db::postgres::Pg::open(url, schema).map_err(refused)?;
     if pg.inspect().map_err(refused)?.tables.is_none() {
         return Err(BadInput(format!(
             "{} has no schema `{}`\n    fix: seed it first with `simulate seed --database-url …`, or pass the --schema it was seeded into",
@@ -82,12 +82,9 @@ pub fn on_seeded<T>(
     url: Option<&str>,
     schema: &str,
     sqlite: &std::path::Path,
-    f: impl FnOnce(
-        &mut crate::sinks::sql::verify::Db<'_>,
-        &tokio::runtime::Runtime,
-    ) -> anyhow::Result<T>,
+    f: impl FnOnce(&mut simulate_db::verify::Db<'_>, &tokio::runtime::Runtime) -> anyhow::Result<T>,
 ) -> anyhow::Result<(T, String)> {
-    use crate::sinks::sql::verify::Db;
+    use simulate_db::verify::Db;
     if let Some(url) = url {
         let pg = open_seeded(url, schema)?;
         let mut conn = pg.live().map_err(refused)?;
@@ -109,14 +106,14 @@ pub fn on_seeded<T>(
         ))
         .into());
     }
-    let (rt, mut conn) = crate::sinks::sql::sqlite::open(sqlite).map_err(refused)?;
+    let (rt, mut conn) = simulate_db::sqlite::open(sqlite).map_err(refused)?;
     let v = f(&mut Db::Sqlite(&mut conn), &rt)?;
     Ok((v, sqlite.display().to_string()))
 }
 
 /// A stop flag set by the first Ctrl-C; a second one exits at once.
 pub fn interrupt_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
-    let stop = crate::engine::stop_flag();
+    let stop = simulate_core::engine::stop_flag();
     let flag = std::sync::Arc::clone(&stop);
     let _ = ctrlc::set_handler(move || {
         if flag.swap(true, std::sync::atomic::Ordering::SeqCst) {

@@ -3,9 +3,9 @@
 use std::fmt::Write;
 
 use crate::cli::{GraphFormat, PersonasCommand};
-use crate::persona::dist::Dist;
-use crate::persona::{self, Persona, Transition, graph};
-use crate::units::SimDuration;
+use simulate_core::persona::dist::Dist;
+use simulate_core::persona::{self, Persona, Transition, graph};
+use simulate_core::units::SimDuration;
 
 use super::BadInput;
 

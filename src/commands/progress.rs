@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::timeline::{Event, Sink};
-use crate::units::{DAY, MINUTE};
+use simulate_core::timeline::{Event, Sink};
+use simulate_core::units::{DAY, MINUTE};
 
 pub struct Progress {
     pub bar: ProgressBar,

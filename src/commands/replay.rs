@@ -9,14 +9,14 @@ use serde_json::json;
 
 use super::{BadInput, EXIT_INTERRUPTED};
 use crate::cli::ReplayArgs;
-use crate::engine::{Engine, World};
-use crate::replay::mapping::Mapping;
-use crate::replay::pacer::Plan;
-use crate::replay::source::{Phases, Window};
-use crate::replay::thresholds::{EXIT_THRESHOLD, Names, Threshold, preset};
-use crate::replay::{Feed, Options};
-use crate::sinks::sql::mask_url;
-use crate::units::{DAY, parse_duration};
+use simulate_core::engine::{Engine, World};
+use simulate_core::units::{DAY, parse_duration};
+use simulate_db::mask_url;
+use simulate_replay::mapping::Mapping;
+use simulate_replay::pacer::Plan;
+use simulate_replay::source::{Phases, Window};
+use simulate_replay::thresholds::{EXIT_THRESHOLD, Names, Threshold, preset};
+use simulate_replay::{Feed, Options};
 
 /// `24h:30m` (sim:wall) or `48x`, as simulated ms per wall ms.
 pub fn parse_compress(s: &str) -> Result<f64, String> {
@@ -92,7 +92,7 @@ fn wall_text(ms: f64) -> String {
 /// replayed log is tagged by phase as an engine replay is. Without it (a foreign log, a
 /// scenario file since moved), every event is `steady`.
 fn log_phases(log: &Path) -> (Phases, Option<String>) {
-    let read = || -> Option<crate::config::Scenario> {
+    let read = || -> Option<simulate_core::scenario::Scenario> {
         let run: serde_json::Value =
             serde_json::from_slice(&std::fs::read(log.parent()?.join("run.json")).ok()?).ok()?;
         let c = &run["config"];
@@ -192,7 +192,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
     let sends_grpc = mapping
         .routes
         .iter()
-        .any(|r| matches!(r, crate::replay::mapping::Route::Send(q) if q.grpc.is_some()));
+        .any(|r| matches!(r, simulate_replay::mapping::Route::Send(q) if q.grpc.is_some()));
     let grpc_target = args
         .grpc_target
         .clone()
@@ -457,7 +457,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
         start_epoch_ms,
         config,
     };
-    let report = crate::replay::replay(opts, stop).map_err(bad)?;
+    let report = simulate_replay::replay(opts, stop).map_err(bad)?;
     out!("{}", report.table);
     if let Some(p) = &args.summary_export {
         let text = serde_json::to_string_pretty(&report.summary)?;
@@ -491,7 +491,7 @@ fn first_epoch(log: &Path) -> Option<i64> {
     let v: serde_json::Value = serde_json::from_str(&line).ok()?;
     let ts = v.get("ts")?.as_str()?;
     let t_ms = v.get("t_ms")?.as_i64()?;
-    let day = crate::units::parse_date(ts.get(..10)?).ok()?;
+    let day = simulate_core::units::parse_date(ts.get(..10)?).ok()?;
     let h: i64 = ts.get(11..13)?.parse().ok()?;
     let m: i64 = ts.get(14..16)?.parse().ok()?;
     let s: f64 = ts.get(17..23)?.parse().ok()?;

@@ -8,13 +8,13 @@ use serde_json::json;
 use super::progress::Progress;
 use super::{BadInput, EXIT_INTERRUPTED};
 use crate::cli::{Preset, RunArgs, WorldArgs};
-use crate::config::{Overrides, Scenario};
-use crate::engine::{Engine, World};
-use crate::persona::{self, Persona};
-use crate::sinks::fanout::Fanout;
-use crate::sinks::jsonl::{Format, JsonlSink};
-use crate::sinks::metrics::Metrics;
-use crate::units::{HOUR, parse_duration};
+use simulate_core::engine::{Engine, World};
+use simulate_core::persona::{self, Persona};
+use simulate_core::scenario::{Overrides, Scenario};
+use simulate_core::sinks::fanout::Fanout;
+use simulate_core::sinks::jsonl::{Format, JsonlSink};
+use simulate_core::sinks::metrics::Metrics;
+use simulate_core::units::{HOUR, parse_duration};
 
 /// Measured with the shipped personas (docs/PERFORMANCE.md): used only for the estimate
 /// printed before large jobs and the disk check.
@@ -185,7 +185,7 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     let run_json = json!({
         "schema": "simulate.run.v1",
         "version": env!("CARGO_PKG_VERSION"),
-        "event_schema_version": crate::timeline::json::SCHEMA_VERSION,
+        "event_schema_version": simulate_core::timeline::json::SCHEMA_VERSION,
         "config": {
             "scenario": scenario.name,
             "scenario_file": args.world.scenario.as_ref().map(|p| p.display().to_string()),

@@ -9,13 +9,13 @@ use super::progress::{ClearOnDrop, Progress, console_bar, show_step};
 use super::run::load_world;
 use super::{BadInput, EXIT_INTERRUPTED, refused};
 use crate::cli::SeedArgs;
-use crate::engine::{Engine, World};
-use crate::sinks::fanout::Fanout;
-use crate::sinks::jsonl::{Format, JsonlSink};
-use crate::sinks::sql::postgres::{Pg, PgLoader, RunMeta};
-use crate::sinks::sql::projection::{Projection, RowSink, Table};
-use crate::sinks::sql::sqlite::{SqliteLoader, partial_path, seeded_file};
-use crate::sinks::sql::{DbError, Steps, mask_url};
+use simulate_core::engine::{Engine, World};
+use simulate_core::sinks::fanout::Fanout;
+use simulate_core::sinks::jsonl::{Format, JsonlSink};
+use simulate_db::postgres::{Pg, PgLoader, RunMeta};
+use simulate_db::projection::{Projection, RowSink, Table};
+use simulate_db::sqlite::{SqliteLoader, partial_path, seeded_file};
+use simulate_db::{DbError, Steps, mask_url};
 
 /// Where the rows go.
 enum Loader {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::{BadInput, refused};
 use crate::cli::ServeArgs;
-use crate::target::{Ledger, seeded};
+use crate::serve::Ledger;
 
 /// The seeded state, when a database is named; otherwise an empty ledger.
 fn starting_state(args: &ServeArgs) -> anyhow::Result<(Ledger, String)> {
@@ -17,7 +17,11 @@ fn starting_state(args: &ServeArgs) -> anyhow::Result<(Ledger, String)> {
         url.as_deref(),
         &args.db.schema,
         &args.db.sqlite_path(),
-        |db, rt| rt.block_on(seeded::load(db)).map_err(refused),
+        |db, rt| {
+            rt.block_on(simulate_db::seeded::load(db))
+                .map(Ledger::seeded)
+                .map_err(refused)
+        },
     )
 }
 
@@ -42,7 +46,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<i32> {
                 ))
             })?;
         let addr = listener.local_addr()?;
-        let (app, ledger) = crate::target::router_over(ledger, args.challenges);
+        let (app, ledger) = crate::serve::router_over(ledger, args.challenges);
         if let Some(g) = &args.grpc_listen {
             let l = tokio::net::TcpListener::bind(g).await.map_err(|e| {
                 BadInput(format!(
@@ -53,7 +57,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<i32> {
                 "gRPC EventService/OnMessage on http://{}",
                 l.local_addr()?
             );
-            tokio::spawn(crate::target::grpc::serve(l, std::sync::Arc::clone(&ledger)));
+            tokio::spawn(crate::serve::grpc::serve(l, std::sync::Arc::clone(&ledger)));
         }
         eprintln!(
             "reference target on http://{addr} — POST /v1/events/{{event}}, GET /v1/challenges, GET /v1/stats; Ctrl-C stops"

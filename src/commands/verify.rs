@@ -9,12 +9,12 @@ use super::progress::Progress;
 use super::run::load_world;
 use super::{BadInput, refused};
 use crate::cli::{VerifyArgs, WorldArgs};
-use crate::engine::{Engine, World};
-use crate::sinks::fanout::Fanout;
-use crate::sinks::jsonl::{Format, JsonlSink};
-use crate::sinks::sql::DbError;
-use crate::sinks::sql::projection::{Projection, Table};
-use crate::sinks::sql::verify::{Db, DigestSink, TableDigest};
+use simulate_core::engine::{Engine, World};
+use simulate_core::sinks::fanout::Fanout;
+use simulate_core::sinks::jsonl::{Format, JsonlSink};
+use simulate_db::DbError;
+use simulate_db::projection::{Projection, Table};
+use simulate_db::verify::{Db, DigestSink, TableDigest};
 
 /// Exit code when the database does not match its timeline.
 pub const EXIT_MISMATCH: i32 = 3;

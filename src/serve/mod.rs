@@ -9,7 +9,6 @@
 //! memory and does not write the database back.
 
 pub mod grpc;
-pub mod seeded;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -48,6 +47,18 @@ pub struct Ledger {
 }
 
 impl Ledger {
+    /// A ledger starting from what a seed left.
+    pub fn seeded(state: simulate_db::seeded::SeededState) -> Ledger {
+        Ledger {
+            seeded_users: state.balances.len() as u64,
+            balances: state.balances.into_iter().collect(),
+            goal_claims: state.goal_claims.into_iter().collect(),
+            gifts: state.gifts.into_iter().collect(),
+            gift_claims: state.gift_claims.into_iter().collect(),
+            ..Ledger::default()
+        }
+    }
+
     pub fn to_json(&self) -> Value {
         json!({
             "received": self.received,

@@ -2,14 +2,10 @@
 
 mod cli;
 mod common;
-mod determinism;
 #[path = "../support/gift_app.rs"]
 mod gift_app;
 mod grpc;
 mod personas;
 mod replay;
-mod schema;
 mod seed;
 mod socketio;
-mod statistics;
-mod timeline;

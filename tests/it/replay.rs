@@ -568,31 +568,31 @@ fn bad_mappings_and_thresholds_are_refused_before_any_traffic() {
 /// The reference target (`simulate serve`) over `ledger` on a free loopback port, with
 /// gRPC too when asked: its runtime (kept alive by the caller), HTTP URL, gRPC URL, ledger.
 pub(crate) fn reference_target(
-    ledger: simulate::target::Ledger,
+    ledger: simulate::serve::Ledger,
     with_grpc: bool,
 ) -> (
     tokio::runtime::Runtime,
     String,
     Option<String>,
-    simulate::target::Shared,
+    simulate::serve::Shared,
 ) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let (app, shared) = simulate::target::router_over(ledger, 10);
+    let (app, shared) = simulate::serve::router_over(ledger, 10);
     let bind = || {
         rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .unwrap()
     };
     let http = bind();
     let url = format!("http://{}", http.local_addr().unwrap());
-    rt.spawn(simulate::target::serve(http, app));
+    rt.spawn(simulate::serve::serve(http, app));
     let grpc_url = with_grpc.then(|| {
         let grpc = bind();
         let u = format!("http://{}", grpc.local_addr().unwrap());
-        rt.spawn(simulate::target::grpc::serve(grpc, Arc::clone(&shared)));
+        rt.spawn(simulate::serve::grpc::serve(grpc, Arc::clone(&shared)));
         u
     });
     (rt, url, grpc_url, shared)
@@ -675,7 +675,7 @@ fn ctrl_c_stops_sends_no_more_and_still_writes_the_summary() {
 
 #[test]
 fn a_replay_after_the_seeded_days_continues_the_seeded_world() {
-    use simulate::sinks::sql::verify::Db;
+    use simulate_db::verify::Db;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("seed.sqlite");
     let o = bin()
@@ -687,11 +687,12 @@ fn a_replay_after_the_seeded_days_continues_the_seeded_world() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let serve_and_replay = |seeded: bool| {
         let ledger = if seeded {
-            let (rt, mut conn) = simulate::sinks::sql::sqlite::open(&db).unwrap();
-            rt.block_on(simulate::target::seeded::load(&mut Db::Sqlite(&mut conn)))
+            let (rt, mut conn) = simulate_db::sqlite::open(&db).unwrap();
+            rt.block_on(simulate_db::seeded::load(&mut Db::Sqlite(&mut conn)))
+                .map(simulate::serve::Ledger::seeded)
                 .unwrap()
         } else {
-            simulate::target::Ledger::default()
+            simulate::serve::Ledger::default()
         };
         let (_rt, url, _, shared) = reference_target(ledger, false);
         // Day 2 of the same world: the engine simulates day 1 silently, as the seed did.

@@ -834,7 +834,7 @@ fn verify_of_a_sqlite_file_catches_bad_props_and_claims() {
         "json_remove(props, '$.goal_id')",
     );
     let apply = |sql: &str| {
-        let (rt, mut conn) = simulate::sinks::sql::sqlite::open(&file).unwrap();
+        let (rt, mut conn) = simulate_db::sqlite::open(&file).unwrap();
         rt.block_on(sqlx::raw_sql(AssertSqlSafe(sql.to_string())).execute(&mut conn))
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
         rt.block_on(conn.close()).unwrap();

@@ -4,14 +4,14 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::source::{FieldPath, Problem, Problems, Source};
+use crate::diagnostic::{FieldPath, Problem, Problems, Source};
 use crate::persona::Persona;
 use crate::persona::dist::{Dist, RawDist, Unit, usable_weights};
 use crate::units::{DAY, HOUR, MINUTE, parse_date, parse_duration};
 
 pub const DEFAULT_SCENARIO: (&str, &str) = (
     "scenarios/default.toml",
-    include_str!("../../scenarios/default.toml"),
+    include_str!("../../../scenarios/default.toml"),
 );
 
 #[derive(Debug, Deserialize, Default)]

@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::source::Due;
+use crate::ids;
 
 /// A value taken from the event or its user.
 #[derive(Clone, Debug, PartialEq)]
@@ -81,9 +81,18 @@ pub struct Template {
     text: String,
 }
 
-/// What a render may look at: the event, its parsed JSON when a field needs it, the token.
+/// What a render may look at: the event's own fields and line, its parsed JSON when a
+/// field needs it ([`Template::needs_json`]), and the user's token.
 pub struct Ctx<'a> {
-    pub due: &'a Due,
+    pub user_id: &'a str,
+    pub seq: u32,
+    /// The user's session number (from 1), 0 outside a session.
+    pub session: u32,
+    pub t_ms: i64,
+    /// The event kind's name.
+    pub event: &'a str,
+    /// The event's JSON line, without its newline.
+    pub line: &'a [u8],
     pub json: Option<&'a Value>,
     pub token: Option<&'a str>,
 }
@@ -108,14 +117,16 @@ impl<'a> Ctx<'a> {
 
     fn push(&self, f: &Field, out: &mut String) {
         match f {
-            Field::UserId => out.push_str(&self.due.user_id),
-            Field::Seq => out.push_str(itoa::Buffer::new().format(self.due.seq)),
-            Field::Event => out.push_str(self.due.event_name()),
-            Field::TMs => out.push_str(itoa::Buffer::new().format(self.due.t_ms)),
+            Field::UserId => out.push_str(self.user_id),
+            Field::Seq => out.push_str(itoa::Buffer::new().format(self.seq)),
+            Field::Event => out.push_str(self.event),
+            Field::TMs => out.push_str(itoa::Buffer::new().format(self.t_ms)),
             Field::Token => out.push_str(self.token.unwrap_or("")),
-            Field::Line => out.push_str(&String::from_utf8_lossy(&self.due.line)),
-            Field::EventId => out.push_str(&self.due.event_id()),
-            Field::Traceparent => out.push_str(&self.due.traceparent()),
+            Field::Line => out.push_str(&String::from_utf8_lossy(self.line)),
+            Field::EventId => out.push_str(&ids::event_id(self.user_id, self.seq)),
+            Field::Traceparent => {
+                out.push_str(&ids::traceparent(self.user_id, self.session, self.seq))
+            }
             other => match self.lookup(other) {
                 Some(Value::String(s)) => out.push_str(&s),
                 Some(Value::Null) | None => {}
@@ -127,9 +138,9 @@ impl<'a> Ctx<'a> {
     /// A field as a typed JSON value (numbers stay numbers in bodies).
     fn value(&self, f: &Field) -> Value {
         match f {
-            Field::Seq => Value::from(self.due.seq),
-            Field::TMs => Value::from(self.due.t_ms),
-            Field::Line => serde_json::from_slice(&self.due.line).unwrap_or(Value::Null),
+            Field::Seq => Value::from(self.seq),
+            Field::TMs => Value::from(self.t_ms),
+            Field::Line => serde_json::from_slice(self.line).unwrap_or(Value::Null),
             Field::Prop(_) | Field::SessionId | Field::Persona | Field::Ts => {
                 self.lookup(f).unwrap_or(Value::Null)
             }
@@ -311,19 +322,18 @@ impl JsonTmpl {
 mod tests {
     use super::*;
 
-    fn due() -> Due {
-        Due::from_line(
-            br#"{"v":1,"ts":"2026-01-05T01:19:25.261Z","t_ms":4765261,"user_id":"u12","persona":"saver","session_id":"s12-1","seq":4,"event":"points.earned","props":{"amount":20,"source":"activity","balance":20}}"#,
-        )
-        .unwrap()
-    }
+    const LINE: &[u8] = br#"{"v":1,"ts":"2026-01-05T01:19:25.261Z","t_ms":4765261,"user_id":"u12","persona":"saver","session_id":"s12-1","seq":4,"event":"points.earned","props":{"amount":20,"source":"activity","balance":20}}"#;
 
     #[test]
     fn fields_render_with_types_kept_in_bodies() {
-        let d = due();
-        let json: Value = serde_json::from_slice(&d.line).unwrap();
+        let json: Value = serde_json::from_slice(LINE).unwrap();
         let ctx = Ctx {
-            due: &d,
+            user_id: "u12",
+            seq: 4,
+            session: 1,
+            t_ms: 4765261,
+            event: "points.earned",
+            line: LINE,
             json: Some(&json),
             token: Some("tok"),
         };

@@ -9,7 +9,7 @@
 //!   (docs/PERFORMANCE.md). JSONB is sent as its version byte and the JSON text, which
 //!   the server still parses; no binary JSONB form exists on the wire.
 
-use crate::units::DateCache;
+use simulate_core::units::DateCache;
 use std::borrow::Cow;
 
 /// A column's type on the binary wire (the migration's type; text-like ids are `Text`).

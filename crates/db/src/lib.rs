@@ -6,6 +6,7 @@ pub mod keys;
 pub mod partition;
 pub mod postgres;
 pub mod projection;
+pub mod seeded;
 pub mod sqlite;
 pub mod verify;
 

@@ -6,17 +6,14 @@
 //! known at the end (users, goal progress, open sessions, unopened nudges) is written by
 //! `finish`. Memory grows with users, not events.
 
-use fake::Fake;
-use fake::faker::name::raw::Name;
-use fake::locales;
+use simulate_core::catalog::Catalog;
+use simulate_core::ids::{user_email, user_name};
+use simulate_core::persona::Persona;
+use simulate_core::scenario::Scenario;
+use simulate_core::timeline::*;
 
 use super::copy::{RowBuf, Wire};
 use super::partition;
-use crate::config::Scenario;
-use crate::engine::catalog::Catalog;
-use crate::engine::rng::{Purpose, stream};
-use crate::persona::Persona;
-use crate::timeline::*;
 
 /// The tables simulate owns, in load order.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -241,35 +238,6 @@ fn label(p: &Persona, attr: &str, i: u8) -> String {
     p.attribute_index(attr)
         .and_then(|a| p.attributes[a].dist.labels().get(i as usize).cloned())
         .unwrap_or_default()
-}
-
-/// A deterministic name for a user, in the user's locale where `fake` has one.
-pub fn user_name(seed: u64, id: u32, locale: &str) -> String {
-    let mut rng = stream(seed, Purpose::Name, id as u64);
-    match locale.to_ascii_lowercase().replace('-', "_").as_str() {
-        "zh_cn" | "zh" => Name(locales::ZH_CN).fake_with_rng(&mut rng),
-        "zh_tw" => Name(locales::ZH_TW).fake_with_rng(&mut rng),
-        "fr" | "fr_fr" => Name(locales::FR_FR).fake_with_rng(&mut rng),
-        "de" | "de_de" => Name(locales::DE_DE).fake_with_rng(&mut rng),
-        "ja" | "ja_jp" => Name(locales::JA_JP).fake_with_rng(&mut rng),
-        "pt" | "pt_br" => Name(locales::PT_BR).fake_with_rng(&mut rng),
-        "it" | "it_it" => Name(locales::IT_IT).fake_with_rng(&mut rng),
-        _ => Name(locales::EN).fake_with_rng(&mut rng),
-    }
-}
-
-/// `first.last.<id>@example.com`, ASCII-folded so every locale gives a usable address.
-pub fn user_email(name: &str, id: u32) -> String {
-    let folded = deunicode::deunicode(name).to_ascii_lowercase();
-    let local: String = folded
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|p| !p.is_empty())
-        .collect::<Vec<_>>()
-        .join(".");
-    format!(
-        "{}.{id}@example.com",
-        if local.is_empty() { "user" } else { &local }
-    )
 }
 
 impl<R: RowSink> Projection<R> {
@@ -710,17 +678,6 @@ mod tests {
     fn props_are_cut_from_the_line() {
         let line = b"{\"v\":1,\"ts\":\"x\",\"persona\":\"hunter\",\"event\":\"a.b\",\"props\":{\"k\":1,\"props\":2}}\n";
         assert_eq!(props_of(line), b"{\"k\":1,\"props\":2}");
-    }
-
-    #[test]
-    fn names_are_deterministic_and_emails_ascii() {
-        assert_eq!(user_name(42, 7, "zh_CN"), user_name(42, 7, "zh_CN"));
-        assert_ne!(user_name(42, 7, "en"), user_name(42, 8, "en"));
-        let email = user_email(&user_name(42, 7, "zh_CN"), 7);
-        assert!(
-            email.is_ascii() && email.ends_with(".7@example.com"),
-            "{email}"
-        );
     }
 
     #[test]

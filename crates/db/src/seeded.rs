@@ -1,12 +1,27 @@
-//! The reference target's starting state, read from a seeded database, so a replay of
-//! the days after the seed continues the same world (balances, claims, gifts).
+//! The state a seed left (balances, claims, gifts), read back from the database, so the
+//! reference target can start from it and a replay of the days after the seed continues
+//! the same world.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use futures_util::TryStreamExt;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::Ledger;
-use crate::sinks::sql::DbError;
-use crate::sinks::sql::verify::{Db, on_db};
+use crate::DbError;
+use crate::verify::{Db, on_db};
+
+/// What the seed left, by the timeline's ids (`u42`, `g5186-1`, goal ids).
+#[derive(Debug, Default)]
+pub struct SeededState {
+    /// Points balance per user.
+    pub balances: BTreeMap<String, i64>,
+    /// (user, goal) pairs whose goal was claimed.
+    pub goal_claims: BTreeSet<(String, String)>,
+    /// Shares still unclaimed per gift.
+    pub gifts: BTreeMap<String, u32>,
+    /// (gift, user) pairs of winning claims.
+    pub gift_claims: BTreeSet<(String, String)>,
+}
 
 /// Pairs of text read by one query; the same SQL runs on PostgreSQL and SQLite.
 async fn pairs(db: &mut Db<'_>, sql: &str) -> Result<Vec<(String, String)>, DbError> {
@@ -21,9 +36,9 @@ async fn pairs(db: &mut Db<'_>, sql: &str) -> Result<Vec<(String, String)>, DbEr
     Ok(out)
 }
 
-/// A ledger holding what the seed left: balances, claimed goals, gifts and their claims.
-pub async fn load(db: &mut Db<'_>) -> Result<Ledger, DbError> {
-    let mut l = Ledger::default();
+/// What the seed left: balances, claimed goals, gifts and their claims.
+pub async fn load(db: &mut Db<'_>) -> Result<SeededState, DbError> {
+    let mut l = SeededState::default();
     for (u, b) in pairs(
         db,
         "SELECT user_key, CAST(points_balance AS TEXT) FROM users",
@@ -57,6 +72,5 @@ pub async fn load(db: &mut Db<'_>) -> Result<Ledger, DbError> {
         .into_iter()
         .map(|(g, n)| (g, n.max(0) as u32))
         .collect();
-    l.seeded_users = l.balances.len() as u64;
     Ok(l)
 }

@@ -15,7 +15,7 @@ use sqlx::{AssertSqlSafe, Row};
 use super::DbError;
 use super::copy::fields;
 use super::projection::{Kind, RowSink, Table};
-use crate::units::{DAY, HOUR, MINUTE, SECOND, days_from_civil};
+use simulate_core::units::{DAY, HOUR, MINUTE, SECOND, days_from_civil};
 
 /// Row count and order-free digest of one table.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -532,6 +532,9 @@ mod tests {
         let mut c = TableDigest::default();
         c.add_lines(b"2\tx\n1\t\\N\n", &[Kind::Int, Kind::Text], scratch);
         assert_eq!(c, a, "COPY text lines digest like the values they hold");
-        assert_eq!(props_keys().len(), crate::timeline::EVENT_KINDS.len());
+        assert_eq!(
+            props_keys().len(),
+            simulate_core::timeline::EVENT_KINDS.len()
+        );
     }
 }

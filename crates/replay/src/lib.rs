@@ -2,15 +2,13 @@
 //!
 //! source (engine or log) ──bounded channel──▶ pacer ──▶ driver (HTTP) ──▶ stats ──▶ summary
 
-pub mod grpc;
-mod h1;
-pub mod http;
+pub mod drivers;
 pub mod mapping;
 pub mod pacer;
-pub mod socketio;
+
 pub mod source;
 pub mod stats;
-pub mod template;
+
 pub mod thresholds;
 
 use std::path::PathBuf;
@@ -21,9 +19,9 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Value, json};
 
-use crate::engine::Engine;
 use mapping::Mapping;
 use pacer::{Live, Plan};
+use simulate_core::engine::Engine;
 use source::Phases;
 use stats::{Stats, by_kind, ms, percentiles};
 use thresholds::Threshold;
@@ -80,7 +78,7 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, String> {
         .thread_name("replay")
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    let driver = Arc::new(rt.block_on(http::Driver::new(
+    let driver = Arc::new(rt.block_on(drivers::http::Driver::new(
         Arc::clone(&o.mapping),
         &o.target,
         o.grpc_target.as_deref(),
@@ -230,7 +228,7 @@ fn live_line(stats: &Mutex<Stats>, live: &Live, t0: Instant, epoch: i64) -> Stri
     let now = Instant::now();
     let (sched, sent, p95, done, errors) = stats.lock().expect("stats lock").live(now);
     let late = stats.lock().expect("stats lock").late;
-    let sim = crate::units::format_rfc3339(epoch + live.sim_ms.load(Ordering::Relaxed));
+    let sim = simulate_core::units::format_rfc3339(epoch + live.sim_ms.load(Ordering::Relaxed));
     let secs = now.duration_since(t0).as_secs();
     format!(
         "sim {} · wall {}:{:02}:{:02} · scheduled {sched}/s · sent {sent}/s · in flight {} · p95 {} · errors {errors}{} · late {late}",

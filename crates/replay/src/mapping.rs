@@ -10,15 +10,15 @@ use reqwest::Method;
 use reqwest::header::HeaderName;
 use serde::Deserialize;
 
-use super::template::{Body, JsonTmpl, Template};
-use crate::config::{FieldPath, Problems, Source};
-use crate::timeline::EVENT_KINDS;
-use crate::units::parse_duration;
+use simulate_core::diagnostic::{FieldPath, Problems, Source};
+use simulate_core::template::{Body, JsonTmpl, Template};
+use simulate_core::timeline::EVENT_KINDS;
+use simulate_core::units::parse_duration;
 
 /// The mapping used when only `--target URL` is given.
 pub const DEFAULT: (&str, &str) = (
     "targets/default.toml",
-    include_str!("../../targets/default.toml"),
+    include_str!("../../../targets/default.toml"),
 );
 
 const DOC: &str = "docs/REPLAY.md";
@@ -173,9 +173,9 @@ pub struct Request {
     /// Index into `stats::PROTOCOLS`: 0 HTTP, 1 gRPC, 2 Socket.IO.
     pub protocol: u8,
     /// The gRPC method and its message template, for protocol 1.
-    pub grpc: Option<(Arc<super::grpc::Call>, JsonTmpl)>,
+    pub grpc: Option<(Arc<crate::drivers::grpc::Call>, JsonTmpl)>,
     /// What a Socket.IO request does, for protocol 2.
-    pub sio: Option<super::socketio::Op>,
+    pub sio: Option<crate::drivers::socketio::Op>,
     pub method: Method,
     pub path: Template,
     pub body: Option<Body>,
@@ -214,7 +214,7 @@ pub struct Mapping {
     /// Where gRPC requests go (the mapping's `[grpc] target`).
     pub grpc_target: Option<String>,
     /// The Socket.IO connection settings, when the mapping has `[socketio]`.
-    pub socketio: Option<Arc<super::socketio::Settings>>,
+    pub socketio: Option<Arc<crate::drivers::socketio::Settings>>,
 }
 
 impl Mapping {
@@ -399,7 +399,7 @@ impl Mapping {
                     })
                     .ok()
             });
-            let mut listen: Vec<super::socketio::Listen> = Vec::new();
+            let mut listen: Vec<crate::drivers::socketio::Listen> = Vec::new();
             for (i, l) in sio.listen.iter().enumerate() {
                 if let Some(j) = listen.iter().position(|o| o.event == l.event) {
                     bad(
@@ -429,7 +429,7 @@ impl Mapping {
                         "add `key = \"giftId\"`: a field of the broadcast and of the origin's payload",
                     );
                 }
-                listen.push(super::socketio::Listen {
+                listen.push(crate::drivers::socketio::Listen {
                     event: l.event.clone(),
                     key: l
                         .key
@@ -447,11 +447,15 @@ impl Mapping {
             uses_token |= query.as_ref().is_some_and(Template::uses_token)
                 || auth.as_ref().is_some_and(JsonTmpl::uses_token);
             for (field, name, op) in [
-                ("connect", &sio.connect, super::socketio::Op::Connect),
+                (
+                    "connect",
+                    &sio.connect,
+                    crate::drivers::socketio::Op::Connect,
+                ),
                 (
                     "disconnect",
                     &sio.disconnect,
-                    super::socketio::Op::Disconnect,
+                    crate::drivers::socketio::Op::Disconnect,
                 ),
             ] {
                 match kind_of(name) {
@@ -467,7 +471,7 @@ impl Mapping {
                     ),
                 }
             }
-            socketio = Some(Arc::new(super::socketio::Settings {
+            socketio = Some(Arc::new(crate::drivers::socketio::Settings {
                 url: sio.url.clone(),
                 path,
                 namespace,
@@ -557,7 +561,7 @@ impl Mapping {
             let mut path_text = r.path.clone().unwrap_or_else(|| "/".into());
             if protocol == 1 {
                 if pool.is_none() {
-                    match super::grpc::load(proto_path.as_deref()) {
+                    match crate::drivers::grpc::load(proto_path.as_deref()) {
                         Ok(p) => pool = Some(p),
                         Err(m) => {
                             bad(
@@ -696,11 +700,13 @@ impl Mapping {
                     let mut e = e.clone();
                     let listen = socketio
                         .as_ref()
-                        .map_or(&[][..], |s: &Arc<super::socketio::Settings>| &s.listen[..]);
+                        .map_or(&[][..], |s: &Arc<crate::drivers::socketio::Settings>| {
+                            &s.listen[..]
+                        });
                     e.origins = (0..listen.len())
                         .filter(|&l| listen[l].origin == Some(k as u16))
                         .collect();
-                    super::socketio::Op::Emit(e)
+                    crate::drivers::socketio::Op::Emit(e)
                 });
                 routes[k] = Route::Send(Box::new(Request {
                     protocol,
@@ -758,9 +764,10 @@ impl Mapping {
                             (_, Some(op)) => format!(
                                 "Socket.IO {} [{}]",
                                 match op {
-                                    super::socketio::Op::Connect => "connect".to_string(),
-                                    super::socketio::Op::Disconnect => "disconnect".to_string(),
-                                    super::socketio::Op::Emit(e) => format!(
+                                    crate::drivers::socketio::Op::Connect => "connect".to_string(),
+                                    crate::drivers::socketio::Op::Disconnect =>
+                                        "disconnect".to_string(),
+                                    crate::drivers::socketio::Op::Emit(e) => format!(
                                         "emit {}{}",
                                         e.event,
                                         if e.ack { " (ack)" } else { "" }
@@ -784,7 +791,7 @@ impl Mapping {
 
 impl Request {
     /// A Socket.IO connect or disconnect.
-    fn socketio(op: super::socketio::Op, kind: u16, needs_json: bool) -> Request {
+    fn socketio(op: crate::drivers::socketio::Op, kind: u16, needs_json: bool) -> Request {
         Request {
             protocol: 2,
             grpc: None,
@@ -806,7 +813,7 @@ fn sio_emit(
     payload: Option<&toml::Value>,
     ack: bool,
     check: Option<&RawCheck>,
-) -> Result<super::socketio::Emit, (&'static str, String)> {
+) -> Result<crate::drivers::socketio::Emit, (&'static str, String)> {
     if event.is_empty() {
         return Err(("emit", "the event name is empty".into()));
     }
@@ -827,7 +834,7 @@ fn sio_emit(
             serde_json::to_value(&c.equals).unwrap_or_default(),
         )),
     };
-    Ok(super::socketio::Emit {
+    Ok(crate::drivers::socketio::Emit {
         event: event.to_string(),
         payload,
         ack,
@@ -841,7 +848,7 @@ fn grpc_call(
     pool: &prost_reflect::DescriptorPool,
     method: &str,
     check: Option<&RawCheck>,
-) -> Result<super::grpc::Call, (&'static str, String)> {
+) -> Result<crate::drivers::grpc::Call, (&'static str, String)> {
     let (service, name) = method.trim_start_matches('/').rsplit_once('/').ok_or((
         "method",
         format!("`{method}` is not package.Service/Method"),
@@ -877,7 +884,7 @@ fn grpc_call(
     let path = format!("/{service}/{name}")
         .parse()
         .map_err(|_| ("method", format!("`{method}` is not a valid path")))?;
-    Ok(super::grpc::Call {
+    Ok(crate::drivers::grpc::Call {
         path,
         input: m.input(),
         output: m.output(),

@@ -24,10 +24,10 @@ use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
-use super::http::Driver;
 use super::mapping::Route;
 use super::source::{Due, Window};
 use super::stats::{Key, Stats, Waits};
+use crate::drivers::http::Driver;
 
 #[derive(Clone, Debug)]
 pub struct Plan {

@@ -9,9 +9,11 @@ use std::sync::atomic::AtomicBool;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use crate::config::Scenario;
-use crate::engine::Engine;
-use crate::timeline::{EVENT_KINDS, Event, Sink};
+use simulate_core::engine::Engine;
+use simulate_core::ids;
+use simulate_core::scenario::Scenario;
+use simulate_core::template::Ctx;
+use simulate_core::timeline::{EVENT_KINDS, Event, Sink};
 
 /// `kind` of an event name this version does not know (from a foreign log).
 pub const UNKNOWN_KIND: u16 = u16::MAX;
@@ -36,46 +38,32 @@ pub struct Due {
 }
 
 impl Due {
-    /// A W3C `traceparent`: one trace per user session, one span per event, derived from
-    /// the ids, so the same timeline always carries the same trace ids and a target's
-    /// traces can be joined back to the events.
+    /// The event's W3C `traceparent` ([`ids::traceparent`]).
     pub fn traceparent(&self) -> String {
-        // splitmix64's finaliser over FNV-1a: stable across versions, unlike std's hasher.
-        fn mix(mut z: u64) -> u64 {
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
-        let user = self.user_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
-        });
-        let session = user ^ ((self.session as u64) << 1 | 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let (hi, lo) = (mix(session), mix(session ^ 0x5851_f42d_4c95_7f2d));
-        let span = mix(user ^ (self.seq as u64).wrapping_mul(0xd6e8_feb8_6659_fd93)).max(1);
-        // Hex by hand: `format!` was a visible share of the I/O thread's CPU per request.
-        let mut out = String::with_capacity(55);
-        out.push_str("00-");
-        for (i, v) in [hi, lo, span].into_iter().enumerate() {
-            if i == 2 {
-                out.push('-');
-            }
-            for shift in (0..16).rev() {
-                out.push(char::from(
-                    b"0123456789abcdef"[(v >> (shift * 4)) as usize & 15],
-                ));
-            }
-        }
-        out.push_str("-01");
-        out
+        ids::traceparent(&self.user_id, self.session, self.seq)
     }
 
     /// `<user_id>/<seq>`: every request carries it (`x-sim-event`), whatever the protocol.
     pub fn event_id(&self) -> String {
-        let mut id = String::with_capacity(self.user_id.len() + 8);
-        id.push_str(&self.user_id);
-        id.push('/');
-        id.push_str(itoa::Buffer::new().format(self.seq));
-        id
+        ids::event_id(&self.user_id, self.seq)
+    }
+
+    /// What a template may render from this event.
+    pub fn ctx<'a>(
+        &'a self,
+        json: Option<&'a serde_json::Value>,
+        token: Option<&'a str>,
+    ) -> Ctx<'a> {
+        Ctx {
+            user_id: &self.user_id,
+            seq: self.seq,
+            session: self.session,
+            t_ms: self.t_ms,
+            event: self.event_name(),
+            line: &self.line,
+            json,
+            token,
+        }
     }
 
     pub fn event_name(&self) -> &'static str {
@@ -217,12 +205,9 @@ impl Sink for Feed {
         if e.t_ms >= self.window.to_ms || self.closed {
             return Ok(false);
         }
-        let mut user = String::with_capacity(10);
-        user.push('u');
-        user.push_str(itoa::Buffer::new().format(e.user));
         self.batch.push(Due {
             t_ms: e.t_ms,
-            user_id: user.into(),
+            user_id: ids::user_id(e.user).into(),
             seq: e.seq,
             session: e.session,
             kind: e.props.kind() as u16,

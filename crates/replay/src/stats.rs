@@ -13,7 +13,7 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 use serde_json::{Value, json};
 
-use crate::timeline::EVENT_KINDS;
+use simulate_core::timeline::EVENT_KINDS;
 
 /// Microseconds: the unit every histogram records.
 fn us(d: Duration) -> u64 {

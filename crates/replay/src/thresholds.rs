@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use super::stats::{Group, Key, PROTOCOLS, Stats, ms};
-use crate::timeline::EVENT_KINDS;
+use simulate_core::timeline::EVENT_KINDS;
 
 /// Exit code when a threshold fails (k6's).
 pub const EXIT_THRESHOLD: i32 = 99;
@@ -354,7 +354,7 @@ pub fn preset(name: &str, kinds: &[String]) -> Result<Vec<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::replay::stats::{Outcome, Waits};
+    use crate::stats::{Outcome, Waits};
     use std::time::{Duration, Instant};
 
     fn names() -> (Vec<String>, Vec<String>) {

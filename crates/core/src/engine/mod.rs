@@ -11,7 +11,6 @@
 //! Pure: no I/O, no tokio, no wall clock. Sinks do the writing.
 
 pub mod agent;
-pub mod catalog;
 pub mod queue;
 pub mod rng;
 pub mod shard;
@@ -25,7 +24,7 @@ use std::sync::mpsc;
 
 use rayon::prelude::*;
 
-use crate::config::PhaseKind;
+use crate::scenario::PhaseKind;
 use crate::timeline::{ClaimOutcome, GiftId, SignupSource, Sink};
 use crate::units::MINUTE;
 use agent::Out;

@@ -2,9 +2,9 @@
 
 use rand::distr::weighted::WeightedIndex;
 
-use super::catalog::Catalog;
-use crate::config::{PhaseKind, Scenario};
+use crate::catalog::Catalog;
 use crate::persona::Persona;
+use crate::scenario::{PhaseKind, Scenario};
 use crate::timeline::LineWriter;
 use crate::units::{DAY, HOUR, weekday};
 

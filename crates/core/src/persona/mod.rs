@@ -11,29 +11,29 @@ use std::path::Path;
 
 pub use model::*;
 
-use crate::config::source::{Problem, Problems, Source};
+use crate::diagnostic::{Problem, Problems, Source};
 
 /// The personas built into the binary, so `simulate` works from any directory.
 pub const SHIPPED: &[(&str, &str)] = &[
     (
         "personas/checkin.toml",
-        include_str!("../../personas/checkin.toml"),
+        include_str!("../../../../personas/checkin.toml"),
     ),
     (
         "personas/gamer.toml",
-        include_str!("../../personas/gamer.toml"),
+        include_str!("../../../../personas/gamer.toml"),
     ),
     (
         "personas/gift_claimer.toml",
-        include_str!("../../personas/gift_claimer.toml"),
+        include_str!("../../../../personas/gift_claimer.toml"),
     ),
     (
         "personas/hunter.toml",
-        include_str!("../../personas/hunter.toml"),
+        include_str!("../../../../personas/hunter.toml"),
     ),
     (
         "personas/saver.toml",
-        include_str!("../../personas/saver.toml"),
+        include_str!("../../../../personas/saver.toml"),
     ),
 ];
 

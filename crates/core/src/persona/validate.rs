@@ -6,7 +6,7 @@ use super::condition::Condition;
 use super::dist::{Dist, RawDist, Unit};
 use super::model::*;
 use super::raw::*;
-use crate::config::source::{FieldPath, Problem, Problems, Source};
+use crate::diagnostic::{FieldPath, Problem, Problems, Source};
 use crate::units::{DAY, parse_duration};
 
 struct Check<'a> {

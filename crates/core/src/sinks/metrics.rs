@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
-use crate::config::Scenario;
 use crate::persona::Persona;
+use crate::scenario::Scenario;
 use crate::timeline::*;
 use crate::units::{DAY, HOUR, SimDuration, format_rfc3339};
 

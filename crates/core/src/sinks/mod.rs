@@ -3,4 +3,3 @@
 pub mod fanout;
 pub mod jsonl;
 pub mod metrics;
-pub mod sql;

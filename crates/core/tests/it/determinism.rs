@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use simulate::timeline::{ClaimOutcome, Props};
+use simulate_core::timeline::{ClaimOutcome, Props};
 
 use crate::common::{Spec, simulate};
 
@@ -82,7 +82,7 @@ fn a_longer_world_begins_with_the_shorter_one() {
     assert!(short.events.iter().any(|e| matches!(
         e.props,
         Props::SignedUp {
-            source: simulate::timeline::SignupSource::Invite,
+            source: simulate_core::timeline::SignupSource::Invite,
             ..
         }
     )));

@@ -5,7 +5,7 @@ use crate::common::{Spec, simulate};
 #[test]
 fn every_event_kind_matches_the_schema() {
     let schema: serde_json::Value =
-        serde_json::from_str(include_str!("../../schema/event.v1.json")).unwrap();
+        serde_json::from_str(include_str!("../../../../schema/event.v1.json")).unwrap();
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
     let run = simulate(Spec {
         users: 3000,
@@ -21,7 +21,7 @@ fn every_event_kind_matches_the_schema() {
         kinds.insert(v["event"].as_str().unwrap().to_string());
     }
     // The run exercises every kind, so every branch of the schema was checked.
-    for k in simulate::timeline::EVENT_KINDS {
+    for k in simulate_core::timeline::EVENT_KINDS {
         assert!(kinds.contains(*k), "no {k} in the run");
     }
     // And the schema rejects what it should.

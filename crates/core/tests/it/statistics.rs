@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use simulate::timeline::{PointsSource, Props, Trigger};
-use simulate::units::{DAY, HOUR};
+use simulate_core::timeline::{PointsSource, Props, Trigger};
+use simulate_core::units::{DAY, HOUR};
 
 use crate::common::{Spec, one_persona, personas_copy, simulate};
 
@@ -66,7 +66,7 @@ fn hourly_arrivals_follow_the_activity_curve() {
         scenario: Some(scenario),
         ..Default::default()
     });
-    let curve = simulate::config::scenario::hourly_preset("challenge-dau").expect("preset");
+    let curve = simulate_core::scenario::hourly_preset("challenge-dau").expect("preset");
     let total_w: f64 = curve.iter().sum();
     let mut by_hour = [0f64; 24];
     for e in &run.events {

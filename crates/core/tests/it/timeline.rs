@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use simulate::timeline::{Props, SignupSource, StatCode, Trigger};
-use simulate::units::{DAY, HOUR, MINUTE};
+use simulate_core::timeline::{Props, SignupSource, StatCode, Trigger};
+use simulate_core::units::{DAY, HOUR, MINUTE};
 
 use crate::common::{Spec, simulate};
 
@@ -230,10 +230,10 @@ fn a_gift_storm_drops_gifts_into_rooms_and_claimers_race_for_few_shares() {
             && storm.contains(&(gift.creator, gift.n))
         {
             match outcome {
-                simulate::timeline::ClaimOutcome::Won { .. } => {
+                simulate_core::timeline::ClaimOutcome::Won { .. } => {
                     *won.entry((gift.creator, gift.n)).or_default() += 1
                 }
-                simulate::timeline::ClaimOutcome::Exhausted => lost += 1,
+                simulate_core::timeline::ClaimOutcome::Exhausted => lost += 1,
                 _ => {}
             }
         }

@@ -12,12 +12,12 @@ use serde_json::Value;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::{Channel, Endpoint};
 
-use super::stats::{ErrorClass, Outcome};
+use crate::stats::{ErrorClass, Outcome};
 
 /// The shipped contract (seed 001's EventService).
 pub const SHIPPED_PROTO: (&str, &str) = (
     "event_service.proto",
-    include_str!("../../proto/event_service.proto"),
+    include_str!("../../../../proto/event_service.proto"),
 );
 
 /// Serves the shipped proto from memory, so the default needs no file on disk.

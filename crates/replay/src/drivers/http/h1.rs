@@ -20,8 +20,8 @@ use std::sync::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 
-use super::http::io_error_class;
-use super::stats::ErrorClass;
+use super::io_error_class;
+use crate::stats::ErrorClass;
 
 /// Headers read from one answer at most; more is a malformed answer for our purposes.
 const MAX_HEADERS: usize = 64;

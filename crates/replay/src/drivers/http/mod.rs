@@ -19,18 +19,18 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
-use super::h1;
-use super::mapping::{Expect, Mapping, Request};
-use super::source::Due;
-use super::stats::{ErrorClass, Outcome};
-use super::template::{Body, Ctx};
+mod h1;
+use crate::mapping::{Expect, Mapping, Request};
+use crate::source::Due;
+use crate::stats::{ErrorClass, Outcome};
+use simulate_core::template::{Body, Ctx};
 
 pub struct Driver {
     transport: Transport,
     /// The gRPC channel, when the mapping sends gRPC.
-    grpc: Option<super::grpc::Client>,
+    grpc: Option<crate::drivers::grpc::Client>,
     /// Socket.IO connections, when the mapping has `[socketio]`.
-    pub sio: Option<super::socketio::Client>,
+    pub sio: Option<crate::drivers::socketio::Client>,
     /// The target URL without a trailing slash.
     base: String,
     pub mapping: Arc<Mapping>,
@@ -54,11 +54,11 @@ impl Driver {
         pool: usize,
     ) -> Result<Driver, String> {
         let grpc = grpc_target
-            .map(|u| super::grpc::Client::new(u, mapping.timeout, ca_cert))
+            .map(|u| crate::drivers::grpc::Client::new(u, mapping.timeout, ca_cert))
             .transpose()?;
         let sio = match (&mapping.socketio, sio_target) {
             (Some(settings), Some(url)) => Some(
-                super::socketio::Client::new(
+                crate::drivers::socketio::Client::new(
                     std::sync::Arc::clone(settings),
                     url,
                     mapping.timeout,
@@ -141,7 +141,7 @@ impl Driver {
                 .then(|| serde_json::from_slice::<serde_json::Value>(&due.line).ok())
                 .flatten();
             let ctx = self.ctx(due, json.as_ref());
-            let msg = match super::grpc::message(&call.input, template.render(&ctx)) {
+            let msg = match crate::drivers::grpc::message(&call.input, template.render(&ctx)) {
                 Ok(m) => m,
                 Err(_) => return Outcome::Failed(ErrorClass::Other),
             };
@@ -191,7 +191,7 @@ impl Driver {
             .as_ref()
             .and_then(|t| t.get(&*due.user_id))
             .map(String::as_str);
-        Ctx { due, json, token }
+        due.ctx(json, token)
     }
 
     /// One request's path (after the target's own), headers and body. A header given

@@ -32,9 +32,9 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, Message, protocol::WebSocketConfig};
 
-use super::source::Due;
-use super::stats::{ErrorClass, Outcome, percentiles};
-use super::template::{Ctx, JsonTmpl, Template};
+use crate::source::Due;
+use crate::stats::{ErrorClass, Outcome, percentiles};
+use simulate_core::template::{Ctx, JsonTmpl, Template};
 
 /// The `[socketio]` part of a mapping, compiled.
 #[derive(Debug)]
@@ -458,7 +458,7 @@ impl Client {
                 let origins = per.len() as u64;
                 json!({
                     "event": l.event,
-                    "origin": l.origin.map(|k| crate::timeline::EVENT_KINDS[k as usize]),
+                    "origin": l.origin.map(|k| simulate_core::timeline::EVENT_KINDS[k as usize]),
                     "received": h.received,
                     "matched": h.matched,
                     "origins": origins,

@@ -1,0 +1,8 @@
+//! The engine's integration tests: one binary, one module per concern, run in-process
+//! (`cargo test -p simulate-core` builds no async runtime, database or network crate).
+
+mod common;
+mod determinism;
+mod schema;
+mod statistics;
+mod timeline;
