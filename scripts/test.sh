@@ -10,7 +10,16 @@ fi
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
-echo "== cargo clippy --workspace --all-targets -- -D warnings"
+echo "== simulate-core: no async runtime, database or network crate (docs/ARCHITECTURE.md)"
+forbidden=$(cargo tree -p simulate-core -e normal --prefix none --format '{p}' \
+  | awk '{print $1}' | sort -u \
+  | grep -xE 'tokio|sqlx|sqlx-.*|rusqlite|tonic|axum|hyper|hyper-util|reqwest|rustls|tokio-rustls|tokio-tungstenite|indicatif|clap' || true)
+if [ -n "$forbidden" ]; then
+  echo "simulate-core depends on: $forbidden" >&2
+  echo "fix: keep I/O, databases and the console out of crates/core (see docs/ARCHITECTURE.md)" >&2
+  exit 1
+fi
+echo "== cargo clippy --workspace --all-targets -- -D warnings (functions over 120 lines fail)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== PostgreSQL for the seed and verify tests"
 SIMULATE_TEST_PG=$(bash scripts/ensure-postgres.sh | tail -n 1)

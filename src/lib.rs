@@ -5,4 +5,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod console;
+pub mod exit;
 pub mod serve;
+pub mod world;

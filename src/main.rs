@@ -5,16 +5,9 @@ fn main() {
     let code = match simulate::commands::main(cli) {
         Ok(code) => code,
         Err(e) => {
-            if e.downcast_ref::<simulate::commands::BadInput>().is_some()
-                || e.downcast_ref::<simulate_core::diagnostic::Problems>()
-                    .is_some()
-            {
-                eprintln!("error: {e}");
-                simulate::commands::EXIT_BAD_INPUT
-            } else {
-                eprintln!("error: {e:#}");
-                1
-            }
+            let (code, message) = simulate::exit::of_error(&e);
+            eprintln!("error: {message}");
+            code
         }
     };
     std::process::exit(code);

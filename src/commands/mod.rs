@@ -19,7 +19,6 @@ macro_rules! out {
 }
 
 pub mod personas;
-pub mod progress;
 pub mod replay;
 pub mod run;
 pub mod seed;
@@ -27,16 +26,7 @@ pub mod serve;
 pub mod verify;
 
 use crate::cli::{Cli, Command};
-
-/// Exit codes: 0 done, 1 failed, 2 bad input, 3 verify mismatch, 99 threshold failed,
-/// 130 interrupted.
-pub const EXIT_BAD_INPUT: i32 = 2;
-pub const EXIT_INTERRUPTED: i32 = 130;
-
-/// A failure the user can fix: printed as is, exit code 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct BadInput(pub String);
+use crate::exit::{self, BadInput};
 
 /// `--threads`, or the CPU count; the same range for every command.
 pub fn threads(arg: Option<usize>) -> Result<usize, BadInput> {
@@ -82,9 +72,9 @@ pub fn on_seeded<T>(
     url: Option<&str>,
     schema: &str,
     sqlite: &std::path::Path,
-    f: impl FnOnce(&mut simulate_db::verify::Db<'_>, &tokio::runtime::Runtime) -> anyhow::Result<T>,
+    f: impl FnOnce(&mut simulate_db::conn::Db<'_>, &tokio::runtime::Runtime) -> anyhow::Result<T>,
 ) -> anyhow::Result<(T, String)> {
-    use simulate_db::verify::Db;
+    use simulate_db::conn::Db;
     if let Some(url) = url {
         let pg = open_seeded(url, schema)?;
         let mut conn = pg.live().map_err(refused)?;
@@ -117,7 +107,7 @@ pub fn interrupt_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
     let flag = std::sync::Arc::clone(&stop);
     let _ = ctrlc::set_handler(move || {
         if flag.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            std::process::exit(EXIT_INTERRUPTED);
+            std::process::exit(exit::INTERRUPTED);
         }
         // A step that cannot be cut short (an index build) may take a while to end.
         eprintln!("\nstopping… (Ctrl-C again to quit at once)");

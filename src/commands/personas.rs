@@ -7,7 +7,7 @@ use simulate_core::persona::dist::Dist;
 use simulate_core::persona::{self, Persona, Transition, graph};
 use simulate_core::units::SimDuration;
 
-use super::BadInput;
+use crate::exit::BadInput;
 
 fn find<'a>(all: &'a [Persona], name: &str) -> Result<&'a Persona, BadInput> {
     all.iter().find(|p| p.name == name).ok_or_else(|| {

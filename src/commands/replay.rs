@@ -7,16 +7,22 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{BadInput, EXIT_INTERRUPTED};
 use crate::cli::ReplayArgs;
+use crate::exit::{self, BadInput};
 use simulate_core::engine::{Engine, World};
+use simulate_core::secret::mask_url;
 use simulate_core::units::{DAY, parse_duration};
-use simulate_db::mask_url;
+use simulate_replay::drivers::Targets;
 use simulate_replay::mapping::Mapping;
+use simulate_replay::mapping::Protocol;
 use simulate_replay::pacer::Plan;
 use simulate_replay::source::{Phases, Window};
-use simulate_replay::thresholds::{EXIT_THRESHOLD, Names, Threshold, preset};
+use simulate_replay::thresholds::{Names, Threshold, preset};
+use simulate_replay::tls::Tls;
 use simulate_replay::{Feed, Options};
+
+use crate::console::replay::{LiveView, table};
+use crate::world::{load_world, world_clashes};
 
 /// `24h:30m` (sim:wall) or `48x`, as simulated ms per wall ms.
 pub fn parse_compress(s: &str) -> Result<f64, String> {
@@ -105,7 +111,7 @@ fn log_phases(log: &Path) -> (Phases, Option<String>) {
             scenario: text("scenario_file").map(Into::into),
             start: text("start"),
         };
-        super::run::load_world(&world).ok().map(|(_, s)| s)
+        load_world(&world).ok().map(|(_, s)| s)
     };
     match read() {
         Some(s) => (Phases::of(&s), Some(s.name)),
@@ -129,7 +135,7 @@ fn seeded_warnings(db: &str, args: &ReplayArgs, window: Window) -> anyhow::Resul
         // The replayed world is usually longer than the seeded one: --days may differ.
         let mut given = args.world.clone();
         given.days = None;
-        let (_, clashes) = super::verify::world_clashes(&config, &given);
+        let (_, clashes) = world_clashes(&config, &given);
         if !clashes.is_empty() {
             out.push(format!(
                 "{place} holds another world: {}; the target's state will not match these events (fix: the same --users --seed --start --personas --scenario as the seed)",
@@ -148,6 +154,7 @@ fn seeded_warnings(db: &str, args: &ReplayArgs, window: Window) -> anyhow::Resul
     Ok(out)
 }
 
+#[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
 pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
     let bad = |m: String| anyhow::Error::new(BadInput(m));
     let factor = parse_compress(&args.compress).map_err(bad)?;
@@ -189,10 +196,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
         }
     }
     let shown_target = mask_url(&target);
-    let sends_grpc = mapping
-        .routes
-        .iter()
-        .any(|r| matches!(r, simulate_replay::mapping::Route::Send(q) if q.grpc.is_some()));
+    let sends_grpc = mapping.sends(Protocol::Grpc);
     let grpc_target = args
         .grpc_target
         .clone()
@@ -234,8 +238,8 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
         )));
     }
 
-    let ca_cert = match &args.ca_cert {
-        None => None,
+    let tls = match &args.ca_cert {
+        None => Tls::default(),
         Some(p) => {
             let fix = "fix: pass the PEM file of the CA that signed the target's certificate";
             let pem = std::fs::read(p).map_err(|e| {
@@ -244,17 +248,9 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
                     p.display()
                 ))
             })?;
-            // Checked once here for every protocol: a file without a certificate would
-            // otherwise add nothing and only show later as TLS errors.
-            use rustls::pki_types::{CertificateDer, pem::PemObject as _};
-            let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&pem).collect();
-            if !certs.is_ok_and(|c| !c.is_empty()) {
-                return Err(bad(format!(
-                    "--ca-cert {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)\n    {fix}",
-                    p.display()
-                )));
-            }
-            Some(pem)
+            // Checked once here for every protocol.
+            Tls::with_ca_pem(pem)
+                .map_err(|m| bad(format!("--ca-cert {} {m}\n    {fix}", p.display())))?
         }
     };
 
@@ -304,7 +300,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
                     world.days = Some(((to + DAY - 1) / DAY).max(1) as u32);
                 }
             }
-            let (personas, scenario) = super::run::load_world(&world)?;
+            let (personas, scenario) = load_world(&world)?;
             let end = scenario.end_ms();
             let window = match &args.window {
                 Some(s) => parse_window(s, end).map_err(bad)?,
@@ -346,7 +342,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
 
     let mut texts = args.thresholds.clone();
     if let Some(p) = &args.threshold_preset {
-        texts.extend(preset(p, &mapping.kinds).map_err(bad)?);
+        texts.extend(preset(p, &mapping.tags).map_err(bad)?);
     }
     let listens: Vec<String> = mapping
         .socketio
@@ -354,7 +350,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
         .map(|s| s.listen.iter().map(|l| l.event.clone()).collect())
         .unwrap_or_default();
     let names = Names {
-        kinds: &mapping.kinds,
+        tags: &mapping.tags,
         phases: &phases.names,
         listens: &listens,
     };
@@ -427,6 +423,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
     });
     let http2 = args.http2 || mapping.http2;
     let stop = super::interrupt_flag();
+    let view = LiveView::new(args.quiet);
     let opts = Options {
         feed,
         phases,
@@ -438,14 +435,14 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
             drain: Duration::from_millis(drain.max(0) as u64),
         },
         mapping: Arc::new(mapping),
-        target,
-        shown_target,
-        grpc_target,
-        socketio_target,
-        ca_cert,
+        targets: Targets {
+            http: target,
+            grpc: grpc_target,
+            socketio: socketio_target,
+        },
+        tls,
         http2,
         thresholds,
-        quiet: args.quiet,
         io_threads: match args.io_threads {
             Some(n) if !(1..=256).contains(&n) => {
                 return Err(bad(format!(
@@ -454,11 +451,13 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
             }
             n => n,
         },
-        start_epoch_ms,
+        watch: Some(view.watcher(start_epoch_ms, args.quiet)),
         config,
     };
-    let report = simulate_replay::replay(opts, stop).map_err(bad)?;
-    out!("{}", report.table);
+    let report = simulate_replay::replay(opts, stop);
+    view.finish();
+    let report = report.map_err(bad)?;
+    out!("{}", table(&report.summary, &shown_target));
     if let Some(p) = &args.summary_export {
         let text = serde_json::to_string_pretty(&report.summary)?;
         std::fs::write(p, text + "\n")
@@ -467,12 +466,12 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
     }
     Ok(if report.interrupted {
         eprintln!("interrupted: the figures cover what was sent before Ctrl-C");
-        EXIT_INTERRUPTED
+        exit::INTERRUPTED
     } else if report.failed_thresholds > 0 {
         eprintln!("{} threshold(s) failed", report.failed_thresholds);
-        EXIT_THRESHOLD
+        exit::THRESHOLD_FAILED
     } else {
-        0
+        exit::OK
     })
 }
 

@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde_json::json;
 
-use super::progress::Progress;
-use super::{BadInput, EXIT_INTERRUPTED};
-use crate::cli::{Preset, RunArgs, WorldArgs};
+use crate::cli::{Preset, RunArgs};
+use crate::console::progress::Progress;
+use crate::exit::{self, BadInput};
+use crate::world::load_world;
 use simulate_core::engine::{Engine, World};
-use simulate_core::persona::{self, Persona};
-use simulate_core::scenario::{Overrides, Scenario};
+use simulate_core::scenario::Scenario;
 use simulate_core::sinks::fanout::Fanout;
 use simulate_core::sinks::jsonl::{Format, JsonlSink};
 use simulate_core::sinks::metrics::Metrics;
@@ -20,19 +20,6 @@ use simulate_core::units::{HOUR, parse_duration};
 /// printed before large jobs and the disk check.
 const EVENTS_PER_USER_DAY: f64 = 7.0;
 const BYTES_PER_EVENT: f64 = 250.0;
-
-/// Personas and scenario from the shared world flags.
-pub fn load_world(w: &WorldArgs) -> anyhow::Result<(Vec<Persona>, Scenario)> {
-    let personas = persona::load(w.personas.as_deref())?;
-    let over = Overrides {
-        users: w.users,
-        days: w.days,
-        seed: w.seed,
-        start: w.start.clone(),
-    };
-    let scenario = Scenario::load(w.scenario.as_deref(), &over, &personas)?;
-    Ok((personas, scenario))
-}
 
 fn has_outputs(dir: &Path) -> bool {
     [
@@ -57,6 +44,7 @@ fn default_out(s: &Scenario) -> PathBuf {
     dir
 }
 
+#[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
 pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     let mut pace = 0.0;
     if args.preset == Some(Preset::Quick) {
@@ -275,7 +263,7 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
         ),
     }
     Ok(if totals.interrupted {
-        EXIT_INTERRUPTED
+        exit::INTERRUPTED
     } else {
         0
     })

@@ -5,17 +5,20 @@ use std::time::Instant;
 use anyhow::Context;
 use serde_json::json;
 
-use super::progress::{ClearOnDrop, Progress, console_bar, show_step};
-use super::run::load_world;
-use super::{BadInput, EXIT_INTERRUPTED, refused};
+use super::refused;
 use crate::cli::SeedArgs;
+use crate::console::progress::{ClearOnDrop, Progress, console_bar, show_step};
+use crate::exit::{self, BadInput};
+use crate::world::load_world;
 use simulate_core::engine::{Engine, World};
+use simulate_core::secret::mask_url;
 use simulate_core::sinks::fanout::Fanout;
 use simulate_core::sinks::jsonl::{Format, JsonlSink};
-use simulate_db::postgres::{Pg, PgLoader, RunMeta};
+use simulate_db::RunMeta;
+use simulate_db::postgres::{Pg, PgLoader};
 use simulate_db::projection::{Projection, RowSink, Table};
 use simulate_db::sqlite::{SqliteLoader, partial_path, seeded_file};
-use simulate_db::{DbError, Steps, mask_url};
+use simulate_db::{DbError, Steps};
 
 /// Where the rows go.
 enum Loader {
@@ -52,6 +55,7 @@ impl RowSink for Loader {
     }
 }
 
+#[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
 pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
     let (personas, scenario) = load_world(&args.world)?;
     let threads = super::threads(args.threads)?;
@@ -161,7 +165,7 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
     });
     if steps.start("schema, migrations").is_err() {
         eprintln!("interrupted: nothing was changed");
-        return Ok(EXIT_INTERRUPTED);
+        return Ok(exit::INTERRUPTED);
     }
     let loader = match &pg {
         Some(pg) => {
@@ -314,5 +318,5 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
 /// Ctrl-C during a load: nothing of it was swapped in.
 fn interrupted() -> i32 {
     eprintln!("interrupted: the partial load was discarded; the previous data is untouched");
-    EXIT_INTERRUPTED
+    exit::INTERRUPTED
 }

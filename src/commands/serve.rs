@@ -3,8 +3,9 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::{BadInput, refused};
+use super::refused;
 use crate::cli::ServeArgs;
+use crate::exit::BadInput;
 use crate::serve::Ledger;
 
 /// The seeded state, when a database is named; otherwise an empty ledger.

@@ -1,24 +1,23 @@
 //! `simulate verify`: regenerate the timeline recorded in run_meta and check the database.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::progress::Progress;
-use super::run::load_world;
-use super::{BadInput, refused};
+use super::refused;
 use crate::cli::{VerifyArgs, WorldArgs};
+use crate::console::progress::Progress;
+use crate::exit::BadInput;
+use crate::world::{load_world, world_clashes};
 use simulate_core::engine::{Engine, World};
 use simulate_core::sinks::fanout::Fanout;
 use simulate_core::sinks::jsonl::{Format, JsonlSink};
 use simulate_db::DbError;
+use simulate_db::conn::Db;
 use simulate_db::projection::{Projection, Table};
-use simulate_db::verify::{Db, DigestSink, TableDigest};
+use simulate_db::verify::{DigestSink, TableDigest};
 
 /// Exit code when the database does not match its timeline.
-pub const EXIT_MISMATCH: i32 = 3;
-
 /// What verify found.
 pub struct Report {
     pub tables: Vec<(Table, TableDigest, TableDigest)>,
@@ -75,58 +74,6 @@ fn world_from_meta(config: &serde_json::Value, given: &WorldArgs) -> Result<Worl
             clash.join("; ")
         )))
     }
-}
-
-/// The world recorded in a seed's run_meta, and each given flag that differs from it.
-pub fn world_clashes(config: &serde_json::Value, given: &WorldArgs) -> (WorldArgs, Vec<String>) {
-    let num = |k: &str| config[k].as_u64();
-    let text = |k: &str| config[k].as_str().map(String::from);
-    let meta = WorldArgs {
-        users: num("users").map(|v| v as u32),
-        days: num("days").map(|v| v as u32),
-        seed: num("seed"),
-        personas: text("personas_dir").map(PathBuf::from),
-        scenario: text("scenario_file").map(PathBuf::from),
-        start: text("start"),
-    };
-    let mut clash = Vec::new();
-    let mut cmp = |flag: &str, given: Option<String>, meta: Option<String>| {
-        if let Some(g) = given
-            && Some(&g) != meta.as_ref()
-        {
-            clash.push(format!(
-                "{flag} {g} (the seed used {})",
-                meta.unwrap_or_else(|| "the default".into())
-            ));
-        }
-    };
-    cmp(
-        "--users",
-        given.users.map(|v| v.to_string()),
-        meta.users.map(|v| v.to_string()),
-    );
-    cmp(
-        "--days",
-        given.days.map(|v| v.to_string()),
-        meta.days.map(|v| v.to_string()),
-    );
-    cmp(
-        "--seed",
-        given.seed.map(|v| v.to_string()),
-        meta.seed.map(|v| v.to_string()),
-    );
-    cmp("--start", given.start.clone(), meta.start.clone());
-    cmp(
-        "--personas",
-        given.personas.as_ref().map(|p| p.display().to_string()),
-        meta.personas.as_ref().map(|p| p.display().to_string()),
-    );
-    cmp(
-        "--scenario",
-        given.scenario.as_ref().map(|p| p.display().to_string()),
-        meta.scenario.as_ref().map(|p| p.display().to_string()),
-    );
-    (meta, clash)
 }
 
 /// Verifies one database: the library entry point the CLI and the tests share.
@@ -282,6 +229,6 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
         Ok(0)
     } else {
         outln!("verification FAILED");
-        Ok(EXIT_MISMATCH)
+        Ok(crate::exit::VERIFY_MISMATCH)
     }
 }

@@ -675,7 +675,7 @@ fn ctrl_c_stops_sends_no_more_and_still_writes_the_summary() {
 
 #[test]
 fn a_replay_after_the_seeded_days_continues_the_seeded_world() {
-    use simulate_db::verify::Db;
+    use simulate_db::conn::Db;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("seed.sqlite");
     let o = bin()

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod ids;
 pub mod persona;
 pub mod scenario;
+pub mod secret;
 pub mod sinks;
 pub mod template;
 pub mod timeline;

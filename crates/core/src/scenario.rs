@@ -216,6 +216,7 @@ impl Scenario {
         Scenario::validate(raw, &src, over, personas)
     }
 
+    #[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
     pub fn validate(
         raw: RawScenario,
         src: &Source,

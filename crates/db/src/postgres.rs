@@ -11,10 +11,13 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{AssertSqlSafe, Connection, Executor, Row};
 use tokio::sync::mpsc;
 
+use super::RunMeta;
 use super::copy::{BINARY_HEADER, BINARY_TRAILER};
 use super::keys::{KEYS, part, pg_foreign_keys};
 use super::projection::{RowSink, Table};
-use super::{DbError, Steps, ident, mask_url, server_words};
+use simulate_core::secret::mask_url;
+
+use super::{DbError, Steps, ident, server_words};
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -83,18 +86,6 @@ pub struct Found {
     pub stale_staging: bool,
     /// A staging schema of that name that is not ours.
     pub foreign_staging: bool,
-}
-
-/// The run's identity, stored in run_meta so `verify` can regenerate the timeline.
-pub struct RunMeta {
-    pub version: String,
-    pub config: serde_json::Value,
-    pub seed: u64,
-    pub users: u32,
-    pub days: u32,
-    pub events: u64,
-    pub checksum: String,
-    pub complete: bool,
 }
 
 impl Pg {
@@ -342,6 +333,7 @@ impl Pg {
 
     /// Waits for the COPYs, then keys, ANALYZE, run_meta and the swap. Returns rows per
     /// table and timings of each step.
+    #[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
     pub fn complete(
         &self,
         loader: PgLoader,

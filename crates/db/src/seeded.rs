@@ -8,7 +8,7 @@ use futures_util::TryStreamExt;
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::DbError;
-use crate::verify::{Db, on_db};
+use crate::conn::{Db, on_db};
 
 /// What the seed left, by the timeline's ids (`u42`, `g5186-1`, goal ids).
 #[derive(Debug, Default)]

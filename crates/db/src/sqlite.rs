@@ -9,9 +9,9 @@ use sqlx::Connection;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 
+use super::RunMeta;
 use super::copy::field;
 use super::keys::KEYS;
-use super::postgres::RunMeta;
 use super::projection::{Kind, RowSink, Table};
 use super::{DbError, Steps};
 

@@ -13,6 +13,7 @@ use sha2::{Digest as _, Sha256};
 use sqlx::{AssertSqlSafe, Row};
 
 use super::DbError;
+use super::conn::{Db, on_db};
 use super::copy::fields;
 use super::projection::{Kind, RowSink, Table};
 use simulate_core::units::{DAY, HOUR, MINUTE, SECOND, days_from_civil};
@@ -140,12 +141,6 @@ impl RowSink for DigestSink {
     }
 }
 
-/// The database side.
-pub enum Db<'a> {
-    Pg(&'a mut sqlx::PgConnection),
-    Sqlite(&'a mut sqlx::SqliteConnection),
-}
-
 /// Adds every row of `table` in the SQLite file to `d`, each value in the canonical
 /// spelling the expected side's rows get.
 fn sqlite_digest(
@@ -210,20 +205,6 @@ fn pg_select(table: Table) -> String {
         .collect();
     format!("SELECT {} FROM {}", cols.join(", "), table.name())
 }
-
-/// Runs the same code against whichever connection `Db` holds. A macro rather than a
-/// generic function: sqlx's rows are typed per backend, and the bounds to abstract over
-/// them would be longer than the body.
-macro_rules! on_db {
-    ($db:expr, |$c:ident| $body:expr) => {
-        match $db {
-            Db::Pg($c) => $body,
-            Db::Sqlite($c) => $body,
-        }
-    };
-}
-
-pub(crate) use on_db;
 
 impl Db<'_> {
     /// The digest of one table as stored; `rows` counts the rows read so far (for a
@@ -329,41 +310,6 @@ impl Db<'_> {
             }
         }
         Ok(missing)
-    }
-
-    pub async fn run_meta(&mut self) -> Result<(serde_json::Value, String, i64), DbError> {
-        // PostgreSQL keeps config as jsonb, SQLite as text.
-        let sql = if matches!(self, Db::Pg(_)) {
-            "SELECT config::text, events_sha256, events FROM run_meta"
-        } else {
-            "SELECT config, events_sha256, events FROM run_meta"
-        };
-        let place = if matches!(self, Db::Pg(_)) {
-            "a database written by `simulate seed` (and the --schema it was seeded into)"
-        } else {
-            "a file written by `simulate seed` (--sqlite FILE)"
-        };
-        let fail = |e: sqlx::Error| {
-            let words = match e.as_database_error() {
-                Some(d) => d.message().to_string(),
-                None => e.to_string(),
-            };
-            DbError::Refused(format!(
-                "no readable run_meta ({})\n    fix: point verify at {place}",
-                super::server_words(&words)
-            ))
-        };
-        let (config, sha, events): (String, String, i64) = on_db!(self, |c| {
-            let r = sqlx::query(sql).fetch_one(&mut **c).await.map_err(fail)?;
-            (
-                r.try_get(0).map_err(fail)?,
-                r.try_get(1).map_err(fail)?,
-                r.try_get(2).map_err(fail)?,
-            )
-        });
-        let config =
-            serde_json::from_str(&config).map_err(|e| DbError::failed("run_meta.config", e))?;
-        Ok((config, sha, events))
     }
 
     /// Named checks: (name, violations, what it means).

@@ -1,30 +1,34 @@
-//! `simulate replay`: the timeline sent live to a target, paced in compressed wall time.
+//! simulate's live load: the timeline sent to a target, paced in compressed wall time,
+//! with latency corrected for coordinated omission, and thresholds judged over it.
 //!
-//! source (engine or log) ──bounded channel──▶ pacer ──▶ driver (HTTP) ──▶ stats ──▶ summary
+//! source (engine or log) ──bounded channel──▶ pacer ──▶ drivers (HTTP, gRPC,
+//! Socket.IO) ──▶ stats ──▶ summary. [`replay`] runs the whole; what it shows while it
+//! runs goes to the caller's [`Options::watch`], and nothing here prints.
 
 pub mod drivers;
 pub mod mapping;
+pub mod outcome;
 pub mod pacer;
-
 pub mod source;
 pub mod stats;
-
 pub mod thresholds;
+pub mod tls;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Value, json};
+use simulate_core::engine::Engine;
 
+use drivers::{Driver, Targets};
 use mapping::Mapping;
 use pacer::{Live, Plan};
-use simulate_core::engine::Engine;
 use source::Phases;
-use stats::{Stats, by_kind, ms, percentiles};
+use stats::{Stats, by_kind, percentiles};
 use thresholds::Threshold;
+use tls::Tls;
 
 /// Where the events come from.
 pub enum Feed {
@@ -37,32 +41,47 @@ pub struct Options {
     pub phases: Phases,
     pub plan: Plan,
     pub mapping: Arc<Mapping>,
-    /// The target's base URL (sent to; never printed: `shown_target` is).
-    pub target: String,
-    pub shown_target: String,
-    /// Where gRPC requests go, if the mapping sends any.
-    pub grpc_target: Option<String>,
-    /// Where Socket.IO connections go, if the mapping has `[socketio]`.
-    pub socketio_target: Option<String>,
-    /// An extra CA certificate (PEM) for https:// targets.
-    pub ca_cert: Option<Vec<u8>>,
+    /// Where each protocol's requests go (never printed: they may hold secrets).
+    pub targets: Targets,
+    pub tls: Tls,
     pub http2: bool,
     pub thresholds: Vec<Threshold>,
-    pub quiet: bool,
     /// Threads doing the network I/O [default: cores − 1, at least 1].
     pub io_threads: Option<usize>,
-    /// Absolute time of the timeline's t = 0, for the live sim clock.
-    pub start_epoch_ms: i64,
+    /// Called about every 250 ms while the replay runs, for a live view: `None` while
+    /// the engine simulates up to the window's start.
+    pub watch: Option<Watch>,
     /// Echoed in the summary's `config`.
     pub config: Value,
+}
+
+/// A live view's callback: `None` until the first request is due.
+pub type Watch = Box<dyn Fn(Option<&LiveFigures>) + Send + Sync>;
+
+/// The figures of the live view, read while the replay runs.
+#[derive(Clone, Debug)]
+pub struct LiveFigures {
+    /// Wall time since the first request was due.
+    pub wall: Duration,
+    /// The timeline's time of the last event handed out, in ms from its start.
+    pub sim_ms: i64,
+    /// Events due and requests sent in the last full second.
+    pub scheduled_per_s: u32,
+    pub sent_per_s: u32,
+    pub in_flight: usize,
+    /// Latency p95 of the last full second, in µs.
+    pub p95_us: Option<u64>,
+    pub completed: u64,
+    pub errors: u64,
+    pub late: u64,
+    /// Socket.IO connections open now, when the mapping has `[socketio]`.
+    pub sockets_open: Option<usize>,
 }
 
 pub struct Report {
     pub summary: Value,
     pub failed_thresholds: usize,
     pub interrupted: bool,
-    /// The end-of-run table, ready to print.
-    pub table: String,
 }
 
 /// Runs a whole replay; blocks until it ends or `stop` is set and the drain bound passes.
@@ -78,12 +97,10 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, String> {
         .thread_name("replay")
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    let driver = Arc::new(rt.block_on(drivers::http::Driver::new(
+    let driver = Arc::new(rt.block_on(Driver::new(
         Arc::clone(&o.mapping),
-        &o.target,
-        o.grpc_target.as_deref(),
-        o.socketio_target.as_deref(),
-        o.ca_cert.as_deref(),
+        &o.targets,
+        &o.tls,
         o.http2,
         o.plan.max_in_flight,
     ))?);
@@ -102,45 +119,21 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, String> {
 
     let stats = Arc::new(Mutex::new(Stats::new(Instant::now())));
     let live = Arc::new(Live::default());
-    let bar = ProgressBar::with_draw_target(
-        None,
-        if o.quiet {
-            ProgressDrawTarget::hidden()
-        } else {
-            ProgressDrawTarget::stderr()
-        },
-    );
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    bar.set_message("simulating up to the window's start…");
-    let view = {
-        let (stats, live, bar) = (Arc::clone(&stats), Arc::clone(&live), bar.clone());
+    let view = o.watch.map(|watch| {
+        let (stats, live) = (Arc::clone(&stats), Arc::clone(&live));
         let driver = Arc::clone(&driver);
-        let epoch = o.start_epoch_ms;
-        // Without a terminal (CI logs) the bar is hidden: a plain line every 10 s instead.
-        let plain = bar.is_hidden() && !o.quiet;
         rt.spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(250));
-            let mut n = 0u64;
             loop {
                 tick.tick().await;
-                n += 1;
-                if let Some(t0) = live.started.get() {
-                    let mut line = live_line(&stats, &live, *t0, epoch);
-                    if let Some(sio) = &driver.sio {
-                        line.push_str(&format!(" · sockets {}", sio.open_now()));
-                    }
-                    if plain && n % 40 == 0 {
-                        eprintln!("{line}");
-                    }
-                    bar.set_message(line);
-                }
-                bar.tick();
+                let figures = live
+                    .started
+                    .get()
+                    .map(|t0| live_figures(&stats, &live, *t0, &driver));
+                watch(figures.as_ref());
             }
         })
-    };
+    });
     let ended = pacer::pace(
         rx,
         Arc::clone(&driver),
@@ -151,11 +144,12 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, String> {
         rt.handle(),
     );
     // Sessions still open at the window's end: close their connections politely.
-    if let Some(sio) = &driver.sio {
+    if let Some(sio) = &driver.socketio {
         rt.block_on(sio.close_all());
     }
-    view.abort();
-    bar.finish_and_clear();
+    if let Some(v) = view {
+        v.abort();
+    }
     // Wait for the producer so its error, if any, shows.
     let fed = producer
         .join()
@@ -167,7 +161,7 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, String> {
         .map(|m| m.into_inner().expect("stats lock"))
         // Requests abandoned at the drain bound still hold a handle: copy what is there.
         .unwrap_or_else(|a| a.lock().expect("stats lock").clone());
-    if let Some(sio) = &driver.sio {
+    if let Some(sio) = &driver.socketio {
         stats.fanout = sio.fanouts();
     }
     let mut verdicts = Vec::new();
@@ -207,158 +201,35 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, String> {
             "unmapped": by_kind(&stats.unmapped),
             "server_side": by_kind(&stats.server_side),
         },
-        "groups": stats.groups_json(&o.mapping.kinds, &phase_name),
+        "groups": stats.groups_json(&o.mapping.tags, &phase_name),
         "series": stats.series(),
         "thresholds": verdicts,
     });
     let mut summary = summary;
-    if let Some(sio) = &driver.sio {
+    if let Some(sio) = &driver.socketio {
         summary["socketio"] = sio.report();
     }
-    let table = table(&summary, &o.shown_target);
     Ok(Report {
         summary,
         failed_thresholds: failed,
         interrupted: ended.interrupted,
-        table,
     })
 }
 
-fn live_line(stats: &Mutex<Stats>, live: &Live, t0: Instant, epoch: i64) -> String {
+fn live_figures(stats: &Mutex<Stats>, live: &Live, t0: Instant, driver: &Driver) -> LiveFigures {
     let now = Instant::now();
-    let (sched, sent, p95, done, errors) = stats.lock().expect("stats lock").live(now);
-    let late = stats.lock().expect("stats lock").late;
-    let sim = simulate_core::units::format_rfc3339(epoch + live.sim_ms.load(Ordering::Relaxed));
-    let secs = now.duration_since(t0).as_secs();
-    format!(
-        "sim {} · wall {}:{:02}:{:02} · scheduled {sched}/s · sent {sent}/s · in flight {} · p95 {} · errors {errors}{} · late {late}",
-        &sim[..19.min(sim.len())],
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60,
-        live.in_flight.load(Ordering::Relaxed),
-        p95.map_or("-".to_string(), |v| format!("{:.1} ms", ms(v))),
-        if done > 0 {
-            format!(" ({:.2} %)", errors as f64 * 100.0 / done as f64)
-        } else {
-            String::new()
-        },
-    )
-}
-
-/// The end-of-run table: one line per group, then totals and thresholds.
-fn table(s: &Value, target: &str) -> String {
-    use std::fmt::Write;
-    let f = |v: &Value| v.as_f64().map_or("-".to_string(), |x| format!("{x:.1}"));
-    let mut out = String::new();
-    let t = &s["totals"];
-    let _ = writeln!(
-        out,
-        "replayed to {target}: {} scheduled, {} sent, {} ok, {} errors, {} late{}, {} skipped ({} unmapped) in {:.1} s ({} req/s achieved)",
-        t["scheduled"],
-        t["sent"],
-        t["ok"],
-        t["errors"],
-        t["late"],
-        match t["connection_waits"].as_u64() {
-            Some(n) if n > 0 => format!(" ({n} waited for a connection)"),
-            _ => String::new(),
-        },
-        t["unmapped"].as_u64().unwrap_or(0) + t["server_side"].as_u64().unwrap_or(0),
-        t["unmapped"],
-        s["wall_seconds"].as_f64().unwrap_or(0.0),
-        t["achieved_per_s"],
-    );
-    let _ = writeln!(
-        out,
-        "{:<20} {:<10} {:<18} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>11}",
-        "event",
-        "kind",
-        "phase",
-        "count",
-        "errors",
-        "p50 ms",
-        "p95 ms",
-        "p99 ms",
-        "max ms",
-        "svc p99 ms"
-    );
-    let mut rows: Vec<&Value> = s["groups"]
-        .as_array()
-        .map(|a| a.iter().collect())
-        .unwrap_or_default();
-    let overall = json!({"tags": {"event": "ALL", "kind": "", "phase": ""}});
-    let mut all = s["overall"].clone();
-    if let (Some(a), Some(tags)) = (all.as_object_mut(), overall.get("tags")) {
-        a.insert("tags".into(), tags.clone());
+    let s = stats.lock().expect("stats lock");
+    let (scheduled_per_s, sent_per_s, p95_us, completed, errors) = s.live(now);
+    LiveFigures {
+        wall: now.duration_since(t0),
+        sim_ms: live.sim_ms.load(Ordering::Relaxed),
+        scheduled_per_s,
+        sent_per_s,
+        in_flight: live.in_flight.load(Ordering::Relaxed),
+        p95_us,
+        completed,
+        errors,
+        late: s.late,
+        sockets_open: driver.socketio.as_ref().map(|c| c.open_now()),
     }
-    rows.push(&all);
-    for g in rows {
-        let l = &g["latency_ms"];
-        let n = |v: &Value| v.as_u64().unwrap_or(0);
-        let _ = writeln!(
-            out,
-            "{:<20} {:<10} {:<18} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>11}",
-            g["tags"]["event"].as_str().unwrap_or(""),
-            g["tags"]["kind"].as_str().unwrap_or(""),
-            g["tags"]["phase"].as_str().unwrap_or(""),
-            n(&g["count"]),
-            n(&g["errors"]),
-            f(&l["p50"]),
-            f(&l["p95"]),
-            f(&l["p99"]),
-            f(&l["max"]),
-            f(&g["service_ms"]["p99"]),
-        );
-    }
-    if let Some(c) = s["socketio"]["connections"].as_object() {
-        let n = |k: &str| c.get(k).and_then(Value::as_u64).unwrap_or(0);
-        let _ = writeln!(
-            out,
-            "socket.io: {} connections opened ({} at first emit), peak {} open, {} failed, {} dropped, {} reconnected, {} closed by the server",
-            n("opened"),
-            n("implicit"),
-            n("peak_open"),
-            n("failed"),
-            n("dropped"),
-            n("reconnected"),
-            n("server_disconnects"),
-        );
-        for l in s["socketio"]["listen"].as_array().into_iter().flatten() {
-            let fan = &l["fanout_ms"];
-            let _ = writeln!(
-                out,
-                "  {}: {} received, {} tied to {} broadcasts ({} unheard), fan-out p50 {} ms · p95 {} ms · p99 {} ms · max {} ms",
-                l["event"].as_str().unwrap_or(""),
-                l["received"],
-                l["matched"],
-                l["origins"],
-                l["origins_unheard"],
-                f(&fan["p50"]),
-                f(&fan["p95"]),
-                f(&fan["p99"]),
-                f(&fan["max"]),
-            );
-        }
-    }
-    let lag = &s["scheduler_lag_ms"];
-    let _ = writeln!(
-        out,
-        "scheduler lag: p50 {} ms · p99 {} ms · max {} ms (how late the generator sent; latency above counts from the intended instant)",
-        f(&lag["p50"]),
-        f(&lag["p99"]),
-        f(&lag["max"])
-    );
-    if let Some(th) = s["thresholds"].as_array() {
-        for v in th {
-            let _ = writeln!(
-                out,
-                "{} {}  (observed {})",
-                if v["ok"] == true { "✓" } else { "✗" },
-                v["threshold"].as_str().unwrap_or(""),
-                v["shown"].as_str().unwrap_or("")
-            );
-        }
-    }
-    out
 }

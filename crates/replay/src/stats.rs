@@ -1,4 +1,4 @@
-//! Replay statistics: HdrHistograms per (protocol, event, request kind, phase) of both
+//! Replay statistics: HdrHistograms per (protocol, event kind, request tag, phase) of both
 //! latencies, outcome counts, scheduler lag, and one-second series.
 //!
 //! Latency is measured from the event's *intended* instant (no coordinated omission);
@@ -15,6 +15,9 @@ use serde_json::{Value, json};
 
 use simulate_core::timeline::EVENT_KINDS;
 
+use crate::mapping::Protocol;
+use crate::outcome::{ErrorClass, Outcome};
+
 /// Microseconds: the unit every histogram records.
 fn us(d: Duration) -> u64 {
     (d.as_micros() as u64).max(1)
@@ -25,53 +28,16 @@ fn hist() -> Histogram<u64> {
     Histogram::new(3).expect("3 significant figures is valid")
 }
 
-/// How one request ended.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// A response with an expected status.
-    Ok(u16),
-    /// A response whose status the mapping does not expect.
-    Status(u16),
-    /// No response: the class of transport error.
-    Failed(ErrorClass),
-}
-
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ErrorClass {
-    Refused,
-    Reset,
-    Timeout,
-    Tls,
-    Connect,
-    /// A response that failed the mapping's check (gRPC `success == false`).
-    Application,
-    Other,
-}
-
-impl ErrorClass {
-    pub fn name(self) -> &'static str {
-        match self {
-            ErrorClass::Refused => "refused",
-            ErrorClass::Reset => "reset",
-            ErrorClass::Timeout => "timeout",
-            ErrorClass::Tls => "tls",
-            ErrorClass::Connect => "connect",
-            ErrorClass::Application => "app",
-            ErrorClass::Other => "other",
-        }
-    }
-}
-
 /// Statistics are grouped by these tags.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Key {
-    pub protocol: u8,
+    pub protocol: Protocol,
+    /// The event kind's index in `EVENT_KINDS`.
     pub event: u16,
-    pub kind: u16,
+    /// The request tag's index in the mapping's tags.
+    pub tag: u16,
     pub phase: u8,
 }
-
-pub const PROTOCOLS: &[&str] = &["http", "grpc", "socketio"];
 
 /// One group's figures. Mergeable: thresholds over several tags add groups together.
 #[derive(Clone, Debug)]
@@ -381,16 +347,16 @@ impl Stats {
     }
 
     /// Groups as JSON with their tag names resolved.
-    pub fn groups_json(&self, kinds: &[String], phase: &dyn Fn(u8) -> String) -> Value {
+    pub fn groups_json(&self, tags: &[String], phase: &dyn Fn(u8) -> String) -> Value {
         Value::Array(
             self.groups
                 .iter()
                 .map(|(k, g)| {
                     let mut v = g.to_json();
                     let tags = json!({
-                        "protocol": PROTOCOLS[k.protocol as usize],
+                        "protocol": k.protocol.name(),
                         "event": EVENT_KINDS.get(k.event as usize).copied().unwrap_or("unknown"),
-                        "kind": kinds.get(k.kind as usize).cloned().unwrap_or_default(),
+                        "kind": tags.get(k.tag as usize).cloned().unwrap_or_default(),
                         "phase": phase(k.phase),
                     });
                     v.as_object_mut()

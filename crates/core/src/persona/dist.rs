@@ -222,6 +222,7 @@ fn quantity(q: &Option<Quantity>, field: &'static str, unit: Unit) -> Result<f64
 }
 
 impl Dist {
+    #[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
     pub fn from_raw(raw: &RawDist, unit: Unit) -> Result<Dist, DistError> {
         let t = match raw {
             RawDist::Const(q) => {

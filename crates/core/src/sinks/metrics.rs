@@ -241,6 +241,7 @@ impl Metrics {
         self.active[i * self.words + day / 64] >> (day % 64) & 1 == 1
     }
 
+    #[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
     fn observe(&mut self, e: &Event) {
         let i = self.user(e.user, e.persona);
         let day = ((e.t_ms / DAY) as usize).min(self.days.saturating_sub(1));
@@ -438,6 +439,7 @@ impl Metrics {
             .min(self.days)
     }
 
+    #[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
     pub fn to_json(&self, scenario: &Scenario) -> Value {
         let days_n = self.window_days();
         let signed: Vec<usize> = (0..self.persona.len())

@@ -98,6 +98,7 @@ impl LineWriter {
         out.extend_from_slice(b"}}\n");
     }
 
+    #[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
     fn props(&self, e: &Event, out: &mut Vec<u8>) {
         let s = |out: &mut Vec<u8>, b: &[u8]| out.extend_from_slice(b);
         match e.props {

@@ -1,62 +1,25 @@
-//! gRPC without code generation: the .proto is compiled at run time (protox, no protoc),
-//! messages are built from JSON templates against its descriptors (prost-reflect), and
-//! calls go through tonic with a codec for dynamic messages. One HTTP/2 channel carries
-//! every call, as the platform in seed 001 does.
-
-use std::path::Path;
+//! gRPC without code generation: messages are built from the mapping's JSON templates
+//! against the descriptors of its .proto (compiled at run time, see
+//! [`crate::mapping::proto`]), and calls go through tonic with a codec for dynamic
+//! messages. One HTTP/2 channel carries every call, as the platform in seed 001 does.
 
 use bytes::Buf;
 use prost::Message;
-use prost_reflect::{DescriptorPool, DynamicMessage, Kind, MessageDescriptor};
+use prost_reflect::{DynamicMessage, Kind, MessageDescriptor};
 use serde_json::Value;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::{Channel, Endpoint};
 
-use crate::stats::{ErrorClass, Outcome};
+use simulate_core::template::Ctx;
 
-/// The shipped contract (seed 001's EventService).
-pub const SHIPPED_PROTO: (&str, &str) = (
-    "event_service.proto",
-    include_str!("../../../../proto/event_service.proto"),
-);
-
-/// Serves the shipped proto from memory, so the default needs no file on disk.
-struct Shipped;
-
-impl protox::file::FileResolver for Shipped {
-    fn open_file(&self, name: &str) -> Result<protox::file::File, protox::Error> {
-        if name == SHIPPED_PROTO.0 {
-            protox::file::File::from_source(name, SHIPPED_PROTO.1)
-        } else {
-            Err(protox::Error::file_not_found(name))
-        }
-    }
-}
-
-/// Compiles a .proto file (its folder is the include path), or the shipped one.
-pub fn load(proto: Option<&Path>) -> Result<DescriptorPool, String> {
-    let fds = match proto {
-        None => {
-            let mut c = protox::Compiler::with_file_resolver(Shipped);
-            c.include_imports(true);
-            c.open_file(SHIPPED_PROTO.0)
-                .map_err(|e| format!("the shipped proto: {e}"))?;
-            c.file_descriptor_set()
-        }
-        Some(p) => {
-            let dir = p
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            protox::compile([p], [dir]).map_err(|e| format!("{}: {e}", p.display()))?
-        }
-    };
-    DescriptorPool::from_file_descriptor_set(fds).map_err(|e| e.to_string())
-}
+use crate::mapping::GrpcRequest;
+use crate::outcome::{ErrorClass, Outcome, transport_class};
+use crate::source::Due;
+use crate::tls::Tls;
 
 /// A JSON value as a message of `desc`. Scalars are turned into strings where the
 /// contract wants strings (a `map<string, string>` payload from typed event props).
-pub fn message(desc: &MessageDescriptor, mut v: Value) -> Result<DynamicMessage, String> {
+fn message(desc: &MessageDescriptor, mut v: Value) -> Result<DynamicMessage, String> {
     coerce(desc, &mut v);
     DynamicMessage::deserialize(desc.clone(), v).map_err(|e| e.to_string())
 }
@@ -97,12 +60,12 @@ fn coerce(desc: &MessageDescriptor, v: &mut Value) {
 
 /// tonic's codec for messages known only at run time.
 #[derive(Clone)]
-pub struct DynCodec {
+struct DynCodec {
     output: MessageDescriptor,
 }
 
-pub struct DynEncoder;
-pub struct DynDecoder(MessageDescriptor);
+struct DynEncoder;
+struct DynDecoder(MessageDescriptor);
 
 impl Encoder for DynEncoder {
     type Item = DynamicMessage;
@@ -137,16 +100,6 @@ impl Codec for DynCodec {
     }
 }
 
-/// One method of the contract, with its request template and response check.
-#[derive(Debug)]
-pub struct Call {
-    pub path: http::uri::PathAndQuery,
-    pub input: MessageDescriptor,
-    pub output: MessageDescriptor,
-    /// `field == value` on the response; a response that fails it is an application error.
-    pub check: Option<(String, Value)>,
-}
-
 /// The channel to a gRPC target.
 #[derive(Clone)]
 pub struct Client {
@@ -156,24 +109,15 @@ pub struct Client {
 impl Client {
     /// Connects lazily: the first call opens the HTTP/2 connection, a broken one reopens.
     /// `https://` targets are verified against the web PKI roots and `ca_cert` (PEM).
-    pub fn new(
-        url: &str,
-        timeout: std::time::Duration,
-        ca_cert: Option<&[u8]>,
-    ) -> Result<Client, String> {
+    pub fn new(url: &str, timeout: std::time::Duration, tls: &Tls) -> Result<Client, String> {
         let mut ep = Endpoint::from_shared(url.to_string())
             .map_err(|e| format!("the gRPC target `{url}`: {e}"))?
             .timeout(timeout)
             .connect_timeout(timeout.min(std::time::Duration::from_secs(5)))
             .tcp_nodelay(true);
         if url.starts_with("https://") {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            let mut tls = tonic::transport::ClientTlsConfig::new().with_webpki_roots();
-            if let Some(pem) = ca_cert {
-                tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
-            }
             ep = ep
-                .tls_config(tls)
+                .tls_config(tls.tonic())
                 .map_err(|e| format!("the gRPC target `{url}`: {e}"))?;
         }
         Ok(Client {
@@ -181,13 +125,15 @@ impl Client {
         })
     }
 
-    pub async fn call(
-        &self,
-        call: &Call,
-        msg: DynamicMessage,
-        id: &str,
-        traceparent: &str,
-    ) -> Outcome {
+    /// Renders the request's message and calls its method; the response's check decides
+    /// whether an answer is ok.
+    pub async fn call(&self, due: &Due, r: &GrpcRequest, ctx: &Ctx<'_>) -> Outcome {
+        let call = &r.call;
+        let msg = match message(&call.input, r.message.render(ctx)) {
+            Ok(m) => m,
+            Err(_) => return Outcome::Failed(ErrorClass::Other),
+        };
+        let (id, traceparent) = (due.event_id(), due.traceparent());
         let mut grpc = tonic::client::Grpc::new(self.channel.clone());
         if let Err(e) = grpc.ready().await {
             return Outcome::Failed(transport_class(&e));
@@ -245,9 +191,4 @@ fn value_json(v: &prost_reflect::Value) -> Value {
         V::EnumNumber(n) => Value::from(*n),
         _ => Value::Null,
     }
-}
-
-/// A transport failure's class from the error chain (refused, reset, timeout, …).
-fn transport_class(e: &(dyn std::error::Error + 'static)) -> ErrorClass {
-    super::http::chain_class(Some(e)).unwrap_or(ErrorClass::Connect)
 }

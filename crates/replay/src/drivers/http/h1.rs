@@ -17,11 +17,12 @@
 use std::net::SocketAddr;
 use std::sync::Mutex;
 
+use http::Method;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 
-use super::io_error_class;
-use crate::stats::ErrorClass;
+use super::{Parts, Plain};
+use crate::outcome::{ErrorClass, io_error_class};
 
 /// Headers read from one answer at most; more is a malformed answer for our purposes.
 const MAX_HEADERS: usize = 64;
@@ -30,8 +31,8 @@ const MAX_HEADERS: usize = 64;
 const READ_CHUNK: usize = 4096;
 
 /// Idle keep-alive connections to one address.
-pub struct Pool {
-    addr: SocketAddr,
+pub(super) struct Pool {
+    target: Plain,
     idle: Mutex<Vec<Conn>>,
 }
 
@@ -57,16 +58,22 @@ enum Framing {
 }
 
 impl Pool {
-    pub fn new(addr: SocketAddr, capacity: usize) -> Pool {
+    pub(super) fn new(target: Plain, capacity: usize) -> Pool {
         Pool {
-            addr,
+            target,
             idle: Mutex::new(Vec::with_capacity(capacity.min(4096))),
         }
     }
 
+    /// Sends one request and reads its answer whole. Returns the status.
+    pub(super) async fn send(&self, method: &Method, p: Parts<'_>) -> Result<u16, ErrorClass> {
+        let bytes = request_bytes(&self.target, method, p)?;
+        self.exchange(&bytes, *method == Method::HEAD).await
+    }
+
     /// Sends one whole request (head and body) and reads the answer whole. `bodiless`
     /// is true for HEAD, whose answer has headers only. Returns the status.
-    pub async fn send(&self, request: &[u8], bodiless: bool) -> Result<u16, ErrorClass> {
+    async fn exchange(&self, request: &[u8], bodiless: bool) -> Result<u16, ErrorClass> {
         loop {
             let Some(mut conn) = self.idle.lock().expect("pool lock").pop() else {
                 break;
@@ -81,7 +88,7 @@ impl Pool {
                 done => return self.finish(conn, done),
             }
         }
-        let mut conn = Conn::open(self.addr).await?;
+        let mut conn = Conn::open(self.target.addr).await?;
         let done = conn.exchange(request, bodiless).await;
         self.finish(conn, done)
     }
@@ -97,6 +104,35 @@ impl Pool {
             Err(f) => Err(f.class),
         }
     }
+}
+
+/// The HTTP/1.1 request as it goes on the wire. The request target is checked by
+/// `http`'s own URI parser, as hyper did: a path rendered from event fields with a
+/// space or a line break in it must fail as a request (class `other`), never reach
+/// the wire as a second header or request. A fragment is dropped, as clients do.
+fn request_bytes(t: &Plain, method: &Method, p: Parts<'_>) -> Result<Vec<u8>, ErrorClass> {
+    let mut target = String::with_capacity(t.prefix.len() + p.path.len());
+    target.push_str(&t.prefix);
+    target.push_str(&p.path);
+    let target = http::uri::PathAndQuery::try_from(target).map_err(|_| ErrorClass::Other)?;
+    let mut out = Vec::with_capacity(256 + target.as_str().len() + p.body.len());
+    for piece in [method.as_str(), " ", target.as_str(), " HTTP/1.1\r\nhost: "] {
+        out.extend_from_slice(piece.as_bytes());
+    }
+    out.extend_from_slice(t.authority.as_bytes());
+    for (name, value) in &p.headers {
+        for piece in ["\r\n", name, ": ", value] {
+            out.extend_from_slice(piece.as_bytes());
+        }
+    }
+    // A body, or a method that expects one, states its length (an empty POST too).
+    if !p.body.is_empty() || !matches!(*method, Method::GET | Method::HEAD | Method::DELETE) {
+        out.extend_from_slice(b"\r\ncontent-length: ");
+        out.extend_from_slice(itoa::Buffer::new().format(p.body.len()).as_bytes());
+    }
+    out.extend_from_slice(b"\r\n\r\n");
+    out.extend_from_slice(&p.body);
+    Ok(out)
 }
 
 impl Conn {
@@ -299,6 +335,54 @@ fn head(buf: &[u8], bodiless: bool) -> Result<Option<(usize, u16, Framing, bool)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
+
+    fn target() -> Plain {
+        Plain {
+            addr: "127.0.0.1:8080".parse().unwrap(),
+            authority: "127.0.0.1:8080".into(),
+            prefix: "/api".into(),
+        }
+    }
+
+    fn parts(path: &str, body: &'static str) -> Parts<'static> {
+        Parts {
+            path: path.into(),
+            headers: vec![
+                ("x-sim-event", "u1/2".into()),
+                ("content-type", "text/plain".into()),
+            ],
+            body: Bytes::from_static(body.as_bytes()),
+        }
+    }
+
+    #[test]
+    fn http1_requests_are_written_whole_and_bad_targets_refused() {
+        let d = target();
+        let post = request_bytes(&d, &Method::POST, parts("/v1/x?q=1#frag", "hi")).unwrap();
+        assert_eq!(
+            String::from_utf8(post).unwrap(),
+            "POST /api/v1/x?q=1 HTTP/1.1\r\nhost: 127.0.0.1:8080\r\nx-sim-event: u1/2\r\n\
+             content-type: text/plain\r\ncontent-length: 2\r\n\r\nhi"
+        );
+        // No body and a method without one: no length. An empty POST states 0.
+        let get = request_bytes(&d, &Method::GET, parts("/a", "")).unwrap();
+        assert!(!String::from_utf8(get).unwrap().contains("content-length"));
+        let empty = request_bytes(&d, &Method::POST, parts("/a", "")).unwrap();
+        assert!(
+            String::from_utf8(empty)
+                .unwrap()
+                .ends_with("content-length: 0\r\n\r\n")
+        );
+        // Rendered from event fields: a space or a line break never reaches the wire.
+        for bad in ["/a b", "/a\r\nx-evil: 1", "/a\n"] {
+            assert_eq!(
+                request_bytes(&d, &Method::POST, parts(bad, "")).err(),
+                Some(ErrorClass::Other),
+                "{bad:?}"
+            );
+        }
+    }
 
     fn framing(raw: &str) -> (u16, &'static str, bool) {
         let (len, status, f, keep) = head(raw.as_bytes(), false)

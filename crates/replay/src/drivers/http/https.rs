@@ -1,0 +1,63 @@
+//! `https://` targets: reqwest with rustls (certificates, ALPN, HTTP/2 negotiation),
+//! pooled connections.
+
+use std::time::Duration;
+
+use http::Method;
+
+use super::{Parts, header_map};
+use crate::outcome::{ErrorClass, reqwest_class};
+use crate::tls::Tls;
+
+pub(super) struct Client {
+    client: reqwest::Client,
+    /// The target URL without a trailing slash.
+    base: String,
+}
+
+impl Client {
+    pub(super) fn new(
+        base: &str,
+        timeout: Duration,
+        tls: &Tls,
+        http2: bool,
+        pool: usize,
+    ) -> Result<Client, String> {
+        let mut b = reqwest::Client::builder()
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .pool_max_idle_per_host(pool)
+            .tcp_nodelay(true);
+        if http2 {
+            b = b.http2_prior_knowledge();
+        }
+        let client = tls
+            .reqwest(b)?
+            .build()
+            .map_err(|e| format!("cannot set up the HTTPS client: {e}"))?;
+        Ok(Client {
+            client,
+            base: base.to_string(),
+        })
+    }
+
+    pub(super) async fn send(&self, method: Method, p: Parts<'_>) -> Result<u16, ErrorClass> {
+        let Parts {
+            path,
+            headers,
+            body,
+        } = p;
+        let mut url = self.base.clone();
+        url.push_str(&path);
+        let r = self
+            .client
+            .request(method, url)
+            .headers(header_map(headers))
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| reqwest_class(&e))?;
+        let status = r.status().as_u16();
+        r.bytes().await.map_err(|e| reqwest_class(&e))?;
+        Ok(status)
+    }
+}

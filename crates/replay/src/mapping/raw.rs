@@ -1,0 +1,132 @@
+//! The mapping file as written: serde types, checked and compiled by [`super::compile`].
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMapping {
+    pub(crate) base_url: Option<String>,
+    pub(crate) timeout: Option<String>,
+    #[serde(default)]
+    pub(crate) http2: bool,
+    #[serde(default)]
+    pub(crate) auth: RawAuth,
+    #[serde(default)]
+    pub(crate) headers: BTreeMap<String, String>,
+    /// Event kinds the server produces itself: counted as skipped, not as unmapped.
+    #[serde(default)]
+    pub(crate) server_side: Vec<String>,
+    #[serde(default)]
+    pub(crate) request: Vec<RawRequest>,
+    pub(crate) grpc: Option<RawGrpc>,
+    pub(crate) socketio: Option<RawSocketio>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSocketio {
+    /// The server's URL (`--socketio-target` replaces it; default: the target's).
+    pub(crate) url: Option<String>,
+    pub(crate) path: Option<String>,
+    pub(crate) namespace: Option<String>,
+    pub(crate) query: Option<String>,
+    pub(crate) auth: Option<toml::Value>,
+    /// The event kinds that open and close a session's connection.
+    #[serde(default = "session_started")]
+    pub(crate) connect: String,
+    #[serde(default = "session_ended")]
+    pub(crate) disconnect: String,
+    pub(crate) join: Option<RawEmit>,
+    #[serde(default)]
+    pub(crate) listen: Vec<RawListen>,
+    pub(crate) reconnect_attempts: Option<u32>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawEmit {
+    pub(crate) emit: String,
+    pub(crate) payload: Option<toml::Value>,
+    #[serde(default)]
+    pub(crate) ack: bool,
+    pub(crate) check: Option<RawCheck>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawListen {
+    pub(crate) event: String,
+    pub(crate) key: Option<String>,
+    pub(crate) origin: Option<String>,
+}
+
+fn session_started() -> String {
+    "session.started".into()
+}
+fn session_ended() -> String {
+    "session.ended".into()
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawGrpc {
+    /// The gRPC server's URL (`--grpc-target` replaces it).
+    pub(crate) target: Option<String>,
+    /// The contract; default: the shipped proto/event_service.proto.
+    pub(crate) proto: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCheck {
+    pub(crate) field: String,
+    pub(crate) equals: toml::Value,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAuth {
+    pub(crate) bearer: Option<String>,
+    pub(crate) cookie: Option<String>,
+    pub(crate) tokens_file: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRequest {
+    pub(crate) event: Option<String>,
+    #[serde(default)]
+    pub(crate) events: Vec<String>,
+    #[serde(default)]
+    pub(crate) protocol: Option<String>,
+    #[serde(default = "post")]
+    pub(crate) method: String,
+    pub(crate) path: Option<String>,
+    pub(crate) body: Option<toml::Value>,
+    /// gRPC: the request message, a JSON template of the method's input type.
+    pub(crate) message: Option<toml::Value>,
+    /// gRPC: `field == equals` on the response; Socket.IO: on the ack's first argument.
+    pub(crate) check: Option<RawCheck>,
+    /// Socket.IO: the event name emitted.
+    pub(crate) emit: Option<String>,
+    /// Socket.IO: the emit's argument, a JSON template.
+    pub(crate) payload: Option<toml::Value>,
+    /// Socket.IO: ask for an acknowledgement and time it.
+    #[serde(default)]
+    pub(crate) ack: bool,
+    #[serde(default)]
+    pub(crate) headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub(crate) expect: Vec<toml::Value>,
+    #[serde(default = "default_kind")]
+    pub(crate) kind: String,
+}
+
+fn post() -> String {
+    "POST".into()
+}
+fn default_kind() -> String {
+    "api".into()
+}

@@ -1,0 +1,5 @@
+//! Everything the binary shows while it works: progress bars and steps, the replay's
+//! live line and end table.
+
+pub mod progress;
+pub mod replay;

@@ -1,0 +1,75 @@
+//! The world flags (`--users`, `--days`, `--seed`, `--personas`, `--scenario`,
+//! `--start`) every command shares: loaded into personas and a scenario, and compared with
+//! the world a database was seeded from.
+
+use std::path::PathBuf;
+
+use simulate_core::persona::{self, Persona};
+use simulate_core::scenario::{Overrides, Scenario};
+
+use crate::cli::WorldArgs;
+
+/// Personas and scenario from the shared world flags.
+pub fn load_world(w: &WorldArgs) -> anyhow::Result<(Vec<Persona>, Scenario)> {
+    let personas = persona::load(w.personas.as_deref())?;
+    let over = Overrides {
+        users: w.users,
+        days: w.days,
+        seed: w.seed,
+        start: w.start.clone(),
+    };
+    let scenario = Scenario::load(w.scenario.as_deref(), &over, &personas)?;
+    Ok((personas, scenario))
+}
+
+/// The world recorded in a seed's run_meta, and each given flag that differs from it.
+pub fn world_clashes(config: &serde_json::Value, given: &WorldArgs) -> (WorldArgs, Vec<String>) {
+    let num = |k: &str| config[k].as_u64();
+    let text = |k: &str| config[k].as_str().map(String::from);
+    let meta = WorldArgs {
+        users: num("users").map(|v| v as u32),
+        days: num("days").map(|v| v as u32),
+        seed: num("seed"),
+        personas: text("personas_dir").map(PathBuf::from),
+        scenario: text("scenario_file").map(PathBuf::from),
+        start: text("start"),
+    };
+    let mut clash = Vec::new();
+    let mut cmp = |flag: &str, given: Option<String>, meta: Option<String>| {
+        if let Some(g) = given
+            && Some(&g) != meta.as_ref()
+        {
+            clash.push(format!(
+                "{flag} {g} (the seed used {})",
+                meta.unwrap_or_else(|| "the default".into())
+            ));
+        }
+    };
+    cmp(
+        "--users",
+        given.users.map(|v| v.to_string()),
+        meta.users.map(|v| v.to_string()),
+    );
+    cmp(
+        "--days",
+        given.days.map(|v| v.to_string()),
+        meta.days.map(|v| v.to_string()),
+    );
+    cmp(
+        "--seed",
+        given.seed.map(|v| v.to_string()),
+        meta.seed.map(|v| v.to_string()),
+    );
+    cmp("--start", given.start.clone(), meta.start.clone());
+    cmp(
+        "--personas",
+        given.personas.as_ref().map(|p| p.display().to_string()),
+        meta.personas.as_ref().map(|p| p.display().to_string()),
+    );
+    cmp(
+        "--scenario",
+        given.scenario.as_ref().map(|p| p.display().to_string()),
+        meta.scenario.as_ref().map(|p| p.display().to_string()),
+    );
+    (meta, clash)
+}
