@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod persona;
+pub mod redact;
 pub mod replay;
 pub mod sinks;
 pub mod target;

@@ -63,17 +63,35 @@ pub fn refused(e: crate::sinks::sql::DbError) -> anyhow::Error {
 }
 
 /// A seeded PostgreSQL schema to read (verify, serve), or a clear refusal when it is not
-/// there.
+/// there or not a complete seed of simulate's (a staging schema, a schema of the user's).
 pub fn open_seeded(url: &str, schema: &str) -> anyhow::Result<crate::sinks::sql::postgres::Pg> {
     let pg = crate::sinks::sql::postgres::Pg::open(url, schema).map_err(refused)?;
-    if pg.inspect().map_err(refused)?.tables.is_none() {
-        return Err(BadInput(format!(
+    match pg.verdict().map_err(refused)? {
+        None => Err(BadInput(format!(
             "{} has no schema `{}`\n    fix: seed it first with `simulate seed --database-url …`, or pass the --schema it was seeded into",
             pg.masked, pg.schema
         ))
-        .into());
+        .into()),
+        Some(v) => match v.readable() {
+            Ok(()) => Ok(pg),
+            Err(why) => Err(BadInput(format!(
+                "schema `{}` of {} {why}\n    fix: pass the --schema a complete `simulate seed` wrote (default simulate){}",
+                pg.schema,
+                pg.masked,
+                reseed_hint(&v)
+            ))
+            .into()),
+        },
     }
-    Ok(pg)
+}
+
+/// A seed of ours that cannot be read (staging, another layout) is fixed by seeding
+/// again; a place of the user's is not.
+fn reseed_hint(v: &crate::sinks::sql::owner::Verdict) -> &'static str {
+    match v {
+        crate::sinks::sql::owner::Verdict::NotOurs(_) => "",
+        _ => ", or seed again with --reset",
+    }
 }
 
 /// Runs `f` on a seeded database: the PostgreSQL schema when `url` is given, else the
@@ -98,20 +116,33 @@ pub fn on_seeded<T>(
     if sqlite.is_dir() {
         return Err(BadInput(format!(
             "{} is a folder, not a seeded SQLite file\n    fix: name the file with --sqlite FILE (the default is output/seed.sqlite)",
-            sqlite.display()
+            crate::redact::mask_url(&sqlite.display().to_string())
         ))
         .into());
     }
     if !sqlite.exists() {
         return Err(BadInput(format!(
             "{} does not exist\n    fix: run `simulate seed` first, or name the seeded database (--sqlite FILE or --database-url URL)",
-            sqlite.display()
+            crate::redact::mask_url(&sqlite.display().to_string())
+        ))
+        .into());
+    }
+    let verdict = crate::sinks::sql::sqlite::inspect_file(sqlite);
+    if let Err(why) = verdict
+        .as_ref()
+        .map_err(Clone::clone)
+        .and_then(|v| v.readable())
+    {
+        return Err(BadInput(format!(
+            "{} {why}\n    fix: name a file `simulate seed` wrote (--sqlite FILE){}",
+            crate::redact::mask_url(&sqlite.display().to_string()),
+            verdict.as_ref().map_or("", reseed_hint)
         ))
         .into());
     }
     let (rt, mut conn) = crate::sinks::sql::sqlite::open(sqlite).map_err(refused)?;
     let v = f(&mut Db::Sqlite(&mut conn), &rt)?;
-    Ok((v, sqlite.display().to_string()))
+    Ok((v, crate::redact::mask_url(&sqlite.display().to_string())))
 }
 
 /// A stop flag set by the first Ctrl-C; a second one exits at once.

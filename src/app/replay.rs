@@ -10,12 +10,12 @@ use serde_json::json;
 use super::{BadInput, EXIT_INTERRUPTED};
 use crate::cli::ReplayArgs;
 use crate::engine::{Engine, World};
+use crate::redact::mask_url;
 use crate::replay::mapping::Mapping;
 use crate::replay::pacer::Plan;
 use crate::replay::source::{Phases, Window};
 use crate::replay::thresholds::{EXIT_THRESHOLD, Names, Threshold, preset};
 use crate::replay::{Feed, Options};
-use crate::sinks::sql::mask_url;
 use crate::units::{DAY, parse_duration};
 
 /// `24h:30m` (sim:wall) or `48x`, as simulated ms per wall ms.

@@ -161,8 +161,9 @@ impl Client {
         timeout: std::time::Duration,
         ca_cert: Option<&[u8]>,
     ) -> Result<Client, String> {
+        let shown = crate::redact::mask_url(url);
         let mut ep = Endpoint::from_shared(url.to_string())
-            .map_err(|e| format!("the gRPC target `{url}`: {e}"))?
+            .map_err(|e| format!("the gRPC target `{shown}`: {e}"))?
             .timeout(timeout)
             .connect_timeout(timeout.min(std::time::Duration::from_secs(5)))
             .tcp_nodelay(true);
@@ -174,7 +175,7 @@ impl Client {
             }
             ep = ep
                 .tls_config(tls)
-                .map_err(|e| format!("the gRPC target `{url}`: {e}"))?;
+                .map_err(|e| format!("the gRPC target `{shown}`: {e}"))?;
         }
         Ok(Client {
             channel: ep.connect_lazy(),

@@ -8,6 +8,7 @@ mod gift_app;
 mod grpc;
 mod personas;
 mod replay;
+mod safety;
 mod schema;
 mod seed;
 mod socketio;

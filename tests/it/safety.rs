@@ -1,0 +1,188 @@
+//! The safety promises across commands: secrets never printed or written, bounded reads
+//! of hostile input, atomic outputs, and located messages for broken files.
+
+use std::io::BufRead;
+use std::path::Path;
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use crate::common::bin;
+use crate::seed::{TestDb, text};
+
+const SECRET: &str = "S3cr3tPW";
+
+/// Every file under `dir` whose bytes hold `needle`.
+fn files_holding(dir: &Path, needle: &[u8]) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().filter_map(Result::ok) {
+        let p = entry.path();
+        if p.is_dir() {
+            found.extend(files_holding(&p, needle));
+        } else if std::fs::read(&p)
+            .unwrap()
+            .windows(needle.len())
+            .any(|w| w == needle)
+        {
+            found.push(p.display().to_string());
+        }
+    }
+    found
+}
+
+/// `serve` until it listens, then Ctrl-C: everything it printed.
+fn serve_then_interrupt(dir: &Path, url: &str) -> Output {
+    let mut child = bin()
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", url])
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains("reference target on") {
+                let _ = tx.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("serve starts listening");
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let mut o = child.wait_with_output().unwrap();
+    o.stderr = reader.join().unwrap().into_bytes();
+    o
+}
+
+#[test]
+fn a_planted_secret_never_appears_in_any_output_or_file() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Trust authentication ignores the password, so the seed really connects with it.
+    let url = format!(
+        "{}?password={SECRET}&sslpassword={SECRET}&application_name=simulate_test",
+        db.url()
+    );
+    let down = format!("postgres://alice:{SECRET}@127.0.0.1:1/nowhere?PassWord={SECRET}");
+    let server = crate::replay::Server::start(None);
+    let target = format!("{}/?api_key={SECRET}&Token={SECRET}", server.url());
+    let world = ["--users", "30", "--days", "1"];
+    let run = |args: &[&str]| {
+        bin()
+            .args(args)
+            .current_dir(d)
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap()
+    };
+    let mut outputs: Vec<(String, Output)> = Vec::new();
+    let mut case = |name: &str, o: Output| outputs.push((name.to_string(), o));
+    case(
+        "seed",
+        run(&[&["seed", "--database-url", &url][..], &world].concat()),
+    );
+    case(
+        "seed refused",
+        run(&[&["seed", "--database-url", &url][..], &world].concat()),
+    );
+    case(
+        "verify",
+        run(&[
+            "verify",
+            "--database-url",
+            &url,
+            "--summary-export",
+            "verify.json",
+        ]),
+    );
+    for cmd in ["seed", "verify", "serve"] {
+        case(
+            &format!("{cmd} cannot connect"),
+            run(&[cmd, "--database-url", &down]),
+        );
+    }
+    case(
+        "replay",
+        run(&[
+            &["replay", "--seeded", &url, "--target", &target][..],
+            &world,
+            &[
+                "--compress",
+                "200000x",
+                "--summary-export",
+                "out/replay.json",
+            ],
+        ]
+        .concat()),
+    );
+    case(
+        "replay bad target",
+        run(&["replay", "--target", &format!("ftp://h/?token={SECRET}")]),
+    );
+    case(
+        "replay bad seeded",
+        run(&[
+            &["replay", "--seeded", &down, "--target", &target][..],
+            &world,
+        ]
+        .concat()),
+    );
+    case("serve", serve_then_interrupt(d, &url));
+
+    // The commands did what they were asked (so their output is the real one) …
+    let code = |name: &str| {
+        let o = &outputs.iter().find(|(n, _)| n == name).unwrap().1;
+        (o.status.code(), text(o))
+    };
+    assert_eq!(code("seed").0, Some(0), "{}", code("seed").1);
+    assert_eq!(code("verify").0, Some(0), "{}", code("verify").1);
+    assert_eq!(code("replay").0, Some(0), "{}", code("replay").1);
+    assert_eq!(code("serve").0, Some(0), "{}", code("serve").1);
+    for name in [
+        "seed refused",
+        "seed cannot connect",
+        "verify cannot connect",
+    ] {
+        assert_eq!(code(name).0, Some(2), "{name}: {}", code(name).1);
+    }
+    // … printed the URLs with the credentials masked …
+    assert!(
+        code("seed").1.contains("password=***"),
+        "{}",
+        code("seed").1
+    );
+    assert!(code("seed cannot connect").1.contains("alice:***@"));
+    assert!(
+        code("replay").1.contains("api_key=***"),
+        "{}",
+        code("replay").1
+    );
+    let summary = crate::common::read_json(&d.join("out/replay.json"));
+    let warnings = summary["config"]["warnings"].to_string();
+    assert!(
+        warnings.contains("already holds days") && warnings.contains("password=***"),
+        "{warnings}"
+    );
+    // … and never the secret, in any output or any file they wrote.
+    for (name, o) in &outputs {
+        assert!(
+            !text(o).contains(SECRET),
+            "{name} printed the secret:\n{}",
+            text(o)
+        );
+    }
+    assert_eq!(files_holding(d, SECRET.as_bytes()), Vec::<String>::new());
+}
