@@ -3,6 +3,7 @@
 //! Data flows one way: config → persona → engine → timeline → sinks.
 
 pub mod app;
+pub mod atomic;
 pub mod cli;
 pub mod config;
 pub mod engine;

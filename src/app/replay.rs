@@ -461,8 +461,14 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
     out!("{}", report.table);
     if let Some(p) = &args.summary_export {
         let text = serde_json::to_string_pretty(&report.summary)?;
-        std::fs::write(p, text + "\n")
-            .map_err(|e| anyhow::anyhow!("cannot write the summary {}: {e}", p.display()))?;
+        crate::atomic::write(p, (text + "\n").as_bytes()).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot write the summary {}: {e}; {}\n    fix: {}",
+                p.display(),
+                crate::atomic::left_behind(p),
+                crate::atomic::fix_for(&e)
+            )
+        })?;
         outln!("summary: {}", p.display());
     }
     Ok(if report.interrupted {

@@ -274,8 +274,14 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
     }
     if let Some(p) = &args.summary_export {
         let text = serde_json::to_string_pretty(&report.to_json(&place))?;
-        std::fs::write(p, text + "\n")
-            .map_err(|e| anyhow::anyhow!("cannot write the report {}: {e}", p.display()))?;
+        crate::atomic::write(p, (text + "\n").as_bytes()).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot write the report {}: {e}; {}\n    fix: {}",
+                p.display(),
+                crate::atomic::left_behind(p),
+                crate::atomic::fix_for(&e)
+            )
+        })?;
     }
     if report.ok() {
         outln!("all checks passed");

@@ -186,3 +186,185 @@ fn a_planted_secret_never_appears_in_any_output_or_file() {
     }
     assert_eq!(files_holding(d, SECRET.as_bytes()), Vec::<String>::new());
 }
+
+/// A small tmpfs mounted on a folder for one test, unmounted when dropped (needs root, as
+/// CI runs; the test says so rather than pass without a disk to fill).
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn new(size: &str) -> SmallDisk {
+        let dir = tempfile::tempdir().unwrap();
+        let o = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "mounting a {size} tmpfs needs root: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        SmallDisk { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes zeros until the disk is full.
+    fn fill(&self) {
+        use std::io::Write;
+        let mut f = std::fs::File::create(self.path().join("filler")).unwrap();
+        let chunk = vec![0u8; 16 << 10];
+        while f.write_all(&chunk).is_ok() {}
+        while f.write_all(&[0]).is_ok() {}
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// The files of `dir` (not its folders), by name, with their bytes.
+fn snapshot(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_file())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_full_disk_leaves_the_previous_files_or_none_and_says_which() {
+    let disk = SmallDisk::new("400k");
+    let d = disk.path();
+    let run = |args: &[&str]| {
+        bin()
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap()
+    };
+    let small = ["--users", "20", "--days", "1", "-q"];
+    let runs = d.join("r");
+    let o = run(&[&["run", "--out", runs.to_str().unwrap()][..], &small].concat());
+    assert!(o.status.success(), "{}", text(&o));
+    let before = snapshot(&runs);
+    assert_eq!(before.len(), 3, "{:?}", before.keys());
+
+    // The disk check names sizes in units that say something.
+    let o = run(&["run", "-q", "--users", "2000", "--days", "3", "--out"]
+        .iter()
+        .copied()
+        .chain([d.join("big").to_str().unwrap()])
+        .collect::<Vec<_>>());
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains(" MB but ") && text(&o).contains(" kB free"),
+        "{}",
+        text(&o)
+    );
+
+    // Summaries exported while there is room.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let db = elsewhere.path().join("s.sqlite");
+    let o = run(&[&["seed", "--sqlite", db.to_str().unwrap()][..], &small].concat());
+    assert!(o.status.success(), "{}", text(&o));
+    let report = d.join("verify.json");
+    let verify = || {
+        run(&[
+            "verify",
+            "-q",
+            "--sqlite",
+            db.to_str().unwrap(),
+            "--summary-export",
+        ]
+        .iter()
+        .copied()
+        .chain([report.to_str().unwrap()])
+        .collect::<Vec<_>>())
+    };
+    assert!(verify().status.success());
+    let server = crate::replay::Server::start(None);
+    let log = crate::replay::even_log(elsewhere.path(), 20, 1);
+    let summary = d.join("summary.json");
+    let replay = || {
+        crate::common::replay_log(&log, Path::new("targets/default.toml"), &server.url(), "1x")
+            .arg("--summary-export")
+            .arg(&summary)
+            .output()
+            .unwrap()
+    };
+    assert!(replay().status.success(), "{}", text(&replay()));
+    let exports = snapshot(d);
+
+    disk.fill();
+    // A run over the previous one: its files stay as they were, and the message says so.
+    let o = run(&[
+        &["run", "--force", "--out", runs.to_str().unwrap()][..],
+        &small,
+    ]
+    .concat());
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = text(&o);
+    assert!(
+        err.contains("No space left on device")
+            && err.contains("the previous events.jsonl, metrics.json, run.json")
+            && err.contains("fix: free space"),
+        "{err}"
+    );
+    assert_eq!(snapshot(&runs), before, "no truncated or temporary file");
+    // A first run into a new folder: nothing at all.
+    let fresh = d.join("fresh");
+    let o = run(&[
+        &["run", "--force", "--out", fresh.to_str().unwrap()][..],
+        &small,
+    ]
+    .concat());
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("nothing was written in"), "{}", text(&o));
+    assert!(snapshot(&fresh).is_empty());
+    // Summaries: the previous file stands.
+    for (name, o) in [("verify", verify()), ("replay", replay())] {
+        assert_eq!(o.status.code(), Some(1), "{name}: {}", text(&o));
+        assert!(
+            text(&o).contains("is unchanged") && text(&o).contains("No space left"),
+            "{name}: {}",
+            text(&o)
+        );
+    }
+    let mut now = snapshot(d);
+    now.remove("filler");
+    assert_eq!(
+        now, exports,
+        "the summaries as they were, no temporary files"
+    );
+}
+
+#[test]
+fn run_out_naming_a_file_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("taken");
+    std::fs::write(&file, b"mine").unwrap();
+    let o = bin()
+        .args(["run", "-q", "--users", "5", "--days", "1", "--out"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("is a file, not a folder"), "{}", text(&o));
+    assert_eq!(std::fs::read(&file).unwrap(), b"mine");
+}
