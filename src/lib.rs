@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod atomic;
+pub mod bounded;
 pub mod cli;
 pub mod config;
 pub mod engine;

@@ -93,8 +93,11 @@ fn wall_text(ms: f64) -> String {
 /// scenario file since moved), every event is `steady`.
 fn log_phases(log: &Path) -> (Phases, Option<String>) {
     let read = || -> Option<crate::config::Scenario> {
-        let run: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(log.parent()?.join("run.json")).ok()?).ok()?;
+        let record = log.parent()?.join("run.json");
+        let run: serde_json::Value = serde_json::from_slice(
+            &crate::bounded::read(&record, crate::bounded::RUN_RECORD).ok()?,
+        )
+        .ok()?;
         let c = &run["config"];
         let text = |k: &str| c[k].as_str().map(String::from);
         let world = crate::cli::WorldArgs {
@@ -238,12 +241,8 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
         None => None,
         Some(p) => {
             let fix = "fix: pass the PEM file of the CA that signed the target's certificate";
-            let pem = std::fs::read(p).map_err(|e| {
-                bad(format!(
-                    "cannot read --ca-cert {}: {e}\n    {fix}",
-                    p.display()
-                ))
-            })?;
+            let pem = crate::bounded::read(p, crate::bounded::CERT_FILE)
+                .map_err(|e| bad(format!("--ca-cert {}: {e}\n    {fix}", p.display())))?;
             // Checked once here for every protocol: a file without a certificate would
             // otherwise add nothing and only show later as TLS errors.
             use rustls::pki_types::{CertificateDer, pem::PemObject as _};
@@ -484,17 +483,22 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
 
 /// The absolute time of t = 0 in a log, from its first line's `ts` and `t_ms`.
 fn first_epoch(log: &Path) -> Option<i64> {
-    use std::io::BufRead;
+    use crate::bounded::{LOG_LINE, Line, read_line};
     let f = std::fs::File::open(log).ok()?;
-    let mut line = String::new();
-    if log.extension().is_some_and(|x| x == "zst") {
-        std::io::BufReader::new(zstd::Decoder::new(f).ok()?)
-            .read_line(&mut line)
-            .ok()?;
+    let mut line = Vec::new();
+    let read = if log.extension().is_some_and(|x| x == "zst") {
+        read_line(
+            &mut std::io::BufReader::new(zstd::Decoder::new(f).ok()?),
+            &mut line,
+            LOG_LINE,
+        )
     } else {
-        std::io::BufReader::new(f).read_line(&mut line).ok()?;
+        read_line(&mut std::io::BufReader::new(f), &mut line, LOG_LINE)
+    };
+    if read.ok()? != Line::Read {
+        return None;
     }
-    let v: serde_json::Value = serde_json::from_str(&line).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&line).ok()?;
     let ts = v.get("ts")?.as_str()?;
     let t_ms = v.get("t_ms")?.as_i64()?;
     let day = crate::units::parse_date(ts.get(..10)?).ok()?;

@@ -110,14 +110,22 @@ impl Source {
         }
     }
 
+    /// Reads a config file of at most [`crate::bounded::CONFIG_FILE`] bytes.
     pub fn read(path: &Path) -> Result<Self, Problems> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        use crate::bounded::{self, ReadError};
+        let text = bounded::read_to_string(path, bounded::CONFIG_FILE).map_err(|e| {
+            let fix = match e {
+                ReadError::TooLarge { .. } => {
+                    "check the path: persona, scenario and mapping files are a few kB of TOML"
+                }
+                ReadError::Io(_) => "check the path and its permissions",
+            };
             Problems(vec![Problem {
                 file: path.display().to_string(),
                 line: None,
                 field: String::new(),
-                message: format!("cannot read the file: {e}"),
-                fix: "check the path and its permissions".into(),
+                message: e.to_string(),
+                fix: fix.into(),
             }])
         })?;
         Ok(Source::new(path.display().to_string(), text))

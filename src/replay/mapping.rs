@@ -901,8 +901,8 @@ fn parse_expect(v: &toml::Value) -> Option<Expect> {
 }
 
 fn read_tokens(path: &Path) -> Result<HashMap<String, String>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read the token file {}: {e}", path.display()))?;
+    let text = crate::bounded::read_to_string(path, crate::bounded::TOKENS_FILE)
+        .map_err(|e| format!("the token file {}: {e}", path.display()))?;
     let v: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("{}: not JSON ({e})", path.display()))?;
     let mut out = HashMap::new();

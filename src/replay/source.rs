@@ -4,6 +4,8 @@
 
 use std::io::BufRead;
 use std::path::Path;
+
+use crate::bounded::{LOG_LINE, Line, read_line};
 use std::sync::atomic::AtomicBool;
 
 use bytes::Bytes;
@@ -287,11 +289,25 @@ pub fn from_log(
     } else {
         Box::new(std::io::BufReader::with_capacity(1 << 20, file))
     };
+    let mut reader = reader;
     let mut batch = Vec::with_capacity(BATCH);
     let mut lines = Lines::new();
     let mut last = i64::MIN;
-    for (i, line) in reader.split(b'\n').enumerate() {
-        let line = line.map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let mut line = Vec::new();
+    for i in 0u64.. {
+        match read_line(&mut reader, &mut line, LOG_LINE)
+            .map_err(|e| format!("cannot read {shown}: {e}"))?
+        {
+            Line::End => break,
+            Line::TooLong => {
+                return Err(format!(
+                    "{shown}:{}: the line is longer than {}: not a timeline event\n    fix: pass a log written by `simulate run` (events.jsonl or events.jsonl.zst); its lines are a few hundred bytes",
+                    i + 1,
+                    crate::bounded::size(LOG_LINE as u64)
+                ));
+            }
+            Line::Read => {}
+        }
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }

@@ -368,3 +368,88 @@ fn run_out_naming_a_file_is_bad_input() {
     assert!(text(&o).contains("is a file, not a folder"), "{}", text(&o));
     assert_eq!(std::fs::read(&file).unwrap(), b"mine");
 }
+
+#[test]
+fn endless_or_huge_inputs_are_refused_with_the_limit_not_read_into_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let target = "http://127.0.0.1:9";
+    let check = |what: &str, o: Output, wanted: &str| {
+        assert_eq!(o.status.code(), Some(2), "{what}: {}", text(&o));
+        for w in wanted.split(" … ") {
+            assert!(text(&o).contains(w), "{what}: {}", text(&o));
+        }
+    };
+    // A mapping whose proto, or whose token file, is an endless device.
+    let grpc = d.join("grpc.toml");
+    std::fs::write(
+        &grpc,
+        "[grpc]\nproto = \"/dev/zero\"\n[[request]]\nevent = \"points.earned\"\nprotocol = \"grpc\"\nmethod = \"a.B/C\"\n",
+    )
+    .unwrap();
+    let tokens = d.join("tokens.toml");
+    std::fs::write(
+        &tokens,
+        "[auth]\ntokens_file = \"/dev/zero\"\nbearer = \"{token}\"\n[[request]]\nevent = \"points.earned\"\npath = \"/p\"\n",
+    )
+    .unwrap();
+    let replay = |args: &[&str]| {
+        bin()
+            .args(["replay", "--target", target])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    check(
+        "proto",
+        replay(&["--targets", grpc.to_str().unwrap(), "--grpc-target", target]),
+        "grpc.toml:2: field `grpc.proto` … larger than 1 MiB",
+    );
+    check(
+        "tokens",
+        replay(&["--targets", tokens.to_str().unwrap()]),
+        "larger than 256 MiB",
+    );
+    check(
+        "ca-cert",
+        replay(&["--ca-cert", "/dev/zero"]),
+        "larger than 1 MiB",
+    );
+    // An event log streams: an endless line, and a long one further down, are named.
+    check(
+        "log",
+        replay(&["--from-log", "/dev/zero"]),
+        "/dev/zero:1: the line is longer than 1 MiB",
+    );
+    let log = crate::replay::even_log(d, 3, 1);
+    let mut text_log = std::fs::read(&log).unwrap();
+    text_log.extend(vec![b'x'; (1 << 20) + 10]);
+    text_log.push(b'\n');
+    std::fs::write(&log, text_log).unwrap();
+    check(
+        "log line 4",
+        replay(&["--from-log", log.to_str().unwrap()]),
+        "even.jsonl:4: the line is longer than 1 MiB",
+    );
+    // Persona and scenario files.
+    let personas = d.join("personas");
+    std::fs::create_dir(&personas).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", personas.join("zero.toml")).unwrap();
+    check(
+        "personas",
+        bin()
+            .args(["personas", "validate"])
+            .arg(&personas)
+            .output()
+            .unwrap(),
+        "zero.toml: it is larger than 1 MiB",
+    );
+    check(
+        "scenario",
+        bin()
+            .args(["run", "--scenario", "/dev/zero"])
+            .output()
+            .unwrap(),
+        "larger than 1 MiB",
+    );
+}
