@@ -159,6 +159,34 @@ pub fn interrupt_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
     stop
 }
 
+/// Ctrl-C during a replay: the first stops sending (requests out may finish within
+/// `--drain`), the second skips what is left of the drain so the summary is written now,
+/// a third quits at once. Returns (stop, hurry).
+pub fn replay_interrupts() -> (
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    let stop = crate::engine::stop_flag();
+    let hurry = crate::engine::stop_flag();
+    let (s, h) = (std::sync::Arc::clone(&stop), std::sync::Arc::clone(&hurry));
+    let presses = AtomicU8::new(0);
+    let _ = ctrlc::set_handler(move || match presses.fetch_add(1, Ordering::SeqCst) {
+        0 => {
+            s.store(true, Ordering::SeqCst);
+            eprintln!(
+                "\nstopping: no more requests; those out may finish within --drain (Ctrl-C again to write the summary now)"
+            );
+        }
+        1 => {
+            h.store(true, Ordering::SeqCst);
+            eprintln!("skipping the drain: writing the summary (Ctrl-C again to quit without it)");
+        }
+        _ => std::process::exit(EXIT_INTERRUPTED),
+    });
+    (stop, hurry)
+}
+
 pub fn main(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Run(args) => run::run(args),

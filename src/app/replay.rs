@@ -425,7 +425,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
         "thresholds": texts,
     });
     let http2 = args.http2 || mapping.http2;
-    let stop = super::interrupt_flag();
+    let (stop, hurry) = super::replay_interrupts();
     let opts = Options {
         feed,
         phases,
@@ -456,7 +456,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
         start_epoch_ms,
         config,
     };
-    let report = crate::replay::replay(opts, stop).map_err(bad)?;
+    let report = crate::replay::replay(opts, stop, hurry).map_err(bad)?;
     out!("{}", report.table);
     if let Some(p) = &args.summary_export {
         let text = serde_json::to_string_pretty(&report.summary)?;

@@ -67,8 +67,9 @@ pub struct Report {
     pub table: String,
 }
 
-/// Runs a whole replay; blocks until it ends or `stop` is set and the drain bound passes.
-pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, String> {
+/// Runs a whole replay; blocks until it ends or `stop` is set and the drain bound passes
+/// (or `hurry` is set: the summary then covers what has answered, the rest abandoned).
+pub fn replay(o: Options, stop: Arc<AtomicBool>, hurry: Arc<AtomicBool>) -> Result<Report, String> {
     // The pacer thread needs a core of its own: on 2 cores one I/O worker held higher
     // rates with less CPU than two (docs/PERFORMANCE.md).
     let workers = o.io_threads.unwrap_or_else(|| {
@@ -149,12 +150,18 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, String> {
         Arc::clone(&stats),
         Arc::clone(&live),
         o.plan.clone(),
-        Arc::clone(&stop),
+        (Arc::clone(&stop), Arc::clone(&hurry)),
         rt.handle(),
     );
-    // Sessions still open at the window's end: close their connections politely.
+    // Sessions still open at the window's end: close their connections politely (unless
+    // a second Ctrl-C asked for the summary now).
     if let Some(sio) = &driver.sio {
-        rt.block_on(sio.close_all());
+        rt.block_on(async {
+            tokio::select! {
+                _ = sio.close_all() => {}
+                _ = pacer::stopped(&hurry) => {}
+            }
+        });
     }
     view.abort();
     bar.finish_and_clear();
@@ -169,6 +176,9 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, String> {
         .map(|m| m.into_inner().expect("stats lock"))
         // Requests abandoned at the drain bound still hold a handle: copy what is there.
         .unwrap_or_else(|a| a.lock().expect("stats lock").clone());
+    // Requests still out count as errors of their own class, timed up to now: a stalled
+    // target must not look fast and error-free because its answers never came.
+    let abandoned = stats.abandon(Instant::now());
     if let Some(sio) = &driver.sio {
         stats.fanout = sio.fanouts();
     }
@@ -191,17 +201,17 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, String> {
         "totals": {
             "scheduled": stats.scheduled,
             "sent": stats.sent,
-            "completed": total.count(),
+            "completed": total.count() - abandoned,
             "ok": total.ok,
             "errors": total.errors,
             "late": stats.late,
             "connection_waits": stats.connection_waits,
             "chained": stats.chained,
-            "abandoned": ended.abandoned,
+            "abandoned": abandoned,
             "unmapped": stats.unmapped.iter().sum::<u64>(),
             "server_side": stats.server_side.iter().sum::<u64>(),
             "scheduled_per_s": (stats.scheduled as f64 / wall * 10.0).round() / 10.0,
-            "achieved_per_s": (total.count() as f64 / wall * 10.0).round() / 10.0,
+            "achieved_per_s": ((total.count() - abandoned) as f64 / wall * 10.0).round() / 10.0,
         },
         "overall": stats.total_json(),
         "scheduler_lag_ms": percentiles(&stats.lag),
@@ -256,11 +266,15 @@ fn table(s: &Value, target: &str) -> String {
     let t = &s["totals"];
     let _ = writeln!(
         out,
-        "replayed to {target}: {} scheduled, {} sent, {} ok, {} errors, {} late{}, {} skipped ({} unmapped) in {:.1} s ({} req/s achieved)",
+        "replayed to {target}: {} scheduled, {} sent, {} ok, {} errors{}, {} late{}, {} skipped ({} unmapped) in {:.1} s ({} req/s achieved)",
         t["scheduled"],
         t["sent"],
         t["ok"],
         t["errors"],
+        match t["abandoned"].as_u64() {
+            Some(n) if n > 0 => format!(" ({n} abandoned: no answer when the replay ended)"),
+            _ => String::new(),
+        },
         t["late"],
         match t["connection_waits"].as_u64() {
             Some(n) if n > 0 => format!(" ({n} waited for a connection)"),
