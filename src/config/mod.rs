@@ -2,6 +2,7 @@
 
 pub mod scenario;
 pub mod source;
+pub mod words;
 
 pub use scenario::{Overrides, Phase, PhaseKind, Scenario};
 pub use source::{FieldPath, Problem, Problems, Source};

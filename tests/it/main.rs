@@ -3,6 +3,7 @@
 mod cli;
 mod common;
 mod determinism;
+mod fuzz;
 #[path = "../support/gift_app.rs"]
 mod gift_app;
 mod grpc;
