@@ -145,6 +145,20 @@ pub fn on_seeded<T>(
     Ok((v, crate::redact::mask_url(&sqlite.display().to_string())))
 }
 
+/// Writes a JSON document (`--summary-export`) whole or not at all; a failure says what
+/// is left at `path` and the fix.
+pub fn export(path: &std::path::Path, what: &str, v: &serde_json::Value) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(v)? + "\n";
+    crate::atomic::write(path, text.as_bytes()).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot write {what} {}: {e}; {}\n    fix: {}",
+            path.display(),
+            crate::atomic::left_behind(path),
+            crate::atomic::fix_for(&e)
+        )
+    })
+}
+
 /// A stop flag set by the first Ctrl-C; a second one exits at once.
 pub fn interrupt_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
     let stop = crate::engine::stop_flag();

@@ -459,15 +459,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
     let report = crate::replay::replay(opts, stop, hurry).map_err(bad)?;
     out!("{}", report.table);
     if let Some(p) = &args.summary_export {
-        let text = serde_json::to_string_pretty(&report.summary)?;
-        crate::atomic::write(p, (text + "\n").as_bytes()).map_err(|e| {
-            anyhow::anyhow!(
-                "cannot write the summary {}: {e}; {}\n    fix: {}",
-                p.display(),
-                crate::atomic::left_behind(p),
-                crate::atomic::fix_for(&e)
-            )
-        })?;
+        super::export(p, "the summary", &report.summary)?;
         outln!("summary: {}", p.display());
     }
     Ok(if report.interrupted {

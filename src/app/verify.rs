@@ -273,15 +273,7 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
         outln!("  {name:<44} {status}");
     }
     if let Some(p) = &args.summary_export {
-        let text = serde_json::to_string_pretty(&report.to_json(&place))?;
-        crate::atomic::write(p, (text + "\n").as_bytes()).map_err(|e| {
-            anyhow::anyhow!(
-                "cannot write the report {}: {e}; {}\n    fix: {}",
-                p.display(),
-                crate::atomic::left_behind(p),
-                crate::atomic::fix_for(&e)
-            )
-        })?;
+        super::export(p, "the report", &report.to_json(&place))?;
     }
     if report.ok() {
         outln!("all checks passed");

@@ -224,8 +224,10 @@ fn mutated_shipped_files_are_refused_with_located_messages_in_words() {
     let mut rng = Rng(0x5eed_0016);
     let (mut failures, mut refused) = (Vec::new(), 0);
     for n in 0..cases {
-        match n % 10 {
-            // Half the cases: one persona file of the shipped set mutated.
+        // Half the cases mutate one persona file of the shipped set, the rest a scenario
+        // (checked against the shipped personas) or a mapping.
+        type Check<'a> = Box<dyn FnOnce() -> Result<(), Problems> + 'a>;
+        let (what, files, check): (String, Vec<String>, Check) = match n % 10 {
             0..=4 => {
                 let k = rng.below(SHIPPED.len());
                 let sources: Vec<Source> = SHIPPED
@@ -240,38 +242,42 @@ fn mutated_shipped_files_are_refused_with_located_messages_in_words() {
                         Source::new(*name, t)
                     })
                     .collect();
-                let names: Vec<&str> = SHIPPED.iter().map(|(n, _)| *n).collect();
-                case(
-                    &mut failures,
-                    &mut refused,
-                    &format!("case {n} ({})", SHIPPED[k].0),
-                    &names,
-                    || persona::from_sources(sources).map(drop),
-                );
+                (
+                    SHIPPED[k].0.to_string(),
+                    SHIPPED.iter().map(|(n, _)| n.to_string()).collect(),
+                    Box::new(move || persona::from_sources(sources).map(drop)),
+                )
             }
             5..=6 => {
                 let (name, t) = &scenarios[rng.below(scenarios.len())];
                 let src = Source::new(name.clone(), mutant(t, &mut rng));
-                case(
-                    &mut failures,
-                    &mut refused,
-                    &format!("case {n} ({name})"),
-                    &[name],
-                    || Scenario::from_source(&src, &over, &personas).map(drop),
-                );
+                let (over, personas) = (&over, &personas);
+                (
+                    name.clone(),
+                    vec![name.clone()],
+                    Box::new(move || Scenario::from_source(&src, over, personas).map(drop)),
+                )
             }
             _ => {
                 let (name, t) = &mappings[rng.below(mappings.len())];
                 let src = Source::new(name.clone(), mutant(t, &mut rng));
-                case(
-                    &mut failures,
-                    &mut refused,
-                    &format!("case {n} ({name})"),
-                    &[name],
-                    || Mapping::from_source(&src, Some(Path::new("targets"))).map(drop),
-                );
+                (
+                    name.clone(),
+                    vec![name.clone()],
+                    Box::new(move || {
+                        Mapping::from_source(&src, Some(Path::new("targets"))).map(drop)
+                    }),
+                )
             }
-        }
+        };
+        let files: Vec<&str> = files.iter().map(String::as_str).collect();
+        case(
+            &mut failures,
+            &mut refused,
+            &format!("case {n} ({what})"),
+            &files,
+            check,
+        );
     }
     eprintln!(
         "fuzz: {cases} mutants, {refused} refused, {} bad messages",
