@@ -70,6 +70,13 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
                 )
                 .into());
             }
+            if args.db.schema.ends_with("__staging") {
+                return Err(BadInput(format!(
+                    "--schema {} is refused: names ending in __staging are simulate's staging schemas (a load in progress); nothing was changed\n    fix: name the schema to seed, e.g. --schema simulate",
+                    args.db.schema
+                ))
+                .into());
+            }
             let pg = Pg::open(url, &args.db.schema).map_err(refused)?;
             let found = pg.inspect().map_err(refused)?;
             // Only a schema proven ours is ever replaced, --reset or not: see sinks::sql::owner.

@@ -991,8 +991,10 @@ fn reset_replaces_only_what_carries_simulates_mark_in_postgres() {
         "CREATE SCHEMA simulate__staging",
         "CREATE TABLE simulate__staging.keep (x int)",
     ]);
-    let o = reset("simulate");
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    for schema in ["simulate", "simulate__staging"] {
+        let o = reset(schema);
+        assert_eq!(o.status.code(), Some(2), "{schema}: {}", text(&o));
+    }
     assert_eq!(db.count("SELECT count(*) FROM pg_tables WHERE schemaname = 'simulate__staging' AND tablename = 'keep'"), 1);
     assert_eq!(
         run(&["verify", "--database-url", &db.url()]).status.code(),
