@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::cli::ReplayArgs;
 use crate::exit::{self, BadInput};
 use simulate_core::engine::{Engine, World};
-use simulate_core::secret::mask_url;
+use simulate_core::redact::mask_url;
 use simulate_core::units::{DAY, parse_duration};
 use simulate_replay::drivers::Targets;
 use simulate_replay::mapping::Mapping;
@@ -99,8 +99,11 @@ fn wall_text(ms: f64) -> String {
 /// scenario file since moved), every event is `steady`.
 fn log_phases(log: &Path) -> (Phases, Option<String>) {
     let read = || -> Option<simulate_core::scenario::Scenario> {
-        let run: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(log.parent()?.join("run.json")).ok()?).ok()?;
+        let record = log.parent()?.join("run.json");
+        let run: serde_json::Value = serde_json::from_slice(
+            &simulate_core::bounded::read(&record, simulate_core::bounded::RUN_RECORD).ok()?,
+        )
+        .ok()?;
         let c = &run["config"];
         let text = |k: &str| c[k].as_str().map(String::from);
         let world = crate::cli::WorldArgs {
@@ -242,12 +245,8 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
         None => Tls::default(),
         Some(p) => {
             let fix = "fix: pass the PEM file of the CA that signed the target's certificate";
-            let pem = std::fs::read(p).map_err(|e| {
-                bad(format!(
-                    "cannot read --ca-cert {}: {e}\n    {fix}",
-                    p.display()
-                ))
-            })?;
+            let pem = simulate_core::bounded::read(p, simulate_core::bounded::CERT_FILE)
+                .map_err(|e| bad(format!("--ca-cert {}: {e}\n    {fix}", p.display())))?;
             // Checked once here for every protocol.
             Tls::with_ca_pem(pem)
                 .map_err(|m| bad(format!("--ca-cert {} {m}\n    {fix}", p.display())))?
@@ -422,7 +421,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
         "thresholds": texts,
     });
     let http2 = args.http2 || mapping.http2;
-    let stop = super::interrupt_flag();
+    let (stop, hurry) = super::replay_interrupts();
     let view = LiveView::new(args.quiet);
     let opts = Options {
         feed,
@@ -454,14 +453,12 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
         watch: Some(view.watcher(start_epoch_ms, args.quiet)),
         config,
     };
-    let report = simulate_replay::replay(opts, stop);
+    let report = simulate_replay::replay(opts, stop, hurry);
     view.finish();
     let report = report.map_err(bad)?;
     out!("{}", table(&report.summary, &shown_target));
     if let Some(p) = &args.summary_export {
-        let text = serde_json::to_string_pretty(&report.summary)?;
-        std::fs::write(p, text + "\n")
-            .map_err(|e| anyhow::anyhow!("cannot write the summary {}: {e}", p.display()))?;
+        super::export(p, "the summary", &report.summary)?;
         outln!("summary: {}", p.display());
     }
     Ok(if report.interrupted {
@@ -477,17 +474,22 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
 
 /// The absolute time of t = 0 in a log, from its first line's `ts` and `t_ms`.
 fn first_epoch(log: &Path) -> Option<i64> {
-    use std::io::BufRead;
+    use simulate_core::bounded::{LOG_LINE, Line, read_line};
     let f = std::fs::File::open(log).ok()?;
-    let mut line = String::new();
-    if log.extension().is_some_and(|x| x == "zst") {
-        std::io::BufReader::new(zstd::Decoder::new(f).ok()?)
-            .read_line(&mut line)
-            .ok()?;
+    let mut line = Vec::new();
+    let read = if log.extension().is_some_and(|x| x == "zst") {
+        read_line(
+            &mut std::io::BufReader::new(zstd::Decoder::new(f).ok()?),
+            &mut line,
+            LOG_LINE,
+        )
     } else {
-        std::io::BufReader::new(f).read_line(&mut line).ok()?;
+        read_line(&mut std::io::BufReader::new(f), &mut line, LOG_LINE)
+    };
+    if read.ok()? != Line::Read {
+        return None;
     }
-    let v: serde_json::Value = serde_json::from_str(&line).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&line).ok()?;
     let ts = v.get("ts")?.as_str()?;
     let t_ms = v.get("t_ms")?.as_i64()?;
     let day = simulate_core::units::parse_date(ts.get(..10)?).ok()?;

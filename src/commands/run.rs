@@ -14,7 +14,7 @@ use simulate_core::scenario::Scenario;
 use simulate_core::sinks::fanout::Fanout;
 use simulate_core::sinks::jsonl::{Format, JsonlSink};
 use simulate_core::sinks::metrics::Metrics;
-use simulate_core::units::{HOUR, parse_duration};
+use simulate_core::units::{HOUR, bytes_text, parse_duration};
 
 /// Measured with the shipped personas (docs/PERFORMANCE.md): used only for the estimate
 /// printed before large jobs and the disk check.
@@ -77,6 +77,13 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     let threads = super::threads(args.threads)?;
 
     let out_dir = args.out.clone().unwrap_or_else(|| default_out(&scenario));
+    if out_dir.exists() && !out_dir.is_dir() {
+        return Err(BadInput(format!(
+            "--out {} is a file, not a folder; nothing was changed\n    fix: name a folder for the run's files (it is created if missing)",
+            out_dir.display()
+        ))
+        .into());
+    }
     if has_outputs(&out_dir) && !args.force {
         return Err(BadInput(format!(
             "{} already holds a run's files; nothing was changed\n    fix: choose another --out, or add --force to overwrite them",
@@ -104,9 +111,9 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
             );
         } else {
             eprintln!(
-                "estimate: about {:.1} M events, {:.2} GB on disk",
+                "estimate: about {:.1} M events, {} on disk",
                 est_events / 1e6,
-                est_bytes / 1e9
+                bytes_text(est_bytes)
             );
         }
     }
@@ -116,10 +123,10 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
         && !args.force
     {
         return Err(BadInput(format!(
-            "the event log needs about {:.2} GB but {} has {:.2} GB free; nothing was written\n    fix: use --format jsonl.zst or none, fewer --users or --days, another --out, or --force",
-            est_bytes / 1e9,
+            "the event log needs about {} but {} has {} free; nothing was written\n    fix: use --format jsonl.zst or none, fewer --users or --days, another --out, or --force",
+            bytes_text(est_bytes),
             out_dir.display(),
-            free as f64 / 1e9
+            bytes_text(free as f64)
         ))
         .into());
     }
@@ -163,13 +170,12 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
         let mut sinks = Fanout(vec![&mut log, &mut metrics, &mut progress]);
         engine
             .run(&mut sinks, &stop)
-            .context("writing the event log failed")?
+            .map_err(|e| not_written(&out_dir, "the event log", &e))?
     };
     let wall = progress.elapsed().as_secs_f64();
     let checksum = log.checksum();
 
     let metrics_json = metrics.to_json(&scenario);
-    write_json(&out_dir.join("metrics.json"), &metrics_json)?;
     let run_json = json!({
         "schema": "simulate.run.v1",
         "version": env!("CARGO_PKG_VERSION"),
@@ -205,7 +211,20 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
             "metrics": out_dir.join("metrics.json").display().to_string(),
         },
     });
-    write_json(&out_dir.join("run.json"), &run_json)?;
+    // The run's files appear together, once all are complete: a full disk (or a crash)
+    // leaves the previous run's files, or none, never a truncated log beside no record.
+    let pending = [
+        prepare_json(&out_dir.join("metrics.json"), &metrics_json),
+        prepare_json(&out_dir.join("run.json"), &run_json),
+    ]
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>()
+    .map_err(|(what, e)| not_written(&out_dir, &what, &e))?;
+    for p in log.take_pending().into_iter().chain(pending) {
+        let dest = p.dest().to_path_buf();
+        p.commit()
+            .map_err(|e| not_written(&out_dir, &dest.display().to_string(), &e))?;
+    }
 
     // With --stdout the event lines own standard output; the summary goes to stderr.
     macro_rules! say {
@@ -280,8 +299,44 @@ fn human(x: f64) -> String {
     }
 }
 
-fn write_json(path: &Path, v: &serde_json::Value) -> anyhow::Result<()> {
-    let mut text = serde_json::to_string_pretty(v)?;
+/// `v` as pretty JSON beside `path`, ready to be renamed into place.
+fn prepare_json(
+    path: &Path,
+    v: &serde_json::Value,
+) -> Result<simulate_core::atomic::Pending, (String, std::io::Error)> {
+    let mut text =
+        serde_json::to_string_pretty(v).map_err(|e| (path.display().to_string(), e.into()))?;
     text.push('\n');
-    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+    simulate_core::atomic::prepare(path, text.as_bytes())
+        .map_err(|e| (path.display().to_string(), e))
+}
+
+/// A run whose files could not all be written: what failed, what is left in `out_dir`
+/// (the previous run's files, untouched, or nothing), and the fix.
+fn not_written(out_dir: &Path, what: &str, e: &std::io::Error) -> anyhow::Error {
+    let kept: Vec<&str> = [
+        "events.jsonl",
+        "events.jsonl.zst",
+        "metrics.json",
+        "run.json",
+    ]
+    .into_iter()
+    .filter(|f| out_dir.join(f).is_file())
+    .collect();
+    let left = if kept.is_empty() {
+        format!("nothing was written in {}", out_dir.display())
+    } else {
+        format!(
+            "the previous {} in {} {} unchanged",
+            kept.join(", "),
+            out_dir.display(),
+            if kept.len() == 1 { "is" } else { "are" }
+        )
+    };
+    let fix = if simulate_core::atomic::is_disk_full(e) {
+        "free space on that disk, or pass --out on another disk (--format jsonl.zst writes about 8× less)"
+    } else {
+        simulate_core::atomic::fix_for(e)
+    };
+    anyhow::anyhow!("cannot write {what}: {e}; {left}\n    fix: {fix}")
 }

@@ -11,13 +11,14 @@ use crate::console::progress::{ClearOnDrop, Progress, console_bar, show_step};
 use crate::exit::{self, BadInput};
 use crate::world::load_world;
 use simulate_core::engine::{Engine, World};
-use simulate_core::secret::mask_url;
+use simulate_core::redact::mask_url;
 use simulate_core::sinks::fanout::Fanout;
 use simulate_core::sinks::jsonl::{Format, JsonlSink};
 use simulate_db::RunMeta;
+use simulate_db::owner::Verdict;
 use simulate_db::postgres::{Pg, PgLoader};
 use simulate_db::projection::{Projection, RowSink, Table};
-use simulate_db::sqlite::{SqliteLoader, partial_path, seeded_file};
+use simulate_db::sqlite::{SqliteLoader, replaceable, stale_partials};
 use simulate_db::{DbError, Steps};
 
 /// Where the rows go.
@@ -66,12 +67,24 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
     let sqlite_path = args.db.sqlite_path();
     let pg = match &url {
         Some(url) => {
+            if args.db.schema == "public" {
+                return Err(BadInput(
+                    "--schema public is refused, with or without --reset: it is the database's default schema, and simulate replaces the whole schema it seeds; nothing was changed\n    fix: leave out --schema (simulate creates and owns its own, default simulate), or name another".into(),
+                )
+                .into());
+            }
+            if args.db.schema.ends_with("__staging") {
+                return Err(BadInput(format!(
+                    "--schema {} is refused: names ending in __staging are simulate's staging schemas (a load in progress); nothing was changed\n    fix: name the schema to seed, e.g. --schema simulate",
+                    args.db.schema
+                ))
+                .into());
+            }
             let pg = Pg::open(url, &args.db.schema).map_err(refused)?;
             let found = pg.inspect().map_err(refused)?;
-            // A schema simulate did not make is never dropped, --reset or not: its tables,
-            // grants and owner are someone else's.
-            if let Some(n) = found.tables
-                && !found.ours
+            // Only a schema proven ours is ever replaced, --reset or not: see sinks::sql::owner.
+            if let (Some(n), Some(verdict)) = (found.tables, &found.verdict)
+                && !verdict.seeded()
             {
                 let holds = match n {
                     0 => "is empty".to_string(),
@@ -82,8 +95,12 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
                         if n > 5 { ", …" } else { "" }
                     ),
                 };
+                let why = match verdict {
+                    Verdict::NotOurs(why) => (*why).to_string(),
+                    other => other.readable().err().unwrap_or_default(),
+                };
                 return Err(BadInput(format!(
-                    "schema `{}` in {} was not made by simulate (it {holds}); nothing was changed\n    fix: choose another --schema: simulate creates and owns its own (default simulate)",
+                    "schema `{}` in {} was not made by simulate as a seed ({why}); it {holds}; nothing was changed\n    fix: choose another --schema: simulate creates and owns its own (default simulate)",
                     pg.schema, pg.masked
                 ))
                 .into());
@@ -137,7 +154,7 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
                 .into());
             }
             if path.exists()
-                && let Err(why) = seeded_file(path)
+                && let Err(why) = replaceable(path)
             {
                 return Err(BadInput(format!(
                     "{} {why}: --reset replaces only a file simulate wrote; nothing was changed\n    fix: choose another --sqlite path, or move it away yourself",
@@ -145,12 +162,14 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
                 ))
                 .into());
             }
-            if partial_path(path).exists() && !args.quiet {
-                eprintln!(
-                    "found an interrupted load ({}); {} was never replaced by it. Removing it.",
-                    partial_path(path).display(),
-                    path.display()
-                );
+            if !args.quiet {
+                for stale in stale_partials(path) {
+                    eprintln!(
+                        "found an interrupted load ({}); {} was never replaced by it. Removing it.",
+                        stale.display(),
+                        path.display()
+                    );
+                }
             }
             None
         }

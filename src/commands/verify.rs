@@ -220,9 +220,7 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
         outln!("  {name:<44} {status}");
     }
     if let Some(p) = &args.summary_export {
-        let text = serde_json::to_string_pretty(&report.to_json(&place))?;
-        std::fs::write(p, text + "\n")
-            .map_err(|e| anyhow::anyhow!("cannot write the report {}: {e}", p.display()))?;
+        super::export(p, "the report", &report.to_json(&place))?;
     }
     if report.ok() {
         outln!("all checks passed");

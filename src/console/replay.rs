@@ -91,11 +91,15 @@ pub fn table(s: &Value, target: &str) -> String {
     let t = &s["totals"];
     let _ = writeln!(
         out,
-        "replayed to {target}: {} scheduled, {} sent, {} ok, {} errors, {} late{}, {} skipped ({} unmapped) in {:.1} s ({} req/s achieved)",
+        "replayed to {target}: {} scheduled, {} sent, {} ok, {} errors{}, {} late{}, {} skipped ({} unmapped) in {:.1} s ({} req/s achieved)",
         t["scheduled"],
         t["sent"],
         t["ok"],
         t["errors"],
+        match t["abandoned"].as_u64() {
+            Some(n) if n > 0 => format!(" ({n} abandoned: no answer when the replay ended)"),
+            _ => String::new(),
+        },
         t["late"],
         match t["connection_waits"].as_u64() {
             Some(n) if n > 0 => format!(" ({n} waited for a connection)"),

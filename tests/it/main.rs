@@ -2,10 +2,12 @@
 
 mod cli;
 mod common;
+mod fuzz;
 #[path = "../support/gift_app.rs"]
 mod gift_app;
 mod grpc;
 mod personas;
 mod replay;
+mod safety;
 mod seed;
 mod socketio;

@@ -75,8 +75,8 @@ fn each_broken_machine_is_named() {
         (
             GOOD.replace("initial = 0.3", "initial = 0.3\nmood = 4"),
             "tester.toml:10",
-            "mood",
-            "unknown field",
+            "habit.mood",
+            "is not a field of this table",
         ),
         (
             GOOD.replace("points = 10", "kills = 3"),

@@ -1019,3 +1019,75 @@ fn http1_interim_answers_close_delimited_bodies_and_closed_keepalives_are_handle
     });
     case.replay_and_check();
 }
+
+#[test]
+fn a_second_ctrl_c_writes_the_summary_at_once_and_abandoned_requests_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    // 100 events/s; the target answers the first half second, then stalls for a minute.
+    let log = even_log(dir.path(), 1000, 10);
+    let stall: Stall = Arc::new(|since: Duration| {
+        (since >= Duration::from_millis(500)).then_some(Duration::from_secs(60))
+    });
+    let server = Server::start(Some(stall));
+    let summary = dir.path().join("s.json");
+    let child = bin()
+        .args(["replay", "--from-log"])
+        .arg(&log)
+        .args(["--target", &server.url(), "-q", "--drain", "60s"])
+        .args(["--threshold", "errors<1%", "--summary-export"])
+        .arg(&summary)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let interrupt = || {
+        let sent = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    };
+    std::thread::sleep(Duration::from_millis(1500));
+    interrupt();
+    // The first Ctrl-C would wait up to the 60 s drain for the stalled requests.
+    std::thread::sleep(Duration::from_millis(500));
+    let second = Instant::now();
+    interrupt();
+    let out = child.wait_with_output().unwrap();
+    let took = second.elapsed();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    eprintln!(
+        "summary {:.2} s after the second Ctrl-C",
+        took.as_secs_f64()
+    );
+    assert_eq!(out.status.code(), Some(130), "{stdout}{stderr}");
+    assert!(took < Duration::from_secs(2), "{took:?}: {stderr}");
+    assert!(stderr.contains("skipping the drain"), "{stderr}");
+    let s = json(&summary);
+    assert_eq!(s["interrupted"], true);
+    let t = &s["totals"];
+    let abandoned = t["abandoned"].as_u64().unwrap();
+    assert!(abandoned > 20, "{t}");
+    assert_eq!(
+        s["overall"]["error_classes"]["abandoned"].as_u64(),
+        Some(abandoned)
+    );
+    assert_eq!(t["errors"].as_u64(), Some(abandoned), "{t}");
+    assert_eq!(
+        t["completed"].as_u64().unwrap() + abandoned,
+        t["sent"].as_u64().unwrap(),
+        "{t}"
+    );
+    // Abandoned requests waited at least the half second between the two Ctrl-Cs: the
+    // latency says so, and the error threshold fails.
+    let p99 = s["overall"]["latency_ms"]["p99"].as_f64().unwrap();
+    assert!(p99 > 500.0, "p99 {p99} ms");
+    assert_eq!(s["thresholds"][0]["ok"], false, "{}", s["thresholds"]);
+    assert!(
+        stdout.contains("abandoned") && stdout.contains("✗ errors<1%"),
+        "{stdout}"
+    );
+}

@@ -43,12 +43,12 @@ fn on_server(stmts: &[String], strict: bool) {
 }
 
 /// A database of its own for one test, dropped at the end.
-struct TestDb {
+pub(crate) struct TestDb {
     name: String,
 }
 
 impl TestDb {
-    fn new() -> TestDb {
+    pub(crate) fn new() -> TestDb {
         static N: AtomicU32 = AtomicU32::new(0);
         let name = format!(
             "simulate_test_{}_{}",
@@ -65,7 +65,7 @@ impl TestDb {
         TestDb { name }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("{}/{}", server(), self.name)
     }
 
@@ -114,7 +114,7 @@ fn run(args: &[&str]) -> Output {
         .expect("runs")
 }
 
-fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
@@ -520,11 +520,12 @@ fn refusals_change_nothing_and_secrets_stay_hidden() {
 
     // Not even --reset drops a schema simulate did not make, full or empty.
     db.sql(&["CREATE SCHEMA theirs"]);
-    for schema in ["public", "theirs"] {
-        let o = small_reset(&["--schema", schema]);
-        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-        assert!(text(&o).contains("not made by simulate"), "{}", text(&o));
-    }
+    let o = small_reset(&["--schema", "theirs"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("not made by simulate"), "{}", text(&o));
+    let o = small_reset(&["--schema", "public"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("public is refused"), "{}", text(&o));
     assert_eq!(db.count("SELECT count(*) FROM public.keep_me"), 1);
     assert_eq!(
         db.count("SELECT count(*) FROM pg_namespace WHERE nspname = 'theirs'"),
@@ -757,11 +758,31 @@ fn a_lost_connection_fails_cleanly_with_the_database_reason() {
     assert_previous_load_stands(&db, users);
 }
 
+/// The partial files of loads into `<dir>/s.sqlite` (`s.sqlite.simulate-*.partial`).
+fn partials(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            n.starts_with("s.sqlite.simulate-") && n.ends_with(".partial")
+        })
+        .collect();
+    found.sort();
+    found
+}
+
 #[test]
 fn an_interrupted_sqlite_load_leaves_the_previous_file() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("s.sqlite");
-    let partial = dir.path().join("s.sqlite.partial");
+    let partial_size = || {
+        partials(dir.path())
+            .iter()
+            .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+            .max()
+            .unwrap_or(0)
+    };
     let f = file.to_str().unwrap();
     let o = run(&["seed", "-q", "--users", "300", "--days", "1", "--sqlite", f]);
     assert!(o.status.success(), "{}", text(&o));
@@ -778,9 +799,7 @@ fn an_interrupted_sqlite_load_leaves_the_previous_file() {
             .spawn()
             .unwrap();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while std::fs::metadata(&partial).map_or(0, |m| m.len()) < 4 << 20
-            && std::time::Instant::now() < deadline
-        {
+        while partial_size() < 4 << 20 && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         child
@@ -798,10 +817,17 @@ fn an_interrupted_sqlite_load_leaves_the_previous_file() {
         if signal == "-INT" {
             assert_eq!(o.status.code(), Some(130), "{}", text(&o));
             assert!(text(&o).contains("interrupted"), "{}", text(&o));
-            assert!(!partial.exists(), "Ctrl-C removes the partial file");
+            assert!(
+                partials(dir.path()).is_empty(),
+                "Ctrl-C removes the partial file"
+            );
         }
     }
-    assert!(partial.exists(), "SIGKILL leaves the partial file");
+    assert_eq!(
+        partials(dir.path()).len(),
+        1,
+        "SIGKILL leaves the partial file"
+    );
     let o = run(&[
         "seed", "--reset", "--users", "300", "--days", "1", "--sqlite", f,
     ]);
@@ -811,7 +837,7 @@ fn an_interrupted_sqlite_load_leaves_the_previous_file() {
         "{}",
         text(&o)
     );
-    assert!(!partial.exists());
+    assert!(partials(dir.path()).is_empty());
     assert_eq!(run(&["verify", "--sqlite", f]).status.code(), Some(0));
 }
 
@@ -853,4 +879,181 @@ fn verify_of_a_sqlite_file_catches_bad_props_and_claims() {
         "{err}"
     );
     assert!(!err.contains("panicked"), "{err}");
+}
+
+/// The schema comment `--reset` reads: simulate's mark with `role`.
+fn mark(role: simulate_db::owner::Role) -> String {
+    simulate_db::owner::Mark::new(role).text()
+}
+
+/// run_meta exactly as migrations/postgres creates it, for a schema that only looks ours.
+const RUN_META_LOOKALIKE: &str = "(id smallint NOT NULL DEFAULT 1, version text NOT NULL, config jsonb NOT NULL, seed bigint NOT NULL, users integer NOT NULL, days integer NOT NULL, events bigint NOT NULL, events_sha256 text NOT NULL, complete boolean NOT NULL)";
+
+#[test]
+fn reset_replaces_only_what_carries_simulates_mark_in_postgres() {
+    use simulate_db::owner::Role;
+    let db = TestDb::new();
+    let reset = |schema: &str| {
+        run(&[
+            "seed",
+            "-q",
+            "--users",
+            "30",
+            "--days",
+            "1",
+            "--reset",
+            "--schema",
+            schema,
+            "--database-url",
+            &db.url(),
+        ])
+    };
+    // The cases: a table named run_meta (of any shape, or of exactly ours) beside
+    // the user's data, in public and in a schema of the user's.
+    db.sql(&[
+        "CREATE TABLE public.customers (id int)",
+        "INSERT INTO public.customers VALUES (1), (2)",
+        "CREATE TABLE public.run_meta (note text)",
+        "CREATE SCHEMA theirs",
+        "CREATE TABLE theirs.customers (id int)",
+        "INSERT INTO theirs.customers VALUES (1)",
+        "CREATE TABLE theirs.run_meta (note text)",
+        "CREATE SCHEMA lookalike",
+        "CREATE TABLE lookalike.customers (id int)",
+        "INSERT INTO lookalike.customers VALUES (1)",
+        &format!("CREATE TABLE lookalike.run_meta {RUN_META_LOOKALIKE}"),
+        "COMMENT ON SCHEMA lookalike IS 'simulate: our own notes'",
+    ]);
+    let o = reset("public");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("public is refused"), "{}", text(&o));
+    for schema in ["theirs", "lookalike"] {
+        let o = reset(schema);
+        assert_eq!(o.status.code(), Some(2), "{schema}: {}", text(&o));
+        assert!(
+            text(&o).contains("not made by simulate") && text(&o).contains("customers"),
+            "{schema}: {}",
+            text(&o)
+        );
+    }
+    assert_eq!(db.count("SELECT count(*) FROM public.customers"), 2);
+    assert_eq!(db.count("SELECT count(*) FROM theirs.customers"), 1);
+    assert_eq!(db.count("SELECT count(*) FROM lookalike.customers"), 1);
+    // Nothing of theirs is read as a seed either.
+    let o = run(&["verify", "--schema", "theirs", "--database-url", &db.url()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("was not seeded by simulate"),
+        "{}",
+        text(&o)
+    );
+
+    // A seed of ours carries the mark; a seed made by an earlier version (its old comment
+    // and run_meta's exact shape) is still ours to replace.
+    let o = reset("simulate");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        db.count(&format!(
+            "SELECT count(*) FROM pg_namespace WHERE nspname = 'simulate' AND obj_description(oid, 'pg_namespace') = '{}'",
+            mark(Role::Seeded)
+        )),
+        1
+    );
+    db.sql(&["COMMENT ON SCHEMA simulate IS 'simulate: seeded data (see run_meta)'"]);
+    let o = reset("simulate");
+    assert!(o.status.success(), "{}", text(&o));
+
+    // A staging schema (a load under way or interrupted) is never read as a seed, and a
+    // schema of that name that is not ours is never dropped.
+    db.sql(&[
+        "CREATE SCHEMA simulate__staging",
+        &format!(
+            "COMMENT ON SCHEMA simulate__staging IS '{}'",
+            mark(Role::Staging)
+        ),
+    ]);
+    for cmd in ["verify", "serve"] {
+        let o = run(&[
+            cmd,
+            "--schema",
+            "simulate__staging",
+            "--database-url",
+            &db.url(),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{cmd}: {}", text(&o));
+        assert!(
+            text(&o).contains("staging area of a load"),
+            "{cmd}: {}",
+            text(&o)
+        );
+    }
+    db.sql(&[
+        "DROP SCHEMA simulate__staging",
+        "CREATE SCHEMA simulate__staging",
+        "CREATE TABLE simulate__staging.keep (x int)",
+    ]);
+    for schema in ["simulate", "simulate__staging"] {
+        let o = reset(schema);
+        assert_eq!(o.status.code(), Some(2), "{schema}: {}", text(&o));
+    }
+    assert_eq!(db.count("SELECT count(*) FROM pg_tables WHERE schemaname = 'simulate__staging' AND tablename = 'keep'"), 1);
+    assert_eq!(
+        run(&["verify", "--database-url", &db.url()]).status.code(),
+        Some(0),
+        "the refused load left the seed as it was"
+    );
+}
+
+#[test]
+fn reset_replaces_only_an_sqlite_file_simulate_wrote_and_never_a_users_partial() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.sqlite");
+    let f = file.to_str().unwrap();
+    // The user's database: their table beside a run_meta of any shape.
+    {
+        let c = rusqlite::Connection::open(&file).unwrap();
+        c.execute_batch(
+            "CREATE TABLE customers (id INTEGER); INSERT INTO customers VALUES (1); CREATE TABLE run_meta (x)",
+        )
+        .unwrap();
+    }
+    let before = std::fs::read(&file).unwrap();
+    let o = run(&[
+        "seed", "-q", "--reset", "--users", "30", "--days", "1", "--sqlite", f,
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("was not written by simulate"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), before);
+    let o = run(&["verify", "--sqlite", f]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+
+    // Files of the user's that look like partial loads are left alone: the old name, and
+    // one in the new pattern that simulate did not mark.
+    let seed = dir.path().join("s.sqlite");
+    let users_partial = dir.path().join("s.sqlite.partial");
+    let lookalike = dir.path().join("s.sqlite.simulate-1-2.partial");
+    std::fs::write(&users_partial, b"mine").unwrap();
+    std::fs::write(&lookalike, b"mine too").unwrap();
+    let s = seed.to_str().unwrap();
+    let o = run(&["seed", "-q", "--users", "30", "--days", "1", "--sqlite", s]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read(&users_partial).unwrap(), b"mine");
+    assert_eq!(std::fs::read(&lookalike).unwrap(), b"mine too");
+    assert_eq!(partials(dir.path()), vec![lookalike.clone()]);
+    // A seed file from before the mark (our migration's checksum and run_meta's shape)
+    // is still ours to replace.
+    rusqlite::Connection::open(&seed)
+        .unwrap()
+        .execute_batch("DROP TABLE simulate_mark")
+        .unwrap();
+    let o = run(&[
+        "seed", "-q", "--reset", "--users", "30", "--days", "1", "--sqlite", s,
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(run(&["verify", "--sqlite", s]).status.code(), Some(0));
+    assert_eq!(std::fs::read(&users_partial).unwrap(), b"mine");
 }

@@ -110,14 +110,22 @@ impl Source {
         }
     }
 
+    /// Reads a config file of at most [`crate::bounded::CONFIG_FILE`] bytes.
     pub fn read(path: &Path) -> Result<Self, Problems> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        use crate::bounded::{self, ReadError};
+        let text = bounded::read_to_string(path, bounded::CONFIG_FILE).map_err(|e| {
+            let fix = match e {
+                ReadError::TooLarge { .. } => {
+                    "check the path: persona, scenario and mapping files are a few kB of TOML"
+                }
+                ReadError::Io(_) => "check the path and its permissions",
+            };
             Problems(vec![Problem {
                 file: path.display().to_string(),
                 line: None,
                 field: String::new(),
-                message: format!("cannot read the file: {e}"),
-                fix: "check the path and its permissions".into(),
+                message: e.to_string(),
+                fix: fix.into(),
             }])
         })?;
         Ok(Source::new(path.display().to_string(), text))
@@ -136,31 +144,121 @@ impl Source {
         self.parse_documented("docs/PERSONAS.md")
     }
 
-    /// [`Source::parse`] for a file whose format `doc` describes.
+    /// [`Source::parse`] for a file whose format `doc` describes. A wrong value is named
+    /// by its field path and what it must be, in words (see [`super::words`]).
     pub fn parse_documented<T: DeserializeOwned>(&self, doc: &str) -> Result<T, Problems> {
-        toml::from_str(&self.text).map_err(|e| {
-            let line = e.span().map(|s| self.line_of(s.start));
-            let field = e
-                .span()
-                .map(|s| self.text[s].trim().trim_matches('"').to_string())
-                .filter(|f| f.len() < 60 && !f.contains('\n'))
-                .unwrap_or_default();
-            let message = e.message().trim().to_string();
-            let fix = if message.contains("unknown field") {
-                format!("remove the field or correct its spelling (see {doc})")
-            } else if message.contains("missing field") {
-                format!("add the field (see {doc} for an example)")
-            } else {
-                "correct the value's type or syntax".to_string()
-            };
-            Problems(vec![Problem {
+        let de = toml::Deserializer::parse(&self.text)
+            .map_err(|e| Problems(vec![self.syntax_problem(&e)]))?;
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = FieldPath(
+                e.path()
+                    .iter()
+                    .map_while(|s| match s {
+                        serde_path_to_error::Segment::Seq { index } => Some(Seg::Index(*index)),
+                        serde_path_to_error::Segment::Map { key }
+                        | serde_path_to_error::Segment::Enum { variant: key } => {
+                            Some(Seg::Key(key.clone()))
+                        }
+                        serde_path_to_error::Segment::Unknown => None,
+                    })
+                    .collect(),
+            );
+            Problems(vec![self.value_problem(path, e.inner(), doc)])
+        })
+    }
+
+    /// A file that is not TOML: where, and the parser's words.
+    fn syntax_problem(&self, e: &toml::de::Error) -> Problem {
+        let line = Some(e.span().map_or(1, |s| self.line_of(s.start)));
+        // A duplicate key's span is the key itself: name it.
+        let key = e
+            .span()
+            .and_then(|s| self.text.get(s))
+            .map(|k| k.trim().trim_matches(['"', '\'']))
+            .filter(|k| !k.is_empty() && k.len() < 60 && !k.contains(['\n', '=']));
+        if e.message().trim() == "duplicate key"
+            && let Some(key) = key
+        {
+            return Problem {
                 file: self.name.clone(),
                 line,
-                field,
-                message,
-                fix,
-            }])
-        })
+                field: String::new(),
+                message: format!("`{key}` is given twice in the same table"),
+                fix: "keep one of them".into(),
+            };
+        }
+        Problem {
+            file: self.name.clone(),
+            line,
+            field: String::new(),
+            message: format!("this is not valid TOML: {}", e.message().trim()),
+            fix:
+                "correct the syntax (strings in quotes, one key = value per line, tables as [name])"
+                    .into(),
+        }
+    }
+
+    /// A value the file's format does not accept, at `path`.
+    fn value_problem(&self, mut path: FieldPath, e: &toml::de::Error, doc: &str) -> Problem {
+        use super::words::{self, Said};
+        let line = e.span().map(|s| self.line_of(s.start));
+        let (message, fix) = match words::read(e.message()) {
+            Said::Wrong { expected, found } => {
+                let shape = words::shape_of(&path.to_string())
+                    .map(String::from)
+                    .unwrap_or_else(|| words::expected(&expected));
+                (
+                    format!("must be {shape}, not {}", words::found(&found)),
+                    format!("write it as {shape} (see {doc})"),
+                )
+            }
+            Said::Length { expected, found } => (
+                format!("must hold {}, not {found}", words::expected(&expected)),
+                format!("see {doc} for the format"),
+            ),
+            Said::UnknownField { name, known } => {
+                if path.0.last() != Some(&Seg::Key(name.clone())) {
+                    path = path.key(&name);
+                }
+                let here = if known.is_empty() {
+                    String::new()
+                } else {
+                    format!("; the fields here are {}", known.join(", "))
+                };
+                (
+                    format!("is not a field of this table{here}"),
+                    format!("remove the field or correct its spelling (see {doc})"),
+                )
+            }
+            Said::MissingField(name) => {
+                path = path.key(&name);
+                (
+                    "is missing".to_string(),
+                    format!("add the field (see {doc} for an example)"),
+                )
+            }
+            Said::UnknownVariant { name, known } => (
+                format!("`{name}` is not one of {}", known.join(", ")),
+                "use one of the names listed".to_string(),
+            ),
+            Said::DuplicateField(name) => {
+                path = path.key(&name);
+                ("is given twice".to_string(), "keep one of them".to_string())
+            }
+            Said::Other(m) if words::names_a_rust_type(&m) => (
+                "has a value of the wrong kind".to_string(),
+                format!("see {doc} for what this field takes"),
+            ),
+            Said::Other(m) => (m, format!("correct the value (see {doc})")),
+        };
+        let line = line.or_else(|| self.locate(&path)).or(Some(1));
+        Problem {
+            file: self.name.clone(),
+            line,
+            field: path.to_string(),
+            message,
+            fix,
+        }
     }
 
     /// The line a field path is written on, found by walking the spanned document.
@@ -190,7 +288,8 @@ impl Source {
         best
     }
 
-    /// A problem at a field of this file.
+    /// A problem at a field of this file: on the field's line, or its nearest table's,
+    /// or the first line when the field and its tables are not written at all.
     pub fn problem(
         &self,
         path: &FieldPath,
@@ -199,7 +298,7 @@ impl Source {
     ) -> Problem {
         Problem {
             file: self.name.clone(),
-            line: self.locate(path),
+            line: self.locate(path).or(Some(1)),
             field: path.to_string(),
             message: message.into(),
             fix: fix.into(),
@@ -244,6 +343,6 @@ mod tests {
         let p = &err.0[0];
         assert_eq!(p.line, Some(2));
         assert_eq!(p.field, "bogus");
-        assert!(p.message.contains("unknown field"), "{}", p.message);
+        assert!(p.message.contains("is not a field"), "{}", p.message);
     }
 }

@@ -5,14 +5,17 @@
 //! async runtime, database or network crate is a dependency (scripts/test.sh checks it),
 //! so every other crate can build on this one.
 
+pub mod atomic;
+pub mod bounded;
 pub mod catalog;
 pub mod diagnostic;
 pub mod engine;
 pub mod ids;
 pub mod persona;
+pub mod redact;
 pub mod scenario;
-pub mod secret;
 pub mod sinks;
 pub mod template;
 pub mod timeline;
 pub mod units;
+pub mod words;

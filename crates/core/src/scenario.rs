@@ -212,8 +212,17 @@ impl Scenario {
             Some(p) => Source::read(p)?,
             None => Source::new(DEFAULT_SCENARIO.0, DEFAULT_SCENARIO.1),
         };
-        let raw: RawScenario = src.parse()?;
-        Scenario::validate(raw, &src, over, personas)
+        Scenario::from_source(&src, over, personas)
+    }
+
+    /// A scenario file's text, parsed and validated.
+    pub fn from_source(
+        src: &Source,
+        over: &Overrides,
+        personas: &[Persona],
+    ) -> Result<Scenario, Problems> {
+        let raw: RawScenario = src.parse_documented("docs/SCENARIOS.md")?;
+        Scenario::validate(raw, src, over, personas)
     }
 
     #[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]

@@ -242,6 +242,24 @@ pub fn format_rfc3339(epoch_ms: i64) -> String {
     String::from_utf8(v).unwrap_or_default()
 }
 
+/// A size for people: `840 B`, `12.5 kB`, `3.42 MB`, `1.20 GB` (decimal units, as disks
+/// are sold and `df -H` prints), three significant digits.
+pub fn bytes_text(n: f64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB", "PB"];
+    let mut v = n.max(0.0);
+    let mut u = 0;
+    while v >= 999.5 && u + 1 < units.len() {
+        v /= 1000.0;
+        u += 1;
+    }
+    match u {
+        0 => format!("{v:.0} B"),
+        _ if v >= 99.95 => format!("{v:.0} {}", units[u]),
+        _ if v >= 9.995 => format!("{v:.1} {}", units[u]),
+        _ => format!("{v:.2} {}", units[u]),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,5 +295,16 @@ mod tests {
             write_rfc3339(&mut b, ms);
             assert_eq!(a, b);
         }
+    }
+
+    #[test]
+    fn sizes_read_in_useful_units() {
+        assert_eq!(bytes_text(0.0), "0 B");
+        assert_eq!(bytes_text(840.0), "840 B");
+        assert_eq!(bytes_text(12_480.0), "12.5 kB");
+        assert_eq!(bytes_text(3_420_000.0), "3.42 MB");
+        assert_eq!(bytes_text(1.2e9), "1.20 GB");
+        assert_eq!(bytes_text(999_999.0), "1.00 MB");
+        assert_eq!(bytes_text(250e9), "250 GB");
     }
 }

@@ -4,6 +4,7 @@
 pub mod conn;
 pub mod copy;
 pub mod keys;
+pub mod owner;
 pub mod partition;
 pub mod postgres;
 pub mod projection;

@@ -14,20 +14,15 @@ use tokio::sync::mpsc;
 use super::RunMeta;
 use super::copy::{BINARY_HEADER, BINARY_TRAILER};
 use super::keys::{KEYS, part, pg_foreign_keys};
+use super::owner::{self, Mark, Role, Verdict};
 use super::projection::{RowSink, Table};
-use simulate_core::secret::mask_url;
+use simulate_core::redact::mask_url;
 
 use super::{DbError, Steps, ident, server_words};
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-const STAGING_MARK: &str =
-    "simulate staging schema: a load in progress or one that was interrupted";
-/// The comment the swap puts on the live schema: `--reset` drops only a schema carrying it
-/// (or, from a load that predates it, holding run_meta), never one a user made.
-const SEEDED_MARK: &str = "simulate: seeded data (see run_meta)";
-
 /// COPY streams per table, each filling one hash partition of it alone (`lanes`). The two
 /// largest tables get several: one backend parsing the behaviour log's JSONB was the
 /// critical path while the second core sat idle (50k users: 9.7 s with one stream each,
@@ -73,8 +68,8 @@ pub struct Pg {
 pub struct Found {
     /// Relations in the target schema (None: the schema does not exist).
     pub tables: Option<i64>,
-    /// The target schema was made by a seed (see `SEEDED_MARK`).
-    pub ours: bool,
+    /// Whose the target schema is (see [`owner`]); None when it does not exist.
+    pub verdict: Option<Verdict>,
     /// The first few of its relations, by name, to show whose they are.
     pub names: String,
     /// The role owning the target schema, when the connecting user cannot act as it (so
@@ -86,6 +81,61 @@ pub struct Found {
     pub stale_staging: bool,
     /// A staging schema of that name that is not ours.
     pub foreign_staging: bool,
+}
+
+/// The columns of `n`'s run_meta as `name type, …` (empty without one), for [`owner::judge`].
+const RUN_META_SHAPE: &str = "coalesce((SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum) \
+     FROM pg_attribute a JOIN pg_class r ON r.oid = a.attrelid \
+     WHERE r.relnamespace = n.oid AND r.relname = 'run_meta' AND r.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped), '')";
+
+/// Whose a schema is, from its comment and its run_meta's columns.
+fn judge_schema(comment: Option<&str>, run_meta: &str) -> Verdict {
+    let legacy = comment.is_some_and(|c| c.trim() == owner::LEGACY_SEEDED);
+    owner::judge(comment, run_meta, owner::PG_RUN_META, legacy)
+}
+
+/// Whose the schema `name` is, read on `c` (inside the caller's transaction, if any);
+/// None when there is no such schema.
+async fn verdict_of(c: &mut PgConnection, name: &str) -> Result<Option<Verdict>, sqlx::Error> {
+    let sql = format!(
+        "SELECT obj_description(n.oid, 'pg_namespace'), {RUN_META_SHAPE} FROM pg_namespace n WHERE n.nspname = $1"
+    );
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(name)
+        .fetch_optional(c)
+        .await?;
+    Ok(row.map(|r| {
+        judge_schema(
+            r.get::<Option<String>, _>(0).as_deref(),
+            &r.get::<String, _>(1),
+        )
+    }))
+}
+
+/// Drops the schema `name` if it is ours in `role`, in one transaction with the check;
+/// `Refused` when a schema of that name is someone else's.
+async fn drop_if_ours(
+    c: &mut PgConnection,
+    name: &str,
+    role: Role,
+    masked: &str,
+) -> Result<(), DbError> {
+    let quoted = ident(name)?;
+    let failed = |e| DbError::failed(format!("dropping schema {name}"), e);
+    let mut tx = c.begin().await.map_err(failed)?;
+    match verdict_of(&mut tx, name).await.map_err(failed)? {
+        None => return Ok(()),
+        Some(Verdict::Ours { role: r, .. }) if r == role => {}
+        Some(_) => {
+            return Err(DbError::Refused(format!(
+                "schema `{name}` in {masked} was not made by simulate; nothing was changed\n    fix: choose another --schema"
+            )));
+        }
+    }
+    tx.execute(AssertSqlSafe(format!("DROP SCHEMA {quoted} CASCADE")))
+        .await
+        .map_err(failed)?;
+    tx.commit().await.map_err(failed)
 }
 
 impl Pg {
@@ -182,14 +232,16 @@ impl Pg {
     pub fn inspect(&self) -> Result<Found, DbError> {
         self.rt.block_on(async {
             let mut c = self.connect(None).await?;
-            let q = "SELECT n.nspname, obj_description(n.oid, 'pg_namespace'), \
-                     (SELECT count(*) FROM pg_class r WHERE r.relnamespace = n.oid AND r.relkind IN ('r','p','v','m','f')), \
-                     EXISTS (SELECT 1 FROM pg_class r WHERE r.relnamespace = n.oid AND r.relname = 'run_meta'), \
-                     coalesce((SELECT string_agg(relname, ', ') FROM (SELECT relname FROM pg_class r \
-                        WHERE r.relnamespace = n.oid AND r.relkind IN ('r','p','v','m','f') ORDER BY relname LIMIT 5) s), ''), \
-                     pg_has_role(n.nspowner, 'USAGE'), pg_get_userbyid(n.nspowner)::text, current_user::text \
-                     FROM pg_namespace n WHERE n.nspname = $1 OR n.nspname = $2";
-            let rows = sqlx::query(q)
+            let q = format!(
+                "SELECT n.nspname, obj_description(n.oid, 'pg_namespace'), \
+                 (SELECT count(*) FROM pg_class r WHERE r.relnamespace = n.oid AND r.relkind IN ('r','p','v','m','f')), \
+                 {RUN_META_SHAPE}, \
+                 coalesce((SELECT string_agg(relname, ', ') FROM (SELECT relname FROM pg_class r \
+                    WHERE r.relnamespace = n.oid AND r.relkind IN ('r','p','v','m','f') ORDER BY relname LIMIT 5) s), ''), \
+                 pg_has_role(n.nspowner, 'USAGE'), pg_get_userbyid(n.nspowner)::text, current_user::text \
+                 FROM pg_namespace n WHERE n.nspname = $1 OR n.nspname = $2"
+            );
+            let rows = sqlx::query(AssertSqlSafe(q))
                 .bind(&self.schema)
                 .bind(&self.staging)
                 .fetch_all(&mut c)
@@ -199,22 +251,32 @@ impl Pg {
             for r in rows {
                 let name: String = r.get(0);
                 let comment: Option<String> = r.get(1);
-                let tables: i64 = r.get(2);
+                let verdict = judge_schema(comment.as_deref(), &r.get::<String, _>(3));
                 if name == self.schema {
-                    found.tables = Some(tables);
-                    found.ours = comment.as_deref() == Some(SEEDED_MARK) || r.get::<bool, _>(3);
+                    found.tables = Some(r.get(2));
+                    found.verdict = Some(verdict);
                     found.names = r.get(4);
                     if !r.get::<bool, _>(5) {
                         found.owner_not_us = Some(r.get(6));
                     }
                     found.user = r.get(7);
-                } else if comment.as_deref() == Some(STAGING_MARK) {
+                } else if matches!(verdict, Verdict::Ours { role: Role::Staging, .. }) {
                     found.stale_staging = true;
                 } else {
                     found.foreign_staging = true;
                 }
             }
             Ok(found)
+        })
+    }
+
+    /// Whose the target schema is, on a connection of its own (verify, serve).
+    pub fn verdict(&self) -> Result<Option<Verdict>, DbError> {
+        self.rt.block_on(async {
+            let mut c = self.connect(None).await?;
+            verdict_of(&mut c, &self.schema)
+                .await
+                .map_err(|e| DbError::failed("reading the database's schemas", e))
         })
     }
 
@@ -226,8 +288,11 @@ impl Pg {
         let staging = ident(&self.staging)?;
         self.rt.block_on(async {
             let mut c = self.connect(None).await?;
+            // Only a staging schema of ours goes; the new one is marked as it is made.
+            drop_if_ours(&mut c, &self.staging, Role::Staging, &self.masked).await?;
             let sql = format!(
-                "DROP SCHEMA IF EXISTS {staging} CASCADE; CREATE SCHEMA {staging}; COMMENT ON SCHEMA {staging} IS '{STAGING_MARK}'"
+                "CREATE SCHEMA {staging}; COMMENT ON SCHEMA {staging} IS '{}'",
+                Mark::new(Role::Staging).text()
             );
             sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut c).await.map_err(|e| DbError::failed("creating the staging schema", e))?;
             let mut c = self.connect(Some(&self.staging)).await?;
@@ -448,34 +513,28 @@ impl Pg {
             let mut tx = c.begin().await.map_err(|e| DbError::failed("swap", e))?;
             // Checked again here, not only before the load: a schema someone made meanwhile
             // under that name is theirs, and the load is abandoned rather than drop it.
-            let theirs: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = $1 \
-                 AND obj_description(n.oid, 'pg_namespace') IS DISTINCT FROM $2 \
-                 AND NOT EXISTS (SELECT 1 FROM pg_class r WHERE r.relnamespace = n.oid AND r.relname = 'run_meta'))",
-            )
-            .bind(&self.schema)
-            .bind(SEEDED_MARK)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(|e| DbError::failed("swap: looking at the live schema", e))?;
-            if theirs {
+            let live = verdict_of(&mut tx, &self.schema)
+                .await
+                .map_err(|e| DbError::failed("swap: looking at the live schema", e))?;
+            if live.as_ref().is_some_and(|v| !v.seeded()) {
                 return Err(DbError::Refused(format!(
                     "schema `{}` appeared in {} during the load and was not made by simulate; it was left as it is\n    fix: choose another --schema",
                     self.schema, self.masked
                 )));
             }
-            tx.execute(AssertSqlSafe(format!(
-                "DROP SCHEMA IF EXISTS {schema} CASCADE"
-            )))
-            .await
-            .map_err(|e| DbError::failed("swap: dropping the previous schema", e))?;
+            if live.is_some() {
+                tx.execute(AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                    .await
+                    .map_err(|e| DbError::failed("swap: dropping the previous schema", e))?;
+            }
             tx.execute(AssertSqlSafe(format!(
                 "ALTER SCHEMA {staging} RENAME TO {schema}"
             )))
             .await
             .map_err(|e| DbError::failed("swap: renaming the staging schema", e))?;
             tx.execute(AssertSqlSafe(format!(
-                "COMMENT ON SCHEMA {schema} IS '{SEEDED_MARK}'"
+                "COMMENT ON SCHEMA {schema} IS '{}'",
+                Mark::new(Role::Seeded).text()
             )))
             .await
             .map_err(|e| DbError::failed("swap", e))?;
@@ -507,19 +566,12 @@ impl Pg {
         first
     }
 
-    /// Drops the staging schema after a failed or interrupted load.
+    /// Drops the staging schema after a failed or interrupted load (if it is still ours).
     pub fn abandon(&self) {
-        if let Ok(staging) = ident(&self.staging) {
-            let _ = self.rt.block_on(async {
-                let mut c = self.connect(None).await?;
-                c.execute(AssertSqlSafe(format!(
-                    "DROP SCHEMA IF EXISTS {staging} CASCADE"
-                )))
-                .await
-                .map_err(|e| DbError::failed("dropping the staging schema", e))?;
-                Ok::<_, DbError>(())
-            });
-        }
+        let _ = self.rt.block_on(async {
+            let mut c = self.connect(None).await?;
+            drop_if_ours(&mut c, &self.staging, Role::Staging, &self.masked).await
+        });
     }
 
     /// A connection with the live schema on its search path, for `verify`.

@@ -1,17 +1,19 @@
-//! The embedded default: the same tables in one SQLite file, written as `<file>.partial`
-//! and renamed into place only when complete, so a file at the final path is never half
-//! loaded.
+//! The embedded default: the same tables in one SQLite file, written under a name of its
+//! own (`<file>.simulate-<pid>-<n>.partial`, created exclusively and marked as ours before
+//! anything else) and renamed into place only when complete, so a file at the final path is
+//! never half loaded and no file of the user's is ever taken for a partial one.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use sqlx::Connection;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sqlx::{AssertSqlSafe, Connection};
 
 use super::RunMeta;
 use super::copy::field;
 use super::keys::KEYS;
+use super::owner::{self, Mark, Role, Verdict};
 use super::projection::{Kind, RowSink, Table};
 use super::{DbError, Steps};
 
@@ -25,10 +27,77 @@ fn cannot_write(partial: &Path, e: impl std::fmt::Display) -> DbError {
     ))
 }
 
-pub fn partial_path(path: &Path) -> PathBuf {
-    let mut p = path.as_os_str().to_owned();
-    p.push(".partial");
-    PathBuf::from(p)
+/// `<file>.simulate-` and `.partial`: what every partial file of `path` is called between.
+fn partial_affixes(path: &Path) -> (String, &'static str) {
+    let name = path.file_name().map_or_else(
+        || "seed.sqlite".to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    (format!("{name}.simulate-"), ".partial")
+}
+
+/// A fresh partial file name for a load of `path`, beside it: unique per process and
+/// call, so two loads never share one and a file the user named `<file>.partial` is never
+/// ours.
+fn new_partial_path(path: &Path) -> PathBuf {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let (prefix, suffix) = partial_affixes(path);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    path.with_file_name(format!(
+        "{prefix}{}-{nanos:09}{n}{suffix}",
+        std::process::id()
+    ))
+}
+
+/// Partial files of `path` left by interrupted loads: named as ours, marked as ours (or
+/// empty: killed before its first write), and not held by a load still running.
+pub fn stale_partials(path: &Path) -> Vec<PathBuf> {
+    let (prefix, suffix) = partial_affixes(path);
+    let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(d) => d.to_path_buf(),
+        None => PathBuf::from("."),
+    };
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut stale: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with(&prefix) && name.ends_with(suffix)
+        })
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && !in_use(p) && partial_of_ours(p))
+        .collect();
+    stale.sort();
+    stale
+}
+
+/// A running load holds an exclusive lock on its partial file.
+fn in_use(p: &Path) -> bool {
+    match std::fs::File::open(p) {
+        Ok(f) => matches!(
+            fs4::FileExt::try_lock(&f),
+            Err(fs4::TryLockError::WouldBlock)
+        ),
+        Err(_) => true,
+    }
+}
+
+fn partial_of_ours(p: &Path) -> bool {
+    if std::fs::metadata(p).is_ok_and(|m| m.len() == 0) {
+        return true;
+    }
+    matches!(
+        inspect_file(p),
+        Ok(Verdict::Ours {
+            role: Role::Staging,
+            ..
+        })
+    )
 }
 
 /// Rows go into the partial file on a thread of their own, one transaction per chunk,
@@ -37,6 +106,9 @@ pub fn partial_path(path: &Path) -> PathBuf {
 pub struct SqliteLoader {
     path: PathBuf,
     partial: PathBuf,
+    /// The partial file, locked while this load lives: a concurrent seed of the same file
+    /// sees it is in use and leaves it alone.
+    _lock: std::fs::File,
     chunks: Option<std::sync::mpsc::SyncSender<(Table, Vec<u8>)>>,
     inserter: Option<std::thread::JoinHandle<Result<Inserter, DbError>>>,
 }
@@ -49,17 +121,26 @@ struct Inserter {
 }
 
 impl SqliteLoader {
-    /// Creates `<path>.partial` (replacing a stale one) with the schema migrated in.
+    /// Creates a new partial file for `path` (removing stale ones of ours), marks it as
+    /// ours, and migrates the schema in.
     pub fn create(path: &Path) -> Result<SqliteLoader, DbError> {
-        let partial = partial_path(path);
-        if partial.exists() {
-            std::fs::remove_file(&partial)
-                .map_err(|e| DbError::failed(format!("removing {}", partial.display()), e))?;
+        for stale in stale_partials(path) {
+            std::fs::remove_file(&stale)
+                .map_err(|e| DbError::failed(format!("removing {}", stale.display()), e))?;
         }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| DbError::failed(format!("creating {}", dir.display()), e))?;
         }
+        let partial = new_partial_path(path);
+        // Exclusively: never open (and later remove) a file that was already there.
+        let lock = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&partial)
+            .map_err(|e| cannot_write(&partial, e))?;
+        // Advisory only; a file system without locks just loses the concurrency guard.
+        let _ = fs4::FileExt::try_lock(&lock);
         // sqlx applies migrations/sqlite (and keeps their bookkeeping table); the rows go
         // in through rusqlite on the same file, see `insert_chunk`.
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -67,13 +148,20 @@ impl SqliteLoader {
             .build()
             .map_err(|e| DbError::failed("starting the database runtime", e))?;
         let url = format!("sqlite://{}", partial.display());
-        let opts = SqliteConnectOptions::from_str(&url)
-            .map_err(|e| cannot_write(&partial, e))?
-            .create_if_missing(true);
-        rt.block_on(async {
+        let opts = SqliteConnectOptions::from_str(&url).map_err(|e| cannot_write(&partial, e))?;
+        let marked = rt.block_on(async {
             let mut c = SqliteConnection::connect_with(&opts)
                 .await
                 .map_err(|e| cannot_write(&partial, e))?;
+            // The mark goes in first, in one transaction: from here on an interrupted
+            // load's file is recognisably ours.
+            sqlx::raw_sql(AssertSqlSafe(format!(
+                "BEGIN; CREATE TABLE simulate_mark (mark TEXT NOT NULL); INSERT INTO simulate_mark VALUES ('{}'); COMMIT",
+                Mark::new(Role::Staging).text()
+            )))
+            .execute(&mut c)
+            .await
+            .map_err(|e| cannot_write(&partial, e))?;
             MIGRATOR
                 .run(&mut c)
                 .await
@@ -81,7 +169,11 @@ impl SqliteLoader {
             c.close()
                 .await
                 .map_err(|e| DbError::failed(format!("closing {}", partial.display()), e))
-        })?;
+        });
+        if let Err(e) = marked {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
         let conn = rusqlite::Connection::open(&partial).map_err(|e| cannot_write(&partial, e))?;
         // The partial file is thrown away if anything fails, so it needs no journal. The
         // index builds at the end sort with helper threads, one per core (50k users:
@@ -121,6 +213,7 @@ impl SqliteLoader {
         Ok(SqliteLoader {
             path: path.to_path_buf(),
             partial,
+            _lock: lock,
             chunks: Some(chunks),
             inserter: Some(inserter),
         })
@@ -181,8 +274,23 @@ impl SqliteLoader {
             ],
         )
         .map_err(|e| DbError::failed("writing run_meta", e))?;
+        conn.execute(
+            "UPDATE simulate_mark SET mark = ?",
+            [Mark::new(Role::Seeded).text()],
+        )
+        .map_err(|e| DbError::failed("marking the file complete", e))?;
         conn.close()
             .map_err(|(_, e)| DbError::failed("closing the SQLite file", e))?;
+        // Looked at again here, not only before the load: a file put there meanwhile is
+        // someone else's, and the load is abandoned rather than replace it.
+        if self.path.exists()
+            && let Err(why) = replaceable(&self.path)
+        {
+            return Err(DbError::Refused(format!(
+                "{} appeared during the load and {why}; it was left as it is\n    fix: choose another --sqlite path",
+                self.path.display()
+            )));
+        }
         std::fs::rename(&self.partial, &self.path).map_err(|e| {
             DbError::failed(format!("moving the file to {}", self.path.display()), e)
         })?;
@@ -284,26 +392,66 @@ impl RowSink for SqliteLoader {
     }
 }
 
-/// Whether `path` is a seed file simulate wrote (an SQLite database holding run_meta), and
-/// if not, what it is instead: `--reset` replaces only those.
-pub fn seeded_file(path: &Path) -> Result<(), &'static str> {
+/// Whether `--reset` may replace the file at `path`: a complete seed simulate wrote (of any
+/// layout), or, if not, what it is instead.
+pub fn replaceable(path: &Path) -> Result<(), String> {
+    match inspect_file(path)? {
+        v if v.seeded() => Ok(()),
+        Verdict::NotOurs(why) => Err(format!("was not written by simulate ({why})")),
+        Verdict::Ours { .. } => Err("is an interrupted load of simulate's, not a seed".into()),
+    }
+}
+
+/// Whose the SQLite file at `path` is (see [`owner`]), or what it is if not a database.
+pub fn inspect_file(path: &Path) -> Result<Verdict, String> {
     if path.is_dir() {
-        return Err("is a folder");
+        return Err("is a folder".into());
     }
     let flags =
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = rusqlite::Connection::open_with_flags(path, flags)
-        .map_err(|_| "cannot be opened as an SQLite database")?;
-    let has_meta: Result<bool, _> = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'run_meta')",
-        [],
-        |r| r.get(0),
-    );
-    match has_meta {
-        Ok(true) => Ok(()),
-        Ok(false) => Err("is an SQLite database without simulate's run_meta table"),
-        Err(_) => Err("is not an SQLite database"),
-    }
+        .map_err(|_| "cannot be opened as an SQLite database".to_string())?;
+    let has = |table: &str| -> Result<bool, String> {
+        conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?)",
+            [table],
+            |r| r.get(0),
+        )
+        .map_err(|_| "is not an SQLite database".to_string())
+    };
+    let mark: Option<String> = if has("simulate_mark")? {
+        conn.query_row("SELECT mark FROM simulate_mark LIMIT 1", [], |r| r.get(0))
+            .ok()
+    } else {
+        None
+    };
+    let shape: String = conn
+        .query_row(
+            "SELECT coalesce(group_concat(name || ' ' || type, ', '), '') FROM (SELECT name, type FROM pragma_table_info('run_meta') ORDER BY cid)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or_default();
+    // Seeds of earlier versions carry no mark, but record our migration's exact checksum.
+    let ours = MIGRATOR
+        .iter()
+        .find(|m| m.version == 1)
+        .map(|m| m.checksum.to_vec());
+    let legacy = has("_sqlx_migrations")?
+        && conn
+            .query_row(
+                "SELECT checksum FROM _sqlx_migrations WHERE version = 1",
+                [],
+                |r| r.get::<_, Vec<u8>>(0),
+            )
+            .ok()
+            .is_some_and(|c| Some(c) == ours);
+    Ok(owner::judge(
+        mark.as_deref(),
+        &shape,
+        owner::SQLITE_RUN_META,
+        legacy && mark.is_none(),
+    ))
 }
 
 /// Opens an existing seed file for `verify`.

@@ -84,8 +84,9 @@ pub struct Report {
     pub interrupted: bool,
 }
 
-/// Runs a whole replay; blocks until it ends or `stop` is set and the drain bound passes.
-pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, String> {
+/// Runs a whole replay; blocks until it ends or `stop` is set and the drain bound passes
+/// (or `hurry` is set: the summary then covers what has answered, the rest abandoned).
+pub fn replay(o: Options, stop: Arc<AtomicBool>, hurry: Arc<AtomicBool>) -> Result<Report, String> {
     // The pacer thread needs a core of its own: on 2 cores one I/O worker held higher
     // rates with less CPU than two (docs/PERFORMANCE.md).
     let workers = o.io_threads.unwrap_or_else(|| {
@@ -140,13 +141,10 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, String> {
         Arc::clone(&stats),
         Arc::clone(&live),
         o.plan.clone(),
-        Arc::clone(&stop),
+        (Arc::clone(&stop), Arc::clone(&hurry)),
         rt.handle(),
     );
-    // Sessions still open at the window's end: close their connections politely.
-    if let Some(sio) = &driver.socketio {
-        rt.block_on(sio.close_all());
-    }
+    close_sessions(&rt, &driver, &hurry);
     if let Some(v) = view {
         v.abort();
     }
@@ -161,6 +159,9 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, String> {
         .map(|m| m.into_inner().expect("stats lock"))
         // Requests abandoned at the drain bound still hold a handle: copy what is there.
         .unwrap_or_else(|a| a.lock().expect("stats lock").clone());
+    // Requests still out count as errors of their own class, timed up to now: a stalled
+    // target must not look fast and error-free because its answers never came.
+    let abandoned = stats.abandon(Instant::now());
     if let Some(sio) = &driver.socketio {
         stats.fanout = sio.fanouts();
     }
@@ -183,17 +184,17 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, String> {
         "totals": {
             "scheduled": stats.scheduled,
             "sent": stats.sent,
-            "completed": total.count(),
+            "completed": total.count() - abandoned,
             "ok": total.ok,
             "errors": total.errors,
             "late": stats.late,
             "connection_waits": stats.connection_waits,
             "chained": stats.chained,
-            "abandoned": ended.abandoned,
+            "abandoned": abandoned,
             "unmapped": stats.unmapped.iter().sum::<u64>(),
             "server_side": stats.server_side.iter().sum::<u64>(),
             "scheduled_per_s": (stats.scheduled as f64 / wall * 10.0).round() / 10.0,
-            "achieved_per_s": (total.count() as f64 / wall * 10.0).round() / 10.0,
+            "achieved_per_s": ((total.count() - abandoned) as f64 / wall * 10.0).round() / 10.0,
         },
         "overall": stats.total_json(),
         "scheduler_lag_ms": percentiles(&stats.lag),
@@ -214,6 +215,19 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, String> {
         failed_thresholds: failed,
         interrupted: ended.interrupted,
     })
+}
+
+/// Sessions still open at the window's end: their connections closed politely, unless a
+/// second Ctrl-C asked for the summary now.
+fn close_sessions(rt: &tokio::runtime::Runtime, driver: &Driver, hurry: &AtomicBool) {
+    if let Some(sio) = &driver.socketio {
+        rt.block_on(async {
+            tokio::select! {
+                _ = sio.close_all() => {}
+                _ = pacer::stopped(hurry) => {}
+            }
+        });
+    }
 }
 
 fn live_figures(stats: &Mutex<Stats>, live: &Live, t0: Instant, driver: &Driver) -> LiveFigures {

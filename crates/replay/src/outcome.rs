@@ -28,6 +28,9 @@ pub enum ErrorClass {
     /// A response that failed the mapping's check (gRPC `success == false`).
     Application,
     Other,
+    /// Still out when the replay ended (the drain bound ran out, or a second Ctrl-C):
+    /// no answer, counted as an error and timed up to that moment.
+    Abandoned,
 }
 
 impl ErrorClass {
@@ -40,6 +43,7 @@ impl ErrorClass {
             ErrorClass::Connect => "connect",
             ErrorClass::Application => "app",
             ErrorClass::Other => "other",
+            ErrorClass::Abandoned => "abandoned",
         }
     }
 }

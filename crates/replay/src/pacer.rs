@@ -52,8 +52,6 @@ pub struct Live {
 #[derive(Debug)]
 pub struct Ended {
     pub interrupted: bool,
-    /// Requests still out when the drain bound ran out.
-    pub abandoned: usize,
     pub wall: Duration,
 }
 
@@ -64,7 +62,8 @@ const ON_TIME: Duration = Duration::from_millis(1);
 /// Sleep granularity while waiting: how quickly Ctrl-C is noticed between distant events.
 const WAKE: Duration = Duration::from_millis(100);
 
-async fn stopped(stop: &AtomicBool) {
+/// Returns once `stop` is set (checked every [`WAKE`]).
+pub async fn stopped(stop: &AtomicBool) {
     while !stop.load(Ordering::Relaxed) {
         tokio::time::sleep(WAKE).await;
     }
@@ -72,6 +71,8 @@ async fn stopped(stop: &AtomicBool) {
 
 /// One request, decided by the pacer, run on the runtime.
 struct Job {
+    /// Its place among the requests out (see `Stats::open`).
+    id: u64,
     due: Due,
     key: Key,
     intended: Instant,
@@ -115,8 +116,7 @@ impl Job {
             let outcome = driver.send(&self.due, m).await;
             let done = Instant::now();
             stats.lock().expect("stats lock").done(
-                self.key,
-                self.intended,
+                self.id,
                 sent,
                 done,
                 Waits {
@@ -134,7 +134,7 @@ impl Job {
 
 /// Sends every event from `rx` at its instant, on the calling thread, handing requests to
 /// `rt`. Returns when the source is exhausted (and the requests answered) or `stop` is
-/// set (and the drain bound passed).
+/// set (and the drain bound passed, or `hurry` was set: a second Ctrl-C).
 #[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
 pub fn pace(
     mut rx: mpsc::Receiver<Vec<Due>>,
@@ -142,7 +142,7 @@ pub fn pace(
     stats: Arc<Mutex<Stats>>,
     live: Arc<Live>,
     plan: Plan,
-    stop: Arc<AtomicBool>,
+    (stop, hurry): (Arc<AtomicBool>, Arc<AtomicBool>),
     rt: &Handle,
 ) -> Ended {
     let slots = Arc::new(Semaphore::new(plan.max_in_flight));
@@ -161,6 +161,7 @@ pub fn pace(
     // Skipped events since the last hand-over, recorded with the jobs under one lock.
     let mut skipped: Vec<(Instant, u16, bool)> = Vec::new();
     let mut prune_at = 4096;
+    let mut next_id = 0u64;
     // Requests due at the same wake-up go to the runtime together: one cross-thread
     // hand-over per wake-up instead of one per request (measured: a quarter of the CPU
     // went to waking workers).
@@ -175,7 +176,7 @@ pub fn pace(
             }
             for j in ready.iter() {
                 s.scheduled(j.intended);
-                s.sent(j.intended, j.sent, j.late);
+                s.sent(j.id, j.key, j.intended, j.sent, j.late);
             }
         }
         if ready.is_empty() {
@@ -266,7 +267,9 @@ pub fn pace(
                 });
                 prune_at = (tails.len() * 2).max(4096);
             }
+            next_id += 1;
             ready.push(Job {
+                id: next_id,
                 due,
                 key,
                 intended,
@@ -290,11 +293,13 @@ pub fn pace(
     };
     let all = plan.max_in_flight.min(u32::MAX as usize) as u32;
     rt.block_on(async {
-        let _ = tokio::time::timeout(bound, slots.acquire_many(all)).await;
+        tokio::select! {
+            _ = tokio::time::timeout(bound, slots.acquire_many(all)) => {}
+            _ = stopped(&hurry) => {}
+        }
     });
     Ended {
         interrupted,
-        abandoned: live.in_flight.load(Ordering::Relaxed),
         wall: t0.map_or(Duration::ZERO, |t| t.elapsed()),
     }
 }

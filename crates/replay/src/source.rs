@@ -9,6 +9,7 @@ use std::sync::atomic::AtomicBool;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use simulate_core::bounded::{LOG_LINE, Line, read_line};
 use simulate_core::engine::Engine;
 use simulate_core::ids;
 use simulate_core::scenario::Scenario;
@@ -272,11 +273,25 @@ pub fn from_log(
     } else {
         Box::new(std::io::BufReader::with_capacity(1 << 20, file))
     };
+    let mut reader = reader;
     let mut batch = Vec::with_capacity(BATCH);
     let mut lines = Lines::new();
     let mut last = i64::MIN;
-    for (i, line) in reader.split(b'\n').enumerate() {
-        let line = line.map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let mut line = Vec::new();
+    for i in 0u64.. {
+        match read_line(&mut reader, &mut line, LOG_LINE)
+            .map_err(|e| format!("cannot read {shown}: {e}"))?
+        {
+            Line::End => break,
+            Line::TooLong => {
+                return Err(format!(
+                    "{shown}:{}: the line is longer than {}: not a timeline event\n    fix: pass a log written by `simulate run` (events.jsonl or events.jsonl.zst); its lines are a few hundred bytes",
+                    i + 1,
+                    simulate_core::bounded::size(LOG_LINE as u64)
+                ));
+            }
+            Line::Read => {}
+        }
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }

@@ -5,7 +5,7 @@
 //! service time from the instant the request actually left. The two differ exactly when
 //! the generator or the in-flight cap held a request back.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -180,6 +180,17 @@ pub struct Stats {
     seconds: Vec<Second>,
     /// Completions of the current second, rolled into `seconds` when it ends.
     current: (usize, Histogram<u64>),
+    /// Requests sent and not yet answered, by the pacer's id: what is left at the end was
+    /// abandoned.
+    open: HashMap<u64, Open>,
+}
+
+/// A request out: its group, when it was due and when it left.
+#[derive(Clone, Copy, Debug)]
+struct Open {
+    key: Key,
+    intended: Instant,
+    sent: Instant,
 }
 
 impl Stats {
@@ -198,6 +209,7 @@ impl Stats {
             fanout: Vec::new(),
             seconds: Vec::new(),
             current: (0, Histogram::new(2).expect("valid")),
+            open: HashMap::new(),
         }
     }
 
@@ -224,24 +236,32 @@ impl Stats {
         }
     }
 
-    /// A request left: `late` when it had to wait for an in-flight slot.
-    pub fn sent(&mut self, intended: Instant, at: Instant, late: bool) {
+    /// Request `id` of group `key` left: `late` when it had to wait for an in-flight slot.
+    pub fn sent(&mut self, id: u64, key: Key, intended: Instant, at: Instant, late: bool) {
+        self.open.insert(
+            id,
+            Open {
+                key,
+                intended,
+                sent: at,
+            },
+        );
         self.sent += 1;
         self.late += late as u64;
         let _ = self.lag.record(us(at.saturating_duration_since(intended)));
         self.second(at).sent += 1;
     }
 
-    /// A request was answered (or failed).
-    pub fn done(
-        &mut self,
-        key: Key,
-        intended: Instant,
-        sent: Instant,
-        done: Instant,
-        waits: Waits,
-        outcome: Outcome,
-    ) {
+    /// Request `id` (recorded by [`Stats::sent`]) was answered, or failed; `sent` is when
+    /// it actually went out (after any wait for a connection).
+    pub fn done(&mut self, id: u64, sent: Instant, done: Instant, waits: Waits, outcome: Outcome) {
+        let Some(Open { key, intended, .. }) = self.open.remove(&id) else {
+            debug_assert!(
+                false,
+                "request {id} answered before it was recorded as sent"
+            );
+            return;
+        };
         // A wait for a connection makes the request late; one already late for a slot
         // was counted when it left.
         if waits.connection {
@@ -281,6 +301,24 @@ impl Stats {
         let sec = self.second(done);
         sec.completed += 1;
         sec.errors += error as u32;
+    }
+
+    /// Counts every request still out as abandoned at `now`: an error of its own class,
+    /// its latency and service time running up to `now` (a lower bound of what the answer
+    /// would have taken). Returns how many there were.
+    pub fn abandon(&mut self, now: Instant) -> u64 {
+        let mut open: Vec<(u64, Open)> = self.open.drain().collect();
+        open.sort_by_key(|(id, _)| *id);
+        for (_, o) in &open {
+            let g = self.groups.entry(o.key).or_default();
+            let _ = g
+                .latency
+                .record(us(now.saturating_duration_since(o.intended)));
+            let _ = g.service.record(us(now.saturating_duration_since(o.sent)));
+            g.errors += 1;
+            *g.classes.entry(ErrorClass::Abandoned).or_default() += 1;
+        }
+        open.len() as u64
     }
 
     fn roll(&mut self) {

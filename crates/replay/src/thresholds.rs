@@ -436,15 +436,11 @@ mod tests {
             } else {
                 Outcome::Status(500)
             };
-            s.done(key(0), t0, t0, done, Waits::default(), out);
-            s.done(
-                key(1),
-                t0,
-                t0,
-                t0 + Duration::from_millis(5),
-                Waits::default(),
-                Outcome::Ok(200),
-            );
+            s.sent(2 * i, key(0), t0, t0, false);
+            s.done(2 * i, t0, done, Waits::default(), out);
+            s.sent(2 * i + 1, key(1), t0, t0, false);
+            let five = t0 + Duration::from_millis(5);
+            s.done(2 * i + 1, t0, five, Waits::default(), Outcome::Ok(200));
         }
         let check = |t: &str| Threshold::parse(t, &n).unwrap().check(&s);
         assert!(!check("p95{kind:read}<1200ms").1);

@@ -11,7 +11,7 @@ use std::path::Path;
 
 pub use model::*;
 
-use crate::diagnostic::{Problem, Problems, Source};
+use crate::diagnostic::{FieldPath, Problem, Problems, Source};
 
 /// The personas built into the binary, so `simulate` works from any directory.
 pub const SHIPPED: &[(&str, &str)] = &[
@@ -37,7 +37,8 @@ pub const SHIPPED: &[(&str, &str)] = &[
     ),
 ];
 
-fn load_sources(sources: Vec<Source>) -> Result<Vec<Persona>, Problems> {
+/// Personas from files' texts: each parsed and validated, then checked together (names, shares).
+pub fn from_sources(sources: Vec<Source>) -> Result<Vec<Persona>, Problems> {
     let mut personas = Vec::new();
     let mut problems = Vec::new();
     for src in &sources {
@@ -50,11 +51,19 @@ fn load_sources(sources: Vec<Source>) -> Result<Vec<Persona>, Problems> {
         }
     }
     personas.sort_by(|a, b| a.name.cmp(&b.name));
+    // The line a top-level field of a persona's file is written on.
+    let line_of = |p: &Persona, field: &str| {
+        sources
+            .iter()
+            .find(|s| s.name == p.source)
+            .and_then(|s| s.locate(&FieldPath::root().key(field)))
+            .unwrap_or(1)
+    };
     for w in personas.windows(2) {
         if w[0].name == w[1].name {
             problems.push(Problem {
                 file: w[1].source.clone(),
-                line: Some(1),
+                line: Some(line_of(&w[1], "name")),
                 field: "name".into(),
                 message: format!("persona `{}` is also defined in {}", w[1].name, w[0].source),
                 fix: "give each persona its own name".into(),
@@ -73,19 +82,34 @@ fn load_sources(sources: Vec<Source>) -> Result<Vec<Persona>, Problems> {
     if problems.is_empty() {
         let sum: f64 = personas.iter().map(|p| p.share).sum();
         if (sum - 1.0).abs() > 0.01 {
+            // No one file is wrong: the message names every file and its share.
             let list: Vec<String> = personas
                 .iter()
-                .map(|p| format!("{} {:.3}", p.name, p.share))
+                .map(|p| {
+                    format!(
+                        "\n      {}:{}: {} {:.3}",
+                        p.source,
+                        line_of(p, "share"),
+                        p.name,
+                        p.share
+                    )
+                })
                 .collect();
+            let folder = std::path::Path::new(&personas[0].source)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .map_or_else(|| ".".to_string(), |d| d.display().to_string());
             problems.push(Problem {
-                file: personas[0].source.clone(),
+                file: folder,
                 line: None,
                 field: "share".into(),
                 message: format!(
-                    "the personas' shares add up to {sum:.3} ({})",
-                    list.join(", ")
+                    "the personas' shares add up to {sum:.3}, not 1:{}",
+                    list.concat()
                 ),
-                fix: "make the shares add up to 1, or set a persona mix in the scenario".into(),
+                fix: format!(
+                    "make them add up to 1 (dividing each by {sum:.3} keeps their proportions)"
+                ),
             });
         }
     }
@@ -98,7 +122,7 @@ fn load_sources(sources: Vec<Source>) -> Result<Vec<Persona>, Problems> {
 
 /// The shipped personas.
 pub fn shipped() -> Result<Vec<Persona>, Problems> {
-    load_sources(SHIPPED.iter().map(|(n, t)| Source::new(*n, *t)).collect())
+    from_sources(SHIPPED.iter().map(|(n, t)| Source::new(*n, *t)).collect())
 }
 
 /// Every `*.toml` in a folder, in file-name order.
@@ -130,7 +154,7 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Persona>, Problems> {
             fix: "point --personas at a folder of persona .toml files (see personas/ in the repository)".into(),
         }]));
     }
-    load_sources(sources)
+    from_sources(sources)
 }
 
 /// Personas from `--personas DIR`, or the shipped set.

@@ -110,15 +110,16 @@ impl Client {
     /// Connects lazily: the first call opens the HTTP/2 connection, a broken one reopens.
     /// `https://` targets are verified against the web PKI roots and `ca_cert` (PEM).
     pub fn new(url: &str, timeout: std::time::Duration, tls: &Tls) -> Result<Client, String> {
+        let shown = simulate_core::redact::mask_url(url);
         let mut ep = Endpoint::from_shared(url.to_string())
-            .map_err(|e| format!("the gRPC target `{url}`: {e}"))?
+            .map_err(|e| format!("the gRPC target `{shown}`: {e}"))?
             .timeout(timeout)
             .connect_timeout(timeout.min(std::time::Duration::from_secs(5)))
             .tcp_nodelay(true);
         if url.starts_with("https://") {
             ep = ep
                 .tls_config(tls.tonic())
-                .map_err(|e| format!("the gRPC target `{url}`: {e}"))?;
+                .map_err(|e| format!("the gRPC target `{shown}`: {e}"))?;
         }
         Ok(Client {
             channel: ep.connect_lazy(),

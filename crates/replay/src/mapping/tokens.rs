@@ -5,8 +5,8 @@ use std::path::Path;
 
 /// A JSON object `{"u12": "token", …}` or a list of `{"user_id", "token"}` objects.
 pub(crate) fn read_tokens(path: &Path) -> Result<HashMap<String, String>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read the token file {}: {e}", path.display()))?;
+    let text = simulate_core::bounded::read_to_string(path, simulate_core::bounded::TOKENS_FILE)
+        .map_err(|e| format!("the token file {}: {e}", path.display()))?;
     let v: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("{}: not JSON ({e})", path.display()))?;
     let mut out = HashMap::new();

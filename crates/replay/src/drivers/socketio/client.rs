@@ -39,13 +39,14 @@ impl Client {
         timeout: Duration,
         tls: &Tls,
     ) -> Result<Client, String> {
-        let u = url::Url::parse(url).map_err(|e| format!("the Socket.IO target `{url}`: {e}"))?;
+        let shown = simulate_core::redact::mask_url(url);
+        let u = url::Url::parse(url).map_err(|e| format!("the Socket.IO target `{shown}`: {e}"))?;
         let secure = match u.scheme() {
             "http" | "ws" => false,
             "https" | "wss" => true,
             other => {
                 return Err(format!(
-                    "the Socket.IO target `{url}`: `{other}` is not http, https, ws or wss"
+                    "the Socket.IO target `{shown}`: `{other}` is not http, https, ws or wss"
                 ));
             }
         };
