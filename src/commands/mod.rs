@@ -26,10 +26,11 @@ pub mod serve;
 pub mod verify;
 
 use crate::cli::{Cli, Command};
-use crate::exit::{self, BadInput};
+use crate::exit;
+use simulate_core::diagnostic::Problem;
 
 /// `--threads`, or the CPU count; the same range for every command.
-pub fn threads(arg: Option<usize>) -> Result<usize, BadInput> {
+pub fn threads(arg: Option<usize>) -> Result<usize, Problem> {
     let n = arg.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -38,18 +39,17 @@ pub fn threads(arg: Option<usize>) -> Result<usize, BadInput> {
     if (1..=256).contains(&n) {
         Ok(n)
     } else {
-        Err(BadInput(format!(
-            "--threads {n} is out of range\n    fix: use 1 to 256"
-        )))
+        Err(Problem::new(
+            format!("--threads {n} is out of range"),
+            "use 1 to 256",
+        ))
     }
 }
 
-/// A database problem the user can fix is bad input (exit 2); anything else fails (exit 1).
+/// A database error as the command's: a refusal is bad input (exit 2, see
+/// [`crate::exit::of_error`]), anything else a failure (exit 1).
 pub fn refused(e: simulate_db::DbError) -> anyhow::Error {
-    match e {
-        simulate_db::DbError::Refused(m) => BadInput(m).into(),
-        other => anyhow::Error::new(other),
-    }
+    anyhow::Error::new(e)
 }
 
 /// A seeded PostgreSQL schema to read (verify, serve), or a clear refusal when it is not
@@ -57,10 +57,7 @@ pub fn refused(e: simulate_db::DbError) -> anyhow::Error {
 pub fn open_seeded(url: &str, schema: &str) -> anyhow::Result<simulate_db::postgres::Pg> {
     let pg = simulate_db::postgres::Pg::open(url, schema).map_err(refused)?;
     if pg.inspect().map_err(refused)?.tables.is_none() {
-        return Err(BadInput(format!(
-            "{} has no schema `{}`\n    fix: seed it first with `simulate seed --database-url …`, or pass the --schema it was seeded into",
-            pg.masked, pg.schema
-        ))
+        return Err(Problem::new(format!("{} has no schema `{}`", pg.masked, pg.schema), "seed it first with `simulate seed --database-url …`, or pass the --schema it was seeded into")
         .into());
     }
     Ok(pg)
@@ -83,17 +80,14 @@ pub fn on_seeded<T>(
         return Ok((v, format!("schema `{}` of {}", pg.schema, pg.masked)));
     }
     if sqlite.is_dir() {
-        return Err(BadInput(format!(
-            "{} is a folder, not a seeded SQLite file\n    fix: name the file with --sqlite FILE (the default is output/seed.sqlite)",
-            sqlite.display()
-        ))
+        return Err(Problem::new(
+            format!("{} is a folder, not a seeded SQLite file", sqlite.display()),
+            "name the file with --sqlite FILE (the default is output/seed.sqlite)",
+        )
         .into());
     }
     if !sqlite.exists() {
-        return Err(BadInput(format!(
-            "{} does not exist\n    fix: run `simulate seed` first, or name the seeded database (--sqlite FILE or --database-url URL)",
-            sqlite.display()
-        ))
+        return Err(Problem::new(format!("{} does not exist", sqlite.display()), "run `simulate seed` first, or name the seeded database (--sqlite FILE or --database-url URL)")
         .into());
     }
     let (rt, mut conn) = simulate_db::sqlite::open(sqlite).map_err(refused)?;

@@ -8,7 +8,9 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::cli::ReplayArgs;
-use crate::exit::{self, BadInput};
+use simulate_core::diagnostic::Problem;
+
+use crate::exit;
 use simulate_core::engine::{Engine, World};
 use simulate_core::secret::mask_url;
 use simulate_core::units::{DAY, parse_duration};
@@ -25,50 +27,46 @@ use crate::console::replay::{LiveView, table};
 use crate::world::{load_world, world_clashes};
 
 /// `24h:30m` (sim:wall) or `48x`, as simulated ms per wall ms.
-pub fn parse_compress(s: &str) -> Result<f64, String> {
+pub fn parse_compress(s: &str) -> Result<f64, Problem> {
     let fix = "write SIM:WALL like 24h:30m (a day in half an hour) or a factor like 48x";
+    let bad = |m: String| Problem::new(format!("--compress `{s}`{m}"), fix);
     let factor = if let Some(x) = s.strip_suffix(['x', '×']) {
         x.trim()
             .parse::<f64>()
-            .map_err(|_| format!("--compress `{s}` is not a factor\n    fix: {fix}"))?
+            .map_err(|_| bad(" is not a factor".into()))?
     } else {
-        let (a, b) = s
-            .split_once(':')
-            .ok_or_else(|| format!("--compress `{s}` has no `:`\n    fix: {fix}"))?;
+        let (a, b) = s.split_once(':').ok_or_else(|| bad(" has no `:`".into()))?;
         let d = |t: &str| {
             parse_duration(t.trim())
                 .map(|d| d.ms() as f64)
-                .map_err(|m| format!("--compress `{s}`: {m}\n    fix: {fix}"))
+                .map_err(|m| bad(format!(": {m}")))
         };
         let (sim, wall) = (d(a)?, d(b)?);
         if wall <= 0.0 {
-            return Err(format!(
-                "--compress `{s}`: the wall time must be above zero\n    fix: {fix}"
-            ));
+            return Err(bad(": the wall time must be above zero".into()));
         }
         sim / wall
     };
     if !(factor.is_finite() && factor > 0.0 && factor <= 1e7) {
-        return Err(format!(
-            "--compress `{s}` gives a factor of {factor}\n    fix: {fix}"
-        ));
+        return Err(bad(format!(" gives a factor of {factor}")));
     }
     Ok(factor)
 }
 
 /// `8h..10h`, `..2h`, `30d..` as timeline offsets; `end` closes an open right side.
-pub fn parse_window(s: &str, end: i64) -> Result<Window, String> {
+pub fn parse_window(s: &str, end: i64) -> Result<Window, Problem> {
     let fix = "write FROM..TO as offsets from the timeline's start, like 8h..10h or 30d..31d";
+    let bad = |m: String| Problem::new(format!("--window `{s}`{m}"), fix);
     let (a, b) = s
         .split_once("..")
-        .ok_or_else(|| format!("--window `{s}` has no `..`\n    fix: {fix}"))?;
-    let off = |t: &str, default: i64| -> Result<i64, String> {
+        .ok_or_else(|| bad(" has no `..`".into()))?;
+    let off = |t: &str, default: i64| -> Result<i64, Problem> {
         if t.trim().is_empty() {
             Ok(default)
         } else {
             parse_duration(t.trim())
                 .map(|d| d.ms())
-                .map_err(|m| format!("--window `{s}`: {m}\n    fix: {fix}"))
+                .map_err(|m| bad(format!(": {m}")))
         }
     };
     let w = Window {
@@ -76,11 +74,14 @@ pub fn parse_window(s: &str, end: i64) -> Result<Window, String> {
         to_ms: off(b, end)?,
     };
     if w.from_ms >= w.to_ms {
-        return Err(format!(
-            "--window `{s}` is empty: it must end after it starts\n    fix: {fix}"
-        ));
+        return Err(bad(" is empty: it must end after it starts".into()));
     }
     Ok(w)
+}
+
+/// Bad input with its fix, as the error of a command.
+fn bad(message: impl Into<String>, fix: impl Into<String>) -> anyhow::Error {
+    Problem::new(message, fix).into()
 }
 
 fn wall_text(ms: f64) -> String {
@@ -156,27 +157,26 @@ fn seeded_warnings(db: &str, args: &ReplayArgs, window: Window) -> anyhow::Resul
 
 #[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
 pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
-    let bad = |m: String| anyhow::Error::new(BadInput(m));
-    let factor = parse_compress(&args.compress).map_err(bad)?;
+    let factor = parse_compress(&args.compress)?;
     let drain = parse_duration(&args.drain)
-        .map_err(|m| bad(format!("--drain: {m}")))?
+        .map_err(|m| Problem::new(format!("--drain: {m}"), "write it like 5s or 500ms"))?
         .ms();
     if args.max_in_flight == 0 || args.max_in_flight > 1_000_000 {
-        return Err(bad(format!(
-            "--max-in-flight {} is out of range\n    fix: use 1 to 1000000",
-            args.max_in_flight
-        )));
+        return Err(bad(
+            format!("--max-in-flight {} is out of range", args.max_in_flight),
+            "use 1 to 1000000",
+        ));
     }
     if let Some(n) = args.connections
         && (n == 0 || n > args.max_in_flight)
     {
-        return Err(bad(format!(
-            "--connections {n} is out of range\n    fix: use 1 to --max-in-flight ({})",
-            args.max_in_flight
-        )));
+        return Err(bad(
+            format!("--connections {n} is out of range"),
+            format!("use 1 to --max-in-flight ({})", args.max_in_flight),
+        ));
     }
     let mapping = match &args.targets {
-        Some(p) => Mapping::load(p).map_err(|e| bad(e.to_string()))?,
+        Some(p) => Mapping::load(p)?,
         None => Mapping::shipped(),
     };
     let target = args
@@ -184,15 +184,21 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
         .clone()
         .or_else(|| mapping.base_url.clone())
         .ok_or_else(|| {
-            bad("no target to send to\n    fix: add --target http://127.0.0.1:3000, or base_url in the --targets file".into())
+            bad(
+                "no target to send to",
+                "add --target http://127.0.0.1:3000, or base_url in the --targets file",
+            )
         })?;
     match url::Url::parse(&target) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
         _ => {
-            return Err(bad(format!(
-                "--target `{}` is not an http:// or https:// URL\n    fix: write it like http://127.0.0.1:3000",
-                mask_url(&target)
-            )));
+            return Err(bad(
+                format!(
+                    "--target `{}` is not an http:// or https:// URL",
+                    mask_url(&target)
+                ),
+                "write it like http://127.0.0.1:3000",
+            ));
         }
     }
     let shown_target = mask_url(&target);
@@ -202,18 +208,24 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
         .clone()
         .or_else(|| mapping.grpc_target.clone());
     if sends_grpc && grpc_target.is_none() {
-        return Err(bad(format!(
-            "{} sends gRPC requests but names no gRPC server\n    fix: add --grpc-target http://127.0.0.1:50051, or `target` under [grpc] in the mapping",
-            mapping.name
-        )));
+        return Err(bad(
+            format!(
+                "{} sends gRPC requests but names no gRPC server",
+                mapping.name
+            ),
+            "add --grpc-target http://127.0.0.1:50051, or `target` under [grpc] in the mapping",
+        ));
     }
     if let Some(g) = &grpc_target
         && !(g.starts_with("http://") || g.starts_with("https://"))
     {
-        return Err(bad(format!(
-            "--grpc-target `{}` is not an http:// or https:// URL\n    fix: write it like http://127.0.0.1:50051",
-            mask_url(g)
-        )));
+        return Err(bad(
+            format!(
+                "--grpc-target `{}` is not an http:// or https:// URL",
+                mask_url(g)
+            ),
+            "write it like http://127.0.0.1:50051",
+        ));
     }
     let socketio_target = mapping.socketio.as_ref().map(|s| {
         args.socketio_target
@@ -226,31 +238,34 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
             .iter()
             .any(|p| u.starts_with(p))
     {
-        return Err(bad(format!(
-            "the Socket.IO server `{}` is not an http(s):// or ws(s):// URL\n    fix: pass --socketio-target http://127.0.0.1:3001, or `url` under [socketio] in the mapping",
-            mask_url(u)
-        )));
+        return Err(bad(
+            format!(
+                "the Socket.IO server `{}` is not an http(s):// or ws(s):// URL",
+                mask_url(u)
+            ),
+            "pass --socketio-target http://127.0.0.1:3001, or `url` under [socketio] in the mapping",
+        ));
     }
     if args.socketio_target.is_some() && socketio_target.is_none() {
-        return Err(bad(format!(
-            "--socketio-target is given but {} has no [socketio] table\n    fix: add [socketio] to the mapping (see docs/REPLAY.md), or drop the flag",
-            mapping.name
-        )));
+        return Err(bad(
+            format!(
+                "--socketio-target is given but {} has no [socketio] table",
+                mapping.name
+            ),
+            "add [socketio] to the mapping (see docs/REPLAY.md), or drop the flag",
+        ));
     }
 
     let tls = match &args.ca_cert {
         None => Tls::default(),
         Some(p) => {
-            let fix = "fix: pass the PEM file of the CA that signed the target's certificate";
+            let fix = "pass the PEM file of the CA that signed the target's certificate";
             let pem = std::fs::read(p).map_err(|e| {
-                bad(format!(
-                    "cannot read --ca-cert {}: {e}\n    {fix}",
-                    p.display()
-                ))
+                Problem::new(format!("cannot read --ca-cert {}: {e}", p.display()), fix)
             })?;
             // Checked once here for every protocol.
             Tls::with_ca_pem(pem)
-                .map_err(|m| bad(format!("--ca-cert {} {m}\n    {fix}", p.display())))?
+                .map_err(|m| Problem::new(format!("--ca-cert {} {m}", p.display()), fix))?
         }
     };
 
@@ -263,16 +278,19 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
                 || w.scenario.is_some()
                 || w.personas.is_some()
             {
-                return Err(bad("--from-log replays the log as written: --users, --days, --seed, --scenario and --personas do not apply\n    fix: drop them, or drop --from-log to replay from the engine".into()));
+                return Err(bad(
+                    "--from-log replays the log as written: --users, --days, --seed, --scenario and --personas do not apply",
+                    "drop them, or drop --from-log to replay from the engine",
+                ));
             }
             if !log.exists() {
-                return Err(bad(format!(
-                    "the log {} does not exist\n    fix: pass the events.jsonl that `simulate run` wrote",
-                    log.display()
-                )));
+                return Err(bad(
+                    format!("the log {} does not exist", log.display()),
+                    "pass the events.jsonl that `simulate run` wrote",
+                ));
             }
             let window = match &args.window {
-                Some(s) => parse_window(s, i64::MAX).map_err(bad)?,
+                Some(s) => parse_window(s, i64::MAX)?,
                 None => Window {
                     from_ms: 0,
                     to_ms: i64::MAX,
@@ -295,7 +313,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
             if world.days.is_none()
                 && let Some(w) = &args.window
             {
-                let to = parse_window(w, i64::MAX).map_err(bad)?.to_ms;
+                let to = parse_window(w, i64::MAX)?.to_ms;
                 if to < i64::MAX {
                     world.days = Some(((to + DAY - 1) / DAY).max(1) as u32);
                 }
@@ -303,19 +321,21 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
             let (personas, scenario) = load_world(&world)?;
             let end = scenario.end_ms();
             let window = match &args.window {
-                Some(s) => parse_window(s, end).map_err(bad)?,
+                Some(s) => parse_window(s, end)?,
                 None => Window {
                     from_ms: 0,
                     to_ms: end,
                 },
             };
             if window.to_ms > end {
-                return Err(bad(format!(
-                    "--window ends at day {:.2} but the world has {} days\n    fix: add --days {} (or more)",
-                    window.to_ms as f64 / DAY as f64,
-                    scenario.days,
-                    (window.to_ms + DAY - 1) / DAY
-                )));
+                return Err(bad(
+                    format!(
+                        "--window ends at day {:.2} but the world has {} days",
+                        window.to_ms as f64 / DAY as f64,
+                        scenario.days
+                    ),
+                    format!("add --days {} (or more)", (window.to_ms + DAY - 1) / DAY),
+                ));
             }
             let threads = super::threads(Some(args.threads.unwrap_or(1)))?;
             let phases = Phases::of(&scenario);
@@ -329,7 +349,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
                 "personas": personas.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
             });
             let start = scenario.start_ms;
-            let world = World::new(personas, scenario, true).map_err(BadInput)?;
+            let world = World::new(personas, scenario, true)?;
             (
                 Feed::Engine(Box::new(Engine::new(world, threads))),
                 phases,
@@ -342,7 +362,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
 
     let mut texts = args.thresholds.clone();
     if let Some(p) = &args.threshold_preset {
-        texts.extend(preset(p, &mapping.tags).map_err(bad)?);
+        texts.extend(preset(p, &mapping.tags)?);
     }
     let listens: Vec<String> = mapping
         .socketio
@@ -357,14 +377,17 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
     let thresholds = texts
         .iter()
         .map(|t| Threshold::parse(t, &names))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(bad)?;
+        .collect::<Result<Vec<_>, _>>()?;
 
     if let Some(p) = &args.summary_export
         && let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty())
     {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| bad(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Problem::new(
+                format!("cannot create {}: {e}", dir.display()),
+                "choose a --summary-export path in a folder you may write",
+            )
+        })?;
     }
 
     let span = window.to_ms.saturating_sub(window.from_ms);
@@ -445,9 +468,10 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
         thresholds,
         io_threads: match args.io_threads {
             Some(n) if !(1..=256).contains(&n) => {
-                return Err(bad(format!(
-                    "--io-threads {n} is out of range\n    fix: use 1 to 256"
-                )));
+                return Err(bad(
+                    format!("--io-threads {n} is out of range"),
+                    "use 1 to 256",
+                ));
             }
             n => n,
         },
@@ -456,7 +480,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
     };
     let report = simulate_replay::replay(opts, stop);
     view.finish();
-    let report = report.map_err(bad)?;
+    let report = report?;
     out!("{}", table(&report.summary, &shown_target));
     if let Some(p) = &args.summary_export {
         let text = serde_json::to_string_pretty(&report.summary)?;
@@ -506,12 +530,17 @@ mod tests {
         assert_eq!(parse_compress("24h:30m").unwrap(), 48.0);
         assert_eq!(parse_compress("48x").unwrap(), 48.0);
         assert_eq!(parse_compress("1h:1h").unwrap(), 1.0);
-        assert!(parse_compress("24h").unwrap_err().contains("fix:"));
+        assert!(!parse_compress("24h").unwrap_err().fix.is_empty());
         assert!(parse_compress("1h:0s").is_err());
         let w = parse_window("8h..10h", 0).unwrap();
         assert_eq!((w.from_ms, w.to_ms), (8 * 3_600_000, 10 * 3_600_000));
         let w = parse_window("30d..", 31 * DAY).unwrap();
         assert_eq!((w.from_ms, w.to_ms), (30 * DAY, 31 * DAY));
-        assert!(parse_window("10h..8h", DAY).unwrap_err().contains("empty"));
+        assert!(
+            parse_window("10h..8h", DAY)
+                .unwrap_err()
+                .message
+                .contains("empty")
+        );
     }
 }

@@ -7,8 +7,9 @@ use serde_json::json;
 
 use crate::cli::{Preset, RunArgs};
 use crate::console::progress::Progress;
-use crate::exit::{self, BadInput};
+use crate::exit;
 use crate::world::load_world;
+use simulate_core::diagnostic::Problem;
 use simulate_core::engine::{Engine, World};
 use simulate_core::scenario::Scenario;
 use simulate_core::sinks::fanout::Fanout;
@@ -55,21 +56,26 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
         pace = (48 * HOUR) as f64 / 12.0;
     }
     if args.stdout && args.format != "jsonl" {
-        return Err(BadInput(format!(
-            "--stdout writes plain JSON lines, not `{}`\n    fix: drop --format or use --format jsonl",
-            args.format
-        ))
+        return Err(Problem::new(
+            format!("--stdout writes plain JSON lines, not `{}`", args.format),
+            "drop --format or use --format jsonl",
+        )
         .into());
     }
     let format = Format::parse(&args.format).ok_or_else(|| {
-        BadInput(format!(
-            "--format `{}` is not a format\n    fix: use jsonl, jsonl.zst or none",
-            args.format
-        ))
+        Problem::new(
+            format!("--format `{}` is not a format", args.format),
+            "use jsonl, jsonl.zst or none",
+        )
     })?;
     let report_ms = match &args.report_every {
         Some(t) => parse_duration(t)
-            .map_err(|m| BadInput(format!("--report-every: {m}")))?
+            .map_err(|m| {
+                Problem::new(
+                    format!("--report-every: {m}"),
+                    "write it like 10m, 1h or 1d (0 = never)",
+                )
+            })?
             .ms(),
         None => 0,
     };
@@ -78,10 +84,13 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
 
     let out_dir = args.out.clone().unwrap_or_else(|| default_out(&scenario));
     if has_outputs(&out_dir) && !args.force {
-        return Err(BadInput(format!(
-            "{} already holds a run's files; nothing was changed\n    fix: choose another --out, or add --force to overwrite them",
-            out_dir.display()
-        ))
+        return Err(Problem::new(
+            format!(
+                "{} already holds a run's files; nothing was changed",
+                out_dir.display()
+            ),
+            "choose another --out, or add --force to overwrite them",
+        )
         .into());
     }
     std::fs::create_dir_all(&out_dir)
@@ -115,16 +124,19 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
         && est_bytes > free as f64 * 0.95
         && !args.force
     {
-        return Err(BadInput(format!(
-            "the event log needs about {:.2} GB but {} has {:.2} GB free; nothing was written\n    fix: use --format jsonl.zst or none, fewer --users or --days, another --out, or --force",
-            est_bytes / 1e9,
-            out_dir.display(),
-            free as f64 / 1e9
-        ))
+        return Err(Problem::new(
+            format!(
+                "the event log needs about {:.2} GB but {} has {:.2} GB free; nothing was written",
+                est_bytes / 1e9,
+                out_dir.display(),
+                free as f64 / 1e9
+            ),
+            "use --format jsonl.zst or none, fewer --users or --days, another --out, or --force",
+        )
         .into());
     }
 
-    let world = World::new(personas.clone(), scenario.clone(), true).map_err(BadInput)?;
+    let world = World::new(personas.clone(), scenario.clone(), true)?;
     let mut engine = Engine::new(world, threads);
 
     let events_path = format

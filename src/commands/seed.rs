@@ -8,8 +8,9 @@ use serde_json::json;
 use super::refused;
 use crate::cli::SeedArgs;
 use crate::console::progress::{ClearOnDrop, Progress, console_bar, show_step};
-use crate::exit::{self, BadInput};
+use crate::exit;
 use crate::world::load_world;
+use simulate_core::diagnostic::Problem;
 use simulate_core::engine::{Engine, World};
 use simulate_core::secret::mask_url;
 use simulate_core::sinks::fanout::Fanout;
@@ -82,35 +83,23 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
                         if n > 5 { ", …" } else { "" }
                     ),
                 };
-                return Err(BadInput(format!(
-                    "schema `{}` in {} was not made by simulate (it {holds}); nothing was changed\n    fix: choose another --schema: simulate creates and owns its own (default simulate)",
-                    pg.schema, pg.masked
-                ))
+                return Err(Problem::new(format!("schema `{}` in {} was not made by simulate (it {holds}); nothing was changed", pg.schema, pg.masked), "choose another --schema: simulate creates and owns its own (default simulate)")
                 .into());
             }
             if let Some(n) = found.tables.filter(|n| *n > 0)
                 && !args.reset
             {
-                return Err(BadInput(format!(
-                    "schema `{}` in {} already holds {n} tables; nothing was changed\n    fix: add --reset to drop and re-create what simulate owns there, or choose another --schema",
-                    pg.schema, pg.masked
-                ))
+                return Err(Problem::new(format!("schema `{}` in {} already holds {n} tables; nothing was changed", pg.schema, pg.masked), "add --reset to drop and re-create what simulate owns there, or choose another --schema")
                 .into());
             }
             if let Some(owner) = &found.owner_not_us
                 && args.reset
             {
-                return Err(BadInput(format!(
-                    "schema `{}` in {} belongs to role `{owner}`, and `{}` may not drop it; nothing was changed\n    fix: connect as `{owner}` (or a superuser), or choose another --schema",
-                    pg.schema, pg.masked, found.user
-                ))
+                return Err(Problem::new(format!("schema `{}` in {} belongs to role `{owner}`, and `{}` may not drop it; nothing was changed", pg.schema, pg.masked, found.user), format!("connect as `{owner}` (or a superuser), or choose another --schema"))
                 .into());
             }
             if found.foreign_staging {
-                return Err(BadInput(format!(
-                    "schema `{}` exists in {} and was not made by simulate; nothing was changed\n    fix: choose another --schema",
-                    pg.staging, pg.masked
-                ))
+                return Err(Problem::new(format!("schema `{}` exists in {} and was not made by simulate; nothing was changed", pg.staging, pg.masked), "choose another --schema")
                 .into());
             }
             if found.stale_staging && !args.quiet {
@@ -123,26 +112,21 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
         }
         None => {
             if args.unlogged {
-                return Err(BadInput(
-                    "--unlogged is for PostgreSQL (the SQLite file keeps no WAL)\n    fix: pass --database-url URL, or leave out --unlogged".into(),
+                return Err(Problem::new(
+                    "--unlogged is for PostgreSQL (the SQLite file keeps no WAL)",
+                    "pass --database-url URL, or leave out --unlogged",
                 )
                 .into());
             }
             let path = &sqlite_path;
             if path.exists() && !args.reset {
-                return Err(BadInput(format!(
-                    "{} already exists; nothing was changed\n    fix: add --reset to replace it, choose another --sqlite path, or pass --database-url for PostgreSQL",
-                    path.display()
-                ))
+                return Err(Problem::new(format!("{} already exists; nothing was changed", path.display()), "add --reset to replace it, choose another --sqlite path, or pass --database-url for PostgreSQL")
                 .into());
             }
             if path.exists()
                 && let Err(why) = seeded_file(path)
             {
-                return Err(BadInput(format!(
-                    "{} {why}: --reset replaces only a file simulate wrote; nothing was changed\n    fix: choose another --sqlite path, or move it away yourself",
-                    path.display()
-                ))
+                return Err(Problem::new(format!("{} {why}: --reset replaces only a file simulate wrote; nothing was changed", path.display()), "choose another --sqlite path, or move it away yourself")
                 .into());
             }
             if partial_path(path).exists() && !args.quiet {
@@ -178,7 +162,7 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
     // A Ctrl-C before this is the engine's to see: it stops at once, and the load is
     // abandoned below.
     let _ = steps.start("generate and copy");
-    let world = World::new(personas.clone(), scenario.clone(), true).map_err(BadInput)?;
+    let world = World::new(personas.clone(), scenario.clone(), true)?;
     let mut engine = Engine::new(world, threads);
     let mut projection = Projection::new(loader, &personas, &scenario);
     let mut checksum = JsonlSink::create(None, Format::None)?;

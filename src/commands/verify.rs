@@ -7,8 +7,8 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::refused;
 use crate::cli::{VerifyArgs, WorldArgs};
 use crate::console::progress::Progress;
-use crate::exit::BadInput;
 use crate::world::{load_world, world_clashes};
+use simulate_core::diagnostic::Problem;
 use simulate_core::engine::{Engine, World};
 use simulate_core::sinks::fanout::Fanout;
 use simulate_core::sinks::jsonl::{Format, JsonlSink};
@@ -64,15 +64,18 @@ impl Report {
 }
 
 /// The world flags recorded at seed time; flags given to verify must agree with them.
-fn world_from_meta(config: &serde_json::Value, given: &WorldArgs) -> Result<WorldArgs, BadInput> {
+fn world_from_meta(config: &serde_json::Value, given: &WorldArgs) -> Result<WorldArgs, Problem> {
     let (meta, clash) = world_clashes(config, given);
     if clash.is_empty() {
         Ok(meta)
     } else {
-        Err(BadInput(format!(
-            "flags disagree with the run_meta of this database: {}\n    fix: drop those flags (verify reads them from run_meta) or seed again with them",
-            clash.join("; ")
-        )))
+        Err(Problem::new(
+            format!(
+                "flags disagree with the run_meta of this database: {}",
+                clash.join("; ")
+            ),
+            "drop those flags (verify reads them from run_meta) or seed again with them",
+        ))
     }
 }
 
@@ -86,15 +89,18 @@ pub fn verify_db(
     let (config, seeded_sha, _) = rt.block_on(db.run_meta()).map_err(refused)?;
     let missing = rt.block_on(db.missing()).map_err(refused)?;
     if !missing.is_empty() {
-        return Err(BadInput(format!(
-            "the database lacks what `simulate seed` wrote: {}\n    fix: seed again with --reset (verify checks the tables as seed wrote them)",
-            missing.join(", ")
-        ))
+        return Err(Problem::new(
+            format!(
+                "the database lacks what `simulate seed` wrote: {}",
+                missing.join(", ")
+            ),
+            "seed again with --reset (verify checks the tables as seed wrote them)",
+        )
         .into());
     }
     let world_args = world_from_meta(&config, given)?;
     let (personas, scenario) = load_world(&world_args)?;
-    let world = World::new(personas.clone(), scenario.clone(), true).map_err(BadInput)?;
+    let world = World::new(personas.clone(), scenario.clone(), true)?;
 
     let bars = MultiProgress::with_draw_target(if quiet {
         ProgressDrawTarget::hidden()

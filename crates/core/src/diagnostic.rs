@@ -1,4 +1,7 @@
-//! A config file's text, kept so every error can name the line of the field it is about.
+//! Bad input, reported one way everywhere: a [`Problem`] says where (a file's line and
+//! field, or nothing when it is about a flag or a database), what is wrong, and the fix;
+//! [`Problems`] holds every problem found in one pass. Both are rendered here and only
+//! here. [`Source`] keeps a TOML file's text so each problem can name its line.
 
 use std::fmt;
 use std::path::Path;
@@ -46,26 +49,72 @@ impl fmt::Display for FieldPath {
     }
 }
 
-/// A config problem: what is wrong, where, and how to fix it.
-#[derive(Debug, Clone)]
+/// One problem with what the user gave: where, what is wrong, and how to fix it.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Problem {
+    /// The file it is in; empty when it is not about a file (a flag, a database).
     pub file: String,
     pub line: Option<usize>,
+    /// The field path in the file (`states.browse.weighted[1].to`), or a flag.
     pub field: String,
     pub message: String,
     pub fix: String,
 }
 
+impl Problem {
+    /// A problem that is not at a place in a file: `message` names what it is about
+    /// (`--threads 0 is out of range`, `schema x already holds 3 tables`).
+    pub fn new(message: impl Into<String>, fix: impl Into<String>) -> Problem {
+        Problem {
+            file: String::new(),
+            line: None,
+            field: String::new(),
+            message: message.into(),
+            fix: fix.into(),
+        }
+    }
+
+    /// A problem in `file`, at `line` when it is known.
+    pub fn in_file(
+        file: impl Into<String>,
+        line: Option<usize>,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Problem {
+        Problem {
+            file: file.into(),
+            line,
+            ..Problem::new(message, fix)
+        }
+    }
+
+    /// The same problem, about `field`.
+    pub fn at_field(mut self, field: impl Into<String>) -> Problem {
+        self.field = field.into();
+        self
+    }
+}
+
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(l) => write!(f, "{}:{l}", self.file)?,
-            None => write!(f, "{}", self.file)?,
+        let mut place = String::new();
+        if !self.file.is_empty() {
+            place.push_str(&self.file);
+            if let Some(l) = self.line {
+                place.push_str(&format!(":{l}"));
+            }
         }
         if !self.field.is_empty() {
-            write!(f, ": field `{}`", self.field)?;
+            if !place.is_empty() {
+                place.push_str(": ");
+            }
+            place.push_str(&format!("field `{}`", self.field));
         }
-        write!(f, ": {}", self.message)?;
+        if place.is_empty() {
+            write!(f, "{}", self.message)?;
+        } else {
+            write!(f, "{place}: {}", self.message)?;
+        }
         if !self.fix.is_empty() {
             write!(f, "\n    fix: {}", self.fix)?;
         }
@@ -73,12 +122,26 @@ impl fmt::Display for Problem {
     }
 }
 
+impl std::error::Error for Problem {}
+
 /// Every problem found in one pass, so a user fixes a file once, not once per error.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub struct Problems(pub Vec<Problem>);
+
+impl From<Problem> for Problems {
+    fn from(p: Problem) -> Problems {
+        Problems(vec![p])
+    }
+}
 
 impl fmt::Display for Problems {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // One problem that is not in a file reads best alone.
+        if let [p] = self.0.as_slice()
+            && p.file.is_empty()
+        {
+            return write!(f, "{p}");
+        }
         let n = self.0.len();
         writeln!(
             f,
@@ -112,13 +175,12 @@ impl Source {
 
     pub fn read(path: &Path) -> Result<Self, Problems> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            Problems(vec![Problem {
-                file: path.display().to_string(),
-                line: None,
-                field: String::new(),
-                message: format!("cannot read the file: {e}"),
-                fix: "check the path and its permissions".into(),
-            }])
+            Problem::in_file(
+                path.display().to_string(),
+                None,
+                format!("cannot read the file: {e}"),
+                "check the path and its permissions",
+            )
         })?;
         Ok(Source::new(path.display().to_string(), text))
     }
@@ -153,13 +215,7 @@ impl Source {
             } else {
                 "correct the value's type or syntax".to_string()
             };
-            Problems(vec![Problem {
-                file: self.name.clone(),
-                line,
-                field,
-                message,
-                fix,
-            }])
+            Problems::from(Problem::in_file(&self.name, line, message, fix).at_field(field))
         })
     }
 
@@ -197,13 +253,7 @@ impl Source {
         message: impl Into<String>,
         fix: impl Into<String>,
     ) -> Problem {
-        Problem {
-            file: self.name.clone(),
-            line: self.locate(path),
-            field: path.to_string(),
-            message: message.into(),
-            fix: fix.into(),
-        }
+        Problem::in_file(&self.name, self.locate(path), message, fix).at_field(path.to_string())
     }
 }
 

@@ -195,7 +195,11 @@ fn duration(src: &Source, path: &FieldPath, text: &str, problems: &mut Vec<Probl
     match parse_duration(text) {
         Ok(d) => d.ms(),
         Err(m) => {
-            problems.push(src.problem(path, m, "write an offset such as \"1d8h\" or \"90m\""));
+            problems.push(src.problem(
+                path,
+                m.to_string(),
+                "write an offset such as \"1d8h\" or \"90m\"",
+            ));
             0
         }
     }
@@ -263,7 +267,11 @@ impl Scenario {
         let start_ms = match parse_date(&start_text) {
             Ok(ms) => ms,
             Err(m) => {
-                p.push(src.problem(&root.key("start"), m, "use a date such as 2026-01-05"));
+                p.push(src.problem(
+                    &root.key("start"),
+                    m.to_string(),
+                    "use a date such as 2026-01-05",
+                ));
                 0
             }
         };

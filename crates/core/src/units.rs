@@ -71,27 +71,44 @@ impl fmt::Display for SimDuration {
     }
 }
 
+/// Why a duration or a date does not parse; the message says how to write one.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum UnitError {
+    #[error("empty duration: write e.g. `30s`, `5m`, `2h` or `7d`")]
+    Empty,
+    #[error("`{0}` has no unit: write e.g. `30s`, `5m`, `2h` or `7d`")]
+    NoUnit(String),
+    #[error("`{0}` is not a duration: a number must come before each unit")]
+    NotANumber(String),
+    #[error("unknown unit `{unit}` in `{text}`: use ms, s, m, h, d or w")]
+    UnknownUnit { unit: String, text: String },
+    #[error("`{0}` must be a non-negative duration")]
+    Negative(String),
+    #[error("`{0}` is not a date: write YYYY-MM-DD, e.g. 2026-01-05")]
+    NotADate(String),
+}
+
 /// Parses `500ms`, `30s`, `5m`, `2.5h`, `7d`, or a sum such as `1d8h30m`. A bare number
 /// is rejected: units are where wrong configs hide.
-pub fn parse_duration(s: &str) -> Result<SimDuration, String> {
+pub fn parse_duration(s: &str) -> Result<SimDuration, UnitError> {
     let text = s.trim();
     if text.is_empty() {
-        return Err("empty duration: write e.g. `30s`, `5m`, `2h` or `7d`".into());
+        return Err(UnitError::Empty);
     }
     let mut rest = text;
     let mut total = 0.0;
     while !rest.is_empty() {
         let num_end = rest
             .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
-            .ok_or_else(|| format!("`{text}` has no unit: write e.g. `30s`, `5m`, `2h` or `7d`"))?;
+            .ok_or_else(|| UnitError::NoUnit(text.to_string()))?;
         let (num, tail) = rest.split_at(num_end);
         let unit_end = tail
             .find(|c: char| c.is_ascii_digit() || c == '.')
             .unwrap_or(tail.len());
         let (unit, tail) = tail.split_at(unit_end);
-        let value: f64 = num.parse().map_err(|_| {
-            format!("`{text}` is not a duration: a number must come before each unit")
-        })?;
+        let value: f64 = num
+            .parse()
+            .map_err(|_| UnitError::NotANumber(text.to_string()))?;
         let scale = match unit.trim() {
             "ms" => 1.0,
             "s" => SECOND as f64,
@@ -100,13 +117,14 @@ pub fn parse_duration(s: &str) -> Result<SimDuration, String> {
             "d" => DAY as f64,
             "w" => 7.0 * DAY as f64,
             other => {
-                return Err(format!(
-                    "unknown unit `{other}` in `{text}`: use ms, s, m, h, d or w"
-                ));
+                return Err(UnitError::UnknownUnit {
+                    unit: other.to_string(),
+                    text: text.to_string(),
+                });
             }
         };
         if !value.is_finite() || value < 0.0 {
-            return Err(format!("`{text}` must be a non-negative duration"));
+            return Err(UnitError::Negative(text.to_string()));
         }
         total += value * scale;
         rest = tail;
@@ -142,8 +160,8 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 /// Parses `YYYY-MM-DD` into Unix milliseconds at 00:00 UTC.
-pub fn parse_date(s: &str) -> Result<i64, String> {
-    let bad = || format!("`{s}` is not a date: write YYYY-MM-DD, e.g. 2026-01-05");
+pub fn parse_date(s: &str) -> Result<i64, UnitError> {
+    let bad = || UnitError::NotADate(s.to_string());
     let mut it = s.trim().split('-');
     let (y, m, d) = (it.next(), it.next(), it.next());
     if it.next().is_some() {
@@ -251,8 +269,18 @@ mod tests {
         assert_eq!(parse_duration("500ms").unwrap(), SimDuration(500));
         assert_eq!(parse_duration("1.5h").unwrap(), SimDuration(90 * MINUTE));
         assert_eq!(parse_duration("7d").unwrap(), SimDuration(7 * DAY));
-        assert!(parse_duration("30").unwrap_err().contains("no unit"));
-        assert!(parse_duration("3y").unwrap_err().contains("unknown unit"));
+        assert!(
+            parse_duration("30")
+                .unwrap_err()
+                .to_string()
+                .contains("no unit")
+        );
+        assert!(
+            parse_duration("3y")
+                .unwrap_err()
+                .to_string()
+                .contains("unknown unit")
+        );
         assert_eq!(SimDuration(2 * HOUR).to_string(), "2h");
         assert_eq!(
             parse_duration("1d8h30m").unwrap(),

@@ -44,10 +44,10 @@ impl Db<'_> {
                 Some(d) => d.message().to_string(),
                 None => e.to_string(),
             };
-            DbError::Refused(format!(
-                "no readable run_meta ({})\n    fix: point verify at {place}",
-                crate::server_words(&words)
-            ))
+            DbError::refused(
+                format!("no readable run_meta ({})", crate::server_words(&words)),
+                format!("point verify at {place}"),
+            )
         };
         let (config, sha, events): (String, String, i64) = on_db!(self, |c| {
             let r = sqlx::query(sql).fetch_one(&mut **c).await.map_err(fail)?;

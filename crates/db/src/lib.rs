@@ -16,6 +16,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use simulate_core::diagnostic::Problem;
+
 /// The run's identity, stored in run_meta so `verify` can regenerate the timeline.
 pub struct RunMeta {
     pub version: String,
@@ -72,8 +74,9 @@ impl Steps {
 /// What went wrong talking to a database. Messages never contain a password.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
+    /// Something the user can fix: the problem and its fix.
     #[error("{0}")]
-    Refused(String),
+    Refused(Problem),
     #[error("{what}: {message}")]
     Failed { what: String, message: String },
     /// Ctrl-C between two steps of a load.
@@ -82,6 +85,11 @@ pub enum DbError {
 }
 
 impl DbError {
+    /// A refusal the user can fix.
+    pub fn refused(message: impl Into<String>, fix: impl Into<String>) -> DbError {
+        DbError::Refused(Problem::new(message, fix))
+    }
+
     /// `what` failed because of `e`. A PostgreSQL error whose cause lies with the server
     /// or the user's rights (SQLSTATE below) becomes a refusal with the fix on its own line.
     pub fn failed(what: impl Into<String>, e: impl fmt::Display + 'static) -> DbError {
@@ -98,7 +106,7 @@ impl DbError {
                 .and_then(fix_for),
         };
         match fix {
-            Some(fix) => DbError::Refused(format!("{what}: {message}\n    fix: {fix}")),
+            Some(fix) => DbError::refused(format!("{what}: {message}"), fix),
             None => DbError::Failed { what, message },
         }
     }
@@ -165,9 +173,10 @@ pub fn ident(name: &str) -> Result<String, DbError> {
     if ok {
         Ok(format!("\"{name}\""))
     } else {
-        Err(DbError::Refused(format!(
-            "`{name}` is not a usable schema name\n    fix: use lowercase letters, digits and _ (not starting with pg_), e.g. --schema simulate"
-        )))
+        Err(DbError::refused(
+            format!("`{name}` is not a usable schema name"),
+            "use lowercase letters, digits and _ (not starting with pg_), e.g. --schema simulate",
+        ))
     }
 }
 

@@ -92,15 +92,19 @@ impl Pg {
     pub fn open(url: &str, schema: &str) -> Result<Pg, DbError> {
         let masked = mask_url(url);
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            return Err(DbError::Refused(format!(
-                "{masked} is not a PostgreSQL URL\n    fix: write postgres://user:password@host:5432/database, or leave out --database-url (and DATABASE_URL) to write the SQLite file"
-            )));
+            return Err(DbError::refused(
+                format!("{masked} is not a PostgreSQL URL"),
+                "write postgres://user:password@host:5432/database, or leave out --database-url (and DATABASE_URL) to write the SQLite file",
+            ));
         }
         let opts = PgConnectOptions::from_str(url).map_err(|e| {
-            DbError::Refused(format!(
-                "{masked} is not a usable PostgreSQL URL ({})\n    fix: write postgres://user:password@host:5432/database",
-                clean(&e.to_string(), url)
-            ))
+            DbError::refused(
+                format!(
+                    "{masked} is not a usable PostgreSQL URL ({})",
+                    clean(&e.to_string(), url)
+                ),
+                "write postgres://user:password@host:5432/database",
+            )
         })?;
         ident(schema)?;
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -125,11 +129,14 @@ impl Pg {
         let conn = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&self.opts))
             .await
             .map_err(|_| {
-                DbError::Refused(format!(
-                    "no answer from {} within {} s\n    fix: check that PostgreSQL runs and the host and port are right",
-                    self.masked,
-                    CONNECT_TIMEOUT.as_secs()
-                ))
+                DbError::refused(
+                    format!(
+                        "no answer from {} within {} s",
+                        self.masked,
+                        CONNECT_TIMEOUT.as_secs()
+                    ),
+                    "check that PostgreSQL runs and the host and port are right",
+                )
             })?
             .map_err(|e| self.cannot_connect(&e));
         let mut conn = conn?;
@@ -168,11 +175,14 @@ impl Pg {
             Some(d) => d.message().to_string(),
             None => e.to_string(),
         };
-        DbError::Refused(format!(
-            "cannot connect to {}: {}\n    fix: {fix}",
-            self.masked,
-            server_words(&words)
-        ))
+        DbError::refused(
+            format!(
+                "cannot connect to {}: {}",
+                self.masked,
+                server_words(&words)
+            ),
+            fix,
+        )
     }
 
     pub fn runtime(&self) -> &tokio::runtime::Runtime {
@@ -304,7 +314,12 @@ impl Pg {
             let failed = |e| DbError::failed(format!("COPY {}", table.name()), e);
             let mut c = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&opts))
                 .await
-                .map_err(|_| DbError::Refused(format!("no answer from {masked}")))?
+                .map_err(|_| {
+                    DbError::refused(
+                        format!("no answer from {masked}"),
+                        "check that PostgreSQL runs and the host and port are right",
+                    )
+                })?
                 .map_err(|e| DbError::failed(format!("connecting for {}", table.name()), e))?;
             let setup = format!(
                 "SET search_path TO {}; BEGIN; TRUNCATE {target}",
@@ -459,10 +474,7 @@ impl Pg {
             .await
             .map_err(|e| DbError::failed("swap: looking at the live schema", e))?;
             if theirs {
-                return Err(DbError::Refused(format!(
-                    "schema `{}` appeared in {} during the load and was not made by simulate; it was left as it is\n    fix: choose another --schema",
-                    self.schema, self.masked
-                )));
+                return Err(DbError::refused(format!("schema `{}` appeared in {} during the load and was not made by simulate; it was left as it is", self.schema, self.masked), "choose another --schema"));
             }
             tx.execute(AssertSqlSafe(format!(
                 "DROP SCHEMA IF EXISTS {schema} CASCADE"

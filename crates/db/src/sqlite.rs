@@ -19,10 +19,10 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
 /// The file being written cannot be opened or set up: say which, and what to check.
 fn cannot_write(partial: &Path, e: impl std::fmt::Display) -> DbError {
-    DbError::Refused(format!(
-        "cannot write {}: {e}\n    fix: check that its folder is writable and the disk has room, or choose another file with --sqlite FILE",
-        partial.display()
-    ))
+    DbError::refused(
+        format!("cannot write {}: {e}", partial.display()),
+        "check that its folder is writable and the disk has room, or choose another file with --sqlite FILE",
+    )
 }
 
 pub fn partial_path(path: &Path) -> PathBuf {
@@ -133,7 +133,7 @@ impl SqliteLoader {
         match self.inserter.take().map(|h| h.join()) {
             Some(Ok(r)) => r,
             Some(Err(_)) => Err(DbError::failed("the SQLite thread", "it stopped abruptly")),
-            None => Err(DbError::Refused("the SQLite file is closed".into())),
+            None => Err(DbError::failed("the SQLite file", "it is closed")),
         }
     }
 

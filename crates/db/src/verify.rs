@@ -220,10 +220,10 @@ impl Db<'_> {
             let why = e
                 .as_database_error()
                 .map_or_else(|| e.to_string(), |d| d.message().to_string());
-            DbError::Refused(format!(
-                "reading table {}: {why}\n    fix: check that the database server is up and reachable, then run verify again",
-                table.name()
-            ))
+            DbError::refused(
+                format!("reading table {}: {why}", table.name()),
+                "check that the database server is up and reachable, then run verify again",
+            )
         };
         match self {
             // COPY TO streams the rows as text lines, which the expected side's parser
@@ -253,10 +253,7 @@ impl Db<'_> {
                         .await
                         .map_err(fail)?;
                 sqlite_digest(&file, table, &mut d, &mut scratch, rows).map_err(|e| {
-                    DbError::Refused(format!(
-                        "reading table {} of {file}: {e}\n    fix: check that the file is readable and not being written, then run verify again",
-                        table.name()
-                    ))
+                    DbError::refused(format!("reading table {} of {file}: {e}", table.name()), "check that the file is readable and not being written, then run verify again")
                 })?;
             }
         }

@@ -6,6 +6,7 @@
 //! runs goes to the caller's [`Options::watch`], and nothing here prints.
 
 pub mod drivers;
+mod error;
 pub mod mapping;
 pub mod outcome;
 pub mod pacer;
@@ -23,6 +24,7 @@ use serde_json::{Value, json};
 use simulate_core::engine::Engine;
 
 use drivers::{Driver, Targets};
+pub use error::ReplayError;
 use mapping::Mapping;
 use pacer::{Live, Plan};
 use source::Phases;
@@ -85,7 +87,7 @@ pub struct Report {
 }
 
 /// Runs a whole replay; blocks until it ends or `stop` is set and the drain bound passes.
-pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, String> {
+pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, ReplayError> {
     // The pacer thread needs a core of its own: on 2 cores one I/O worker held higher
     // rates with less CPU than two (docs/PERFORMANCE.md).
     let workers = o.io_threads.unwrap_or_else(|| {
@@ -96,7 +98,7 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, String> {
         .enable_all()
         .thread_name("replay")
         .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+        .map_err(|e| ReplayError::Failed(format!("cannot start the runtime: {e}")))?;
     let driver = Arc::new(rt.block_on(Driver::new(
         Arc::clone(&o.mapping),
         &o.targets,
@@ -115,7 +117,7 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, String> {
             Feed::Engine(engine) => source::from_engine(*engine, window, phases, tx, &feed_stop),
             Feed::Log(path) => source::from_log(&path, window, &phases, tx, &feed_stop),
         })
-        .map_err(|e| format!("cannot start the timeline thread: {e}"))?;
+        .map_err(|e| ReplayError::Failed(format!("cannot start the timeline thread: {e}")))?;
 
     let stats = Arc::new(Mutex::new(Stats::new(Instant::now())));
     let live = Arc::new(Live::default());
@@ -153,7 +155,7 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, String> {
     // Wait for the producer so its error, if any, shows.
     let fed = producer
         .join()
-        .map_err(|_| "the timeline thread failed".to_string())?;
+        .map_err(|_| ReplayError::Failed("the timeline thread failed".into()))?;
     rt.shutdown_timeout(Duration::from_millis(100));
     fed?;
 

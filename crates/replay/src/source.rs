@@ -9,6 +9,9 @@ use std::sync::atomic::AtomicBool;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use crate::error::ReplayError;
+
+use simulate_core::diagnostic::Problem;
 use simulate_core::engine::Engine;
 use simulate_core::ids;
 use simulate_core::scenario::Scenario;
@@ -240,7 +243,7 @@ pub fn from_engine(
     phases: Phases,
     tx: Tx,
     stop: &AtomicBool,
-) -> Result<(), String> {
+) -> Result<(), ReplayError> {
     let mut feed = Feed {
         tx,
         window,
@@ -252,7 +255,7 @@ pub fn from_engine(
     engine
         .run(&mut feed, stop)
         .map(|_| ())
-        .map_err(|e| format!("the engine stopped: {e}"))
+        .map_err(|e| ReplayError::Failed(format!("the engine stopped: {e}")))
 }
 
 /// Reads a JSONL log on this thread into `tx`; a bad line names the file and line.
@@ -262,12 +265,18 @@ pub fn from_log(
     phases: &Phases,
     tx: Tx,
     stop: &AtomicBool,
-) -> Result<(), String> {
+) -> Result<(), ReplayError> {
     let shown = path.display();
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let unreadable = |e: std::io::Error| {
+        Problem::new(
+            format!("cannot read {shown}: {e}"),
+            "check the path and its permissions",
+        )
+    };
+    let file = std::fs::File::open(path).map_err(unreadable)?;
     let reader: Box<dyn BufRead> = if path.extension().is_some_and(|x| x == "zst") {
         Box::new(std::io::BufReader::new(
-            zstd::Decoder::new(file).map_err(|e| format!("cannot read {shown}: {e}"))?,
+            zstd::Decoder::new(file).map_err(unreadable)?,
         ))
     } else {
         Box::new(std::io::BufReader::with_capacity(1 << 20, file))
@@ -276,22 +285,26 @@ pub fn from_log(
     let mut lines = Lines::new();
     let mut last = i64::MIN;
     for (i, line) in reader.split(b'\n').enumerate() {
-        let line = line.map_err(|e| format!("cannot read {shown}: {e}"))?;
+        let line = line.map_err(unreadable)?;
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         let mut due = Due::parse(&line, |l| lines.copy(l)).map_err(|m| {
-            format!(
-                "{shown}:{}: not a timeline event ({m})\n    fix: pass a log written by `simulate run` (events.jsonl or events.jsonl.zst)",
-                i + 1
+            Problem::in_file(
+                shown.to_string(),
+                Some(i + 1),
+                format!("not a timeline event ({m})"),
+                "pass a log written by `simulate run` (events.jsonl or events.jsonl.zst)",
             )
         })?;
         if due.t_ms < last {
-            return Err(format!(
-                "{shown}:{}: events out of time order (t_ms {} after {last})\n    fix: pass the log as `simulate run` wrote it, or sort it by t_ms",
-                i + 1,
-                due.t_ms
-            ));
+            return Err(Problem::in_file(
+                shown.to_string(),
+                Some(i + 1),
+                format!("events out of time order (t_ms {} after {last})", due.t_ms),
+                "pass the log as `simulate run` wrote it, or sort it by t_ms",
+            )
+            .into());
         }
         last = due.t_ms;
         if due.t_ms < window.from_ms {

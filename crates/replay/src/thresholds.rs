@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 
+use simulate_core::diagnostic::Problem;
 use simulate_core::timeline::EVENT_KINDS;
 
 use crate::mapping::Protocol;
@@ -85,8 +86,8 @@ fn quantile(s: &str) -> Option<f64> {
 
 impl Threshold {
     #[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
-    pub fn parse(text: &str, names: &Names<'_>) -> Result<Threshold, String> {
-        let err = |m: String| format!("threshold `{text}`: {m}\n    fix: {HELP}");
+    pub fn parse(text: &str, names: &Names<'_>) -> Result<Threshold, Problem> {
+        let err = |m: String| Problem::new(format!("threshold `{text}`: {m}"), HELP);
         let t = text.trim();
         let op_at = t
             .find(['<', '>'])
@@ -145,7 +146,7 @@ impl Threshold {
                     .split_once(':')
                     .ok_or_else(|| err(format!("`{pair}` is not TAG:VALUE")))?;
                 let values: Vec<&str> = values.split('|').map(str::trim).collect();
-                let pick = |known: &[&str]| -> Result<Vec<usize>, String> {
+                let pick = |known: &[&str]| -> Result<Vec<usize>, Problem> {
                     values
                         .iter()
                         .map(|v| {
@@ -333,7 +334,7 @@ fn parse_ms(s: &str) -> Option<f64> {
 }
 
 /// Named sets of thresholds.
-pub fn preset(name: &str, tags: &[String]) -> Result<Vec<String>, String> {
+pub fn preset(name: &str, tags: &[String]) -> Result<Vec<String>, Problem> {
     match name {
         // Seed 001's "upper limit": errors > 1 %, API p95 > 2 s, event processing p95 > 500 ms.
         "upper-limit" => {
@@ -351,8 +352,9 @@ pub fn preset(name: &str, tags: &[String]) -> Result<Vec<String>, String> {
             }
             Ok(t)
         }
-        other => Err(format!(
-            "--threshold-preset `{other}` is not a preset\n    fix: use upper-limit (errors ≤ 1 %, API p95 ≤ 2 s, event p95 ≤ 500 ms)"
+        other => Err(Problem::new(
+            format!("--threshold-preset `{other}` is not a preset"),
+            "use upper-limit (errors ≤ 1 %, API p95 ≤ 2 s, event p95 ≤ 500 ms)",
         )),
     }
 }
@@ -384,21 +386,27 @@ mod tests {
             Threshold::parse("service_p99.9{phase:login_rush,event:points.earned}<2s", &n).is_ok()
         );
         assert!(Threshold::parse("errors<1%", &n).is_ok());
-        let e = Threshold::parse("p95{kind:raed}<1s", &n).unwrap_err();
+        let e = Threshold::parse("p95{kind:raed}<1s", &n)
+            .unwrap_err()
+            .message;
         assert!(e.contains("known kind values: read, write"), "{e}");
         assert!(
             Threshold::parse("p96x<1s", &n)
                 .unwrap_err()
+                .message
                 .contains("unknown metric")
         );
         assert!(
             Threshold::parse("p95{colour:red}<1s", &n)
                 .unwrap_err()
+                .message
                 .contains("unknown tag")
         );
         assert!(Threshold::parse("errors<lots", &n).is_err());
         assert!(Threshold::parse("p95 1s", &n).is_err());
-        let e = Threshold::parse("fanout_p95<200ms", &n).unwrap_err();
+        let e = Threshold::parse("fanout_p95<200ms", &n)
+            .unwrap_err()
+            .message;
         assert!(e.contains("no [[socketio.listen]]"), "{e}");
         let listens = ["gift:available".to_string()];
         let sio = Names {
@@ -406,9 +414,13 @@ mod tests {
             ..n
         };
         assert!(Threshold::parse("fanout_p99{listen:gift:available}<200ms", &sio).is_ok());
-        let e = Threshold::parse("fanout_p99{kind:read}<1s", &sio).unwrap_err();
+        let e = Threshold::parse("fanout_p99{kind:read}<1s", &sio)
+            .unwrap_err()
+            .message;
         assert!(e.contains("{listen:NAME}"), "{e}");
-        let e = Threshold::parse("fanout_p99{listen:gift:gone}<1s", &sio).unwrap_err();
+        let e = Threshold::parse("fanout_p99{listen:gift:gone}<1s", &sio)
+            .unwrap_err()
+            .message;
         assert!(e.contains("known listen values: gift:available"), "{e}");
         assert!(Threshold::parse("p95{listen:gift:available}<1s", &sio).is_err());
     }

@@ -3,6 +3,7 @@
 use rand::distr::weighted::WeightedIndex;
 
 use crate::catalog::Catalog;
+use crate::diagnostic::Problem;
 use crate::persona::Persona;
 use crate::scenario::{PhaseKind, Scenario};
 use crate::timeline::LineWriter;
@@ -30,10 +31,14 @@ impl World {
         personas: Vec<Persona>,
         scenario: Scenario,
         serialize: bool,
-    ) -> Result<World, String> {
+    ) -> Result<World, Problem> {
         let shares = scenario.shares(&personas);
-        let mix = WeightedIndex::new(shares.iter().copied())
-            .map_err(|e| format!("unusable persona mix: {e}"))?;
+        let mix = WeightedIndex::new(shares.iter().copied()).map_err(|e| {
+            Problem::new(
+                format!("unusable persona mix: {e}"),
+                "give at least one persona a share above 0 (personas' `share`, or the scenario's mix)",
+            )
+        })?;
         let max_week = scenario.weekly.iter().cloned().fold(0.0, f64::max);
         let hourly: Vec<[f64; 24]> = personas
             .iter()

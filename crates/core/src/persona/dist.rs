@@ -203,7 +203,7 @@ fn quantity(q: &Option<Quantity>, field: &'static str, unit: Unit) -> Result<f64
             parse_duration(t).map(|d| d.ms() as f64).map_err(|m| {
                 err(
                     field,
-                    m,
+                    m.to_string(),
                     "write a duration such as \"45s\", \"10m\" or \"6h\"",
                 )
             })

@@ -72,7 +72,11 @@ impl Check<'_> {
         match parse_duration(&p.value()) {
             Ok(d) => d.ms(),
             Err(m) => {
-                self.fail(path, m, "write a duration such as \"30m\" or \"3d\"");
+                self.fail(
+                    path,
+                    m.to_string(),
+                    "write a duration such as \"30m\" or \"3d\"",
+                );
                 0
             }
         }

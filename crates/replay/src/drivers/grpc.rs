@@ -10,6 +10,7 @@ use serde_json::Value;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::{Channel, Endpoint};
 
+use simulate_core::diagnostic::Problem;
 use simulate_core::template::Ctx;
 
 use crate::mapping::GrpcRequest;
@@ -109,16 +110,20 @@ pub struct Client {
 impl Client {
     /// Connects lazily: the first call opens the HTTP/2 connection, a broken one reopens.
     /// `https://` targets are verified against the web PKI roots and `ca_cert` (PEM).
-    pub fn new(url: &str, timeout: std::time::Duration, tls: &Tls) -> Result<Client, String> {
+    pub fn new(url: &str, timeout: std::time::Duration, tls: &Tls) -> Result<Client, Problem> {
+        let bad = |e: tonic::transport::Error| {
+            Problem::new(
+                format!("the gRPC target `{url}`: {e}"),
+                "write it like http://127.0.0.1:50051",
+            )
+        };
         let mut ep = Endpoint::from_shared(url.to_string())
-            .map_err(|e| format!("the gRPC target `{url}`: {e}"))?
+            .map_err(bad)?
             .timeout(timeout)
             .connect_timeout(timeout.min(std::time::Duration::from_secs(5)))
             .tcp_nodelay(true);
         if url.starts_with("https://") {
-            ep = ep
-                .tls_config(tls.tonic())
-                .map_err(|e| format!("the gRPC target `{url}`: {e}"))?;
+            ep = ep.tls_config(tls.tonic()).map_err(bad)?;
         }
         Ok(Client {
             channel: ep.connect_lazy(),

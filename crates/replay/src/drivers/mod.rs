@@ -9,6 +9,7 @@ pub mod socketio;
 use std::sync::Arc;
 
 use serde_json::Value;
+use simulate_core::diagnostic::Problem;
 
 use crate::mapping::{Mapped, Mapping, Protocol, Request};
 use crate::outcome::{ErrorClass, Outcome};
@@ -42,10 +43,15 @@ impl Driver {
         tls: &Tls,
         http2: bool,
         pool: usize,
-    ) -> Result<Driver, String> {
+    ) -> Result<Driver, Problem> {
         let grpc = match (&to.grpc, mapping.sends(Protocol::Grpc)) {
             (Some(url), _) => Some(grpc::Client::new(url, mapping.timeout, tls)?),
-            (None, true) => return Err("the mapping sends gRPC but no gRPC target is given".into()),
+            (None, true) => {
+                return Err(Problem::new(
+                    "the mapping sends gRPC but no gRPC target is given",
+                    "pass --grpc-target, or `target` under [grpc] in the mapping",
+                ));
+            }
             (None, false) => None,
         };
         let socketio = match (&mapping.socketio, &to.socketio) {
@@ -53,7 +59,10 @@ impl Driver {
                 Some(socketio::Client::new(Arc::clone(settings), url, mapping.timeout, tls).await?)
             }
             (Some(_), None) => {
-                return Err("the mapping has [socketio] but no Socket.IO target is given".into());
+                return Err(Problem::new(
+                    "the mapping has [socketio] but no Socket.IO target is given",
+                    "pass --socketio-target, or `url` under [socketio] in the mapping",
+                ));
             }
             (None, _) => None,
         };

@@ -108,8 +108,9 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    fn bad(&mut self, path: FieldPath, message: impl Into<String>, fix: &str) {
-        self.problems.push(self.src.problem(&path, message, fix));
+    fn bad(&mut self, path: FieldPath, message: impl std::fmt::Display, fix: &str) {
+        self.problems
+            .push(self.src.problem(&path, message.to_string(), fix));
     }
 
     fn timeout(&mut self, text: Option<&str>) -> Duration {

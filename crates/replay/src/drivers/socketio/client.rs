@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
+use simulate_core::diagnostic::Problem;
 use simulate_core::template::Ctx;
 use tokio::sync::{mpsc, oneshot};
 
@@ -38,27 +39,33 @@ impl Client {
         url: &str,
         timeout: Duration,
         tls: &Tls,
-    ) -> Result<Client, String> {
-        let u = url::Url::parse(url).map_err(|e| format!("the Socket.IO target `{url}`: {e}"))?;
+    ) -> Result<Client, Problem> {
+        let fix = "write it like http://127.0.0.1:3001 (or ws://, https://, wss://)";
+        let bad = |m: String| Problem::new(m, fix);
+        let u =
+            url::Url::parse(url).map_err(|e| bad(format!("the Socket.IO target `{url}`: {e}")))?;
         let secure = match u.scheme() {
             "http" | "ws" => false,
             "https" | "wss" => true,
             other => {
-                return Err(format!(
+                return Err(bad(format!(
                     "the Socket.IO target `{url}`: `{other}` is not http, https, ws or wss"
-                ));
+                )));
             }
         };
-        let host = u.host_str().ok_or("the Socket.IO target has no host")?;
+        let host = u
+            .host_str()
+            .ok_or_else(|| bad("the Socket.IO target has no host".into()))?;
         let tls = secure
             .then(|| Secure::new(host.trim_matches(['[', ']']), tls))
             .transpose()?;
         let port = u.port_or_known_default().unwrap_or(80);
+        let resolve = "check the host name, or give its IP address";
         let addr = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
             .await
-            .map_err(|e| format!("cannot resolve {host}: {e}"))?
+            .map_err(|e| Problem::new(format!("cannot resolve {host}: {e}"), resolve))?
             .next()
-            .ok_or_else(|| format!("{host} resolves to no address"))?;
+            .ok_or_else(|| Problem::new(format!("{host} resolves to no address"), resolve))?;
         let heard = settings
             .listen
             .iter()
