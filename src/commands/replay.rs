@@ -5,10 +5,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
-
 use crate::cli::ReplayArgs;
 use simulate_core::diagnostic::Problem;
+use simulate_core::run_record::RunRecord;
 
 use crate::exit;
 use simulate_core::engine::{Engine, World};
@@ -19,6 +18,7 @@ use simulate_replay::mapping::Mapping;
 use simulate_replay::mapping::Protocol;
 use simulate_replay::pacer::Plan;
 use simulate_replay::source::{Phases, Window};
+use simulate_replay::summary::{ReplayConfig, WindowConfig, WorldSource};
 use simulate_replay::thresholds::{Names, Threshold, preset};
 use simulate_replay::tls::Tls;
 use simulate_replay::{Feed, Options};
@@ -100,17 +100,16 @@ fn wall_text(ms: f64) -> String {
 /// scenario file since moved), every event is `steady`.
 fn log_phases(log: &Path) -> (Phases, Option<String>) {
     let read = || -> Option<simulate_core::scenario::Scenario> {
-        let run: serde_json::Value =
+        let run: RunRecord =
             serde_json::from_slice(&std::fs::read(log.parent()?.join("run.json")).ok()?).ok()?;
-        let c = &run["config"];
-        let text = |k: &str| c[k].as_str().map(String::from);
+        let c = run.config;
         let world = crate::cli::WorldArgs {
-            users: c["users"].as_u64().map(|v| v as u32),
-            days: c["days"].as_u64().map(|v| v as u32),
-            seed: c["seed"].as_u64(),
-            personas: text("personas_dir").map(Into::into),
-            scenario: text("scenario_file").map(Into::into),
-            start: text("start"),
+            users: Some(c.users),
+            days: Some(c.days),
+            seed: Some(c.seed),
+            personas: c.personas_dir.map(Into::into),
+            scenario: c.scenario_file.map(Into::into),
+            start: Some(c.start),
         };
         load_world(&world).ok().map(|(_, s)| s)
     };
@@ -144,9 +143,8 @@ fn seeded_warnings(db: &str, args: &ReplayArgs, window: Window) -> anyhow::Resul
             ));
         }
     }
-    if let Some(days) = config["days"].as_i64()
-        && window.from_ms < days * DAY
-    {
+    let days = i64::from(config.days);
+    if window.from_ms < days * DAY {
         out.push(format!(
             "the window starts at day {:.2}, but {place} already holds days 0..{days}: the target has applied those events and will see them again (fix: --window {days}d.. continues the seeded world)",
             window.from_ms as f64 / DAY as f64,
@@ -303,7 +301,10 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
                 phases,
                 window,
                 start,
-                json!({"source": "log", "log": log.display().to_string(), "scenario": scenario}),
+                WorldSource::Log {
+                    log: log.display().to_string(),
+                    scenario,
+                },
             )
         }
         None => {
@@ -339,15 +340,14 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
             }
             let threads = super::threads(Some(args.threads.unwrap_or(1)))?;
             let phases = Phases::of(&scenario);
-            let config = json!({
-                "source": "engine",
-                "scenario": scenario.name,
-                "users": scenario.users,
-                "days": scenario.days,
-                "seed": scenario.seed,
-                "start": scenario.start_text,
-                "personas": personas.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
-            });
+            let config = WorldSource::Engine {
+                scenario: scenario.name.clone(),
+                users: scenario.users,
+                days: scenario.days,
+                seed: scenario.seed,
+                start: scenario.start_text.clone(),
+                personas: personas.iter().map(|p| p.name.clone()).collect(),
+            };
             let start = scenario.start_ms;
             let world = World::new(personas, scenario, true)?;
             (
@@ -429,21 +429,25 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
         eprintln!("warning: {w}");
     }
 
-    let config = json!({
-        "warnings": warnings,
-        "target": shown_target,
-        "grpc_target": grpc_target.as_deref().map(mask_url),
-        "socketio_target": socketio_target.as_deref().map(mask_url),
-        "mapping": mapping.name,
-        "world": world_config,
-        "window": {"from_ms": window.from_ms, "to_ms": (window.to_ms < i64::MAX).then_some(window.to_ms), "text": args.window},
-        "compress": args.compress,
-        "factor": factor,
-        "max_in_flight": args.max_in_flight,
-        "connections": args.connections,
-        "http2": args.http2 || mapping.http2,
-        "thresholds": texts,
-    });
+    let config = ReplayConfig {
+        warnings,
+        target: shown_target.clone(),
+        grpc_target: grpc_target.as_deref().map(mask_url),
+        socketio_target: socketio_target.as_deref().map(mask_url),
+        mapping: mapping.name.clone(),
+        world: world_config,
+        window: WindowConfig {
+            from_ms: window.from_ms,
+            to_ms: (window.to_ms < i64::MAX).then_some(window.to_ms),
+            text: args.window.clone(),
+        },
+        compress: args.compress.clone(),
+        factor,
+        max_in_flight: args.max_in_flight,
+        connections: args.connections,
+        http2: args.http2 || mapping.http2,
+        thresholds: texts,
+    };
     let http2 = args.http2 || mapping.http2;
     let stop = super::interrupt_flag();
     let view = LiveView::new(args.quiet);

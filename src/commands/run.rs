@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use serde_json::json;
+use simulate_core::run_record::{RUN_SCHEMA, RunConfig, RunCounts, RunFiles, RunRecord};
 
 use crate::cli::{Preset, RunArgs};
 use crate::console::progress::Progress;
@@ -180,44 +180,52 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     let wall = progress.elapsed().as_secs_f64();
     let checksum = log.checksum();
 
-    let metrics_json = metrics.to_json(&scenario);
-    write_json(&out_dir.join("metrics.json"), &metrics_json)?;
-    let run_json = json!({
-        "schema": "simulate.run.v1",
-        "version": env!("CARGO_PKG_VERSION"),
-        "event_schema_version": simulate_core::timeline::json::SCHEMA_VERSION,
-        "config": {
-            "scenario": scenario.name,
-            "scenario_file": args.world.scenario.as_ref().map(|p| p.display().to_string()),
-            "personas_dir": args.world.personas.as_ref().map(|p| p.display().to_string()),
-            "personas": personas.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
-            "users": scenario.users,
-            "days": scenario.days,
-            "seed": scenario.seed,
-            "start": scenario.start_text,
-            "threads": threads,
-            "format": args.format,
+    let doc = metrics.document(&scenario);
+    write_json(&out_dir.join("metrics.json"), &doc)?;
+    let record = RunRecord {
+        schema: RUN_SCHEMA.into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        event_schema_version: simulate_core::timeline::json::SCHEMA_VERSION,
+        config: RunConfig {
+            scenario: scenario.name.clone(),
+            scenario_file: args
+                .world
+                .scenario
+                .as_ref()
+                .map(|p| p.display().to_string()),
+            personas_dir: args
+                .world
+                .personas
+                .as_ref()
+                .map(|p| p.display().to_string()),
+            personas: personas.iter().map(|p| p.name.clone()).collect(),
+            users: scenario.users,
+            days: scenario.days,
+            seed: scenario.seed,
+            start: scenario.start_text.clone(),
+            threads,
+            format: args.format.clone(),
         },
-        "counts": {
-            "events": totals.events,
-            "bytes_uncompressed": log.bytes,
-            "users_created": totals.users_created,
-            "users_signed_up": totals.signed_up,
-            "invitees": totals.invitees,
-            "gifts": totals.gifts,
-            "gift_claim_attempts": totals.claim_attempts,
+        counts: RunCounts {
+            events: totals.events,
+            bytes_uncompressed: log.bytes,
+            users_created: totals.users_created,
+            users_signed_up: totals.signed_up,
+            invitees: totals.invitees,
+            gifts: totals.gifts,
+            gift_claim_attempts: totals.claim_attempts,
         },
-        "events_sha256": checksum,
-        "interrupted": totals.interrupted,
-        "simulated_until_ms": totals.simulated_ms,
-        "wall_seconds": (wall * 1000.0).round() / 1000.0,
-        "events_per_second": (totals.events as f64 / wall.max(1e-9)).round(),
-        "files": {
-            "events": events_path.as_ref().map(|p| p.display().to_string()),
-            "metrics": out_dir.join("metrics.json").display().to_string(),
+        events_sha256: checksum.clone(),
+        interrupted: totals.interrupted,
+        simulated_until_ms: totals.simulated_ms,
+        wall_seconds: (wall * 1000.0).round() / 1000.0,
+        events_per_second: (totals.events as f64 / wall.max(1e-9)).round(),
+        files: RunFiles {
+            events: events_path.as_ref().map(|p| p.display().to_string()),
+            metrics: out_dir.join("metrics.json").display().to_string(),
         },
-    });
-    write_json(&out_dir.join("run.json"), &run_json)?;
+    };
+    write_json(&out_dir.join("run.json"), &record)?;
 
     // With --stdout the event lines own standard output; the summary goes to stderr.
     macro_rules! say {
@@ -225,12 +233,8 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
             if args.stdout { eprintln!($($a)*) } else { println!($($a)*) }
         };
     }
-    let r = |n: &str| {
-        metrics_json["retention"]["overall"][n]
-            .as_f64()
-            .map(|v| format!("{:.1} %", v * 100.0))
-            .unwrap_or_else(|| "n/a".into())
-    };
+    let r = |v: Option<f64>| v.map_or_else(|| "n/a".into(), |v| format!("{:.1} %", v * 100.0));
+    let retention = &doc.retention.overall;
     say!(
         "{} events from {} users over {} days in {:.2} s ({} events/s, {} threads){}",
         totals.events,
@@ -247,14 +251,12 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     );
     say!(
         "retention D1 {} · D7 {} · D30 {} · revenue {:.2} · avg DAU {}",
-        r("d1"),
-        r("d7"),
-        r("d30"),
-        metrics_json["revenue"]["total_minor_units"]
-            .as_f64()
-            .unwrap_or(0.0)
-            / 100.0,
-        metrics_json["engagement"]["avg_dau"]
+        r(retention.d1),
+        r(retention.d7),
+        r(retention.d30),
+        doc.revenue.total_minor_units as f64 / 100.0,
+        // As JSON spells it (250.0, not 250).
+        serde_json::Value::from(doc.engagement.avg_dau)
     );
     say!("sha256 {checksum}");
     match &events_path {
@@ -292,7 +294,7 @@ fn human(x: f64) -> String {
     }
 }
 
-fn write_json(path: &Path, v: &serde_json::Value) -> anyhow::Result<()> {
+fn write_json(path: &Path, v: &impl serde::Serialize) -> anyhow::Result<()> {
     let mut text = serde_json::to_string_pretty(v)?;
     text.push('\n');
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))

@@ -3,7 +3,6 @@
 use std::time::Instant;
 
 use anyhow::Context;
-use serde_json::json;
 
 use super::refused;
 use crate::cli::SeedArgs;
@@ -15,11 +14,11 @@ use simulate_core::engine::{Engine, World};
 use simulate_core::secret::mask_url;
 use simulate_core::sinks::fanout::Fanout;
 use simulate_core::sinks::jsonl::{Format, JsonlSink};
-use simulate_db::RunMeta;
 use simulate_db::postgres::{Pg, PgLoader};
 use simulate_db::projection::{Projection, RowSink, Table};
 use simulate_db::sqlite::{SqliteLoader, partial_path, seeded_file};
 use simulate_db::{DbError, Steps};
+use simulate_db::{RunMeta, WorldConfig};
 
 /// Where the rows go.
 enum Loader {
@@ -202,15 +201,23 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
 
     let meta = RunMeta {
         version: env!("CARGO_PKG_VERSION").to_string(),
-        config: json!({
-            "scenario": scenario.name,
-            "scenario_file": args.world.scenario.as_ref().map(|p| p.display().to_string()),
-            "personas_dir": args.world.personas.as_ref().map(|p| p.display().to_string()),
-            "users": scenario.users,
-            "days": scenario.days,
-            "seed": scenario.seed,
-            "start": scenario.start_text,
-        }),
+        config: WorldConfig {
+            scenario: scenario.name.clone(),
+            scenario_file: args
+                .world
+                .scenario
+                .as_ref()
+                .map(|p| p.display().to_string()),
+            personas_dir: args
+                .world
+                .personas
+                .as_ref()
+                .map(|p| p.display().to_string()),
+            users: scenario.users,
+            days: scenario.days,
+            seed: scenario.seed,
+            start: scenario.start_text.clone(),
+        },
         seed: scenario.seed,
         users: scenario.users,
         days: scenario.days,

@@ -15,9 +15,8 @@ use simulate_core::sinks::jsonl::{Format, JsonlSink};
 use simulate_db::DbError;
 use simulate_db::conn::Db;
 use simulate_db::projection::{Projection, Table};
-use simulate_db::verify::{DigestSink, TableDigest};
+use simulate_db::verify::{CheckReport, DigestSink, TableDigest, TableReport, VerifyReport};
 
-/// Exit code when the database does not match its timeline.
 /// What verify found.
 pub struct Report {
     pub tables: Vec<(Table, TableDigest, TableDigest)>,
@@ -33,38 +32,44 @@ impl Report {
     }
 
     /// The report for machines: what the console table says, with the full digests.
-    pub fn to_json(&self, place: &str) -> serde_json::Value {
-        let tables: Vec<_> = self
+    pub fn document(&self, place: &str) -> VerifyReport {
+        let tables = self
             .tables
             .iter()
-            .map(|(t, e, a)| {
-                serde_json::json!({
-                    "table": t.name(),
-                    "ok": e == a,
-                    "rows_expected": e.rows,
-                    "rows_found": a.rows,
-                    "digest_expected": e.hex(),
-                    "digest_found": a.hex(),
-                })
+            .map(|(t, e, a)| TableReport {
+                table: t.name().to_string(),
+                ok: e == a,
+                rows_expected: e.rows,
+                rows_found: a.rows,
+                digest_expected: e.hex(),
+                digest_found: a.hex(),
             })
             .collect();
-        let checks: Vec<_> = self
+        let checks = self
             .checks
             .iter()
-            .map(|(name, n, what)| serde_json::json!({ "check": name, "ok": *n == 0, "failures": n, "what": what }))
+            .map(|(name, n, what)| CheckReport {
+                check: name.clone(),
+                ok: *n == 0,
+                failures: *n,
+                what: what.clone(),
+            })
             .collect();
-        serde_json::json!({
-            "verified": place,
-            "ok": self.ok(),
-            "timeline_same_as_seeded": self.checksum_ok,
-            "tables": tables,
-            "checks": checks,
-        })
+        VerifyReport {
+            verified: place.to_string(),
+            ok: self.ok(),
+            timeline_same_as_seeded: self.checksum_ok,
+            tables,
+            checks,
+        }
     }
 }
 
 /// The world flags recorded at seed time; flags given to verify must agree with them.
-fn world_from_meta(config: &serde_json::Value, given: &WorldArgs) -> Result<WorldArgs, Problem> {
+fn world_from_meta(
+    config: &simulate_db::WorldConfig,
+    given: &WorldArgs,
+) -> Result<WorldArgs, Problem> {
     let (meta, clash) = world_clashes(config, given);
     if clash.is_empty() {
         Ok(meta)
@@ -226,7 +231,7 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
         outln!("  {name:<44} {status}");
     }
     if let Some(p) = &args.summary_export {
-        let text = serde_json::to_string_pretty(&report.to_json(&place))?;
+        let text = serde_json::to_string_pretty(&report.document(&place))?;
         std::fs::write(p, text + "\n")
             .map_err(|e| anyhow::anyhow!("cannot write the report {}: {e}", p.display()))?;
     }

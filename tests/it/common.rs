@@ -104,3 +104,21 @@ pub fn serve_tls(
         }
     });
 }
+
+/// A document we write conforms to its published schema (schema/NAME) and reads back
+/// as its type `T` unchanged: the type and the schema describe the same document.
+pub fn conforms<T: serde::Serialize + serde::de::DeserializeOwned>(doc: &Value, schema: &str) {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schema")
+        .join(schema);
+    let schema: Value = serde_json::from_slice(&std::fs::read(&file).expect("schema")).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator.iter_errors(doc).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "against {}: {errors:?}", file.display());
+    let typed: T = serde_json::from_value(doc.clone()).expect("reads back as its type");
+    assert_eq!(
+        &serde_json::to_value(&typed).unwrap(),
+        doc,
+        "read back and written again, the document is the same"
+    );
+}

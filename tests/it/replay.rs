@@ -226,18 +226,7 @@ fn every_mapped_event_arrives_once_with_its_line_and_on_schedule() {
     assert_eq!(s["totals"]["late"], 0);
     assert!(s["totals"]["server_side"].as_u64().unwrap() > 0);
     assert_eq!(s["thresholds"][0]["ok"], true);
-    let validator = jsonschema::validator_for(
-        &serde_json::from_str(
-            &std::fs::read_to_string(
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/replay-summary.v1.json"),
-            )
-            .unwrap(),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let errors: Vec<String> = validator.iter_errors(&s).map(|e| e.to_string()).collect();
-    assert!(errors.is_empty(), "summary against its schema: {errors:?}");
+    crate::common::conforms::<simulate_replay::summary::Summary>(&s, "replay-summary.v1.json");
 
     // The exported histograms decode and hold every request: summaries can be merged.
     use base64::Engine as _;

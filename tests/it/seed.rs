@@ -256,6 +256,10 @@ fn verify_catches_each_corruption() {
     assert_eq!(verify().status.code(), Some(0));
     assert_eq!(exported()["ok"], true);
     assert_eq!(exported()["tables"].as_array().unwrap().len(), 12);
+    crate::common::conforms::<simulate_db::verify::VerifyReport>(
+        &exported(),
+        "verify-report.v1.json",
+    );
 
     let steps: [(&[&str], &str); 5] = [
         (

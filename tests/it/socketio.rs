@@ -188,10 +188,7 @@ fn sessions_get_their_own_connections_gifts_arrive_once_acked_and_broadcasts_fan
     let p99 = l["fanout_ms"]["p99"].as_f64().unwrap();
     assert!(p99 > 0.0 && p99 < 2000.0, "{l}");
 
-    let schema: Value =
-        serde_json::from_str(include_str!("../../schema/replay-summary.v1.json")).unwrap();
-    let v = jsonschema::validator_for(&schema).unwrap();
-    assert!(v.is_valid(&s), "{:?}", v.iter_errors(&s).next());
+    crate::common::conforms::<simulate_replay::summary::Summary>(&s, "replay-summary.v1.json");
 }
 
 /// A TCP relay in front of the server whose connections the test can cut at once.

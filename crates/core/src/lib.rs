@@ -10,6 +10,7 @@ pub mod diagnostic;
 pub mod engine;
 pub mod ids;
 pub mod persona;
+pub mod run_record;
 pub mod scenario;
 pub mod secret;
 pub mod sinks;

@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use crate::DbError;
+use crate::{DbError, WorldConfig};
 
 /// A seeded database to read.
 pub enum Db<'a> {
@@ -27,7 +27,7 @@ pub(crate) use on_db;
 
 impl Db<'_> {
     /// The run_meta row a seed wrote: its config, the timeline's SHA-256 and its events.
-    pub async fn run_meta(&mut self) -> Result<(serde_json::Value, String, i64), DbError> {
+    pub async fn run_meta(&mut self) -> Result<(WorldConfig, String, i64), DbError> {
         // PostgreSQL keeps config as jsonb, SQLite as text.
         let sql = if matches!(self, Db::Pg(_)) {
             "SELECT config::text, events_sha256, events FROM run_meta"

@@ -18,10 +18,26 @@ use std::time::Instant;
 
 use simulate_core::diagnostic::Problem;
 
+/// The world a seed simulated, as run_meta's `config` keeps it: the same values
+/// regenerate the same timeline.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct WorldConfig {
+    pub scenario: String,
+    /// `--scenario FILE`, or none for the shipped scenario.
+    pub scenario_file: Option<String>,
+    /// `--personas DIR`, or none for the shipped personas.
+    pub personas_dir: Option<String>,
+    pub users: u32,
+    pub days: u32,
+    pub seed: u64,
+    /// YYYY-MM-DD.
+    pub start: String,
+}
+
 /// The run's identity, stored in run_meta so `verify` can regenerate the timeline.
 pub struct RunMeta {
     pub version: String,
-    pub config: serde_json::Value,
+    pub config: WorldConfig,
     pub seed: u64,
     pub users: u32,
     pub days: u32,

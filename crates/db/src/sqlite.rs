@@ -171,7 +171,7 @@ impl SqliteLoader {
             "INSERT INTO run_meta (id, version, config, seed, users, days, events, events_sha256, complete) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)",
             rusqlite::params![
                 meta.version,
-                meta.config.to_string(),
+                serde_json::to_string(&meta.config).unwrap_or_default(),
                 meta.seed as i64,
                 meta.users as i64,
                 meta.days as i64,

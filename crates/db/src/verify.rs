@@ -18,6 +18,39 @@ use super::copy::fields;
 use super::projection::{Kind, RowSink, Table};
 use simulate_core::units::{DAY, HOUR, MINUTE, SECOND, days_from_civil};
 
+/// verify's report as a type: what `verify --summary-export` writes (schema/
+/// verify-report.v1.json describes the same document).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct VerifyReport {
+    /// Where it read: a SQLite file, or a schema of a PostgreSQL URL (password masked).
+    pub verified: String,
+    pub ok: bool,
+    /// The timeline regenerated from run_meta has the SHA-256 the seed recorded.
+    pub timeline_same_as_seeded: bool,
+    pub tables: Vec<TableReport>,
+    pub checks: Vec<CheckReport>,
+}
+
+/// One table: rows and order-free digest expected (from the timeline) and found.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TableReport {
+    pub table: String,
+    pub ok: bool,
+    pub rows_expected: u64,
+    pub rows_found: u64,
+    pub digest_expected: String,
+    pub digest_found: String,
+}
+
+/// One named invariant check and how many rows break it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CheckReport {
+    pub check: String,
+    pub ok: bool,
+    pub failures: i64,
+    pub what: String,
+}
+
 /// Row count and order-free digest of one table.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TableDigest {

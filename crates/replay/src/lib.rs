@@ -12,6 +12,7 @@ pub mod outcome;
 pub mod pacer;
 pub mod source;
 pub mod stats;
+pub mod summary;
 pub mod thresholds;
 pub mod tls;
 
@@ -20,7 +21,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
 use simulate_core::engine::Engine;
 
 use drivers::{Driver, Targets};
@@ -29,6 +29,7 @@ use mapping::Mapping;
 use pacer::{Live, Plan};
 use source::Phases;
 use stats::{Stats, by_kind, percentiles};
+use summary::{ReplayConfig, SUMMARY_SCHEMA, Skipped, Summary, Totals, Verdict};
 use thresholds::Threshold;
 use tls::Tls;
 
@@ -54,7 +55,7 @@ pub struct Options {
     /// the engine simulates up to the window's start.
     pub watch: Option<Watch>,
     /// Echoed in the summary's `config`.
-    pub config: Value,
+    pub config: ReplayConfig,
 }
 
 /// A live view's callback: `None` until the first request is due.
@@ -81,7 +82,7 @@ pub struct LiveFigures {
 }
 
 pub struct Report {
-    pub summary: Value,
+    pub summary: Summary,
     pub failed_thresholds: usize,
     pub interrupted: bool,
 }
@@ -166,51 +167,44 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, ReplayError> 
     if let Some(sio) = &driver.socketio {
         stats.fanout = sio.fanouts();
     }
-    let mut verdicts = Vec::new();
-    let mut failed = 0;
-    for t in &o.thresholds {
-        let (v, ok) = t.report(&stats);
-        failed += !ok as usize;
-        verdicts.push(v);
-    }
+    let thresholds: Vec<Verdict> = o.thresholds.iter().map(|t| t.verdict(&stats)).collect();
+    let failed = thresholds.iter().filter(|v| !v.ok).count();
     let total = stats.total();
     let wall = ended.wall.as_secs_f64().max(1e-9);
+    let per_s = |n: u64| (n as f64 / wall * 10.0).round() / 10.0;
     let phase_name = |p: u8| o.phases.name(p).to_string();
-    let summary = json!({
-        "schema": "simulate.replay-summary.v1",
-        "version": env!("CARGO_PKG_VERSION"),
-        "config": o.config,
-        "interrupted": ended.interrupted,
-        "wall_seconds": (wall * 1000.0).round() / 1000.0,
-        "totals": {
-            "scheduled": stats.scheduled,
-            "sent": stats.sent,
-            "completed": total.count(),
-            "ok": total.ok,
-            "errors": total.errors,
-            "late": stats.late,
-            "connection_waits": stats.connection_waits,
-            "chained": stats.chained,
-            "abandoned": ended.abandoned,
-            "unmapped": stats.unmapped.iter().sum::<u64>(),
-            "server_side": stats.server_side.iter().sum::<u64>(),
-            "scheduled_per_s": (stats.scheduled as f64 / wall * 10.0).round() / 10.0,
-            "achieved_per_s": (total.count() as f64 / wall * 10.0).round() / 10.0,
+    let summary = Summary {
+        schema: SUMMARY_SCHEMA.into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        config: o.config,
+        interrupted: ended.interrupted,
+        wall_seconds: (wall * 1000.0).round() / 1000.0,
+        totals: Totals {
+            scheduled: stats.scheduled,
+            sent: stats.sent,
+            completed: total.count(),
+            ok: total.ok,
+            errors: total.errors,
+            late: stats.late,
+            connection_waits: stats.connection_waits,
+            chained: stats.chained,
+            abandoned: ended.abandoned as u64,
+            unmapped: stats.unmapped.iter().sum(),
+            server_side: stats.server_side.iter().sum(),
+            scheduled_per_s: per_s(stats.scheduled),
+            achieved_per_s: per_s(total.count()),
         },
-        "overall": stats.total_json(),
-        "scheduler_lag_ms": percentiles(&stats.lag),
-        "skipped": {
-            "unmapped": by_kind(&stats.unmapped),
-            "server_side": by_kind(&stats.server_side),
+        overall: total.figures(),
+        scheduler_lag_ms: percentiles(&stats.lag),
+        skipped: Skipped {
+            unmapped: by_kind(&stats.unmapped),
+            server_side: by_kind(&stats.server_side),
         },
-        "groups": stats.groups_json(&o.mapping.tags, &phase_name),
-        "series": stats.series(),
-        "thresholds": verdicts,
-    });
-    let mut summary = summary;
-    if let Some(sio) = &driver.socketio {
-        summary["socketio"] = sio.report();
-    }
+        groups: stats.groups(&o.mapping.tags, &phase_name),
+        series: stats.series(),
+        thresholds,
+        socketio: driver.socketio.as_ref().map(|s| s.report()),
+    };
     Ok(Report {
         summary,
         failed_thresholds: failed,

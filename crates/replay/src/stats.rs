@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
-use serde_json::{Value, json};
 
 use simulate_core::timeline::EVENT_KINDS;
 
 use crate::mapping::Protocol;
 use crate::outcome::{ErrorClass, Outcome};
+use crate::summary::{self, GroupFigures, Histograms, Percentiles, Tags};
 
 /// Microseconds: the unit every histogram records.
 fn us(d: Duration) -> u64 {
@@ -84,53 +84,51 @@ impl Group {
         }
     }
 
-    fn to_json(&self) -> Value {
-        json!({
-            "count": self.count(),
-            "ok": self.ok,
-            "errors": self.errors,
-            "late": self.late,
-            "statuses": self.statuses.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
-            "error_classes": self.classes.iter().map(|(k, v)| (k.name().to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
-            "latency_ms": percentiles(&self.latency),
-            "service_ms": percentiles(&self.service),
-            "histograms": {
-                "unit": "us",
-                "encoding": "HdrHistogram V2 + DEFLATE, base64",
-                "latency": encode(&self.latency),
-                "service": encode(&self.service),
+    /// The group's figures as the summary gives them.
+    pub fn figures(&self) -> GroupFigures {
+        GroupFigures {
+            count: self.count(),
+            ok: self.ok,
+            errors: self.errors,
+            late: self.late,
+            statuses: self
+                .statuses
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
+            error_classes: self
+                .classes
+                .iter()
+                .map(|(k, v)| (k.name().to_string(), *v))
+                .collect(),
+            latency_ms: percentiles(&self.latency),
+            service_ms: percentiles(&self.service),
+            histograms: Histograms {
+                unit: "us".into(),
+                encoding: "HdrHistogram V2 + DEFLATE, base64".into(),
+                latency: encode(&self.latency),
+                service: encode(&self.service),
             },
-        })
+        }
     }
 }
-
-/// The percentiles every summary shows, in milliseconds.
-pub const QUANTILES: &[(&str, f64)] = &[
-    ("p50", 0.50),
-    ("p90", 0.90),
-    ("p95", 0.95),
-    ("p99", 0.99),
-    ("p99.9", 0.999),
-];
 
 pub fn ms(v: u64) -> f64 {
     (v as f64 / 1000.0 * 1000.0).round() / 1000.0
 }
 
-pub fn percentiles(h: &Histogram<u64>) -> Value {
-    if h.is_empty() {
-        return Value::Null;
-    }
-    let mut m = serde_json::Map::new();
-    for (name, q) in QUANTILES {
-        m.insert(name.to_string(), json!(ms(h.value_at_quantile(*q))));
-    }
-    m.insert("max".into(), json!(ms(h.max())));
-    m.insert(
-        "mean".into(),
-        json!((h.mean() / 1000.0 * 1000.0).round() / 1000.0),
-    );
-    Value::Object(m)
+/// A histogram of µs as percentiles in ms; `None` when it is empty.
+pub fn percentiles(h: &Histogram<u64>) -> Option<Percentiles> {
+    let at = |q: f64| ms(h.value_at_quantile(q));
+    (!h.is_empty()).then(|| Percentiles {
+        p50: at(0.50),
+        p90: at(0.90),
+        p95: at(0.95),
+        p99: at(0.99),
+        p99_9: at(0.999),
+        max: ms(h.max()),
+        mean: (h.mean() / 1000.0 * 1000.0).round() / 1000.0,
+    })
 }
 
 fn encode(h: &Histogram<u64>) -> String {
@@ -326,66 +324,53 @@ impl Stats {
     }
 
     /// The per-second series, closing the current second first.
-    pub fn series(&mut self) -> Value {
+    pub fn series(&mut self) -> Vec<summary::Second> {
         self.roll();
-        Value::Array(
-            self.seconds
-                .iter()
-                .enumerate()
-                .map(|(i, s)| {
-                    json!({
-                        "t_s": i,
-                        "scheduled": s.scheduled,
-                        "sent": s.sent,
-                        "completed": s.completed,
-                        "errors": s.errors,
-                        "p95_ms": s.p95_us.map(ms),
-                    })
-                })
-                .collect(),
-        )
+        self.seconds
+            .iter()
+            .enumerate()
+            .map(|(i, s)| summary::Second {
+                t_s: i as u64,
+                scheduled: s.scheduled,
+                sent: s.sent,
+                completed: s.completed,
+                errors: s.errors,
+                p95_ms: s.p95_us.map(ms),
+            })
+            .collect()
     }
 
-    /// Groups as JSON with their tag names resolved.
-    pub fn groups_json(&self, tags: &[String], phase: &dyn Fn(u8) -> String) -> Value {
-        Value::Array(
-            self.groups
-                .iter()
-                .map(|(k, g)| {
-                    let mut v = g.to_json();
-                    let tags = json!({
-                        "protocol": k.protocol.name(),
-                        "event": EVENT_KINDS.get(k.event as usize).copied().unwrap_or("unknown"),
-                        "kind": tags.get(k.tag as usize).cloned().unwrap_or_default(),
-                        "phase": phase(k.phase),
-                    });
-                    v.as_object_mut()
-                        .expect("an object")
-                        .insert("tags".into(), tags);
-                    v
-                })
-                .collect(),
-        )
-    }
-
-    pub fn total_json(&self) -> Value {
-        self.total().to_json()
+    /// The groups with their tags' names: request tags from the mapping, phase names
+    /// from `phase`.
+    pub fn groups(&self, tags: &[String], phase: &dyn Fn(u8) -> String) -> Vec<summary::Group> {
+        self.groups
+            .iter()
+            .map(|(k, g)| summary::Group {
+                figures: g.figures(),
+                tags: Tags {
+                    protocol: k.protocol.name().to_string(),
+                    event: EVENT_KINDS
+                        .get(k.event as usize)
+                        .copied()
+                        .unwrap_or("unknown")
+                        .to_string(),
+                    kind: tags.get(k.tag as usize).cloned().unwrap_or_default(),
+                    phase: phase(k.phase),
+                },
+            })
+            .collect()
     }
 }
 
-/// Skipped events by kind, as a JSON object of the non-zero counts.
-pub fn by_kind(counts: &[u64]) -> Value {
-    Value::Object(
-        counts
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| **n > 0)
-            .map(|(i, n)| {
-                (
-                    EVENT_KINDS.get(i).copied().unwrap_or("unknown").to_string(),
-                    json!(n),
-                )
-            })
-            .collect(),
-    )
+/// Skipped events by kind: the non-zero counts.
+pub fn by_kind(counts: &[u64]) -> BTreeMap<String, u64> {
+    counts
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(i, n)| {
+            let kind = EVENT_KINDS.get(i).copied().unwrap_or("unknown");
+            (kind.to_string(), *n)
+        })
+        .collect()
 }

@@ -2,13 +2,12 @@
 //! `service_p99{event:gift.claimed|goal.claimed}<2s`. A metric, tag or tag value that
 //! does not exist is an error before any traffic is sent, never a silent pass.
 
-use serde_json::{Value, json};
-
 use simulate_core::diagnostic::Problem;
 use simulate_core::timeline::EVENT_KINDS;
 
 use crate::mapping::Protocol;
 use crate::stats::{Group, Key, Stats, ms};
+use crate::summary::Verdict;
 
 #[derive(Clone, Debug, PartialEq)]
 enum Metric {
@@ -281,7 +280,8 @@ impl Threshold {
         (observed, holds)
     }
 
-    pub fn report(&self, stats: &Stats) -> (Value, bool) {
+    /// The threshold judged over `stats`.
+    pub fn verdict(&self, stats: &Stats) -> Verdict {
         let (observed, holds) = self.check(stats);
         let shown = observed.map(|v| {
             if self.rate {
@@ -295,16 +295,15 @@ impl Threshold {
                 format!("{v}")
             }
         });
-        (
-            json!({
-                "threshold": self.text,
-                "observed": observed,
-                "shown": shown.clone().unwrap_or_else(|| "no samples".into()),
-                "ok": holds,
-                "note": if observed.is_none() { Some("no request matched: a threshold without data fails") } else { None },
-            }),
-            holds,
-        )
+        Verdict {
+            threshold: self.text.clone(),
+            observed,
+            shown: shown.unwrap_or_else(|| "no samples".into()),
+            ok: holds,
+            note: observed
+                .is_none()
+                .then(|| "no request matched: a threshold without data fails".into()),
+        }
     }
 }
 

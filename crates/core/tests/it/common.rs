@@ -93,7 +93,7 @@ pub fn simulate(spec: Spec) -> Run {
         lines: capture.lines,
         checksum: log.checksum(),
         totals,
-        metrics: metrics.to_json(&scenario),
+        metrics: serde_json::to_value(metrics.document(&scenario)).expect("metrics serialize"),
         personas,
     }
 }

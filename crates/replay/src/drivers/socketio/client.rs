@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use serde_json::{Value, json};
+use serde_json::json;
 use simulate_core::diagnostic::Problem;
 use simulate_core::template::Ctx;
 use tokio::sync::{mpsc, oneshot};
@@ -18,6 +18,7 @@ use super::report::{Broadcasts, Counters, Heard, at, pick};
 use crate::mapping::{Emit, SocketIoRequest, SocketIoSettings};
 use crate::outcome::{ErrorClass, Outcome};
 use crate::source::Due;
+use crate::summary::SocketIoReport;
 use crate::tls::Tls;
 
 /// One user's connection: its task takes commands over the channel.
@@ -263,7 +264,7 @@ impl Client {
     }
 
     /// Connection, broadcast and delivery figures for the summary.
-    pub fn report(&self) -> Value {
+    pub fn report(&self) -> SocketIoReport {
         super::report::report(&self.shared)
     }
 

@@ -1,14 +1,17 @@
-//! Business metrics for analysts, folded from the timeline in one pass (docs/METRICS.md).
+//! Business metrics for analysts, folded from the timeline in one pass (docs/METRICS.md)
+//! and written as metrics.json ([`document::MetricsDoc`], built in [`report`]).
+
+pub mod document;
+mod report;
 
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
-use serde_json::{Value, json};
 
 use crate::persona::Persona;
 use crate::scenario::Scenario;
 use crate::timeline::*;
-use crate::units::{DAY, HOUR, SimDuration, format_rfc3339};
+use crate::units::{DAY, HOUR, SimDuration};
 
 const NOT_SIGNED: u32 = u32::MAX;
 
@@ -120,36 +123,6 @@ pub struct Metrics {
 fn hist() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60 * 60 * 24 * 365, 3)
         .unwrap_or_else(|_| Histogram::new(3).expect("3 significant figures is valid"))
-}
-
-fn pct(h: &Histogram<u64>) -> Value {
-    if h.is_empty() {
-        return Value::Null;
-    }
-    json!({
-        "count": h.len(),
-        "mean": round(h.mean(), 2),
-        "p50": h.value_at_quantile(0.50),
-        "p90": h.value_at_quantile(0.90),
-        "p99": h.value_at_quantile(0.99),
-        "max": h.max(),
-    })
-}
-
-fn round(v: f64, places: i32) -> f64 {
-    if !v.is_finite() {
-        return 0.0;
-    }
-    let f = 10f64.powi(places);
-    (v * f).round() / f
-}
-
-fn ratio(a: u64, b: u64) -> Value {
-    if b == 0 {
-        Value::Null
-    } else {
-        json!(round(a as f64 / b as f64, 4))
-    }
 }
 
 impl Metrics {
@@ -437,232 +410,6 @@ impl Metrics {
         (self.reached_ms.max(0) as usize)
             .div_ceil(DAY as usize)
             .min(self.days)
-    }
-
-    #[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
-    pub fn to_json(&self, scenario: &Scenario) -> Value {
-        let days_n = self.window_days();
-        let signed: Vec<usize> = (0..self.persona.len())
-            .filter(|&i| self.signup_day[i] != NOT_SIGNED)
-            .collect();
-        let users = signed.len() as u64;
-        let mut days = Vec::new();
-        let mut dau_sum = 0;
-        for d in 0..days_n {
-            let dau = self.dau(d);
-            dau_sum += dau;
-            let wau = signed
-                .iter()
-                .filter(|&&i| self.active_within(i, d.saturating_sub(6), d))
-                .count() as u64;
-            let mau = signed
-                .iter()
-                .filter(|&&i| self.active_within(i, d.saturating_sub(29), d))
-                .count() as u64;
-            let x = &self.per_day[d];
-            days.push(json!({
-                "day": d,
-                "date": format_rfc3339(self.start_ms + d as i64 * DAY)[..10].to_string(),
-                "dau": dau, "wau": wau, "mau": mau,
-                "stickiness": ratio(dau, mau),
-                "new_users": x.new_users,
-                "sessions": x.sessions,
-                "events": x.events,
-                "revenue": x.revenue,
-                "points_earned": x.points_earned,
-                "points_redeemed": x.points_redeemed,
-                "peak_concurrent_sessions": x.peak_concurrent,
-                "churned": x.churned,
-            }));
-        }
-        let revenue: u64 = self.user_revenue.iter().sum();
-        let payers = self.user_revenue.iter().filter(|r| **r > 0).count() as u64;
-        let sessions: u64 = self.loops.iter().map(|l| l.sessions).sum();
-
-        let ret = |persona: Option<u16>| {
-            let mut m = serde_json::Map::new();
-            for n in [1usize, 7, 14, 30] {
-                let (k, b) = self.retention(n, persona);
-                m.insert(
-                    format!("d{n}"),
-                    if b == 0 {
-                        Value::Null
-                    } else {
-                        json!(round(k as f64 / b as f64, 4))
-                    },
-                );
-            }
-            Value::Object(m)
-        };
-        let mut cohorts = Vec::new();
-        for c in 0..days_n {
-            let members: Vec<usize> = signed
-                .iter()
-                .copied()
-                .filter(|&i| self.signup_day[i] as usize == c)
-                .collect();
-            if members.is_empty() {
-                continue;
-            }
-            let mut by_day = Vec::new();
-            for n in 0..(days_n - c).min(31) {
-                let k = members
-                    .iter()
-                    .filter(|&&i| self.is_active(i, c + n))
-                    .count() as u64;
-                by_day.push(round(k as f64 / members.len() as f64, 4));
-            }
-            let rev: u64 = members.iter().map(|&i| self.user_revenue[i]).sum();
-            cohorts.push(json!({
-                "signup_day": c,
-                "users": members.len(),
-                "active_share_by_day": by_day,
-                "ltv_so_far": round(rev as f64 / members.len() as f64, 2),
-            }));
-        }
-        let mut by_persona = serde_json::Map::new();
-        for (p, name) in self.persona_names.iter().enumerate() {
-            let l = &self.loops[p];
-            let rev: u64 = signed
-                .iter()
-                .filter(|&&i| self.persona[i] as usize == p)
-                .map(|&i| self.user_revenue[i])
-                .sum();
-            by_persona.insert(
-                name.clone(),
-                json!({
-                    "users": l.users,
-                    "share": ratio(l.users, users),
-                    "sessions": l.sessions,
-                    "sessions_per_user": ratio(l.sessions, l.users),
-                    "retention": ret(Some(p as u16)),
-                    "churned": l.churned,
-                    "churn_rate": ratio(l.churned, l.users),
-                    "revenue": rev,
-                    "hooked_loop": {
-                        "trigger": { "internal": l.internal, "external": l.external },
-                        "action": { "reached": l.action, "missed": l.sessions - l.action.min(l.sessions) },
-                        "reward": { "tried": l.reward_tried, "drawn": l.reward_drawn, "failed": l.reward_tried.saturating_sub(l.reward_drawn) },
-                        "investment": { "tried": l.investment_tried, "made": l.investment_made, "skipped": l.sessions.saturating_sub(l.investment_made) },
-                        "abandoned": l.abandoned,
-                        "timed_out": l.timed_out,
-                        "completed_loops": l.full_loop,
-                        "completion_rate": ratio(l.full_loop, l.sessions),
-                    },
-                }),
-            );
-        }
-        let funnel_count = |flag: u8| {
-            signed
-                .iter()
-                .filter(|&&i| self.funnel[i] & flag != 0)
-                .count() as u64
-        };
-        let mix_hour: serde_json::Map<String, Value> = EVENT_KINDS
-            .iter()
-            .enumerate()
-            .filter(|(k, _)| self.kinds[*k] > 0)
-            .map(|(k, name)| (name.to_string(), json!(self.by_hour[k].to_vec())))
-            .collect();
-        let mix_phase: Vec<Value> = self
-            .phases
-            .iter()
-            .enumerate()
-            .map(|(p, (name, a, b))| {
-                let counts: serde_json::Map<String, Value> = EVENT_KINDS
-                    .iter()
-                    .enumerate()
-                    .filter(|(k, _)| self.by_phase[p][*k] > 0)
-                    .map(|(k, n)| (n.to_string(), json!(self.by_phase[p][k])))
-                    .collect();
-                json!({ "phase": name, "from_ms": a, "to_ms": b, "events": counts })
-            })
-            .collect();
-        let points_earned = self.points_by_source[0] + self.points_by_source[1];
-        let mau_last = days.last().and_then(|d| d["mau"].as_u64()).unwrap_or(0);
-        let avg_dau = dau_sum as f64 / days_n.max(1) as f64;
-        json!({
-            "schema": "simulate.metrics.v1",
-            "scenario": scenario.name,
-            "window": { "start": format_rfc3339(self.start_ms), "days": days_n, "days_planned": self.days, "complete": days_n == self.days },
-            "users": {
-                "signed_up": users,
-                "with_events": self.persona.len(),
-                "churned": self.loops.iter().map(|l| l.churned).sum::<u64>(),
-            },
-            "engagement": {
-                "days": days,
-                "avg_dau": round(avg_dau, 2),
-                "stickiness_dau_over_mau": if mau_last == 0 { Value::Null } else { json!(round(avg_dau / mau_last as f64, 4)) },
-                "peak_concurrent_sessions": { "sessions": self.peak_concurrent.0, "at": format_rfc3339(self.start_ms + self.peak_concurrent.1) },
-                "sessions": sessions,
-                "sessions_per_user": ratio(sessions, users),
-                "session_length_seconds": pct(&self.session_len_s),
-                "session_triggers": self.triggers,
-                "session_end_reasons": self.end_reasons,
-            },
-            "retention": {
-                "overall": ret(None),
-                "by_cohort": cohorts,
-            },
-            "funnel": {
-                "signed_up": users,
-                "first_action": funnel_count(F_ACTION),
-                "first_reward": funnel_count(F_REWARD),
-                "first_investment": funnel_count(F_INVEST),
-                "purchase": funnel_count(F_PURCHASE),
-            },
-            "revenue": {
-                "total_minor_units": revenue,
-                "by_currency": self.revenue_by_currency,
-                "paying_users": payers,
-                "conversion": ratio(payers, users),
-                "arpu": round(revenue as f64 / users.max(1) as f64, 2),
-                "arppu": round(revenue as f64 / payers.max(1) as f64, 2),
-                "arpdau": round(revenue as f64 / dau_sum.max(1) as f64, 4),
-                "ltv_so_far": round(revenue as f64 / users.max(1) as f64, 2),
-            },
-            "points": {
-                "earned": points_earned,
-                "earned_from_activity": self.points_by_source[0],
-                "earned_from_goals": self.points_by_source[1],
-                "redeemed": self.points_redeemed,
-                "outstanding_liability": points_earned as i64 - self.points_redeemed as i64,
-                "redemption_rate": ratio(self.points_redeemed, points_earned),
-            },
-            "gifts": {
-                "created": self.gifts_created,
-                "shares_offered": self.shares_offered,
-                "claim_attempts": self.claims.iter().sum::<u64>(),
-                "claimed": self.claims[0],
-                "gifts_fully_claimed": self.gifts_exhausted,
-                "failed_exhausted": self.claims[1],
-                "failed_expired": self.claims[2],
-                "share_fill_rate": ratio(self.claims[0], self.shares_offered),
-                "time_to_claim_seconds": pct(&self.time_to_claim_s),
-            },
-            "goals": {
-                "completed": self.goals_completed,
-                "claimed": self.goals_claimed,
-                "claim_rate": ratio(self.goals_claimed, self.goals_completed),
-            },
-            "nudges": {
-                "sent": self.nudges_sent[0] + self.nudges_sent[1],
-                "sent_reengagement": self.nudges_sent[0],
-                "sent_campaign": self.nudges_sent[1],
-                "opened": self.nudges_opened,
-                "open_rate": ratio(self.nudges_opened, self.nudges_sent[0] + self.nudges_sent[1]),
-                "time_to_open_seconds": pct(&self.nudge_open_delay_s),
-            },
-            "personas": by_persona,
-            "events": {
-                "total": self.events_total,
-                "by_kind": EVENT_KINDS.iter().enumerate().map(|(k, n)| (n.to_string(), json!(self.kinds[k]))).collect::<serde_json::Map<_, _>>(),
-                "per_active_user_day": ratio(self.events_total, dau_sum),
-                "by_hour_utc": mix_hour,
-                "by_phase": mix_phase,
-            },
-        })
     }
 
     fn report_line(&self, now: i64) -> String {
