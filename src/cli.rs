@@ -261,7 +261,7 @@ impl DbArgs {
             .filter(|u| !u.trim().is_empty())
     }
 
-    pub fn sqlite_path(&self) -> std::path::PathBuf {
+    pub(crate) fn sqlite_path(&self) -> std::path::PathBuf {
         self.sqlite
             .clone()
             .unwrap_or_else(|| std::path::PathBuf::from("output/seed.sqlite"))

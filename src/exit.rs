@@ -7,12 +7,12 @@ use simulate_core::diagnostic::{Problem, Problems};
 use simulate_db::DbError;
 use simulate_replay::ReplayError;
 
-pub const OK: i32 = 0;
-pub const FAILED: i32 = 1;
-pub const BAD_INPUT: i32 = 2;
-pub const VERIFY_MISMATCH: i32 = 3;
-pub const THRESHOLD_FAILED: i32 = 99;
-pub const INTERRUPTED: i32 = 130;
+pub(crate) const OK: i32 = 0;
+pub(crate) const FAILED: i32 = 1;
+pub(crate) const BAD_INPUT: i32 = 2;
+pub(crate) const VERIFY_MISMATCH: i32 = 3;
+pub(crate) const THRESHOLD_FAILED: i32 = 99;
+pub(crate) const INTERRUPTED: i32 = 130;
 
 /// The exit code of a command that failed with `e`, and the message to print for it.
 /// Bad input ([`Problem`], [`Problems`], a database's or a replay's refusal) is printed

@@ -12,7 +12,7 @@ use simulate_db::WorldConfig;
 use crate::cli::WorldArgs;
 
 /// Personas and scenario from the shared world flags.
-pub fn load_world(w: &WorldArgs) -> anyhow::Result<(Vec<Persona>, Scenario)> {
+pub(crate) fn load_world(w: &WorldArgs) -> anyhow::Result<(Vec<Persona>, Scenario)> {
     let personas = persona::load(w.personas.as_deref())?;
     let over = Overrides {
         users: w.users,
@@ -25,7 +25,7 @@ pub fn load_world(w: &WorldArgs) -> anyhow::Result<(Vec<Persona>, Scenario)> {
 }
 
 /// The world recorded in a seed's run_meta, and each given flag that differs from it.
-pub fn world_clashes(config: &WorldConfig, given: &WorldArgs) -> (WorldArgs, Vec<String>) {
+pub(crate) fn world_clashes(config: &WorldConfig, given: &WorldArgs) -> (WorldArgs, Vec<String>) {
     let meta = WorldArgs {
         users: Some(config.users),
         days: Some(config.days),

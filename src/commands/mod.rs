@@ -30,7 +30,7 @@ use crate::exit;
 use simulate_core::diagnostic::Problem;
 
 /// `--threads`, or the CPU count; the same range for every command.
-pub fn threads(arg: Option<usize>) -> Result<usize, Problem> {
+pub(crate) fn threads(arg: Option<usize>) -> Result<usize, Problem> {
     let n = arg.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -48,13 +48,13 @@ pub fn threads(arg: Option<usize>) -> Result<usize, Problem> {
 
 /// A database error as the command's: a refusal is bad input (exit 2, see
 /// [`crate::exit::of_error`]), anything else a failure (exit 1).
-pub fn refused(e: simulate_db::DbError) -> anyhow::Error {
+pub(crate) fn refused(e: simulate_db::DbError) -> anyhow::Error {
     anyhow::Error::new(e)
 }
 
 /// A seeded PostgreSQL schema to read (verify, serve), or a clear refusal when it is not
 /// there.
-pub fn open_seeded(url: &str, schema: &str) -> anyhow::Result<simulate_db::postgres::Pg> {
+pub(crate) fn open_seeded(url: &str, schema: &str) -> anyhow::Result<simulate_db::postgres::Pg> {
     let pg = simulate_db::postgres::Pg::open(url, schema).map_err(refused)?;
     if pg.inspect().map_err(refused)?.tables.is_none() {
         return Err(Problem::new(format!("{} has no schema `{}`", pg.masked, pg.schema), "seed it first with `simulate seed --database-url …`, or pass the --schema it was seeded into")
@@ -65,7 +65,7 @@ pub fn open_seeded(url: &str, schema: &str) -> anyhow::Result<simulate_db::postg
 
 /// Runs `f` on a seeded database: the PostgreSQL schema when `url` is given, else the
 /// SQLite file. Returns what `f` gave and where it read (password masked).
-pub fn on_seeded<T>(
+pub(crate) fn on_seeded<T>(
     url: Option<&str>,
     schema: &str,
     sqlite: &std::path::Path,
@@ -96,7 +96,7 @@ pub fn on_seeded<T>(
 }
 
 /// A stop flag set by the first Ctrl-C; a second one exits at once.
-pub fn interrupt_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+pub(crate) fn interrupt_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
     let stop = simulate_core::engine::stop_flag();
     let flag = std::sync::Arc::clone(&stop);
     let _ = ctrlc::set_handler(move || {

@@ -40,7 +40,7 @@ fn dist_text(d: &Dist, duration: bool) -> String {
     }
 }
 
-pub fn show(p: &Persona) -> String {
+pub(crate) fn show(p: &Persona) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "{} ({}) — {}", p.title, p.name, p.source);
     let _ = writeln!(s, "  {}", p.description);
@@ -131,7 +131,7 @@ pub fn show(p: &Persona) -> String {
     s
 }
 
-pub fn personas(cmd: PersonasCommand) -> anyhow::Result<i32> {
+pub(crate) fn personas(cmd: PersonasCommand) -> anyhow::Result<i32> {
     match cmd {
         PersonasCommand::List { personas } => {
             let all = persona::load(personas.as_deref())?;

@@ -27,7 +27,7 @@ use crate::console::replay::{LiveView, table};
 use crate::world::{load_world, world_clashes};
 
 /// `24h:30m` (sim:wall) or `48x`, as simulated ms per wall ms.
-pub fn parse_compress(s: &str) -> Result<f64, Problem> {
+pub(crate) fn parse_compress(s: &str) -> Result<f64, Problem> {
     let fix = "write SIM:WALL like 24h:30m (a day in half an hour) or a factor like 48x";
     let bad = |m: String| Problem::new(format!("--compress `{s}`{m}"), fix);
     let factor = if let Some(x) = s.strip_suffix(['x', '×']) {
@@ -54,7 +54,7 @@ pub fn parse_compress(s: &str) -> Result<f64, Problem> {
 }
 
 /// `8h..10h`, `..2h`, `30d..` as timeline offsets; `end` closes an open right side.
-pub fn parse_window(s: &str, end: i64) -> Result<Window, Problem> {
+pub(crate) fn parse_window(s: &str, end: i64) -> Result<Window, Problem> {
     let fix = "write FROM..TO as offsets from the timeline's start, like 8h..10h or 30d..31d";
     let bad = |m: String| Problem::new(format!("--window `{s}`{m}"), fix);
     let (a, b) = s

@@ -46,7 +46,7 @@ fn default_out(s: &Scenario) -> PathBuf {
 }
 
 #[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
-pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
+pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     let mut pace = 0.0;
     if args.preset == Some(Preset::Quick) {
         args.world.users.get_or_insert(1000);

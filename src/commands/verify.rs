@@ -21,7 +21,7 @@ use simulate_db::verify::{CheckReport, DigestSink, TableDigest, TableReport, Ver
 pub struct Report {
     pub tables: Vec<(Table, TableDigest, TableDigest)>,
     pub checks: Vec<(String, i64, String)>,
-    pub checksum_ok: bool,
+    pub(crate) checksum_ok: bool,
 }
 
 impl Report {
@@ -32,7 +32,7 @@ impl Report {
     }
 
     /// The report for machines: what the console table says, with the full digests.
-    pub fn document(&self, place: &str) -> VerifyReport {
+    pub(crate) fn document(&self, place: &str) -> VerifyReport {
         let tables = self
             .tables
             .iter()
@@ -85,7 +85,7 @@ fn world_from_meta(
 }
 
 /// Verifies one database: the library entry point the CLI and the tests share.
-pub fn verify_db(
+pub(crate) fn verify_db(
     db: &mut Db<'_>,
     rt: &tokio::runtime::Runtime,
     given: &WorldArgs,
@@ -191,7 +191,7 @@ pub fn verify_db(
     })
 }
 
-pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
+pub(crate) fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
     let (report, place) = super::on_seeded(
         args.db.url().as_deref(),
         &args.db.schema,

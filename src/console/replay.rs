@@ -9,12 +9,12 @@ use simulate_replay::summary::{GroupFigures, SocketIoReport, Summary};
 use simulate_replay::{LiveFigures, Watch};
 
 /// The live view: a spinner whose message is the live line.
-pub struct LiveView {
+pub(crate) struct LiveView {
     bar: ProgressBar,
 }
 
 impl LiveView {
-    pub fn new(quiet: bool) -> LiveView {
+    pub(crate) fn new(quiet: bool) -> LiveView {
         let bar = ProgressBar::with_draw_target(
             None,
             if quiet {
@@ -32,7 +32,7 @@ impl LiveView {
     }
 
     /// What the replay calls every 250 ms. `epoch_ms` is the timeline's t = 0.
-    pub fn watcher(&self, epoch_ms: i64, quiet: bool) -> Watch {
+    pub(crate) fn watcher(&self, epoch_ms: i64, quiet: bool) -> Watch {
         let bar = self.bar.clone();
         // Without a terminal (CI logs) the bar is hidden: a plain line every 10 s instead.
         let plain = bar.is_hidden() && !quiet;
@@ -50,7 +50,7 @@ impl LiveView {
         })
     }
 
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         self.bar.finish_and_clear();
     }
 }
@@ -85,7 +85,7 @@ fn live_line(f: &LiveFigures, epoch: i64) -> String {
 
 /// The end-of-run table: totals, one line per group and one for all, the Socket.IO
 /// figures, the generator's lag, then the thresholds.
-pub fn table(s: &Summary, target: &str) -> String {
+pub(crate) fn table(s: &Summary, target: &str) -> String {
     let mut out = headline(s, target);
     out.push_str(&row(
         ["event", "kind", "phase"],

@@ -56,7 +56,7 @@ pub struct Problem {
     pub file: String,
     pub line: Option<usize>,
     /// The field path in the file (`states.browse.weighted[1].to`), or a flag.
-    pub field: String,
+    pub(crate) field: String,
     pub message: String,
     pub fix: String,
 }
@@ -89,7 +89,7 @@ impl Problem {
     }
 
     /// The same problem, about `field`.
-    pub fn at_field(mut self, field: impl Into<String>) -> Problem {
+    pub(crate) fn at_field(mut self, field: impl Into<String>) -> Problem {
         self.field = field.into();
         self
     }
@@ -162,7 +162,7 @@ impl fmt::Display for Problems {
 #[derive(Clone, Debug)]
 pub struct Source {
     pub name: String,
-    pub text: String,
+    pub(crate) text: String,
 }
 
 impl Source {
@@ -220,7 +220,7 @@ impl Source {
     }
 
     /// The line a field path is written on, found by walking the spanned document.
-    pub fn locate(&self, path: &FieldPath) -> Option<usize> {
+    pub(crate) fn locate(&self, path: &FieldPath) -> Option<usize> {
         let doc = DeTable::parse(&self.text).ok()?;
         let mut best = None;
         let mut cur: Option<&DeValue<'_>> = None;

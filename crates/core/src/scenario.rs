@@ -9,7 +9,7 @@ use crate::persona::Persona;
 use crate::persona::dist::{Dist, RawDist, Unit, usable_weights};
 use crate::units::{DAY, HOUR, MINUTE, parse_date, parse_duration};
 
-pub const DEFAULT_SCENARIO: (&str, &str) = (
+pub(crate) const DEFAULT_SCENARIO: (&str, &str) = (
     "scenarios/default.toml",
     include_str!("../../../scenarios/default.toml"),
 );
@@ -23,40 +23,40 @@ pub struct RawScenario {
     pub start: Option<String>,
     pub seed: Option<u64>,
     pub signups_per_day: Option<f64>,
-    pub mix: Option<BTreeMap<String, f64>>,
-    pub activity: Option<RawActivity>,
-    pub nudges: Option<RawNudges>,
+    pub(crate) mix: Option<BTreeMap<String, f64>>,
+    pub(crate) activity: Option<RawActivity>,
+    pub(crate) nudges: Option<RawNudges>,
     pub gifts: Option<RawGifts>,
-    pub catalog: Option<RawCatalog>,
+    pub(crate) catalog: Option<RawCatalog>,
     #[serde(default)]
     pub phases: Vec<RawPhase>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawActivity {
-    pub preset: Option<String>,
-    pub hourly: Option<Vec<f64>>,
-    pub weekly: Option<Vec<f64>>,
+pub(crate) struct RawActivity {
+    pub(crate) preset: Option<String>,
+    pub(crate) hourly: Option<Vec<f64>>,
+    pub(crate) weekly: Option<Vec<f64>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawNudges {
-    pub reengage_after: Option<String>,
-    pub max_per_absence: Option<u32>,
+pub(crate) struct RawNudges {
+    pub(crate) reengage_after: Option<String>,
+    pub(crate) max_per_absence: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawGifts {
-    pub expire_after: Option<String>,
-    pub room_size: Option<u32>,
+    pub(crate) expire_after: Option<String>,
+    pub(crate) room_size: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawCatalog {
+pub(crate) struct RawCatalog {
     pub challenges: Option<u16>,
     pub goals_per_challenge: Option<u16>,
 }
@@ -65,26 +65,26 @@ pub struct RawCatalog {
 #[serde(deny_unknown_fields)]
 pub struct RawPhase {
     pub name: String,
-    pub kind: String,
-    pub at: String,
-    pub over: Option<String>,
+    pub(crate) kind: String,
+    pub(crate) at: String,
+    pub(crate) over: Option<String>,
     pub users: Option<u32>,
     pub share: Option<f64>,
-    pub shares: Option<u16>,
-    pub updates: Option<RawDist>,
-    pub tiers: Option<Vec<RawTier>>,
+    pub(crate) shares: Option<u16>,
+    pub(crate) updates: Option<RawDist>,
+    pub(crate) tiers: Option<Vec<RawTier>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawTier {
+pub(crate) struct RawTier {
     pub users: u32,
-    pub after: String,
+    pub(crate) after: String,
 }
 
 /// What a phase does to the world.
 #[derive(Clone, Debug)]
-pub enum PhaseKind {
+pub(crate) enum PhaseKind {
     /// N users log in with Poisson arrivals over the window.
     LoginRush { users: u32 },
     /// N users finish a game at the same instant, each sending a burst of stat updates.
@@ -103,22 +103,12 @@ pub enum PhaseKind {
 #[derive(Clone, Debug)]
 pub struct Phase {
     pub name: String,
-    pub kind: PhaseKind,
-    pub at_ms: i64,
-    pub over_ms: i64,
+    pub(crate) kind: PhaseKind,
+    pub(crate) at_ms: i64,
+    pub(crate) over_ms: i64,
 }
 
 impl Phase {
-    pub fn kind_name(&self) -> &'static str {
-        match self.kind {
-            PhaseKind::LoginRush { .. } => "login_rush",
-            PhaseKind::GameBurst { .. } => "game_burst",
-            PhaseKind::GoalWave { .. } => "goal_wave",
-            PhaseKind::NudgeCampaign { .. } => "nudge_campaign",
-            PhaseKind::Outage => "outage",
-            PhaseKind::GiftStorm { .. } => "gift_storm",
-        }
-    }
     /// The window the phase's traffic falls in, for per-phase metrics.
     pub fn window(&self) -> (i64, i64) {
         let tail = match &self.kind {
@@ -142,14 +132,13 @@ pub struct Scenario {
     pub start_text: String,
     pub seed: u64,
     pub signups_per_day: f64,
-    pub mix: Option<BTreeMap<String, f64>>,
-    pub hourly: [f64; 24],
-    pub weekly: [f64; 7],
-    pub activity_preset: String,
-    pub reengage_after_ms: i64,
-    pub max_nudges: u32,
-    pub gift_expire_ms: i64,
-    pub room_size: u32,
+    pub(crate) mix: Option<BTreeMap<String, f64>>,
+    pub(crate) hourly: [f64; 24],
+    pub(crate) weekly: [f64; 7],
+    pub(crate) reengage_after_ms: i64,
+    pub(crate) max_nudges: u32,
+    pub(crate) gift_expire_ms: i64,
+    pub(crate) room_size: u32,
     pub challenges: u16,
     pub goals_per_challenge: u16,
     pub phases: Vec<Phase>,
@@ -538,7 +527,6 @@ impl Scenario {
             mix: raw.mix,
             hourly,
             weekly,
-            activity_preset,
             reengage_after_ms: reengage_after_ms.max(HOUR),
             max_nudges,
             gift_expire_ms: gift_expire_ms.max(MINUTE),
@@ -554,7 +542,7 @@ impl Scenario {
     }
 
     /// Persona shares after the scenario's mix override.
-    pub fn shares(&self, personas: &[Persona]) -> Vec<f64> {
+    pub(crate) fn shares(&self, personas: &[Persona]) -> Vec<f64> {
         personas
             .iter()
             .map(|q| match &self.mix {

@@ -10,7 +10,7 @@ use crate::ids;
 
 /// A value taken from the event or its user.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Field {
+pub(crate) enum Field {
     UserId,
     Seq,
     Event,

@@ -7,55 +7,16 @@ pub const MINUTE: i64 = 60 * SECOND;
 pub const HOUR: i64 = 60 * MINUTE;
 pub const DAY: i64 = 24 * HOUR;
 
-/// An instant on the simulated clock: milliseconds since the timeline start.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct SimTime(pub i64);
-
 /// A span of simulated time in milliseconds.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SimDuration(pub i64);
 
-impl SimTime {
-    pub const ZERO: SimTime = SimTime(0);
-    pub fn ms(self) -> i64 {
-        self.0
-    }
-    pub fn day(self) -> u32 {
-        (self.0.max(0) / DAY) as u32
-    }
-    /// Hour of day (0..24) at this instant, in UTC.
-    pub fn hour_of_day(self, start_epoch_ms: i64) -> usize {
-        (((start_epoch_ms + self.0).rem_euclid(DAY)) / HOUR) as usize
-    }
-    pub fn saturating_add(self, d: SimDuration) -> SimTime {
-        SimTime(self.0.saturating_add(d.0))
-    }
-}
-
-impl std::ops::Add<SimDuration> for SimTime {
-    type Output = SimTime;
-    fn add(self, d: SimDuration) -> SimTime {
-        SimTime(self.0 + d.0)
-    }
-}
-
-impl std::ops::Sub for SimTime {
-    type Output = SimDuration;
-    fn sub(self, o: SimTime) -> SimDuration {
-        SimDuration(self.0 - o.0)
-    }
-}
-
 impl SimDuration {
-    pub const ZERO: SimDuration = SimDuration(0);
     pub fn ms(self) -> i64 {
         self.0
     }
     pub fn from_secs_f64(s: f64) -> SimDuration {
         SimDuration((s * 1000.0).round() as i64)
-    }
-    pub fn as_hours_f64(self) -> f64 {
-        self.0 as f64 / HOUR as f64
     }
 }
 
@@ -146,7 +107,7 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 }
 
 /// Inverse of [`days_from_civil`].
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -180,7 +141,7 @@ pub fn parse_date(s: &str) -> Result<i64, UnitError> {
 }
 
 /// Day of week for Unix milliseconds: 0 = Monday … 6 = Sunday.
-pub fn weekday(epoch_ms: i64) -> usize {
+pub(crate) fn weekday(epoch_ms: i64) -> usize {
     // 1970-01-01 was a Thursday (index 3).
     ((epoch_ms.div_euclid(DAY) + 3).rem_euclid(7)) as usize
 }
@@ -231,7 +192,7 @@ impl DateCache {
 }
 
 /// Writes `YYYY-MM-DDTHH:MM:SS.mmmZ` for Unix milliseconds.
-pub fn write_rfc3339(out: &mut Vec<u8>, epoch_ms: i64) {
+pub(crate) fn write_rfc3339(out: &mut Vec<u8>, epoch_ms: i64) {
     let days = epoch_ms.div_euclid(DAY);
     let rem = epoch_ms.rem_euclid(DAY);
     let (y, m, d) = civil_from_days(days);

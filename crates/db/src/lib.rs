@@ -80,7 +80,7 @@ impl Steps {
     }
 
     /// Ends the step under way, recording its time.
-    pub fn end(&mut self) {
+    pub(crate) fn end(&mut self) {
         if let Some((name, t)) = self.current.take() {
             self.done.push((name, t.elapsed().as_secs_f64()));
         }
@@ -102,7 +102,7 @@ pub enum DbError {
 
 impl DbError {
     /// A refusal the user can fix.
-    pub fn refused(message: impl Into<String>, fix: impl Into<String>) -> DbError {
+    pub(crate) fn refused(message: impl Into<String>, fix: impl Into<String>) -> DbError {
         DbError::Refused(Problem::new(message, fix))
     }
 
@@ -167,7 +167,7 @@ fn fix_for(code: &str) -> Option<String> {
 
 /// A driver message without the " at line N" sqlx appends to PostgreSQL's errors: N is a
 /// line of the server's C source, which only confuses whoever reads the message.
-pub fn server_words(message: &str) -> &str {
+pub(crate) fn server_words(message: &str) -> &str {
     let message = message
         .strip_prefix("error returned from database: ")
         .unwrap_or(message);
@@ -178,7 +178,7 @@ pub fn server_words(message: &str) -> &str {
 }
 
 /// Identifiers we create or drop are validated, then quoted.
-pub fn ident(name: &str) -> Result<String, DbError> {
+pub(crate) fn ident(name: &str) -> Result<String, DbError> {
     let ok = !name.is_empty()
         && name.len() <= 48
         && name

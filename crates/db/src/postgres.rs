@@ -19,7 +19,7 @@ use simulate_core::secret::mask_url;
 
 use super::{DbError, Steps, ident, server_words};
 
-pub static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
+pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const STAGING_MARK: &str =
@@ -33,7 +33,7 @@ const SEEDED_MARK: &str = "simulate: seeded data (see run_meta)";
 /// critical path while the second core sat idle (50k users: 9.7 s with one stream each,
 /// 8.0 s with two, 6.8 s with 3 and 2, no better with 4 and 3). A partition per stream,
 /// rather than streams sharing one table, lets every stream `COPY … FREEZE`.
-pub const fn streams(t: Table) -> usize {
+pub(crate) const fn streams(t: Table) -> usize {
     match t {
         Table::BehaviorLogs => 3,
         Table::UserGoalProgress => 2,
@@ -50,7 +50,7 @@ fn lanes_of(name: &str) -> usize {
 }
 
 /// Connections a load holds at once: one per COPY stream.
-pub const COPY_CONNECTIONS: usize = {
+pub(crate) const COPY_CONNECTIONS: usize = {
     let mut n = 0;
     let mut i = 0;
     while i < Table::ALL.len() {

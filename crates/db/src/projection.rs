@@ -66,7 +66,7 @@ impl Table {
     }
 
     /// How each column is compared by `verify`.
-    pub fn kinds(self) -> &'static [Kind] {
+    pub(crate) fn kinds(self) -> &'static [Kind] {
         use Kind::*;
         match self {
             Table::BehaviorLogs => &[Int, Int, Text, Ts, Int, Text, Json],
@@ -89,7 +89,7 @@ impl Table {
     /// Columns in the order rows are written.
     /// The columns' types on PostgreSQL's binary COPY wire, as migrations/postgres
     /// declares them (a mismatch fails the COPY, which the seed tests would show).
-    pub fn wire(self) -> &'static [Wire] {
+    pub(crate) fn wire(self) -> &'static [Wire] {
         use Wire::*;
         match self {
             Table::BehaviorLogs => &[I8, I4, Text, Ts, I8, Text, Json],
@@ -107,7 +107,7 @@ impl Table {
         }
     }
 
-    pub fn columns(self) -> &'static [&'static str] {
+    pub(crate) fn columns(self) -> &'static [&'static str] {
         match self {
             Table::BehaviorLogs => &[
                 "user_id",
@@ -171,7 +171,7 @@ impl Table {
 
 /// A column's type, as far as comparing values goes.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Int,
     Text,
     Ts,
@@ -227,7 +227,7 @@ pub struct Projection<R: RowSink> {
     start_ms: i64,
     seed: u64,
     catalog: Catalog,
-    pub rows: Vec<(Table, u64)>,
+    pub(crate) rows: Vec<(Table, u64)>,
     sent: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
@@ -646,7 +646,7 @@ impl<R: RowSink> Projection<R> {
 /// The `props` object of an event line: everything after `,"props":` but the closing
 /// brace and newline. The fields before it never contain that text (persona names are
 /// plain identifiers), so the first match is the right one.
-pub fn props_of(line: &[u8]) -> &[u8] {
+pub(crate) fn props_of(line: &[u8]) -> &[u8] {
     const KEY: &[u8] = b",\"props\":";
     // The first occurrence: props is the line's last field, and a nested key of the same
     // name can only come after it. memmem: a byte-window scan here was a twelfth of the

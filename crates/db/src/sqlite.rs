@@ -15,7 +15,7 @@ use super::keys::KEYS;
 use super::projection::{Kind, RowSink, Table};
 use super::{DbError, Steps};
 
-pub static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
+pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
 /// The file being written cannot be opened or set up: say which, and what to check.
 fn cannot_write(partial: &Path, e: impl std::fmt::Display) -> DbError {

@@ -55,7 +55,7 @@ pub struct CheckReport {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TableDigest {
     pub rows: u64,
-    pub sum: u128,
+    pub(crate) sum: u128,
 }
 
 impl TableDigest {
@@ -441,7 +441,7 @@ impl Db<'_> {
 }
 
 /// Per event kind: (required keys, allowed keys), from the published JSON Schema.
-pub fn props_keys() -> BTreeMap<String, (Vec<String>, Vec<String>)> {
+pub(crate) fn props_keys() -> BTreeMap<String, (Vec<String>, Vec<String>)> {
     let schema: serde_json::Value =
         serde_json::from_str(include_str!("../../../schema/event.v1.json")).unwrap_or_default();
     let mut out = BTreeMap::new();

@@ -43,18 +43,18 @@ pub struct Plan {
 
 /// What the live view reads while the pacer runs.
 #[derive(Debug, Default)]
-pub struct Live {
+pub(crate) struct Live {
     pub in_flight: AtomicUsize,
     pub sim_ms: AtomicI64,
-    pub started: OnceLock<Instant>,
+    pub(crate) started: OnceLock<Instant>,
 }
 
 #[derive(Debug)]
-pub struct Ended {
+pub(crate) struct Ended {
     pub interrupted: bool,
     /// Requests still out when the drain bound ran out.
-    pub abandoned: usize,
-    pub wall: Duration,
+    pub(crate) abandoned: usize,
+    pub(crate) wall: Duration,
 }
 
 /// How far behind its instant an event may leave and still count as on time once the
@@ -136,7 +136,7 @@ impl Job {
 /// `rt`. Returns when the source is exhausted (and the requests answered) or `stop` is
 /// set (and the drain bound passed).
 #[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
-pub fn pace(
+pub(crate) fn pace(
     mut rx: mpsc::Receiver<Vec<Due>>,
     driver: Arc<Driver>,
     stats: Arc<Mutex<Stats>>,

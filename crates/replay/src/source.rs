@@ -19,40 +19,40 @@ use simulate_core::template::Ctx;
 use simulate_core::timeline::{EVENT_KINDS, Event, Sink};
 
 /// `kind` of an event name this version does not know (from a foreign log).
-pub const UNKNOWN_KIND: u16 = u16::MAX;
+pub(crate) const UNKNOWN_KIND: u16 = u16::MAX;
 /// Events per hand-over between the producing thread and the pacer.
 const BATCH: usize = 512;
 /// Batches in the channel: the producer runs at most this far ahead of the clock.
-pub const CHANNEL_BATCHES: usize = 64;
+pub(crate) const CHANNEL_BATCHES: usize = 64;
 
 /// One event due to be sent.
 #[derive(Clone, Debug)]
-pub struct Due {
-    pub t_ms: i64,
-    pub user_id: Box<str>,
-    pub seq: u32,
+pub(crate) struct Due {
+    pub(crate) t_ms: i64,
+    pub(crate) user_id: Box<str>,
+    pub(crate) seq: u32,
     /// The user's session number (from 1), 0 outside a session.
-    pub session: u32,
+    pub(crate) session: u32,
     pub kind: u16,
     /// 0 outside phases, else 1 + the scenario phase's index.
     pub phase: u8,
     /// The event's JSON line, without its newline.
-    pub line: Bytes,
+    pub(crate) line: Bytes,
 }
 
 impl Due {
     /// The event's W3C `traceparent` ([`ids::traceparent`]).
-    pub fn traceparent(&self) -> String {
+    pub(crate) fn traceparent(&self) -> String {
         ids::traceparent(&self.user_id, self.session, self.seq)
     }
 
     /// `<user_id>/<seq>`: every request carries it (`x-sim-event`), whatever the protocol.
-    pub fn event_id(&self) -> String {
+    pub(crate) fn event_id(&self) -> String {
         ids::event_id(&self.user_id, self.seq)
     }
 
     /// What a template may render from this event.
-    pub fn ctx<'a>(
+    pub(crate) fn ctx<'a>(
         &'a self,
         json: Option<&'a serde_json::Value>,
         token: Option<&'a str>,
@@ -69,19 +69,20 @@ impl Due {
         }
     }
 
-    pub fn event_name(&self) -> &'static str {
+    pub(crate) fn event_name(&self) -> &'static str {
         EVENT_KINDS
             .get(self.kind as usize)
             .copied()
             .unwrap_or("unknown")
     }
 
-    /// Reads the fields the pacer needs from one log line.
-    pub fn from_line(line: &[u8]) -> Result<Due, String> {
+    /// Reads the fields the pacer needs from one log line (a copy of it kept).
+    #[cfg(test)]
+    fn from_line(line: &[u8]) -> Result<Due, String> {
         Due::parse(line, Bytes::copy_from_slice)
     }
 
-    /// `from_line`, the line kept by `keep`.
+    /// Reads the fields the pacer needs from one log line, the line kept by `keep`.
     fn parse(line: &[u8], keep: impl FnOnce(&[u8]) -> Bytes) -> Result<Due, String> {
         #[derive(serde::Deserialize)]
         struct Head<'a> {
@@ -139,14 +140,14 @@ impl Phases {
         }
     }
     /// The first phase whose window holds `t`, as 1 + index; 0 for none.
-    pub fn at(&self, t: i64) -> u8 {
+    pub(crate) fn at(&self, t: i64) -> u8 {
         self.spans
             .iter()
             .position(|(a, b)| (*a..*b).contains(&t))
             .map(|i| (i + 1).min(255) as u8)
             .unwrap_or(0)
     }
-    pub fn name(&self, p: u8) -> &str {
+    pub(crate) fn name(&self, p: u8) -> &str {
         match p {
             0 => "steady",
             n => self
@@ -237,7 +238,7 @@ impl Sink for Feed {
 }
 
 /// Runs the engine on this thread into `tx` (call from a dedicated thread).
-pub fn from_engine(
+pub(crate) fn from_engine(
     mut engine: Engine,
     window: Window,
     phases: Phases,
@@ -259,7 +260,7 @@ pub fn from_engine(
 }
 
 /// Reads a JSONL log on this thread into `tx`; a bad line names the file and line.
-pub fn from_log(
+pub(crate) fn from_log(
     path: &Path,
     window: Window,
     phases: &Phases,

@@ -30,25 +30,25 @@ fn hist() -> Histogram<u64> {
 
 /// Statistics are grouped by these tags.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Key {
-    pub protocol: Protocol,
+pub(crate) struct Key {
+    pub(crate) protocol: Protocol,
     /// The event kind's index in `EVENT_KINDS`.
     pub event: u16,
     /// The request tag's index in the mapping's tags.
-    pub tag: u16,
+    pub(crate) tag: u16,
     pub phase: u8,
 }
 
 /// One group's figures. Mergeable: thresholds over several tags add groups together.
 #[derive(Clone, Debug)]
 pub struct Group {
-    pub latency: Histogram<u64>,
-    pub service: Histogram<u64>,
+    pub(crate) latency: Histogram<u64>,
+    pub(crate) service: Histogram<u64>,
     pub ok: u64,
     pub errors: u64,
     pub late: u64,
-    pub statuses: BTreeMap<u16, u64>,
-    pub classes: BTreeMap<ErrorClass, u64>,
+    pub(crate) statuses: BTreeMap<u16, u64>,
+    pub(crate) classes: BTreeMap<ErrorClass, u64>,
 }
 
 impl Default for Group {
@@ -66,11 +66,11 @@ impl Default for Group {
 }
 
 impl Group {
-    pub fn count(&self) -> u64 {
+    pub(crate) fn count(&self) -> u64 {
         self.ok + self.errors
     }
 
-    pub fn add(&mut self, o: &Group) {
+    pub(crate) fn add(&mut self, o: &Group) {
         let _ = self.latency.add(&o.latency);
         let _ = self.service.add(&o.service);
         self.ok += o.ok;
@@ -118,7 +118,7 @@ pub fn ms(v: u64) -> f64 {
 }
 
 /// A histogram of µs as percentiles in ms; `None` when it is empty.
-pub fn percentiles(h: &Histogram<u64>) -> Option<Percentiles> {
+pub(crate) fn percentiles(h: &Histogram<u64>) -> Option<Percentiles> {
     let at = |q: f64| ms(h.value_at_quantile(q));
     (!h.is_empty()).then(|| Percentiles {
         p50: at(0.50),
@@ -151,37 +151,37 @@ struct Second {
 
 /// What a request waited for before it went out; either makes it late.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Waits {
+pub(crate) struct Waits {
     /// An in-flight slot (`--max-in-flight`), counted when it left.
-    pub slot: bool,
+    pub(crate) slot: bool,
     /// A connection (`--connections`).
-    pub connection: bool,
+    pub(crate) connection: bool,
 }
 
 #[derive(Clone, Debug)]
-pub struct Stats {
+pub(crate) struct Stats {
     pub start: Instant,
     pub groups: BTreeMap<Key, Group>,
     /// Actual send − intended send, every request.
-    pub lag: Histogram<u64>,
+    pub(crate) lag: Histogram<u64>,
     pub scheduled: u64,
     pub sent: u64,
     pub late: u64,
     /// Requests that waited for a connection (`--connections`); also counted in `late`.
     pub connection_waits: u64,
     /// Requests that waited for the same user's previous one.
-    pub chained: u64,
+    pub(crate) chained: u64,
     pub unmapped: Vec<u64>,
     pub server_side: Vec<u64>,
     /// Broadcast fan-out latency per listened Socket.IO event, filled in at the end.
-    pub fanout: Vec<Histogram<u64>>,
+    pub(crate) fanout: Vec<Histogram<u64>>,
     seconds: Vec<Second>,
     /// Completions of the current second, rolled into `seconds` when it ends.
     current: (usize, Histogram<u64>),
 }
 
 impl Stats {
-    pub fn new(start: Instant) -> Stats {
+    pub(crate) fn new(start: Instant) -> Stats {
         Stats {
             start,
             groups: BTreeMap::new(),
@@ -213,7 +213,7 @@ impl Stats {
         self.second(intended).scheduled += 1;
     }
 
-    pub fn skipped(&mut self, kind: u16, server_side: bool) {
+    pub(crate) fn skipped(&mut self, kind: u16, server_side: bool) {
         let i = (kind as usize).min(EVENT_KINDS.len());
         if server_side {
             self.server_side[i] += 1;
@@ -231,7 +231,7 @@ impl Stats {
     }
 
     /// A request was answered (or failed).
-    pub fn done(
+    pub(crate) fn done(
         &mut self,
         key: Key,
         intended: Instant,
@@ -294,7 +294,7 @@ impl Stats {
         }
     }
 
-    pub fn total(&self) -> Group {
+    pub(crate) fn total(&self) -> Group {
         let mut t = Group::default();
         for g in self.groups.values() {
             t.add(g);
@@ -303,7 +303,7 @@ impl Stats {
     }
 
     /// Figures for the live line: the last full second's rates and p95.
-    pub fn live(&self, now: Instant) -> (u32, u32, Option<u64>, u64, u64) {
+    pub(crate) fn live(&self, now: Instant) -> (u32, u32, Option<u64>, u64, u64) {
         let s = now.saturating_duration_since(self.start).as_secs() as usize;
         let last = s.checked_sub(1).and_then(|i| self.seconds.get(i));
         let p95 = last.and_then(|x| x.p95_us).or_else(|| {
@@ -324,7 +324,7 @@ impl Stats {
     }
 
     /// The per-second series, closing the current second first.
-    pub fn series(&mut self) -> Vec<summary::Second> {
+    pub(crate) fn series(&mut self) -> Vec<summary::Second> {
         self.roll();
         self.seconds
             .iter()
@@ -363,7 +363,7 @@ impl Stats {
 }
 
 /// Skipped events by kind: the non-zero counts.
-pub fn by_kind(counts: &[u64]) -> BTreeMap<String, u64> {
+pub(crate) fn by_kind(counts: &[u64]) -> BTreeMap<String, u64> {
     counts
         .iter()
         .enumerate()

@@ -234,7 +234,7 @@ impl Threshold {
     }
 
     /// The observed value and whether it holds; `None` when no request matched.
-    pub fn check(&self, stats: &Stats) -> (Option<f64>, bool) {
+    pub(crate) fn check(&self, stats: &Stats) -> (Option<f64>, bool) {
         let observed = match self.metric {
             Metric::Lag(q) => (!stats.lag.is_empty()).then(|| ms(at(&stats.lag, q))),
             Metric::Fanout(q) => {
@@ -281,7 +281,7 @@ impl Threshold {
     }
 
     /// The threshold judged over `stats`.
-    pub fn verdict(&self, stats: &Stats) -> Verdict {
+    pub(crate) fn verdict(&self, stats: &Stats) -> Verdict {
         let (observed, holds) = self.check(stats);
         let shown = observed.map(|v| {
             if self.rate {

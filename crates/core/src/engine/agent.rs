@@ -13,21 +13,21 @@ use crate::units::{DAY, HOUR, MINUTE, SECOND};
 
 /// Where a shard's epoch output goes.
 #[derive(Default)]
-pub struct Out {
+pub(crate) struct Out {
     pub events: Vec<Event>,
-    pub lines: Vec<u8>,
+    pub(crate) lines: Vec<u8>,
     /// (offset, length) of each event's line in `lines`.
-    pub spans: Vec<(u32, u32)>,
+    pub(crate) spans: Vec<(u32, u32)>,
     pub gifts: Vec<(i64, GiftId, u16, u32)>,
     /// (t, user, gift, index of the event in `events`).
-    pub claims: Vec<(i64, u32, GiftId, usize)>,
+    pub(crate) claims: Vec<(i64, u32, GiftId, usize)>,
     /// (join time, inviter, invite number).
-    pub invites: Vec<(i64, u32, u32)>,
-    pub dates: crate::units::DateCache,
+    pub(crate) invites: Vec<(i64, u32, u32)>,
+    pub(crate) dates: crate::units::DateCache,
 }
 
 impl Out {
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.events.clear();
         self.lines.clear();
         self.spans.clear();
@@ -36,7 +36,7 @@ impl Out {
         self.invites.clear();
     }
 
-    pub fn push(&mut self, w: &World, e: Event) -> usize {
+    pub(crate) fn push(&mut self, w: &World, e: Event) -> usize {
         if w.serialize {
             let start = self.lines.len();
             w.writer.write(&e, &mut self.lines, &mut self.dates);
@@ -63,7 +63,7 @@ fn emit(w: &World, u: &mut User, out: &mut Out, t: i64, props: Props) -> usize {
 
 /// Handles whatever is due for `u` at `t`. Every branch clears or moves the timer it
 /// handled, so the shard's loop always makes progress.
-pub fn wake(w: &World, u: &mut User, out: &mut Out, t: i64) {
+pub(crate) fn wake(w: &World, u: &mut User, out: &mut Out, t: i64) {
     if u.in_session && u.step_at <= t {
         step(w, u, out, t);
     } else if u.campaign_at <= t {
@@ -250,7 +250,7 @@ fn end_session(w: &World, u: &mut User, out: &mut Out, t: i64, reason: EndReason
 /// in *activity time*: the clock runs faster in busy hours and slower at night, so
 /// sessions land in proportion to the hour-of-day and day-of-week curve instead of
 /// piling up at the first busy hour (which rejection sampling would do).
-pub fn next_internal(w: &World, u: &mut User, t: i64) -> i64 {
+pub(crate) fn next_internal(w: &World, u: &mut User, t: i64) -> i64 {
     let p = &w.personas[u.persona as usize];
     let h = u.habit as f64;
     let mult = (-p.habit.speedup * (h - 0.5)).exp();
@@ -259,7 +259,7 @@ pub fn next_internal(w: &World, u: &mut User, t: i64) -> i64 {
 }
 
 /// A time on day 0 drawn from the activity curve: when a launch-day user first arrives.
-pub fn first_arrival(w: &World, u: &mut User, from: i64, span: i64) -> i64 {
+pub(crate) fn first_arrival(w: &World, u: &mut User, from: i64, span: i64) -> i64 {
     let peak = w.peak[u.persona as usize];
     for _ in 0..1000 {
         let c = from + (unit(&mut u.rng) * span as f64) as i64;

@@ -11,19 +11,19 @@ use crate::units::{DAY, HOUR, weekday};
 
 pub struct World {
     pub personas: Vec<Persona>,
-    pub mix: WeightedIndex<f64>,
+    pub(crate) mix: WeightedIndex<f64>,
     pub scenario: Scenario,
-    pub catalog: Catalog,
+    pub(crate) catalog: Catalog,
     /// Per persona: scenario hourly curve × persona preferred hours.
-    pub hourly: Vec<[f64; 24]>,
+    pub(crate) hourly: Vec<[f64; 24]>,
     /// Per persona: the largest hourly × weekly intensity, for thinning.
-    pub peak: Vec<f64>,
+    pub(crate) peak: Vec<f64>,
     /// Per persona: the mean hourly × weekly intensity over a week.
-    pub mean: Vec<f64>,
-    pub outages: Vec<(i64, i64)>,
-    pub rooms: u32,
-    pub writer: LineWriter,
-    pub serialize: bool,
+    pub(crate) mean: Vec<f64>,
+    pub(crate) outages: Vec<(i64, i64)>,
+    pub(crate) rooms: u32,
+    pub(crate) writer: LineWriter,
+    pub(crate) serialize: bool,
 }
 
 impl World {
@@ -83,7 +83,7 @@ impl World {
 
     /// Relative activity of a persona at simulated time `t` (hour of day × day of week).
     #[inline]
-    pub fn intensity(&self, persona: u16, t: i64) -> f64 {
+    pub(crate) fn intensity(&self, persona: u16, t: i64) -> f64 {
         let abs = self.scenario.start_ms + t;
         let hour = (abs.rem_euclid(DAY) / HOUR) as usize;
         self.hourly[persona as usize][hour] * self.scenario.weekly[weekday(abs)]
@@ -91,7 +91,7 @@ impl World {
 
     /// The instant after `t` by which `activity_ms` of activity time has passed: each
     /// hour counts as its intensity over the persona's weekly mean.
-    pub fn warp(&self, persona: u16, t: i64, activity_ms: f64) -> i64 {
+    pub(crate) fn warp(&self, persona: u16, t: i64, activity_ms: f64) -> i64 {
         let mean = self.mean[persona as usize];
         let mut left = activity_ms.max(0.0);
         let mut now = t;
@@ -110,7 +110,7 @@ impl World {
     }
 
     /// The end of the outage covering `t`, if any.
-    pub fn outage_end(&self, t: i64) -> Option<i64> {
+    pub(crate) fn outage_end(&self, t: i64) -> Option<i64> {
         self.outages
             .iter()
             .find(|(a, b)| t >= *a && t < *b)

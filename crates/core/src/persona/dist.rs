@@ -13,39 +13,39 @@ use serde::de::{self, MapAccess, Visitor};
 use crate::units::parse_duration;
 
 /// `len` finite, non-negative weights, at least one of them positive.
-pub fn usable_weights(v: &[f64], len: usize) -> bool {
+pub(crate) fn usable_weights(v: &[f64], len: usize) -> bool {
     v.len() == len && v.iter().all(|w| w.is_finite() && *w >= 0.0) && v.iter().any(|w| *w > 0.0)
 }
 
 /// A number or a duration string, as written in the file.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(untagged)]
-pub enum Quantity {
+pub(crate) enum Quantity {
     Num(f64),
     Text(String),
 }
 
 /// A distribution as written: a bare constant (`"30s"`, `12`) or a table.
 #[derive(Clone, Debug, PartialEq)]
-pub enum RawDist {
+pub(crate) enum RawDist {
     Const(Quantity),
     Table(Box<RawDistTable>),
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct RawDistTable {
+pub(crate) struct RawDistTable {
     pub dist: String,
-    pub value: Option<Quantity>,
-    pub min: Option<Quantity>,
-    pub max: Option<Quantity>,
-    pub mean: Option<Quantity>,
-    pub sd: Option<Quantity>,
-    pub median: Option<Quantity>,
-    pub sigma: Option<f64>,
-    pub table: Option<BTreeMap<String, f64>>,
+    pub(crate) value: Option<Quantity>,
+    pub(crate) min: Option<Quantity>,
+    pub(crate) max: Option<Quantity>,
+    pub(crate) mean: Option<Quantity>,
+    pub(crate) sd: Option<Quantity>,
+    pub(crate) median: Option<Quantity>,
+    pub(crate) sigma: Option<f64>,
+    pub(crate) table: Option<BTreeMap<String, f64>>,
     /// Where the numbers come from; kept for `personas show`.
-    pub note: Option<String>,
+    pub(crate) note: Option<String>,
 }
 
 impl<'de> Deserialize<'de> for RawDist {
@@ -79,7 +79,7 @@ impl<'de> Deserialize<'de> for RawDist {
 
 /// What the sampled values mean, which decides how quantities are read.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Unit {
+pub(crate) enum Unit {
     /// Milliseconds, written as `30s`, `5m`, `2h`.
     Duration,
     /// A plain number (points, counts, money in minor units).
@@ -122,7 +122,7 @@ pub enum Dist {
 
 impl Dist {
     /// Draws one value; durations and counts never go below zero.
-    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+    pub(crate) fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
         let v = match self {
             Dist::Constant(v) => *v,
             Dist::Uniform { min, max } => {
@@ -138,16 +138,6 @@ impl Dist {
         v.max(0.0)
     }
 
-    /// The label of a categorical draw.
-    pub fn label(&self, v: f64) -> &str {
-        match self {
-            Dist::Weighted { labels, .. } => {
-                labels.get(v as usize).map(String::as_str).unwrap_or("")
-            }
-            _ => "",
-        }
-    }
-
     pub fn labels(&self) -> &[String] {
         match self {
             Dist::Weighted { labels, .. } => labels,
@@ -156,7 +146,7 @@ impl Dist {
     }
 
     /// The distribution's mean, used for estimates and statistical tests.
-    pub fn mean(&self) -> f64 {
+    pub(crate) fn mean(&self) -> f64 {
         match self {
             Dist::Constant(v) => *v,
             Dist::Uniform { min, max } => (min + max) / 2.0,
@@ -175,8 +165,8 @@ impl Dist {
 
 /// Why a distribution was rejected, and which field of it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct DistError {
-    pub field: &'static str,
+pub(crate) struct DistError {
+    pub(crate) field: &'static str,
     pub message: String,
     pub fix: String,
 }
@@ -223,7 +213,7 @@ fn quantity(q: &Option<Quantity>, field: &'static str, unit: Unit) -> Result<f64
 
 impl Dist {
     #[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
-    pub fn from_raw(raw: &RawDist, unit: Unit) -> Result<Dist, DistError> {
+    pub(crate) fn from_raw(raw: &RawDist, unit: Unit) -> Result<Dist, DistError> {
         let t = match raw {
             RawDist::Const(q) => {
                 if unit == Unit::Category {
@@ -452,6 +442,6 @@ mod tests {
         )
         .unwrap();
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
-        assert!((0..100).all(|_| c.label(c.sample(&mut rng)) == "ios"));
+        assert!((0..100).all(|_| c.labels()[c.sample(&mut rng) as usize] == "ios"));
     }
 }

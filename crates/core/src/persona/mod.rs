@@ -97,7 +97,7 @@ fn load_sources(sources: Vec<Source>) -> Result<Vec<Persona>, Problems> {
 }
 
 /// The shipped personas.
-pub fn shipped() -> Result<Vec<Persona>, Problems> {
+pub(crate) fn shipped() -> Result<Vec<Persona>, Problems> {
     load_sources(SHIPPED.iter().map(|(n, t)| Source::new(*n, *t)).collect())
 }
 

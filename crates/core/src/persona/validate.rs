@@ -91,7 +91,7 @@ impl Check<'_> {
 
 /// Validates one persona file.
 #[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
-pub fn validate(raw: &RawPersona, src: &Source) -> Result<Persona, Problems> {
+pub(crate) fn validate(raw: &RawPersona, src: &Source) -> Result<Persona, Problems> {
     let mut c = Check {
         src,
         problems: Vec::new(),
@@ -479,7 +479,6 @@ pub fn validate(raw: &RawPersona, src: &Source) -> Result<Persona, Problems> {
                 to: Target::End,
                 delay: Dist::Constant(0.0),
             })),
-            note: s.note.clone(),
         });
     }
 

@@ -53,7 +53,7 @@ fn unit3(out: &mut Vec<u8>, v: f32) {
 }
 
 impl LineWriter {
-    pub fn new(start_ms: i64, personas: &[Persona]) -> Self {
+    pub(crate) fn new(start_ms: i64, personas: &[Persona]) -> Self {
         LineWriter {
             start_ms,
             personas: personas.iter().map(|p| json_str(&p.name)).collect(),
@@ -71,7 +71,7 @@ impl LineWriter {
     }
 
     /// Appends one line, newline included.
-    pub fn write(&self, e: &Event, out: &mut Vec<u8>, dates: &mut DateCache) {
+    pub(crate) fn write(&self, e: &Event, out: &mut Vec<u8>, dates: &mut DateCache) {
         out.extend_from_slice(b"{\"v\":1,\"ts\":\"");
         dates.write(out, self.start_ms + e.t_ms);
         out.extend_from_slice(b"\",\"t_ms\":");

@@ -103,14 +103,18 @@ impl Codec for DynCodec {
 
 /// The channel to a gRPC target.
 #[derive(Clone)]
-pub struct Client {
+pub(crate) struct Client {
     channel: Channel,
 }
 
 impl Client {
     /// Connects lazily: the first call opens the HTTP/2 connection, a broken one reopens.
     /// `https://` targets are verified against the web PKI roots and `ca_cert` (PEM).
-    pub fn new(url: &str, timeout: std::time::Duration, tls: &Tls) -> Result<Client, Problem> {
+    pub(crate) fn new(
+        url: &str,
+        timeout: std::time::Duration,
+        tls: &Tls,
+    ) -> Result<Client, Problem> {
         let bad = |e: tonic::transport::Error| {
             Problem::new(
                 format!("the gRPC target `{url}`: {e}"),
@@ -132,7 +136,7 @@ impl Client {
 
     /// Renders the request's message and calls its method; the response's check decides
     /// whether an answer is ok.
-    pub async fn call(&self, due: &Due, r: &GrpcRequest, ctx: &Ctx<'_>) -> Outcome {
+    pub(crate) async fn call(&self, due: &Due, r: &GrpcRequest, ctx: &Ctx<'_>) -> Outcome {
         let call = &r.call;
         let msg = match message(&call.input, r.message.render(ctx)) {
             Ok(m) => m,

@@ -27,7 +27,7 @@ pub struct Targets {
     pub socketio: Option<String>,
 }
 
-pub struct Driver {
+pub(crate) struct Driver {
     http: http::Client,
     grpc: Option<grpc::Client>,
     /// Socket.IO connections, when the mapping has `[socketio]`.
@@ -37,7 +37,7 @@ pub struct Driver {
 
 impl Driver {
     /// Sets up a client per protocol; `pool` bounds the idle HTTP connections kept.
-    pub async fn new(
+    pub(crate) async fn new(
         mapping: Arc<Mapping>,
         to: &Targets,
         tls: &Tls,
@@ -76,7 +76,7 @@ impl Driver {
     }
 
     /// Renders and sends one request, bounded by the mapping's timeout.
-    pub async fn send(&self, due: &Due, m: &Mapped) -> Outcome {
+    pub(crate) async fn send(&self, due: &Due, m: &Mapped) -> Outcome {
         let json = m
             .needs_json
             .then(|| serde_json::from_slice::<Value>(&due.line).ok())

@@ -26,7 +26,7 @@ const DOC: &str = "docs/REPLAY.md";
 
 impl Mapping {
     /// Compiles a mapping file; `dir` resolves a relative `tokens_file` and `proto`.
-    pub fn from_source(src: &Source, dir: Option<&Path>) -> Result<Mapping, Problems> {
+    pub(crate) fn from_source(src: &Source, dir: Option<&Path>) -> Result<Mapping, Problems> {
         let raw: RawMapping = src.parse_documented(DOC)?;
         let mut c = Compiler::new(src);
         let timeout = c.timeout(raw.timeout.as_deref());

@@ -6,7 +6,7 @@ use std::path::Path;
 use prost_reflect::DescriptorPool;
 
 /// The shipped contract (seed 001's EventService).
-pub const SHIPPED_PROTO: (&str, &str) = (
+pub(crate) const SHIPPED_PROTO: (&str, &str) = (
     "event_service.proto",
     include_str!("../../../../proto/event_service.proto"),
 );

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// The `schema` value of this version of the document.
-pub const METRICS_SCHEMA: &str = "simulate.metrics.v1";
+pub(crate) const METRICS_SCHEMA: &str = "simulate.metrics.v1";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MetricsDoc {

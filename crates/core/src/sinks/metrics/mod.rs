@@ -16,7 +16,7 @@ use crate::units::{DAY, HOUR, SimDuration};
 const NOT_SIGNED: u32 = u32::MAX;
 
 /// Where the periodic console report goes.
-pub type ReportFn = Box<dyn FnMut(String) + Send>;
+pub(crate) type ReportFn = Box<dyn FnMut(String) + Send>;
 
 // Funnel flags per user.
 const F_ACTION: u8 = 1;
@@ -397,12 +397,6 @@ impl Metrics {
             kept += self.is_active(i, target) as u64;
         }
         (kept, base)
-    }
-
-    /// Retention on day N for the shipped tests and reports; None when no cohort reaches day N.
-    pub fn retention_rate(&self, n: usize) -> Option<f64> {
-        let (k, b) = self.retention(n, None);
-        (b > 0).then(|| k as f64 / b as f64)
     }
 
     /// Days the run actually covered: an interrupted run reports only those.

@@ -27,7 +27,7 @@ use crate::source::Due;
 use crate::tls::Tls;
 
 /// Every HTTP request to one target.
-pub struct Client {
+pub(crate) struct Client {
     transport: Transport,
     /// The mapping's headers, sent with every request (auth included).
     headers: Vec<(HeaderName, Template)>,
@@ -53,7 +53,7 @@ impl Client {
     /// `http2` speaks HTTP/2 from the first byte (h2c) to plain-HTTP targets; HTTPS
     /// targets negotiate it by ALPN. Resolves the target's address once, here. `pool`
     /// bounds the idle connections kept.
-    pub async fn new(
+    pub(crate) async fn new(
         target: &str,
         mapping: &Mapping,
         tls: &Tls,
@@ -86,7 +86,7 @@ impl Client {
 
     /// Renders and sends one request; the whole response body is read, so the latency
     /// covers the answer, not just its headers. Bounded by the mapping's timeout.
-    pub async fn send(&self, due: &Due, req: &HttpRequest, ctx: &Ctx<'_>) -> Outcome {
+    pub(crate) async fn send(&self, due: &Due, req: &HttpRequest, ctx: &Ctx<'_>) -> Outcome {
         let parts = self.parts(due, req, ctx);
         let sent = async {
             match &self.transport {

@@ -28,14 +28,14 @@ pub(super) struct Conn {
 }
 
 /// Every connection to one Socket.IO server.
-pub struct Client {
+pub(crate) struct Client {
     shared: Arc<Shared>,
     conns: Mutex<HashMap<Box<str>, Conn>>,
 }
 
 impl Client {
     /// `https://` and `wss://` servers are reached over TLS ([`crate::tls`]).
-    pub async fn new(
+    pub(crate) async fn new(
         settings: Arc<SocketIoSettings>,
         url: &str,
         timeout: Duration,
@@ -98,7 +98,7 @@ impl Client {
         })
     }
 
-    pub async fn send(&self, due: &Due, op: &SocketIoRequest, ctx: &Ctx<'_>) -> Outcome {
+    pub(crate) async fn send(&self, due: &Due, op: &SocketIoRequest, ctx: &Ctx<'_>) -> Outcome {
         let c = &self.shared.counters;
         match op {
             SocketIoRequest::Connect => {
@@ -141,7 +141,7 @@ impl Client {
     }
 
     /// Closes every connection still open (sessions that end after the window).
-    pub async fn close_all(&self) {
+    pub(crate) async fn close_all(&self) {
         let all: Vec<Conn> = self
             .conns
             .lock()
@@ -259,17 +259,17 @@ impl Client {
     }
 
     /// Connections open now, for the live view.
-    pub fn open_now(&self) -> usize {
+    pub(crate) fn open_now(&self) -> usize {
         self.shared.counters.open.load(Ordering::Relaxed)
     }
 
     /// Connection, broadcast and delivery figures for the summary.
-    pub fn report(&self) -> SocketIoReport {
+    pub(crate) fn report(&self) -> SocketIoReport {
         super::report::report(&self.shared)
     }
 
     /// Broadcast (fan-out) latency per listen, for thresholds.
-    pub fn fanouts(&self) -> Vec<Histogram<u64>> {
+    pub(crate) fn fanouts(&self) -> Vec<Histogram<u64>> {
         let f = self.shared.broadcasts.lock().expect("broadcasts lock");
         f.heard.iter().map(|h| h.latency.clone()).collect()
     }
