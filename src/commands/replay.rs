@@ -173,7 +173,12 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
             format!("use 1 to --max-in-flight ({})", args.max_in_flight),
         ));
     }
-    let mapping = match &args.targets {
+    if args.targets.is_some() {
+        eprintln!(
+            "note: --targets is now --mapping (mapping files live in mappings/); --targets will go away"
+        );
+    }
+    let mapping = match args.mapping.as_ref().or(args.targets.as_ref()) {
         Some(p) => Mapping::load(p)?,
         None => Mapping::shipped(),
     };
@@ -184,7 +189,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
         .ok_or_else(|| {
             bad(
                 "no target to send to",
-                "add --target http://127.0.0.1:3000, or base_url in the --targets file",
+                "add --target http://127.0.0.1:3000, or base_url in the --mapping file",
             )
         })?;
     match url::Url::parse(&target) {

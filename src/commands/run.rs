@@ -12,9 +12,9 @@ use crate::world::load_world;
 use simulate_core::diagnostic::Problem;
 use simulate_core::engine::{Engine, World};
 use simulate_core::scenario::Scenario;
-use simulate_core::sinks::fanout::Fanout;
 use simulate_core::sinks::jsonl::{Format, JsonlSink};
 use simulate_core::sinks::metrics::Metrics;
+use simulate_core::sinks::tee::Tee;
 use simulate_core::units::{HOUR, parse_duration};
 
 /// Measured with the shipped personas (docs/PERFORMANCE.md): used only for the estimate
@@ -172,7 +172,7 @@ pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     let stop = super::interrupt_flag();
 
     let totals = {
-        let mut sinks = Fanout(vec![&mut log, &mut metrics, &mut progress]);
+        let mut sinks = Tee(vec![&mut log, &mut metrics, &mut progress]);
         engine
             .run(&mut sinks, &stop)
             .context("writing the event log failed")?

@@ -12,8 +12,8 @@ use crate::world::load_world;
 use simulate_core::diagnostic::Problem;
 use simulate_core::engine::{Engine, World};
 use simulate_core::secret::mask_url;
-use simulate_core::sinks::fanout::Fanout;
 use simulate_core::sinks::jsonl::{Format, JsonlSink};
+use simulate_core::sinks::tee::Tee;
 use simulate_db::postgres::{Pg, PgLoader};
 use simulate_db::projection::{Projection, RowSink, Table};
 use simulate_db::sqlite::{SqliteLoader, partial_path, seeded_file};
@@ -168,7 +168,7 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
     let mut progress = Progress::on(bar, scenario.end_ms(), 0.0).with_rows(projection.sent());
     let result = {
         // Progress first: its finish names the end-of-window fold the projection's runs.
-        let mut sinks = Fanout(vec![&mut progress, &mut projection, &mut checksum]);
+        let mut sinks = Tee(vec![&mut progress, &mut projection, &mut checksum]);
         engine.run(&mut sinks, &stop)
     };
     let loader = projection.into_inner();

@@ -10,8 +10,8 @@ use crate::console::progress::Progress;
 use crate::world::{load_world, world_clashes};
 use simulate_core::diagnostic::Problem;
 use simulate_core::engine::{Engine, World};
-use simulate_core::sinks::fanout::Fanout;
 use simulate_core::sinks::jsonl::{Format, JsonlSink};
+use simulate_core::sinks::tee::Tee;
 use simulate_db::DbError;
 use simulate_db::conn::Db;
 use simulate_db::projection::{Projection, Table};
@@ -140,7 +140,7 @@ pub(crate) fn verify_db(
             let mut projection = Projection::new(DigestSink::default(), &personas, &scenario);
             let mut checksum = JsonlSink::create(None, Format::None)?;
             {
-                let mut sinks = Fanout(vec![&mut projection, &mut checksum, &mut progress]);
+                let mut sinks = Tee(vec![&mut projection, &mut checksum, &mut progress]);
                 engine.run(&mut sinks, &stop)?;
             }
             Ok((projection.into_inner().tables, checksum.checksum()))

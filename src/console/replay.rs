@@ -105,8 +105,8 @@ pub(crate) fn table(s: &Summary, target: &str) -> String {
         out.push_str(&group_row([&t.event, &t.kind, &t.phase], &g.figures));
     }
     out.push_str(&group_row(["ALL", "", ""], &s.overall));
-    if let Some(sio) = &s.socketio {
-        out.push_str(&socketio_lines(sio));
+    if let Some(socketio) = &s.socketio {
+        out.push_str(&socketio_lines(socketio));
     }
     let lag = s.scheduler_lag_ms.as_ref();
     out.push_str(&format!(
@@ -177,13 +177,13 @@ fn group_row(tags: [&str; 3], g: &GroupFigures) -> String {
     )
 }
 
-fn socketio_lines(sio: &SocketIoReport) -> String {
-    let c = &sio.connections;
+fn socketio_lines(socketio: &SocketIoReport) -> String {
+    let c = &socketio.connections;
     let mut out = format!(
         "socket.io: {} connections opened ({} at first emit), peak {} open, {} failed, {} dropped, {} reconnected, {} closed by the server\n",
         c.opened, c.implicit, c.peak_open, c.failed, c.dropped, c.reconnected, c.server_disconnects,
     );
-    for l in &sio.listen {
+    for l in &socketio.listen {
         let fan = l.fanout_ms.as_ref();
         out.push_str(&format!(
             "  {}: {} received, {} tied to {} broadcasts ({} unheard), fan-out p50 {} ms · p95 {} ms · p99 {} ms · max {} ms\n",

@@ -187,6 +187,15 @@ fn bad_flags_and_files_get_one_clear_error() {
         (&["run", "--scenario", "/nonexistent/s.toml"], "cannot read"),
         (&["run", "--report-every", "10"], "no unit"),
         (&["personas", "show", "wizard"], "hunter"),
+        (
+            &["replay", "--mapping", "/nonexistent/m.toml"],
+            "cannot read",
+        ),
+        // The old flag still works, and says it is the old one.
+        (
+            &["replay", "--targets", "/nonexistent/m.toml"],
+            "note: --targets is now --mapping",
+        ),
     ];
     for (args, needle) in cases {
         let o = bin()

@@ -25,7 +25,7 @@ pub fn server_runtime(
     (rt, listener)
 }
 
-/// `simulate replay --from-log LOG --targets MAPPING --target URL -q --compress C`.
+/// `simulate replay --from-log LOG --mapping MAPPING --target URL -q --compress C`.
 pub fn replay_log(
     log: &Path,
     mapping: &Path,
@@ -35,7 +35,7 @@ pub fn replay_log(
     let mut c = bin();
     c.args(["replay", "--from-log"])
         .arg(log)
-        .arg("--targets")
+        .arg("--mapping")
         .arg(mapping)
         .args(["--target", target, "-q", "--compress", compress]);
     c

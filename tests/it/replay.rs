@@ -449,7 +449,7 @@ kind = "write"
         .env("SIM_TEST_COOKIE", "very-secret-cookie")
         .args(["replay", "--from-log"])
         .arg(&log)
-        .arg("--targets")
+        .arg("--mapping")
         .arg(&mapping)
         .args(["--target", &server.url(), "--compress", "10x", "-q"])
         .args(["--threshold", "p95{kind:write}<5s", "--summary-export"])
@@ -490,7 +490,7 @@ kind = "write"
         .env("SIM_TEST_COOKIE", "very-secret-cookie")
         .args(["replay", "--from-log"])
         .arg(&log)
-        .arg("--targets")
+        .arg("--mapping")
         .arg(&mapping)
         .args(["--target", &h2.url(), "--compress", "10x", "-q", "--http2"])
         .output()
@@ -531,7 +531,7 @@ fn bad_mappings_and_thresholds_are_refused_before_any_traffic() {
             .output()
             .unwrap()
     };
-    let o = run(&["--targets", mapping.to_str().unwrap()]);
+    let o = run(&["--mapping", mapping.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
@@ -777,7 +777,7 @@ fn https_targets_are_trusted_with_ca_cert_and_refused_without() {
     });
     crate::common::serve_tls(&rt, listener, tls.acceptor, app);
     let target = format!("https://localhost:{port}");
-    let mapping = Path::new(env!("CARGO_MANIFEST_DIR")).join("targets/default.toml");
+    let mapping = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings/default.toml");
     let replay = |extra: &[&str], out: &Path| {
         crate::common::replay_log(&log, &mapping, &target, "10x")
             .arg("--summary-export")

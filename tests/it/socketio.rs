@@ -13,20 +13,20 @@ use serde_json::Value;
 use crate::common::bin;
 use crate::gift_app::{self, Seen};
 
-struct SioServer {
+struct SocketIoServer {
     addr: SocketAddr,
     seen: Arc<Seen>,
     _rt: tokio::runtime::Runtime,
 }
 
 /// The gift app on its own runtime, pinging every `ping`.
-fn start(ns: &'static str, ping: Duration) -> SioServer {
+fn start(ns: &'static str, ping: Duration) -> SocketIoServer {
     let (rt, listener) = crate::common::server_runtime(2, "127.0.0.1:0");
     let (layer, seen) = gift_app::layer(ns, ping, true);
     let addr = listener.local_addr().unwrap();
     let app = axum::Router::new().layer(layer);
     rt.spawn(async move { axum::serve(listener, app).await });
-    SioServer {
+    SocketIoServer {
         addr,
         seen,
         _rt: rt,
@@ -49,12 +49,12 @@ fn sessions_get_their_own_connections_gifts_arrive_once_acked_and_broadcasts_fan
     let dir = tempfile::tempdir().unwrap();
     let log = crate::replay::run_log(dir.path(), "400", "1");
     let events = lines(&log);
-    let sio = start("/", Duration::from_millis(300));
+    let socketio = start("/", Duration::from_millis(300));
     let http = crate::replay::Server::start(None);
-    let mapping = Path::new(env!("CARGO_MANIFEST_DIR")).join("targets/socketio-gifts.toml");
+    let mapping = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings/socketio-gifts.toml");
     let out = dir.path().join("s.json");
     let o = crate::common::replay_log(&log, &mapping, &http.url(), "1d:4s")
-        .args(["--socketio-target", &format!("http://{}", sio.addr)])
+        .args(["--socketio-target", &format!("http://{}", socketio.addr)])
         .args(["--threshold", "fanout_p99{listen:gift:available}<2s"])
         .args(["--threshold", "p99{protocol:socketio}<2s"])
         .args([
@@ -73,7 +73,7 @@ fn sessions_get_their_own_connections_gifts_arrive_once_acked_and_broadcasts_fan
         .iter()
         .filter(|e| e["event"] == "session.started")
         .collect();
-    let conns = sio.seen.connections.lock().unwrap().clone();
+    let conns = socketio.seen.connections.lock().unwrap().clone();
     assert_eq!(conns.len(), sessions.len(), "{}", s["socketio"]);
     let sids: BTreeSet<&str> = conns.iter().map(|c| c.sid.as_str()).collect();
     assert_eq!(sids.len(), conns.len(), "connection ids are distinct");
@@ -108,7 +108,7 @@ fn sessions_get_their_own_connections_gifts_arrive_once_acked_and_broadcasts_fan
             )
         })
         .collect();
-    let joins = sio.seen.joins.lock().unwrap().clone();
+    let joins = socketio.seen.joins.lock().unwrap().clone();
     assert_eq!(joins.len(), conns.len());
     let session_of: HashMap<&str, &str> = conns
         .iter()
@@ -129,7 +129,10 @@ fn sessions_get_their_own_connections_gifts_arrive_once_acked_and_broadcasts_fan
     assert!(c["pings_answered"].as_u64().unwrap() > 0, "{c}");
     assert!(c["closed"].as_u64().unwrap() >= ended as u64, "{c}");
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(sio.seen.disconnects.load(Ordering::Relaxed), conns.len());
+    assert_eq!(
+        socketio.seen.disconnects.load(Ordering::Relaxed),
+        conns.len()
+    );
 
     // Every gift event arrived exactly once, as an emit carrying its event id.
     let mut want_ids: BTreeMap<String, usize> = BTreeMap::new();
@@ -143,7 +146,7 @@ fn sessions_get_their_own_connections_gifts_arrive_once_acked_and_broadcasts_fan
     }
     assert!(want_ids.len() > 20, "the day has gifts: {}", want_ids.len());
     let mut got_ids: BTreeMap<String, usize> = BTreeMap::new();
-    for (_, p) in sio.seen.emits.lock().unwrap().iter() {
+    for (_, p) in socketio.seen.emits.lock().unwrap().iter() {
         *got_ids
             .entry(p["eventId"].as_str().unwrap().to_string())
             .or_default() += 1;
@@ -152,12 +155,12 @@ fn sessions_get_their_own_connections_gifts_arrive_once_acked_and_broadcasts_fan
 
     // Acks were timed, per protocol; creations passed their check.
     let groups = s["groups"].as_array().unwrap();
-    let sio_groups: Vec<&Value> = groups
+    let socketio_groups: Vec<&Value> = groups
         .iter()
         .filter(|g| g["tags"]["protocol"] == "socketio")
         .collect();
     let count = |event: &str| -> (u64, u64) {
-        sio_groups
+        socketio_groups
             .iter()
             .filter(|g| g["tags"]["event"] == event)
             .fold((0, 0), |(n, e), g| {
@@ -306,15 +309,15 @@ kind = "kick"
 "#,
     )
     .unwrap();
-    let sio = start("/live", Duration::from_millis(200));
-    let relay = relay(sio.addr);
+    let socketio = start("/live", Duration::from_millis(200));
+    let relay = relay(socketio.addr);
     let out = dir.path().join("s.json");
     let cutting = Arc::new(AtomicBool::new(true));
     let cutter = {
         let (cut, cutting, seen) = (
             Arc::clone(&relay.cut),
             Arc::clone(&cutting),
-            Arc::clone(&sio.seen),
+            Arc::clone(&socketio.seen),
         );
         // Cut once stat 15 of every user is in (after the kick and the new connections),
         // whatever the machine's speed.
@@ -347,11 +350,11 @@ kind = "kick"
     assert_eq!(c["dropped"], 40, "{c}");
     assert_eq!(c["reconnected"], 40, "{c}");
     assert_eq!(c["reconnect_failures"], 0, "{c}");
-    assert_eq!(sio.seen.connections.lock().unwrap().len(), 120);
+    assert_eq!(socketio.seen.connections.lock().unwrap().len(), 120);
     // The server saw every stat at most once; what it missed was lost in the cut and
     // counted as an error, nothing else.
     let mut got: BTreeMap<String, usize> = BTreeMap::new();
-    for (_, p) in sio.seen.emits.lock().unwrap().iter() {
+    for (_, p) in socketio.seen.emits.lock().unwrap().iter() {
         *got.entry(p["eventId"].as_str().unwrap().to_string())
             .or_default() += 1;
     }
@@ -408,7 +411,7 @@ event = "gift:available"
             .args(["--target", "http://127.0.0.1:9"]);
         c
     };
-    let o = replay().arg("--targets").arg(&m).output().unwrap();
+    let o = replay().arg("--mapping").arg(&m).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -457,7 +460,7 @@ fn one_session_sends_over_http_grpc_and_socketio_each_event_once() {
     let dir = tempfile::tempdir().unwrap();
     let log = crate::replay::run_log(dir.path(), "200", "1");
     let events = lines(&log);
-    let sio = start("/", Duration::from_millis(500));
+    let socketio = start("/", Duration::from_millis(500));
     let grpc = crate::grpc::start(Duration::ZERO);
     let http = crate::replay::Server::start(None);
     let mapping = dir.path().join("mixed.toml");
@@ -492,7 +495,7 @@ body = "{line}"
     let out = dir.path().join("s.json");
     let o = crate::common::replay_log(&log, &mapping, &http.url(), "1d:3s")
         .args(["--grpc-target", &format!("http://{}", grpc.addr)])
-        .args(["--socketio-target", &format!("http://{}", sio.addr)])
+        .args(["--socketio-target", &format!("http://{}", socketio.addr)])
         .args(["--threshold", "errors{protocol:grpc|socketio}<1"])
         .arg("--summary-export")
         .arg(&out)
@@ -526,8 +529,9 @@ body = "{line}"
         by_grpc,
         want(&["stat.updated", "user.logged_in", "points.earned"])
     );
-    let by_sio = once(
-        sio.seen
+    let by_socketio = once(
+        socketio
+            .seen
             .emits
             .lock()
             .unwrap()
@@ -535,7 +539,7 @@ body = "{line}"
             .map(|(_, p)| p["eventId"].as_str().unwrap().to_string())
             .collect(),
     );
-    assert_eq!(by_sio, want(&["gift.created", "gift.claimed"]));
+    assert_eq!(by_socketio, want(&["gift.created", "gift.claimed"]));
     let by_http = once(http.arrivals().into_iter().map(|a| a.id).collect());
     assert_eq!(
         by_http,
@@ -555,7 +559,7 @@ body = "{line}"
         .iter()
         .filter(|e| e["event"] == "session.started")
         .count();
-    assert_eq!(sio.seen.connections.lock().unwrap().len(), sessions);
+    assert_eq!(socketio.seen.connections.lock().unwrap().len(), sessions);
     let s = summary(&out);
     let protocols: BTreeSet<&str> = s["groups"]
         .as_array()

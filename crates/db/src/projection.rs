@@ -66,8 +66,8 @@ impl Table {
     }
 
     /// How each column is compared by `verify`.
-    pub(crate) fn kinds(self) -> &'static [Kind] {
-        use Kind::*;
+    pub(crate) fn column_types(self) -> &'static [ColumnType] {
+        use ColumnType::*;
         match self {
             Table::BehaviorLogs => &[Int, Int, Text, Ts, Int, Text, Json],
             Table::Sessions => &[Int, Int, Text, Ts, Ts, Int, Text, Text],
@@ -171,7 +171,7 @@ impl Table {
 
 /// A column's type, as far as comparing values goes.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Kind {
+pub(crate) enum ColumnType {
     Int,
     Text,
     Ts,
@@ -682,15 +682,15 @@ mod tests {
     }
 
     #[test]
-    fn wire_types_agree_with_kinds_and_columns() {
+    fn wire_types_agree_with_column_types_and_columns() {
         for t in Table::ALL {
             assert_eq!(t.wire().len(), t.columns().len(), "{}", t.name());
-            for (w, k) in t.wire().iter().zip(t.kinds()) {
+            for (w, k) in t.wire().iter().zip(t.column_types()) {
                 let same = match w {
-                    Wire::I2 | Wire::I4 | Wire::I8 => *k == Kind::Int,
-                    Wire::Text => *k == Kind::Text,
-                    Wire::Ts => *k == Kind::Ts,
-                    Wire::Json => *k == Kind::Json,
+                    Wire::I2 | Wire::I4 | Wire::I8 => *k == ColumnType::Int,
+                    Wire::Text => *k == ColumnType::Text,
+                    Wire::Ts => *k == ColumnType::Ts,
+                    Wire::Json => *k == ColumnType::Json,
                 };
                 assert!(same, "{}: {w:?} vs {k:?}", t.name());
             }

@@ -12,7 +12,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use super::RunMeta;
 use super::copy::field;
 use super::keys::KEYS;
-use super::projection::{Kind, RowSink, Table};
+use super::projection::{ColumnType, RowSink, Table};
 use super::{DbError, Steps};
 
 pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -209,7 +209,7 @@ impl Inserter {
     /// freeing them was half of the load's CPU.)
     fn insert_chunk(&mut self, table: Table, chunk: &[u8]) -> Result<(), DbError> {
         let cols = table.columns().len();
-        let kinds = table.kinds();
+        let types = table.column_types();
         let failed = |e| DbError::failed(format!("inserting into {}", table.name()), e);
         let tx = self
             .conn
@@ -222,12 +222,12 @@ impl Inserter {
                 let mut found = 0;
                 for (i, f) in line.split(|b| *b == b'\t').enumerate() {
                     found += 1;
-                    let Some(k) = kinds.get(i) else { continue };
+                    let Some(k) = types.get(i) else { continue };
                     // Integers go in as integers: bound as text, SQLite would convert
                     // each one to match the column's affinity.
                     let bound = match (field(f), k) {
                         (None, _) => stmt.raw_bind_parameter(i + 1, rusqlite::types::Null),
-                        (Some(v), Kind::Int) => match v.parse::<i64>() {
+                        (Some(v), ColumnType::Int) => match v.parse::<i64>() {
                             Ok(n) => stmt.raw_bind_parameter(i + 1, n),
                             Err(_) => stmt.raw_bind_parameter(i + 1, v.as_ref()),
                         },

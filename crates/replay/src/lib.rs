@@ -147,8 +147,8 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, ReplayError> 
         rt.handle(),
     );
     // Sessions still open at the window's end: close their connections politely.
-    if let Some(sio) = &driver.socketio {
-        rt.block_on(sio.close_all());
+    if let Some(socketio) = &driver.socketio {
+        rt.block_on(socketio.close_all());
     }
     if let Some(v) = view {
         v.abort();
@@ -164,8 +164,8 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>) -> Result<Report, ReplayError> 
         .map(|m| m.into_inner().expect("stats lock"))
         // Requests abandoned at the drain bound still hold a handle: copy what is there.
         .unwrap_or_else(|a| a.lock().expect("stats lock").clone());
-    if let Some(sio) = &driver.socketio {
-        stats.fanout = sio.fanouts();
+    if let Some(socketio) = &driver.socketio {
+        stats.fanout = socketio.fanouts();
     }
     let thresholds: Vec<Verdict> = o.thresholds.iter().map(|t| t.verdict(&stats)).collect();
     let failed = thresholds.iter().filter(|v| !v.ok).count();

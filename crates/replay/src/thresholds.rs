@@ -408,20 +408,20 @@ mod tests {
             .message;
         assert!(e.contains("no [[socketio.listen]]"), "{e}");
         let listens = ["gift:available".to_string()];
-        let sio = Names {
+        let socketio = Names {
             listens: &listens,
             ..n
         };
-        assert!(Threshold::parse("fanout_p99{listen:gift:available}<200ms", &sio).is_ok());
-        let e = Threshold::parse("fanout_p99{kind:read}<1s", &sio)
+        assert!(Threshold::parse("fanout_p99{listen:gift:available}<200ms", &socketio).is_ok());
+        let e = Threshold::parse("fanout_p99{kind:read}<1s", &socketio)
             .unwrap_err()
             .message;
         assert!(e.contains("{listen:NAME}"), "{e}");
-        let e = Threshold::parse("fanout_p99{listen:gift:gone}<1s", &sio)
+        let e = Threshold::parse("fanout_p99{listen:gift:gone}<1s", &socketio)
             .unwrap_err()
             .message;
         assert!(e.contains("known listen values: gift:available"), "{e}");
-        assert!(Threshold::parse("p95{listen:gift:available}<1s", &sio).is_err());
+        assert!(Threshold::parse("p95{listen:gift:available}<1s", &socketio).is_err());
     }
 
     #[test]

@@ -22,8 +22,8 @@ use simulate_core::template::{Body, JsonTmpl, Template};
 
 /// The mapping used when only `--target URL` is given.
 pub(crate) const DEFAULT: (&str, &str) = (
-    "targets/default.toml",
-    include_str!("../../../../targets/default.toml"),
+    "mappings/default.toml",
+    include_str!("../../../../mappings/default.toml"),
 );
 
 /// The three protocols a request can be sent in; statistics are tagged by them.
