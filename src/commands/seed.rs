@@ -1,5 +1,6 @@
 //! `simulate seed`: the timeline projected into PostgreSQL (COPY) or an SQLite file.
 
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -10,7 +11,8 @@ use crate::console::progress::{ClearOnDrop, Progress, console_bar, show_step};
 use crate::exit;
 use crate::world::load_world;
 use simulate_core::diagnostic::Problem;
-use simulate_core::engine::{Engine, World};
+use simulate_core::engine::{Engine, RunTotals, World};
+use simulate_core::scenario::Scenario;
 use simulate_core::secret::mask_url;
 use simulate_core::sinks::jsonl::{Format, JsonlSink};
 use simulate_core::sinks::tee::Tee;
@@ -55,86 +57,17 @@ impl RowSink for Loader {
     }
 }
 
-#[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
 pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
     let (personas, scenario) = load_world(&args.world)?;
     let threads = super::threads(args.threads)?;
     let url = args.db.url();
     let started = Instant::now();
-
-    // Look before touching anything: refuse, and change nothing, when data is in the way.
     let sqlite_path = args.db.sqlite_path();
+    // Look before touching anything: refuse, and change nothing, when data is in the way.
     let pg = match &url {
-        Some(url) => {
-            let pg = Pg::open(url, &args.db.schema).map_err(refused)?;
-            let found = pg.inspect().map_err(refused)?;
-            // A schema simulate did not make is never dropped, --reset or not: its tables,
-            // grants and owner are someone else's.
-            if let Some(n) = found.tables
-                && !found.ours
-            {
-                let holds = match n {
-                    0 => "is empty".to_string(),
-                    1 => format!("holds 1 relation, {}", found.names),
-                    n => format!(
-                        "holds {n} relations: {}{}",
-                        found.names,
-                        if n > 5 { ", …" } else { "" }
-                    ),
-                };
-                return Err(Problem::new(format!("schema `{}` in {} was not made by simulate (it {holds}); nothing was changed", pg.schema, pg.masked), "choose another --schema: simulate creates and owns its own (default simulate)")
-                .into());
-            }
-            if let Some(n) = found.tables.filter(|n| *n > 0)
-                && !args.reset
-            {
-                return Err(Problem::new(format!("schema `{}` in {} already holds {n} tables; nothing was changed", pg.schema, pg.masked), "add --reset to drop and re-create what simulate owns there, or choose another --schema")
-                .into());
-            }
-            if let Some(owner) = &found.owner_not_us
-                && args.reset
-            {
-                return Err(Problem::new(format!("schema `{}` in {} belongs to role `{owner}`, and `{}` may not drop it; nothing was changed", pg.schema, pg.masked, found.user), format!("connect as `{owner}` (or a superuser), or choose another --schema"))
-                .into());
-            }
-            if found.foreign_staging {
-                return Err(Problem::new(format!("schema `{}` exists in {} and was not made by simulate; nothing was changed", pg.staging, pg.masked), "choose another --schema")
-                .into());
-            }
-            if found.stale_staging && !args.quiet {
-                eprintln!(
-                    "found an interrupted load (schema `{}`); it never replaced `{}`, so the data there is as before. Removing it.",
-                    pg.staging, pg.schema
-                );
-            }
-            Some(pg)
-        }
+        Some(url) => Some(inspect_postgres(&args, url)?),
         None => {
-            if args.unlogged {
-                return Err(Problem::new(
-                    "--unlogged is for PostgreSQL (the SQLite file keeps no WAL)",
-                    "pass --database-url URL, or leave out --unlogged",
-                )
-                .into());
-            }
-            let path = &sqlite_path;
-            if path.exists() && !args.reset {
-                return Err(Problem::new(format!("{} already exists; nothing was changed", path.display()), "add --reset to replace it, choose another --sqlite path, or pass --database-url for PostgreSQL")
-                .into());
-            }
-            if path.exists()
-                && let Err(why) = seeded_file(path)
-            {
-                return Err(Problem::new(format!("{} {why}: --reset replaces only a file simulate wrote; nothing was changed", path.display()), "choose another --sqlite path, or move it away yourself")
-                .into());
-            }
-            if partial_path(path).exists() && !args.quiet {
-                eprintln!(
-                    "found an interrupted load ({}); {} was never replaced by it. Removing it.",
-                    partial_path(path).display(),
-                    path.display()
-                );
-            }
+            inspect_sqlite(&args, &sqlite_path)?;
             None
         }
     };
@@ -176,55 +109,10 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
         Ok(t) if !t.interrupted => t,
         other => {
             drop(clear);
-            // The database's own words, when a COPY stream broke, say more than the
-            // engine's "stopped accepting rows".
-            let cause = match (loader, &pg) {
-                (Loader::Pg(l), Some(pg)) => pg.abandon_load(l),
-                (Loader::Sqlite(l), _) => {
-                    l.abandon();
-                    None
-                }
-                (Loader::Pg(_), None) => None,
-            };
-            return match other {
-                Err(e) => {
-                    let e = match cause {
-                        Some(db) => anyhow::Error::new(db),
-                        None => anyhow::Error::new(e),
-                    };
-                    Err(e.context("the load failed; the previous data is untouched"))
-                }
-                Ok(_) => Ok(interrupted()),
-            };
+            return abandon(loader, pg.as_ref(), other);
         }
     };
-
-    let meta = RunMeta {
-        version: env!("CARGO_PKG_VERSION").to_string(),
-        config: WorldConfig {
-            scenario: scenario.name.clone(),
-            scenario_file: args
-                .world
-                .scenario
-                .as_ref()
-                .map(|p| p.display().to_string()),
-            personas_dir: args
-                .world
-                .personas
-                .as_ref()
-                .map(|p| p.display().to_string()),
-            users: scenario.users,
-            days: scenario.days,
-            seed: scenario.seed,
-            start: scenario.start_text.clone(),
-        },
-        seed: scenario.seed,
-        users: scenario.users,
-        days: scenario.days,
-        events: totals.events,
-        checksum: checksum.checksum(),
-        complete: true,
-    };
+    let meta = run_meta(&args, &scenario, &totals, checksum.checksum());
     let done = match loader {
         Loader::Pg(l) => {
             let pg = pg.as_ref().context("PostgreSQL target")?;
@@ -249,14 +137,13 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
         }
     };
     drop(clear);
-    let wall = started.elapsed().as_secs_f64();
-    let rows: u64 = counts.iter().map(|c| c.1).sum();
-
     if !args.quiet {
         for (step, secs) in &steps.done {
             eprintln!("  {step:<38} {secs:8.2} s");
         }
     }
+    let wall = started.elapsed().as_secs_f64();
+    let rows: u64 = counts.iter().map(|c| c.1).sum();
     outln!(
         "done in {wall:.2} s: {rows} rows ({:.0} rows/s), {} events from {} users over {} days, sha256 {}",
         rows as f64 / wall.max(1e-9),
@@ -265,9 +152,167 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
         scenario.days,
         meta.checksum
     );
+    tell(&args, &counts, pg.as_ref(), url.as_deref(), &sqlite_path);
+    Ok(exit::OK)
+}
+
+/// The PostgreSQL schema to load into, refused (and nothing changed) when what is there
+/// is not ours to replace.
+fn inspect_postgres(args: &SeedArgs, url: &str) -> anyhow::Result<Pg> {
+    let pg = Pg::open(url, &args.db.schema).map_err(refused)?;
+    let found = pg.inspect().map_err(refused)?;
+    // A schema simulate did not make is never dropped, --reset or not: its tables,
+    // grants and owner are someone else's.
+    if let Some(n) = found.tables
+        && !found.ours
+    {
+        let holds = match n {
+            0 => "is empty".to_string(),
+            1 => format!("holds 1 relation, {}", found.names),
+            n => format!(
+                "holds {n} relations: {}{}",
+                found.names,
+                if n > 5 { ", …" } else { "" }
+            ),
+        };
+        return Err(Problem::new(
+            format!(
+                "schema `{}` in {} was not made by simulate (it {holds}); nothing was changed",
+                pg.schema, pg.masked
+            ),
+            "choose another --schema: simulate creates and owns its own (default simulate)",
+        )
+        .into());
+    }
+    if let Some(n) = found.tables.filter(|n| *n > 0)
+        && !args.reset
+    {
+        return Err(Problem::new(format!("schema `{}` in {} already holds {n} tables; nothing was changed", pg.schema, pg.masked), "add --reset to drop and re-create what simulate owns there, or choose another --schema")
+        .into());
+    }
+    if let Some(owner) = &found.owner_not_us
+        && args.reset
+    {
+        return Err(Problem::new(format!("schema `{}` in {} belongs to role `{owner}`, and `{}` may not drop it; nothing was changed", pg.schema, pg.masked, found.user), format!("connect as `{owner}` (or a superuser), or choose another --schema"))
+        .into());
+    }
+    if found.foreign_staging {
+        return Err(Problem::new(
+            format!(
+                "schema `{}` exists in {} and was not made by simulate; nothing was changed",
+                pg.staging, pg.masked
+            ),
+            "choose another --schema",
+        )
+        .into());
+    }
+    if found.stale_staging && !args.quiet {
+        eprintln!(
+            "found an interrupted load (schema `{}`); it never replaced `{}`, so the data there is as before. Removing it.",
+            pg.staging, pg.schema
+        );
+    }
+    Ok(pg)
+}
+
+/// The SQLite file to write, refused (and nothing changed) when one is in the way.
+fn inspect_sqlite(args: &SeedArgs, sqlite_path: &Path) -> anyhow::Result<()> {
+    if args.unlogged {
+        return Err(Problem::new(
+            "--unlogged is for PostgreSQL (the SQLite file keeps no WAL)",
+            "pass --database-url URL, or leave out --unlogged",
+        )
+        .into());
+    }
+    let path = &sqlite_path;
+    if path.exists() && !args.reset {
+        return Err(Problem::new(format!("{} already exists; nothing was changed", path.display()), "add --reset to replace it, choose another --sqlite path, or pass --database-url for PostgreSQL")
+        .into());
+    }
+    if path.exists()
+        && let Err(why) = seeded_file(path)
+    {
+        return Err(Problem::new(
+            format!(
+                "{} {why}: --reset replaces only a file simulate wrote; nothing was changed",
+                path.display()
+            ),
+            "choose another --sqlite path, or move it away yourself",
+        )
+        .into());
+    }
+    if partial_path(path).exists() && !args.quiet {
+        eprintln!(
+            "found an interrupted load ({}); {} was never replaced by it. Removing it.",
+            partial_path(path).display(),
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// An engine run that stopped: the partial load discarded, and why, in the database's
+/// own words when a COPY stream broke (they say more than the engine's "stopped
+/// accepting rows").
+fn abandon(
+    loader: Loader,
+    pg: Option<&Pg>,
+    ran: std::io::Result<RunTotals>,
+) -> anyhow::Result<i32> {
+    let cause = match (loader, pg) {
+        (Loader::Pg(l), Some(pg)) => pg.abandon_load(l),
+        (Loader::Sqlite(l), _) => {
+            l.abandon();
+            None
+        }
+        (Loader::Pg(_), None) => None,
+    };
+    match ran {
+        Err(e) => {
+            let e = match cause {
+                Some(db) => anyhow::Error::new(db),
+                None => anyhow::Error::new(e),
+            };
+            Err(e.context("the load failed; the previous data is untouched"))
+        }
+        Ok(_) => Ok(interrupted()),
+    }
+}
+
+/// What run_meta records: the world, so `verify` can regenerate the timeline.
+fn run_meta(args: &SeedArgs, scenario: &Scenario, totals: &RunTotals, checksum: String) -> RunMeta {
+    let shown = |p: &Option<std::path::PathBuf>| p.as_ref().map(|p| p.display().to_string());
+    RunMeta {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        config: WorldConfig {
+            scenario: scenario.name.clone(),
+            scenario_file: shown(&args.world.scenario),
+            personas_dir: shown(&args.world.personas),
+            users: scenario.users,
+            days: scenario.days,
+            seed: scenario.seed,
+            start: scenario.start_text.clone(),
+        },
+        seed: scenario.seed,
+        users: scenario.users,
+        days: scenario.days,
+        events: totals.events,
+        checksum,
+        complete: true,
+    }
+}
+
+/// Rows per table, where they went, and how to look at them.
+fn tell(
+    args: &SeedArgs,
+    counts: &[(Table, u64)],
+    pg: Option<&Pg>,
+    url: Option<&str>,
+    sqlite_path: &Path,
+) {
     // One line per table; a table loaded over several COPY streams says how many.
     let mut per_table: Vec<(&str, u64, usize)> = Vec::new();
-    for (table, n) in &counts {
+    for (table, n) in counts {
         match per_table.iter_mut().find(|t| t.0 == table.name()) {
             Some(t) => {
                 t.1 += n;
@@ -284,7 +329,7 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
         };
         outln!("  {name:<20} {n:>12}{note}");
     }
-    match (&pg, &url) {
+    match (pg, url) {
         (Some(pg), Some(url)) => outln!(
             "loaded into schema `{}` of {}{}\n  query: psql \"{}\" -c 'SET search_path TO {}; SELECT persona, count(*) FROM users GROUP BY 1'",
             pg.schema,
@@ -303,7 +348,6 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
             sqlite_path.display()
         ),
     }
-    Ok(0)
 }
 
 /// Ctrl-C during a load: nothing of it was swapped in.

@@ -44,7 +44,6 @@ fn lines(log: &Path) -> Vec<Value> {
 }
 
 #[test]
-#[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
 fn sessions_get_their_own_connections_gifts_arrive_once_acked_and_broadcasts_fan_out() {
     let dir = tempfile::tempdir().unwrap();
     let log = crate::replay::run_log(dir.path(), "400", "1");
@@ -68,6 +67,15 @@ fn sessions_get_their_own_connections_gifts_arrive_once_acked_and_broadcasts_fan
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let s = summary(&out);
 
+    one_connection_per_session(&events, &socketio, &s);
+    every_gift_event_arrives_once(&events, &socketio);
+    acks_and_broadcasts_are_timed(&events, &s);
+    crate::common::conforms::<simulate_replay::summary::Summary>(&s, "replay-summary.v1.json");
+}
+
+/// One distinct connection per session, opened for the right user with its auth, in
+/// its room, and closed when the session ended.
+fn one_connection_per_session(events: &[Value], socketio: &SocketIoServer, s: &Value) {
     // One distinct connection per session, opened for the right user with its auth.
     let sessions: Vec<&Value> = events
         .iter()
@@ -133,8 +141,10 @@ fn sessions_get_their_own_connections_gifts_arrive_once_acked_and_broadcasts_fan
         socketio.seen.disconnects.load(Ordering::Relaxed),
         conns.len()
     );
+}
 
-    // Every gift event arrived exactly once, as an emit carrying its event id.
+/// Every gift event arrived exactly once, as an emit carrying its event id.
+fn every_gift_event_arrives_once(events: &[Value], socketio: &SocketIoServer) {
     let mut want_ids: BTreeMap<String, usize> = BTreeMap::new();
     for e in events
         .iter()
@@ -152,7 +162,15 @@ fn sessions_get_their_own_connections_gifts_arrive_once_acked_and_broadcasts_fan
             .or_default() += 1;
     }
     assert_eq!(got_ids, want_ids);
+}
 
+/// Acks were timed, per protocol; creations passed their check; every gift:available
+/// broadcast is tied to its gift.created emit and timed.
+fn acks_and_broadcasts_are_timed(events: &[Value], s: &Value) {
+    let sessions = events
+        .iter()
+        .filter(|e| e["event"] == "session.started")
+        .count();
     // Acks were timed, per protocol; creations passed their check.
     let groups = s["groups"].as_array().unwrap();
     let socketio_groups: Vec<&Value> = groups
@@ -175,7 +193,7 @@ fn sessions_get_their_own_connections_gifts_arrive_once_acked_and_broadcasts_fan
         .filter(|e| e["event"] == "gift.created")
         .count() as u64;
     assert_eq!(count("gift.created"), (created, 0));
-    assert_eq!(count("session.started").0, sessions.len() as u64);
+    assert_eq!(count("session.started").0, sessions as u64);
     assert!(groups.iter().any(|g| g["tags"]["protocol"] == "http"));
 
     // Broadcasts: every gift:available is tied to its gift.created emit and timed.
@@ -190,8 +208,6 @@ fn sessions_get_their_own_connections_gifts_arrive_once_acked_and_broadcasts_fan
     );
     let p99 = l["fanout_ms"]["p99"].as_f64().unwrap();
     assert!(p99 > 0.0 && p99 < 2000.0, "{l}");
-
-    crate::common::conforms::<simulate_replay::summary::Summary>(&s, "replay-summary.v1.json");
 }
 
 /// A TCP relay in front of the server whose connections the test can cut at once.

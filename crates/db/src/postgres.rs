@@ -301,12 +301,7 @@ impl Pg {
     /// arrive frozen and all-visible. Without it the index builds set every row's hint
     /// bits and dirty each heap page again (a 250k seed wrote 14.8 GB to disk for 4.9 GB
     /// of tables), and the first VACUUM would dirty them once more during the user's test.
-    fn copy_task(
-        &self,
-        table: Table,
-        target: String,
-        mut rx: mpsc::Receiver<Vec<u8>>,
-    ) -> tokio::task::JoinHandle<Result<(Table, u64), DbError>> {
+    fn copy_task(&self, table: Table, target: String, mut rx: mpsc::Receiver<Vec<u8>>) -> CopyTask {
         let opts = self.opts.clone();
         let staging = self.staging.clone();
         let masked = self.masked.clone();
@@ -348,7 +343,8 @@ impl Pg {
 
     /// Waits for the COPYs, then keys, ANALYZE, run_meta and the swap. Returns rows per
     /// table and timings of each step.
-    #[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
+    /// Finishes the load: every COPY stream, the keys and indexes, run_meta, then the
+    /// staging schema swapped in for the live one, each a step of its own.
     pub fn complete(
         &self,
         loader: PgLoader,
@@ -358,7 +354,20 @@ impl Pg {
         let PgLoader { senders, tasks, .. } = loader;
         drop(senders);
         steps.start("copy (finish)")?;
-        let counts = self.rt.block_on(async {
+        let counts = self.finish_copies(tasks)?;
+        steps.start("primary keys, indexes, ANALYZE")?;
+        self.build_keys()?;
+        steps.start("primary and foreign keys, run_meta")?;
+        self.constrain_and_record(meta)?;
+        steps.start("swap in")?;
+        self.swap_in()?;
+        steps.end();
+        Ok(counts)
+    }
+
+    /// Waits for every COPY stream: the rows each loaded.
+    fn finish_copies(&self, tasks: Vec<CopyTask>) -> Result<Vec<(Table, u64)>, DbError> {
+        self.rt.block_on(async {
             let mut counts = Vec::new();
             for task in tasks {
                 counts.push(
@@ -367,9 +376,11 @@ impl Pg {
                 );
             }
             Ok::<_, DbError>(counts)
-        })?;
+        })
+    }
 
-        steps.start("primary keys, indexes, ANALYZE")?;
+    /// Primary keys and indexes, then ANALYZE, on three connections at once.
+    fn build_keys(&self) -> Result<(), DbError> {
         self.rt.block_on(async {
             // The two large tables' keys each on a connection of their own, the rest on a
             // third: index builds are sorts, and the largest two set the step's length.
@@ -424,9 +435,11 @@ impl Pg {
             ))
             .await?;
             Ok::<_, DbError>(())
-        })?;
+        })
+    }
 
-        steps.start("primary and foreign keys, run_meta")?;
+    /// The remaining keys, the foreign keys, and the run_meta row.
+    fn constrain_and_record(&self, meta: &RunMeta) -> Result<(), DbError> {
         self.rt.block_on(async {
             let mut c = self.connect(Some(&self.staging)).await?;
             let constraints = KEYS
@@ -454,9 +467,11 @@ impl Pg {
             .await
             .map_err(|e| DbError::failed("writing run_meta", e))?;
             Ok::<_, DbError>(())
-        })?;
+        })
+    }
 
-        steps.start("swap in")?;
+    /// The staging schema becomes the live one, in one transaction.
+    fn swap_in(&self) -> Result<(), DbError> {
         let (schema, staging) = (ident(&self.schema)?, ident(&self.staging)?);
         self.rt.block_on(async {
             let mut c = self.connect(None).await?;
@@ -495,9 +510,7 @@ impl Pg {
                 .await
                 .map_err(|e| DbError::failed("swap: commit", e))?;
             Ok::<_, DbError>(())
-        })?;
-        steps.end();
-        Ok(counts)
+        })
     }
 
     /// Stops a load: closes the COPY streams, drops the staging schema, and returns what
@@ -544,8 +557,11 @@ impl Pg {
 pub struct PgLoader {
     /// Per table, per lane (partition), the queue of its COPY stream.
     senders: Vec<Vec<mpsc::Sender<Vec<u8>>>>,
-    tasks: Vec<tokio::task::JoinHandle<Result<(Table, u64), DbError>>>,
+    tasks: Vec<CopyTask>,
 }
+
+/// One COPY stream's task: the table it filled and the rows.
+type CopyTask = tokio::task::JoinHandle<Result<(Table, u64), DbError>>;
 
 impl RowSink for PgLoader {
     fn binary(&self) -> bool {

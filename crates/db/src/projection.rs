@@ -321,7 +321,6 @@ impl<R: RowSink> Projection<R> {
         &mut self.users[i]
     }
 
-    #[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
     fn observe(&mut self, e: &Event, line: &[u8]) -> std::io::Result<()> {
         let t = self.start_ms + e.t_ms;
         let uid = e.user;
@@ -337,8 +336,17 @@ impl<R: RowSink> Projection<R> {
         }
         b.ts(t).int(e.t_ms).text(kind).json(props).end();
         self.flush(Table::BehaviorLogs, false)?;
+        if let Some(table) = self.fold(e, t) {
+            self.flush(table, false)?;
+        }
+        Ok(())
+    }
 
-        let touched = match e.props {
+    /// What an event changes in its user's folded state (rows written at the end), or
+    /// the row it adds to a table: the table touched.
+    fn fold(&mut self, e: &Event, t: i64) -> Option<Table> {
+        let uid = e.user;
+        match e.props {
             Props::SignedUp {
                 source,
                 invited_by,
@@ -370,23 +378,69 @@ impl<R: RowSink> Projection<R> {
                 self.user(uid).open = Some((e.session, t, ti));
                 None
             }
+            Props::ChallengeViewed { challenge } => {
+                self.user(uid).engaged |= 1 << challenge;
+                None
+            }
+            Props::StatUpdated { code, value, .. } => {
+                self.user(uid).stats[code as usize] = value;
+                None
+            }
+            Props::GoalCompleted { goal, .. } => {
+                self.user(uid).goals.push((goal, t, None));
+                None
+            }
+            Props::GoalClaimed { goal, .. } => {
+                if let Some(g) = self.user(uid).goals.iter_mut().find(|g| g.0 == goal) {
+                    g.2 = Some(t);
+                }
+                None
+            }
+            Props::NudgeSent { nudge, campaign } => {
+                self.user(uid).nudges.push((nudge, t, campaign));
+                None
+            }
+            Props::Churned { .. } => {
+                self.user(uid).churned_ms = Some(t);
+                None
+            }
+            _ => self.row(e, t),
+        }
+    }
+
+    /// A session closed: its row, with the trigger that opened it.
+    fn session_row(
+        &mut self,
+        e: &Event,
+        t: i64,
+        reason: EndReason,
+        duration_ms: i64,
+    ) -> Option<Table> {
+        let uid = e.user;
+
+        let open = self.user(uid).open.take();
+        let trigger = open.map(|o| TRIGGERS[o.2 as usize]).unwrap_or("internal");
+        let b = self.buf(Table::Sessions, uid).begin();
+        b.int(uid).int(e.session).id("s", uid, e.session);
+        b.ts(t - duration_ms)
+            .ts(t)
+            .int(duration_ms)
+            .text(trigger)
+            .text(reason.name())
+            .end();
+        Some(Table::Sessions)
+    }
+
+    /// The row an event adds (a session, a ledger line, a gift, a claim, a check-in, a
+    /// purchase, an opened nudge), and its table.
+    fn row(&mut self, e: &Event, t: i64) -> Option<Table> {
+        let uid = e.user;
+        match e.props {
             Props::SessionEnded {
                 reason,
                 duration_ms,
                 ..
-            } => {
-                let open = self.user(uid).open.take();
-                let trigger = open.map(|o| TRIGGERS[o.2 as usize]).unwrap_or("internal");
-                let b = self.buf(Table::Sessions, uid).begin();
-                b.int(uid).int(e.session).id("s", uid, e.session);
-                b.ts(t - duration_ms)
-                    .ts(t)
-                    .int(duration_ms)
-                    .text(trigger)
-                    .text(reason.name())
-                    .end();
-                Some(Table::Sessions)
-            }
+            } => self.session_row(e, t, reason, duration_ms),
             Props::PointsEarned {
                 amount,
                 source,
@@ -419,24 +473,6 @@ impl<R: RowSink> Projection<R> {
                     .int(balance)
                     .end();
                 Some(Table::PointsLedger)
-            }
-            Props::ChallengeViewed { challenge } => {
-                self.user(uid).engaged |= 1 << challenge;
-                None
-            }
-            Props::StatUpdated { code, value, .. } => {
-                self.user(uid).stats[code as usize] = value;
-                None
-            }
-            Props::GoalCompleted { goal, .. } => {
-                self.user(uid).goals.push((goal, t, None));
-                None
-            }
-            Props::GoalClaimed { goal, .. } => {
-                if let Some(g) = self.user(uid).goals.iter_mut().find(|g| g.0 == goal) {
-                    g.2 = Some(t);
-                }
-                None
             }
             Props::GiftCreated {
                 gift,
@@ -497,10 +533,6 @@ impl<R: RowSink> Projection<R> {
                     .end();
                 Some(Table::Purchases)
             }
-            Props::NudgeSent { nudge, campaign } => {
-                self.user(uid).nudges.push((nudge, t, campaign));
-                None
-            }
             Props::NudgeOpened { nudge, .. } => {
                 let u = self.user(uid);
                 match u.nudges.iter().position(|n| n.0 == nudge) {
@@ -512,16 +544,8 @@ impl<R: RowSink> Projection<R> {
                     None => None,
                 }
             }
-            Props::Churned { .. } => {
-                self.user(uid).churned_ms = Some(t);
-                None
-            }
             _ => None,
-        };
-        if let Some(table) = touched {
-            self.flush(table, false)?;
         }
-        Ok(())
     }
 
     fn nudge_row(

@@ -179,6 +179,68 @@ fn err(field: &'static str, message: impl Into<String>, fix: impl Into<String>) 
     }
 }
 
+/// A value a distribution needs above zero.
+fn positive(v: f64, field: &'static str) -> Result<f64, DistError> {
+    if v > 0.0 && v.is_finite() {
+        Ok(v)
+    } else {
+        Err(err(
+            field,
+            format!("`{field}` must be greater than zero, found {v}"),
+            "use a positive value",
+        ))
+    }
+}
+
+/// `{ dist = "weighted", table = { … } }`: labels (a category) or numeric keys, drawn
+/// by their weights.
+fn weighted(t: &RawDistTable, unit: Unit) -> Result<Dist, DistError> {
+    let table = t.table.as_ref().filter(|t| !t.is_empty()).ok_or_else(|| {
+        err(
+            "table",
+            "a weighted distribution needs a non-empty `table`",
+            "add table = { a = 3, b = 1 }",
+        )
+    })?;
+    if let Some((k, w)) = table.iter().find(|(_, w)| !(**w >= 0.0 && w.is_finite())) {
+        return Err(err(
+            "table",
+            format!("weight of `{k}` is {w}: weights must be zero or more"),
+            "use non-negative weights",
+        ));
+    }
+    let labels: Vec<String> = table.keys().cloned().collect();
+    let values = match unit {
+        Unit::Category => (0..labels.len()).map(|i| i as f64).collect(),
+        _ => labels
+            .iter()
+            .map(|l| {
+                quantity(&Some(Quantity::Text(l.clone())), "table", unit).or_else(|_| {
+                    l.parse::<f64>().map_err(|_| {
+                        err(
+                            "table",
+                            format!("key `{l}` is not a number"),
+                            "use numeric keys such as \"5\" = 2",
+                        )
+                    })
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    let index = WeightedIndex::new(table.values().copied()).map_err(|e| {
+        err(
+            "table",
+            format!("unusable weights: {e}"),
+            "give at least one positive weight",
+        )
+    })?;
+    Ok(Dist::Weighted {
+        values,
+        labels,
+        index,
+    })
+}
+
 fn quantity(q: &Option<Quantity>, field: &'static str, unit: Unit) -> Result<f64, DistError> {
     let q = q.as_ref().ok_or_else(|| {
         err(
@@ -212,7 +274,6 @@ fn quantity(q: &Option<Quantity>, field: &'static str, unit: Unit) -> Result<f64
 }
 
 impl Dist {
-    #[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
     pub(crate) fn from_raw(raw: &RawDist, unit: Unit) -> Result<Dist, DistError> {
         let t = match raw {
             RawDist::Const(q) => {
@@ -226,17 +287,6 @@ impl Dist {
                 return Ok(Dist::Constant(quantity(&Some(q.clone()), "value", unit)?));
             }
             RawDist::Table(t) => t,
-        };
-        let positive = |v: f64, field: &'static str| {
-            if v > 0.0 && v.is_finite() {
-                Ok(v)
-            } else {
-                Err(err(
-                    field,
-                    format!("`{field}` must be greater than zero, found {v}"),
-                    "use a positive value",
-                ))
-            }
         };
         let d = match t.dist.as_str() {
             "constant" => Dist::Constant(quantity(&t.value, "value", unit)?),
@@ -296,54 +346,7 @@ impl Dist {
                         .map_err(|e| err("mean", e.to_string(), "use a positive mean"))?,
                 }
             }
-            "weighted" => {
-                let table = t.table.as_ref().filter(|t| !t.is_empty()).ok_or_else(|| {
-                    err(
-                        "table",
-                        "a weighted distribution needs a non-empty `table`",
-                        "add table = { a = 3, b = 1 }",
-                    )
-                })?;
-                if let Some((k, w)) = table.iter().find(|(_, w)| !(**w >= 0.0 && w.is_finite())) {
-                    return Err(err(
-                        "table",
-                        format!("weight of `{k}` is {w}: weights must be zero or more"),
-                        "use non-negative weights",
-                    ));
-                }
-                let labels: Vec<String> = table.keys().cloned().collect();
-                let values = match unit {
-                    Unit::Category => (0..labels.len()).map(|i| i as f64).collect(),
-                    _ => labels
-                        .iter()
-                        .map(|l| {
-                            quantity(&Some(Quantity::Text(l.clone())), "table", unit).or_else(
-                                |_| {
-                                    l.parse::<f64>().map_err(|_| {
-                                        err(
-                                            "table",
-                                            format!("key `{l}` is not a number"),
-                                            "use numeric keys such as \"5\" = 2",
-                                        )
-                                    })
-                                },
-                            )
-                        })
-                        .collect::<Result<Vec<_>, _>>()?,
-                };
-                let index = WeightedIndex::new(table.values().copied()).map_err(|e| {
-                    err(
-                        "table",
-                        format!("unusable weights: {e}"),
-                        "give at least one positive weight",
-                    )
-                })?;
-                Dist::Weighted {
-                    values,
-                    labels,
-                    index,
-                }
-            }
+            "weighted" => weighted(t, unit)?,
             other => {
                 return Err(err(
                     "dist",

@@ -214,7 +214,6 @@ impl Metrics {
         self.active[i * self.words + day / 64] >> (day % 64) & 1 == 1
     }
 
-    #[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
     fn observe(&mut self, e: &Event) {
         let i = self.user(e.user, e.persona);
         let day = ((e.t_ms / DAY) as usize).min(self.days.saturating_sub(1));
@@ -245,35 +244,7 @@ impl Metrics {
                 self.loops[persona].users += 1;
             }
             Props::SessionStarted { trigger, .. } => {
-                self.session_flags[i] = 0;
-                self.per_day[day].sessions += 1;
-                let l = &mut self.loops[persona];
-                l.sessions += 1;
-                let name = match trigger {
-                    Trigger::Internal => {
-                        l.internal += 1;
-                        "internal"
-                    }
-                    Trigger::Nudge => {
-                        l.external += 1;
-                        "nudge"
-                    }
-                    Trigger::Broadcast => {
-                        l.external += 1;
-                        "broadcast"
-                    }
-                    Trigger::Phase(_) => {
-                        l.external += 1;
-                        "phase"
-                    }
-                };
-                *self.triggers.entry(name).or_default() += 1;
-                self.concurrent += 1;
-                if self.concurrent > self.peak_concurrent.0 {
-                    self.peak_concurrent = (self.concurrent, e.t_ms);
-                }
-                let d = &mut self.per_day[day];
-                d.peak_concurrent = d.peak_concurrent.max(self.concurrent);
+                self.session_started(e, i, day, persona, trigger)
             }
             Props::SessionEnded {
                 reason,
@@ -281,38 +252,13 @@ impl Metrics {
                 reward_tries,
                 investment_tries,
                 ..
-            } => {
-                self.concurrent = self.concurrent.saturating_sub(1);
-                let _ = self
-                    .session_len_s
-                    .record((duration_ms / 1000).max(1) as u64);
-                *self.end_reasons.entry(reason.name()).or_default() += 1;
-                let f = self.session_flags[i];
-                let l = &mut self.loops[persona];
-                if f & F_ACTION != 0 {
-                    l.action += 1;
-                }
-                if reward_tries > 0 {
-                    l.reward_tried += 1;
-                }
-                if f & F_REWARD != 0 {
-                    l.reward_drawn += 1;
-                }
-                if investment_tries > 0 {
-                    l.investment_tried += 1;
-                }
-                if f & F_INVEST != 0 {
-                    l.investment_made += 1;
-                }
-                if f & (F_ACTION | F_REWARD | F_INVEST) == F_ACTION | F_REWARD | F_INVEST {
-                    l.full_loop += 1;
-                }
-                match reason {
-                    EndReason::Abandoned => l.abandoned += 1,
-                    EndReason::Timeout => l.timed_out += 1,
-                    _ => {}
-                }
-            }
+            } => self.session_ended(
+                i,
+                persona,
+                reason,
+                duration_ms,
+                (reward_tries, investment_tries),
+            ),
             Props::NudgeSent { campaign, .. } => self.nudges_sent[campaign.is_some() as usize] += 1,
             Props::NudgeOpened { delay_ms, .. } => {
                 self.nudges_opened += 1;
@@ -366,6 +312,87 @@ impl Metrics {
                 self.loops[persona].churned += 1;
                 self.per_day[day].churned += 1;
             }
+            _ => {}
+        }
+    }
+
+    /// A session opened: per day, per persona loop, by trigger, and the concurrency peak.
+    fn session_started(
+        &mut self,
+        e: &Event,
+        i: usize,
+        day: usize,
+        persona: usize,
+        trigger: Trigger,
+    ) {
+        self.session_flags[i] = 0;
+        self.per_day[day].sessions += 1;
+        let l = &mut self.loops[persona];
+        l.sessions += 1;
+        let name = match trigger {
+            Trigger::Internal => {
+                l.internal += 1;
+                "internal"
+            }
+            Trigger::Nudge => {
+                l.external += 1;
+                "nudge"
+            }
+            Trigger::Broadcast => {
+                l.external += 1;
+                "broadcast"
+            }
+            Trigger::Phase(_) => {
+                l.external += 1;
+                "phase"
+            }
+        };
+        *self.triggers.entry(name).or_default() += 1;
+        self.concurrent += 1;
+        if self.concurrent > self.peak_concurrent.0 {
+            self.peak_concurrent = (self.concurrent, e.t_ms);
+        }
+        let d = &mut self.per_day[day];
+        d.peak_concurrent = d.peak_concurrent.max(self.concurrent);
+    }
+
+    /// A session closed: its length, why, and how far it got through the Hooked loop.
+    fn session_ended(
+        &mut self,
+        i: usize,
+        persona: usize,
+        reason: EndReason,
+        duration_ms: i64,
+        (reward_tries, investment_tries): (u8, u8),
+    ) {
+        self.concurrent = self.concurrent.saturating_sub(1);
+        let _ = self
+            .session_len_s
+            .record((duration_ms / 1000).max(1) as u64);
+        *self.end_reasons.entry(reason.name()).or_default() += 1;
+        let f = self.session_flags[i];
+        let l = &mut self.loops[persona];
+        if f & F_ACTION != 0 {
+            l.action += 1;
+        }
+        if reward_tries > 0 {
+            l.reward_tried += 1;
+        }
+        if f & F_REWARD != 0 {
+            l.reward_drawn += 1;
+        }
+        if investment_tries > 0 {
+            l.investment_tried += 1;
+        }
+        if f & F_INVEST != 0 {
+            l.investment_made += 1;
+        }
+        if f & (F_ACTION | F_REWARD | F_INVEST) == F_ACTION | F_REWARD | F_INVEST {
+            l.full_loop += 1;
+        }
+        match reason {
+            EndReason::Abandoned => l.abandoned += 1,
+            EndReason::Timeout => l.timed_out += 1,
             _ => {}
         }
     }
