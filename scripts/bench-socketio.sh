@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Socket.IO figures for docs/PERFORMANCE.md, against the test suite's gift app on
-# socketioxide (examples/sio_target.rs) in its own process on the same machine. Not a test:
+# socketioxide (examples/socketio_target.rs) in its own process on the same machine. Not a test:
 # it prints numbers.
 #   1. connections: N sessions open over 10 s and stay open ~35 s (one connection each,
 #      joined to a room of 400); each emits a stat every 10 s, and one user per room creates
@@ -17,10 +17,10 @@ if [ "$(ulimit -n)" -lt $((N + 1000)) ]; then
   exit 1
 fi
 cargo build --release --quiet
-cargo build --release --quiet --example sio_target
+cargo build --release --quiet --example socketio_target
 BIN=$PWD/target/release/simulate
 WORK=$(mktemp -d)
-target/release/examples/sio_target 127.0.0.1:18471 > "$WORK/server.out" 2>&1 &
+target/release/examples/socketio_target 127.0.0.1:18471 > "$WORK/server.out" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 sleep 1
@@ -101,7 +101,7 @@ PY
 }
 run() {  # name log max-in-flight
   /usr/bin/time -f "%e %M %P CPU" -o "$WORK/$1.time" "$BIN" replay --from-log "$WORK/$2" \
-    --targets "$WORK/m.toml" --target http://127.0.0.1:18471 --compress 1x \
+    --mapping "$WORK/m.toml" --target http://127.0.0.1:18471 --compress 1x \
     --max-in-flight "$3" -q --summary-export "$WORK/$1.json" > /dev/null
   awk '{print "x", $2, $3, $4}' "$WORK/$1.time" > "$WORK/$1.rss"
 }

@@ -159,9 +159,12 @@ pub struct ReplayArgs {
     /// http://127.0.0.1:3001 (replaces the mapping's [socketio] url; default: --target)
     #[arg(long, value_name = "URL")]
     pub socketio_target: Option<String>,
-    /// Target mapping file: which request each event kind becomes [default: the shipped
+    /// Mapping file: which request each event kind becomes [default: the shipped
     /// mapping, POST {target}/v1/events/{event}]
     #[arg(long, value_name = "FILE")]
+    pub mapping: Option<PathBuf>,
+    /// The old name of --mapping: still read, with a note.
+    #[arg(long, value_name = "FILE", hide = true, conflicts_with = "mapping")]
     pub targets: Option<PathBuf>,
     /// Replay events from this JSONL log (written by `simulate run`) instead of the engine
     #[arg(long, value_name = "FILE")]
@@ -261,7 +264,7 @@ impl DbArgs {
             .filter(|u| !u.trim().is_empty())
     }
 
-    pub fn sqlite_path(&self) -> std::path::PathBuf {
+    pub(crate) fn sqlite_path(&self) -> std::path::PathBuf {
         self.sqlite
             .clone()
             .unwrap_or_else(|| std::path::PathBuf::from("output/seed.sqlite"))

@@ -3,28 +3,35 @@
 //! 0 done, 1 failed, 2 bad input (the message says what to fix), 3 verify found a
 //! mismatch, 99 a replay threshold failed (k6's code), 130 interrupted (Ctrl-C).
 
-pub const OK: i32 = 0;
-pub const FAILED: i32 = 1;
-pub const BAD_INPUT: i32 = 2;
-pub const VERIFY_MISMATCH: i32 = 3;
-pub const THRESHOLD_FAILED: i32 = 99;
-pub const INTERRUPTED: i32 = 130;
+use simulate_core::diagnostic::{Problem, Problems};
+use simulate_db::DbError;
+use simulate_replay::ReplayError;
 
-/// A failure the user can fix: printed as is, exit code 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct BadInput(pub String);
+pub(crate) const OK: i32 = 0;
+pub(crate) const FAILED: i32 = 1;
+pub(crate) const BAD_INPUT: i32 = 2;
+pub(crate) const VERIFY_MISMATCH: i32 = 3;
+pub(crate) const THRESHOLD_FAILED: i32 = 99;
+pub(crate) const INTERRUPTED: i32 = 130;
 
 /// The exit code of a command that failed with `e`, and the message to print for it.
-/// Bad input is printed as written (it holds its own fix); other failures with their
-/// chain of causes.
+/// Bad input ([`Problem`], [`Problems`], a database's or a replay's refusal) is printed
+/// as rendered, with its fix: exit 2. Other failures, and bad input a command wrapped in
+/// context of its own (a load that failed), with their chain of causes: exit 1.
 pub fn of_error(e: &anyhow::Error) -> (i32, String) {
-    if e.downcast_ref::<BadInput>().is_some()
-        || e.downcast_ref::<simulate_core::diagnostic::Problems>()
-            .is_some()
-    {
+    if e.chain().next().is_some_and(is_bad_input) {
         (BAD_INPUT, format!("{e}"))
     } else {
         (FAILED, format!("{e:#}"))
     }
+}
+
+fn is_bad_input(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.is::<Problem>()
+        || e.is::<Problems>()
+        || matches!(e.downcast_ref::<DbError>(), Some(DbError::Refused(_)))
+        || matches!(
+            e.downcast_ref::<ReplayError>(),
+            Some(ReplayError::BadInput(_))
+        )
 }

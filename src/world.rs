@@ -7,10 +7,12 @@ use std::path::PathBuf;
 use simulate_core::persona::{self, Persona};
 use simulate_core::scenario::{Overrides, Scenario};
 
+use simulate_db::WorldConfig;
+
 use crate::cli::WorldArgs;
 
 /// Personas and scenario from the shared world flags.
-pub fn load_world(w: &WorldArgs) -> anyhow::Result<(Vec<Persona>, Scenario)> {
+pub(crate) fn load_world(w: &WorldArgs) -> anyhow::Result<(Vec<Persona>, Scenario)> {
     let personas = persona::load(w.personas.as_deref())?;
     let over = Overrides {
         users: w.users,
@@ -23,16 +25,14 @@ pub fn load_world(w: &WorldArgs) -> anyhow::Result<(Vec<Persona>, Scenario)> {
 }
 
 /// The world recorded in a seed's run_meta, and each given flag that differs from it.
-pub fn world_clashes(config: &serde_json::Value, given: &WorldArgs) -> (WorldArgs, Vec<String>) {
-    let num = |k: &str| config[k].as_u64();
-    let text = |k: &str| config[k].as_str().map(String::from);
+pub(crate) fn world_clashes(config: &WorldConfig, given: &WorldArgs) -> (WorldArgs, Vec<String>) {
     let meta = WorldArgs {
-        users: num("users").map(|v| v as u32),
-        days: num("days").map(|v| v as u32),
-        seed: num("seed"),
-        personas: text("personas_dir").map(PathBuf::from),
-        scenario: text("scenario_file").map(PathBuf::from),
-        start: text("start"),
+        users: Some(config.users),
+        days: Some(config.days),
+        seed: Some(config.seed),
+        personas: config.personas_dir.as_ref().map(PathBuf::from),
+        scenario: config.scenario_file.as_ref().map(PathBuf::from),
+        start: Some(config.start.clone()),
     };
     let mut clash = Vec::new();
     let mut cmp = |flag: &str, given: Option<String>, meta: Option<String>| {

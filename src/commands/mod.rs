@@ -26,11 +26,12 @@ pub mod serve;
 pub mod verify;
 
 use crate::cli::{Cli, Command};
-use crate::exit::{self, BadInput};
+use crate::exit;
+use simulate_core::diagnostic::Problem;
 use simulate_core::redact::mask_url;
 
 /// `--threads`, or the CPU count; the same range for every command.
-pub fn threads(arg: Option<usize>) -> Result<usize, BadInput> {
+pub(crate) fn threads(arg: Option<usize>) -> Result<usize, Problem> {
     let n = arg.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -39,38 +40,38 @@ pub fn threads(arg: Option<usize>) -> Result<usize, BadInput> {
     if (1..=256).contains(&n) {
         Ok(n)
     } else {
-        Err(BadInput(format!(
-            "--threads {n} is out of range\n    fix: use 1 to 256"
-        )))
+        Err(Problem::new(
+            format!("--threads {n} is out of range"),
+            "use 1 to 256",
+        ))
     }
 }
 
-/// A database problem the user can fix is bad input (exit 2); anything else fails (exit 1).
-pub fn refused(e: simulate_db::DbError) -> anyhow::Error {
-    match e {
-        simulate_db::DbError::Refused(m) => BadInput(m).into(),
-        other => anyhow::Error::new(other),
-    }
+/// A database error as the command's: a refusal is bad input (exit 2, see
+/// [`crate::exit::of_error`]), anything else a failure (exit 1).
+pub(crate) fn refused(e: simulate_db::DbError) -> anyhow::Error {
+    anyhow::Error::new(e)
 }
 
 /// A seeded PostgreSQL schema to read (verify, serve), or a clear refusal when it is not
 /// there or not a complete seed of simulate's (a staging schema, a schema of the user's).
-pub fn open_seeded(url: &str, schema: &str) -> anyhow::Result<simulate_db::postgres::Pg> {
+pub(crate) fn open_seeded(url: &str, schema: &str) -> anyhow::Result<simulate_db::postgres::Pg> {
     let pg = simulate_db::postgres::Pg::open(url, schema).map_err(refused)?;
     match pg.verdict().map_err(refused)? {
-        None => Err(BadInput(format!(
-            "{} has no schema `{}`\n    fix: seed it first with `simulate seed --database-url …`, or pass the --schema it was seeded into",
-            pg.masked, pg.schema
-        ))
+        None => Err(Problem::new(
+            format!("{} has no schema `{}`", pg.masked, pg.schema),
+            "seed it first with `simulate seed --database-url …`, or pass the --schema it was seeded into",
+        )
         .into()),
         Some(v) => match v.readable() {
             Ok(()) => Ok(pg),
-            Err(why) => Err(BadInput(format!(
-                "schema `{}` of {} {why}\n    fix: pass the --schema a complete `simulate seed` wrote (default simulate){}",
-                pg.schema,
-                pg.masked,
-                reseed_hint(&v)
-            ))
+            Err(why) => Err(Problem::new(
+                format!("schema `{}` of {} {why}", pg.schema, pg.masked),
+                format!(
+                    "pass the --schema a complete `simulate seed` wrote (default simulate){}",
+                    reseed_hint(&v)
+                ),
+            )
             .into()),
         },
     }
@@ -87,7 +88,7 @@ fn reseed_hint(v: &simulate_db::owner::Verdict) -> &'static str {
 
 /// Runs `f` on a seeded database: the PostgreSQL schema when `url` is given, else the
 /// SQLite file. Returns what `f` gave and where it read (password masked).
-pub fn on_seeded<T>(
+pub(crate) fn on_seeded<T>(
     url: Option<&str>,
     schema: &str,
     sqlite: &std::path::Path,
@@ -102,17 +103,23 @@ pub fn on_seeded<T>(
         return Ok((v, format!("schema `{}` of {}", pg.schema, pg.masked)));
     }
     if sqlite.is_dir() {
-        return Err(BadInput(format!(
-            "{} is a folder, not a seeded SQLite file\n    fix: name the file with --sqlite FILE (the default is output/seed.sqlite)",
-            mask_url(&sqlite.display().to_string())
-        ))
+        return Err(Problem::new(
+            format!(
+                "{} is a folder, not a seeded SQLite file",
+                mask_url(&sqlite.display().to_string())
+            ),
+            "name the file with --sqlite FILE (the default is output/seed.sqlite)",
+        )
         .into());
     }
     if !sqlite.exists() {
-        return Err(BadInput(format!(
-            "{} does not exist\n    fix: run `simulate seed` first, or name the seeded database (--sqlite FILE or --database-url URL)",
-            mask_url(&sqlite.display().to_string())
-        ))
+        return Err(Problem::new(
+            format!(
+                "{} does not exist",
+                mask_url(&sqlite.display().to_string())
+            ),
+            "run `simulate seed` first, or name the seeded database (--sqlite FILE or --database-url URL)",
+        )
         .into());
     }
     let verdict = simulate_db::sqlite::inspect_file(sqlite);
@@ -121,11 +128,13 @@ pub fn on_seeded<T>(
         .map_err(Clone::clone)
         .and_then(|v| v.readable())
     {
-        return Err(BadInput(format!(
-            "{} {why}\n    fix: name a file `simulate seed` wrote (--sqlite FILE){}",
-            mask_url(&sqlite.display().to_string()),
-            verdict.as_ref().map_or("", reseed_hint)
-        ))
+        return Err(Problem::new(
+            format!("{} {why}", mask_url(&sqlite.display().to_string())),
+            format!(
+                "name a file `simulate seed` wrote (--sqlite FILE){}",
+                verdict.as_ref().map_or("", reseed_hint)
+            ),
+        )
         .into());
     }
     let (rt, mut conn) = simulate_db::sqlite::open(sqlite).map_err(refused)?;
@@ -135,20 +144,30 @@ pub fn on_seeded<T>(
 
 /// Writes a JSON document (`--summary-export`) whole or not at all; a failure says what
 /// is left at `path` and the fix.
-pub fn export(path: &std::path::Path, what: &str, v: &serde_json::Value) -> anyhow::Result<()> {
-    let text = serde_json::to_string_pretty(v)? + "\n";
+pub(crate) fn export(
+    path: &std::path::Path,
+    what: &str,
+    doc: &impl serde::Serialize,
+) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(doc)? + "\n";
     simulate_core::atomic::write(path, text.as_bytes()).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot write {what} {}: {e}; {}\n    fix: {}",
-            path.display(),
-            simulate_core::atomic::left_behind(path),
-            simulate_core::atomic::fix_for(&e)
+        not_written(
+            format!("cannot write {what} {}", path.display()),
+            format!("{e}; {}", simulate_core::atomic::left_behind(path)),
+            simulate_core::atomic::fix_for(&e),
         )
     })
 }
 
+/// A file that could not be written (a full disk, a folder not writable): `what`, then
+/// why and what is left, and the fix. A [`Problem`] for how it reads, under context so it
+/// exits 1: a full disk is not bad input (see [`crate::exit::of_error`]).
+pub(crate) fn not_written(what: String, why: String, fix: &str) -> anyhow::Error {
+    anyhow::Error::new(Problem::new(why, fix)).context(what)
+}
+
 /// A stop flag set by the first Ctrl-C; a second one exits at once.
-pub fn interrupt_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+pub(crate) fn interrupt_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
     let stop = simulate_core::engine::stop_flag();
     let flag = std::sync::Arc::clone(&stop);
     let _ = ctrlc::set_handler(move || {
@@ -164,7 +183,7 @@ pub fn interrupt_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
 /// Ctrl-C during a replay: the first stops sending (requests out may finish within
 /// `--drain`), the second skips what is left of the drain so the summary is written now,
 /// a third quits at once. Returns (stop, hurry).
-pub fn replay_interrupts() -> (
+pub(crate) fn replay_interrupts() -> (
     std::sync::Arc<std::sync::atomic::AtomicBool>,
     std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) {

@@ -7,15 +7,15 @@ use simulate_core::persona::dist::Dist;
 use simulate_core::persona::{self, Persona, Transition, graph};
 use simulate_core::units::SimDuration;
 
-use crate::exit::BadInput;
+use simulate_core::diagnostic::Problem;
 
-fn find<'a>(all: &'a [Persona], name: &str) -> Result<&'a Persona, BadInput> {
+fn find<'a>(all: &'a [Persona], name: &str) -> Result<&'a Persona, Problem> {
     all.iter().find(|p| p.name == name).ok_or_else(|| {
         let names: Vec<&str> = all.iter().map(|p| p.name.as_str()).collect();
-        BadInput(format!(
-            "no persona is called `{name}`\n    fix: use one of: {}",
-            names.join(", ")
-        ))
+        Problem::new(
+            format!("no persona is called `{name}`"),
+            format!("use one of: {}", names.join(", ")),
+        )
     })
 }
 
@@ -40,7 +40,7 @@ fn dist_text(d: &Dist, duration: bool) -> String {
     }
 }
 
-pub fn show(p: &Persona) -> String {
+pub(crate) fn show(p: &Persona) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "{} ({}) — {}", p.title, p.name, p.source);
     let _ = writeln!(s, "  {}", p.description);
@@ -131,7 +131,7 @@ pub fn show(p: &Persona) -> String {
     s
 }
 
-pub fn personas(cmd: PersonasCommand) -> anyhow::Result<i32> {
+pub(crate) fn personas(cmd: PersonasCommand) -> anyhow::Result<i32> {
     match cmd {
         PersonasCommand::List { personas } => {
             let all = persona::load(personas.as_deref())?;

@@ -5,10 +5,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
-
 use crate::cli::ReplayArgs;
-use crate::exit::{self, BadInput};
+use simulate_core::diagnostic::Problem;
+use simulate_core::run_record::RunRecord;
+
+use crate::exit;
 use simulate_core::engine::{Engine, World};
 use simulate_core::redact::mask_url;
 use simulate_core::units::{DAY, parse_duration};
@@ -17,58 +18,55 @@ use simulate_replay::mapping::Mapping;
 use simulate_replay::mapping::Protocol;
 use simulate_replay::pacer::Plan;
 use simulate_replay::source::{Phases, Window};
+use simulate_replay::summary::{ReplayConfig, WindowConfig, WorldSource};
 use simulate_replay::thresholds::{Names, Threshold, preset};
 use simulate_replay::tls::Tls;
-use simulate_replay::{Feed, Options};
+use simulate_replay::{Feed, Options, Report};
 
 use crate::console::replay::{LiveView, table};
 use crate::world::{load_world, world_clashes};
 
 /// `24h:30m` (sim:wall) or `48x`, as simulated ms per wall ms.
-pub fn parse_compress(s: &str) -> Result<f64, String> {
+pub(crate) fn parse_compress(s: &str) -> Result<f64, Problem> {
     let fix = "write SIM:WALL like 24h:30m (a day in half an hour) or a factor like 48x";
+    let bad = |m: String| Problem::new(format!("--compress `{s}`{m}"), fix);
     let factor = if let Some(x) = s.strip_suffix(['x', '×']) {
         x.trim()
             .parse::<f64>()
-            .map_err(|_| format!("--compress `{s}` is not a factor\n    fix: {fix}"))?
+            .map_err(|_| bad(" is not a factor".into()))?
     } else {
-        let (a, b) = s
-            .split_once(':')
-            .ok_or_else(|| format!("--compress `{s}` has no `:`\n    fix: {fix}"))?;
+        let (a, b) = s.split_once(':').ok_or_else(|| bad(" has no `:`".into()))?;
         let d = |t: &str| {
             parse_duration(t.trim())
                 .map(|d| d.ms() as f64)
-                .map_err(|m| format!("--compress `{s}`: {m}\n    fix: {fix}"))
+                .map_err(|m| bad(format!(": {m}")))
         };
         let (sim, wall) = (d(a)?, d(b)?);
         if wall <= 0.0 {
-            return Err(format!(
-                "--compress `{s}`: the wall time must be above zero\n    fix: {fix}"
-            ));
+            return Err(bad(": the wall time must be above zero".into()));
         }
         sim / wall
     };
     if !(factor.is_finite() && factor > 0.0 && factor <= 1e7) {
-        return Err(format!(
-            "--compress `{s}` gives a factor of {factor}\n    fix: {fix}"
-        ));
+        return Err(bad(format!(" gives a factor of {factor}")));
     }
     Ok(factor)
 }
 
 /// `8h..10h`, `..2h`, `30d..` as timeline offsets; `end` closes an open right side.
-pub fn parse_window(s: &str, end: i64) -> Result<Window, String> {
+pub(crate) fn parse_window(s: &str, end: i64) -> Result<Window, Problem> {
     let fix = "write FROM..TO as offsets from the timeline's start, like 8h..10h or 30d..31d";
+    let bad = |m: String| Problem::new(format!("--window `{s}`{m}"), fix);
     let (a, b) = s
         .split_once("..")
-        .ok_or_else(|| format!("--window `{s}` has no `..`\n    fix: {fix}"))?;
-    let off = |t: &str, default: i64| -> Result<i64, String> {
+        .ok_or_else(|| bad(" has no `..`".into()))?;
+    let off = |t: &str, default: i64| -> Result<i64, Problem> {
         if t.trim().is_empty() {
             Ok(default)
         } else {
             parse_duration(t.trim())
                 .map(|d| d.ms())
-                .map_err(|m| format!("--window `{s}`: {m}\n    fix: {fix}"))
+                .map_err(|m| bad(format!(": {m}")))
         }
     };
     let w = Window {
@@ -76,11 +74,14 @@ pub fn parse_window(s: &str, end: i64) -> Result<Window, String> {
         to_ms: off(b, end)?,
     };
     if w.from_ms >= w.to_ms {
-        return Err(format!(
-            "--window `{s}` is empty: it must end after it starts\n    fix: {fix}"
-        ));
+        return Err(bad(" is empty: it must end after it starts".into()));
     }
     Ok(w)
+}
+
+/// Bad input with its fix, as the error of a command.
+fn bad(message: impl Into<String>, fix: impl Into<String>) -> anyhow::Error {
+    Problem::new(message, fix).into()
 }
 
 fn wall_text(ms: f64) -> String {
@@ -100,19 +101,18 @@ fn wall_text(ms: f64) -> String {
 fn log_phases(log: &Path) -> (Phases, Option<String>) {
     let read = || -> Option<simulate_core::scenario::Scenario> {
         let record = log.parent()?.join("run.json");
-        let run: serde_json::Value = serde_json::from_slice(
+        let run: RunRecord = serde_json::from_slice(
             &simulate_core::bounded::read(&record, simulate_core::bounded::RUN_RECORD).ok()?,
         )
         .ok()?;
-        let c = &run["config"];
-        let text = |k: &str| c[k].as_str().map(String::from);
+        let c = run.config;
         let world = crate::cli::WorldArgs {
-            users: c["users"].as_u64().map(|v| v as u32),
-            days: c["days"].as_u64().map(|v| v as u32),
-            seed: c["seed"].as_u64(),
-            personas: text("personas_dir").map(Into::into),
-            scenario: text("scenario_file").map(Into::into),
-            start: text("start"),
+            users: Some(c.users),
+            days: Some(c.days),
+            seed: Some(c.seed),
+            personas: c.personas_dir.map(Into::into),
+            scenario: c.scenario_file.map(Into::into),
+            start: Some(c.start),
         };
         load_world(&world).ok().map(|(_, s)| s)
     };
@@ -146,9 +146,8 @@ fn seeded_warnings(db: &str, args: &ReplayArgs, window: Window) -> anyhow::Resul
             ));
         }
     }
-    if let Some(days) = config["days"].as_i64()
-        && window.from_ms < days * DAY
-    {
+    let days = i64::from(config.days);
+    if window.from_ms < days * DAY {
         out.push(format!(
             "the window starts at day {:.2}, but {place} already holds days 0..{days}: the target has applied those events and will see them again (fix: --window {days}d.. continues the seeded world)",
             window.from_ms as f64 / DAY as f64,
@@ -157,191 +156,364 @@ fn seeded_warnings(db: &str, args: &ReplayArgs, window: Window) -> anyhow::Resul
     Ok(out)
 }
 
-#[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
 pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
-    let bad = |m: String| anyhow::Error::new(BadInput(m));
-    let factor = parse_compress(&args.compress).map_err(bad)?;
-    let drain = parse_duration(&args.drain)
-        .map_err(|m| bad(format!("--drain: {m}")))?
-        .ms();
-    if args.max_in_flight == 0 || args.max_in_flight > 1_000_000 {
-        return Err(bad(format!(
-            "--max-in-flight {} is out of range\n    fix: use 1 to 1000000",
-            args.max_in_flight
-        )));
-    }
-    if let Some(n) = args.connections
-        && (n == 0 || n > args.max_in_flight)
-    {
-        return Err(bad(format!(
-            "--connections {n} is out of range\n    fix: use 1 to --max-in-flight ({})",
-            args.max_in_flight
-        )));
-    }
-    let mapping = match &args.targets {
-        Some(p) => Mapping::load(p).map_err(|e| bad(e.to_string()))?,
-        None => Mapping::shipped(),
+    let pace = Pace::from_args(&args)?;
+    let mapping = load_mapping(&args)?;
+    let to = Destinations::resolve(&args, &mapping)?;
+    let tls = tls_from(args.ca_cert.as_deref())?;
+    let source = match &args.from_log {
+        Some(log) => log_source(&args, log)?,
+        None => engine_source(&args)?,
     };
-    let target = args
-        .target
-        .clone()
-        .or_else(|| mapping.base_url.clone())
-        .ok_or_else(|| {
-            bad("no target to send to\n    fix: add --target http://127.0.0.1:3000, or base_url in the --targets file".into())
-        })?;
-    match url::Url::parse(&target) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-        _ => {
-            return Err(bad(format!(
-                "--target `{}` is not an http:// or https:// URL\n    fix: write it like http://127.0.0.1:3000",
-                mask_url(&target)
-            )));
-        }
+    let (texts, thresholds) = thresholds(&args, &mapping, &source.phases)?;
+    make_summary_folder(args.summary_export.as_deref())?;
+    if !args.quiet {
+        announce(&args, &source, &to, &pace, &mapping);
     }
-    let shown_target = mask_url(&target);
-    let sends_grpc = mapping.sends(Protocol::Grpc);
-    let grpc_target = args
+    let warnings = match &args.seeded {
+        Some(db) => seeded_warnings(db, &args, source.window)?,
+        None => Vec::new(),
+    };
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    let config = ReplayConfig {
+        warnings,
+        target: to.shown.clone(),
+        grpc_target: to.targets.grpc.as_deref().map(mask_url),
+        socketio_target: to.targets.socketio.as_deref().map(mask_url),
+        mapping: mapping.name.clone(),
+        world: source.world.clone(),
+        window: WindowConfig {
+            from_ms: source.window.from_ms,
+            to_ms: (source.window.to_ms < i64::MAX).then_some(source.window.to_ms),
+            text: args.window.clone(),
+        },
+        compress: args.compress.clone(),
+        factor: pace.factor,
+        max_in_flight: args.max_in_flight,
+        connections: args.connections,
+        http2: args.http2 || mapping.http2,
+        thresholds: texts,
+    };
+    let view = LiveView::new(args.quiet);
+    let opts = Options {
+        plan: Plan {
+            window: source.window,
+            factor: pace.factor,
+            max_in_flight: args.max_in_flight,
+            connections: args.connections,
+            drain: pace.drain,
+        },
+        http2: args.http2 || mapping.http2,
+        mapping: Arc::new(mapping),
+        targets: to.targets,
+        tls,
+        thresholds,
+        io_threads: pace.io_threads,
+        watch: Some(view.watcher(source.start_epoch_ms, args.quiet)),
+        config,
+        feed: source.feed,
+        phases: source.phases,
+    };
+    let (stop, hurry) = super::replay_interrupts();
+    let report = simulate_replay::replay(opts, stop, hurry);
+    view.finish();
+    finish(&args, &report?, &to.shown)
+}
+
+/// How fast and how wide: the flags that pace the replay, checked.
+struct Pace {
+    factor: f64,
+    drain: Duration,
+    io_threads: Option<usize>,
+}
+
+impl Pace {
+    fn from_args(args: &ReplayArgs) -> anyhow::Result<Pace> {
+        let factor = parse_compress(&args.compress)?;
+        let drain = parse_duration(&args.drain)
+            .map_err(|m| Problem::new(format!("--drain: {m}"), "write it like 5s or 500ms"))?
+            .ms();
+        if args.max_in_flight == 0 || args.max_in_flight > 1_000_000 {
+            return Err(bad(
+                format!("--max-in-flight {} is out of range", args.max_in_flight),
+                "use 1 to 1000000",
+            ));
+        }
+        if let Some(n) = args.connections
+            && (n == 0 || n > args.max_in_flight)
+        {
+            return Err(bad(
+                format!("--connections {n} is out of range"),
+                format!("use 1 to --max-in-flight ({})", args.max_in_flight),
+            ));
+        }
+        if let Some(n) = args.io_threads
+            && !(1..=256).contains(&n)
+        {
+            return Err(bad(
+                format!("--io-threads {n} is out of range"),
+                "use 1 to 256",
+            ));
+        }
+        Ok(Pace {
+            factor,
+            drain: Duration::from_millis(drain.max(0) as u64),
+            io_threads: args.io_threads,
+        })
+    }
+}
+
+/// `--mapping FILE` (or the old `--targets FILE`), else the shipped mapping.
+fn load_mapping(args: &ReplayArgs) -> anyhow::Result<Mapping> {
+    if args.targets.is_some() {
+        eprintln!(
+            "note: --targets is now --mapping (mapping files live in mappings/); --targets will go away"
+        );
+    }
+    Ok(match args.mapping.as_ref().or(args.targets.as_ref()) {
+        Some(p) => Mapping::load(p)?,
+        None => Mapping::shipped(),
+    })
+}
+
+/// Where each protocol's requests go, checked, and the target as it may be shown.
+struct Destinations {
+    targets: Targets,
+    /// The HTTP target with its password masked.
+    shown: String,
+}
+
+impl Destinations {
+    fn resolve(args: &ReplayArgs, mapping: &Mapping) -> anyhow::Result<Destinations> {
+        let http = args
+            .target
+            .clone()
+            .or_else(|| mapping.base_url.clone())
+            .ok_or_else(|| {
+                bad(
+                    "no target to send to",
+                    "add --target http://127.0.0.1:3000, or base_url in the --mapping file",
+                )
+            })?;
+        match url::Url::parse(&http) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+            _ => {
+                return Err(bad(
+                    format!(
+                        "--target `{}` is not an http:// or https:// URL",
+                        mask_url(&http)
+                    ),
+                    "write it like http://127.0.0.1:3000",
+                ));
+            }
+        }
+        let grpc = grpc_target(args, mapping)?;
+        let socketio = socketio_target(args, mapping, &http)?;
+        Ok(Destinations {
+            shown: mask_url(&http),
+            targets: Targets {
+                http,
+                grpc,
+                socketio,
+            },
+        })
+    }
+}
+
+/// `--grpc-target`, else the mapping's; required when the mapping sends gRPC.
+fn grpc_target(args: &ReplayArgs, mapping: &Mapping) -> anyhow::Result<Option<String>> {
+    let grpc = args
         .grpc_target
         .clone()
         .or_else(|| mapping.grpc_target.clone());
-    if sends_grpc && grpc_target.is_none() {
-        return Err(bad(format!(
-            "{} sends gRPC requests but names no gRPC server\n    fix: add --grpc-target http://127.0.0.1:50051, or `target` under [grpc] in the mapping",
-            mapping.name
-        )));
+    if mapping.sends(Protocol::Grpc) && grpc.is_none() {
+        return Err(bad(
+            format!(
+                "{} sends gRPC requests but names no gRPC server",
+                mapping.name
+            ),
+            "add --grpc-target http://127.0.0.1:50051, or `target` under [grpc] in the mapping",
+        ));
     }
-    if let Some(g) = &grpc_target
+    if let Some(g) = &grpc
         && !(g.starts_with("http://") || g.starts_with("https://"))
     {
-        return Err(bad(format!(
-            "--grpc-target `{}` is not an http:// or https:// URL\n    fix: write it like http://127.0.0.1:50051",
-            mask_url(g)
-        )));
+        return Err(bad(
+            format!(
+                "--grpc-target `{}` is not an http:// or https:// URL",
+                mask_url(g)
+            ),
+            "write it like http://127.0.0.1:50051",
+        ));
     }
-    let socketio_target = mapping.socketio.as_ref().map(|s| {
+    Ok(grpc)
+}
+
+/// `--socketio-target`, else the mapping's `[socketio] url`, else the HTTP target; only
+/// for a mapping with `[socketio]`.
+fn socketio_target(
+    args: &ReplayArgs,
+    mapping: &Mapping,
+    http: &str,
+) -> anyhow::Result<Option<String>> {
+    let socketio = mapping.socketio.as_ref().map(|s| {
         args.socketio_target
             .clone()
             .or_else(|| s.url.clone())
-            .unwrap_or_else(|| target.clone())
+            .unwrap_or_else(|| http.to_string())
     });
-    if let Some(u) = &socketio_target
+    if let Some(u) = &socketio
         && !["http://", "https://", "ws://", "wss://"]
             .iter()
             .any(|p| u.starts_with(p))
     {
-        return Err(bad(format!(
-            "the Socket.IO server `{}` is not an http(s):// or ws(s):// URL\n    fix: pass --socketio-target http://127.0.0.1:3001, or `url` under [socketio] in the mapping",
-            mask_url(u)
-        )));
+        return Err(bad(
+            format!(
+                "the Socket.IO server `{}` is not an http(s):// or ws(s):// URL",
+                mask_url(u)
+            ),
+            "pass --socketio-target http://127.0.0.1:3001, or `url` under [socketio] in the mapping",
+        ));
     }
-    if args.socketio_target.is_some() && socketio_target.is_none() {
-        return Err(bad(format!(
-            "--socketio-target is given but {} has no [socketio] table\n    fix: add [socketio] to the mapping (see docs/REPLAY.md), or drop the flag",
-            mapping.name
-        )));
+    if args.socketio_target.is_some() && socketio.is_none() {
+        return Err(bad(
+            format!(
+                "--socketio-target is given but {} has no [socketio] table",
+                mapping.name
+            ),
+            "add [socketio] to the mapping (see docs/REPLAY.md), or drop the flag",
+        ));
     }
+    Ok(socketio)
+}
 
-    let tls = match &args.ca_cert {
-        None => Tls::default(),
-        Some(p) => {
-            let fix = "fix: pass the PEM file of the CA that signed the target's certificate";
-            let pem = simulate_core::bounded::read(p, simulate_core::bounded::CERT_FILE)
-                .map_err(|e| bad(format!("--ca-cert {}: {e}\n    {fix}", p.display())))?;
-            // Checked once here for every protocol.
-            Tls::with_ca_pem(pem)
-                .map_err(|m| bad(format!("--ca-cert {} {m}\n    {fix}", p.display())))?
-        }
+/// `--ca-cert`, read and checked once here for every protocol.
+fn tls_from(ca_cert: Option<&Path>) -> anyhow::Result<Tls> {
+    let Some(p) = ca_cert else {
+        return Ok(Tls::default());
     };
+    let fix = "pass the PEM file of the CA that signed the target's certificate";
+    let pem = simulate_core::bounded::read(p, simulate_core::bounded::CERT_FILE)
+        .map_err(|e| Problem::new(format!("--ca-cert {}: {e}", p.display()), fix))?;
+    Ok(Tls::with_ca_pem(pem)
+        .map_err(|m| Problem::new(format!("--ca-cert {} {m}", p.display()), fix))?)
+}
 
-    let (feed, phases, window, start_epoch_ms, world_config) = match &args.from_log {
-        Some(log) => {
-            let w = &args.world;
-            if w.users.is_some()
-                || w.days.is_some()
-                || w.seed.is_some()
-                || w.scenario.is_some()
-                || w.personas.is_some()
-            {
-                return Err(bad("--from-log replays the log as written: --users, --days, --seed, --scenario and --personas do not apply\n    fix: drop them, or drop --from-log to replay from the engine".into()));
-            }
-            if !log.exists() {
-                return Err(bad(format!(
-                    "the log {} does not exist\n    fix: pass the events.jsonl that `simulate run` wrote",
-                    log.display()
-                )));
-            }
-            let window = match &args.window {
-                Some(s) => parse_window(s, i64::MAX).map_err(bad)?,
-                None => Window {
-                    from_ms: 0,
-                    to_ms: i64::MAX,
-                },
-            };
-            let start = first_epoch(log).unwrap_or(0);
-            let (phases, scenario) = log_phases(log);
-            (
-                Feed::Log(log.clone()),
-                phases,
-                window,
-                start,
-                json!({"source": "log", "log": log.display().to_string(), "scenario": scenario}),
-            )
-        }
-        None => {
-            // A window past the scenario's days makes the world that long: the days before
-            // it are the same events whatever the length (docs/REPLAY.md).
-            let mut world = args.world.clone();
-            if world.days.is_none()
-                && let Some(w) = &args.window
-            {
-                let to = parse_window(w, i64::MAX).map_err(bad)?.to_ms;
-                if to < i64::MAX {
-                    world.days = Some(((to + DAY - 1) / DAY).max(1) as u32);
-                }
-            }
-            let (personas, scenario) = load_world(&world)?;
-            let end = scenario.end_ms();
-            let window = match &args.window {
-                Some(s) => parse_window(s, end).map_err(bad)?,
-                None => Window {
-                    from_ms: 0,
-                    to_ms: end,
-                },
-            };
-            if window.to_ms > end {
-                return Err(bad(format!(
-                    "--window ends at day {:.2} but the world has {} days\n    fix: add --days {} (or more)",
-                    window.to_ms as f64 / DAY as f64,
-                    scenario.days,
-                    (window.to_ms + DAY - 1) / DAY
-                )));
-            }
-            let threads = super::threads(Some(args.threads.unwrap_or(1)))?;
-            let phases = Phases::of(&scenario);
-            let config = json!({
-                "source": "engine",
-                "scenario": scenario.name,
-                "users": scenario.users,
-                "days": scenario.days,
-                "seed": scenario.seed,
-                "start": scenario.start_text,
-                "personas": personas.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
-            });
-            let start = scenario.start_ms;
-            let world = World::new(personas, scenario, true).map_err(BadInput)?;
-            (
-                Feed::Engine(Box::new(Engine::new(world, threads))),
-                phases,
-                window,
-                start,
-                config,
-            )
-        }
+/// Where the events come from, the window sent, and how to name them.
+struct Source {
+    feed: Feed,
+    phases: Phases,
+    window: Window,
+    /// Absolute time of the timeline's t = 0, for the live clock.
+    start_epoch_ms: i64,
+    world: WorldSource,
+}
+
+/// `--from-log`: the log as written, its phases from the run.json beside it.
+fn log_source(args: &ReplayArgs, log: &Path) -> anyhow::Result<Source> {
+    let w = &args.world;
+    if w.users.is_some()
+        || w.days.is_some()
+        || w.seed.is_some()
+        || w.scenario.is_some()
+        || w.personas.is_some()
+    {
+        return Err(bad(
+            "--from-log replays the log as written: --users, --days, --seed, --scenario and --personas do not apply",
+            "drop them, or drop --from-log to replay from the engine",
+        ));
+    }
+    if !log.exists() {
+        return Err(bad(
+            format!("the log {} does not exist", log.display()),
+            "pass the events.jsonl that `simulate run` wrote",
+        ));
+    }
+    let window = match &args.window {
+        Some(s) => parse_window(s, i64::MAX)?,
+        None => Window {
+            from_ms: 0,
+            to_ms: i64::MAX,
+        },
     };
+    let (phases, scenario) = log_phases(log);
+    Ok(Source {
+        feed: Feed::Log(log.to_path_buf()),
+        phases,
+        window,
+        start_epoch_ms: first_epoch(log).unwrap_or(0),
+        world: WorldSource::Log {
+            log: log.display().to_string(),
+            scenario,
+        },
+    })
+}
 
+/// The engine, simulating the world of the flags; a window past the scenario's days
+/// makes the world that long (the days before it are the same events whatever the
+/// length, docs/REPLAY.md).
+fn engine_source(args: &ReplayArgs) -> anyhow::Result<Source> {
+    let mut world = args.world.clone();
+    if world.days.is_none()
+        && let Some(w) = &args.window
+    {
+        let to = parse_window(w, i64::MAX)?.to_ms;
+        if to < i64::MAX {
+            world.days = Some(((to + DAY - 1) / DAY).max(1) as u32);
+        }
+    }
+    let (personas, scenario) = load_world(&world)?;
+    let end = scenario.end_ms();
+    let window = match &args.window {
+        Some(s) => parse_window(s, end)?,
+        None => Window {
+            from_ms: 0,
+            to_ms: end,
+        },
+    };
+    if window.to_ms > end {
+        return Err(bad(
+            format!(
+                "--window ends at day {:.2} but the world has {} days",
+                window.to_ms as f64 / DAY as f64,
+                scenario.days
+            ),
+            format!("add --days {} (or more)", (window.to_ms + DAY - 1) / DAY),
+        ));
+    }
+    let threads = super::threads(Some(args.threads.unwrap_or(1)))?;
+    let world = WorldSource::Engine {
+        scenario: scenario.name.clone(),
+        users: scenario.users,
+        days: scenario.days,
+        seed: scenario.seed,
+        start: scenario.start_text.clone(),
+        personas: personas.iter().map(|p| p.name.clone()).collect(),
+    };
+    Ok(Source {
+        phases: Phases::of(&scenario),
+        window,
+        start_epoch_ms: scenario.start_ms,
+        world,
+        feed: Feed::Engine(Box::new(Engine::new(
+            World::new(personas, scenario, true)?,
+            threads,
+        ))),
+    })
+}
+
+/// `--threshold` and `--threshold-preset`, as written and compiled against the names
+/// this run has (request tags, phases, listened broadcasts).
+fn thresholds(
+    args: &ReplayArgs,
+    mapping: &Mapping,
+    phases: &Phases,
+) -> anyhow::Result<(Vec<String>, Vec<Threshold>)> {
     let mut texts = args.thresholds.clone();
     if let Some(p) = &args.threshold_preset {
-        texts.extend(preset(p, &mapping.tags).map_err(bad)?);
+        texts.extend(preset(p, &mapping.tags)?);
     }
     let listens: Vec<String> = mapping
         .socketio
@@ -356,107 +528,59 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
     let thresholds = texts
         .iter()
         .map(|t| Threshold::parse(t, &names))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(bad)?;
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((texts, thresholds))
+}
 
-    if let Some(p) = &args.summary_export
-        && let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty())
+/// The folder of `--summary-export`, made before any traffic so the end cannot fail on it.
+fn make_summary_folder(file: Option<&Path>) -> anyhow::Result<()> {
+    if let Some(dir) = file
+        .and_then(Path::parent)
+        .filter(|d| !d.as_os_str().is_empty())
     {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| bad(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Problem::new(
+                format!("cannot create {}: {e}", dir.display()),
+                "choose a --summary-export path in a folder you may write",
+            )
+        })?;
     }
+    Ok(())
+}
 
+/// The line that says what is about to happen, and how long it will take.
+fn announce(args: &ReplayArgs, source: &Source, to: &Destinations, pace: &Pace, mapping: &Mapping) {
+    let window = source.window;
     let span = window.to_ms.saturating_sub(window.from_ms);
-    if !args.quiet {
-        let mut line = format!(
-            "replaying {} → {} ({:.1}× compression",
-            &args
-                .window
-                .clone()
-                .unwrap_or_else(|| "the whole timeline".into()),
-            shown_target,
-            factor
-        );
-        if span < i64::MAX / 2 {
-            line.push_str(&format!(
-                ", about {} of wall time",
-                wall_text(span as f64 / factor)
-            ));
-        }
+    let mut line = format!(
+        "replaying {} → {} ({:.1}× compression",
+        args.window.as_deref().unwrap_or("the whole timeline"),
+        to.shown,
+        pace.factor
+    );
+    if span < i64::MAX / 2 {
         line.push_str(&format!(
-            "), mapping {}, at most {} in flight",
-            mapping.name, args.max_in_flight
+            ", about {} of wall time",
+            wall_text(span as f64 / pace.factor)
         ));
-        eprintln!("{line}");
-        if window.from_ms > 0 && args.from_log.is_none() {
-            eprintln!(
-                "note: the engine first simulates the {:.2} days before the window without sending them (a database seeded with `seed --days {}` holds them already)",
-                window.from_ms as f64 / DAY as f64,
-                window.from_ms / DAY
-            );
-        }
     }
-
-    let warnings = match &args.seeded {
-        Some(db) => seeded_warnings(db, &args, window)?,
-        None => Vec::new(),
-    };
-    for w in &warnings {
-        eprintln!("warning: {w}");
+    line.push_str(&format!(
+        "), mapping {}, at most {} in flight",
+        mapping.name, args.max_in_flight
+    ));
+    eprintln!("{line}");
+    if window.from_ms > 0 && args.from_log.is_none() {
+        eprintln!(
+            "note: the engine first simulates the {:.2} days before the window without sending them (a database seeded with `seed --days {}` holds them already)",
+            window.from_ms as f64 / DAY as f64,
+            window.from_ms / DAY
+        );
     }
+}
 
-    let config = json!({
-        "warnings": warnings,
-        "target": shown_target,
-        "grpc_target": grpc_target.as_deref().map(mask_url),
-        "socketio_target": socketio_target.as_deref().map(mask_url),
-        "mapping": mapping.name,
-        "world": world_config,
-        "window": {"from_ms": window.from_ms, "to_ms": (window.to_ms < i64::MAX).then_some(window.to_ms), "text": args.window},
-        "compress": args.compress,
-        "factor": factor,
-        "max_in_flight": args.max_in_flight,
-        "connections": args.connections,
-        "http2": args.http2 || mapping.http2,
-        "thresholds": texts,
-    });
-    let http2 = args.http2 || mapping.http2;
-    let (stop, hurry) = super::replay_interrupts();
-    let view = LiveView::new(args.quiet);
-    let opts = Options {
-        feed,
-        phases,
-        plan: Plan {
-            window,
-            factor,
-            max_in_flight: args.max_in_flight,
-            connections: args.connections,
-            drain: Duration::from_millis(drain.max(0) as u64),
-        },
-        mapping: Arc::new(mapping),
-        targets: Targets {
-            http: target,
-            grpc: grpc_target,
-            socketio: socketio_target,
-        },
-        tls,
-        http2,
-        thresholds,
-        io_threads: match args.io_threads {
-            Some(n) if !(1..=256).contains(&n) => {
-                return Err(bad(format!(
-                    "--io-threads {n} is out of range\n    fix: use 1 to 256"
-                )));
-            }
-            n => n,
-        },
-        watch: Some(view.watcher(start_epoch_ms, args.quiet)),
-        config,
-    };
-    let report = simulate_replay::replay(opts, stop, hurry);
-    view.finish();
-    let report = report.map_err(bad)?;
-    out!("{}", table(&report.summary, &shown_target));
+/// The table, the summary file, and the exit code.
+fn finish(args: &ReplayArgs, report: &Report, shown_target: &str) -> anyhow::Result<i32> {
+    out!("{}", table(&report.summary, shown_target));
     if let Some(p) = &args.summary_export {
         super::export(p, "the summary", &report.summary)?;
         outln!("summary: {}", p.display());
@@ -508,12 +632,17 @@ mod tests {
         assert_eq!(parse_compress("24h:30m").unwrap(), 48.0);
         assert_eq!(parse_compress("48x").unwrap(), 48.0);
         assert_eq!(parse_compress("1h:1h").unwrap(), 1.0);
-        assert!(parse_compress("24h").unwrap_err().contains("fix:"));
+        assert!(!parse_compress("24h").unwrap_err().fix.is_empty());
         assert!(parse_compress("1h:0s").is_err());
         let w = parse_window("8h..10h", 0).unwrap();
         assert_eq!((w.from_ms, w.to_ms), (8 * 3_600_000, 10 * 3_600_000));
         let w = parse_window("30d..", 31 * DAY).unwrap();
         assert_eq!((w.from_ms, w.to_ms), (30 * DAY, 31 * DAY));
-        assert!(parse_window("10h..8h", DAY).unwrap_err().contains("empty"));
+        assert!(
+            parse_window("10h..8h", DAY)
+                .unwrap_err()
+                .message
+                .contains("empty")
+        );
     }
 }

@@ -3,17 +3,21 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use serde_json::json;
+use simulate_core::run_record::{RUN_SCHEMA, RunConfig, RunCounts, RunFiles, RunRecord};
 
 use crate::cli::{Preset, RunArgs};
 use crate::console::progress::Progress;
-use crate::exit::{self, BadInput};
+use crate::exit;
 use crate::world::load_world;
+use simulate_core::diagnostic::Problem;
+use simulate_core::engine::RunTotals;
 use simulate_core::engine::{Engine, World};
+use simulate_core::persona::Persona;
 use simulate_core::scenario::Scenario;
-use simulate_core::sinks::fanout::Fanout;
 use simulate_core::sinks::jsonl::{Format, JsonlSink};
 use simulate_core::sinks::metrics::Metrics;
+use simulate_core::sinks::metrics::document::MetricsDoc;
+use simulate_core::sinks::tee::Tee;
 use simulate_core::units::{HOUR, bytes_text, parse_duration};
 
 /// Measured with the shipped personas (docs/PERFORMANCE.md): used only for the estimate
@@ -44,56 +48,145 @@ fn default_out(s: &Scenario) -> PathBuf {
     dir
 }
 
-#[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
-pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
-    let mut pace = 0.0;
-    if args.preset == Some(Preset::Quick) {
-        args.world.users.get_or_insert(1000);
-        args.world.days.get_or_insert(2);
-        args.report_every.get_or_insert_with(|| "2h".into());
-        // Two simulated days in about twelve seconds.
-        pace = (48 * HOUR) as f64 / 12.0;
-    }
-    if args.stdout && args.format != "jsonl" {
-        return Err(BadInput(format!(
-            "--stdout writes plain JSON lines, not `{}`\n    fix: drop --format or use --format jsonl",
-            args.format
-        ))
-        .into());
-    }
-    let format = Format::parse(&args.format).ok_or_else(|| {
-        BadInput(format!(
-            "--format `{}` is not a format\n    fix: use jsonl, jsonl.zst or none",
-            args.format
-        ))
-    })?;
-    let report_ms = match &args.report_every {
-        Some(t) => parse_duration(t)
-            .map_err(|m| BadInput(format!("--report-every: {m}")))?
-            .ms(),
-        None => 0,
-    };
+pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<i32> {
+    let pace = apply_preset(&mut args);
+    let format = output_format(&args)?;
+    let report_ms = report_every(args.report_every.as_deref())?;
     let (personas, scenario) = load_world(&args.world)?;
     let threads = super::threads(args.threads)?;
+    let out_dir = prepare_out_dir(&args, &scenario)?;
+    check_room(&args, &scenario, format, &out_dir)?;
 
-    let out_dir = args.out.clone().unwrap_or_else(|| default_out(&scenario));
+    let world = World::new(personas.clone(), scenario.clone(), true)?;
+    let mut engine = Engine::new(world, threads);
+    let events_path = format
+        .file_name()
+        .filter(|_| !args.stdout)
+        .map(|f| out_dir.join(f));
+    let mut log = if args.stdout {
+        JsonlSink::to_writer(Box::new(std::io::BufWriter::with_capacity(
+            1 << 20,
+            std::io::stdout(),
+        )))
+    } else {
+        JsonlSink::create(events_path.as_deref(), format)
+            .with_context(|| format!("cannot write in {}", out_dir.display()))?
+    };
+    let mut metrics = Metrics::new(&scenario, &personas);
+    let mut progress = Progress::new(scenario.end_ms(), args.quiet, pace);
+    if report_ms > 0 && !args.quiet {
+        report_through(&mut metrics, &progress, report_ms);
+    }
+    let stop = super::interrupt_flag();
+    let totals = {
+        let mut sinks = Tee(vec![&mut log, &mut metrics, &mut progress]);
+        engine
+            .run(&mut sinks, &stop)
+            .map_err(|e| not_written(&out_dir, "the event log", &e))?
+    };
+    let done = Done {
+        wall: progress.elapsed().as_secs_f64(),
+        checksum: log.checksum(),
+        bytes: log.bytes,
+        totals,
+        threads,
+    };
+    let doc = metrics.document(&scenario);
+    let record = run_record(&args, &personas, &scenario, &done, &events_path, &out_dir);
+    commit_outputs(&out_dir, log.take_pending(), &doc, &record)?;
+    tell(
+        &args,
+        &scenario,
+        &done,
+        &doc,
+        events_path.as_deref(),
+        &out_dir,
+    );
+    Ok(if done.totals.interrupted {
+        exit::INTERRUPTED
+    } else {
+        exit::OK
+    })
+}
+
+/// `--preset quick` fills the world flags not given; returns the pace it asks for
+/// (simulated ms per wall second, 0 = as fast as possible).
+fn apply_preset(args: &mut RunArgs) -> f64 {
+    if args.preset != Some(Preset::Quick) {
+        return 0.0;
+    }
+    args.world.users.get_or_insert(1000);
+    args.world.days.get_or_insert(2);
+    args.report_every.get_or_insert_with(|| "2h".into());
+    // Two simulated days in about twelve seconds.
+    (48 * HOUR) as f64 / 12.0
+}
+
+fn output_format(args: &RunArgs) -> anyhow::Result<Format> {
+    if args.stdout && args.format != "jsonl" {
+        return Err(Problem::new(
+            format!("--stdout writes plain JSON lines, not `{}`", args.format),
+            "drop --format or use --format jsonl",
+        )
+        .into());
+    }
+    Ok(Format::parse(&args.format).ok_or_else(|| {
+        Problem::new(
+            format!("--format `{}` is not a format", args.format),
+            "use jsonl, jsonl.zst or none",
+        )
+    })?)
+}
+
+/// `--report-every` in simulated ms; 0 = never.
+fn report_every(text: Option<&str>) -> anyhow::Result<i64> {
+    let Some(t) = text else {
+        return Ok(0);
+    };
+    let d = parse_duration(t).map_err(|m| {
+        Problem::new(
+            format!("--report-every: {m}"),
+            "write it like 10m, 1h or 1d (0 = never)",
+        )
+    })?;
+    Ok(d.ms())
+}
+
+/// `--out`, or a fresh `output/<run-id>`; never a folder holding a run unless `--force`.
+fn prepare_out_dir(args: &RunArgs, scenario: &Scenario) -> anyhow::Result<PathBuf> {
+    let out_dir = args.out.clone().unwrap_or_else(|| default_out(scenario));
     if out_dir.exists() && !out_dir.is_dir() {
-        return Err(BadInput(format!(
-            "--out {} is a file, not a folder; nothing was changed\n    fix: name a folder for the run's files (it is created if missing)",
-            out_dir.display()
-        ))
+        return Err(Problem::new(
+            format!(
+                "--out {} is a file, not a folder; nothing was changed",
+                out_dir.display()
+            ),
+            "name a folder for the run's files (it is created if missing)",
+        )
         .into());
     }
     if has_outputs(&out_dir) && !args.force {
-        return Err(BadInput(format!(
-            "{} already holds a run's files; nothing was changed\n    fix: choose another --out, or add --force to overwrite them",
-            out_dir.display()
-        ))
+        return Err(Problem::new(
+            format!(
+                "{} already holds a run's files; nothing was changed",
+                out_dir.display()
+            ),
+            "choose another --out, or add --force to overwrite them",
+        )
         .into());
     }
     std::fs::create_dir_all(&out_dir)
         .with_context(|| format!("cannot create the output folder {}", out_dir.display()))?;
+    Ok(out_dir)
+}
 
+/// The estimate before a large job, and a refusal when the disk is too small for the log.
+fn check_room(
+    args: &RunArgs,
+    scenario: &Scenario,
+    format: Format,
+    out_dir: &Path,
+) -> anyhow::Result<()> {
     let user_days = (scenario.users as f64
         * (1.0 + scenario.signups_per_day * scenario.days as f64 / 2.0))
         * scenario.days as f64;
@@ -118,174 +211,153 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
         }
     }
     if est_bytes > 0.0
-        && let Ok(free) = fs4::available_space(&out_dir)
+        && let Ok(free) = fs4::available_space(out_dir)
         && est_bytes > free as f64 * 0.95
         && !args.force
     {
-        return Err(BadInput(format!(
-            "the event log needs about {} but {} has {} free; nothing was written\n    fix: use --format jsonl.zst or none, fewer --users or --days, another --out, or --force",
-            bytes_text(est_bytes),
-            out_dir.display(),
-            bytes_text(free as f64)
-        ))
+        return Err(Problem::new(
+            format!(
+                "the event log needs about {} but {} has {} free; nothing was written",
+                bytes_text(est_bytes),
+                out_dir.display(),
+                bytes_text(free as f64)
+            ),
+            "use --format jsonl.zst or none, fewer --users or --days, another --out, or --force",
+        )
         .into());
     }
+    Ok(())
+}
 
-    let world = World::new(personas.clone(), scenario.clone(), true).map_err(BadInput)?;
-    let mut engine = Engine::new(world, threads);
+/// Prints the metrics' periodic line above the progress bar (or on stderr without one:
+/// a hidden bar would swallow its lines).
+fn report_through(metrics: &mut Metrics, progress: &Progress, every_ms: i64) {
+    let bar = progress.bar.clone();
+    metrics.report_every(
+        every_ms,
+        Box::new(move |line| {
+            if bar.is_hidden() {
+                eprintln!("{line}")
+            } else {
+                bar.println(line)
+            }
+        }),
+    );
+}
 
-    let events_path = format
-        .file_name()
-        .filter(|_| !args.stdout)
-        .map(|f| out_dir.join(f));
-    let mut log = if args.stdout {
-        JsonlSink::to_writer(Box::new(std::io::BufWriter::with_capacity(
-            1 << 20,
-            std::io::stdout(),
-        )))
-    } else {
-        JsonlSink::create(events_path.as_deref(), format)
-            .with_context(|| format!("cannot write in {}", out_dir.display()))?
-    };
-    let mut metrics = Metrics::new(&scenario, &personas);
-    let mut progress = Progress::new(scenario.end_ms(), args.quiet, pace);
-    if report_ms > 0 && !args.quiet {
-        let bar = progress.bar.clone();
-        // Without a terminal the bar is hidden and would swallow its lines.
-        metrics.report_every(
-            report_ms,
-            Box::new(move |line| {
-                if bar.is_hidden() {
-                    eprintln!("{line}")
-                } else {
-                    bar.println(line)
-                }
-            }),
-        );
-    }
+/// What the engine run gave.
+struct Done {
+    wall: f64,
+    checksum: String,
+    /// Bytes of the plain event stream.
+    bytes: u64,
+    totals: RunTotals,
+    threads: usize,
+}
 
-    let stop = super::interrupt_flag();
-
-    let totals = {
-        let mut sinks = Fanout(vec![&mut log, &mut metrics, &mut progress]);
-        engine
-            .run(&mut sinks, &stop)
-            .map_err(|e| not_written(&out_dir, "the event log", &e))?
-    };
-    let wall = progress.elapsed().as_secs_f64();
-    let checksum = log.checksum();
-
-    let metrics_json = metrics.to_json(&scenario);
-    let run_json = json!({
-        "schema": "simulate.run.v1",
-        "version": env!("CARGO_PKG_VERSION"),
-        "event_schema_version": simulate_core::timeline::json::SCHEMA_VERSION,
-        "config": {
-            "scenario": scenario.name,
-            "scenario_file": args.world.scenario.as_ref().map(|p| p.display().to_string()),
-            "personas_dir": args.world.personas.as_ref().map(|p| p.display().to_string()),
-            "personas": personas.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
-            "users": scenario.users,
-            "days": scenario.days,
-            "seed": scenario.seed,
-            "start": scenario.start_text,
-            "threads": threads,
-            "format": args.format,
+fn run_record(
+    args: &RunArgs,
+    personas: &[Persona],
+    scenario: &Scenario,
+    done: &Done,
+    events_path: &Option<PathBuf>,
+    out_dir: &Path,
+) -> RunRecord {
+    let totals = &done.totals;
+    let shown = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+    RunRecord {
+        schema: RUN_SCHEMA.into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        event_schema_version: simulate_core::timeline::json::SCHEMA_VERSION,
+        config: RunConfig {
+            scenario: scenario.name.clone(),
+            scenario_file: shown(&args.world.scenario),
+            personas_dir: shown(&args.world.personas),
+            personas: personas.iter().map(|p| p.name.clone()).collect(),
+            users: scenario.users,
+            days: scenario.days,
+            seed: scenario.seed,
+            start: scenario.start_text.clone(),
+            threads: done.threads,
+            format: args.format.clone(),
         },
-        "counts": {
-            "events": totals.events,
-            "bytes_uncompressed": log.bytes,
-            "users_created": totals.users_created,
-            "users_signed_up": totals.signed_up,
-            "invitees": totals.invitees,
-            "gifts": totals.gifts,
-            "gift_claim_attempts": totals.claim_attempts,
+        counts: RunCounts {
+            events: totals.events,
+            bytes_uncompressed: done.bytes,
+            users_created: totals.users_created,
+            users_signed_up: totals.signed_up,
+            invitees: totals.invitees,
+            gifts: totals.gifts,
+            gift_claim_attempts: totals.claim_attempts,
         },
-        "events_sha256": checksum,
-        "interrupted": totals.interrupted,
-        "simulated_until_ms": totals.simulated_ms,
-        "wall_seconds": (wall * 1000.0).round() / 1000.0,
-        "events_per_second": (totals.events as f64 / wall.max(1e-9)).round(),
-        "files": {
-            "events": events_path.as_ref().map(|p| p.display().to_string()),
-            "metrics": out_dir.join("metrics.json").display().to_string(),
+        events_sha256: done.checksum.clone(),
+        interrupted: totals.interrupted,
+        simulated_until_ms: totals.simulated_ms,
+        wall_seconds: (done.wall * 1000.0).round() / 1000.0,
+        events_per_second: (totals.events as f64 / done.wall.max(1e-9)).round(),
+        files: RunFiles {
+            events: shown(events_path),
+            metrics: out_dir.join("metrics.json").display().to_string(),
         },
-    });
-    // The run's files appear together, once all are complete: a full disk (or a crash)
-    // leaves the previous run's files, or none, never a truncated log beside no record.
-    let pending = [
-        prepare_json(&out_dir.join("metrics.json"), &metrics_json),
-        prepare_json(&out_dir.join("run.json"), &run_json),
-    ]
-    .into_iter()
-    .collect::<Result<Vec<_>, _>>()
-    .map_err(|(what, e)| not_written(&out_dir, &what, &e))?;
-    for p in log.take_pending().into_iter().chain(pending) {
-        let dest = p.dest().to_path_buf();
-        p.commit()
-            .map_err(|e| not_written(&out_dir, &dest.display().to_string(), &e))?;
     }
+}
 
-    // With --stdout the event lines own standard output; the summary goes to stderr.
-    macro_rules! say {
-        ($($a:tt)*) => {
-            if args.stdout { eprintln!($($a)*) } else { println!($($a)*) }
-        };
-    }
-    let r = |n: &str| {
-        metrics_json["retention"]["overall"][n]
-            .as_f64()
-            .map(|v| format!("{:.1} %", v * 100.0))
-            .unwrap_or_else(|| "n/a".into())
+/// The run's summary: on stdout, or on stderr when the event lines own stdout.
+fn tell(
+    args: &RunArgs,
+    scenario: &Scenario,
+    done: &Done,
+    doc: &MetricsDoc,
+    events_path: Option<&Path>,
+    out_dir: &Path,
+) {
+    let say = |line: String| {
+        if args.stdout {
+            eprintln!("{line}")
+        } else {
+            outln!("{line}")
+        }
     };
-    say!(
+    let (totals, wall) = (&done.totals, done.wall);
+    let r = |v: Option<f64>| v.map_or_else(|| "n/a".into(), |v| format!("{:.1} %", v * 100.0));
+    let retention = &doc.retention.overall;
+    say(format!(
         "{} events from {} users over {} days in {:.2} s ({} events/s, {} threads){}",
         totals.events,
         totals.signed_up,
         scenario.days,
         wall,
         human(totals.events as f64 / wall.max(1e-9)),
-        threads,
+        done.threads,
         if totals.interrupted {
             " — INTERRUPTED, partial results written"
         } else {
             ""
         }
-    );
-    say!(
+    ));
+    say(format!(
         "retention D1 {} · D7 {} · D30 {} · revenue {:.2} · avg DAU {}",
-        r("d1"),
-        r("d7"),
-        r("d30"),
-        metrics_json["revenue"]["total_minor_units"]
-            .as_f64()
-            .unwrap_or(0.0)
-            / 100.0,
-        metrics_json["engagement"]["avg_dau"]
-    );
-    say!("sha256 {checksum}");
-    match &events_path {
-        Some(p) => say!(
-            "wrote {}, metrics.json and run.json in {}",
+        r(retention.d1),
+        r(retention.d7),
+        r(retention.d30),
+        doc.revenue.total_minor_units as f64 / 100.0,
+        // As JSON spells it (250.0, not 250).
+        serde_json::Value::from(doc.engagement.avg_dau)
+    ));
+    say(format!("sha256 {}", done.checksum));
+    let out = out_dir.display();
+    say(match events_path {
+        Some(p) => format!(
+            "wrote {}, metrics.json and run.json in {out}",
             p.file_name()
                 .map(|f| f.to_string_lossy())
-                .unwrap_or_default(),
-            out_dir.display()
+                .unwrap_or_default()
         ),
-        None if args.stdout => say!(
-            "events went to standard output; wrote metrics.json and run.json in {}",
-            out_dir.display()
-        ),
-        None => say!(
-            "wrote metrics.json and run.json in {} (no event log: --format none)",
-            out_dir.display()
-        ),
-    }
-    Ok(if totals.interrupted {
-        exit::INTERRUPTED
-    } else {
-        0
-    })
+        None if args.stdout => {
+            format!("events went to standard output; wrote metrics.json and run.json in {out}")
+        }
+        None => format!("wrote metrics.json and run.json in {out} (no event log: --format none)"),
+    });
 }
 
 /// 3.42 M, 12.5 k, 840.
@@ -299,13 +371,36 @@ fn human(x: f64) -> String {
     }
 }
 
-/// `v` as pretty JSON beside `path`, ready to be renamed into place.
+/// The run's files appear together, once all are complete: a full disk (or a crash)
+/// leaves the previous run's files, or none, never a truncated log beside no record.
+fn commit_outputs(
+    out_dir: &Path,
+    log: Option<simulate_core::atomic::Pending>,
+    metrics: &MetricsDoc,
+    record: &RunRecord,
+) -> anyhow::Result<()> {
+    let pending = [
+        prepare_json(&out_dir.join("metrics.json"), metrics),
+        prepare_json(&out_dir.join("run.json"), record),
+    ]
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>()
+    .map_err(|(what, e)| not_written(out_dir, &what, &e))?;
+    for p in log.into_iter().chain(pending) {
+        let dest = p.dest().to_path_buf();
+        p.commit()
+            .map_err(|e| not_written(out_dir, &dest.display().to_string(), &e))?;
+    }
+    Ok(())
+}
+
+/// `doc` as pretty JSON beside `path`, ready to be renamed into place.
 fn prepare_json(
     path: &Path,
-    v: &serde_json::Value,
+    doc: &impl serde::Serialize,
 ) -> Result<simulate_core::atomic::Pending, (String, std::io::Error)> {
     let mut text =
-        serde_json::to_string_pretty(v).map_err(|e| (path.display().to_string(), e.into()))?;
+        serde_json::to_string_pretty(doc).map_err(|e| (path.display().to_string(), e.into()))?;
     text.push('\n');
     simulate_core::atomic::prepare(path, text.as_bytes())
         .map_err(|e| (path.display().to_string(), e))
@@ -338,5 +433,5 @@ fn not_written(out_dir: &Path, what: &str, e: &std::io::Error) -> anyhow::Error 
     } else {
         simulate_core::atomic::fix_for(e)
     };
-    anyhow::anyhow!("cannot write {what}: {e}; {left}\n    fix: {fix}")
+    super::not_written(format!("cannot write {what}"), format!("{e}; {left}"), fix)
 }

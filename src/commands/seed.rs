@@ -1,25 +1,27 @@
 //! `simulate seed`: the timeline projected into PostgreSQL (COPY) or an SQLite file.
 
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
-use serde_json::json;
 
 use super::refused;
 use crate::cli::SeedArgs;
 use crate::console::progress::{ClearOnDrop, Progress, console_bar, show_step};
-use crate::exit::{self, BadInput};
+use crate::exit;
 use crate::world::load_world;
-use simulate_core::engine::{Engine, World};
+use simulate_core::diagnostic::Problem;
+use simulate_core::engine::{Engine, RunTotals, World};
 use simulate_core::redact::mask_url;
-use simulate_core::sinks::fanout::Fanout;
+use simulate_core::scenario::Scenario;
 use simulate_core::sinks::jsonl::{Format, JsonlSink};
-use simulate_db::RunMeta;
+use simulate_core::sinks::tee::Tee;
 use simulate_db::owner::Verdict;
 use simulate_db::postgres::{Pg, PgLoader};
 use simulate_db::projection::{Projection, RowSink, Table};
 use simulate_db::sqlite::{SqliteLoader, replaceable, stale_partials};
 use simulate_db::{DbError, Steps};
+use simulate_db::{RunMeta, WorldConfig};
 
 /// Where the rows go.
 enum Loader {
@@ -56,121 +58,17 @@ impl RowSink for Loader {
     }
 }
 
-#[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
 pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
     let (personas, scenario) = load_world(&args.world)?;
     let threads = super::threads(args.threads)?;
     let url = args.db.url();
     let started = Instant::now();
-
-    // Look before touching anything: refuse, and change nothing, when data is in the way.
     let sqlite_path = args.db.sqlite_path();
+    // Look before touching anything: refuse, and change nothing, when data is in the way.
     let pg = match &url {
-        Some(url) => {
-            if args.db.schema == "public" {
-                return Err(BadInput(
-                    "--schema public is refused, with or without --reset: it is the database's default schema, and simulate replaces the whole schema it seeds; nothing was changed\n    fix: leave out --schema (simulate creates and owns its own, default simulate), or name another".into(),
-                )
-                .into());
-            }
-            if args.db.schema.ends_with("__staging") {
-                return Err(BadInput(format!(
-                    "--schema {} is refused: names ending in __staging are simulate's staging schemas (a load in progress); nothing was changed\n    fix: name the schema to seed, e.g. --schema simulate",
-                    args.db.schema
-                ))
-                .into());
-            }
-            let pg = Pg::open(url, &args.db.schema).map_err(refused)?;
-            let found = pg.inspect().map_err(refused)?;
-            // Only a schema proven ours is ever replaced, --reset or not: see sinks::sql::owner.
-            if let (Some(n), Some(verdict)) = (found.tables, &found.verdict)
-                && !verdict.seeded()
-            {
-                let holds = match n {
-                    0 => "is empty".to_string(),
-                    1 => format!("holds 1 relation, {}", found.names),
-                    n => format!(
-                        "holds {n} relations: {}{}",
-                        found.names,
-                        if n > 5 { ", …" } else { "" }
-                    ),
-                };
-                let why = match verdict {
-                    Verdict::NotOurs(why) => (*why).to_string(),
-                    other => other.readable().err().unwrap_or_default(),
-                };
-                return Err(BadInput(format!(
-                    "schema `{}` in {} was not made by simulate as a seed ({why}); it {holds}; nothing was changed\n    fix: choose another --schema: simulate creates and owns its own (default simulate)",
-                    pg.schema, pg.masked
-                ))
-                .into());
-            }
-            if let Some(n) = found.tables.filter(|n| *n > 0)
-                && !args.reset
-            {
-                return Err(BadInput(format!(
-                    "schema `{}` in {} already holds {n} tables; nothing was changed\n    fix: add --reset to drop and re-create what simulate owns there, or choose another --schema",
-                    pg.schema, pg.masked
-                ))
-                .into());
-            }
-            if let Some(owner) = &found.owner_not_us
-                && args.reset
-            {
-                return Err(BadInput(format!(
-                    "schema `{}` in {} belongs to role `{owner}`, and `{}` may not drop it; nothing was changed\n    fix: connect as `{owner}` (or a superuser), or choose another --schema",
-                    pg.schema, pg.masked, found.user
-                ))
-                .into());
-            }
-            if found.foreign_staging {
-                return Err(BadInput(format!(
-                    "schema `{}` exists in {} and was not made by simulate; nothing was changed\n    fix: choose another --schema",
-                    pg.staging, pg.masked
-                ))
-                .into());
-            }
-            if found.stale_staging && !args.quiet {
-                eprintln!(
-                    "found an interrupted load (schema `{}`); it never replaced `{}`, so the data there is as before. Removing it.",
-                    pg.staging, pg.schema
-                );
-            }
-            Some(pg)
-        }
+        Some(url) => Some(inspect_postgres(&args, url)?),
         None => {
-            if args.unlogged {
-                return Err(BadInput(
-                    "--unlogged is for PostgreSQL (the SQLite file keeps no WAL)\n    fix: pass --database-url URL, or leave out --unlogged".into(),
-                )
-                .into());
-            }
-            let path = &sqlite_path;
-            if path.exists() && !args.reset {
-                return Err(BadInput(format!(
-                    "{} already exists; nothing was changed\n    fix: add --reset to replace it, choose another --sqlite path, or pass --database-url for PostgreSQL",
-                    path.display()
-                ))
-                .into());
-            }
-            if path.exists()
-                && let Err(why) = replaceable(path)
-            {
-                return Err(BadInput(format!(
-                    "{} {why}: --reset replaces only a file simulate wrote; nothing was changed\n    fix: choose another --sqlite path, or move it away yourself",
-                    path.display()
-                ))
-                .into());
-            }
-            if !args.quiet {
-                for stale in stale_partials(path) {
-                    eprintln!(
-                        "found an interrupted load ({}); {} was never replaced by it. Removing it.",
-                        stale.display(),
-                        path.display()
-                    );
-                }
-            }
+            inspect_sqlite(&args, &sqlite_path)?;
             None
         }
     };
@@ -197,14 +95,14 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
     // A Ctrl-C before this is the engine's to see: it stops at once, and the load is
     // abandoned below.
     let _ = steps.start("generate and copy");
-    let world = World::new(personas.clone(), scenario.clone(), true).map_err(BadInput)?;
+    let world = World::new(personas.clone(), scenario.clone(), true)?;
     let mut engine = Engine::new(world, threads);
     let mut projection = Projection::new(loader, &personas, &scenario);
     let mut checksum = JsonlSink::create(None, Format::None)?;
     let mut progress = Progress::on(bar, scenario.end_ms(), 0.0).with_rows(projection.sent());
     let result = {
         // Progress first: its finish names the end-of-window fold the projection's runs.
-        let mut sinks = Fanout(vec![&mut progress, &mut projection, &mut checksum]);
+        let mut sinks = Tee(vec![&mut progress, &mut projection, &mut checksum]);
         engine.run(&mut sinks, &stop)
     };
     let loader = projection.into_inner();
@@ -212,47 +110,10 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
         Ok(t) if !t.interrupted => t,
         other => {
             drop(clear);
-            // The database's own words, when a COPY stream broke, say more than the
-            // engine's "stopped accepting rows".
-            let cause = match (loader, &pg) {
-                (Loader::Pg(l), Some(pg)) => pg.abandon_load(l),
-                (Loader::Sqlite(l), _) => {
-                    l.abandon();
-                    None
-                }
-                (Loader::Pg(_), None) => None,
-            };
-            return match other {
-                Err(e) => {
-                    let e = match cause {
-                        Some(db) => anyhow::Error::new(db),
-                        None => anyhow::Error::new(e),
-                    };
-                    Err(e.context("the load failed; the previous data is untouched"))
-                }
-                Ok(_) => Ok(interrupted()),
-            };
+            return abandon(loader, pg.as_ref(), other);
         }
     };
-
-    let meta = RunMeta {
-        version: env!("CARGO_PKG_VERSION").to_string(),
-        config: json!({
-            "scenario": scenario.name,
-            "scenario_file": args.world.scenario.as_ref().map(|p| p.display().to_string()),
-            "personas_dir": args.world.personas.as_ref().map(|p| p.display().to_string()),
-            "users": scenario.users,
-            "days": scenario.days,
-            "seed": scenario.seed,
-            "start": scenario.start_text,
-        }),
-        seed: scenario.seed,
-        users: scenario.users,
-        days: scenario.days,
-        events: totals.events,
-        checksum: checksum.checksum(),
-        complete: true,
-    };
+    let meta = run_meta(&args, &scenario, &totals, checksum.checksum());
     let done = match loader {
         Loader::Pg(l) => {
             let pg = pg.as_ref().context("PostgreSQL target")?;
@@ -277,14 +138,13 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
         }
     };
     drop(clear);
-    let wall = started.elapsed().as_secs_f64();
-    let rows: u64 = counts.iter().map(|c| c.1).sum();
-
     if !args.quiet {
         for (step, secs) in &steps.done {
             eprintln!("  {step:<38} {secs:8.2} s");
         }
     }
+    let wall = started.elapsed().as_secs_f64();
+    let rows: u64 = counts.iter().map(|c| c.1).sum();
     outln!(
         "done in {wall:.2} s: {rows} rows ({:.0} rows/s), {} events from {} users over {} days, sha256 {}",
         rows as f64 / wall.max(1e-9),
@@ -293,9 +153,207 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
         scenario.days,
         meta.checksum
     );
+    tell(&args, &counts, pg.as_ref(), url.as_deref(), &sqlite_path);
+    Ok(exit::OK)
+}
+
+/// The PostgreSQL schema to load into, refused (and nothing changed) when what is there
+/// is not ours to replace.
+fn inspect_postgres(args: &SeedArgs, url: &str) -> anyhow::Result<Pg> {
+    refuse_schema_name(&args.db.schema)?;
+    let pg = Pg::open(url, &args.db.schema).map_err(refused)?;
+    let found = pg.inspect().map_err(refused)?;
+    // Only a schema proven ours is ever replaced, --reset or not: see simulate_db::owner.
+    if let (Some(n), Some(verdict)) = (found.tables, &found.verdict)
+        && !verdict.seeded()
+    {
+        let holds = match n {
+            0 => "is empty".to_string(),
+            1 => format!("holds 1 relation, {}", found.names),
+            n => format!(
+                "holds {n} relations: {}{}",
+                found.names,
+                if n > 5 { ", …" } else { "" }
+            ),
+        };
+        let why = match verdict {
+            Verdict::NotOurs(why) => (*why).to_string(),
+            other => other.readable().err().unwrap_or_default(),
+        };
+        return Err(Problem::new(
+            format!(
+                "schema `{}` in {} was not made by simulate as a seed ({why}); it {holds}; nothing was changed",
+                pg.schema, pg.masked
+            ),
+            "choose another --schema: simulate creates and owns its own (default simulate)",
+        )
+        .into());
+    }
+    if let Some(n) = found.tables.filter(|n| *n > 0)
+        && !args.reset
+    {
+        return Err(Problem::new(
+            format!(
+                "schema `{}` in {} already holds {n} tables; nothing was changed",
+                pg.schema, pg.masked
+            ),
+            "add --reset to drop and re-create what simulate owns there, or choose another --schema",
+        )
+        .into());
+    }
+    if let Some(owner) = &found.owner_not_us
+        && args.reset
+    {
+        return Err(Problem::new(
+            format!(
+                "schema `{}` in {} belongs to role `{owner}`, and `{}` may not drop it; nothing was changed",
+                pg.schema, pg.masked, found.user
+            ),
+            format!("connect as `{owner}` (or a superuser), or choose another --schema"),
+        )
+        .into());
+    }
+    if found.foreign_staging {
+        return Err(Problem::new(
+            format!(
+                "schema `{}` exists in {} and was not made by simulate; nothing was changed",
+                pg.staging, pg.masked
+            ),
+            "choose another --schema",
+        )
+        .into());
+    }
+    if found.stale_staging && !args.quiet {
+        eprintln!(
+            "found an interrupted load (schema `{}`); it never replaced `{}`, so the data there is as before. Removing it.",
+            pg.staging, pg.schema
+        );
+    }
+    Ok(pg)
+}
+
+/// Schema names never seeded: `public` (the database's default; simulate replaces the
+/// whole schema it seeds) and `…__staging` (simulate's own staging schemas).
+fn refuse_schema_name(schema: &str) -> Result<(), Problem> {
+    if schema == "public" {
+        return Err(Problem::new(
+            "--schema public is refused, with or without --reset: it is the database's default schema, and simulate replaces the whole schema it seeds; nothing was changed",
+            "leave out --schema (simulate creates and owns its own, default simulate), or name another",
+        ));
+    }
+    if schema.ends_with("__staging") {
+        return Err(Problem::new(
+            format!(
+                "--schema {schema} is refused: names ending in __staging are simulate's staging schemas (a load in progress); nothing was changed"
+            ),
+            "name the schema to seed, e.g. --schema simulate",
+        ));
+    }
+    Ok(())
+}
+
+/// The SQLite file to write, refused (and nothing changed) when one is in the way.
+fn inspect_sqlite(args: &SeedArgs, path: &Path) -> anyhow::Result<()> {
+    if args.unlogged {
+        return Err(Problem::new(
+            "--unlogged is for PostgreSQL (the SQLite file keeps no WAL)",
+            "pass --database-url URL, or leave out --unlogged",
+        )
+        .into());
+    }
+    if path.exists() && !args.reset {
+        return Err(Problem::new(
+            format!("{} already exists; nothing was changed", path.display()),
+            "add --reset to replace it, choose another --sqlite path, or pass --database-url for PostgreSQL",
+        )
+        .into());
+    }
+    if path.exists()
+        && let Err(why) = replaceable(path)
+    {
+        return Err(Problem::new(
+            format!(
+                "{} {why}: --reset replaces only a file simulate wrote; nothing was changed",
+                path.display()
+            ),
+            "choose another --sqlite path, or move it away yourself",
+        )
+        .into());
+    }
+    if !args.quiet {
+        for stale in stale_partials(path) {
+            eprintln!(
+                "found an interrupted load ({}); {} was never replaced by it. Removing it.",
+                stale.display(),
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// An engine run that stopped: the partial load discarded, and why, in the database's
+/// own words when a COPY stream broke (they say more than the engine's "stopped
+/// accepting rows").
+fn abandon(
+    loader: Loader,
+    pg: Option<&Pg>,
+    ran: std::io::Result<RunTotals>,
+) -> anyhow::Result<i32> {
+    let cause = match (loader, pg) {
+        (Loader::Pg(l), Some(pg)) => pg.abandon_load(l),
+        (Loader::Sqlite(l), _) => {
+            l.abandon();
+            None
+        }
+        (Loader::Pg(_), None) => None,
+    };
+    match ran {
+        Err(e) => {
+            let e = match cause {
+                Some(db) => anyhow::Error::new(db),
+                None => anyhow::Error::new(e),
+            };
+            Err(e.context("the load failed; the previous data is untouched"))
+        }
+        Ok(_) => Ok(interrupted()),
+    }
+}
+
+/// What run_meta records: the world, so `verify` can regenerate the timeline.
+fn run_meta(args: &SeedArgs, scenario: &Scenario, totals: &RunTotals, checksum: String) -> RunMeta {
+    let shown = |p: &Option<std::path::PathBuf>| p.as_ref().map(|p| p.display().to_string());
+    RunMeta {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        config: WorldConfig {
+            scenario: scenario.name.clone(),
+            scenario_file: shown(&args.world.scenario),
+            personas_dir: shown(&args.world.personas),
+            users: scenario.users,
+            days: scenario.days,
+            seed: scenario.seed,
+            start: scenario.start_text.clone(),
+        },
+        seed: scenario.seed,
+        users: scenario.users,
+        days: scenario.days,
+        events: totals.events,
+        checksum,
+        complete: true,
+    }
+}
+
+/// Rows per table, where they went, and how to look at them.
+fn tell(
+    args: &SeedArgs,
+    counts: &[(Table, u64)],
+    pg: Option<&Pg>,
+    url: Option<&str>,
+    sqlite_path: &Path,
+) {
     // One line per table; a table loaded over several COPY streams says how many.
     let mut per_table: Vec<(&str, u64, usize)> = Vec::new();
-    for (table, n) in &counts {
+    for (table, n) in counts {
         match per_table.iter_mut().find(|t| t.0 == table.name()) {
             Some(t) => {
                 t.1 += n;
@@ -312,7 +370,7 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
         };
         outln!("  {name:<20} {n:>12}{note}");
     }
-    match (&pg, &url) {
+    match (pg, url) {
         (Some(pg), Some(url)) => outln!(
             "loaded into schema `{}` of {}{}\n  query: psql \"{}\" -c 'SET search_path TO {}; SELECT persona, count(*) FROM users GROUP BY 1'",
             pg.schema,
@@ -331,7 +389,6 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
             sqlite_path.display()
         ),
     }
-    Ok(0)
 }
 
 /// Ctrl-C during a load: nothing of it was swapped in.

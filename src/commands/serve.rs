@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use super::refused;
 use crate::cli::ServeArgs;
-use crate::exit::BadInput;
 use crate::serve::Ledger;
+use simulate_core::diagnostic::Problem;
 
 /// The seeded state, when a database is named; otherwise an empty ledger.
 fn starting_state(args: &ServeArgs) -> anyhow::Result<(Ledger, String)> {
@@ -41,18 +41,13 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<i32> {
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .map_err(|e| {
-                BadInput(format!(
-                    "cannot listen on {}: {e}\n    fix: choose a free address with --listen, e.g. --listen 127.0.0.1:3001",
-                    args.listen
-                ))
+                Problem::new(format!("cannot listen on {}: {e}", args.listen), "choose a free address with --listen, e.g. --listen 127.0.0.1:3001")
             })?;
         let addr = listener.local_addr()?;
         let (app, ledger) = crate::serve::router_over(ledger, args.challenges);
         if let Some(g) = &args.grpc_listen {
             let l = tokio::net::TcpListener::bind(g).await.map_err(|e| {
-                BadInput(format!(
-                    "cannot listen on {g}: {e}\n    fix: choose a free address with --grpc-listen, e.g. --grpc-listen 127.0.0.1:50052"
-                ))
+                Problem::new(format!("cannot listen on {g}: {e}"), "choose a free address with --grpc-listen, e.g. --grpc-listen 127.0.0.1:50052")
             })?;
             eprintln!(
                 "gRPC EventService/OnMessage on http://{}",

@@ -7,22 +7,21 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::refused;
 use crate::cli::{VerifyArgs, WorldArgs};
 use crate::console::progress::Progress;
-use crate::exit::BadInput;
 use crate::world::{load_world, world_clashes};
+use simulate_core::diagnostic::Problem;
 use simulate_core::engine::{Engine, World};
-use simulate_core::sinks::fanout::Fanout;
 use simulate_core::sinks::jsonl::{Format, JsonlSink};
+use simulate_core::sinks::tee::Tee;
 use simulate_db::DbError;
 use simulate_db::conn::Db;
 use simulate_db::projection::{Projection, Table};
-use simulate_db::verify::{DigestSink, TableDigest};
+use simulate_db::verify::{CheckReport, DigestSink, TableDigest, TableReport, VerifyReport};
 
-/// Exit code when the database does not match its timeline.
 /// What verify found.
 pub struct Report {
     pub tables: Vec<(Table, TableDigest, TableDigest)>,
     pub checks: Vec<(String, i64, String)>,
-    pub checksum_ok: bool,
+    pub(crate) checksum_ok: bool,
 }
 
 impl Report {
@@ -33,51 +32,60 @@ impl Report {
     }
 
     /// The report for machines: what the console table says, with the full digests.
-    pub fn to_json(&self, place: &str) -> serde_json::Value {
-        let tables: Vec<_> = self
+    pub(crate) fn document(&self, place: &str) -> VerifyReport {
+        let tables = self
             .tables
             .iter()
-            .map(|(t, e, a)| {
-                serde_json::json!({
-                    "table": t.name(),
-                    "ok": e == a,
-                    "rows_expected": e.rows,
-                    "rows_found": a.rows,
-                    "digest_expected": e.hex(),
-                    "digest_found": a.hex(),
-                })
+            .map(|(t, e, a)| TableReport {
+                table: t.name().to_string(),
+                ok: e == a,
+                rows_expected: e.rows,
+                rows_found: a.rows,
+                digest_expected: e.hex(),
+                digest_found: a.hex(),
             })
             .collect();
-        let checks: Vec<_> = self
+        let checks = self
             .checks
             .iter()
-            .map(|(name, n, what)| serde_json::json!({ "check": name, "ok": *n == 0, "failures": n, "what": what }))
+            .map(|(name, n, what)| CheckReport {
+                check: name.clone(),
+                ok: *n == 0,
+                failures: *n,
+                what: what.clone(),
+            })
             .collect();
-        serde_json::json!({
-            "verified": place,
-            "ok": self.ok(),
-            "timeline_same_as_seeded": self.checksum_ok,
-            "tables": tables,
-            "checks": checks,
-        })
+        VerifyReport {
+            verified: place.to_string(),
+            ok: self.ok(),
+            timeline_same_as_seeded: self.checksum_ok,
+            tables,
+            checks,
+        }
     }
 }
 
 /// The world flags recorded at seed time; flags given to verify must agree with them.
-fn world_from_meta(config: &serde_json::Value, given: &WorldArgs) -> Result<WorldArgs, BadInput> {
+fn world_from_meta(
+    config: &simulate_db::WorldConfig,
+    given: &WorldArgs,
+) -> Result<WorldArgs, Problem> {
     let (meta, clash) = world_clashes(config, given);
     if clash.is_empty() {
         Ok(meta)
     } else {
-        Err(BadInput(format!(
-            "flags disagree with the run_meta of this database: {}\n    fix: drop those flags (verify reads them from run_meta) or seed again with them",
-            clash.join("; ")
-        )))
+        Err(Problem::new(
+            format!(
+                "flags disagree with the run_meta of this database: {}",
+                clash.join("; ")
+            ),
+            "drop those flags (verify reads them from run_meta) or seed again with them",
+        ))
     }
 }
 
 /// Verifies one database: the library entry point the CLI and the tests share.
-pub fn verify_db(
+pub(crate) fn verify_db(
     db: &mut Db<'_>,
     rt: &tokio::runtime::Runtime,
     given: &WorldArgs,
@@ -86,15 +94,18 @@ pub fn verify_db(
     let (config, seeded_sha, _) = rt.block_on(db.run_meta()).map_err(refused)?;
     let missing = rt.block_on(db.missing()).map_err(refused)?;
     if !missing.is_empty() {
-        return Err(BadInput(format!(
-            "the database lacks what `simulate seed` wrote: {}\n    fix: seed again with --reset (verify checks the tables as seed wrote them)",
-            missing.join(", ")
-        ))
+        return Err(Problem::new(
+            format!(
+                "the database lacks what `simulate seed` wrote: {}",
+                missing.join(", ")
+            ),
+            "seed again with --reset (verify checks the tables as seed wrote them)",
+        )
         .into());
     }
     let world_args = world_from_meta(&config, given)?;
     let (personas, scenario) = load_world(&world_args)?;
-    let world = World::new(personas.clone(), scenario.clone(), true).map_err(BadInput)?;
+    let world = World::new(personas.clone(), scenario.clone(), true)?;
 
     let bars = MultiProgress::with_draw_target(if quiet {
         ProgressDrawTarget::hidden()
@@ -129,7 +140,7 @@ pub fn verify_db(
             let mut projection = Projection::new(DigestSink::default(), &personas, &scenario);
             let mut checksum = JsonlSink::create(None, Format::None)?;
             {
-                let mut sinks = Fanout(vec![&mut projection, &mut checksum, &mut progress]);
+                let mut sinks = Tee(vec![&mut projection, &mut checksum, &mut progress]);
                 engine.run(&mut sinks, &stop)?;
             }
             Ok((projection.into_inner().tables, checksum.checksum()))
@@ -180,7 +191,7 @@ pub fn verify_db(
     })
 }
 
-pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
+pub(crate) fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
     let (report, place) = super::on_seeded(
         args.db.url().as_deref(),
         &args.db.schema,
@@ -220,7 +231,7 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
         outln!("  {name:<44} {status}");
     }
     if let Some(p) = &args.summary_export {
-        super::export(p, "the report", &report.to_json(&place))?;
+        super::export(p, "the report", &report.document(&place))?;
     }
     if report.ok() {
         outln!("all checks passed");

@@ -9,8 +9,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use simulate_core::timeline::{Event, Sink};
 use simulate_core::units::{DAY, MINUTE};
 
-pub struct Progress {
-    pub bar: ProgressBar,
+pub(crate) struct Progress {
+    pub(crate) bar: ProgressBar,
     started: Instant,
     events: u64,
     /// Simulated ms per wall second; 0 = as fast as possible.
@@ -22,17 +22,17 @@ pub struct Progress {
 
 impl Progress {
     /// Shows database rows and rows/s next to the events.
-    pub fn with_rows(mut self, rows: Arc<AtomicU64>) -> Progress {
+    pub(crate) fn with_rows(mut self, rows: Arc<AtomicU64>) -> Progress {
         self.rows = Some(rows);
         self
     }
 
-    pub fn new(end_ms: i64, quiet: bool, pace: f64) -> Progress {
+    pub(crate) fn new(end_ms: i64, quiet: bool, pace: f64) -> Progress {
         Progress::on(console_bar(quiet), end_ms, pace)
     }
 
     /// The bar over simulated time, drawn on `bar` (which may have shown steps before).
-    pub fn on(bar: ProgressBar, end_ms: i64, pace: f64) -> Progress {
+    pub(crate) fn on(bar: ProgressBar, end_ms: i64, pace: f64) -> Progress {
         bar.disable_steady_tick();
         bar.set_length((end_ms / MINUTE) as u64);
         bar.set_position(0);
@@ -54,7 +54,7 @@ impl Progress {
         }
     }
 
-    pub fn elapsed(&self) -> Duration {
+    pub(crate) fn elapsed(&self) -> Duration {
         self.started.elapsed()
     }
 }
@@ -109,7 +109,7 @@ impl Sink for Progress {
 }
 
 /// The console's bar on stderr, or a hidden one with `-q`.
-pub fn console_bar(quiet: bool) -> ProgressBar {
+pub(crate) fn console_bar(quiet: bool) -> ProgressBar {
     ProgressBar::with_draw_target(
         None,
         if quiet {
@@ -122,7 +122,7 @@ pub fn console_bar(quiet: bool) -> ProgressBar {
 
 /// Shows `name` as the step under way: a spinner and the elapsed time, since the steps
 /// around the timeline (migrations, key builds, the swap) have no count to show.
-pub fn show_step(bar: &ProgressBar, name: &str) {
+pub(crate) fn show_step(bar: &ProgressBar, name: &str) {
     bar.set_style(
         ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
@@ -133,7 +133,7 @@ pub fn show_step(bar: &ProgressBar, name: &str) {
 
 /// Clears the bar however the command ends, so an error or the final report never prints
 /// below a stale spinner.
-pub struct ClearOnDrop(pub ProgressBar);
+pub(crate) struct ClearOnDrop(pub ProgressBar);
 
 impl Drop for ClearOnDrop {
     fn drop(&mut self) {

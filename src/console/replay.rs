@@ -4,17 +4,17 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::{Value, json};
 use simulate_replay::stats::ms;
+use simulate_replay::summary::{GroupFigures, SocketIoReport, Summary};
 use simulate_replay::{LiveFigures, Watch};
 
 /// The live view: a spinner whose message is the live line.
-pub struct LiveView {
+pub(crate) struct LiveView {
     bar: ProgressBar,
 }
 
 impl LiveView {
-    pub fn new(quiet: bool) -> LiveView {
+    pub(crate) fn new(quiet: bool) -> LiveView {
         let bar = ProgressBar::with_draw_target(
             None,
             if quiet {
@@ -32,7 +32,7 @@ impl LiveView {
     }
 
     /// What the replay calls every 250 ms. `epoch_ms` is the timeline's t = 0.
-    pub fn watcher(&self, epoch_ms: i64, quiet: bool) -> Watch {
+    pub(crate) fn watcher(&self, epoch_ms: i64, quiet: bool) -> Watch {
         let bar = self.bar.clone();
         // Without a terminal (CI logs) the bar is hidden: a plain line every 10 s instead.
         let plain = bar.is_hidden() && !quiet;
@@ -50,7 +50,7 @@ impl LiveView {
         })
     }
 
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         self.bar.finish_and_clear();
     }
 }
@@ -83,123 +83,128 @@ fn live_line(f: &LiveFigures, epoch: i64) -> String {
     line
 }
 
-/// The end-of-run table: one line per group, then totals and thresholds.
-pub fn table(s: &Value, target: &str) -> String {
-    use std::fmt::Write;
-    let f = |v: &Value| v.as_f64().map_or("-".to_string(), |x| format!("{x:.1}"));
-    let mut out = String::new();
-    let t = &s["totals"];
-    let _ = writeln!(
-        out,
-        "replayed to {target}: {} scheduled, {} sent, {} ok, {} errors{}, {} late{}, {} skipped ({} unmapped) in {:.1} s ({} req/s achieved)",
-        t["scheduled"],
-        t["sent"],
-        t["ok"],
-        t["errors"],
-        match t["abandoned"].as_u64() {
-            Some(n) if n > 0 => format!(" ({n} abandoned: no answer when the replay ended)"),
-            _ => String::new(),
-        },
-        t["late"],
-        match t["connection_waits"].as_u64() {
-            Some(n) if n > 0 => format!(" ({n} waited for a connection)"),
-            _ => String::new(),
-        },
-        t["unmapped"].as_u64().unwrap_or(0) + t["server_side"].as_u64().unwrap_or(0),
-        t["unmapped"],
-        s["wall_seconds"].as_f64().unwrap_or(0.0),
-        t["achieved_per_s"],
-    );
-    let _ = writeln!(
-        out,
-        "{:<20} {:<10} {:<18} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>11}",
-        "event",
-        "kind",
-        "phase",
-        "count",
-        "errors",
-        "p50 ms",
-        "p95 ms",
-        "p99 ms",
-        "max ms",
-        "svc p99 ms"
-    );
-    let mut rows: Vec<&Value> = s["groups"]
-        .as_array()
-        .map(|a| a.iter().collect())
-        .unwrap_or_default();
-    let overall = json!({"tags": {"event": "ALL", "kind": "", "phase": ""}});
-    let mut all = s["overall"].clone();
-    if let (Some(a), Some(tags)) = (all.as_object_mut(), overall.get("tags")) {
-        a.insert("tags".into(), tags.clone());
+/// The end-of-run table: totals, one line per group and one for all, the Socket.IO
+/// figures, the generator's lag, then the thresholds.
+pub(crate) fn table(s: &Summary, target: &str) -> String {
+    let mut out = headline(s, target);
+    out.push_str(&row(
+        ["event", "kind", "phase"],
+        [
+            "count",
+            "errors",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "max ms",
+            "svc p99 ms",
+        ]
+        .map(String::from),
+    ));
+    for g in &s.groups {
+        let t = &g.tags;
+        out.push_str(&group_row([&t.event, &t.kind, &t.phase], &g.figures));
     }
-    rows.push(&all);
-    for g in rows {
-        let l = &g["latency_ms"];
-        let n = |v: &Value| v.as_u64().unwrap_or(0);
-        let _ = writeln!(
-            out,
-            "{:<20} {:<10} {:<18} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>11}",
-            g["tags"]["event"].as_str().unwrap_or(""),
-            g["tags"]["kind"].as_str().unwrap_or(""),
-            g["tags"]["phase"].as_str().unwrap_or(""),
-            n(&g["count"]),
-            n(&g["errors"]),
-            f(&l["p50"]),
-            f(&l["p95"]),
-            f(&l["p99"]),
-            f(&l["max"]),
-            f(&g["service_ms"]["p99"]),
-        );
+    out.push_str(&group_row(["ALL", "", ""], &s.overall));
+    if let Some(socketio) = &s.socketio {
+        out.push_str(&socketio_lines(socketio));
     }
-    if let Some(c) = s["socketio"]["connections"].as_object() {
-        let n = |k: &str| c.get(k).and_then(Value::as_u64).unwrap_or(0);
-        let _ = writeln!(
-            out,
-            "socket.io: {} connections opened ({} at first emit), peak {} open, {} failed, {} dropped, {} reconnected, {} closed by the server",
-            n("opened"),
-            n("implicit"),
-            n("peak_open"),
-            n("failed"),
-            n("dropped"),
-            n("reconnected"),
-            n("server_disconnects"),
-        );
-        for l in s["socketio"]["listen"].as_array().into_iter().flatten() {
-            let fan = &l["fanout_ms"];
-            let _ = writeln!(
-                out,
-                "  {}: {} received, {} tied to {} broadcasts ({} unheard), fan-out p50 {} ms · p95 {} ms · p99 {} ms · max {} ms",
-                l["event"].as_str().unwrap_or(""),
-                l["received"],
-                l["matched"],
-                l["origins"],
-                l["origins_unheard"],
-                f(&fan["p50"]),
-                f(&fan["p95"]),
-                f(&fan["p99"]),
-                f(&fan["max"]),
-            );
-        }
+    let lag = s.scheduler_lag_ms.as_ref();
+    out.push_str(&format!(
+        "scheduler lag: p50 {} ms · p99 {} ms · max {} ms (how late the generator sent; latency above counts from the intended instant)\n",
+        ms1(lag.map(|l| l.p50)),
+        ms1(lag.map(|l| l.p99)),
+        ms1(lag.map(|l| l.max))
+    ));
+    for v in &s.thresholds {
+        out.push_str(&format!(
+            "{} {}  (observed {})\n",
+            if v.ok { "✓" } else { "✗" },
+            v.threshold,
+            v.shown
+        ));
     }
-    let lag = &s["scheduler_lag_ms"];
-    let _ = writeln!(
-        out,
-        "scheduler lag: p50 {} ms · p99 {} ms · max {} ms (how late the generator sent; latency above counts from the intended instant)",
-        f(&lag["p50"]),
-        f(&lag["p99"]),
-        f(&lag["max"])
+    out
+}
+
+/// A figure in ms to one place, `-` when there is none.
+fn ms1(v: Option<f64>) -> String {
+    v.map_or("-".to_string(), |x| format!("{x:.1}"))
+}
+
+fn headline(s: &Summary, target: &str) -> String {
+    let t = &s.totals;
+    let waits = if t.connection_waits > 0 {
+        format!(" ({} waited for a connection)", t.connection_waits)
+    } else {
+        String::new()
+    };
+    let abandoned = if t.abandoned > 0 {
+        format!(
+            " ({} abandoned: no answer when the replay ended)",
+            t.abandoned
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "replayed to {target}: {} scheduled, {} sent, {} ok, {} errors{abandoned}, {} late{waits}, {} skipped ({} unmapped) in {:.1} s ({} req/s achieved)\n",
+        t.scheduled,
+        t.sent,
+        t.ok,
+        t.errors,
+        t.late,
+        t.unmapped + t.server_side,
+        t.unmapped,
+        s.wall_seconds,
+        // As JSON spells it (100.0, not 100).
+        serde_json::Value::from(t.achieved_per_s),
+    )
+}
+
+fn row(tags: [&str; 3], figures: [String; 7]) -> String {
+    let [a, b, c, d, e, f, g] = figures;
+    format!(
+        "{:<20} {:<10} {:<18} {a:>8} {b:>7} {c:>9} {d:>9} {e:>9} {f:>9} {g:>11}\n",
+        tags[0], tags[1], tags[2]
+    )
+}
+
+fn group_row(tags: [&str; 3], g: &GroupFigures) -> String {
+    let l = g.latency_ms.as_ref();
+    row(
+        tags,
+        [
+            g.count.to_string(),
+            g.errors.to_string(),
+            ms1(l.map(|l| l.p50)),
+            ms1(l.map(|l| l.p95)),
+            ms1(l.map(|l| l.p99)),
+            ms1(l.map(|l| l.max)),
+            ms1(g.service_ms.as_ref().map(|s| s.p99)),
+        ],
+    )
+}
+
+fn socketio_lines(socketio: &SocketIoReport) -> String {
+    let c = &socketio.connections;
+    let mut out = format!(
+        "socket.io: {} connections opened ({} at first emit), peak {} open, {} failed, {} dropped, {} reconnected, {} closed by the server\n",
+        c.opened, c.implicit, c.peak_open, c.failed, c.dropped, c.reconnected, c.server_disconnects,
     );
-    if let Some(th) = s["thresholds"].as_array() {
-        for v in th {
-            let _ = writeln!(
-                out,
-                "{} {}  (observed {})",
-                if v["ok"] == true { "✓" } else { "✗" },
-                v["threshold"].as_str().unwrap_or(""),
-                v["shown"].as_str().unwrap_or("")
-            );
-        }
+    for l in &socketio.listen {
+        let fan = l.fanout_ms.as_ref();
+        out.push_str(&format!(
+            "  {}: {} received, {} tied to {} broadcasts ({} unheard), fan-out p50 {} ms · p95 {} ms · p99 {} ms · max {} ms\n",
+            l.event,
+            l.received,
+            l.matched,
+            l.origins,
+            l.origins_unheard,
+            ms1(fan.map(|f| f.p50)),
+            ms1(fan.map(|f| f.p95)),
+            ms1(fan.map(|f| f.p99)),
+            ms1(fan.map(|f| f.max)),
+        ));
     }
     out
 }

@@ -13,27 +13,27 @@ use tonic::server::{NamedService, UnaryService};
 use super::{Delivery, Shared};
 
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct Event {
+pub(crate) struct Event {
     #[prost(string, tag = "1")]
-    pub event_name: String,
+    pub(crate) event_name: String,
     #[prost(string, tag = "2")]
-    pub namespace: String,
+    pub(crate) namespace: String,
     #[prost(string, tag = "3")]
-    pub user_id: String,
+    pub(crate) user_id: String,
     #[prost(map = "string, string", tag = "4")]
-    pub payload: HashMap<String, String>,
+    pub(crate) payload: HashMap<String, String>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct EventResponse {
+pub(crate) struct EventResponse {
     #[prost(bool, tag = "1")]
-    pub success: bool,
+    pub(crate) success: bool,
     #[prost(string, tag = "2")]
-    pub error: String,
+    pub(crate) error: String,
 }
 
 #[derive(Clone)]
-pub struct EventService(pub Shared);
+pub(crate) struct EventService(pub Shared);
 
 impl NamedService for EventService {
     const NAME: &'static str = "simulate.events.v1.EventService";

@@ -25,25 +25,25 @@ pub struct Ledger {
     pub received: BTreeMap<String, u64>,
     pub duplicates: u64,
     /// Arrivals whose seq was not above the user's last one.
-    pub out_of_order: u64,
+    pub(crate) out_of_order: u64,
     /// Requests without an `x-sim-event` header.
-    pub unlabelled: u64,
+    pub(crate) unlabelled: u64,
     seen: HashSet<(String, u32)>,
     last_seq: HashMap<String, u32>,
-    pub balances: HashMap<String, i64>,
+    pub(crate) balances: HashMap<String, i64>,
     pub goal_claims: HashSet<(String, String)>,
-    pub refused_goal_claims: u64,
+    pub(crate) refused_goal_claims: u64,
     gifts: HashMap<String, u32>,
     gift_claims: HashSet<(String, String)>,
     /// Users whose state came from a seeded database.
-    pub seeded_users: u64,
+    pub(crate) seeded_users: u64,
     /// Balances the timeline reports that differ from the service's own.
-    pub balance_mismatches: u64,
+    pub(crate) balance_mismatches: u64,
     /// Gift claims the timeline says were won (or lost) that the service decided otherwise.
-    pub claim_mismatches: u64,
-    pub gift_claims_won: u64,
-    pub gift_claims_refused: u64,
-    pub check_ins: u64,
+    pub(crate) claim_mismatches: u64,
+    pub(crate) gift_claims_won: u64,
+    pub(crate) gift_claims_refused: u64,
+    pub(crate) check_ins: u64,
 }
 
 impl Ledger {
@@ -154,7 +154,7 @@ impl Ledger {
 pub type Shared = Arc<Mutex<Ledger>>;
 
 /// What a delivery came to: applied, refused by the rules, or a repeat.
-pub enum Delivery {
+pub(crate) enum Delivery {
     Applied(Value),
     Refused(String),
     Duplicate,
@@ -163,7 +163,13 @@ pub enum Delivery {
 impl Ledger {
     /// One delivered event, whatever the protocol: de-duplicated on `x-sim-event`
     /// (`<user>/<seq>`), checked for per-user order, then applied.
-    pub fn receive(&mut self, id: Option<&str>, kind: &str, user: &str, props: &Value) -> Delivery {
+    pub(crate) fn receive(
+        &mut self,
+        id: Option<&str>,
+        kind: &str,
+        user: &str,
+        props: &Value,
+    ) -> Delivery {
         let id = id
             .and_then(|v| v.rsplit_once('/'))
             .and_then(|(u, s)| Some((u.to_string(), s.parse::<u32>().ok()?)));

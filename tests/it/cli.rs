@@ -2,7 +2,10 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::common::bin;
+use simulate_core::run_record::RunRecord;
+use simulate_core::sinks::metrics::document::MetricsDoc;
+
+use crate::common::{bin, conforms};
 
 fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
@@ -46,6 +49,8 @@ fn run_writes_log_metrics_and_record_with_a_true_checksum() {
     assert_eq!(run["config"]["users"], 400);
     assert_eq!(metrics["events"]["total"], run["counts"]["events"]);
     assert!(String::from_utf8_lossy(&o.stdout).contains(run["events_sha256"].as_str().unwrap()));
+    conforms::<RunRecord>(&run, "run.v1.json");
+    conforms::<MetricsDoc>(&metrics, "metrics.v1.json");
 
     // Engine only: nothing written, same checksum.
     let none = dir.path().join("n");
@@ -72,6 +77,7 @@ fn run_writes_log_metrics_and_record_with_a_true_checksum() {
         json(&none.join("run.json"))["events_sha256"],
         run["events_sha256"]
     );
+    conforms::<RunRecord>(&json(&none.join("run.json")), "run.v1.json");
     assert_eq!(
         std::fs::read(none.join("metrics.json")).unwrap(),
         std::fs::read(out.join("metrics.json")).unwrap(),
@@ -99,6 +105,30 @@ fn run_writes_log_metrics_and_record_with_a_true_checksum() {
     let plain =
         zstd::decode_all(std::fs::File::open(zst.join("events.jsonl.zst")).unwrap()).unwrap();
     assert_eq!(plain, events);
+}
+
+/// A month-long world fills every figure a short one leaves null (D7 to D30
+/// retention): metrics.json conforms to its schema and type with them too.
+#[test]
+fn a_month_of_metrics_conforms_to_its_schema() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("m");
+    let o = bin()
+        .args([
+            "run", "--users", "150", "--days", "31", "--format", "none", "-q",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let metrics = json(&out.join("metrics.json"));
+    assert!(
+        metrics["retention"]["overall"]["d30"].is_number(),
+        "{}",
+        metrics["retention"]
+    );
+    conforms::<MetricsDoc>(&metrics, "metrics.v1.json");
 }
 
 #[test]
@@ -157,6 +187,15 @@ fn bad_flags_and_files_get_one_clear_error() {
         (&["run", "--scenario", "/nonexistent/s.toml"], "cannot read"),
         (&["run", "--report-every", "10"], "no unit"),
         (&["personas", "show", "wizard"], "hunter"),
+        (
+            &["replay", "--mapping", "/nonexistent/m.toml"],
+            "cannot read",
+        ),
+        // The old flag still works, and says it is the old one.
+        (
+            &["replay", "--targets", "/nonexistent/m.toml"],
+            "note: --targets is now --mapping",
+        ),
     ];
     for (args, needle) in cases {
         let o = bin()

@@ -25,7 +25,7 @@ pub fn server_runtime(
     (rt, listener)
 }
 
-/// `simulate replay --from-log LOG --targets MAPPING --target URL -q --compress C`.
+/// `simulate replay --from-log LOG --mapping MAPPING --target URL -q --compress C`.
 pub fn replay_log(
     log: &Path,
     mapping: &Path,
@@ -35,7 +35,7 @@ pub fn replay_log(
     let mut c = bin();
     c.args(["replay", "--from-log"])
         .arg(log)
-        .arg("--targets")
+        .arg("--mapping")
         .arg(mapping)
         .args(["--target", target, "-q", "--compress", compress]);
     c
@@ -103,4 +103,22 @@ pub fn serve_tls(
             });
         }
     });
+}
+
+/// A document we write conforms to its published schema (schema/NAME) and reads back
+/// as its type `T` unchanged: the type and the schema describe the same document.
+pub fn conforms<T: serde::Serialize + serde::de::DeserializeOwned>(doc: &Value, schema: &str) {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schema")
+        .join(schema);
+    let schema: Value = serde_json::from_slice(&std::fs::read(&file).expect("schema")).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator.iter_errors(doc).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "against {}: {errors:?}", file.display());
+    let typed: T = serde_json::from_value(doc.clone()).expect("reads back as its type");
+    assert_eq!(
+        &serde_json::to_value(&typed).unwrap(),
+        doc,
+        "read back and written again, the document is the same"
+    );
 }

@@ -210,7 +210,7 @@ fn mutated_shipped_files_are_refused_with_located_messages_in_words() {
         .iter()
         .map(|p| (p.to_string(), std::fs::read_to_string(p).unwrap()))
         .collect();
-    let mappings: Vec<(String, String)> = std::fs::read_dir("targets")
+    let mappings: Vec<(String, String)> = std::fs::read_dir("mappings")
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
@@ -266,7 +266,7 @@ fn mutated_shipped_files_are_refused_with_located_messages_in_words() {
                     name.clone(),
                     vec![name.clone()],
                     Box::new(move || {
-                        Mapping::from_source(&src, Some(Path::new("targets"))).map(drop)
+                        Mapping::from_source(&src, Some(Path::new("mappings"))).map(drop)
                     }),
                 )
             }
@@ -340,7 +340,7 @@ fn mutants_exit_2_through_the_binary() {
     )
     .unwrap();
     let o = bin()
-        .args(["replay", "--target", "http://127.0.0.1:9", "--targets"])
+        .args(["replay", "--target", "http://127.0.0.1:9", "--mapping"])
         .arg(&mapping)
         .output()
         .unwrap();

@@ -163,7 +163,7 @@ fn events_go_through_on_message_once_with_payload_metadata_and_checked_answers()
     let dir = tempfile::tempdir().unwrap();
     let log = stat_log(dir.path(), 200, 5);
     let server = start(Duration::ZERO);
-    let mapping = Path::new(env!("CARGO_MANIFEST_DIR")).join("targets/grpc-events.toml");
+    let mapping = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings/grpc-events.toml");
     let out = dir.path().join("s.json");
     // No HTTP request is due in this log: the HTTP target is never contacted.
     let o = crate::common::replay_log(&log, &mapping, "http://127.0.0.1:9", "4x")
@@ -222,7 +222,7 @@ fn one_channel_carries_hundreds_of_calls_at_once() {
     // 600 events due at the same instant; each call takes 400 ms.
     let log = stat_log(dir.path(), 600, 0);
     let server = start(Duration::from_millis(400));
-    let mapping = Path::new(env!("CARGO_MANIFEST_DIR")).join("targets/grpc-events.toml");
+    let mapping = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings/grpc-events.toml");
     let out = dir.path().join("s.json");
     let o = crate::common::replay_log(&log, &mapping, "http://127.0.0.1:9", "1x")
         .args(["--max-in-flight", "500"])
@@ -256,7 +256,7 @@ fn grpc_mapping_errors_name_the_method_and_field() {
     let o = bin()
         .args(["replay", "--from-log"])
         .arg(&log)
-        .arg("--targets")
+        .arg("--mapping")
         .arg(&m)
         .args(["--target", "http://127.0.0.1:9", "-q"])
         .output()
@@ -279,7 +279,7 @@ fn one_session_sends_some_events_over_http_and_some_over_grpc() {
     let log = crate::replay::run_log(dir.path(), "150", "1");
     let grpc = start(Duration::ZERO);
     let http = crate::replay::Server::start(None);
-    let mapping = Path::new(env!("CARGO_MANIFEST_DIR")).join("targets/grpc-events.toml");
+    let mapping = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings/grpc-events.toml");
     let out = dir.path().join("s.json");
     let o = crate::common::replay_log(&log, &mapping, &http.url(), "1d:3s")
         .args(["--grpc-target", &format!("http://{}", grpc.addr)])
@@ -315,7 +315,7 @@ fn the_reference_target_applies_grpc_and_http_events_to_one_ledger() {
     let (_rt, http_url, grpc_url, ledger) =
         crate::replay::reference_target(Default::default(), true);
     let grpc_url = grpc_url.unwrap();
-    let mapping = Path::new(env!("CARGO_MANIFEST_DIR")).join("targets/grpc-events.toml");
+    let mapping = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings/grpc-events.toml");
     let o = bin()
         .args([
             "replay",
@@ -327,7 +327,7 @@ fn the_reference_target_applies_grpc_and_http_events_to_one_ledger() {
             "1d:3s",
             "-q",
         ])
-        .arg("--targets")
+        .arg("--mapping")
         .arg(&mapping)
         .args(["--target", &http_url, "--grpc-target", &grpc_url])
         .args(["--threshold", "errors<1%"])
@@ -367,7 +367,7 @@ fn grpc_over_tls_is_trusted_with_ca_cert_and_refused_without() {
     let tls = crate::common::self_signed(dir.path());
     let pem = tls.ca_file.clone();
     let server = start_with(Duration::ZERO, Some((tls.cert_pem, tls.key_pem)));
-    let mapping = Path::new(env!("CARGO_MANIFEST_DIR")).join("targets/grpc-events.toml");
+    let mapping = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings/grpc-events.toml");
     let target = format!("https://localhost:{}", server.addr.port());
     let replay = |extra: &[&str], out: &Path| {
         crate::common::replay_log(&log, &mapping, "http://127.0.0.1:9", "10x")

@@ -226,18 +226,7 @@ fn every_mapped_event_arrives_once_with_its_line_and_on_schedule() {
     assert_eq!(s["totals"]["late"], 0);
     assert!(s["totals"]["server_side"].as_u64().unwrap() > 0);
     assert_eq!(s["thresholds"][0]["ok"], true);
-    let validator = jsonschema::validator_for(
-        &serde_json::from_str(
-            &std::fs::read_to_string(
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/replay-summary.v1.json"),
-            )
-            .unwrap(),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let errors: Vec<String> = validator.iter_errors(&s).map(|e| e.to_string()).collect();
-    assert!(errors.is_empty(), "summary against its schema: {errors:?}");
+    crate::common::conforms::<simulate_replay::summary::Summary>(&s, "replay-summary.v1.json");
 
     // The exported histograms decode and hold every request: summaries can be merged.
     use base64::Engine as _;
@@ -460,7 +449,7 @@ kind = "write"
         .env("SIM_TEST_COOKIE", "very-secret-cookie")
         .args(["replay", "--from-log"])
         .arg(&log)
-        .arg("--targets")
+        .arg("--mapping")
         .arg(&mapping)
         .args(["--target", &server.url(), "--compress", "10x", "-q"])
         .args(["--threshold", "p95{kind:write}<5s", "--summary-export"])
@@ -501,7 +490,7 @@ kind = "write"
         .env("SIM_TEST_COOKIE", "very-secret-cookie")
         .args(["replay", "--from-log"])
         .arg(&log)
-        .arg("--targets")
+        .arg("--mapping")
         .arg(&mapping)
         .args(["--target", &h2.url(), "--compress", "10x", "-q", "--http2"])
         .output()
@@ -542,7 +531,7 @@ fn bad_mappings_and_thresholds_are_refused_before_any_traffic() {
             .output()
             .unwrap()
     };
-    let o = run(&["--targets", mapping.to_str().unwrap()]);
+    let o = run(&["--mapping", mapping.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
@@ -788,7 +777,7 @@ fn https_targets_are_trusted_with_ca_cert_and_refused_without() {
     });
     crate::common::serve_tls(&rt, listener, tls.acceptor, app);
     let target = format!("https://localhost:{port}");
-    let mapping = Path::new(env!("CARGO_MANIFEST_DIR")).join("targets/default.toml");
+    let mapping = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings/default.toml");
     let replay = |extra: &[&str], out: &Path| {
         crate::common::replay_log(&log, &mapping, &target, "10x")
             .arg("--summary-export")

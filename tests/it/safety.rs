@@ -302,11 +302,16 @@ fn a_full_disk_leaves_the_previous_files_or_none_and_says_which() {
     let log = crate::replay::even_log(elsewhere.path(), 20, 1);
     let summary = d.join("summary.json");
     let replay = || {
-        crate::common::replay_log(&log, Path::new("targets/default.toml"), &server.url(), "1x")
-            .arg("--summary-export")
-            .arg(&summary)
-            .output()
-            .unwrap()
+        crate::common::replay_log(
+            &log,
+            Path::new("mappings/default.toml"),
+            &server.url(),
+            "1x",
+        )
+        .arg("--summary-export")
+        .arg(&summary)
+        .output()
+        .unwrap()
     };
     assert!(replay().status.success(), "{}", text(&replay()));
     let exports = snapshot(d);
@@ -402,12 +407,12 @@ fn endless_or_huge_inputs_are_refused_with_the_limit_not_read_into_memory() {
     };
     check(
         "proto",
-        replay(&["--targets", grpc.to_str().unwrap(), "--grpc-target", target]),
+        replay(&["--mapping", grpc.to_str().unwrap(), "--grpc-target", target]),
         "grpc.toml:2: field `grpc.proto` … larger than 1 MiB",
     );
     check(
         "tokens",
-        replay(&["--targets", tokens.to_str().unwrap()]),
+        replay(&["--mapping", tokens.to_str().unwrap()]),
         "larger than 256 MiB",
     );
     check(

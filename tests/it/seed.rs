@@ -256,6 +256,10 @@ fn verify_catches_each_corruption() {
     assert_eq!(verify().status.code(), Some(0));
     assert_eq!(exported()["ok"], true);
     assert_eq!(exported()["tables"].as_array().unwrap().len(), 12);
+    crate::common::conforms::<simulate_db::verify::VerifyReport>(
+        &exported(),
+        "verify-report.v1.json",
+    );
 
     let steps: [(&[&str], &str); 5] = [
         (
@@ -438,13 +442,20 @@ impl Drop for Role {
 }
 
 #[test]
-#[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
 fn refusals_change_nothing_and_secrets_stay_hidden() {
     let db = TestDb::new();
     let o = run(&[&["seed", "-q", "--database-url", &db.url()][..], &WORLD].concat());
     assert!(o.status.success(), "{}", text(&o));
     let users = db.count("SELECT count(*) FROM simulate.users");
+    refusals_of_flags_and_servers(&db, users);
+    reset_replaces_only_what_simulate_owns(&db, users);
+    a_role_without_rights_is_told_why(&db);
+    sqlite_files_of_others_are_kept();
+}
 
+/// Data in the way, flags that disagree, a server that is not there, a bad schema name:
+/// refused with exit 2, nothing changed, the password masked.
+fn refusals_of_flags_and_servers(db: &TestDb, users: i64) {
     let o = run(&[
         "seed",
         "-q",
@@ -492,8 +503,10 @@ fn refusals_change_nothing_and_secrets_stay_hidden() {
         "bad-name",
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
 
-    // --reset replaces what simulate owns, and nothing else.
+/// `--reset` replaces what simulate owns, and nothing else.
+fn reset_replaces_only_what_simulate_owns(db: &TestDb, users: i64) {
     db.sql(&[
         "CREATE TABLE public.keep_me (x int)",
         "INSERT INTO public.keep_me VALUES (1)",
@@ -531,7 +544,11 @@ fn refusals_change_nothing_and_secrets_stay_hidden() {
         db.count("SELECT count(*) FROM pg_namespace WHERE nspname = 'theirs'"),
         1
     );
+}
 
+/// A user without the rights is told before anything is loaded, with the fix; so is a
+/// role allowed fewer connections than the load opens, and a database that is not there.
+fn a_role_without_rights_is_told_why(db: &TestDb) {
     // A user without the rights: told before anything is loaded, with the fix.
     let weak = Role::new(&db.name);
     let weak_url = weak.url();
@@ -596,7 +613,10 @@ fn refusals_change_nothing_and_secrets_stay_hidden() {
         "{}",
         text(&o)
     );
+}
 
+/// A file that is not a seed is never replaced; DATABASE_URL does not override --sqlite.
+fn sqlite_files_of_others_are_kept() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("s.sqlite");
     std::fs::write(&file, b"precious").unwrap();

@@ -2,7 +2,7 @@
 //! rooms joined on request, gifts broadcast to their room (`gift:available`, sender
 //! included), claims decided first come first served, stats acknowledged, `kick` answered by a
 //! server-side disconnect. Shared by the
-//! Socket.IO replay tests and `examples/sio_target.rs`, the benchmark's server.
+//! Socket.IO replay tests and `examples/socketio_target.rs`, the benchmark's server.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

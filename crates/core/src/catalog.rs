@@ -17,7 +17,7 @@ pub struct Catalog {
     pub goals: Vec<Goal>,
     /// Per stat code: (target, goal index) sorted by target, to find the goals a stat
     /// increase crosses with a binary search.
-    pub by_stat: [Vec<(u32, u16)>; 3],
+    pub(crate) by_stat: [Vec<(u32, u16)>; 3],
 }
 
 impl Catalog {
@@ -55,12 +55,17 @@ impl Catalog {
         }
     }
 
-    pub fn words(&self) -> usize {
+    pub(crate) fn words(&self) -> usize {
         self.goals.len().div_ceil(64)
     }
 
     /// Goals of `code` whose target lies in (old, new].
-    pub fn crossed(&self, code: StatCode, old: u32, new: u32) -> impl Iterator<Item = u16> + '_ {
+    pub(crate) fn crossed(
+        &self,
+        code: StatCode,
+        old: u32,
+        new: u32,
+    ) -> impl Iterator<Item = u16> + '_ {
         let v = &self.by_stat[code as usize];
         let lo = v.partition_point(|(t, _)| *t <= old);
         let hi = v.partition_point(|(t, _)| *t <= new);

@@ -1,4 +1,7 @@
-//! A config file's text, kept so every error can name the line of the field it is about.
+//! Bad input, reported one way everywhere: a [`Problem`] says where (a file's line and
+//! field, or nothing when it is about a flag or a database), what is wrong, and the fix;
+//! [`Problems`] holds every problem found in one pass. Both are rendered here and only
+//! here. [`Source`] keeps a TOML file's text so each problem can name its line.
 
 use std::fmt;
 use std::path::Path;
@@ -46,26 +49,72 @@ impl fmt::Display for FieldPath {
     }
 }
 
-/// A config problem: what is wrong, where, and how to fix it.
-#[derive(Debug, Clone)]
+/// One problem with what the user gave: where, what is wrong, and how to fix it.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Problem {
+    /// The file it is in; empty when it is not about a file (a flag, a database).
     pub file: String,
     pub line: Option<usize>,
+    /// The field path in the file (`states.browse.weighted[1].to`), or a flag.
     pub field: String,
     pub message: String,
     pub fix: String,
 }
 
+impl Problem {
+    /// A problem that is not at a place in a file: `message` names what it is about
+    /// (`--threads 0 is out of range`, `schema x already holds 3 tables`).
+    pub fn new(message: impl Into<String>, fix: impl Into<String>) -> Problem {
+        Problem {
+            file: String::new(),
+            line: None,
+            field: String::new(),
+            message: message.into(),
+            fix: fix.into(),
+        }
+    }
+
+    /// A problem in `file`, at `line` when it is known.
+    pub fn in_file(
+        file: impl Into<String>,
+        line: Option<usize>,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Problem {
+        Problem {
+            file: file.into(),
+            line,
+            ..Problem::new(message, fix)
+        }
+    }
+
+    /// The same problem, about `field`.
+    pub(crate) fn at_field(mut self, field: impl Into<String>) -> Problem {
+        self.field = field.into();
+        self
+    }
+}
+
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(l) => write!(f, "{}:{l}", self.file)?,
-            None => write!(f, "{}", self.file)?,
+        let mut place = String::new();
+        if !self.file.is_empty() {
+            place.push_str(&self.file);
+            if let Some(l) = self.line {
+                place.push_str(&format!(":{l}"));
+            }
         }
         if !self.field.is_empty() {
-            write!(f, ": field `{}`", self.field)?;
+            if !place.is_empty() {
+                place.push_str(": ");
+            }
+            place.push_str(&format!("field `{}`", self.field));
         }
-        write!(f, ": {}", self.message)?;
+        if place.is_empty() {
+            write!(f, "{}", self.message)?;
+        } else {
+            write!(f, "{place}: {}", self.message)?;
+        }
         if !self.fix.is_empty() {
             write!(f, "\n    fix: {}", self.fix)?;
         }
@@ -73,12 +122,26 @@ impl fmt::Display for Problem {
     }
 }
 
+impl std::error::Error for Problem {}
+
 /// Every problem found in one pass, so a user fixes a file once, not once per error.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub struct Problems(pub Vec<Problem>);
+
+impl From<Problem> for Problems {
+    fn from(p: Problem) -> Problems {
+        Problems(vec![p])
+    }
+}
 
 impl fmt::Display for Problems {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // One problem that is not in a file reads best alone.
+        if let [p] = self.0.as_slice()
+            && p.file.is_empty()
+        {
+            return write!(f, "{p}");
+        }
         let n = self.0.len();
         writeln!(
             f,
@@ -99,7 +162,7 @@ impl fmt::Display for Problems {
 #[derive(Clone, Debug)]
 pub struct Source {
     pub name: String,
-    pub text: String,
+    pub(crate) text: String,
 }
 
 impl Source {
@@ -120,13 +183,7 @@ impl Source {
                 }
                 ReadError::Io(_) => "check the path and its permissions",
             };
-            Problems(vec![Problem {
-                file: path.display().to_string(),
-                line: None,
-                field: String::new(),
-                message: e.to_string(),
-                fix: fix.into(),
-            }])
+            Problem::in_file(path.display().to_string(), None, e.to_string(), fix)
         })?;
         Ok(Source::new(path.display().to_string(), text))
     }
@@ -179,23 +236,19 @@ impl Source {
         if e.message().trim() == "duplicate key"
             && let Some(key) = key
         {
-            return Problem {
-                file: self.name.clone(),
+            return Problem::in_file(
+                &self.name,
                 line,
-                field: String::new(),
-                message: format!("`{key}` is given twice in the same table"),
-                fix: "keep one of them".into(),
-            };
+                format!("`{key}` is given twice in the same table"),
+                "keep one of them",
+            );
         }
-        Problem {
-            file: self.name.clone(),
+        Problem::in_file(
+            &self.name,
             line,
-            field: String::new(),
-            message: format!("this is not valid TOML: {}", e.message().trim()),
-            fix:
-                "correct the syntax (strings in quotes, one key = value per line, tables as [name])"
-                    .into(),
-        }
+            format!("this is not valid TOML: {}", e.message().trim()),
+            "correct the syntax (strings in quotes, one key = value per line, tables as [name])",
+        )
     }
 
     /// A value the file's format does not accept, at `path`.
@@ -252,17 +305,11 @@ impl Source {
             Said::Other(m) => (m, format!("correct the value (see {doc})")),
         };
         let line = line.or_else(|| self.locate(&path)).or(Some(1));
-        Problem {
-            file: self.name.clone(),
-            line,
-            field: path.to_string(),
-            message,
-            fix,
-        }
+        Problem::in_file(&self.name, line, message, fix).at_field(path.to_string())
     }
 
     /// The line a field path is written on, found by walking the spanned document.
-    pub fn locate(&self, path: &FieldPath) -> Option<usize> {
+    pub(crate) fn locate(&self, path: &FieldPath) -> Option<usize> {
         let doc = DeTable::parse(&self.text).ok()?;
         let mut best = None;
         let mut cur: Option<&DeValue<'_>> = None;
@@ -296,13 +343,8 @@ impl Source {
         message: impl Into<String>,
         fix: impl Into<String>,
     ) -> Problem {
-        Problem {
-            file: self.name.clone(),
-            line: self.locate(path).or(Some(1)),
-            field: path.to_string(),
-            message: message.into(),
-            fix: fix.into(),
-        }
+        Problem::in_file(&self.name, self.locate(path).or(Some(1)), message, fix)
+            .at_field(path.to_string())
     }
 }
 

@@ -13,6 +13,7 @@ pub mod engine;
 pub mod ids;
 pub mod persona;
 pub mod redact;
+pub mod run_record;
 pub mod scenario;
 pub mod sinks;
 pub mod template;

@@ -9,7 +9,7 @@ use crate::persona::Persona;
 use crate::persona::dist::{Dist, RawDist, Unit, usable_weights};
 use crate::units::{DAY, HOUR, MINUTE, parse_date, parse_duration};
 
-pub const DEFAULT_SCENARIO: (&str, &str) = (
+pub(crate) const DEFAULT_SCENARIO: (&str, &str) = (
     "scenarios/default.toml",
     include_str!("../../../scenarios/default.toml"),
 );
@@ -23,40 +23,40 @@ pub struct RawScenario {
     pub start: Option<String>,
     pub seed: Option<u64>,
     pub signups_per_day: Option<f64>,
-    pub mix: Option<BTreeMap<String, f64>>,
-    pub activity: Option<RawActivity>,
-    pub nudges: Option<RawNudges>,
+    pub(crate) mix: Option<BTreeMap<String, f64>>,
+    pub(crate) activity: Option<RawActivity>,
+    pub(crate) nudges: Option<RawNudges>,
     pub gifts: Option<RawGifts>,
-    pub catalog: Option<RawCatalog>,
+    pub(crate) catalog: Option<RawCatalog>,
     #[serde(default)]
     pub phases: Vec<RawPhase>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawActivity {
-    pub preset: Option<String>,
-    pub hourly: Option<Vec<f64>>,
-    pub weekly: Option<Vec<f64>>,
+pub(crate) struct RawActivity {
+    pub(crate) preset: Option<String>,
+    pub(crate) hourly: Option<Vec<f64>>,
+    pub(crate) weekly: Option<Vec<f64>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawNudges {
-    pub reengage_after: Option<String>,
-    pub max_per_absence: Option<u32>,
+pub(crate) struct RawNudges {
+    pub(crate) reengage_after: Option<String>,
+    pub(crate) max_per_absence: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawGifts {
-    pub expire_after: Option<String>,
-    pub room_size: Option<u32>,
+    pub(crate) expire_after: Option<String>,
+    pub(crate) room_size: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawCatalog {
+pub(crate) struct RawCatalog {
     pub challenges: Option<u16>,
     pub goals_per_challenge: Option<u16>,
 }
@@ -65,26 +65,26 @@ pub struct RawCatalog {
 #[serde(deny_unknown_fields)]
 pub struct RawPhase {
     pub name: String,
-    pub kind: String,
-    pub at: String,
-    pub over: Option<String>,
+    pub(crate) kind: String,
+    pub(crate) at: String,
+    pub(crate) over: Option<String>,
     pub users: Option<u32>,
     pub share: Option<f64>,
-    pub shares: Option<u16>,
-    pub updates: Option<RawDist>,
-    pub tiers: Option<Vec<RawTier>>,
+    pub(crate) shares: Option<u16>,
+    pub(crate) updates: Option<RawDist>,
+    pub(crate) tiers: Option<Vec<RawTier>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawTier {
+pub(crate) struct RawTier {
     pub users: u32,
-    pub after: String,
+    pub(crate) after: String,
 }
 
 /// What a phase does to the world.
 #[derive(Clone, Debug)]
-pub enum PhaseKind {
+pub(crate) enum PhaseKind {
     /// N users log in with Poisson arrivals over the window.
     LoginRush { users: u32 },
     /// N users finish a game at the same instant, each sending a burst of stat updates.
@@ -103,22 +103,12 @@ pub enum PhaseKind {
 #[derive(Clone, Debug)]
 pub struct Phase {
     pub name: String,
-    pub kind: PhaseKind,
-    pub at_ms: i64,
-    pub over_ms: i64,
+    pub(crate) kind: PhaseKind,
+    pub(crate) at_ms: i64,
+    pub(crate) over_ms: i64,
 }
 
 impl Phase {
-    pub fn kind_name(&self) -> &'static str {
-        match self.kind {
-            PhaseKind::LoginRush { .. } => "login_rush",
-            PhaseKind::GameBurst { .. } => "game_burst",
-            PhaseKind::GoalWave { .. } => "goal_wave",
-            PhaseKind::NudgeCampaign { .. } => "nudge_campaign",
-            PhaseKind::Outage => "outage",
-            PhaseKind::GiftStorm { .. } => "gift_storm",
-        }
-    }
     /// The window the phase's traffic falls in, for per-phase metrics.
     pub fn window(&self) -> (i64, i64) {
         let tail = match &self.kind {
@@ -142,14 +132,13 @@ pub struct Scenario {
     pub start_text: String,
     pub seed: u64,
     pub signups_per_day: f64,
-    pub mix: Option<BTreeMap<String, f64>>,
-    pub hourly: [f64; 24],
-    pub weekly: [f64; 7],
-    pub activity_preset: String,
-    pub reengage_after_ms: i64,
-    pub max_nudges: u32,
-    pub gift_expire_ms: i64,
-    pub room_size: u32,
+    pub(crate) mix: Option<BTreeMap<String, f64>>,
+    pub(crate) hourly: [f64; 24],
+    pub(crate) weekly: [f64; 7],
+    pub(crate) reengage_after_ms: i64,
+    pub(crate) max_nudges: u32,
+    pub(crate) gift_expire_ms: i64,
+    pub(crate) room_size: u32,
     pub challenges: u16,
     pub goals_per_challenge: u16,
     pub phases: Vec<Phase>,
@@ -195,7 +184,11 @@ fn duration(src: &Source, path: &FieldPath, text: &str, problems: &mut Vec<Probl
     match parse_duration(text) {
         Ok(d) => d.ms(),
         Err(m) => {
-            problems.push(src.problem(path, m, "write an offset such as \"1d8h\" or \"90m\""));
+            problems.push(src.problem(
+                path,
+                m.to_string(),
+                "write an offset such as \"1d8h\" or \"90m\"",
+            ));
             0
         }
     }
@@ -225,308 +218,54 @@ impl Scenario {
         Scenario::validate(raw, src, over, personas)
     }
 
-    #[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
+    /// Raw → validated, with the command line's overrides; every problem at once.
     pub fn validate(
         raw: RawScenario,
         src: &Source,
         over: &Overrides,
         personas: &[Persona],
     ) -> Result<Scenario, Problems> {
-        let mut p = Vec::new();
-        let root = FieldPath::root();
-        let flag = |name: &str, msg: String, fix: &str| Problem {
-            file: "command line".into(),
-            line: None,
-            field: name.into(),
-            message: msg,
-            fix: fix.into(),
-        };
-        let users = over.users.or(raw.users).unwrap_or(10_000);
-        let days = over.days.or(raw.days).unwrap_or(7);
-        if users == 0 {
-            p.push(flag(
-                "--users",
-                "zero users".into(),
-                "give at least one user",
-            ));
-        }
-        if users > 50_000_000 {
-            p.push(flag(
-                "--users",
-                format!("{users} users is beyond what one machine should simulate"),
-                "use at most 50,000,000",
-            ));
-        }
-        if days == 0 || days > 3650 {
-            p.push(flag(
-                "--days",
-                format!("{days} days is out of range"),
-                "use 1 to 3650 days",
-            ));
-        }
+        let mut c = Check { src, p: Vec::new() };
+        let (users, days) = c.size(over, &raw);
         let start_text = over
             .start
             .clone()
-            .or(raw.start)
+            .or(raw.start.clone())
             .unwrap_or_else(|| "2026-01-05".into());
-        let start_ms = match parse_date(&start_text) {
-            Ok(ms) => ms,
-            Err(m) => {
-                p.push(src.problem(&root.key("start"), m, "use a date such as 2026-01-05"));
-                0
-            }
-        };
-        let signups_per_day = raw.signups_per_day.unwrap_or(0.02);
-        if !(0.0..=10.0).contains(&signups_per_day) {
-            p.push(src.problem(
-                &root.key("signups_per_day"),
-                format!("{signups_per_day} is out of range"),
-                "use a share of --users per day between 0 and 10 (0.02 = 2 % a day)",
-            ));
-        }
+        let start_ms = c.start(&start_text);
+        let signups_per_day = c.signups(raw.signups_per_day);
         if let Some(mix) = &raw.mix {
-            for (name, w) in mix {
-                if !personas.iter().any(|q| &q.name == name) {
-                    let names: Vec<&str> = personas.iter().map(|q| q.name.as_str()).collect();
-                    p.push(src.problem(
-                        &root.key("mix").key(name),
-                        format!("no persona is called `{name}`"),
-                        format!("use one of: {}", names.join(", ")),
-                    ));
-                }
-                if !(0.0..=1.0).contains(w) {
-                    p.push(src.problem(
-                        &root.key("mix").key(name),
-                        format!("{w} is not a share"),
-                        "use a value between 0 and 1",
-                    ));
-                }
-            }
-            let sum: f64 = mix.values().sum();
-            if (sum - 1.0).abs() > 0.01 {
-                p.push(src.problem(
-                    &root.key("mix"),
-                    format!("the mix adds up to {sum:.3}"),
-                    "make the shares add up to 1",
-                ));
-            }
+            c.mix(mix, personas);
         }
-        let act = raw.activity.as_ref();
-        let ap = root.key("activity");
-        let activity_preset = act
-            .and_then(|a| a.preset.clone())
-            .unwrap_or_else(|| "default".into());
-        let mut hourly = hourly_preset(&activity_preset).unwrap_or_else(|| {
-            p.push(src.problem(
-                &ap.key("preset"),
-                format!("unknown activity preset `{activity_preset}`"),
-                "use default, challenge-dau or flat",
-            ));
-            [1.0; 24]
-        });
-        if let Some(h) = act.and_then(|a| a.hourly.as_ref()) {
-            if !usable_weights(h, 24) {
-                p.push(src.problem(
-                    &ap.key("hourly"),
-                    format!("{} weights given", h.len()),
-                    "give 24 non-negative weights, one per UTC hour",
-                ));
-            } else {
-                hourly.copy_from_slice(h);
-            }
-        }
-        let mut weekly = [1.0; 7];
-        if let Some(w) = act.and_then(|a| a.weekly.as_ref()) {
-            if w.len() != 7 || w.iter().any(|x| x.is_nan() || *x <= 0.0) {
-                p.push(src.problem(
-                    &ap.key("weekly"),
-                    format!("{} weights given", w.len()),
-                    "give 7 positive weights, Monday to Sunday",
-                ));
-            } else {
-                weekly.copy_from_slice(w);
-            }
-        }
+        let (hourly, weekly) = c.activity(raw.activity.as_ref());
+        let root = FieldPath::root();
         let np = root.key("nudges");
         let reengage_after_ms = raw
             .nudges
             .as_ref()
             .and_then(|n| n.reengage_after.as_deref())
-            .map(|t| duration(src, &np.key("reengage_after"), t, &mut p))
+            .map(|t| c.duration(&np.key("reengage_after"), t))
             .unwrap_or(2 * DAY);
-        let max_nudges = raw
-            .nudges
-            .as_ref()
-            .and_then(|n| n.max_per_absence)
-            .unwrap_or(2);
         let gp = root.key("gifts");
         let gift_expire_ms = raw
             .gifts
             .as_ref()
             .and_then(|g| g.expire_after.as_deref())
-            .map(|t| duration(src, &gp.key("expire_after"), t, &mut p))
+            .map(|t| c.duration(&gp.key("expire_after"), t))
             .unwrap_or(DAY);
-        let room_size = raw
-            .gifts
-            .as_ref()
-            .and_then(|g| g.room_size)
-            .unwrap_or(400)
-            .max(1);
-        let challenges = raw
-            .catalog
-            .as_ref()
-            .and_then(|c| c.challenges)
-            .unwrap_or(10);
-        let goals_per_challenge = raw
-            .catalog
-            .as_ref()
-            .and_then(|c| c.goals_per_challenge)
-            .unwrap_or(50);
-        if !(1..=64).contains(&challenges) {
-            p.push(src.problem(
-                &root.key("catalog").key("challenges"),
-                format!("{challenges} challenges"),
-                "use 1 to 64 challenges",
-            ));
-        }
-        if !(1..=200).contains(&goals_per_challenge) {
-            p.push(src.problem(
-                &root.key("catalog").key("goals_per_challenge"),
-                format!("{goals_per_challenge} goals"),
-                "use 1 to 200 goals per challenge",
-            ));
-        }
-
-        let mut phases = Vec::new();
-        for (i, ph) in raw.phases.iter().enumerate() {
-            let pp = root.key("phases").index(i);
-            let at_ms = duration(src, &pp.key("at"), &ph.at, &mut p);
-            let over_ms = ph
-                .over
-                .as_deref()
-                .map(|t| duration(src, &pp.key("over"), t, &mut p))
-                .unwrap_or(0);
-            let need = |field: &str, v: Option<u32>, p: &mut Vec<Problem>| -> u32 {
-                v.unwrap_or_else(|| {
-                    p.push(src.problem(
-                        &pp,
-                        format!("a {} phase needs `{field}`", ph.kind),
-                        format!("add `{field} = …`"),
-                    ));
-                    0
-                })
-            };
-            let kind = match ph.kind.as_str() {
-                "login_rush" => {
-                    if over_ms == 0 {
-                        p.push(src.problem(
-                            &pp.key("over"),
-                            "a login rush needs a window",
-                            "add `over = \"60s\"`",
-                        ));
-                    }
-                    PhaseKind::LoginRush {
-                        users: need("users", ph.users, &mut p),
-                    }
-                }
-                "game_burst" => {
-                    let users = need("users", ph.users, &mut p);
-                    let updates = match &ph.updates {
-                        Some(d) => Dist::from_raw(d, Unit::Number).unwrap_or_else(|e| {
-                            p.push(src.problem(&pp.key("updates").key(e.field), e.message, e.fix));
-                            Dist::Constant(5.0)
-                        }),
-                        None => Dist::Uniform {
-                            min: 5.0,
-                            max: 10.0,
-                        },
-                    };
-                    PhaseKind::GameBurst { users, updates }
-                }
-                "goal_wave" => {
-                    let tiers = ph.tiers.as_ref().map(|ts| {
-                        ts.iter()
-                            .enumerate()
-                            .map(|(j, t)| {
-                                (
-                                    t.users,
-                                    duration(
-                                        src,
-                                        &pp.key("tiers").index(j).key("after"),
-                                        &t.after,
-                                        &mut p,
-                                    ),
-                                )
-                            })
-                            .collect::<Vec<_>>()
-                    });
-                    let tiers = tiers.filter(|t| !t.is_empty()).unwrap_or_else(|| {
-                        p.push(src.problem(
-                            &pp,
-                            "a goal wave needs `tiers`",
-                            "add tiers = [{ users = 500, after = \"0m\" }]",
-                        ));
-                        Vec::new()
-                    });
-                    PhaseKind::GoalWave { tiers }
-                }
-                "nudge_campaign" => {
-                    let share = ph.share.unwrap_or(1.0);
-                    if !(0.0..=1.0).contains(&share) {
-                        p.push(src.problem(
-                            &pp.key("share"),
-                            format!("{share} is not a share"),
-                            "use a value between 0 and 1",
-                        ));
-                    }
-                    PhaseKind::NudgeCampaign { share }
-                }
-                "outage" => {
-                    if over_ms == 0 {
-                        p.push(src.problem(
-                            &pp.key("over"),
-                            "an outage needs a duration",
-                            "add `over = \"15m\"`",
-                        ));
-                    }
-                    PhaseKind::Outage
-                }
-                "gift_storm" => {
-                    let shares = ph.shares.unwrap_or(3);
-                    if shares == 0 {
-                        p.push(src.problem(
-                            &pp.key("shares"),
-                            "a gift needs at least one share",
-                            "use shares = 1 or more",
-                        ));
-                    }
-                    PhaseKind::GiftStorm {
-                        users: need("users", ph.users, &mut p),
-                        shares,
-                    }
-                }
-                other => {
-                    p.push(src.problem(
-                        &pp.key("kind"),
-                        format!("unknown phase kind `{other}`"),
-                        "use login_rush, game_burst, goal_wave, nudge_campaign, gift_storm or outage",
-                    ));
-                    continue;
-                }
-            };
-            phases.push(Phase {
-                name: ph.name.clone(),
-                kind,
-                at_ms,
-                over_ms,
-            });
-        }
+        let (challenges, goals_per_challenge) = c.catalog(raw.catalog.as_ref());
+        let mut phases: Vec<Phase> = raw
+            .phases
+            .iter()
+            .enumerate()
+            .filter_map(|(i, ph)| c.phase(i, ph))
+            .collect();
         // Phases beyond the window are dropped, not errors: --days often shortens a scenario.
         let end = days as i64 * DAY;
         phases.retain(|ph| ph.at_ms < end);
         phases.sort_by_key(|ph| ph.at_ms);
-        if !p.is_empty() {
-            return Err(Problems(p));
+        if !c.p.is_empty() {
+            return Err(Problems(c.p));
         }
         Ok(Scenario {
             name: raw.name.unwrap_or_else(|| "custom".into()),
@@ -539,23 +278,315 @@ impl Scenario {
             mix: raw.mix,
             hourly,
             weekly,
-            activity_preset,
             reengage_after_ms: reengage_after_ms.max(HOUR),
-            max_nudges,
+            max_nudges: raw
+                .nudges
+                .as_ref()
+                .and_then(|n| n.max_per_absence)
+                .unwrap_or(2),
             gift_expire_ms: gift_expire_ms.max(MINUTE),
-            room_size,
+            room_size: raw
+                .gifts
+                .as_ref()
+                .and_then(|g| g.room_size)
+                .unwrap_or(400)
+                .max(1),
             challenges,
             goals_per_challenge,
             phases,
         })
     }
+}
 
+/// What validating a scenario collects: every problem, in file order.
+struct Check<'a> {
+    src: &'a Source,
+    p: Vec<Problem>,
+}
+
+impl Check<'_> {
+    fn at(&mut self, path: &FieldPath, message: impl Into<String>, fix: impl Into<String>) {
+        self.p.push(self.src.problem(path, message, fix));
+    }
+
+    /// A problem with a flag of the command line.
+    fn flag(&mut self, name: &str, message: String, fix: &str) {
+        self.p
+            .push(Problem::in_file("command line", None, message, fix).at_field(name));
+    }
+
+    fn duration(&mut self, path: &FieldPath, text: &str) -> i64 {
+        duration(self.src, path, text, &mut self.p)
+    }
+
+    /// Users and days, the flags over the file.
+    fn size(&mut self, over: &Overrides, raw: &RawScenario) -> (u32, u32) {
+        let users = over.users.or(raw.users).unwrap_or(10_000);
+        let days = over.days.or(raw.days).unwrap_or(7);
+        if users == 0 {
+            self.flag("--users", "zero users".into(), "give at least one user");
+        }
+        if users > 50_000_000 {
+            self.flag(
+                "--users",
+                format!("{users} users is beyond what one machine should simulate"),
+                "use at most 50,000,000",
+            );
+        }
+        if days == 0 || days > 3650 {
+            self.flag(
+                "--days",
+                format!("{days} days is out of range"),
+                "use 1 to 3650 days",
+            );
+        }
+        (users, days)
+    }
+
+    fn start(&mut self, text: &str) -> i64 {
+        parse_date(text).unwrap_or_else(|m| {
+            let at = FieldPath::root().key("start");
+            self.at(&at, m.to_string(), "use a date such as 2026-01-05");
+            0
+        })
+    }
+
+    fn signups(&mut self, raw: Option<f64>) -> f64 {
+        let per_day = raw.unwrap_or(0.02);
+        if !(0.0..=10.0).contains(&per_day) {
+            self.at(
+                &FieldPath::root().key("signups_per_day"),
+                format!("{per_day} is out of range"),
+                "use a share of --users per day between 0 and 10 (0.02 = 2 % a day)",
+            );
+        }
+        per_day
+    }
+
+    /// `[mix]`: shares of known personas that add up to 1.
+    fn mix(&mut self, mix: &BTreeMap<String, f64>, personas: &[Persona]) {
+        let mp = FieldPath::root().key("mix");
+        for (name, w) in mix {
+            if !personas.iter().any(|q| &q.name == name) {
+                let names: Vec<&str> = personas.iter().map(|q| q.name.as_str()).collect();
+                self.at(
+                    &mp.key(name),
+                    format!("no persona is called `{name}`"),
+                    format!("use one of: {}", names.join(", ")),
+                );
+            }
+            if !(0.0..=1.0).contains(w) {
+                self.at(
+                    &mp.key(name),
+                    format!("{w} is not a share"),
+                    "use a value between 0 and 1",
+                );
+            }
+        }
+        let sum: f64 = mix.values().sum();
+        if (sum - 1.0).abs() > 0.01 {
+            self.at(
+                &mp,
+                format!("the mix adds up to {sum:.3}"),
+                "make the shares add up to 1",
+            );
+        }
+    }
+
+    /// `[activity]`: the hourly curve (a preset, or 24 weights) and 7 weekday weights.
+    fn activity(&mut self, act: Option<&RawActivity>) -> ([f64; 24], [f64; 7]) {
+        let ap = FieldPath::root().key("activity");
+        let preset = act
+            .and_then(|a| a.preset.clone())
+            .unwrap_or_else(|| "default".into());
+        let mut hourly = hourly_preset(&preset).unwrap_or_else(|| {
+            self.at(
+                &ap.key("preset"),
+                format!("unknown activity preset `{preset}`"),
+                "use default, challenge-dau or flat",
+            );
+            [1.0; 24]
+        });
+        if let Some(h) = act.and_then(|a| a.hourly.as_ref()) {
+            if !usable_weights(h, 24) {
+                self.at(
+                    &ap.key("hourly"),
+                    format!("{} weights given", h.len()),
+                    "give 24 non-negative weights, one per UTC hour",
+                );
+            } else {
+                hourly.copy_from_slice(h);
+            }
+        }
+        let mut weekly = [1.0; 7];
+        if let Some(w) = act.and_then(|a| a.weekly.as_ref()) {
+            if w.len() != 7 || w.iter().any(|x| x.is_nan() || *x <= 0.0) {
+                self.at(
+                    &ap.key("weekly"),
+                    format!("{} weights given", w.len()),
+                    "give 7 positive weights, Monday to Sunday",
+                );
+            } else {
+                weekly.copy_from_slice(w);
+            }
+        }
+        (hourly, weekly)
+    }
+
+    /// `[catalog]`: challenges and goals per challenge.
+    fn catalog(&mut self, catalog: Option<&RawCatalog>) -> (u16, u16) {
+        let cp = FieldPath::root().key("catalog");
+        let challenges = catalog.and_then(|c| c.challenges).unwrap_or(10);
+        let goals = catalog.and_then(|c| c.goals_per_challenge).unwrap_or(50);
+        if !(1..=64).contains(&challenges) {
+            self.at(
+                &cp.key("challenges"),
+                format!("{challenges} challenges"),
+                "use 1 to 64 challenges",
+            );
+        }
+        if !(1..=200).contains(&goals) {
+            self.at(
+                &cp.key("goals_per_challenge"),
+                format!("{goals} goals"),
+                "use 1 to 200 goals per challenge",
+            );
+        }
+        (challenges, goals)
+    }
+
+    /// One `[[phases]]` entry; `None` for an unknown kind.
+    fn phase(&mut self, i: usize, ph: &RawPhase) -> Option<Phase> {
+        let pp = FieldPath::root().key("phases").index(i);
+        let at_ms = self.duration(&pp.key("at"), &ph.at);
+        let over_ms = ph
+            .over
+            .as_deref()
+            .map(|t| self.duration(&pp.key("over"), t))
+            .unwrap_or(0);
+        let kind = match ph.kind.as_str() {
+            "login_rush" => {
+                if over_ms == 0 {
+                    self.at(
+                        &pp.key("over"),
+                        "a login rush needs a window",
+                        "add `over = \"60s\"`",
+                    );
+                }
+                PhaseKind::LoginRush {
+                    users: self.need(&pp, ph, "users", ph.users),
+                }
+            }
+            "game_burst" => self.game_burst(&pp, ph),
+            "goal_wave" => self.goal_wave(&pp, ph),
+            "nudge_campaign" => {
+                let share = ph.share.unwrap_or(1.0);
+                if !(0.0..=1.0).contains(&share) {
+                    self.at(
+                        &pp.key("share"),
+                        format!("{share} is not a share"),
+                        "use a value between 0 and 1",
+                    );
+                }
+                PhaseKind::NudgeCampaign { share }
+            }
+            "outage" => {
+                if over_ms == 0 {
+                    self.at(
+                        &pp.key("over"),
+                        "an outage needs a duration",
+                        "add `over = \"15m\"`",
+                    );
+                }
+                PhaseKind::Outage
+            }
+            "gift_storm" => {
+                let shares = ph.shares.unwrap_or(3);
+                if shares == 0 {
+                    self.at(
+                        &pp.key("shares"),
+                        "a gift needs at least one share",
+                        "use shares = 1 or more",
+                    );
+                }
+                PhaseKind::GiftStorm {
+                    users: self.need(&pp, ph, "users", ph.users),
+                    shares,
+                }
+            }
+            other => {
+                self.at(
+                    &pp.key("kind"),
+                    format!("unknown phase kind `{other}`"),
+                    "use login_rush, game_burst, goal_wave, nudge_campaign, gift_storm or outage",
+                );
+                return None;
+            }
+        };
+        Some(Phase {
+            name: ph.name.clone(),
+            kind,
+            at_ms,
+            over_ms,
+        })
+    }
+
+    /// A count the phase's kind requires.
+    fn need(&mut self, pp: &FieldPath, ph: &RawPhase, field: &str, v: Option<u32>) -> u32 {
+        v.unwrap_or_else(|| {
+            self.at(
+                pp,
+                format!("a {} phase needs `{field}`", ph.kind),
+                format!("add `{field} = …`"),
+            );
+            0
+        })
+    }
+
+    fn game_burst(&mut self, pp: &FieldPath, ph: &RawPhase) -> PhaseKind {
+        let users = self.need(pp, ph, "users", ph.users);
+        let updates = match &ph.updates {
+            Some(d) => Dist::from_raw(d, Unit::Number).unwrap_or_else(|e| {
+                self.at(&pp.key("updates").key(e.field), e.message, e.fix);
+                Dist::Constant(5.0)
+            }),
+            None => Dist::Uniform {
+                min: 5.0,
+                max: 10.0,
+            },
+        };
+        PhaseKind::GameBurst { users, updates }
+    }
+
+    fn goal_wave(&mut self, pp: &FieldPath, ph: &RawPhase) -> PhaseKind {
+        let tiers = ph.tiers.as_ref().map(|ts| {
+            ts.iter()
+                .enumerate()
+                .map(|(j, t)| {
+                    let after = self.duration(&pp.key("tiers").index(j).key("after"), &t.after);
+                    (t.users, after)
+                })
+                .collect::<Vec<_>>()
+        });
+        let tiers = tiers.filter(|t| !t.is_empty()).unwrap_or_else(|| {
+            self.at(
+                pp,
+                "a goal wave needs `tiers`",
+                "add tiers = [{ users = 500, after = \"0m\" }]",
+            );
+            Vec::new()
+        });
+        PhaseKind::GoalWave { tiers }
+    }
+}
+
+impl Scenario {
     pub fn end_ms(&self) -> i64 {
         self.days as i64 * DAY
     }
 
     /// Persona shares after the scenario's mix override.
-    pub fn shares(&self, personas: &[Persona]) -> Vec<f64> {
+    pub(crate) fn shares(&self, personas: &[Persona]) -> Vec<f64> {
         personas
             .iter()
             .map(|q| match &self.mix {

@@ -10,7 +10,7 @@ use crate::ids;
 
 /// A value taken from the event or its user.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Field {
+pub(crate) enum Field {
     UserId,
     Seq,
     Event,
@@ -30,8 +30,23 @@ pub enum Field {
     Prop(Vec<String>),
 }
 
+/// Why a template does not compile.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TemplateError {
+    #[error(
+        "unknown template field `{{{0}}}`; known: user_id, seq, event, session_id, persona, ts, t_ms, token, line, event_id, traceparent, props.<key>, env.<NAME>"
+    )]
+    UnknownField(String),
+    #[error("a `}}` without its `{{` (write `}}}}` for a literal brace)")]
+    UnopenedBrace,
+    #[error("a `{{` without its `}}` (write `{{{{` for a literal brace)")]
+    UnclosedBrace,
+    #[error("the environment variable `{0}` is not set (the template reads `{{env.{0}}}`)")]
+    MissingEnv(String),
+}
+
 impl Field {
-    fn parse(name: &str) -> Result<Field, String> {
+    fn parse(name: &str) -> Result<Field, TemplateError> {
         Ok(match name {
             "user_id" => Field::UserId,
             "seq" => Field::Seq,
@@ -48,11 +63,7 @@ impl Field {
                 Some(p) if !p.is_empty() && p.split('.').all(|s| !s.is_empty()) => {
                     Field::Prop(p.split('.').map(String::from).collect())
                 }
-                _ => {
-                    return Err(format!(
-                        "unknown template field `{{{name}}}`; known: user_id, seq, event, session_id, persona, ts, t_ms, token, line, event_id, traceparent, props.<key>, env.<NAME>"
-                    ));
-                }
+                _ => return Err(TemplateError::UnknownField(name.to_string())),
             },
         })
     }
@@ -156,7 +167,7 @@ impl<'a> Ctx<'a> {
 impl Template {
     /// Compiles `text`; `{env.NAME}` is read now, so a missing variable fails before any
     /// traffic is sent.
-    pub fn compile(text: &str) -> Result<Template, String> {
+    pub fn compile(text: &str) -> Result<Template, TemplateError> {
         let mut segs = Vec::new();
         let mut lit = String::new();
         let mut rest = text;
@@ -170,19 +181,16 @@ impl Template {
                 continue;
             }
             if c == b'}' {
-                return Err("a `}` without its `{` (write `}}` for a literal brace)".into());
+                return Err(TemplateError::UnopenedBrace);
             }
-            let end = after
-                .find('}')
-                .ok_or("a `{` without its `}` (write `{{` for a literal brace)")?;
+            let end = after.find('}').ok_or(TemplateError::UnclosedBrace)?;
             let name = after[..end].trim();
             if !lit.is_empty() {
                 segs.push(Seg::Lit(std::mem::take(&mut lit)));
             }
             if let Some(var) = name.strip_prefix("env.") {
-                let value = std::env::var(var).map_err(|_| {
-                    format!("the environment variable `{var}` is not set (the template reads `{{env.{var}}}`)")
-                })?;
+                let value =
+                    std::env::var(var).map_err(|_| TemplateError::MissingEnv(var.to_string()))?;
                 segs.push(Seg::Secret(value));
             } else {
                 segs.push(Seg::Field(Field::parse(name)?));
@@ -258,7 +266,7 @@ pub enum JsonTmpl {
 
 impl JsonTmpl {
     /// Compiles a TOML value; errors carry the key path inside the body.
-    pub fn compile(v: &toml::Value, at: &str) -> Result<JsonTmpl, (String, String)> {
+    pub fn compile(v: &toml::Value, at: &str) -> Result<JsonTmpl, (String, TemplateError)> {
         Ok(match v {
             toml::Value::String(s) => {
                 let t = Template::compile(s).map_err(|m| (at.to_string(), m))?;
@@ -358,16 +366,19 @@ n = 3"#,
         assert!(
             Template::compile("{nope}")
                 .unwrap_err()
+                .to_string()
                 .contains("unknown template field")
         );
         assert!(
             Template::compile("{user_id")
                 .unwrap_err()
+                .to_string()
                 .contains("without its `}`")
         );
         assert!(
             Template::compile("{env.SIMULATE_SURELY_UNSET_VAR}")
                 .unwrap_err()
+                .to_string()
                 .contains("not set")
         );
     }

@@ -7,55 +7,16 @@ pub const MINUTE: i64 = 60 * SECOND;
 pub const HOUR: i64 = 60 * MINUTE;
 pub const DAY: i64 = 24 * HOUR;
 
-/// An instant on the simulated clock: milliseconds since the timeline start.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct SimTime(pub i64);
-
 /// A span of simulated time in milliseconds.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SimDuration(pub i64);
 
-impl SimTime {
-    pub const ZERO: SimTime = SimTime(0);
-    pub fn ms(self) -> i64 {
-        self.0
-    }
-    pub fn day(self) -> u32 {
-        (self.0.max(0) / DAY) as u32
-    }
-    /// Hour of day (0..24) at this instant, in UTC.
-    pub fn hour_of_day(self, start_epoch_ms: i64) -> usize {
-        (((start_epoch_ms + self.0).rem_euclid(DAY)) / HOUR) as usize
-    }
-    pub fn saturating_add(self, d: SimDuration) -> SimTime {
-        SimTime(self.0.saturating_add(d.0))
-    }
-}
-
-impl std::ops::Add<SimDuration> for SimTime {
-    type Output = SimTime;
-    fn add(self, d: SimDuration) -> SimTime {
-        SimTime(self.0 + d.0)
-    }
-}
-
-impl std::ops::Sub for SimTime {
-    type Output = SimDuration;
-    fn sub(self, o: SimTime) -> SimDuration {
-        SimDuration(self.0 - o.0)
-    }
-}
-
 impl SimDuration {
-    pub const ZERO: SimDuration = SimDuration(0);
     pub fn ms(self) -> i64 {
         self.0
     }
     pub fn from_secs_f64(s: f64) -> SimDuration {
         SimDuration((s * 1000.0).round() as i64)
-    }
-    pub fn as_hours_f64(self) -> f64 {
-        self.0 as f64 / HOUR as f64
     }
 }
 
@@ -71,27 +32,44 @@ impl fmt::Display for SimDuration {
     }
 }
 
+/// Why a duration or a date does not parse; the message says how to write one.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum UnitError {
+    #[error("empty duration: write e.g. `30s`, `5m`, `2h` or `7d`")]
+    Empty,
+    #[error("`{0}` has no unit: write e.g. `30s`, `5m`, `2h` or `7d`")]
+    NoUnit(String),
+    #[error("`{0}` is not a duration: a number must come before each unit")]
+    NotANumber(String),
+    #[error("unknown unit `{unit}` in `{text}`: use ms, s, m, h, d or w")]
+    UnknownUnit { unit: String, text: String },
+    #[error("`{0}` must be a non-negative duration")]
+    Negative(String),
+    #[error("`{0}` is not a date: write YYYY-MM-DD, e.g. 2026-01-05")]
+    NotADate(String),
+}
+
 /// Parses `500ms`, `30s`, `5m`, `2.5h`, `7d`, or a sum such as `1d8h30m`. A bare number
 /// is rejected: units are where wrong configs hide.
-pub fn parse_duration(s: &str) -> Result<SimDuration, String> {
+pub fn parse_duration(s: &str) -> Result<SimDuration, UnitError> {
     let text = s.trim();
     if text.is_empty() {
-        return Err("empty duration: write e.g. `30s`, `5m`, `2h` or `7d`".into());
+        return Err(UnitError::Empty);
     }
     let mut rest = text;
     let mut total = 0.0;
     while !rest.is_empty() {
         let num_end = rest
             .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
-            .ok_or_else(|| format!("`{text}` has no unit: write e.g. `30s`, `5m`, `2h` or `7d`"))?;
+            .ok_or_else(|| UnitError::NoUnit(text.to_string()))?;
         let (num, tail) = rest.split_at(num_end);
         let unit_end = tail
             .find(|c: char| c.is_ascii_digit() || c == '.')
             .unwrap_or(tail.len());
         let (unit, tail) = tail.split_at(unit_end);
-        let value: f64 = num.parse().map_err(|_| {
-            format!("`{text}` is not a duration: a number must come before each unit")
-        })?;
+        let value: f64 = num
+            .parse()
+            .map_err(|_| UnitError::NotANumber(text.to_string()))?;
         let scale = match unit.trim() {
             "ms" => 1.0,
             "s" => SECOND as f64,
@@ -100,13 +78,14 @@ pub fn parse_duration(s: &str) -> Result<SimDuration, String> {
             "d" => DAY as f64,
             "w" => 7.0 * DAY as f64,
             other => {
-                return Err(format!(
-                    "unknown unit `{other}` in `{text}`: use ms, s, m, h, d or w"
-                ));
+                return Err(UnitError::UnknownUnit {
+                    unit: other.to_string(),
+                    text: text.to_string(),
+                });
             }
         };
         if !value.is_finite() || value < 0.0 {
-            return Err(format!("`{text}` must be a non-negative duration"));
+            return Err(UnitError::Negative(text.to_string()));
         }
         total += value * scale;
         rest = tail;
@@ -128,7 +107,7 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 }
 
 /// Inverse of [`days_from_civil`].
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -142,8 +121,8 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 /// Parses `YYYY-MM-DD` into Unix milliseconds at 00:00 UTC.
-pub fn parse_date(s: &str) -> Result<i64, String> {
-    let bad = || format!("`{s}` is not a date: write YYYY-MM-DD, e.g. 2026-01-05");
+pub fn parse_date(s: &str) -> Result<i64, UnitError> {
+    let bad = || UnitError::NotADate(s.to_string());
     let mut it = s.trim().split('-');
     let (y, m, d) = (it.next(), it.next(), it.next());
     if it.next().is_some() {
@@ -162,7 +141,7 @@ pub fn parse_date(s: &str) -> Result<i64, String> {
 }
 
 /// Day of week for Unix milliseconds: 0 = Monday … 6 = Sunday.
-pub fn weekday(epoch_ms: i64) -> usize {
+pub(crate) fn weekday(epoch_ms: i64) -> usize {
     // 1970-01-01 was a Thursday (index 3).
     ((epoch_ms.div_euclid(DAY) + 3).rem_euclid(7)) as usize
 }
@@ -213,7 +192,7 @@ impl DateCache {
 }
 
 /// Writes `YYYY-MM-DDTHH:MM:SS.mmmZ` for Unix milliseconds.
-pub fn write_rfc3339(out: &mut Vec<u8>, epoch_ms: i64) {
+pub(crate) fn write_rfc3339(out: &mut Vec<u8>, epoch_ms: i64) {
     let days = epoch_ms.div_euclid(DAY);
     let rem = epoch_ms.rem_euclid(DAY);
     let (y, m, d) = civil_from_days(days);
@@ -269,8 +248,18 @@ mod tests {
         assert_eq!(parse_duration("500ms").unwrap(), SimDuration(500));
         assert_eq!(parse_duration("1.5h").unwrap(), SimDuration(90 * MINUTE));
         assert_eq!(parse_duration("7d").unwrap(), SimDuration(7 * DAY));
-        assert!(parse_duration("30").unwrap_err().contains("no unit"));
-        assert!(parse_duration("3y").unwrap_err().contains("unknown unit"));
+        assert!(
+            parse_duration("30")
+                .unwrap_err()
+                .to_string()
+                .contains("no unit")
+        );
+        assert!(
+            parse_duration("3y")
+                .unwrap_err()
+                .to_string()
+                .contains("unknown unit")
+        );
         assert_eq!(SimDuration(2 * HOUR).to_string(), "2h");
         assert_eq!(
             parse_duration("1d8h30m").unwrap(),

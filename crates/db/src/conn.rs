@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use crate::DbError;
+use crate::{DbError, WorldConfig};
 
 /// A seeded database to read.
 pub enum Db<'a> {
@@ -27,7 +27,7 @@ pub(crate) use on_db;
 
 impl Db<'_> {
     /// The run_meta row a seed wrote: its config, the timeline's SHA-256 and its events.
-    pub async fn run_meta(&mut self) -> Result<(serde_json::Value, String, i64), DbError> {
+    pub async fn run_meta(&mut self) -> Result<(WorldConfig, String, i64), DbError> {
         // PostgreSQL keeps config as jsonb, SQLite as text.
         let sql = if matches!(self, Db::Pg(_)) {
             "SELECT config::text, events_sha256, events FROM run_meta"
@@ -44,10 +44,10 @@ impl Db<'_> {
                 Some(d) => d.message().to_string(),
                 None => e.to_string(),
             };
-            DbError::Refused(format!(
-                "no readable run_meta ({})\n    fix: point verify at {place}",
-                crate::server_words(&words)
-            ))
+            DbError::refused(
+                format!("no readable run_meta ({})", crate::server_words(&words)),
+                format!("point verify at {place}"),
+            )
         };
         let (config, sha, events): (String, String, i64) = on_db!(self, |c| {
             let r = sqlx::query(sql).fetch_one(&mut **c).await.map_err(fail)?;

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 
 /// A column's type on the binary wire (the migration's type; text-like ids are `Text`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Wire {
+pub(crate) enum Wire {
     I2,
     I4,
     I8,
@@ -24,18 +24,18 @@ pub enum Wire {
 }
 
 /// The binary COPY stream's header: signature, flags, no extension.
-pub const BINARY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+pub(crate) const BINARY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 /// The binary COPY stream's trailer: a field count of -1.
-pub const BINARY_TRAILER: &[u8] = &[0xff, 0xff];
+pub(crate) const BINARY_TRAILER: &[u8] = &[0xff, 0xff];
 
 /// Milliseconds from the Unix epoch to PostgreSQL's (2000-01-01).
 const PG_EPOCH_MS: i64 = 946_684_800_000;
 
 /// One table's pending rows.
 #[derive(Default)]
-pub struct RowBuf {
-    pub buf: Vec<u8>,
-    pub rows: u64,
+pub(crate) struct RowBuf {
+    pub(crate) buf: Vec<u8>,
+    pub(crate) rows: u64,
     first: bool,
     dates: DateCache,
     /// Binary COPY, with the table's column types; None for text.
@@ -45,14 +45,14 @@ pub struct RowBuf {
 
 impl RowBuf {
     /// A buffer writing binary COPY rows of these column types.
-    pub fn binary(types: &'static [Wire]) -> RowBuf {
+    pub(crate) fn binary(types: &'static [Wire]) -> RowBuf {
         RowBuf {
             binary: Some(types),
             ..RowBuf::default()
         }
     }
 
-    pub fn begin(&mut self) -> &mut Self {
+    pub(crate) fn begin(&mut self) -> &mut Self {
         self.first = true;
         if let Some(types) = self.binary {
             self.col = 0;
@@ -86,7 +86,7 @@ impl RowBuf {
         self.buf[at..at + 4].copy_from_slice(&len.to_be_bytes());
     }
 
-    pub fn int(&mut self, v: impl itoa::Integer + Into<i64>) -> &mut Self {
+    pub(crate) fn int(&mut self, v: impl itoa::Integer + Into<i64>) -> &mut Self {
         if let Some(w) = self.next_wire() {
             let v: i64 = v.into();
             debug_assert!(
@@ -125,7 +125,7 @@ impl RowBuf {
     }
 
     /// A generated id such as `goal-12` or `u42`, written without allocating.
-    pub fn tag(&mut self, prefix: &str, n: impl itoa::Integer) -> &mut Self {
+    pub(crate) fn tag(&mut self, prefix: &str, n: impl itoa::Integer) -> &mut Self {
         self.plain(|b| {
             b.extend_from_slice(prefix.as_bytes());
             b.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
@@ -133,7 +133,12 @@ impl RowBuf {
     }
 
     /// A generated id such as `s42-3`: a letter and two numbers, written without allocating.
-    pub fn id(&mut self, prefix: &str, a: impl itoa::Integer, b: impl itoa::Integer) -> &mut Self {
+    pub(crate) fn id(
+        &mut self,
+        prefix: &str,
+        a: impl itoa::Integer,
+        b: impl itoa::Integer,
+    ) -> &mut Self {
         self.plain(|buf| {
             buf.extend_from_slice(prefix.as_bytes());
             buf.extend_from_slice(itoa::Buffer::new().format(a).as_bytes());
@@ -153,7 +158,7 @@ impl RowBuf {
     }
 
     /// Already-serialized JSON (escaped for COPY text; after JSONB's version byte for binary).
-    pub fn json(&mut self, raw: &[u8]) -> &mut Self {
+    pub(crate) fn json(&mut self, raw: &[u8]) -> &mut Self {
         if let Some(w) = self.next_wire() {
             self.field(|b| {
                 if w == Wire::Json {
@@ -168,7 +173,7 @@ impl RowBuf {
         self
     }
 
-    pub fn ts(&mut self, epoch_ms: i64) -> &mut Self {
+    pub(crate) fn ts(&mut self, epoch_ms: i64) -> &mut Self {
         if self.next_wire().is_some() {
             let us = (epoch_ms - PG_EPOCH_MS) * 1000;
             self.field(|b| b.extend_from_slice(&us.to_be_bytes()));
@@ -179,7 +184,7 @@ impl RowBuf {
         self
     }
 
-    pub fn null(&mut self) -> &mut Self {
+    pub(crate) fn null(&mut self) -> &mut Self {
         if self.next_wire().is_some() {
             self.buf.extend_from_slice(&(-1i32).to_be_bytes());
             return self;
@@ -189,21 +194,21 @@ impl RowBuf {
         self
     }
 
-    pub fn opt_ts(&mut self, v: Option<i64>) -> &mut Self {
+    pub(crate) fn opt_ts(&mut self, v: Option<i64>) -> &mut Self {
         match v {
             Some(t) => self.ts(t),
             None => self.null(),
         }
     }
 
-    pub fn opt_int(&mut self, v: Option<i64>) -> &mut Self {
+    pub(crate) fn opt_int(&mut self, v: Option<i64>) -> &mut Self {
         match v {
             Some(t) => self.int(t),
             None => self.null(),
         }
     }
 
-    pub fn end(&mut self) {
+    pub(crate) fn end(&mut self) {
         match self.binary {
             Some(types) => debug_assert_eq!(self.col, types.len(), "fewer fields than columns"),
             None => self.buf.push(b'\n'),
@@ -231,13 +236,13 @@ fn escape(out: &mut Vec<u8>, s: &[u8]) {
 /// Splits one COPY text line into fields (None for `\N`), undoing the escapes. A field
 /// without escapes is borrowed from the line: the SQLite load and `verify` split millions
 /// of lines, and an allocation per field was their largest cost.
-pub fn fields(line: &[u8]) -> Vec<Option<Cow<'_, str>>> {
+pub(crate) fn fields(line: &[u8]) -> Vec<Option<Cow<'_, str>>> {
     line.split(|b| *b == b'\t').map(field).collect()
 }
 
 /// One field of a COPY text line (None for `\N`), unescaped; borrowed when it has no
 /// escapes.
-pub fn field(f: &[u8]) -> Option<Cow<'_, str>> {
+pub(crate) fn field(f: &[u8]) -> Option<Cow<'_, str>> {
     if f == b"\\N" {
         return None;
     }

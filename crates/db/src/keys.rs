@@ -2,14 +2,14 @@
 //! per table beats maintaining them row by row during COPY.
 
 /// One index, as both backends build it.
-pub struct Key {
-    pub table: &'static str,
-    pub name: &'static str,
-    pub unique: bool,
+pub(crate) struct Key {
+    pub(crate) table: &'static str,
+    pub(crate) name: &'static str,
+    pub(crate) unique: bool,
     /// PostgreSQL turns it into the table's primary key; SQLite keeps the unique index.
-    pub primary: bool,
-    pub columns: &'static str,
-    pub filter: Option<&'static str>,
+    pub(crate) primary: bool,
+    pub(crate) columns: &'static str,
+    pub(crate) filter: Option<&'static str>,
 }
 
 const fn key(table: &'static str, name: &'static str, columns: &'static str) -> Key {
@@ -25,7 +25,7 @@ const fn key(table: &'static str, name: &'static str, columns: &'static str) -> 
 
 /// Secondary indexes on the behaviour log are left to the user: each one costs a sort of
 /// the largest table.
-pub const KEYS: &[Key] = &[
+pub(crate) const KEYS: &[Key] = &[
     key("users", "users_pkey", "id"),
     Key {
         primary: false,
@@ -72,7 +72,7 @@ const FOREIGN_KEYS: &[(&str, &str, bool)] = &[
 ];
 
 /// The name of partition `lane` of `table`, and of its copy of an index.
-pub fn part(name: &str, table: &str, lane: usize) -> String {
+pub(crate) fn part(name: &str, table: &str, lane: usize) -> String {
     match name.strip_prefix(table) {
         Some(rest) => format!("{table}_p{lane}{rest}"),
         None => format!("{name}_p{lane}"),
@@ -92,13 +92,13 @@ impl Key {
     }
 
     /// The statement SQLite runs.
-    pub fn sqlite(&self) -> String {
+    pub(crate) fn sqlite(&self) -> String {
         self.create(self.name, self.table)
     }
 
     /// The index builds PostgreSQL runs for this key when `table` has `lanes` hash
     /// partitions (1: a plain table): one build per partition, each on its own table.
-    pub fn pg_builds(&self, lanes: usize) -> Vec<String> {
+    pub(crate) fn pg_builds(&self, lanes: usize) -> Vec<String> {
         if lanes <= 1 {
             return vec![self.create(self.name, self.table)];
         }
@@ -115,7 +115,7 @@ impl Key {
     /// What turns the built indexes into keys. A partitioned table's key is declared on
     /// the parent alone (`ONLY`), then each partition's index is attached to it: the
     /// parent's own build would redo the partitions' one after another.
-    pub fn pg_constraints(&self, lanes: usize) -> Vec<String> {
+    pub(crate) fn pg_constraints(&self, lanes: usize) -> Vec<String> {
         let (t, n) = (self.table, self.name);
         if lanes <= 1 {
             return match self.primary {
@@ -152,7 +152,7 @@ impl Key {
 /// The foreign keys PostgreSQL adds after the keys; `lanes` says how many partitions a
 /// table has. A NOT VALID key goes on each partition (PostgreSQL 15 refuses NOT VALID on
 /// a partitioned table).
-pub fn pg_foreign_keys(lanes: impl Fn(&str) -> usize) -> Vec<String> {
+pub(crate) fn pg_foreign_keys(lanes: impl Fn(&str) -> usize) -> Vec<String> {
     let mut out = Vec::new();
     for (t, fk, not_valid) in FOREIGN_KEYS {
         let suffix = if *not_valid { " NOT VALID" } else { "" };

@@ -17,10 +17,28 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use simulate_core::diagnostic::Problem;
+
+/// The world a seed simulated, as run_meta's `config` keeps it: the same values
+/// regenerate the same timeline.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct WorldConfig {
+    pub scenario: String,
+    /// `--scenario FILE`, or none for the shipped scenario.
+    pub scenario_file: Option<String>,
+    /// `--personas DIR`, or none for the shipped personas.
+    pub personas_dir: Option<String>,
+    pub users: u32,
+    pub days: u32,
+    pub seed: u64,
+    /// YYYY-MM-DD.
+    pub start: String,
+}
+
 /// The run's identity, stored in run_meta so `verify` can regenerate the timeline.
 pub struct RunMeta {
     pub version: String,
-    pub config: serde_json::Value,
+    pub config: WorldConfig,
     pub seed: u64,
     pub users: u32,
     pub days: u32,
@@ -63,7 +81,7 @@ impl Steps {
     }
 
     /// Ends the step under way, recording its time.
-    pub fn end(&mut self) {
+    pub(crate) fn end(&mut self) {
         if let Some((name, t)) = self.current.take() {
             self.done.push((name, t.elapsed().as_secs_f64()));
         }
@@ -73,8 +91,9 @@ impl Steps {
 /// What went wrong talking to a database. Messages never contain a password.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
+    /// Something the user can fix: the problem and its fix.
     #[error("{0}")]
-    Refused(String),
+    Refused(Problem),
     #[error("{what}: {message}")]
     Failed { what: String, message: String },
     /// Ctrl-C between two steps of a load.
@@ -83,6 +102,11 @@ pub enum DbError {
 }
 
 impl DbError {
+    /// A refusal the user can fix.
+    pub(crate) fn refused(message: impl Into<String>, fix: impl Into<String>) -> DbError {
+        DbError::Refused(Problem::new(message, fix))
+    }
+
     /// `what` failed because of `e`. A PostgreSQL error whose cause lies with the server
     /// or the user's rights (SQLSTATE below) becomes a refusal with the fix on its own line.
     pub fn failed(what: impl Into<String>, e: impl fmt::Display + 'static) -> DbError {
@@ -99,7 +123,7 @@ impl DbError {
                 .and_then(fix_for),
         };
         match fix {
-            Some(fix) => DbError::Refused(format!("{what}: {message}\n    fix: {fix}")),
+            Some(fix) => DbError::refused(format!("{what}: {message}"), fix),
             None => DbError::Failed { what, message },
         }
     }
@@ -144,7 +168,7 @@ fn fix_for(code: &str) -> Option<String> {
 
 /// A driver message without the " at line N" sqlx appends to PostgreSQL's errors: N is a
 /// line of the server's C source, which only confuses whoever reads the message.
-pub fn server_words(message: &str) -> &str {
+pub(crate) fn server_words(message: &str) -> &str {
     let message = message
         .strip_prefix("error returned from database: ")
         .unwrap_or(message);
@@ -155,7 +179,7 @@ pub fn server_words(message: &str) -> &str {
 }
 
 /// Identifiers we create or drop are validated, then quoted.
-pub fn ident(name: &str) -> Result<String, DbError> {
+pub(crate) fn ident(name: &str) -> Result<String, DbError> {
     let ok = !name.is_empty()
         && name.len() <= 48
         && name
@@ -166,9 +190,10 @@ pub fn ident(name: &str) -> Result<String, DbError> {
     if ok {
         Ok(format!("\"{name}\""))
     } else {
-        Err(DbError::Refused(format!(
-            "`{name}` is not a usable schema name\n    fix: use lowercase letters, digits and _ (not starting with pg_), e.g. --schema simulate"
-        )))
+        Err(DbError::refused(
+            format!("`{name}` is not a usable schema name"),
+            "use lowercase letters, digits and _ (not starting with pg_), e.g. --schema simulate",
+        ))
     }
 }
 

@@ -14,17 +14,17 @@
 use serde::{Deserialize, Serialize};
 
 /// The owner token: a constant, random when it was chosen, never derived from a name.
-pub const TOKEN: &str = "simulate:owner:6f1d0c9a-3e57-4b2f-a8d4-91c2e5b7f034";
+pub(crate) const TOKEN: &str = "simulate:owner:6f1d0c9a-3e57-4b2f-a8d4-91c2e5b7f034";
 
 /// The layout of our tables (migrations/*): raised when it changes, so that a schema of
 /// another layout is still recognised as ours (and may be replaced) but not read as this one.
-pub const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 1;
 
 /// The COMMENT earlier versions put on a seeded PostgreSQL schema (before the mark), and
 /// on their staging schema: still recognised, together with run_meta's exact shape, so
 /// `--reset` can replace a seed made by an earlier simulate.
-pub const LEGACY_SEEDED: &str = "simulate: seeded data (see run_meta)";
-pub const LEGACY_STAGING: &str =
+pub(crate) const LEGACY_SEEDED: &str = "simulate: seeded data (see run_meta)";
+pub(crate) const LEGACY_STAGING: &str =
     "simulate staging schema: a load in progress or one that was interrupted";
 
 /// What a marked place is for.
@@ -61,7 +61,7 @@ impl Mark {
     }
 
     /// The mark in `text`, if `text` is one of ours (the token must match exactly).
-    pub fn read(text: &str) -> Option<Mark> {
+    pub(crate) fn read(text: &str) -> Option<Mark> {
         serde_json::from_str::<Mark>(text)
             .ok()
             .filter(|m| m.owner == TOKEN)
@@ -70,10 +70,10 @@ impl Mark {
 
 /// run_meta's columns as migrations/postgres creates them, as `name type` in order
 /// (PostgreSQL's `format_type`).
-pub const PG_RUN_META: &str = "id smallint, version text, config jsonb, seed bigint, users integer, days integer, events bigint, events_sha256 text, complete boolean";
+pub(crate) const PG_RUN_META: &str = "id smallint, version text, config jsonb, seed bigint, users integer, days integer, events bigint, events_sha256 text, complete boolean";
 
 /// run_meta's columns as migrations/sqlite creates them (`pragma_table_info` name and type).
-pub const SQLITE_RUN_META: &str = "id INTEGER, version TEXT, config TEXT, seed INTEGER, users INTEGER, days INTEGER, events INTEGER, events_sha256 TEXT, complete INTEGER";
+pub(crate) const SQLITE_RUN_META: &str = "id INTEGER, version TEXT, config TEXT, seed INTEGER, users INTEGER, days INTEGER, events INTEGER, events_sha256 TEXT, complete INTEGER";
 
 /// Whose a place is, judged from its mark and the shape of its run_meta.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,7 +123,7 @@ impl Verdict {
 /// row), the columns of its run_meta as `name type, …` (empty without one), what those
 /// columns must be (`PG_RUN_META` or `SQLITE_RUN_META`), and whether it carries an earlier
 /// version's sign of ownership (`legacy`: the old comment, or our migration's checksum).
-pub fn judge(mark: Option<&str>, run_meta: &str, expected: &str, legacy: bool) -> Verdict {
+pub(crate) fn judge(mark: Option<&str>, run_meta: &str, expected: &str, legacy: bool) -> Verdict {
     let shaped = run_meta == expected;
     match mark.map(str::trim) {
         Some(m) if m == LEGACY_STAGING => Verdict::Ours {

@@ -15,7 +15,7 @@ const HASH_PARTITION_SEED: u64 = 0x7A5B_2236_7996_DCFD;
 
 /// The partition (0..`partitions`) that `PARTITION BY HASH (user_id)` with
 /// `FOR VALUES WITH (MODULUS partitions, REMAINDER r)` puts `user_id` in.
-pub fn of(user_id: i64, partitions: usize) -> usize {
+pub(crate) fn of(user_id: i64, partitions: usize) -> usize {
     if partitions <= 1 {
         return 0;
     }

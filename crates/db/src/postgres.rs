@@ -20,7 +20,7 @@ use simulate_core::redact::mask_url;
 
 use super::{DbError, Steps, ident, server_words};
 
-pub static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
+pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// COPY streams per table, each filling one hash partition of it alone (`lanes`). The two
@@ -28,7 +28,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// critical path while the second core sat idle (50k users: 9.7 s with one stream each,
 /// 8.0 s with two, 6.8 s with 3 and 2, no better with 4 and 3). A partition per stream,
 /// rather than streams sharing one table, lets every stream `COPY … FREEZE`.
-pub const fn streams(t: Table) -> usize {
+pub(crate) const fn streams(t: Table) -> usize {
     match t {
         Table::BehaviorLogs => 3,
         Table::UserGoalProgress => 2,
@@ -45,7 +45,7 @@ fn lanes_of(name: &str) -> usize {
 }
 
 /// Connections a load holds at once: one per COPY stream.
-pub const COPY_CONNECTIONS: usize = {
+pub(crate) const COPY_CONNECTIONS: usize = {
     let mut n = 0;
     let mut i = 0;
     while i < Table::ALL.len() {
@@ -127,9 +127,12 @@ async fn drop_if_ours(
         None => return Ok(()),
         Some(Verdict::Ours { role: r, .. }) if r == role => {}
         Some(_) => {
-            return Err(DbError::Refused(format!(
-                "schema `{name}` in {masked} was not made by simulate; nothing was changed\n    fix: choose another --schema"
-            )));
+            return Err(DbError::refused(
+                format!(
+                    "schema `{name}` in {masked} was not made by simulate; nothing was changed"
+                ),
+                "choose another --schema",
+            ));
         }
     }
     tx.execute(AssertSqlSafe(format!("DROP SCHEMA {quoted} CASCADE")))
@@ -142,15 +145,19 @@ impl Pg {
     pub fn open(url: &str, schema: &str) -> Result<Pg, DbError> {
         let masked = mask_url(url);
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            return Err(DbError::Refused(format!(
-                "{masked} is not a PostgreSQL URL\n    fix: write postgres://user:password@host:5432/database, or leave out --database-url (and DATABASE_URL) to write the SQLite file"
-            )));
+            return Err(DbError::refused(
+                format!("{masked} is not a PostgreSQL URL"),
+                "write postgres://user:password@host:5432/database, or leave out --database-url (and DATABASE_URL) to write the SQLite file",
+            ));
         }
         let opts = PgConnectOptions::from_str(url).map_err(|e| {
-            DbError::Refused(format!(
-                "{masked} is not a usable PostgreSQL URL ({})\n    fix: write postgres://user:password@host:5432/database",
-                clean(&e.to_string(), url)
-            ))
+            DbError::refused(
+                format!(
+                    "{masked} is not a usable PostgreSQL URL ({})",
+                    clean(&e.to_string(), url)
+                ),
+                "write postgres://user:password@host:5432/database",
+            )
         })?;
         ident(schema)?;
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -175,11 +182,14 @@ impl Pg {
         let conn = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&self.opts))
             .await
             .map_err(|_| {
-                DbError::Refused(format!(
-                    "no answer from {} within {} s\n    fix: check that PostgreSQL runs and the host and port are right",
-                    self.masked,
-                    CONNECT_TIMEOUT.as_secs()
-                ))
+                DbError::refused(
+                    format!(
+                        "no answer from {} within {} s",
+                        self.masked,
+                        CONNECT_TIMEOUT.as_secs()
+                    ),
+                    "check that PostgreSQL runs and the host and port are right",
+                )
             })?
             .map_err(|e| self.cannot_connect(&e));
         let mut conn = conn?;
@@ -218,11 +228,14 @@ impl Pg {
             Some(d) => d.message().to_string(),
             None => e.to_string(),
         };
-        DbError::Refused(format!(
-            "cannot connect to {}: {}\n    fix: {fix}",
-            self.masked,
-            server_words(&words)
-        ))
+        DbError::refused(
+            format!(
+                "cannot connect to {}: {}",
+                self.masked,
+                server_words(&words)
+            ),
+            fix,
+        )
     }
 
     pub fn runtime(&self) -> &tokio::runtime::Runtime {
@@ -356,12 +369,7 @@ impl Pg {
     /// arrive frozen and all-visible. Without it the index builds set every row's hint
     /// bits and dirty each heap page again (a 250k seed wrote 14.8 GB to disk for 4.9 GB
     /// of tables), and the first VACUUM would dirty them once more during the user's test.
-    fn copy_task(
-        &self,
-        table: Table,
-        target: String,
-        mut rx: mpsc::Receiver<Vec<u8>>,
-    ) -> tokio::task::JoinHandle<Result<(Table, u64), DbError>> {
+    fn copy_task(&self, table: Table, target: String, mut rx: mpsc::Receiver<Vec<u8>>) -> CopyTask {
         let opts = self.opts.clone();
         let staging = self.staging.clone();
         let masked = self.masked.clone();
@@ -369,7 +377,12 @@ impl Pg {
             let failed = |e| DbError::failed(format!("COPY {}", table.name()), e);
             let mut c = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&opts))
                 .await
-                .map_err(|_| DbError::Refused(format!("no answer from {masked}")))?
+                .map_err(|_| {
+                    DbError::refused(
+                        format!("no answer from {masked}"),
+                        "check that PostgreSQL runs and the host and port are right",
+                    )
+                })?
                 .map_err(|e| DbError::failed(format!("connecting for {}", table.name()), e))?;
             let setup = format!(
                 "SET search_path TO {}; BEGIN; TRUNCATE {target}",
@@ -398,7 +411,8 @@ impl Pg {
 
     /// Waits for the COPYs, then keys, ANALYZE, run_meta and the swap. Returns rows per
     /// table and timings of each step.
-    #[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
+    /// Finishes the load: every COPY stream, the keys and indexes, run_meta, then the
+    /// staging schema swapped in for the live one, each a step of its own.
     pub fn complete(
         &self,
         loader: PgLoader,
@@ -408,7 +422,20 @@ impl Pg {
         let PgLoader { senders, tasks, .. } = loader;
         drop(senders);
         steps.start("copy (finish)")?;
-        let counts = self.rt.block_on(async {
+        let counts = self.finish_copies(tasks)?;
+        steps.start("primary keys, indexes, ANALYZE")?;
+        self.build_keys()?;
+        steps.start("primary and foreign keys, run_meta")?;
+        self.constrain_and_record(meta)?;
+        steps.start("swap in")?;
+        self.swap_in()?;
+        steps.end();
+        Ok(counts)
+    }
+
+    /// Waits for every COPY stream: the rows each loaded.
+    fn finish_copies(&self, tasks: Vec<CopyTask>) -> Result<Vec<(Table, u64)>, DbError> {
+        self.rt.block_on(async {
             let mut counts = Vec::new();
             for task in tasks {
                 counts.push(
@@ -417,9 +444,11 @@ impl Pg {
                 );
             }
             Ok::<_, DbError>(counts)
-        })?;
+        })
+    }
 
-        steps.start("primary keys, indexes, ANALYZE")?;
+    /// Primary keys and indexes, then ANALYZE, on three connections at once.
+    fn build_keys(&self) -> Result<(), DbError> {
         self.rt.block_on(async {
             // The two large tables' keys each on a connection of their own, the rest on a
             // third: index builds are sorts, and the largest two set the step's length.
@@ -474,9 +503,11 @@ impl Pg {
             ))
             .await?;
             Ok::<_, DbError>(())
-        })?;
+        })
+    }
 
-        steps.start("primary and foreign keys, run_meta")?;
+    /// The remaining keys, the foreign keys, and the run_meta row.
+    fn constrain_and_record(&self, meta: &RunMeta) -> Result<(), DbError> {
         self.rt.block_on(async {
             let mut c = self.connect(Some(&self.staging)).await?;
             let constraints = KEYS
@@ -504,9 +535,11 @@ impl Pg {
             .await
             .map_err(|e| DbError::failed("writing run_meta", e))?;
             Ok::<_, DbError>(())
-        })?;
+        })
+    }
 
-        steps.start("swap in")?;
+    /// The staging schema becomes the live one, in one transaction.
+    fn swap_in(&self) -> Result<(), DbError> {
         let (schema, staging) = (ident(&self.schema)?, ident(&self.staging)?);
         self.rt.block_on(async {
             let mut c = self.connect(None).await?;
@@ -517,10 +550,13 @@ impl Pg {
                 .await
                 .map_err(|e| DbError::failed("swap: looking at the live schema", e))?;
             if live.as_ref().is_some_and(|v| !v.seeded()) {
-                return Err(DbError::Refused(format!(
-                    "schema `{}` appeared in {} during the load and was not made by simulate; it was left as it is\n    fix: choose another --schema",
-                    self.schema, self.masked
-                )));
+                return Err(DbError::refused(
+                    format!(
+                        "schema `{}` appeared in {} during the load and was not made by simulate; it was left as it is",
+                        self.schema, self.masked
+                    ),
+                    "choose another --schema",
+                ));
             }
             if live.is_some() {
                 tx.execute(AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
@@ -542,9 +578,7 @@ impl Pg {
                 .await
                 .map_err(|e| DbError::failed("swap: commit", e))?;
             Ok::<_, DbError>(())
-        })?;
-        steps.end();
-        Ok(counts)
+        })
     }
 
     /// Stops a load: closes the COPY streams, drops the staging schema, and returns what
@@ -584,8 +618,11 @@ impl Pg {
 pub struct PgLoader {
     /// Per table, per lane (partition), the queue of its COPY stream.
     senders: Vec<Vec<mpsc::Sender<Vec<u8>>>>,
-    tasks: Vec<tokio::task::JoinHandle<Result<(Table, u64), DbError>>>,
+    tasks: Vec<CopyTask>,
 }
+
+/// One COPY stream's task: the table it filled and the rows.
+type CopyTask = tokio::task::JoinHandle<Result<(Table, u64), DbError>>;
 
 impl RowSink for PgLoader {
     fn binary(&self) -> bool {

@@ -66,8 +66,8 @@ impl Table {
     }
 
     /// How each column is compared by `verify`.
-    pub fn kinds(self) -> &'static [Kind] {
-        use Kind::*;
+    pub(crate) fn column_types(self) -> &'static [ColumnType] {
+        use ColumnType::*;
         match self {
             Table::BehaviorLogs => &[Int, Int, Text, Ts, Int, Text, Json],
             Table::Sessions => &[Int, Int, Text, Ts, Ts, Int, Text, Text],
@@ -89,7 +89,7 @@ impl Table {
     /// Columns in the order rows are written.
     /// The columns' types on PostgreSQL's binary COPY wire, as migrations/postgres
     /// declares them (a mismatch fails the COPY, which the seed tests would show).
-    pub fn wire(self) -> &'static [Wire] {
+    pub(crate) fn wire(self) -> &'static [Wire] {
         use Wire::*;
         match self {
             Table::BehaviorLogs => &[I8, I4, Text, Ts, I8, Text, Json],
@@ -107,7 +107,7 @@ impl Table {
         }
     }
 
-    pub fn columns(self) -> &'static [&'static str] {
+    pub(crate) fn columns(self) -> &'static [&'static str] {
         match self {
             Table::BehaviorLogs => &[
                 "user_id",
@@ -171,7 +171,7 @@ impl Table {
 
 /// A column's type, as far as comparing values goes.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum ColumnType {
     Int,
     Text,
     Ts,
@@ -227,7 +227,7 @@ pub struct Projection<R: RowSink> {
     start_ms: i64,
     seed: u64,
     catalog: Catalog,
-    pub rows: Vec<(Table, u64)>,
+    pub(crate) rows: Vec<(Table, u64)>,
     sent: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
@@ -321,7 +321,6 @@ impl<R: RowSink> Projection<R> {
         &mut self.users[i]
     }
 
-    #[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
     fn observe(&mut self, e: &Event, line: &[u8]) -> std::io::Result<()> {
         let t = self.start_ms + e.t_ms;
         let uid = e.user;
@@ -337,8 +336,17 @@ impl<R: RowSink> Projection<R> {
         }
         b.ts(t).int(e.t_ms).text(kind).json(props).end();
         self.flush(Table::BehaviorLogs, false)?;
+        if let Some(table) = self.fold(e, t) {
+            self.flush(table, false)?;
+        }
+        Ok(())
+    }
 
-        let touched = match e.props {
+    /// What an event changes in its user's folded state (rows written at the end), or
+    /// the row it adds to a table: the table touched.
+    fn fold(&mut self, e: &Event, t: i64) -> Option<Table> {
+        let uid = e.user;
+        match e.props {
             Props::SignedUp {
                 source,
                 invited_by,
@@ -370,23 +378,69 @@ impl<R: RowSink> Projection<R> {
                 self.user(uid).open = Some((e.session, t, ti));
                 None
             }
+            Props::ChallengeViewed { challenge } => {
+                self.user(uid).engaged |= 1 << challenge;
+                None
+            }
+            Props::StatUpdated { code, value, .. } => {
+                self.user(uid).stats[code as usize] = value;
+                None
+            }
+            Props::GoalCompleted { goal, .. } => {
+                self.user(uid).goals.push((goal, t, None));
+                None
+            }
+            Props::GoalClaimed { goal, .. } => {
+                if let Some(g) = self.user(uid).goals.iter_mut().find(|g| g.0 == goal) {
+                    g.2 = Some(t);
+                }
+                None
+            }
+            Props::NudgeSent { nudge, campaign } => {
+                self.user(uid).nudges.push((nudge, t, campaign));
+                None
+            }
+            Props::Churned { .. } => {
+                self.user(uid).churned_ms = Some(t);
+                None
+            }
+            _ => self.row(e, t),
+        }
+    }
+
+    /// A session closed: its row, with the trigger that opened it.
+    fn session_row(
+        &mut self,
+        e: &Event,
+        t: i64,
+        reason: EndReason,
+        duration_ms: i64,
+    ) -> Option<Table> {
+        let uid = e.user;
+
+        let open = self.user(uid).open.take();
+        let trigger = open.map(|o| TRIGGERS[o.2 as usize]).unwrap_or("internal");
+        let b = self.buf(Table::Sessions, uid).begin();
+        b.int(uid).int(e.session).id("s", uid, e.session);
+        b.ts(t - duration_ms)
+            .ts(t)
+            .int(duration_ms)
+            .text(trigger)
+            .text(reason.name())
+            .end();
+        Some(Table::Sessions)
+    }
+
+    /// The row an event adds (a session, a ledger line, a gift, a claim, a check-in, a
+    /// purchase, an opened nudge), and its table.
+    fn row(&mut self, e: &Event, t: i64) -> Option<Table> {
+        let uid = e.user;
+        match e.props {
             Props::SessionEnded {
                 reason,
                 duration_ms,
                 ..
-            } => {
-                let open = self.user(uid).open.take();
-                let trigger = open.map(|o| TRIGGERS[o.2 as usize]).unwrap_or("internal");
-                let b = self.buf(Table::Sessions, uid).begin();
-                b.int(uid).int(e.session).id("s", uid, e.session);
-                b.ts(t - duration_ms)
-                    .ts(t)
-                    .int(duration_ms)
-                    .text(trigger)
-                    .text(reason.name())
-                    .end();
-                Some(Table::Sessions)
-            }
+            } => self.session_row(e, t, reason, duration_ms),
             Props::PointsEarned {
                 amount,
                 source,
@@ -419,24 +473,6 @@ impl<R: RowSink> Projection<R> {
                     .int(balance)
                     .end();
                 Some(Table::PointsLedger)
-            }
-            Props::ChallengeViewed { challenge } => {
-                self.user(uid).engaged |= 1 << challenge;
-                None
-            }
-            Props::StatUpdated { code, value, .. } => {
-                self.user(uid).stats[code as usize] = value;
-                None
-            }
-            Props::GoalCompleted { goal, .. } => {
-                self.user(uid).goals.push((goal, t, None));
-                None
-            }
-            Props::GoalClaimed { goal, .. } => {
-                if let Some(g) = self.user(uid).goals.iter_mut().find(|g| g.0 == goal) {
-                    g.2 = Some(t);
-                }
-                None
             }
             Props::GiftCreated {
                 gift,
@@ -497,10 +533,6 @@ impl<R: RowSink> Projection<R> {
                     .end();
                 Some(Table::Purchases)
             }
-            Props::NudgeSent { nudge, campaign } => {
-                self.user(uid).nudges.push((nudge, t, campaign));
-                None
-            }
             Props::NudgeOpened { nudge, .. } => {
                 let u = self.user(uid);
                 match u.nudges.iter().position(|n| n.0 == nudge) {
@@ -512,16 +544,8 @@ impl<R: RowSink> Projection<R> {
                     None => None,
                 }
             }
-            Props::Churned { .. } => {
-                self.user(uid).churned_ms = Some(t);
-                None
-            }
             _ => None,
-        };
-        if let Some(table) = touched {
-            self.flush(table, false)?;
         }
-        Ok(())
     }
 
     fn nudge_row(
@@ -646,7 +670,7 @@ impl<R: RowSink> Projection<R> {
 /// The `props` object of an event line: everything after `,"props":` but the closing
 /// brace and newline. The fields before it never contain that text (persona names are
 /// plain identifiers), so the first match is the right one.
-pub fn props_of(line: &[u8]) -> &[u8] {
+pub(crate) fn props_of(line: &[u8]) -> &[u8] {
     const KEY: &[u8] = b",\"props\":";
     // The first occurrence: props is the line's last field, and a nested key of the same
     // name can only come after it. memmem: a byte-window scan here was a twelfth of the
@@ -682,15 +706,15 @@ mod tests {
     }
 
     #[test]
-    fn wire_types_agree_with_kinds_and_columns() {
+    fn wire_types_agree_with_column_types_and_columns() {
         for t in Table::ALL {
             assert_eq!(t.wire().len(), t.columns().len(), "{}", t.name());
-            for (w, k) in t.wire().iter().zip(t.kinds()) {
+            for (w, k) in t.wire().iter().zip(t.column_types()) {
                 let same = match w {
-                    Wire::I2 | Wire::I4 | Wire::I8 => *k == Kind::Int,
-                    Wire::Text => *k == Kind::Text,
-                    Wire::Ts => *k == Kind::Ts,
-                    Wire::Json => *k == Kind::Json,
+                    Wire::I2 | Wire::I4 | Wire::I8 => *k == ColumnType::Int,
+                    Wire::Text => *k == ColumnType::Text,
+                    Wire::Ts => *k == ColumnType::Ts,
+                    Wire::Json => *k == ColumnType::Json,
                 };
                 assert!(same, "{}: {w:?} vs {k:?}", t.name());
             }

@@ -14,17 +14,17 @@ use super::RunMeta;
 use super::copy::field;
 use super::keys::KEYS;
 use super::owner::{self, Mark, Role, Verdict};
-use super::projection::{Kind, RowSink, Table};
+use super::projection::{ColumnType, RowSink, Table};
 use super::{DbError, Steps};
 
-pub static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
+pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
 /// The file being written cannot be opened or set up: say which, and what to check.
 fn cannot_write(partial: &Path, e: impl std::fmt::Display) -> DbError {
-    DbError::Refused(format!(
-        "cannot write {}: {e}\n    fix: check that its folder is writable and the disk has room, or choose another file with --sqlite FILE",
-        partial.display()
-    ))
+    DbError::refused(
+        format!("cannot write {}: {e}", partial.display()),
+        "check that its folder is writable and the disk has room, or choose another file with --sqlite FILE",
+    )
 }
 
 /// `<file>.simulate-` and `.partial`: what every partial file of `path` is called between.
@@ -226,7 +226,7 @@ impl SqliteLoader {
         match self.inserter.take().map(|h| h.join()) {
             Some(Ok(r)) => r,
             Some(Err(_)) => Err(DbError::failed("the SQLite thread", "it stopped abruptly")),
-            None => Err(DbError::Refused("the SQLite file is closed".into())),
+            None => Err(DbError::failed("the SQLite file", "it is closed")),
         }
     }
 
@@ -264,7 +264,7 @@ impl SqliteLoader {
             "INSERT INTO run_meta (id, version, config, seed, users, days, events, events_sha256, complete) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)",
             rusqlite::params![
                 meta.version,
-                meta.config.to_string(),
+                serde_json::to_string(&meta.config).unwrap_or_default(),
                 meta.seed as i64,
                 meta.users as i64,
                 meta.days as i64,
@@ -286,10 +286,13 @@ impl SqliteLoader {
         if self.path.exists()
             && let Err(why) = replaceable(&self.path)
         {
-            return Err(DbError::Refused(format!(
-                "{} appeared during the load and {why}; it was left as it is\n    fix: choose another --sqlite path",
-                self.path.display()
-            )));
+            return Err(DbError::refused(
+                format!(
+                    "{} appeared during the load and {why}; it was left as it is",
+                    self.path.display()
+                ),
+                "choose another --sqlite path",
+            ));
         }
         std::fs::rename(&self.partial, &self.path).map_err(|e| {
             DbError::failed(format!("moving the file to {}", self.path.display()), e)
@@ -317,7 +320,7 @@ impl Inserter {
     /// freeing them was half of the load's CPU.)
     fn insert_chunk(&mut self, table: Table, chunk: &[u8]) -> Result<(), DbError> {
         let cols = table.columns().len();
-        let kinds = table.kinds();
+        let types = table.column_types();
         let failed = |e| DbError::failed(format!("inserting into {}", table.name()), e);
         let tx = self
             .conn
@@ -330,12 +333,12 @@ impl Inserter {
                 let mut found = 0;
                 for (i, f) in line.split(|b| *b == b'\t').enumerate() {
                     found += 1;
-                    let Some(k) = kinds.get(i) else { continue };
+                    let Some(k) = types.get(i) else { continue };
                     // Integers go in as integers: bound as text, SQLite would convert
                     // each one to match the column's affinity.
                     let bound = match (field(f), k) {
                         (None, _) => stmt.raw_bind_parameter(i + 1, rusqlite::types::Null),
-                        (Some(v), Kind::Int) => match v.parse::<i64>() {
+                        (Some(v), ColumnType::Int) => match v.parse::<i64>() {
                             Ok(n) => stmt.raw_bind_parameter(i + 1, n),
                             Err(_) => stmt.raw_bind_parameter(i + 1, v.as_ref()),
                         },

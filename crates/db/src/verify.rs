@@ -15,22 +15,60 @@ use sqlx::{AssertSqlSafe, Row};
 use super::DbError;
 use super::conn::{Db, on_db};
 use super::copy::fields;
-use super::projection::{Kind, RowSink, Table};
+use super::projection::{ColumnType, RowSink, Table};
 use simulate_core::units::{DAY, HOUR, MINUTE, SECOND, days_from_civil};
+
+/// verify's report as a type: what `verify --summary-export` writes (schema/
+/// verify-report.v1.json describes the same document).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct VerifyReport {
+    /// Where it read: a SQLite file, or a schema of a PostgreSQL URL (password masked).
+    pub verified: String,
+    pub ok: bool,
+    /// The timeline regenerated from run_meta has the SHA-256 the seed recorded.
+    pub timeline_same_as_seeded: bool,
+    pub tables: Vec<TableReport>,
+    pub checks: Vec<CheckReport>,
+}
+
+/// One table: rows and order-free digest expected (from the timeline) and found.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TableReport {
+    pub table: String,
+    pub ok: bool,
+    pub rows_expected: u64,
+    pub rows_found: u64,
+    pub digest_expected: String,
+    pub digest_found: String,
+}
+
+/// One named invariant check and how many rows break it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CheckReport {
+    pub check: String,
+    pub ok: bool,
+    pub failures: i64,
+    pub what: String,
+}
 
 /// Row count and order-free digest of one table.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TableDigest {
     pub rows: u64,
-    pub sum: u128,
+    pub(crate) sum: u128,
 }
 
 impl TableDigest {
     /// Adds one row; `scratch` is a buffer the caller keeps for its rows, so that the
     /// tens of millions of rows of a large seed cost no allocation each.
-    fn add<S: AsRef<str>>(&mut self, row: &[Option<S>], kinds: &[Kind], scratch: &mut Vec<u8>) {
+    fn add<S: AsRef<str>>(
+        &mut self,
+        row: &[Option<S>],
+        types: &[ColumnType],
+        scratch: &mut Vec<u8>,
+    ) {
         scratch.clear();
-        for (i, (v, k)) in row.iter().zip(kinds).enumerate() {
+        for (i, (v, k)) in row.iter().zip(types).enumerate() {
             if i > 0 {
                 scratch.push(b'\t');
             }
@@ -53,9 +91,9 @@ impl TableDigest {
     }
 
     /// Adds every line of a chunk of COPY text rows.
-    fn add_lines(&mut self, chunk: &[u8], kinds: &[Kind], scratch: &mut Vec<u8>) {
+    fn add_lines(&mut self, chunk: &[u8], types: &[ColumnType], scratch: &mut Vec<u8>) {
         for line in chunk.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-            self.add(&fields(line), kinds, scratch);
+            self.add(&fields(line), types, scratch);
         }
     }
 
@@ -66,19 +104,19 @@ impl TableDigest {
 
 /// One spelling per value, appended to `out`: integers and timestamps as integers (ms),
 /// JSON re-serialized with sorted keys.
-fn canonical(v: &str, k: Kind, out: &mut Vec<u8>) {
+fn canonical(v: &str, k: ColumnType, out: &mut Vec<u8>) {
     let mut int = |n: i64| out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
     match k {
-        Kind::Int => match v.trim().parse::<i64>() {
+        ColumnType::Int => match v.trim().parse::<i64>() {
             Ok(n) => int(n),
             Err(_) => out.extend_from_slice(v.as_bytes()),
         },
-        Kind::Text => out.extend_from_slice(v.as_bytes()),
-        Kind::Ts => match ts_ms(v) {
+        ColumnType::Text => out.extend_from_slice(v.as_bytes()),
+        ColumnType::Ts => match ts_ms(v) {
             Some(n) => int(n),
             None => out.extend_from_slice(v.as_bytes()),
         },
-        Kind::Json => {
+        ColumnType::Json => {
             let mark = out.len();
             let parsed = serde_json::from_str::<serde_json::Value>(v)
                 .ok()
@@ -136,7 +174,7 @@ impl RowSink for DigestSink {
         _rows: u64,
     ) -> std::io::Result<()> {
         let d = self.tables.entry(table).or_default();
-        d.add_lines(&chunk, table.kinds(), &mut self.scratch);
+        d.add_lines(&chunk, table.column_types(), &mut self.scratch);
         Ok(())
     }
 }
@@ -157,7 +195,7 @@ fn sqlite_digest(
     )?;
     // verify reads every table whole: mapped pages spare a copy per page read.
     conn.pragma_update(None, "mmap_size", 1i64 << 32)?;
-    let kinds = table.kinds();
+    let types = table.column_types();
     let mut stmt = conn.prepare(&format!(
         "SELECT {} FROM {}",
         table.columns().join(", "),
@@ -168,7 +206,7 @@ fn sqlite_digest(
         // Each value straight into its canonical spelling: an integer is the same
         // digits whatever the column's kind, so it skips the text round trip.
         scratch.clear();
-        for (i, k) in kinds.iter().enumerate() {
+        for (i, k) in types.iter().enumerate() {
             if i > 0 {
                 scratch.push(b'\t');
             }
@@ -197,9 +235,9 @@ fn pg_select(table: Table) -> String {
     let cols: Vec<String> = table
         .columns()
         .iter()
-        .zip(table.kinds())
+        .zip(table.column_types())
         .map(|(c, k)| match k {
-            Kind::Ts => format!("(extract(epoch from {c}) * 1000)::bigint"),
+            ColumnType::Ts => format!("(extract(epoch from {c}) * 1000)::bigint"),
             _ => c.to_string(),
         })
         .collect();
@@ -212,7 +250,7 @@ impl Db<'_> {
     pub async fn digest(&mut self, table: Table, rows: &AtomicU64) -> Result<TableDigest, DbError> {
         let mut d = TableDigest::default();
         let mut scratch = Vec::with_capacity(512);
-        let kinds = table.kinds();
+        let types = table.column_types();
         // `missing` has already checked the tables and columns, so a failure here is the
         // server or the connection.
         let fail = |e: sqlx::Error| {
@@ -220,10 +258,10 @@ impl Db<'_> {
             let why = e
                 .as_database_error()
                 .map_or_else(|| e.to_string(), |d| d.message().to_string());
-            DbError::Refused(format!(
-                "reading table {}: {why}\n    fix: check that the database server is up and reachable, then run verify again",
-                table.name()
-            ))
+            DbError::refused(
+                format!("reading table {}: {why}", table.name()),
+                "check that the database server is up and reachable, then run verify again",
+            )
         };
         match self {
             // COPY TO streams the rows as text lines, which the expected side's parser
@@ -236,12 +274,12 @@ impl Db<'_> {
                     // PostgreSQL sends a row per message; a partial line waits for the rest.
                     carry.extend_from_slice(&bytes);
                     if let Some(end) = memchr::memrchr(b'\n', &carry) {
-                        d.add_lines(&carry[..end], kinds, &mut scratch);
+                        d.add_lines(&carry[..end], types, &mut scratch);
                         carry.drain(..=end);
                         rows.store(d.rows, Ordering::Relaxed);
                     }
                 }
-                d.add_lines(&carry, kinds, &mut scratch);
+                d.add_lines(&carry, types, &mut scratch);
             }
             // SQLite: read through rusqlite on this thread. sqlx handed each row over from
             // a worker thread of its own with a wake-up, and formatting rows as text in
@@ -253,10 +291,7 @@ impl Db<'_> {
                         .await
                         .map_err(fail)?;
                 sqlite_digest(&file, table, &mut d, &mut scratch, rows).map_err(|e| {
-                    DbError::Refused(format!(
-                        "reading table {} of {file}: {e}\n    fix: check that the file is readable and not being written, then run verify again",
-                        table.name()
-                    ))
+                    DbError::refused(format!("reading table {} of {file}: {e}", table.name()), "check that the file is readable and not being written, then run verify again")
                 })?;
             }
         }
@@ -411,7 +446,7 @@ impl Db<'_> {
 }
 
 /// Per event kind: (required keys, allowed keys), from the published JSON Schema.
-pub fn props_keys() -> BTreeMap<String, (Vec<String>, Vec<String>)> {
+pub(crate) fn props_keys() -> BTreeMap<String, (Vec<String>, Vec<String>)> {
     let schema: serde_json::Value =
         serde_json::from_str(include_str!("../../../schema/event.v1.json")).unwrap_or_default();
     let mut out = BTreeMap::new();
@@ -449,34 +484,41 @@ mod tests {
             ts_ms("2026-01-05T00:00:01.500+00:00")
         );
         assert_eq!(ts_ms("1767571201500"), ts_ms("2026-01-05T00:00:01.500Z"));
-        let canon = |v: &str, k: Kind| {
+        let canon = |v: &str, k: ColumnType| {
             let mut out = b"x".to_vec();
             canonical(v, k, &mut out);
             String::from_utf8(out).unwrap()
         };
         assert_eq!(
-            canon(r#"{"b": 1, "a": [2]}"#, Kind::Json),
+            canon(r#"{"b": 1, "a": [2]}"#, ColumnType::Json),
             r#"x{"a":[2],"b":1}"#
         );
         assert_eq!(
-            canon(r#"{"a":[2],"b":1}"#, Kind::Json),
+            canon(r#"{"a":[2],"b":1}"#, ColumnType::Json),
             r#"x{"a":[2],"b":1}"#
         );
-        assert_eq!(canon("{not json", Kind::Json), "x{not json");
-        assert_eq!(canon(" 042", Kind::Int), "x42");
-        assert_eq!(canon("2026-01-05T00:00:01.5Z", Kind::Ts), "x1767571201500");
+        assert_eq!(canon("{not json", ColumnType::Json), "x{not json");
+        assert_eq!(canon(" 042", ColumnType::Int), "x42");
+        assert_eq!(
+            canon("2026-01-05T00:00:01.5Z", ColumnType::Ts),
+            "x1767571201500"
+        );
         let mut a = TableDigest::default();
         let mut b = TableDigest::default();
         let scratch = &mut Vec::new();
         let r1 = vec![Some("1".to_string()), None];
         let r2 = vec![Some("2".to_string()), Some("x".to_string())];
-        a.add(&r1, &[Kind::Int, Kind::Text], scratch);
-        a.add(&r2, &[Kind::Int, Kind::Text], scratch);
-        b.add(&r2, &[Kind::Int, Kind::Text], scratch);
-        b.add(&r1, &[Kind::Int, Kind::Text], scratch);
+        a.add(&r1, &[ColumnType::Int, ColumnType::Text], scratch);
+        a.add(&r2, &[ColumnType::Int, ColumnType::Text], scratch);
+        b.add(&r2, &[ColumnType::Int, ColumnType::Text], scratch);
+        b.add(&r1, &[ColumnType::Int, ColumnType::Text], scratch);
         assert_eq!(a, b, "order does not matter");
         let mut c = TableDigest::default();
-        c.add_lines(b"2\tx\n1\t\\N\n", &[Kind::Int, Kind::Text], scratch);
+        c.add_lines(
+            b"2\tx\n1\t\\N\n",
+            &[ColumnType::Int, ColumnType::Text],
+            scratch,
+        );
         assert_eq!(c, a, "COPY text lines digest like the values they hold");
         assert_eq!(
             props_keys().len(),

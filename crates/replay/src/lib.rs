@@ -6,11 +6,13 @@
 //! runs goes to the caller's [`Options::watch`], and nothing here prints.
 
 pub mod drivers;
+mod error;
 pub mod mapping;
 pub mod outcome;
 pub mod pacer;
 pub mod source;
 pub mod stats;
+pub mod summary;
 pub mod thresholds;
 pub mod tls;
 
@@ -19,14 +21,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
 use simulate_core::engine::Engine;
 
 use drivers::{Driver, Targets};
+pub use error::ReplayError;
 use mapping::Mapping;
 use pacer::{Live, Plan};
 use source::Phases;
 use stats::{Stats, by_kind, percentiles};
+use summary::{ReplayConfig, SUMMARY_SCHEMA, Skipped, Summary, Totals, Verdict};
 use thresholds::Threshold;
 use tls::Tls;
 
@@ -52,7 +55,7 @@ pub struct Options {
     /// the engine simulates up to the window's start.
     pub watch: Option<Watch>,
     /// Echoed in the summary's `config`.
-    pub config: Value,
+    pub config: ReplayConfig,
 }
 
 /// A live view's callback: `None` until the first request is due.
@@ -79,14 +82,18 @@ pub struct LiveFigures {
 }
 
 pub struct Report {
-    pub summary: Value,
+    pub summary: Summary,
     pub failed_thresholds: usize,
     pub interrupted: bool,
 }
 
 /// Runs a whole replay; blocks until it ends or `stop` is set and the drain bound passes
 /// (or `hurry` is set: the summary then covers what has answered, the rest abandoned).
-pub fn replay(o: Options, stop: Arc<AtomicBool>, hurry: Arc<AtomicBool>) -> Result<Report, String> {
+pub fn replay(
+    o: Options,
+    stop: Arc<AtomicBool>,
+    hurry: Arc<AtomicBool>,
+) -> Result<Report, ReplayError> {
     // The pacer thread needs a core of its own: on 2 cores one I/O worker held higher
     // rates with less CPU than two (docs/PERFORMANCE.md).
     let workers = o.io_threads.unwrap_or_else(|| {
@@ -97,7 +104,7 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>, hurry: Arc<AtomicBool>) -> Resu
         .enable_all()
         .thread_name("replay")
         .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+        .map_err(|e| ReplayError::Failed(format!("cannot start the runtime: {e}")))?;
     let driver = Arc::new(rt.block_on(Driver::new(
         Arc::clone(&o.mapping),
         &o.targets,
@@ -116,7 +123,7 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>, hurry: Arc<AtomicBool>) -> Resu
             Feed::Engine(engine) => source::from_engine(*engine, window, phases, tx, &feed_stop),
             Feed::Log(path) => source::from_log(&path, window, &phases, tx, &feed_stop),
         })
-        .map_err(|e| format!("cannot start the timeline thread: {e}"))?;
+        .map_err(|e| ReplayError::Failed(format!("cannot start the timeline thread: {e}")))?;
 
     let stats = Arc::new(Mutex::new(Stats::new(Instant::now())));
     let live = Arc::new(Live::default());
@@ -151,7 +158,7 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>, hurry: Arc<AtomicBool>) -> Resu
     // Wait for the producer so its error, if any, shows.
     let fed = producer
         .join()
-        .map_err(|_| "the timeline thread failed".to_string())?;
+        .map_err(|_| ReplayError::Failed("the timeline thread failed".into()))?;
     rt.shutdown_timeout(Duration::from_millis(100));
     fed?;
 
@@ -162,54 +169,47 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>, hurry: Arc<AtomicBool>) -> Resu
     // Requests still out count as errors of their own class, timed up to now: a stalled
     // target must not look fast and error-free because its answers never came.
     let abandoned = stats.abandon(Instant::now());
-    if let Some(sio) = &driver.socketio {
-        stats.fanout = sio.fanouts();
+    if let Some(socketio) = &driver.socketio {
+        stats.fanout = socketio.fanouts();
     }
-    let mut verdicts = Vec::new();
-    let mut failed = 0;
-    for t in &o.thresholds {
-        let (v, ok) = t.report(&stats);
-        failed += !ok as usize;
-        verdicts.push(v);
-    }
+    let thresholds: Vec<Verdict> = o.thresholds.iter().map(|t| t.verdict(&stats)).collect();
+    let failed = thresholds.iter().filter(|v| !v.ok).count();
     let total = stats.total();
     let wall = ended.wall.as_secs_f64().max(1e-9);
+    let per_s = |n: u64| (n as f64 / wall * 10.0).round() / 10.0;
     let phase_name = |p: u8| o.phases.name(p).to_string();
-    let summary = json!({
-        "schema": "simulate.replay-summary.v1",
-        "version": env!("CARGO_PKG_VERSION"),
-        "config": o.config,
-        "interrupted": ended.interrupted,
-        "wall_seconds": (wall * 1000.0).round() / 1000.0,
-        "totals": {
-            "scheduled": stats.scheduled,
-            "sent": stats.sent,
-            "completed": total.count() - abandoned,
-            "ok": total.ok,
-            "errors": total.errors,
-            "late": stats.late,
-            "connection_waits": stats.connection_waits,
-            "chained": stats.chained,
-            "abandoned": abandoned,
-            "unmapped": stats.unmapped.iter().sum::<u64>(),
-            "server_side": stats.server_side.iter().sum::<u64>(),
-            "scheduled_per_s": (stats.scheduled as f64 / wall * 10.0).round() / 10.0,
-            "achieved_per_s": ((total.count() - abandoned) as f64 / wall * 10.0).round() / 10.0,
+    let summary = Summary {
+        schema: SUMMARY_SCHEMA.into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        config: o.config,
+        interrupted: ended.interrupted,
+        wall_seconds: (wall * 1000.0).round() / 1000.0,
+        totals: Totals {
+            scheduled: stats.scheduled,
+            sent: stats.sent,
+            completed: total.count() - abandoned,
+            ok: total.ok,
+            errors: total.errors,
+            late: stats.late,
+            connection_waits: stats.connection_waits,
+            chained: stats.chained,
+            abandoned,
+            unmapped: stats.unmapped.iter().sum(),
+            server_side: stats.server_side.iter().sum(),
+            scheduled_per_s: per_s(stats.scheduled),
+            achieved_per_s: per_s(total.count() - abandoned),
         },
-        "overall": stats.total_json(),
-        "scheduler_lag_ms": percentiles(&stats.lag),
-        "skipped": {
-            "unmapped": by_kind(&stats.unmapped),
-            "server_side": by_kind(&stats.server_side),
+        overall: total.figures(),
+        scheduler_lag_ms: percentiles(&stats.lag),
+        skipped: Skipped {
+            unmapped: by_kind(&stats.unmapped),
+            server_side: by_kind(&stats.server_side),
         },
-        "groups": stats.groups_json(&o.mapping.tags, &phase_name),
-        "series": stats.series(),
-        "thresholds": verdicts,
-    });
-    let mut summary = summary;
-    if let Some(sio) = &driver.socketio {
-        summary["socketio"] = sio.report();
-    }
+        groups: stats.groups(&o.mapping.tags, &phase_name),
+        series: stats.series(),
+        thresholds,
+        socketio: driver.socketio.as_ref().map(|s| s.report()),
+    };
     Ok(Report {
         summary,
         failed_thresholds: failed,
@@ -220,10 +220,10 @@ pub fn replay(o: Options, stop: Arc<AtomicBool>, hurry: Arc<AtomicBool>) -> Resu
 /// Sessions still open at the window's end: their connections closed politely, unless a
 /// second Ctrl-C asked for the summary now.
 fn close_sessions(rt: &tokio::runtime::Runtime, driver: &Driver, hurry: &AtomicBool) {
-    if let Some(sio) = &driver.socketio {
+    if let Some(socketio) = &driver.socketio {
         rt.block_on(async {
             tokio::select! {
-                _ = sio.close_all() => {}
+                _ = socketio.close_all() => {}
                 _ = pacer::stopped(hurry) => {}
             }
         });

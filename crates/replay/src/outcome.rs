@@ -9,7 +9,7 @@ use tokio_tungstenite::tungstenite;
 
 /// How one request ended.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// A response with an expected status.
     Ok(u16),
     /// A response whose status the mapping does not expect.
@@ -19,7 +19,7 @@ pub enum Outcome {
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ErrorClass {
+pub(crate) enum ErrorClass {
     Refused,
     Reset,
     Timeout,
@@ -34,7 +34,7 @@ pub enum ErrorClass {
 }
 
 impl ErrorClass {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             ErrorClass::Refused => "refused",
             ErrorClass::Reset => "reset",
@@ -49,7 +49,7 @@ impl ErrorClass {
 }
 
 /// A failed connect's or write's class.
-pub fn io_error_class(e: &std::io::Error) -> ErrorClass {
+pub(crate) fn io_error_class(e: &std::io::Error) -> ErrorClass {
     io_class(e).unwrap_or(ErrorClass::Connect)
 }
 
@@ -87,7 +87,7 @@ fn chain_class(mut src: Option<&(dyn std::error::Error + 'static)>) -> Option<Er
     None
 }
 
-pub fn hyper_class(e: &hyper::Error) -> ErrorClass {
+pub(crate) fn hyper_class(e: &hyper::Error) -> ErrorClass {
     if e.is_timeout() {
         return ErrorClass::Timeout;
     }
@@ -102,7 +102,7 @@ pub fn hyper_class(e: &hyper::Error) -> ErrorClass {
 }
 
 /// A reqwest error's class, from its flags and the io error underneath.
-pub fn reqwest_class(e: &reqwest::Error) -> ErrorClass {
+pub(crate) fn reqwest_class(e: &reqwest::Error) -> ErrorClass {
     if e.is_timeout() {
         return ErrorClass::Timeout;
     }
@@ -120,7 +120,7 @@ pub fn reqwest_class(e: &reqwest::Error) -> ErrorClass {
 }
 
 /// A WebSocket (Socket.IO transport) error's class.
-pub fn ws_class(e: &tungstenite::Error) -> ErrorClass {
+pub(crate) fn ws_class(e: &tungstenite::Error) -> ErrorClass {
     match e {
         tungstenite::Error::Io(io) => io_error_class(io),
         tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => {
@@ -132,6 +132,6 @@ pub fn ws_class(e: &tungstenite::Error) -> ErrorClass {
 }
 
 /// A transport failure's class from the error chain (refused, reset, timeout, …).
-pub fn transport_class(e: &(dyn std::error::Error + 'static)) -> ErrorClass {
+pub(crate) fn transport_class(e: &(dyn std::error::Error + 'static)) -> ErrorClass {
     chain_class(Some(e)).unwrap_or(ErrorClass::Connect)
 }

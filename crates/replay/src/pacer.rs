@@ -43,16 +43,16 @@ pub struct Plan {
 
 /// What the live view reads while the pacer runs.
 #[derive(Debug, Default)]
-pub struct Live {
+pub(crate) struct Live {
     pub in_flight: AtomicUsize,
     pub sim_ms: AtomicI64,
-    pub started: OnceLock<Instant>,
+    pub(crate) started: OnceLock<Instant>,
 }
 
 #[derive(Debug)]
-pub struct Ended {
+pub(crate) struct Ended {
     pub interrupted: bool,
-    pub wall: Duration,
+    pub(crate) wall: Duration,
 }
 
 /// How far behind its instant an event may leave and still count as on time once the
@@ -63,7 +63,7 @@ const ON_TIME: Duration = Duration::from_millis(1);
 const WAKE: Duration = Duration::from_millis(100);
 
 /// Returns once `stop` is set (checked every [`WAKE`]).
-pub async fn stopped(stop: &AtomicBool) {
+pub(crate) async fn stopped(stop: &AtomicBool) {
     while !stop.load(Ordering::Relaxed) {
         tokio::time::sleep(WAKE).await;
     }
@@ -135,8 +135,7 @@ impl Job {
 /// Sends every event from `rx` at its instant, on the calling thread, handing requests to
 /// `rt`. Returns when the source is exhausted (and the requests answered) or `stop` is
 /// set (and the drain bound passed, or `hurry` was set: a second Ctrl-C).
-#[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
-pub fn pace(
+pub(crate) fn pace(
     mut rx: mpsc::Receiver<Vec<Due>>,
     driver: Arc<Driver>,
     stats: Arc<Mutex<Stats>>,
@@ -145,161 +144,250 @@ pub fn pace(
     (stop, hurry): (Arc<AtomicBool>, Arc<AtomicBool>),
     rt: &Handle,
 ) -> Ended {
-    let slots = Arc::new(Semaphore::new(plan.max_in_flight));
-    let wires = plan
-        .connections
-        .filter(|n| *n < plan.max_in_flight)
-        .map(|n| Arc::new(Semaphore::new(n)));
-    let mut t0: Option<Instant> = None;
-    let ns_per_sim_ms = 1e6 / plan.factor;
-    // Each user's last request: the next one waits for it. Pruned of finished entries
-    // now and then so the map holds users with a request out, not every user seen.
-    // Keyed by a hash of the user id: no allocation per request, and a collision only
-    // makes two users wait for each other now and then.
-    let mut tails: HashMap<u64, oneshot::Receiver<()>> = HashMap::new();
-    let hasher = std::hash::BuildHasherDefault::<std::hash::DefaultHasher>::default();
-    // Skipped events since the last hand-over, recorded with the jobs under one lock.
-    let mut skipped: Vec<(Instant, u16, bool)> = Vec::new();
-    let mut prune_at = 4096;
-    let mut next_id = 0u64;
-    // Requests due at the same wake-up go to the runtime together: one cross-thread
-    // hand-over per wake-up instead of one per request (measured: a quarter of the CPU
-    // went to waking workers).
-    let mut ready: Vec<Job> = Vec::new();
-    let mut backlog = false;
-    let flush = |ready: &mut Vec<Job>, skipped: &mut Vec<(Instant, u16, bool)>| {
-        if !skipped.is_empty() || !ready.is_empty() {
-            let mut s = stats.lock().expect("stats lock");
-            for (intended, kind, server_side) in skipped.drain(..) {
+    let mut p = Pacer::new(driver, stats, live, &plan, (stop, hurry), rt);
+    let interrupted = 'run: loop {
+        p.flush();
+        // The source stops on `stop` too, which closes the channel.
+        let Some(batch) = rx.blocking_recv() else {
+            break p.stop.load(Ordering::Relaxed);
+        };
+        let t0 = p.start();
+        for due in batch {
+            let offset = (due.t_ms - plan.window.from_ms).max(0) as f64 * p.ns_per_sim_ms;
+            let intended = t0 + Duration::from_nanos(offset as u64);
+            if p.sleep_until(intended).is_err() || p.schedule(due, intended).is_err() {
+                break 'run true;
+            }
+        }
+    };
+    p.flush();
+    drop(rx);
+    p.drain(interrupted, &plan)
+}
+
+/// Ctrl-C came: the pacer stops handing out requests.
+struct Stopped;
+
+/// The pacer's state between events.
+struct Pacer<'rt> {
+    driver: Arc<Driver>,
+    stats: Arc<Mutex<Stats>>,
+    live: Arc<Live>,
+    stop: Arc<AtomicBool>,
+    /// A second Ctrl-C: stop waiting for what is in flight.
+    hurry: Arc<AtomicBool>,
+    rt: &'rt Handle,
+    /// `--max-in-flight`.
+    slots: Arc<Semaphore>,
+    /// `--connections`, when it is lower.
+    wires: Option<Arc<Semaphore>>,
+    t0: Option<Instant>,
+    ns_per_sim_ms: f64,
+    /// Each user's last request: the next one waits for it. Pruned of finished entries
+    /// now and then so the map holds users with a request out, not every user seen.
+    /// Keyed by a hash of the user id: no allocation per request, and a collision only
+    /// makes two users wait for each other now and then.
+    tails: HashMap<u64, oneshot::Receiver<()>>,
+    hasher: std::hash::BuildHasherDefault<std::hash::DefaultHasher>,
+    prune_at: usize,
+    /// The last request's id (see `Stats::open`).
+    next_id: u64,
+    /// Skipped events since the last hand-over, recorded with the jobs under one lock.
+    skipped: Vec<(Instant, u16, bool)>,
+    /// Requests due at the same wake-up go to the runtime together: one cross-thread
+    /// hand-over per wake-up instead of one per request (measured: a quarter of the CPU
+    /// went to waking workers).
+    ready: Vec<Job>,
+    /// The pacer is behind after a wait for a slot.
+    backlog: bool,
+}
+
+impl<'rt> Pacer<'rt> {
+    fn new(
+        driver: Arc<Driver>,
+        stats: Arc<Mutex<Stats>>,
+        live: Arc<Live>,
+        plan: &Plan,
+        (stop, hurry): (Arc<AtomicBool>, Arc<AtomicBool>),
+        rt: &'rt Handle,
+    ) -> Pacer<'rt> {
+        Pacer {
+            driver,
+            stats,
+            live,
+            stop,
+            hurry,
+            rt,
+            slots: Arc::new(Semaphore::new(plan.max_in_flight)),
+            wires: plan
+                .connections
+                .filter(|n| *n < plan.max_in_flight)
+                .map(|n| Arc::new(Semaphore::new(n))),
+            t0: None,
+            ns_per_sim_ms: 1e6 / plan.factor,
+            tails: HashMap::new(),
+            hasher: Default::default(),
+            prune_at: 4096,
+            next_id: 0,
+            skipped: Vec::new(),
+            ready: Vec::new(),
+            backlog: false,
+        }
+    }
+
+    /// The wall instant of the window's start, set when the first events arrive.
+    fn start(&mut self) -> Instant {
+        *self.t0.get_or_insert_with(|| {
+            let now = Instant::now();
+            self.stats.lock().expect("stats lock").start = now;
+            let _ = self.live.started.set(now);
+            now
+        })
+    }
+
+    /// Records what was decided since the last hand-over and hands the ready requests
+    /// to the runtime.
+    fn flush(&mut self) {
+        if !self.skipped.is_empty() || !self.ready.is_empty() {
+            let mut s = self.stats.lock().expect("stats lock");
+            for (intended, kind, server_side) in self.skipped.drain(..) {
                 s.scheduled(intended);
                 s.skipped(kind, server_side);
             }
-            for j in ready.iter() {
+            for j in self.ready.iter() {
                 s.scheduled(j.intended);
                 s.sent(j.id, j.key, j.intended, j.sent, j.late);
             }
         }
-        if ready.is_empty() {
+        if self.ready.is_empty() {
             return;
         }
-        let jobs = std::mem::take(ready);
-        let (driver, stats, live) = (Arc::clone(&driver), Arc::clone(&stats), Arc::clone(&live));
-        rt.spawn(async move {
+        let jobs = std::mem::take(&mut self.ready);
+        let (driver, stats, live) = (
+            Arc::clone(&self.driver),
+            Arc::clone(&self.stats),
+            Arc::clone(&self.live),
+        );
+        self.rt.spawn(async move {
             for job in jobs {
                 tokio::spawn(job.run(Arc::clone(&driver), Arc::clone(&stats), Arc::clone(&live)));
             }
         });
-    };
-    let interrupted = 'run: loop {
-        flush(&mut ready, &mut skipped);
-        // The source stops on `stop` too, which closes the channel.
-        let Some(batch) = rx.blocking_recv() else {
-            break stop.load(Ordering::Relaxed);
-        };
-        let t0 = *t0.get_or_insert_with(|| {
+    }
+
+    /// Sleeps on this thread until `intended`, handing over what is ready first.
+    fn sleep_until(&mut self, intended: Instant) -> Result<(), Stopped> {
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return Err(Stopped);
+            }
             let now = Instant::now();
-            stats.lock().expect("stats lock").start = now;
-            let _ = live.started.set(now);
-            now
+            if now >= intended {
+                return Ok(());
+            }
+            self.flush();
+            std::thread::sleep((intended - now).min(WAKE));
+        }
+    }
+
+    /// One event at its instant: skipped (counted), or a request with a slot, chained
+    /// behind the same user's previous one.
+    fn schedule(&mut self, due: Due, intended: Instant) -> Result<(), Stopped> {
+        self.live.sim_ms.store(due.t_ms, Ordering::Relaxed);
+        let (tag, protocol) = match self.driver.mapping.route(due.kind) {
+            Route::Send(m) => (m.tag, m.request.protocol()),
+            other => {
+                let server_side = matches!(other, Route::ServerSide);
+                self.skipped.push((intended, due.kind, server_side));
+                return Ok(());
+            }
+        };
+        let (permit, waited) = self.slot()?;
+        let sent = Instant::now();
+        let late = self.late(waited, sent, intended);
+        self.live.in_flight.fetch_add(1, Ordering::Relaxed);
+        let key = Key {
+            protocol,
+            event: due.kind,
+            tag,
+            phase: due.phase,
+        };
+        let (done, done_rx) = oneshot::channel::<()>();
+        let previous = self
+            .tails
+            .insert(self.hasher.hash_one(&due.user_id), done_rx);
+        if self.tails.len() >= self.prune_at {
+            self.tails
+                .retain(|_, rx| matches!(rx.try_recv(), Err(oneshot::error::TryRecvError::Empty)));
+            self.prune_at = (self.tails.len() * 2).max(4096);
+        }
+        self.next_id += 1;
+        self.ready.push(Job {
+            id: self.next_id,
+            due,
+            key,
+            intended,
+            sent,
+            late,
+            permit,
+            previous,
+            done,
+            wires: self.wires.clone(),
         });
-        for due in batch {
-            let offset = (due.t_ms - plan.window.from_ms).max(0) as f64 * ns_per_sim_ms;
-            let intended = t0 + Duration::from_nanos(offset as u64);
-            loop {
-                if stop.load(Ordering::Relaxed) {
-                    break 'run true;
-                }
-                let now = Instant::now();
-                if now >= intended {
-                    break;
-                }
-                flush(&mut ready, &mut skipped);
-                std::thread::sleep((intended - now).min(WAKE));
-            }
-            live.sim_ms.store(due.t_ms, Ordering::Relaxed);
-            let (tag, protocol) = match driver.mapping.route(due.kind) {
-                Route::Send(m) => (m.tag, m.request.protocol()),
-                other => {
-                    skipped.push((intended, due.kind, matches!(other, Route::ServerSide)));
-                    continue;
-                }
-            };
-            let (permit, late) = match Arc::clone(&slots).try_acquire_owned() {
-                Ok(p) => (p, false),
-                Err(_) => {
-                    flush(&mut ready, &mut skipped);
-                    let waited = rt.block_on(async {
-                        tokio::select! {
-                            p = Arc::clone(&slots).acquire_owned() => p.ok(),
-                            _ = stopped(&stop) => None,
-                        }
-                    });
-                    match waited {
-                        Some(p) => (p, true),
-                        None => break 'run true,
+        Ok(())
+    }
+
+    /// An in-flight slot, waiting for one when all are taken; whether it waited.
+    fn slot(&mut self) -> Result<(OwnedSemaphorePermit, bool), Stopped> {
+        Ok(match Arc::clone(&self.slots).try_acquire_owned() {
+            Ok(p) => (p, false),
+            Err(_) => {
+                self.flush();
+                let (slots, stop) = (Arc::clone(&self.slots), Arc::clone(&self.stop));
+                let waited = self.rt.block_on(async {
+                    tokio::select! {
+                        p = slots.acquire_owned() => p.ok(),
+                        _ = stopped(&stop) => None,
                     }
-                }
-            };
-            let sent = Instant::now();
-            // Events queued behind one that waited for a slot are late too, until the
-            // pacer is back on time.
-            let late = if late {
-                backlog = true;
-                true
-            } else if backlog && sent.saturating_duration_since(intended) > ON_TIME {
-                true
-            } else {
-                backlog = false;
-                false
-            };
-            live.in_flight.fetch_add(1, Ordering::Relaxed);
-            let key = Key {
-                protocol,
-                event: due.kind,
-                tag,
-                phase: due.phase,
-            };
-            let (done, done_rx) = oneshot::channel::<()>();
-            let previous = tails.insert(hasher.hash_one(&due.user_id), done_rx);
-            if tails.len() >= prune_at {
-                tails.retain(|_, rx| {
-                    matches!(rx.try_recv(), Err(oneshot::error::TryRecvError::Empty))
                 });
-                prune_at = (tails.len() * 2).max(4096);
+                (waited.ok_or(Stopped)?, true)
             }
-            next_id += 1;
-            ready.push(Job {
-                id: next_id,
-                due,
-                key,
-                intended,
-                sent,
-                late,
-                permit,
-                previous,
-                done,
-                wires: wires.clone(),
-            });
+        })
+    }
+
+    /// Whether a request that left at `sent` is late: it waited for a slot, or it is
+    /// queued behind one that did and the pacer is not back on time yet.
+    fn late(&mut self, waited: bool, sent: Instant, intended: Instant) -> bool {
+        if waited {
+            self.backlog = true;
+            true
+        } else if self.backlog && sent.saturating_duration_since(intended) > ON_TIME {
+            true
+        } else {
+            self.backlog = false;
+            false
         }
-    };
-    flush(&mut ready, &mut skipped);
-    drop(rx);
-    // Let what is in flight finish: on a normal end up to the request timeout, after
-    // Ctrl-C up to the drain bound.
-    let bound = if interrupted {
-        plan.drain
-    } else {
-        driver.mapping.timeout + Duration::from_secs(1)
-    };
-    let all = plan.max_in_flight.min(u32::MAX as usize) as u32;
-    rt.block_on(async {
-        tokio::select! {
-            _ = tokio::time::timeout(bound, slots.acquire_many(all)) => {}
-            _ = stopped(&hurry) => {}
+    }
+
+    /// Lets what is in flight finish: on a normal end up to the request timeout, after
+    /// Ctrl-C up to the drain bound, after a second Ctrl-C not at all.
+    fn drain(self, interrupted: bool, plan: &Plan) -> Ended {
+        let bound = if interrupted {
+            plan.drain
+        } else {
+            self.driver.mapping.timeout + Duration::from_secs(1)
+        };
+        let all = plan.max_in_flight.min(u32::MAX as usize) as u32;
+        let (slots, hurry) = (self.slots, self.hurry);
+        self.rt.block_on(async {
+            tokio::select! {
+                _ = tokio::time::timeout(bound, slots.acquire_many(all)) => {}
+                _ = stopped(&hurry) => {}
+            }
+        });
+        Ended {
+            interrupted,
+            wall: self.t0.map_or(Duration::ZERO, |t| t.elapsed()),
         }
-    });
-    Ended {
-        interrupted,
-        wall: t0.map_or(Duration::ZERO, |t| t.elapsed()),
     }
 }

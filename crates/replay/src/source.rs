@@ -9,7 +9,10 @@ use std::sync::atomic::AtomicBool;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use crate::error::ReplayError;
+
 use simulate_core::bounded::{LOG_LINE, Line, read_line};
+use simulate_core::diagnostic::Problem;
 use simulate_core::engine::Engine;
 use simulate_core::ids;
 use simulate_core::scenario::Scenario;
@@ -17,40 +20,40 @@ use simulate_core::template::Ctx;
 use simulate_core::timeline::{EVENT_KINDS, Event, Sink};
 
 /// `kind` of an event name this version does not know (from a foreign log).
-pub const UNKNOWN_KIND: u16 = u16::MAX;
+pub(crate) const UNKNOWN_KIND: u16 = u16::MAX;
 /// Events per hand-over between the producing thread and the pacer.
 const BATCH: usize = 512;
 /// Batches in the channel: the producer runs at most this far ahead of the clock.
-pub const CHANNEL_BATCHES: usize = 64;
+pub(crate) const CHANNEL_BATCHES: usize = 64;
 
 /// One event due to be sent.
 #[derive(Clone, Debug)]
-pub struct Due {
-    pub t_ms: i64,
-    pub user_id: Box<str>,
-    pub seq: u32,
+pub(crate) struct Due {
+    pub(crate) t_ms: i64,
+    pub(crate) user_id: Box<str>,
+    pub(crate) seq: u32,
     /// The user's session number (from 1), 0 outside a session.
-    pub session: u32,
+    pub(crate) session: u32,
     pub kind: u16,
     /// 0 outside phases, else 1 + the scenario phase's index.
     pub phase: u8,
     /// The event's JSON line, without its newline.
-    pub line: Bytes,
+    pub(crate) line: Bytes,
 }
 
 impl Due {
     /// The event's W3C `traceparent` ([`ids::traceparent`]).
-    pub fn traceparent(&self) -> String {
+    pub(crate) fn traceparent(&self) -> String {
         ids::traceparent(&self.user_id, self.session, self.seq)
     }
 
     /// `<user_id>/<seq>`: every request carries it (`x-sim-event`), whatever the protocol.
-    pub fn event_id(&self) -> String {
+    pub(crate) fn event_id(&self) -> String {
         ids::event_id(&self.user_id, self.seq)
     }
 
     /// What a template may render from this event.
-    pub fn ctx<'a>(
+    pub(crate) fn ctx<'a>(
         &'a self,
         json: Option<&'a serde_json::Value>,
         token: Option<&'a str>,
@@ -67,19 +70,20 @@ impl Due {
         }
     }
 
-    pub fn event_name(&self) -> &'static str {
+    pub(crate) fn event_name(&self) -> &'static str {
         EVENT_KINDS
             .get(self.kind as usize)
             .copied()
             .unwrap_or("unknown")
     }
 
-    /// Reads the fields the pacer needs from one log line.
-    pub fn from_line(line: &[u8]) -> Result<Due, String> {
+    /// Reads the fields the pacer needs from one log line (a copy of it kept).
+    #[cfg(test)]
+    fn from_line(line: &[u8]) -> Result<Due, String> {
         Due::parse(line, Bytes::copy_from_slice)
     }
 
-    /// `from_line`, the line kept by `keep`.
+    /// Reads the fields the pacer needs from one log line, the line kept by `keep`.
     fn parse(line: &[u8], keep: impl FnOnce(&[u8]) -> Bytes) -> Result<Due, String> {
         #[derive(serde::Deserialize)]
         struct Head<'a> {
@@ -137,14 +141,14 @@ impl Phases {
         }
     }
     /// The first phase whose window holds `t`, as 1 + index; 0 for none.
-    pub fn at(&self, t: i64) -> u8 {
+    pub(crate) fn at(&self, t: i64) -> u8 {
         self.spans
             .iter()
             .position(|(a, b)| (*a..*b).contains(&t))
             .map(|i| (i + 1).min(255) as u8)
             .unwrap_or(0)
     }
-    pub fn name(&self, p: u8) -> &str {
+    pub(crate) fn name(&self, p: u8) -> &str {
         match p {
             0 => "steady",
             n => self
@@ -235,13 +239,13 @@ impl Sink for Feed {
 }
 
 /// Runs the engine on this thread into `tx` (call from a dedicated thread).
-pub fn from_engine(
+pub(crate) fn from_engine(
     mut engine: Engine,
     window: Window,
     phases: Phases,
     tx: Tx,
     stop: &AtomicBool,
-) -> Result<(), String> {
+) -> Result<(), ReplayError> {
     let mut feed = Feed {
         tx,
         window,
@@ -253,42 +257,50 @@ pub fn from_engine(
     engine
         .run(&mut feed, stop)
         .map(|_| ())
-        .map_err(|e| format!("the engine stopped: {e}"))
+        .map_err(|e| ReplayError::Failed(format!("the engine stopped: {e}")))
 }
 
 /// Reads a JSONL log on this thread into `tx`; a bad line names the file and line.
-pub fn from_log(
+pub(crate) fn from_log(
     path: &Path,
     window: Window,
     phases: &Phases,
     tx: Tx,
     stop: &AtomicBool,
-) -> Result<(), String> {
+) -> Result<(), ReplayError> {
     let shown = path.display();
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
-    let reader: Box<dyn BufRead> = if path.extension().is_some_and(|x| x == "zst") {
+    let unreadable = |e: std::io::Error| {
+        Problem::new(
+            format!("cannot read {shown}: {e}"),
+            "check the path and its permissions",
+        )
+    };
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let mut reader: Box<dyn BufRead> = if path.extension().is_some_and(|x| x == "zst") {
         Box::new(std::io::BufReader::new(
-            zstd::Decoder::new(file).map_err(|e| format!("cannot read {shown}: {e}"))?,
+            zstd::Decoder::new(file).map_err(unreadable)?,
         ))
     } else {
         Box::new(std::io::BufReader::with_capacity(1 << 20, file))
     };
-    let mut reader = reader;
     let mut batch = Vec::with_capacity(BATCH);
     let mut lines = Lines::new();
     let mut last = i64::MIN;
     let mut line = Vec::new();
-    for i in 0u64.. {
-        match read_line(&mut reader, &mut line, LOG_LINE)
-            .map_err(|e| format!("cannot read {shown}: {e}"))?
-        {
+    for i in 0usize.. {
+        match read_line(&mut reader, &mut line, LOG_LINE).map_err(unreadable)? {
             Line::End => break,
             Line::TooLong => {
-                return Err(format!(
-                    "{shown}:{}: the line is longer than {}: not a timeline event\n    fix: pass a log written by `simulate run` (events.jsonl or events.jsonl.zst); its lines are a few hundred bytes",
-                    i + 1,
-                    simulate_core::bounded::size(LOG_LINE as u64)
-                ));
+                return Err(Problem::in_file(
+                    shown.to_string(),
+                    Some(i + 1),
+                    format!(
+                        "the line is longer than {}: not a timeline event",
+                        simulate_core::bounded::size(LOG_LINE as u64)
+                    ),
+                    "pass a log written by `simulate run` (events.jsonl or events.jsonl.zst); its lines are a few hundred bytes",
+                )
+                .into());
             }
             Line::Read => {}
         }
@@ -296,17 +308,21 @@ pub fn from_log(
             continue;
         }
         let mut due = Due::parse(&line, |l| lines.copy(l)).map_err(|m| {
-            format!(
-                "{shown}:{}: not a timeline event ({m})\n    fix: pass a log written by `simulate run` (events.jsonl or events.jsonl.zst)",
-                i + 1
+            Problem::in_file(
+                shown.to_string(),
+                Some(i + 1),
+                format!("not a timeline event ({m})"),
+                "pass a log written by `simulate run` (events.jsonl or events.jsonl.zst)",
             )
         })?;
         if due.t_ms < last {
-            return Err(format!(
-                "{shown}:{}: events out of time order (t_ms {} after {last})\n    fix: pass the log as `simulate run` wrote it, or sort it by t_ms",
-                i + 1,
-                due.t_ms
-            ));
+            return Err(Problem::in_file(
+                shown.to_string(),
+                Some(i + 1),
+                format!("events out of time order (t_ms {} after {last})", due.t_ms),
+                "pass the log as `simulate run` wrote it, or sort it by t_ms",
+            )
+            .into());
         }
         last = due.t_ms;
         if due.t_ms < window.from_ms {

@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
-use serde_json::{Value, json};
 
 use simulate_core::timeline::EVENT_KINDS;
 
 use crate::mapping::Protocol;
 use crate::outcome::{ErrorClass, Outcome};
+use crate::summary::{self, GroupFigures, Histograms, Percentiles, Tags};
 
 /// Microseconds: the unit every histogram records.
 fn us(d: Duration) -> u64 {
@@ -30,25 +30,25 @@ fn hist() -> Histogram<u64> {
 
 /// Statistics are grouped by these tags.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Key {
-    pub protocol: Protocol,
+pub(crate) struct Key {
+    pub(crate) protocol: Protocol,
     /// The event kind's index in `EVENT_KINDS`.
     pub event: u16,
     /// The request tag's index in the mapping's tags.
-    pub tag: u16,
+    pub(crate) tag: u16,
     pub phase: u8,
 }
 
 /// One group's figures. Mergeable: thresholds over several tags add groups together.
 #[derive(Clone, Debug)]
 pub struct Group {
-    pub latency: Histogram<u64>,
-    pub service: Histogram<u64>,
+    pub(crate) latency: Histogram<u64>,
+    pub(crate) service: Histogram<u64>,
     pub ok: u64,
     pub errors: u64,
     pub late: u64,
-    pub statuses: BTreeMap<u16, u64>,
-    pub classes: BTreeMap<ErrorClass, u64>,
+    pub(crate) statuses: BTreeMap<u16, u64>,
+    pub(crate) classes: BTreeMap<ErrorClass, u64>,
 }
 
 impl Default for Group {
@@ -66,11 +66,11 @@ impl Default for Group {
 }
 
 impl Group {
-    pub fn count(&self) -> u64 {
+    pub(crate) fn count(&self) -> u64 {
         self.ok + self.errors
     }
 
-    pub fn add(&mut self, o: &Group) {
+    pub(crate) fn add(&mut self, o: &Group) {
         let _ = self.latency.add(&o.latency);
         let _ = self.service.add(&o.service);
         self.ok += o.ok;
@@ -84,53 +84,51 @@ impl Group {
         }
     }
 
-    fn to_json(&self) -> Value {
-        json!({
-            "count": self.count(),
-            "ok": self.ok,
-            "errors": self.errors,
-            "late": self.late,
-            "statuses": self.statuses.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
-            "error_classes": self.classes.iter().map(|(k, v)| (k.name().to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
-            "latency_ms": percentiles(&self.latency),
-            "service_ms": percentiles(&self.service),
-            "histograms": {
-                "unit": "us",
-                "encoding": "HdrHistogram V2 + DEFLATE, base64",
-                "latency": encode(&self.latency),
-                "service": encode(&self.service),
+    /// The group's figures as the summary gives them.
+    pub fn figures(&self) -> GroupFigures {
+        GroupFigures {
+            count: self.count(),
+            ok: self.ok,
+            errors: self.errors,
+            late: self.late,
+            statuses: self
+                .statuses
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
+            error_classes: self
+                .classes
+                .iter()
+                .map(|(k, v)| (k.name().to_string(), *v))
+                .collect(),
+            latency_ms: percentiles(&self.latency),
+            service_ms: percentiles(&self.service),
+            histograms: Histograms {
+                unit: "us".into(),
+                encoding: "HdrHistogram V2 + DEFLATE, base64".into(),
+                latency: encode(&self.latency),
+                service: encode(&self.service),
             },
-        })
+        }
     }
 }
-
-/// The percentiles every summary shows, in milliseconds.
-pub const QUANTILES: &[(&str, f64)] = &[
-    ("p50", 0.50),
-    ("p90", 0.90),
-    ("p95", 0.95),
-    ("p99", 0.99),
-    ("p99.9", 0.999),
-];
 
 pub fn ms(v: u64) -> f64 {
     (v as f64 / 1000.0 * 1000.0).round() / 1000.0
 }
 
-pub fn percentiles(h: &Histogram<u64>) -> Value {
-    if h.is_empty() {
-        return Value::Null;
-    }
-    let mut m = serde_json::Map::new();
-    for (name, q) in QUANTILES {
-        m.insert(name.to_string(), json!(ms(h.value_at_quantile(*q))));
-    }
-    m.insert("max".into(), json!(ms(h.max())));
-    m.insert(
-        "mean".into(),
-        json!((h.mean() / 1000.0 * 1000.0).round() / 1000.0),
-    );
-    Value::Object(m)
+/// A histogram of µs as percentiles in ms; `None` when it is empty.
+pub(crate) fn percentiles(h: &Histogram<u64>) -> Option<Percentiles> {
+    let at = |q: f64| ms(h.value_at_quantile(q));
+    (!h.is_empty()).then(|| Percentiles {
+        p50: at(0.50),
+        p90: at(0.90),
+        p95: at(0.95),
+        p99: at(0.99),
+        p99_9: at(0.999),
+        max: ms(h.max()),
+        mean: (h.mean() / 1000.0 * 1000.0).round() / 1000.0,
+    })
 }
 
 fn encode(h: &Histogram<u64>) -> String {
@@ -153,30 +151,30 @@ struct Second {
 
 /// What a request waited for before it went out; either makes it late.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Waits {
+pub(crate) struct Waits {
     /// An in-flight slot (`--max-in-flight`), counted when it left.
-    pub slot: bool,
+    pub(crate) slot: bool,
     /// A connection (`--connections`).
-    pub connection: bool,
+    pub(crate) connection: bool,
 }
 
 #[derive(Clone, Debug)]
-pub struct Stats {
+pub(crate) struct Stats {
     pub start: Instant,
     pub groups: BTreeMap<Key, Group>,
     /// Actual send − intended send, every request.
-    pub lag: Histogram<u64>,
+    pub(crate) lag: Histogram<u64>,
     pub scheduled: u64,
     pub sent: u64,
     pub late: u64,
     /// Requests that waited for a connection (`--connections`); also counted in `late`.
     pub connection_waits: u64,
     /// Requests that waited for the same user's previous one.
-    pub chained: u64,
+    pub(crate) chained: u64,
     pub unmapped: Vec<u64>,
     pub server_side: Vec<u64>,
     /// Broadcast fan-out latency per listened Socket.IO event, filled in at the end.
-    pub fanout: Vec<Histogram<u64>>,
+    pub(crate) fanout: Vec<Histogram<u64>>,
     seconds: Vec<Second>,
     /// Completions of the current second, rolled into `seconds` when it ends.
     current: (usize, Histogram<u64>),
@@ -194,7 +192,7 @@ struct Open {
 }
 
 impl Stats {
-    pub fn new(start: Instant) -> Stats {
+    pub(crate) fn new(start: Instant) -> Stats {
         Stats {
             start,
             groups: BTreeMap::new(),
@@ -227,7 +225,7 @@ impl Stats {
         self.second(intended).scheduled += 1;
     }
 
-    pub fn skipped(&mut self, kind: u16, server_side: bool) {
+    pub(crate) fn skipped(&mut self, kind: u16, server_side: bool) {
         let i = (kind as usize).min(EVENT_KINDS.len());
         if server_side {
             self.server_side[i] += 1;
@@ -254,7 +252,14 @@ impl Stats {
 
     /// Request `id` (recorded by [`Stats::sent`]) was answered, or failed; `sent` is when
     /// it actually went out (after any wait for a connection).
-    pub fn done(&mut self, id: u64, sent: Instant, done: Instant, waits: Waits, outcome: Outcome) {
+    pub(crate) fn done(
+        &mut self,
+        id: u64,
+        sent: Instant,
+        done: Instant,
+        waits: Waits,
+        outcome: Outcome,
+    ) {
         let Some(Open { key, intended, .. }) = self.open.remove(&id) else {
             debug_assert!(
                 false,
@@ -306,7 +311,7 @@ impl Stats {
     /// Counts every request still out as abandoned at `now`: an error of its own class,
     /// its latency and service time running up to `now` (a lower bound of what the answer
     /// would have taken). Returns how many there were.
-    pub fn abandon(&mut self, now: Instant) -> u64 {
+    pub(crate) fn abandon(&mut self, now: Instant) -> u64 {
         let mut open: Vec<(u64, Open)> = self.open.drain().collect();
         open.sort_by_key(|(id, _)| *id);
         for (_, o) in &open {
@@ -334,7 +339,7 @@ impl Stats {
         }
     }
 
-    pub fn total(&self) -> Group {
+    pub(crate) fn total(&self) -> Group {
         let mut t = Group::default();
         for g in self.groups.values() {
             t.add(g);
@@ -343,7 +348,7 @@ impl Stats {
     }
 
     /// Figures for the live line: the last full second's rates and p95.
-    pub fn live(&self, now: Instant) -> (u32, u32, Option<u64>, u64, u64) {
+    pub(crate) fn live(&self, now: Instant) -> (u32, u32, Option<u64>, u64, u64) {
         let s = now.saturating_duration_since(self.start).as_secs() as usize;
         let last = s.checked_sub(1).and_then(|i| self.seconds.get(i));
         let p95 = last.and_then(|x| x.p95_us).or_else(|| {
@@ -364,66 +369,53 @@ impl Stats {
     }
 
     /// The per-second series, closing the current second first.
-    pub fn series(&mut self) -> Value {
+    pub(crate) fn series(&mut self) -> Vec<summary::Second> {
         self.roll();
-        Value::Array(
-            self.seconds
-                .iter()
-                .enumerate()
-                .map(|(i, s)| {
-                    json!({
-                        "t_s": i,
-                        "scheduled": s.scheduled,
-                        "sent": s.sent,
-                        "completed": s.completed,
-                        "errors": s.errors,
-                        "p95_ms": s.p95_us.map(ms),
-                    })
-                })
-                .collect(),
-        )
+        self.seconds
+            .iter()
+            .enumerate()
+            .map(|(i, s)| summary::Second {
+                t_s: i as u64,
+                scheduled: s.scheduled,
+                sent: s.sent,
+                completed: s.completed,
+                errors: s.errors,
+                p95_ms: s.p95_us.map(ms),
+            })
+            .collect()
     }
 
-    /// Groups as JSON with their tag names resolved.
-    pub fn groups_json(&self, tags: &[String], phase: &dyn Fn(u8) -> String) -> Value {
-        Value::Array(
-            self.groups
-                .iter()
-                .map(|(k, g)| {
-                    let mut v = g.to_json();
-                    let tags = json!({
-                        "protocol": k.protocol.name(),
-                        "event": EVENT_KINDS.get(k.event as usize).copied().unwrap_or("unknown"),
-                        "kind": tags.get(k.tag as usize).cloned().unwrap_or_default(),
-                        "phase": phase(k.phase),
-                    });
-                    v.as_object_mut()
-                        .expect("an object")
-                        .insert("tags".into(), tags);
-                    v
-                })
-                .collect(),
-        )
-    }
-
-    pub fn total_json(&self) -> Value {
-        self.total().to_json()
+    /// The groups with their tags' names: request tags from the mapping, phase names
+    /// from `phase`.
+    pub fn groups(&self, tags: &[String], phase: &dyn Fn(u8) -> String) -> Vec<summary::Group> {
+        self.groups
+            .iter()
+            .map(|(k, g)| summary::Group {
+                figures: g.figures(),
+                tags: Tags {
+                    protocol: k.protocol.name().to_string(),
+                    event: EVENT_KINDS
+                        .get(k.event as usize)
+                        .copied()
+                        .unwrap_or("unknown")
+                        .to_string(),
+                    kind: tags.get(k.tag as usize).cloned().unwrap_or_default(),
+                    phase: phase(k.phase),
+                },
+            })
+            .collect()
     }
 }
 
-/// Skipped events by kind, as a JSON object of the non-zero counts.
-pub fn by_kind(counts: &[u64]) -> Value {
-    Value::Object(
-        counts
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| **n > 0)
-            .map(|(i, n)| {
-                (
-                    EVENT_KINDS.get(i).copied().unwrap_or("unknown").to_string(),
-                    json!(n),
-                )
-            })
-            .collect(),
-    )
+/// Skipped events by kind: the non-zero counts.
+pub(crate) fn by_kind(counts: &[u64]) -> BTreeMap<String, u64> {
+    counts
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(i, n)| {
+            let kind = EVENT_KINDS.get(i).copied().unwrap_or("unknown");
+            (kind.to_string(), *n)
+        })
+        .collect()
 }

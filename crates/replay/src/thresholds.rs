@@ -2,12 +2,12 @@
 //! `service_p99{event:gift.claimed|goal.claimed}<2s`. A metric, tag or tag value that
 //! does not exist is an error before any traffic is sent, never a silent pass.
 
-use serde_json::{Value, json};
-
+use simulate_core::diagnostic::Problem;
 use simulate_core::timeline::EVENT_KINDS;
 
 use crate::mapping::Protocol;
 use crate::stats::{Group, Key, Stats, ms};
+use crate::summary::Verdict;
 
 #[derive(Clone, Debug, PartialEq)]
 enum Metric {
@@ -55,6 +55,133 @@ impl Filter {
     }
 }
 
+/// `lhs OP rhs`.
+fn split_op(t: &str) -> Result<(&str, Op, &str), String> {
+    let at = t.find(['<', '>']).ok_or("no comparison (<, <=, >, >=)")?;
+    let (lhs, rhs) = t.split_at(at);
+    Ok(if let Some(r) = rhs.strip_prefix("<=") {
+        (lhs, Op::Le, r)
+    } else if let Some(r) = rhs.strip_prefix(">=") {
+        (lhs, Op::Ge, r)
+    } else if let Some(r) = rhs.strip_prefix('<') {
+        (lhs, Op::Lt, r)
+    } else {
+        (lhs, Op::Gt, &rhs[1..])
+    })
+}
+
+impl Metric {
+    fn parse(name: &str, names: &Names<'_>) -> Result<Metric, String> {
+        Ok(match name {
+            "errors" => Metric::Errors,
+            "late" => Metric::Late,
+            "requests" => Metric::Requests,
+            _ => {
+                if let Some(q) = name.strip_prefix("service_").and_then(quantile) {
+                    Metric::Service(q)
+                } else if let Some(q) = name.strip_prefix("lag_").and_then(quantile) {
+                    Metric::Lag(q)
+                } else if let Some(q) = name.strip_prefix("fanout_").and_then(quantile) {
+                    if names.listens.is_empty() {
+                        return Err("fan-out is measured on listened broadcasts: the mapping has no [[socketio.listen]]".into());
+                    }
+                    Metric::Fanout(q)
+                } else if let Some(q) = quantile(name) {
+                    Metric::Latency(q)
+                } else {
+                    return Err(format!("unknown metric `{name}`"));
+                }
+            }
+        })
+    }
+}
+
+impl Filter {
+    /// `TAG:VALUE|VALUE,…`: each value one this run can send.
+    fn parse(tags: &str, metric: &Metric, names: &Names<'_>) -> Result<Filter, String> {
+        if matches!(metric, Metric::Lag(_)) {
+            return Err("scheduler lag is one figure for the run: drop the tags".into());
+        }
+        let request_tags: Vec<&str> = names.tags.iter().map(String::as_str).collect();
+        let protocols = Protocol::ALL.map(Protocol::name);
+        let listens: Vec<&str> = names.listens.iter().map(String::as_str).collect();
+        let mut phases = vec!["steady"];
+        phases.extend(names.phases.iter().map(String::as_str));
+        let mut filter = Filter::default();
+        for pair in tags.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (tag, values) = pair
+                .split_once(':')
+                .ok_or_else(|| format!("`{pair}` is not TAG:VALUE"))?;
+            let values: Vec<&str> = values.split('|').map(str::trim).collect();
+            let pick = |known: &[&str]| -> Result<Vec<usize>, String> {
+                values
+                    .iter()
+                    .map(|v| {
+                        known.iter().position(|k| k == v).ok_or_else(|| {
+                            format!(
+                                "`{tag}:{v}` matches nothing this run can send; known {tag} values: {}",
+                                known.join(", ")
+                            )
+                        })
+                    })
+                    .collect()
+            };
+            let fanout = matches!(metric, Metric::Fanout(_));
+            if fanout != (tag.trim() == "listen") {
+                return Err(if fanout {
+                    format!("fan-out is per listened event: tag it {{listen:NAME}}, not `{tag}`")
+                } else {
+                    "the `listen` tag belongs to fanout_ metrics".into()
+                });
+            }
+            let small = |v: Vec<usize>| v.into_iter().map(|i| i as u16).collect();
+            match tag.trim() {
+                "protocol" => {
+                    let p = pick(&protocols)?;
+                    filter.protocol = Some(p.into_iter().map(|i| Protocol::ALL[i]).collect());
+                }
+                "event" => filter.event = Some(small(pick(EVENT_KINDS)?)),
+                "kind" => filter.tag = Some(small(pick(&request_tags)?)),
+                "phase" => {
+                    let p = pick(&phases)?;
+                    filter.phase = Some(p.into_iter().map(|i| i as u8).collect());
+                }
+                "listen" => filter.listen = Some(pick(&listens)?),
+                other => return Err(format!("unknown tag `{other}`")),
+            }
+        }
+        Ok(filter)
+    }
+}
+
+/// The limit in the metric's unit: ms for latencies, a fraction for a rate (`1%`),
+/// else a count.
+fn limit(rhs: &str, metric: &Metric) -> Result<(f64, bool), String> {
+    let is_time = matches!(
+        metric,
+        Metric::Latency(_) | Metric::Service(_) | Metric::Lag(_) | Metric::Fanout(_)
+    );
+    let (limit, rate) = if is_time {
+        let ms = parse_ms(rhs).ok_or_else(|| format!("`{rhs}` is not a duration (500ms, 2s)"))?;
+        (ms, false)
+    } else if let Some(p) = rhs.strip_suffix('%') {
+        let v: f64 = p
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{rhs}` is not a percentage"))?;
+        (v / 100.0, true)
+    } else {
+        let v: f64 = rhs
+            .parse()
+            .map_err(|_| format!("`{rhs}` is not a number (or a percentage like 1%)"))?;
+        (v, false)
+    };
+    if rate && matches!(metric, Metric::Requests) {
+        return Err("`requests` is a count, not a rate".into());
+    }
+    Ok((limit, rate))
+}
+
 #[derive(Clone, Debug)]
 pub struct Threshold {
     pub text: String,
@@ -84,23 +211,11 @@ fn quantile(s: &str) -> Option<f64> {
 }
 
 impl Threshold {
-    #[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
-    pub fn parse(text: &str, names: &Names<'_>) -> Result<Threshold, String> {
-        let err = |m: String| format!("threshold `{text}`: {m}\n    fix: {HELP}");
+    /// `METRIC{TAG:VALUE,…}OP LIMIT`, checked against the names this run has.
+    pub fn parse(text: &str, names: &Names<'_>) -> Result<Threshold, Problem> {
+        let err = |m: String| Problem::new(format!("threshold `{text}`: {m}"), HELP);
         let t = text.trim();
-        let op_at = t
-            .find(['<', '>'])
-            .ok_or_else(|| err("no comparison (<, <=, >, >=)".into()))?;
-        let (lhs, rhs) = t.split_at(op_at);
-        let (op, rhs) = if let Some(r) = rhs.strip_prefix("<=") {
-            (Op::Le, r)
-        } else if let Some(r) = rhs.strip_prefix(">=") {
-            (Op::Ge, r)
-        } else if let Some(r) = rhs.strip_prefix('<') {
-            (Op::Lt, r)
-        } else {
-            (Op::Gt, &rhs[1..])
-        };
+        let (lhs, op, rhs) = split_op(t).map_err(err)?;
         let (name, tags) = match lhs.find('{') {
             Some(i) => {
                 let inner = lhs[i + 1..]
@@ -110,119 +225,12 @@ impl Threshold {
             }
             None => (lhs.trim(), None),
         };
-        let metric = match name {
-            "errors" => Metric::Errors,
-            "late" => Metric::Late,
-            "requests" => Metric::Requests,
-            _ => {
-                if let Some(q) = name.strip_prefix("service_").and_then(quantile) {
-                    Metric::Service(q)
-                } else if let Some(q) = name.strip_prefix("lag_").and_then(quantile) {
-                    Metric::Lag(q)
-                } else if let Some(q) = name.strip_prefix("fanout_").and_then(quantile) {
-                    if names.listens.is_empty() {
-                        return Err(err(
-                            "fan-out is measured on listened broadcasts: the mapping has no [[socketio.listen]]".into(),
-                        ));
-                    }
-                    Metric::Fanout(q)
-                } else if let Some(q) = quantile(name) {
-                    Metric::Latency(q)
-                } else {
-                    return Err(err(format!("unknown metric `{name}`")));
-                }
-            }
+        let metric = Metric::parse(name, names).map_err(err)?;
+        let filter = match tags {
+            Some(tags) => Filter::parse(tags, &metric, names).map_err(err)?,
+            None => Filter::default(),
         };
-        let mut filter = Filter::default();
-        if let Some(tags) = tags {
-            if matches!(metric, Metric::Lag(_)) {
-                return Err(err(
-                    "scheduler lag is one figure for the run: drop the tags".into(),
-                ));
-            }
-            for pair in tags.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                let (tag, values) = pair
-                    .split_once(':')
-                    .ok_or_else(|| err(format!("`{pair}` is not TAG:VALUE")))?;
-                let values: Vec<&str> = values.split('|').map(str::trim).collect();
-                let pick = |known: &[&str]| -> Result<Vec<usize>, String> {
-                    values
-                        .iter()
-                        .map(|v| {
-                            known.iter().position(|k| k == v).ok_or_else(|| {
-                                err(format!(
-                                    "`{tag}:{v}` matches nothing this run can send; known {tag} values: {}",
-                                    known.join(", ")
-                                ))
-                            })
-                        })
-                        .collect()
-                };
-                let fanout = matches!(metric, Metric::Fanout(_));
-                if fanout != (tag.trim() == "listen") {
-                    return Err(err(if fanout {
-                        format!(
-                            "fan-out is per listened event: tag it {{listen:NAME}}, not `{tag}`"
-                        )
-                    } else {
-                        "the `listen` tag belongs to fanout_ metrics".into()
-                    }));
-                }
-                let tags: Vec<&str> = names.tags.iter().map(String::as_str).collect();
-                let protocols = Protocol::ALL.map(Protocol::name);
-                let listens: Vec<&str> = names.listens.iter().map(String::as_str).collect();
-                let mut phases = vec!["steady"];
-                phases.extend(names.phases.iter().map(String::as_str));
-                match tag.trim() {
-                    "protocol" => {
-                        filter.protocol = Some(
-                            pick(&protocols)?
-                                .into_iter()
-                                .map(|i| Protocol::ALL[i])
-                                .collect(),
-                        )
-                    }
-                    "event" => {
-                        filter.event =
-                            Some(pick(EVENT_KINDS)?.into_iter().map(|i| i as u16).collect())
-                    }
-                    "kind" => {
-                        filter.tag = Some(pick(&tags)?.into_iter().map(|i| i as u16).collect())
-                    }
-                    "phase" => {
-                        filter.phase = Some(pick(&phases)?.into_iter().map(|i| i as u8).collect())
-                    }
-                    "listen" => filter.listen = Some(pick(&listens)?),
-                    other => return Err(err(format!("unknown tag `{other}`"))),
-                }
-            }
-        }
-        let rhs = rhs.trim();
-        let is_time = matches!(
-            metric,
-            Metric::Latency(_) | Metric::Service(_) | Metric::Lag(_) | Metric::Fanout(_)
-        );
-        let (limit, rate) = if is_time {
-            (
-                parse_ms(rhs)
-                    .ok_or_else(|| err(format!("`{rhs}` is not a duration (500ms, 2s)")))?,
-                false,
-            )
-        } else if let Some(p) = rhs.strip_suffix('%') {
-            let v: f64 = p
-                .trim()
-                .parse()
-                .map_err(|_| err(format!("`{rhs}` is not a percentage")))?;
-            (v / 100.0, true)
-        } else {
-            let v: f64 = rhs
-                .parse()
-                .map_err(|_| err(format!("`{rhs}` is not a number (or a percentage like 1%)")))?;
-            (v, false)
-        };
-        if rate && matches!(metric, Metric::Requests) {
-            return Err(err("`requests` is a count, not a rate".into()));
-        }
+        let (limit, rate) = limit(rhs.trim(), &metric).map_err(err)?;
         Ok(Threshold {
             text: t.to_string(),
             metric,
@@ -234,7 +242,7 @@ impl Threshold {
     }
 
     /// The observed value and whether it holds; `None` when no request matched.
-    pub fn check(&self, stats: &Stats) -> (Option<f64>, bool) {
+    pub(crate) fn check(&self, stats: &Stats) -> (Option<f64>, bool) {
         let observed = match self.metric {
             Metric::Lag(q) => (!stats.lag.is_empty()).then(|| ms(at(&stats.lag, q))),
             Metric::Fanout(q) => {
@@ -280,7 +288,8 @@ impl Threshold {
         (observed, holds)
     }
 
-    pub fn report(&self, stats: &Stats) -> (Value, bool) {
+    /// The threshold judged over `stats`.
+    pub(crate) fn verdict(&self, stats: &Stats) -> Verdict {
         let (observed, holds) = self.check(stats);
         let shown = observed.map(|v| {
             if self.rate {
@@ -294,16 +303,15 @@ impl Threshold {
                 format!("{v}")
             }
         });
-        (
-            json!({
-                "threshold": self.text,
-                "observed": observed,
-                "shown": shown.clone().unwrap_or_else(|| "no samples".into()),
-                "ok": holds,
-                "note": if observed.is_none() { Some("no request matched: a threshold without data fails") } else { None },
-            }),
-            holds,
-        )
+        Verdict {
+            threshold: self.text.clone(),
+            observed,
+            shown: shown.unwrap_or_else(|| "no samples".into()),
+            ok: holds,
+            note: observed
+                .is_none()
+                .then(|| "no request matched: a threshold without data fails".into()),
+        }
     }
 }
 
@@ -333,7 +341,7 @@ fn parse_ms(s: &str) -> Option<f64> {
 }
 
 /// Named sets of thresholds.
-pub fn preset(name: &str, tags: &[String]) -> Result<Vec<String>, String> {
+pub fn preset(name: &str, tags: &[String]) -> Result<Vec<String>, Problem> {
     match name {
         // Seed 001's "upper limit": errors > 1 %, API p95 > 2 s, event processing p95 > 500 ms.
         "upper-limit" => {
@@ -351,8 +359,9 @@ pub fn preset(name: &str, tags: &[String]) -> Result<Vec<String>, String> {
             }
             Ok(t)
         }
-        other => Err(format!(
-            "--threshold-preset `{other}` is not a preset\n    fix: use upper-limit (errors ≤ 1 %, API p95 ≤ 2 s, event p95 ≤ 500 ms)"
+        other => Err(Problem::new(
+            format!("--threshold-preset `{other}` is not a preset"),
+            "use upper-limit (errors ≤ 1 %, API p95 ≤ 2 s, event p95 ≤ 500 ms)",
         )),
     }
 }
@@ -384,33 +393,43 @@ mod tests {
             Threshold::parse("service_p99.9{phase:login_rush,event:points.earned}<2s", &n).is_ok()
         );
         assert!(Threshold::parse("errors<1%", &n).is_ok());
-        let e = Threshold::parse("p95{kind:raed}<1s", &n).unwrap_err();
+        let e = Threshold::parse("p95{kind:raed}<1s", &n)
+            .unwrap_err()
+            .message;
         assert!(e.contains("known kind values: read, write"), "{e}");
         assert!(
             Threshold::parse("p96x<1s", &n)
                 .unwrap_err()
+                .message
                 .contains("unknown metric")
         );
         assert!(
             Threshold::parse("p95{colour:red}<1s", &n)
                 .unwrap_err()
+                .message
                 .contains("unknown tag")
         );
         assert!(Threshold::parse("errors<lots", &n).is_err());
         assert!(Threshold::parse("p95 1s", &n).is_err());
-        let e = Threshold::parse("fanout_p95<200ms", &n).unwrap_err();
+        let e = Threshold::parse("fanout_p95<200ms", &n)
+            .unwrap_err()
+            .message;
         assert!(e.contains("no [[socketio.listen]]"), "{e}");
         let listens = ["gift:available".to_string()];
-        let sio = Names {
+        let socketio = Names {
             listens: &listens,
             ..n
         };
-        assert!(Threshold::parse("fanout_p99{listen:gift:available}<200ms", &sio).is_ok());
-        let e = Threshold::parse("fanout_p99{kind:read}<1s", &sio).unwrap_err();
+        assert!(Threshold::parse("fanout_p99{listen:gift:available}<200ms", &socketio).is_ok());
+        let e = Threshold::parse("fanout_p99{kind:read}<1s", &socketio)
+            .unwrap_err()
+            .message;
         assert!(e.contains("{listen:NAME}"), "{e}");
-        let e = Threshold::parse("fanout_p99{listen:gift:gone}<1s", &sio).unwrap_err();
+        let e = Threshold::parse("fanout_p99{listen:gift:gone}<1s", &socketio)
+            .unwrap_err()
+            .message;
         assert!(e.contains("known listen values: gift:available"), "{e}");
-        assert!(Threshold::parse("p95{listen:gift:available}<1s", &sio).is_err());
+        assert!(Threshold::parse("p95{listen:gift:available}<1s", &socketio).is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject as _;
+use simulate_core::diagnostic::Problem;
 
 /// The TLS settings of one replay.
 #[derive(Clone, Default)]
@@ -45,18 +46,19 @@ impl Tls {
     }
 
     /// A rustls client configuration: web PKI roots, `--ca-cert`, and `alpn`.
-    pub(crate) fn rustls(&self, alpn: &[&[u8]]) -> Result<rustls::ClientConfig, String> {
+    pub(crate) fn rustls(&self, alpn: &[&[u8]]) -> Result<rustls::ClientConfig, Problem> {
+        let bad = |m: String| Problem::new(m, "pass a CA certificate in PEM to --ca-cert");
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         for cert in self.ca.iter().flat_map(|(_, c)| c) {
             roots
                 .add(cert.clone())
-                .map_err(|e| format!("--ca-cert: {e}"))?;
+                .map_err(|e| bad(format!("--ca-cert: {e}")))?;
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
+            .map_err(|e| bad(e.to_string()))?
             .with_root_certificates(roots)
             .with_no_client_auth();
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
@@ -67,13 +69,17 @@ impl Tls {
     pub(crate) fn reqwest(
         &self,
         builder: reqwest::ClientBuilder,
-    ) -> Result<reqwest::ClientBuilder, String> {
+    ) -> Result<reqwest::ClientBuilder, Problem> {
         Tls::install_provider();
         let Some((pem, _)) = &self.ca else {
             return Ok(builder);
         };
-        let cert = reqwest::Certificate::from_pem(pem)
-            .map_err(|e| format!("--ca-cert is not a PEM certificate: {e}"))?;
+        let cert = reqwest::Certificate::from_pem(pem).map_err(|e| {
+            Problem::new(
+                format!("--ca-cert is not a PEM certificate: {e}"),
+                "pass a CA certificate in PEM to --ca-cert",
+            )
+        })?;
         Ok(builder.add_root_certificate(cert))
     }
 

@@ -7,27 +7,27 @@ use super::rng::{exp, unit};
 use super::user::{NEVER, Next, Pending, Script, User};
 use super::world::World;
 use crate::persona::condition::Counter;
-use crate::persona::{Action, Hook, Target, Transition};
+use crate::persona::{Action, Hook, State, Target, Transition};
 use crate::timeline::*;
 use crate::units::{DAY, HOUR, MINUTE, SECOND};
 
 /// Where a shard's epoch output goes.
 #[derive(Default)]
-pub struct Out {
+pub(crate) struct Out {
     pub events: Vec<Event>,
-    pub lines: Vec<u8>,
+    pub(crate) lines: Vec<u8>,
     /// (offset, length) of each event's line in `lines`.
-    pub spans: Vec<(u32, u32)>,
+    pub(crate) spans: Vec<(u32, u32)>,
     pub gifts: Vec<(i64, GiftId, u16, u32)>,
     /// (t, user, gift, index of the event in `events`).
-    pub claims: Vec<(i64, u32, GiftId, usize)>,
+    pub(crate) claims: Vec<(i64, u32, GiftId, usize)>,
     /// (join time, inviter, invite number).
-    pub invites: Vec<(i64, u32, u32)>,
-    pub dates: crate::units::DateCache,
+    pub(crate) invites: Vec<(i64, u32, u32)>,
+    pub(crate) dates: crate::units::DateCache,
 }
 
 impl Out {
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.events.clear();
         self.lines.clear();
         self.spans.clear();
@@ -36,7 +36,7 @@ impl Out {
         self.invites.clear();
     }
 
-    pub fn push(&mut self, w: &World, e: Event) -> usize {
+    pub(crate) fn push(&mut self, w: &World, e: Event) -> usize {
         if w.serialize {
             let start = self.lines.len();
             w.writer.write(&e, &mut self.lines, &mut self.dates);
@@ -63,7 +63,7 @@ fn emit(w: &World, u: &mut User, out: &mut Out, t: i64, props: Props) -> usize {
 
 /// Handles whatever is due for `u` at `t`. Every branch clears or moves the timer it
 /// handled, so the shard's loop always makes progress.
-pub fn wake(w: &World, u: &mut User, out: &mut Out, t: i64) {
+pub(crate) fn wake(w: &World, u: &mut User, out: &mut Out, t: i64) {
     if u.in_session && u.step_at <= t {
         step(w, u, out, t);
     } else if u.campaign_at <= t {
@@ -250,7 +250,7 @@ fn end_session(w: &World, u: &mut User, out: &mut Out, t: i64, reason: EndReason
 /// in *activity time*: the clock runs faster in busy hours and slower at night, so
 /// sessions land in proportion to the hour-of-day and day-of-week curve instead of
 /// piling up at the first busy hour (which rejection sampling would do).
-pub fn next_internal(w: &World, u: &mut User, t: i64) -> i64 {
+pub(crate) fn next_internal(w: &World, u: &mut User, t: i64) -> i64 {
     let p = &w.personas[u.persona as usize];
     let h = u.habit as f64;
     let mult = (-p.habit.speedup * (h - 0.5)).exp();
@@ -259,7 +259,7 @@ pub fn next_internal(w: &World, u: &mut User, t: i64) -> i64 {
 }
 
 /// A time on day 0 drawn from the activity curve: when a launch-day user first arrives.
-pub fn first_arrival(w: &World, u: &mut User, from: i64, span: i64) -> i64 {
+pub(crate) fn first_arrival(w: &World, u: &mut User, from: i64, span: i64) -> i64 {
     let peak = w.peak[u.persona as usize];
     for _ in 0..1000 {
         let c = from + (unit(&mut u.rng) * span as f64) as i64;
@@ -338,17 +338,12 @@ fn counter(w: &World, u: &User, c: Counter, t: i64) -> f64 {
 }
 
 /// Performs a state's action; true when its step succeeded.
-#[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
 fn act(w: &World, u: &mut User, out: &mut Out, t: i64, state: u16) -> bool {
     let p = &w.personas[u.persona as usize];
     let st = &p.states[state as usize];
+    // Drawn first, whatever the action: each user's stream of draws must not depend on
+    // which branch ran (determinism).
     let lucky = st.chance >= 1.0 || unit(&mut u.rng) < st.chance;
-    let magnitude = |u: &mut User| {
-        st.magnitude
-            .as_ref()
-            .map(|d| d.sample(&mut u.rng))
-            .unwrap_or(0.0)
-    };
     match st.action {
         Action::Login => {
             let platform = attr(w, u, "platform");
@@ -365,109 +360,22 @@ fn act(w: &World, u: &mut User, out: &mut Out, t: i64, state: u16) -> bool {
                 .attribute_index("skill")
                 .map(|i| u.attrs[i].max(0.1) as f64)
                 .unwrap_or(1.0);
-            let kills = (magnitude(u) * skill).round().max(0.0) as u32;
+            let kills = (magnitude(st, u) * skill).round().max(0.0) as u32;
             stat(w, u, out, t, StatCode::EnemyKills, kills);
             stat(w, u, out, t, StatCode::GamesPlayed, 1);
             true
         }
         Action::EarnPoints => {
-            let amount = magnitude(u).round().max(1.0) as u32;
-            if !lucky {
-                return false;
-            }
-            u.balance += amount as i64;
-            let balance = u.balance;
-            emit(
-                w,
-                u,
-                out,
-                t,
-                Props::PointsEarned {
-                    amount,
-                    source: PointsSource::Activity,
-                    balance,
-                },
-            );
-            true
+            let amount = magnitude(st, u).round().max(1.0) as u32;
+            lucky && earn_points(w, u, out, t, amount)
         }
         Action::ClaimGoal => claim_goal(w, u, out, t, lucky),
-        Action::ClaimGift => {
-            u.known_gifts.retain(|(_, exp)| *exp > t);
-            match u.known_gifts.pop() {
-                Some((gift, _)) => {
-                    let idx = emit(
-                        w,
-                        u,
-                        out,
-                        t,
-                        Props::GiftClaimed {
-                            gift,
-                            outcome: ClaimOutcome::Pending,
-                        },
-                    );
-                    out.claims.push((t, u.id, gift, idx));
-                    // Whether it pays is decided when the race is resolved.
-                    false
-                }
-                None => false,
-            }
-        }
+        Action::ClaimGift => claim_gift(w, u, out, t),
         Action::RedeemPoints => {
-            let cost = magnitude(u).round().max(1.0) as u32;
-            if !lucky || u.balance < cost as i64 {
-                return false;
-            }
-            u.balance -= cost as i64;
-            let balance = u.balance;
-            emit(
-                w,
-                u,
-                out,
-                t,
-                Props::PointsRedeemed {
-                    amount: cost,
-                    balance,
-                },
-            );
-            true
+            let cost = magnitude(st, u).round().max(1.0) as u32;
+            lucky && redeem_points(w, u, out, t, cost)
         }
-        Action::CheckIn => {
-            if !lucky {
-                return false;
-            }
-            let abs = w.scenario.start_ms + t;
-            let day = (abs / DAY) as u32;
-            u.streak = if u.last_checkin_day + 1 == day {
-                u.streak + 1
-            } else if u.last_checkin_day == day && u.streak > 0 {
-                u.streak
-            } else {
-                1
-            };
-            u.last_checkin_day = day;
-            let hour = (abs.rem_euclid(DAY) / HOUR) as u8;
-            let day_part = match hour {
-                5..=11 => 0,
-                12..=16 => 1,
-                17..=21 => 2,
-                _ => 3,
-            };
-            let mood_draw = 2.0 + 2.0 * u.habit as f64 + 2.0 * unit(&mut u.rng) - 0.5;
-            let mood = mood_draw.round().clamp(1.0, 5.0) as u8;
-            let streak = u.streak;
-            emit(
-                w,
-                u,
-                out,
-                t,
-                Props::CheckIn {
-                    day_part,
-                    mood,
-                    streak,
-                },
-            );
-            true
-        }
+        Action::CheckIn => lucky && check_in(w, u, out, t),
         Action::UpdateProfile => {
             if !lucky {
                 return false;
@@ -476,25 +384,9 @@ fn act(w: &World, u: &mut User, out: &mut Out, t: i64, state: u16) -> bool {
             emit(w, u, out, t, Props::ProfileUpdated { field });
             true
         }
-        Action::Invite => {
-            if !lucky {
-                return false;
-            }
-            u.invites += 1;
-            let invite = u.invites;
-            emit(w, u, out, t, Props::Invited { invite });
-            if unit(&mut u.rng) < st.accept {
-                let delay = st
-                    .join_delay
-                    .as_ref()
-                    .map(|d| d.sample(&mut u.rng))
-                    .unwrap_or(6.0 * HOUR as f64);
-                out.invites.push((t + 1 + delay as i64, u.id, invite));
-            }
-            true
-        }
+        Action::Invite => lucky && invite(w, u, out, t, st),
         Action::CreateGift => {
-            let shares = magnitude(u).round().clamp(1.0, 10_000.0) as u16;
+            let shares = magnitude(st, u).round().clamp(1.0, 10_000.0) as u16;
             if !lucky {
                 return false;
             }
@@ -502,30 +394,141 @@ fn act(w: &World, u: &mut User, out: &mut Out, t: i64, state: u16) -> bool {
             true
         }
         Action::Purchase => {
-            let amount = magnitude(u).round().max(1.0) as u32;
-            if !lucky {
-                return false;
-            }
-            u.purchases += 1;
-            let n = u.purchases;
-            let mut currency = *b"USD";
-            if st.currency.len() == 3 {
-                currency.copy_from_slice(st.currency.as_bytes());
-            }
-            emit(
-                w,
-                u,
-                out,
-                t,
-                Props::Purchase {
-                    n,
-                    amount,
-                    currency,
-                },
-            );
-            true
+            let amount = magnitude(st, u).round().max(1.0) as u32;
+            lucky && purchase(w, u, out, t, st, amount)
         }
     }
+}
+
+/// The quantity a state's action draws (points, kills, price, shares), 0 without one.
+fn magnitude(st: &State, u: &mut User) -> f64 {
+    st.magnitude
+        .as_ref()
+        .map(|d| d.sample(&mut u.rng))
+        .unwrap_or(0.0)
+}
+
+fn earn_points(w: &World, u: &mut User, out: &mut Out, t: i64, amount: u32) -> bool {
+    u.balance += amount as i64;
+    let balance = u.balance;
+    let source = PointsSource::Activity;
+    emit(
+        w,
+        u,
+        out,
+        t,
+        Props::PointsEarned {
+            amount,
+            source,
+            balance,
+        },
+    );
+    true
+}
+
+fn redeem_points(w: &World, u: &mut User, out: &mut Out, t: i64, cost: u32) -> bool {
+    if u.balance < cost as i64 {
+        return false;
+    }
+    u.balance -= cost as i64;
+    let balance = u.balance;
+    emit(
+        w,
+        u,
+        out,
+        t,
+        Props::PointsRedeemed {
+            amount: cost,
+            balance,
+        },
+    );
+    true
+}
+
+/// A claim of the newest gift the user knows of; whether it pays is decided when the
+/// race is resolved, so the step reports no reward yet.
+fn claim_gift(w: &World, u: &mut User, out: &mut Out, t: i64) -> bool {
+    u.known_gifts.retain(|(_, exp)| *exp > t);
+    if let Some((gift, _)) = u.known_gifts.pop() {
+        let outcome = ClaimOutcome::Pending;
+        let idx = emit(w, u, out, t, Props::GiftClaimed { gift, outcome });
+        out.claims.push((t, u.id, gift, idx));
+    }
+    false
+}
+
+/// A check-in: the streak of consecutive days, the part of the day, a mood that
+/// follows the habit.
+fn check_in(w: &World, u: &mut User, out: &mut Out, t: i64) -> bool {
+    let abs = w.scenario.start_ms + t;
+    let day = (abs / DAY) as u32;
+    u.streak = if u.last_checkin_day + 1 == day {
+        u.streak + 1
+    } else if u.last_checkin_day == day && u.streak > 0 {
+        u.streak
+    } else {
+        1
+    };
+    u.last_checkin_day = day;
+    let hour = (abs.rem_euclid(DAY) / HOUR) as u8;
+    let day_part = match hour {
+        5..=11 => 0,
+        12..=16 => 1,
+        17..=21 => 2,
+        _ => 3,
+    };
+    let mood_draw = 2.0 + 2.0 * u.habit as f64 + 2.0 * unit(&mut u.rng) - 0.5;
+    let mood = mood_draw.round().clamp(1.0, 5.0) as u8;
+    let streak = u.streak;
+    emit(
+        w,
+        u,
+        out,
+        t,
+        Props::CheckIn {
+            day_part,
+            mood,
+            streak,
+        },
+    );
+    true
+}
+
+/// An invite, and whether (and when) the invitee joins.
+fn invite(w: &World, u: &mut User, out: &mut Out, t: i64, st: &State) -> bool {
+    u.invites += 1;
+    let invite = u.invites;
+    emit(w, u, out, t, Props::Invited { invite });
+    if unit(&mut u.rng) < st.accept {
+        let delay = st
+            .join_delay
+            .as_ref()
+            .map(|d| d.sample(&mut u.rng))
+            .unwrap_or(6.0 * HOUR as f64);
+        out.invites.push((t + 1 + delay as i64, u.id, invite));
+    }
+    true
+}
+
+fn purchase(w: &World, u: &mut User, out: &mut Out, t: i64, st: &State, amount: u32) -> bool {
+    u.purchases += 1;
+    let n = u.purchases;
+    let mut currency = *b"USD";
+    if st.currency.len() == 3 {
+        currency.copy_from_slice(st.currency.as_bytes());
+    }
+    emit(
+        w,
+        u,
+        out,
+        t,
+        Props::Purchase {
+            n,
+            amount,
+            currency,
+        },
+    );
+    true
 }
 
 fn view_challenge(w: &World, u: &mut User, out: &mut Out, t: i64) -> u16 {

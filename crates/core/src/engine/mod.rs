@@ -37,7 +37,7 @@ pub use world::World;
 const GROUP_EVENTS: usize = 16_384;
 
 /// Users meet at this granularity: a gift created in one epoch is broadcast at the next.
-pub const EPOCH_MS: i64 = MINUTE;
+pub(crate) const EPOCH_MS: i64 = MINUTE;
 
 struct Gift {
     remaining: u16,
@@ -72,7 +72,7 @@ pub struct Engine {
     next_id: u32,
     /// Organic sign-up times not yet given a user.
     organic: VecDeque<i64>,
-    pub totals: RunTotals,
+    pub(crate) totals: RunTotals,
 }
 
 impl Engine {
@@ -91,7 +91,7 @@ impl Engine {
         // Room for everyone known now plus a few percent of invitees, without doubling slack.
         let expected = (n as usize + signups.len()) * 21 / 20 / shards_n as usize + 16;
         let mut shards: Vec<Shard> = (0..shards_n)
-            .map(|i| Shard::new(i, shards_n, world.rooms, expected))
+            .map(|_| Shard::new(shards_n, world.rooms, expected))
             .collect();
         for id in 0..n {
             shards[(id % shards_n) as usize].add_user(&world, id, None, SignupSource::Launch, None);
@@ -456,10 +456,6 @@ impl Engine {
             self.totals.users_created += 1;
         }
         self.invites.clear();
-    }
-
-    pub fn live_users(&self) -> usize {
-        self.shards.iter().map(|s| s.live_users()).sum()
     }
 }
 

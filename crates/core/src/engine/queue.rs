@@ -10,7 +10,7 @@ use std::collections::BinaryHeap;
 
 const RING: usize = 4096;
 
-pub struct WakeQueue {
+pub(crate) struct WakeQueue {
     epoch_ms: i64,
     /// The epoch whose bucket is in `now`.
     current: i64,
@@ -20,7 +20,7 @@ pub struct WakeQueue {
 }
 
 impl WakeQueue {
-    pub fn new(epoch_ms: i64) -> WakeQueue {
+    pub(crate) fn new(epoch_ms: i64) -> WakeQueue {
         WakeQueue {
             epoch_ms,
             current: 0,
@@ -30,7 +30,7 @@ impl WakeQueue {
         }
     }
 
-    pub fn push(&mut self, t: i64, id: u32) {
+    pub(crate) fn push(&mut self, t: i64, id: u32) {
         let e = t.div_euclid(self.epoch_ms);
         if e <= self.current {
             self.now.push(Reverse((t, id)));
@@ -42,7 +42,7 @@ impl WakeQueue {
     }
 
     /// Moves the queue to the epoch that starts at `t0`, filling the current heap.
-    pub fn advance(&mut self, t0: i64) {
+    pub(crate) fn advance(&mut self, t0: i64) {
         let target = t0.div_euclid(self.epoch_ms);
         while self.current < target {
             self.current += 1;
@@ -63,7 +63,7 @@ impl WakeQueue {
     }
 
     /// The earliest wake-up before `end`, if any.
-    pub fn pop_before(&mut self, end: i64) -> Option<(i64, u32)> {
+    pub(crate) fn pop_before(&mut self, end: i64) -> Option<(i64, u32)> {
         match self.now.peek() {
             Some(&Reverse((t, id))) if t < end => {
                 self.now.pop();

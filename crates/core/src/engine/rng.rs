@@ -7,12 +7,12 @@ use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 /// The named, portable generator behind every stream.
-pub type SimRng = Xoshiro256PlusPlus;
+pub(crate) type SimRng = Xoshiro256PlusPlus;
 
 /// What a stream is for; part of its key.
 #[derive(Copy, Clone, Debug)]
 #[repr(u64)]
-pub enum Purpose {
+pub(crate) enum Purpose {
     User = 1,
     Signups = 2,
     Phase = 3,
@@ -21,30 +21,30 @@ pub enum Purpose {
 }
 
 /// SplitMix64's finalizer: a bijective 64-bit mix.
-pub fn mix64(mut z: u64) -> u64 {
+pub(crate) fn mix64(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
 }
 
-pub fn key(seed: u64, purpose: Purpose, id: u64) -> u64 {
+pub(crate) fn key(seed: u64, purpose: Purpose, id: u64) -> u64 {
     mix64(mix64(mix64(seed) ^ purpose as u64) ^ id)
 }
 
-pub fn stream(seed: u64, purpose: Purpose, id: u64) -> SimRng {
+pub(crate) fn stream(seed: u64, purpose: Purpose, id: u64) -> SimRng {
     SimRng::seed_from_u64(key(seed, purpose, id))
 }
 
 /// A uniform draw in [0, 1) with 53 bits.
 #[inline]
-pub fn unit<R: rand::Rng + ?Sized>(rng: &mut R) -> f64 {
+pub(crate) fn unit<R: rand::Rng + ?Sized>(rng: &mut R) -> f64 {
     (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
 /// An exponential draw with the given mean.
 #[inline]
-pub fn exp<R: rand::Rng + ?Sized>(rng: &mut R, mean: f64) -> f64 {
+pub(crate) fn exp<R: rand::Rng + ?Sized>(rng: &mut R, mean: f64) -> f64 {
     -mean * (1.0 - unit(rng)).ln()
 }
 

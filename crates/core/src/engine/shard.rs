@@ -9,20 +9,19 @@ use super::user::{NEVER, Next, Pending, Script, User};
 use super::world::World;
 use crate::timeline::{GiftId, SignupSource};
 
-pub struct Shard {
-    pub index: u32,
-    pub count: u32,
+pub(crate) struct Shard {
+    /// Shards in all: this one holds the users whose id mod `count` is its index.
+    pub(crate) count: u32,
     pub users: Vec<User>,
     queue: WakeQueue,
     /// Local indices of this shard's users per gift room.
     rooms: Vec<Vec<u32>>,
-    pub out: Out,
+    pub(crate) out: Out,
 }
 
 impl Shard {
-    pub fn new(index: u32, count: u32, rooms: u32, expected_users: usize) -> Shard {
+    pub(crate) fn new(count: u32, rooms: u32, expected_users: usize) -> Shard {
         Shard {
-            index,
             count,
             users: Vec::with_capacity(expected_users),
             queue: WakeQueue::new(super::EPOCH_MS),
@@ -35,12 +34,8 @@ impl Shard {
         (id / self.count) as usize
     }
 
-    pub fn owns(&self, id: u32) -> bool {
-        id % self.count == self.index
-    }
-
     /// Adds a user who signs up at `signup_at`. Ids must arrive in increasing order.
-    pub fn add_user(
+    pub(crate) fn add_user(
         &mut self,
         w: &World,
         id: u32,
@@ -113,7 +108,7 @@ impl Shard {
     }
 
     /// Runs every wake-up in the epoch [`start`, `end`).
-    pub fn run_epoch(&mut self, w: &World, start: i64, end: i64) {
+    pub(crate) fn run_epoch(&mut self, w: &World, start: i64, end: i64) {
         self.queue.advance(start);
         while let Some((t, id)) = self.queue.pop_before(end) {
             let i = self.local(id);
@@ -139,7 +134,14 @@ impl Shard {
     }
 
     /// A gift broadcast to a room: members hear of it; some come to claim it.
-    pub fn deliver_gift(&mut self, w: &World, gift: GiftId, room: u32, at: i64, expires: i64) {
+    pub(crate) fn deliver_gift(
+        &mut self,
+        w: &World,
+        gift: GiftId,
+        room: u32,
+        at: i64,
+        expires: i64,
+    ) {
         let members = std::mem::take(&mut self.rooms[room as usize]);
         for &i in &members {
             let u = &mut self.users[i as usize];
@@ -169,7 +171,7 @@ impl Shard {
     }
 
     /// A won gift claim pays off as a variable reward.
-    pub fn deliver_win(&mut self, w: &World, user: u32) {
+    pub(crate) fn deliver_win(&mut self, w: &World, user: u32) {
         let i = self.local(user);
         let u = &mut self.users[i];
         let gain = w.personas[u.persona as usize].habit.reward_gain;
@@ -177,7 +179,7 @@ impl Shard {
     }
 
     /// A phase chose this user: a session starts at `at`.
-    pub fn deliver_phase(&mut self, user: u32, at: i64, phase: u8, script: Script) {
+    pub(crate) fn deliver_phase(&mut self, user: u32, at: i64, phase: u8, script: Script) {
         let i = self.local(user);
         let u = &mut self.users[i];
         if u.churned || u.in_session {
@@ -192,7 +194,7 @@ impl Shard {
     }
 
     /// A nudge campaign: each signed-up user is in it with probability `share`.
-    pub fn deliver_campaign(&mut self, phase: u8, at: i64, over: i64, share: f64) {
+    pub(crate) fn deliver_campaign(&mut self, phase: u8, at: i64, over: i64, share: f64) {
         for i in 0..self.users.len() {
             let u = &mut self.users[i];
             if !u.signed_up {
@@ -207,14 +209,19 @@ impl Shard {
     }
 
     /// Users a phase may pick: signed up, not churned, not in a session.
-    pub fn eligible(&self) -> impl Iterator<Item = u32> + '_ {
+    pub(crate) fn eligible(&self) -> impl Iterator<Item = u32> + '_ {
         self.users
             .iter()
             .filter(|u| u.signed_up && !u.churned && !u.in_session)
             .map(|u| u.id)
     }
 
-    pub fn patch_claim(&mut self, w: &World, index: usize, outcome: crate::timeline::ClaimOutcome) {
+    pub(crate) fn patch_claim(
+        &mut self,
+        w: &World,
+        index: usize,
+        outcome: crate::timeline::ClaimOutcome,
+    ) {
         let e = &mut self.out.events[index];
         if let crate::timeline::Props::GiftClaimed { outcome: o, .. } = &mut e.props {
             *o = outcome;
@@ -225,12 +232,5 @@ impl Shard {
             w.writer.write(&e, &mut self.out.lines, &mut self.out.dates);
             self.out.spans[index] = (start as u32, (self.out.lines.len() - start) as u32);
         }
-    }
-
-    pub fn live_users(&self) -> usize {
-        self.users
-            .iter()
-            .filter(|u| u.signed_up && !u.churned)
-            .count()
     }
 }

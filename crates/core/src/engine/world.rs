@@ -3,6 +3,7 @@
 use rand::distr::weighted::WeightedIndex;
 
 use crate::catalog::Catalog;
+use crate::diagnostic::Problem;
 use crate::persona::Persona;
 use crate::scenario::{PhaseKind, Scenario};
 use crate::timeline::LineWriter;
@@ -10,19 +11,19 @@ use crate::units::{DAY, HOUR, weekday};
 
 pub struct World {
     pub personas: Vec<Persona>,
-    pub mix: WeightedIndex<f64>,
+    pub(crate) mix: WeightedIndex<f64>,
     pub scenario: Scenario,
-    pub catalog: Catalog,
+    pub(crate) catalog: Catalog,
     /// Per persona: scenario hourly curve × persona preferred hours.
-    pub hourly: Vec<[f64; 24]>,
+    pub(crate) hourly: Vec<[f64; 24]>,
     /// Per persona: the largest hourly × weekly intensity, for thinning.
-    pub peak: Vec<f64>,
+    pub(crate) peak: Vec<f64>,
     /// Per persona: the mean hourly × weekly intensity over a week.
-    pub mean: Vec<f64>,
-    pub outages: Vec<(i64, i64)>,
-    pub rooms: u32,
-    pub writer: LineWriter,
-    pub serialize: bool,
+    pub(crate) mean: Vec<f64>,
+    pub(crate) outages: Vec<(i64, i64)>,
+    pub(crate) rooms: u32,
+    pub(crate) writer: LineWriter,
+    pub(crate) serialize: bool,
 }
 
 impl World {
@@ -30,10 +31,14 @@ impl World {
         personas: Vec<Persona>,
         scenario: Scenario,
         serialize: bool,
-    ) -> Result<World, String> {
+    ) -> Result<World, Problem> {
         let shares = scenario.shares(&personas);
-        let mix = WeightedIndex::new(shares.iter().copied())
-            .map_err(|e| format!("unusable persona mix: {e}"))?;
+        let mix = WeightedIndex::new(shares.iter().copied()).map_err(|e| {
+            Problem::new(
+                format!("unusable persona mix: {e}"),
+                "give at least one persona a share above 0 (personas' `share`, or the scenario's mix)",
+            )
+        })?;
         let max_week = scenario.weekly.iter().cloned().fold(0.0, f64::max);
         let hourly: Vec<[f64; 24]> = personas
             .iter()
@@ -78,7 +83,7 @@ impl World {
 
     /// Relative activity of a persona at simulated time `t` (hour of day × day of week).
     #[inline]
-    pub fn intensity(&self, persona: u16, t: i64) -> f64 {
+    pub(crate) fn intensity(&self, persona: u16, t: i64) -> f64 {
         let abs = self.scenario.start_ms + t;
         let hour = (abs.rem_euclid(DAY) / HOUR) as usize;
         self.hourly[persona as usize][hour] * self.scenario.weekly[weekday(abs)]
@@ -86,7 +91,7 @@ impl World {
 
     /// The instant after `t` by which `activity_ms` of activity time has passed: each
     /// hour counts as its intensity over the persona's weekly mean.
-    pub fn warp(&self, persona: u16, t: i64, activity_ms: f64) -> i64 {
+    pub(crate) fn warp(&self, persona: u16, t: i64, activity_ms: f64) -> i64 {
         let mean = self.mean[persona as usize];
         let mut left = activity_ms.max(0.0);
         let mut now = t;
@@ -105,7 +110,7 @@ impl World {
     }
 
     /// The end of the outage covering `t`, if any.
-    pub fn outage_end(&self, t: i64) -> Option<i64> {
+    pub(crate) fn outage_end(&self, t: i64) -> Option<i64> {
         self.outages
             .iter()
             .find(|(a, b)| t >= *a && t < *b)

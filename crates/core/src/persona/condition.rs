@@ -4,7 +4,7 @@ use std::fmt;
 
 /// A quantity of the user a guard can read.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Counter {
+pub(crate) enum Counter {
     Balance,
     Habit,
     Sessions,
@@ -21,7 +21,7 @@ pub enum Counter {
     Attribute(u8),
 }
 
-pub const COUNTERS: &[(&str, Counter)] = &[
+pub(crate) const COUNTERS: &[(&str, Counter)] = &[
     ("balance", Counter::Balance),
     ("habit", Counter::Habit),
     ("sessions", Counter::Sessions),
@@ -37,10 +37,10 @@ pub const COUNTERS: &[(&str, Counter)] = &[
 ];
 
 /// Resolves an attribute name to its index and, for a category, its labels.
-pub type AttributeLookup<'a> = &'a dyn Fn(&str) -> Option<(u8, Vec<String>)>;
+pub(crate) type AttributeLookup<'a> = &'a dyn Fn(&str) -> Option<(u8, Vec<String>)>;
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Op {
+pub(crate) enum Op {
     Lt,
     Le,
     Gt,
@@ -51,15 +51,15 @@ pub enum Op {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Condition {
-    pub lhs: Counter,
-    pub op: Op,
+    pub(crate) lhs: Counter,
+    pub(crate) op: Op,
     /// For a categorical attribute, the index of the label.
-    pub rhs: f64,
-    pub text: String,
+    pub(crate) rhs: f64,
+    pub(crate) text: String,
 }
 
 impl Condition {
-    pub fn holds(&self, v: f64) -> bool {
+    pub(crate) fn holds(&self, v: f64) -> bool {
         match self.op {
             Op::Lt => v < self.rhs,
             Op::Le => v <= self.rhs,
@@ -71,7 +71,10 @@ impl Condition {
     }
 
     /// Parses `lhs op rhs`; `attribute` resolves attribute names to (index, labels).
-    pub fn parse(text: &str, attribute: AttributeLookup) -> Result<Condition, (String, String)> {
+    pub(crate) fn parse(
+        text: &str,
+        attribute: AttributeLookup,
+    ) -> Result<Condition, (String, String)> {
         let ops = [
             (">=", Op::Ge),
             ("<=", Op::Le),

@@ -13,13 +13,13 @@ use serde::de::{self, MapAccess, Visitor};
 use crate::units::parse_duration;
 
 /// `len` finite, non-negative weights, at least one of them positive.
-pub fn usable_weights(v: &[f64], len: usize) -> bool {
+pub(crate) fn usable_weights(v: &[f64], len: usize) -> bool {
     v.len() == len && v.iter().all(|w| w.is_finite() && *w >= 0.0) && v.iter().any(|w| *w > 0.0)
 }
 
 /// A number or a duration string, as written in the file.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Quantity {
+pub(crate) enum Quantity {
     Num(f64),
     Text(String),
 }
@@ -52,25 +52,25 @@ impl<'de> Deserialize<'de> for Quantity {
 
 /// A distribution as written: a bare constant (`"30s"`, `12`) or a table.
 #[derive(Clone, Debug, PartialEq)]
-pub enum RawDist {
+pub(crate) enum RawDist {
     Const(Quantity),
     Table(Box<RawDistTable>),
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct RawDistTable {
+pub(crate) struct RawDistTable {
     pub dist: String,
-    pub value: Option<Quantity>,
-    pub min: Option<Quantity>,
-    pub max: Option<Quantity>,
-    pub mean: Option<Quantity>,
-    pub sd: Option<Quantity>,
-    pub median: Option<Quantity>,
-    pub sigma: Option<f64>,
-    pub table: Option<BTreeMap<String, f64>>,
+    pub(crate) value: Option<Quantity>,
+    pub(crate) min: Option<Quantity>,
+    pub(crate) max: Option<Quantity>,
+    pub(crate) mean: Option<Quantity>,
+    pub(crate) sd: Option<Quantity>,
+    pub(crate) median: Option<Quantity>,
+    pub(crate) sigma: Option<f64>,
+    pub(crate) table: Option<BTreeMap<String, f64>>,
     /// Where the numbers come from; kept for `personas show`.
-    pub note: Option<String>,
+    pub(crate) note: Option<String>,
 }
 
 impl<'de> Deserialize<'de> for RawDist {
@@ -104,7 +104,7 @@ impl<'de> Deserialize<'de> for RawDist {
 
 /// What the sampled values mean, which decides how quantities are read.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Unit {
+pub(crate) enum Unit {
     /// Milliseconds, written as `30s`, `5m`, `2h`.
     Duration,
     /// A plain number (points, counts, money in minor units).
@@ -147,7 +147,7 @@ pub enum Dist {
 
 impl Dist {
     /// Draws one value; durations and counts never go below zero.
-    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+    pub(crate) fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
         let v = match self {
             Dist::Constant(v) => *v,
             Dist::Uniform { min, max } => {
@@ -163,16 +163,6 @@ impl Dist {
         v.max(0.0)
     }
 
-    /// The label of a categorical draw.
-    pub fn label(&self, v: f64) -> &str {
-        match self {
-            Dist::Weighted { labels, .. } => {
-                labels.get(v as usize).map(String::as_str).unwrap_or("")
-            }
-            _ => "",
-        }
-    }
-
     pub fn labels(&self) -> &[String] {
         match self {
             Dist::Weighted { labels, .. } => labels,
@@ -181,7 +171,7 @@ impl Dist {
     }
 
     /// The distribution's mean, used for estimates and statistical tests.
-    pub fn mean(&self) -> f64 {
+    pub(crate) fn mean(&self) -> f64 {
         match self {
             Dist::Constant(v) => *v,
             Dist::Uniform { min, max } => (min + max) / 2.0,
@@ -200,8 +190,8 @@ impl Dist {
 
 /// Why a distribution was rejected, and which field of it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct DistError {
-    pub field: &'static str,
+pub(crate) struct DistError {
+    pub(crate) field: &'static str,
     pub message: String,
     pub fix: String,
 }
@@ -212,6 +202,68 @@ fn err(field: &'static str, message: impl Into<String>, fix: impl Into<String>) 
         message: message.into(),
         fix: fix.into(),
     }
+}
+
+/// A value a distribution needs above zero.
+fn positive(v: f64, field: &'static str) -> Result<f64, DistError> {
+    if v > 0.0 && v.is_finite() {
+        Ok(v)
+    } else {
+        Err(err(
+            field,
+            format!("`{field}` must be greater than zero, found {v}"),
+            "use a positive value",
+        ))
+    }
+}
+
+/// `{ dist = "weighted", table = { … } }`: labels (a category) or numeric keys, drawn
+/// by their weights.
+fn weighted(t: &RawDistTable, unit: Unit) -> Result<Dist, DistError> {
+    let table = t.table.as_ref().filter(|t| !t.is_empty()).ok_or_else(|| {
+        err(
+            "table",
+            "a weighted distribution needs a non-empty `table`",
+            "add table = { a = 3, b = 1 }",
+        )
+    })?;
+    if let Some((k, w)) = table.iter().find(|(_, w)| !(**w >= 0.0 && w.is_finite())) {
+        return Err(err(
+            "table",
+            format!("weight of `{k}` is {w}: weights must be zero or more"),
+            "use non-negative weights",
+        ));
+    }
+    let labels: Vec<String> = table.keys().cloned().collect();
+    let values = match unit {
+        Unit::Category => (0..labels.len()).map(|i| i as f64).collect(),
+        _ => labels
+            .iter()
+            .map(|l| {
+                quantity(&Some(Quantity::Text(l.clone())), "table", unit).or_else(|_| {
+                    l.parse::<f64>().map_err(|_| {
+                        err(
+                            "table",
+                            format!("key `{l}` is not a number"),
+                            "use numeric keys such as \"5\" = 2",
+                        )
+                    })
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    let index = WeightedIndex::new(table.values().copied()).map_err(|e| {
+        err(
+            "table",
+            format!("unusable weights: {e}"),
+            "give at least one positive weight",
+        )
+    })?;
+    Ok(Dist::Weighted {
+        values,
+        labels,
+        index,
+    })
 }
 
 fn quantity(q: &Option<Quantity>, field: &'static str, unit: Unit) -> Result<f64, DistError> {
@@ -228,7 +280,7 @@ fn quantity(q: &Option<Quantity>, field: &'static str, unit: Unit) -> Result<f64
             parse_duration(t).map(|d| d.ms() as f64).map_err(|m| {
                 err(
                     field,
-                    m,
+                    m.to_string(),
                     "write a duration such as \"45s\", \"10m\" or \"6h\"",
                 )
             })
@@ -247,8 +299,7 @@ fn quantity(q: &Option<Quantity>, field: &'static str, unit: Unit) -> Result<f64
 }
 
 impl Dist {
-    #[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
-    pub fn from_raw(raw: &RawDist, unit: Unit) -> Result<Dist, DistError> {
+    pub(crate) fn from_raw(raw: &RawDist, unit: Unit) -> Result<Dist, DistError> {
         let t = match raw {
             RawDist::Const(q) => {
                 if unit == Unit::Category {
@@ -261,17 +312,6 @@ impl Dist {
                 return Ok(Dist::Constant(quantity(&Some(q.clone()), "value", unit)?));
             }
             RawDist::Table(t) => t,
-        };
-        let positive = |v: f64, field: &'static str| {
-            if v > 0.0 && v.is_finite() {
-                Ok(v)
-            } else {
-                Err(err(
-                    field,
-                    format!("`{field}` must be greater than zero, found {v}"),
-                    "use a positive value",
-                ))
-            }
         };
         let d = match t.dist.as_str() {
             "constant" => Dist::Constant(quantity(&t.value, "value", unit)?),
@@ -331,54 +371,7 @@ impl Dist {
                         .map_err(|e| err("mean", e.to_string(), "use a positive mean"))?,
                 }
             }
-            "weighted" => {
-                let table = t.table.as_ref().filter(|t| !t.is_empty()).ok_or_else(|| {
-                    err(
-                        "table",
-                        "a weighted distribution needs a non-empty `table`",
-                        "add table = { a = 3, b = 1 }",
-                    )
-                })?;
-                if let Some((k, w)) = table.iter().find(|(_, w)| !(**w >= 0.0 && w.is_finite())) {
-                    return Err(err(
-                        "table",
-                        format!("weight of `{k}` is {w}: weights must be zero or more"),
-                        "use non-negative weights",
-                    ));
-                }
-                let labels: Vec<String> = table.keys().cloned().collect();
-                let values = match unit {
-                    Unit::Category => (0..labels.len()).map(|i| i as f64).collect(),
-                    _ => labels
-                        .iter()
-                        .map(|l| {
-                            quantity(&Some(Quantity::Text(l.clone())), "table", unit).or_else(
-                                |_| {
-                                    l.parse::<f64>().map_err(|_| {
-                                        err(
-                                            "table",
-                                            format!("key `{l}` is not a number"),
-                                            "use numeric keys such as \"5\" = 2",
-                                        )
-                                    })
-                                },
-                            )
-                        })
-                        .collect::<Result<Vec<_>, _>>()?,
-                };
-                let index = WeightedIndex::new(table.values().copied()).map_err(|e| {
-                    err(
-                        "table",
-                        format!("unusable weights: {e}"),
-                        "give at least one positive weight",
-                    )
-                })?;
-                Dist::Weighted {
-                    values,
-                    labels,
-                    index,
-                }
-            }
+            "weighted" => weighted(t, unit)?,
             other => {
                 return Err(err(
                     "dist",
@@ -477,6 +470,6 @@ mod tests {
         )
         .unwrap();
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
-        assert!((0..100).all(|_| c.label(c.sample(&mut rng)) == "ios"));
+        assert!((0..100).all(|_| c.labels()[c.sample(&mut rng) as usize] == "ios"));
     }
 }

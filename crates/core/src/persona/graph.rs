@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::dist::Dist;
-use super::model::{Persona, Target, Transition};
+use super::model::{Persona, Transition};
 use crate::units::SimDuration;
 
 fn delay_label(d: &Dist) -> String {
@@ -118,12 +118,4 @@ pub fn dot(p: &Persona) -> String {
     }
     s.push_str("}\n");
     s
-}
-
-/// Which targets a persona's graph reaches; used by tests of the renderers.
-pub fn targets(p: &Persona) -> Vec<Target> {
-    p.states
-        .iter()
-        .flat_map(|s| s.transition.edges().into_iter().map(|e| e.to))
-        .collect()
 }

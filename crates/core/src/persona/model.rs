@@ -23,7 +23,7 @@ impl Hook {
             Hook::Investment => "investment",
         }
     }
-    pub fn parse(s: &str) -> Option<Hook> {
+    pub(crate) fn parse(s: &str) -> Option<Hook> {
         [Hook::Trigger, Hook::Action, Hook::Reward, Hook::Investment]
             .into_iter()
             .find(|h| h.name() == s)
@@ -47,7 +47,7 @@ pub enum Action {
     Purchase,
 }
 
-pub const ACTIONS: &[(&str, Action)] = &[
+pub(crate) const ACTIONS: &[(&str, Action)] = &[
     ("login", Action::Login),
     ("view_challenges", Action::ViewChallenges),
     ("play_game", Action::PlayGame),
@@ -71,7 +71,7 @@ impl Action {
             .unwrap_or("?")
     }
     /// The Hooked step this verb serves unless the state says otherwise.
-    pub fn default_hook(self) -> Hook {
+    pub(crate) fn default_hook(self) -> Hook {
         use Action::*;
         match self {
             Login | ViewChallenges | PlayGame => Hook::Action,
@@ -80,7 +80,7 @@ impl Action {
         }
     }
     /// Which magnitude field the verb reads, and whether it must be given.
-    pub fn magnitude(self) -> Option<&'static str> {
+    pub(crate) fn magnitude(self) -> Option<&'static str> {
         use Action::*;
         match self {
             EarnPoints | RedeemPoints => Some("points"),
@@ -124,7 +124,7 @@ pub enum Transition {
 }
 
 impl Transition {
-    pub fn edges(&self) -> Vec<&Edge> {
+    pub(crate) fn edges(&self) -> Vec<&Edge> {
         match self {
             Transition::Direct(e) => vec![e],
             Transition::Weighted { edges, .. } => edges.iter().collect(),
@@ -143,15 +143,14 @@ pub struct State {
     /// Odds that the step succeeds (a reward is drawn, an investment is made).
     pub chance: f64,
     /// Points, kills, price or shares, per the action.
-    pub magnitude: Option<Dist>,
-    pub currency: String,
+    pub(crate) magnitude: Option<Dist>,
+    pub(crate) currency: String,
     /// Invites: odds the invitee joins, and when.
-    pub accept: f64,
-    pub join_delay: Option<Dist>,
+    pub(crate) accept: f64,
+    pub(crate) join_delay: Option<Dist>,
     /// Habit gained by a successful investment, before the persona's payoff multiplier.
-    pub gain: f64,
+    pub(crate) gain: f64,
     pub transition: Transition,
-    pub note: Option<String>,
 }
 
 /// How habit forms and fades. None of these is a retention rate: retention emerges.
@@ -170,10 +169,10 @@ pub struct Habit {
     /// Rate = churn_hazard × (1 − habit)^churn_curve; P(churn) = 1 − exp(−rate × days away).
     pub churn_curve: f64,
     /// Gap multiplier = exp(−speedup × (habit − 0.5)).
-    pub speedup: f64,
+    pub(crate) speedup: f64,
     pub nudge_response: f64,
     pub broadcast_response: f64,
-    pub broadcast_delay: Dist,
+    pub(crate) broadcast_delay: Dist,
 }
 
 #[derive(Clone, Debug)]
@@ -193,7 +192,7 @@ pub struct Persona {
     pub session_gap: Dist,
     pub min_gap_ms: i64,
     pub max_session_ms: i64,
-    pub preferred_hours: [f64; 24],
+    pub(crate) preferred_hours: [f64; 24],
     pub habit: Habit,
     pub start: u16,
     pub states: Vec<State>,

@@ -12,13 +12,13 @@ use super::dist::RawDist;
 /// A value that may carry a `note` saying where it comes from: `0.3` or
 /// `{ value = 0.3, note = "seed 003: 8–12 % peak concurrency" }`.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Param<T> {
+pub(crate) enum Param<T> {
     Bare(T),
     Noted(Noted<T>),
 }
 
 /// What a bare value of this type looks like, for the error when it is something else.
-pub trait Shape {
+pub(crate) trait Shape {
     const SHAPE: &'static str;
 }
 
@@ -86,19 +86,19 @@ impl<'de, T: Deserialize<'de> + Shape> Deserialize<'de> for Param<T> {
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct Noted<T> {
-    pub value: T,
-    pub note: String,
+pub(crate) struct Noted<T> {
+    pub(crate) value: T,
+    pub(crate) note: String,
 }
 
 impl<T: Clone> Param<T> {
-    pub fn value(&self) -> T {
+    pub(crate) fn value(&self) -> T {
         match self {
             Param::Bare(v) => v.clone(),
             Param::Noted(n) => n.value.clone(),
         }
     }
-    pub fn note(&self) -> Option<&str> {
+    pub(crate) fn note(&self) -> Option<&str> {
         match self {
             Param::Bare(_) => None,
             Param::Noted(n) => Some(&n.note),
@@ -108,14 +108,14 @@ impl<T: Clone> Param<T> {
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawPersona {
+pub(crate) struct RawPersona {
     pub name: String,
     pub title: Option<String>,
     pub description: Option<String>,
     pub share: Param<f64>,
     #[serde(default)]
     pub attributes: BTreeMap<String, RawDist>,
-    pub timing: RawTiming,
+    pub(crate) timing: RawTiming,
     pub habit: RawHabit,
     pub session: RawSession,
     #[serde(default)]
@@ -124,39 +124,39 @@ pub struct RawPersona {
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawTiming {
+pub(crate) struct RawTiming {
     pub session_gap: RawDist,
-    pub min_gap: Option<Param<String>>,
-    pub max_session: Option<Param<String>>,
-    pub preferred_hours: Option<Param<Vec<f64>>>,
+    pub(crate) min_gap: Option<Param<String>>,
+    pub(crate) max_session: Option<Param<String>>,
+    pub(crate) preferred_hours: Option<Param<Vec<f64>>>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawHabit {
+pub(crate) struct RawHabit {
     pub initial: Param<f64>,
-    pub half_life: Param<String>,
+    pub(crate) half_life: Param<String>,
     pub investment_gain: Param<f64>,
     pub investment_payoff: Option<Param<f64>>,
     pub reward_gain: Option<Param<f64>>,
     pub churn_hazard: Param<f64>,
     pub churn_curve: Option<Param<f64>>,
-    pub speedup: Option<Param<f64>>,
+    pub(crate) speedup: Option<Param<f64>>,
     pub nudge_response: Param<f64>,
     pub broadcast_response: Option<Param<f64>>,
-    pub broadcast_delay: Option<RawDist>,
+    pub(crate) broadcast_delay: Option<RawDist>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawSession {
+pub(crate) struct RawSession {
     pub start: String,
 }
 
 /// Where a state goes next: a state name (`next = "end"`), or a table with a delay
 /// (`next = { to = "end", delay = "15m" }`).
 #[derive(Clone, Debug)]
-pub struct RawEdge {
+pub(crate) struct RawEdge {
     pub to: String,
     pub delay: Option<RawDist>,
 }
@@ -201,9 +201,9 @@ impl<'de> Deserialize<'de> for RawEdge {
     deny_unknown_fields,
     expecting = r#"a table like { to = "browse", p = 0.7 }"#
 )]
-pub struct RawWeighted {
+pub(crate) struct RawWeighted {
     pub to: String,
-    pub p: f64,
+    pub(crate) p: f64,
     pub delay: Option<RawDist>,
 }
 
@@ -212,9 +212,9 @@ pub struct RawWeighted {
     deny_unknown_fields,
     expecting = r#"a table like { if = "known_gifts > 0", to = "claim" }"#
 )]
-pub struct RawWhen {
+pub(crate) struct RawWhen {
     #[serde(rename = "if")]
-    pub condition: String,
+    pub(crate) condition: String,
     pub to: String,
     pub delay: Option<RawDist>,
 }
@@ -224,21 +224,21 @@ pub struct RawWhen {
     deny_unknown_fields,
     expecting = r#"a table [states.NAME] with action = "…" and where it goes next"#
 )]
-pub struct RawState {
+pub(crate) struct RawState {
     pub action: String,
     pub hook: Option<String>,
-    pub note: Option<String>,
+    pub(crate) note: Option<String>,
     pub chance: Option<Param<f64>>,
-    pub points: Option<RawDist>,
-    pub kills: Option<RawDist>,
-    pub price: Option<RawDist>,
-    pub currency: Option<String>,
-    pub shares: Option<RawDist>,
-    pub accept: Option<Param<f64>>,
-    pub join_delay: Option<RawDist>,
-    pub gain: Option<Param<f64>>,
-    pub next: Option<RawEdge>,
-    pub weighted: Option<Vec<RawWeighted>>,
-    pub when: Option<Vec<RawWhen>>,
-    pub otherwise: Option<RawEdge>,
+    pub(crate) points: Option<RawDist>,
+    pub(crate) kills: Option<RawDist>,
+    pub(crate) price: Option<RawDist>,
+    pub(crate) currency: Option<String>,
+    pub(crate) shares: Option<RawDist>,
+    pub(crate) accept: Option<Param<f64>>,
+    pub(crate) join_delay: Option<RawDist>,
+    pub(crate) gain: Option<Param<f64>>,
+    pub(crate) next: Option<RawEdge>,
+    pub(crate) weighted: Option<Vec<RawWeighted>>,
+    pub(crate) when: Option<Vec<RawWhen>>,
+    pub(crate) otherwise: Option<RawEdge>,
 }

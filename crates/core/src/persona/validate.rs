@@ -72,7 +72,11 @@ impl Check<'_> {
         match parse_duration(&p.value()) {
             Ok(d) => d.ms(),
             Err(m) => {
-                self.fail(path, m, "write a duration such as \"30m\" or \"3d\"");
+                self.fail(
+                    path,
+                    m.to_string(),
+                    "write a duration such as \"30m\" or \"3d\"",
+                );
                 0
             }
         }
@@ -85,61 +89,17 @@ impl Check<'_> {
     }
 }
 
-/// Validates one persona file.
-#[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
-pub fn validate(raw: &RawPersona, src: &Source) -> Result<Persona, Problems> {
+/// Validates one persona file: every problem at once, each at its line and field.
+pub(crate) fn validate(raw: &RawPersona, src: &Source) -> Result<Persona, Problems> {
     let mut c = Check {
         src,
         problems: Vec::new(),
         notes: Vec::new(),
     };
     let root = FieldPath::root();
-
-    if raw.name.is_empty()
-        || !raw
-            .name
-            .chars()
-            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_' || ch == '-')
-    {
-        c.fail(
-            &root.key("name"),
-            format!("`{}` is not a usable persona name", raw.name),
-            "use lowercase letters, digits, - or _",
-        );
-    }
+    c.name(&raw.name);
     let share = c.prob(&raw.share, &root.key("share"));
-
-    let mut attributes = Vec::new();
-    for (name, d) in &raw.attributes {
-        let path = root.key("attributes").key(name);
-        let unit = match d {
-            RawDist::Table(t)
-                if t.dist == "weighted"
-                    && t.table
-                        .as_ref()
-                        .is_some_and(|t| t.keys().any(|k| k.parse::<f64>().is_err())) =>
-            {
-                Unit::Category
-            }
-            _ => Unit::Number,
-        };
-        if let Some(dist) = c.dist(d, unit, &path) {
-            attributes.push(Attribute {
-                name: name.clone(),
-                dist,
-            });
-        }
-    }
-    for required in ["platform", "locale"] {
-        if !raw.attributes.contains_key(required) {
-            c.fail(
-                &root.key("attributes"),
-                format!("attribute `{required}` is missing"),
-                format!("add `{required} = {{ dist = \"weighted\", table = {{ … }} }}` under [attributes]"),
-            );
-        }
-    }
-
+    let attributes = c.attributes(raw);
     let t = &raw.timing;
     let tpath = root.key("timing");
     let session_gap = c.dist(&t.session_gap, Unit::Duration, &tpath.key("session_gap"));
@@ -153,90 +113,11 @@ pub fn validate(raw: &RawPersona, src: &Source) -> Result<Persona, Problems> {
         .as_ref()
         .map(|p| c.duration(p, &tpath.key("max_session")))
         .unwrap_or(2 * 3_600_000);
-    let mut preferred_hours = [1.0; 24];
-    if let Some(p) = &t.preferred_hours {
-        c.note(p, &tpath.key("preferred_hours"));
-        let v = p.value();
-        if !super::dist::usable_weights(&v, 24) {
-            c.fail(
-                &tpath.key("preferred_hours"),
-                format!("{} weights given", v.len()),
-                "give 24 non-negative weights, one per hour from 00:00 UTC, not all zero",
-            );
-        } else {
-            preferred_hours.copy_from_slice(&v);
-        }
-    }
-
-    let h = &raw.habit;
-    let hp = root.key("habit");
-    let half_life_ms = c.duration(&h.half_life, &hp.key("half_life")) as f64;
-    if half_life_ms <= 0.0 {
-        c.fail(
-            &hp.key("half_life"),
-            "half-life must be longer than zero",
-            "use e.g. \"3d\"",
-        );
-    }
-    let broadcast_delay = match &h.broadcast_delay {
-        Some(d) => c.dist(d, Unit::Duration, &hp.key("broadcast_delay")),
-        None => Dist::from_raw(
-            &RawDist::Const(super::dist::Quantity::Text("60s".into())),
-            Unit::Duration,
-        )
-        .ok(),
-    };
-    let habit = Habit {
-        initial: c.prob(&h.initial, &hp.key("initial")),
-        half_life_ms: half_life_ms.max(1.0),
-        investment_gain: c.prob(&h.investment_gain, &hp.key("investment_gain")),
-        investment_payoff: h
-            .investment_payoff
-            .as_ref()
-            .map(|p| c.positive(p, &hp.key("investment_payoff")))
-            .unwrap_or(1.0),
-        reward_gain: h
-            .reward_gain
-            .as_ref()
-            .map(|p| c.prob(p, &hp.key("reward_gain")))
-            .unwrap_or(0.02),
-        churn_hazard: c.positive(&h.churn_hazard, &hp.key("churn_hazard")),
-        churn_curve: h
-            .churn_curve
-            .as_ref()
-            .map(|p| c.positive(p, &hp.key("churn_curve")))
-            .unwrap_or(2.0),
-        speedup: h
-            .speedup
-            .as_ref()
-            .map(|p| c.positive(p, &hp.key("speedup")))
-            .unwrap_or(1.5),
-        nudge_response: c.prob(&h.nudge_response, &hp.key("nudge_response")),
-        broadcast_response: h
-            .broadcast_response
-            .as_ref()
-            .map(|p| c.prob(p, &hp.key("broadcast_response")))
-            .unwrap_or(0.0),
-        broadcast_delay: broadcast_delay.unwrap_or(Dist::Constant(60_000.0)),
-    };
+    let preferred_hours = c.preferred_hours(t, &tpath);
+    let habit = c.habit(&raw.habit);
 
     // States: names first, so transitions can point forward.
-    let names: Vec<&String> = raw.states.keys().collect();
-    let target_of = |name: &str| -> Option<Target> {
-        match name {
-            "end" => Some(Target::End),
-            "abandon" => Some(Target::Abandon),
-            _ => names
-                .iter()
-                .position(|n| *n == name)
-                .map(|i| Target::State(i as u16)),
-        }
-    };
-    let state_list = || {
-        let mut v: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
-        v.extend(["end", "abandon"]);
-        v.join(", ")
-    };
+    let names = StateNames(raw.states.keys().collect());
     for reserved in ["end", "abandon"] {
         if raw.states.contains_key(reserved) {
             c.fail(
@@ -246,16 +127,232 @@ pub fn validate(raw: &RawPersona, src: &Source) -> Result<Persona, Problems> {
             );
         }
     }
-    let attribute_lookup = |name: &str| -> Option<(u8, Vec<String>)> {
-        attributes
-            .iter()
-            .position(|a| a.name == name)
-            .map(|i| (i as u8, attributes[i].dist.labels().to_vec()))
+    let states: Vec<State> = raw
+        .states
+        .iter()
+        .map(|(name, s)| c.state(name, s, &names, &attributes, &habit))
+        .collect();
+    let start = match names.target(&raw.session.start) {
+        Some(Target::State(i)) => i,
+        _ => {
+            c.fail(
+                &root.key("session").key("start"),
+                format!("`{}` is not a state of this persona", raw.session.start),
+                format!(
+                    "use one of: {}",
+                    names
+                        .0
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+            0
+        }
     };
+    if c.problems.is_empty() && !states.is_empty() {
+        c.reachability(&states, start, &raw.session.start);
+    }
+    if states.is_empty() {
+        c.fail(
+            &root.key("states"),
+            "the persona has no states",
+            "add at least [states.<name>] with an action",
+        );
+    }
+    if max_session_ms > DAY {
+        c.fail(
+            &tpath.key("max_session"),
+            "sessions longer than a day are not sessions",
+            "use a value under \"24h\"",
+        );
+    }
 
-    let mut states = Vec::new();
-    for (name, s) in &raw.states {
-        let sp = root.key("states").key(name);
+    if !c.problems.is_empty() {
+        return Err(Problems(c.problems));
+    }
+    Ok(Persona {
+        name: raw.name.clone(),
+        title: raw.title.clone().unwrap_or_else(|| raw.name.clone()),
+        description: raw.description.clone().unwrap_or_default(),
+        share,
+        attributes,
+        session_gap: session_gap.unwrap_or(Dist::Constant(DAY as f64)),
+        min_gap_ms,
+        max_session_ms,
+        preferred_hours,
+        habit,
+        start,
+        states,
+        notes: c.notes,
+        source: src.name.clone(),
+    })
+}
+
+/// The persona's state names, in file order: where a transition may lead.
+struct StateNames<'a>(Vec<&'a String>);
+
+impl StateNames<'_> {
+    fn target(&self, name: &str) -> Option<Target> {
+        match name {
+            "end" => Some(Target::End),
+            "abandon" => Some(Target::Abandon),
+            _ => self
+                .0
+                .iter()
+                .position(|n| *n == name)
+                .map(|i| Target::State(i as u16)),
+        }
+    }
+
+    /// Every name a transition may use, for a fix.
+    fn list(&self) -> String {
+        let mut v: Vec<&str> = self.0.iter().map(|s| s.as_str()).collect();
+        v.extend(["end", "abandon"]);
+        v.join(", ")
+    }
+}
+
+impl Check<'_> {
+    fn name(&mut self, name: &str) {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_' || ch == '-')
+        {
+            self.fail(
+                &FieldPath::root().key("name"),
+                format!("`{name}` is not a usable persona name"),
+                "use lowercase letters, digits, - or _",
+            );
+        }
+    }
+
+    /// `[attributes]`: categorical (weighted labels) or numeric; platform and locale
+    /// required.
+    fn attributes(&mut self, raw: &RawPersona) -> Vec<Attribute> {
+        let root = FieldPath::root();
+        let c = self;
+        let mut attributes = Vec::new();
+        for (name, d) in &raw.attributes {
+            let path = root.key("attributes").key(name);
+            let unit = match d {
+                RawDist::Table(t)
+                    if t.dist == "weighted"
+                        && t.table
+                            .as_ref()
+                            .is_some_and(|t| t.keys().any(|k| k.parse::<f64>().is_err())) =>
+                {
+                    Unit::Category
+                }
+                _ => Unit::Number,
+            };
+            if let Some(dist) = c.dist(d, unit, &path) {
+                attributes.push(Attribute {
+                    name: name.clone(),
+                    dist,
+                });
+            }
+        }
+        for required in ["platform", "locale"] {
+            if !raw.attributes.contains_key(required) {
+                c.fail(
+                    &root.key("attributes"),
+                    format!("attribute `{required}` is missing"),
+                    format!("add `{required} = {{ dist = \"weighted\", table = {{ … }} }}` under [attributes]"),
+                );
+            }
+        }
+
+        attributes
+    }
+
+    fn preferred_hours(&mut self, t: &RawTiming, tpath: &FieldPath) -> [f64; 24] {
+        let mut preferred_hours = [1.0; 24];
+        if let Some(p) = &t.preferred_hours {
+            self.note(p, &tpath.key("preferred_hours"));
+            let v = p.value();
+            if !super::dist::usable_weights(&v, 24) {
+                self.fail(
+                    &tpath.key("preferred_hours"),
+                    format!("{} weights given", v.len()),
+                    "give 24 non-negative weights, one per hour from 00:00 UTC, not all zero",
+                );
+            } else {
+                preferred_hours.copy_from_slice(&v);
+            }
+        }
+        preferred_hours
+    }
+
+    /// `[habit]`: how habit forms, fades, and answers nudges and broadcasts.
+    fn habit(&mut self, h: &RawHabit) -> Habit {
+        let c = self;
+        let hp = FieldPath::root().key("habit");
+        let half_life_ms = c.duration(&h.half_life, &hp.key("half_life")) as f64;
+        if half_life_ms <= 0.0 {
+            c.fail(
+                &hp.key("half_life"),
+                "half-life must be longer than zero",
+                "use e.g. \"3d\"",
+            );
+        }
+        let broadcast_delay = match &h.broadcast_delay {
+            Some(d) => c.dist(d, Unit::Duration, &hp.key("broadcast_delay")),
+            None => Dist::from_raw(
+                &RawDist::Const(super::dist::Quantity::Text("60s".into())),
+                Unit::Duration,
+            )
+            .ok(),
+        };
+        Habit {
+            initial: c.prob(&h.initial, &hp.key("initial")),
+            half_life_ms: half_life_ms.max(1.0),
+            investment_gain: c.prob(&h.investment_gain, &hp.key("investment_gain")),
+            investment_payoff: h
+                .investment_payoff
+                .as_ref()
+                .map(|p| c.positive(p, &hp.key("investment_payoff")))
+                .unwrap_or(1.0),
+            reward_gain: h
+                .reward_gain
+                .as_ref()
+                .map(|p| c.prob(p, &hp.key("reward_gain")))
+                .unwrap_or(0.02),
+            churn_hazard: c.positive(&h.churn_hazard, &hp.key("churn_hazard")),
+            churn_curve: h
+                .churn_curve
+                .as_ref()
+                .map(|p| c.positive(p, &hp.key("churn_curve")))
+                .unwrap_or(2.0),
+            speedup: h
+                .speedup
+                .as_ref()
+                .map(|p| c.positive(p, &hp.key("speedup")))
+                .unwrap_or(1.5),
+            nudge_response: c.prob(&h.nudge_response, &hp.key("nudge_response")),
+            broadcast_response: h
+                .broadcast_response
+                .as_ref()
+                .map(|p| c.prob(p, &hp.key("broadcast_response")))
+                .unwrap_or(0.0),
+            broadcast_delay: broadcast_delay.unwrap_or(Dist::Constant(60_000.0)),
+        }
+    }
+
+    /// One `[states.<name>]`: its action and Hooked step, what it draws, and how it is
+    /// left.
+    fn state(
+        &mut self,
+        name: &str,
+        s: &RawState,
+        names: &StateNames<'_>,
+        attributes: &[Attribute],
+        habit: &Habit,
+    ) -> State {
+        let c = self;
+        let sp = FieldPath::root().key("states").key(name);
         let action = match super::model::ACTIONS.iter().find(|(n, _)| *n == s.action) {
             Some((_, a)) => *a,
             None => {
@@ -289,32 +386,7 @@ pub fn validate(raw: &RawPersona, src: &Source) -> Result<Persona, Problems> {
             .as_ref()
             .map(|p| c.prob(p, &sp.key("chance")))
             .unwrap_or(1.0);
-        let given = [
-            ("points", &s.points),
-            ("kills", &s.kills),
-            ("price", &s.price),
-            ("shares", &s.shares),
-        ];
-        let mut magnitude = None;
-        for (field, d) in given {
-            match (d, action.magnitude() == Some(field)) {
-                (Some(d), true) => magnitude = c.dist(d, Unit::Number, &sp.key(field)),
-                (Some(_), false) => c.fail(
-                    &sp.key(field),
-                    format!("`{field}` has no meaning for action `{}`", action.name()),
-                    match action.magnitude() {
-                        Some(m) => format!("this action reads `{m}`"),
-                        None => "remove it".to_string(),
-                    },
-                ),
-                (None, true) => c.fail(
-                    &sp,
-                    format!("action `{}` needs `{field}`", action.name()),
-                    format!("add `{field} = {{ dist = \"…\", … }}`"),
-                ),
-                (None, false) => {}
-            }
-        }
+        let magnitude = c.magnitude(s, action, &sp);
         if s.currency.is_some() && action != Action::Purchase {
             c.fail(
                 &sp.key("currency"),
@@ -360,14 +432,80 @@ pub fn validate(raw: &RawPersona, src: &Source) -> Result<Persona, Problems> {
             .map(|p| c.prob(p, &sp.key("gain")))
             .unwrap_or(habit.investment_gain);
 
+        let transition = c.transition(s, &sp, names, attributes);
+        State {
+            name: name.to_string(),
+            action,
+            hook,
+            chance,
+            magnitude,
+            currency: s.currency.clone().unwrap_or_else(|| "USD".into()),
+            accept,
+            join_delay,
+            gain,
+            transition: transition.unwrap_or(Transition::Direct(Edge {
+                to: Target::End,
+                delay: Dist::Constant(0.0),
+            })),
+        }
+    }
+
+    /// The one quantity the action draws (`points`, `kills`, `price` or `shares`), refused
+    /// on actions that do not read it.
+    fn magnitude(&mut self, s: &RawState, action: Action, sp: &FieldPath) -> Option<Dist> {
+        let c = self;
+        let given = [
+            ("points", &s.points),
+            ("kills", &s.kills),
+            ("price", &s.price),
+            ("shares", &s.shares),
+        ];
+        let mut magnitude = None;
+        for (field, d) in given {
+            match (d, action.magnitude() == Some(field)) {
+                (Some(d), true) => magnitude = c.dist(d, Unit::Number, &sp.key(field)),
+                (Some(_), false) => c.fail(
+                    &sp.key(field),
+                    format!("`{field}` has no meaning for action `{}`", action.name()),
+                    match action.magnitude() {
+                        Some(m) => format!("this action reads `{m}`"),
+                        None => "remove it".to_string(),
+                    },
+                ),
+                (None, true) => c.fail(
+                    sp,
+                    format!("action `{}` needs `{field}`", action.name()),
+                    format!("add `{field} = {{ dist = \"…\", … }}`"),
+                ),
+                (None, false) => {}
+            }
+        }
+        magnitude
+    }
+
+    /// How a state is left: exactly one of `next`, `weighted` or `when` (+ `otherwise`).
+    fn transition(
+        &mut self,
+        s: &RawState,
+        sp: &FieldPath,
+        names: &StateNames<'_>,
+        attributes: &[Attribute],
+    ) -> Option<Transition> {
+        let c = self;
+        let attribute_lookup = |name: &str| -> Option<(u8, Vec<String>)> {
+            attributes
+                .iter()
+                .position(|a| a.name == name)
+                .map(|i| (i as u8, attributes[i].dist.labels().to_vec()))
+        };
         let edge =
             |c: &mut Check, to: &str, delay: &Option<RawDist>, path: &FieldPath| -> Option<Edge> {
-                let target = target_of(to);
+                let target = names.target(to);
                 if target.is_none() {
                     c.fail(
                         &path.key("to"),
                         format!("`{to}` is not a state of this persona"),
-                        format!("use one of: {}", state_list()),
+                        format!("use one of: {}", names.list()),
                     );
                 }
                 let delay = match delay {
@@ -382,13 +520,13 @@ pub fn validate(raw: &RawPersona, src: &Source) -> Result<Persona, Problems> {
             .count();
         if forms != 1 {
             c.fail(
-                &sp,
+                sp,
                 "a state needs exactly one of `next`, `weighted` or `when`",
                 "give one way to leave the state (to = \"end\" finishes the session)",
             );
         }
         let transition = if let Some(e) = &s.next {
-            edge(&mut c, &e.to, &e.delay, &sp.key("next")).map(Transition::Direct)
+            edge(c, &e.to, &e.delay, &sp.key("next")).map(Transition::Direct)
         } else if let Some(ws) = &s.weighted {
             let mut edges = Vec::new();
             let mut probs = Vec::new();
@@ -401,7 +539,7 @@ pub fn validate(raw: &RawPersona, src: &Source) -> Result<Persona, Problems> {
                         "use a value between 0 and 1",
                     );
                 }
-                if let Some(e) = edge(&mut c, &w.to, &w.delay, &wp) {
+                if let Some(e) = edge(c, &w.to, &w.delay, &wp) {
                     edges.push(e);
                     probs.push(w.p.clamp(0.0, 1.0));
                 }
@@ -433,12 +571,12 @@ pub fn validate(raw: &RawPersona, src: &Source) -> Result<Persona, Problems> {
                         None
                     }
                 };
-                if let (Some(cond), Some(e)) = (cond, edge(&mut c, &w.to, &w.delay, &wp)) {
+                if let (Some(cond), Some(e)) = (cond, edge(c, &w.to, &w.delay, &wp)) {
                     cases.push((cond, e));
                 }
             }
             let otherwise = match &s.otherwise {
-                Some(o) => edge(&mut c, &o.to, &o.delay, &sp.key("otherwise")),
+                Some(o) => edge(c, &o.to, &o.delay, &sp.key("otherwise")),
                 None => {
                     c.fail(
                         &sp.key("when"),
@@ -461,46 +599,13 @@ pub fn validate(raw: &RawPersona, src: &Source) -> Result<Persona, Problems> {
                 "remove it or add `when`",
             );
         }
-        states.push(State {
-            name: name.clone(),
-            action,
-            hook,
-            chance,
-            magnitude,
-            currency: s.currency.clone().unwrap_or_else(|| "USD".into()),
-            accept,
-            join_delay,
-            gain,
-            transition: transition.unwrap_or(Transition::Direct(Edge {
-                to: Target::End,
-                delay: Dist::Constant(0.0),
-            })),
-            note: s.note.clone(),
-        });
+        transition
     }
 
-    let start = match target_of(&raw.session.start) {
-        Some(Target::State(i)) => i,
-        _ => {
-            c.fail(
-                &root.key("session").key("start"),
-                format!("`{}` is not a state of this persona", raw.session.start),
-                format!(
-                    "use one of: {}",
-                    names
-                        .iter()
-                        .map(|s| s.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            );
-            0
-        }
-    };
-
-    // Reachability: every declared state must be reachable from the start, and some
-    // path must end the session.
-    if c.problems.is_empty() && !states.is_empty() {
+    /// Every declared state reachable from the start, and some path ending the session.
+    fn reachability(&mut self, states: &[State], start: u16, start_name: &str) {
+        let c = self;
+        let root = FieldPath::root();
         let mut seen = vec![false; states.len()];
         let mut stack = vec![start as usize];
         let mut ends = false;
@@ -519,10 +624,7 @@ pub fn validate(raw: &RawPersona, src: &Source) -> Result<Persona, Problems> {
             if !seen[i] {
                 c.fail(
                     &root.key("states").key(&s.name),
-                    format!(
-                        "state `{}` cannot be reached from `{}`",
-                        s.name, raw.session.start
-                    ),
+                    format!("state `{}` cannot be reached from `{}`", s.name, start_name),
                     "add a transition to it, or remove it",
                 );
             }
@@ -535,38 +637,4 @@ pub fn validate(raw: &RawPersona, src: &Source) -> Result<Persona, Problems> {
             );
         }
     }
-    if states.is_empty() {
-        c.fail(
-            &root.key("states"),
-            "the persona has no states",
-            "add at least [states.<name>] with an action",
-        );
-    }
-    if max_session_ms > DAY {
-        c.fail(
-            &tpath.key("max_session"),
-            "sessions longer than a day are not sessions",
-            "use a value under \"24h\"",
-        );
-    }
-
-    if !c.problems.is_empty() {
-        return Err(Problems(c.problems));
-    }
-    Ok(Persona {
-        name: raw.name.clone(),
-        title: raw.title.clone().unwrap_or_else(|| raw.name.clone()),
-        description: raw.description.clone().unwrap_or_default(),
-        share,
-        attributes,
-        session_gap: session_gap.unwrap_or(Dist::Constant(DAY as f64)),
-        min_gap_ms,
-        max_session_ms,
-        preferred_hours,
-        habit,
-        start,
-        states,
-        notes: c.notes,
-        source: src.name.clone(),
-    })
 }

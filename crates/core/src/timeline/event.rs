@@ -9,7 +9,7 @@ pub enum StatCode {
 }
 
 impl StatCode {
-    pub const ALL: [StatCode; 3] = [
+    pub(crate) const ALL: [StatCode; 3] = [
         StatCode::EnemyKills,
         StatCode::LoginCount,
         StatCode::GamesPlayed,
@@ -240,7 +240,7 @@ pub struct Event {
     pub props: Props,
 }
 
-pub const PROFILE_FIELDS: &[&str] = &[
+pub(crate) const PROFILE_FIELDS: &[&str] = &[
     "avatar",
     "bio",
     "display_name",

@@ -8,9 +8,9 @@ use simulate_core::diagnostic::Source;
 use simulate_core::engine::{Engine, RunTotals, World};
 use simulate_core::persona::{self, Persona};
 use simulate_core::scenario::{Overrides, Scenario};
-use simulate_core::sinks::fanout::Fanout;
 use simulate_core::sinks::jsonl::JsonlSink;
 use simulate_core::sinks::metrics::Metrics;
+use simulate_core::sinks::tee::Tee;
 use simulate_core::timeline::{Event, Sink};
 
 #[derive(Default)]
@@ -85,7 +85,7 @@ pub fn simulate(spec: Spec) -> Run {
     let mut log = JsonlSink::create(None, simulate_core::sinks::jsonl::Format::None).expect("sink");
     let mut metrics = Metrics::new(&scenario, &personas);
     let totals = {
-        let mut fan = Fanout(vec![&mut capture, &mut log, &mut metrics]);
+        let mut fan = Tee(vec![&mut capture, &mut log, &mut metrics]);
         engine.run(&mut fan, &AtomicBool::new(false)).expect("run")
     };
     Run {
@@ -93,7 +93,7 @@ pub fn simulate(spec: Spec) -> Run {
         lines: capture.lines,
         checksum: log.checksum(),
         totals,
-        metrics: metrics.to_json(&scenario),
+        metrics: serde_json::to_value(metrics.document(&scenario)).expect("metrics serialize"),
         personas,
     }
 }

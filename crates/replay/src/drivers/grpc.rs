@@ -10,6 +10,7 @@ use serde_json::Value;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::{Channel, Endpoint};
 
+use simulate_core::diagnostic::Problem;
 use simulate_core::template::Ctx;
 
 use crate::mapping::GrpcRequest;
@@ -102,24 +103,32 @@ impl Codec for DynCodec {
 
 /// The channel to a gRPC target.
 #[derive(Clone)]
-pub struct Client {
+pub(crate) struct Client {
     channel: Channel,
 }
 
 impl Client {
     /// Connects lazily: the first call opens the HTTP/2 connection, a broken one reopens.
     /// `https://` targets are verified against the web PKI roots and `ca_cert` (PEM).
-    pub fn new(url: &str, timeout: std::time::Duration, tls: &Tls) -> Result<Client, String> {
+    pub(crate) fn new(
+        url: &str,
+        timeout: std::time::Duration,
+        tls: &Tls,
+    ) -> Result<Client, Problem> {
         let shown = simulate_core::redact::mask_url(url);
+        let bad = |e: tonic::transport::Error| {
+            Problem::new(
+                format!("the gRPC target `{shown}`: {e}"),
+                "write it like http://127.0.0.1:50051",
+            )
+        };
         let mut ep = Endpoint::from_shared(url.to_string())
-            .map_err(|e| format!("the gRPC target `{shown}`: {e}"))?
+            .map_err(bad)?
             .timeout(timeout)
             .connect_timeout(timeout.min(std::time::Duration::from_secs(5)))
             .tcp_nodelay(true);
         if url.starts_with("https://") {
-            ep = ep
-                .tls_config(tls.tonic())
-                .map_err(|e| format!("the gRPC target `{shown}`: {e}"))?;
+            ep = ep.tls_config(tls.tonic()).map_err(bad)?;
         }
         Ok(Client {
             channel: ep.connect_lazy(),
@@ -128,7 +137,7 @@ impl Client {
 
     /// Renders the request's message and calls its method; the response's check decides
     /// whether an answer is ok.
-    pub async fn call(&self, due: &Due, r: &GrpcRequest, ctx: &Ctx<'_>) -> Outcome {
+    pub(crate) async fn call(&self, due: &Due, r: &GrpcRequest, ctx: &Ctx<'_>) -> Outcome {
         let call = &r.call;
         let msg = match message(&call.input, r.message.render(ctx)) {
             Ok(m) => m,

@@ -9,6 +9,7 @@ pub mod socketio;
 use std::sync::Arc;
 
 use serde_json::Value;
+use simulate_core::diagnostic::Problem;
 
 use crate::mapping::{Mapped, Mapping, Protocol, Request};
 use crate::outcome::{ErrorClass, Outcome};
@@ -26,7 +27,7 @@ pub struct Targets {
     pub socketio: Option<String>,
 }
 
-pub struct Driver {
+pub(crate) struct Driver {
     http: http::Client,
     grpc: Option<grpc::Client>,
     /// Socket.IO connections, when the mapping has `[socketio]`.
@@ -36,16 +37,21 @@ pub struct Driver {
 
 impl Driver {
     /// Sets up a client per protocol; `pool` bounds the idle HTTP connections kept.
-    pub async fn new(
+    pub(crate) async fn new(
         mapping: Arc<Mapping>,
         to: &Targets,
         tls: &Tls,
         http2: bool,
         pool: usize,
-    ) -> Result<Driver, String> {
+    ) -> Result<Driver, Problem> {
         let grpc = match (&to.grpc, mapping.sends(Protocol::Grpc)) {
             (Some(url), _) => Some(grpc::Client::new(url, mapping.timeout, tls)?),
-            (None, true) => return Err("the mapping sends gRPC but no gRPC target is given".into()),
+            (None, true) => {
+                return Err(Problem::new(
+                    "the mapping sends gRPC but no gRPC target is given",
+                    "pass --grpc-target, or `target` under [grpc] in the mapping",
+                ));
+            }
             (None, false) => None,
         };
         let socketio = match (&mapping.socketio, &to.socketio) {
@@ -53,7 +59,10 @@ impl Driver {
                 Some(socketio::Client::new(Arc::clone(settings), url, mapping.timeout, tls).await?)
             }
             (Some(_), None) => {
-                return Err("the mapping has [socketio] but no Socket.IO target is given".into());
+                return Err(Problem::new(
+                    "the mapping has [socketio] but no Socket.IO target is given",
+                    "pass --socketio-target, or `url` under [socketio] in the mapping",
+                ));
             }
             (None, _) => None,
         };
@@ -67,7 +76,7 @@ impl Driver {
     }
 
     /// Renders and sends one request, bounded by the mapping's timeout.
-    pub async fn send(&self, due: &Due, m: &Mapped) -> Outcome {
+    pub(crate) async fn send(&self, due: &Due, m: &Mapped) -> Outcome {
         let json = m
             .needs_json
             .then(|| serde_json::from_slice::<Value>(&due.line).ok())

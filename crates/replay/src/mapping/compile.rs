@@ -108,8 +108,9 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    fn bad(&mut self, path: FieldPath, message: impl Into<String>, fix: &str) {
-        self.problems.push(self.src.problem(&path, message, fix));
+    fn bad(&mut self, path: FieldPath, message: impl std::fmt::Display, fix: &str) {
+        self.problems
+            .push(self.src.problem(&path, message.to_string(), fix));
     }
 
     fn timeout(&mut self, text: Option<&str>) -> Duration {
@@ -231,9 +232,9 @@ impl<'a> Compiler<'a> {
 
     /// The `[socketio]` table: the connection settings, and the session events that open
     /// and close each user's connection.
-    fn socketio(&mut self, sio: &RawSocketio) -> Arc<SocketIoSettings> {
+    fn socketio(&mut self, socketio: &RawSocketio) -> Arc<SocketIoSettings> {
         let sp = FieldPath::root().key("socketio");
-        if let Some(u) = &sio.url
+        if let Some(u) = &socketio.url
             && !["http://", "https://", "ws://", "wss://"]
                 .iter()
                 .any(|p| u.starts_with(p))
@@ -244,8 +245,11 @@ impl<'a> Compiler<'a> {
                 "write it like http://127.0.0.1:3000",
             );
         }
-        let path = sio.path.clone().unwrap_or_else(|| "/socket.io/".into());
-        let namespace = sio.namespace.clone().unwrap_or_else(|| "/".into());
+        let path = socketio
+            .path
+            .clone()
+            .unwrap_or_else(|| "/socket.io/".into());
+        let namespace = socketio.namespace.clone().unwrap_or_else(|| "/".into());
         for (field, v) in [("path", &path), ("namespace", &namespace)] {
             if !v.starts_with('/') || v.contains(['?', ',', '#']) {
                 self.bad(
@@ -255,19 +259,19 @@ impl<'a> Compiler<'a> {
                 );
             }
         }
-        let query = sio.query.as_deref().and_then(|q| {
+        let query = socketio.query.as_deref().and_then(|q| {
             Template::compile(q)
                 .map_err(|m| self.bad(sp.key("query"), m, "correct the template"))
                 .ok()
         });
-        let auth = sio.auth.as_ref().and_then(|a| {
+        let auth = socketio.auth.as_ref().and_then(|a| {
             JsonTmpl::compile(a, "auth")
                 .map_err(|(at, m)| {
                     self.bad(sp.key("auth"), format!("{at}: {m}"), "correct the template")
                 })
                 .ok()
         });
-        let join = sio.join.as_ref().and_then(|j| {
+        let join = socketio.join.as_ref().and_then(|j| {
             socketio_emit(&j.emit, j.payload.as_ref(), j.ack, j.check.as_ref())
                 .map_err(|(f, m)| {
                     self.bad(
@@ -278,7 +282,7 @@ impl<'a> Compiler<'a> {
                 })
                 .ok()
         });
-        let listen = self.listens(&sio.listen, &sp);
+        let listen = self.listens(&socketio.listen, &sp);
         let needs_json = query.as_ref().is_some_and(Template::needs_json)
             || auth.as_ref().is_some_and(JsonTmpl::needs_json)
             || join
@@ -289,8 +293,12 @@ impl<'a> Compiler<'a> {
         self.uses_token |= query.as_ref().is_some_and(Template::uses_token)
             || auth.as_ref().is_some_and(JsonTmpl::uses_token);
         for (field, name, op) in [
-            ("connect", &sio.connect, SocketIoRequest::Connect),
-            ("disconnect", &sio.disconnect, SocketIoRequest::Disconnect),
+            ("connect", &socketio.connect, SocketIoRequest::Connect),
+            (
+                "disconnect",
+                &socketio.disconnect,
+                SocketIoRequest::Disconnect,
+            ),
         ] {
             match kind_of(name) {
                 Some(k) => {
@@ -310,14 +318,14 @@ impl<'a> Compiler<'a> {
             }
         }
         Arc::new(SocketIoSettings {
-            url: sio.url.clone(),
+            url: socketio.url.clone(),
             path,
             namespace,
             query,
             auth,
             join,
             listen,
-            reconnect_attempts: sio.reconnect_attempts.unwrap_or(5),
+            reconnect_attempts: socketio.reconnect_attempts.unwrap_or(5),
         })
     }
 

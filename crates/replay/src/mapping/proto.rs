@@ -7,7 +7,7 @@ use prost_reflect::DescriptorPool;
 use simulate_core::bounded;
 
 /// The shipped contract (seed 001's EventService).
-pub const SHIPPED_PROTO: (&str, &str) = (
+pub(crate) const SHIPPED_PROTO: (&str, &str) = (
     "event_service.proto",
     include_str!("../../../../proto/event_service.proto"),
 );

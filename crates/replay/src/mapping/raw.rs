@@ -7,28 +7,28 @@ use serde::Deserialize;
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawMapping {
-    pub(crate) base_url: Option<String>,
+    pub base_url: Option<String>,
     pub(crate) timeout: Option<String>,
     #[serde(default)]
-    pub(crate) http2: bool,
+    pub http2: bool,
     #[serde(default)]
     pub(crate) auth: RawAuth,
     #[serde(default)]
     pub(crate) headers: BTreeMap<String, String>,
     /// Event kinds the server produces itself: counted as skipped, not as unmapped.
     #[serde(default)]
-    pub(crate) server_side: Vec<String>,
+    pub server_side: Vec<String>,
     #[serde(default)]
     pub(crate) request: Vec<RawRequest>,
-    pub(crate) grpc: Option<RawGrpc>,
-    pub(crate) socketio: Option<RawSocketio>,
+    pub grpc: Option<RawGrpc>,
+    pub socketio: Option<RawSocketio>,
 }
 
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSocketio {
     /// The server's URL (`--socketio-target` replaces it; default: the target's).
-    pub(crate) url: Option<String>,
+    pub url: Option<String>,
     pub(crate) path: Option<String>,
     pub(crate) namespace: Option<String>,
     pub(crate) query: Option<String>,
@@ -40,7 +40,7 @@ pub(crate) struct RawSocketio {
     pub(crate) disconnect: String,
     pub(crate) join: Option<RawEmit>,
     #[serde(default)]
-    pub(crate) listen: Vec<RawListen>,
+    pub listen: Vec<RawListen>,
     pub(crate) reconnect_attempts: Option<u32>,
 }
 
@@ -57,7 +57,7 @@ pub(crate) struct RawEmit {
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawListen {
-    pub(crate) event: String,
+    pub event: String,
     pub(crate) key: Option<String>,
     pub(crate) origin: Option<String>,
 }
@@ -73,7 +73,7 @@ fn session_ended() -> String {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawGrpc {
     /// The gRPC server's URL (`--grpc-target` replaces it).
-    pub(crate) target: Option<String>,
+    pub target: Option<String>,
     /// The contract; default: the shipped proto/event_service.proto.
     pub(crate) proto: Option<String>,
 }
@@ -96,9 +96,9 @@ pub(crate) struct RawAuth {
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawRequest {
-    pub(crate) event: Option<String>,
+    pub event: Option<String>,
     #[serde(default)]
-    pub(crate) events: Vec<String>,
+    pub events: Vec<String>,
     #[serde(default)]
     pub(crate) protocol: Option<String>,
     #[serde(default = "post")]
@@ -121,7 +121,7 @@ pub(crate) struct RawRequest {
     #[serde(default)]
     pub(crate) expect: Vec<toml::Value>,
     #[serde(default = "default_kind")]
-    pub(crate) kind: String,
+    pub kind: String,
 }
 
 fn post() -> String {

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use http::Method;
+use simulate_core::diagnostic::Problem;
 
 use super::{Parts, header_map};
 use crate::outcome::{ErrorClass, reqwest_class};
@@ -22,7 +23,7 @@ impl Client {
         tls: &Tls,
         http2: bool,
         pool: usize,
-    ) -> Result<Client, String> {
+    ) -> Result<Client, Problem> {
         let mut b = reqwest::Client::builder()
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .pool_max_idle_per_host(pool)
@@ -30,10 +31,12 @@ impl Client {
         if http2 {
             b = b.http2_prior_knowledge();
         }
-        let client = tls
-            .reqwest(b)?
-            .build()
-            .map_err(|e| format!("cannot set up the HTTPS client: {e}"))?;
+        let client = tls.reqwest(b)?.build().map_err(|e| {
+            Problem::new(
+                format!("cannot set up the HTTPS client: {e}"),
+                "check --ca-cert (a PEM certificate)",
+            )
+        })?;
         Ok(Client {
             client,
             base: base.to_string(),

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
+use simulate_core::diagnostic::Problem;
 use simulate_core::template::{Body, Ctx, Template};
 
 use crate::mapping::{Expect, HttpRequest, Mapping};
@@ -26,7 +27,7 @@ use crate::source::Due;
 use crate::tls::Tls;
 
 /// Every HTTP request to one target.
-pub struct Client {
+pub(crate) struct Client {
     transport: Transport,
     /// The mapping's headers, sent with every request (auth included).
     headers: Vec<(HeaderName, Template)>,
@@ -52,15 +53,20 @@ impl Client {
     /// `http2` speaks HTTP/2 from the first byte (h2c) to plain-HTTP targets; HTTPS
     /// targets negotiate it by ALPN. Resolves the target's address once, here. `pool`
     /// bounds the idle connections kept.
-    pub async fn new(
+    pub(crate) async fn new(
         target: &str,
         mapping: &Mapping,
         tls: &Tls,
         http2: bool,
         pool: usize,
-    ) -> Result<Client, String> {
+    ) -> Result<Client, Problem> {
         let base = target.trim_end_matches('/');
-        let url = url::Url::parse(base).map_err(|e| format!("the target URL: {e}"))?;
+        let url = url::Url::parse(base).map_err(|e| {
+            Problem::new(
+                format!("the target URL: {e}"),
+                "write it like http://127.0.0.1:3000",
+            )
+        })?;
         let transport = if url.scheme() == "http" {
             let plain = Plain::resolve(&url).await?;
             if http2 {
@@ -80,7 +86,7 @@ impl Client {
 
     /// Renders and sends one request; the whole response body is read, so the latency
     /// covers the answer, not just its headers. Bounded by the mapping's timeout.
-    pub async fn send(&self, due: &Due, req: &HttpRequest, ctx: &Ctx<'_>) -> Outcome {
+    pub(crate) async fn send(&self, due: &Due, req: &HttpRequest, ctx: &Ctx<'_>) -> Outcome {
         let parts = self.parts(due, req, ctx);
         let sent = async {
             match &self.transport {
@@ -139,8 +145,13 @@ impl Client {
 }
 
 impl Plain {
-    async fn resolve(url: &url::Url) -> Result<Plain, String> {
-        let host = url.host_str().ok_or("the target URL has no host")?;
+    async fn resolve(url: &url::Url) -> Result<Plain, Problem> {
+        let host = url.host_str().ok_or_else(|| {
+            Problem::new(
+                "the target URL has no host",
+                "write it like http://127.0.0.1:3000",
+            )
+        })?;
         let port = url.port_or_known_default().unwrap_or(80);
         let authority = match url.port() {
             Some(p) => format!("{host}:{p}"),
@@ -148,9 +159,19 @@ impl Plain {
         };
         let addr = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
             .await
-            .map_err(|e| format!("cannot resolve {host}: {e}"))?
+            .map_err(|e| {
+                Problem::new(
+                    format!("cannot resolve {host}: {e}"),
+                    "check the host name, or give its IP address",
+                )
+            })?
             .next()
-            .ok_or_else(|| format!("{host} resolves to no address"))?;
+            .ok_or_else(|| {
+                Problem::new(
+                    format!("{host} resolves to no address"),
+                    "check the host name, or give its IP address",
+                )
+            })?;
         Ok(Plain {
             addr,
             authority,

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use serde_json::{Value, json};
+use serde_json::json;
+use simulate_core::diagnostic::Problem;
 use simulate_core::template::Ctx;
 use tokio::sync::{mpsc, oneshot};
 
@@ -17,6 +18,7 @@ use super::report::{Broadcasts, Counters, Heard, at, pick};
 use crate::mapping::{Emit, SocketIoRequest, SocketIoSettings};
 use crate::outcome::{ErrorClass, Outcome};
 use crate::source::Due;
+use crate::summary::SocketIoReport;
 use crate::tls::Tls;
 
 /// One user's connection: its task takes commands over the channel.
@@ -26,40 +28,46 @@ pub(super) struct Conn {
 }
 
 /// Every connection to one Socket.IO server.
-pub struct Client {
+pub(crate) struct Client {
     shared: Arc<Shared>,
     conns: Mutex<HashMap<Box<str>, Conn>>,
 }
 
 impl Client {
     /// `https://` and `wss://` servers are reached over TLS ([`crate::tls`]).
-    pub async fn new(
+    pub(crate) async fn new(
         settings: Arc<SocketIoSettings>,
         url: &str,
         timeout: Duration,
         tls: &Tls,
-    ) -> Result<Client, String> {
+    ) -> Result<Client, Problem> {
         let shown = simulate_core::redact::mask_url(url);
-        let u = url::Url::parse(url).map_err(|e| format!("the Socket.IO target `{shown}`: {e}"))?;
+        let fix = "write it like http://127.0.0.1:3001 (or ws://, https://, wss://)";
+        let bad = |m: String| Problem::new(m, fix);
+        let u = url::Url::parse(url)
+            .map_err(|e| bad(format!("the Socket.IO target `{shown}`: {e}")))?;
         let secure = match u.scheme() {
             "http" | "ws" => false,
             "https" | "wss" => true,
             other => {
-                return Err(format!(
+                return Err(bad(format!(
                     "the Socket.IO target `{shown}`: `{other}` is not http, https, ws or wss"
-                ));
+                )));
             }
         };
-        let host = u.host_str().ok_or("the Socket.IO target has no host")?;
+        let host = u
+            .host_str()
+            .ok_or_else(|| bad("the Socket.IO target has no host".into()))?;
         let tls = secure
             .then(|| Secure::new(host.trim_matches(['[', ']']), tls))
             .transpose()?;
         let port = u.port_or_known_default().unwrap_or(80);
+        let resolve = "check the host name, or give its IP address";
         let addr = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
             .await
-            .map_err(|e| format!("cannot resolve {host}: {e}"))?
+            .map_err(|e| Problem::new(format!("cannot resolve {host}: {e}"), resolve))?
             .next()
-            .ok_or_else(|| format!("{host} resolves to no address"))?;
+            .ok_or_else(|| Problem::new(format!("{host} resolves to no address"), resolve))?;
         let heard = settings
             .listen
             .iter()
@@ -91,7 +99,7 @@ impl Client {
         })
     }
 
-    pub async fn send(&self, due: &Due, op: &SocketIoRequest, ctx: &Ctx<'_>) -> Outcome {
+    pub(crate) async fn send(&self, due: &Due, op: &SocketIoRequest, ctx: &Ctx<'_>) -> Outcome {
         let c = &self.shared.counters;
         match op {
             SocketIoRequest::Connect => {
@@ -134,7 +142,7 @@ impl Client {
     }
 
     /// Closes every connection still open (sessions that end after the window).
-    pub async fn close_all(&self) {
+    pub(crate) async fn close_all(&self) {
         let all: Vec<Conn> = self
             .conns
             .lock()
@@ -252,17 +260,17 @@ impl Client {
     }
 
     /// Connections open now, for the live view.
-    pub fn open_now(&self) -> usize {
+    pub(crate) fn open_now(&self) -> usize {
         self.shared.counters.open.load(Ordering::Relaxed)
     }
 
     /// Connection, broadcast and delivery figures for the summary.
-    pub fn report(&self) -> Value {
+    pub(crate) fn report(&self) -> SocketIoReport {
         super::report::report(&self.shared)
     }
 
     /// Broadcast (fan-out) latency per listen, for thresholds.
-    pub fn fanouts(&self) -> Vec<Histogram<u64>> {
+    pub(crate) fn fanouts(&self) -> Vec<Histogram<u64>> {
         let f = self.shared.broadcasts.lock().expect("broadcasts lock");
         f.heard.iter().map(|h| h.latency.clone()).collect()
     }

@@ -15,6 +15,8 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, Message, protocol::WebSocketConfig};
 
+use simulate_core::diagnostic::Problem;
+
 use super::Shared;
 use super::protocol::{Packet, nsp_prefix};
 use super::report::heard;
@@ -52,10 +54,14 @@ impl std::fmt::Debug for Secure {
 }
 
 impl Secure {
-    pub(super) fn new(host: &str, tls: &Tls) -> Result<Secure, String> {
+    pub(super) fn new(host: &str, tls: &Tls) -> Result<Secure, Problem> {
         let config = tls.rustls(&[b"http/1.1"])?;
-        let name = rustls::pki_types::ServerName::try_from(host.to_string())
-            .map_err(|e| format!("the Socket.IO target's host `{host}`: {e}"))?;
+        let name = rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|e| {
+            Problem::new(
+                format!("the Socket.IO target's host `{host}`: {e}"),
+                "give the server's DNS name or IP address",
+            )
+        })?;
         Ok(Secure {
             connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
             name,

@@ -30,7 +30,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use client::Client;
+pub(crate) use client::Client;
 use report::{Broadcasts, Counters};
 
 use crate::mapping::SocketIoSettings;

@@ -6,10 +6,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use hdrhistogram::Histogram;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::Shared;
 use crate::stats::percentiles;
+use crate::summary::{Connections, ListenReport, Receipts, SocketIoReport};
 
 /// Connection-level counts, read for the summary.
 #[derive(Debug, Default)]
@@ -48,11 +49,11 @@ pub(super) struct Broadcasts {
 }
 
 /// Connection, broadcast and delivery figures for the summary.
-pub(super) fn report(sh: &Shared) -> Value {
+pub(super) fn report(sh: &Shared) -> SocketIoReport {
     let c = &sh.counters;
     let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
     let f = sh.broadcasts.lock().expect("broadcasts lock");
-    let listens: Vec<Value> = sh
+    let listen = sh
         .settings
         .listen
         .iter()
@@ -60,37 +61,44 @@ pub(super) fn report(sh: &Shared) -> Value {
         .map(|(l, h)| {
             let per: Vec<u32> = h.origins.values().map(|(_, n)| *n).collect();
             let origins = per.len() as u64;
-            json!({
-                "event": l.event,
-                "origin": l.origin.map(|k| simulate_core::timeline::EVENT_KINDS[k as usize]),
-                "received": h.received,
-                "matched": h.matched,
-                "origins": origins,
-                "origins_unheard": per.iter().filter(|n| **n == 0).count(),
-                "receipts_per_origin": {
-                    "mean": if origins > 0 { (h.matched as f64 / origins as f64 * 100.0).round() / 100.0 } else { 0.0 },
-                    "max": per.iter().max().copied().unwrap_or(0),
+            let mean = if origins > 0 {
+                (h.matched as f64 / origins as f64 * 100.0).round() / 100.0
+            } else {
+                0.0
+            };
+            ListenReport {
+                event: l.event.clone(),
+                origin: l
+                    .origin
+                    .map(|k| simulate_core::timeline::EVENT_KINDS[k as usize].to_string()),
+                received: h.received,
+                matched: h.matched,
+                origins,
+                origins_unheard: per.iter().filter(|n| **n == 0).count() as u64,
+                receipts_per_origin: Receipts {
+                    mean,
+                    max: per.iter().max().copied().unwrap_or(0),
                 },
-                "fanout_ms": percentiles(&h.latency),
-            })
+                fanout_ms: percentiles(&h.latency),
+            }
         })
         .collect();
-    json!({
-        "connections": {
-            "opened": n(&c.connects),
-            "failed": n(&c.connect_errors),
-            "implicit": n(&c.implicit_connects),
-            "closed": n(&c.disconnects),
-            "dropped": n(&c.drops),
-            "reconnected": n(&c.reconnects),
-            "reconnect_failures": n(&c.reconnect_failures),
-            "server_disconnects": n(&c.server_disconnects),
-            "peak_open": c.peak_open.load(Ordering::Relaxed),
-            "pings_answered": n(&c.pings),
+    SocketIoReport {
+        connections: Connections {
+            opened: n(&c.connects),
+            failed: n(&c.connect_errors),
+            implicit: n(&c.implicit_connects),
+            closed: n(&c.disconnects),
+            dropped: n(&c.drops),
+            reconnected: n(&c.reconnects),
+            reconnect_failures: n(&c.reconnect_failures),
+            server_disconnects: n(&c.server_disconnects),
+            peak_open: c.peak_open.load(Ordering::Relaxed) as u64,
+            pings_answered: n(&c.pings),
         },
-        "listen": listens,
-        "other_events": f.other,
-    })
+        listen,
+        other_events: f.other.clone(),
+    }
 }
 
 /// A server event arrived: count it, and time it against its origin if it has one.

@@ -1,10 +1,11 @@
-//! Several sinks fed from one pass over the timeline.
+//! Several sinks fed from one pass over the timeline, like tee(1): every event goes to
+//! each sink in turn. ("Fan-out" in this project is a Socket.IO broadcast's spread.)
 
 use crate::timeline::{Event, Sink};
 
-pub struct Fanout<'a>(pub Vec<&'a mut (dyn Sink + Send)>);
+pub struct Tee<'a>(pub Vec<&'a mut (dyn Sink + Send)>);
 
-impl Sink for Fanout<'_> {
+impl Sink for Tee<'_> {
     fn event(&mut self, e: &Event, line: &[u8]) -> std::io::Result<bool> {
         let mut go = true;
         for s in &mut self.0 {

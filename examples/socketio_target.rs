@@ -2,7 +2,7 @@
 //! (tests/support/gift_app.rs, on socketioxide) on one address, printing how many sockets
 //! it holds every 5 s.
 //!
-//! cargo run --release --example sio_target -- 127.0.0.1:3001 [ping-ms]
+//! cargo run --release --example socketio_target -- 127.0.0.1:3001 [ping-ms]
 
 // The tests read what it records; the benchmark only counts.
 #[allow(dead_code)]
@@ -19,7 +19,7 @@ async fn main() -> std::io::Result<()> {
     let ping = args.next().and_then(|p| p.parse().ok()).unwrap_or(25_000);
     let (layer, seen) = gift_app::layer("/", Duration::from_millis(ping), false);
     let listener = tokio::net::TcpListener::bind(&addr).await?;
-    eprintln!("sio_target listening on {addr} (ping every {ping} ms)");
+    eprintln!("socketio_target listening on {addr} (ping every {ping} ms)");
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_secs(5)).await;
@@ -28,7 +28,7 @@ async fn main() -> std::io::Result<()> {
                 seen.disconnects.load(Ordering::Relaxed),
             );
             eprintln!(
-                "sio_target: {} open, {c} connects, {d} disconnects, {} emits",
+                "socketio_target: {} open, {c} connects, {d} disconnects, {} emits",
                 c - d.min(c),
                 seen.received.load(Ordering::Relaxed)
             );

@@ -1,0 +1,251 @@
+//! metrics.json as types: what `simulate run` writes and what readers load back
+//! (schema/metrics.v1.json describes the same document; docs/METRICS.md what each figure
+//! means). A ratio or a percentile set is `None` (null) when it has nothing to divide.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The `schema` value of this version of the document.
+pub(crate) const METRICS_SCHEMA: &str = "simulate.metrics.v1";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MetricsDoc {
+    pub schema: String,
+    pub scenario: String,
+    pub window: Window,
+    pub users: Users,
+    pub engagement: Engagement,
+    pub retention: Retention,
+    pub funnel: Funnel,
+    pub revenue: Revenue,
+    pub points: Points,
+    pub gifts: Gifts,
+    pub goals: Goals,
+    pub nudges: Nudges,
+    pub personas: BTreeMap<String, PersonaFigures>,
+    pub events: Events,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Window {
+    /// RFC 3339 instant of t = 0.
+    pub start: String,
+    /// Days the run covered (an interrupted run reports fewer than planned).
+    pub days: u64,
+    pub days_planned: u64,
+    pub complete: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Users {
+    pub signed_up: u64,
+    pub with_events: u64,
+    pub churned: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Engagement {
+    pub days: Vec<DayFigures>,
+    pub avg_dau: f64,
+    pub stickiness_dau_over_mau: Option<f64>,
+    pub peak_concurrent_sessions: Peak,
+    pub sessions: u64,
+    pub sessions_per_user: Option<f64>,
+    pub session_length_seconds: Option<Percentiles>,
+    pub session_triggers: BTreeMap<String, u64>,
+    pub session_end_reasons: BTreeMap<String, u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DayFigures {
+    pub day: u64,
+    /// YYYY-MM-DD (UTC).
+    pub date: String,
+    pub dau: u64,
+    pub wau: u64,
+    pub mau: u64,
+    pub stickiness: Option<f64>,
+    pub new_users: u64,
+    pub sessions: u64,
+    pub events: u64,
+    pub revenue: u64,
+    pub points_earned: u64,
+    pub points_redeemed: u64,
+    pub peak_concurrent_sessions: u64,
+    pub churned: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Peak {
+    pub sessions: u64,
+    /// RFC 3339 instant of the peak.
+    pub at: String,
+}
+
+/// A histogram's count, mean and percentiles (whole units: seconds).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    pub count: u64,
+    pub mean: f64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub max: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Retention {
+    pub overall: RetentionRates,
+    pub by_cohort: Vec<Cohort>,
+}
+
+/// Day-N retention; `None` when no cohort reaches day N inside the window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RetentionRates {
+    pub d1: Option<f64>,
+    pub d7: Option<f64>,
+    pub d14: Option<f64>,
+    pub d30: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Cohort {
+    pub signup_day: u64,
+    pub users: u64,
+    pub active_share_by_day: Vec<f64>,
+    pub ltv_so_far: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Funnel {
+    pub signed_up: u64,
+    pub first_action: u64,
+    pub first_reward: u64,
+    pub first_investment: u64,
+    pub purchase: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Revenue {
+    pub total_minor_units: u64,
+    pub by_currency: BTreeMap<String, u64>,
+    pub paying_users: u64,
+    pub conversion: Option<f64>,
+    pub arpu: f64,
+    pub arppu: f64,
+    pub arpdau: f64,
+    pub ltv_so_far: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Points {
+    pub earned: u64,
+    pub earned_from_activity: u64,
+    pub earned_from_goals: u64,
+    pub redeemed: u64,
+    pub outstanding_liability: i64,
+    pub redemption_rate: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Gifts {
+    pub created: u64,
+    pub shares_offered: u64,
+    pub claim_attempts: u64,
+    pub claimed: u64,
+    pub gifts_fully_claimed: u64,
+    pub failed_exhausted: u64,
+    pub failed_expired: u64,
+    pub share_fill_rate: Option<f64>,
+    pub time_to_claim_seconds: Option<Percentiles>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Goals {
+    pub completed: u64,
+    pub claimed: u64,
+    pub claim_rate: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Nudges {
+    pub sent: u64,
+    pub sent_reengagement: u64,
+    pub sent_campaign: u64,
+    pub opened: u64,
+    pub open_rate: Option<f64>,
+    pub time_to_open_seconds: Option<Percentiles>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PersonaFigures {
+    pub users: u64,
+    pub share: Option<f64>,
+    pub sessions: u64,
+    pub sessions_per_user: Option<f64>,
+    pub retention: RetentionRates,
+    pub churned: u64,
+    pub churn_rate: Option<f64>,
+    pub revenue: u64,
+    pub hooked_loop: HookedLoop,
+}
+
+/// How far each session got through the Hooked loop (trigger, action, reward, investment).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HookedLoop {
+    pub trigger: Triggers,
+    pub action: Action,
+    pub reward: Reward,
+    pub investment: Investment,
+    pub abandoned: u64,
+    pub timed_out: u64,
+    pub completed_loops: u64,
+    pub completion_rate: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Triggers {
+    pub internal: u64,
+    pub external: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Action {
+    pub reached: u64,
+    pub missed: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Reward {
+    pub tried: u64,
+    pub drawn: u64,
+    pub failed: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Investment {
+    pub tried: u64,
+    pub made: u64,
+    pub skipped: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Events {
+    pub total: u64,
+    /// Every event kind, zero counts included.
+    pub by_kind: BTreeMap<String, u64>,
+    pub per_active_user_day: Option<f64>,
+    /// Per kind seen, 24 hourly counts (UTC).
+    pub by_hour_utc: BTreeMap<String, Vec<u64>>,
+    pub by_phase: Vec<PhaseEvents>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PhaseEvents {
+    pub phase: String,
+    pub from_ms: i64,
+    pub to_ms: i64,
+    /// Per kind seen in the phase.
+    pub events: BTreeMap<String, u64>,
+}

@@ -1,0 +1,349 @@
+//! The metrics document built from what [`Metrics`] folded, one section per step.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+
+use super::document::*;
+use super::{F_ACTION, F_INVEST, F_PURCHASE, F_REWARD, Metrics, NOT_SIGNED};
+use crate::scenario::Scenario;
+use crate::timeline::EVENT_KINDS;
+use crate::units::{DAY, format_rfc3339};
+
+fn round(v: f64, places: i32) -> f64 {
+    if !v.is_finite() {
+        return 0.0;
+    }
+    let f = 10f64.powi(places);
+    (v * f).round() / f
+}
+
+/// `a / b` to four places; `None` when there is nothing to divide by.
+fn ratio(a: u64, b: u64) -> Option<f64> {
+    (b != 0).then(|| round(a as f64 / b as f64, 4))
+}
+
+fn pct(h: &Histogram<u64>) -> Option<Percentiles> {
+    (!h.is_empty()).then(|| Percentiles {
+        count: h.len(),
+        mean: round(h.mean(), 2),
+        p50: h.value_at_quantile(0.50),
+        p90: h.value_at_quantile(0.90),
+        p99: h.value_at_quantile(0.99),
+        max: h.max(),
+    })
+}
+
+/// What several sections share: the covered days and the users who signed up.
+struct Basis {
+    days_n: usize,
+    signed: Vec<usize>,
+    /// Sum of DAU over the covered days.
+    dau_sum: u64,
+}
+
+impl Metrics {
+    /// metrics.json for the days the run covered.
+    pub fn document(&self, scenario: &Scenario) -> MetricsDoc {
+        let days_n = self.window_days();
+        let signed: Vec<usize> = (0..self.persona.len())
+            .filter(|&i| self.signup_day[i] != NOT_SIGNED)
+            .collect();
+        let days = self.days_figures(days_n, &signed);
+        let b = Basis {
+            days_n,
+            dau_sum: days.iter().map(|d| d.dau).sum(),
+            signed,
+        };
+        let users = b.signed.len() as u64;
+        MetricsDoc {
+            schema: METRICS_SCHEMA.to_string(),
+            scenario: scenario.name.clone(),
+            window: Window {
+                start: format_rfc3339(self.start_ms),
+                days: days_n as u64,
+                days_planned: self.days as u64,
+                complete: days_n == self.days,
+            },
+            users: Users {
+                signed_up: users,
+                with_events: self.persona.len() as u64,
+                churned: self.loops.iter().map(|l| l.churned).sum(),
+            },
+            engagement: self.engagement(days, &b),
+            retention: Retention {
+                overall: self.retention_rates(None),
+                by_cohort: self.cohorts(&b),
+            },
+            funnel: self.funnel_figures(&b),
+            revenue: self.revenue_figures(&b),
+            points: self.points_figures(),
+            gifts: self.gift_figures(),
+            goals: Goals {
+                completed: self.goals_completed,
+                claimed: self.goals_claimed,
+                claim_rate: ratio(self.goals_claimed, self.goals_completed),
+            },
+            nudges: self.nudge_figures(),
+            personas: self.persona_figures(&b),
+            events: self.event_figures(&b),
+        }
+    }
+
+    fn days_figures(&self, days_n: usize, signed: &[usize]) -> Vec<DayFigures> {
+        let active_users = |from: usize, to: usize| {
+            signed
+                .iter()
+                .filter(|&&i| self.active_within(i, from, to))
+                .count() as u64
+        };
+        (0..days_n)
+            .map(|d| {
+                let (dau, mau) = (self.dau(d), active_users(d.saturating_sub(29), d));
+                let x = &self.per_day[d];
+                DayFigures {
+                    day: d as u64,
+                    date: format_rfc3339(self.start_ms + d as i64 * DAY)[..10].to_string(),
+                    dau,
+                    wau: active_users(d.saturating_sub(6), d),
+                    mau,
+                    stickiness: ratio(dau, mau),
+                    new_users: x.new_users,
+                    sessions: x.sessions,
+                    events: x.events,
+                    revenue: x.revenue,
+                    points_earned: x.points_earned,
+                    points_redeemed: x.points_redeemed,
+                    peak_concurrent_sessions: x.peak_concurrent,
+                    churned: x.churned,
+                }
+            })
+            .collect()
+    }
+
+    fn engagement(&self, days: Vec<DayFigures>, b: &Basis) -> Engagement {
+        let sessions: u64 = self.loops.iter().map(|l| l.sessions).sum();
+        let mau_last = days.last().map_or(0, |d| d.mau);
+        let avg_dau = b.dau_sum as f64 / b.days_n.max(1) as f64;
+        let names =
+            |m: &BTreeMap<&'static str, u64>| m.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+        Engagement {
+            days,
+            avg_dau: round(avg_dau, 2),
+            stickiness_dau_over_mau: (mau_last != 0).then(|| round(avg_dau / mau_last as f64, 4)),
+            peak_concurrent_sessions: Peak {
+                sessions: self.peak_concurrent.0,
+                at: format_rfc3339(self.start_ms + self.peak_concurrent.1),
+            },
+            sessions,
+            sessions_per_user: ratio(sessions, b.signed.len() as u64),
+            session_length_seconds: pct(&self.session_len_s),
+            session_triggers: names(&self.triggers),
+            session_end_reasons: names(&self.end_reasons),
+        }
+    }
+
+    fn retention_rates(&self, persona: Option<u16>) -> RetentionRates {
+        let rate = |n: usize| {
+            let (k, b) = self.retention(n, persona);
+            (b != 0).then(|| round(k as f64 / b as f64, 4))
+        };
+        RetentionRates {
+            d1: rate(1),
+            d7: rate(7),
+            d14: rate(14),
+            d30: rate(30),
+        }
+    }
+
+    /// Per signup day: its users' active share on each of their first 31 days, and their
+    /// revenue per user so far.
+    fn cohorts(&self, b: &Basis) -> Vec<Cohort> {
+        let mut cohorts = Vec::new();
+        for c in 0..b.days_n {
+            let members: Vec<usize> = b
+                .signed
+                .iter()
+                .copied()
+                .filter(|&i| self.signup_day[i] as usize == c)
+                .collect();
+            if members.is_empty() {
+                continue;
+            }
+            let active_share_by_day = (0..(b.days_n - c).min(31))
+                .map(|n| {
+                    let k = members
+                        .iter()
+                        .filter(|&&i| self.is_active(i, c + n))
+                        .count();
+                    round(k as f64 / members.len() as f64, 4)
+                })
+                .collect();
+            let rev: u64 = members.iter().map(|&i| self.user_revenue[i]).sum();
+            cohorts.push(Cohort {
+                signup_day: c as u64,
+                users: members.len() as u64,
+                active_share_by_day,
+                ltv_so_far: round(rev as f64 / members.len() as f64, 2),
+            });
+        }
+        cohorts
+    }
+
+    fn funnel_figures(&self, b: &Basis) -> Funnel {
+        let reached = |flag: u8| {
+            b.signed
+                .iter()
+                .filter(|&&i| self.funnel[i] & flag != 0)
+                .count() as u64
+        };
+        Funnel {
+            signed_up: b.signed.len() as u64,
+            first_action: reached(F_ACTION),
+            first_reward: reached(F_REWARD),
+            first_investment: reached(F_INVEST),
+            purchase: reached(F_PURCHASE),
+        }
+    }
+
+    fn revenue_figures(&self, b: &Basis) -> Revenue {
+        let revenue: u64 = self.user_revenue.iter().sum();
+        let payers = self.user_revenue.iter().filter(|r| **r > 0).count() as u64;
+        let users = b.signed.len() as u64;
+        Revenue {
+            total_minor_units: revenue,
+            by_currency: self.revenue_by_currency.clone(),
+            paying_users: payers,
+            conversion: ratio(payers, users),
+            arpu: round(revenue as f64 / users.max(1) as f64, 2),
+            arppu: round(revenue as f64 / payers.max(1) as f64, 2),
+            arpdau: round(revenue as f64 / b.dau_sum.max(1) as f64, 4),
+            ltv_so_far: round(revenue as f64 / users.max(1) as f64, 2),
+        }
+    }
+
+    fn points_figures(&self) -> Points {
+        let earned = self.points_by_source[0] + self.points_by_source[1];
+        Points {
+            earned,
+            earned_from_activity: self.points_by_source[0],
+            earned_from_goals: self.points_by_source[1],
+            redeemed: self.points_redeemed,
+            outstanding_liability: earned as i64 - self.points_redeemed as i64,
+            redemption_rate: ratio(self.points_redeemed, earned),
+        }
+    }
+
+    fn gift_figures(&self) -> Gifts {
+        Gifts {
+            created: self.gifts_created,
+            shares_offered: self.shares_offered,
+            claim_attempts: self.claims.iter().sum(),
+            claimed: self.claims[0],
+            gifts_fully_claimed: self.gifts_exhausted,
+            failed_exhausted: self.claims[1],
+            failed_expired: self.claims[2],
+            share_fill_rate: ratio(self.claims[0], self.shares_offered),
+            time_to_claim_seconds: pct(&self.time_to_claim_s),
+        }
+    }
+
+    fn nudge_figures(&self) -> Nudges {
+        let sent = self.nudges_sent[0] + self.nudges_sent[1];
+        Nudges {
+            sent,
+            sent_reengagement: self.nudges_sent[0],
+            sent_campaign: self.nudges_sent[1],
+            opened: self.nudges_opened,
+            open_rate: ratio(self.nudges_opened, sent),
+            time_to_open_seconds: pct(&self.nudge_open_delay_s),
+        }
+    }
+
+    fn persona_figures(&self, b: &Basis) -> BTreeMap<String, PersonaFigures> {
+        let users = b.signed.len() as u64;
+        let mut out = BTreeMap::new();
+        for (p, name) in self.persona_names.iter().enumerate() {
+            let l = &self.loops[p];
+            let revenue = b
+                .signed
+                .iter()
+                .filter(|&&i| self.persona[i] as usize == p)
+                .map(|&i| self.user_revenue[i])
+                .sum();
+            let hooked_loop = HookedLoop {
+                trigger: Triggers {
+                    internal: l.internal,
+                    external: l.external,
+                },
+                action: Action {
+                    reached: l.action,
+                    missed: l.sessions - l.action.min(l.sessions),
+                },
+                reward: Reward {
+                    tried: l.reward_tried,
+                    drawn: l.reward_drawn,
+                    failed: l.reward_tried.saturating_sub(l.reward_drawn),
+                },
+                investment: Investment {
+                    tried: l.investment_tried,
+                    made: l.investment_made,
+                    skipped: l.sessions.saturating_sub(l.investment_made),
+                },
+                abandoned: l.abandoned,
+                timed_out: l.timed_out,
+                completed_loops: l.full_loop,
+                completion_rate: ratio(l.full_loop, l.sessions),
+            };
+            let figures = PersonaFigures {
+                users: l.users,
+                share: ratio(l.users, users),
+                sessions: l.sessions,
+                sessions_per_user: ratio(l.sessions, l.users),
+                retention: self.retention_rates(Some(p as u16)),
+                churned: l.churned,
+                churn_rate: ratio(l.churned, l.users),
+                revenue,
+                hooked_loop,
+            };
+            out.insert(name.clone(), figures);
+        }
+        out
+    }
+
+    fn event_figures(&self, b: &Basis) -> Events {
+        let by_hour_utc = EVENT_KINDS
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| self.kinds[*k] > 0)
+            .map(|(k, name)| (name.to_string(), self.by_hour[k].to_vec()))
+            .collect();
+        let by_phase = self
+            .phases
+            .iter()
+            .enumerate()
+            .map(|(p, (name, a, b))| PhaseEvents {
+                phase: name.clone(),
+                from_ms: *a,
+                to_ms: *b,
+                events: EVENT_KINDS
+                    .iter()
+                    .enumerate()
+                    .filter(|(k, _)| self.by_phase[p][*k] > 0)
+                    .map(|(k, n)| (n.to_string(), self.by_phase[p][k]))
+                    .collect(),
+            })
+            .collect();
+        Events {
+            total: self.events_total,
+            by_kind: EVENT_KINDS
+                .iter()
+                .enumerate()
+                .map(|(k, n)| (n.to_string(), self.kinds[k]))
+                .collect(),
+            per_active_user_day: ratio(self.events_total, b.dau_sum),
+            by_hour_utc,
+            by_phase,
+        }
+    }
+}
