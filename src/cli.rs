@@ -41,9 +41,13 @@ pub struct WorldArgs {
     /// Users who exist at t = 0 (ids 0..N-1) [default: the scenario's, 10000]
     #[arg(long)]
     pub users: Option<u32>,
-    /// Simulated days [default: the scenario's, 7]
+    /// Simulated days; the same as --span Nd [default: the scenario's, 7]
     #[arg(long)]
     pub days: Option<u32>,
+    /// Simulated length of the world: 2h, 36h, 3d, 1d12h (1m to 3650d); a world shorter
+    /// than a day has its launch users arrive over the span [default: the scenario's, 7d]
+    #[arg(long, value_name = "DURATION")]
+    pub span: Option<String>,
     /// Seed of every random stream [default: the scenario's, 42]
     #[arg(long)]
     pub seed: Option<u64>,

@@ -1,4 +1,4 @@
-//! The world flags (`--users`, `--days`, `--seed`, `--personas`, `--scenario`,
+//! The world flags (`--users`, `--span`/`--days`, `--seed`, `--personas`, `--scenario`,
 //! `--start`) every command shares: loaded into personas and a scenario, and compared with
 //! the world a database was seeded from.
 
@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use simulate_core::persona::{self, Persona};
 use simulate_core::scenario::{Overrides, Scenario};
+use simulate_core::units::{DAY, Span};
 
 use crate::cli::WorldArgs;
 
@@ -15,6 +16,7 @@ pub fn load_world(w: &WorldArgs) -> anyhow::Result<(Vec<Persona>, Scenario)> {
     let over = Overrides {
         users: w.users,
         days: w.days,
+        span: w.span.clone(),
         seed: w.seed,
         start: w.start.clone(),
     };
@@ -26,9 +28,11 @@ pub fn load_world(w: &WorldArgs) -> anyhow::Result<(Vec<Persona>, Scenario)> {
 pub fn world_clashes(config: &serde_json::Value, given: &WorldArgs) -> (WorldArgs, Vec<String>) {
     let num = |k: &str| config[k].as_u64();
     let text = |k: &str| config[k].as_str().map(String::from);
+    let meta_span = seeded_span(config);
     let meta = WorldArgs {
         users: num("users").map(|v| v as u32),
-        days: num("days").map(|v| v as u32),
+        days: None,
+        span: meta_span.map(|s| s.to_string()),
         seed: num("seed"),
         personas: text("personas_dir").map(PathBuf::from),
         scenario: text("scenario_file").map(PathBuf::from),
@@ -51,11 +55,6 @@ pub fn world_clashes(config: &serde_json::Value, given: &WorldArgs) -> (WorldArg
         meta.users.map(|v| v.to_string()),
     );
     cmp(
-        "--days",
-        given.days.map(|v| v.to_string()),
-        meta.days.map(|v| v.to_string()),
-    );
-    cmp(
         "--seed",
         given.seed.map(|v| v.to_string()),
         meta.seed.map(|v| v.to_string()),
@@ -71,5 +70,34 @@ pub fn world_clashes(config: &serde_json::Value, given: &WorldArgs) -> (WorldArg
         given.scenario.as_ref().map(|p| p.display().to_string()),
         meta.scenario.as_ref().map(|p| p.display().to_string()),
     );
+    // Lengths compare as spans: `--days 3` and `--span 72h` are the same world.
+    for (flag, text, span) in [
+        (
+            "--span",
+            given.span.clone(),
+            given.span.as_deref().map(Span::parse),
+        ),
+        (
+            "--days",
+            given.days.map(|d| d.to_string()),
+            given.days.map(Span::from_days),
+        ),
+    ] {
+        if let (Some(text), Some(span)) = (text, span)
+            && span.ok() != meta_span
+        {
+            let seeded = meta_span.map_or_else(|| "the default".into(), |s| s.to_string());
+            clash.push(format!("{flag} {text} (the seed used {seeded})"));
+        }
+    }
     (meta, clash)
+}
+
+/// The length of the world a run_meta or run.json `config` records: `span_ms` since
+/// spans came, `days` before.
+pub fn seeded_span(config: &serde_json::Value) -> Option<Span> {
+    match config["span_ms"].as_i64() {
+        Some(ms) => Span::from_ms(ms).ok(),
+        None => Span::from_ms(config["days"].as_i64()? * DAY).ok(),
+    }
 }

@@ -10,8 +10,10 @@ use serde_json::json;
 use crate::cli::ReplayArgs;
 use crate::exit::{self, BadInput};
 use simulate_core::engine::{Engine, World};
+use simulate_core::persona::Persona;
 use simulate_core::redact::mask_url;
-use simulate_core::units::{DAY, parse_duration};
+use simulate_core::scenario::Scenario;
+use simulate_core::units::{DAY, SimDuration, parse_duration};
 use simulate_replay::drivers::Targets;
 use simulate_replay::mapping::Mapping;
 use simulate_replay::mapping::Protocol;
@@ -22,7 +24,7 @@ use simulate_replay::tls::Tls;
 use simulate_replay::{Feed, Options};
 
 use crate::console::replay::{LiveView, table};
-use crate::world::{load_world, world_clashes};
+use crate::world::{load_world, seeded_span, world_clashes};
 
 /// `24h:30m` (sim:wall) or `48x`, as simulated ms per wall ms.
 pub fn parse_compress(s: &str) -> Result<f64, String> {
@@ -104,22 +106,34 @@ fn log_phases(log: &Path) -> (Phases, Option<String>) {
             &simulate_core::bounded::read(&record, simulate_core::bounded::RUN_RECORD).ok()?,
         )
         .ok()?;
-        let c = &run["config"];
-        let text = |k: &str| c[k].as_str().map(String::from);
-        let world = crate::cli::WorldArgs {
-            users: c["users"].as_u64().map(|v| v as u32),
-            days: c["days"].as_u64().map(|v| v as u32),
-            seed: c["seed"].as_u64(),
-            personas: text("personas_dir").map(Into::into),
-            scenario: text("scenario_file").map(Into::into),
-            start: text("start"),
-        };
+        // run.json's config records the world as run_meta's does.
+        let (world, _) = world_clashes(&run["config"], &crate::cli::WorldArgs::default());
         load_world(&world).ok().map(|(_, s)| s)
     };
     match read() {
         Some(s) => (Phases::of(&s), Some(s.name)),
         None => (Phases::default(), None),
     }
+}
+
+/// The world an engine replay sends from. A window past the scenario's length makes the
+/// world that long, in whole days: the days before it are the same events whatever the
+/// length (docs/REPLAY.md). A world shorter than a day is its own world (its launch users
+/// arrive over its span), so only a span, never a window, makes one.
+fn replay_world(args: &ReplayArgs) -> anyhow::Result<(Vec<Persona>, Scenario)> {
+    let given = &args.world;
+    let loaded = load_world(given)?;
+    let to = match &args.window {
+        Some(w) => parse_window(w, i64::MAX).map_err(BadInput)?.to_ms,
+        None => return Ok(loaded),
+    };
+    let length_given = given.days.is_some() || given.span.is_some();
+    if length_given || to == i64::MAX || loaded.1.span.ms() < DAY {
+        return Ok(loaded);
+    }
+    let mut world = given.clone();
+    world.days = Some(((to + DAY - 1) / DAY).max(1) as u32);
+    load_world(&world)
 }
 
 /// What the seeded database says about this replay: a window that sends days the seed
@@ -135,9 +149,10 @@ fn seeded_warnings(db: &str, args: &ReplayArgs, window: Window) -> anyhow::Resul
     )?;
     let mut out = Vec::new();
     if args.from_log.is_none() {
-        // The replayed world is usually longer than the seeded one: --days may differ.
+        // The replayed world is usually longer than the seeded one: its length may differ.
         let mut given = args.world.clone();
         given.days = None;
+        given.span = None;
         let (_, clashes) = world_clashes(&config, &given);
         if !clashes.is_empty() {
             out.push(format!(
@@ -146,11 +161,15 @@ fn seeded_warnings(db: &str, args: &ReplayArgs, window: Window) -> anyhow::Resul
             ));
         }
     }
-    if let Some(days) = config["days"].as_i64()
-        && window.from_ms < days * DAY
+    if let Some(seeded) = seeded_span(&config)
+        && window.from_ms < seeded.ms()
     {
+        let held = match seeded.whole_days() {
+            Some(days) => format!("days 0..{days}"),
+            None => format!("0..{seeded}"),
+        };
         out.push(format!(
-            "the window starts at day {:.2}, but {place} already holds days 0..{days}: the target has applied those events and will see them again (fix: --window {days}d.. continues the seeded world)",
+            "the window starts at day {:.2}, but {place} already holds {held}: the target has applied those events and will see them again (fix: --window {seeded}.. continues the seeded world)",
             window.from_ms as f64 / DAY as f64,
         ));
     }
@@ -288,18 +307,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
             )
         }
         None => {
-            // A window past the scenario's days makes the world that long: the days before
-            // it are the same events whatever the length (docs/REPLAY.md).
-            let mut world = args.world.clone();
-            if world.days.is_none()
-                && let Some(w) = &args.window
-            {
-                let to = parse_window(w, i64::MAX).map_err(bad)?.to_ms;
-                if to < i64::MAX {
-                    world.days = Some(((to + DAY - 1) / DAY).max(1) as u32);
-                }
-            }
-            let (personas, scenario) = load_world(&world)?;
+            let (personas, scenario) = replay_world(&args)?;
             let end = scenario.end_ms();
             let window = match &args.window {
                 Some(s) => parse_window(s, end).map_err(bad)?,
@@ -309,11 +317,14 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
                 },
             };
             if window.to_ms > end {
+                let to = SimDuration(window.to_ms);
+                let fix = match args.world.days {
+                    Some(_) => format!("use --days {} (or more)", (window.to_ms + DAY - 1) / DAY),
+                    None => format!("use --span {to} (or more)"),
+                };
                 return Err(bad(format!(
-                    "--window ends at day {:.2} but the world has {} days\n    fix: add --days {} (or more)",
-                    window.to_ms as f64 / DAY as f64,
-                    scenario.days,
-                    (window.to_ms + DAY - 1) / DAY
+                    "--window ends at {to} but the world is {} long\n    fix: {fix}",
+                    scenario.span
                 )));
             }
             let threads = super::threads(Some(args.threads.unwrap_or(1)))?;
@@ -322,7 +333,9 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
                 "source": "engine",
                 "scenario": scenario.name,
                 "users": scenario.users,
-                "days": scenario.days,
+                "days": scenario.span.days_ceil(),
+                "span": scenario.span.to_string(),
+                "span_ms": scenario.span.ms(),
                 "seed": scenario.seed,
                 "start": scenario.start_text,
                 "personas": personas.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),

@@ -14,7 +14,7 @@ use simulate_core::scenario::Scenario;
 use simulate_core::sinks::fanout::Fanout;
 use simulate_core::sinks::jsonl::{Format, JsonlSink};
 use simulate_core::sinks::metrics::Metrics;
-use simulate_core::units::{HOUR, bytes_text, parse_duration};
+use simulate_core::units::{DAY, HOUR, bytes_text, parse_duration};
 
 /// Measured with the shipped personas (docs/PERFORMANCE.md): used only for the estimate
 /// printed before large jobs and the disk check.
@@ -32,9 +32,14 @@ fn has_outputs(dir: &Path) -> bool {
     .any(|f| dir.join(f).exists())
 }
 
-/// `output/<run-id>`, with a numeric suffix when that folder already holds a run.
+/// `output/<run-id>`, with a numeric suffix when that folder already holds a run. The
+/// length reads `d7` for whole days (as it always has) and `2h`, `36h` otherwise.
 fn default_out(s: &Scenario) -> PathBuf {
-    let base = format!("{}-s{}-u{}-d{}", s.name, s.seed, s.users, s.days);
+    let length = match s.span.whole_days() {
+        Some(days) => format!("d{days}"),
+        None => s.span.to_string(),
+    };
+    let base = format!("{}-s{}-u{}-{length}", s.name, s.seed, s.users);
     let mut dir = Path::new("output").join(&base);
     let mut n = 2;
     while has_outputs(&dir) {
@@ -49,7 +54,9 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     let mut pace = 0.0;
     if args.preset == Some(Preset::Quick) {
         args.world.users.get_or_insert(1000);
-        args.world.days.get_or_insert(2);
+        if args.world.span.is_none() {
+            args.world.days.get_or_insert(2);
+        }
         args.report_every.get_or_insert_with(|| "2h".into());
         // Two simulated days in about twelve seconds.
         pace = (48 * HOUR) as f64 / 12.0;
@@ -94,9 +101,8 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     std::fs::create_dir_all(&out_dir)
         .with_context(|| format!("cannot create the output folder {}", out_dir.display()))?;
 
-    let user_days = (scenario.users as f64
-        * (1.0 + scenario.signups_per_day * scenario.days as f64 / 2.0))
-        * scenario.days as f64;
+    let days = scenario.span.ms() as f64 / DAY as f64;
+    let user_days = (scenario.users as f64 * (1.0 + scenario.signups_per_day * days / 2.0)) * days;
     let est_events = user_days * EVENTS_PER_USER_DAY;
     let est_bytes = match format {
         Format::Jsonl => est_events * BYTES_PER_EVENT,
@@ -186,7 +192,9 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
             "personas_dir": args.world.personas.as_ref().map(|p| p.display().to_string()),
             "personas": personas.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
             "users": scenario.users,
-            "days": scenario.days,
+            "days": scenario.span.days_ceil(),
+            "span": scenario.span.to_string(),
+            "span_ms": scenario.span.ms(),
             "seed": scenario.seed,
             "start": scenario.start_text,
             "threads": threads,
@@ -239,10 +247,10 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
             .unwrap_or_else(|| "n/a".into())
     };
     say!(
-        "{} events from {} users over {} days in {:.2} s ({} events/s, {} threads){}",
+        "{} events from {} users over {} in {:.2} s ({} events/s, {} threads){}",
         totals.events,
         totals.signed_up,
-        scenario.days,
+        scenario.span,
         wall,
         human(totals.events as f64 / wall.max(1e-9)),
         threads,

@@ -242,13 +242,15 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
             "scenario_file": args.world.scenario.as_ref().map(|p| p.display().to_string()),
             "personas_dir": args.world.personas.as_ref().map(|p| p.display().to_string()),
             "users": scenario.users,
-            "days": scenario.days,
+            "days": scenario.span.days_ceil(),
+            "span": scenario.span.to_string(),
+            "span_ms": scenario.span.ms(),
             "seed": scenario.seed,
             "start": scenario.start_text,
         }),
         seed: scenario.seed,
         users: scenario.users,
-        days: scenario.days,
+        days: scenario.span.days_ceil(),
         events: totals.events,
         checksum: checksum.checksum(),
         complete: true,
@@ -286,11 +288,11 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
         }
     }
     outln!(
-        "done in {wall:.2} s: {rows} rows ({:.0} rows/s), {} events from {} users over {} days, sha256 {}",
+        "done in {wall:.2} s: {rows} rows ({:.0} rows/s), {} events from {} users over {}, sha256 {}",
         rows as f64 / wall.max(1e-9),
         totals.events,
         totals.signed_up,
-        scenario.days,
+        scenario.span,
         meta.checksum
     );
     // One line per table; a table loaded over several COPY streams says how many.

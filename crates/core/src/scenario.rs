@@ -7,7 +7,7 @@ use serde::Deserialize;
 use crate::diagnostic::{FieldPath, Problem, Problems, Source};
 use crate::persona::Persona;
 use crate::persona::dist::{Dist, RawDist, Unit, usable_weights};
-use crate::units::{DAY, HOUR, MINUTE, parse_date, parse_duration};
+use crate::units::{DAY, HOUR, MINUTE, Span, parse_date, parse_duration};
 
 pub const DEFAULT_SCENARIO: (&str, &str) = (
     "scenarios/default.toml",
@@ -20,6 +20,8 @@ pub struct RawScenario {
     pub name: Option<String>,
     pub users: Option<u32>,
     pub days: Option<u32>,
+    /// The world's length as a duration text (`"36h"`); `days = N` is `span = "Nd"`.
+    pub span: Option<String>,
     pub start: Option<String>,
     pub seed: Option<u64>,
     pub signups_per_day: Option<f64>,
@@ -137,7 +139,8 @@ impl Phase {
 pub struct Scenario {
     pub name: String,
     pub users: u32,
-    pub days: u32,
+    /// How long the world runs (`--span`, `--days`, or the file's `span`/`days`).
+    pub span: Span,
     pub start_ms: i64,
     pub start_text: String,
     pub seed: u64,
@@ -160,6 +163,8 @@ pub struct Scenario {
 pub struct Overrides {
     pub users: Option<u32>,
     pub days: Option<u32>,
+    /// `--span` as typed: checked with the other values, so every problem shows at once.
+    pub span: Option<String>,
     pub seed: Option<u64>,
     pub start: Option<String>,
 }
@@ -199,6 +204,59 @@ fn duration(src: &Source, path: &FieldPath, text: &str, problems: &mut Vec<Probl
             0
         }
     }
+}
+
+/// Where a world length was given, for naming it in a problem.
+enum LengthFrom {
+    Flag(&'static str),
+    File(&'static str),
+}
+
+/// The world's length from the command line (`--span`, `--days`) or else the file (`span`,
+/// `days`), default 7 days. Giving both of a pair, or a length out of range, is a problem.
+fn world_length(raw: &RawScenario, src: &Source, over: &Overrides, p: &mut Vec<Problem>) -> Span {
+    let week = Span::from_days(7).expect("7 days is a valid span");
+    let flag = |field: &str, message: String, fix: String| Problem {
+        file: "command line".into(),
+        line: None,
+        field: field.into(),
+        message,
+        fix,
+    };
+    if raw.span.is_some() && raw.days.is_some() {
+        p.push(src.problem(
+            &FieldPath::root().key("span"),
+            "both days and span are set",
+            "keep one (span = \"2d\" is days = 2)",
+        ));
+    }
+    let days = |days: u32| {
+        Span::from_days(days).map_err(|_| {
+            let fix = "use 1 to 3650 days".to_string();
+            (format!("{days} days is out of range"), fix)
+        })
+    };
+    let text = |t: &str| Span::parse(t).map_err(|e| (e.to_string(), e.fix().to_string()));
+    let (span, from) = match (&over.span, over.days, &raw.span, raw.days) {
+        (Some(_), Some(_), _, _) => {
+            let fix = "keep one: --span 3d is the same as --days 3".to_string();
+            let message = "--span and --days both set the world's length".to_string();
+            p.push(flag("--span", message, fix));
+            return week;
+        }
+        (Some(t), None, _, _) => (text(t), LengthFrom::Flag("--span")),
+        (None, Some(d), _, _) => (days(d), LengthFrom::Flag("--days")),
+        (None, None, Some(t), _) => (text(t), LengthFrom::File("span")),
+        (None, None, None, Some(d)) => (days(d), LengthFrom::File("days")),
+        (None, None, None, None) => return week,
+    };
+    span.unwrap_or_else(|(message, fix)| {
+        p.push(match from {
+            LengthFrom::Flag(name) => flag(name, message, fix),
+            LengthFrom::File(key) => src.problem(&FieldPath::root().key(key), message, fix),
+        });
+        week
+    })
 }
 
 impl Scenario {
@@ -242,7 +300,7 @@ impl Scenario {
             fix: fix.into(),
         };
         let users = over.users.or(raw.users).unwrap_or(10_000);
-        let days = over.days.or(raw.days).unwrap_or(7);
+        let span = world_length(&raw, src, over, &mut p);
         if users == 0 {
             p.push(flag(
                 "--users",
@@ -255,13 +313,6 @@ impl Scenario {
                 "--users",
                 format!("{users} users is beyond what one machine should simulate"),
                 "use at most 50,000,000",
-            ));
-        }
-        if days == 0 || days > 3650 {
-            p.push(flag(
-                "--days",
-                format!("{days} days is out of range"),
-                "use 1 to 3650 days",
             ));
         }
         let start_text = over
@@ -522,8 +573,7 @@ impl Scenario {
             });
         }
         // Phases beyond the window are dropped, not errors: --days often shortens a scenario.
-        let end = days as i64 * DAY;
-        phases.retain(|ph| ph.at_ms < end);
+        phases.retain(|ph| ph.at_ms < span.ms());
         phases.sort_by_key(|ph| ph.at_ms);
         if !p.is_empty() {
             return Err(Problems(p));
@@ -531,7 +581,7 @@ impl Scenario {
         Ok(Scenario {
             name: raw.name.unwrap_or_else(|| "custom".into()),
             users,
-            days,
+            span,
             start_ms,
             start_text,
             seed: over.seed.or(raw.seed).unwrap_or(42),
@@ -551,7 +601,14 @@ impl Scenario {
     }
 
     pub fn end_ms(&self) -> i64 {
-        self.days as i64 * DAY
+        self.span.ms()
+    }
+
+    /// The time over which the users who exist at t = 0 arrive: a day, or the whole span
+    /// of a world shorter than a day, so a 2 h world has all its launch users in it.
+    /// Worlds of a day or more are therefore the events they always were.
+    pub fn launch_window_ms(&self) -> i64 {
+        self.span.ms().min(DAY)
     }
 
     /// Persona shares after the scenario's mix override.

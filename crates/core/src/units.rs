@@ -2,6 +2,9 @@
 
 use std::fmt;
 
+pub mod span;
+pub use span::Span;
+
 pub const SECOND: i64 = 1_000;
 pub const MINUTE: i64 = 60 * SECOND;
 pub const HOUR: i64 = 60 * MINUTE;

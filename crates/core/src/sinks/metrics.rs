@@ -154,7 +154,7 @@ fn ratio(a: u64, b: u64) -> Value {
 
 impl Metrics {
     pub fn new(scenario: &Scenario, personas: &[Persona]) -> Metrics {
-        let days = scenario.days as usize;
+        let days = scenario.span.days_ceil() as usize;
         Metrics {
             days,
             words: days.div_ceil(64),

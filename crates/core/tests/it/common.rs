@@ -39,6 +39,8 @@ pub struct Run {
 pub struct Spec<'a> {
     pub users: u32,
     pub days: u32,
+    /// A `--span` text; replaces `days` when given.
+    pub span: Option<&'a str>,
     pub seed: u64,
     pub threads: usize,
     pub personas: Option<&'a Path>,
@@ -50,6 +52,7 @@ impl Default for Spec<'_> {
         Spec {
             users: 500,
             days: 3,
+            span: None,
             seed: 42,
             threads: 1,
             personas: None,
@@ -62,7 +65,8 @@ pub fn simulate(spec: Spec) -> Run {
     let personas = persona::load(spec.personas).expect("personas load");
     let over = Overrides {
         users: Some(spec.users),
-        days: Some(spec.days),
+        days: spec.span.is_none().then_some(spec.days),
+        span: spec.span.map(String::from),
         seed: Some(spec.seed),
         start: None,
     };
