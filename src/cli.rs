@@ -57,8 +57,9 @@ pub struct WorldArgs {
     /// Scenario .toml file, replacing the shipped default scenario
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
-    /// First day of the timeline, YYYY-MM-DD (UTC) [default: the scenario's, 2026-01-05]
-    #[arg(long, value_name = "DATE")]
+    /// t = 0 of the timeline, UTC: a date (YYYY-MM-DD, midnight) or a date and time
+    /// ending in Z (2026-01-05T18:00Z) [default: the scenario's, 2026-01-05]
+    #[arg(long, value_name = "DATE|DATETIME")]
     pub start: Option<String>,
 }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use simulate_core::persona::{self, Persona};
 use simulate_core::scenario::{Overrides, Scenario};
-use simulate_core::units::{DAY, Span};
+use simulate_core::units::{DAY, Span, parse_start};
 
 use crate::cli::WorldArgs;
 
@@ -59,7 +59,12 @@ pub fn world_clashes(config: &serde_json::Value, given: &WorldArgs) -> (WorldArg
         given.seed.map(|v| v.to_string()),
         meta.seed.map(|v| v.to_string()),
     );
-    cmp("--start", given.start.clone(), meta.start.clone());
+    // Starts compare as instants: `2026-01-05T00:00Z` is `2026-01-05`.
+    let instant = |t: &Option<String>| {
+        t.as_deref()
+            .map(|t| parse_start(t).map_or_else(|_| t.to_string(), |s| s.text))
+    };
+    cmp("--start", instant(&given.start), instant(&meta.start));
     cmp(
         "--personas",
         given.personas.as_ref().map(|p| p.display().to_string()),

@@ -260,16 +260,26 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
             ""
         }
     );
+    // Day-N retention and average DAU count complete calendar days only (docs/METRICS.md):
+    // a short world says why it has none rather than print a bare n/a.
+    let d1 = match r("d1") {
+        na if metrics_json["retention"]["overall"]["d1"].is_null() => {
+            format!("{na} (no complete day 1 in this span)")
+        }
+        d1 => d1,
+    };
+    let avg_dau = match metrics_json["engagement"]["avg_dau"].as_f64() {
+        Some(v) => format!("{v:.1}"),
+        None => "n/a (no complete day)".into(),
+    };
     say!(
-        "retention D1 {} · D7 {} · D30 {} · revenue {:.2} · avg DAU {}",
-        r("d1"),
+        "retention D1 {d1} · D7 {} · D30 {} · revenue {:.2} · avg DAU {avg_dau}",
         r("d7"),
         r("d30"),
         metrics_json["revenue"]["total_minor_units"]
             .as_f64()
             .unwrap_or(0.0)
             / 100.0,
-        metrics_json["engagement"]["avg_dau"]
     );
     say!("sha256 {checksum}");
     match &events_path {

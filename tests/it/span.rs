@@ -1,17 +1,8 @@
 //! `--span` as users type it: seed 004's two-hour world, and a span carried from `seed` to
 //! `verify` and checked by `replay`.
 
-use std::process::Output;
-
 use crate::common::{bin, read_json};
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use crate::seed::text;
 
 #[test]
 fn seed004_two_hours_of_100_users() {
@@ -61,13 +52,14 @@ fn seed004_two_hours_of_100_users() {
 }
 
 #[test]
-fn a_seeded_span_is_verified_and_bounds_the_replay_window() {
+fn a_seeded_span_and_start_are_verified_and_bound_the_replay_window() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("w.sqlite");
     let db = db.to_str().expect("utf-8 path");
     let run = |args: &[&str]| bin().args(args).output().expect("runs");
+    let evening = "2026-01-05T18:00Z";
     let o = run(&[
-        "seed", "-q", "--users", "150", "--span", "36h", "--sqlite", db,
+        "seed", "-q", "--users", "150", "--span", "36h", "--start", evening, "--sqlite", db,
     ]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
@@ -75,8 +67,9 @@ fn a_seeded_span_is_verified_and_bounds_the_replay_window() {
         "{}",
         text(&o)
     );
-    // The same length written another way is the same world …
-    let o = run(&["verify", "-q", "--sqlite", db, "--span", "1d12h"]);
+    // The same length and start written another way are the same world …
+    let same = ["--span", "1d12h", "--start", "2026-01-05T18:00:00Z"];
+    let o = run(&[&["verify", "-q", "--sqlite", db][..], &same].concat());
     assert!(o.status.success(), "{}", text(&o));
     // … a different one is refused, whichever flag says it.
     for (flag, value) in [("--span", "2d"), ("--days", "2")] {
@@ -85,6 +78,8 @@ fn a_seeded_span_is_verified_and_bounds_the_replay_window() {
         let said = format!("{flag} {value} (the seed used 36h)");
         assert!(text(&o).contains(&said), "{}", text(&o));
     }
+    let o = run(&["verify", "-q", "--sqlite", db, "--start", "2026-01-05"]);
+    assert!(text(&o).contains("--start 2026-01-05 (the seed used 2026-01-05T18:00Z)"));
     // A window past an explicit span is refused before anything is sent.
     let o = run(&[
         "replay",
@@ -103,7 +98,19 @@ fn a_seeded_span_is_verified_and_bounds_the_replay_window() {
         "{}",
         text(&o)
     );
-    let o = run(&["run", "--span", "2h", "--days", "1", "-q"]);
+    // Bad lengths and starts are all named at once.
+    let o = run(&[
+        "run",
+        "--span",
+        "2h",
+        "--days",
+        "1",
+        "--start",
+        "2026-01-05T18:00",
+        "-q",
+    ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("--span and --days both set the world's length"));
+    assert!(text(&o).contains("2026-01-05T18:00 has no time zone; times are UTC"));
+    assert!(text(&o).contains("fix: write 2026-01-05T18:00Z"));
 }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use crate::diagnostic::{FieldPath, Problem, Problems, Source};
 use crate::persona::Persona;
 use crate::persona::dist::{Dist, RawDist, Unit, usable_weights};
-use crate::units::{DAY, HOUR, MINUTE, Span, parse_date, parse_duration};
+use crate::units::{DAY, HOUR, MINUTE, Span, Start, parse_duration, parse_start};
 
 pub const DEFAULT_SCENARIO: (&str, &str) = (
     "scenarios/default.toml",
@@ -259,6 +259,31 @@ fn world_length(raw: &RawScenario, src: &Source, over: &Overrides, p: &mut Vec<P
     })
 }
 
+/// t = 0 of the timeline from `--start`, else the file's `start`, else 2026-01-05 (a
+/// Monday), named where it was given when it does not parse.
+fn world_start(raw: &RawScenario, src: &Source, over: &Overrides, p: &mut Vec<Problem>) -> Start {
+    let text = over.start.as_deref().or(raw.start.as_deref());
+    match parse_start(text.unwrap_or("2026-01-05")) {
+        Ok(start) => start,
+        Err(e) => {
+            p.push(match over.start {
+                Some(_) => Problem {
+                    file: "command line".into(),
+                    line: None,
+                    field: "--start".into(),
+                    message: e.to_string(),
+                    fix: e.fix(),
+                },
+                None => src.problem(&FieldPath::root().key("start"), e.to_string(), e.fix()),
+            });
+            Start {
+                epoch_ms: 0,
+                text: String::new(),
+            }
+        }
+    }
+}
+
 impl Scenario {
     /// The built-in scenario, or a file; then the command-line overrides.
     pub fn load(
@@ -315,18 +340,7 @@ impl Scenario {
                 "use at most 50,000,000",
             ));
         }
-        let start_text = over
-            .start
-            .clone()
-            .or(raw.start)
-            .unwrap_or_else(|| "2026-01-05".into());
-        let start_ms = match parse_date(&start_text) {
-            Ok(ms) => ms,
-            Err(m) => {
-                p.push(src.problem(&root.key("start"), m, "use a date such as 2026-01-05"));
-                0
-            }
-        };
+        let start = world_start(&raw, src, over, &mut p);
         let signups_per_day = raw.signups_per_day.unwrap_or(0.02);
         if !(0.0..=10.0).contains(&signups_per_day) {
             p.push(src.problem(
@@ -582,8 +596,8 @@ impl Scenario {
             name: raw.name.unwrap_or_else(|| "custom".into()),
             users,
             span,
-            start_ms,
-            start_text,
+            start_ms: start.epoch_ms,
+            start_text: start.text,
             seed: over.seed.or(raw.seed).unwrap_or(42),
             signups_per_day,
             mix: raw.mix,

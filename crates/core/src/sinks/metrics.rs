@@ -10,6 +10,9 @@ use crate::scenario::Scenario;
 use crate::timeline::*;
 use crate::units::{DAY, HOUR, SimDuration, format_rfc3339};
 
+mod calendar;
+use calendar::Calendar;
+
 const NOT_SIGNED: u32 = u32::MAX;
 
 /// Where the periodic console report goes.
@@ -73,9 +76,12 @@ struct Day {
 }
 
 pub struct Metrics {
+    /// Calendar days the whole span touches.
     days: usize,
     words: usize,
     start_ms: i64,
+    span_ms: i64,
+    calendar: Calendar,
     persona_names: Vec<String>,
     phases: Vec<(String, i64, i64)>,
     // Per user.
@@ -154,11 +160,14 @@ fn ratio(a: u64, b: u64) -> Value {
 
 impl Metrics {
     pub fn new(scenario: &Scenario, personas: &[Persona]) -> Metrics {
-        let days = scenario.span.days_ceil() as usize;
+        let calendar = Calendar::new(scenario.start_ms, scenario.end_ms());
+        let days = calendar.days_planned();
         Metrics {
             days,
             words: days.div_ceil(64),
             start_ms: scenario.start_ms,
+            span_ms: scenario.end_ms(),
+            calendar,
             persona_names: personas.iter().map(|p| p.name.clone()).collect(),
             phases: scenario
                 .phases
@@ -244,7 +253,10 @@ impl Metrics {
     #[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
     fn observe(&mut self, e: &Event) {
         let i = self.user(e.user, e.persona);
-        let day = ((e.t_ms / DAY) as usize).min(self.days.saturating_sub(1));
+        let day = self
+            .calendar
+            .day_of(e.t_ms)
+            .min(self.days.saturating_sub(1));
         let kind = e.props.kind();
         let hour = ((self.start_ms + e.t_ms).rem_euclid(DAY) / HOUR) as usize;
         self.events_total += 1;
@@ -408,7 +420,8 @@ impl Metrics {
     }
 
     /// Day-N retention: of the users who signed up on day c, the share active on day c+N,
-    /// over every cohort for which day c+N lies in the window.
+    /// over every cohort for which day c+N is a complete day of the run (a partial day,
+    /// the last of a 36 h world or of an interrupted run, would read as users lost).
     fn retention(&self, n: usize, persona: Option<u16>) -> (u64, u64) {
         let (mut kept, mut base) = (0, 0);
         for i in 0..self.persona.len() {
@@ -417,7 +430,7 @@ impl Metrics {
                 continue;
             }
             let target = c as usize + n;
-            if target >= self.window_days() {
+            if target >= self.days || !self.calendar.complete(target, self.reached_ms) {
                 continue;
             }
             base += 1;
@@ -432,11 +445,9 @@ impl Metrics {
         (b > 0).then(|| k as f64 / b as f64)
     }
 
-    /// Days the run actually covered: an interrupted run reports only those.
+    /// Calendar days the run actually touched: an interrupted run reports only those.
     fn window_days(&self) -> usize {
-        (self.reached_ms.max(0) as usize)
-            .div_ceil(DAY as usize)
-            .min(self.days)
+        self.calendar.days_touched(self.reached_ms).min(self.days)
     }
 
     #[expect(clippy::too_many_lines, reason = "issue 17 cuts it into named steps")]
@@ -448,9 +459,16 @@ impl Metrics {
         let users = signed.len() as u64;
         let mut days = Vec::new();
         let mut dau_sum = 0;
+        // Average DAU is over complete days only: a 6 h evening is not a low day.
+        let (mut complete_dau, mut complete_days) = (0, 0);
         for d in 0..days_n {
             let dau = self.dau(d);
             dau_sum += dau;
+            let covered_ms = self.calendar.covered_ms(d, self.reached_ms);
+            if covered_ms == DAY {
+                complete_dau += dau;
+                complete_days += 1;
+            }
             let wau = signed
                 .iter()
                 .filter(|&&i| self.active_within(i, d.saturating_sub(6), d))
@@ -462,7 +480,7 @@ impl Metrics {
             let x = &self.per_day[d];
             days.push(json!({
                 "day": d,
-                "date": format_rfc3339(self.start_ms + d as i64 * DAY)[..10].to_string(),
+                "date": self.calendar.date(d),
                 "dau": dau, "wau": wau, "mau": mau,
                 "stickiness": ratio(dau, mau),
                 "new_users": x.new_users,
@@ -473,6 +491,7 @@ impl Metrics {
                 "points_redeemed": x.points_redeemed,
                 "peak_concurrent_sessions": x.peak_concurrent,
                 "churned": x.churned,
+                "covered_ms": covered_ms,
             }));
         }
         let revenue: u64 = self.user_revenue.iter().sum();
@@ -580,11 +599,21 @@ impl Metrics {
             .collect();
         let points_earned = self.points_by_source[0] + self.points_by_source[1];
         let mau_last = days.last().and_then(|d| d["mau"].as_u64()).unwrap_or(0);
-        let avg_dau = dau_sum as f64 / days_n.max(1) as f64;
+        let avg_dau = (complete_days > 0).then(|| complete_dau as f64 / complete_days as f64);
+        let reached = self.reached_ms.clamp(0, self.span_ms);
         json!({
             "schema": "simulate.metrics.v1",
             "scenario": scenario.name,
-            "window": { "start": format_rfc3339(self.start_ms), "days": days_n, "days_planned": self.days, "complete": days_n == self.days },
+            "window": {
+                "start": format_rfc3339(self.start_ms),
+                "days": days_n,
+                "days_planned": self.days,
+                "complete": reached == self.span_ms,
+                "span": SimDuration(self.span_ms).to_string(),
+                "span_ms": self.span_ms,
+                "end": format_rfc3339(self.start_ms + self.span_ms),
+                "covered_ms": reached,
+            },
             "users": {
                 "signed_up": users,
                 "with_events": self.persona.len(),
@@ -592,8 +621,11 @@ impl Metrics {
             },
             "engagement": {
                 "days": days,
-                "avg_dau": round(avg_dau, 2),
-                "stickiness_dau_over_mau": if mau_last == 0 { Value::Null } else { json!(round(avg_dau / mau_last as f64, 4)) },
+                "avg_dau": avg_dau.map(|a| round(a, 2)),
+                "stickiness_dau_over_mau": match avg_dau {
+                    Some(a) if mau_last > 0 => json!(round(a / mau_last as f64, 4)),
+                    _ => Value::Null,
+                },
                 "peak_concurrent_sessions": { "sessions": self.peak_concurrent.0, "at": format_rfc3339(self.start_ms + self.peak_concurrent.1) },
                 "sessions": sessions,
                 "sessions_per_user": ratio(sessions, users),
@@ -666,7 +698,7 @@ impl Metrics {
     }
 
     fn report_line(&self, now: i64) -> String {
-        let day = ((now - 1).max(0) / DAY) as usize;
+        let day = self.calendar.day_of(now - 1);
         let today = self.per_day.get(day).cloned().unwrap_or_default();
         let dau = self.dau(day.min(self.days.saturating_sub(1)));
         let revenue: u64 = self.user_revenue.iter().sum();

@@ -41,6 +41,8 @@ pub struct Spec<'a> {
     pub days: u32,
     /// A `--span` text; replaces `days` when given.
     pub span: Option<&'a str>,
+    /// A `--start` text (a date, or a date and a UTC time).
+    pub start: Option<&'a str>,
     pub seed: u64,
     pub threads: usize,
     pub personas: Option<&'a Path>,
@@ -53,6 +55,7 @@ impl Default for Spec<'_> {
             users: 500,
             days: 3,
             span: None,
+            start: None,
             seed: 42,
             threads: 1,
             personas: None,
@@ -68,7 +71,7 @@ pub fn simulate(spec: Spec) -> Run {
         days: spec.span.is_none().then_some(spec.days),
         span: spec.span.map(String::from),
         seed: Some(spec.seed),
-        start: None,
+        start: spec.start.map(String::from),
     };
     let scenario = match spec.scenario {
         Some(text) => {

@@ -109,3 +109,45 @@ fn a_length_given_twice_or_out_of_range_is_named_where_it_was_given() {
     let s = load("span = \"2h\"\n", Overrides::default()).expect("valid");
     assert_eq!(s.launch_window_ms(), 2 * HOUR);
 }
+
+#[test]
+fn an_evening_start_counts_calendar_days_and_only_complete_ones() {
+    // 18:00 Monday to 06:00 Wednesday: 6 h, a whole Tuesday, 6 h.
+    let run = simulate(Spec {
+        users: 600,
+        span: Some("36h"),
+        start: Some("2026-01-05T18:00Z"),
+        ..Default::default()
+    });
+    let first = std::str::from_utf8(&run.lines[..60]).expect("utf-8");
+    assert!(first.contains("\"ts\":\"2026-01-05T18:"), "{first}");
+    let m = &run.metrics;
+    assert_eq!(m["window"]["span"], "36h");
+    assert_eq!(m["window"]["end"], "2026-01-07T06:00:00.000Z");
+    assert_eq!(m["window"]["days_planned"], 3);
+    let days = m["engagement"]["days"].as_array().expect("days");
+    let col = |k: &str| days.iter().map(|d| d[k].clone()).collect::<Vec<_>>();
+    assert_eq!(
+        col("covered_ms"),
+        [6 * HOUR, 24 * HOUR, 6 * HOUR].map(serde_json::Value::from)
+    );
+    assert_eq!(col("date"), ["2026-01-05", "2026-01-06", "2026-01-07"]);
+    // Average DAU over the one complete day, not dragged down by two 6-hour ones.
+    assert_eq!(
+        m["engagement"]["avg_dau"],
+        days[1]["dau"].as_f64().expect("dau")
+    );
+    assert!(days[0]["dau"].as_u64() > Some(0) && days[2]["dau"].as_u64() > Some(0));
+    // D1 counts only Monday's cohort (its day 1, Tuesday, is complete); Tuesday's cohort
+    // would be judged on a 6-hour Wednesday, so it is left out.
+    let cohorts = m["retention"]["by_cohort"].as_array().expect("cohorts");
+    assert_eq!(
+        m["retention"]["overall"]["d1"],
+        cohorts[0]["active_share_by_day"][1]
+    );
+    assert!(
+        cohorts[1]["users"].as_u64() > Some(0),
+        "Tuesday has sign-ups"
+    );
+    assert!(m["retention"]["overall"]["d7"].is_null());
+}
