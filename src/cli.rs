@@ -41,9 +41,13 @@ pub struct WorldArgs {
     /// Users who exist at t = 0 (ids 0..N-1) [default: the scenario's, 10000]
     #[arg(long)]
     pub users: Option<u32>,
-    /// Simulated days [default: the scenario's, 7]
+    /// Simulated days; the same as --span Nd [default: the scenario's, 7]
     #[arg(long)]
     pub days: Option<u32>,
+    /// Simulated length of the world: 2h, 36h, 3d, 1d12h (1m to 3650d); a world shorter
+    /// than a day has its launch users arrive over the span [default: the scenario's, 7d]
+    #[arg(long, value_name = "DURATION")]
+    pub span: Option<String>,
     /// Seed of every random stream [default: the scenario's, 42]
     #[arg(long)]
     pub seed: Option<u64>,
@@ -53,8 +57,9 @@ pub struct WorldArgs {
     /// Scenario .toml file, replacing the shipped default scenario
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
-    /// First day of the timeline, YYYY-MM-DD (UTC) [default: the scenario's, 2026-01-05]
-    #[arg(long, value_name = "DATE")]
+    /// t = 0 of the timeline, UTC: a date (YYYY-MM-DD, midnight) or a date and time
+    /// ending in Z (2026-01-05T18:00Z) [default: the scenario's, 2026-01-05]
+    #[arg(long, value_name = "DATE|DATETIME")]
     pub start: Option<String>,
 }
 

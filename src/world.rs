@@ -1,4 +1,4 @@
-//! The world flags (`--users`, `--days`, `--seed`, `--personas`, `--scenario`,
+//! The world flags (`--users`, `--span`/`--days`, `--seed`, `--personas`, `--scenario`,
 //! `--start`) every command shares: loaded into personas and a scenario, and compared with
 //! the world a database was seeded from.
 
@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use simulate_core::persona::{self, Persona};
 use simulate_core::scenario::{Overrides, Scenario};
+use simulate_core::units::{DAY, Span, parse_start};
 
 use simulate_db::WorldConfig;
 
@@ -17,6 +18,7 @@ pub(crate) fn load_world(w: &WorldArgs) -> anyhow::Result<(Vec<Persona>, Scenari
     let over = Overrides {
         users: w.users,
         days: w.days,
+        span: w.span.clone(),
         seed: w.seed,
         start: w.start.clone(),
     };
@@ -26,9 +28,11 @@ pub(crate) fn load_world(w: &WorldArgs) -> anyhow::Result<(Vec<Persona>, Scenari
 
 /// The world recorded in a seed's run_meta, and each given flag that differs from it.
 pub(crate) fn world_clashes(config: &WorldConfig, given: &WorldArgs) -> (WorldArgs, Vec<String>) {
+    let meta_span = seeded_span(config);
     let meta = WorldArgs {
         users: Some(config.users),
-        days: Some(config.days),
+        days: None,
+        span: meta_span.map(|s| s.to_string()),
         seed: Some(config.seed),
         personas: config.personas_dir.as_ref().map(PathBuf::from),
         scenario: config.scenario_file.as_ref().map(PathBuf::from),
@@ -51,16 +55,16 @@ pub(crate) fn world_clashes(config: &WorldConfig, given: &WorldArgs) -> (WorldAr
         meta.users.map(|v| v.to_string()),
     );
     cmp(
-        "--days",
-        given.days.map(|v| v.to_string()),
-        meta.days.map(|v| v.to_string()),
-    );
-    cmp(
         "--seed",
         given.seed.map(|v| v.to_string()),
         meta.seed.map(|v| v.to_string()),
     );
-    cmp("--start", given.start.clone(), meta.start.clone());
+    // Starts compare as instants: `2026-01-05T00:00Z` is `2026-01-05`.
+    let instant = |t: &Option<String>| {
+        t.as_deref()
+            .map(|t| parse_start(t).map_or_else(|_| t.to_string(), |s| s.text))
+    };
+    cmp("--start", instant(&given.start), instant(&meta.start));
     cmp(
         "--personas",
         given.personas.as_ref().map(|p| p.display().to_string()),
@@ -71,5 +75,34 @@ pub(crate) fn world_clashes(config: &WorldConfig, given: &WorldArgs) -> (WorldAr
         given.scenario.as_ref().map(|p| p.display().to_string()),
         meta.scenario.as_ref().map(|p| p.display().to_string()),
     );
+    // Lengths compare as spans: `--days 3` and `--span 72h` are the same world.
+    for (flag, text, span) in [
+        (
+            "--span",
+            given.span.clone(),
+            given.span.as_deref().map(Span::parse),
+        ),
+        (
+            "--days",
+            given.days.map(|d| d.to_string()),
+            given.days.map(Span::from_days),
+        ),
+    ] {
+        if let (Some(text), Some(span)) = (text, span)
+            && span.ok() != meta_span
+        {
+            let seeded = meta_span.map_or_else(|| "the default".into(), |s| s.to_string());
+            clash.push(format!("{flag} {text} (the seed used {seeded})"));
+        }
+    }
     (meta, clash)
+}
+
+/// The length of the world a run_meta or run.json `config` records: `span_ms` since
+/// spans came, `days` before.
+pub(crate) fn seeded_span(config: &WorldConfig) -> Option<Span> {
+    match config.span_ms {
+        Some(ms) => Span::from_ms(ms).ok(),
+        None => Span::from_ms(i64::from(config.days) * DAY).ok(),
+    }
 }

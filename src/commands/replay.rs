@@ -11,8 +11,10 @@ use simulate_core::run_record::RunRecord;
 
 use crate::exit;
 use simulate_core::engine::{Engine, World};
+use simulate_core::persona::Persona;
 use simulate_core::redact::mask_url;
-use simulate_core::units::{DAY, parse_duration};
+use simulate_core::scenario::Scenario;
+use simulate_core::units::{DAY, SimDuration, parse_duration};
 use simulate_replay::drivers::Targets;
 use simulate_replay::mapping::Mapping;
 use simulate_replay::mapping::Protocol;
@@ -24,7 +26,7 @@ use simulate_replay::tls::Tls;
 use simulate_replay::{Feed, Options, Report};
 
 use crate::console::replay::{LiveView, table};
-use crate::world::{load_world, world_clashes};
+use crate::world::{load_world, seeded_span, world_clashes};
 
 /// `24h:30m` (sim:wall) or `48x`, as simulated ms per wall ms.
 pub(crate) fn parse_compress(s: &str) -> Result<f64, Problem> {
@@ -106,20 +108,45 @@ fn log_phases(log: &Path) -> (Phases, Option<String>) {
         )
         .ok()?;
         let c = run.config;
-        let world = crate::cli::WorldArgs {
-            users: Some(c.users),
-            days: Some(c.days),
-            seed: Some(c.seed),
-            personas: c.personas_dir.map(Into::into),
-            scenario: c.scenario_file.map(Into::into),
-            start: Some(c.start),
+        // run.json's config records the world as run_meta's does.
+        let config = simulate_db::WorldConfig {
+            scenario: c.scenario,
+            scenario_file: c.scenario_file,
+            personas_dir: c.personas_dir,
+            users: c.users,
+            days: c.days,
+            span: c.span,
+            span_ms: c.span_ms,
+            seed: c.seed,
+            start: c.start,
         };
+        let (world, _) = world_clashes(&config, &crate::cli::WorldArgs::default());
         load_world(&world).ok().map(|(_, s)| s)
     };
     match read() {
         Some(s) => (Phases::of(&s), Some(s.name)),
         None => (Phases::default(), None),
     }
+}
+
+/// The world an engine replay sends from. A window past the scenario's length makes the
+/// world that long, in whole days: the days before it are the same events whatever the
+/// length (docs/REPLAY.md). A world shorter than a day is its own world (its launch users
+/// arrive over its span), so only a span, never a window, makes one.
+fn replay_world(args: &ReplayArgs) -> anyhow::Result<(Vec<Persona>, Scenario)> {
+    let given = &args.world;
+    let loaded = load_world(given)?;
+    let to = match &args.window {
+        Some(w) => parse_window(w, i64::MAX)?.to_ms,
+        None => return Ok(loaded),
+    };
+    let length_given = given.days.is_some() || given.span.is_some();
+    if length_given || to == i64::MAX || loaded.1.span.ms() < DAY {
+        return Ok(loaded);
+    }
+    let mut world = given.clone();
+    world.days = Some(((to + DAY - 1) / DAY).max(1) as u32);
+    load_world(&world)
 }
 
 /// What the seeded database says about this replay: a window that sends days the seed
@@ -135,9 +162,10 @@ fn seeded_warnings(db: &str, args: &ReplayArgs, window: Window) -> anyhow::Resul
     )?;
     let mut out = Vec::new();
     if args.from_log.is_none() {
-        // The replayed world is usually longer than the seeded one: --days may differ.
+        // The replayed world is usually longer than the seeded one: its length may differ.
         let mut given = args.world.clone();
         given.days = None;
+        given.span = None;
         let (_, clashes) = world_clashes(&config, &given);
         if !clashes.is_empty() {
             out.push(format!(
@@ -146,10 +174,15 @@ fn seeded_warnings(db: &str, args: &ReplayArgs, window: Window) -> anyhow::Resul
             ));
         }
     }
-    let days = i64::from(config.days);
-    if window.from_ms < days * DAY {
+    if let Some(seeded) = seeded_span(&config)
+        && window.from_ms < seeded.ms()
+    {
+        let held = match seeded.whole_days() {
+            Some(days) => format!("days 0..{days}"),
+            None => format!("0..{seeded}"),
+        };
         out.push(format!(
-            "the window starts at day {:.2}, but {place} already holds days 0..{days}: the target has applied those events and will see them again (fix: --window {days}d.. continues the seeded world)",
+            "the window starts at day {:.2}, but {place} already holds {held}: the target has applied those events and will see them again (fix: --window {seeded}.. continues the seeded world)",
             window.from_ms as f64 / DAY as f64,
         ));
     }
@@ -416,12 +449,13 @@ fn log_source(args: &ReplayArgs, log: &Path) -> anyhow::Result<Source> {
     let w = &args.world;
     if w.users.is_some()
         || w.days.is_some()
+        || w.span.is_some()
         || w.seed.is_some()
         || w.scenario.is_some()
         || w.personas.is_some()
     {
         return Err(bad(
-            "--from-log replays the log as written: --users, --days, --seed, --scenario and --personas do not apply",
+            "--from-log replays the log as written: --users, --days, --span, --seed, --scenario and --personas do not apply",
             "drop them, or drop --from-log to replay from the engine",
         ));
     }
@@ -451,20 +485,9 @@ fn log_source(args: &ReplayArgs, log: &Path) -> anyhow::Result<Source> {
     })
 }
 
-/// The engine, simulating the world of the flags; a window past the scenario's days
-/// makes the world that long (the days before it are the same events whatever the
-/// length, docs/REPLAY.md).
+/// The engine, simulating the world of the flags (see [`replay_world`]).
 fn engine_source(args: &ReplayArgs) -> anyhow::Result<Source> {
-    let mut world = args.world.clone();
-    if world.days.is_none()
-        && let Some(w) = &args.window
-    {
-        let to = parse_window(w, i64::MAX)?.to_ms;
-        if to < i64::MAX {
-            world.days = Some(((to + DAY - 1) / DAY).max(1) as u32);
-        }
-    }
-    let (personas, scenario) = load_world(&world)?;
+    let (personas, scenario) = replay_world(args)?;
     let end = scenario.end_ms();
     let window = match &args.window {
         Some(s) => parse_window(s, end)?,
@@ -474,20 +497,26 @@ fn engine_source(args: &ReplayArgs) -> anyhow::Result<Source> {
         },
     };
     if window.to_ms > end {
+        let to = SimDuration(window.to_ms);
+        let fix = match args.world.days {
+            Some(_) => format!("use --days {} (or more)", (window.to_ms + DAY - 1) / DAY),
+            None => format!("use --span {to} (or more)"),
+        };
         return Err(bad(
             format!(
-                "--window ends at day {:.2} but the world has {} days",
-                window.to_ms as f64 / DAY as f64,
-                scenario.days
+                "--window ends at {to} but the world is {} long",
+                scenario.span
             ),
-            format!("add --days {} (or more)", (window.to_ms + DAY - 1) / DAY),
+            fix,
         ));
     }
     let threads = super::threads(Some(args.threads.unwrap_or(1)))?;
     let world = WorldSource::Engine {
         scenario: scenario.name.clone(),
         users: scenario.users,
-        days: scenario.days,
+        days: scenario.span.days_ceil(),
+        span: Some(scenario.span.to_string()),
+        span_ms: Some(scenario.span.ms()),
         seed: scenario.seed,
         start: scenario.start_text.clone(),
         personas: personas.iter().map(|p| p.name.clone()).collect(),

@@ -18,7 +18,7 @@ use simulate_core::sinks::jsonl::{Format, JsonlSink};
 use simulate_core::sinks::metrics::Metrics;
 use simulate_core::sinks::metrics::document::MetricsDoc;
 use simulate_core::sinks::tee::Tee;
-use simulate_core::units::{HOUR, bytes_text, parse_duration};
+use simulate_core::units::{DAY, HOUR, bytes_text, parse_duration};
 
 /// Measured with the shipped personas (docs/PERFORMANCE.md): used only for the estimate
 /// printed before large jobs and the disk check.
@@ -36,9 +36,14 @@ fn has_outputs(dir: &Path) -> bool {
     .any(|f| dir.join(f).exists())
 }
 
-/// `output/<run-id>`, with a numeric suffix when that folder already holds a run.
+/// `output/<run-id>`, with a numeric suffix when that folder already holds a run. The
+/// length reads `d7` for whole days (as it always has) and `2h`, `36h` otherwise.
 fn default_out(s: &Scenario) -> PathBuf {
-    let base = format!("{}-s{}-u{}-d{}", s.name, s.seed, s.users, s.days);
+    let length = match s.span.whole_days() {
+        Some(days) => format!("d{days}"),
+        None => s.span.to_string(),
+    };
+    let base = format!("{}-s{}-u{}-{length}", s.name, s.seed, s.users);
     let mut dir = Path::new("output").join(&base);
     let mut n = 2;
     while has_outputs(&dir) {
@@ -116,7 +121,9 @@ fn apply_preset(args: &mut RunArgs) -> f64 {
         return 0.0;
     }
     args.world.users.get_or_insert(1000);
-    args.world.days.get_or_insert(2);
+    if args.world.span.is_none() {
+        args.world.days.get_or_insert(2);
+    }
     args.report_every.get_or_insert_with(|| "2h".into());
     // Two simulated days in about twelve seconds.
     (48 * HOUR) as f64 / 12.0
@@ -187,9 +194,8 @@ fn check_room(
     format: Format,
     out_dir: &Path,
 ) -> anyhow::Result<()> {
-    let user_days = (scenario.users as f64
-        * (1.0 + scenario.signups_per_day * scenario.days as f64 / 2.0))
-        * scenario.days as f64;
+    let days = scenario.span.ms() as f64 / DAY as f64;
+    let user_days = (scenario.users as f64 * (1.0 + scenario.signups_per_day * days / 2.0)) * days;
     let est_events = user_days * EVENTS_PER_USER_DAY;
     let est_bytes = match format {
         Format::Jsonl => est_events * BYTES_PER_EVENT,
@@ -275,7 +281,9 @@ fn run_record(
             personas_dir: shown(&args.world.personas),
             personas: personas.iter().map(|p| p.name.clone()).collect(),
             users: scenario.users,
-            days: scenario.days,
+            days: scenario.span.days_ceil(),
+            span: Some(scenario.span.to_string()),
+            span_ms: Some(scenario.span.ms()),
             seed: scenario.seed,
             start: scenario.start_text.clone(),
             threads: done.threads,
@@ -322,10 +330,10 @@ fn tell(
     let r = |v: Option<f64>| v.map_or_else(|| "n/a".into(), |v| format!("{:.1} %", v * 100.0));
     let retention = &doc.retention.overall;
     say(format!(
-        "{} events from {} users over {} days in {:.2} s ({} events/s, {} threads){}",
+        "{} events from {} users over {} in {:.2} s ({} events/s, {} threads){}",
         totals.events,
         totals.signed_up,
-        scenario.days,
+        scenario.span,
         wall,
         human(totals.events as f64 / wall.max(1e-9)),
         done.threads,
@@ -335,14 +343,22 @@ fn tell(
             ""
         }
     ));
+    // Day-N retention and average DAU count complete calendar days only (docs/METRICS.md):
+    // a short world says why it has none rather than print a bare n/a.
+    let d1 = match retention.d1 {
+        None => "n/a (no complete day 1 in this span)".to_string(),
+        d1 => r(d1),
+    };
+    let avg_dau = match doc.engagement.avg_dau {
+        // As JSON spells it (250.0, not 250).
+        Some(v) => serde_json::Value::from(v).to_string(),
+        None => "n/a (no complete day)".into(),
+    };
     say(format!(
-        "retention D1 {} · D7 {} · D30 {} · revenue {:.2} · avg DAU {}",
-        r(retention.d1),
+        "retention D1 {d1} · D7 {} · D30 {} · revenue {:.2} · avg DAU {avg_dau}",
         r(retention.d7),
         r(retention.d30),
         doc.revenue.total_minor_units as f64 / 100.0,
-        // As JSON spells it (250.0, not 250).
-        serde_json::Value::from(doc.engagement.avg_dau)
     ));
     say(format!("sha256 {}", done.checksum));
     let out = out_dir.display();

@@ -146,11 +146,11 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
     let wall = started.elapsed().as_secs_f64();
     let rows: u64 = counts.iter().map(|c| c.1).sum();
     outln!(
-        "done in {wall:.2} s: {rows} rows ({:.0} rows/s), {} events from {} users over {} days, sha256 {}",
+        "done in {wall:.2} s: {rows} rows ({:.0} rows/s), {} events from {} users over {}, sha256 {}",
         rows as f64 / wall.max(1e-9),
         totals.events,
         totals.signed_up,
-        scenario.days,
+        scenario.span,
         meta.checksum
     );
     tell(&args, &counts, pg.as_ref(), url.as_deref(), &sqlite_path);
@@ -330,13 +330,15 @@ fn run_meta(args: &SeedArgs, scenario: &Scenario, totals: &RunTotals, checksum: 
             scenario_file: shown(&args.world.scenario),
             personas_dir: shown(&args.world.personas),
             users: scenario.users,
-            days: scenario.days,
+            days: scenario.span.days_ceil(),
+            span: Some(scenario.span.to_string()),
+            span_ms: Some(scenario.span.ms()),
             seed: scenario.seed,
             start: scenario.start_text.clone(),
         },
         seed: scenario.seed,
         users: scenario.users,
-        days: scenario.days,
+        days: scenario.span.days_ceil(),
         events: totals.events,
         checksum,
         complete: true,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use simulate_core::timeline::{Event, Sink};
-use simulate_core::units::{DAY, MINUTE};
+use simulate_core::units::{DAY, MINUTE, SimDuration};
 
 pub(crate) struct Progress {
     pub(crate) bar: ProgressBar,
@@ -82,10 +82,15 @@ impl Sink for Progress {
                 }
                 None => String::new(),
             };
+            // Days for worlds of a day or more; simulated time for shorter ones.
+            let days = (self.end_ms + DAY - 1) / DAY;
+            let at = if self.end_ms < DAY {
+                format!("{} of {}", SimDuration(now), SimDuration(self.end_ms))
+            } else {
+                format!("day {}/{days}", (now / DAY).min(days - 1) + 1)
+            };
             self.bar.set_message(format!(
-                "day {}/{} · {:.2} M events · {:.2} M ev/s{rows}",
-                (now / DAY).min(self.end_ms / DAY - 1) + 1,
-                self.end_ms / DAY,
+                "{at} · {:.2} M events · {:.2} M ev/s{rows}",
                 self.events as f64 / 1e6,
                 self.events as f64 / secs / 1e6
             ));

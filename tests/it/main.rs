@@ -11,3 +11,4 @@ mod replay;
 mod safety;
 mod seed;
 mod socketio;
+mod span;

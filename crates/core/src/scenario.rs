@@ -7,7 +7,7 @@ use serde::Deserialize;
 use crate::diagnostic::{FieldPath, Problem, Problems, Source};
 use crate::persona::Persona;
 use crate::persona::dist::{Dist, RawDist, Unit, usable_weights};
-use crate::units::{DAY, HOUR, MINUTE, parse_date, parse_duration};
+use crate::units::{DAY, HOUR, MINUTE, Span, Start, parse_duration, parse_start};
 
 pub(crate) const DEFAULT_SCENARIO: (&str, &str) = (
     "scenarios/default.toml",
@@ -20,6 +20,8 @@ pub struct RawScenario {
     pub name: Option<String>,
     pub users: Option<u32>,
     pub days: Option<u32>,
+    /// The world's length as a duration text (`"36h"`); `days = N` is `span = "Nd"`.
+    pub span: Option<String>,
     pub start: Option<String>,
     pub seed: Option<u64>,
     pub signups_per_day: Option<f64>,
@@ -127,7 +129,8 @@ impl Phase {
 pub struct Scenario {
     pub name: String,
     pub users: u32,
-    pub days: u32,
+    /// How long the world runs (`--span`, `--days`, or the file's `span`/`days`).
+    pub span: Span,
     pub start_ms: i64,
     pub start_text: String,
     pub seed: u64,
@@ -149,6 +152,8 @@ pub struct Scenario {
 pub struct Overrides {
     pub users: Option<u32>,
     pub days: Option<u32>,
+    /// `--span` as typed: checked with the other values, so every problem shows at once.
+    pub span: Option<String>,
     pub seed: Option<u64>,
     pub start: Option<String>,
 }
@@ -194,6 +199,12 @@ fn duration(src: &Source, path: &FieldPath, text: &str, problems: &mut Vec<Probl
     }
 }
 
+/// Where a world length was given, for naming it in a problem.
+enum LengthFrom {
+    Flag(&'static str),
+    File(&'static str),
+}
+
 impl Scenario {
     /// The built-in scenario, or a file; then the command-line overrides.
     pub fn load(
@@ -226,13 +237,9 @@ impl Scenario {
         personas: &[Persona],
     ) -> Result<Scenario, Problems> {
         let mut c = Check { src, p: Vec::new() };
-        let (users, days) = c.size(over, &raw);
-        let start_text = over
-            .start
-            .clone()
-            .or(raw.start.clone())
-            .unwrap_or_else(|| "2026-01-05".into());
-        let start_ms = c.start(&start_text);
+        let users = c.users(over, &raw);
+        let span = c.length(&raw, over);
+        let start = c.start(&raw, over);
         let signups_per_day = c.signups(raw.signups_per_day);
         if let Some(mix) = &raw.mix {
             c.mix(mix, personas);
@@ -261,8 +268,7 @@ impl Scenario {
             .filter_map(|(i, ph)| c.phase(i, ph))
             .collect();
         // Phases beyond the window are dropped, not errors: --days often shortens a scenario.
-        let end = days as i64 * DAY;
-        phases.retain(|ph| ph.at_ms < end);
+        phases.retain(|ph| ph.at_ms < span.ms());
         phases.sort_by_key(|ph| ph.at_ms);
         if !c.p.is_empty() {
             return Err(Problems(c.p));
@@ -270,9 +276,9 @@ impl Scenario {
         Ok(Scenario {
             name: raw.name.unwrap_or_else(|| "custom".into()),
             users,
-            days,
-            start_ms,
-            start_text,
+            span,
+            start_ms: start.epoch_ms,
+            start_text: start.text,
             seed: over.seed.or(raw.seed).unwrap_or(42),
             signups_per_day,
             mix: raw.mix,
@@ -319,10 +325,9 @@ impl Check<'_> {
         duration(self.src, path, text, &mut self.p)
     }
 
-    /// Users and days, the flags over the file.
-    fn size(&mut self, over: &Overrides, raw: &RawScenario) -> (u32, u32) {
+    /// Users, the flag over the file.
+    fn users(&mut self, over: &Overrides, raw: &RawScenario) -> u32 {
         let users = over.users.or(raw.users).unwrap_or(10_000);
-        let days = over.days.or(raw.days).unwrap_or(7);
         if users == 0 {
             self.flag("--users", "zero users".into(), "give at least one user");
         }
@@ -333,21 +338,65 @@ impl Check<'_> {
                 "use at most 50,000,000",
             );
         }
-        if days == 0 || days > 3650 {
-            self.flag(
-                "--days",
-                format!("{days} days is out of range"),
-                "use 1 to 3650 days",
-            );
-        }
-        (users, days)
+        users
     }
 
-    fn start(&mut self, text: &str) -> i64 {
-        parse_date(text).unwrap_or_else(|m| {
-            let at = FieldPath::root().key("start");
-            self.at(&at, m.to_string(), "use a date such as 2026-01-05");
-            0
+    /// The world's length from the command line (`--span`, `--days`) or else the file
+    /// (`span`, `days`), default 7 days. Giving both of a pair, or a length out of range,
+    /// is a problem.
+    fn length(&mut self, raw: &RawScenario, over: &Overrides) -> Span {
+        let week = Span::from_days(7).expect("7 days is a valid span");
+        if raw.span.is_some() && raw.days.is_some() {
+            self.at(
+                &FieldPath::root().key("span"),
+                "both days and span are set",
+                "keep one (span = \"2d\" is days = 2)",
+            );
+        }
+        let days = |days: u32| {
+            Span::from_days(days).map_err(|_| {
+                let fix = "use 1 to 3650 days".to_string();
+                (format!("{days} days is out of range"), fix)
+            })
+        };
+        let text = |t: &str| Span::parse(t).map_err(|e| (e.to_string(), e.fix().to_string()));
+        let (span, from) = match (&over.span, over.days, &raw.span, raw.days) {
+            (Some(_), Some(_), _, _) => {
+                self.flag(
+                    "--span",
+                    "--span and --days both set the world's length".into(),
+                    "keep one: --span 3d is the same as --days 3",
+                );
+                return week;
+            }
+            (Some(t), None, _, _) => (text(t), LengthFrom::Flag("--span")),
+            (None, Some(d), _, _) => (days(d), LengthFrom::Flag("--days")),
+            (None, None, Some(t), _) => (text(t), LengthFrom::File("span")),
+            (None, None, None, Some(d)) => (days(d), LengthFrom::File("days")),
+            (None, None, None, None) => return week,
+        };
+        span.unwrap_or_else(|(message, fix)| {
+            match from {
+                LengthFrom::Flag(name) => self.flag(name, message, &fix),
+                LengthFrom::File(key) => self.at(&FieldPath::root().key(key), message, fix),
+            }
+            week
+        })
+    }
+
+    /// t = 0 of the timeline from `--start`, else the file's `start`, else 2026-01-05 (a
+    /// Monday), named where it was given when it does not parse.
+    fn start(&mut self, raw: &RawScenario, over: &Overrides) -> Start {
+        let text = over.start.as_deref().or(raw.start.as_deref());
+        parse_start(text.unwrap_or("2026-01-05")).unwrap_or_else(|e| {
+            match over.start {
+                Some(_) => self.flag("--start", e.to_string(), &e.fix()),
+                None => self.at(&FieldPath::root().key("start"), e.to_string(), e.fix()),
+            }
+            Start {
+                epoch_ms: 0,
+                text: String::new(),
+            }
         })
     }
 
@@ -582,7 +631,14 @@ impl Check<'_> {
 
 impl Scenario {
     pub fn end_ms(&self) -> i64 {
-        self.days as i64 * DAY
+        self.span.ms()
+    }
+
+    /// The time over which the users who exist at t = 0 arrive: a day, or the whole span
+    /// of a world shorter than a day, so a 2 h world has all its launch users in it.
+    /// Worlds of a day or more are therefore the events they always were.
+    pub fn launch_window_ms(&self) -> i64 {
+        self.span.ms().min(DAY)
     }
 
     /// Persona shares after the scenario's mix override.

@@ -2,6 +2,11 @@
 
 use std::fmt;
 
+pub mod span;
+pub mod start;
+pub use span::Span;
+pub use start::{Start, parse_start};
+
 pub const SECOND: i64 = 1_000;
 pub const MINUTE: i64 = 60 * SECOND;
 pub const HOUR: i64 = 60 * MINUTE;

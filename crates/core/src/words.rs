@@ -155,6 +155,7 @@ pub fn shape_of(field: &str) -> Option<&'static str> {
         "listen" => r#"[[socketio.listen]] tables with event"#,
         "tiers" => r#"a list of tables like [{ users = 10, after = "5s" }]"#,
         "headers" => r#"a table of header names and values, like { x-api-key = "…" }"#,
+        "span" => r#"a duration text such as "36h""#,
         _ => return None,
     })
 }

@@ -29,9 +29,15 @@ pub struct WorldConfig {
     /// `--personas DIR`, or none for the shipped personas.
     pub personas_dir: Option<String>,
     pub users: u32,
+    /// The span rounded up to whole days (what `days` meant before spans).
     pub days: u32,
+    /// The world's length as written back (`36h`, `7d`); none in records older than it.
+    #[serde(default)]
+    pub span: Option<String>,
+    #[serde(default)]
+    pub span_ms: Option<i64>,
     pub seed: u64,
-    /// YYYY-MM-DD.
+    /// t = 0: YYYY-MM-DD for a midnight, else YYYY-MM-DDTHH:MMZ.
     pub start: String,
 }
 

@@ -97,7 +97,7 @@ impl Shard {
         };
         u.trigger_at = match signup_at {
             Some(t) => t,
-            None => agent::first_arrival(w, &mut u, 0, crate::units::DAY),
+            None => agent::first_arrival(w, &mut u, 0, w.scenario.launch_window_ms()),
         };
         let wake = u.recompute_wake();
         self.rooms[room as usize].push(self.users.len() as u32);

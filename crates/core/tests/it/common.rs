@@ -39,6 +39,10 @@ pub struct Run {
 pub struct Spec<'a> {
     pub users: u32,
     pub days: u32,
+    /// A `--span` text; replaces `days` when given.
+    pub span: Option<&'a str>,
+    /// A `--start` text (a date, or a date and a UTC time).
+    pub start: Option<&'a str>,
     pub seed: u64,
     pub threads: usize,
     pub personas: Option<&'a Path>,
@@ -50,6 +54,8 @@ impl Default for Spec<'_> {
         Spec {
             users: 500,
             days: 3,
+            span: None,
+            start: None,
             seed: 42,
             threads: 1,
             personas: None,
@@ -62,9 +68,10 @@ pub fn simulate(spec: Spec) -> Run {
     let personas = persona::load(spec.personas).expect("personas load");
     let over = Overrides {
         users: Some(spec.users),
-        days: Some(spec.days),
+        days: spec.span.is_none().then_some(spec.days),
+        span: spec.span.map(String::from),
         seed: Some(spec.seed),
-        start: None,
+        start: spec.start.map(String::from),
     };
     let scenario = match spec.scenario {
         Some(text) => {

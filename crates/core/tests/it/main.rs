@@ -4,5 +4,6 @@
 mod common;
 mod determinism;
 mod schema;
+mod span;
 mod statistics;
 mod timeline;

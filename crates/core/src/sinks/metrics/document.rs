@@ -31,10 +31,23 @@ pub struct MetricsDoc {
 pub struct Window {
     /// RFC 3339 instant of t = 0.
     pub start: String,
-    /// Days the run covered (an interrupted run reports fewer than planned).
+    /// UTC calendar days the run touched (an interrupted run reports fewer than planned).
     pub days: u64,
+    /// UTC calendar days the whole span touches (a 36 h world from 18:00 touches 3).
     pub days_planned: u64,
+    /// Whether the run simulated its whole span.
     pub complete: bool,
+    /// The world's length as written back (`36h`, `7d`); empty in documents older than it.
+    #[serde(default)]
+    pub span: String,
+    #[serde(default)]
+    pub span_ms: i64,
+    /// RFC 3339 instant the span ends.
+    #[serde(default)]
+    pub end: String,
+    /// Milliseconds of the span the run simulated.
+    #[serde(default)]
+    pub covered_ms: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -47,7 +60,8 @@ pub struct Users {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Engagement {
     pub days: Vec<DayFigures>,
-    pub avg_dau: f64,
+    /// Average DAU over the complete days; null when no day was complete.
+    pub avg_dau: Option<f64>,
     pub stickiness_dau_over_mau: Option<f64>,
     pub peak_concurrent_sessions: Peak,
     pub sessions: u64,
@@ -74,6 +88,10 @@ pub struct DayFigures {
     pub points_redeemed: u64,
     pub peak_concurrent_sessions: u64,
     pub churned: u64,
+    /// Milliseconds of this day the run covered: 86,400,000 for a whole day, less for the
+    /// partial first or last day of a world that starts mid-day or lasts 36 h.
+    #[serde(default)]
+    pub covered_ms: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

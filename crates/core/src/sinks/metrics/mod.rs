@@ -1,6 +1,7 @@
 //! Business metrics for analysts, folded from the timeline in one pass (docs/METRICS.md)
 //! and written as metrics.json ([`document::MetricsDoc`], built in [`report`]).
 
+mod calendar;
 pub mod document;
 mod report;
 
@@ -12,6 +13,7 @@ use crate::persona::Persona;
 use crate::scenario::Scenario;
 use crate::timeline::*;
 use crate::units::{DAY, HOUR, SimDuration};
+use calendar::Calendar;
 
 const NOT_SIGNED: u32 = u32::MAX;
 
@@ -76,9 +78,12 @@ struct Day {
 }
 
 pub struct Metrics {
+    /// Calendar days the whole span touches.
     days: usize,
     words: usize,
     start_ms: i64,
+    span_ms: i64,
+    calendar: Calendar,
     persona_names: Vec<String>,
     phases: Vec<(String, i64, i64)>,
     // Per user.
@@ -127,11 +132,14 @@ fn hist() -> Histogram<u64> {
 
 impl Metrics {
     pub fn new(scenario: &Scenario, personas: &[Persona]) -> Metrics {
-        let days = scenario.days as usize;
+        let calendar = Calendar::new(scenario.start_ms, scenario.end_ms());
+        let days = calendar.days_planned();
         Metrics {
             days,
             words: days.div_ceil(64),
             start_ms: scenario.start_ms,
+            span_ms: scenario.end_ms(),
+            calendar,
             persona_names: personas.iter().map(|p| p.name.clone()).collect(),
             phases: scenario
                 .phases
@@ -216,7 +224,10 @@ impl Metrics {
 
     fn observe(&mut self, e: &Event) {
         let i = self.user(e.user, e.persona);
-        let day = ((e.t_ms / DAY) as usize).min(self.days.saturating_sub(1));
+        let day = self
+            .calendar
+            .day_of(e.t_ms)
+            .min(self.days.saturating_sub(1));
         let kind = e.props.kind();
         let hour = ((self.start_ms + e.t_ms).rem_euclid(DAY) / HOUR) as usize;
         self.events_total += 1;
@@ -408,7 +419,8 @@ impl Metrics {
     }
 
     /// Day-N retention: of the users who signed up on day c, the share active on day c+N,
-    /// over every cohort for which day c+N lies in the window.
+    /// over every cohort for which day c+N is a complete day of the run (a partial day,
+    /// the last of a 36 h world or of an interrupted run, would read as users lost).
     fn retention(&self, n: usize, persona: Option<u16>) -> (u64, u64) {
         let (mut kept, mut base) = (0, 0);
         for i in 0..self.persona.len() {
@@ -417,7 +429,7 @@ impl Metrics {
                 continue;
             }
             let target = c as usize + n;
-            if target >= self.window_days() {
+            if target >= self.days || !self.calendar.complete(target, self.reached_ms) {
                 continue;
             }
             base += 1;
@@ -426,15 +438,13 @@ impl Metrics {
         (kept, base)
     }
 
-    /// Days the run actually covered: an interrupted run reports only those.
+    /// Calendar days the run actually touched: an interrupted run reports only those.
     fn window_days(&self) -> usize {
-        (self.reached_ms.max(0) as usize)
-            .div_ceil(DAY as usize)
-            .min(self.days)
+        self.calendar.days_touched(self.reached_ms).min(self.days)
     }
 
     fn report_line(&self, now: i64) -> String {
-        let day = ((now - 1).max(0) / DAY) as usize;
+        let day = self.calendar.day_of(now - 1);
         let today = self.per_day.get(day).cloned().unwrap_or_default();
         let dau = self.dau(day.min(self.days.saturating_sub(1)));
         let revenue: u64 = self.user_revenue.iter().sum();

@@ -8,7 +8,7 @@ use super::document::*;
 use super::{F_ACTION, F_INVEST, F_PURCHASE, F_REWARD, Metrics, NOT_SIGNED};
 use crate::scenario::Scenario;
 use crate::timeline::EVENT_KINDS;
-use crate::units::{DAY, format_rfc3339};
+use crate::units::{DAY, SimDuration, format_rfc3339};
 
 fn round(v: f64, places: i32) -> f64 {
     if !v.is_finite() {
@@ -59,12 +59,7 @@ impl Metrics {
         MetricsDoc {
             schema: METRICS_SCHEMA.to_string(),
             scenario: scenario.name.clone(),
-            window: Window {
-                start: format_rfc3339(self.start_ms),
-                days: days_n as u64,
-                days_planned: self.days as u64,
-                complete: days_n == self.days,
-            },
+            window: self.window(days_n),
             users: Users {
                 signed_up: users,
                 with_events: self.persona.len() as u64,
@@ -90,6 +85,20 @@ impl Metrics {
         }
     }
 
+    fn window(&self, days_n: usize) -> Window {
+        let reached = self.reached_ms.clamp(0, self.span_ms);
+        Window {
+            start: format_rfc3339(self.start_ms),
+            days: days_n as u64,
+            days_planned: self.days as u64,
+            complete: reached == self.span_ms,
+            span: SimDuration(self.span_ms).to_string(),
+            span_ms: self.span_ms,
+            end: format_rfc3339(self.start_ms + self.span_ms),
+            covered_ms: reached,
+        }
+    }
+
     fn days_figures(&self, days_n: usize, signed: &[usize]) -> Vec<DayFigures> {
         let active_users = |from: usize, to: usize| {
             signed
@@ -103,7 +112,7 @@ impl Metrics {
                 let x = &self.per_day[d];
                 DayFigures {
                     day: d as u64,
-                    date: format_rfc3339(self.start_ms + d as i64 * DAY)[..10].to_string(),
+                    date: self.calendar.date(d),
                     dau,
                     wau: active_users(d.saturating_sub(6), d),
                     mau,
@@ -116,6 +125,7 @@ impl Metrics {
                     points_redeemed: x.points_redeemed,
                     peak_concurrent_sessions: x.peak_concurrent,
                     churned: x.churned,
+                    covered_ms: self.calendar.covered_ms(d, self.reached_ms),
                 }
             })
             .collect()
@@ -124,13 +134,22 @@ impl Metrics {
     fn engagement(&self, days: Vec<DayFigures>, b: &Basis) -> Engagement {
         let sessions: u64 = self.loops.iter().map(|l| l.sessions).sum();
         let mau_last = days.last().map_or(0, |d| d.mau);
-        let avg_dau = b.dau_sum as f64 / b.days_n.max(1) as f64;
+        // Average DAU is over complete days only: a 6 h evening is not a low day.
+        let complete: Vec<u64> = days
+            .iter()
+            .filter(|d| d.covered_ms == DAY)
+            .map(|d| d.dau)
+            .collect();
+        let avg_dau = (!complete.is_empty())
+            .then(|| complete.iter().sum::<u64>() as f64 / complete.len() as f64);
         let names =
             |m: &BTreeMap<&'static str, u64>| m.iter().map(|(k, v)| (k.to_string(), *v)).collect();
         Engagement {
             days,
-            avg_dau: round(avg_dau, 2),
-            stickiness_dau_over_mau: (mau_last != 0).then(|| round(avg_dau / mau_last as f64, 4)),
+            avg_dau: avg_dau.map(|a| round(a, 2)),
+            stickiness_dau_over_mau: avg_dau
+                .filter(|_| mau_last != 0)
+                .map(|a| round(a / mau_last as f64, 4)),
             peak_concurrent_sessions: Peak {
                 sessions: self.peak_concurrent.0,
                 at: format_rfc3339(self.start_ms + self.peak_concurrent.1),
