@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use simulate_core::persona::{self, Persona};
 use simulate_core::scenario::{Overrides, Scenario};
-use simulate_core::units::{DAY, Span, parse_start};
+use simulate_core::units::{Span, parse_start};
 
 use simulate_db::WorldConfig;
 
@@ -28,7 +28,7 @@ pub(crate) fn load_world(w: &WorldArgs) -> anyhow::Result<(Vec<Persona>, Scenari
 
 /// The world recorded in a seed's run_meta, and each given flag that differs from it.
 pub(crate) fn world_clashes(config: &WorldConfig, given: &WorldArgs) -> (WorldArgs, Vec<String>) {
-    let meta_span = seeded_span(config);
+    let meta_span = config.length.span();
     let meta = WorldArgs {
         users: Some(config.users),
         days: None,
@@ -96,13 +96,4 @@ pub(crate) fn world_clashes(config: &WorldConfig, given: &WorldArgs) -> (WorldAr
         }
     }
     (meta, clash)
-}
-
-/// The length of the world a run_meta or run.json `config` records: `span_ms` since
-/// spans came, `days` before.
-pub(crate) fn seeded_span(config: &WorldConfig) -> Option<Span> {
-    match config.span_ms {
-        Some(ms) => Span::from_ms(ms).ok(),
-        None => Span::from_ms(i64::from(config.days) * DAY).ok(),
-    }
 }

@@ -102,22 +102,17 @@ pub(crate) fn on_seeded<T>(
         let v = f(&mut Db::Pg(&mut conn), pg.runtime())?;
         return Ok((v, format!("schema `{}` of {}", pg.schema, pg.masked)));
     }
+    let shown = mask_url(&sqlite.display().to_string());
     if sqlite.is_dir() {
         return Err(Problem::new(
-            format!(
-                "{} is a folder, not a seeded SQLite file",
-                mask_url(&sqlite.display().to_string())
-            ),
+            format!("{shown} is a folder, not a seeded SQLite file"),
             "name the file with --sqlite FILE (the default is output/seed.sqlite)",
         )
         .into());
     }
     if !sqlite.exists() {
         return Err(Problem::new(
-            format!(
-                "{} does not exist",
-                mask_url(&sqlite.display().to_string())
-            ),
+            format!("{shown} does not exist"),
             "run `simulate seed` first, or name the seeded database (--sqlite FILE or --database-url URL)",
         )
         .into());
@@ -129,7 +124,7 @@ pub(crate) fn on_seeded<T>(
         .and_then(|v| v.readable())
     {
         return Err(Problem::new(
-            format!("{} {why}", mask_url(&sqlite.display().to_string())),
+            format!("{shown} {why}"),
             format!(
                 "name a file `simulate seed` wrote (--sqlite FILE){}",
                 verdict.as_ref().map_or("", reseed_hint)
@@ -139,7 +134,7 @@ pub(crate) fn on_seeded<T>(
     }
     let (rt, mut conn) = simulate_db::sqlite::open(sqlite).map_err(refused)?;
     let v = f(&mut Db::Sqlite(&mut conn), &rt)?;
-    Ok((v, mask_url(&sqlite.display().to_string())))
+    Ok((v, shown))
 }
 
 /// Writes a JSON document (`--summary-export`) whole or not at all; a failure says what

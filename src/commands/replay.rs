@@ -14,7 +14,7 @@ use simulate_core::engine::{Engine, World};
 use simulate_core::persona::Persona;
 use simulate_core::redact::mask_url;
 use simulate_core::scenario::Scenario;
-use simulate_core::units::{DAY, SimDuration, parse_duration};
+use simulate_core::units::{DAY, SimDuration, SpanRecord, parse_duration};
 use simulate_replay::drivers::Targets;
 use simulate_replay::mapping::Mapping;
 use simulate_replay::mapping::Protocol;
@@ -26,7 +26,7 @@ use simulate_replay::tls::Tls;
 use simulate_replay::{Feed, Options, Report};
 
 use crate::console::replay::{LiveView, table};
-use crate::world::{load_world, seeded_span, world_clashes};
+use crate::world::{load_world, world_clashes};
 
 /// `24h:30m` (sim:wall) or `48x`, as simulated ms per wall ms.
 pub(crate) fn parse_compress(s: &str) -> Result<f64, Problem> {
@@ -114,9 +114,7 @@ fn log_phases(log: &Path) -> (Phases, Option<String>) {
             scenario_file: c.scenario_file,
             personas_dir: c.personas_dir,
             users: c.users,
-            days: c.days,
-            span: c.span,
-            span_ms: c.span_ms,
+            length: c.length,
             seed: c.seed,
             start: c.start,
         };
@@ -174,7 +172,7 @@ fn seeded_warnings(db: &str, args: &ReplayArgs, window: Window) -> anyhow::Resul
             ));
         }
     }
-    if let Some(seeded) = seeded_span(&config)
+    if let Some(seeded) = config.length.span()
         && window.from_ms < seeded.ms()
     {
         let held = match seeded.whole_days() {
@@ -514,9 +512,7 @@ fn engine_source(args: &ReplayArgs) -> anyhow::Result<Source> {
     let world = WorldSource::Engine {
         scenario: scenario.name.clone(),
         users: scenario.users,
-        days: scenario.span.days_ceil(),
-        span: Some(scenario.span.to_string()),
-        span_ms: Some(scenario.span.ms()),
+        length: SpanRecord::of(scenario.span),
         seed: scenario.seed,
         start: scenario.start_text.clone(),
         personas: personas.iter().map(|p| p.name.clone()).collect(),

@@ -18,7 +18,7 @@ use simulate_core::sinks::jsonl::{Format, JsonlSink};
 use simulate_core::sinks::metrics::Metrics;
 use simulate_core::sinks::metrics::document::MetricsDoc;
 use simulate_core::sinks::tee::Tee;
-use simulate_core::units::{DAY, HOUR, bytes_text, parse_duration};
+use simulate_core::units::{DAY, HOUR, SpanRecord, bytes_text, parse_duration};
 
 /// Measured with the shipped personas (docs/PERFORMANCE.md): used only for the estimate
 /// printed before large jobs and the disk check.
@@ -281,9 +281,7 @@ fn run_record(
             personas_dir: shown(&args.world.personas),
             personas: personas.iter().map(|p| p.name.clone()).collect(),
             users: scenario.users,
-            days: scenario.span.days_ceil(),
-            span: Some(scenario.span.to_string()),
-            span_ms: Some(scenario.span.ms()),
+            length: SpanRecord::of(scenario.span),
             seed: scenario.seed,
             start: scenario.start_text.clone(),
             threads: done.threads,

@@ -16,6 +16,7 @@ use simulate_core::redact::mask_url;
 use simulate_core::scenario::Scenario;
 use simulate_core::sinks::jsonl::{Format, JsonlSink};
 use simulate_core::sinks::tee::Tee;
+use simulate_core::units::SpanRecord;
 use simulate_db::owner::Verdict;
 use simulate_db::postgres::{Pg, PgLoader};
 use simulate_db::projection::{Projection, RowSink, Table};
@@ -330,9 +331,7 @@ fn run_meta(args: &SeedArgs, scenario: &Scenario, totals: &RunTotals, checksum: 
             scenario_file: shown(&args.world.scenario),
             personas_dir: shown(&args.world.personas),
             users: scenario.users,
-            days: scenario.span.days_ceil(),
-            span: Some(scenario.span.to_string()),
-            span_ms: Some(scenario.span.ms()),
+            length: SpanRecord::of(scenario.span),
             seed: scenario.seed,
             start: scenario.start_text.clone(),
         },

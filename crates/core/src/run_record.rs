@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::units::SpanRecord;
+
 /// The `schema` value of this version of the document.
 pub const RUN_SCHEMA: &str = "simulate.run.v1";
 
@@ -36,13 +38,9 @@ pub struct RunConfig {
     pub personas_dir: Option<String>,
     pub personas: Vec<String>,
     pub users: u32,
-    /// The span rounded up to whole days (what `days` meant before spans).
-    pub days: u32,
-    /// The world's length as written back (`36h`, `7d`); none in records older than it.
-    #[serde(default)]
-    pub span: Option<String>,
-    #[serde(default)]
-    pub span_ms: Option<i64>,
+    /// `days`, and since spans `span` and `span_ms`.
+    #[serde(flatten)]
+    pub length: SpanRecord,
     pub seed: u64,
     /// t = 0: YYYY-MM-DD for a midnight, else YYYY-MM-DDTHH:MMZ.
     pub start: String,

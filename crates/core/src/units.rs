@@ -4,7 +4,7 @@ use std::fmt;
 
 pub mod span;
 pub mod start;
-pub use span::Span;
+pub use span::{Span, SpanRecord};
 pub use start::{Start, parse_start};
 
 pub const SECOND: i64 = 1_000;

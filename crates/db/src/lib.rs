@@ -29,13 +29,9 @@ pub struct WorldConfig {
     /// `--personas DIR`, or none for the shipped personas.
     pub personas_dir: Option<String>,
     pub users: u32,
-    /// The span rounded up to whole days (what `days` meant before spans).
-    pub days: u32,
-    /// The world's length as written back (`36h`, `7d`); none in records older than it.
-    #[serde(default)]
-    pub span: Option<String>,
-    #[serde(default)]
-    pub span_ms: Option<i64>,
+    /// `days`, and since spans `span` and `span_ms`.
+    #[serde(flatten)]
+    pub length: simulate_core::units::SpanRecord,
     pub seed: u64,
     /// t = 0: YYYY-MM-DD for a midnight, else YYYY-MM-DDTHH:MMZ.
     pub start: String,

@@ -58,13 +58,9 @@ pub enum WorldSource {
     Engine {
         scenario: String,
         users: u32,
-        /// The span rounded up to whole days.
-        days: u32,
-        /// The world's length (`36h`, `7d`); none in summaries older than it.
-        #[serde(default)]
-        span: Option<String>,
-        #[serde(default)]
-        span_ms: Option<i64>,
+        /// `days`, and since spans `span` and `span_ms`.
+        #[serde(flatten)]
+        length: simulate_core::units::SpanRecord,
         seed: u64,
         start: String,
         personas: Vec<String>,

@@ -76,6 +76,38 @@ impl Span {
     }
 }
 
+/// A world's length as the documents record it (run.json's and run_meta's `config`, the
+/// replay summary's world): `days`, the span rounded up (what readers before spans know),
+/// and since spans `span` and `span_ms`. Flattened into those types, so one place builds
+/// and reads it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SpanRecord {
+    pub days: u32,
+    /// The world's length as written back (`36h`, `7d`); none in records older than it.
+    #[serde(default)]
+    pub span: Option<String>,
+    #[serde(default)]
+    pub span_ms: Option<i64>,
+}
+
+impl SpanRecord {
+    pub fn of(span: Span) -> SpanRecord {
+        SpanRecord {
+            days: span.days_ceil(),
+            span: Some(span.to_string()),
+            span_ms: Some(span.ms()),
+        }
+    }
+
+    /// The recorded length: `span_ms` since spans came, `days` before.
+    pub fn span(&self) -> Option<Span> {
+        match self.span_ms {
+            Some(ms) => Span::from_ms(ms).ok(),
+            None => Span::from_days(self.days).ok(),
+        }
+    }
+}
+
 impl fmt::Display for Span {
     /// The shortest text that parses back to the same span: `3d`, `36h`, `90m`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
