@@ -191,6 +191,19 @@ fn bad_flags_and_files_get_one_clear_error() {
             &["replay", "--mapping", "/nonexistent/m.toml"],
             "cannot read",
         ),
+        // A log is replayed as written: a length given with it would be ignored.
+        (
+            &[
+                "replay",
+                "--from-log",
+                "/nonexistent/events.jsonl",
+                "--span",
+                "2h",
+                "--target",
+                "http://127.0.0.1:9",
+            ],
+            "--span, --seed, --scenario and --personas do not apply",
+        ),
         // The old flag still works, and says it is the old one.
         (
             &["replay", "--targets", "/nonexistent/m.toml"],
