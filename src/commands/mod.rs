@@ -21,6 +21,7 @@ macro_rules! out {
 pub mod personas;
 pub mod replay;
 pub mod run;
+pub mod schema;
 pub mod seed;
 pub mod serve;
 pub mod verify;
@@ -137,7 +138,12 @@ pub fn on_seeded<T>(
 /// is left at `path` and the fix.
 pub fn export(path: &std::path::Path, what: &str, v: &serde_json::Value) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(v)? + "\n";
-    simulate_core::atomic::write(path, text.as_bytes()).map_err(|e| {
+    write_whole(path, what, text.as_bytes())
+}
+
+/// Writes a file whole or not at all; a failure says what is left at `path` and the fix.
+pub fn write_whole(path: &std::path::Path, what: &str, bytes: &[u8]) -> anyhow::Result<()> {
+    simulate_core::atomic::write(path, bytes).map_err(|e| {
         anyhow::anyhow!(
             "cannot write {what} {}: {e}; {}\n    fix: {}",
             path.display(),
@@ -196,6 +202,7 @@ pub fn main(cli: Cli) -> anyhow::Result<i32> {
         Command::Verify(args) => verify::verify(args),
         Command::Replay(args) => replay::replay(*args),
         Command::Serve(args) => serve::serve(args),
+        Command::Schema(args) => schema::schema(args),
         Command::Personas { command } => personas::personas(command),
     }
 }

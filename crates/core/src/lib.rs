@@ -19,3 +19,4 @@ pub mod template;
 pub mod timeline;
 pub mod units;
 pub mod words;
+pub mod world;
