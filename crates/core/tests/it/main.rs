@@ -5,4 +5,5 @@ mod common;
 mod determinism;
 mod schema;
 mod statistics;
+mod templates;
 mod timeline;
