@@ -21,7 +21,7 @@ mod body;
 mod check;
 mod eval;
 mod field;
-pub mod funcs;
+pub(crate) mod funcs;
 mod lex;
 mod ops;
 mod parse;
@@ -34,9 +34,10 @@ use std::ops::Range;
 use serde_json::Value;
 
 pub use body::{Body, JsonTmpl};
-pub use field::{Field, FieldSet, KindProps, PropFields, did_you_mean};
-pub use scope::{Constants, Ctx, Scope};
-pub use value::{Ty, Type, Val, parse_date, parse_ts};
+pub use field::{Field, FieldSet, KindProps, PropFields};
+pub(crate) use scope::Constants;
+pub use scope::{Ctx, Scope};
+pub use value::{Ty, Type, Val};
 
 use check::Checker;
 use eval::{Node, eval};
