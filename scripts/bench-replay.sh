@@ -9,6 +9,8 @@
 # 60 k req/s and more: that measures the target's stalls, not the generator, so the
 # default leaves room and the stalls show in latency p99 instead.
 # EXTRA holds more replay flags, e.g. EXTRA="--io-threads 2".
+# BIN names a simulate binary to measure instead of building this checkout's (an A/B run,
+# scripts/bench-template.sh); LADDER_ONLY=1 skips wrk and the memory figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-8}
@@ -16,43 +18,30 @@ shift || true
 RATES=${*:-"40000 60000 70000 80000 90000 100000 110000"}
 CAP=${CAP:-10000}
 EXTRA=${EXTRA:-}
+LADDER_ONLY=${LADDER_ONLY:-}
 
-need() {
-  if ! command -v "$1" >/dev/null; then
-    echo "installing $2 (Debian)"
-    local sudo=""
-    [ "$(id -u)" = 0 ] || sudo=sudo
-    $sudo apt-get install -y "$2" >/dev/null 2>&1 || { $sudo apt-get update >/dev/null && $sudo apt-get install -y "$2" >/dev/null; }
-  fi
-}
+source scripts/bench-lib.sh
 need nginx nginx-light
 need wrk wrk
-cargo build --release --quiet
-BIN=$PWD/target/release/simulate
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --quiet
+  BIN=$PWD/target/release/simulate
+fi
 WORK=$(mktemp -d)
 PORT=18088
-cat > "$WORK/nginx.conf" <<EOF
-worker_processes auto;
-pid $WORK/nginx.pid;
-error_log $WORK/error.log;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  keepalive_requests 10000000;
-  client_body_temp_path $WORK;
-  server { listen 127.0.0.1:$PORT; location / { return 200 "ok"; } }
-}
-EOF
-nginx -c "$WORK/nginx.conf" -p "$WORK"
-trap 'nginx -c "$WORK/nginx.conf" -p "$WORK" -s stop 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'nginx_stop "$WORK"; rm -rf "$WORK"' EXIT
+nginx_start "$WORK" "$PORT" auto 8192
 sleep 0.5
 URL=http://127.0.0.1:$PORT
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(nginx -v 2>&1); $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
 
+WRK=
+if [ -z "$LADDER_ONLY" ]; then
 echo
 echo "== wrk -t2 -c64 -d${SECS}s (closed loop, GET)"
 WRK=$(wrk -t2 -c64 -d"${SECS}s" "$URL/v1/events/stat.updated" | tee "$WORK/wrk.txt" | awk '/Requests\/sec/ {print $2}')
 grep -E "Latency|Requests/sec" "$WORK/wrk.txt"
+fi
 
 # A log of RATE events a second for SECS seconds, users cycling through 50,000 ids.
 make_log() {
@@ -88,6 +77,10 @@ PY
   if grep -q " held" "$WORK/row.txt" && ! grep -q "NOT held" "$WORK/row.txt"; then BEST=$RATE; fi
 done
 echo
+if [ -n "$LADDER_ONLY" ]; then
+  echo "highest rate held: $BEST req/s"
+  exit 0
+fi
 python3 -c "print('highest rate held: %d req/s = %.2fx wrk (%.0f req/s)' % ($BEST, $BEST / float('$WRK'), float('$WRK')))"
 
 echo

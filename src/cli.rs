@@ -28,6 +28,8 @@ pub enum Command {
     Replay(Box<ReplayArgs>),
     /// The reference target: a small HTTP service that applies the default mapping's events.
     Serve(ServeArgs),
+    /// Print the JSON Schema of the timeline these personas and this scenario produce.
+    Schema(SchemaArgs),
     /// Inspect, check and draw personas.
     Personas {
         #[command(subcommand)]
@@ -61,6 +63,20 @@ pub struct WorldArgs {
     /// ending in Z (2026-01-05T18:00Z) [default: the scenario's, 2026-01-05]
     #[arg(long, value_name = "DATE|DATETIME")]
     pub start: Option<String>,
+}
+
+/// `simulate schema`: only what decides the timeline's shape.
+#[derive(Args, Debug, Clone)]
+pub struct SchemaArgs {
+    /// Folder of persona .toml files, replacing the shipped personas
+    #[arg(long, value_name = "DIR")]
+    pub personas: Option<PathBuf>,
+    /// Scenario .toml file, replacing the shipped default scenario
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// Write the schema to this file (whole or not at all) instead of standard output
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]

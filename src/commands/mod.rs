@@ -21,6 +21,7 @@ macro_rules! out {
 pub mod personas;
 pub mod replay;
 pub mod run;
+pub mod schema;
 pub mod seed;
 pub mod serve;
 pub mod verify;
@@ -210,6 +211,7 @@ pub fn main(cli: Cli) -> anyhow::Result<i32> {
         Command::Verify(args) => verify::verify(args),
         Command::Replay(args) => replay::replay(*args),
         Command::Serve(args) => serve::serve(args),
+        Command::Schema(args) => schema::schema(args),
         Command::Personas { command } => personas::personas(command),
     }
 }

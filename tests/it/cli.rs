@@ -302,3 +302,56 @@ fn a_closed_stdout_is_not_a_crash() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(o.status.code(), Some(0), "{err}");
 }
+
+#[test]
+fn schema_prints_the_timeline_schema_of_the_world() {
+    let published = include_str!("../../schema/event.v1.json");
+    let o = bin().arg("schema").output().expect("runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), published);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("events.schema.json");
+    let o = bin()
+        .args(["schema", "--personas", "personas", "--scenario"])
+        .arg("scenarios/default.toml")
+        .arg("--out")
+        .arg(&file)
+        .output()
+        .expect("runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(o.stdout.is_empty());
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), published);
+
+    // A world that cannot run gets no schema: its problems instead, exit 2.
+    let bad = dir.path().join("personas");
+    std::fs::create_dir(&bad).unwrap();
+    std::fs::write(bad.join("x.toml"), "name = \"x\"\nshare = \"most\"\n").unwrap();
+    let o = bin()
+        .args(["schema", "--personas"])
+        .arg(&bad)
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(o.stdout.is_empty());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("x.toml:2: field `share`"), "{err}");
+}
+
+#[test]
+fn the_pinned_default_checksum_is_the_clis() {
+    // The value default_world_checksum_is_pinned (crates/core) and docs/TIMELINE.md state.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("r");
+    let o = bin()
+        .args(["run", "--users", "2000", "--days", "7", "--seed", "1"])
+        .args(["--format", "none", "-q", "--out"])
+        .arg(&out)
+        .output()
+        .expect("runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        json(&out.join("run.json"))["events_sha256"],
+        "0eebf0686a8a365682b3126e05491442b9e3a4005437e22a5ecd022e31229c2a"
+    );
+}

@@ -20,3 +20,4 @@ pub mod template;
 pub mod timeline;
 pub mod units;
 pub mod words;
+pub mod world;

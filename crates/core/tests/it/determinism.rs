@@ -157,3 +157,27 @@ fn gift_races_never_overclaim_and_first_come_wins() {
         );
     }
 }
+
+/// The shipped default world's timeline, pinned: 2,000 users × 7 days, seed 1, shipped
+/// personas and default scenario. A change here changes every user's timeline; it needs a
+/// commit that says why and records the new value (docs/TIMELINE.md, "Reference checksum").
+const DEFAULT_WORLD_SHA256: &str =
+    "0eebf0686a8a365682b3126e05491442b9e3a4005437e22a5ecd022e31229c2a";
+
+#[test]
+fn default_world_checksum_is_pinned() {
+    let run = simulate(Spec {
+        users: 2000,
+        days: 7,
+        seed: 1,
+        threads: 2,
+        ..Default::default()
+    });
+    assert!(run.events.len() > 100_000, "{} events", run.events.len());
+    assert_eq!(
+        run.checksum,
+        DEFAULT_WORLD_SHA256,
+        "the default world's timeline changed ({} events)",
+        run.events.len()
+    );
+}

@@ -6,4 +6,5 @@ mod determinism;
 mod schema;
 mod span;
 mod statistics;
+mod templates;
 mod timeline;

@@ -11,7 +11,7 @@ use http::Method;
 use http::header::HeaderName;
 use prost_reflect::DescriptorPool;
 use simulate_core::diagnostic::{FieldPath, Problem, Problems, Source};
-use simulate_core::template::{Body, JsonTmpl, Template};
+use simulate_core::template::{Body, JsonTmpl, Template, TemplateError};
 use simulate_core::timeline::EVENT_KINDS;
 use simulate_core::units::parse_duration;
 
@@ -113,6 +113,29 @@ impl<'a> Compiler<'a> {
             .push(self.src.problem(&path, message.to_string(), fix));
     }
 
+    /// A template's problems, each at its field (and its key inside a body) with its fix.
+    fn template_errors(&mut self, path: &FieldPath, errors: Vec<TemplateError>) {
+        for e in errors {
+            let mut at = path.clone();
+            at.0.extend(e.at);
+            self.problems.push(self.src.problem(&at, e.message, e.fix));
+        }
+    }
+
+    /// A string template, or its problems recorded.
+    fn template(&mut self, path: &FieldPath, text: &str) -> Option<Template> {
+        Template::compile(text)
+            .map_err(|es| self.template_errors(path, es))
+            .ok()
+    }
+
+    /// A JSON template (a body, message or payload), or its problems recorded.
+    fn json_template(&mut self, path: &FieldPath, v: &toml::Value) -> Option<JsonTmpl> {
+        JsonTmpl::compile(v)
+            .map_err(|es| self.template_errors(path, es))
+            .ok()
+    }
+
     fn timeout(&mut self, text: Option<&str>) -> Duration {
         let Some(t) = text else {
             return Duration::from_secs(10);
@@ -157,13 +180,7 @@ impl<'a> Compiler<'a> {
             );
             return None;
         };
-        match Template::compile(value) {
-            Ok(t) => Some((n, t)),
-            Err(m) => {
-                self.bad(path, m, "correct the template (see docs/REPLAY.md)");
-                None
-            }
-        }
+        self.template(&path, value).map(|t| (n, t))
     }
 
     /// The headers every HTTP request carries: `[auth]`'s, then `[headers]`.
@@ -259,20 +276,20 @@ impl<'a> Compiler<'a> {
                 );
             }
         }
-        let query = socketio.query.as_deref().and_then(|q| {
-            Template::compile(q)
-                .map_err(|m| self.bad(sp.key("query"), m, "correct the template"))
-                .ok()
-        });
-        let auth = socketio.auth.as_ref().and_then(|a| {
-            JsonTmpl::compile(a, "auth")
-                .map_err(|(at, m)| {
-                    self.bad(sp.key("auth"), format!("{at}: {m}"), "correct the template")
-                })
-                .ok()
-        });
+        let query = socketio
+            .query
+            .as_deref()
+            .and_then(|q| self.template(&sp.key("query"), q));
+        let auth = socketio
+            .auth
+            .as_ref()
+            .and_then(|a| self.json_template(&sp.key("auth"), a));
         let join = socketio.join.as_ref().and_then(|j| {
-            socketio_emit(&j.emit, j.payload.as_ref(), j.ack, j.check.as_ref())
+            let payload = match &j.payload {
+                Some(v) => Some(self.json_template(&sp.key("join").key("payload"), v)?),
+                None => None,
+            };
+            socketio_emit(&j.emit, payload, j.ack, j.check.as_ref())
                 .map_err(|(f, m)| {
                     self.bad(
                         sp.key("join").key(f),
@@ -530,7 +547,11 @@ impl<'a> Compiler<'a> {
             );
             return None;
         };
-        match socketio_emit(e, r.payload.as_ref(), r.ack, r.check.as_ref()) {
+        let payload = match &r.payload {
+            Some(v) => Some(self.json_template(&rp.key("payload"), v)?),
+            None => None,
+        };
+        match socketio_emit(e, payload, r.ack, r.check.as_ref()) {
             Ok(e) => {
                 self.uses_token |= e.payload.as_ref().is_some_and(JsonTmpl::uses_token);
                 Some(e)
@@ -574,28 +595,17 @@ impl<'a> Compiler<'a> {
                 return Ok(None);
             }
         };
-        let message = r
-            .message
-            .as_ref()
-            .map(|v| JsonTmpl::compile(v, "message"))
-            .unwrap_or(Ok(JsonTmpl::Lit(serde_json::json!({}))));
-        match message {
-            Ok(message) => {
-                self.uses_token |= message.uses_token();
-                Ok(Some(GrpcRequest {
-                    call: Arc::new(call),
-                    message,
-                }))
+        let message = match &r.message {
+            Some(v) => self.json_template(&rp.key("message"), v),
+            None => Some(JsonTmpl::Lit(serde_json::json!({}))),
+        };
+        Ok(message.map(|message| {
+            self.uses_token |= message.uses_token();
+            GrpcRequest {
+                call: Arc::new(call),
+                message,
             }
-            Err((at, m)) => {
-                self.bad(
-                    rp.key("message"),
-                    format!("{at}: {m}"),
-                    "correct the template",
-                );
-                Ok(None)
-            }
-        }
+        }))
     }
 
     /// An HTTP request's method, path, body, headers and statuses. Other protocols'
@@ -623,24 +633,14 @@ impl<'a> Compiler<'a> {
                 }
             }
         }
-        let path = Template::compile(&path_text).unwrap_or_else(|m| {
-            self.bad(
-                rp.key("path"),
-                m,
-                "correct the template (see docs/REPLAY.md)",
-            );
-            Template::compile("/").expect("a literal")
-        });
+        let path = self
+            .template(&rp.key("path"), &path_text)
+            .or_else(|| Template::compile("/").ok())
+            .expect("`/` is a template");
         let body = match &r.body {
             None => None,
             Some(toml::Value::String(s)) if s.trim() == "{line}" => Some(Body::Line),
-            Some(v) => match JsonTmpl::compile(v, "body") {
-                Ok(t) => Some(Body::Json(t)),
-                Err((at, m)) => {
-                    self.bad(rp.key("body"), format!("{at}: {m}"), "correct the template");
-                    None
-                }
-            },
+            Some(v) => self.json_template(&rp.key("body"), v).map(Body::Json),
         };
         let mut headers = Vec::new();
         for (k, v) in &r.headers {
@@ -687,20 +687,16 @@ impl<'a> Compiler<'a> {
     }
 }
 
-/// A Socket.IO emit with its payload and ack check.
+/// A Socket.IO emit with its (compiled) payload and ack check.
 fn socketio_emit(
     event: &str,
-    payload: Option<&toml::Value>,
+    payload: Option<JsonTmpl>,
     ack: bool,
     check: Option<&RawCheck>,
 ) -> Result<Emit, (&'static str, String)> {
     if event.is_empty() {
         return Err(("emit", "the event name is empty".into()));
     }
-    let payload = payload
-        .map(|v| JsonTmpl::compile(v, "payload"))
-        .transpose()
-        .map_err(|(at, m)| ("payload", format!("{at}: {m}")))?;
     let check = match check {
         None => None,
         Some(_) if !ack => {
@@ -822,5 +818,33 @@ mod tests {
             e.contains("d.toml:5") && e.contains("already mapped"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn template_problems_name_the_key_inside_a_body_and_each_missing_variable() {
+        let src = Source::new(
+            "b.toml",
+            "[headers]\nx-key = \"{env.SIMULATE_MAP_T_UNSET_1}{env.SIMULATE_MAP_T_UNSET_2}\"\n\n[[request]]\nevent = \"points.earned\"\npath = \"/p/{props.amount * 2}\"\n\n[request.body]\nuser = \"{user_id}\"\namount = \"{round(props.amount, 'x')}\"\n",
+        );
+        let p = Mapping::from_source(&src, None).unwrap_err().0;
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert_eq!((p[0].line, p[0].field.as_str()), (Some(2), "headers.x-key"));
+        assert!(p[0].message.contains("`SIMULATE_MAP_T_UNSET_1` is not set"));
+        assert_eq!(
+            p[0].fix,
+            "export SIMULATE_MAP_T_UNSET_1=… before running simulate (the template reads it)"
+        );
+        assert!(p[1].message.contains("`SIMULATE_MAP_T_UNSET_2` is not set"));
+        assert_eq!(
+            (p[2].line, p[2].field.as_str()),
+            (Some(10), "request[0].body.amount")
+        );
+        assert!(
+            p[2].message
+                .contains("`digits` must be a whole number, not a string"),
+            "{}",
+            p[2].message
+        );
+        assert_eq!(p[2].fix, "call it as round(x, digits=0)");
     }
 }

@@ -1,0 +1,135 @@
+//! What a template reads when it renders: a [`Scope`]. Replay's is [`Ctx`] (an event
+//! line, its parsed JSON when a field needs it, and the user's token); seed rows and
+//! custom actions bring their own.
+
+use std::borrow::Cow;
+
+use serde_json::Value;
+
+use super::field::Field;
+use super::value::{Val, parse_ts};
+use crate::ids;
+
+/// The values of a place's fields. `push` and `json` are the fast paths for a hole that
+/// is exactly one field (every template written before expressions existed): a scope
+/// overrides them to write straight from its own data.
+pub trait Scope {
+    /// A field's value; null when this event does not carry it.
+    fn field(&self, f: &Field) -> Val<'_>;
+
+    /// A field's text appended to `out`.
+    fn push(&self, f: &Field, out: &mut String) {
+        self.field(f).write_text(out);
+    }
+
+    /// A field as a JSON value (numbers stay numbers in bodies).
+    fn json(&self, f: &Field) -> Value {
+        self.field(f).to_json()
+    }
+}
+
+/// No fields at all: for constants, folded when a template compiles.
+pub struct Constants;
+
+impl Scope for Constants {
+    fn field(&self, _: &Field) -> Val<'_> {
+        Val::Null
+    }
+}
+
+/// What a replay render may look at: the event's own fields and line, its parsed JSON
+/// when a field needs it ([`super::Template::needs_json`]), and the user's token.
+pub struct Ctx<'a> {
+    pub user_id: &'a str,
+    pub seq: u32,
+    /// The user's session number (from 1), 0 outside a session.
+    pub session: u32,
+    pub t_ms: i64,
+    /// The event kind's name.
+    pub event: &'a str,
+    /// The event's JSON line, without its newline.
+    pub line: &'a [u8],
+    pub json: Option<&'a Value>,
+    pub token: Option<&'a str>,
+}
+
+impl<'a> Ctx<'a> {
+    fn lookup(&self, f: &Field) -> Option<&'a Value> {
+        let j = self.json;
+        match f {
+            Field::Prop(path) => {
+                let mut v = j?.get("props")?;
+                for k in path {
+                    v = v.get(k.as_str())?;
+                }
+                Some(v)
+            }
+            Field::SessionId => j?.get("session_id"),
+            Field::Persona => j?.get("persona"),
+            Field::Ts => j?.get("ts"),
+            _ => None,
+        }
+    }
+}
+
+impl Scope for Ctx<'_> {
+    fn field(&self, f: &Field) -> Val<'_> {
+        match f {
+            Field::UserId => Val::Str(Cow::Borrowed(self.user_id)),
+            Field::Seq => Val::Int(self.seq as i64),
+            Field::Event => Val::Str(Cow::Borrowed(self.event)),
+            Field::TMs => Val::Int(self.t_ms),
+            Field::Token => self.token.map_or(Val::Null, |t| Val::Str(Cow::Borrowed(t))),
+            Field::Line => {
+                serde_json::from_slice(self.line).map_or(Val::Null, |v| Val::Json(Cow::Owned(v)))
+            }
+            Field::EventId => Val::Str(Cow::Owned(ids::event_id(self.user_id, self.seq))),
+            Field::Traceparent => Val::Str(Cow::Owned(ids::traceparent(
+                self.user_id,
+                self.session,
+                self.seq,
+            ))),
+            Field::Ts => match self.lookup(f) {
+                Some(Value::String(s)) => parse_ts(s).map_or(Val::Null, Val::Ts),
+                _ => Val::Null,
+            },
+            other => self.lookup(other).map_or(Val::Null, Val::from_json),
+        }
+    }
+
+    fn push(&self, f: &Field, out: &mut String) {
+        match f {
+            Field::UserId => out.push_str(self.user_id),
+            Field::Seq => out.push_str(itoa::Buffer::new().format(self.seq)),
+            Field::Event => out.push_str(self.event),
+            Field::TMs => out.push_str(itoa::Buffer::new().format(self.t_ms)),
+            Field::Token => out.push_str(self.token.unwrap_or("")),
+            Field::Line => out.push_str(&String::from_utf8_lossy(self.line)),
+            Field::EventId => out.push_str(&ids::event_id(self.user_id, self.seq)),
+            Field::Traceparent => {
+                out.push_str(&ids::traceparent(self.user_id, self.session, self.seq))
+            }
+            other => match self.lookup(other) {
+                Some(Value::String(s)) => out.push_str(s),
+                Some(Value::Null) | None => {}
+                Some(v) => out.push_str(&v.to_string()),
+            },
+        }
+    }
+
+    fn json(&self, f: &Field) -> Value {
+        match f {
+            Field::Seq => Value::from(self.seq),
+            Field::TMs => Value::from(self.t_ms),
+            Field::Line => serde_json::from_slice(self.line).unwrap_or(Value::Null),
+            Field::Prop(_) | Field::SessionId | Field::Persona | Field::Ts => {
+                self.lookup(f).cloned().unwrap_or(Value::Null)
+            }
+            _ => {
+                let mut s = String::new();
+                self.push(f, &mut s);
+                Value::String(s)
+            }
+        }
+    }
+}

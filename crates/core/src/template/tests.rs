@@ -1,0 +1,406 @@
+use serde_json::{Value, json};
+
+use super::*;
+use crate::diagnostic::Seg as PathSeg;
+use crate::world::kinds::KindTable;
+
+const LINE: &[u8] = br#"{"v":1,"ts":"2026-01-05T01:19:25.261Z","t_ms":4765261,"user_id":"u12","persona":"saver","session_id":"s12-1","seq":4,"event":"points.earned","props":{"amount":20,"source":"activity","balance":20,"ratio":0.25,"tags":["a","b"],"none":null}}"#;
+
+fn with_ctx<T>(f: impl FnOnce(&Ctx<'_>) -> T) -> T {
+    let json: Value = serde_json::from_slice(LINE).unwrap();
+    let ctx = Ctx {
+        user_id: "u12",
+        seq: 4,
+        session: 1,
+        t_ms: 4765261,
+        event: "points.earned",
+        line: LINE,
+        json: Some(&json),
+        token: Some("tok"),
+    };
+    f(&ctx)
+}
+
+fn render(t: &str) -> String {
+    let t = Template::compile(t).unwrap_or_else(|e| panic!("{t}: {e:?}"));
+    with_ctx(|c| t.render(c))
+}
+
+fn json_of(t: &str) -> Value {
+    let t = Template::compile(t).unwrap_or_else(|e| panic!("{t}: {e:?}"));
+    with_ctx(|c| t.json(c))
+}
+
+fn errors(t: &str, fields: &FieldSet) -> Vec<TemplateError> {
+    match Template::compile_in(t, fields) {
+        Ok(_) => panic!("`{t}` compiled"),
+        Err(e) => e,
+    }
+}
+
+fn error(t: &str) -> TemplateError {
+    let mut e = errors(t, &FieldSet::replay());
+    assert_eq!(e.len(), 1, "{e:?}");
+    e.remove(0)
+}
+
+#[test]
+fn todays_fields_render_as_before_with_types_kept_in_bodies() {
+    assert_eq!(
+        render("/u/{user_id}/{{x}}/{props.source}?s={seq}"),
+        "/u/u12/{x}/activity?s=4"
+    );
+    let body: toml::Value = toml::from_str(
+        r#"amount = "{props.amount}"
+who = "{persona}-{token}"
+n = 3
+lit = "{{braces}}""#,
+    )
+    .unwrap();
+    let b = JsonTmpl::compile(&body).unwrap();
+    assert!(b.needs_json() && b.uses_token());
+    assert_eq!(
+        with_ctx(|c| b.render(c)),
+        json!({"amount": 20, "who": "saver-tok", "n": 3, "lit": "{braces}"})
+    );
+    assert_eq!(
+        render("{ts}|{t_ms}|{event_id}|{session_id}|{props.none}"),
+        "2026-01-05T01:19:25.261Z|4765261|u12/4|s12-1|"
+    );
+    assert_eq!(json_of("{props}")["balance"], 20);
+}
+
+#[test]
+fn a_hole_that_is_one_field_takes_the_fast_path() {
+    for text in ["{user_id}", "{ props.amount }", "{token}", "{line}"] {
+        let t = Template::compile(text).unwrap();
+        assert!(
+            matches!(&t.segs[..], [Seg::Field(_)]),
+            "{text} compiled to {:?}",
+            t.segs.len()
+        );
+    }
+    let t = Template::compile("a{seq + 1}b").unwrap();
+    assert!(matches!(
+        &t.segs[..],
+        [Seg::Lit(_), Seg::Expr(_), Seg::Lit(_)]
+    ));
+    // Constant holes fold when the file loads.
+    let t = Template::compile("{60 * 60}").unwrap();
+    assert!(matches!(&t.segs[..], [Seg::Const(Val::Int(3600))]));
+    assert_eq!(t.constant(), Some(json!(3600)));
+}
+
+#[test]
+fn expressions_follow_precedence_and_keep_ints_ints() {
+    let cases = [
+        ("{props.amount * 100}", json!(2000)),
+        ("{props.amount / 8}", json!(2.5)),
+        ("{7 // 2}", json!(3)),
+        ("{-7 // 2}", json!(-4)),
+        ("{-7 % 3}", json!(2)),
+        ("{7 % -3}", json!(-2)),
+        ("{7.5 // 2}", json!(3.0)),
+        ("{1 + 2 * 3 - 4}", json!(3)),
+        ("{(1 + 2) * 3}", json!(9)),
+        ("{props.amount + props.ratio}", json!(20.25)),
+        ("{'n' ~ 1 + 2}", json!("n3")),
+        ("{user_id ~ '/' ~ seq}", json!("u12/4")),
+        ("{'big' if props.amount > 10 else 'small'}", json!("big")),
+        (
+            "{props.amount >= 20 and props.source == 'activity'}",
+            json!(true),
+        ),
+        ("{not (props.amount < 5) or false}", json!(true)),
+        ("{1 == 1.0}", json!(true)),
+        ("{props.none == null}", json!(true)),
+        ("{props.tags[1]}", json!("b")),
+        ("{props.tags[-1] | upper}", json!("B")),
+        ("{line['user_id']}", json!("u12")),
+        ("{line.props.amount + 1}", json!(21)),
+        ("{-props.amount}", json!(-20)),
+        ("{ts + days(1)}", json!("2026-01-06T01:19:25.261Z")),
+        ("{ts - ts}", json!(0)),
+        ("{unix(ts)}", json!(1767575965)),
+        ("{unix_ms(ts + seconds(1.5))}", json!(1767575966761_i64)),
+        ("{'a\\'b' ~ \"c}\"}", json!("a'bc}")),
+    ];
+    for (t, want) in cases {
+        assert_eq!(json_of(t), want, "{t}");
+    }
+    assert_eq!(render("{props.ratio * 2} {3 / 2} {2.0}"), "0.5 1.5 2.0");
+}
+
+#[test]
+fn every_function_has_a_case_here() {
+    let cases = [
+        ("{round(7.456, 2)}", json!(7.46)),
+        ("{round(-2.5)}", json!(-3.0)),
+        ("{round(1234, -2)}", json!(1200)),
+        ("{props.ratio | round(1)}", json!(0.3)),
+        ("{floor(-2.5)}", json!(-3)),
+        ("{ceil(2.1)}", json!(3)),
+        ("{int('42')}", json!(42)),
+        ("{int(7.9)}", json!(7)),
+        ("{int(true)}", json!(1)),
+        ("{float('2.5') + float(1)}", json!(3.5)),
+        ("{abs(-3)}", json!(3)),
+        ("{min(3, 1, 2)}", json!(1)),
+        ("{max(3, 1.5)}", json!(3.0)),
+        ("{clamp(props.amount, 0, 10)}", json!(10)),
+        ("{clamp(5, 0, 10.0)}", json!(5.0)),
+        ("{fixed(7.1, 2)}", json!("7.10")),
+        ("{fixed(7)}", json!("7.00")),
+        ("{pad(42, 4)}", json!("0042")),
+        ("{pad('7', 3)}", json!("007")),
+        ("{grouped(1234567)}", json!("1,234,567")),
+        ("{grouped(-1234.5, sep=' ')}", json!("-1 234.5")),
+        ("{'  Hi ' | trim | lower}", json!("hi")),
+        ("{upper(props.source)}", json!("ACTIVITY")),
+        ("{slug('Café au Lait!')}", json!("cafe-au-lait")),
+        ("{replace(user_id, 'u', 'user-')}", json!("user-12")),
+        ("{left('abcdef', 3)}", json!("abc")),
+        ("{str(props.amount) ~ str(null)}", json!("20")),
+        ("{json(props.source)}", json!("\"activity\"")),
+        ("{json(props.tags)}", json!("[\"a\",\"b\"]")),
+        ("{urlencode('a b/c?d')}", json!("a%20b%2Fc%3Fd")),
+        ("{len(props.tags) + len('héllo')}", json!(7)),
+        ("{props.none | default('n/a')}", json!("n/a")),
+        ("{default(props.amount, 0)}", json!(20)),
+        ("{unix(ts)}", json!(1767575965)),
+        ("{unix_ms(ts)}", json!(1767575965261_i64)),
+        (
+            "{days(1) + hours(1) + minutes(1) + seconds(1)}",
+            json!(90061000),
+        ),
+    ];
+    for (t, want) in &cases {
+        assert_eq!(&json_of(t), want, "{t}");
+    }
+    // A new function needs a case above.
+    for name in funcs::names() {
+        assert!(
+            cases
+                .iter()
+                .any(|(t, _)| t.contains(&format!("{name}(")) || t.contains(&format!("| {name}"))),
+            "no case for `{name}`"
+        );
+    }
+}
+
+#[test]
+fn nulls_stay_missing_through_functions() {
+    assert_eq!(json_of("{props.none | upper}"), Value::Null);
+    assert_eq!(json_of("{props.nope * 2}"), Value::Null);
+    assert_eq!(render("[{props.none | round}]"), "[]");
+    assert_eq!(json_of("{props.none ~ 'x'}"), json!("x"));
+    assert_eq!(json_of("{'y' if props.none else 'n'}"), json!("n"));
+}
+
+#[test]
+fn values_known_only_at_run_time_fail_there_and_say_why() {
+    let t = Template::compile("{int(props.source)}").unwrap();
+    let err = with_ctx(|c| t.value(c).map(|v| v.into_owned())).unwrap_err();
+    assert!(err.contains("`activity` is not a number"), "{err}");
+    // Rendered text leaves the hole empty, as a missing prop does.
+    assert_eq!(with_ctx(|c| t.render(c)), "");
+    let t = Template::compile("{props.amount // (props.balance - 20)}").unwrap();
+    let err = with_ctx(|c| t.value(c).map(|v| v.into_owned())).unwrap_err();
+    assert_eq!(err, "division by zero");
+}
+
+#[test]
+fn type_errors_name_the_hole_the_problem_and_the_fix() {
+    let e = error("/x/{round('x')}");
+    assert_eq!(e.span, 10..13, "{e:?}");
+    assert!(
+        e.message
+            .contains("`round`: the value must be a number, not a string"),
+        "{}",
+        e.message
+    );
+    assert_eq!(e.fix, "call it as round(x, digits=0)");
+    let e = error("{rnd(1)}");
+    assert!(
+        e.message
+            .contains("`rnd` is not a function (did you mean `round`?)"),
+        "{}",
+        e.message
+    );
+    let e = error("{user_di}");
+    assert!(
+        e.message
+            .contains("`user_di` is not a field here (did you mean `user_id`?)"),
+        "{}",
+        e.message
+    );
+    assert!(e.fix.contains("user_id, seq, event"), "{}", e.fix);
+    let e = error("{props.amount + 'x'}");
+    assert!(e.message.contains("join text with `~`"), "{}", e.message);
+    let e = error("{props.amount * true}");
+    assert!(
+        e.message
+            .contains("`*` does not apply to a value and a boolean"),
+        "{}",
+        e.message
+    );
+    let e = error("{'a' + 'b'}");
+    assert!(e.message.contains("join text with `~`"), "{}", e.message);
+    let e = error("{seq == 'x'}");
+    assert!(e.message.contains("never equal"), "{}", e.message);
+    let e = error("{1 if seq else 2}");
+    assert!(e.message.contains("`if` needs a boolean"), "{}", e.message);
+    let e = error("{round(1, digts=2)}");
+    assert!(
+        e.message.contains("has no parameter `digts`"),
+        "{}",
+        e.message
+    );
+    let e = error("{pad(1)}");
+    assert!(
+        e.message.contains("`pad` needs its `width`"),
+        "{}",
+        e.message
+    );
+    let e = error("{upper(1, 2)}");
+    assert!(e.message.contains("takes 1 arguments"), "{}", e.message);
+    let e = error("{1 / 0}");
+    assert!(e.message.contains("division by zero"), "{}", e.message);
+    let e = error("{round}");
+    assert!(e.fix.contains("`round` is a function"), "{}", e.fix);
+    let e = error("{seq +}");
+    assert!(
+        e.message.contains("the hole ends where a value should be"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn every_problem_of_a_template_is_reported_at_once() {
+    let e = errors(
+        "{env.SIMULATE_T_UNSET_A}/{env.SIMULATE_T_UNSET_B}/{nope}/{1 +}",
+        &FieldSet::replay(),
+    );
+    assert_eq!(e.len(), 4, "{e:?}");
+    assert!(e[0].message.contains("`SIMULATE_T_UNSET_A` is not set"));
+    assert_eq!(
+        e[0].fix,
+        "export SIMULATE_T_UNSET_A=… before running simulate (the template reads it)"
+    );
+    assert!(e[1].message.contains("`SIMULATE_T_UNSET_B` is not set"));
+    let body: toml::Value = toml::from_str("a = [1, \"{nope}\"]\nb = { c = \"{seq +}\" }").unwrap();
+    let e = JsonTmpl::compile(&body).unwrap_err();
+    assert_eq!(e.len(), 2);
+    assert_eq!(e[0].at, vec![PathSeg::Key("a".into()), PathSeg::Index(1)]);
+    assert_eq!(
+        e[1].at,
+        vec![PathSeg::Key("b".into()), PathSeg::Key("c".into())]
+    );
+}
+
+#[test]
+fn braces_and_jinja_habits() {
+    let e = error("{user_id");
+    assert!(e.message.contains("without its `}`"), "{}", e.message);
+    let e = error("x}");
+    assert!(e.message.contains("without its `{`"), "{}", e.message);
+    let e = error("/u/{{ user_id }}");
+    assert!(
+        e.message.contains("sends the text `{user_id}`"),
+        "{}",
+        e.message
+    );
+    assert!(e.fix.contains("single braces: `{user_id}`"), "{}", e.fix);
+    // Not a field inside: literal braces, as before.
+    assert_eq!(render("{{x}} {{{user_id}}} {'{'}{'}'}"), "{x} {u12} {}");
+}
+
+#[test]
+fn secrets_stay_out_of_debug_output() {
+    // SAFETY: tests in this module do not read this variable concurrently elsewhere.
+    unsafe { std::env::set_var("SIMULATE_T_SECRET", "hunter2") };
+    let t = Template::compile("Bearer {env.SIMULATE_T_SECRET}").unwrap();
+    assert_eq!(render("Bearer {env.SIMULATE_T_SECRET}"), "Bearer hunter2");
+    assert!(!format!("{t:?}").contains("hunter2"));
+    assert_eq!(t.constant(), None);
+    let folded = Template::compile("{'Bearer ' ~ env.SIMULATE_T_SECRET}").unwrap();
+    assert!(!format!("{folded:?}").contains("hunter2"));
+    assert_eq!(folded.constant(), None);
+    // An expression that fails on the value says so without quoting it.
+    let e = error("{int(env.SIMULATE_T_SECRET)}");
+    assert!(
+        e.message.contains("the value is not shown"),
+        "{}",
+        e.message
+    );
+    assert!(!e.message.contains("hunter2") && !e.fix.contains("hunter2"));
+    let body: toml::Value = toml::from_str("k = \"{env.SIMULATE_T_SECRET}\"").unwrap();
+    let b = JsonTmpl::compile(&body).unwrap();
+    assert!(!format!("{b:?}").contains("hunter2"));
+}
+
+#[test]
+fn props_are_checked_against_the_kinds_a_place_maps() {
+    let kinds = KindTable::builtin();
+    let claimed = kinds.get(kinds.id("goal.claimed").unwrap());
+    let completed = kinds.get(kinds.id("goal.completed").unwrap());
+    let fields = FieldSet::replay().with_kinds(&[claimed]);
+    let e = errors("/goals/{props.goalId}/claim", &fields);
+    assert!(
+        e[0].message
+            .contains("`props.goalId` is not a prop of `goal.claimed` (did you mean `goal_id`?)"),
+        "{}",
+        e[0].message
+    );
+    assert_eq!(e[0].fix, "use one of: goal_id, challenge_id, reward");
+    let t = Template::compile_in("{props.reward * 2}", &fields).unwrap();
+    assert_eq!(t.ty(), Type::INT);
+    // Mapped from two kinds: only what both carry.
+    let both = FieldSet::replay().with_kinds(&[claimed, completed]);
+    assert!(Template::compile_in("{props.goal_id}", &both).is_ok());
+    let e = errors("{props.reward}", &both);
+    assert!(
+        e[0].message.contains("not a prop of `goal.completed`"),
+        "{}",
+        e[0].message
+    );
+    // Typed props catch type errors before any traffic.
+    let e = errors("{props.challenge_id * 2}", &fields);
+    assert!(
+        e[0].message.contains("`*` does not apply to a string"),
+        "{}",
+        e[0].message
+    );
+}
+
+#[test]
+fn a_place_offers_only_its_fields() {
+    let e = errors("{user_id}", &FieldSet::none());
+    assert!(e[0].message.contains("not a field here"));
+    assert_eq!(e[0].fix, "this place takes constants only");
+    let e = errors("{env.HOME}", &FieldSet::none());
+    assert!(e[0].message.contains("not a field here"));
+    assert_eq!(
+        Template::compile_in("{pad(7, 3)}", &FieldSet::none())
+            .unwrap()
+            .constant(),
+        Some(json!("007"))
+    );
+}
+
+#[test]
+fn whole_hole_types_are_kept() {
+    let t = Template::compile("{ts}").unwrap();
+    assert_eq!(t.ty(), Type::of(Ty::Ts));
+    assert_eq!(Template::compile("at {ts}").unwrap().ty(), Type::STR);
+    assert_eq!(
+        Template::compile("{session_id}").unwrap().ty(),
+        Type::STR.nullable(true)
+    );
+    let t = Template::compile("{ts + days(7)}").unwrap();
+    assert_eq!(
+        with_ctx(|c| t.value(c).map(|v| v.into_owned())),
+        Ok(Val::Ts(1767575965261 + 7 * 86_400_000))
+    );
+}

@@ -1,0 +1,441 @@
+//! The event kinds a world's timeline holds, each with its props typed: the nineteen
+//! built-in kinds today, and the kinds a team declares in `world.toml` (issue 19 W3).
+//! One table feeds the JSON Schema of the timeline ([`super::schema`]), the template
+//! checker (a template reading `props.goalId` of `goal.claimed` is refused with the
+//! kind's props in the fix) and, from W3, the line writer and every per-kind count.
+
+use crate::timeline::{DAY_PARTS, EVENT_KINDS, PROFILE_FIELDS, StatCode};
+
+/// An index into a [`KindTable`]: built-in kinds first, in [`EVENT_KINDS`] order, then
+/// custom kinds in name order.
+#[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct KindId(pub u16);
+
+/// Who produces an event of this kind: a client (replay sends it) or the server (replay
+/// skips it unless a mapping sends it).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Side {
+    Client,
+    Server,
+}
+
+/// What an `id:<entity>` prop names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Entity {
+    User,
+    Session,
+    Gift,
+    Nudge,
+    Purchase,
+    Invite,
+    Challenge,
+    Goal,
+    /// A pool the scenario declares (W7): its ids are the team's.
+    Pool(Box<str>),
+}
+
+impl Entity {
+    /// The pattern of the timeline's own ids for this entity (`u42`, `g7-2`), when the
+    /// timeline writes them; `None` for ids in the team's format.
+    pub fn pattern(&self) -> Option<&'static str> {
+        Some(match self {
+            Entity::User => "^u[0-9]+$",
+            Entity::Session => "^s[0-9]+-[0-9]+$",
+            Entity::Gift => "^g[0-9]+-[0-9]+$",
+            Entity::Nudge => "^n[0-9]+-[0-9]+$",
+            Entity::Purchase => "^p[0-9]+-[0-9]+$",
+            Entity::Invite => "^i[0-9]+-[0-9]+$",
+            Entity::Challenge => "^challenge-[0-9]+$",
+            Entity::Goal => "^goal-[0-9]+$",
+            Entity::Pool(_) => return None,
+        })
+    }
+}
+
+/// A prop's type, as `world.toml` names them (`int`, `float:1`, `id:team`, …).
+#[derive(Clone, Debug, PartialEq)]
+pub enum PropType {
+    Int,
+    /// Written with this many decimals, exactly.
+    Float {
+        decimals: u8,
+    },
+    Str,
+    Bool,
+    /// RFC 3339 UTC with milliseconds in the line.
+    Ts,
+    /// `YYYY-MM-DD`.
+    Date,
+    /// Any JSON value.
+    Json,
+    Id(Entity),
+    Enum(Box<[Box<str>]>),
+}
+
+/// One prop of a kind.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PropDecl {
+    pub name: Box<str>,
+    pub ty: PropType,
+    pub nullable: bool,
+    /// Written only sometimes (session.started's `phase`, with trigger `phase`).
+    pub optional: bool,
+    /// Bounds the timeline keeps (a mood is 1–5, a habit 0–1), stated in the schema.
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+    /// A pattern every value matches (a currency's three capitals), stated in the schema.
+    pub pattern: Option<Box<str>>,
+    /// `"name":`, escaped once, for the line writer.
+    pub key_json: Box<[u8]>,
+}
+
+impl PropDecl {
+    pub fn new(name: &str, ty: PropType) -> PropDecl {
+        let mut key = serde_json::to_vec(name).unwrap_or_default();
+        key.push(b':');
+        PropDecl {
+            name: name.into(),
+            ty,
+            nullable: false,
+            optional: false,
+            min: None,
+            max: None,
+            pattern: None,
+            key_json: key.into(),
+        }
+    }
+
+    fn nullable(mut self) -> Self {
+        self.nullable = true;
+        self
+    }
+
+    fn optional(mut self) -> Self {
+        self.optional = true;
+        self
+    }
+
+    fn min(mut self, v: i64) -> Self {
+        self.min = Some(v);
+        self
+    }
+
+    fn range(mut self, lo: i64, hi: i64) -> Self {
+        self.min = Some(lo);
+        self.max = Some(hi);
+        self
+    }
+
+    fn pattern(mut self, p: &str) -> Self {
+        self.pattern = Some(p.into());
+        self
+    }
+}
+
+/// One event kind.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KindDecl {
+    pub name: Box<str>,
+    pub side: Side,
+    /// In the order the line writes them (built-ins: today's order; custom: by name).
+    pub props: Box<[PropDecl]>,
+    pub builtin: bool,
+    /// Where a custom kind is declared (world.toml), for errors.
+    pub line: Option<u32>,
+}
+
+/// Every kind of a world, indexed by [`KindId`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct KindTable {
+    kinds: Vec<KindDecl>,
+}
+
+impl KindTable {
+    /// The nineteen built-in kinds, typed as the timeline writes them.
+    pub fn builtin() -> KindTable {
+        KindTable {
+            kinds: builtin_kinds(),
+        }
+    }
+
+    pub fn id(&self, name: &str) -> Option<KindId> {
+        self.kinds
+            .iter()
+            .position(|k| &*k.name == name)
+            .map(|i| KindId(i as u16))
+    }
+
+    pub fn get(&self, k: KindId) -> &KindDecl {
+        &self.kinds[k.0 as usize]
+    }
+
+    pub fn name(&self, k: KindId) -> &str {
+        &self.kinds[k.0 as usize].name
+    }
+
+    /// A kind's props: what a template mapped from it may read.
+    pub fn props(&self, k: KindId) -> &[PropDecl] {
+        &self.kinds[k.0 as usize].props
+    }
+
+    pub fn len(&self) -> usize {
+        self.kinds.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.kinds.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &KindDecl> {
+        self.kinds.iter()
+    }
+
+    /// The kinds' names, for fixes ("use one of: …").
+    pub fn names(&self) -> Vec<&str> {
+        self.kinds.iter().map(|k| &*k.name).collect()
+    }
+}
+
+fn labels(names: &[&str]) -> PropType {
+    PropType::Enum(names.iter().map(|n| Box::from(*n)).collect())
+}
+
+fn kind(name: &str, side: Side, props: Vec<PropDecl>) -> KindDecl {
+    KindDecl {
+        name: name.into(),
+        side,
+        props: props.into(),
+        builtin: true,
+        line: None,
+    }
+}
+
+/// The built-in kinds, in [`EVENT_KINDS`] order, each prop as `timeline::json` writes it.
+fn builtin_kinds() -> Vec<KindDecl> {
+    let mut kinds = lifecycle_kinds();
+    kinds.extend(progress_kinds());
+    kinds.extend(social_kinds());
+    debug_assert!(
+        kinds
+            .iter()
+            .map(|k| &*k.name)
+            .eq(EVENT_KINDS.iter().copied())
+    );
+    kinds
+}
+
+fn habit() -> PropDecl {
+    PropDecl::new("habit", PropType::Float { decimals: 3 }).range(0, 1)
+}
+
+fn id(name: &str, e: Entity) -> PropDecl {
+    PropDecl::new(name, PropType::Id(e))
+}
+
+/// Sign-up, sessions, logins and nudges.
+fn lifecycle_kinds() -> Vec<KindDecl> {
+    use PropType::{Int, Str};
+    use Side::{Client, Server};
+    let p = PropDecl::new;
+    vec![
+        kind(
+            "user.signed_up",
+            Client,
+            vec![
+                p("source", labels(&["launch", "organic", "invite"])),
+                id("invited_by", Entity::User).nullable(),
+                p("platform", Str).nullable(),
+                p("locale", Str).nullable(),
+                p("room", Int).min(0),
+            ],
+        ),
+        kind(
+            "session.started",
+            Client,
+            vec![
+                p(
+                    "trigger",
+                    labels(&["internal", "nudge", "broadcast", "phase"]),
+                ),
+                p("phase", Int).min(0).optional(),
+                habit(),
+                p("room", Int).min(0),
+            ],
+        ),
+        kind(
+            "session.ended",
+            Client,
+            vec![
+                p(
+                    "reason",
+                    labels(&["completed", "abandoned", "timeout", "outage"]),
+                ),
+                p("duration_ms", Int).min(0),
+                habit(),
+                p("reward_tries", Int).min(0),
+                p("investment_tries", Int).min(0),
+            ],
+        ),
+        kind(
+            "user.logged_in",
+            Client,
+            vec![p("platform", Str).nullable()],
+        ),
+        kind(
+            "nudge.sent",
+            Server,
+            vec![
+                id("nudge_id", Entity::Nudge),
+                p("channel", labels(&["push"])),
+                p("campaign", Int).nullable().min(0),
+            ],
+        ),
+        kind(
+            "nudge.opened",
+            Client,
+            vec![id("nudge_id", Entity::Nudge), p("delay_ms", Int).min(0)],
+        ),
+    ]
+}
+
+/// Points, challenges, stats and goals.
+fn progress_kinds() -> Vec<KindDecl> {
+    use PropType::Int;
+    use Side::{Client, Server};
+    let p = PropDecl::new;
+    let stat_codes: Vec<&str> = StatCode::ALL.iter().map(|c| c.name()).collect();
+    vec![
+        kind(
+            "points.earned",
+            Client,
+            vec![
+                p("amount", Int).min(1),
+                p("source", labels(&["activity", "goal"])),
+                p("balance", Int).min(0),
+            ],
+        ),
+        kind(
+            "points.redeemed",
+            Client,
+            vec![p("amount", Int).min(1), p("balance", Int).min(0)],
+        ),
+        kind(
+            "challenge.viewed",
+            Client,
+            vec![id("challenge_id", Entity::Challenge)],
+        ),
+        kind(
+            "stat.updated",
+            Client,
+            vec![
+                p("statCode", labels(&stat_codes)),
+                p("value", Int).min(0),
+                p("delta", Int).min(0),
+            ],
+        ),
+        kind(
+            "goal.completed",
+            Server,
+            vec![
+                id("goal_id", Entity::Goal),
+                id("challenge_id", Entity::Challenge),
+                p("statCode", labels(&stat_codes)),
+                p("target", Int).min(0),
+            ],
+        ),
+        kind(
+            "goal.claimed",
+            Client,
+            vec![
+                id("goal_id", Entity::Goal),
+                id("challenge_id", Entity::Challenge),
+                p("reward", Int).min(0),
+            ],
+        ),
+    ]
+}
+
+/// Gifts, check-ins, purchases, profiles, invites and churn.
+fn social_kinds() -> Vec<KindDecl> {
+    use PropType::{Int, Str};
+    use Side::{Client, Server};
+    let p = PropDecl::new;
+    vec![
+        kind(
+            "gift.created",
+            Client,
+            vec![
+                id("gift_id", Entity::Gift),
+                p("shares", Int).min(1),
+                p("value", Int).min(0),
+                p("room", Int).min(0),
+            ],
+        ),
+        kind(
+            "gift.claimed",
+            Client,
+            vec![
+                id("gift_id", Entity::Gift),
+                p("outcome", labels(&["won", "exhausted", "expired"])),
+                p("share", Int).nullable().min(1),
+            ],
+        ),
+        kind(
+            "checkin.created",
+            Client,
+            vec![
+                p("dayPart", labels(DAY_PARTS)),
+                p("mood", Int).range(1, 5),
+                p("streak", Int).min(1),
+            ],
+        ),
+        kind(
+            "purchase.completed",
+            Client,
+            vec![
+                id("purchase_id", Entity::Purchase),
+                p("amount", Int).min(1),
+                p("currency", Str).pattern("^[A-Z]{3}$"),
+                p("sku", Str),
+            ],
+        ),
+        kind(
+            "profile.updated",
+            Client,
+            vec![p("field", labels(PROFILE_FIELDS))],
+        ),
+        kind(
+            "user.invited",
+            Client,
+            vec![id("invite_id", Entity::Invite)],
+        ),
+        kind(
+            "user.churned",
+            Server,
+            vec![habit(), p("days_since_signup", Int).min(0)],
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_follow_event_kinds_and_their_sides() {
+        let t = KindTable::builtin();
+        assert_eq!(t.names(), EVENT_KINDS);
+        let server: Vec<&str> = t
+            .iter()
+            .filter(|k| k.side == Side::Server)
+            .map(|k| &*k.name)
+            .collect();
+        assert_eq!(server, ["nudge.sent", "goal.completed", "user.churned"]);
+        let claimed = t.id("goal.claimed").unwrap();
+        assert_eq!(t.name(claimed), "goal.claimed");
+        let props: Vec<&str> = t.props(claimed).iter().map(|p| &*p.name).collect();
+        assert_eq!(props, ["goal_id", "challenge_id", "reward"]);
+        assert_eq!(&*t.props(claimed)[2].key_json, br#""reward":"#);
+        assert_eq!(t.id("dashboard.viewed"), None);
+    }
+}
