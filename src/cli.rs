@@ -26,6 +26,9 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Send the timeline live to a target over HTTP, time-compressed, with latency figures.
     Replay(Box<ReplayArgs>),
+    /// Find the highest rate a target holds: levels stepped up, then refined, until the
+    /// thresholds break (the upper-limit preset unless given).
+    Capacity(Box<CapacityArgs>),
     /// The reference target: a small HTTP service that applies the default mapping's events.
     Serve(ServeArgs),
     /// Print the JSON Schema of the timeline these personas and this scenario produce.
@@ -40,9 +43,10 @@ pub enum Command {
 /// What defines the simulated world: the same values give the same timeline.
 #[derive(Args, Debug, Clone, Default)]
 pub struct WorldArgs {
-    /// Users who exist at t = 0 (ids 0..N-1) [default: the scenario's, 10000]
-    #[arg(long)]
-    pub users: Option<u32>,
+    /// Users who exist at t = 0 (ids 0..N-1) [default: the scenario's, 10000]; `replay`
+    /// with --stages or --profile also takes `auto`: the smallest world the stages fit in
+    #[arg(long, value_name = "N|auto")]
+    pub users: Option<Users>,
     /// Simulated days; the same as --span Nd [default: the scenario's, 7]
     #[arg(long)]
     pub days: Option<u32>,
@@ -63,6 +67,44 @@ pub struct WorldArgs {
     /// ending in Z (2026-01-05T18:00Z) [default: the scenario's, 2026-01-05]
     #[arg(long, value_name = "DATE|DATETIME")]
     pub start: Option<String>,
+}
+
+/// `--users`: a count, or `auto` (replay sizes the world for its stages).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Users {
+    Count(u32),
+    Auto,
+}
+
+impl Users {
+    pub fn count(self) -> Option<u32> {
+        match self {
+            Users::Count(n) => Some(n),
+            Users::Auto => None,
+        }
+    }
+}
+
+impl std::str::FromStr for Users {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Users, String> {
+        match s.trim() {
+            "auto" => Ok(Users::Auto),
+            n => n
+                .parse()
+                .map(Users::Count)
+                .map_err(|_| format!("`{n}` is not a number of users (or `auto`)")),
+        }
+    }
+}
+
+impl std::fmt::Display for Users {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Users::Count(n) => write!(f, "{n}"),
+            Users::Auto => f.write_str("auto"),
+        }
+    }
 }
 
 /// `simulate schema`: only what decides the timeline's shape.
@@ -195,8 +237,27 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "FROM..TO")]
     pub window: Option<String>,
     /// Simulated time per wall time: 24h:30m plays a day in half an hour (48×); also 48x
-    #[arg(long, value_name = "SIM:WALL", default_value = "1x")]
-    pub compress: String,
+    /// [default: 1x]. One pacing mode per run: --compress, --rate, --stages or --profile
+    #[arg(long, value_name = "SIM:WALL")]
+    pub compress: Option<String>,
+    /// Mapped requests per second (1000/s), or one event kind's (points.earned=1000/s, the
+    /// others following at the factor it sets); the run ends at the window's end
+    #[arg(long, value_name = "[KIND=]RATE")]
+    pub rate: Option<String>,
+    /// Stages that ramp or hold, like k6's ramping-arrival-rate: '2m:0..500/s, 5m:500/s,
+    /// 2m:500..0/s' (KIND=… paces by one kind, as --rate); the run ends with the last stage
+    #[arg(long, value_name = "STAGES")]
+    pub stages: Option<String>,
+    /// Named stages from the scenario file's [profiles.NAME] (smoke, baseline, stress)
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Cap on the run's wall time, whatever the pacing mode (e.g. 10m)
+    #[arg(long, value_name = "DURATION")]
+    pub max_duration: Option<String>,
+    /// Stop at the first threshold that has failed for good (like k6's abortOnFail), or
+    /// when the target is down; the summary is still written, the exit code is 99
+    #[arg(long)]
+    pub abort_on_fail: bool,
     /// Requests out at once; an event due while all slots are busy waits and counts as late
     #[arg(long, default_value_t = 500, value_name = "N")]
     pub max_in_flight: usize,
@@ -233,6 +294,33 @@ pub struct ReplayArgs {
     /// No live view
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CapacityArgs {
+    /// The replay's flags: world, target, mapping, thresholds, --summary-export (the
+    /// capacity report) and the rest; the pacing flags do not apply
+    #[command(flatten)]
+    pub replay: ReplayArgs,
+    /// The first level, in mapped requests per second
+    #[arg(long, value_name = "RATE", default_value = "100/s")]
+    pub from: String,
+    /// How each level grows until one fails (2x doubles); then the gap is halved
+    #[arg(long, value_name = "FACTOR", default_value = "2x")]
+    pub step: String,
+    /// The highest level ever tried
+    #[arg(long, value_name = "RATE")]
+    pub max_rate: Option<String>,
+    /// How long each level is measured, after its warm-up
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    pub step_duration: String,
+    /// The start of each level left out of its figures [default: a fifth of
+    /// --step-duration, at least 1s]
+    #[arg(long, value_name = "DURATION")]
+    pub warmup: Option<String>,
+    /// Refine until the lowest failed level is within this of the highest held
+    #[arg(long, value_name = "PERCENT", default_value = "5%")]
+    pub precision: String,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -10,13 +10,20 @@ use simulate_core::units::{Span, parse_start};
 
 use simulate_db::WorldConfig;
 
-use crate::cli::WorldArgs;
+use crate::cli::{Users, WorldArgs};
 
 /// Personas and scenario from the shared world flags.
 pub(crate) fn load_world(w: &WorldArgs) -> anyhow::Result<(Vec<Persona>, Scenario)> {
+    if w.users == Some(Users::Auto) {
+        return Err(simulate_core::diagnostic::Problem::new(
+            "--users auto sizes the world for the stages of `simulate replay --stages` (or --profile)",
+            "give a number of users, like --users 10000",
+        )
+        .into());
+    }
     let personas = persona::load(w.personas.as_deref())?;
     let over = Overrides {
-        users: w.users,
+        users: w.users.and_then(Users::count),
         days: w.days,
         span: w.span.clone(),
         seed: w.seed,
@@ -30,7 +37,7 @@ pub(crate) fn load_world(w: &WorldArgs) -> anyhow::Result<(Vec<Persona>, Scenari
 pub(crate) fn world_clashes(config: &WorldConfig, given: &WorldArgs) -> (WorldArgs, Vec<String>) {
     let meta_span = config.length.span();
     let meta = WorldArgs {
-        users: Some(config.users),
+        users: Some(Users::Count(config.users)),
         days: None,
         span: meta_span.map(|s| s.to_string()),
         seed: Some(config.seed),

@@ -18,6 +18,8 @@ macro_rules! out {
     }};
 }
 
+pub mod capacity;
+pub mod load;
 pub mod personas;
 pub mod replay;
 pub mod run;
@@ -210,6 +212,7 @@ pub fn main(cli: Cli) -> anyhow::Result<i32> {
         Command::Seed(args) => seed::seed(args),
         Command::Verify(args) => verify::verify(args),
         Command::Replay(args) => replay::replay(*args),
+        Command::Capacity(args) => capacity::capacity(*args),
         Command::Serve(args) => serve::serve(args),
         Command::Schema(args) => schema::schema(args),
         Command::Personas { command } => personas::personas(command),

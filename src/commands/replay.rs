@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use crate::cli::ReplayArgs;
@@ -131,7 +132,7 @@ fn log_phases(log: &Path) -> (Phases, Option<String>) {
 /// world that long, in whole days: the days before it are the same events whatever the
 /// length (docs/REPLAY.md). A world shorter than a day is its own world (its launch users
 /// arrive over its span), so only a span, never a window, makes one.
-fn replay_world(args: &ReplayArgs) -> anyhow::Result<(Vec<Persona>, Scenario)> {
+pub(crate) fn replay_world(args: &ReplayArgs) -> anyhow::Result<(Vec<Persona>, Scenario)> {
     let given = &args.world;
     let loaded = load_world(given)?;
     let to = match &args.window {
@@ -188,81 +189,130 @@ fn seeded_warnings(db: &str, args: &ReplayArgs, window: Window) -> anyhow::Resul
 }
 
 pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
-    let pace = Pace::from_args(&args)?;
+    let pacing = super::load::pacing(&args, &|name| profile(&args, name))?;
+    Pace::from_args(&args)?;
     let mapping = load_mapping(&args)?;
-    let to = Destinations::resolve(&args, &mapping)?;
-    let tls = tls_from(args.ca_cert.as_deref())?;
-    let source = match &args.from_log {
-        Some(log) => log_source(&args, log)?,
-        None => engine_source(&args)?,
+    let args = match args.from_log {
+        None => super::load::sized(&args, &pacing, &mapping)?,
+        Some(_) => args,
     };
-    let (texts, thresholds) = thresholds(&args, &mapping, &source.phases)?;
     make_summary_folder(args.summary_export.as_deref())?;
-    if !args.quiet {
-        announce(&args, &source, &to, &pace, &mapping);
-    }
-    let warnings = match &args.seeded {
-        Some(db) => seeded_warnings(db, &args, source.window)?,
-        None => Vec::new(),
-    };
-    for w in &warnings {
-        eprintln!("warning: {w}");
-    }
-    let config = ReplayConfig {
-        warnings,
-        target: to.shown.clone(),
-        grpc_target: to.targets.grpc.as_deref().map(mask_url),
-        socketio_target: to.targets.socketio.as_deref().map(mask_url),
-        mapping: mapping.name.clone(),
-        world: source.world.clone(),
-        window: WindowConfig {
-            from_ms: source.window.from_ms,
-            to_ms: (source.window.to_ms < i64::MAX).then_some(source.window.to_ms),
-            text: args.window.clone(),
-        },
-        compress: args.compress.clone(),
-        factor: pace.factor,
-        max_in_flight: args.max_in_flight,
-        connections: args.connections,
-        http2: args.http2 || mapping.http2,
-        thresholds: texts,
-    };
-    let view = LiveView::new(args.quiet);
-    let opts = Options {
-        plan: Plan {
-            window: source.window,
-            factor: pace.factor,
-            max_in_flight: args.max_in_flight,
-            connections: args.connections,
-            drain: pace.drain,
-        },
-        http2: args.http2 || mapping.http2,
+    let run = Run {
+        args: &args,
+        pacing: &pacing,
         mapping: Arc::new(mapping),
-        targets: to.targets,
-        tls,
-        thresholds,
-        io_threads: pace.io_threads,
-        watch: Some(view.watcher(source.start_epoch_ms, args.quiet)),
-        config,
-        feed: source.feed,
-        phases: source.phases,
+        only_stage: None,
+        live: !args.quiet,
     };
-    let (stop, hurry) = super::replay_interrupts();
-    let report = simulate_replay::replay(opts, stop, hurry);
-    view.finish();
-    finish(&args, &report?, &to.shown)
+    let (report, shown) = run.go(super::replay_interrupts())?;
+    finish(&args, &report, &shown)
 }
 
-/// How fast and how wide: the flags that pace the replay, checked.
+/// One replay: the flags, the pacing and the mapping, checked; `capacity` runs several.
+pub(crate) struct Run<'a> {
+    pub(crate) args: &'a ReplayArgs,
+    pub(crate) pacing: &'a super::load::Pacing,
+    pub(crate) mapping: Arc<Mapping>,
+    /// Judge the thresholds on this stage only (1 + its index): `capacity` leaves each
+    /// level's warm-up out.
+    pub(crate) only_stage: Option<u8>,
+    /// The announcement and the live view.
+    pub(crate) live: bool,
+}
+
+impl Run<'_> {
+    /// Builds the source, thresholds and options, runs the replay, and returns its report
+    /// with the target as it may be shown.
+    pub(crate) fn go(
+        &self,
+        (stop, hurry): (Arc<AtomicBool>, Arc<AtomicBool>),
+    ) -> anyhow::Result<(Report, String)> {
+        let (args, pacing, mapping) = (self.args, self.pacing, &self.mapping);
+        let pace = Pace::from_args(args)?;
+        let to = Destinations::resolve(args, mapping)?;
+        let tls = tls_from(args.ca_cert.as_deref())?;
+        let source = match &args.from_log {
+            Some(log) => log_source(args, log)?,
+            None => engine_source(args)?,
+        };
+        let stage_names = simulate_replay::pace::stage_names(pacing.target());
+        let (texts, mut thresholds) = thresholds(args, mapping, &source.phases, &stage_names)?;
+        if let Some(stage) = self.only_stage {
+            thresholds = thresholds
+                .into_iter()
+                .map(|t| t.only_stage(stage))
+                .collect();
+        }
+        if self.live {
+            announce(args, &source, &to, pacing, mapping);
+        }
+        let warnings = match &args.seeded {
+            Some(db) => seeded_warnings(db, args, source.window)?,
+            None => Vec::new(),
+        };
+        for w in &warnings {
+            eprintln!("warning: {w}");
+        }
+        let config = ReplayConfig {
+            warnings,
+            target: to.shown.clone(),
+            grpc_target: to.targets.grpc.as_deref().map(mask_url),
+            socketio_target: to.targets.socketio.as_deref().map(mask_url),
+            mapping: mapping.name.clone(),
+            world: source.world.clone(),
+            window: WindowConfig {
+                from_ms: source.window.from_ms,
+                to_ms: (source.window.to_ms < i64::MAX).then_some(source.window.to_ms),
+                text: args.window.clone(),
+            },
+            compress: args.compress.clone().unwrap_or_else(|| "1x".into()),
+            factor: pacing.factor().unwrap_or(0.0),
+            pace: pacing.factor().is_none().then(|| pacing.text.clone()),
+            max_duration: args.max_duration.clone(),
+            max_in_flight: args.max_in_flight,
+            connections: args.connections,
+            http2: args.http2 || mapping.http2,
+            thresholds: texts,
+        };
+        let view = LiveView::new(!self.live);
+        let opts = Options {
+            plan: Plan {
+                window: source.window,
+                factor: pacing.factor().unwrap_or(1.0),
+                max_in_flight: args.max_in_flight,
+                connections: args.connections,
+                drain: pace.drain,
+                target: pacing.target().cloned(),
+                max_wall: pacing.max_wall,
+            },
+            http2: args.http2 || mapping.http2,
+            mapping: Arc::clone(mapping),
+            targets: to.targets,
+            tls,
+            thresholds,
+            io_threads: pace.io_threads,
+            watch: Some(view.watcher(source.start_epoch_ms, !self.live)),
+            config,
+            feed: source.feed,
+            phases: source.phases,
+            abort_on_fail: args.abort_on_fail,
+            planned: pacing.planned(),
+        };
+        let report = simulate_replay::replay(opts, stop, hurry);
+        view.finish();
+        Ok((report?, to.shown))
+    }
+}
+
+/// How wide: the flags that bound the replay's requests, checked (how fast is
+/// [`super::load::Pacing`]).
 struct Pace {
-    factor: f64,
     drain: Duration,
     io_threads: Option<usize>,
 }
 
 impl Pace {
     fn from_args(args: &ReplayArgs) -> anyhow::Result<Pace> {
-        let factor = parse_compress(&args.compress)?;
         let drain = parse_duration(&args.drain)
             .map_err(|m| Problem::new(format!("--drain: {m}"), "write it like 5s or 500ms"))?
             .ms();
@@ -289,7 +339,6 @@ impl Pace {
             ));
         }
         Ok(Pace {
-            factor,
             drain: Duration::from_millis(drain.max(0) as u64),
             io_threads: args.io_threads,
         })
@@ -297,7 +346,7 @@ impl Pace {
 }
 
 /// `--mapping FILE` (or the old `--targets FILE`), else the shipped mapping.
-fn load_mapping(args: &ReplayArgs) -> anyhow::Result<Mapping> {
+pub(crate) fn load_mapping(args: &ReplayArgs) -> anyhow::Result<Mapping> {
     if args.targets.is_some() {
         eprintln!(
             "note: --targets is now --mapping (mapping files live in mappings/); --targets will go away"
@@ -535,6 +584,7 @@ fn thresholds(
     args: &ReplayArgs,
     mapping: &Mapping,
     phases: &Phases,
+    stages: &[String],
 ) -> anyhow::Result<(Vec<String>, Vec<Threshold>)> {
     let mut texts = args.thresholds.clone();
     if let Some(p) = &args.threshold_preset {
@@ -549,6 +599,7 @@ fn thresholds(
         tags: &mapping.tags,
         phases: &phases.names,
         listens: &listens,
+        stages,
     };
     let thresholds = texts
         .iter()
@@ -558,7 +609,7 @@ fn thresholds(
 }
 
 /// The folder of `--summary-export`, made before any traffic so the end cannot fail on it.
-fn make_summary_folder(file: Option<&Path>) -> anyhow::Result<()> {
+pub(crate) fn make_summary_folder(file: Option<&Path>) -> anyhow::Result<()> {
     if let Some(dir) = file
         .and_then(Path::parent)
         .filter(|d| !d.as_os_str().is_empty())
@@ -574,20 +625,40 @@ fn make_summary_folder(file: Option<&Path>) -> anyhow::Result<()> {
 }
 
 /// The line that says what is about to happen, and how long it will take.
-fn announce(args: &ReplayArgs, source: &Source, to: &Destinations, pace: &Pace, mapping: &Mapping) {
+fn announce(
+    args: &ReplayArgs,
+    source: &Source,
+    to: &Destinations,
+    pacing: &super::load::Pacing,
+    mapping: &Mapping,
+) {
     let window = source.window;
     let span = window.to_ms.saturating_sub(window.from_ms);
     let mut line = format!(
-        "replaying {} → {} ({:.1}× compression",
+        "replaying {} → {} (",
         args.window.as_deref().unwrap_or("the whole timeline"),
         to.shown,
-        pace.factor
     );
-    if span < i64::MAX / 2 {
-        line.push_str(&format!(
-            ", about {} of wall time",
-            wall_text(span as f64 / pace.factor)
-        ));
+    match pacing.factor() {
+        Some(f) => {
+            line.push_str(&format!("{f:.1}× compression"));
+            if span < i64::MAX / 2 {
+                let wall = wall_text(span as f64 / f);
+                line.push_str(&format!(", about {wall} of wall time"));
+            }
+        }
+        None => {
+            line.push_str(&pacing.text);
+            if let Some(s) = pacing.stages() {
+                line.push_str(&format!(
+                    ", {} of wall time",
+                    wall_text(s.total_ms() as f64)
+                ));
+            }
+        }
+    }
+    if let Some(m) = &args.max_duration {
+        line.push_str(&format!(", at most {m}"));
     }
     line.push_str(&format!(
         "), mapping {}, at most {} in flight",
@@ -603,6 +674,17 @@ fn announce(args: &ReplayArgs, source: &Source, to: &Destinations, pace: &Pace, 
     }
 }
 
+/// `--profile NAME`: the named stages of the scenario file.
+pub(crate) fn profile(
+    args: &ReplayArgs,
+    name: &str,
+) -> anyhow::Result<simulate_core::units::load::Stages> {
+    let mut world = args.world.clone();
+    world.users = None;
+    let (_, scenario) = load_world(&world)?;
+    Ok(scenario.profile(name)?)
+}
+
 /// The table, the summary file, and the exit code.
 fn finish(args: &ReplayArgs, report: &Report, shown_target: &str) -> anyhow::Result<i32> {
     out!("{}", table(&report.summary, shown_target));
@@ -610,7 +692,10 @@ fn finish(args: &ReplayArgs, report: &Report, shown_target: &str) -> anyhow::Res
         super::export(p, "the summary", &report.summary)?;
         outln!("summary: {}", p.display());
     }
-    Ok(if report.interrupted {
+    Ok(if let Some(why) = &report.aborted {
+        eprintln!("aborted: {} (--abort-on-fail)", why.text());
+        exit::THRESHOLD_FAILED
+    } else if report.interrupted {
         eprintln!("interrupted: the figures cover what was sent before Ctrl-C");
         exit::INTERRUPTED
     } else if report.failed_thresholds > 0 {

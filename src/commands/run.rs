@@ -120,7 +120,9 @@ fn apply_preset(args: &mut RunArgs) -> f64 {
     if args.preset != Some(Preset::Quick) {
         return 0.0;
     }
-    args.world.users.get_or_insert(1000);
+    args.world
+        .users
+        .get_or_insert(crate::cli::Users::Count(1000));
     if args.world.span.is_none() {
         args.world.days.get_or_insert(2);
     }

@@ -83,7 +83,8 @@ fn live_line(f: &LiveFigures, epoch: i64) -> String {
     line
 }
 
-/// The end-of-run table: totals, one line per group and one for all, the Socket.IO
+/// The end-of-run table: totals, one line per group and one for all, the stage rows, the
+/// Socket.IO
 /// figures, the generator's lag, then the thresholds.
 pub(crate) fn table(s: &Summary, target: &str) -> String {
     let mut out = headline(s, target);
@@ -105,6 +106,24 @@ pub(crate) fn table(s: &Summary, target: &str) -> String {
         out.push_str(&group_row([&t.event, &t.kind, &t.phase], &g.figures));
     }
     out.push_str(&group_row(["ALL", "", ""], &s.overall));
+    if !s.stages.is_empty() {
+        out.push_str(&row(
+            ["stage", "kind", "event"],
+            [
+                "count",
+                "errors",
+                "p50 ms",
+                "p95 ms",
+                "p99 ms",
+                "max ms",
+                "svc p99 ms",
+            ]
+            .map(String::from),
+        ));
+        for g in &s.stages {
+            out.push_str(&group_row([&g.stage, &g.kind, &g.event], &g.figures));
+        }
+    }
     if let Some(socketio) = &s.socketio {
         out.push_str(&socketio_lines(socketio));
     }

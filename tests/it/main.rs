@@ -1,11 +1,13 @@
 //! Integration tests: one binary, one module per concern.
 
+mod capacity;
 mod cli;
 mod common;
 mod fuzz;
 #[path = "../support/gift_app.rs"]
 mod gift_app;
 mod grpc;
+mod load;
 mod personas;
 mod replay;
 mod safety;

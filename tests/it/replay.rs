@@ -17,7 +17,7 @@ use crate::common::bin;
 /// One request as the server saw it.
 #[derive(Clone, Debug)]
 pub(crate) struct Arrival {
-    at: Instant,
+    pub(crate) at: Instant,
     pub(crate) id: String,
     pub(crate) path: String,
     version: axum::http::Version,

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use crate::diagnostic::{FieldPath, Problem, Problems, Source};
 use crate::persona::Persona;
 use crate::persona::dist::{Dist, RawDist, Unit, usable_weights};
+use crate::units::load::{STAGES_HELP, Stages};
 use crate::units::{DAY, HOUR, MINUTE, Span, Start, parse_duration, parse_start};
 
 pub(crate) const DEFAULT_SCENARIO: (&str, &str) = (
@@ -32,6 +33,19 @@ pub struct RawScenario {
     pub(crate) catalog: Option<RawCatalog>,
     #[serde(default)]
     pub phases: Vec<RawPhase>,
+    /// Named load plans for `replay --profile NAME`.
+    #[serde(default)]
+    pub(crate) profiles: BTreeMap<String, RawProfile>,
+}
+
+/// `[profiles.NAME]`: stages `replay --profile NAME` paces by.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawProfile {
+    pub(crate) stages: String,
+    /// What the profile is for, shown nowhere but the file.
+    #[allow(dead_code)]
+    pub(crate) description: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -145,6 +159,8 @@ pub struct Scenario {
     pub challenges: u16,
     pub goals_per_challenge: u16,
     pub phases: Vec<Phase>,
+    /// `[profiles.NAME]`: load plans for `replay --profile NAME`, each stage named after it.
+    pub profiles: BTreeMap<String, Stages>,
 }
 
 /// Values given on the command line; each replaces the scenario file's.
@@ -267,6 +283,7 @@ impl Scenario {
             .enumerate()
             .filter_map(|(i, ph)| c.phase(i, ph))
             .collect();
+        let profiles = c.profiles(&raw.profiles);
         // Phases beyond the window are dropped, not errors: --days often shortens a scenario.
         phases.retain(|ph| ph.at_ms < span.ms());
         phases.sort_by_key(|ph| ph.at_ms);
@@ -300,7 +317,26 @@ impl Scenario {
             challenges,
             goals_per_challenge,
             phases,
+            profiles,
         })
+    }
+
+    /// `replay --profile NAME`: the profile's stages, each named after it.
+    pub fn profile(&self, name: &str) -> Result<Stages, Problem> {
+        self.profiles
+            .get(name)
+            .map(|s| s.clone().named(name))
+            .ok_or_else(|| {
+                let known: Vec<&str> = self.profiles.keys().map(String::as_str).collect();
+                Problem::new(
+                    format!("--profile `{name}`: scenario {} has no such profile", self.name),
+                    if known.is_empty() {
+                        "add [profiles.NAME] with stages = \"2m:0..500/s, 5m:500/s\" to the scenario file (docs/SCENARIOS.md), and pass it with --scenario".to_string()
+                    } else {
+                        format!("use one of: {}", known.join(", "))
+                    },
+                )
+            })
     }
 }
 
@@ -311,6 +347,32 @@ struct Check<'a> {
 }
 
 impl Check<'_> {
+    /// `[profiles.NAME] stages = "…"`, each parsed.
+    fn profiles(&mut self, raw: &BTreeMap<String, RawProfile>) -> BTreeMap<String, Stages> {
+        let mut out = BTreeMap::new();
+        for (name, p) in raw {
+            let path = FieldPath::root().key("profiles").key(name);
+            if !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-".contains(c))
+            {
+                self.at(
+                    &path,
+                    format!("`{name}` is not a profile name"),
+                    "use letters, digits, _ and -",
+                );
+                continue;
+            }
+            match Stages::parse(&p.stages) {
+                Ok(s) => {
+                    out.insert(name.clone(), s);
+                }
+                Err(m) => self.at(&path.key("stages"), m, STAGES_HELP),
+            }
+        }
+        out
+    }
+
     fn at(&mut self, path: &FieldPath, message: impl Into<String>, fix: impl Into<String>) {
         self.p.push(self.src.problem(path, message, fix));
     }

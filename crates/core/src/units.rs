@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+pub mod load;
 pub mod span;
 pub mod start;
 pub use span::{Span, SpanRecord};

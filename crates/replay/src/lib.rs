@@ -5,10 +5,12 @@
 //! Socket.IO) ──▶ stats ──▶ summary. [`replay`] runs the whole; what it shows while it
 //! runs goes to the caller's [`Options::watch`], and nothing here prints.
 
+pub mod capacity;
 pub mod drivers;
 mod error;
 pub mod mapping;
 pub mod outcome;
+pub mod pace;
 pub mod pacer;
 pub mod source;
 pub mod stats;
@@ -18,7 +20,7 @@ pub mod tls;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use simulate_core::engine::Engine;
@@ -56,6 +58,12 @@ pub struct Options {
     pub watch: Option<Watch>,
     /// Echoed in the summary's `config`.
     pub config: ReplayConfig,
+    /// `--abort-on-fail`: stop at the first threshold that has failed for good, or when
+    /// the target is down (nothing but refused connections), still writing the summary.
+    pub abort_on_fail: bool,
+    /// The requests the plan will send, when it knows (stages of mapped requests): lets
+    /// `--abort-on-fail` judge rates and percentiles before the end.
+    pub planned: Option<u64>,
 }
 
 /// A live view's callback: `None` until the first request is due.
@@ -84,7 +92,28 @@ pub struct LiveFigures {
 pub struct Report {
     pub summary: Summary,
     pub failed_thresholds: usize,
+    /// Stopped by Ctrl-C (not by `--abort-on-fail`).
     pub interrupted: bool,
+    /// Why `--abort-on-fail` stopped the run early.
+    pub aborted: Option<Abort>,
+}
+
+/// Why a run stopped early under `--abort-on-fail`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Abort {
+    /// This threshold failed for good.
+    Threshold(String),
+    /// Every answer so far was a refused connection.
+    TargetDown,
+}
+
+impl Abort {
+    pub fn text(&self) -> String {
+        match self {
+            Abort::Threshold(t) => format!("threshold `{t}` failed for good"),
+            Abort::TargetDown => "the target is down: every request so far was refused".into(),
+        }
+    }
 }
 
 /// Runs a whole replay; blocks until it ends or `stop` is set and the drain bound passes
@@ -94,17 +123,7 @@ pub fn replay(
     stop: Arc<AtomicBool>,
     hurry: Arc<AtomicBool>,
 ) -> Result<Report, ReplayError> {
-    // The pacer thread needs a core of its own: on 2 cores one I/O worker held higher
-    // rates with less CPU than two (docs/PERFORMANCE.md).
-    let workers = o.io_threads.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
-    });
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .enable_all()
-        .thread_name("replay")
-        .build()
-        .map_err(|e| ReplayError::Failed(format!("cannot start the runtime: {e}")))?;
+    let rt = runtime(o.io_threads)?;
     let driver = Arc::new(rt.block_on(Driver::new(
         Arc::clone(&o.mapping),
         &o.targets,
@@ -142,6 +161,11 @@ pub fn replay(
             }
         })
     });
+    let aborted: Arc<OnceLock<Abort>> = Arc::default();
+    let judge = o.abort_on_fail.then(|| {
+        let watched = (Arc::clone(&stats), Arc::clone(&stop), Arc::clone(&aborted));
+        rt.spawn(judge(watched, o.thresholds.clone(), o.planned))
+    });
     let ended = pacer::pace(
         rx,
         Arc::clone(&driver),
@@ -152,9 +176,10 @@ pub fn replay(
         rt.handle(),
     );
     close_sessions(&rt, &driver, &hurry);
-    if let Some(v) = view {
-        v.abort();
+    for task in [view, judge].into_iter().flatten() {
+        task.abort();
     }
+    let aborted = aborted.get().cloned();
     // Wait for the producer so its error, if any, shows.
     let fed = producer
         .join()
@@ -178,11 +203,17 @@ pub fn replay(
     let wall = ended.wall.as_secs_f64().max(1e-9);
     let per_s = |n: u64| (n as f64 / wall * 10.0).round() / 10.0;
     let phase_name = |p: u8| o.phases.name(p).to_string();
+    let stage_name = pace::stage_namer(o.plan.target.as_ref());
+    let mut config = o.config;
+    if o.plan.target.is_some() {
+        config.factor = pace::mean_factor(live.sim_ms.load(Ordering::Relaxed), window, wall);
+    }
     let summary = Summary {
         schema: SUMMARY_SCHEMA.into(),
         version: env!("CARGO_PKG_VERSION").into(),
-        config: o.config,
-        interrupted: ended.interrupted,
+        config,
+        interrupted: ended.interrupted && aborted.is_none(),
+        aborted: aborted.as_ref().map(Abort::text),
         wall_seconds: (wall * 1000.0).round() / 1000.0,
         totals: Totals {
             scheduled: stats.scheduled,
@@ -206,6 +237,7 @@ pub fn replay(
             server_side: by_kind(&stats.server_side),
         },
         groups: stats.groups(&o.mapping.tags, &phase_name),
+        stages: stats.stage_groups(&o.mapping.tags, &stage_name),
         series: stats.series(),
         thresholds,
         socketio: driver.socketio.as_ref().map(|s| s.report()),
@@ -213,8 +245,73 @@ pub fn replay(
     Ok(Report {
         summary,
         failed_thresholds: failed,
-        interrupted: ended.interrupted,
+        interrupted: ended.interrupted && aborted.is_none(),
+        aborted,
     })
+}
+
+/// The I/O runtime: `io_threads` workers, by default one per core but the pacer's.
+fn runtime(io_threads: Option<usize>) -> Result<tokio::runtime::Runtime, ReplayError> {
+    // The pacer thread needs a core of its own: on 2 cores one I/O worker held higher
+    // rates with less CPU than two (docs/PERFORMANCE.md).
+    let workers = io_threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
+    });
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .thread_name("replay")
+        .build()
+        .map_err(|e| ReplayError::Failed(format!("cannot start the runtime: {e}")))
+}
+
+/// How often `--abort-on-fail` looks at the figures.
+const ABORT_EVERY: Duration = Duration::from_millis(250);
+
+/// Answers before a target whose every answer was a refused connection counts as down.
+const DOWN_AFTER: u64 = 5;
+
+/// `--abort-on-fail`: looks at the figures every [`ABORT_EVERY`] and, at the first
+/// reason to stop now, records it and sets `stop`.
+async fn judge(
+    (stats, stop, aborted): (Arc<Mutex<Stats>>, Arc<AtomicBool>, Arc<OnceLock<Abort>>),
+    thresholds: Vec<Threshold>,
+    planned: Option<u64>,
+) {
+    let mut tick = tokio::time::interval(ABORT_EVERY);
+    loop {
+        tick.tick().await;
+        let why = doomed(&stats.lock().expect("stats lock"), &thresholds, planned);
+        if let Some(why) = why {
+            let _ = aborted.set(why);
+            stop.store(true, Ordering::Relaxed);
+            return;
+        }
+    }
+}
+
+/// The first reason to stop now under `--abort-on-fail`, if there is one.
+fn doomed(stats: &Stats, thresholds: &[Threshold], planned: Option<u64>) -> Option<Abort> {
+    let total = stats.total();
+    let refused: u64 = total
+        .classes
+        .iter()
+        .filter(|(c, _)| {
+            matches!(
+                c,
+                outcome::ErrorClass::Refused | outcome::ErrorClass::Connect
+            )
+        })
+        .map(|(_, n)| n)
+        .sum();
+    if total.count() >= DOWN_AFTER && total.ok == 0 && refused == total.count() {
+        return Some(Abort::TargetDown);
+    }
+    let remaining = planned.map(|p| p.saturating_sub(stats.sent));
+    thresholds
+        .iter()
+        .find(|t| t.doomed(stats, remaining))
+        .map(|t| Abort::Threshold(t.text.clone()))
 }
 
 /// Sessions still open at the window's end: their connections closed politely, unless a

@@ -25,6 +25,7 @@ use tokio::runtime::Handle;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use super::mapping::{Protocol, Route};
+use super::pace::{Ahead, Counted, Step, Stepper, Target};
 use super::source::{Due, Window};
 use super::stats::{Key, Stats, Waits};
 use crate::drivers::Driver;
@@ -39,6 +40,11 @@ pub struct Plan {
     pub connections: Option<usize>,
     /// After Ctrl-C, how long in-flight requests may still finish.
     pub drain: Duration,
+    /// `--rate` or `--stages`: the factor then changes each wall second to hold the
+    /// target, and `factor` is not used.
+    pub target: Option<Target>,
+    /// `--max-duration`: no event is handed out later than this after the start.
+    pub max_wall: Option<Duration>,
 }
 
 /// What the live view reads while the pacer runs.
@@ -145,25 +151,19 @@ pub(crate) fn pace(
     rt: &Handle,
 ) -> Ended {
     let mut p = Pacer::new(driver, stats, live, &plan, (stop, hurry), rt);
-    let interrupted = 'run: loop {
-        p.flush();
-        // The source stops on `stop` too, which closes the channel.
-        let Some(batch) = rx.blocking_recv() else {
-            break p.stop.load(Ordering::Relaxed);
-        };
-        let t0 = p.start();
-        for due in batch {
-            let offset = (due.t_ms - plan.window.from_ms).max(0) as f64 * p.ns_per_sim_ms;
-            let intended = t0 + Duration::from_nanos(offset as u64);
-            if p.sleep_until(intended).is_err() || p.schedule(due, intended).is_err() {
-                break 'run true;
-            }
-        }
+    let interrupted = match &plan.target {
+        Some(target) => p.paced(&mut rx, target, &plan),
+        None => p.fixed(&mut rx, &plan),
     };
     p.flush();
     drop(rx);
     p.drain(interrupted, &plan)
 }
+
+type Rx = mpsc::Receiver<Vec<Due>>;
+
+/// Whether the run was interrupted (Ctrl-C) rather than ended.
+type Interrupted = bool;
 
 /// Ctrl-C came: the pacer stops handing out requests.
 struct Stopped;
@@ -235,6 +235,129 @@ impl<'rt> Pacer<'rt> {
         }
     }
 
+    /// `--compress`: every event at `t0 + (t − window start) / factor`.
+    fn fixed(&mut self, rx: &mut Rx, plan: &Plan) -> Interrupted {
+        loop {
+            self.flush();
+            // The source stops on `stop` too, which closes the channel.
+            let Some(batch) = rx.blocking_recv() else {
+                return self.stop.load(Ordering::Relaxed);
+            };
+            let t0 = self.start();
+            for due in batch {
+                let offset = (due.t_ms - plan.window.from_ms).max(0) as f64 * self.ns_per_sim_ms;
+                let offset = Duration::from_nanos(offset as u64);
+                if plan.max_wall.is_some_and(|m| offset > m) {
+                    return false;
+                }
+                let intended = t0 + offset;
+                if self.sleep_until(intended).is_err() || self.schedule(due, intended, 0).is_err() {
+                    return true;
+                }
+            }
+        }
+    }
+
+    /// `--rate`, `--stages`: one [`Step`] per wall second, each placing the events of its
+    /// simulated span linearly in its second (see `pace`).
+    fn paced(&mut self, rx: &mut Rx, target: &Target, plan: &Plan) -> Interrupted {
+        let mut ahead: Ahead<Due> = Ahead::default();
+        // The clock starts with the first event: the engine may first simulate up to the
+        // window's start.
+        let mut closed = self.fill(rx, &mut ahead, &target.counted, |a| !a.queue.is_empty());
+        if ahead.queue.is_empty() {
+            return self.stop.load(Ordering::Relaxed);
+        }
+        let t0 = self.start();
+        let max_ms = plan
+            .max_wall
+            .map_or(f64::INFINITY, |m| m.as_secs_f64() * 1000.0);
+        let mut stepper = Stepper::new(target.curve.clone(), plan.window.from_ms);
+        loop {
+            let Some(need) = stepper.need() else {
+                return false;
+            };
+            if !closed {
+                closed = self.fill(rx, &mut ahead, &target.counted, |a| a.counted >= need);
+            }
+            if self.stop.load(Ordering::Relaxed) {
+                return true;
+            }
+            let items = ahead
+                .queue
+                .iter()
+                .map(|d| (d.t_ms, self.counts(d.kind, &target.counted)));
+            let Some(step) = stepper.advance(items, closed) else {
+                return false;
+            };
+            if step.wall_from as f64 >= max_ms {
+                return false;
+            }
+            self.stats.lock().expect("stats lock").step(
+                step.index,
+                step.sim_from,
+                step.factor(),
+                step.target,
+            );
+            if let Some(done) = self.play(&mut ahead, &step, t0, max_ms, &target.counted) {
+                return done;
+            }
+        }
+    }
+
+    /// Hands out the events of one step at their instants; `Some` when the run ends
+    /// inside it (`true`: interrupted).
+    fn play(
+        &mut self,
+        ahead: &mut Ahead<Due>,
+        step: &Step,
+        t0: Instant,
+        max_ms: f64,
+        counted: &Counted,
+    ) -> Option<Interrupted> {
+        while ahead.queue.front().is_some_and(|d| d.t_ms < step.sim_to) {
+            let due = ahead.queue.pop_front().expect("checked");
+            ahead.counted -= self.counts(due.kind, counted) as u64;
+            let wall_ms = step.wall_ms(due.t_ms);
+            if wall_ms > max_ms {
+                return Some(false);
+            }
+            let intended = t0 + Duration::from_nanos((wall_ms * 1e6) as u64);
+            if self.sleep_until(intended).is_err()
+                || self.schedule(due, intended, step.stage).is_err()
+            {
+                return Some(true);
+            }
+        }
+        None
+    }
+
+    /// Whether an event of `kind` counts towards the target rate.
+    fn counts(&self, kind: u16, counted: &Counted) -> bool {
+        counted.counts(&self.driver.mapping, kind)
+    }
+
+    /// Reads batches into `ahead` until `enough` holds; whether the source has ended.
+    fn fill(
+        &mut self,
+        rx: &mut Rx,
+        ahead: &mut Ahead<Due>,
+        counted: &Counted,
+        enough: impl Fn(&Ahead<Due>) -> bool,
+    ) -> bool {
+        while !enough(ahead) {
+            self.flush();
+            let Some(batch) = rx.blocking_recv() else {
+                return true;
+            };
+            for due in batch {
+                ahead.counted += self.counts(due.kind, counted) as u64;
+                ahead.queue.push_back(due);
+            }
+        }
+        false
+    }
+
     /// The wall instant of the window's start, set when the first events arrive.
     fn start(&mut self) -> Instant {
         *self.t0.get_or_insert_with(|| {
@@ -292,7 +415,7 @@ impl<'rt> Pacer<'rt> {
 
     /// One event at its instant: skipped (counted), or a request with a slot, chained
     /// behind the same user's previous one.
-    fn schedule(&mut self, due: Due, intended: Instant) -> Result<(), Stopped> {
+    fn schedule(&mut self, due: Due, intended: Instant, stage: u8) -> Result<(), Stopped> {
         self.live.sim_ms.store(due.t_ms, Ordering::Relaxed);
         let (tag, protocol) = match self.driver.mapping.route(due.kind) {
             Route::Send(m) => (m.tag, m.request.protocol()),
@@ -311,6 +434,7 @@ impl<'rt> Pacer<'rt> {
             event: due.kind,
             tag,
             phase: due.phase,
+            stage,
         };
         let (done, done_rx) = oneshot::channel::<()>();
         let previous = self

@@ -260,6 +260,46 @@ pub(crate) fn from_engine(
         .map_err(|e| ReplayError::Failed(format!("the engine stopped: {e}")))
 }
 
+/// Counts the window's events that `counted` picks, up to `enough` of them, by running the
+/// engine (built without event lines) on this thread: before any traffic, to check that a
+/// world holds the events a plan of stages needs.
+pub fn count_events(
+    mut engine: Engine,
+    window: Window,
+    counted: &(dyn Fn(u16) -> bool + Sync),
+    enough: u64,
+    stop: &AtomicBool,
+) -> Result<u64, ReplayError> {
+    struct Count<'a> {
+        window: Window,
+        counted: &'a (dyn Fn(u16) -> bool + Sync),
+        enough: u64,
+        n: u64,
+    }
+    impl Sink for Count<'_> {
+        fn event(&mut self, e: &Event, _: &[u8]) -> std::io::Result<bool> {
+            if e.t_ms < self.window.from_ms {
+                return Ok(true);
+            }
+            if e.t_ms >= self.window.to_ms {
+                return Ok(false);
+            }
+            self.n += (self.counted)(e.props.kind() as u16) as u64;
+            Ok(self.n < self.enough)
+        }
+    }
+    let mut count = Count {
+        window,
+        counted,
+        enough,
+        n: 0,
+    };
+    engine
+        .run(&mut count, stop)
+        .map_err(|e| ReplayError::Failed(format!("the engine stopped: {e}")))?;
+    Ok(count.n)
+}
+
 /// Reads a JSONL log on this thread into `tx`; a bad line names the file and line.
 pub(crate) fn from_log(
     path: &Path,

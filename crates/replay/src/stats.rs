@@ -37,6 +37,8 @@ pub(crate) struct Key {
     /// The request tag's index in the mapping's tags.
     pub(crate) tag: u16,
     pub phase: u8,
+    /// 1 + the index of the `--stages` stage it was due in; 0 without stages.
+    pub(crate) stage: u8,
 }
 
 /// One group's figures. Mergeable: thresholds over several tags add groups together.
@@ -147,6 +149,16 @@ struct Second {
     completed: u32,
     errors: u32,
     p95_us: Option<u64>,
+    /// With a target rate: the pace of this second (see `pace::Step`).
+    pace: Option<Pace>,
+}
+
+/// The pace of one wall second of a `--rate` or `--stages` run.
+#[derive(Clone, Copy, Debug)]
+struct Pace {
+    sim_ms: i64,
+    factor: f64,
+    target: f64,
 }
 
 /// What a request waited for before it went out; either makes it late.
@@ -217,6 +229,20 @@ impl Stats {
             self.seconds.resize(s + 1, Second::default());
         }
         &mut self.seconds[s]
+    }
+
+    /// Wall second `index` plays simulated time from `sim_ms` at `factor`, for a target
+    /// rate of `target` per second.
+    pub(crate) fn step(&mut self, index: u64, sim_ms: i64, factor: f64, target: f64) {
+        let s = index as usize;
+        if self.seconds.len() <= s {
+            self.seconds.resize(s + 1, Second::default());
+        }
+        self.seconds[s].pace = Some(Pace {
+            sim_ms,
+            factor,
+            target,
+        });
     }
 
     /// An event became due (whether it is sent or skipped).
@@ -381,30 +407,67 @@ impl Stats {
                 completed: s.completed,
                 errors: s.errors,
                 p95_ms: s.p95_us.map(ms),
+                sim_ms: s.pace.map(|p| p.sim_ms),
+                factor: s.pace.map(|p| (p.factor * 1000.0).round() / 1000.0),
+                target_per_s: s.pace.map(|p| (p.target * 1000.0).round() / 1000.0),
             })
             .collect()
     }
 
-    /// The groups with their tags' names: request tags from the mapping, phase names
-    /// from `phase`.
+    /// The groups with their tags' names, stages added together: request tags from the
+    /// mapping, phase names from `phase`.
     pub fn groups(&self, tags: &[String], phase: &dyn Fn(u8) -> String) -> Vec<summary::Group> {
-        self.groups
+        let mut merged: BTreeMap<Key, Group> = BTreeMap::new();
+        for (k, g) in &self.groups {
+            merged.entry(Key { stage: 0, ..*k }).or_default().add(g);
+        }
+        merged
             .iter()
             .map(|(k, g)| summary::Group {
                 figures: g.figures(),
                 tags: Tags {
                     protocol: k.protocol.name().to_string(),
-                    event: EVENT_KINDS
-                        .get(k.event as usize)
-                        .copied()
-                        .unwrap_or("unknown")
-                        .to_string(),
+                    event: event_name(k.event),
                     kind: tags.get(k.tag as usize).cloned().unwrap_or_default(),
                     phase: phase(k.phase),
                 },
             })
             .collect()
     }
+
+    /// The groups by stage, tag and event, phases added; `stage` names a stage (1 + its
+    /// index). Empty without stages.
+    pub fn stage_groups(
+        &self,
+        tags: &[String],
+        stage: &dyn Fn(u8) -> String,
+    ) -> Vec<summary::StageGroup> {
+        let mut merged: BTreeMap<(u8, u16, u16, Protocol), Group> = BTreeMap::new();
+        for (k, g) in self.groups.iter().filter(|(k, _)| k.stage > 0) {
+            merged
+                .entry((k.stage, k.tag, k.event, k.protocol))
+                .or_default()
+                .add(g);
+        }
+        merged
+            .iter()
+            .map(|((s, tag, event, protocol), g)| summary::StageGroup {
+                figures: g.figures(),
+                stage: stage(*s),
+                protocol: protocol.name().to_string(),
+                event: event_name(*event),
+                kind: tags.get(*tag as usize).cloned().unwrap_or_default(),
+            })
+            .collect()
+    }
+}
+
+fn event_name(kind: u16) -> String {
+    EVENT_KINDS
+        .get(kind as usize)
+        .copied()
+        .unwrap_or("unknown")
+        .to_string()
 }
 
 /// Skipped events by kind: the non-zero counts.

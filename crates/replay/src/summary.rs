@@ -17,6 +17,10 @@ pub struct Summary {
     pub version: String,
     pub config: ReplayConfig,
     pub interrupted: bool,
+    /// Why `--abort-on-fail` stopped the run early: a threshold that failed for good, or
+    /// a target that is down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted: Option<String>,
     pub wall_seconds: f64,
     pub totals: Totals,
     /// Every request, all groups added.
@@ -24,7 +28,11 @@ pub struct Summary {
     /// Actual − intended send of every request; `None` when nothing was sent.
     pub scheduler_lag_ms: Option<Percentiles>,
     pub skipped: Skipped,
+    /// By tags, stages added: the rows of every run.
     pub groups: Vec<Group>,
+    /// By stage, tag and event, phases added: runs paced by stages.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<StageGroup>,
     pub series: Vec<Second>,
     pub thresholds: Vec<Verdict>,
     /// Present when the mapping has `[socketio]`.
@@ -43,7 +51,14 @@ pub struct ReplayConfig {
     pub world: WorldSource,
     pub window: WindowConfig,
     pub compress: String,
+    /// The `--compress` factor; with a target rate (`pace`), the mean factor of the run.
     pub factor: f64,
+    /// The target that paced the run, as given: `--rate 1000/s`, `--stages …`,
+    /// `--profile stress`; absent with `--compress`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_duration: Option<String>,
     pub max_in_flight: usize,
     pub connections: Option<usize>,
     pub http2: bool,
@@ -160,6 +175,19 @@ pub struct Tags {
     pub phase: String,
 }
 
+/// One stage's requests of one tag and event (`--stages`, `--profile`): phases added.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StageGroup {
+    #[serde(flatten)]
+    pub figures: GroupFigures,
+    /// The stage's name, or its number from 1.
+    pub stage: String,
+    pub protocol: String,
+    pub event: String,
+    /// The request tag (the mapping's `kind`).
+    pub kind: String,
+}
+
 /// Events counted and not sent, by event kind.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Skipped {
@@ -176,6 +204,14 @@ pub struct Second {
     pub completed: u32,
     pub errors: u32,
     pub p95_ms: Option<f64>,
+    /// With `--rate` or `--stages`: the timeline's time (ms from its start) this second
+    /// began at, its factor (simulated ms per wall ms), and the target rate at its start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sim_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub factor: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_per_s: Option<f64>,
 }
 
 /// One threshold and whether it held.

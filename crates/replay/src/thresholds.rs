@@ -39,6 +39,8 @@ struct Filter {
     /// Request tags, written `{kind:…}` as in the mapping.
     tag: Option<Vec<u16>>,
     phase: Option<Vec<u8>>,
+    /// `--stages` stages, as 1 + index.
+    stage: Option<Vec<u8>>,
     /// Listened Socket.IO events, for fan-out.
     listen: Option<Vec<usize>>,
 }
@@ -52,6 +54,7 @@ impl Filter {
             && ok(&self.event, k.event)
             && ok(&self.tag, k.tag)
             && ok(&self.phase, k.phase)
+            && ok(&self.stage, k.stage)
     }
 }
 
@@ -147,11 +150,40 @@ impl Filter {
                     filter.phase = Some(p.into_iter().map(|i| i as u8).collect());
                 }
                 "listen" => filter.listen = Some(pick(&listens)?),
+                "stage" => filter.stage = Some(stages(&values, names.stages)?),
                 other => return Err(format!("unknown tag `{other}`")),
             }
         }
         Ok(filter)
     }
+}
+
+/// The stages named `values` as 1 + index: a profile's stages share its name.
+fn stages(values: &[&str], known: &[String]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    for v in values {
+        let before = out.len();
+        out.extend(
+            known
+                .iter()
+                .enumerate()
+                .filter(|(_, k)| k == v)
+                .map(|(i, _)| (i + 1).min(255) as u8),
+        );
+        if out.len() == before {
+            let mut names: Vec<&str> = known.iter().map(String::as_str).collect();
+            names.dedup();
+            return Err(if names.is_empty() {
+                format!("`stage:{v}`: this run has no stages (--stages or --profile give them)")
+            } else {
+                format!(
+                    "`stage:{v}` matches nothing this run can send; known stage values: {}",
+                    names.join(", ")
+                )
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// The limit in the metric's unit: ms for latencies, a fraction for a rate (`1%`),
@@ -198,9 +230,11 @@ pub struct Names<'a> {
     pub tags: &'a [String],
     pub phases: &'a [String],
     pub listens: &'a [String],
+    /// The run's stages by index (a profile's all carry its name).
+    pub stages: &'a [String],
 }
 
-const HELP: &str = "write METRIC{TAG:VALUE,…}OP LIMIT, e.g. p95{kind:read}<1200ms or errors<1%; metrics: p50…p99.9, max, service_p95, service_max, lag_p99, fanout_p95, errors, late, requests; tags: protocol, event, kind, phase (listen for fanout)";
+const HELP: &str = "write METRIC{TAG:VALUE,…}OP LIMIT, e.g. p95{kind:read}<1200ms or errors<1%; metrics: p50…p99.9, max, service_p95, service_max, lag_p99, fanout_p95, errors, late, requests; tags: protocol, event, kind, phase, stage (listen for fanout)";
 
 fn quantile(s: &str) -> Option<f64> {
     if s == "max" {
@@ -254,30 +288,18 @@ impl Threshold {
                 }
                 (!h.is_empty()).then(|| ms(at(&h, q)))
             }
-            _ => {
-                let mut g = Group::default();
-                let mut any = false;
-                for (k, v) in &stats.groups {
-                    if self.filter.matches(k) {
-                        g.add(v);
-                        any = true;
-                    }
+            _ => self.merged(stats).map(|g| {
+                let n = g.count() as f64;
+                let count = |c: u64| if self.rate { c as f64 / n } else { c as f64 };
+                match self.metric {
+                    Metric::Latency(q) => ms(at(&g.latency, q)),
+                    Metric::Service(q) => ms(at(&g.service, q)),
+                    Metric::Errors => count(g.errors),
+                    Metric::Late => count(g.late),
+                    Metric::Requests => n,
+                    Metric::Lag(_) | Metric::Fanout(_) => unreachable!("handled above"),
                 }
-                if !any || g.count() == 0 {
-                    None
-                } else {
-                    let n = g.count() as f64;
-                    let count = |c: u64| if self.rate { c as f64 / n } else { c as f64 };
-                    Some(match self.metric {
-                        Metric::Latency(q) => ms(at(&g.latency, q)),
-                        Metric::Service(q) => ms(at(&g.service, q)),
-                        Metric::Errors => count(g.errors),
-                        Metric::Late => count(g.late),
-                        Metric::Requests => n,
-                        Metric::Lag(_) | Metric::Fanout(_) => unreachable!("handled above"),
-                    })
-                }
-            }
+            }),
         };
         let holds = observed.is_some_and(|v| match self.op {
             Op::Lt => v < self.limit,
@@ -286,6 +308,76 @@ impl Threshold {
             Op::Ge => v >= self.limit,
         });
         (observed, holds)
+    }
+
+    /// The matching groups added together; `None` when no request matched.
+    fn merged(&self, stats: &Stats) -> Option<Group> {
+        let mut g = Group::default();
+        for (k, v) in &stats.groups {
+            if self.filter.matches(k) {
+                g.add(v);
+            }
+        }
+        (g.count() > 0).then_some(g)
+    }
+
+    /// Only the requests of stage `stage` (1 + its index), unless the threshold names
+    /// stages itself: `capacity` judges each level without its warm-up.
+    pub fn only_stage(mut self, stage: u8) -> Threshold {
+        self.filter.stage.get_or_insert_with(|| vec![stage]);
+        self
+    }
+
+    /// Whether the threshold has failed for good (`--abort-on-fail`): even if every
+    /// request still to come (`remaining`, when the plan knows it) were fast and fine, the
+    /// verdict at the end would fail. Only upper limits can fail early; a `>` waits.
+    pub(crate) fn doomed(&self, stats: &Stats, remaining: Option<u64>) -> bool {
+        if !matches!(self.op, Op::Lt | Op::Le) {
+            return false;
+        }
+        let beyond = |v: f64| match self.op {
+            Op::Lt => v >= self.limit,
+            _ => v > self.limit,
+        };
+        // The share of samples beyond the limit, against the most the quantile allows.
+        let tail = |h: &hdrhistogram::Histogram<u64>, q: f64| -> bool {
+            if h.is_empty() {
+                return false;
+            }
+            let limit_us = (self.limit * 1000.0) as u64;
+            let within = match self.op {
+                Op::Lt => h.count_between(0, limit_us.saturating_sub(1)),
+                _ => h.count_between(0, limit_us),
+            };
+            let bad = h.len().saturating_sub(within);
+            if q >= 1.0 {
+                return bad > 0;
+            }
+            remaining.is_some_and(|rest| bad as f64 / (h.len() + rest) as f64 > 1.0 - q + 1e-9)
+        };
+        match self.metric {
+            Metric::Lag(q) => tail(&stats.lag, q),
+            Metric::Fanout(_) => false,
+            _ => {
+                let Some(g) = self.merged(stats) else {
+                    return false;
+                };
+                let n = g.count();
+                let count = |c: u64| match (self.rate, remaining) {
+                    (false, _) => beyond(c as f64),
+                    (true, Some(rest)) => beyond(c as f64 / (n + rest) as f64),
+                    (true, None) => false,
+                };
+                match self.metric {
+                    Metric::Latency(q) => tail(&g.latency, q),
+                    Metric::Service(q) => tail(&g.service, q),
+                    Metric::Errors => count(g.errors),
+                    Metric::Late => count(g.late),
+                    Metric::Requests => beyond(n as f64),
+                    Metric::Lag(_) | Metric::Fanout(_) => false,
+                }
+            }
+        }
     }
 
     /// The threshold judged over `stats`.
@@ -387,6 +479,7 @@ mod tests {
             tags: &k,
             phases: &p,
             listens: &[],
+            stages: &[],
         };
         assert!(Threshold::parse("p95{kind:read}<1200ms", &n).is_ok());
         assert!(
@@ -439,6 +532,7 @@ mod tests {
             tags: &k,
             phases: &p,
             listens: &[],
+            stages: &[],
         };
         let t0 = Instant::now();
         let mut s = Stats::new(t0);
@@ -447,6 +541,7 @@ mod tests {
             event: 6,
             tag,
             phase: 0,
+            stage: 0,
         };
         for i in 0..100u64 {
             let done = t0 + Duration::from_millis(if i < 90 { 10 } else { 3000 });
@@ -470,5 +565,30 @@ mod tests {
         assert!(check("errors<3").1);
         let (obs, ok) = check("p95{phase:login_rush}<1s");
         assert!(obs.is_none() && !ok, "no data must fail");
+
+        // Doomed: failed whatever the rest of the run brings.
+        let doomed = |t: &str, rest| Threshold::parse(t, &n).unwrap().doomed(&s, rest);
+        assert!(
+            doomed("max<1s", None),
+            "a max beyond the limit stays beyond"
+        );
+        assert!(doomed("errors<2", None), "a count only grows");
+        assert!(
+            !doomed("errors<1%", None),
+            "a rate may recover if the run is long"
+        );
+        assert!(
+            !doomed("errors<0.5%", Some(1000)),
+            "2 of 1200 is below 0.5 %"
+        );
+        assert!(doomed("errors<0.5%", Some(10)), "2 of 210 is not");
+        // 10 of the 100 read requests took 3 s: p95 < 1200 ms can hold only if 100 more
+        // fast ones come.
+        assert!(doomed("p95{kind:read}<1200ms", Some(50)));
+        assert!(!doomed("p95{kind:read}<1200ms", Some(200)));
+        assert!(
+            !doomed("requests>1000", None),
+            "a lower limit waits for the end"
+        );
     }
 }

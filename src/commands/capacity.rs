@@ -1,0 +1,271 @@
+//! `simulate capacity`: replays level after level (a warm-up stage, then a measured one)
+//! until the thresholds break, then refines; prints the per-level table and exits with
+//! the verdict (src/exit.rs).
+
+use std::sync::Arc;
+
+use simulate_core::diagnostic::Problem;
+use simulate_core::units::load::{Rate, Stages, parse_rate};
+use simulate_core::units::parse_duration;
+use simulate_replay::capacity::{CAPACITY_SCHEMA, CapacityReport, Cause, Level, Search, level};
+use simulate_replay::pace::{Counted, Curve, Target};
+
+use super::load::{Mode, Pacing};
+use super::replay::{Run, load_mapping, make_summary_folder};
+use crate::cli::CapacityArgs;
+use crate::console::capacity::{level_line, table};
+use crate::exit;
+
+/// The measured stage's name in each level's figures (the warm-up is stage 1).
+const MEASURE: &str = "measure";
+
+/// The flags of the search, checked.
+struct Plan {
+    from: f64,
+    step: f64,
+    max: Option<f64>,
+    step_ms: i64,
+    warmup_ms: i64,
+    precision: f64,
+}
+
+fn rate_flag(flag: &str, text: &str) -> anyhow::Result<f64> {
+    let spec = parse_rate(text).map_err(|m| {
+        Problem::new(
+            format!("{flag} `{text}`: {m}"),
+            "write a rate of mapped requests like 100/s",
+        )
+    })?;
+    if spec.kind.is_some() || spec.rate.per_s() <= 0.0 {
+        return Err(Problem::new(
+            format!("{flag} `{text}` is not a rate of mapped requests above zero"),
+            "write it like 100/s",
+        )
+        .into());
+    }
+    Ok(spec.rate.per_s())
+}
+
+fn duration_flag(flag: &str, text: &str) -> anyhow::Result<i64> {
+    parse_duration(text)
+        .ok()
+        .map(|d| d.ms())
+        .filter(|ms| *ms >= 1000)
+        .ok_or_else(|| {
+            Problem::new(
+                format!("{flag} `{text}` is not a duration of a second or more"),
+                "write it like 10s or 1m",
+            )
+            .into()
+        })
+}
+
+impl Plan {
+    fn from_args(a: &CapacityArgs) -> anyhow::Result<Plan> {
+        let r = &a.replay;
+        if r.compress.is_some()
+            || r.rate.is_some()
+            || r.stages.is_some()
+            || r.profile.is_some()
+            || r.max_duration.is_some()
+        {
+            return Err(Problem::new(
+                "capacity sets the pace itself: --compress, --rate, --stages, --profile and --max-duration do not apply",
+                "drop them; --from, --step, --max-rate and --step-duration say how the levels go",
+            )
+            .into());
+        }
+        let step = a
+            .step
+            .trim()
+            .strip_suffix(['x', '×'])
+            .and_then(|x| x.trim().parse::<f64>().ok())
+            .filter(|x| x.is_finite() && *x > 1.0 && *x <= 100.0)
+            .ok_or_else(|| {
+                Problem::new(
+                    format!("--step `{}` is not a factor above 1", a.step),
+                    "write it like 2x (each level doubles) or 1.5x",
+                )
+            })?;
+        let precision = a
+            .precision
+            .trim()
+            .strip_suffix('%')
+            .and_then(|p| p.trim().parse::<f64>().ok())
+            .filter(|p| *p > 0.0 && *p <= 50.0)
+            .ok_or_else(|| {
+                Problem::new(
+                    format!("--precision `{}` is not a percentage", a.precision),
+                    "write it like 5% (0 to 50)",
+                )
+            })?;
+        let step_ms = duration_flag("--step-duration", &a.step_duration)?;
+        let warmup_ms = match &a.warmup {
+            Some(w) => duration_flag("--warmup", w)?,
+            None => (step_ms / 5).max(1000),
+        };
+        let from = rate_flag("--from", &a.from)?;
+        let max = a
+            .max_rate
+            .as_deref()
+            .map(|m| rate_flag("--max-rate", m))
+            .transpose()?;
+        if let Some(m) = max
+            && m < from
+        {
+            return Err(Problem::new(
+                format!("--max-rate {m}/s is below --from {from}/s"),
+                "raise --max-rate or lower --from",
+            )
+            .into());
+        }
+        Ok(Plan {
+            from,
+            step,
+            max,
+            step_ms,
+            warmup_ms,
+            precision: precision / 100.0,
+        })
+    }
+
+    /// One level: a warm-up stage, then the measured one, both holding `rate`.
+    fn pacing(&self, rate: f64) -> Pacing {
+        let r = Rate::new(rate).expect("levels are checked rates");
+        let text = format!(
+            "warmup={}ms:{rate}/s, {MEASURE}={}ms:{rate}/s",
+            self.warmup_ms, self.step_ms
+        );
+        let stages = Stages::parse(&text).expect("a valid plan");
+        debug_assert_eq!(stages.stages()[0].from, r);
+        Pacing {
+            mode: Mode::Target(Target {
+                curve: Curve::Stages(stages),
+                counted: Counted::Mapped,
+            }),
+            text: format!("--rate {rate}/s"),
+            max_wall: None,
+        }
+    }
+}
+
+pub fn capacity(a: CapacityArgs) -> anyhow::Result<i32> {
+    let plan = Plan::from_args(&a)?;
+    let mut args = a.replay.clone();
+    if args.thresholds.is_empty() && args.threshold_preset.is_none() {
+        args.threshold_preset = Some("upper-limit".into());
+    }
+    // Each level stops as soon as a threshold fails for good, or the target is down.
+    args.abort_on_fail = true;
+    let summary_file = args.summary_export.take();
+    make_summary_folder(summary_file.as_deref())?;
+    let mapping = Arc::new(load_mapping(&args)?);
+    let mut search = Search::new(plan.from, plan.step, plan.max, plan.precision);
+    let mut levels: Vec<Level> = Vec::new();
+    let (mut shown, mut texts) = (String::new(), Vec::new());
+    let interrupts = super::replay_interrupts();
+    let mut interrupted = false;
+    while let Some(rate) = search.next() {
+        let pacing = plan.pacing(rate);
+        let run = Run {
+            args: &args,
+            pacing: &pacing,
+            mapping: Arc::clone(&mapping),
+            only_stage: Some(2),
+            live: false,
+        };
+        let (report, target) = run.go(interrupts.clone())?;
+        shown = target;
+        texts = report.summary.config.thresholds.clone();
+        let l = level(rate, &report.summary, MEASURE, plan.step_ms as f64 / 1000.0);
+        if !args.quiet {
+            eprintln!("{}", level_line(&l));
+        }
+        search.record(rate, l.held);
+        let down = l.causes.contains(&Cause::Down);
+        levels.push(l);
+        if report.interrupted {
+            interrupted = true;
+            break;
+        }
+        // --abort-on-fail stopped the level through the stop flag: clear it for the next.
+        if report.aborted.is_some() {
+            interrupts
+                .0
+                .store(false, std::sync::atomic::Ordering::SeqCst);
+        }
+        if down {
+            break;
+        }
+    }
+    let r = report(&plan, shown, mapping.name.clone(), texts, levels, &search);
+    out!("{}", table(&r));
+    if let Some(p) = &summary_file {
+        super::export(p, "the capacity report", &r)?;
+        outln!("capacity report: {}", p.display());
+    }
+    Ok(if interrupted {
+        exit::INTERRUPTED
+    } else if r.causes.contains(&Cause::Down) {
+        exit::FAILED
+    } else if r.highest_held.is_none() {
+        exit::THRESHOLD_FAILED
+    } else if r.causes.contains(&Cause::Generator) {
+        exit::GENERATOR_LIMIT
+    } else {
+        exit::OK
+    })
+}
+
+/// The search's result as the report: levels in the order tried, the verdict.
+fn report(
+    plan: &Plan,
+    target: String,
+    mapping: String,
+    thresholds: Vec<String>,
+    levels: Vec<Level>,
+    search: &Search,
+) -> CapacityReport {
+    let (held, failed) = (search.held(), search.failed());
+    let causes = failed
+        .and_then(|f| levels.iter().find(|l| l.rate == f))
+        .map(|l| l.causes.clone())
+        .unwrap_or_default();
+    let names: Vec<&str> = causes
+        .iter()
+        .map(|c| match c {
+            Cause::Latency => "latency",
+            Cause::Errors => "errors",
+            Cause::Generator => {
+                "the generator (lag or a shortfall: the tool, not the target, was the limit)"
+            }
+            Cause::Down => "the target is down",
+        })
+        .collect();
+    let verdict = match (held, failed) {
+        (_, Some(f)) if causes.contains(&Cause::Down) => {
+            format!("the target is down (at {f}/s): nothing measured")
+        }
+        (Some(h), Some(f)) => format!("holds {h}/s; fails at {f}/s: {}", names.join(", ")),
+        (Some(h), None) => format!("holds {h}/s, the most tried (--max-rate or the level cap)"),
+        (None, Some(f)) => format!("fails at the first level, {f}/s: {}", names.join(", ")),
+        (None, None) => "no level was run".into(),
+    };
+    CapacityReport {
+        schema: CAPACITY_SCHEMA.into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        target,
+        mapping,
+        from_per_s: plan.from,
+        step: plan.step,
+        max_rate_per_s: plan.max,
+        step_seconds: plan.step_ms as f64 / 1000.0,
+        warmup_seconds: plan.warmup_ms as f64 / 1000.0,
+        thresholds,
+        levels,
+        highest_held: held,
+        first_failed: failed,
+        causes,
+        verdict,
+    }
+}

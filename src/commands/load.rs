@@ -1,0 +1,294 @@
+//! `replay`'s pacing flags (--compress, --rate, --stages, --profile, --max-duration)
+//! checked into one mode before any traffic, and `--users auto`: the smallest world whose
+//! window holds the events the stages need.
+
+use std::time::Duration;
+
+use simulate_core::diagnostic::Problem;
+use simulate_core::engine::{Engine, World};
+use simulate_core::timeline::EVENT_KINDS;
+use simulate_core::units::load::{RATE_HELP, STAGES_HELP, Stages, parse_rate};
+use simulate_core::units::parse_duration;
+use simulate_replay::mapping::Mapping;
+use simulate_replay::pace::{Counted, Curve, Target};
+use simulate_replay::source::{Window, count_events};
+
+use super::replay::{parse_compress, parse_window, replay_world};
+use crate::cli::{ReplayArgs, Users};
+
+/// `--users auto` keeps the average compression of the stages at or under this many
+/// simulated ms per wall ms (a day in about a minute and a half), so the replayed world
+/// stays a day-shaped world rather than a blur of weeks.
+pub(crate) const AUTO_MAX_FACTOR: f64 = 1000.0;
+
+/// How simulated time becomes wall time.
+#[derive(Clone, Debug)]
+pub(crate) enum Mode {
+    /// `--compress` (or its default, 1x).
+    Compress(f64),
+    /// `--rate`, `--stages` or `--profile`.
+    Target(Target),
+}
+
+/// The pacing of a run, checked.
+#[derive(Clone, Debug)]
+pub(crate) struct Pacing {
+    pub(crate) mode: Mode,
+    /// The flag as given, for the summary: `--rate 1000/s`.
+    pub(crate) text: String,
+    pub(crate) max_wall: Option<Duration>,
+}
+
+impl Pacing {
+    /// The factor of a `--compress` run; `None` when a target sets it second by second.
+    pub(crate) fn factor(&self) -> Option<f64> {
+        match self.mode {
+            Mode::Compress(f) => Some(f),
+            Mode::Target(_) => None,
+        }
+    }
+
+    pub(crate) fn target(&self) -> Option<&Target> {
+        match &self.mode {
+            Mode::Target(t) => Some(t),
+            Mode::Compress(_) => None,
+        }
+    }
+
+    /// The requests the plan sends, when it knows: stages of mapped requests.
+    pub(crate) fn planned(&self) -> Option<u64> {
+        let t = self.target()?;
+        let s = self.stages()?;
+        (t.counted == Counted::Mapped).then(|| (s.cumulative(s.total_ms()) + 1e-9).floor() as u64)
+    }
+
+    pub(crate) fn stages(&self) -> Option<&Stages> {
+        match self.target().map(|t| &t.curve) {
+            Some(Curve::Stages(s)) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// The pacing flags, one mode at most; `profile` looks a `--profile` name up.
+pub(crate) fn pacing(
+    args: &ReplayArgs,
+    profile: &dyn Fn(&str) -> anyhow::Result<Stages>,
+) -> anyhow::Result<Pacing> {
+    let given: Vec<&str> = [
+        ("--compress", args.compress.is_some()),
+        ("--rate", args.rate.is_some()),
+        ("--stages", args.stages.is_some()),
+        ("--profile", args.profile.is_some()),
+    ]
+    .iter()
+    .filter(|(_, on)| *on)
+    .map(|(f, _)| *f)
+    .collect();
+    if given.len() > 1 {
+        return Err(Problem::new(
+            format!("{} are two pacing modes: one per run", given.join(" and ")),
+            format!("keep one: --compress 24h:30m, --rate 1000/s, --stages '2m:0..500/s, 5m:500/s' or --profile stress ({STAGES_HELP})"),
+        )
+        .into());
+    }
+    let max_wall = match &args.max_duration {
+        Some(d) => Some(
+            parse_duration(d)
+                .ok()
+                .filter(|d| d.ms() > 0)
+                .map(|d| Duration::from_millis(d.ms() as u64))
+                .ok_or_else(|| {
+                    Problem::new(
+                        format!("--max-duration `{d}` is not a duration above zero"),
+                        "write it like 10m or 90s",
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    let (mode, text) = if let Some(r) = &args.rate {
+        let bad = |m: String| Problem::new(format!("--rate `{r}`: {m}"), RATE_HELP);
+        let spec = parse_rate(r).map_err(bad)?;
+        let counted = counted(spec.kind.as_deref()).map_err(bad)?;
+        let curve = Curve::Rate(spec.rate);
+        (
+            Mode::Target(Target { curve, counted }),
+            format!("--rate {r}"),
+        )
+    } else if let Some(s) = &args.stages {
+        let bad = |m: String| Problem::new(format!("--stages `{s}`: {m}"), STAGES_HELP);
+        let (kind, rest) = split_kind(s);
+        let counted = counted(kind).map_err(bad)?;
+        let curve = Curve::Stages(Stages::parse(rest).map_err(bad)?);
+        (
+            Mode::Target(Target { curve, counted }),
+            format!("--stages {s}"),
+        )
+    } else if let Some(name) = &args.profile {
+        let curve = Curve::Stages(profile(name)?.named(name));
+        let target = Target {
+            curve,
+            counted: Counted::Mapped,
+        };
+        (Mode::Target(target), format!("--profile {name}"))
+    } else {
+        let c = args.compress.as_deref().unwrap_or("1x");
+        (
+            Mode::Compress(parse_compress(c)?),
+            format!("--compress {c}"),
+        )
+    };
+    Ok(Pacing {
+        mode,
+        text,
+        max_wall,
+    })
+}
+
+/// `points.earned=2m:0..500/s, …`: the event kind that paces the stages, if one leads.
+/// A kind has a dot; a stage name has none.
+fn split_kind(text: &str) -> (Option<&str>, &str) {
+    match text.split_once('=') {
+        Some((k, rest)) if k.contains('.') && !k.contains([':', ',']) => (Some(k.trim()), rest),
+        _ => (None, text),
+    }
+}
+
+/// Which events count: every mapped one, or the kind named.
+fn counted(kind: Option<&str>) -> Result<Counted, String> {
+    let Some(kind) = kind else {
+        return Ok(Counted::Mapped);
+    };
+    EVENT_KINDS
+        .iter()
+        .position(|k| *k == kind)
+        .map(|i| Counted::Kind(i as u16))
+        .ok_or_else(|| {
+            format!(
+                "`{kind}` is not an event kind; known kinds: {}",
+                EVENT_KINDS.join(", ")
+            )
+        })
+}
+
+/// The events the stages need and what counts as one, shown in messages.
+fn what(counted: &Counted) -> String {
+    match counted {
+        Counted::Mapped => "mapped requests".into(),
+        Counted::Kind(k) => format!("{} events", EVENT_KINDS[*k as usize]),
+    }
+}
+
+/// `n` rounded up to two significant figures (12,345 → 13,000).
+fn round_up(n: f64) -> u32 {
+    let n = n.max(1.0).ceil();
+    let step = 10f64.powi((n.log10().floor() as i32 - 1).max(0));
+    ((n / step).ceil() * step).min(u32::MAX as f64) as u32
+}
+
+/// The args with `--users` set so the world holds the events the stages need: `auto`
+/// picks the smallest round number; a given number that is too small is refused before
+/// any traffic, naming the users it would take. Without stages, `auto` is refused.
+pub(crate) fn sized(
+    args: &ReplayArgs,
+    pacing: &Pacing,
+    mapping: &Mapping,
+) -> anyhow::Result<ReplayArgs> {
+    let auto = args.world.users == Some(Users::Auto);
+    let (Some(stages), Some(target)) = (pacing.stages(), pacing.target()) else {
+        if auto {
+            return Err(Problem::new(
+                "--users auto sizes the world for stages, and this run has none",
+                "add --stages '2m:0..500/s, 5m:500/s' or --profile NAME, or give --users N",
+            )
+            .into());
+        }
+        return Ok(args.clone());
+    };
+    let need = (stages.cumulative(stages.total_ms()) + 1e-9).floor() as u64;
+    let counts = |kind: u16| target.counted.counts(mapping, kind);
+    let count = |a: &ReplayArgs, cap: Option<i64>, enough: u64| -> anyhow::Result<(u64, u32)> {
+        let (personas, scenario) = replay_world(a)?;
+        let users = scenario.users;
+        let mut window = window_of(a, scenario.end_ms())?;
+        if let Some(cap) = cap {
+            window.to_ms = window.to_ms.min(window.from_ms.saturating_add(cap));
+        }
+        let engine = Engine::new(World::new(personas, scenario, false)?, 1);
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        Ok((count_events(engine, window, &counts, enough, &stop)?, users))
+    };
+    let mut a = args.clone();
+    if !auto {
+        let (have, users) = count(&a, None, need)?;
+        if have >= need {
+            return Ok(a);
+        }
+        let would = round_up(users as f64 * need as f64 / have.max(1) as f64 * 1.05);
+        return Err(Problem::new(
+            format!(
+                "the stages need {need} {} but the window of this {users}-user world holds {have}",
+                what(&target.counted)
+            ),
+            format!(
+                "use --users {would} (about what it takes), or --users auto, or lower the stages"
+            ),
+        )
+        .into());
+    }
+    a.world.users = None;
+    let cap = (stages.total_ms() as f64 * AUTO_MAX_FACTOR) as i64;
+    let (have, users0) = count(&a, Some(cap), u64::MAX)?;
+    let mut users = round_up(users0 as f64 * need as f64 / have.max(1) as f64 * 1.02);
+    for _ in 0..6 {
+        a.world.users = Some(Users::Count(users));
+        let (have, _) = count(&a, Some(cap), need)?;
+        if have >= need {
+            eprintln!(
+                "--users auto: {users} users (the smallest round number whose window holds the {need} {} the stages need at {AUTO_MAX_FACTOR}× compression or less)",
+                what(&target.counted)
+            );
+            return Ok(a);
+        }
+        let short = need as f64 / have.max(1) as f64;
+        users = round_up(users as f64 * short.max(1.1));
+    }
+    Err(Problem::new(
+        format!(
+            "--users auto found no world of up to {users} users whose window holds the {need} {} the stages need",
+            what(&target.counted)
+        ),
+        "lower the stages, pace by a more frequent kind, or widen --window / --span",
+    )
+    .into())
+}
+
+/// The window the args name, in a world ending at `end`.
+fn window_of(args: &ReplayArgs, end: i64) -> anyhow::Result<Window> {
+    Ok(match &args.window {
+        Some(s) => parse_window(s, end)?,
+        None => Window {
+            from_ms: 0,
+            to_ms: end,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_numbers_and_kinds() {
+        assert_eq!(round_up(12_345.0), 13_000);
+        assert_eq!(round_up(7.2), 8);
+        assert_eq!(round_up(100.0), 100);
+        assert_eq!(
+            split_kind("points.earned=2m:0..5/s"),
+            (Some("points.earned"), "2m:0..5/s")
+        );
+        assert_eq!(split_kind("warm=2m:5/s"), (None, "warm=2m:5/s"));
+        assert!(counted(Some("points.eraned")).is_err());
+    }
+}

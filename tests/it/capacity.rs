@@ -1,0 +1,158 @@
+//! `simulate capacity` against servers whose limit is known by construction.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use tokio::sync::Semaphore;
+
+use crate::common::{bin, read_json};
+use crate::replay::even_log;
+
+/// Serves at most `n` requests at once, each for `service`; up to `queue` more wait,
+/// the rest are shed with 503 at once. Its limit is n / service.
+struct Limited {
+    addr: SocketAddr,
+    _rt: tokio::runtime::Runtime,
+}
+
+type St = (Arc<Semaphore>, Arc<AtomicUsize>, Duration, usize);
+
+async fn limited_handler(State((slots, waiting, service, queue)): State<St>) -> StatusCode {
+    let _slot = match Arc::clone(&slots).try_acquire_owned() {
+        Ok(p) => p,
+        Err(_) => {
+            if waiting.fetch_add(1, Ordering::SeqCst) >= queue {
+                waiting.fetch_sub(1, Ordering::SeqCst);
+                return StatusCode::SERVICE_UNAVAILABLE;
+            }
+            let p = Arc::clone(&slots).acquire_owned().await.unwrap();
+            waiting.fetch_sub(1, Ordering::SeqCst);
+            p
+        }
+    };
+    tokio::time::sleep(service).await;
+    StatusCode::OK
+}
+
+fn limited(n: usize, service: Duration, queue: usize) -> Limited {
+    let (rt, listener) = crate::common::server_runtime(1, "127.0.0.1:0");
+    let addr = listener.local_addr().unwrap();
+    let state: St = (Arc::new(Semaphore::new(n)), Arc::default(), service, queue);
+    let app = Router::new().fallback(limited_handler).with_state(state);
+    rt.spawn(async move { axum::serve(listener, app).await });
+    Limited { addr, _rt: rt }
+}
+
+/// `capacity` from 100/s by doubling, 1 s of warm-up and 2 s measured per level.
+fn capacity(log: &std::path::Path, target: &str, out: &std::path::Path) -> std::process::Output {
+    bin()
+        .args(["capacity", "--from-log"])
+        .arg(log)
+        .args(["--target", target, "-q", "--from", "100/s", "--step", "2x"])
+        .args([
+            "--step-duration",
+            "2s",
+            "--warmup",
+            "1s",
+            "--max-rate",
+            "1000/s",
+        ])
+        .args(["--threshold", "p95<30ms", "--threshold", "errors<1%"])
+        .arg("--summary-export")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn capacity_finds_two_known_limits_within_ten_percent() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = even_log(dir.path(), 3000, 10);
+    // 4 at once × 20 ms: 200/s; 12 at once × 20 ms: 600/s.
+    let cases = [(4, 200.0), (12, 600.0)];
+    let started = Instant::now();
+    let runs: Vec<_> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (n, limit))| {
+            let server = limited(*n, Duration::from_millis(20), *n);
+            let out = dir.path().join(format!("c{i}.json"));
+            let log = log.clone();
+            let limit = *limit;
+            std::thread::spawn(move || {
+                let o = capacity(&log, &format!("http://{}", server.addr), &out);
+                drop(server);
+                (o, out, limit)
+            })
+        })
+        .collect();
+    for run in runs {
+        let (o, out, limit) = run.join().unwrap();
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{stdout}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let r = read_json(&out);
+        let held = r["highest_held"].as_f64().unwrap();
+        let failed = r["first_failed"].as_f64().unwrap();
+        assert!(
+            (held - limit).abs() <= limit * 0.1,
+            "limit {limit}/s, found {held}/s (failed at {failed}/s):\n{stdout}"
+        );
+        assert!(failed > held && failed <= held * 1.1, "{held} {failed}");
+        let causes = r["causes"].as_array().unwrap();
+        assert!(
+            causes.iter().any(|c| c == "latency" || c == "errors"),
+            "the target, not the generator, failed: {causes:?}\n{stdout}"
+        );
+        for l in r["levels"].as_array().unwrap() {
+            assert!(
+                l["rate"].as_f64().unwrap() <= 1000.0,
+                "never above --max-rate"
+            );
+        }
+        assert!(stdout.contains("verdict: holds"), "{stdout}");
+    }
+    eprintln!("capacity of two servers: {:?}", started.elapsed());
+}
+
+#[test]
+fn capacity_stops_at_once_on_a_dead_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = even_log(dir.path(), 500, 10);
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = dir.path().join("c.json");
+    let started = Instant::now();
+    let o = capacity(&log, &format!("http://127.0.0.1:{port}"), &out);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let r = read_json(&out);
+    assert_eq!(r["levels"].as_array().unwrap().len(), 1);
+    assert!(
+        r["verdict"].as_str().unwrap().contains("down"),
+        "{}",
+        r["verdict"]
+    );
+}
