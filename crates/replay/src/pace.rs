@@ -213,8 +213,18 @@ impl Stepper {
             // Nothing due: the simulated clock waits.
             sim_from
         } else if let Some(t) = boundary {
-            // Counted events sharing the boundary's instant all go now (more than n).
-            let to = t.max(sim_from + 1);
+            // Counted events sharing the boundary's instant go together: now, when that
+            // comes closer to n than leaving them all to the next second.
+            let (mut before, mut upto) = (0u64, 0u64);
+            for (at, counted) in ahead.clone().take_while(|(at, _)| *at <= t) {
+                before += (counted && at < t) as u64;
+                upto += counted as u64;
+            }
+            let to = if n - before > upto - n {
+                t + 1
+            } else {
+                t.max(sim_from + 1)
+            };
             self.last_factor = Some((to - sim_from) as f64 / wall);
             to
         } else {
