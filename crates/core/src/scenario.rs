@@ -714,3 +714,34 @@ impl Scenario {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(text: &str) -> Result<Scenario, Problems> {
+        let personas = crate::persona::load(None).expect("shipped personas");
+        Scenario::from_source(
+            &Source::new("team.toml", text),
+            &Overrides::default(),
+            &personas,
+        )
+    }
+
+    #[test]
+    fn profiles_parse_and_bad_stages_name_their_line_and_field() {
+        let s = scenario("[profiles.smoke]\nstages = \"30s:0..20/s, 1m:20/s\"\n").unwrap();
+        let smoke = s.profile("smoke").unwrap();
+        assert_eq!(smoke.total_ms(), 90_000);
+        assert_eq!(smoke.stages()[1].name.as_deref(), Some("smoke"));
+        let e = s.profile("stress").unwrap_err();
+        assert!(e.fix.contains("smoke"), "{e}");
+        let e = scenario("users = 10\n\n[profiles.stress]\nstages = \"2m:0..-5/s\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("team.toml") && e.contains("profiles.stress.stages") && e.contains(":4"),
+            "{e}"
+        );
+    }
+}
