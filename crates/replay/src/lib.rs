@@ -10,6 +10,7 @@ mod error;
 pub mod mapping;
 pub mod outcome;
 pub mod pacer;
+mod series;
 pub mod source;
 pub mod stats;
 pub mod summary;
@@ -206,7 +207,10 @@ pub fn replay(
             server_side: by_kind(&stats.server_side),
         },
         groups: stats.groups(&o.mapping.tags, &phase_name),
+        by_kind: stats.by_kind(&o.mapping.tags),
+        by_event: stats.by_event(&o.mapping.tags),
         series: stats.series(),
+        series_by_kind: stats.series_by_kind(&o.mapping.tags),
         thresholds,
         socketio: driver.socketio.as_ref().map(|s| s.report()),
     };
