@@ -919,10 +919,7 @@ fn socketio_emit(
                 "a check reads the ack: it needs `ack = true`".into(),
             ));
         }
-        Some(c) => Some((
-            c.field.split('.').map(String::from).collect(),
-            serde_json::to_value(&c.equals).unwrap_or_default(),
-        )),
+        Some(c) => Some(check_of(c).map_err(|m| ("check", m))?),
     };
     Ok(Emit {
         event: event.to_string(),

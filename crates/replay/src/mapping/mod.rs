@@ -169,7 +169,7 @@ pub(crate) struct Emit {
     /// Ask for an acknowledgement and time it (else the emit is done once written).
     pub(crate) ack: bool,
     /// `field == value` on the ack's first argument, else an application error.
-    pub(crate) check: Option<(Vec<String>, Value)>,
+    pub(crate) check: Option<Check>,
     /// Indices of the listens this emit is the origin of.
     pub origins: Vec<usize>,
 }

@@ -21,7 +21,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 use simulate_core::diagnostic::Problem;
 use simulate_core::template::{Body, Ctx, Template};
 
-use crate::mapping::{Expect, HttpRequest, Mapping};
+use crate::mapping::{Expect, HttpRequest, Mapping, MissingToken};
 use crate::outcome::{ErrorClass, Outcome, Status};
 use crate::source::Due;
 use crate::tls::Tls;
@@ -31,6 +31,9 @@ pub(crate) struct Client {
     transport: Transport,
     /// The mapping's headers, sent with every request (auth included).
     headers: Vec<(HeaderName, Template)>,
+    /// Users without a token are sent without the headers that read it
+    /// (`missing_token = "anonymous"`).
+    anonymous: bool,
     timeout: Duration,
 }
 
@@ -80,6 +83,7 @@ impl Client {
         Ok(Client {
             transport,
             headers: mapping.headers.clone(),
+            anonymous: mapping.missing_token == MissingToken::Anonymous,
             timeout: mapping.timeout,
         })
     }
@@ -130,7 +134,7 @@ impl Client {
         put("x-sim-event", due.event_id());
         put("traceparent", due.traceparent());
         for (name, t) in self.headers.iter().chain(&req.headers) {
-            if ctx.token.is_none() && t.uses_token() {
+            if self.anonymous && ctx.token.is_none() && t.uses_token() {
                 continue;
             }
             put(name.as_str(), t.render(ctx));

@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::Shared;
 use super::connection::{Cmd, Hello, Secure, handshake, run};
-use super::report::{Broadcasts, Counters, Heard, at, pick};
+use super::report::{Broadcasts, Counters, Heard, pick};
 use crate::mapping::{Emit, SocketIoRequest, SocketIoSettings};
 use crate::outcome::{ErrorClass, Outcome, SocketIoDone, Status};
 use crate::source::Due;
@@ -224,7 +224,7 @@ impl Client {
             .map_err(|_| Outcome::Failed(ErrorClass::Reset))?
             .map_err(Outcome::Failed)?;
         match &e.check {
-            Some((field, want)) if answer.get(0).and_then(|a| at(a, field)) != Some(want) => {
+            Some(c) if !answer.get(0).is_some_and(|a| c.holds(a)) => {
                 Err(Outcome::Failed(ErrorClass::Application))
             }
             _ => Ok(()),

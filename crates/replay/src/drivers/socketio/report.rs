@@ -140,7 +140,7 @@ pub(super) fn pick(v: &Value, path: &[String]) -> Option<String> {
     })
 }
 
-pub(super) fn at<'a>(mut v: &'a Value, path: &[String]) -> Option<&'a Value> {
+fn at<'a>(mut v: &'a Value, path: &[String]) -> Option<&'a Value> {
     for k in path {
         v = v.get(k.as_str())?;
     }
