@@ -54,7 +54,7 @@ impl Mapping {
             );
         }
         let missing_token = c.missing_token(&raw);
-        c.http_settings_used(&raw);
+        c.settings_used(&raw);
         if !c.problems.is_empty() {
             return Err(Problems(c.problems));
         }
@@ -305,27 +305,38 @@ impl<'a> Compiler<'a> {
         policy
     }
 
-    /// `[headers]`, `bearer` and `cookie` go with HTTP requests only: refused in a
-    /// mapping that sends none.
-    fn http_settings_used(&mut self, raw: &RawMapping) {
-        let sends_http = self
-            .routes
-            .iter()
-            .any(|r| matches!(r, Route::Send(m) if m.request.protocol() == Protocol::Http));
-        if sends_http || raw.request.is_empty() {
+    /// `[headers]`, `bearer` and `cookie` go with HTTP requests, `[grpc]` with gRPC
+    /// requests: refused in a mapping that has none of them.
+    fn settings_used(&mut self, raw: &RawMapping) {
+        if raw.request.is_empty() {
             return;
         }
+        let has = |p: &str| {
+            raw.request
+                .iter()
+                .any(|r| r.protocol.as_deref().unwrap_or("http") == p)
+        };
         let auth = FieldPath::root().key("auth");
-        for (at, set) in [
-            (FieldPath::root().key("headers"), !raw.headers.is_empty()),
-            (auth.key("bearer"), raw.auth.bearer.is_some()),
-            (auth.key("cookie"), raw.auth.cookie.is_some()),
+        let http_only = "remove it (gRPC metadata and Socket.IO handshakes carry x-sim-event and traceparent only)";
+        for (at, set, needs) in [
+            (
+                FieldPath::root().key("headers"),
+                !raw.headers.is_empty(),
+                "http",
+            ),
+            (auth.key("bearer"), raw.auth.bearer.is_some(), "http"),
+            (auth.key("cookie"), raw.auth.cookie.is_some(), "http"),
+            (FieldPath::root().key("grpc"), raw.grpc.is_some(), "grpc"),
         ] {
-            if set {
+            if set && !has(needs) {
                 self.bad(
                     at,
-                    "this goes with HTTP requests, and the mapping sends none",
-                    "remove it (gRPC metadata and Socket.IO handshakes carry x-sim-event and traceparent only)",
+                    format!("this goes with {needs} requests, and the mapping has none"),
+                    if needs == "http" {
+                        http_only
+                    } else {
+                        "remove [grpc], or add a request with `protocol = \"grpc\"`"
+                    },
                 );
             }
         }
@@ -1096,6 +1107,29 @@ mod tests {
         assert_eq!(
             p[4].3,
             "remove `method` (it belongs to http and grpc requests)"
+        );
+        // Tables for a protocol the mapping does not send.
+        let p = problems(
+            "[headers]\nx-a = \"1\"\n[grpc]\n[socketio]\n\n[[request]]\nevent = \"gift.created\"\nprotocol = \"socketio\"\nemit = \"gift\"\n",
+        );
+        let at: Vec<(Option<usize>, &str, &str)> = p
+            .iter()
+            .map(|(l, f, m, _)| (*l, f.as_str(), m.as_str()))
+            .collect();
+        assert_eq!(
+            at,
+            [
+                (
+                    Some(1),
+                    "headers",
+                    "this goes with http requests, and the mapping has none"
+                ),
+                (
+                    Some(3),
+                    "grpc",
+                    "this goes with grpc requests, and the mapping has none"
+                ),
+            ]
         );
         // A check on HTTP is a dotted path into the JSON answer.
         let m = Mapping::from_source(
