@@ -7,14 +7,17 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
+use axum::body::Body;
 use axum::http::HeaderMap;
+use axum::response::Response;
 use serde_json::json;
 
 use crate::common::{read_json, replay_log};
 use crate::replay::{Server, even_log};
 
-/// An axum server answering every request with `{"ok": true, "data": {"n": 1}}`,
-/// recording each request's authorization header.
+/// An axum server answering every request with `{"ok": true, "data": {"n": 1}}`, with a
+/// length to even users and chunked to odd ones, recording each request's authorization
+/// header.
 struct JsonServer {
     url: String,
     auth: Arc<Mutex<Vec<Option<String>>>>,
@@ -34,7 +37,24 @@ fn json_server() -> JsonServer {
                 .and_then(|v| v.to_str().ok())
                 .map(String::from);
             seen.lock().unwrap().push(a);
-            axum::Json(json!({"ok": true, "data": {"n": 1}}))
+            let user: u32 = headers["x-sim-event"].to_str().unwrap()[1..]
+                .split('/')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            let body = json!({"ok": true, "data": {"n": 1}}).to_string();
+            let body = if user % 2 == 0 {
+                Body::from(body)
+            } else {
+                let (a, b) = body.split_at(9);
+                let parts = [a.to_string(), b.to_string()].map(|p| Ok::<_, std::io::Error>(p));
+                Body::from_stream(futures_util::stream::iter(parts))
+            };
+            Response::builder()
+                .header("content-type", "application/json")
+                .body(body)
+                .unwrap()
         }
     });
     rt.spawn(async move { axum::serve(listener, app).await });
@@ -52,9 +72,10 @@ fn http_checks_read_the_json_answer_and_failures_are_app_errors() {
     let dir = tempfile::tempdir().unwrap();
     let log = even_log(dir.path(), 6, 2);
     let server = json_server();
-    for (check, ok) in [
-        (r#"{ field = "ok", equals = false }"#, false),
-        (r#"{ field = "data.n", equals = 1 }"#, true),
+    for (check, ok, http2) in [
+        (r#"{ field = "ok", equals = false }"#, false, false),
+        (r#"{ field = "data.n", equals = 1 }"#, true, false),
+        (r#"{ field = "data.n", equals = 1 }"#, true, true),
     ] {
         let mapping = write(
             dir.path(),
@@ -63,6 +84,7 @@ fn http_checks_read_the_json_answer_and_failures_are_app_errors() {
         );
         let out = dir.path().join("s.json");
         let o = replay_log(&log, &mapping, &server.url, "20x")
+            .args(http2.then_some("--http2"))
             .arg("--summary-export")
             .arg(&out)
             .output()
@@ -88,7 +110,7 @@ fn http_checks_read_the_json_answer_and_failures_are_app_errors() {
             assert!(table.contains("other errors: app 6"), "{table}");
         }
     }
-    assert_eq!(server.auth.lock().unwrap().len(), 12);
+    assert_eq!(server.auth.lock().unwrap().len(), 18);
 }
 
 #[test]
