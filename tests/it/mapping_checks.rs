@@ -48,7 +48,7 @@ fn json_server() -> JsonServer {
                 Body::from(body)
             } else {
                 let (a, b) = body.split_at(9);
-                let parts = [a.to_string(), b.to_string()].map(|p| Ok::<_, std::io::Error>(p));
+                let parts = [a.to_string(), b.to_string()].map(Ok::<_, std::io::Error>);
                 Body::from_stream(futures_util::stream::iter(parts))
             };
             Response::builder()
