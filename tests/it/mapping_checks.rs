@@ -191,6 +191,7 @@ fn props_an_event_kind_lacks_and_missing_inputs_are_refused_before_traffic() {
     assert_eq!(s["totals"]["no_token"], 19);
     assert_eq!(s["totals"]["sent"], 1);
     assert_eq!(s["skipped"]["no_token"]["stat.updated"], 19);
+    crate::common::conforms::<simulate_replay::summary::Summary>(&s, "replay-summary.v1.json");
     let table = String::from_utf8_lossy(&o.stdout);
     assert!(table.contains("19 without a token"), "{table}");
 }

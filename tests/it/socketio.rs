@@ -602,6 +602,7 @@ fn only_figures_that_exist(s: &Value, table: &str) {
     let l = &s["socketio"]["listen"][0];
     let keys: Vec<&String> = l.as_object().unwrap().keys().collect();
     assert_eq!(keys, ["event", "origin", "received"], "{l}");
+    crate::common::conforms::<simulate_replay::summary::Summary>(s, "replay-summary.v1.json");
     let line = table
         .lines()
         .find(|l| l.trim_start().starts_with("gift:available:"))
