@@ -169,6 +169,16 @@ fn props_an_event_kind_lacks_and_missing_inputs_are_refused_before_traffic() {
         "{err}"
     );
     assert!(err.contains("missing_token = \"skip\""), "{err}");
+    // A token file no template reads (the braces forgotten) does nothing: refused.
+    let err = refused(&write(
+        dir.path(),
+        "u.toml",
+        "[auth]\ntokens_file = \"tokens.json\"\nbearer = \"token\"\n\n[[request]]\nevent = \"stat.updated\"\npath = \"/s\"\n",
+    ));
+    assert!(
+        err.contains("u.toml:2: field `auth.tokens_file`: no template reads the tokens"),
+        "{err}"
+    );
     assert!(server.arrivals().is_empty(), "nothing sent on bad input");
 
     // skip: only u3's request goes out; the others are counted as skipped.

@@ -53,6 +53,13 @@ impl Mapping {
                 "add `tokens_file = \"tokens.json\"` under [auth]",
             );
         }
+        if tokens.is_some() && !c.uses_token {
+            c.bad(
+                FieldPath::root().key("auth").key("tokens_file"),
+                "no template reads the tokens: `{token}` is not used",
+                "read it where it goes, like bearer = \"{token}\" (with the braces), or remove tokens_file",
+            );
+        }
         let missing_token = c.missing_token(&raw);
         c.settings_used(&raw);
         if !c.problems.is_empty() {
@@ -326,6 +333,7 @@ impl<'a> Compiler<'a> {
             ),
             (auth.key("bearer"), raw.auth.bearer.is_some(), "http"),
             (auth.key("cookie"), raw.auth.cookie.is_some(), "http"),
+            (FieldPath::root().key("http2"), raw.http2, "http"),
             (FieldPath::root().key("grpc"), raw.grpc.is_some(), "grpc"),
         ] {
             if set && !has(needs) {
