@@ -382,7 +382,7 @@ pub fn preset(name: &str, tags: &[String]) -> Result<Vec<String>, Problem> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::Outcome;
+    use crate::outcome::{Outcome, Status};
     use crate::stats::Waits;
     use std::time::{Duration, Instant};
 
@@ -464,15 +464,21 @@ mod tests {
         for i in 0..100u64 {
             let done = t0 + Duration::from_millis(if i < 90 { 10 } else { 3000 });
             let out = if i < 98 {
-                Outcome::Ok(200)
+                Outcome::Ok(Status::Http(200))
             } else {
-                Outcome::Status(500)
+                Outcome::Status(Status::Http(500))
             };
             s.sent(2 * i, key(0), t0, t0, false);
             s.done(2 * i, t0, done, Waits::default(), out);
             s.sent(2 * i + 1, key(1), t0, t0, false);
             let five = t0 + Duration::from_millis(5);
-            s.done(2 * i + 1, t0, five, Waits::default(), Outcome::Ok(200));
+            s.done(
+                2 * i + 1,
+                t0,
+                five,
+                Waits::default(),
+                Outcome::Ok(Status::Http(200)),
+            );
         }
         let check = |t: &str| Threshold::parse(t, &n).unwrap().check(&s);
         assert!(!check("p95{kind:read}<1200ms").1);
@@ -509,14 +515,20 @@ mod tests {
         s.sent(3, key(0), t0, t0, false);
         s.chain_waiting(2);
         s.chain_waiting(3);
-        s.done(1, t0, t0 + ms(300), Waits::default(), Outcome::Ok(200));
+        s.done(
+            1,
+            t0,
+            t0 + ms(300),
+            Waits::default(),
+            Outcome::Ok(Status::Http(200)),
+        );
         s.chain_left(2, t0 + ms(300));
         s.done(
             2,
             t0 + ms(300),
             t0 + ms(305),
             Waits::default(),
-            Outcome::Ok(200),
+            Outcome::Ok(Status::Http(200)),
         );
         assert_eq!(s.abandon(t0 + ms(1000)), 1);
         let check = |t: &str| Threshold::parse(t, &n).unwrap().check(&s);
