@@ -3,11 +3,13 @@
 mod capacity;
 mod cli;
 mod common;
+mod figures;
 mod fuzz;
 #[path = "../support/gift_app.rs"]
 mod gift_app;
 mod grpc;
 mod load;
+mod mapping_checks;
 mod personas;
 mod replay;
 mod safety;

@@ -12,6 +12,7 @@ pub mod mapping;
 pub mod outcome;
 pub mod pace;
 pub mod pacer;
+mod series;
 pub mod source;
 pub mod stats;
 pub mod summary;
@@ -147,19 +148,8 @@ pub fn replay(
     let stats = Arc::new(Mutex::new(Stats::new(Instant::now())));
     let live = Arc::new(Live::default());
     let view = o.watch.map(|watch| {
-        let (stats, live) = (Arc::clone(&stats), Arc::clone(&live));
-        let driver = Arc::clone(&driver);
-        rt.spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(250));
-            loop {
-                tick.tick().await;
-                let figures = live
-                    .started
-                    .get()
-                    .map(|t0| live_figures(&stats, &live, *t0, &driver));
-                watch(figures.as_ref());
-            }
-        })
+        let watched = (Arc::clone(&stats), Arc::clone(&live), Arc::clone(&driver));
+        rt.spawn(show_live(watch, watched))
     });
     let aborted: Arc<OnceLock<Abort>> = Arc::default();
     let judge = o.abort_on_fail.then(|| {
@@ -227,6 +217,7 @@ pub fn replay(
             abandoned,
             unmapped: stats.unmapped.iter().sum(),
             server_side: stats.server_side.iter().sum(),
+            no_token: stats.no_token.iter().sum(),
             scheduled_per_s: per_s(stats.scheduled),
             achieved_per_s: per_s(total.count() - abandoned),
         },
@@ -235,10 +226,14 @@ pub fn replay(
         skipped: Skipped {
             unmapped: by_kind(&stats.unmapped),
             server_side: by_kind(&stats.server_side),
+            no_token: by_kind(&stats.no_token),
         },
         groups: stats.groups(&o.mapping.tags, &phase_name),
         stages: stats.stage_groups(&o.mapping.tags, &stage_name),
+        by_kind: stats.by_kind(&o.mapping.tags),
+        by_event: stats.by_event(&o.mapping.tags),
         series: stats.series(),
+        series_by_kind: stats.series_by_kind(&o.mapping.tags),
         thresholds,
         socketio: driver.socketio.as_ref().map(|s| s.report()),
     };
@@ -263,6 +258,22 @@ fn runtime(io_threads: Option<usize>) -> Result<tokio::runtime::Runtime, ReplayE
         .thread_name("replay")
         .build()
         .map_err(|e| ReplayError::Failed(format!("cannot start the runtime: {e}")))
+}
+
+/// Calls the live view's `watch` every 250 ms with the figures of the moment.
+async fn show_live(
+    watch: Watch,
+    (stats, live, driver): (Arc<Mutex<Stats>>, Arc<Live>, Arc<Driver>),
+) {
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tick.tick().await;
+        let figures = live
+            .started
+            .get()
+            .map(|t0| live_figures(&stats, &live, *t0, &driver));
+        watch(figures.as_ref());
+    }
 }
 
 /// How often `--abort-on-fail` looks at the figures.
