@@ -3,17 +3,24 @@
 # reference target (`simulate serve`, its own process on this machine): the achieved rate
 # of every 10 s window against the target, scheduler lag, and where a stage change lands.
 # Not a test: it prints numbers. Usage: bash scripts/bench-rate.sh [rate] [seconds]
+# (PROFILE=debug uses the debug build, when a release build costs too much CPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RATE=${1:-2000}
 SECS=${2:-60}
-cargo build --release --quiet
-BIN=$PWD/target/release/simulate
+if [ "${PROFILE:-release}" = debug ]; then
+  cargo build --quiet
+  BIN=$PWD/target/debug/simulate
+else
+  cargo build --release --quiet
+  BIN=$PWD/target/release/simulate
+fi
 WORK=$(mktemp -d)
 "$BIN" serve --listen 127.0.0.1:18471 > "$WORK/serve.out" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 sleep 1
+echo "build: ${PROFILE:-release}; load average: $(cut -d" " -f1-3 /proc/loadavg)"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo
 echo "== --rate ${RATE}/s for ${SECS} s (default world from 8h, the shipped mapping)"
