@@ -230,6 +230,8 @@ impl Stepper {
         } else {
             let last = last?;
             debug_assert!(exhausted, "the step was given too few events ahead");
+            // No next counted event in sight: the last factor goes on (or, before any,
+            // everything left plays now).
             match self.last_factor {
                 Some(f) => sim_from + ((f * wall).round() as i64).max(1),
                 None => last + 1,
