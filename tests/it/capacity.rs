@@ -101,6 +101,10 @@ fn capacity_finds_two_known_limits_within_ten_percent() {
             String::from_utf8_lossy(&o.stderr)
         );
         let r = read_json(&out);
+        crate::common::conforms::<simulate_replay::capacity::CapacityReport>(
+            &r,
+            "capacity.v1.json",
+        );
         let held = r["highest_held"].as_f64().unwrap();
         let failed = r["first_failed"].as_f64().unwrap();
         assert!(
@@ -149,6 +153,7 @@ fn capacity_stops_at_once_on_a_dead_target() {
         started.elapsed()
     );
     let r = read_json(&out);
+    crate::common::conforms::<simulate_replay::capacity::CapacityReport>(&r, "capacity.v1.json");
     assert_eq!(r["levels"].as_array().unwrap().len(), 1);
     assert!(
         r["verdict"].as_str().unwrap().contains("down"),
