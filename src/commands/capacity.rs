@@ -3,16 +3,18 @@
 //! the verdict (src/exit.rs).
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use simulate_core::diagnostic::Problem;
 use simulate_core::units::load::{Rate, Stages, parse_rate};
 use simulate_core::units::parse_duration;
 use simulate_replay::capacity::{CAPACITY_SCHEMA, CapacityReport, Cause, Level, Search, level};
+use simulate_replay::mapping::Mapping;
 use simulate_replay::pace::{Counted, Curve, Target};
 
 use super::load::{Mode, Pacing};
 use super::replay::{Run, load_mapping, make_summary_folder};
-use crate::cli::CapacityArgs;
+use crate::cli::{CapacityArgs, ReplayArgs};
 use crate::console::capacity::{level_line, table};
 use crate::exit;
 
@@ -165,16 +167,29 @@ pub fn capacity(a: CapacityArgs) -> anyhow::Result<i32> {
     let (mut shown, mut texts) = (String::new(), Vec::new());
     let interrupts = super::replay_interrupts();
     let mut interrupted = false;
+    let window = Advance::new(&args);
     while let Some(rate) = search.next() {
         let pacing = plan.pacing(rate);
-        let run = Run {
-            args: &args,
-            pacing: &pacing,
-            mapping: Arc::clone(&mapping),
-            only_stage: Some(2),
-            live: false,
+        let (report, target) = match run_level(&args, &pacing, &mapping, &interrupts) {
+            // The window moved past the world's end: from its start again.
+            Err(_) if window.advanced(&args) => {
+                window.rewind(&mut args);
+                run_level(&args, &pacing, &mapping, &interrupts)?
+            }
+            r => r?,
         };
-        let (report, target) = run.go(interrupts.clone())?;
+        let planned = rate * (plan.warmup_ms + plan.step_ms) as f64 / 1000.0;
+        let (report, target) = if !report.interrupted
+            && report.aborted.is_none()
+            && (report.summary.totals.sent as f64) < planned * 0.97
+            && window.advanced(&args)
+        {
+            // The rest of the window ran out of events: the level again from its start.
+            window.rewind(&mut args);
+            run_level(&args, &pacing, &mapping, &interrupts)?
+        } else {
+            (report, target)
+        };
         shown = target;
         texts = report.summary.config.thresholds.clone();
         let l = level(rate, &report.summary, MEASURE, plan.step_ms as f64 / 1000.0);
@@ -197,6 +212,7 @@ pub fn capacity(a: CapacityArgs) -> anyhow::Result<i32> {
         if down {
             break;
         }
+        window.past(&mut args, &report.summary);
     }
     let r = report(&plan, shown, mapping.name.clone(), texts, levels, &search);
     out!("{}", table(&r));
@@ -215,6 +231,66 @@ pub fn capacity(a: CapacityArgs) -> anyhow::Result<i32> {
     } else {
         exit::OK
     })
+}
+
+type Interrupts = (Arc<AtomicBool>, Arc<AtomicBool>);
+
+/// One level, quietly.
+fn run_level(
+    args: &ReplayArgs,
+    pacing: &Pacing,
+    mapping: &Arc<Mapping>,
+    interrupts: &Interrupts,
+) -> anyhow::Result<(simulate_replay::Report, String)> {
+    let run = Run {
+        args,
+        pacing,
+        mapping: Arc::clone(mapping),
+        only_stage: Some(2),
+        live: false,
+    };
+    run.go(interrupts.clone())
+}
+
+/// Each level goes on in the timeline where the last one stopped, so the target sees
+/// new events (a target that de-duplicates by `x-sim-event` would answer repeats
+/// faster); back to the window's start when the rest runs out.
+struct Advance {
+    first: Option<String>,
+    /// The window's right side as given (empty: to the end).
+    to: String,
+}
+
+impl Advance {
+    fn new(args: &ReplayArgs) -> Advance {
+        let to = args
+            .window
+            .as_deref()
+            .and_then(|w| w.split_once(".."))
+            .map_or(String::new(), |(_, b)| b.to_string());
+        Advance {
+            first: args.window.clone(),
+            to,
+        }
+    }
+
+    fn advanced(&self, args: &ReplayArgs) -> bool {
+        args.window != self.first
+    }
+
+    fn rewind(&self, args: &mut ReplayArgs) {
+        args.window = self.first.clone();
+    }
+
+    /// The next level starts where `s` stopped: its last second's start plus a second at
+    /// its factor.
+    fn past(&self, args: &mut ReplayArgs, s: &simulate_replay::summary::Summary) {
+        let last = s.series.iter().rev().find_map(|x| x.sim_ms.zip(x.factor));
+        if let Some((sim_ms, factor)) = last {
+            let next = sim_ms + (factor * 1000.0).ceil() as i64;
+            args.window = Some(format!("{next}ms..{}", self.to));
+        }
+    }
 }
 
 /// The search's result as the report: levels in the order tried, the verdict.

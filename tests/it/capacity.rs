@@ -48,7 +48,8 @@ fn limited(n: usize, service: Duration, queue: usize) -> Limited {
     Limited { addr, _rt: rt }
 }
 
-/// `capacity` from 100/s by doubling, 1 s of warm-up and 2 s measured per level.
+/// `capacity` from 100/s by doubling, 1 s of warm-up and 2 s measured per level; the
+/// thresholds near the service time (20 ms): p95 under twice it, errors under 1 %.
 fn capacity(log: &std::path::Path, target: &str, out: &std::path::Path) -> std::process::Output {
     bin()
         .args(["capacity", "--from-log"])
@@ -62,7 +63,7 @@ fn capacity(log: &std::path::Path, target: &str, out: &std::path::Path) -> std::
             "--max-rate",
             "1000/s",
         ])
-        .args(["--threshold", "p95<30ms", "--threshold", "errors<1%"])
+        .args(["--threshold", "p95<40ms", "--threshold", "errors<1%"])
         .arg("--summary-export")
         .arg(out)
         .output()
@@ -80,7 +81,7 @@ fn capacity_finds_two_known_limits_within_ten_percent() {
         .iter()
         .enumerate()
         .map(|(i, (n, limit))| {
-            let server = limited(*n, Duration::from_millis(20), *n);
+            let server = limited(*n, Duration::from_millis(20), 2 * *n);
             let out = dir.path().join(format!("c{i}.json"));
             let log = log.clone();
             let limit = *limit;
