@@ -230,6 +230,10 @@ pub struct ReplayArgs {
     /// Threads for the network I/O [default: CPU count − 1, at least 1; the pacer has its own]
     #[arg(long, value_name = "N")]
     pub io_threads: Option<usize>,
+    /// Size the world so that N sessions are open at once at the window's busiest instant
+    /// (replaces --users; docs/REPLAY.md "Concurrency")
+    #[arg(long, value_name = "N", conflicts_with_all = ["users", "from_log"])]
+    pub concurrency: Option<u64>,
     /// No live view
     #[arg(long, short)]
     pub quiet: bool,

@@ -131,7 +131,7 @@ fn log_phases(log: &Path) -> (Phases, Option<String>) {
 /// world that long, in whole days: the days before it are the same events whatever the
 /// length (docs/REPLAY.md). A world shorter than a day is its own world (its launch users
 /// arrive over its span), so only a span, never a window, makes one.
-fn replay_world(args: &ReplayArgs) -> anyhow::Result<(Vec<Persona>, Scenario)> {
+pub(crate) fn replay_world(args: &ReplayArgs) -> anyhow::Result<(Vec<Persona>, Scenario)> {
     let given = &args.world;
     let loaded = load_world(given)?;
     let to = match &args.window {
@@ -187,11 +187,24 @@ fn seeded_warnings(db: &str, args: &ReplayArgs, window: Window) -> anyhow::Resul
     Ok(out)
 }
 
-pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
+pub fn replay(mut args: ReplayArgs) -> anyhow::Result<i32> {
     let pace = Pace::from_args(&args)?;
     let mapping = load_mapping(&args)?;
     let to = Destinations::resolve(&args, &mapping)?;
     let tls = tls_from(args.ca_cert.as_deref())?;
+    // Sized after the mapping and targets are checked: sizing simulates a few worlds.
+    let sized = match args.concurrency {
+        Some(n) => {
+            let found = super::concurrency::size(&args, n)?;
+            args.world.users = Some(found.chosen.users);
+            let (record, line) = super::concurrency::record(&found);
+            if !args.quiet {
+                eprintln!("{line}");
+            }
+            Some(record)
+        }
+        None => None,
+    };
     let source = match &args.from_log {
         Some(log) => log_source(&args, log)?,
         None => engine_source(&args)?,
@@ -226,6 +239,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
         connections: args.connections,
         http2: args.http2 || mapping.http2,
         thresholds: texts,
+        concurrency: sized,
     };
     let view = LiveView::new(args.quiet);
     let opts = Options {

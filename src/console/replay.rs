@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use simulate_replay::stats::ms;
-use simulate_replay::summary::{GroupFigures, SocketIoReport, Summary};
+use simulate_replay::summary::{
+    ConcurrencySizing, GroupFigures, SessionsOpen, SocketIoReport, Summary,
+};
 use simulate_replay::{LiveFigures, Watch};
 
 /// The live view: a spinner whose message is the live line.
@@ -77,6 +79,7 @@ fn live_line(f: &LiveFigures, epoch: i64) -> String {
         },
         f.late,
     );
+    line.push_str(&format!(" · sessions {}", f.sessions_open));
     if let Some(n) = f.sockets_open {
         line.push_str(&format!(" · sockets {n}"));
     }
@@ -107,6 +110,9 @@ pub(crate) fn table(s: &Summary, target: &str) -> String {
     out.push_str(&group_row(["ALL", "", ""], &s.overall));
     if let Some(socketio) = &s.socketio {
         out.push_str(&socketio_lines(socketio));
+    }
+    if let Some(o) = &s.sessions_open {
+        out.push_str(&sessions_line(o, s.config.concurrency.as_ref()));
     }
     let lag = s.scheduler_lag_ms.as_ref();
     out.push_str(&format!(
@@ -182,6 +188,24 @@ fn group_row(tags: [&str; 3], g: &GroupFigures) -> String {
             ms1(l.map(|l| l.max)),
             ms1(g.service_ms.as_ref().map(|s| s.p99)),
         ],
+    )
+}
+
+/// Sessions open at once in the timeline sent, and the `--concurrency` target if given.
+fn sessions_line(o: &SessionsOpen, sized: Option<&ConcurrencySizing>) -> String {
+    let target = sized.map_or(String::new(), |c| {
+        format!(
+            " (--concurrency {}: {} users, {} at the window's peak)",
+            c.target, c.users, c.peak
+        )
+    });
+    format!(
+        "sessions open at once: peak {} at t = {} · median {} · {} at the window's start, {} at its end{target}\n",
+        o.peak,
+        simulate_core::units::timeline_clock(o.peak_at_ms),
+        o.median,
+        o.at_start,
+        o.at_end
     )
 }
 

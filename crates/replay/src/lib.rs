@@ -79,6 +79,8 @@ pub struct LiveFigures {
     pub late: u64,
     /// Socket.IO connections open now, when the mapping has `[socketio]`.
     pub sockets_open: Option<usize>,
+    /// Sessions open at once in the timeline sent so far.
+    pub sessions_open: u64,
 }
 
 pub struct Report {
@@ -117,16 +119,19 @@ pub fn replay(
     // Ctrl-C stops the source too: the pacer then finds the channel closed.
     let feed_stop = Arc::clone(&stop);
     let phases = o.phases.clone();
+    let live = Arc::new(Live::default());
+    let before = source::Before(Arc::clone(&live));
     let producer = std::thread::Builder::new()
         .name("timeline".into())
         .spawn(move || match o.feed {
-            Feed::Engine(engine) => source::from_engine(*engine, window, phases, tx, &feed_stop),
-            Feed::Log(path) => source::from_log(&path, window, &phases, tx, &feed_stop),
+            Feed::Engine(engine) => {
+                source::from_engine(*engine, window, phases, (tx, before), &feed_stop)
+            }
+            Feed::Log(path) => source::from_log(&path, window, &phases, (tx, before), &feed_stop),
         })
         .map_err(|e| ReplayError::Failed(format!("cannot start the timeline thread: {e}")))?;
 
     let stats = Arc::new(Mutex::new(Stats::new(Instant::now())));
-    let live = Arc::new(Live::default());
     let view = o.watch.map(|watch| {
         let (stats, live) = (Arc::clone(&stats), Arc::clone(&live));
         let driver = Arc::clone(&driver);
@@ -178,6 +183,8 @@ pub fn replay(
     let wall = ended.wall.as_secs_f64().max(1e-9);
     let per_s = |n: u64| (n as f64 / wall * 10.0).round() / 10.0;
     let phase_name = |p: u8| o.phases.name(p).to_string();
+    let series = stats.series();
+    let sessions_open = stats.sessions_figures(&series);
     let summary = Summary {
         schema: SUMMARY_SCHEMA.into(),
         version: env!("CARGO_PKG_VERSION").into(),
@@ -206,9 +213,10 @@ pub fn replay(
             server_side: by_kind(&stats.server_side),
         },
         groups: stats.groups(&o.mapping.tags, &phase_name),
-        series: stats.series(),
+        series,
         thresholds,
         socketio: driver.socketio.as_ref().map(|s| s.report()),
+        sessions_open,
     };
     Ok(Report {
         summary,
@@ -245,5 +253,6 @@ fn live_figures(stats: &Mutex<Stats>, live: &Live, t0: Instant, driver: &Driver)
         errors,
         late: s.late,
         sockets_open: driver.socketio.as_ref().map(|c| c.open_now()),
+        sessions_open: live.sessions_open.load(Ordering::Relaxed).max(0) as u64,
     }
 }

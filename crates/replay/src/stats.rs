@@ -16,7 +16,7 @@ use simulate_core::timeline::EVENT_KINDS;
 
 use crate::mapping::Protocol;
 use crate::outcome::{ErrorClass, Outcome};
-use crate::summary::{self, GroupFigures, Histograms, Percentiles, Tags};
+use crate::summary::{self, GroupFigures, Histograms, Percentiles, SessionsOpen, Tags};
 
 /// Microseconds: the unit every histogram records.
 fn us(d: Duration) -> u64 {
@@ -147,6 +147,8 @@ struct Second {
     completed: u32,
     errors: u32,
     p95_us: Option<u64>,
+    /// The most sessions open at once in this second, when a session event fell in it.
+    sessions_open: Option<u64>,
 }
 
 /// What a request waited for before it went out; either makes it late.
@@ -181,6 +183,19 @@ pub(crate) struct Stats {
     /// Requests sent and not yet answered, by the pacer's id: what is left at the end was
     /// abandoned.
     open: HashMap<u64, Open>,
+    /// Sessions open at once, as the pacer handed session events out.
+    pub(crate) sessions: SessionCount,
+}
+
+/// Sessions open at once in the timeline sent: the start, the peak and the last count.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct SessionCount {
+    /// Whether any session event was handed out.
+    pub(crate) seen: bool,
+    pub(crate) at_start: u64,
+    pub(crate) peak: u64,
+    pub(crate) peak_at_ms: i64,
+    pub(crate) now: u64,
 }
 
 /// A request out: its group, when it was due and when it left.
@@ -208,7 +223,44 @@ impl Stats {
             seconds: Vec::new(),
             current: (0, Histogram::new(2).expect("valid")),
             open: HashMap::new(),
+            sessions: SessionCount::default(),
         }
+    }
+
+    /// A session event handed out at `intended` (timeline `t_ms`), leaving `open` open.
+    pub(crate) fn sessions_open(&mut self, intended: Instant, t_ms: i64, open: u64) {
+        let c = &mut self.sessions;
+        if !c.seen {
+            c.seen = true;
+            c.peak = c.at_start;
+        }
+        c.now = open;
+        if open > c.peak {
+            c.peak = open;
+            c.peak_at_ms = t_ms;
+        }
+        let s = self.second(intended);
+        s.sessions_open = Some(s.sessions_open.map_or(open, |m| m.max(open)));
+    }
+
+    /// Sessions open over the run, `None` when no session event was handed out.
+    pub(crate) fn sessions_figures(&self, series: &[summary::Second]) -> Option<SessionsOpen> {
+        let c = &self.sessions;
+        if !c.seen {
+            return None;
+        }
+        let mut per_second: Vec<u64> = series.iter().filter_map(|s| s.sessions_open).collect();
+        per_second.sort_unstable();
+        Some(SessionsOpen {
+            at_start: c.at_start,
+            peak: c.peak,
+            peak_at_ms: c.peak_at_ms,
+            median: per_second
+                .get(per_second.len() / 2)
+                .copied()
+                .unwrap_or(c.now),
+            at_end: c.now,
+        })
     }
 
     fn second(&mut self, at: Instant) -> &mut Second {
@@ -371,16 +423,24 @@ impl Stats {
     /// The per-second series, closing the current second first.
     pub(crate) fn series(&mut self) -> Vec<summary::Second> {
         self.roll();
+        // A second without session events holds the count the last one left.
+        let mut open = self.sessions.seen.then_some(self.sessions.at_start);
         self.seconds
             .iter()
             .enumerate()
-            .map(|(i, s)| summary::Second {
-                t_s: i as u64,
-                scheduled: s.scheduled,
-                sent: s.sent,
-                completed: s.completed,
-                errors: s.errors,
-                p95_ms: s.p95_us.map(ms),
+            .map(|(i, s)| {
+                if s.sessions_open.is_some() {
+                    open = s.sessions_open;
+                }
+                summary::Second {
+                    t_s: i as u64,
+                    scheduled: s.scheduled,
+                    sent: s.sent,
+                    completed: s.completed,
+                    errors: s.errors,
+                    p95_ms: s.p95_us.map(ms),
+                    sessions_open: open,
+                }
             })
             .collect()
     }

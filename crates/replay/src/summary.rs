@@ -30,6 +30,9 @@ pub struct Summary {
     /// Present when the mapping has `[socketio]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub socketio: Option<SocketIoReport>,
+    /// Sessions open at once; absent when the timeline sent has no session events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions_open: Option<SessionsOpen>,
 }
 
 /// What was asked for, secrets masked.
@@ -48,6 +51,38 @@ pub struct ReplayConfig {
     pub connections: Option<usize>,
     pub http2: bool,
     pub thresholds: Vec<String>,
+    /// `--concurrency N`: how the world was sized; absent without the flag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<ConcurrencySizing>,
+}
+
+/// `--concurrency N`: the users chosen so that N sessions are open at the window's peak.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConcurrencySizing {
+    /// N as asked.
+    pub target: u64,
+    pub users: u32,
+    /// Sessions open at the busiest instant of the window with `users`.
+    pub peak: u64,
+    /// That instant, in timeline ms.
+    pub peak_at_ms: i64,
+    /// Every size simulated, in order: `[users, peak]`.
+    pub tried: Vec<[u64; 2]>,
+}
+
+/// Sessions open at once in the timeline sent (`session.started` − `session.ended`),
+/// counted as the pacer hands events out: the concurrency the target saw.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionsOpen {
+    /// Open when the window began (sessions started before it).
+    pub at_start: u64,
+    pub peak: u64,
+    /// When the peak was first reached, in timeline ms.
+    pub peak_at_ms: i64,
+    /// Median over the run's seconds of each second's highest count.
+    pub median: u64,
+    /// Open when the last event was sent.
+    pub at_end: u64,
 }
 
 /// Where the events came from.
@@ -176,6 +211,10 @@ pub struct Second {
     pub completed: u32,
     pub errors: u32,
     pub p95_ms: Option<f64>,
+    /// The most sessions open at once during this second (a second without session
+    /// events carries the figure of the one before); absent when the timeline has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions_open: Option<u64>,
 }
 
 /// One threshold and whether it held.
