@@ -3,10 +3,12 @@
 mod cli;
 mod common;
 mod concurrency;
+mod figures;
 mod fuzz;
 #[path = "../support/gift_app.rs"]
 mod gift_app;
 mod grpc;
+mod mapping_checks;
 mod personas;
 mod replay;
 mod safety;

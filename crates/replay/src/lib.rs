@@ -10,6 +10,7 @@ mod error;
 pub mod mapping;
 pub mod outcome;
 pub mod pacer;
+mod series;
 pub mod source;
 pub mod stats;
 pub mod summary;
@@ -177,18 +178,43 @@ pub fn replay(
     if let Some(socketio) = &driver.socketio {
         stats.fanout = socketio.fanouts();
     }
-    let thresholds: Vec<Verdict> = o.thresholds.iter().map(|t| t.verdict(&stats)).collect();
+    let asked = Asked {
+        thresholds: &o.thresholds,
+        phases: &o.phases,
+        tags: &o.mapping.tags,
+        config: o.config,
+    };
+    Ok(summarize(&mut stats, abandoned, asked, &ended, &driver))
+}
+
+/// What the run was asked for, as the summary needs it.
+struct Asked<'a> {
+    thresholds: &'a [Threshold],
+    phases: &'a Phases,
+    tags: &'a [String],
+    config: ReplayConfig,
+}
+
+/// The summary of a finished run: thresholds judged, figures gathered from the stats.
+fn summarize(
+    stats: &mut Stats,
+    abandoned: u64,
+    asked: Asked<'_>,
+    ended: &pacer::Ended,
+    driver: &Driver,
+) -> Report {
+    let thresholds: Vec<Verdict> = asked.thresholds.iter().map(|t| t.verdict(stats)).collect();
     let failed = thresholds.iter().filter(|v| !v.ok).count();
     let total = stats.total();
     let wall = ended.wall.as_secs_f64().max(1e-9);
     let per_s = |n: u64| (n as f64 / wall * 10.0).round() / 10.0;
-    let phase_name = |p: u8| o.phases.name(p).to_string();
+    let phase_name = |p: u8| asked.phases.name(p).to_string();
     let series = stats.series();
     let sessions_open = stats.sessions_figures(&series);
     let summary = Summary {
         schema: SUMMARY_SCHEMA.into(),
         version: env!("CARGO_PKG_VERSION").into(),
-        config: o.config,
+        config: asked.config,
         interrupted: ended.interrupted,
         wall_seconds: (wall * 1000.0).round() / 1000.0,
         totals: Totals {
@@ -203,6 +229,7 @@ pub fn replay(
             abandoned,
             unmapped: stats.unmapped.iter().sum(),
             server_side: stats.server_side.iter().sum(),
+            no_token: stats.no_token.iter().sum(),
             scheduled_per_s: per_s(stats.scheduled),
             achieved_per_s: per_s(total.count() - abandoned),
         },
@@ -211,18 +238,22 @@ pub fn replay(
         skipped: Skipped {
             unmapped: by_kind(&stats.unmapped),
             server_side: by_kind(&stats.server_side),
+            no_token: by_kind(&stats.no_token),
         },
-        groups: stats.groups(&o.mapping.tags, &phase_name),
+        groups: stats.groups(asked.tags, &phase_name),
+        by_kind: stats.by_kind(asked.tags),
+        by_event: stats.by_event(asked.tags),
         series,
+        series_by_kind: stats.series_by_kind(asked.tags),
         thresholds,
         socketio: driver.socketio.as_ref().map(|s| s.report()),
         sessions_open,
     };
-    Ok(Report {
+    Report {
         summary,
         failed_thresholds: failed,
         interrupted: ended.interrupted,
-    })
+    }
 }
 
 /// Sessions still open at the window's end: their connections closed politely, unless a
