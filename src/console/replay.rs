@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use simulate_replay::stats::ms;
-use simulate_replay::summary::{GroupFigures, SocketIoReport, Summary};
+use simulate_replay::summary::{GroupFigures, SocketIoReport, Summary, Verdict};
 use simulate_replay::{LiveFigures, Watch};
 
 /// The live view: a spinner whose message is the live line.
@@ -77,6 +77,9 @@ fn live_line(f: &LiveFigures, epoch: i64) -> String {
         },
         f.late,
     );
+    if f.skipped_per_s > 0 {
+        line.push_str(&format!(" · skipped {}/s", f.skipped_per_s));
+    }
     if let Some(n) = f.sockets_open {
         line.push_str(&format!(" · sockets {n}"));
     }
@@ -116,14 +119,31 @@ pub(crate) fn table(s: &Summary, target: &str) -> String {
         ms1(lag.map(|l| l.max))
     ));
     for v in &s.thresholds {
-        out.push_str(&format!(
-            "{} {}  (observed {})\n",
-            if v.ok { "✓" } else { "✗" },
-            v.threshold,
-            v.shown
-        ));
+        out.push_str(&verdict_line(v));
     }
     out
+}
+
+/// `✓ p95{class:event}<=500ms  (observed 12.300 ms over 3509 requests: …)`, and its note
+/// (a preset's, the default's, why there was nothing to judge) on a line of its own.
+fn verdict_line(v: &Verdict) -> String {
+    let mark = match (v.applicable, v.ok) {
+        (false, _) => "-",
+        (true, true) => "✓",
+        (true, false) => "✗",
+    };
+    let mut line = if v.applicable && v.observed.is_some() {
+        format!(
+            "{mark} {}  (observed {} over {})\n",
+            v.threshold, v.shown, v.applied_to
+        )
+    } else {
+        format!("{mark} {}  ({})\n", v.threshold, v.shown)
+    };
+    if let Some(note) = &v.note {
+        line.push_str(&format!("    {note}\n"));
+    }
+    line
 }
 
 /// A figure in ms to one place, `-` when there is none.
@@ -146,18 +166,29 @@ fn headline(s: &Summary, target: &str) -> String {
     } else {
         String::new()
     };
+    let skipped = t.unmapped + t.server_side;
+    let skipped = if skipped > 0 {
+        format!(
+            "; {skipped} events skipped ({} server-side, {} unmapped: not requests)",
+            t.server_side, t.unmapped
+        )
+    } else {
+        String::new()
+    };
+    // Rates as JSON spells them (100.0, not 100), over the schedule's span.
+    let rates = if t.schedule_seconds > 0.0 {
+        format!(
+            "{} req/s scheduled, {} req/s achieved over the schedule's {:.1} s",
+            serde_json::Value::from(t.scheduled_per_s),
+            serde_json::Value::from(t.achieved_per_s),
+            t.schedule_seconds
+        )
+    } else {
+        "too few requests for a rate".to_string()
+    };
     format!(
-        "replayed to {target}: {} scheduled, {} sent, {} ok, {} errors{abandoned}, {} late{waits}, {} skipped ({} unmapped) in {:.1} s ({} req/s achieved)\n",
-        t.scheduled,
-        t.sent,
-        t.ok,
-        t.errors,
-        t.late,
-        t.unmapped + t.server_side,
-        t.unmapped,
-        s.wall_seconds,
-        // As JSON spells it (100.0, not 100).
-        serde_json::Value::from(t.achieved_per_s),
+        "replayed to {target}: {} requests scheduled, {} sent, {} ok, {} errors{abandoned}, {} late{waits}{skipped}\n{rates}; wall {:.1} s\n",
+        t.scheduled_requests, t.sent, t.ok, t.errors, t.late, s.wall_seconds,
     )
 }
 

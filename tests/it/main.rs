@@ -12,3 +12,4 @@ mod safety;
 mod seed;
 mod socketio;
 mod span;
+mod verdicts;

@@ -68,9 +68,12 @@ pub struct LiveFigures {
     pub wall: Duration,
     /// The timeline's time of the last event handed out, in ms from its start.
     pub sim_ms: i64,
-    /// Events due and requests sent in the last full second.
+    /// Requests due and sent in the last full second.
     pub scheduled_per_s: u32,
     pub sent_per_s: u32,
+    /// Events due in the last full second and skipped (server-side, unmapped): not
+    /// requests, so not in `scheduled_per_s`.
+    pub skipped_per_s: u32,
     pub in_flight: usize,
     /// Latency p95 of the last full second, in µs.
     pub p95_us: Option<u64>,
@@ -176,7 +179,11 @@ pub fn replay(
     let failed = thresholds.iter().filter(|v| !v.ok).count();
     let total = stats.total();
     let wall = ended.wall.as_secs_f64().max(1e-9);
-    let per_s = |n: u64| (n as f64 / wall * 10.0).round() / 10.0;
+    // Rates are over the schedule's span, not the wall time (which adds the engine's
+    // start and the drain), and count requests only (see `Stats::span`).
+    let span = stats.span();
+    let per_s =
+        |n: u64, over: Option<f64>| over.map_or(0.0, |s| (n as f64 / s * 10.0).round() / 10.0);
     let phase_name = |p: u8| o.phases.name(p).to_string();
     let summary = Summary {
         schema: SUMMARY_SCHEMA.into(),
@@ -196,8 +203,10 @@ pub fn replay(
             abandoned,
             unmapped: stats.unmapped.iter().sum(),
             server_side: stats.server_side.iter().sum(),
-            scheduled_per_s: per_s(stats.scheduled),
-            achieved_per_s: per_s(total.count() - abandoned),
+            scheduled_requests: stats.requests,
+            schedule_seconds: span.map_or(0.0, |s| (s.scheduled * 1000.0).round() / 1000.0),
+            scheduled_per_s: per_s(stats.requests, span.map(|s| s.scheduled)),
+            achieved_per_s: per_s(total.count() - abandoned, span.map(|s| s.achieved)),
         },
         overall: total.figures(),
         scheduler_lag_ms: percentiles(&stats.lag),
@@ -239,6 +248,7 @@ fn live_figures(stats: &Mutex<Stats>, live: &Live, t0: Instant, driver: &Driver)
         sim_ms: live.sim_ms.load(Ordering::Relaxed),
         scheduled_per_s,
         sent_per_s,
+        skipped_per_s: s.skipped_last_second(now),
         in_flight: live.in_flight.load(Ordering::Relaxed),
         p95_us,
         completed,

@@ -251,11 +251,11 @@ impl<'rt> Pacer<'rt> {
         if !self.skipped.is_empty() || !self.ready.is_empty() {
             let mut s = self.stats.lock().expect("stats lock");
             for (intended, kind, server_side) in self.skipped.drain(..) {
-                s.scheduled(intended);
+                s.scheduled(intended, false);
                 s.skipped(kind, server_side);
             }
             for j in self.ready.iter() {
-                s.scheduled(j.intended);
+                s.scheduled(j.intended, true);
                 s.sent(j.id, j.key, j.intended, j.sent, j.late);
             }
         }

@@ -70,6 +70,16 @@ impl Group {
         self.ok + self.errors
     }
 
+    /// Requests that ended (answered or failed), not abandoned at the end.
+    pub(crate) fn completed(&self) -> u64 {
+        self.count()
+            - self
+                .classes
+                .get(&ErrorClass::Abandoned)
+                .copied()
+                .unwrap_or(0)
+    }
+
     pub(crate) fn add(&mut self, o: &Group) {
         let _ = self.latency.add(&o.latency);
         let _ = self.service.add(&o.service);
@@ -142,11 +152,21 @@ fn encode(h: &Histogram<u64>) -> String {
 /// One second of the run, by wall clock from the first send.
 #[derive(Clone, Debug, Default)]
 struct Second {
+    /// Requests due (skipped events are not requests: they count in `skipped`).
     scheduled: u32,
+    /// Events due and not sent (server-side or unmapped).
+    skipped: u32,
     sent: u32,
     completed: u32,
     errors: u32,
     p95_us: Option<u64>,
+}
+
+/// The spans, in seconds, the summary's rates are over (see [`Stats::span`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Span {
+    pub(crate) scheduled: f64,
+    pub(crate) achieved: f64,
 }
 
 /// What a request waited for before it went out; either makes it late.
@@ -164,6 +184,16 @@ pub(crate) struct Stats {
     pub groups: BTreeMap<Key, Group>,
     /// Actual send − intended send, every request.
     pub(crate) lag: Histogram<u64>,
+    /// The same, of the requests the pacer sent without waiting for an in-flight slot
+    /// (nor queued behind one that did): the generator's own lateness, for `on_time`.
+    pub(crate) own_lag: Histogram<u64>,
+    /// Requests due (events skipped are not requests), and the intended instants of the
+    /// first and last, and the last actual send: the schedule's span, which the rates
+    /// are over (see [`Stats::span`]).
+    pub requests: u64,
+    first_due: Option<Instant>,
+    last_due: Option<Instant>,
+    last_sent: Option<Instant>,
     pub scheduled: u64,
     pub sent: u64,
     pub late: u64,
@@ -197,6 +227,11 @@ impl Stats {
             start,
             groups: BTreeMap::new(),
             lag: hist(),
+            own_lag: hist(),
+            requests: 0,
+            first_due: None,
+            last_due: None,
+            last_sent: None,
             scheduled: 0,
             sent: 0,
             late: 0,
@@ -219,10 +254,46 @@ impl Stats {
         &mut self.seconds[s]
     }
 
-    /// An event became due (whether it is sent or skipped).
-    pub fn scheduled(&mut self, intended: Instant) {
+    /// An event became due: a `request`, or an event skipped. Rates count requests only.
+    pub fn scheduled(&mut self, intended: Instant, request: bool) {
         self.scheduled += 1;
+        if !request {
+            self.second(intended).skipped += 1;
+            return;
+        }
+        self.requests += 1;
         self.second(intended).scheduled += 1;
+        if self.first_due.is_none_or(|f| intended < f) {
+            self.first_due = Some(intended);
+        }
+        if self.last_due.is_none_or(|l| intended > l) {
+            self.last_due = Some(intended);
+        }
+    }
+
+    /// The spans the rates are over, in seconds; `None` with fewer than two requests due
+    /// (or all due at one instant): no rate then.
+    ///
+    /// The schedule's span runs from the first request's intended instant to one mean gap
+    /// after the last one's, so n requests due evenly at r/s give r/s exactly (n instants
+    /// hold n − 1 gaps). Wall time would add the engine's start and the drain, and
+    /// skipped events are no requests. The achieved span stretches that by how late the
+    /// last request left: a generator (or an in-flight cap) that fell behind achieves
+    /// less than it scheduled.
+    pub(crate) fn span(&self) -> Option<Span> {
+        let (first, last) = (self.first_due?, self.last_due?);
+        let between = last.duration_since(first).as_secs_f64();
+        if self.requests < 2 || between <= 0.0 {
+            return None;
+        }
+        let scheduled = between + between / (self.requests - 1) as f64;
+        let behind = self
+            .last_sent
+            .map_or(0.0, |s| s.saturating_duration_since(last).as_secs_f64());
+        Some(Span {
+            scheduled,
+            achieved: scheduled + behind,
+        })
     }
 
     pub(crate) fn skipped(&mut self, kind: u16, server_side: bool) {
@@ -246,7 +317,14 @@ impl Stats {
         );
         self.sent += 1;
         self.late += late as u64;
-        let _ = self.lag.record(us(at.saturating_duration_since(intended)));
+        let lag = us(at.saturating_duration_since(intended));
+        let _ = self.lag.record(lag);
+        if !late {
+            let _ = self.own_lag.record(lag);
+        }
+        if self.last_sent.is_none_or(|l| at > l) {
+            self.last_sent = Some(at);
+        }
         self.second(at).sent += 1;
     }
 
@@ -368,6 +446,15 @@ impl Stats {
         )
     }
 
+    /// Events skipped (server-side, unmapped) in the last full second: the live line
+    /// shows them apart from the requests.
+    pub(crate) fn skipped_last_second(&self, now: Instant) -> u32 {
+        let s = now.saturating_duration_since(self.start).as_secs() as usize;
+        s.checked_sub(1)
+            .and_then(|i| self.seconds.get(i))
+            .map_or(0, |x| x.skipped)
+    }
+
     /// The per-second series, closing the current second first.
     pub(crate) fn series(&mut self) -> Vec<summary::Second> {
         self.roll();
@@ -377,6 +464,7 @@ impl Stats {
             .map(|(i, s)| summary::Second {
                 t_s: i as u64,
                 scheduled: s.scheduled,
+                skipped: s.skipped,
                 sent: s.sent,
                 completed: s.completed,
                 errors: s.errors,

@@ -48,6 +48,10 @@ pub struct ReplayConfig {
     pub connections: Option<usize>,
     pub http2: bool,
     pub thresholds: Vec<String>,
+    /// `thresholds` is the default (`errors<5%`): none was given, and
+    /// `--no-default-threshold` was not either.
+    #[serde(default)]
+    pub default_threshold: bool,
 }
 
 /// Where the events came from.
@@ -99,7 +103,17 @@ pub struct Totals {
     pub abandoned: u64,
     pub unmapped: u64,
     pub server_side: u64,
+    /// Requests due: `scheduled` less the events skipped (unmapped, server-side).
+    #[serde(default)]
+    pub scheduled_requests: u64,
+    /// The schedule's span in seconds, the first request's intended instant to one mean
+    /// gap after the last one's; 0 with fewer than two requests (no rates then).
+    #[serde(default)]
+    pub schedule_seconds: f64,
+    /// Requests due per second of the schedule's span.
     pub scheduled_per_s: f64,
+    /// Requests completed per second of the schedule's span, stretched by how late the
+    /// last request left.
     pub achieved_per_s: f64,
 }
 
@@ -171,7 +185,11 @@ pub struct Skipped {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Second {
     pub t_s: u64,
+    /// Requests due in this second (events skipped are not requests).
     pub scheduled: u32,
+    /// Events due and skipped (server-side or unmapped).
+    #[serde(default)]
+    pub skipped: u32,
     pub sent: u32,
     pub completed: u32,
     pub errors: u32,
@@ -185,8 +203,20 @@ pub struct Verdict {
     pub observed: Option<f64>,
     /// The observed value as the table shows it.
     pub shown: String,
+    /// It held, or it did not apply (below).
     pub ok: bool,
     pub note: Option<String>,
+    /// What it was judged over: "3509 requests: points.earned, session.started, …".
+    #[serde(default)]
+    pub applied_to: String,
+    /// False for a preset's or the default's limit on requests this run did not send (a
+    /// class with none): not judged, and not failed.
+    #[serde(default = "yes")]
+    pub applicable: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Socket.IO connections and listened broadcasts.

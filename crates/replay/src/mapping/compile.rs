@@ -19,7 +19,7 @@ use super::raw::{RawCheck, RawListen, RawMapping, RawRequest, RawSocketio};
 use super::tokens::read_tokens;
 use super::{
     Emit, Expect, GrpcCall, GrpcRequest, HttpRequest, Listen, Mapped, Mapping, Protocol, Request,
-    Route, SocketIoRequest, SocketIoSettings,
+    RequestClass, Route, SocketIoRequest, SocketIoSettings,
 };
 
 const DOC: &str = "docs/REPLAY.md";
@@ -66,6 +66,7 @@ impl Mapping {
             tags: c.tags,
             grpc_target: raw.grpc.and_then(|g| g.target),
             socketio,
+            unclassified: c.unclassified,
         })
     }
 }
@@ -86,6 +87,8 @@ struct Compiler<'a> {
     proto_path: Option<PathBuf>,
     /// The contract, compiled at the first gRPC request.
     pool: Option<DescriptorPool>,
+    /// Requests without a `class` (see [`Mapping::unclassified`]).
+    unclassified: Vec<Problem>,
 }
 
 /// An event kind's index in [`EVENT_KINDS`].
@@ -105,6 +108,7 @@ impl<'a> Compiler<'a> {
             socketio_needs_json: false,
             proto_path: None,
             pool: None,
+            unclassified: Vec::new(),
         }
     }
 
@@ -324,6 +328,7 @@ impl<'a> Compiler<'a> {
                         request: Request::SocketIo(op),
                         tag,
                         needs_json,
+                        class: None,
                     }));
                     self.seen[k] = Some(format!("socketio.{field}"));
                 }
@@ -410,6 +415,7 @@ impl<'a> Compiler<'a> {
         };
         let http = self.http_fields(&rp, r, protocol);
         let tag = self.tag(&r.kind);
+        let class = self.class(&rp, r);
         self.uses_token |= http.path.uses_token()
             || http.headers.iter().any(|(_, t)| t.uses_token())
             || matches!(&http.body, Some(Body::Json(t)) if t.uses_token());
@@ -462,9 +468,40 @@ impl<'a> Compiler<'a> {
                     request,
                     tag,
                     needs_json,
+                    class,
                 }));
             }
         }
+    }
+
+    /// `class = "event" | "api"`; a request without one is noted (not an error: only a
+    /// preset keyed on classes needs it).
+    fn class(&mut self, rp: &FieldPath, r: &RawRequest) -> Option<RequestClass> {
+        let Some(name) = &r.class else {
+            let kinds: Vec<&str> = r
+                .event
+                .iter()
+                .chain(&r.events)
+                .map(String::as_str)
+                .collect();
+            let more = if kinds.len() > 3 { ", …" } else { "" };
+            let kinds = kinds[..kinds.len().min(3)].join(", ");
+            self.unclassified.push(self.src.problem(
+                rp,
+                format!("the request for {kinds}{more} has no `class`"),
+                "add `class = \"event\"` (an event the target ingests) or `class = \"api\"` (an API call the client waits on)",
+            ));
+            return None;
+        };
+        let class = RequestClass::ALL.into_iter().find(|c| c.name() == name);
+        if class.is_none() {
+            self.bad(
+                rp.key("class"),
+                format!("`{name}` is not a class"),
+                "use event (an event the target ingests) or api (an API call)",
+            );
+        }
+        class
     }
 
     /// `event` and `events`: the kinds a request is sent for.
