@@ -884,4 +884,44 @@ mod tests {
         );
         assert_eq!(p[2].fix, "call it as round(x, digits=0)");
     }
+
+    #[test]
+    fn each_request_says_its_class_and_the_shipped_mappings_all_do() {
+        let src = Source::new(
+            "c.toml",
+            "[[request]]\nevent = \"stat.updated\"\npath = \"/e\"\nclass = \"event\"\n\n[[request]]\nevent = \"challenge.viewed\"\npath = \"/c\"\n",
+        );
+        let m = Mapping::from_source(&src, None).unwrap();
+        let k = |n: &str| EVENT_KINDS.iter().position(|k| *k == n).unwrap() as u16;
+        assert_eq!(m.kinds_of(RequestClass::Event), [k("stat.updated")]);
+        assert!(m.kinds_of(RequestClass::Api).is_empty());
+        let u = m.unclassified();
+        assert_eq!(u.len(), 1);
+        assert_eq!((u[0].line, u[0].field.as_str()), (Some(6), "request[1]"));
+        assert!(
+            u[0].message.contains("challenge.viewed has no `class`"),
+            "{}",
+            u[0].message
+        );
+        let bad = Source::new(
+            "b.toml",
+            "[[request]]\nevent = \"stat.updated\"\npath = \"/e\"\nclass = \"events\"\n",
+        );
+        let e = Mapping::from_source(&bad, None).unwrap_err().to_string();
+        assert!(
+            e.contains("b.toml:4: field `request[0].class`: `events` is not a class"),
+            "{e}"
+        );
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mappings");
+        for f in std::fs::read_dir(&dir).unwrap() {
+            let path = f.unwrap().path();
+            let m = Mapping::load(&path).unwrap();
+            assert!(
+                m.unclassified().is_empty(),
+                "{}: {:?}",
+                path.display(),
+                m.unclassified()
+            );
+        }
+    }
 }
