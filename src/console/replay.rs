@@ -125,7 +125,8 @@ pub(crate) fn table(s: &Summary, target: &str) -> String {
 }
 
 /// `✓ p95{class:event}<=500ms  (observed 12.300 ms over 3509 requests: …)`, and its note
-/// (a preset's, the default's, why there was nothing to judge) on a line of its own.
+/// (the default threshold's, why there was nothing to judge) on a line of its own; a
+/// preset's limit on what this run did not send is marked `-`, not judged.
 fn verdict_line(v: &Verdict) -> String {
     let mark = match (v.applicable, v.ok) {
         (false, _) => "-",
