@@ -118,6 +118,15 @@ pub(crate) fn table(s: &Summary, target: &str) -> String {
         ms1(lag.map(|l| l.p99)),
         ms1(lag.map(|l| l.max))
     ));
+    if let Some(o) = &s.on_time {
+        out.push_str(&format!(
+            "on time: {:.1} % of {} requests left within {} ms of their instant ({} held for an in-flight slot left out: the target's doing)\n",
+            o.share * 100.0,
+            o.requests,
+            o.within_ms,
+            o.held_for_slot
+        ));
+    }
     for v in &s.thresholds {
         out.push_str(&verdict_line(v));
     }

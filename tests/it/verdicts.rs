@@ -230,6 +230,12 @@ fn every_bad_threshold_is_reported_at_once_and_on_time_leaves_out_the_targets_wa
         applied.starts_with(&format!("{} requests", 200 - late)),
         "{applied}"
     );
+    // The summary's own figure, at the default bound, leaves out the same requests.
+    let on_time = &s["on_time"];
+    assert_eq!(on_time["held_for_slot"].as_u64(), Some(late), "{on_time}");
+    assert_eq!(on_time["requests"].as_u64(), Some(200 - late), "{on_time}");
+    assert_eq!(on_time["within_ms"].as_f64(), Some(2.0), "{on_time}");
+    assert!(stdout(&o).contains(&format!("of {} requests left within 2 ms", 200 - late)));
 }
 
 #[test]

@@ -218,11 +218,23 @@ pub fn replay(
         series: stats.series(),
         thresholds,
         socketio: driver.socketio.as_ref().map(|s| s.report()),
+        on_time: on_time(&stats),
     };
     Ok(Report {
         summary,
         failed_thresholds: failed,
         interrupted: ended.interrupted,
+    })
+}
+
+/// The generator's schedule-keeping at `on_time`'s default bound.
+fn on_time(stats: &Stats) -> Option<summary::OnTime> {
+    let within_us = (thresholds::ON_TIME_WITHIN_MS * 1000.0) as u64;
+    stats.on_time(within_us).map(|(share, n)| summary::OnTime {
+        within_ms: thresholds::ON_TIME_WITHIN_MS,
+        share: (share * 1e5).round() / 1e5,
+        requests: n,
+        held_for_slot: stats.sent - n,
     })
 }
 

@@ -186,7 +186,7 @@ pub(crate) struct Stats {
     pub(crate) lag: Histogram<u64>,
     /// The same, of the requests the pacer sent without waiting for an in-flight slot
     /// (nor queued behind one that did): the generator's own lateness, for `on_time`.
-    pub(crate) own_lag: Histogram<u64>,
+    own_lag: Histogram<u64>,
     /// Requests due (events skipped are not requests), and the intended instants of the
     /// first and last, and the last actual send: the schedule's span, which the rates
     /// are over (see [`Stats::span`]).
@@ -444,6 +444,18 @@ impl Stats {
             t.0,
             t.1,
         )
+    }
+
+    /// The share of the requests the pacer sent without waiting for a slot that left
+    /// within `within_us` of their instant, and how many those were; `None` when none.
+    pub(crate) fn on_time(&self, within_us: u64) -> Option<(f64, u64)> {
+        let h = &self.own_lag;
+        (!h.is_empty()).then(|| {
+            (
+                h.count_between(0, within_us) as f64 / h.len() as f64,
+                h.len(),
+            )
+        })
     }
 
     /// Events skipped (server-side, unmapped) in the last full second: the live line

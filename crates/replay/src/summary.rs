@@ -30,6 +30,21 @@ pub struct Summary {
     /// Present when the mapping has `[socketio]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub socketio: Option<SocketIoReport>,
+    /// How well the generator kept its schedule (the `on_time` threshold's figure at its
+    /// default bound); absent when nothing was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_time: Option<OnTime>,
+}
+
+/// The share of requests the generator sent within `within_ms` of their intended
+/// instant, of the `requests` it did not hold back for an in-flight slot; the
+/// `held_for_slot` ones are left out (the target's doing: they are `late`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OnTime {
+    pub within_ms: f64,
+    pub share: f64,
+    pub requests: u64,
+    pub held_for_slot: u64,
 }
 
 /// What was asked for, secrets masked.

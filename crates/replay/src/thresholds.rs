@@ -377,9 +377,12 @@ impl Threshold {
         match self.metric {
             Metric::Lag(q) => whole(&stats.lag, Some(ms(at(&stats.lag, q)))),
             Metric::OnTime { within_us } => {
-                let h = &stats.own_lag;
-                let share = h.count_between(0, within_us) as f64 / h.len().max(1) as f64;
-                whole(h, Some(share))
+                let seen = stats.on_time(within_us);
+                Observation {
+                    value: seen.map(|(share, _)| share),
+                    over: seen.map_or(0, |(_, n)| n),
+                    events: Vec::new(),
+                }
             }
             Metric::Fanout(q) => {
                 let mut h = hdrhistogram::Histogram::<u64>::new(3).expect("valid");
