@@ -203,6 +203,7 @@ pub fn replay(
             abandoned,
             unmapped: stats.unmapped.iter().sum(),
             server_side: stats.server_side.iter().sum(),
+            no_token: stats.no_token.iter().sum(),
             scheduled_requests: stats.requests,
             schedule_seconds: span.map_or(0.0, |s| (s.scheduled * 1000.0).round() / 1000.0),
             scheduled_per_s: per_s(stats.requests, span.map(|s| s.scheduled)),
@@ -213,6 +214,7 @@ pub fn replay(
         skipped: Skipped {
             unmapped: by_kind(&stats.unmapped),
             server_side: by_kind(&stats.server_side),
+            no_token: by_kind(&stats.no_token),
         },
         groups: stats.groups(&o.mapping.tags, &phase_name),
         series: stats.series(),
