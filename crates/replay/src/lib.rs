@@ -10,6 +10,7 @@ mod error;
 pub mod mapping;
 pub mod outcome;
 pub mod pacer;
+mod series;
 pub mod source;
 pub mod stats;
 pub mod summary;
@@ -179,11 +180,6 @@ pub fn replay(
     let failed = thresholds.iter().filter(|v| !v.ok).count();
     let total = stats.total();
     let wall = ended.wall.as_secs_f64().max(1e-9);
-    // Rates are over the schedule's span, not the wall time (which adds the engine's
-    // start and the drain), and count requests only (see `Stats::span`).
-    let span = stats.span();
-    let per_s =
-        |n: u64, over: Option<f64>| over.map_or(0.0, |s| (n as f64 / s * 10.0).round() / 10.0);
     let phase_name = |p: u8| o.phases.name(p).to_string();
     let summary = Summary {
         schema: SUMMARY_SCHEMA.into(),
@@ -191,24 +187,7 @@ pub fn replay(
         config: o.config,
         interrupted: ended.interrupted,
         wall_seconds: (wall * 1000.0).round() / 1000.0,
-        totals: Totals {
-            scheduled: stats.scheduled,
-            sent: stats.sent,
-            completed: total.count() - abandoned,
-            ok: total.ok,
-            errors: total.errors,
-            late: stats.late,
-            connection_waits: stats.connection_waits,
-            chained: stats.chained,
-            abandoned,
-            unmapped: stats.unmapped.iter().sum(),
-            server_side: stats.server_side.iter().sum(),
-            no_token: stats.no_token.iter().sum(),
-            scheduled_requests: stats.requests,
-            schedule_seconds: span.map_or(0.0, |s| (s.scheduled * 1000.0).round() / 1000.0),
-            scheduled_per_s: per_s(stats.requests, span.map(|s| s.scheduled)),
-            achieved_per_s: per_s(total.count() - abandoned, span.map(|s| s.achieved)),
-        },
+        totals: totals(&stats, &total, abandoned),
         overall: total.figures(),
         scheduler_lag_ms: percentiles(&stats.lag),
         skipped: Skipped {
@@ -217,7 +196,10 @@ pub fn replay(
             no_token: by_kind(&stats.no_token),
         },
         groups: stats.groups(&o.mapping.tags, &phase_name),
+        by_kind: stats.by_kind(&o.mapping.tags),
+        by_event: stats.by_event(&o.mapping.tags),
         series: stats.series(),
+        series_by_kind: stats.series_by_kind(&o.mapping.tags),
         thresholds,
         socketio: driver.socketio.as_ref().map(|s| s.report()),
         on_time: on_time(&stats),
@@ -227,6 +209,32 @@ pub fn replay(
         failed_thresholds: failed,
         interrupted: ended.interrupted,
     })
+}
+
+/// The totals. Rates are over the schedule's span, not the wall time (which adds the
+/// engine's start and the drain), and count requests only (see `Stats::span`).
+fn totals(stats: &Stats, total: &stats::Group, abandoned: u64) -> Totals {
+    let span = stats.span();
+    let per_s =
+        |n: u64, over: Option<f64>| over.map_or(0.0, |s| (n as f64 / s * 10.0).round() / 10.0);
+    Totals {
+        scheduled: stats.scheduled,
+        sent: stats.sent,
+        completed: total.count() - abandoned,
+        ok: total.ok,
+        errors: total.errors,
+        late: stats.late,
+        connection_waits: stats.connection_waits,
+        chained: stats.chained,
+        abandoned,
+        unmapped: stats.unmapped.iter().sum(),
+        server_side: stats.server_side.iter().sum(),
+        no_token: stats.no_token.iter().sum(),
+        scheduled_requests: stats.requests,
+        schedule_seconds: span.map_or(0.0, |s| (s.scheduled * 1000.0).round() / 1000.0),
+        scheduled_per_s: per_s(stats.requests, span.map(|s| s.scheduled)),
+        achieved_per_s: per_s(total.count() - abandoned, span.map(|s| s.achieved)),
+    }
 }
 
 /// The generator's schedule-keeping at `on_time`'s default bound.
