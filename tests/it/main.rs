@@ -15,3 +15,4 @@ mod safety;
 mod seed;
 mod socketio;
 mod span;
+mod verdicts;

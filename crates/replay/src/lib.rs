@@ -69,9 +69,12 @@ pub struct LiveFigures {
     pub wall: Duration,
     /// The timeline's time of the last event handed out, in ms from its start.
     pub sim_ms: i64,
-    /// Events due and requests sent in the last full second.
+    /// Requests due and sent in the last full second.
     pub scheduled_per_s: u32,
     pub sent_per_s: u32,
+    /// Events due in the last full second and skipped (server-side, unmapped): not
+    /// requests, so not in `scheduled_per_s`.
+    pub skipped_per_s: u32,
     pub in_flight: usize,
     /// Latency p95 of the last full second, in µs.
     pub p95_us: Option<u64>,
@@ -207,7 +210,6 @@ fn summarize(
     let failed = thresholds.iter().filter(|v| !v.ok).count();
     let total = stats.total();
     let wall = ended.wall.as_secs_f64().max(1e-9);
-    let per_s = |n: u64| (n as f64 / wall * 10.0).round() / 10.0;
     let phase_name = |p: u8| asked.phases.name(p).to_string();
     let series = stats.series();
     let sessions_open = stats.sessions_figures(&series);
@@ -217,22 +219,7 @@ fn summarize(
         config: asked.config,
         interrupted: ended.interrupted,
         wall_seconds: (wall * 1000.0).round() / 1000.0,
-        totals: Totals {
-            scheduled: stats.scheduled,
-            sent: stats.sent,
-            completed: total.count() - abandoned,
-            ok: total.ok,
-            errors: total.errors,
-            late: stats.late,
-            connection_waits: stats.connection_waits,
-            chained: stats.chained,
-            abandoned,
-            unmapped: stats.unmapped.iter().sum(),
-            server_side: stats.server_side.iter().sum(),
-            no_token: stats.no_token.iter().sum(),
-            scheduled_per_s: per_s(stats.scheduled),
-            achieved_per_s: per_s(total.count() - abandoned),
-        },
+        totals: totals(stats, &total, abandoned),
         overall: total.figures(),
         scheduler_lag_ms: percentiles(&stats.lag),
         skipped: Skipped {
@@ -248,12 +235,50 @@ fn summarize(
         thresholds,
         socketio: driver.socketio.as_ref().map(|s| s.report()),
         sessions_open,
+        on_time: on_time(stats),
     };
     Report {
         summary,
         failed_thresholds: failed,
         interrupted: ended.interrupted,
     }
+}
+
+/// The totals. Rates are over the schedule's span, not the wall time (which adds the
+/// engine's start and the drain), and count requests only (see `Stats::span`).
+fn totals(stats: &Stats, total: &stats::Group, abandoned: u64) -> Totals {
+    let span = stats.span();
+    let per_s =
+        |n: u64, over: Option<f64>| over.map_or(0.0, |s| (n as f64 / s * 10.0).round() / 10.0);
+    Totals {
+        scheduled: stats.scheduled,
+        sent: stats.sent,
+        completed: total.count() - abandoned,
+        ok: total.ok,
+        errors: total.errors,
+        late: stats.late,
+        connection_waits: stats.connection_waits,
+        chained: stats.chained,
+        abandoned,
+        unmapped: stats.unmapped.iter().sum(),
+        server_side: stats.server_side.iter().sum(),
+        no_token: stats.no_token.iter().sum(),
+        scheduled_requests: stats.requests,
+        schedule_seconds: span.map_or(0.0, |s| (s.scheduled * 1000.0).round() / 1000.0),
+        scheduled_per_s: per_s(stats.requests, span.map(|s| s.scheduled)),
+        achieved_per_s: per_s(total.count() - abandoned, span.map(|s| s.achieved)),
+    }
+}
+
+/// The generator's schedule-keeping at `on_time`'s default bound.
+fn on_time(stats: &Stats) -> Option<summary::OnTime> {
+    let within_us = (thresholds::ON_TIME_WITHIN_MS * 1000.0) as u64;
+    stats.on_time(within_us).map(|(share, n)| summary::OnTime {
+        within_ms: thresholds::ON_TIME_WITHIN_MS,
+        share: (share * 1e5).round() / 1e5,
+        requests: n,
+        held_for_slot: stats.sent - n,
+    })
 }
 
 /// Sessions still open at the window's end: their connections closed politely, unless a
@@ -278,6 +303,7 @@ fn live_figures(stats: &Mutex<Stats>, live: &Live, t0: Instant, driver: &Driver)
         sim_ms: live.sim_ms.load(Ordering::Relaxed),
         scheduled_per_s,
         sent_per_s,
+        skipped_per_s: s.skipped_last_second(now),
         in_flight: live.in_flight.load(Ordering::Relaxed),
         p95_us,
         completed,

@@ -280,11 +280,11 @@ impl<'rt> Pacer<'rt> {
                 s.sessions_open(intended, t_ms, open);
             }
             for (intended, kind, why) in self.skipped.drain(..) {
-                s.scheduled(intended);
+                s.scheduled(intended, false);
                 s.skipped(kind, why);
             }
             for j in self.ready.iter() {
-                s.scheduled(j.intended);
+                s.scheduled(j.intended, true);
                 s.sent(j.id, j.key, j.intended, j.sent, j.late);
             }
         }

@@ -10,7 +10,10 @@ use crate::summary;
 /// One second's counts.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Second {
+    /// Requests due (skipped events are not requests: they count in `skipped`).
     pub(crate) scheduled: u32,
+    /// Events due and not sent (server-side, unmapped, without a token).
+    pub(crate) skipped: u32,
     pub(crate) sent: u32,
     completed: u32,
     errors: u32,
@@ -48,9 +51,14 @@ impl Series {
         &mut self.seconds[s]
     }
 
-    /// A request (or a skipped event, in the series of all) fell due in second `s`.
+    /// A request fell due in second `s`.
     pub(crate) fn scheduled(&mut self, s: usize) {
         self.at(s).scheduled += 1;
+    }
+
+    /// An event fell due in second `s` and was skipped (in the series of all).
+    pub(crate) fn skipped(&mut self, s: usize) {
+        self.at(s).skipped += 1;
     }
 
     pub(crate) fn sent(&mut self, s: usize) {
@@ -111,6 +119,7 @@ impl Series {
                 summary::Second {
                     t_s: i as u64,
                     scheduled: s.scheduled,
+                    skipped: s.skipped,
                     sent: s.sent,
                     completed: s.completed,
                     errors: s.errors,
