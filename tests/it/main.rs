@@ -6,6 +6,7 @@ mod fuzz;
 #[path = "../support/gift_app.rs"]
 mod gift_app;
 mod grpc;
+mod metrics;
 mod personas;
 mod replay;
 mod safety;
