@@ -95,7 +95,7 @@ fn a_day_wide_bucket_counts_the_days_active_users() {
 }
 
 #[test]
-fn personas_add_up_to_the_run() {
+fn personas_add_up_to_the_run_and_every_shipped_persona_pays() {
     let run = simulate(Spec {
         users: 500,
         days: 7,
@@ -122,6 +122,8 @@ fn personas_add_up_to_the_run() {
         assert_eq!(sum(&p, &["funnel", step]), n(&m["funnel"][step]), "{step}");
     }
     for (name, f) in m["personas"].as_object().expect("personas") {
+        assert!(n(&f["payers"]) > 0, "{name} has no payer: {f}");
+        assert_eq!(f["never_pays"], false, "{name}");
         assert_eq!(f["funnel"]["purchase"], f["payers"], "{name}");
         // A 7-day world completes days 1..6 after the first cohort, not day 7.
         let curve = f["retention_curve"].as_array().expect("curve");
