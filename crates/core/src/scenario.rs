@@ -241,8 +241,10 @@ impl Scenario {
         let span = c.length(&raw, over);
         let start = c.start(&raw, over);
         let signups_per_day = c.signups(raw.signups_per_day);
-        if let Some(mix) = &raw.mix {
-            c.mix(mix, personas);
+        // The scenario's mix replaces the personas' shares; without one, theirs must do.
+        match &raw.mix {
+            Some(mix) => c.mix(mix, personas),
+            None => c.p.extend(crate::persona::shares_problem(personas)),
         }
         let (hourly, weekly) = c.activity(raw.activity.as_ref());
         let root = FieldPath::root();
