@@ -7,6 +7,7 @@ mod fuzz;
 mod gift_app;
 mod grpc;
 mod personas;
+mod phases;
 mod replay;
 mod safety;
 mod seed;

@@ -1,6 +1,6 @@
 //! `simulate replay` against real HTTP servers (axum) on loopback, started by each test.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -755,6 +755,68 @@ fn a_replay_after_the_seeded_days_continues_the_seeded_world() {
         fresh["balance_mismatches"].as_u64().unwrap() > 50,
         "{fresh}"
     );
+}
+
+/// A window starting two days after a one-day seed: the gap is warned about before any
+/// traffic with fixes that work, and the users it left unknown to the target are counted
+/// at the end, as many as the log says signed up in the gap and then sent events.
+#[test]
+fn a_window_after_a_gap_in_the_seed_names_the_gap_and_counts_its_users() {
+    use simulate_core::units::{DAY, HOUR};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("seed.sqlite");
+    let o = bin()
+        .args(["seed", "--users", "400", "--days", "1", "-q", "--sqlite"])
+        .arg(&db)
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (gap, window) = ((DAY, 3 * DAY + 8 * HOUR), 3 * DAY + 16 * HOUR);
+    // What the target cannot know: users signed up in the gap with events in the window.
+    let log = run_log(dir.path(), "400", "4");
+    let (mut signed, mut unknown) = (BTreeSet::new(), BTreeSet::new());
+    for line in std::fs::read_to_string(&log).unwrap().lines() {
+        let e: Value = serde_json::from_str(line).unwrap();
+        let (t, user) = (e["t_ms"].as_i64().unwrap(), e["user_id"].as_str().unwrap());
+        if (gap.0..gap.1).contains(&t) && e["event"] == "user.signed_up" {
+            signed.insert(user.to_string());
+        } else if (gap.1..window).contains(&t) && signed.contains(user) {
+            unknown.insert(user.to_string());
+        }
+    }
+    assert!(
+        unknown.len() >= 3,
+        "{} users: too few to test",
+        unknown.len()
+    );
+    let server = Server::start(None);
+    let out = dir.path().join("s.json");
+    let o = bin()
+        .args(["replay", "--users", "400", "--window", "3d8h..3d16h"])
+        .args(["--compress", "8h:2s", "-q", "--target", &server.url()])
+        .arg("--seeded")
+        .arg(&db)
+        .arg("--summary-export")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("the events of 1d..80h are neither seeded nor sent")
+            && err.contains("--window 1d..88h")
+            && err.contains("simulate seed --span 80h")
+            && !err.contains("--days 0"),
+        "{err}"
+    );
+    let counted = format!(
+        "{} users sent events without the target having seen them sign up: they signed up in 1d..80h",
+        unknown.len()
+    );
+    assert!(err.contains(&counted), "{counted}\n{err}");
+    let warnings = json(&out)["config"]["warnings"].to_string();
+    assert!(warnings.contains(&counted), "{warnings}");
 }
 
 #[test]

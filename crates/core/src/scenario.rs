@@ -1,5 +1,7 @@
 //! The scenario: who exists, for how long, on what daily curve, and which named phases happen.
 
+pub mod tags;
+
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
@@ -111,7 +113,9 @@ pub struct Phase {
 }
 
 impl Phase {
-    /// The window the phase's traffic falls in, for per-phase metrics.
+    /// The window the phase's traffic falls in, for per-phase figures: its span plus 10
+    /// minutes (a game burst: 5 minutes; a goal wave: its last tier plus 10 minutes).
+    /// Which phase an event belongs to when windows overlap is [`tags::PhaseTags`]'s rule.
     pub fn window(&self) -> (i64, i64) {
         let tail = match &self.kind {
             PhaseKind::GoalWave { tiers } => {

@@ -27,7 +27,7 @@ use drivers::{Driver, Targets};
 pub use error::ReplayError;
 use mapping::Mapping;
 use pacer::{Live, Plan};
-use source::Phases;
+use source::{Gap, Phases};
 use stats::{Stats, by_kind, percentiles};
 use summary::{ReplayConfig, SUMMARY_SCHEMA, Skipped, Summary, Totals, Verdict};
 use thresholds::Threshold;
@@ -42,6 +42,9 @@ pub enum Feed {
 pub struct Options {
     pub feed: Feed,
     pub phases: Phases,
+    /// `--seeded`: the time between the seed's end and the window's start, whose users
+    /// the target never saw sign up ([`Report::gap_users`]).
+    pub gap: Option<Gap>,
     pub plan: Plan,
     pub mapping: Arc<Mapping>,
     /// Where each protocol's requests go (never printed: they may hold secrets).
@@ -83,6 +86,9 @@ pub struct LiveFigures {
 
 pub struct Report {
     pub summary: Summary,
+    /// With [`Options::gap`]: users who signed up in the gap and have events in the
+    /// window (the target meets them without having seen them sign up).
+    pub gap_users: Option<u64>,
     pub failed_thresholds: usize,
     pub interrupted: bool,
 }
@@ -117,11 +123,12 @@ pub fn replay(
     // Ctrl-C stops the source too: the pacer then finds the channel closed.
     let feed_stop = Arc::clone(&stop);
     let phases = o.phases.clone();
+    let span = (window, o.gap);
     let producer = std::thread::Builder::new()
         .name("timeline".into())
         .spawn(move || match o.feed {
-            Feed::Engine(engine) => source::from_engine(*engine, window, phases, tx, &feed_stop),
-            Feed::Log(path) => source::from_log(&path, window, &phases, tx, &feed_stop),
+            Feed::Engine(engine) => source::from_engine(*engine, span, phases, tx, &feed_stop),
+            Feed::Log(path) => source::from_log(&path, span, &phases, tx, &feed_stop),
         })
         .map_err(|e| ReplayError::Failed(format!("cannot start the timeline thread: {e}")))?;
 
@@ -160,7 +167,7 @@ pub fn replay(
         .join()
         .map_err(|_| ReplayError::Failed("the timeline thread failed".into()))?;
     rt.shutdown_timeout(Duration::from_millis(100));
-    fed?;
+    let fed = fed?;
 
     let mut stats = Arc::try_unwrap(stats)
         .map(|m| m.into_inner().expect("stats lock"))
@@ -212,6 +219,7 @@ pub fn replay(
     };
     Ok(Report {
         summary,
+        gap_users: fed.gap_users,
         failed_thresholds: failed,
         interrupted: ended.interrupted,
     })

@@ -11,6 +11,7 @@ use hdrhistogram::Histogram;
 
 use crate::persona::Persona;
 use crate::scenario::Scenario;
+use crate::scenario::tags::PhaseTags;
 use crate::timeline::*;
 use crate::units::{DAY, HOUR, SimDuration};
 use calendar::Calendar;
@@ -86,6 +87,8 @@ pub struct Metrics {
     calendar: Calendar,
     persona_names: Vec<String>,
     phases: Vec<(String, i64, i64)>,
+    /// Which phase each event belongs to (the rule replay's statistics use too).
+    tags: PhaseTags,
     // Per user.
     persona: Vec<u16>,
     signup_day: Vec<u32>,
@@ -149,6 +152,7 @@ impl Metrics {
                     (p.name.clone(), a, b)
                 })
                 .collect(),
+            tags: PhaseTags::of(scenario),
             persona: Vec::new(),
             signup_day: Vec::new(),
             active: Vec::new(),
@@ -234,10 +238,11 @@ impl Metrics {
         self.kinds[kind] += 1;
         self.by_hour[kind][hour] += 1;
         self.per_day[day].events += 1;
-        for (p, (_, a, b)) in self.phases.iter().enumerate() {
-            if e.t_ms >= *a && e.t_ms < *b {
-                self.by_phase[p][kind] += 1;
-            }
+        if let Some(row) = (self.tags.event(e) as usize)
+            .checked_sub(1)
+            .and_then(|p| self.by_phase.get_mut(p))
+        {
+            row[kind] += 1;
         }
         let persona = e.persona as usize;
         if e.session != 0 {
