@@ -24,6 +24,10 @@ pub(crate) fn load_world(w: &WorldArgs) -> anyhow::Result<(Vec<Persona>, Scenari
         start: w.start.clone(),
     };
     let scenario = Scenario::load(w.scenario.as_deref(), &over, &personas)?;
+    // Said, not refused: the world runs, but not as the scenario meant it.
+    for w in &scenario.warnings {
+        eprintln!("warning: {w}");
+    }
     Ok((personas, scenario))
 }
 

@@ -869,13 +869,13 @@ fn a_replayed_log_is_tagged_by_the_phases_of_its_scenario() {
     let log = run_log(dir.path(), "1500", "2");
     let out = dir.path().join("s.json");
     let server = Server::start(None);
-    // The default scenario's login rush: 1,000 users over a minute at 1d8h.
+    // The default scenario's login rush: 10 % of the users (150) over a minute at 1d8h.
     let o = bin()
         .args(["replay", "--from-log"])
         .arg(&log)
         .args(["--window", "1d7h59m..1d8h3m", "--compress", "4m:2s", "-q"])
         .args(["--target", &server.url()])
-        .args(["--threshold", "requests{phase:morning login rush}>500"])
+        .args(["--threshold", "requests{phase:morning login rush}>300"])
         .arg("--summary-export")
         .arg(&out)
         .output()

@@ -4,6 +4,7 @@
 mod common;
 mod determinism;
 mod schema;
+mod sizes;
 mod span;
 mod statistics;
 mod templates;
