@@ -2,10 +2,12 @@
 
 mod cli;
 mod common;
+mod figures;
 mod fuzz;
 #[path = "../support/gift_app.rs"]
 mod gift_app;
 mod grpc;
+mod mapping_checks;
 mod personas;
 mod phases;
 mod replay;

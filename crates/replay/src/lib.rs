@@ -10,6 +10,7 @@ mod error;
 pub mod mapping;
 pub mod outcome;
 pub mod pacer;
+mod series;
 pub mod source;
 pub mod stats;
 pub mod summary;
@@ -203,6 +204,7 @@ pub fn replay(
             abandoned,
             unmapped: stats.unmapped.iter().sum(),
             server_side: stats.server_side.iter().sum(),
+            no_token: stats.no_token.iter().sum(),
             scheduled_per_s: per_s(stats.scheduled),
             achieved_per_s: per_s(total.count() - abandoned),
         },
@@ -211,9 +213,13 @@ pub fn replay(
         skipped: Skipped {
             unmapped: by_kind(&stats.unmapped),
             server_side: by_kind(&stats.server_side),
+            no_token: by_kind(&stats.no_token),
         },
         groups: stats.groups(&o.mapping.tags, &phase_name),
+        by_kind: stats.by_kind(&o.mapping.tags),
+        by_event: stats.by_event(&o.mapping.tags),
         series: stats.series(),
+        series_by_kind: stats.series_by_kind(&o.mapping.tags),
         thresholds,
         socketio: driver.socketio.as_ref().map(|s| s.report()),
     };

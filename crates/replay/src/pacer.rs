@@ -13,7 +13,9 @@
 //! A user's requests leave in timeline order: one that is due while the same user's
 //! previous request is still out waits for its answer, as a real client's would (a
 //! points grant must not overtake the signup it depends on). Such waits show as latency
-//! above service time, and in the `chained` count, not as generator lag.
+//! above service time, in the `chained` count and as the chained wait of each request
+//! (from the moment the pacer handed it out to the previous one's answer), not as
+//! generator lag.
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -26,7 +28,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use super::mapping::{Protocol, Route};
 use super::source::{Due, Window};
-use super::stats::{Key, Stats, Waits};
+use super::stats::{Key, Skip, Stats, Waits};
 use crate::drivers::Driver;
 
 #[derive(Clone, Debug)]
@@ -92,9 +94,12 @@ impl Job {
         if let Some(mut prev) = self.previous
             && matches!(prev.try_recv(), Err(oneshot::error::TryRecvError::Empty))
         {
+            // Marked before the wait too, so a request abandoned while it waits is known
+            // never to have left.
+            stats.lock().expect("stats lock").chain_waiting(self.id);
             let _ = prev.await;
             sent = Instant::now();
-            stats.lock().expect("stats lock").chained += 1;
+            stats.lock().expect("stats lock").chain_left(self.id, sent);
         }
         if let Route::Send(m) = driver.mapping.route(self.due.kind) {
             // An HTTP request that finds every connection busy waits for one: late, like
@@ -193,7 +198,7 @@ struct Pacer<'rt> {
     /// The last request's id (see `Stats::open`).
     next_id: u64,
     /// Skipped events since the last hand-over, recorded with the jobs under one lock.
-    skipped: Vec<(Instant, u16, bool)>,
+    skipped: Vec<(Instant, u16, Skip)>,
     /// Requests due at the same wake-up go to the runtime together: one cross-thread
     /// hand-over per wake-up instead of one per request (measured: a quarter of the CPU
     /// went to waking workers).
@@ -250,9 +255,9 @@ impl<'rt> Pacer<'rt> {
     fn flush(&mut self) {
         if !self.skipped.is_empty() || !self.ready.is_empty() {
             let mut s = self.stats.lock().expect("stats lock");
-            for (intended, kind, server_side) in self.skipped.drain(..) {
+            for (intended, kind, why) in self.skipped.drain(..) {
                 s.scheduled(intended);
-                s.skipped(kind, server_side);
+                s.skipped(kind, why);
             }
             for j in self.ready.iter() {
                 s.scheduled(j.intended);
@@ -295,10 +300,17 @@ impl<'rt> Pacer<'rt> {
     fn schedule(&mut self, due: Due, intended: Instant) -> Result<(), Stopped> {
         self.live.sim_ms.store(due.t_ms, Ordering::Relaxed);
         let (tag, protocol) = match self.driver.mapping.route(due.kind) {
+            Route::Send(m) if self.driver.mapping.lacks_token(m, &due.user_id) => {
+                self.skipped.push((intended, due.kind, Skip::NoToken));
+                return Ok(());
+            }
             Route::Send(m) => (m.tag, m.request.protocol()),
             other => {
-                let server_side = matches!(other, Route::ServerSide);
-                self.skipped.push((intended, due.kind, server_side));
+                let why = match other {
+                    Route::ServerSide => Skip::ServerSide,
+                    _ => Skip::Unmapped,
+                };
+                self.skipped.push((intended, due.kind, why));
                 return Ok(());
             }
         };

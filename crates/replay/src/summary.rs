@@ -25,7 +25,17 @@ pub struct Summary {
     pub scheduler_lag_ms: Option<Percentiles>,
     pub skipped: Skipped,
     pub groups: Vec<Group>,
+    /// Each request tag's requests added over events and phases (the mapping's order).
+    #[serde(default)]
+    pub by_kind: Vec<KindTotal>,
+    /// Each event kind's requests added over phases.
+    #[serde(default)]
+    pub by_event: Vec<EventTotal>,
     pub series: Vec<Second>,
+    /// The per-second series of each protocol and request tag, so events per second and
+    /// API requests per second read apart (seed 001); `series` adds them all.
+    #[serde(default)]
+    pub series_by_kind: Vec<KindSeries>,
     pub thresholds: Vec<Verdict>,
     /// Present when the mapping has `[socketio]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -99,6 +109,10 @@ pub struct Totals {
     pub abandoned: u64,
     pub unmapped: u64,
     pub server_side: u64,
+    /// Requests not sent because their user has no token (`missing_token = "skip"`,
+    /// or users who joined during a replay under `refuse`).
+    #[serde(default)]
+    pub no_token: u64,
     pub scheduled_per_s: f64,
     pub achieved_per_s: f64,
 }
@@ -123,7 +137,8 @@ pub struct GroupFigures {
     pub ok: u64,
     pub errors: u64,
     pub late: u64,
-    /// Responses by status (`"200"`; `"0"` for gRPC OK).
+    /// Answers by status, named as their protocol does: `"200"` (HTTP), `"OK"`,
+    /// `"UNAVAILABLE"` (gRPC), `"connected"`, `"acked"`, `"written"`, `"closed"` (Socket.IO).
     pub statuses: BTreeMap<String, u64>,
     /// Failures without a response, by class (`refused`, `timeout`, `app`, …).
     pub error_classes: BTreeMap<String, u64>,
@@ -131,6 +146,13 @@ pub struct GroupFigures {
     pub latency_ms: Option<Percentiles>,
     /// From the instant each request left.
     pub service_ms: Option<Percentiles>,
+    /// Requests that waited for the same user's previous request to be answered.
+    #[serde(default)]
+    pub chained: u64,
+    /// How long each request waited for the same user's previous one (0 for most): the
+    /// part of `latency_ms` the target spent on another request, not on this one.
+    #[serde(default)]
+    pub chained_ms: Option<Percentiles>,
     pub histograms: Histograms,
 }
 
@@ -141,6 +163,9 @@ pub struct Histograms {
     pub encoding: String,
     pub latency: String,
     pub service: String,
+    /// The chained waits (`chained_ms`); empty in summaries written before it existed.
+    #[serde(default)]
+    pub chained: String,
 }
 
 /// One group: its tags and its figures.
@@ -160,11 +185,52 @@ pub struct Tags {
     pub phase: String,
 }
 
+/// One request tag's requests, every event and phase added.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KindTotal {
+    #[serde(flatten)]
+    pub figures: GroupFigures,
+    pub tags: KindTags,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KindTags {
+    /// The request tag (the mapping's `kind`).
+    pub kind: String,
+}
+
+/// One event kind's requests, every phase added.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EventTotal {
+    #[serde(flatten)]
+    pub figures: GroupFigures,
+    pub tags: EventTags,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EventTags {
+    pub protocol: String,
+    pub event: String,
+    pub kind: String,
+}
+
+/// The per-second series of one protocol's requests of one tag.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KindSeries {
+    pub protocol: String,
+    /// The request tag (the mapping's `kind`).
+    pub kind: String,
+    pub series: Vec<Second>,
+}
+
 /// Events counted and not sent, by event kind.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Skipped {
     pub unmapped: BTreeMap<String, u64>,
     pub server_side: BTreeMap<String, u64>,
+    /// Requests whose user has no token, by event kind (see `Totals::no_token`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub no_token: BTreeMap<String, u64>,
 }
 
 /// One wall second of the run, from the first request due.
@@ -213,16 +279,26 @@ pub struct Connections {
     pub pings_answered: u64,
 }
 
-/// One listened broadcast: receipts, and fan-out latency from the emit that caused it.
+/// One listened broadcast: receipts, and, for a listen with an origin, the broadcasts
+/// tied to the emits that caused them and their fan-out latency. Without an origin no
+/// broadcast is tied to an emit: those figures are absent, not zero.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ListenReport {
     pub event: String,
     pub origin: Option<String>,
     pub received: u64,
-    pub matched: u64,
-    pub origins: u64,
-    pub origins_unheard: u64,
-    pub receipts_per_origin: Receipts,
+    /// Receipts tied to an origin emit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matched: Option<u64>,
+    /// Origin emits sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origins: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origins_unheard: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipts_per_origin: Option<Receipts>,
+    /// `None` also when an origin's broadcasts were never heard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fanout_ms: Option<Percentiles>,
 }
 
