@@ -352,6 +352,6 @@ fn the_pinned_default_checksum_is_the_clis() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(
         json(&out.join("run.json"))["events_sha256"],
-        "619ca973e3b33a7c7101356503cf4b3f10191de37d894211adcef660a89393de"
+        "abf60c2772a74477b0164ed2fc9e042f8394f91ac5ad8cb4044973170ada7462"
     );
 }

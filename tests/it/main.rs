@@ -2,12 +2,14 @@
 
 mod cli;
 mod common;
+mod concurrency;
 mod figures;
 mod fuzz;
 #[path = "../support/gift_app.rs"]
 mod gift_app;
 mod grpc;
 mod mapping_checks;
+mod metrics;
 mod personas;
 mod phases;
 mod replay;
@@ -15,3 +17,4 @@ mod safety;
 mod seed;
 mod socketio;
 mod span;
+mod verdicts;

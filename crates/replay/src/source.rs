@@ -5,12 +5,14 @@
 use std::collections::BTreeSet;
 use std::io::BufRead;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::error::ReplayError;
+use crate::pacer::{Live, session_delta};
 
 use simulate_core::bounded::{LOG_LINE, Line, read_line};
 use simulate_core::diagnostic::Problem;
@@ -236,6 +238,18 @@ fn fed(gap_users: Option<GapUsers>) -> Fed {
 
 type Tx = mpsc::Sender<Vec<Due>>;
 
+/// Counts the sessions opened before the window (events the replay does not send), so the
+/// sessions open at the window's start are right.
+pub(crate) struct Before(pub(crate) Arc<Live>);
+
+impl Before {
+    fn count(&self, kind: u16) {
+        if let Some(d) = session_delta(kind) {
+            self.0.sessions_open.fetch_add(d, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Event lines copied into shared blocks, one allocation per block rather than per line.
 /// The lines are allocated on the producing thread and freed on the I/O thread; with one
 /// allocation each, glibc's arena lock was contended on every request (`perf`: futex
@@ -260,6 +274,7 @@ impl Lines {
 
 /// The engine's sink for replay: drops events before the window, stops after it.
 struct Feed {
+    before: Before,
     tx: Tx,
     window: Window,
     tags: PhaseTags,
@@ -291,6 +306,7 @@ impl Sink for Feed {
             g.event(e.t_ms, Some(e.user), e.props.kind() as u16, in_window);
         }
         if !in_window {
+            self.before.count(e.props.kind() as u16);
             return Ok(true);
         }
         self.batch.push(Due {
@@ -326,10 +342,11 @@ pub(crate) fn from_engine(
     mut engine: Engine,
     (window, gap): (Window, Option<Gap>),
     phases: Phases,
-    tx: Tx,
+    (tx, before): (Tx, Before),
     stop: &AtomicBool,
 ) -> Result<Fed, ReplayError> {
     let mut feed = Feed {
+        before,
         tx,
         window,
         tags: phases.tagger(),
@@ -396,7 +413,7 @@ pub(crate) fn from_log(
     path: &Path,
     (window, gap): (Window, Option<Gap>),
     phases: &Phases,
-    tx: Tx,
+    (tx, before): (Tx, Before),
     stop: &AtomicBool,
 ) -> Result<Fed, ReplayError> {
     let shown = path.display();
@@ -459,6 +476,7 @@ pub(crate) fn from_log(
             g.event(due.t_ms, user, due.kind, in_window);
         }
         if !in_window {
+            before.count(due.kind);
             continue;
         }
         batch.push(due);
