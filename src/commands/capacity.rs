@@ -248,8 +248,10 @@ fn run_level(
         mapping: Arc::clone(mapping),
         only_stage: Some(2),
         live: false,
+        concurrency: None,
     };
-    run.go(interrupts.clone())
+    let (report, shown, _) = run.go(interrupts.clone())?;
+    Ok((report, shown))
 }
 
 /// Each level goes on in the timeline where the last one stopped, so the target sees

@@ -19,6 +19,7 @@ macro_rules! out {
 }
 
 pub mod capacity;
+mod concurrency;
 pub mod load;
 pub mod personas;
 pub mod replay;

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use crate::cli::ReplayArgs;
-use simulate_core::diagnostic::Problem;
+use crate::cli::{ReplayArgs, Users};
+use simulate_core::diagnostic::{Problem, Problems};
 use simulate_core::run_record::RunRecord;
 
 use crate::exit;
@@ -22,11 +22,13 @@ use simulate_replay::mapping::Protocol;
 use simulate_replay::pacer::Plan;
 use simulate_replay::source::{Phases, Window};
 use simulate_replay::summary::{ReplayConfig, WindowConfig, WorldSource};
-use simulate_replay::thresholds::{Names, Threshold, preset};
+use simulate_replay::thresholds::{DEFAULT_THRESHOLD, Names, Threshold, preset};
 use simulate_replay::tls::Tls;
 use simulate_replay::{Feed, Options, Report};
 
 use crate::console::replay::{LiveView, table};
+
+mod seeded;
 use crate::world::{load_world, world_clashes};
 
 /// `24h:30m` (sim:wall) or `48x`, as simulated ms per wall ms.
@@ -148,50 +150,25 @@ pub(crate) fn replay_world(args: &ReplayArgs) -> anyhow::Result<(Vec<Persona>, S
     load_world(&world)
 }
 
-/// What the seeded database says about this replay: a window that sends days the seed
-/// already loaded (the target has applied those events: it would see them twice), or a
-/// world that is not the seeded one.
-fn seeded_warnings(db: &str, args: &ReplayArgs, window: Window) -> anyhow::Result<Vec<String>> {
-    let is_url = db.starts_with("postgres://") || db.starts_with("postgresql://");
-    let ((config, _, _), place) = super::on_seeded(
-        is_url.then_some(db),
-        &args.seeded_schema,
-        Path::new(db),
-        |d, rt| rt.block_on(d.run_meta()).map_err(super::refused),
-    )?;
-    let mut out = Vec::new();
-    if args.from_log.is_none() {
-        // The replayed world is usually longer than the seeded one: its length may differ.
-        let mut given = args.world.clone();
-        given.days = None;
-        given.span = None;
-        let (_, clashes) = world_clashes(&config, &given);
-        if !clashes.is_empty() {
-            out.push(format!(
-                "{place} holds another world: {}; the target's state will not match these events (fix: the same --users --seed --start --personas --scenario as the seed)",
-                clashes.join("; ")
-            ));
-        }
-    }
-    if let Some(seeded) = config.length.span()
-        && window.from_ms < seeded.ms()
-    {
-        let held = match seeded.whole_days() {
-            Some(days) => format!("days 0..{days}"),
-            None => format!("0..{seeded}"),
-        };
-        out.push(format!(
-            "the window starts at day {:.2}, but {place} already holds {held}: the target has applied those events and will see them again (fix: --window {seeded}.. continues the seeded world)",
-            window.from_ms as f64 / DAY as f64,
-        ));
-    }
-    Ok(out)
-}
-
-pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
+pub fn replay(mut args: ReplayArgs) -> anyhow::Result<i32> {
     let pacing = super::load::pacing(&args, &|name| profile(&args, name))?;
     Pace::from_args(&args)?;
     let mapping = load_mapping(&args)?;
+    Destinations::resolve(&args, &mapping)?;
+    tls_from(args.ca_cert.as_deref())?;
+    // Sized after the mapping and targets are checked: sizing simulates a few worlds.
+    let sized = match args.concurrency {
+        Some(n) => {
+            let found = super::concurrency::size(&args, n)?;
+            args.world.users = Some(Users::Count(found.chosen.users));
+            let (record, line) = super::concurrency::record(&found);
+            if !args.quiet {
+                eprintln!("{line}");
+            }
+            Some(record)
+        }
+        None => None,
+    };
     let args = match args.from_log {
         None => super::load::sized(&args, &pacing, &mapping)?,
         Some(_) => args,
@@ -203,9 +180,19 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
         mapping: Arc::new(mapping),
         only_stage: None,
         live: !args.quiet,
+        concurrency: sized,
     };
-    let (report, shown) = run.go(super::replay_interrupts())?;
-    finish(&args, &report, &shown)
+    let (mut report, shown, seeded) = run.go(super::replay_interrupts())?;
+    // Known only at the end: the users the gap left unknown to the target.
+    let late = seeded.and_then(|s| s.gap_users_warning(report.gap_users));
+    if let Some(w) = &late {
+        report.summary.config.warnings.push(w.clone());
+    }
+    let code = finish(&args, &report, &shown)?;
+    if let Some(w) = late {
+        eprintln!("warning: {w}");
+    }
+    Ok(code)
 }
 
 /// One replay: the flags, the pacing and the mapping, checked; `capacity` runs several.
@@ -218,15 +205,17 @@ pub(crate) struct Run<'a> {
     pub(crate) only_stage: Option<u8>,
     /// The announcement and the live view.
     pub(crate) live: bool,
+    /// `--concurrency`: how the world was sized, for the summary.
+    pub(crate) concurrency: Option<simulate_replay::summary::ConcurrencySizing>,
 }
 
 impl Run<'_> {
     /// Builds the source, thresholds and options, runs the replay, and returns its report
-    /// with the target as it may be shown.
+    /// with the target as it may be shown, and what `--seeded` found.
     pub(crate) fn go(
         &self,
         (stop, hurry): (Arc<AtomicBool>, Arc<AtomicBool>),
-    ) -> anyhow::Result<(Report, String)> {
+    ) -> anyhow::Result<(Report, String, Option<seeded::Seeded>)> {
         let (args, pacing, mapping) = (self.args, self.pacing, &self.mapping);
         let pace = Pace::from_args(args)?;
         let to = Destinations::resolve(args, mapping)?;
@@ -238,6 +227,7 @@ impl Run<'_> {
         check_tokens(mapping, &source)?;
         let stage_names = simulate_replay::pace::stage_names(pacing.target());
         let (texts, mut thresholds) = thresholds(args, mapping, &source.phases, &stage_names)?;
+        let default_threshold = texts.is_empty() && !thresholds.is_empty();
         if let Some(stage) = self.only_stage {
             thresholds = thresholds
                 .into_iter()
@@ -247,10 +237,14 @@ impl Run<'_> {
         if self.live {
             announce(args, &source, &to, pacing, mapping);
         }
-        let warnings = match &args.seeded {
-            Some(db) => seeded_warnings(db, args, source.window)?,
-            None => Vec::new(),
+        let seeded = match &args.seeded {
+            Some(db) => Some(seeded::notes(db, args, source.window)?),
+            None => None,
         };
+        let warnings = seeded
+            .as_ref()
+            .map(|s| s.warnings.clone())
+            .unwrap_or_default();
         for w in &warnings {
             eprintln!("warning: {w}");
         }
@@ -273,7 +267,13 @@ impl Run<'_> {
             max_in_flight: args.max_in_flight,
             connections: args.connections,
             http2: args.http2 || mapping.http2,
-            thresholds: texts,
+            thresholds: if default_threshold {
+                vec![DEFAULT_THRESHOLD.to_string()]
+            } else {
+                texts
+            },
+            default_threshold,
+            concurrency: self.concurrency.clone(),
         };
         let view = LiveView::new(!self.live);
         let opts = Options {
@@ -296,12 +296,13 @@ impl Run<'_> {
             config,
             feed: source.feed,
             phases: source.phases,
+            gap: seeded.as_ref().and_then(|s| s.gap),
             abort_on_fail: args.abort_on_fail,
             planned: pacing.planned(),
         };
         let report = simulate_replay::replay(opts, stop, hurry);
         view.finish();
-        Ok((report?, to.shown))
+        Ok((report?, to.shown, seeded))
     }
 }
 
@@ -598,33 +599,56 @@ fn engine_source(args: &ReplayArgs) -> anyhow::Result<Source> {
     })
 }
 
-/// `--threshold` and `--threshold-preset`, as written and compiled against the names
-/// this run has (request tags, phases, listened broadcasts).
+/// `--threshold` and `--threshold-preset`, as written (the preset's expanded) and
+/// compiled against the names this run has (request tags, phases, listened broadcasts,
+/// request classes); every bad one reported at once. With neither, the default
+/// threshold (its text not among those written) unless `--no-default-threshold`.
 fn thresholds(
     args: &ReplayArgs,
     mapping: &Mapping,
     phases: &Phases,
     stages: &[String],
 ) -> anyhow::Result<(Vec<String>, Vec<Threshold>)> {
-    let mut texts = args.thresholds.clone();
-    if let Some(p) = &args.threshold_preset {
-        texts.extend(preset(p, &mapping.tags)?);
-    }
     let listens: Vec<String> = mapping
         .socketio
         .as_ref()
         .map(|s| s.listen.iter().map(|l| l.event.clone()).collect())
         .unwrap_or_default();
+    let classes = Names::classes_of(mapping);
     let names = Names {
         tags: &mapping.tags,
         phases: &phases.names,
         listens: &listens,
+        classes: &classes,
         stages,
     };
-    let thresholds = texts
-        .iter()
-        .map(|t| Threshold::parse(t, &names))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut problems = Vec::new();
+    let mut thresholds = match Threshold::parse_all(&args.thresholds, &names) {
+        Ok(t) => t,
+        Err(p) => {
+            problems.extend(p.0);
+            Vec::new()
+        }
+    };
+    let mut texts = args.thresholds.clone();
+    if let Some(name) = &args.threshold_preset {
+        let compiled =
+            preset(name, mapping).and_then(|t| Ok((Threshold::parse_all(&t, &names)?, t)));
+        match compiled {
+            Ok((compiled, t)) => {
+                thresholds.extend(compiled.into_iter().map(|c| c.from_preset(name)));
+                texts.extend(t);
+            }
+            Err(p) => problems.extend(p.0),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Problems(problems).into());
+    }
+    if texts.is_empty() && !args.no_default_threshold {
+        let default = Threshold::parse(DEFAULT_THRESHOLD, &names)?.as_default();
+        return Ok((texts, vec![default]));
+    }
     Ok((texts, thresholds))
 }
 
@@ -685,12 +709,9 @@ fn announce(
         mapping.name, args.max_in_flight
     ));
     eprintln!("{line}");
-    if window.from_ms > 0 && args.from_log.is_none() {
-        eprintln!(
-            "note: the engine first simulates the {:.2} days before the window without sending them (a database seeded with `seed --days {}` holds them already)",
-            window.from_ms as f64 / DAY as f64,
-            window.from_ms / DAY
-        );
+    // With --seeded, the warnings say what the database holds.
+    if window.from_ms > 0 && args.from_log.is_none() && args.seeded.is_none() {
+        eprintln!("{}", seeded::skipped_note(window.from_ms));
     }
 }
 
@@ -712,10 +733,7 @@ fn finish(args: &ReplayArgs, report: &Report, shown_target: &str) -> anyhow::Res
         super::export(p, "the summary", &report.summary)?;
         outln!("summary: {}", p.display());
     }
-    Ok(if let Some(why) = &report.aborted {
-        eprintln!("aborted: {} (--abort-on-fail)", why.text());
-        exit::THRESHOLD_FAILED
-    } else if report.interrupted {
+    Ok(if report.interrupted {
         eprintln!("interrupted: the figures cover what was sent before Ctrl-C");
         exit::INTERRUPTED
     } else if report.failed_thresholds > 0 {

@@ -2,5 +2,6 @@
 //! live line and end table.
 
 pub mod capacity;
+pub mod metrics;
 pub mod progress;
 pub mod replay;

@@ -352,6 +352,6 @@ fn the_pinned_default_checksum_is_the_clis() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(
         json(&out.join("run.json"))["events_sha256"],
-        "0eebf0686a8a365682b3126e05491442b9e3a4005437e22a5ecd022e31229c2a"
+        "abf60c2772a74477b0164ed2fc9e042f8394f91ac5ad8cb4044973170ada7462"
     );
 }

@@ -3,6 +3,7 @@
 mod capacity;
 mod cli;
 mod common;
+mod concurrency;
 mod figures;
 mod fuzz;
 #[path = "../support/gift_app.rs"]
@@ -10,9 +11,12 @@ mod gift_app;
 mod grpc;
 mod load;
 mod mapping_checks;
+mod metrics;
 mod personas;
+mod phases;
 mod replay;
 mod safety;
 mod seed;
 mod socketio;
 mod span;
+mod verdicts;

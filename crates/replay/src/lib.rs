@@ -30,7 +30,7 @@ use drivers::{Driver, Targets};
 pub use error::ReplayError;
 use mapping::Mapping;
 use pacer::{Live, Plan};
-use source::Phases;
+use source::{Gap, Phases};
 use stats::{Stats, by_kind, percentiles};
 use summary::{ReplayConfig, SUMMARY_SCHEMA, Skipped, Summary, Totals, Verdict};
 use thresholds::Threshold;
@@ -45,6 +45,9 @@ pub enum Feed {
 pub struct Options {
     pub feed: Feed,
     pub phases: Phases,
+    /// `--seeded`: the time between the seed's end and the window's start, whose users
+    /// the target never saw sign up ([`Report::gap_users`]).
+    pub gap: Option<Gap>,
     pub plan: Plan,
     pub mapping: Arc<Mapping>,
     /// Where each protocol's requests go (never printed: they may hold secrets).
@@ -77,9 +80,12 @@ pub struct LiveFigures {
     pub wall: Duration,
     /// The timeline's time of the last event handed out, in ms from its start.
     pub sim_ms: i64,
-    /// Events due and requests sent in the last full second.
+    /// Requests due and sent in the last full second.
     pub scheduled_per_s: u32,
     pub sent_per_s: u32,
+    /// Events due in the last full second and skipped (server-side, unmapped): not
+    /// requests, so not in `scheduled_per_s`.
+    pub skipped_per_s: u32,
     pub in_flight: usize,
     /// Latency p95 of the last full second, in µs.
     pub p95_us: Option<u64>,
@@ -88,10 +94,15 @@ pub struct LiveFigures {
     pub late: u64,
     /// Socket.IO connections open now, when the mapping has `[socketio]`.
     pub sockets_open: Option<usize>,
+    /// Sessions open at once in the timeline sent so far.
+    pub sessions_open: u64,
 }
 
 pub struct Report {
     pub summary: Summary,
+    /// With [`Options::gap`]: users who signed up in the gap and have events in the
+    /// window (the target meets them without having seen them sign up).
+    pub gap_users: Option<u64>,
     pub failed_thresholds: usize,
     /// Stopped by Ctrl-C (not by `--abort-on-fail`).
     pub interrupted: bool,
@@ -124,7 +135,17 @@ pub fn replay(
     stop: Arc<AtomicBool>,
     hurry: Arc<AtomicBool>,
 ) -> Result<Report, ReplayError> {
-    let rt = runtime(o.io_threads)?;
+    // The pacer thread needs a core of its own: on 2 cores one I/O worker held higher
+    // rates with less CPU than two (docs/PERFORMANCE.md).
+    let workers = o.io_threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .thread_name("replay")
+        .build()
+        .map_err(|e| ReplayError::Failed(format!("cannot start the runtime: {e}")))?;
     let driver = Arc::new(rt.block_on(Driver::new(
         Arc::clone(&o.mapping),
         &o.targets,
@@ -137,19 +158,34 @@ pub fn replay(
     // Ctrl-C stops the source too: the pacer then finds the channel closed.
     let feed_stop = Arc::clone(&stop);
     let phases = o.phases.clone();
+    let live = Arc::new(Live::default());
+    let before = source::Before(Arc::clone(&live));
+    let span = (window, o.gap);
     let producer = std::thread::Builder::new()
         .name("timeline".into())
         .spawn(move || match o.feed {
-            Feed::Engine(engine) => source::from_engine(*engine, window, phases, tx, &feed_stop),
-            Feed::Log(path) => source::from_log(&path, window, &phases, tx, &feed_stop),
+            Feed::Engine(engine) => {
+                source::from_engine(*engine, span, phases, (tx, before), &feed_stop)
+            }
+            Feed::Log(path) => source::from_log(&path, span, &phases, (tx, before), &feed_stop),
         })
         .map_err(|e| ReplayError::Failed(format!("cannot start the timeline thread: {e}")))?;
 
     let stats = Arc::new(Mutex::new(Stats::new(Instant::now())));
-    let live = Arc::new(Live::default());
     let view = o.watch.map(|watch| {
-        let watched = (Arc::clone(&stats), Arc::clone(&live), Arc::clone(&driver));
-        rt.spawn(show_live(watch, watched))
+        let (stats, live) = (Arc::clone(&stats), Arc::clone(&live));
+        let driver = Arc::clone(&driver);
+        rt.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            loop {
+                tick.tick().await;
+                let figures = live
+                    .started
+                    .get()
+                    .map(|t0| live_figures(&stats, &live, *t0, &driver));
+                watch(figures.as_ref());
+            }
+        })
     });
     let aborted: Arc<OnceLock<Abort>> = Arc::default();
     let judge = o.abort_on_fail.then(|| {
@@ -175,7 +211,7 @@ pub fn replay(
         .join()
         .map_err(|_| ReplayError::Failed("the timeline thread failed".into()))?;
     rt.shutdown_timeout(Duration::from_millis(100));
-    fed?;
+    let fed = fed?;
 
     let mut stats = Arc::try_unwrap(stats)
         .map(|m| m.into_inner().expect("stats lock"))
@@ -187,40 +223,55 @@ pub fn replay(
     if let Some(socketio) = &driver.socketio {
         stats.fanout = socketio.fanouts();
     }
-    let thresholds: Vec<Verdict> = o.thresholds.iter().map(|t| t.verdict(&stats)).collect();
+    let asked = Asked {
+        thresholds: &o.thresholds,
+        phases: &o.phases,
+        tags: &o.mapping.tags,
+        config: o.config,
+    };
+    let mut report = summarize(&mut stats, abandoned, asked, &ended, &driver);
+    report.gap_users = fed.gap_users;
+    paced(
+        &mut report,
+        &stats,
+        (&o.plan, &o.mapping.tags),
+        &live,
+        aborted,
+    );
+    Ok(report)
+}
+
+/// What the run was asked for, as the summary needs it.
+struct Asked<'a> {
+    thresholds: &'a [Threshold],
+    phases: &'a Phases,
+    tags: &'a [String],
+    config: ReplayConfig,
+}
+
+/// The summary of a finished run: thresholds judged, figures gathered from the stats.
+fn summarize(
+    stats: &mut Stats,
+    abandoned: u64,
+    asked: Asked<'_>,
+    ended: &pacer::Ended,
+    driver: &Driver,
+) -> Report {
+    let thresholds: Vec<Verdict> = asked.thresholds.iter().map(|t| t.verdict(stats)).collect();
     let failed = thresholds.iter().filter(|v| !v.ok).count();
     let total = stats.total();
     let wall = ended.wall.as_secs_f64().max(1e-9);
-    let per_s = |n: u64| (n as f64 / wall * 10.0).round() / 10.0;
-    let phase_name = |p: u8| o.phases.name(p).to_string();
-    let stage_name = pace::stage_namer(o.plan.target.as_ref());
-    let mut config = o.config;
-    if o.plan.target.is_some() {
-        config.factor = pace::mean_factor(live.sim_ms.load(Ordering::Relaxed), window, wall);
-    }
+    let phase_name = |p: u8| asked.phases.name(p).to_string();
+    let series = stats.series();
+    let sessions_open = stats.sessions_figures(&series);
     let summary = Summary {
         schema: SUMMARY_SCHEMA.into(),
         version: env!("CARGO_PKG_VERSION").into(),
-        config,
-        interrupted: ended.interrupted && aborted.is_none(),
-        aborted: aborted.as_ref().map(Abort::text),
+        config: asked.config,
+        interrupted: ended.interrupted,
+        aborted: None,
         wall_seconds: (wall * 1000.0).round() / 1000.0,
-        totals: Totals {
-            scheduled: stats.scheduled,
-            sent: stats.sent,
-            completed: total.count() - abandoned,
-            ok: total.ok,
-            errors: total.errors,
-            late: stats.late,
-            connection_waits: stats.connection_waits,
-            chained: stats.chained,
-            abandoned,
-            unmapped: stats.unmapped.iter().sum(),
-            server_side: stats.server_side.iter().sum(),
-            no_token: stats.no_token.iter().sum(),
-            scheduled_per_s: per_s(stats.scheduled),
-            achieved_per_s: per_s(total.count() - abandoned),
-        },
+        totals: totals(stats, &total, abandoned),
         overall: total.figures(),
         scheduler_lag_ms: percentiles(&stats.lag),
         skipped: Skipped {
@@ -228,52 +279,85 @@ pub fn replay(
             server_side: by_kind(&stats.server_side),
             no_token: by_kind(&stats.no_token),
         },
-        groups: stats.groups(&o.mapping.tags, &phase_name),
-        stages: stats.stage_groups(&o.mapping.tags, &stage_name),
-        by_kind: stats.by_kind(&o.mapping.tags),
-        by_event: stats.by_event(&o.mapping.tags),
-        series: stats.series(),
-        series_by_kind: stats.series_by_kind(&o.mapping.tags),
+        groups: stats.groups(asked.tags, &phase_name),
+        stages: Vec::new(),
+        by_kind: stats.by_kind(asked.tags),
+        by_event: stats.by_event(asked.tags),
+        series,
+        series_by_kind: stats.series_by_kind(asked.tags),
         thresholds,
         socketio: driver.socketio.as_ref().map(|s| s.report()),
+        sessions_open,
+        on_time: on_time(stats),
     };
-    Ok(Report {
+    Report {
         summary,
+        gap_users: None,
         failed_thresholds: failed,
-        interrupted: ended.interrupted && aborted.is_none(),
-        aborted,
-    })
-}
-
-/// The I/O runtime: `io_threads` workers, by default one per core but the pacer's.
-fn runtime(io_threads: Option<usize>) -> Result<tokio::runtime::Runtime, ReplayError> {
-    // The pacer thread needs a core of its own: on 2 cores one I/O worker held higher
-    // rates with less CPU than two (docs/PERFORMANCE.md).
-    let workers = io_threads.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
-    });
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .enable_all()
-        .thread_name("replay")
-        .build()
-        .map_err(|e| ReplayError::Failed(format!("cannot start the runtime: {e}")))
-}
-
-/// Calls the live view's `watch` every 250 ms with the figures of the moment.
-async fn show_live(
-    watch: Watch,
-    (stats, live, driver): (Arc<Mutex<Stats>>, Arc<Live>, Arc<Driver>),
-) {
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
-    loop {
-        tick.tick().await;
-        let figures = live
-            .started
-            .get()
-            .map(|t0| live_figures(&stats, &live, *t0, &driver));
-        watch(figures.as_ref());
+        interrupted: ended.interrupted,
+        aborted: None,
     }
+}
+
+/// What the pacing adds to a report: the stage rows, the mean factor of a paced run, and
+/// why `--abort-on-fail` stopped it (then not an interruption).
+fn paced(
+    report: &mut Report,
+    stats: &Stats,
+    (plan, tags): (&Plan, &[String]),
+    live: &Live,
+    aborted: Option<Abort>,
+) {
+    let s = &mut report.summary;
+    if let Some(target) = &plan.target {
+        let stage_name = pace::stage_namer(Some(target));
+        s.stages = stats.stage_groups(tags, &stage_name);
+        let sim_ms = live.sim_ms.load(Ordering::Relaxed);
+        s.config.factor = pace::mean_factor(sim_ms, plan.window, s.wall_seconds.max(1e-9));
+    }
+    if aborted.is_some() {
+        s.interrupted = false;
+        report.interrupted = false;
+    }
+    s.aborted = aborted.as_ref().map(Abort::text);
+    report.aborted = aborted;
+}
+
+/// The totals. Rates are over the schedule's span, not the wall time (which adds the
+/// engine's start and the drain), and count requests only (see `Stats::span`).
+fn totals(stats: &Stats, total: &stats::Group, abandoned: u64) -> Totals {
+    let span = stats.span();
+    let per_s =
+        |n: u64, over: Option<f64>| over.map_or(0.0, |s| (n as f64 / s * 10.0).round() / 10.0);
+    Totals {
+        scheduled: stats.scheduled,
+        sent: stats.sent,
+        completed: total.count() - abandoned,
+        ok: total.ok,
+        errors: total.errors,
+        late: stats.late,
+        connection_waits: stats.connection_waits,
+        chained: stats.chained,
+        abandoned,
+        unmapped: stats.unmapped.iter().sum(),
+        server_side: stats.server_side.iter().sum(),
+        no_token: stats.no_token.iter().sum(),
+        scheduled_requests: stats.requests,
+        schedule_seconds: span.map_or(0.0, |s| (s.scheduled * 1000.0).round() / 1000.0),
+        scheduled_per_s: per_s(stats.requests, span.map(|s| s.scheduled)),
+        achieved_per_s: per_s(total.count() - abandoned, span.map(|s| s.achieved)),
+    }
+}
+
+/// The generator's schedule-keeping at `on_time`'s default bound.
+fn on_time(stats: &Stats) -> Option<summary::OnTime> {
+    let within_us = (thresholds::ON_TIME_WITHIN_MS * 1000.0) as u64;
+    stats.on_time(within_us).map(|(share, n)| summary::OnTime {
+        within_ms: thresholds::ON_TIME_WITHIN_MS,
+        share: (share * 1e5).round() / 1e5,
+        requests: n,
+        held_for_slot: stats.sent - n,
+    })
 }
 
 /// How often `--abort-on-fail` looks at the figures.
@@ -347,11 +431,13 @@ fn live_figures(stats: &Mutex<Stats>, live: &Live, t0: Instant, driver: &Driver)
         sim_ms: live.sim_ms.load(Ordering::Relaxed),
         scheduled_per_s,
         sent_per_s,
+        skipped_per_s: s.skipped_last_second(now),
         in_flight: live.in_flight.load(Ordering::Relaxed),
         p95_us,
         completed,
         errors,
         late: s.late,
         sockets_open: driver.socketio.as_ref().map(|c| c.open_now()),
+        sessions_open: live.sessions_open.load(Ordering::Relaxed).max(0) as u64,
     }
 }

@@ -3,7 +3,9 @@
 
 mod common;
 mod determinism;
+mod metrics;
 mod schema;
+mod sizes;
 mod span;
 mod statistics;
 mod templates;
