@@ -733,7 +733,10 @@ fn finish(args: &ReplayArgs, report: &Report, shown_target: &str) -> anyhow::Res
         super::export(p, "the summary", &report.summary)?;
         outln!("summary: {}", p.display());
     }
-    Ok(if report.interrupted {
+    Ok(if let Some(why) = &report.aborted {
+        eprintln!("aborted: {} (--abort-on-fail)", why.text());
+        exit::THRESHOLD_FAILED
+    } else if report.interrupted {
         eprintln!("interrupted: the figures cover what was sent before Ctrl-C");
         exit::INTERRUPTED
     } else if report.failed_thresholds > 0 {
