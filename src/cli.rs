@@ -214,6 +214,10 @@ pub struct ReplayArgs {
     /// Write the summary (figures, mergeable histograms, thresholds) as JSON to this file
     #[arg(long, value_name = "FILE")]
     pub summary_export: Option<PathBuf>,
+    /// Write a single-file HTML report (rates, latency over time, failures, thresholds)
+    /// to this file; it opens offline
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
     /// Also trust this CA certificate (PEM) for https:// targets, HTTP, gRPC and Socket.IO: a staging
     /// server with a private or self-signed certificate
     #[arg(long, value_name = "FILE")]

@@ -146,6 +146,12 @@ pub(crate) fn export(
     doc: &impl serde::Serialize,
 ) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(doc)? + "\n";
+    write_whole(path, what, &text)
+}
+
+/// `text` into `path` whole or not at all (an HTML report), with the message of
+/// [`export`] when it cannot be written.
+pub(crate) fn write_whole(path: &std::path::Path, what: &str, text: &str) -> anyhow::Result<()> {
     simulate_core::atomic::write(path, text.as_bytes()).map_err(|e| {
         not_written(
             format!("cannot write {what} {}", path.display()),

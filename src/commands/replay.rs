@@ -197,7 +197,8 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
         None => engine_source(&args)?,
     };
     let (texts, thresholds) = thresholds(&args, &mapping, &source.phases)?;
-    make_summary_folder(args.summary_export.as_deref())?;
+    make_summary_folder(args.summary_export.as_deref(), "--summary-export")?;
+    make_summary_folder(args.report.as_deref(), "--report")?;
     if !args.quiet {
         announce(&args, &source, &to, &pace, &mapping);
     }
@@ -557,8 +558,9 @@ fn thresholds(
     Ok((texts, thresholds))
 }
 
-/// The folder of `--summary-export`, made before any traffic so the end cannot fail on it.
-fn make_summary_folder(file: Option<&Path>) -> anyhow::Result<()> {
+/// The folder of `--summary-export` or `--report`, made before any traffic so the end
+/// cannot fail on it.
+fn make_summary_folder(file: Option<&Path>, flag: &str) -> anyhow::Result<()> {
     if let Some(dir) = file
         .and_then(Path::parent)
         .filter(|d| !d.as_os_str().is_empty())
@@ -566,7 +568,7 @@ fn make_summary_folder(file: Option<&Path>) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| {
             Problem::new(
                 format!("cannot create {}: {e}", dir.display()),
-                "choose a --summary-export path in a folder you may write",
+                format!("choose a {flag} path in a folder you may write"),
             )
         })?;
     }
@@ -609,6 +611,11 @@ fn finish(args: &ReplayArgs, report: &Report, shown_target: &str) -> anyhow::Res
     if let Some(p) = &args.summary_export {
         super::export(p, "the summary", &report.summary)?;
         outln!("summary: {}", p.display());
+    }
+    if let Some(p) = &args.report {
+        let html = crate::report::replay::render(&report.summary);
+        super::write_whole(p, "the report", &html)?;
+        outln!("report: {}", p.display());
     }
     Ok(if report.interrupted {
         eprintln!("interrupted: the figures cover what was sent before Ctrl-C");

@@ -362,15 +362,19 @@ fn tell(
     let out = out_dir.display();
     say(match events_path {
         Some(p) => format!(
-            "wrote {}, metrics.json and run.json in {out}",
+            "wrote {}, metrics.json, run.json and report.html in {out}",
             p.file_name()
                 .map(|f| f.to_string_lossy())
                 .unwrap_or_default()
         ),
         None if args.stdout => {
-            format!("events went to standard output; wrote metrics.json and run.json in {out}")
+            format!(
+                "events went to standard output; wrote metrics.json, run.json and report.html in {out}"
+            )
         }
-        None => format!("wrote metrics.json and run.json in {out} (no event log: --format none)"),
+        None => format!(
+            "wrote metrics.json, run.json and report.html in {out} (no event log: --format none)"
+        ),
     });
 }
 
@@ -393,9 +397,15 @@ fn commit_outputs(
     metrics: &MetricsDoc,
     record: &RunRecord,
 ) -> anyhow::Result<()> {
+    let report = out_dir.join("report.html");
     let pending = [
         prepare_json(&out_dir.join("metrics.json"), metrics),
         prepare_json(&out_dir.join("run.json"), record),
+        simulate_core::atomic::prepare(
+            &report,
+            crate::report::run::render(metrics, record).as_bytes(),
+        )
+        .map_err(|e| (report.display().to_string(), e)),
     ]
     .into_iter()
     .collect::<Result<Vec<_>, _>>()
@@ -428,6 +438,7 @@ fn not_written(out_dir: &Path, what: &str, e: &std::io::Error) -> anyhow::Error 
         "events.jsonl.zst",
         "metrics.json",
         "run.json",
+        "report.html",
     ]
     .into_iter()
     .filter(|f| out_dir.join(f).is_file())

@@ -8,6 +8,7 @@ mod gift_app;
 mod grpc;
 mod personas;
 mod replay;
+mod report;
 mod safety;
 mod seed;
 mod socketio;

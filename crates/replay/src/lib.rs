@@ -9,6 +9,7 @@ pub mod drivers;
 mod error;
 pub mod mapping;
 pub mod outcome;
+mod over_time;
 pub mod pacer;
 pub mod source;
 pub mod stats;
@@ -207,6 +208,7 @@ pub fn replay(
         },
         groups: stats.groups(&o.mapping.tags, &phase_name),
         series: stats.series(),
+        over_time: stats.over_time(&o.mapping.tags),
         thresholds,
         socketio: driver.socketio.as_ref().map(|s| s.report()),
     };

@@ -28,6 +28,7 @@ use super::mapping::{Protocol, Route};
 use super::source::{Due, Window};
 use super::stats::{Key, Stats, Waits};
 use crate::drivers::Driver;
+use crate::over_time::{SESSION_ENDED, SESSION_STARTED};
 
 #[derive(Clone, Debug)]
 pub struct Plan {
@@ -194,6 +195,9 @@ struct Pacer<'rt> {
     next_id: u64,
     /// Skipped events since the last hand-over, recorded with the jobs under one lock.
     skipped: Vec<(Instant, u16, bool)>,
+    /// Session starts and ends since the last hand-over: (instant, kind, a hash of the
+    /// user and session), for the sessions open over time.
+    sessions: Vec<(Instant, u16, u64)>,
     /// Requests due at the same wake-up go to the runtime together: one cross-thread
     /// hand-over per wake-up instead of one per request (measured: a quarter of the CPU
     /// went to waking workers).
@@ -230,6 +234,7 @@ impl<'rt> Pacer<'rt> {
             prune_at: 4096,
             next_id: 0,
             skipped: Vec::new(),
+            sessions: Vec::new(),
             ready: Vec::new(),
             backlog: false,
         }
@@ -239,7 +244,10 @@ impl<'rt> Pacer<'rt> {
     fn start(&mut self) -> Instant {
         *self.t0.get_or_insert_with(|| {
             let now = Instant::now();
-            self.stats.lock().expect("stats lock").start = now;
+            let mut s = self.stats.lock().expect("stats lock");
+            s.start = now;
+            s.over.restart(now);
+            drop(s);
             let _ = self.live.started.set(now);
             now
         })
@@ -257,6 +265,12 @@ impl<'rt> Pacer<'rt> {
             for j in self.ready.iter() {
                 s.scheduled(j.intended);
                 s.sent(j.id, j.key, j.intended, j.sent, j.late);
+            }
+            for (at, kind, session) in self.sessions.drain(..) {
+                s.over.event(at, kind, session);
+            }
+            if let Some(socketio) = &self.driver.socketio {
+                s.over.sockets(Instant::now(), socketio.open_now());
             }
         }
         if self.ready.is_empty() {
@@ -294,6 +308,10 @@ impl<'rt> Pacer<'rt> {
     /// behind the same user's previous one.
     fn schedule(&mut self, due: Due, intended: Instant) -> Result<(), Stopped> {
         self.live.sim_ms.store(due.t_ms, Ordering::Relaxed);
+        if due.kind == SESSION_STARTED || due.kind == SESSION_ENDED {
+            let session = self.hasher.hash_one((&due.user_id, due.session));
+            self.sessions.push((intended, due.kind, session));
+        }
         let (tag, protocol) = match self.driver.mapping.route(due.kind) {
             Route::Send(m) => (m.tag, m.request.protocol()),
             other => {

@@ -16,6 +16,7 @@ use simulate_core::timeline::EVENT_KINDS;
 
 use crate::mapping::Protocol;
 use crate::outcome::{ErrorClass, Outcome};
+use crate::over_time::Tracker;
 use crate::summary::{self, GroupFigures, Histograms, Percentiles, Tags};
 
 /// Microseconds: the unit every histogram records.
@@ -181,6 +182,8 @@ pub(crate) struct Stats {
     /// Requests sent and not yet answered, by the pacer's id: what is left at the end was
     /// abandoned.
     open: HashMap<u64, Open>,
+    /// Per-second detail for the summary's `over_time`.
+    pub(crate) over: Tracker,
 }
 
 /// A request out: its group, when it was due and when it left.
@@ -208,6 +211,7 @@ impl Stats {
             seconds: Vec::new(),
             current: (0, Histogram::new(2).expect("valid")),
             open: HashMap::new(),
+            over: Tracker::new(start),
         }
     }
 
@@ -248,6 +252,9 @@ impl Stats {
         self.late += late as u64;
         let _ = self.lag.record(us(at.saturating_duration_since(intended)));
         self.second(at).sent += 1;
+        let in_flight = self.open.len();
+        self.over
+            .sent(at, at.saturating_duration_since(intended), in_flight);
     }
 
     /// Request `id` (recorded by [`Stats::sent`]) was answered, or failed; `sent` is when
@@ -280,23 +287,26 @@ impl Stats {
         let _ = g.latency.record(latency);
         let _ = g.service.record(service);
         g.late += late as u64;
-        let error = match outcome {
+        let class = match outcome {
             Outcome::Ok(s) => {
                 g.ok += 1;
                 *g.statuses.entry(s).or_default() += 1;
-                false
+                None
             }
             Outcome::Status(s) => {
                 g.errors += 1;
                 *g.statuses.entry(s).or_default() += 1;
-                true
+                Some(format!("status {s}"))
             }
             Outcome::Failed(c) => {
                 g.errors += 1;
                 *g.classes.entry(c).or_default() += 1;
-                true
+                Some(c.name().to_string())
             }
         };
+        let error = class.is_some();
+        self.over
+            .done(done, (key.protocol, key.tag), latency, class);
         let s = done.saturating_duration_since(self.start).as_secs() as usize;
         if s != self.current.0 {
             self.roll();
@@ -323,6 +333,7 @@ impl Stats {
             g.errors += 1;
             *g.classes.entry(ErrorClass::Abandoned).or_default() += 1;
         }
+        self.over.abandoned(now, open.len() as u64);
         open.len() as u64
     }
 
@@ -383,6 +394,11 @@ impl Stats {
                 p95_ms: s.p95_us.map(ms),
             })
             .collect()
+    }
+
+    /// The per-second detail, as long as [`Stats::series`] (call that first).
+    pub(crate) fn over_time(&mut self, tags: &[String]) -> summary::OverTime {
+        self.over.finish(self.seconds.len(), tags)
     }
 
     /// The groups with their tags' names: request tags from the mapping, phase names
