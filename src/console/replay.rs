@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use simulate_replay::stats::ms;
-use simulate_replay::summary::{GroupFigures, ListenReport, SocketIoReport, Summary};
+use simulate_replay::summary::{Group, GroupFigures, ListenReport, SocketIoReport, Summary};
 use simulate_replay::{LiveFigures, Watch};
 
 /// The live view: a spinner whose message is the live line.
@@ -83,8 +83,11 @@ fn live_line(f: &LiveFigures, epoch: i64) -> String {
     line
 }
 
-/// The end-of-run table: totals, one line per group and one for all, the Socket.IO
-/// figures, the generator's lag, then the thresholds.
+/// What the three time columns are: printed under the table.
+const LEGEND: &str = "latency (p50…max): from each event's intended instant · svc: service time, from when the request left · chain: waiting for the same user's previous answer";
+
+/// The end-of-run table: totals, the rows (below), one for all and the legend, the
+/// Socket.IO figures, the generator's lag, then the thresholds.
 pub(crate) fn table(s: &Summary, target: &str) -> String {
     let mut out = headline(s, target);
     out.push_str(&row(
@@ -97,14 +100,14 @@ pub(crate) fn table(s: &Summary, target: &str) -> String {
             "p99 ms",
             "max ms",
             "svc p99 ms",
+            "chain p99 ms",
         ]
         .map(String::from),
     ));
-    for g in &s.groups {
-        let t = &g.tags;
-        out.push_str(&group_row([&t.event, &t.kind, &t.phase], &g.figures));
-    }
+    out.push_str(&rows(s));
     out.push_str(&group_row(["ALL", "", ""], &s.overall));
+    out.push_str(LEGEND);
+    out.push('\n');
     out.push_str(&answers_line(&s.overall));
     if let Some(socketio) = &s.socketio {
         out.push_str(&socketio_lines(socketio));
@@ -192,10 +195,41 @@ fn headline(s: &Summary, target: &str) -> String {
     )
 }
 
-fn row(tags: [&str; 3], figures: [String; 7]) -> String {
-    let [a, b, c, d, e, f, g] = figures;
+/// Each request tag's total (when the mapping has several), then one row per event: its
+/// phase when it fell in one, else `all` with a row per phase under it.
+fn rows(s: &Summary) -> String {
+    let mut out = String::new();
+    if s.by_kind.len() > 1 {
+        for k in &s.by_kind {
+            out.push_str(&group_row(["all", &k.tags.kind, "all"], &k.figures));
+        }
+    }
+    for e in &s.by_event {
+        let t = &e.tags;
+        let phases: Vec<&Group> = s
+            .groups
+            .iter()
+            .filter(|g| {
+                (&g.tags.protocol, &g.tags.event, &g.tags.kind) == (&t.protocol, &t.event, &t.kind)
+            })
+            .collect();
+        match phases.as_slice() {
+            [one] => out.push_str(&group_row([&t.event, &t.kind, &one.tags.phase], &e.figures)),
+            _ => {
+                out.push_str(&group_row([&t.event, &t.kind, "all"], &e.figures));
+                for g in phases {
+                    out.push_str(&group_row(["", "", &g.tags.phase], &g.figures));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn row(tags: [&str; 3], figures: [String; 8]) -> String {
+    let [a, b, c, d, e, f, g, h] = figures;
     format!(
-        "{:<20} {:<10} {:<18} {a:>8} {b:>7} {c:>9} {d:>9} {e:>9} {f:>9} {g:>11}\n",
+        "{:<20} {:<10} {:<18} {a:>8} {b:>7} {c:>9} {d:>9} {e:>9} {f:>9} {g:>11} {h:>13}\n",
         tags[0], tags[1], tags[2]
     )
 }
@@ -212,6 +246,7 @@ fn group_row(tags: [&str; 3], g: &GroupFigures) -> String {
             ms1(l.map(|l| l.p99)),
             ms1(l.map(|l| l.max)),
             ms1(g.service_ms.as_ref().map(|s| s.p99)),
+            ms1(g.chained_ms.as_ref().map(|c| c.p99)),
         ],
     )
 }

@@ -829,6 +829,33 @@ fn a_replayed_log_is_tagged_by_the_phases_of_its_scenario() {
     let s = json(&out);
     assert_eq!(s["thresholds"][0]["ok"], true, "{}", s["thresholds"]);
     assert_eq!(s["config"]["world"]["scenario"], "default");
+    // One row per event: an event seen in two phases gets a total (`all`) with its
+    // phases under it.
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("session.started") && l.contains(" all "))
+        .unwrap_or_else(|| panic!("a total row for session.started: {stdout}"));
+    assert!(
+        lines[at + 1].trim_start().starts_with("morning login rush")
+            || lines[at + 1].trim_start().starts_with("steady"),
+        "{stdout}"
+    );
+    let total = s["by_event"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["tags"]["event"] == "session.started")
+        .unwrap();
+    let phases: u64 = s["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["tags"]["event"] == "session.started")
+        .map(|g| g["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total["count"].as_u64(), Some(phases));
 }
 
 /// Ids of the requests a server saw, from their `x-sim-event` headers.

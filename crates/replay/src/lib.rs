@@ -11,6 +11,7 @@ pub mod mapping;
 pub mod outcome;
 mod over_time;
 pub mod pacer;
+mod series;
 pub mod source;
 pub mod stats;
 pub mod summary;
@@ -179,6 +180,7 @@ pub fn replay(
     let wall = ended.wall.as_secs_f64().max(1e-9);
     let per_s = |n: u64| (n as f64 / wall * 10.0).round() / 10.0;
     let phase_name = |p: u8| o.phases.name(p).to_string();
+    let series = stats.series();
     let summary = Summary {
         schema: SUMMARY_SCHEMA.into(),
         version: env!("CARGO_PKG_VERSION").into(),
@@ -209,8 +211,11 @@ pub fn replay(
             no_token: by_kind(&stats.no_token),
         },
         groups: stats.groups(&o.mapping.tags, &phase_name),
-        series: stats.series(),
-        over_time: stats.over_time(&o.mapping.tags),
+        by_kind: stats.by_kind(&o.mapping.tags),
+        by_event: stats.by_event(&o.mapping.tags),
+        over_time: stats.over_time(series.len(), &o.mapping.tags),
+        series,
+        series_by_kind: stats.series_by_kind(&o.mapping.tags),
         thresholds,
         socketio: driver.socketio.as_ref().map(|s| s.report()),
     };

@@ -13,7 +13,9 @@
 //! A user's requests leave in timeline order: one that is due while the same user's
 //! previous request is still out waits for its answer, as a real client's would (a
 //! points grant must not overtake the signup it depends on). Such waits show as latency
-//! above service time, and in the `chained` count, not as generator lag.
+//! above service time, in the `chained` count and as the chained wait of each request
+//! (from the moment the pacer handed it out to the previous one's answer), not as
+//! generator lag.
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -93,9 +95,12 @@ impl Job {
         if let Some(mut prev) = self.previous
             && matches!(prev.try_recv(), Err(oneshot::error::TryRecvError::Empty))
         {
+            // Marked before the wait too, so a request abandoned while it waits is known
+            // never to have left.
+            stats.lock().expect("stats lock").chain_waiting(self.id);
             let _ = prev.await;
             sent = Instant::now();
-            stats.lock().expect("stats lock").chained += 1;
+            stats.lock().expect("stats lock").chain_left(self.id, sent);
         }
         if let Route::Send(m) = driver.mapping.route(self.due.kind) {
             // An HTTP request that finds every connection busy waits for one: late, like

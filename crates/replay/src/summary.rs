@@ -25,7 +25,17 @@ pub struct Summary {
     pub scheduler_lag_ms: Option<Percentiles>,
     pub skipped: Skipped,
     pub groups: Vec<Group>,
+    /// Each request tag's requests added over events and phases (the mapping's order).
+    #[serde(default)]
+    pub by_kind: Vec<KindTotal>,
+    /// Each event kind's requests added over phases.
+    #[serde(default)]
+    pub by_event: Vec<EventTotal>,
     pub series: Vec<Second>,
+    /// The per-second series of each protocol and request tag, so events per second and
+    /// API requests per second read apart (seed 001); `series` adds them all.
+    #[serde(default)]
+    pub series_by_kind: Vec<KindSeries>,
     /// Per-second detail beside `series` (the HTML report draws it); empty in summaries
     /// older than it.
     #[serde(default)]
@@ -140,6 +150,13 @@ pub struct GroupFigures {
     pub latency_ms: Option<Percentiles>,
     /// From the instant each request left.
     pub service_ms: Option<Percentiles>,
+    /// Requests that waited for the same user's previous request to be answered.
+    #[serde(default)]
+    pub chained: u64,
+    /// How long each request waited for the same user's previous one (0 for most): the
+    /// part of `latency_ms` the target spent on another request, not on this one.
+    #[serde(default)]
+    pub chained_ms: Option<Percentiles>,
     pub histograms: Histograms,
 }
 
@@ -150,6 +167,9 @@ pub struct Histograms {
     pub encoding: String,
     pub latency: String,
     pub service: String,
+    /// The chained waits (`chained_ms`); empty in summaries written before it existed.
+    #[serde(default)]
+    pub chained: String,
 }
 
 /// One group: its tags and its figures.
@@ -167,6 +187,44 @@ pub struct Tags {
     /// The request tag (the mapping's `kind`).
     pub kind: String,
     pub phase: String,
+}
+
+/// One request tag's requests, every event and phase added.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KindTotal {
+    #[serde(flatten)]
+    pub figures: GroupFigures,
+    pub tags: KindTags,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KindTags {
+    /// The request tag (the mapping's `kind`).
+    pub kind: String,
+}
+
+/// One event kind's requests, every phase added.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EventTotal {
+    #[serde(flatten)]
+    pub figures: GroupFigures,
+    pub tags: EventTags,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EventTags {
+    pub protocol: String,
+    pub event: String,
+    pub kind: String,
+}
+
+/// The per-second series of one protocol's requests of one tag.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KindSeries {
+    pub protocol: String,
+    /// The request tag (the mapping's `kind`).
+    pub kind: String,
+    pub series: Vec<Second>,
 }
 
 /// Events counted and not sent, by event kind.

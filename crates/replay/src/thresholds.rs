@@ -14,6 +14,8 @@ enum Metric {
     /// Latency from the intended instant at a quantile (1.0 = max).
     Latency(f64),
     Service(f64),
+    /// The wait behind the same user's previous request at a quantile.
+    Chained(f64),
     /// Scheduler lag (actual − intended send) at a quantile; not per group.
     Lag(f64),
     Errors,
@@ -79,6 +81,8 @@ impl Metric {
             _ => {
                 if let Some(q) = name.strip_prefix("service_").and_then(quantile) {
                     Metric::Service(q)
+                } else if let Some(q) = name.strip_prefix("chained_").and_then(quantile) {
+                    Metric::Chained(q)
                 } else if let Some(q) = name.strip_prefix("lag_").and_then(quantile) {
                     Metric::Lag(q)
                 } else if let Some(q) = name.strip_prefix("fanout_").and_then(quantile) {
@@ -159,7 +163,11 @@ impl Filter {
 fn limit(rhs: &str, metric: &Metric) -> Result<(f64, bool), String> {
     let is_time = matches!(
         metric,
-        Metric::Latency(_) | Metric::Service(_) | Metric::Lag(_) | Metric::Fanout(_)
+        Metric::Latency(_)
+            | Metric::Service(_)
+            | Metric::Chained(_)
+            | Metric::Lag(_)
+            | Metric::Fanout(_)
     );
     let (limit, rate) = if is_time {
         let ms = parse_ms(rhs).ok_or_else(|| format!("`{rhs}` is not a duration (500ms, 2s)"))?;
@@ -200,7 +208,7 @@ pub struct Names<'a> {
     pub listens: &'a [String],
 }
 
-const HELP: &str = "write METRIC{TAG:VALUE,…}OP LIMIT, e.g. p95{kind:read}<1200ms or errors<1%; metrics: p50…p99.9, max, service_p95, service_max, lag_p99, fanout_p95, errors, late, requests; tags: protocol, event, kind, phase (listen for fanout)";
+const HELP: &str = "write METRIC{TAG:VALUE,…}OP LIMIT, e.g. p95{kind:read}<1200ms or errors<1%; metrics: p50…p99.9, max, service_p95, service_max, chained_p99, lag_p99, fanout_p95, errors, late, requests; tags: protocol, event, kind, phase (listen for fanout)";
 
 fn quantile(s: &str) -> Option<f64> {
     if s == "max" {
@@ -271,6 +279,7 @@ impl Threshold {
                     Some(match self.metric {
                         Metric::Latency(q) => ms(at(&g.latency, q)),
                         Metric::Service(q) => ms(at(&g.service, q)),
+                        Metric::Chained(q) => ms(at(&g.chain, q)),
                         Metric::Errors => count(g.errors),
                         Metric::Late => count(g.late),
                         Metric::Requests => n,
@@ -296,7 +305,11 @@ impl Threshold {
                 format!("{:.3} %", v * 100.0)
             } else if matches!(
                 self.metric,
-                Metric::Latency(_) | Metric::Service(_) | Metric::Lag(_) | Metric::Fanout(_)
+                Metric::Latency(_)
+                    | Metric::Service(_)
+                    | Metric::Chained(_)
+                    | Metric::Lag(_)
+                    | Metric::Fanout(_)
             ) {
                 format!("{v:.3} ms")
             } else {
@@ -476,5 +489,69 @@ mod tests {
         assert!(check("errors<3").1);
         let (obs, ok) = check("p95{phase:login_rush}<1s");
         assert!(obs.is_none() && !ok, "no data must fail");
+    }
+
+    #[test]
+    fn a_wait_behind_the_same_user_is_chained_not_service_time() {
+        let (k, p) = names();
+        let n = Names {
+            tags: &k,
+            phases: &p,
+            listens: &[],
+        };
+        let t0 = Instant::now();
+        let mut s = Stats::new(t0);
+        let key = |tag| Key {
+            protocol: Protocol::Http,
+            event: 6,
+            tag,
+            phase: 0,
+        };
+        let ms = Duration::from_millis;
+        // A slow write (300 ms), a read of the same user due at once that waits for it
+        // and then takes 5 ms, and a second read still waiting when the replay ends.
+        s.sent(1, key(1), t0, t0, false);
+        s.sent(2, key(0), t0, t0, false);
+        s.sent(3, key(0), t0, t0, false);
+        s.chain_waiting(2);
+        s.chain_waiting(3);
+        s.done(
+            1,
+            t0,
+            t0 + ms(300),
+            Waits::default(),
+            Outcome::Ok(Status::Http(200)),
+        );
+        s.chain_left(2, t0 + ms(300));
+        s.done(
+            2,
+            t0 + ms(300),
+            t0 + ms(305),
+            Waits::default(),
+            Outcome::Ok(Status::Http(200)),
+        );
+        assert_eq!(s.abandon(t0 + ms(1000)), 1);
+        let check = |t: &str| Threshold::parse(t, &n).unwrap().check(&s);
+        assert_eq!(
+            check("p50{kind:read}>=300ms").0.map(f64::round),
+            Some(305.0)
+        );
+        assert_eq!(
+            check("chained_p50{kind:read}<1s").0.map(f64::round),
+            Some(300.0)
+        );
+        assert_eq!(
+            check("chained_max{kind:read}<1s").0.map(f64::round),
+            Some(1000.0)
+        );
+        // The abandoned read never left: no service time; the answered one took 5 ms.
+        assert_eq!(
+            check("service_max{kind:read}<1s").0.map(f64::round),
+            Some(5.0)
+        );
+        assert_eq!(check("chained_max{kind:write}<1ms"), (Some(0.0), true));
+        assert_eq!(s.chained, 2);
+        let all = s.total();
+        assert_eq!((all.chained, all.count()), (2, 3));
     }
 }
