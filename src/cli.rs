@@ -108,6 +108,10 @@ pub struct RunArgs {
     /// Print an analytics line every this much simulated time (e.g. 10m, 1h, 1d; 0 = never)
     #[arg(long, value_name = "DURATION")]
     pub report_every: Option<String>,
+    /// Width of each bucket of metrics.json's `series` (e.g. 10m, 1h, 1d; 1s or more, at
+    /// most 100,000 buckets) [default: 10m up to a 6h span, 1h up to 3d, 1d beyond]
+    #[arg(long, value_name = "DURATION")]
+    pub resolution: Option<String>,
     /// Overwrite files in an existing --out folder, and run even when the disk looks too small
     #[arg(long)]
     pub force: bool,

@@ -8,6 +8,7 @@ mod fuzz;
 mod gift_app;
 mod grpc;
 mod mapping_checks;
+mod metrics;
 mod personas;
 mod replay;
 mod report;
