@@ -347,15 +347,17 @@ pub(crate) struct Bars {
 impl Bars {
     pub(crate) fn render(&self) -> String {
         const ROW: f64 = 30.0;
-        const LABEL: f64 = 150.0;
-        const VALUE: f64 = 130.0;
+        const LABEL: f64 = 130.0;
+        // Room for the longest value text after its bar (about 6.6 px a character).
+        let longest = self.bars.iter().map(|b| b.text.chars().count()).max();
+        let value = (longest.unwrap_or(0) as f64 * 6.6 + 16.0).clamp(60.0, 250.0);
         let h = TOP + ROW * self.bars.len().max(1) as f64 + 30.0;
         let max = self.bars.iter().map(|b| b.value).fold(0.0, f64::max);
         let xs = Scale {
             lo: 0.0,
             hi: if max > 0.0 { max } else { 1.0 },
             px0: LABEL,
-            px1: W - VALUE,
+            px1: W - value,
         };
         let mut s = format!(
             "<svg viewBox=\"0 0 {W} {}\" role=\"img\" aria-label=\"{}\">\n<g class=\"bars\" data-series=\"{}\" data-points=\"{}\">\n",
@@ -387,7 +389,7 @@ impl Bars {
         let _ = write!(
             s,
             "</g>\n<text class=\"label\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n</svg>\n",
-            c((LABEL + W - VALUE) / 2.0),
+            c((LABEL + W - value) / 2.0),
             c(h - 8.0),
             esc(&self.x_label)
         );

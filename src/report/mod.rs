@@ -14,6 +14,7 @@
 //! replay's summary) and only the binary sees both; it does no I/O: the commands write
 //! the string it returns.
 
+pub(crate) mod buckets;
 pub(crate) mod chart;
 pub mod downsample;
 pub(crate) mod page;

@@ -112,13 +112,14 @@ impl Figure {
         format: Format,
         why: &str,
     ) -> Figure {
-        let text = match value {
-            Some(v) => format.text(v),
-            None => format!("n/a {why}").trim_end().to_string(),
+        let (text, label) = match value {
+            Some(v) => (format.text(v), label.to_string()),
+            None if why.is_empty() => ("n/a".to_string(), label.to_string()),
+            None => ("n/a".to_string(), format!("{label} {why}")),
         };
         Figure {
             id: id.into(),
-            label: label.into(),
+            label,
             value: serde_json::to_value(value).unwrap_or(serde_json::Value::Null),
             text,
             format,

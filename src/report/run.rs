@@ -3,8 +3,11 @@
 //! clock appears, so the same seed gives the same page.
 
 use simulate_core::run_record::RunRecord;
-use simulate_core::sinks::metrics::document::{DayFigures, MetricsDoc, RetentionRates};
+use simulate_core::sinks::metrics::document::{
+    DayFigures, MetricsDoc, RetentionPoint, RetentionRates,
+};
 
+use super::buckets;
 use super::chart::{Bar, Bars, Heatmap, Mark, Series, TimeChart, XAxis, y_pct, y_short};
 use super::downsample::Agg;
 use super::page::{Figure, Format, Page, Section};
@@ -129,7 +132,8 @@ fn day_axis(days: &[DayFigures]) -> XAxis {
             let i = t.floor().max(0.0) as usize;
             match dates.get(i) {
                 Some(d) if (t - t.floor()).abs() < 1e-9 => d.clone(),
-                _ => num(t, 1),
+                // The end of the last day.
+                _ => String::new(),
             }
         }),
     }
@@ -167,6 +171,10 @@ fn activity(doc: &MetricsDoc) -> Section {
         .render(),
     );
     s.charts.push(hourly(doc));
+    if !doc.series.buckets.is_empty() {
+        s.charts.push(buckets::activity(doc));
+        s.charts.push(buckets::events(doc));
+    }
     s
 }
 
@@ -261,13 +269,68 @@ fn retention(doc: &MetricsDoc) -> Section {
         .render(),
     );
     s.charts.push(persona_retention(doc));
+    if !doc.retention.curve.is_empty() {
+        s.charts.push(retention_curve(doc));
+    }
     s
+}
+
+/// D1..D30 overall and per persona, from the retention curves.
+fn retention_curve(doc: &MetricsDoc) -> String {
+    let curve = |points: &[RetentionPoint]| {
+        points
+            .iter()
+            .map(|p| (p.day as f64, Some(p.share)))
+            .collect::<Vec<_>>()
+    };
+    let last = doc.retention.curve.iter().map(|p| p.day).max().unwrap_or(1);
+    let mut series = vec![Series::new(
+        "retention-curve",
+        "all users",
+        curve(&doc.retention.curve),
+    )];
+    for (name, p) in &doc.personas {
+        if !p.retention_curve.is_empty() {
+            series.push(
+                Series::new(
+                    &format!("retention-curve-{name}"),
+                    name,
+                    curve(&p.retention_curve),
+                )
+                .mark(Mark::Dashed),
+            );
+        }
+    }
+    TimeChart {
+        id: "retention-curve".into(),
+        title: "Retention curve".into(),
+        caption: "Share of users active N days after their sign-up day, over every cohort whose day N the run completes: all users (solid) and per persona (dashed).".into(),
+        x: XAxis {
+            label: "days since sign-up (N)".into(),
+            lo: 0.0,
+            hi: last.max(1) as f64,
+            every: Some(1.0),
+            fmt: Box::new(|t| format!("D{}", t as i64)),
+        },
+        y_label: "users retained".into(),
+        y_fmt: y_pct,
+        series,
+    }
+    .render()
 }
 
 /// Picks one day-N rate.
 type Rate = fn(&RetentionRates) -> Option<f64>;
 
 fn persona_retention(doc: &MetricsDoc) -> String {
+    let days: std::collections::BTreeSet<u64> = doc
+        .personas
+        .values()
+        .flat_map(|p| p.retention_curve.iter().map(|c| c.day))
+        .collect();
+    if !days.is_empty() {
+        return persona_curve_heatmap(doc, &days.into_iter().collect::<Vec<_>>());
+    }
     let cols: [(&str, Rate); 4] = [
         ("D1", |r| r.d1),
         ("D7", |r| r.d7),
@@ -290,6 +353,33 @@ fn persona_retention(doc: &MetricsDoc) -> String {
             .personas
             .values()
             .map(|p| cols.iter().map(|c| (c.1)(&p.retention)).collect())
+            .collect(),
+    }
+    .render()
+}
+
+/// Persona × day N from each persona's D1..D30 curve.
+fn persona_curve_heatmap(doc: &MetricsDoc, days: &[u64]) -> String {
+    Heatmap {
+        id: "retention-personas".into(),
+        title: "Retention by persona".into(),
+        caption: "Day-N retention of each persona's users (D1 to D30, the days some cohort completes); blank where the persona's cohorts do not reach day N.".into(),
+        row_label: "persona".into(),
+        col_label: "day N".into(),
+        rows: doc
+            .personas
+            .iter()
+            .map(|(name, p)| format!("{name} ({})", num(p.users as f64, 0)))
+            .collect(),
+        cols: days.iter().map(|d| format!("D{d}")).collect(),
+        cells: doc
+            .personas
+            .values()
+            .map(|p| {
+                days.iter()
+                    .map(|d| p.retention_curve.iter().find(|c| c.day == *d).map(|c| c.share))
+                    .collect()
+            })
             .collect(),
     }
     .render()
@@ -355,15 +445,51 @@ fn conversion(doc: &MetricsDoc) -> Section {
         }
         .render(),
     );
+    s.charts.push(payers(doc));
     s
+}
+
+/// Each persona's share of paying users, or that it never pays.
+fn payers(doc: &MetricsDoc) -> String {
+    Bars {
+        id: "persona-payers".into(),
+        title: "Payers by persona".into(),
+        caption: "Share of each persona's users who bought at least once, with ARPU in currency units; a persona whose states have no purchase says it never pays.".into(),
+        x_label: "share of the persona's users who paid".into(),
+        bars: doc
+            .personas
+            .iter()
+            .map(|(name, p)| Bar {
+                label: name.clone(),
+                value: p.payer_share.unwrap_or(0.0),
+                text: if p.never_pays {
+                    "never pays (no purchase step)".into()
+                } else {
+                    format!(
+                        "{} payers · {} · ARPU {}",
+                        num(p.payers as f64, 0),
+                        p.payer_share.map_or("n/a".into(), pct),
+                        num(p.arpu / 100.0, 2)
+                    )
+                },
+            })
+            .collect(),
+    }
+    .render()
 }
 
 fn money(doc: &MetricsDoc) -> Section {
     let days = &doc.engagement.days;
     let mut s = Section::new(
         "Revenue and points",
-        "Purchases in currency units, and the loyalty points earned and redeemed, per UTC day.",
+        "Purchases in currency units, and the loyalty points earned and redeemed, over time.",
     );
+    if !doc.series.buckets.is_empty() {
+        s.charts.push(buckets::revenue(doc));
+        s.charts.push(buckets::points(doc));
+        return s;
+    }
+    // A document older than the series: per UTC day.
     s.charts.push(
         TimeChart {
             id: "revenue".into(),

@@ -103,7 +103,7 @@ fn load(page: &Path, name: &str) -> Loaded {
         page,
         &[
             format!("--screenshot={}", shot.display()),
-            "--window-size=1200,3000".to_string(),
+            "--window-size=1200,3600".to_string(),
             "--hide-scrollbars".to_string(),
         ],
     );
@@ -269,6 +269,8 @@ fn a_run_report_draws_every_chart_from_metrics_json_in_chromium() {
         .args([
             "run", "--users", "400", "--span", "3d", "--format", "none", "-q",
         ])
+        // 4,320 one-minute buckets: drawn in runs of 5.
+        .args(["--resolution", "1m"])
         .arg("--out")
         .arg(&out)
         .output()
@@ -296,6 +298,10 @@ fn a_run_report_draws_every_chart_from_metrics_json_in_chromium() {
         "persona-mix",
         "revenue",
         "points",
+        "activity-series",
+        "events-series",
+        "retention-curve",
+        "persona-payers",
     ] {
         assert!(
             charts.iter().any(|c| c == want),
@@ -314,16 +320,26 @@ fn a_run_report_draws_every_chart_from_metrics_json_in_chromium() {
         .map(|c| c["active_share_by_day"].as_array().unwrap().len())
         .sum();
     let personas = doc["personas"].as_object().unwrap();
-    let persona_cells = personas
+    let persona_cells: usize = personas
         .values()
-        .flat_map(|p| ["d1", "d7", "d14", "d30"].map(|d| p["retention"][d].clone()))
-        .filter(|v| !v.is_null())
-        .count();
+        .map(|p| p["retention_curve"].as_array().unwrap().len())
+        .sum();
+    let buckets = doc["series"]["buckets"].as_array().unwrap().len();
+    assert_eq!(buckets, 4320);
     let want = [
         ("dau", capped(days)),
         ("wau", capped(days)),
-        ("points-earned", capped(days)),
-        ("revenue", capped(days)),
+        ("series-active-users", 864),
+        ("series-sessions-open", capped(buckets)),
+        ("series-events", capped(buckets)),
+        ("points-earned", capped(buckets)),
+        ("revenue", capped(buckets)),
+        ("series-conversions", capped(buckets)),
+        (
+            "retention-curve",
+            doc["retention"]["curve"].as_array().unwrap().len(),
+        ),
+        ("persona-payers", personas.len()),
         ("hourly-actual", 24),
         (
             "hourly-configured",
@@ -338,6 +354,27 @@ fn a_run_report_draws_every_chart_from_metrics_json_in_chromium() {
         assert_eq!(series.get(id).map(|s| s.0), Some(n), "series {id}");
     }
     assert!(figures_match(&loaded.dom, &doc) >= 10);
+    let activity = elements(&loaded.dom)
+        .into_iter()
+        .find(|e| e.attrs.get("data-chart").map(String::as_str) == Some("activity-series"))
+        .unwrap();
+    assert_eq!(activity.attrs["data-stride"], "5");
+    assert_eq!(activity.attrs["data-source-points"], "4320");
+    // The same documents give the same page: nothing from the wall clock.
+    let again = dir.path().join("again");
+    let o = bin()
+        .args([
+            "run", "--users", "400", "--span", "3d", "--format", "none", "-q",
+        ])
+        .args(["--resolution", "1m", "--threads", "1", "--out"])
+        .arg(&again)
+        .output()
+        .expect("runs");
+    assert!(o.status.success());
+    assert_eq!(
+        std::fs::read_to_string(again.join("report.html")).unwrap(),
+        html
+    );
 }
 
 /// A target that answers every tenth request 503 and reads in about 20 ms.
