@@ -18,6 +18,7 @@ macro_rules! out {
     }};
 }
 
+mod concurrency;
 pub mod personas;
 pub mod replay;
 pub mod run;

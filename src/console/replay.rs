@@ -5,7 +5,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use simulate_replay::stats::ms;
-use simulate_replay::summary::{Group, GroupFigures, ListenReport, SocketIoReport, Summary};
+use simulate_replay::summary::{
+    ConcurrencySizing, Group, GroupFigures, ListenReport, SessionsOpen, SocketIoReport, Summary,
+    Verdict,
+};
 use simulate_replay::{LiveFigures, Watch};
 
 /// The live view: a spinner whose message is the live line.
@@ -77,6 +80,10 @@ fn live_line(f: &LiveFigures, epoch: i64) -> String {
         },
         f.late,
     );
+    line.push_str(&format!(" · sessions {}", f.sessions_open));
+    if f.skipped_per_s > 0 {
+        line.push_str(&format!(" · skipped {}/s", f.skipped_per_s));
+    }
     if let Some(n) = f.sockets_open {
         line.push_str(&format!(" · sockets {n}"));
     }
@@ -112,6 +119,9 @@ pub(crate) fn table(s: &Summary, target: &str) -> String {
     if let Some(socketio) = &s.socketio {
         out.push_str(&socketio_lines(socketio));
     }
+    if let Some(o) = &s.sessions_open {
+        out.push_str(&sessions_line(o, s.config.concurrency.as_ref()));
+    }
     let lag = s.scheduler_lag_ms.as_ref();
     out.push_str(&format!(
         "scheduler lag: p50 {} ms · p99 {} ms · max {} ms (how late the generator sent; latency above counts from the intended instant)\n",
@@ -119,15 +129,42 @@ pub(crate) fn table(s: &Summary, target: &str) -> String {
         ms1(lag.map(|l| l.p99)),
         ms1(lag.map(|l| l.max))
     ));
-    for v in &s.thresholds {
+    if let Some(o) = &s.on_time {
         out.push_str(&format!(
-            "{} {}  (observed {})\n",
-            if v.ok { "✓" } else { "✗" },
-            v.threshold,
-            v.shown
+            "on time: {:.1} % of {} requests left within {} ms of their instant ({} held for an in-flight slot left out: the target's doing)\n",
+            o.share * 100.0,
+            o.requests,
+            o.within_ms,
+            o.held_for_slot
         ));
     }
+    for v in &s.thresholds {
+        out.push_str(&verdict_line(v));
+    }
     out
+}
+
+/// `✓ p95{class:event}<=500ms  (observed 12.300 ms over 3509 requests: …)`, and its note
+/// (the default threshold's, why there was nothing to judge) on a line of its own; a
+/// preset's limit on what this run did not send is marked `-`, not judged.
+fn verdict_line(v: &Verdict) -> String {
+    let mark = match (v.applicable, v.ok) {
+        (false, _) => "-",
+        (true, true) => "✓",
+        (true, false) => "✗",
+    };
+    let mut line = if v.applicable && v.observed.is_some() {
+        format!(
+            "{mark} {}  (observed {} over {})\n",
+            v.threshold, v.shown, v.applied_to
+        )
+    } else {
+        format!("{mark} {}  ({})\n", v.threshold, v.shown)
+    };
+    if let Some(note) = &v.note {
+        line.push_str(&format!("    {note}\n"));
+    }
+    line
 }
 
 /// Every answer by status, as its protocol names it (`200`, `OK`, `UNAVAILABLE`,
@@ -175,23 +212,34 @@ fn headline(s: &Summary, target: &str) -> String {
     } else {
         String::new()
     };
-    let no_token = if t.no_token > 0 {
-        format!(", {} without a token", t.no_token)
+    let not_sent = t.unmapped + t.server_side + t.no_token;
+    let skipped = if not_sent > 0 {
+        let no_token = if t.no_token > 0 {
+            format!(", {} without a token", t.no_token)
+        } else {
+            String::new()
+        };
+        format!(
+            "; {not_sent} events skipped ({} server-side, {} unmapped{no_token}: not requests)",
+            t.server_side, t.unmapped
+        )
     } else {
         String::new()
     };
+    // Rates as JSON spells them (100.0, not 100), over the schedule's span.
+    let rates = if t.schedule_seconds > 0.0 {
+        format!(
+            "{} req/s scheduled, {} req/s achieved over the schedule's {:.1} s",
+            serde_json::Value::from(t.scheduled_per_s),
+            serde_json::Value::from(t.achieved_per_s),
+            t.schedule_seconds
+        )
+    } else {
+        "too few requests for a rate".to_string()
+    };
     format!(
-        "replayed to {target}: {} scheduled, {} sent, {} ok, {} errors{abandoned}, {} late{waits}, {} skipped ({} unmapped{no_token}) in {:.1} s ({} req/s achieved)\n",
-        t.scheduled,
-        t.sent,
-        t.ok,
-        t.errors,
-        t.late,
-        t.unmapped + t.server_side + t.no_token,
-        t.unmapped,
-        s.wall_seconds,
-        // As JSON spells it (100.0, not 100).
-        serde_json::Value::from(t.achieved_per_s),
+        "replayed to {target}: {} requests scheduled, {} sent, {} ok, {} errors{abandoned}, {} late{waits}{skipped}\n{rates}; wall {:.1} s\n",
+        t.scheduled_requests, t.sent, t.ok, t.errors, t.late, s.wall_seconds,
     )
 }
 
@@ -248,6 +296,24 @@ fn group_row(tags: [&str; 3], g: &GroupFigures) -> String {
             ms1(g.service_ms.as_ref().map(|s| s.p99)),
             ms1(g.chained_ms.as_ref().map(|c| c.p99)),
         ],
+    )
+}
+
+/// Sessions open at once in the timeline sent, and the `--concurrency` target if given.
+fn sessions_line(o: &SessionsOpen, sized: Option<&ConcurrencySizing>) -> String {
+    let target = sized.map_or(String::new(), |c| {
+        format!(
+            " (--concurrency {}: {} users, {} at the window's peak)",
+            c.target, c.users, c.peak
+        )
+    });
+    format!(
+        "sessions open at once: peak {} at t = {} · median {} · {} at the window's start, {} at its end{target}\n",
+        o.peak,
+        simulate_core::units::timeline_clock(o.peak_at_ms),
+        o.median,
+        o.at_start,
+        o.at_end
     )
 }
 

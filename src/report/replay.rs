@@ -158,7 +158,7 @@ fn rates(s: &Summary) -> Section {
         TimeChart {
             id: "rate".into(),
             title: "Scheduled against achieved rate".into(),
-            caption: "Events due each second by the timeline (dashed: the intended arrival curve), requests sent, and requests completed. A sent line below the scheduled one means the generator or the in-flight cap held requests back.".into(),
+            caption: "Requests due each second by the timeline (dashed: the intended arrival curve), sent, and completed. A sent line below the scheduled one means the generator or the in-flight cap held requests back.".into(),
             x: seconds_axis(s),
             y_label: "requests / s".into(),
             y_fmt: y_short,
@@ -308,7 +308,10 @@ fn load(s: &Summary) -> Section {
         Series::new(
             "sessions-open",
             "user sessions open",
-            col(|d| Some(d.sessions_open as f64)),
+            s.series
+                .iter()
+                .map(|x| (x.t_s as f64, x.sessions_open.map(|n| n as f64)))
+                .collect(),
         )
         .agg(Agg::Max),
     ];
@@ -326,7 +329,7 @@ fn load(s: &Summary) -> Section {
         TimeChart {
             id: "sessions".into(),
             title: "Sessions open".into(),
-            caption: "Simulated users' sessions open at each second's end by the timeline (sessions begun before the window are not counted), and Socket.IO connections when the mapping has [socketio].".into(),
+            caption: "The most simulated users' sessions open at once each second, by the timeline sent (sessions begun before the window included), and Socket.IO connections when the mapping has [socketio].".into(),
             x: seconds_axis(s),
             y_label: "sessions".into(),
             y_fmt: y_short,

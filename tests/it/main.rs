@@ -2,6 +2,7 @@
 
 mod cli;
 mod common;
+mod concurrency;
 mod figures;
 mod fuzz;
 #[path = "../support/gift_app.rs"]
@@ -16,3 +17,4 @@ mod safety;
 mod seed;
 mod socketio;
 mod span;
+mod verdicts;

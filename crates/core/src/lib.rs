@@ -16,6 +16,7 @@ pub mod redact;
 pub mod run_record;
 pub mod scenario;
 pub mod sinks;
+pub mod sizing;
 pub mod template;
 pub mod timeline;
 pub mod units;

@@ -1,12 +1,12 @@
 //! Per-second detail of a replay, for the summary's `over_time` and the HTML report:
 //! latency percentiles per protocol and tag, failures by class, requests in flight,
-//! sessions and Socket.IO connections open, and the generator's lag.
+//! Socket.IO connections open, and the generator's lag (sessions open are in `series`).
 //!
 //! Kept beside [`crate::stats::Stats`] (which feeds it) rather than in it: the totals
 //! and thresholds do not need it, and its histograms are per second, small (two
 //! significant figures) and reset as each second closes.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -19,16 +19,10 @@ fn small() -> Histogram<u64> {
     Histogram::new(2).expect("2 significant figures is valid")
 }
 
-/// `session.started`'s and `session.ended`'s places in `EVENT_KINDS` (a test keeps
-/// them true): the events that open and close a session.
-pub(crate) const SESSION_STARTED: u16 = 1;
-pub(crate) const SESSION_ENDED: u16 = 2;
-
 /// What one second gathered.
 #[derive(Clone, Debug, Default)]
 struct Detail {
     in_flight_peak: u32,
-    sessions_open: Option<u32>,
     sockets_open: Option<u32>,
     lag: Option<(f64, f64)>,
     errors: BTreeMap<String, u32>,
@@ -43,8 +37,6 @@ pub(crate) struct Tracker {
     /// Latency of the requests completed in the current second, per (protocol, tag).
     latency: (usize, BTreeMap<(Protocol, u16), Histogram<u64>>),
     tracks: BTreeMap<(Protocol, u16), Vec<LatencyPoint>>,
-    /// Sessions seen starting and not yet ended, by a hash of (user, session).
-    sessions: HashSet<u64>,
 }
 
 impl Tracker {
@@ -55,7 +47,6 @@ impl Tracker {
             lag: (0, small()),
             latency: (0, BTreeMap::new()),
             tracks: BTreeMap::new(),
-            sessions: HashSet::new(),
         }
     }
 
@@ -120,23 +111,6 @@ impl Tracker {
         }
     }
 
-    /// An event of `kind` became due at `at`; `session` is a hash of (user, session).
-    pub(crate) fn event(&mut self, at: Instant, kind: u16, session: u64) {
-        let changed = if kind == SESSION_STARTED {
-            self.sessions.insert(session);
-            true
-        } else if kind == SESSION_ENDED {
-            self.sessions.remove(&session);
-            true
-        } else {
-            false
-        };
-        if changed {
-            let (s, open) = (self.index(at), self.sessions.len() as u32);
-            self.second(s).sessions_open = Some(open);
-        }
-    }
-
     /// Socket.IO connections open at `at`.
     pub(crate) fn sockets(&mut self, at: Instant, open: usize) {
         let s = self.index(at);
@@ -173,17 +147,15 @@ impl Tracker {
         self.roll_lag();
         self.roll_latency();
         let n = len.max(self.seconds.len());
-        let (mut sessions, mut sockets) = (0, None);
+        let mut sockets = None;
         let seconds = (0..n)
             .map(|i| {
                 let d = self.seconds.get(i).cloned().unwrap_or_default();
-                // Between changes the count stays what it was.
-                sessions = d.sessions_open.unwrap_or(sessions);
+                // Between samples the count stays what it was.
                 sockets = d.sockets_open.or(sockets);
                 SecondDetail {
                     t_s: i as u64,
                     in_flight_peak: d.in_flight_peak,
-                    sessions_open: sessions,
                     sockets_open: sockets,
                     lag_p99_ms: d.lag.map(|l| l.0),
                     lag_max_ms: d.lag.map(|l| l.1),
@@ -207,35 +179,27 @@ impl Tracker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use simulate_core::timeline::EVENT_KINDS;
-
-    #[test]
-    fn session_kinds_are_where_the_timeline_puts_them() {
-        assert_eq!(EVENT_KINDS[SESSION_STARTED as usize], "session.started");
-        assert_eq!(EVENT_KINDS[SESSION_ENDED as usize], "session.ended");
-    }
 
     #[test]
     fn seconds_close_into_percentiles_and_counts_carry_forward() {
         let t0 = Instant::now();
         let mut t = Tracker::new(t0);
         let at = |s: f64| t0 + Duration::from_secs_f64(s);
-        t.event(at(0.1), SESSION_STARTED, 7);
-        t.event(at(0.2), SESSION_STARTED, 8);
+        t.sockets(at(0.1), 3);
         t.sent(at(0.2), Duration::from_millis(3), 1);
         t.sent(at(0.3), Duration::from_millis(1), 2);
         for i in 1..=100u64 {
             t.done(at(0.5), (Protocol::Http, 0), i * 1000, None);
         }
         t.done(at(2.5), (Protocol::Http, 0), 5000, Some("timeout".into()));
-        t.event(at(2.6), SESSION_ENDED, 7);
+        t.sockets(at(2.6), 1);
         let o = t.finish(4, &["read".into()]);
         assert_eq!(o.seconds.len(), 4);
         assert_eq!(o.seconds[0].in_flight_peak, 2);
         assert_eq!(o.seconds[0].lag_max_ms.map(|v| v.round()), Some(3.0));
-        // Two sessions opened in second 0, still open in second 1, one ended in second 2.
-        let open: Vec<u32> = o.seconds.iter().map(|s| s.sessions_open).collect();
-        assert_eq!(open, vec![2, 2, 1, 1]);
+        // Sampled in seconds 0 and 2, carried in between and after.
+        let open: Vec<Option<u32>> = o.seconds.iter().map(|s| s.sockets_open).collect();
+        assert_eq!(open, vec![Some(3), Some(3), Some(1), Some(1)]);
         assert_eq!(o.seconds[2].errors.get("timeout"), Some(&1));
         let track = &o.latency[0];
         assert_eq!(

@@ -30,7 +30,6 @@ use super::mapping::{Protocol, Route};
 use super::source::{Due, Window};
 use super::stats::{Key, Skip, Stats, Waits};
 use crate::drivers::Driver;
-use crate::over_time::{SESSION_ENDED, SESSION_STARTED};
 
 #[derive(Clone, Debug)]
 pub struct Plan {
@@ -49,6 +48,9 @@ pub struct Plan {
 pub(crate) struct Live {
     pub in_flight: AtomicUsize,
     pub sim_ms: AtomicI64,
+    /// Sessions open at once: the source counts those opened before the window, the
+    /// pacer the rest as it hands events out (see [`session_delta`]).
+    pub(crate) sessions_open: AtomicI64,
     pub(crate) started: OnceLock<Instant>,
 }
 
@@ -56,6 +58,16 @@ pub(crate) struct Live {
 pub(crate) struct Ended {
     pub interrupted: bool,
     pub(crate) wall: Duration,
+}
+
+/// How an event kind changes the sessions open: `session.started` opens one,
+/// `session.ended` closes one (indices of `EVENT_KINDS`).
+pub(crate) fn session_delta(kind: u16) -> Option<i64> {
+    match kind {
+        1 => Some(1),
+        2 => Some(-1),
+        _ => None,
+    }
 }
 
 /// How far behind its instant an event may leave and still count as on time once the
@@ -200,9 +212,8 @@ struct Pacer<'rt> {
     next_id: u64,
     /// Skipped events since the last hand-over, recorded with the jobs under one lock.
     skipped: Vec<(Instant, u16, Skip)>,
-    /// Session starts and ends since the last hand-over: (instant, kind, a hash of the
-    /// user and session), for the sessions open over time.
-    sessions: Vec<(Instant, u16, u64)>,
+    /// Session events since the last hand-over: when, the timeline instant, open after.
+    sessions: Vec<(Instant, i64, u64)>,
     /// Requests due at the same wake-up go to the runtime together: one cross-thread
     /// hand-over per wake-up instead of one per request (measured: a quarter of the CPU
     /// went to waking workers).
@@ -252,6 +263,9 @@ impl<'rt> Pacer<'rt> {
             let mut s = self.stats.lock().expect("stats lock");
             s.start = now;
             s.over.restart(now);
+            // The source has counted the sessions opened before the window by now: it
+            // hands out no window event before it has seen every earlier one.
+            s.sessions.at_start = self.live.sessions_open.load(Ordering::Relaxed).max(0) as u64;
             drop(s);
             let _ = self.live.started.set(now);
             now
@@ -261,18 +275,18 @@ impl<'rt> Pacer<'rt> {
     /// Records what was decided since the last hand-over and hands the ready requests
     /// to the runtime.
     fn flush(&mut self) {
-        if !self.skipped.is_empty() || !self.ready.is_empty() {
+        if !self.skipped.is_empty() || !self.ready.is_empty() || !self.sessions.is_empty() {
             let mut s = self.stats.lock().expect("stats lock");
+            for (intended, t_ms, open) in self.sessions.drain(..) {
+                s.sessions_open(intended, t_ms, open);
+            }
             for (intended, kind, why) in self.skipped.drain(..) {
-                s.scheduled(intended);
+                s.scheduled(intended, false);
                 s.skipped(kind, why);
             }
             for j in self.ready.iter() {
-                s.scheduled(j.intended);
+                s.scheduled(j.intended, true);
                 s.sent(j.id, j.key, j.intended, j.sent, j.late);
-            }
-            for (at, kind, session) in self.sessions.drain(..) {
-                s.over.event(at, kind, session);
             }
             if let Some(socketio) = &self.driver.socketio {
                 s.over.sockets(Instant::now(), socketio.open_now());
@@ -313,9 +327,9 @@ impl<'rt> Pacer<'rt> {
     /// behind the same user's previous one.
     fn schedule(&mut self, due: Due, intended: Instant) -> Result<(), Stopped> {
         self.live.sim_ms.store(due.t_ms, Ordering::Relaxed);
-        if due.kind == SESSION_STARTED || due.kind == SESSION_ENDED {
-            let session = self.hasher.hash_one((&due.user_id, due.session));
-            self.sessions.push((intended, due.kind, session));
+        if let Some(d) = session_delta(due.kind) {
+            let open = self.live.sessions_open.fetch_add(d, Ordering::Relaxed) + d;
+            self.sessions.push((intended, due.t_ms, open.max(0) as u64));
         }
         let (tag, protocol) = match self.driver.mapping.route(due.kind) {
             Route::Send(m) if self.driver.mapping.lacks_token(m, &due.user_id) => {

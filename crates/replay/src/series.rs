@@ -10,11 +10,16 @@ use crate::summary;
 /// One second's counts.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Second {
+    /// Requests due (skipped events are not requests: they count in `skipped`).
     pub(crate) scheduled: u32,
+    /// Events due and not sent (server-side, unmapped, without a token).
+    pub(crate) skipped: u32,
     pub(crate) sent: u32,
     completed: u32,
     errors: u32,
     p95_us: Option<u64>,
+    /// The most sessions open at once in this second, when a session event fell in it.
+    sessions_open: Option<u64>,
 }
 
 /// One series: a second's counts, and the latencies of the second being completed (its
@@ -46,13 +51,24 @@ impl Series {
         &mut self.seconds[s]
     }
 
-    /// A request (or a skipped event, in the series of all) fell due in second `s`.
+    /// A request fell due in second `s`.
     pub(crate) fn scheduled(&mut self, s: usize) {
         self.at(s).scheduled += 1;
     }
 
+    /// An event fell due in second `s` and was skipped (in the series of all).
+    pub(crate) fn skipped(&mut self, s: usize) {
+        self.at(s).skipped += 1;
+    }
+
     pub(crate) fn sent(&mut self, s: usize) {
         self.at(s).sent += 1;
+    }
+
+    /// A session event in second `s` left `open` sessions open.
+    pub(crate) fn sessions_open(&mut self, s: usize, open: u64) {
+        let sec = self.at(s);
+        sec.sessions_open = Some(sec.sessions_open.map_or(open, |m| m.max(open)));
     }
 
     /// A request ended in second `s` after `latency_us`.
@@ -88,19 +104,28 @@ impl Series {
         (last, p95)
     }
 
-    /// The series as the summary gives it, closing the current second first.
-    pub(crate) fn export(&mut self) -> Vec<summary::Second> {
+    /// The series as the summary gives it, closing the current second first. `open` is
+    /// the sessions open at the start (`None` where sessions are not counted); a second
+    /// without session events carries the figure of the one before.
+    pub(crate) fn export(&mut self, mut open: Option<u64>) -> Vec<summary::Second> {
         self.roll();
         self.seconds
             .iter()
             .enumerate()
-            .map(|(i, s)| summary::Second {
-                t_s: i as u64,
-                scheduled: s.scheduled,
-                sent: s.sent,
-                completed: s.completed,
-                errors: s.errors,
-                p95_ms: s.p95_us.map(ms),
+            .map(|(i, s)| {
+                if s.sessions_open.is_some() {
+                    open = s.sessions_open;
+                }
+                summary::Second {
+                    t_s: i as u64,
+                    scheduled: s.scheduled,
+                    skipped: s.skipped,
+                    sent: s.sent,
+                    completed: s.completed,
+                    errors: s.errors,
+                    p95_ms: s.p95_us.map(ms),
+                    sessions_open: open,
+                }
             })
             .collect()
     }
@@ -119,7 +144,7 @@ mod tests {
         s.scheduled(2);
         s.sent(2);
         s.completed(2, 9_000, true);
-        let out = s.export();
+        let out = s.export(None);
         assert_eq!(out.len(), 3);
         assert_eq!((out[0].sent, out[0].completed, out[0].errors), (1, 1, 0));
         assert_eq!(out[0].p95_ms.map(f64::round), Some(1.0));

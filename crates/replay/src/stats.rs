@@ -21,7 +21,9 @@ use crate::mapping::Protocol;
 use crate::outcome::{ErrorClass, Outcome, Status};
 use crate::over_time::Tracker;
 use crate::series::Series;
-use crate::summary::{self, EventTags, GroupFigures, Histograms, KindTags, Percentiles, Tags};
+use crate::summary::{
+    self, EventTags, GroupFigures, Histograms, KindTags, Percentiles, SessionsOpen, Tags,
+};
 
 /// Microseconds: the unit every histogram records.
 fn us(d: Duration) -> u64 {
@@ -97,6 +99,16 @@ impl Group {
         self.ok + self.errors
     }
 
+    /// Requests that ended (answered or failed), not abandoned at the end.
+    pub(crate) fn completed(&self) -> u64 {
+        self.count()
+            - self
+                .classes
+                .get(&ErrorClass::Abandoned)
+                .copied()
+                .unwrap_or(0)
+    }
+
     pub(crate) fn add(&mut self, o: &Group) {
         let _ = self.latency.add(&o.latency);
         let _ = self.service.add(&o.service);
@@ -167,6 +179,13 @@ fn encode(h: &Histogram<u64>) -> String {
     }
 }
 
+/// The spans, in seconds, the summary's rates are over (see [`Stats::span`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Span {
+    pub(crate) scheduled: f64,
+    pub(crate) achieved: f64,
+}
+
 /// What a request waited for before it went out; either makes it late.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Waits {
@@ -182,6 +201,16 @@ pub(crate) struct Stats {
     pub groups: BTreeMap<Key, Group>,
     /// Actual send − intended send, every request.
     pub(crate) lag: Histogram<u64>,
+    /// The same, of the requests the pacer sent without waiting for an in-flight slot
+    /// (nor queued behind one that did): the generator's own lateness, for `on_time`.
+    own_lag: Histogram<u64>,
+    /// Requests due (events skipped are not requests), and the intended instants of the
+    /// first and last, and the last actual send: the schedule's span, which the rates
+    /// are over (see [`Stats::span`]).
+    pub requests: u64,
+    first_due: Option<Instant>,
+    last_due: Option<Instant>,
+    last_sent: Option<Instant>,
     pub scheduled: u64,
     pub sent: u64,
     pub late: u64,
@@ -204,6 +233,19 @@ pub(crate) struct Stats {
     open: HashMap<u64, Open>,
     /// Per-second detail for the summary's `over_time`.
     pub(crate) over: Tracker,
+    /// Sessions open at once, as the pacer handed session events out.
+    pub(crate) sessions: SessionCount,
+}
+
+/// Sessions open at once in the timeline sent: the start, the peak and the last count.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct SessionCount {
+    /// Whether any session event was handed out.
+    pub(crate) seen: bool,
+    pub(crate) at_start: u64,
+    pub(crate) peak: u64,
+    pub(crate) peak_at_ms: i64,
+    pub(crate) now: u64,
 }
 
 /// A request out: its group, when it was due and when the pacer handed it out.
@@ -232,6 +274,11 @@ impl Stats {
             start,
             groups: BTreeMap::new(),
             lag: hist(),
+            own_lag: hist(),
+            requests: 0,
+            first_due: None,
+            last_due: None,
+            last_sent: None,
             scheduled: 0,
             sent: 0,
             late: 0,
@@ -245,7 +292,44 @@ impl Stats {
             seconds_by_kind: BTreeMap::new(),
             open: HashMap::new(),
             over: Tracker::new(start),
+            sessions: SessionCount::default(),
         }
+    }
+
+    /// A session event handed out at `intended` (timeline `t_ms`), leaving `open` open.
+    pub(crate) fn sessions_open(&mut self, intended: Instant, t_ms: i64, open: u64) {
+        let c = &mut self.sessions;
+        if !c.seen {
+            c.seen = true;
+            c.peak = c.at_start;
+        }
+        c.now = open;
+        if open > c.peak {
+            c.peak = open;
+            c.peak_at_ms = t_ms;
+        }
+        let s = self.second(intended);
+        self.seconds.sessions_open(s, open);
+    }
+
+    /// Sessions open over the run, `None` when no session event was handed out.
+    pub(crate) fn sessions_figures(&self, series: &[summary::Second]) -> Option<SessionsOpen> {
+        let c = &self.sessions;
+        if !c.seen {
+            return None;
+        }
+        let mut per_second: Vec<u64> = series.iter().filter_map(|s| s.sessions_open).collect();
+        per_second.sort_unstable();
+        Some(SessionsOpen {
+            at_start: c.at_start,
+            peak: c.peak,
+            peak_at_ms: c.peak_at_ms,
+            median: per_second
+                .get(per_second.len() / 2)
+                .copied()
+                .unwrap_or(c.now),
+            at_end: c.now,
+        })
     }
 
     /// The second of the run `at` falls in.
@@ -254,10 +338,46 @@ impl Stats {
     }
 
     /// An event became due (whether it is sent or skipped).
-    pub fn scheduled(&mut self, intended: Instant) {
+    pub fn scheduled(&mut self, intended: Instant, request: bool) {
         self.scheduled += 1;
         let s = self.second(intended);
+        if !request {
+            self.seconds.skipped(s);
+            return;
+        }
+        self.requests += 1;
         self.seconds.scheduled(s);
+        if self.first_due.is_none_or(|f| intended < f) {
+            self.first_due = Some(intended);
+        }
+        if self.last_due.is_none_or(|l| intended > l) {
+            self.last_due = Some(intended);
+        }
+    }
+
+    /// The spans the rates are over, in seconds; `None` with fewer than two requests due
+    /// (or all due at one instant): no rate then.
+    ///
+    /// The schedule's span runs from the first request's intended instant to one mean gap
+    /// after the last one's, so n requests due evenly at r/s give r/s exactly (n instants
+    /// hold n − 1 gaps). Wall time would add the engine's start and the drain, and
+    /// skipped events are no requests. The achieved span stretches that by how late the
+    /// last request left: a generator (or an in-flight cap) that fell behind achieves
+    /// less than it scheduled.
+    pub(crate) fn span(&self) -> Option<Span> {
+        let (first, last) = (self.first_due?, self.last_due?);
+        let between = last.duration_since(first).as_secs_f64();
+        if self.requests < 2 || between <= 0.0 {
+            return None;
+        }
+        let scheduled = between + between / (self.requests - 1) as f64;
+        let behind = self
+            .last_sent
+            .map_or(0.0, |s| s.saturating_duration_since(last).as_secs_f64());
+        Some(Span {
+            scheduled,
+            achieved: scheduled + behind,
+        })
     }
 
     pub(crate) fn skipped(&mut self, kind: u16, why: Skip) {
@@ -282,7 +402,14 @@ impl Stats {
         );
         self.sent += 1;
         self.late += late as u64;
-        let _ = self.lag.record(us(at.saturating_duration_since(intended)));
+        let lag = us(at.saturating_duration_since(intended));
+        let _ = self.lag.record(lag);
+        if !late {
+            let _ = self.own_lag.record(lag);
+        }
+        if self.last_sent.is_none_or(|l| at > l) {
+            self.last_sent = Some(at);
+        }
         let (due, left) = (self.second(intended), self.second(at));
         self.seconds.sent(left);
         let series = self
@@ -433,9 +560,32 @@ impl Stats {
         )
     }
 
+    /// The share of the requests the pacer sent without waiting for a slot that left
+    /// within `within_us` of their instant, and how many those were; `None` when none.
+    pub(crate) fn on_time(&self, within_us: u64) -> Option<(f64, u64)> {
+        let h = &self.own_lag;
+        (!h.is_empty()).then(|| {
+            (
+                h.count_between(0, within_us) as f64 / h.len() as f64,
+                h.len(),
+            )
+        })
+    }
+
+    /// Events skipped (server-side, unmapped, without a token) in the last full second:
+    /// the live line shows them apart from the requests.
+    pub(crate) fn skipped_last_second(&self, now: Instant) -> u32 {
+        self.seconds
+            .last(self.second(now))
+            .0
+            .map_or(0, |x| x.skipped)
+    }
+
     /// The per-second series, closing the current second first.
     pub(crate) fn series(&mut self) -> Vec<summary::Second> {
-        self.seconds.export()
+        // A second without session events holds the count the last one left.
+        let open = self.sessions.seen.then_some(self.sessions.at_start);
+        self.seconds.export(open)
     }
 
     /// The per-second series of each protocol and request tag (named from `tags`).
@@ -445,7 +595,7 @@ impl Stats {
             .map(|((protocol, tag), s)| summary::KindSeries {
                 protocol: protocol.name().to_string(),
                 kind: tag_name(tags, *tag),
-                series: s.export(),
+                series: s.export(None),
             })
             .collect()
     }

@@ -44,6 +44,24 @@ pub struct Summary {
     /// Present when the mapping has `[socketio]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub socketio: Option<SocketIoReport>,
+    /// Sessions open at once; absent when the timeline sent has no session events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions_open: Option<SessionsOpen>,
+    /// How well the generator kept its schedule (the `on_time` threshold's figure at its
+    /// default bound); absent when nothing was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_time: Option<OnTime>,
+}
+
+/// The share of requests the generator sent within `within_ms` of their intended
+/// instant, of the `requests` it did not hold back for an in-flight slot; the
+/// `held_for_slot` ones are left out (the target's doing: they are `late`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OnTime {
+    pub within_ms: f64,
+    pub share: f64,
+    pub requests: u64,
+    pub held_for_slot: u64,
 }
 
 /// What was asked for, secrets masked.
@@ -62,6 +80,42 @@ pub struct ReplayConfig {
     pub connections: Option<usize>,
     pub http2: bool,
     pub thresholds: Vec<String>,
+    /// `thresholds` is the default (`errors<5%`): none was given, and
+    /// `--no-default-threshold` was not either.
+    #[serde(default)]
+    pub default_threshold: bool,
+    /// `--concurrency N`: how the world was sized; absent without the flag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<ConcurrencySizing>,
+}
+
+/// `--concurrency N`: the users chosen so that N sessions are open at the window's peak.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConcurrencySizing {
+    /// N as asked.
+    pub target: u64,
+    pub users: u32,
+    /// Sessions open at the busiest instant of the window with `users`.
+    pub peak: u64,
+    /// That instant, in timeline ms.
+    pub peak_at_ms: i64,
+    /// Every size simulated, in order: `[users, peak]`.
+    pub tried: Vec<[u64; 2]>,
+}
+
+/// Sessions open at once in the timeline sent (`session.started` − `session.ended`),
+/// counted as the pacer hands events out: the concurrency the target saw.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionsOpen {
+    /// Open when the window began (sessions started before it).
+    pub at_start: u64,
+    pub peak: u64,
+    /// When the peak was first reached, in timeline ms.
+    pub peak_at_ms: i64,
+    /// Median over the run's seconds of each second's highest count.
+    pub median: u64,
+    /// Open when the last event was sent.
+    pub at_end: u64,
 }
 
 /// Where the events came from.
@@ -117,7 +171,17 @@ pub struct Totals {
     /// or users who joined during a replay under `refuse`).
     #[serde(default)]
     pub no_token: u64,
+    /// Requests due: `scheduled` less the events skipped (unmapped, server-side, no token).
+    #[serde(default)]
+    pub scheduled_requests: u64,
+    /// The schedule's span in seconds, the first request's intended instant to one mean
+    /// gap after the last one's; 0 with fewer than two requests (no rates then).
+    #[serde(default)]
+    pub schedule_seconds: f64,
+    /// Requests due per second of the schedule's span.
     pub scheduled_per_s: f64,
+    /// Requests completed per second of the schedule's span, stretched by how late the
+    /// last request left.
     pub achieved_per_s: f64,
 }
 
@@ -241,11 +305,19 @@ pub struct Skipped {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Second {
     pub t_s: u64,
+    /// Requests due in this second (events skipped are not requests).
     pub scheduled: u32,
+    /// Events due and skipped (server-side or unmapped).
+    #[serde(default)]
+    pub skipped: u32,
     pub sent: u32,
     pub completed: u32,
     pub errors: u32,
     pub p95_ms: Option<f64>,
+    /// The most sessions open at once during this second (a second without session
+    /// events carries the figure of the one before); absent when the timeline has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions_open: Option<u64>,
 }
 
 /// Per-second detail of the run, by wall clock from the first request due, as `series`.
@@ -263,9 +335,6 @@ pub struct SecondDetail {
     pub t_s: u64,
     /// Most requests out at once when one left in this second.
     pub in_flight_peak: u32,
-    /// Simulated users' sessions open at the second's end: `session.started` due and its
-    /// `session.ended` not yet (sessions begun before the window are not counted).
-    pub sessions_open: u32,
     /// Socket.IO connections open, sampled as the pacer hands requests over; present
     /// when the mapping has `[socketio]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -305,8 +374,20 @@ pub struct Verdict {
     pub observed: Option<f64>,
     /// The observed value as the table shows it.
     pub shown: String,
+    /// It held, or it did not apply (below).
     pub ok: bool,
     pub note: Option<String>,
+    /// What it was judged over: "3509 requests: points.earned, session.started, …".
+    #[serde(default)]
+    pub applied_to: String,
+    /// False for a preset's or the default's limit on requests this run did not send (a
+    /// class with none): not judged, and not failed.
+    #[serde(default = "yes")]
+    pub applicable: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Socket.IO connections and listened broadcasts.
