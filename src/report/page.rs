@@ -49,6 +49,7 @@ td.n { text-align:right; }
 .verdict { font-weight:700; }
 tr.pass .verdict { color:var(--ok); }
 tr.fail .verdict { color:var(--bad); }
+tr.na .verdict { color:var(--muted); }
 footer { margin-top:28px; color:var(--muted); font-size:12px; }
 "#;
 

@@ -367,13 +367,18 @@ fn thresholds(s: &Summary) -> Section {
         .thresholds
         .iter()
         .map(|v| {
-            let verdict = if v.ok { "PASS" } else { "FAIL" };
+            let (class, verdict) = match (v.applicable, v.ok) {
+                (false, _) => ("na", "NOT APPLIED"),
+                (true, true) => ("pass", "PASS"),
+                (true, false) => ("fail", "FAIL"),
+            };
             (
-                if v.ok { "pass" } else { "fail" }.to_string(),
+                class.to_string(),
                 vec![
                     (format!("<code>{}</code>", esc(&v.threshold)), false),
                     (esc(&v.shown), true),
                     (format!("<span class=\"verdict\">{verdict}</span>"), false),
+                    (esc(&v.applied_to), false),
                     (esc(v.note.as_deref().unwrap_or("")), false),
                 ],
             )
@@ -381,7 +386,7 @@ fn thresholds(s: &Summary) -> Section {
         .collect();
     sec.tables.push(table(
         "thresholds",
-        &["threshold", "observed", "verdict", "note"],
+        &["threshold", "observed", "verdict", "applied to", "note"],
         &rows,
     ));
     sec.tables.push(groups(s));
