@@ -629,3 +629,20 @@ fn long_series_are_downsampled_to_the_stated_cap_in_chromium() {
             .contains("Downsampled to at most 1000 points per series")
     );
 }
+
+#[test]
+fn a_report_path_that_is_a_folder_is_refused_before_any_traffic() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = bin()
+        .args(["replay", "--users", "20", "--span", "2h", "-q"])
+        .args(["--target", "http://127.0.0.1:9", "--report"])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("is a folder; nothing was sent") && err.contains("replay.html"),
+        "{err}"
+    );
+}
