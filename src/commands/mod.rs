@@ -18,8 +18,10 @@ macro_rules! out {
     }};
 }
 
+pub mod compare;
 pub mod personas;
 pub mod replay;
+pub mod replicates;
 pub mod run;
 pub mod schema;
 pub mod seed;
@@ -212,6 +214,7 @@ pub fn main(cli: Cli) -> anyhow::Result<i32> {
         Command::Replay(args) => replay::replay(*args),
         Command::Serve(args) => serve::serve(args),
         Command::Schema(args) => schema::schema(args),
+        Command::Compare(args) => compare::compare(args),
         Command::Personas { command } => personas::personas(command),
     }
 }

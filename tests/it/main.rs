@@ -2,6 +2,7 @@
 
 mod cli;
 mod common;
+mod compare;
 mod fuzz;
 #[path = "../support/gift_app.rs"]
 mod gift_app;
