@@ -196,6 +196,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
         Some(log) => log_source(&args, log)?,
         None => engine_source(&args)?,
     };
+    check_tokens(&mapping, &source)?;
     let (texts, thresholds) = thresholds(&args, &mapping, &source.phases)?;
     make_summary_folder(args.summary_export.as_deref())?;
     if !args.quiet {
@@ -440,6 +441,25 @@ struct Source {
     /// Absolute time of the timeline's t = 0, for the live clock.
     start_epoch_ms: i64,
     world: WorldSource,
+}
+
+/// Users without a token, refused before any traffic when the mapping's policy says so
+/// (`missing_token = "refuse"`, the default): the engine's launch users (later sign-ups
+/// and invitees are not known before the run), or every user of the log's window.
+fn check_tokens(mapping: &Mapping, source: &Source) -> anyhow::Result<()> {
+    if !mapping.checks_tokens() {
+        return Ok(());
+    }
+    let users: Vec<String> = match &source.feed {
+        Feed::Engine(e) => (0..e.world.scenario.users)
+            .map(simulate_core::ids::user_id)
+            .collect(),
+        Feed::Log(log) => simulate_replay::source::log_users(log, source.window)?
+            .into_iter()
+            .collect(),
+    };
+    mapping.check_tokens(users.iter().map(String::as_str))?;
+    Ok(())
 }
 
 /// `--from-log`: the log as written, its phases from the run.json beside it.

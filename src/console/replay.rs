@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use simulate_replay::stats::ms;
-use simulate_replay::summary::{GroupFigures, SocketIoReport, Summary};
+use simulate_replay::summary::{GroupFigures, ListenReport, SocketIoReport, Summary};
 use simulate_replay::{LiveFigures, Watch};
 
 /// The live view: a spinner whose message is the live line.
@@ -105,6 +105,7 @@ pub(crate) fn table(s: &Summary, target: &str) -> String {
         out.push_str(&group_row([&t.event, &t.kind, &t.phase], &g.figures));
     }
     out.push_str(&group_row(["ALL", "", ""], &s.overall));
+    out.push_str(&answers_line(&s.overall));
     if let Some(socketio) = &s.socketio {
         out.push_str(&socketio_lines(socketio));
     }
@@ -124,6 +125,31 @@ pub(crate) fn table(s: &Summary, target: &str) -> String {
         ));
     }
     out
+}
+
+/// Every answer by status, as its protocol names it (`200`, `OK`, `UNAVAILABLE`,
+/// `acked`), then the other errors by class (no answer, or an answer failing its check).
+fn answers_line(g: &GroupFigures) -> String {
+    let list = |m: &std::collections::BTreeMap<String, u64>| {
+        m.iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(" · ")
+    };
+    let mut line = String::new();
+    if !g.statuses.is_empty() {
+        line.push_str(&format!("answers: {}", list(&g.statuses)));
+    }
+    if !g.error_classes.is_empty() {
+        if !line.is_empty() {
+            line.push_str("; ");
+        }
+        line.push_str(&format!("other errors: {}", list(&g.error_classes)));
+    }
+    if !line.is_empty() {
+        line.push('\n');
+    }
+    line
 }
 
 /// A figure in ms to one place, `-` when there is none.
@@ -146,14 +172,19 @@ fn headline(s: &Summary, target: &str) -> String {
     } else {
         String::new()
     };
+    let no_token = if t.no_token > 0 {
+        format!(", {} without a token", t.no_token)
+    } else {
+        String::new()
+    };
     format!(
-        "replayed to {target}: {} scheduled, {} sent, {} ok, {} errors{abandoned}, {} late{waits}, {} skipped ({} unmapped) in {:.1} s ({} req/s achieved)\n",
+        "replayed to {target}: {} scheduled, {} sent, {} ok, {} errors{abandoned}, {} late{waits}, {} skipped ({} unmapped{no_token}) in {:.1} s ({} req/s achieved)\n",
         t.scheduled,
         t.sent,
         t.ok,
         t.errors,
         t.late,
-        t.unmapped + t.server_side,
+        t.unmapped + t.server_side + t.no_token,
         t.unmapped,
         s.wall_seconds,
         // As JSON spells it (100.0, not 100).
@@ -192,19 +223,30 @@ fn socketio_lines(socketio: &SocketIoReport) -> String {
         c.opened, c.implicit, c.peak_open, c.failed, c.dropped, c.reconnected, c.server_disconnects,
     );
     for l in &socketio.listen {
-        let fan = l.fanout_ms.as_ref();
-        out.push_str(&format!(
-            "  {}: {} received, {} tied to {} broadcasts ({} unheard), fan-out p50 {} ms · p95 {} ms · p99 {} ms · max {} ms\n",
-            l.event,
-            l.received,
-            l.matched,
-            l.origins,
-            l.origins_unheard,
-            ms1(fan.map(|f| f.p50)),
-            ms1(fan.map(|f| f.p95)),
-            ms1(fan.map(|f| f.p99)),
-            ms1(fan.map(|f| f.max)),
-        ));
+        out.push_str(&listen_line(l));
     }
     out
+}
+
+/// One listened event: what was received, and only the figures that exist (a listen
+/// without an origin ties nothing; fan-out needs a receipt tied to its emit).
+fn listen_line(l: &ListenReport) -> String {
+    let mut line = format!("  {}: {} received", l.event, l.received);
+    if let (Some(origin), Some(matched), Some(origins)) = (&l.origin, l.matched, l.origins) {
+        line.push_str(&format!(
+            ", {matched} tied to {origins} {origin} emits ({} unheard)",
+            l.origins_unheard.unwrap_or(0)
+        ));
+    }
+    if let Some(f) = &l.fanout_ms {
+        line.push_str(&format!(
+            ", fan-out p50 {} ms · p95 {} ms · p99 {} ms · max {} ms",
+            ms1(Some(f.p50)),
+            ms1(Some(f.p95)),
+            ms1(Some(f.p99)),
+            ms1(Some(f.max)),
+        ));
+    }
+    line.push('\n');
+    line
 }

@@ -206,6 +206,19 @@ fn events_go_through_on_message_once_with_payload_metadata_and_checked_answers()
     let refused = (0..200).filter(|i| i % 10 == 7).count() as u64;
     assert_eq!(s["overall"]["error_classes"]["app"].as_u64(), Some(refused));
     assert_eq!(s["totals"]["ok"].as_u64(), Some(200 - refused));
+    // Statuses by their gRPC names, in the summary and the table (issue 18), never "0".
+    assert_eq!(
+        s["overall"]["statuses"],
+        serde_json::json!({"OK": 200 - refused})
+    );
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        table.contains(&format!(
+            "answers: OK {}; other errors: app {refused}",
+            200 - refused
+        )),
+        "{table}"
+    );
     assert!(
         s["groups"]
             .as_array()

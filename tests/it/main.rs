@@ -7,6 +7,7 @@ mod fuzz;
 #[path = "../support/gift_app.rs"]
 mod gift_app;
 mod grpc;
+mod mapping_checks;
 mod personas;
 mod replay;
 mod safety;

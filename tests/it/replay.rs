@@ -432,6 +432,8 @@ fn a_custom_mapping_renders_paths_bodies_and_auth_without_leaking_secrets() {
 [auth]
 tokens_file = "tokens.json"
 bearer = "{token}"
+# The others are sent without the authorization header.
+missing_token = "anonymous"
 cookie = "sid={env.SIM_TEST_COOKIE}"
 
 [[request]]
@@ -466,6 +468,11 @@ kind = "write"
     assert_eq!(a3.path, "/stats/u3/enemy_kills");
     assert_eq!(a3.headers["authorization"], "Bearer tok-three");
     assert_eq!(a3.headers["cookie"], "sid=very-secret-cookie");
+    let a4 = arrivals
+        .iter()
+        .find(|a| a.id == "u4/0")
+        .expect("u4 arrived");
+    assert!(!a4.headers.contains_key("authorization"));
     let body: Value = serde_json::from_slice(&a3.body).unwrap();
     assert_eq!(
         body,

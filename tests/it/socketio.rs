@@ -488,6 +488,10 @@ fn one_session_sends_over_http_grpc_and_socketio_each_event_once() {
 auth = { userId = "{user_id}", session = "{session_id}" }
 join = { emit = "room:join", payload = { room = "{props.room}" }, ack = true }
 
+# Counted only: without an origin no broadcast is tied to an emit.
+[[socketio.listen]]
+event = "gift:available"
+
 [[request]]
 protocol = "grpc"
 events = ["stat.updated", "user.logged_in", "points.earned"]
@@ -587,7 +591,32 @@ body = "{line}"
         protocols.into_iter().collect::<Vec<_>>(),
         ["grpc", "http", "socketio"]
     );
+    only_figures_that_exist(&s, &String::from_utf8_lossy(&o.stdout));
     assert_eq!(s["thresholds"][0]["ok"], true, "{}", s["thresholds"]);
+}
+
+/// A listen without an origin has receipts only: no tied counts, no fan-out; statuses are
+/// named as their protocol names them (issue 18).
+fn only_figures_that_exist(s: &Value, table: &str) {
+    // A listen without an origin has receipts only: no tied counts, no fan-out (issue 18).
+    let l = &s["socketio"]["listen"][0];
+    let keys: Vec<&String> = l.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["event", "origin", "received"], "{l}");
+    crate::common::conforms::<simulate_replay::summary::Summary>(s, "replay-summary.v1.json");
+    let line = table
+        .lines()
+        .find(|l| l.trim_start().starts_with("gift:available:"))
+        .expect("the listen's line");
+    assert_eq!(
+        line.trim(),
+        format!("gift:available: {} received", l["received"])
+    );
+    // Statuses by name: HTTP numbers, gRPC names, Socket.IO steps.
+    let statuses = s["overall"]["statuses"].as_object().unwrap();
+    for name in ["200", "OK", "connected", "acked", "closed"] {
+        assert!(statuses.contains_key(name), "{statuses:?}");
+    }
+    assert!(!statuses.contains_key("0"), "{statuses:?}");
 }
 
 #[test]

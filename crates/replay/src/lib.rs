@@ -196,6 +196,7 @@ pub fn replay(
             abandoned,
             unmapped: stats.unmapped.iter().sum(),
             server_side: stats.server_side.iter().sum(),
+            no_token: stats.no_token.iter().sum(),
             scheduled_per_s: per_s(stats.scheduled),
             achieved_per_s: per_s(total.count() - abandoned),
         },
@@ -204,6 +205,7 @@ pub fn replay(
         skipped: Skipped {
             unmapped: by_kind(&stats.unmapped),
             server_side: by_kind(&stats.server_side),
+            no_token: by_kind(&stats.no_token),
         },
         groups: stats.groups(&o.mapping.tags, &phase_name),
         series: stats.series(),

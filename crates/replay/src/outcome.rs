@@ -11,11 +11,73 @@ use tokio_tungstenite::tungstenite;
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Outcome {
     /// A response with an expected status.
-    Ok(u16),
+    Ok(Status),
     /// A response whose status the mapping does not expect.
-    Status(u16),
+    Status(Status),
     /// No response: the class of transport error.
     Failed(ErrorClass),
+}
+
+/// An answer's status, in its protocol's terms: summaries and tables name it as that
+/// protocol does (`200`, `UNAVAILABLE`, `acked`), so a gRPC OK never reads as "0".
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Status {
+    /// An HTTP status (a refused Socket.IO handshake's too).
+    Http(u16),
+    /// A gRPC status code, 0 (OK) to 16 (UNAUTHENTICATED).
+    Grpc(u16),
+    /// A Socket.IO step done.
+    SocketIo(SocketIoDone),
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum SocketIoDone {
+    Connected,
+    Closed,
+    /// An emit the server acknowledged.
+    Acked,
+    /// An emit without an ack, written to the connection.
+    Written,
+}
+
+/// gRPC's status codes by number, as the gRPC documentation names them.
+const GRPC_CODES: [&str; 17] = [
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+];
+
+impl Status {
+    /// The name in summaries and tables: `200`, `OK`, `UNAVAILABLE`, `acked`.
+    pub(crate) fn name(self) -> String {
+        match self {
+            Status::Http(s) => s.to_string(),
+            Status::Grpc(c) => GRPC_CODES
+                .get(c as usize)
+                .map_or_else(|| format!("grpc {c}"), |n| n.to_string()),
+            Status::SocketIo(d) => match d {
+                SocketIoDone::Connected => "connected",
+                SocketIoDone::Closed => "closed",
+                SocketIoDone::Acked => "acked",
+                SocketIoDone::Written => "written",
+            }
+            .to_string(),
+        }
+    }
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -25,7 +87,8 @@ pub(crate) enum ErrorClass {
     Timeout,
     Tls,
     Connect,
-    /// A response that failed the mapping's check (gRPC `success == false`).
+    /// An answer that failed the mapping's check (an HTTP JSON body, a gRPC response or
+    /// a Socket.IO ack without the field's value).
     Application,
     Other,
     /// Still out when the replay ended (the drain bound ran out, or a second Ctrl-C):

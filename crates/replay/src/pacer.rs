@@ -26,7 +26,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use super::mapping::{Protocol, Route};
 use super::source::{Due, Window};
-use super::stats::{Key, Stats, Waits};
+use super::stats::{Key, Skip, Stats, Waits};
 use crate::drivers::Driver;
 
 #[derive(Clone, Debug)]
@@ -193,7 +193,7 @@ struct Pacer<'rt> {
     /// The last request's id (see `Stats::open`).
     next_id: u64,
     /// Skipped events since the last hand-over, recorded with the jobs under one lock.
-    skipped: Vec<(Instant, u16, bool)>,
+    skipped: Vec<(Instant, u16, Skip)>,
     /// Requests due at the same wake-up go to the runtime together: one cross-thread
     /// hand-over per wake-up instead of one per request (measured: a quarter of the CPU
     /// went to waking workers).
@@ -250,9 +250,9 @@ impl<'rt> Pacer<'rt> {
     fn flush(&mut self) {
         if !self.skipped.is_empty() || !self.ready.is_empty() {
             let mut s = self.stats.lock().expect("stats lock");
-            for (intended, kind, server_side) in self.skipped.drain(..) {
+            for (intended, kind, why) in self.skipped.drain(..) {
                 s.scheduled(intended);
-                s.skipped(kind, server_side);
+                s.skipped(kind, why);
             }
             for j in self.ready.iter() {
                 s.scheduled(j.intended);
@@ -295,10 +295,17 @@ impl<'rt> Pacer<'rt> {
     fn schedule(&mut self, due: Due, intended: Instant) -> Result<(), Stopped> {
         self.live.sim_ms.store(due.t_ms, Ordering::Relaxed);
         let (tag, protocol) = match self.driver.mapping.route(due.kind) {
+            Route::Send(m) if self.driver.mapping.lacks_token(m, &due.user_id) => {
+                self.skipped.push((intended, due.kind, Skip::NoToken));
+                return Ok(());
+            }
             Route::Send(m) => (m.tag, m.request.protocol()),
             other => {
-                let server_side = matches!(other, Route::ServerSide);
-                self.skipped.push((intended, due.kind, server_side));
+                let why = match other {
+                    Route::ServerSide => Skip::ServerSide,
+                    _ => Skip::Unmapped,
+                };
+                self.skipped.push((intended, due.kind, why));
                 return Ok(());
             }
         };

@@ -2,6 +2,7 @@
 //! written by `simulate run`. Both hand the pacer the same [`Due`] records in batches over a
 //! bounded channel, so memory stays flat however long the window.
 
+use std::collections::BTreeSet;
 use std::io::BufRead;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -261,6 +262,53 @@ pub(crate) fn from_engine(
 }
 
 /// Reads a JSONL log on this thread into `tx`; a bad line names the file and line.
+fn unreadable(path: &Path, e: std::io::Error) -> Problem {
+    Problem::new(
+        format!("cannot read {}: {e}", path.display()),
+        "check the path and its permissions",
+    )
+}
+
+/// A log, plain or zstd-compressed (`.zst`), for reading line by line.
+fn open_log(path: &Path) -> Result<Box<dyn BufRead>, Problem> {
+    let file = std::fs::File::open(path).map_err(|e| unreadable(path, e))?;
+    Ok(if path.extension().is_some_and(|x| x == "zst") {
+        Box::new(std::io::BufReader::new(
+            zstd::Decoder::new(file).map_err(|e| unreadable(path, e))?,
+        ))
+    } else {
+        Box::new(std::io::BufReader::with_capacity(1 << 20, file))
+    })
+}
+
+/// Every user with an event in `window` of a log, read before the replay (a mapping
+/// refusing users without a token checks them before any traffic). Lines that are not
+/// events are passed over here: the replay itself reports them.
+pub fn log_users(path: &Path, window: Window) -> Result<BTreeSet<String>, Problem> {
+    #[derive(serde::Deserialize)]
+    struct Head<'a> {
+        t_ms: i64,
+        #[serde(borrow)]
+        user_id: std::borrow::Cow<'a, str>,
+    }
+    let mut reader = open_log(path)?;
+    let (mut users, mut line) = (BTreeSet::new(), Vec::new());
+    loop {
+        match read_line(&mut reader, &mut line, LOG_LINE).map_err(|e| unreadable(path, e))? {
+            Line::End => return Ok(users),
+            // The replay itself refuses the log there.
+            Line::TooLong => return Ok(users),
+            Line::Read => {}
+        }
+        if let Ok(h) = serde_json::from_slice::<Head<'_>>(&line)
+            && (window.from_ms..window.to_ms).contains(&h.t_ms)
+            && !users.contains(h.user_id.as_ref())
+        {
+            users.insert(h.user_id.into_owned());
+        }
+    }
+}
+
 pub(crate) fn from_log(
     path: &Path,
     window: Window,
@@ -269,20 +317,8 @@ pub(crate) fn from_log(
     stop: &AtomicBool,
 ) -> Result<(), ReplayError> {
     let shown = path.display();
-    let unreadable = |e: std::io::Error| {
-        Problem::new(
-            format!("cannot read {shown}: {e}"),
-            "check the path and its permissions",
-        )
-    };
-    let file = std::fs::File::open(path).map_err(unreadable)?;
-    let mut reader: Box<dyn BufRead> = if path.extension().is_some_and(|x| x == "zst") {
-        Box::new(std::io::BufReader::new(
-            zstd::Decoder::new(file).map_err(unreadable)?,
-        ))
-    } else {
-        Box::new(std::io::BufReader::with_capacity(1 << 20, file))
-    };
+    let unreadable = |e: std::io::Error| unreadable(path, e);
+    let mut reader = open_log(path)?;
     let mut batch = Vec::with_capacity(BATCH);
     let mut lines = Lines::new();
     let mut last = i64::MIN;

@@ -15,7 +15,7 @@ use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 use simulate_core::timeline::EVENT_KINDS;
 
 use crate::mapping::Protocol;
-use crate::outcome::{ErrorClass, Outcome};
+use crate::outcome::{ErrorClass, Outcome, Status};
 use crate::summary::{self, GroupFigures, Histograms, Percentiles, Tags};
 
 /// Microseconds: the unit every histogram records.
@@ -26,6 +26,17 @@ fn us(d: Duration) -> u64 {
 fn hist() -> Histogram<u64> {
     // Auto-resizing: a histogram costs memory only up to the largest value it has seen.
     Histogram::new(3).expect("3 significant figures is valid")
+}
+
+/// Why an event due was not sent.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Skip {
+    /// Its kind is not in the mapping.
+    Unmapped,
+    /// The server produces it (`server_side`).
+    ServerSide,
+    /// Its request reads `{token}` and its user has none (`missing_token`).
+    NoToken,
 }
 
 /// Statistics are grouped by these tags.
@@ -47,7 +58,7 @@ pub struct Group {
     pub ok: u64,
     pub errors: u64,
     pub late: u64,
-    pub(crate) statuses: BTreeMap<u16, u64>,
+    pub(crate) statuses: BTreeMap<Status, u64>,
     pub(crate) classes: BTreeMap<ErrorClass, u64>,
 }
 
@@ -91,11 +102,7 @@ impl Group {
             ok: self.ok,
             errors: self.errors,
             late: self.late,
-            statuses: self
-                .statuses
-                .iter()
-                .map(|(k, v)| (k.to_string(), *v))
-                .collect(),
+            statuses: self.statuses.iter().map(|(k, v)| (k.name(), *v)).collect(),
             error_classes: self
                 .classes
                 .iter()
@@ -173,6 +180,8 @@ pub(crate) struct Stats {
     pub(crate) chained: u64,
     pub unmapped: Vec<u64>,
     pub server_side: Vec<u64>,
+    /// Requests held back because their user has no token (`missing_token`).
+    pub no_token: Vec<u64>,
     /// Broadcast fan-out latency per listened Socket.IO event, filled in at the end.
     pub(crate) fanout: Vec<Histogram<u64>>,
     seconds: Vec<Second>,
@@ -204,6 +213,7 @@ impl Stats {
             chained: 0,
             unmapped: vec![0; EVENT_KINDS.len() + 1],
             server_side: vec![0; EVENT_KINDS.len() + 1],
+            no_token: vec![0; EVENT_KINDS.len() + 1],
             fanout: Vec::new(),
             seconds: Vec::new(),
             current: (0, Histogram::new(2).expect("valid")),
@@ -225,12 +235,12 @@ impl Stats {
         self.second(intended).scheduled += 1;
     }
 
-    pub(crate) fn skipped(&mut self, kind: u16, server_side: bool) {
+    pub(crate) fn skipped(&mut self, kind: u16, why: Skip) {
         let i = (kind as usize).min(EVENT_KINDS.len());
-        if server_side {
-            self.server_side[i] += 1;
-        } else {
-            self.unmapped[i] += 1;
+        match why {
+            Skip::ServerSide => self.server_side[i] += 1,
+            Skip::Unmapped => self.unmapped[i] += 1,
+            Skip::NoToken => self.no_token[i] += 1,
         }
     }
 

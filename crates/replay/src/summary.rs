@@ -99,6 +99,10 @@ pub struct Totals {
     pub abandoned: u64,
     pub unmapped: u64,
     pub server_side: u64,
+    /// Requests not sent because their user has no token (`missing_token = "skip"`,
+    /// or users who joined during a replay under `refuse`).
+    #[serde(default)]
+    pub no_token: u64,
     pub scheduled_per_s: f64,
     pub achieved_per_s: f64,
 }
@@ -123,7 +127,8 @@ pub struct GroupFigures {
     pub ok: u64,
     pub errors: u64,
     pub late: u64,
-    /// Responses by status (`"200"`; `"0"` for gRPC OK).
+    /// Answers by status, named as their protocol does: `"200"` (HTTP), `"OK"`,
+    /// `"UNAVAILABLE"` (gRPC), `"connected"`, `"acked"`, `"written"`, `"closed"` (Socket.IO).
     pub statuses: BTreeMap<String, u64>,
     /// Failures without a response, by class (`refused`, `timeout`, `app`, …).
     pub error_classes: BTreeMap<String, u64>,
@@ -165,6 +170,9 @@ pub struct Tags {
 pub struct Skipped {
     pub unmapped: BTreeMap<String, u64>,
     pub server_side: BTreeMap<String, u64>,
+    /// Requests whose user has no token, by event kind (see `Totals::no_token`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub no_token: BTreeMap<String, u64>,
 }
 
 /// One wall second of the run, from the first request due.
@@ -213,16 +221,26 @@ pub struct Connections {
     pub pings_answered: u64,
 }
 
-/// One listened broadcast: receipts, and fan-out latency from the emit that caused it.
+/// One listened broadcast: receipts, and, for a listen with an origin, the broadcasts
+/// tied to the emits that caused them and their fan-out latency. Without an origin no
+/// broadcast is tied to an emit: those figures are absent, not zero.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ListenReport {
     pub event: String,
     pub origin: Option<String>,
     pub received: u64,
-    pub matched: u64,
-    pub origins: u64,
-    pub origins_unheard: u64,
-    pub receipts_per_origin: Receipts,
+    /// Receipts tied to an origin emit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matched: Option<u64>,
+    /// Origin emits sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origins: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origins_unheard: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipts_per_origin: Option<Receipts>,
+    /// `None` also when an origin's broadcasts were never heard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fanout_ms: Option<Percentiles>,
 }
 

@@ -369,7 +369,7 @@ pub fn preset(name: &str, tags: &[String]) -> Result<Vec<String>, Problem> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::Outcome;
+    use crate::outcome::{Outcome, Status};
     use crate::stats::Waits;
     use std::time::{Duration, Instant};
 
@@ -451,15 +451,21 @@ mod tests {
         for i in 0..100u64 {
             let done = t0 + Duration::from_millis(if i < 90 { 10 } else { 3000 });
             let out = if i < 98 {
-                Outcome::Ok(200)
+                Outcome::Ok(Status::Http(200))
             } else {
-                Outcome::Status(500)
+                Outcome::Status(Status::Http(500))
             };
             s.sent(2 * i, key(0), t0, t0, false);
             s.done(2 * i, t0, done, Waits::default(), out);
             s.sent(2 * i + 1, key(1), t0, t0, false);
             let five = t0 + Duration::from_millis(5);
-            s.done(2 * i + 1, t0, five, Waits::default(), Outcome::Ok(200));
+            s.done(
+                2 * i + 1,
+                t0,
+                five,
+                Waits::default(),
+                Outcome::Ok(Status::Http(200)),
+            );
         }
         let check = |t: &str| Threshold::parse(t, &n).unwrap().check(&s);
         assert!(!check("p95{kind:read}<1200ms").1);

@@ -14,7 +14,7 @@ use simulate_core::diagnostic::Problem;
 use simulate_core::template::Ctx;
 
 use crate::mapping::GrpcRequest;
-use crate::outcome::{ErrorClass, Outcome, transport_class};
+use crate::outcome::{ErrorClass, Outcome, Status, transport_class};
 use crate::source::Due;
 use crate::tls::Tls;
 
@@ -167,7 +167,7 @@ impl Client {
                         .unwrap_or(false)
                 });
                 if ok {
-                    Outcome::Ok(0)
+                    Outcome::Ok(Status::Grpc(0))
                 } else {
                     Outcome::Failed(ErrorClass::Application)
                 }
@@ -181,7 +181,7 @@ impl Client {
                 tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => {
                     Outcome::Failed(ErrorClass::Timeout)
                 }
-                code => Outcome::Status(code as u16),
+                code => Outcome::Status(Status::Grpc(code as u16)),
             },
         }
     }

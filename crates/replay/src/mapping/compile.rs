@@ -11,15 +11,16 @@ use http::Method;
 use http::header::HeaderName;
 use prost_reflect::DescriptorPool;
 use simulate_core::diagnostic::{FieldPath, Problem, Problems, Source};
-use simulate_core::template::{Body, JsonTmpl, Template, TemplateError};
+use simulate_core::template::{Body, FieldSet, JsonTmpl, Template, TemplateError};
 use simulate_core::timeline::EVENT_KINDS;
 use simulate_core::units::parse_duration;
+use simulate_core::world::kinds::{KindDecl, KindId, KindTable};
 
 use super::raw::{RawCheck, RawListen, RawMapping, RawRequest, RawSocketio};
 use super::tokens::read_tokens;
 use super::{
-    Emit, Expect, GrpcCall, GrpcRequest, HttpRequest, Listen, Mapped, Mapping, Protocol, Request,
-    Route, SocketIoRequest, SocketIoSettings,
+    Check, Emit, Expect, GrpcCall, GrpcRequest, HttpRequest, Listen, Mapped, Mapping, MissingToken,
+    Protocol, Request, Route, SocketIoRequest, SocketIoSettings,
 };
 
 const DOC: &str = "docs/REPLAY.md";
@@ -34,7 +35,7 @@ impl Mapping {
         let headers = c.common_headers(&raw);
         let tokens = c.tokens(raw.auth.tokens_file.as_deref(), dir);
         c.server_side(&raw.server_side);
-        c.uses_token = headers.iter().any(|(_, t)| t.uses_token());
+        c.common_token = headers.iter().any(|(_, t)| t.uses_token());
         let socketio = raw.socketio.as_ref().map(|s| c.socketio(s));
         c.proto_path = raw
             .grpc
@@ -52,6 +53,15 @@ impl Mapping {
                 "add `tokens_file = \"tokens.json\"` under [auth]",
             );
         }
+        if tokens.is_some() && !c.uses_token {
+            c.bad(
+                FieldPath::root().key("auth").key("tokens_file"),
+                "no template reads the tokens: `{token}` is not used",
+                "read it where it goes, like bearer = \"{token}\" (with the braces), or remove tokens_file",
+            );
+        }
+        let missing_token = c.missing_token(&raw);
+        c.settings_used(&raw);
         if !c.problems.is_empty() {
             return Err(Problems(c.problems));
         }
@@ -62,6 +72,13 @@ impl Mapping {
             http2: raw.http2,
             headers,
             tokens,
+            missing_token,
+            tokens_at: raw
+                .auth
+                .tokens_file
+                .as_ref()
+                .map(|_| src.problem(&FieldPath::root().key("auth").key("tokens_file"), "", "")),
+            uses_token: c.uses_token,
             routes: c.routes,
             tags: c.tags,
             grpc_target: raw.grpc.and_then(|g| g.target),
@@ -83,6 +100,15 @@ struct Compiler<'a> {
     uses_token: bool,
     /// The `[socketio]` templates (query, auth, join) read the event's props.
     socketio_needs_json: bool,
+    /// The `[socketio]` templates read `{token}`.
+    socketio_token: bool,
+    /// Some `[headers]` or `[auth]` header reads `{token}`.
+    common_token: bool,
+    /// `[headers]` and `[auth]` templates that read the event: (field, text), checked
+    /// against each HTTP request's kinds.
+    common_props: Vec<(FieldPath, String)>,
+    /// The kinds and their props, for the template checker.
+    kinds: KindTable,
     proto_path: Option<PathBuf>,
     /// The contract, compiled at the first gRPC request.
     pool: Option<DescriptorPool>,
@@ -103,6 +129,10 @@ impl<'a> Compiler<'a> {
             tags: Vec::new(),
             uses_token: false,
             socketio_needs_json: false,
+            socketio_token: false,
+            common_token: false,
+            common_props: Vec::new(),
+            kinds: KindTable::builtin(),
             proto_path: None,
             pool: None,
         }
@@ -122,18 +152,35 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    /// A string template, or its problems recorded.
-    fn template(&mut self, path: &FieldPath, text: &str) -> Option<Template> {
-        Template::compile(text)
+    /// A string template checked against `fields`, or its problems recorded.
+    fn template(&mut self, path: &FieldPath, text: &str, fields: &FieldSet) -> Option<Template> {
+        Template::compile_in(text, fields)
             .map_err(|es| self.template_errors(path, es))
             .ok()
     }
 
-    /// A JSON template (a body, message or payload), or its problems recorded.
-    fn json_template(&mut self, path: &FieldPath, v: &toml::Value) -> Option<JsonTmpl> {
-        JsonTmpl::compile(v)
+    /// A JSON template (a body, message or payload) checked against `fields`, or its
+    /// problems recorded.
+    fn json_template(
+        &mut self,
+        path: &FieldPath,
+        v: &toml::Value,
+        fields: &FieldSet,
+    ) -> Option<JsonTmpl> {
+        JsonTmpl::compile_in(v, fields)
             .map_err(|es| self.template_errors(path, es))
             .ok()
+    }
+
+    /// What a template mapped from `kinds` may read: their props, each checked against
+    /// every one of them (a prop only some of them carry would render empty for the
+    /// others). No kinds (all misspelt, reported already): any prop.
+    fn fields_of(&self, kinds: &[usize]) -> FieldSet {
+        let decls: Vec<&KindDecl> = kinds
+            .iter()
+            .map(|&k| self.kinds.get(KindId(k as u16)))
+            .collect();
+        FieldSet::replay().with_kinds(&decls)
     }
 
     fn timeout(&mut self, text: Option<&str>) -> Duration {
@@ -165,37 +212,58 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    /// A header's name checked and its value compiled.
+    /// A header's name, checked.
+    fn header_name(&mut self, path: &FieldPath, name: &str) -> Option<HeaderName> {
+        HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| {
+                self.bad(
+                    path.clone(),
+                    format!("`{name}` is not a valid header name"),
+                    "use letters, digits and dashes",
+                )
+            })
+            .ok()
+    }
+
+    /// A header of every HTTP request: its name checked and its value compiled (its
+    /// props are checked against each request's kinds later).
     fn header(
         &mut self,
         path: FieldPath,
         name: &str,
         value: &str,
     ) -> Option<(HeaderName, Template)> {
-        let Ok(n) = HeaderName::from_bytes(name.as_bytes()) else {
-            self.bad(
-                path,
-                format!("`{name}` is not a valid header name"),
-                "use letters, digits and dashes",
-            );
-            return None;
-        };
-        self.template(&path, value).map(|t| (n, t))
+        let n = self.header_name(&path, name)?;
+        self.template(&path, value, &FieldSet::replay())
+            .map(|t| (n, t))
     }
 
     /// The headers every HTTP request carries: `[auth]`'s, then `[headers]`.
     fn common_headers(&mut self, raw: &RawMapping) -> Vec<(HeaderName, Template)> {
         let auth = FieldPath::root().key("auth");
         let mut headers = Vec::new();
+        let mut given = Vec::new();
         if let Some(b) = &raw.auth.bearer {
-            let bearer = format!("Bearer {b}");
-            headers.extend(self.header(auth.key("bearer"), "authorization", &bearer));
+            given.push((auth.key("bearer"), "authorization", format!("Bearer {b}")));
         }
         if let Some(c) = &raw.auth.cookie {
-            headers.extend(self.header(auth.key("cookie"), "cookie", c));
+            given.push((auth.key("cookie"), "cookie", c.clone()));
         }
         for (k, v) in &raw.headers {
-            headers.extend(self.header(FieldPath::root().key("headers").key(k), k, v));
+            given.push((
+                FieldPath::root().key("headers").key(k),
+                k.as_str(),
+                v.clone(),
+            ));
+        }
+        for (path, name, value) in given {
+            if let Some(h) = self.header(path.clone(), name, &value) {
+                // Checked again against each HTTP request's kinds.
+                if h.1.needs_json() {
+                    self.common_props.push((path, value));
+                }
+                headers.push(h);
+            }
         }
         headers
     }
@@ -216,6 +284,68 @@ impl<'a> Compiler<'a> {
                     "give a JSON object {\"u12\": \"token\", …} or a list of {\"user_id\", \"token\"}",
                 );
                 None
+            }
+        }
+    }
+
+    /// `missing_token`: a policy, and only with a token file that some template reads.
+    fn missing_token(&mut self, raw: &RawMapping) -> MissingToken {
+        let Some(text) = &raw.auth.missing_token else {
+            return MissingToken::default();
+        };
+        let at = FieldPath::root().key("auth").key("missing_token");
+        let Some(policy) = MissingToken::parse(text) else {
+            self.bad(
+                at,
+                format!("`{text}` is not a policy"),
+                "use refuse, skip or anonymous",
+            );
+            return MissingToken::default();
+        };
+        if raw.auth.tokens_file.is_none() || !self.uses_token {
+            self.bad(
+                at,
+                "`missing_token` has no effect without a `tokens_file` that a template reads as `{token}`",
+                "remove it, or add the token file and `{token}` where it goes",
+            );
+        }
+        policy
+    }
+
+    /// `[headers]`, `bearer` and `cookie` go with HTTP requests, `[grpc]` with gRPC
+    /// requests: refused in a mapping that has none of them.
+    fn settings_used(&mut self, raw: &RawMapping) {
+        if raw.request.is_empty() {
+            return;
+        }
+        let has = |p: &str| {
+            raw.request
+                .iter()
+                .any(|r| r.protocol.as_deref().unwrap_or("http") == p)
+        };
+        let auth = FieldPath::root().key("auth");
+        let http_only = "remove it (gRPC metadata and Socket.IO handshakes carry x-sim-event and traceparent only)";
+        for (at, set, needs) in [
+            (
+                FieldPath::root().key("headers"),
+                !raw.headers.is_empty(),
+                "http",
+            ),
+            (auth.key("bearer"), raw.auth.bearer.is_some(), "http"),
+            (auth.key("cookie"), raw.auth.cookie.is_some(), "http"),
+            (FieldPath::root().key("http2"), raw.http2, "http"),
+            (FieldPath::root().key("grpc"), raw.grpc.is_some(), "grpc"),
+        ] {
+            if set && !has(needs) {
+                self.bad(
+                    at,
+                    format!("this goes with {needs} requests, and the mapping has none"),
+                    if needs == "http" {
+                        http_only
+                    } else {
+                        "remove [grpc], or add a request with `protocol = \"grpc\"`"
+                    },
+                );
             }
         }
     }
@@ -276,17 +406,19 @@ impl<'a> Compiler<'a> {
                 );
             }
         }
+        // The connection's templates render against the event that opens it.
+        let fields = self.fields_of(kind_of(&socketio.connect).as_slice());
         let query = socketio
             .query
             .as_deref()
-            .and_then(|q| self.template(&sp.key("query"), q));
+            .and_then(|q| self.template(&sp.key("query"), q, &fields));
         let auth = socketio
             .auth
             .as_ref()
-            .and_then(|a| self.json_template(&sp.key("auth"), a));
+            .and_then(|a| self.json_template(&sp.key("auth"), a, &fields));
         let join = socketio.join.as_ref().and_then(|j| {
             let payload = match &j.payload {
-                Some(v) => Some(self.json_template(&sp.key("join").key("payload"), v)?),
+                Some(v) => Some(self.json_template(&sp.key("join").key("payload"), v, &fields)?),
                 None => None,
             };
             socketio_emit(&j.emit, payload, j.ack, j.check.as_ref())
@@ -307,8 +439,13 @@ impl<'a> Compiler<'a> {
                 .and_then(|j| j.payload.as_ref())
                 .is_some_and(JsonTmpl::needs_json);
         self.socketio_needs_json = needs_json;
-        self.uses_token |= query.as_ref().is_some_and(Template::uses_token)
-            || auth.as_ref().is_some_and(JsonTmpl::uses_token);
+        self.socketio_token = query.as_ref().is_some_and(Template::uses_token)
+            || auth.as_ref().is_some_and(JsonTmpl::uses_token)
+            || join
+                .as_ref()
+                .and_then(|j| j.payload.as_ref())
+                .is_some_and(JsonTmpl::uses_token);
+        self.uses_token |= self.socketio_token;
         for (field, name, op) in [
             ("connect", &socketio.connect, SocketIoRequest::Connect),
             (
@@ -324,6 +461,7 @@ impl<'a> Compiler<'a> {
                         request: Request::SocketIo(op),
                         tag,
                         needs_json,
+                        uses_token: self.socketio_token,
                     }));
                     self.seen[k] = Some(format!("socketio.{field}"));
                 }
@@ -372,6 +510,13 @@ impl<'a> Compiler<'a> {
                     None
                 }
             });
+            if l.origin.is_none() && l.key.is_some() {
+                self.bad(
+                    lp.key("key"),
+                    "a key ties each broadcast to the emit that caused it: without `origin` it has no effect",
+                    "add `origin = \"gift.created\"` (the event kind whose emit causes it), or remove `key`",
+                );
+            }
             if origin.is_some() && l.key.is_none() {
                 self.bad(
                     lp,
@@ -391,8 +536,8 @@ impl<'a> Compiler<'a> {
         listen
     }
 
-    /// One `[[request]]`: its protocol's request compiled, then routed from each event
-    /// kind it names.
+    /// One `[[request]]`: the kinds it is sent for, its protocol's request compiled
+    /// against their props, then routed from each of them.
     fn request(
         &mut self,
         i: usize,
@@ -401,50 +546,47 @@ impl<'a> Compiler<'a> {
         socketio: Option<&Arc<SocketIoSettings>>,
     ) {
         let rp = FieldPath::root().key("request").index(i);
-        let names = self.event_names(&rp, r);
+        let kinds = self.request_kinds(&rp, r, i);
+        let fields = self.fields_of(&kinds);
         let protocol = self.protocol(&rp, r.protocol.as_deref());
-        let emit = self.emit_fields(&rp, r, protocol, socketio.is_some());
+        self.foreign_fields(&rp, r, protocol);
+        let emit = self.emit_fields(&rp, r, protocol, socketio.is_some(), &fields);
         // Without its contract a gRPC request cannot be checked further.
-        let Ok(grpc) = self.grpc_fields(&rp, r, protocol) else {
+        let Ok(grpc) = self.grpc_fields(&rp, r, protocol, &fields) else {
             return;
         };
-        let http = self.http_fields(&rp, r, protocol);
+        let http = self.http_fields(&rp, r, protocol, &fields);
+        if protocol == Protocol::Http {
+            self.recheck_common_headers(&fields);
+        }
         let tag = self.tag(&r.kind);
-        self.uses_token |= http.path.uses_token()
+        let http_token = self.common_token
+            || http.path.uses_token()
             || http.headers.iter().any(|(_, t)| t.uses_token())
             || matches!(&http.body, Some(Body::Json(t)) if t.uses_token());
-        let needs_json = match protocol {
-            Protocol::Http => {
+        let (needs_json, uses_token) = match protocol {
+            Protocol::Http => (
                 headers_need_json
                     || http.path.needs_json()
                     || http.headers.iter().any(|(_, t)| t.needs_json())
-                    || matches!(&http.body, Some(Body::Json(t)) if t.needs_json())
-            }
-            Protocol::Grpc => grpc.as_ref().is_some_and(|g| g.message.needs_json()),
+                    || matches!(&http.body, Some(Body::Json(t)) if t.needs_json()),
+                http_token,
+            ),
+            Protocol::Grpc => (
+                grpc.as_ref().is_some_and(|g| g.message.needs_json()),
+                grpc.as_ref().is_some_and(|g| g.message.uses_token()),
+            ),
             // An emit that finds no connection opens one: its templates count too.
             Protocol::SocketIo => {
-                self.socketio_needs_json
-                    || emit
-                        .as_ref()
-                        .and_then(|e| e.payload.as_ref())
-                        .is_some_and(JsonTmpl::needs_json)
+                let payload = emit.as_ref().and_then(|e| e.payload.as_ref());
+                (
+                    self.socketio_needs_json || payload.is_some_and(JsonTmpl::needs_json),
+                    self.socketio_token || payload.is_some_and(JsonTmpl::uses_token),
+                )
             }
         };
-        for (at, name) in names {
-            let Some(k) = kind_of(name) else {
-                self.bad(
-                    at,
-                    format!("`{name}` is not an event kind"),
-                    "use a kind from docs/TIMELINE.md",
-                );
-                continue;
-            };
-            if let Some(first) = &self.seen[k] {
-                let message = format!("`{name}` is already mapped at {first}");
-                self.bad(at, message, "map each event kind once");
-                continue;
-            }
-            self.seen[k] = Some(format!("request[{i}]"));
+        self.uses_token |= uses_token;
+        for k in kinds {
             let request = match protocol {
                 Protocol::Http => Some(Request::Http(http.clone())),
                 Protocol::Grpc => grpc.clone().map(Request::Grpc),
@@ -462,17 +604,14 @@ impl<'a> Compiler<'a> {
                     request,
                     tag,
                     needs_json,
+                    uses_token,
                 }));
             }
         }
     }
 
-    /// `event` and `events`: the kinds a request is sent for.
-    fn event_names<'r>(
-        &mut self,
-        rp: &FieldPath,
-        r: &'r RawRequest,
-    ) -> Vec<(FieldPath, &'r String)> {
+    /// `event` and `events`: the kinds a request is sent for, each known and mapped once.
+    fn request_kinds(&mut self, rp: &FieldPath, r: &RawRequest, i: usize) -> Vec<usize> {
         let mut names: Vec<(FieldPath, &String)> = r
             .events
             .iter()
@@ -489,7 +628,74 @@ impl<'a> Compiler<'a> {
                 "add `event = \"points.earned\"` (or `events = [...]`)",
             );
         }
-        names
+        let mut kinds = Vec::new();
+        for (at, name) in names {
+            let Some(k) = kind_of(name) else {
+                self.bad(
+                    at,
+                    format!("`{name}` is not an event kind"),
+                    "use a kind from docs/TIMELINE.md",
+                );
+                continue;
+            };
+            if let Some(first) = &self.seen[k] {
+                let message = format!("`{name}` is already mapped at {first}");
+                self.bad(at, message, "map each event kind once");
+                continue;
+            }
+            self.seen[k] = Some(format!("request[{i}]"));
+            kinds.push(k);
+        }
+        kinds
+    }
+
+    /// The `[headers]` and `[auth]` templates that read the event, checked against the
+    /// kinds of one HTTP request (they go out with every one).
+    fn recheck_common_headers(&mut self, fields: &FieldSet) {
+        for (path, text) in std::mem::take(&mut self.common_props) {
+            match Template::compile_in(&text, fields) {
+                // Reported once, at the first request it does not fit.
+                Err(es) => self.template_errors(&path, es),
+                Ok(_) => self.common_props.push((path, text)),
+            }
+        }
+    }
+
+    /// Fields that do nothing on this request's protocol, refused rather than ignored.
+    fn foreign_fields(&mut self, rp: &FieldPath, r: &RawRequest, protocol: Protocol) {
+        use Protocol::{Grpc, Http, SocketIo};
+        let given: [(&str, bool, &[Protocol]); 9] = [
+            ("method", r.method.is_some(), &[Http, Grpc]),
+            ("path", r.path.is_some(), &[Http]),
+            ("body", r.body.is_some(), &[Http]),
+            ("headers", r.headers.is_some(), &[Http]),
+            ("expect", r.expect.is_some(), &[Http]),
+            ("message", r.message.is_some(), &[Grpc]),
+            ("emit", r.emit.is_some(), &[SocketIo]),
+            ("payload", r.payload.is_some(), &[SocketIo]),
+            ("ack", r.ack, &[SocketIo]),
+        ];
+        for (field, set, on) in given {
+            if set && !on.contains(&protocol) {
+                let names: Vec<&str> = on.iter().map(|p| p.name()).collect();
+                let fix = if protocol == Http && r.protocol.is_none() {
+                    format!(
+                        "add `protocol = \"{}\"` if the request is one, or remove `{field}`",
+                        names[0]
+                    )
+                } else {
+                    format!(
+                        "remove `{field}` (it belongs to {} requests)",
+                        names.join(" and ")
+                    )
+                };
+                self.bad(
+                    rp.key(field),
+                    format!("`{field}` has no effect on a {} request", protocol.name()),
+                    &fix,
+                );
+            }
+        }
     }
 
     fn protocol(&mut self, rp: &FieldPath, name: Option<&str>) -> Protocol {
@@ -508,28 +714,16 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    /// A Socket.IO request's emit; the emit fields refused on other protocols.
+    /// A Socket.IO request's emit.
     fn emit_fields(
         &mut self,
         rp: &FieldPath,
         r: &RawRequest,
         protocol: Protocol,
         has_socketio: bool,
+        fields: &FieldSet,
     ) -> Option<Emit> {
         if protocol != Protocol::SocketIo {
-            for (field, set) in [
-                ("emit", r.emit.is_some()),
-                ("payload", r.payload.is_some()),
-                ("ack", r.ack),
-            ] {
-                if set {
-                    self.bad(
-                        rp.key(field),
-                        format!("`{field}` belongs to socketio requests"),
-                        "add `protocol = \"socketio\"` or remove it",
-                    );
-                }
-            }
             return None;
         }
         if !has_socketio {
@@ -548,14 +742,11 @@ impl<'a> Compiler<'a> {
             return None;
         };
         let payload = match &r.payload {
-            Some(v) => Some(self.json_template(&rp.key("payload"), v)?),
+            Some(v) => Some(self.json_template(&rp.key("payload"), v, fields)?),
             None => None,
         };
         match socketio_emit(e, payload, r.ack, r.check.as_ref()) {
-            Ok(e) => {
-                self.uses_token |= e.payload.as_ref().is_some_and(JsonTmpl::uses_token);
-                Some(e)
-            }
+            Ok(e) => Some(e),
             Err((f, m)) => {
                 self.bad(rp.key(f), m, "correct the emit (see docs/REPLAY.md)");
                 None
@@ -569,10 +760,19 @@ impl<'a> Compiler<'a> {
         rp: &FieldPath,
         r: &RawRequest,
         protocol: Protocol,
+        fields: &FieldSet,
     ) -> Result<Option<GrpcRequest>, ()> {
         if protocol != Protocol::Grpc {
             return Ok(None);
         }
+        let Some(method) = &r.method else {
+            self.bad(
+                rp.clone(),
+                "a grpc request needs the method it calls",
+                "add `method = \"package.Service/Method\"` (a method of the proto)",
+            );
+            return Ok(None);
+        };
         if self.pool.is_none() {
             match super::proto::load(self.proto_path.as_deref()) {
                 Ok(p) => self.pool = Some(p),
@@ -584,7 +784,7 @@ impl<'a> Compiler<'a> {
             }
         }
         let pool = self.pool.as_ref().expect("loaded above");
-        let call = match grpc_call(pool, &r.method, r.check.as_ref()) {
+        let call = match grpc_call(pool, method, r.check.as_ref()) {
             Ok(call) => call,
             Err((field, m)) => {
                 self.bad(
@@ -596,64 +796,85 @@ impl<'a> Compiler<'a> {
             }
         };
         let message = match &r.message {
-            Some(v) => self.json_template(&rp.key("message"), v),
-            None => Some(JsonTmpl::Lit(serde_json::json!({}))),
+            Some(v) => self.json_template(&rp.key("message"), v, fields),
+            None => Some(JsonTmpl::Lit(serde_json::Value::Object(Default::default()))),
         };
-        Ok(message.map(|message| {
-            self.uses_token |= message.uses_token();
-            GrpcRequest {
-                call: Arc::new(call),
-                message,
-            }
+        Ok(message.map(|message| GrpcRequest {
+            call: Arc::new(call),
+            message,
         }))
     }
 
-    /// An HTTP request's method, path, body, headers and statuses. Other protocols'
-    /// requests are checked for the same fields (their path is `/`).
-    fn http_fields(&mut self, rp: &FieldPath, r: &RawRequest, protocol: Protocol) -> HttpRequest {
-        let mut method = Method::POST;
-        let mut path_text = "/".to_string();
-        if protocol == Protocol::Http {
-            method = self.method(rp, &r.method);
-            match &r.path {
-                None => self.bad(
-                    rp.clone(),
-                    "an HTTP request needs a path",
-                    "add `path = \"/v1/events/{event}\"`",
-                ),
-                Some(p) => {
-                    if !p.starts_with('/') {
-                        self.bad(
-                            rp.key("path"),
-                            "the path must start with `/`",
-                            "write it like /v1/points/{user_id}",
-                        );
-                    }
-                    path_text = p.clone();
+    /// An HTTP request's method, path, body, headers, statuses and check. Other
+    /// protocols' requests get the defaults (their fields were refused already).
+    fn http_fields(
+        &mut self,
+        rp: &FieldPath,
+        r: &RawRequest,
+        protocol: Protocol,
+        fields: &FieldSet,
+    ) -> HttpRequest {
+        let mut request = HttpRequest {
+            method: Method::POST,
+            path: Template::compile_in("/", &FieldSet::none()).expect("`/` is a template"),
+            body: None,
+            headers: Vec::new(),
+            expect: vec![Expect::Class(2)],
+            check: None,
+        };
+        if protocol != Protocol::Http {
+            return request;
+        }
+        if let Some(m) = &r.method {
+            request.method = self.method(rp, m);
+        }
+        match &r.path {
+            None => self.bad(
+                rp.clone(),
+                "an HTTP request needs a path",
+                "add `path = \"/v1/events/{event}\"`",
+            ),
+            Some(p) => {
+                if !p.starts_with('/') {
+                    self.bad(
+                        rp.key("path"),
+                        "the path must start with `/`",
+                        "write it like /v1/points/{user_id}",
+                    );
+                }
+                if let Some(t) = self.template(&rp.key("path"), p, fields) {
+                    request.path = t;
                 }
             }
         }
-        let path = self
-            .template(&rp.key("path"), &path_text)
-            .or_else(|| Template::compile("/").ok())
-            .expect("`/` is a template");
-        let body = match &r.body {
+        request.body = match &r.body {
             None => None,
             Some(toml::Value::String(s)) if s.trim() == "{line}" => Some(Body::Line),
-            Some(v) => self.json_template(&rp.key("body"), v).map(Body::Json),
+            Some(v) => self
+                .json_template(&rp.key("body"), v, fields)
+                .map(Body::Json),
         };
-        let mut headers = Vec::new();
-        for (k, v) in &r.headers {
-            headers.extend(self.header(rp.key("headers").key(k), k, v));
+        for (k, v) in r.headers.iter().flatten() {
+            let path = rp.key("headers").key(k);
+            if let Some(n) = self.header_name(&path, k)
+                && let Some(t) = self.template(&path, v, fields)
+            {
+                request.headers.push((n, t));
+            }
         }
-        let expect = self.expect(rp, &r.expect);
-        HttpRequest {
-            method,
-            path,
-            body,
-            headers,
-            expect,
-        }
+        request.expect = self.expect(rp, r.expect.as_deref().unwrap_or_default());
+        request.check = r.check.as_ref().and_then(|c| {
+            check_of(c)
+                .map_err(|m| {
+                    self.bad(
+                        rp.key("check").key("field"),
+                        m,
+                        "name a field of the JSON answer, like `ok` or `data.status`",
+                    )
+                })
+                .ok()
+        });
+        request
     }
 
     fn method(&mut self, rp: &FieldPath, name: &str) -> Method {
@@ -687,6 +908,18 @@ impl<'a> Compiler<'a> {
     }
 }
 
+/// A check of a JSON answer: `field` is a dotted path (`data.items.0.id`).
+fn check_of(c: &RawCheck) -> Result<Check, String> {
+    let path: Vec<String> = c.field.split('.').map(String::from).collect();
+    if path.iter().any(String::is_empty) {
+        return Err(format!("`{}` is not a field path", c.field));
+    }
+    Ok(Check {
+        path,
+        equals: serde_json::to_value(&c.equals).unwrap_or_default(),
+    })
+}
+
 /// A Socket.IO emit with its (compiled) payload and ack check.
 fn socketio_emit(
     event: &str,
@@ -705,10 +938,7 @@ fn socketio_emit(
                 "a check reads the ack: it needs `ack = true`".into(),
             ));
         }
-        Some(c) => Some((
-            c.field.split('.').map(String::from).collect(),
-            serde_json::to_value(&c.equals).unwrap_or_default(),
-        )),
+        Some(c) => Some(check_of(c).map_err(|m| ("check", m))?),
     };
     Ok(Emit {
         event: event.to_string(),
@@ -846,5 +1076,151 @@ mod tests {
             p[2].message
         );
         assert_eq!(p[2].fix, "call it as round(x, digits=0)");
+    }
+    /// Every problem of a mapping, as (line, field, message, fix).
+    fn problems(text: &str) -> Vec<(Option<usize>, String, String, String)> {
+        Mapping::from_source(&Source::new("m.toml", text), None)
+            .unwrap_err()
+            .0
+            .into_iter()
+            .map(|p| (p.line, p.field, p.message, p.fix))
+            .collect()
+    }
+
+    #[test]
+    fn fields_without_effect_on_their_protocol_are_refused() {
+        let p = problems(
+            "[[request]]\nevent = \"stat.updated\"\npath = \"/s\"\nmessage = { a = 1 }\n\n[[request]]\nevent = \"points.earned\"\nprotocol = \"grpc\"\nmethod = \"simulate.events.v1.EventService/OnMessage\"\nheaders = { x-a = \"1\" }\nexpect = [200]\n\n[[request]]\nevent = \"gift.created\"\nprotocol = \"socketio\"\nemit = \"gift\"\nmethod = \"GET\"\n\n[socketio]\n[[socketio.listen]]\nevent = \"gift:available\"\nkey = \"giftId\"\n",
+        );
+        let at: Vec<(Option<usize>, &str)> =
+            p.iter().map(|(l, f, _, _)| (*l, f.as_str())).collect();
+        assert_eq!(
+            at,
+            [
+                (Some(22), "socketio.listen[0].key"),
+                (Some(4), "request[0].message"),
+                (Some(10), "request[1].headers"),
+                (Some(11), "request[1].expect"),
+                (Some(17), "request[2].method"),
+            ],
+            "{p:?}"
+        );
+        assert_eq!(p[1].2, "`message` has no effect on a http request");
+        assert_eq!(
+            p[1].3,
+            "add `protocol = \"grpc\"` if the request is one, or remove `message`"
+        );
+        assert_eq!(p[2].2, "`headers` has no effect on a grpc request");
+        assert_eq!(p[2].3, "remove `headers` (it belongs to http requests)");
+        assert_eq!(
+            p[4].3,
+            "remove `method` (it belongs to http and grpc requests)"
+        );
+        // Tables for a protocol the mapping does not send.
+        let p = problems(
+            "[headers]\nx-a = \"1\"\n[grpc]\n[socketio]\n\n[[request]]\nevent = \"gift.created\"\nprotocol = \"socketio\"\nemit = \"gift\"\n",
+        );
+        let at: Vec<(Option<usize>, &str, &str)> = p
+            .iter()
+            .map(|(l, f, m, _)| (*l, f.as_str(), m.as_str()))
+            .collect();
+        assert_eq!(
+            at,
+            [
+                (
+                    Some(1),
+                    "headers",
+                    "this goes with http requests, and the mapping has none"
+                ),
+                (
+                    Some(3),
+                    "grpc",
+                    "this goes with grpc requests, and the mapping has none"
+                ),
+            ]
+        );
+        // A check on HTTP is a dotted path into the JSON answer.
+        let m = Mapping::from_source(
+            &Source::new(
+                "c.toml",
+                "[[request]]\nevent = \"stat.updated\"\npath = \"/s\"\ncheck = { field = \"data.items.0.ok\", equals = true }\n",
+            ),
+            None,
+        )
+        .unwrap();
+        let Route::Send(mapped) = m.route(kind_of("stat.updated").unwrap() as u16) else {
+            panic!("stat.updated is sent");
+        };
+        let Request::Http(r) = &mapped.request else {
+            panic!("over HTTP");
+        };
+        let check = r.check.as_ref().unwrap();
+        assert!(check.holds_in(br#"{"data": {"items": [{"ok": true}]}}"#));
+        assert!(!check.holds_in(br#"{"data": {"items": [{"ok": false}]}}"#));
+        assert!(!check.holds_in(b"not json"));
+        let p = problems(
+            "[[request]]\nevent = \"stat.updated\"\npath = \"/s\"\ncheck = { field = \"a..b\", equals = 1 }\n",
+        );
+        assert_eq!(p[0].1, "request[0].check.field");
+    }
+
+    #[test]
+    fn templates_read_only_the_props_of_every_kind_they_are_mapped_from() {
+        let p = problems(
+            "[headers]\nx-goal = \"{props.goal_id}\"\n\n[[request]]\nevent = \"goal.claimed\"\npath = \"/goals/{props.goalId}/claim\"\nbody = { reward = \"{props.reward}\", amount = \"{props.amount}\" }\n\n[[request]]\nevents = [\"points.earned\", \"points.redeemed\"]\npath = \"/p/{props.amount}/{props.source}\"\n",
+        );
+        let at: Vec<(Option<usize>, &str)> =
+            p.iter().map(|(l, f, _, _)| (*l, f.as_str())).collect();
+        assert_eq!(
+            at,
+            [
+                (Some(6), "request[0].path"),
+                (Some(7), "request[0].body.amount"),
+                (Some(11), "request[1].path"),
+                (Some(2), "headers.x-goal"),
+            ],
+            "{p:?}"
+        );
+        assert!(
+            p[0].2.contains(
+                "`props.goalId` is not a prop of `goal.claimed` (did you mean `goal_id`?)"
+            ),
+            "{}",
+            p[0].2
+        );
+        assert_eq!(p[0].3, "use one of: goal_id, challenge_id, reward");
+        // Mapped from two kinds: only what both carry.
+        assert!(
+            p[2].2
+                .contains("`props.source` is not a prop of `points.redeemed`"),
+            "{}",
+            p[2].2
+        );
+        // [headers] go with every HTTP request: checked against each one's kinds.
+        assert!(
+            p[3].2.contains("not a prop of `points.earned`"),
+            "{}",
+            p[3].2
+        );
+        assert_eq!(p[2].3, "use one of: amount, balance");
+    }
+
+    #[test]
+    fn missing_token_is_a_policy_that_needs_a_token_file() {
+        let p = problems(
+            "[auth]\nbearer = \"x\"\nmissing_token = \"skip\"\n\n[[request]]\nevent = \"stat.updated\"\npath = \"/s\"\n",
+        );
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!((p[0].0, p[0].1.as_str()), (Some(3), "auth.missing_token"));
+        let p = problems(
+            "[auth]\nbearer = \"{token}\"\ntokens_file = \"t.json\"\nmissing_token = \"ignore\"\n",
+        );
+        assert!(
+            p.iter().any(|(l, f, m, fix)| *l == Some(4)
+                && f == "auth.missing_token"
+                && m.contains("`ignore` is not a policy")
+                && fix == "use refuse, skip or anonymous"),
+            "{p:?}"
+        );
     }
 }

@@ -8,6 +8,8 @@ pub mod proto;
 mod raw;
 mod tokens;
 
+pub use tokens::MissingToken;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -72,6 +74,40 @@ pub(crate) struct HttpRequest {
     pub(crate) body: Option<Body>,
     pub(crate) headers: Vec<(HeaderName, Template)>,
     pub(crate) expect: Vec<Expect>,
+    /// `field == value` on the JSON body of an answer with an expected status, else an
+    /// application error.
+    pub(crate) check: Option<Check>,
+}
+
+/// `field == value` on an answer's JSON: the path's keys name object fields, a number
+/// indexes an array.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Check {
+    pub(crate) path: Vec<String>,
+    pub(crate) equals: Value,
+}
+
+impl Check {
+    /// Whether the answer holds the value at the path (a missing field does not).
+    pub(crate) fn holds(&self, answer: &Value) -> bool {
+        let mut v = answer;
+        for k in &self.path {
+            let next = match v {
+                Value::Array(a) => k.parse::<usize>().ok().and_then(|i| a.get(i)),
+                _ => v.get(k.as_str()),
+            };
+            match next {
+                Some(n) => v = n,
+                None => return false,
+            }
+        }
+        *v == self.equals
+    }
+
+    /// Whether a JSON body holds it (a body that is not JSON does not).
+    pub(crate) fn holds_in(&self, body: &[u8]) -> bool {
+        serde_json::from_slice::<Value>(body).is_ok_and(|v| self.holds(&v))
+    }
 }
 
 /// One method of the gRPC contract, with its response check.
@@ -133,7 +169,7 @@ pub(crate) struct Emit {
     /// Ask for an acknowledgement and time it (else the emit is done once written).
     pub(crate) ack: bool,
     /// `field == value` on the ack's first argument, else an application error.
-    pub(crate) check: Option<(Vec<String>, Value)>,
+    pub(crate) check: Option<Check>,
     /// Indices of the listens this emit is the origin of.
     pub origins: Vec<usize>,
 }
@@ -172,6 +208,8 @@ pub(crate) struct Mapped {
     pub(crate) tag: u16,
     /// Rendering needs the event's JSON parsed (a `{props.…}`-like field is used).
     pub(crate) needs_json: bool,
+    /// Some template of the request reads `{token}` (its user needs one).
+    pub(crate) uses_token: bool,
 }
 
 /// What happens to an event of one kind.
@@ -194,6 +232,12 @@ pub struct Mapping {
     pub(crate) headers: Vec<(HeaderName, Template)>,
     /// Per-user tokens for `{token}`.
     pub(crate) tokens: Option<HashMap<String, String>>,
+    /// What a user missing from the token file gets.
+    pub missing_token: MissingToken,
+    /// Where `tokens_file` is written (file, line, field), for problems found later.
+    pub(crate) tokens_at: Option<simulate_core::diagnostic::Problem>,
+    /// Some request reads `{token}`.
+    pub(crate) uses_token: bool,
     /// One route per event kind (`EVENT_KINDS` order).
     pub(crate) routes: Vec<Route>,
     /// Request tags (the mapping's `kind = "read"`, …) in first-use order.

@@ -91,6 +91,9 @@ pub(crate) struct RawAuth {
     pub(crate) bearer: Option<String>,
     pub(crate) cookie: Option<String>,
     pub(crate) tokens_file: Option<String>,
+    /// What a user missing from `tokens_file` gets: `refuse` (the default), `skip` or
+    /// `anonymous`.
+    pub(crate) missing_token: Option<String>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -101,13 +104,14 @@ pub(crate) struct RawRequest {
     pub events: Vec<String>,
     #[serde(default)]
     pub(crate) protocol: Option<String>,
-    #[serde(default = "post")]
-    pub(crate) method: String,
+    /// HTTP: the method (POST when not given); gRPC: `package.Service/Method`.
+    pub(crate) method: Option<String>,
     pub(crate) path: Option<String>,
     pub(crate) body: Option<toml::Value>,
     /// gRPC: the request message, a JSON template of the method's input type.
     pub(crate) message: Option<toml::Value>,
-    /// gRPC: `field == equals` on the response; Socket.IO: on the ack's first argument.
+    /// `field == equals` on the answer: an HTTP JSON body, a gRPC response, a Socket.IO
+    /// ack's first argument.
     pub(crate) check: Option<RawCheck>,
     /// Socket.IO: the event name emitted.
     pub(crate) emit: Option<String>,
@@ -116,17 +120,12 @@ pub(crate) struct RawRequest {
     /// Socket.IO: ask for an acknowledgement and time it.
     #[serde(default)]
     pub(crate) ack: bool,
-    #[serde(default)]
-    pub(crate) headers: BTreeMap<String, String>,
-    #[serde(default)]
-    pub(crate) expect: Vec<toml::Value>,
+    pub(crate) headers: Option<BTreeMap<String, String>>,
+    pub(crate) expect: Option<Vec<toml::Value>>,
     #[serde(default = "default_kind")]
     pub kind: String,
 }
 
-fn post() -> String {
-    "POST".into()
-}
 fn default_kind() -> String {
     "api".into()
 }

@@ -10,7 +10,7 @@
 //! `read` per request, as wrk does. HTTP/2 and HTTPS still go through hyper and reqwest.
 //!
 //! What a load generator needs of HTTP/1.1 and no more: Content-Length, chunked and
-//! read-to-close bodies (read whole and discarded), 1xx interim answers skipped, bodiless
+//! read-to-close bodies (read whole; discarded, or kept for a check), 1xx interim answers skipped, bodiless
 //! answers to HEAD / 204 / 304, `Connection: close` and HTTP/1.0 honoured. No pipelining:
 //! bytes after a complete answer mean the connection is not reused.
 
@@ -30,6 +30,9 @@ const MAX_HEADERS: usize = 64;
 /// Read buffer growth step, and the size kept between requests.
 const READ_CHUNK: usize = 4096;
 
+/// An answer body kept for a check, read whole but kept only up to this size.
+const KEPT_BODY: usize = 1 << 20;
+
 /// Idle keep-alive connections to one address.
 pub(super) struct Pool {
     target: Plain,
@@ -39,6 +42,8 @@ pub(super) struct Pool {
 struct Conn {
     io: TcpStream,
     buf: Vec<u8>,
+    /// The body of the current answer, when a check reads it.
+    kept: Option<Vec<u8>>,
 }
 
 /// Why an exchange failed, and whether a fresh connection may try again: only when the
@@ -65,15 +70,26 @@ impl Pool {
         }
     }
 
-    /// Sends one request and reads its answer whole. Returns the status.
-    pub(super) async fn send(&self, method: &Method, p: Parts<'_>) -> Result<u16, ErrorClass> {
+    /// Sends one request and reads its answer whole. Returns the status, and the body
+    /// when `keep` (a check reads it; else it is discarded as it arrives).
+    pub(super) async fn send(
+        &self,
+        method: &Method,
+        p: Parts<'_>,
+        keep: bool,
+    ) -> Result<(u16, Vec<u8>), ErrorClass> {
         let bytes = request_bytes(&self.target, method, p)?;
-        self.exchange(&bytes, *method == Method::HEAD).await
+        self.exchange(&bytes, *method == Method::HEAD, keep).await
     }
 
     /// Sends one whole request (head and body) and reads the answer whole. `bodiless`
-    /// is true for HEAD, whose answer has headers only. Returns the status.
-    async fn exchange(&self, request: &[u8], bodiless: bool) -> Result<u16, ErrorClass> {
+    /// is true for HEAD, whose answer has headers only. Returns the status and the kept body.
+    async fn exchange(
+        &self,
+        request: &[u8],
+        bodiless: bool,
+        keep: bool,
+    ) -> Result<(u16, Vec<u8>), ErrorClass> {
         loop {
             let Some(mut conn) = self.idle.lock().expect("pool lock").pop() else {
                 break;
@@ -83,23 +99,30 @@ impl Pool {
             if conn.closed_by_peer() {
                 continue;
             }
+            conn.kept = keep.then(Vec::new);
             match conn.exchange(request, bodiless).await {
                 Err(Failed { retry: true, .. }) => break,
                 done => return self.finish(conn, done),
             }
         }
         let mut conn = Conn::open(self.target.addr).await?;
+        conn.kept = keep.then(Vec::new);
         let done = conn.exchange(request, bodiless).await;
         self.finish(conn, done)
     }
 
-    fn finish(&self, conn: Conn, done: Result<(u16, bool), Failed>) -> Result<u16, ErrorClass> {
+    fn finish(
+        &self,
+        mut conn: Conn,
+        done: Result<(u16, bool), Failed>,
+    ) -> Result<(u16, Vec<u8>), ErrorClass> {
         match done {
             Ok((status, reusable)) => {
+                let body = conn.kept.take().unwrap_or_default();
                 if reusable {
                     self.idle.lock().expect("pool lock").push(conn);
                 }
-                Ok(status)
+                Ok((status, body))
             }
             Err(f) => Err(f.class),
         }
@@ -144,6 +167,7 @@ impl Conn {
         Ok(Conn {
             io,
             buf: Vec::with_capacity(READ_CHUNK),
+            kept: None,
         })
     }
 
@@ -201,6 +225,7 @@ impl Conn {
             Framing::Close => {
                 reusable = false;
                 loop {
+                    self.keep(self.buf.len());
                     self.buf.clear();
                     self.buf.reserve(READ_CHUNK);
                     match self.io.read_buf(&mut self.buf).await {
@@ -224,10 +249,21 @@ impl Conn {
         Ok((status, reusable))
     }
 
-    /// Discards the next `n` bytes of the answer, reading them as they come.
+    /// Copies the first `n` bytes of the buffer to the kept body, when one is kept (up
+    /// to [`KEPT_BODY`]).
+    fn keep(&mut self, n: usize) {
+        if let Some(k) = &mut self.kept {
+            let room = KEPT_BODY.saturating_sub(k.len()).min(n);
+            k.extend_from_slice(&self.buf[..room]);
+        }
+    }
+
+    /// Passes over the next `n` bytes of the answer's body, reading them as they come
+    /// (kept when a check reads the body).
     async fn skip(&mut self, mut n: u64) -> Result<(), Failed> {
         loop {
             let have = (self.buf.len() as u64).min(n);
+            self.keep(have as usize);
             self.buf.drain(..have as usize);
             n -= have;
             if n == 0 {
@@ -249,8 +285,12 @@ impl Conn {
                 }
                 Ok(httparse::Status::Complete((used, size))) => {
                     self.buf.drain(..used);
-                    // The chunk's data and its CRLF.
-                    self.skip(size.saturating_add(2)).await?;
+                    // The chunk's data, then its CRLF (never kept).
+                    self.skip(size).await?;
+                    let kept = self.kept.take();
+                    let crlf = self.skip(2).await;
+                    self.kept = kept;
+                    crlf?;
                 }
             }
         }

@@ -23,7 +23,13 @@ impl Connection {
         }
     }
 
-    pub(super) async fn send(&self, method: Method, p: Parts<'_>) -> Result<u16, ErrorClass> {
+    /// Returns the status, and the body when `keep` (a check reads it).
+    pub(super) async fn send(
+        &self,
+        method: Method,
+        p: Parts<'_>,
+        keep: bool,
+    ) -> Result<(u16, Vec<u8>), ErrorClass> {
         let mut r = http::Request::new(Full::new(p.body));
         *r.method_mut() = method;
         *r.headers_mut() = header_map(p.headers);
@@ -32,7 +38,7 @@ impl Connection {
         *r.uri_mut() = Uri::try_from(uri).map_err(|_| ErrorClass::Other)?;
         let mut s = self.h2().await?;
         // A broken connection shows as closed, and the next request opens another.
-        read_whole(s.send_request(r).await).await
+        read_whole(s.send_request(r).await, keep).await
     }
 
     /// The shared HTTP/2 connection, opened on first use and after it breaks.
@@ -54,15 +60,24 @@ impl Connection {
     }
 }
 
-/// The status of a response, after reading its whole body.
+/// The status of a response after reading its whole body, and the body when `keep`.
 async fn read_whole(
     resp: Result<http::Response<hyper::body::Incoming>, hyper::Error>,
-) -> Result<u16, ErrorClass> {
+    keep: bool,
+) -> Result<(u16, Vec<u8>), ErrorClass> {
     let resp = resp.map_err(|e| hyper_class(&e))?;
     let status = resp.status().as_u16();
-    resp.into_body()
+    let body = resp
+        .into_body()
         .collect()
         .await
         .map_err(|e| hyper_class(&e))?;
-    Ok(status)
+    Ok((
+        status,
+        if keep {
+            body.to_bytes().into()
+        } else {
+            Vec::new()
+        },
+    ))
 }

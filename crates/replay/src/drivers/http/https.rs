@@ -43,7 +43,13 @@ impl Client {
         })
     }
 
-    pub(super) async fn send(&self, method: Method, p: Parts<'_>) -> Result<u16, ErrorClass> {
+    /// Returns the status, and the body when `keep` (a check reads it).
+    pub(super) async fn send(
+        &self,
+        method: Method,
+        p: Parts<'_>,
+        keep: bool,
+    ) -> Result<(u16, Vec<u8>), ErrorClass> {
         let Parts {
             path,
             headers,
@@ -60,7 +66,7 @@ impl Client {
             .await
             .map_err(|e| reqwest_class(&e))?;
         let status = r.status().as_u16();
-        r.bytes().await.map_err(|e| reqwest_class(&e))?;
-        Ok(status)
+        let body = r.bytes().await.map_err(|e| reqwest_class(&e))?;
+        Ok((status, if keep { body.into() } else { Vec::new() }))
     }
 }

@@ -21,8 +21,8 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 use simulate_core::diagnostic::Problem;
 use simulate_core::template::{Body, Ctx, Template};
 
-use crate::mapping::{Expect, HttpRequest, Mapping};
-use crate::outcome::{ErrorClass, Outcome};
+use crate::mapping::{Expect, HttpRequest, Mapping, MissingToken};
+use crate::outcome::{ErrorClass, Outcome, Status};
 use crate::source::Due;
 use crate::tls::Tls;
 
@@ -31,6 +31,9 @@ pub(crate) struct Client {
     transport: Transport,
     /// The mapping's headers, sent with every request (auth included).
     headers: Vec<(HeaderName, Template)>,
+    /// Users without a token are sent without the headers that read it
+    /// (`missing_token = "anonymous"`).
+    anonymous: bool,
     timeout: Duration,
 }
 
@@ -80,32 +83,41 @@ impl Client {
         Ok(Client {
             transport,
             headers: mapping.headers.clone(),
+            anonymous: mapping.missing_token == MissingToken::Anonymous,
             timeout: mapping.timeout,
         })
     }
 
     /// Renders and sends one request; the whole response body is read, so the latency
-    /// covers the answer, not just its headers. Bounded by the mapping's timeout.
+    /// covers the answer, not just its headers. Bounded by the mapping's timeout. An
+    /// answer with an expected status that fails the request's check (a JSON body
+    /// without the field's value) is an application error.
     pub(crate) async fn send(&self, due: &Due, req: &HttpRequest, ctx: &Ctx<'_>) -> Outcome {
         let parts = self.parts(due, req, ctx);
+        let keep = req.check.is_some();
         let sent = async {
             match &self.transport {
-                Transport::H1(pool) => pool.send(&req.method, parts).await,
-                Transport::H2c(conn) => conn.send(req.method.clone(), parts).await,
-                Transport::Https(client) => client.send(req.method.clone(), parts).await,
+                Transport::H1(pool) => pool.send(&req.method, parts, keep).await,
+                Transport::H2c(conn) => conn.send(req.method.clone(), parts, keep).await,
+                Transport::Https(client) => client.send(req.method.clone(), parts, keep).await,
             }
         };
         match tokio::time::timeout(self.timeout, sent).await {
             Err(_) => Outcome::Failed(ErrorClass::Timeout),
             Ok(Err(class)) => Outcome::Failed(class),
-            Ok(Ok(status)) if Expect::accepts(&req.expect, status) => Outcome::Ok(status),
-            Ok(Ok(status)) => Outcome::Status(status),
+            Ok(Ok((status, body))) if Expect::accepts(&req.expect, status) => match &req.check {
+                Some(c) if !c.holds_in(&body) => Outcome::Failed(ErrorClass::Application),
+                _ => Outcome::Ok(Status::Http(status)),
+            },
+            Ok(Ok((status, _))) => Outcome::Status(Status::Http(status)),
         }
     }
 
     /// One request's path (after the target's own), headers and body. A header given
     /// twice (the mapping's over ours, a route's over the mapping's) is sent once, with
-    /// the later value; a value that is not a valid header value is left out.
+    /// the later value; a value that is not a valid header value is left out, and so is
+    /// a header that reads `{token}` for a user without one (`missing_token =
+    /// "anonymous"`).
     fn parts<'a>(&'a self, due: &Due, req: &'a HttpRequest, ctx: &Ctx<'_>) -> Parts<'a> {
         let mut path = String::with_capacity(48);
         req.path.render_into(ctx, &mut path);
@@ -122,6 +134,9 @@ impl Client {
         put("x-sim-event", due.event_id());
         put("traceparent", due.traceparent());
         for (name, t) in self.headers.iter().chain(&req.headers) {
+            if self.anonymous && ctx.token.is_none() && t.uses_token() {
+                continue;
+            }
             put(name.as_str(), t.render(ctx));
         }
         let body = match &req.body {

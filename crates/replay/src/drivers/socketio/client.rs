@@ -14,9 +14,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::Shared;
 use super::connection::{Cmd, Hello, Secure, handshake, run};
-use super::report::{Broadcasts, Counters, Heard, at, pick};
+use super::report::{Broadcasts, Counters, Heard, pick};
 use crate::mapping::{Emit, SocketIoRequest, SocketIoSettings};
-use crate::outcome::{ErrorClass, Outcome};
+use crate::outcome::{ErrorClass, Outcome, SocketIoDone, Status};
 use crate::source::Due;
 use crate::summary::SocketIoReport;
 use crate::tls::Tls;
@@ -116,7 +116,7 @@ impl Client {
                             .lock()
                             .expect("connections lock")
                             .insert(due.user_id.clone(), conn);
-                        Outcome::Ok(0)
+                        Outcome::Ok(Status::SocketIo(SocketIoDone::Connected))
                     }
                 }
             }
@@ -125,7 +125,7 @@ impl Client {
                     let _ = tokio::time::timeout(self.shared.timeout, close(conn)).await;
                     c.disconnects.fetch_add(1, Ordering::Relaxed);
                 }
-                Outcome::Ok(0)
+                Outcome::Ok(Status::SocketIo(SocketIoDone::Closed))
             }
             SocketIoRequest::Emit(e) => {
                 let sent = async {
@@ -135,7 +135,11 @@ impl Client {
                 match tokio::time::timeout(self.shared.timeout, sent).await {
                     Err(_) => Outcome::Failed(ErrorClass::Timeout),
                     Ok(Err(o)) => o,
-                    Ok(Ok(())) => Outcome::Ok(0),
+                    Ok(Ok(())) => Outcome::Ok(Status::SocketIo(if e.ack {
+                        SocketIoDone::Acked
+                    } else {
+                        SocketIoDone::Written
+                    })),
                 }
             }
         }
@@ -220,7 +224,7 @@ impl Client {
             .map_err(|_| Outcome::Failed(ErrorClass::Reset))?
             .map_err(Outcome::Failed)?;
         match &e.check {
-            Some((field, want)) if answer.get(0).and_then(|a| at(a, field)) != Some(want) => {
+            Some(c) if !answer.get(0).is_some_and(|a| c.holds(a)) => {
                 Err(Outcome::Failed(ErrorClass::Application))
             }
             _ => Ok(()),

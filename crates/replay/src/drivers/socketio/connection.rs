@@ -20,7 +20,7 @@ use simulate_core::diagnostic::Problem;
 use super::Shared;
 use super::protocol::{Packet, nsp_prefix};
 use super::report::heard;
-use crate::outcome::{ErrorClass, Outcome, io_error_class, ws_class};
+use crate::outcome::{ErrorClass, Outcome, Status, io_error_class, ws_class};
 use crate::tls::Tls;
 
 pub(super) enum Cmd {
@@ -116,7 +116,7 @@ pub(super) async fn handshake(sh: &Shared, hs: &Hello) -> Result<(Ws, Duration),
     let (mut ws, _) = tokio_tungstenite::client_async_with_config(req, stream, Some(cfg))
         .await
         .map_err(|e| match e {
-            tungstenite::Error::Http(r) => Outcome::Status(r.status().as_u16()),
+            tungstenite::Error::Http(r) => Outcome::Status(Status::Http(r.status().as_u16())),
             other => Outcome::Failed(ws_class(&other)),
         })?;
     // Engine.IO OPEN: `0{"sid":…,"pingInterval":…}`.

@@ -66,20 +66,22 @@ pub(super) fn report(sh: &Shared) -> SocketIoReport {
             } else {
                 0.0
             };
+            // Without an origin nothing is tied: those figures do not exist.
+            let tied = l.origin.is_some();
             ListenReport {
                 event: l.event.clone(),
                 origin: l
                     .origin
                     .map(|k| simulate_core::timeline::EVENT_KINDS[k as usize].to_string()),
                 received: h.received,
-                matched: h.matched,
-                origins,
-                origins_unheard: per.iter().filter(|n| **n == 0).count() as u64,
-                receipts_per_origin: Receipts {
+                matched: tied.then_some(h.matched),
+                origins: tied.then_some(origins),
+                origins_unheard: tied.then(|| per.iter().filter(|n| **n == 0).count() as u64),
+                receipts_per_origin: tied.then(|| Receipts {
                     mean,
                     max: per.iter().max().copied().unwrap_or(0),
-                },
-                fanout_ms: percentiles(&h.latency),
+                }),
+                fanout_ms: percentiles(&h.latency).filter(|_| tied),
             }
         })
         .collect();
@@ -138,7 +140,7 @@ pub(super) fn pick(v: &Value, path: &[String]) -> Option<String> {
     })
 }
 
-pub(super) fn at<'a>(mut v: &'a Value, path: &[String]) -> Option<&'a Value> {
+fn at<'a>(mut v: &'a Value, path: &[String]) -> Option<&'a Value> {
     for k in path {
         v = v.get(k.as_str())?;
     }
