@@ -51,7 +51,8 @@ const PER_PERSONA: &[(&str, &[&str], Unit)] = &[
     ("D1", &["retention", "d1"], Unit::Share),
     ("D7", &["retention", "d7"], Unit::Share),
     ("D30", &["retention", "d30"], Unit::Share),
-    ("conversion", &["conversion"], Unit::Share),
+    // Payers / users: the persona's conversion to payer.
+    ("conversion", &["payer_share"], Unit::Share),
     ("ARPU", &["arpu"], Unit::Money),
     ("revenue", &["revenue"], Unit::Money),
 ];
