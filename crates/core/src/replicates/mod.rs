@@ -11,8 +11,6 @@ use serde::{Deserialize, Serialize};
 
 pub use fold::{Folder, Interval, Node};
 
-use crate::sinks::metrics::document::MetricsDoc;
-
 /// The `schema` value of this version of the document.
 pub const REPLICATES_SCHEMA: &str = "simulate.replicates.v1";
 
@@ -50,8 +48,12 @@ pub struct Replicate {
 
 impl ReplicatesDoc {
     /// Folds the metrics of the replicates that completed (`docs[i]` belongs to
-    /// `replicates[i]`), in seed order.
-    pub fn new(scenario: &str, replicates: Vec<Replicate>, docs: &[MetricsDoc]) -> ReplicatesDoc {
+    /// `replicates[i]`: each a `MetricsDoc`), in seed order.
+    pub fn new<D: Serialize>(
+        scenario: &str,
+        replicates: Vec<Replicate>,
+        docs: &[D],
+    ) -> ReplicatesDoc {
         let (folded_seeds, values): (Vec<u64>, Vec<serde_json::Value>) = replicates
             .iter()
             .zip(docs)
@@ -72,5 +74,35 @@ impl ReplicatesDoc {
             folded_seeds,
             metrics: Folder::new(CONFIDENCE).fold(&values),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn replicate(seed: u64, interrupted: bool) -> Replicate {
+        Replicate {
+            seed,
+            folder: format!("replicates/{seed}"),
+            events: 1,
+            events_sha256: "0".repeat(64),
+            interrupted,
+        }
+    }
+
+    #[test]
+    fn an_interrupted_replicate_is_listed_but_not_folded() {
+        let doc = ReplicatesDoc::new(
+            "default",
+            vec![replicate(1, false), replicate(2, true), replicate(3, false)],
+            &[json!({"dau": 10}), json!({"dau": 1000}), json!({"dau": 20})],
+        );
+        assert_eq!(doc.folded_seeds, [1, 3]);
+        assert_eq!(doc.replicates.len(), 3);
+        let dau = doc.metrics.interval(&["dau"]).unwrap();
+        assert_eq!((dau.mean, dau.n), (15.0, 2));
+        assert_eq!(doc.schema, REPLICATES_SCHEMA);
     }
 }
