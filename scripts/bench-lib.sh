@@ -3,6 +3,9 @@
 #   nginx_start DIR PORT WORKERS CONNECTIONS     an nginx on loopback answering `200 ok` to
 #                                                every request; its files in DIR (WORKERS: a number or auto)
 #   nginx_stop DIR                               safe to call when it never started
+#   unjudged BIN                                 `--no-default-threshold` when BIN has it: a
+#                                                bench measures, and an overloaded step that
+#                                                fails the default errors<5% must not stop it
 
 need() {
   if ! command -v "$1" >/dev/null; then
@@ -34,4 +37,8 @@ nginx_stop() {
   if [ -f "$1/nginx.pid" ]; then
     nginx -c "$1/nginx.conf" -p "$1" -s stop 2>/dev/null || true
   fi
+}
+
+unjudged() {
+  if "$1" replay --help | grep -q -- --no-default-threshold; then echo --no-default-threshold; fi
 }

@@ -27,6 +27,7 @@ if [ -z "${BIN:-}" ]; then
   cargo build --release --quiet
   BIN=$PWD/target/release/simulate
 fi
+UNJUDGED=$(unjudged "$BIN")
 WORK=$(mktemp -d)
 PORT=18088
 trap 'nginx_stop "$WORK"; rm -rf "$WORK"' EXIT
@@ -64,7 +65,7 @@ BEST=0
 for RATE in $RATES; do
   make_log "$RATE" "$SECS" "$WORK/log.jsonl"
   /usr/bin/time -f "%P %M" -o "$WORK/time.txt" \
-    "$BIN" replay --from-log "$WORK/log.jsonl" --target "$URL" --max-in-flight "$CAP" $EXTRA -q \
+    "$BIN" replay --from-log "$WORK/log.jsonl" --target "$URL" --max-in-flight "$CAP" $EXTRA $UNJUDGED -q \
     --summary-export "$WORK/s.json" > /dev/null
   read -r CPU RSS < "$WORK/time.txt"
   python3 - "$WORK/s.json" "$RATE" "$CPU" > "$WORK/row.txt" <<'PY'
@@ -87,7 +88,7 @@ echo
 echo "== memory per simulated user (engine source, one simulated hour sent in 5 s)"
 rss() {
   /usr/bin/time -f "%M" -o "$WORK/m.txt" "$BIN" replay --users "$1" --days 1 --window 10h..11h \
-    --compress 1h:5s --target "$URL" -q --max-in-flight 1000 > /dev/null
+    --compress 1h:5s --target "$URL" -q --max-in-flight 1000 $UNJUDGED > /dev/null
   cat "$WORK/m.txt"
 }
 SMALL=$(rss 1000)

@@ -102,7 +102,7 @@ PY
 run() {  # name log max-in-flight
   /usr/bin/time -f "%e %M %P CPU" -o "$WORK/$1.time" "$BIN" replay --from-log "$WORK/$2" \
     --mapping "$WORK/m.toml" --target http://127.0.0.1:18471 --compress 1x \
-    --max-in-flight "$3" -q --summary-export "$WORK/$1.json" > /dev/null
+    --max-in-flight "$3" --no-default-threshold -q --summary-export "$WORK/$1.json" > /dev/null
   awk '{print "x", $2, $3, $4}' "$WORK/$1.time" > "$WORK/$1.rss"
 }
 echo

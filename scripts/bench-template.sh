@@ -94,7 +94,8 @@ callgrind() { # bin [mapping FILE] → "total render requests"
     if "$bin" replay --help | grep -q -- '--mapping'; then flag=--mapping; fi
     set -- "$flag" "$2"
   fi
-  local run=("$bin" replay --from-log "$WORK/log.jsonl" --target "$URL" "$@" -q --summary-export "$WORK/s.json")
+  # shellcheck disable=SC2046 # unjudged prints one flag or nothing
+  local run=("$bin" replay --from-log "$WORK/log.jsonl" --target "$URL" "$@" $(unjudged "$bin") -q --summary-export "$WORK/s.json")
   valgrind --tool=callgrind --callgrind-out-file=/dev/null --toggle-collect='*drivers*http*Client*parts*' \
     "${run[@]}" >/dev/null 2>"$WORK/vg.txt"
   local render

@@ -112,6 +112,10 @@ pub struct RunArgs {
     /// Print an analytics line every this much simulated time (e.g. 10m, 1h, 1d; 0 = never)
     #[arg(long, value_name = "DURATION")]
     pub report_every: Option<String>,
+    /// Width of each bucket of metrics.json's `series` (e.g. 10m, 1h, 1d; 1s or more, at
+    /// most 100,000 buckets) [default: 10m up to a 6h span, 1h up to 3d, 1d beyond]
+    #[arg(long, value_name = "DURATION")]
+    pub resolution: Option<String>,
     /// Overwrite files in an existing --out folder, and run even when the disk looks too small
     #[arg(long)]
     pub force: bool,
@@ -229,13 +233,18 @@ pub struct ReplayArgs {
     /// connections opened. A request that finds them all busy waits for one and counts as late
     #[arg(long, value_name = "N")]
     pub connections: Option<usize>,
-    /// Pass/fail rule, repeatable: p95{kind:read}<1200ms, errors<1%, service_p99<2s; exit 99
-    /// when one fails
+    /// Pass/fail rule, repeatable: p95{kind:read}<1200ms, errors<1%, service_p99<2s,
+    /// rps>100, on_time{within:5ms}>=99%; exit 99 when one fails [default: errors<5%]
     #[arg(long = "threshold", value_name = "EXPR")]
     pub thresholds: Vec<String>,
-    /// A named set of thresholds: upper-limit (errors ≤ 1 %, API p95 ≤ 2 s, event p95 ≤ 500 ms)
+    /// A named set of thresholds: upper-limit (errors ≤ 1 %, API p95 ≤ 2 s, event p95 ≤ 500 ms,
+    /// by each request's `class` in the mapping)
     #[arg(long, value_name = "NAME")]
     pub threshold_preset: Option<String>,
+    /// Apply no threshold when none is given (by default errors<5%, so a run whose requests
+    /// failed does not exit 0)
+    #[arg(long)]
+    pub no_default_threshold: bool,
     /// Write the summary (figures, mergeable histograms, thresholds) as JSON to this file
     #[arg(long, value_name = "FILE")]
     pub summary_export: Option<PathBuf>,
@@ -255,6 +264,10 @@ pub struct ReplayArgs {
     /// Threads for the network I/O [default: CPU count − 1, at least 1; the pacer has its own]
     #[arg(long, value_name = "N")]
     pub io_threads: Option<usize>,
+    /// Size the world so that N sessions are open at once at the window's busiest instant
+    /// (replaces --users; docs/REPLAY.md "Concurrency")
+    #[arg(long, value_name = "N", conflicts_with_all = ["users", "from_log"])]
+    pub concurrency: Option<u64>,
     /// No live view
     #[arg(long, short)]
     pub quiet: bool,

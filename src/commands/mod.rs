@@ -19,6 +19,7 @@ macro_rules! out {
 }
 
 pub mod compare;
+mod concurrency;
 pub mod personas;
 pub mod replay;
 pub mod replicates;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cli::ReplayArgs;
-use simulate_core::diagnostic::Problem;
+use simulate_core::diagnostic::{Problem, Problems};
 use simulate_core::run_record::RunRecord;
 
 use crate::exit;
@@ -21,7 +21,7 @@ use simulate_replay::mapping::Protocol;
 use simulate_replay::pacer::Plan;
 use simulate_replay::source::{Phases, Window};
 use simulate_replay::summary::{ReplayConfig, WindowConfig, WorldSource};
-use simulate_replay::thresholds::{Names, Threshold, preset};
+use simulate_replay::thresholds::{DEFAULT_THRESHOLD, Names, Threshold, preset};
 use simulate_replay::tls::Tls;
 use simulate_replay::{Feed, Options, Report};
 
@@ -131,7 +131,7 @@ fn log_phases(log: &Path) -> (Phases, Option<String>) {
 /// world that long, in whole days: the days before it are the same events whatever the
 /// length (docs/REPLAY.md). A world shorter than a day is its own world (its launch users
 /// arrive over its span), so only a span, never a window, makes one.
-fn replay_world(args: &ReplayArgs) -> anyhow::Result<(Vec<Persona>, Scenario)> {
+pub(crate) fn replay_world(args: &ReplayArgs) -> anyhow::Result<(Vec<Persona>, Scenario)> {
     let given = &args.world;
     let loaded = load_world(given)?;
     let to = match &args.window {
@@ -187,17 +187,31 @@ fn seeded_warnings(db: &str, args: &ReplayArgs, window: Window) -> anyhow::Resul
     Ok(out)
 }
 
-pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
+pub fn replay(mut args: ReplayArgs) -> anyhow::Result<i32> {
     let pace = Pace::from_args(&args)?;
     let mapping = load_mapping(&args)?;
     let to = Destinations::resolve(&args, &mapping)?;
     let tls = tls_from(args.ca_cert.as_deref())?;
+    // Sized after the mapping and targets are checked: sizing simulates a few worlds.
+    let sized = match args.concurrency {
+        Some(n) => {
+            let found = super::concurrency::size(&args, n)?;
+            args.world.users = Some(found.chosen.users);
+            let (record, line) = super::concurrency::record(&found);
+            if !args.quiet {
+                eprintln!("{line}");
+            }
+            Some(record)
+        }
+        None => None,
+    };
     let source = match &args.from_log {
         Some(log) => log_source(&args, log)?,
         None => engine_source(&args)?,
     };
     check_tokens(&mapping, &source)?;
     let (texts, thresholds) = thresholds(&args, &mapping, &source.phases)?;
+    let default_threshold = texts.is_empty() && !thresholds.is_empty();
     make_summary_folder(args.summary_export.as_deref())?;
     if !args.quiet {
         announce(&args, &source, &to, &pace, &mapping);
@@ -226,7 +240,13 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<i32> {
         max_in_flight: args.max_in_flight,
         connections: args.connections,
         http2: args.http2 || mapping.http2,
-        thresholds: texts,
+        thresholds: if default_threshold {
+            vec![DEFAULT_THRESHOLD.to_string()]
+        } else {
+            texts
+        },
+        default_threshold,
+        concurrency: sized,
     };
     let view = LiveView::new(args.quiet);
     let opts = Options {
@@ -549,31 +569,54 @@ fn engine_source(args: &ReplayArgs) -> anyhow::Result<Source> {
     })
 }
 
-/// `--threshold` and `--threshold-preset`, as written and compiled against the names
-/// this run has (request tags, phases, listened broadcasts).
+/// `--threshold` and `--threshold-preset`, as written (the preset's expanded) and
+/// compiled against the names this run has (request tags, phases, listened broadcasts,
+/// request classes); every bad one reported at once. With neither, the default
+/// threshold (its text not among those written) unless `--no-default-threshold`.
 fn thresholds(
     args: &ReplayArgs,
     mapping: &Mapping,
     phases: &Phases,
 ) -> anyhow::Result<(Vec<String>, Vec<Threshold>)> {
-    let mut texts = args.thresholds.clone();
-    if let Some(p) = &args.threshold_preset {
-        texts.extend(preset(p, &mapping.tags)?);
-    }
     let listens: Vec<String> = mapping
         .socketio
         .as_ref()
         .map(|s| s.listen.iter().map(|l| l.event.clone()).collect())
         .unwrap_or_default();
+    let classes = Names::classes_of(mapping);
     let names = Names {
         tags: &mapping.tags,
         phases: &phases.names,
         listens: &listens,
+        classes: &classes,
     };
-    let thresholds = texts
-        .iter()
-        .map(|t| Threshold::parse(t, &names))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut problems = Vec::new();
+    let mut thresholds = match Threshold::parse_all(&args.thresholds, &names) {
+        Ok(t) => t,
+        Err(p) => {
+            problems.extend(p.0);
+            Vec::new()
+        }
+    };
+    let mut texts = args.thresholds.clone();
+    if let Some(name) = &args.threshold_preset {
+        let compiled =
+            preset(name, mapping).and_then(|t| Ok((Threshold::parse_all(&t, &names)?, t)));
+        match compiled {
+            Ok((compiled, t)) => {
+                thresholds.extend(compiled.into_iter().map(|c| c.from_preset(name)));
+                texts.extend(t);
+            }
+            Err(p) => problems.extend(p.0),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Problems(problems).into());
+    }
+    if texts.is_empty() && !args.no_default_threshold {
+        let default = Threshold::parse(DEFAULT_THRESHOLD, &names)?.as_default();
+        return Ok((texts, vec![default]));
+    }
     Ok((texts, thresholds))
 }
 

@@ -13,8 +13,8 @@ use simulate_core::persona::Persona;
 use simulate_core::replicates::{Replicate, ReplicatesDoc};
 use simulate_core::scenario::Scenario;
 use simulate_core::sinks::jsonl::{Format, JsonlSink};
-use simulate_core::sinks::metrics::Metrics;
 use simulate_core::sinks::metrics::document::MetricsDoc;
+use simulate_core::sinks::metrics::{Metrics, Resolution};
 use simulate_core::sinks::tee::Tee;
 
 use super::run::{Done, check_room, commit_outputs, not_written, output_format, prepare_out_dir};
@@ -43,6 +43,8 @@ struct Plan {
 pub(crate) fn run(args: RunArgs, n: u32) -> anyhow::Result<i32> {
     let format = output_format(&args)?;
     let (personas, scenario) = load_world(&args.world)?;
+    // The same buckets in every replicate, so series points fold index by index.
+    let resolution = super::run::resolution(args.resolution.as_deref(), &scenario)?;
     let plan = plan(&scenario, n, super::threads(args.threads)?)?;
     let out_dir = prepare_out_dir(&args, &scenario)?;
     check_room(&args, &scenario, format, &out_dir)?;
@@ -51,7 +53,15 @@ pub(crate) fn run(args: RunArgs, n: u32) -> anyhow::Result<i32> {
     }
     let stop = super::interrupt_flag();
     let started = std::time::Instant::now();
-    let finished = run_all(&args, &personas, &scenario, &plan, format, &out_dir, &stop)?;
+    let finished = run_all(
+        &args,
+        &personas,
+        &scenario,
+        &plan,
+        (format, resolution),
+        &out_dir,
+        &stop,
+    )?;
     let (replicates, docs): (Vec<Replicate>, Vec<MetricsDoc>) = finished
         .into_iter()
         .map(|f| (f.replicate, f.metrics))
@@ -105,7 +115,7 @@ fn run_all(
     personas: &[Persona],
     scenario: &Scenario,
     plan: &Plan,
-    format: Format,
+    (format, resolution): (Format, Resolution),
     out_dir: &Path,
     stop: &AtomicBool,
 ) -> anyhow::Result<Vec<Finished>> {
@@ -128,6 +138,7 @@ fn run_all(
                         scenario: &seeded,
                         threads: plan.threads_each,
                         format,
+                        resolution,
                         out_dir,
                     };
                     let result = one.run(stop);
@@ -162,6 +173,7 @@ struct Replica<'a> {
     scenario: &'a Scenario,
     threads: usize,
     format: Format,
+    resolution: Resolution,
     out_dir: &'a Path,
 }
 
@@ -177,6 +189,7 @@ impl Replica<'_> {
         let mut log = JsonlSink::create(events_path.as_deref(), self.format)
             .with_context(|| format!("cannot write in {}", dir.display()))?;
         let mut metrics = Metrics::new(self.scenario, self.personas);
+        metrics.resolution(self.resolution);
         let started = std::time::Instant::now();
         let totals = {
             let mut sinks = Tee(vec![&mut log, &mut metrics]);

@@ -15,8 +15,8 @@ use simulate_core::engine::{Engine, World};
 use simulate_core::persona::Persona;
 use simulate_core::scenario::Scenario;
 use simulate_core::sinks::jsonl::{Format, JsonlSink};
-use simulate_core::sinks::metrics::Metrics;
 use simulate_core::sinks::metrics::document::MetricsDoc;
+use simulate_core::sinks::metrics::{Metrics, Resolution};
 use simulate_core::sinks::tee::Tee;
 use simulate_core::units::{DAY, HOUR, SpanRecord, bytes_text, parse_duration};
 
@@ -66,6 +66,7 @@ pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     let format = output_format(&args)?;
     let report_ms = report_every(args.report_every.as_deref())?;
     let (personas, scenario) = load_world(&args.world)?;
+    let resolution = resolution(args.resolution.as_deref(), &scenario)?;
     let threads = super::threads(args.threads)?;
     let out_dir = prepare_out_dir(&args, &scenario)?;
     check_room(&args, &scenario, format, &out_dir)?;
@@ -86,6 +87,7 @@ pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<i32> {
             .with_context(|| format!("cannot write in {}", out_dir.display()))?
     };
     let mut metrics = Metrics::new(&scenario, &personas);
+    metrics.resolution(resolution);
     let mut progress = Progress::new(scenario.end_ms(), args.quiet, pace);
     if report_ms > 0 && !args.quiet {
         report_through(&mut metrics, &progress, report_ms);
@@ -176,6 +178,18 @@ fn report_every(text: Option<&str>) -> anyhow::Result<i64> {
         )
     })?;
     Ok(d.ms())
+}
+
+/// `--resolution` of metrics.json's series, checked against the world's span; the span's
+/// default when not given.
+pub(super) fn resolution(text: Option<&str>, scenario: &Scenario) -> anyhow::Result<Resolution> {
+    let span = scenario.end_ms();
+    match text {
+        None => Ok(Resolution::default_for(span)),
+        Some(t) => {
+            Resolution::parse(t, span).map_err(|e| Problem::new(e.to_string(), e.fix()).into())
+        }
+    }
 }
 
 /// `--out`, or a fresh `output/<run-id>`; never a folder holding a run unless `--force`.
@@ -382,6 +396,9 @@ fn tell(
         r(retention.d30),
         doc.revenue.total_minor_units as f64 / 100.0,
     ));
+    for line in crate::console::metrics::persona_lines(doc) {
+        say(line);
+    }
     say(format!("sha256 {}", done.checksum));
     let out = out_dir.display();
     say(match events_path {

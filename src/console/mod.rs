@@ -2,6 +2,7 @@
 //! live line and end table.
 
 pub mod compare;
+pub mod metrics;
 pub mod progress;
 pub mod replay;
 pub mod replicates;

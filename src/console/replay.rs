@@ -5,7 +5,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use simulate_replay::stats::ms;
-use simulate_replay::summary::{GroupFigures, ListenReport, SocketIoReport, Summary};
+use simulate_replay::summary::{
+    ConcurrencySizing, Group, GroupFigures, ListenReport, SessionsOpen, SocketIoReport, Summary,
+    Verdict,
+};
 use simulate_replay::{LiveFigures, Watch};
 
 /// The live view: a spinner whose message is the live line.
@@ -77,14 +80,21 @@ fn live_line(f: &LiveFigures, epoch: i64) -> String {
         },
         f.late,
     );
+    line.push_str(&format!(" · sessions {}", f.sessions_open));
+    if f.skipped_per_s > 0 {
+        line.push_str(&format!(" · skipped {}/s", f.skipped_per_s));
+    }
     if let Some(n) = f.sockets_open {
         line.push_str(&format!(" · sockets {n}"));
     }
     line
 }
 
-/// The end-of-run table: totals, one line per group and one for all, the Socket.IO
-/// figures, the generator's lag, then the thresholds.
+/// What the three time columns are: printed under the table.
+const LEGEND: &str = "latency (p50…max): from each event's intended instant · svc: service time, from when the request left · chain: waiting for the same user's previous answer";
+
+/// The end-of-run table: totals, the rows (below), one for all and the legend, the
+/// Socket.IO figures, the generator's lag, then the thresholds.
 pub(crate) fn table(s: &Summary, target: &str) -> String {
     let mut out = headline(s, target);
     out.push_str(&row(
@@ -97,17 +107,20 @@ pub(crate) fn table(s: &Summary, target: &str) -> String {
             "p99 ms",
             "max ms",
             "svc p99 ms",
+            "chain p99 ms",
         ]
         .map(String::from),
     ));
-    for g in &s.groups {
-        let t = &g.tags;
-        out.push_str(&group_row([&t.event, &t.kind, &t.phase], &g.figures));
-    }
+    out.push_str(&rows(s));
     out.push_str(&group_row(["ALL", "", ""], &s.overall));
+    out.push_str(LEGEND);
+    out.push('\n');
     out.push_str(&answers_line(&s.overall));
     if let Some(socketio) = &s.socketio {
         out.push_str(&socketio_lines(socketio));
+    }
+    if let Some(o) = &s.sessions_open {
+        out.push_str(&sessions_line(o, s.config.concurrency.as_ref()));
     }
     let lag = s.scheduler_lag_ms.as_ref();
     out.push_str(&format!(
@@ -116,15 +129,42 @@ pub(crate) fn table(s: &Summary, target: &str) -> String {
         ms1(lag.map(|l| l.p99)),
         ms1(lag.map(|l| l.max))
     ));
-    for v in &s.thresholds {
+    if let Some(o) = &s.on_time {
         out.push_str(&format!(
-            "{} {}  (observed {})\n",
-            if v.ok { "✓" } else { "✗" },
-            v.threshold,
-            v.shown
+            "on time: {:.1} % of {} requests left within {} ms of their instant ({} held for an in-flight slot left out: the target's doing)\n",
+            o.share * 100.0,
+            o.requests,
+            o.within_ms,
+            o.held_for_slot
         ));
     }
+    for v in &s.thresholds {
+        out.push_str(&verdict_line(v));
+    }
     out
+}
+
+/// `✓ p95{class:event}<=500ms  (observed 12.300 ms over 3509 requests: …)`, and its note
+/// (the default threshold's, why there was nothing to judge) on a line of its own; a
+/// preset's limit on what this run did not send is marked `-`, not judged.
+fn verdict_line(v: &Verdict) -> String {
+    let mark = match (v.applicable, v.ok) {
+        (false, _) => "-",
+        (true, true) => "✓",
+        (true, false) => "✗",
+    };
+    let mut line = if v.applicable && v.observed.is_some() {
+        format!(
+            "{mark} {}  (observed {} over {})\n",
+            v.threshold, v.shown, v.applied_to
+        )
+    } else {
+        format!("{mark} {}  ({})\n", v.threshold, v.shown)
+    };
+    if let Some(note) = &v.note {
+        line.push_str(&format!("    {note}\n"));
+    }
+    line
 }
 
 /// Every answer by status, as its protocol names it (`200`, `OK`, `UNAVAILABLE`,
@@ -172,30 +212,72 @@ fn headline(s: &Summary, target: &str) -> String {
     } else {
         String::new()
     };
-    let no_token = if t.no_token > 0 {
-        format!(", {} without a token", t.no_token)
+    let not_sent = t.unmapped + t.server_side + t.no_token;
+    let skipped = if not_sent > 0 {
+        let no_token = if t.no_token > 0 {
+            format!(", {} without a token", t.no_token)
+        } else {
+            String::new()
+        };
+        format!(
+            "; {not_sent} events skipped ({} server-side, {} unmapped{no_token}: not requests)",
+            t.server_side, t.unmapped
+        )
     } else {
         String::new()
     };
+    // Rates as JSON spells them (100.0, not 100), over the schedule's span.
+    let rates = if t.schedule_seconds > 0.0 {
+        format!(
+            "{} req/s scheduled, {} req/s achieved over the schedule's {:.1} s",
+            serde_json::Value::from(t.scheduled_per_s),
+            serde_json::Value::from(t.achieved_per_s),
+            t.schedule_seconds
+        )
+    } else {
+        "too few requests for a rate".to_string()
+    };
     format!(
-        "replayed to {target}: {} scheduled, {} sent, {} ok, {} errors{abandoned}, {} late{waits}, {} skipped ({} unmapped{no_token}) in {:.1} s ({} req/s achieved)\n",
-        t.scheduled,
-        t.sent,
-        t.ok,
-        t.errors,
-        t.late,
-        t.unmapped + t.server_side + t.no_token,
-        t.unmapped,
-        s.wall_seconds,
-        // As JSON spells it (100.0, not 100).
-        serde_json::Value::from(t.achieved_per_s),
+        "replayed to {target}: {} requests scheduled, {} sent, {} ok, {} errors{abandoned}, {} late{waits}{skipped}\n{rates}; wall {:.1} s\n",
+        t.scheduled_requests, t.sent, t.ok, t.errors, t.late, s.wall_seconds,
     )
 }
 
-fn row(tags: [&str; 3], figures: [String; 7]) -> String {
-    let [a, b, c, d, e, f, g] = figures;
+/// Each request tag's total (when the mapping has several), then one row per event: its
+/// phase when it fell in one, else `all` with a row per phase under it.
+fn rows(s: &Summary) -> String {
+    let mut out = String::new();
+    if s.by_kind.len() > 1 {
+        for k in &s.by_kind {
+            out.push_str(&group_row(["all", &k.tags.kind, "all"], &k.figures));
+        }
+    }
+    for e in &s.by_event {
+        let t = &e.tags;
+        let phases: Vec<&Group> = s
+            .groups
+            .iter()
+            .filter(|g| {
+                (&g.tags.protocol, &g.tags.event, &g.tags.kind) == (&t.protocol, &t.event, &t.kind)
+            })
+            .collect();
+        match phases.as_slice() {
+            [one] => out.push_str(&group_row([&t.event, &t.kind, &one.tags.phase], &e.figures)),
+            _ => {
+                out.push_str(&group_row([&t.event, &t.kind, "all"], &e.figures));
+                for g in phases {
+                    out.push_str(&group_row(["", "", &g.tags.phase], &g.figures));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn row(tags: [&str; 3], figures: [String; 8]) -> String {
+    let [a, b, c, d, e, f, g, h] = figures;
     format!(
-        "{:<20} {:<10} {:<18} {a:>8} {b:>7} {c:>9} {d:>9} {e:>9} {f:>9} {g:>11}\n",
+        "{:<20} {:<10} {:<18} {a:>8} {b:>7} {c:>9} {d:>9} {e:>9} {f:>9} {g:>11} {h:>13}\n",
         tags[0], tags[1], tags[2]
     )
 }
@@ -212,7 +294,26 @@ fn group_row(tags: [&str; 3], g: &GroupFigures) -> String {
             ms1(l.map(|l| l.p99)),
             ms1(l.map(|l| l.max)),
             ms1(g.service_ms.as_ref().map(|s| s.p99)),
+            ms1(g.chained_ms.as_ref().map(|c| c.p99)),
         ],
+    )
+}
+
+/// Sessions open at once in the timeline sent, and the `--concurrency` target if given.
+fn sessions_line(o: &SessionsOpen, sized: Option<&ConcurrencySizing>) -> String {
+    let target = sized.map_or(String::new(), |c| {
+        format!(
+            " (--concurrency {}: {} users, {} at the window's peak)",
+            c.target, c.users, c.peak
+        )
+    });
+    format!(
+        "sessions open at once: peak {} at t = {} · median {} · {} at the window's start, {} at its end{target}\n",
+        o.peak,
+        simulate_core::units::timeline_clock(o.peak_at_ms),
+        o.median,
+        o.at_start,
+        o.at_end
     )
 }
 

@@ -352,6 +352,6 @@ fn the_pinned_default_checksum_is_the_clis() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(
         json(&out.join("run.json"))["events_sha256"],
-        "0eebf0686a8a365682b3126e05491442b9e3a4005437e22a5ecd022e31229c2a"
+        "0d426a53ec73625f0ced366b4abba0a5fa87f69847c897e08e57221e0d6cde40"
     );
 }

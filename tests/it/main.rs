@@ -3,14 +3,18 @@
 mod cli;
 mod common;
 mod compare;
+mod concurrency;
+mod figures;
 mod fuzz;
 #[path = "../support/gift_app.rs"]
 mod gift_app;
 mod grpc;
 mod mapping_checks;
+mod metrics;
 mod personas;
 mod replay;
 mod safety;
 mod seed;
 mod socketio;
 mod span;
+mod verdicts;

@@ -400,7 +400,11 @@ fn a_target_that_is_down_gives_counted_errors_and_traffic_recovers() {
         assert!(started.elapsed() < Duration::from_secs(30), "replay hangs");
         std::thread::sleep(Duration::from_millis(50));
     };
-    assert!(status.success());
+    assert_eq!(
+        status.code(),
+        Some(99),
+        "over 5 % refused: the default threshold fails"
+    );
     let s = json(&summary);
     let refused = s["overall"]["error_classes"]["refused"]
         .as_u64()
@@ -719,6 +723,8 @@ fn a_replay_after_the_seeded_days_continues_the_seeded_world() {
                 "-q",
                 "--target",
                 "http://127.0.0.1:9",
+                // Nothing listens there: the warnings are what counts, not the errors.
+                "--no-default-threshold",
             ])
             .args(extra)
             .arg("--seeded")
@@ -802,7 +808,7 @@ fn https_targets_are_trusted_with_ca_cert_and_refused_without() {
     // Without the CA the certificate is unknown: TLS errors, counted, nothing delivered.
     let refused = dir.path().join("r.json");
     let o = replay(&[], &refused);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(99), "the default errors<5% fails");
     let s = json(&refused);
     assert_eq!(s["overall"]["error_classes"]["tls"], 30, "{}", s["overall"]);
     assert_eq!(seen.lock().unwrap().len(), 30);
@@ -829,6 +835,33 @@ fn a_replayed_log_is_tagged_by_the_phases_of_its_scenario() {
     let s = json(&out);
     assert_eq!(s["thresholds"][0]["ok"], true, "{}", s["thresholds"]);
     assert_eq!(s["config"]["world"]["scenario"], "default");
+    // One row per event: an event seen in two phases gets a total (`all`) with its
+    // phases under it.
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("session.started") && l.contains(" all "))
+        .unwrap_or_else(|| panic!("a total row for session.started: {stdout}"));
+    assert!(
+        lines[at + 1].trim_start().starts_with("morning login rush")
+            || lines[at + 1].trim_start().starts_with("steady"),
+        "{stdout}"
+    );
+    let total = s["by_event"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["tags"]["event"] == "session.started")
+        .unwrap();
+    let phases: u64 = s["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["tags"]["event"] == "session.started")
+        .map(|g| g["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total["count"].as_u64(), Some(phases));
 }
 
 /// Ids of the requests a server saw, from their `x-sim-event` headers.

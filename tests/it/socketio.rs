@@ -347,7 +347,9 @@ kind = "kick"
             }
         })
     };
+    // The cut's losses are counted below, not judged.
     let o = crate::common::replay_log(&log, &mapping, &format!("http://{}", relay.addr), "1x")
+        .arg("--no-default-threshold")
         .arg("--summary-export")
         .arg(&out)
         .output()
@@ -659,7 +661,7 @@ fn wss_servers_are_trusted_with_ca_cert_and_refused_without() {
     // Without the CA the certificate is unknown: no connection, TLS errors, nothing sent.
     let refused = dir.path().join("r.json");
     let o = replay(&[], &refused);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(99), "the default errors<5% fails");
     let s = summary(&refused);
     assert_eq!(s["socketio"]["connections"]["opened"], 0);
     assert!(

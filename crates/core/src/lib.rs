@@ -18,6 +18,7 @@ pub mod replicates;
 pub mod run_record;
 pub mod scenario;
 pub mod sinks;
+pub mod sizing;
 pub mod template;
 pub mod timeline;
 pub mod units;

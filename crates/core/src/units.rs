@@ -37,6 +37,18 @@ impl fmt::Display for SimDuration {
     }
 }
 
+/// An instant of the timeline as its day and wall-clock time from t = 0: `1d 18:46:18`
+/// (day 0 is the first day). Sub-second parts are dropped.
+pub fn timeline_clock(ms: i64) -> String {
+    let (day, rest) = (ms.div_euclid(DAY), ms.rem_euclid(DAY) / SECOND);
+    format!(
+        "{day}d {:02}:{:02}:{:02}",
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60
+    )
+}
+
 /// Why a duration or a date does not parse; the message says how to write one.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum UnitError {

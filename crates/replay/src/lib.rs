@@ -10,6 +10,7 @@ mod error;
 pub mod mapping;
 pub mod outcome;
 pub mod pacer;
+mod series;
 pub mod source;
 pub mod stats;
 pub mod summary;
@@ -68,9 +69,12 @@ pub struct LiveFigures {
     pub wall: Duration,
     /// The timeline's time of the last event handed out, in ms from its start.
     pub sim_ms: i64,
-    /// Events due and requests sent in the last full second.
+    /// Requests due and sent in the last full second.
     pub scheduled_per_s: u32,
     pub sent_per_s: u32,
+    /// Events due in the last full second and skipped (server-side, unmapped): not
+    /// requests, so not in `scheduled_per_s`.
+    pub skipped_per_s: u32,
     pub in_flight: usize,
     /// Latency p95 of the last full second, in µs.
     pub p95_us: Option<u64>,
@@ -79,6 +83,8 @@ pub struct LiveFigures {
     pub late: u64,
     /// Socket.IO connections open now, when the mapping has `[socketio]`.
     pub sockets_open: Option<usize>,
+    /// Sessions open at once in the timeline sent so far.
+    pub sessions_open: u64,
 }
 
 pub struct Report {
@@ -117,16 +123,19 @@ pub fn replay(
     // Ctrl-C stops the source too: the pacer then finds the channel closed.
     let feed_stop = Arc::clone(&stop);
     let phases = o.phases.clone();
+    let live = Arc::new(Live::default());
+    let before = source::Before(Arc::clone(&live));
     let producer = std::thread::Builder::new()
         .name("timeline".into())
         .spawn(move || match o.feed {
-            Feed::Engine(engine) => source::from_engine(*engine, window, phases, tx, &feed_stop),
-            Feed::Log(path) => source::from_log(&path, window, &phases, tx, &feed_stop),
+            Feed::Engine(engine) => {
+                source::from_engine(*engine, window, phases, (tx, before), &feed_stop)
+            }
+            Feed::Log(path) => source::from_log(&path, window, &phases, (tx, before), &feed_stop),
         })
         .map_err(|e| ReplayError::Failed(format!("cannot start the timeline thread: {e}")))?;
 
     let stats = Arc::new(Mutex::new(Stats::new(Instant::now())));
-    let live = Arc::new(Live::default());
     let view = o.watch.map(|watch| {
         let (stats, live) = (Arc::clone(&stats), Arc::clone(&live));
         let driver = Arc::clone(&driver);
@@ -172,34 +181,45 @@ pub fn replay(
     if let Some(socketio) = &driver.socketio {
         stats.fanout = socketio.fanouts();
     }
-    let thresholds: Vec<Verdict> = o.thresholds.iter().map(|t| t.verdict(&stats)).collect();
+    let asked = Asked {
+        thresholds: &o.thresholds,
+        phases: &o.phases,
+        tags: &o.mapping.tags,
+        config: o.config,
+    };
+    Ok(summarize(&mut stats, abandoned, asked, &ended, &driver))
+}
+
+/// What the run was asked for, as the summary needs it.
+struct Asked<'a> {
+    thresholds: &'a [Threshold],
+    phases: &'a Phases,
+    tags: &'a [String],
+    config: ReplayConfig,
+}
+
+/// The summary of a finished run: thresholds judged, figures gathered from the stats.
+fn summarize(
+    stats: &mut Stats,
+    abandoned: u64,
+    asked: Asked<'_>,
+    ended: &pacer::Ended,
+    driver: &Driver,
+) -> Report {
+    let thresholds: Vec<Verdict> = asked.thresholds.iter().map(|t| t.verdict(stats)).collect();
     let failed = thresholds.iter().filter(|v| !v.ok).count();
     let total = stats.total();
     let wall = ended.wall.as_secs_f64().max(1e-9);
-    let per_s = |n: u64| (n as f64 / wall * 10.0).round() / 10.0;
-    let phase_name = |p: u8| o.phases.name(p).to_string();
+    let phase_name = |p: u8| asked.phases.name(p).to_string();
+    let series = stats.series();
+    let sessions_open = stats.sessions_figures(&series);
     let summary = Summary {
         schema: SUMMARY_SCHEMA.into(),
         version: env!("CARGO_PKG_VERSION").into(),
-        config: o.config,
+        config: asked.config,
         interrupted: ended.interrupted,
         wall_seconds: (wall * 1000.0).round() / 1000.0,
-        totals: Totals {
-            scheduled: stats.scheduled,
-            sent: stats.sent,
-            completed: total.count() - abandoned,
-            ok: total.ok,
-            errors: total.errors,
-            late: stats.late,
-            connection_waits: stats.connection_waits,
-            chained: stats.chained,
-            abandoned,
-            unmapped: stats.unmapped.iter().sum(),
-            server_side: stats.server_side.iter().sum(),
-            no_token: stats.no_token.iter().sum(),
-            scheduled_per_s: per_s(stats.scheduled),
-            achieved_per_s: per_s(total.count() - abandoned),
-        },
+        totals: totals(stats, &total, abandoned),
         overall: total.figures(),
         scheduler_lag_ms: percentiles(&stats.lag),
         skipped: Skipped {
@@ -207,15 +227,57 @@ pub fn replay(
             server_side: by_kind(&stats.server_side),
             no_token: by_kind(&stats.no_token),
         },
-        groups: stats.groups(&o.mapping.tags, &phase_name),
-        series: stats.series(),
+        groups: stats.groups(asked.tags, &phase_name),
+        by_kind: stats.by_kind(asked.tags),
+        by_event: stats.by_event(asked.tags),
+        series,
+        series_by_kind: stats.series_by_kind(asked.tags),
         thresholds,
         socketio: driver.socketio.as_ref().map(|s| s.report()),
+        sessions_open,
+        on_time: on_time(stats),
     };
-    Ok(Report {
+    Report {
         summary,
         failed_thresholds: failed,
         interrupted: ended.interrupted,
+    }
+}
+
+/// The totals. Rates are over the schedule's span, not the wall time (which adds the
+/// engine's start and the drain), and count requests only (see `Stats::span`).
+fn totals(stats: &Stats, total: &stats::Group, abandoned: u64) -> Totals {
+    let span = stats.span();
+    let per_s =
+        |n: u64, over: Option<f64>| over.map_or(0.0, |s| (n as f64 / s * 10.0).round() / 10.0);
+    Totals {
+        scheduled: stats.scheduled,
+        sent: stats.sent,
+        completed: total.count() - abandoned,
+        ok: total.ok,
+        errors: total.errors,
+        late: stats.late,
+        connection_waits: stats.connection_waits,
+        chained: stats.chained,
+        abandoned,
+        unmapped: stats.unmapped.iter().sum(),
+        server_side: stats.server_side.iter().sum(),
+        no_token: stats.no_token.iter().sum(),
+        scheduled_requests: stats.requests,
+        schedule_seconds: span.map_or(0.0, |s| (s.scheduled * 1000.0).round() / 1000.0),
+        scheduled_per_s: per_s(stats.requests, span.map(|s| s.scheduled)),
+        achieved_per_s: per_s(total.count() - abandoned, span.map(|s| s.achieved)),
+    }
+}
+
+/// The generator's schedule-keeping at `on_time`'s default bound.
+fn on_time(stats: &Stats) -> Option<summary::OnTime> {
+    let within_us = (thresholds::ON_TIME_WITHIN_MS * 1000.0) as u64;
+    stats.on_time(within_us).map(|(share, n)| summary::OnTime {
+        within_ms: thresholds::ON_TIME_WITHIN_MS,
+        share: (share * 1e5).round() / 1e5,
+        requests: n,
+        held_for_slot: stats.sent - n,
     })
 }
 
@@ -241,11 +303,13 @@ fn live_figures(stats: &Mutex<Stats>, live: &Live, t0: Instant, driver: &Driver)
         sim_ms: live.sim_ms.load(Ordering::Relaxed),
         scheduled_per_s,
         sent_per_s,
+        skipped_per_s: s.skipped_last_second(now),
         in_flight: live.in_flight.load(Ordering::Relaxed),
         p95_us,
         completed,
         errors,
         late: s.late,
         sockets_open: driver.socketio.as_ref().map(|c| c.open_now()),
+        sessions_open: live.sessions_open.load(Ordering::Relaxed).max(0) as u64,
     }
 }

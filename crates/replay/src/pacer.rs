@@ -13,7 +13,9 @@
 //! A user's requests leave in timeline order: one that is due while the same user's
 //! previous request is still out waits for its answer, as a real client's would (a
 //! points grant must not overtake the signup it depends on). Such waits show as latency
-//! above service time, and in the `chained` count, not as generator lag.
+//! above service time, in the `chained` count and as the chained wait of each request
+//! (from the moment the pacer handed it out to the previous one's answer), not as
+//! generator lag.
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -46,6 +48,9 @@ pub struct Plan {
 pub(crate) struct Live {
     pub in_flight: AtomicUsize,
     pub sim_ms: AtomicI64,
+    /// Sessions open at once: the source counts those opened before the window, the
+    /// pacer the rest as it hands events out (see [`session_delta`]).
+    pub(crate) sessions_open: AtomicI64,
     pub(crate) started: OnceLock<Instant>,
 }
 
@@ -53,6 +58,16 @@ pub(crate) struct Live {
 pub(crate) struct Ended {
     pub interrupted: bool,
     pub(crate) wall: Duration,
+}
+
+/// How an event kind changes the sessions open: `session.started` opens one,
+/// `session.ended` closes one (indices of `EVENT_KINDS`).
+pub(crate) fn session_delta(kind: u16) -> Option<i64> {
+    match kind {
+        1 => Some(1),
+        2 => Some(-1),
+        _ => None,
+    }
 }
 
 /// How far behind its instant an event may leave and still count as on time once the
@@ -92,9 +107,12 @@ impl Job {
         if let Some(mut prev) = self.previous
             && matches!(prev.try_recv(), Err(oneshot::error::TryRecvError::Empty))
         {
+            // Marked before the wait too, so a request abandoned while it waits is known
+            // never to have left.
+            stats.lock().expect("stats lock").chain_waiting(self.id);
             let _ = prev.await;
             sent = Instant::now();
-            stats.lock().expect("stats lock").chained += 1;
+            stats.lock().expect("stats lock").chain_left(self.id, sent);
         }
         if let Route::Send(m) = driver.mapping.route(self.due.kind) {
             // An HTTP request that finds every connection busy waits for one: late, like
@@ -194,6 +212,8 @@ struct Pacer<'rt> {
     next_id: u64,
     /// Skipped events since the last hand-over, recorded with the jobs under one lock.
     skipped: Vec<(Instant, u16, Skip)>,
+    /// Session events since the last hand-over: when, the timeline instant, open after.
+    sessions: Vec<(Instant, i64, u64)>,
     /// Requests due at the same wake-up go to the runtime together: one cross-thread
     /// hand-over per wake-up instead of one per request (measured: a quarter of the CPU
     /// went to waking workers).
@@ -230,6 +250,7 @@ impl<'rt> Pacer<'rt> {
             prune_at: 4096,
             next_id: 0,
             skipped: Vec::new(),
+            sessions: Vec::new(),
             ready: Vec::new(),
             backlog: false,
         }
@@ -239,7 +260,12 @@ impl<'rt> Pacer<'rt> {
     fn start(&mut self) -> Instant {
         *self.t0.get_or_insert_with(|| {
             let now = Instant::now();
-            self.stats.lock().expect("stats lock").start = now;
+            let mut s = self.stats.lock().expect("stats lock");
+            s.start = now;
+            // The source has counted the sessions opened before the window by now: it
+            // hands out no window event before it has seen every earlier one.
+            s.sessions.at_start = self.live.sessions_open.load(Ordering::Relaxed).max(0) as u64;
+            drop(s);
             let _ = self.live.started.set(now);
             now
         })
@@ -248,14 +274,17 @@ impl<'rt> Pacer<'rt> {
     /// Records what was decided since the last hand-over and hands the ready requests
     /// to the runtime.
     fn flush(&mut self) {
-        if !self.skipped.is_empty() || !self.ready.is_empty() {
+        if !self.skipped.is_empty() || !self.ready.is_empty() || !self.sessions.is_empty() {
             let mut s = self.stats.lock().expect("stats lock");
+            for (intended, t_ms, open) in self.sessions.drain(..) {
+                s.sessions_open(intended, t_ms, open);
+            }
             for (intended, kind, why) in self.skipped.drain(..) {
-                s.scheduled(intended);
+                s.scheduled(intended, false);
                 s.skipped(kind, why);
             }
             for j in self.ready.iter() {
-                s.scheduled(j.intended);
+                s.scheduled(j.intended, true);
                 s.sent(j.id, j.key, j.intended, j.sent, j.late);
             }
         }
@@ -294,6 +323,10 @@ impl<'rt> Pacer<'rt> {
     /// behind the same user's previous one.
     fn schedule(&mut self, due: Due, intended: Instant) -> Result<(), Stopped> {
         self.live.sim_ms.store(due.t_ms, Ordering::Relaxed);
+        if let Some(d) = session_delta(due.kind) {
+            let open = self.live.sessions_open.fetch_add(d, Ordering::Relaxed) + d;
+            self.sessions.push((intended, due.t_ms, open.max(0) as u64));
+        }
         let (tag, protocol) = match self.driver.mapping.route(due.kind) {
             Route::Send(m) if self.driver.mapping.lacks_token(m, &due.user_id) => {
                 self.skipped.push((intended, due.kind, Skip::NoToken));

@@ -5,12 +5,14 @@
 use std::collections::BTreeSet;
 use std::io::BufRead;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::error::ReplayError;
+use crate::pacer::{Live, session_delta};
 
 use simulate_core::bounded::{LOG_LINE, Line, read_line};
 use simulate_core::diagnostic::Problem;
@@ -162,6 +164,18 @@ impl Phases {
 
 type Tx = mpsc::Sender<Vec<Due>>;
 
+/// Counts the sessions opened before the window (events the replay does not send), so the
+/// sessions open at the window's start are right.
+pub(crate) struct Before(pub(crate) Arc<Live>);
+
+impl Before {
+    fn count(&self, kind: u16) {
+        if let Some(d) = session_delta(kind) {
+            self.0.sessions_open.fetch_add(d, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Event lines copied into shared blocks, one allocation per block rather than per line.
 /// The lines are allocated on the producing thread and freed on the I/O thread; with one
 /// allocation each, glibc's arena lock was contended on every request (`perf`: futex
@@ -186,6 +200,7 @@ impl Lines {
 
 /// The engine's sink for replay: drops events before the window, stops after it.
 struct Feed {
+    before: Before,
     tx: Tx,
     window: Window,
     phases: Phases,
@@ -206,6 +221,7 @@ impl Feed {
 impl Sink for Feed {
     fn event(&mut self, e: &Event, line: &[u8]) -> std::io::Result<bool> {
         if e.t_ms < self.window.from_ms {
+            self.before.count(e.props.kind() as u16);
             return Ok(true);
         }
         if e.t_ms >= self.window.to_ms || self.closed {
@@ -244,10 +260,11 @@ pub(crate) fn from_engine(
     mut engine: Engine,
     window: Window,
     phases: Phases,
-    tx: Tx,
+    (tx, before): (Tx, Before),
     stop: &AtomicBool,
 ) -> Result<(), ReplayError> {
     let mut feed = Feed {
+        before,
         tx,
         window,
         phases,
@@ -313,7 +330,7 @@ pub(crate) fn from_log(
     path: &Path,
     window: Window,
     phases: &Phases,
-    tx: Tx,
+    (tx, before): (Tx, Before),
     stop: &AtomicBool,
 ) -> Result<(), ReplayError> {
     let shown = path.display();
@@ -362,6 +379,7 @@ pub(crate) fn from_log(
         }
         last = due.t_ms;
         if due.t_ms < window.from_ms {
+            before.count(due.kind);
             continue;
         }
         if due.t_ms >= window.to_ms || stop.load(std::sync::atomic::Ordering::Relaxed) {

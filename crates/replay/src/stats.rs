@@ -1,9 +1,12 @@
-//! Replay statistics: HdrHistograms per (protocol, event kind, request tag, phase) of both
-//! latencies, outcome counts, scheduler lag, and one-second series.
+//! Replay statistics: HdrHistograms per (protocol, event kind, request tag, phase) of
+//! latency, service time and chained wait, outcome counts, scheduler lag, and one-second
+//! series.
 //!
 //! Latency is measured from the event's *intended* instant (no coordinated omission);
-//! service time from the instant the request actually left. The two differ exactly when
-//! the generator or the in-flight cap held a request back.
+//! service time from the instant the request actually left. The two differ when the
+//! generator or the in-flight cap held a request back, or when the request waited for
+//! the same user's previous one: that *chained wait* is recorded apart, so a fast read
+//! queued behind a slow call of the same user does not pass for a slow read.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -16,11 +19,19 @@ use simulate_core::timeline::EVENT_KINDS;
 
 use crate::mapping::Protocol;
 use crate::outcome::{ErrorClass, Outcome, Status};
-use crate::summary::{self, GroupFigures, Histograms, Percentiles, Tags};
+use crate::series::Series;
+use crate::summary::{
+    self, EventTags, GroupFigures, Histograms, KindTags, Percentiles, SessionsOpen, Tags,
+};
 
 /// Microseconds: the unit every histogram records.
 fn us(d: Duration) -> u64 {
     (d.as_micros() as u64).max(1)
+}
+
+/// Microseconds, zero kept: most requests wait for no earlier one.
+fn us0(d: Duration) -> u64 {
+    d.as_micros() as u64
 }
 
 fn hist() -> Histogram<u64> {
@@ -55,6 +66,10 @@ pub(crate) struct Key {
 pub struct Group {
     pub(crate) latency: Histogram<u64>,
     pub(crate) service: Histogram<u64>,
+    /// Each request's wait for the same user's previous one (0 when it did not wait).
+    pub(crate) chain: Histogram<u64>,
+    /// Requests that waited for the same user's previous one.
+    pub chained: u64,
     pub ok: u64,
     pub errors: u64,
     pub late: u64,
@@ -67,6 +82,8 @@ impl Default for Group {
         Group {
             latency: hist(),
             service: hist(),
+            chain: hist(),
+            chained: 0,
             ok: 0,
             errors: 0,
             late: 0,
@@ -81,9 +98,21 @@ impl Group {
         self.ok + self.errors
     }
 
+    /// Requests that ended (answered or failed), not abandoned at the end.
+    pub(crate) fn completed(&self) -> u64 {
+        self.count()
+            - self
+                .classes
+                .get(&ErrorClass::Abandoned)
+                .copied()
+                .unwrap_or(0)
+    }
+
     pub(crate) fn add(&mut self, o: &Group) {
         let _ = self.latency.add(&o.latency);
         let _ = self.service.add(&o.service);
+        let _ = self.chain.add(&o.chain);
+        self.chained += o.chained;
         self.ok += o.ok;
         self.errors += o.errors;
         self.late += o.late;
@@ -110,11 +139,14 @@ impl Group {
                 .collect(),
             latency_ms: percentiles(&self.latency),
             service_ms: percentiles(&self.service),
+            chained: self.chained,
+            chained_ms: percentiles(&self.chain),
             histograms: Histograms {
                 unit: "us".into(),
                 encoding: "HdrHistogram V2 + DEFLATE, base64".into(),
                 latency: encode(&self.latency),
                 service: encode(&self.service),
+                chained: encode(&self.chain),
             },
         }
     }
@@ -146,14 +178,11 @@ fn encode(h: &Histogram<u64>) -> String {
     }
 }
 
-/// One second of the run, by wall clock from the first send.
-#[derive(Clone, Debug, Default)]
-struct Second {
-    scheduled: u32,
-    sent: u32,
-    completed: u32,
-    errors: u32,
-    p95_us: Option<u64>,
+/// The spans, in seconds, the summary's rates are over (see [`Stats::span`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Span {
+    pub(crate) scheduled: f64,
+    pub(crate) achieved: f64,
 }
 
 /// What a request waited for before it went out; either makes it late.
@@ -171,6 +200,16 @@ pub(crate) struct Stats {
     pub groups: BTreeMap<Key, Group>,
     /// Actual send − intended send, every request.
     pub(crate) lag: Histogram<u64>,
+    /// The same, of the requests the pacer sent without waiting for an in-flight slot
+    /// (nor queued behind one that did): the generator's own lateness, for `on_time`.
+    own_lag: Histogram<u64>,
+    /// Requests due (events skipped are not requests), and the intended instants of the
+    /// first and last, and the last actual send: the schedule's span, which the rates
+    /// are over (see [`Stats::span`]).
+    pub requests: u64,
+    first_due: Option<Instant>,
+    last_due: Option<Instant>,
+    last_sent: Option<Instant>,
     pub scheduled: u64,
     pub sent: u64,
     pub late: u64,
@@ -184,20 +223,46 @@ pub(crate) struct Stats {
     pub no_token: Vec<u64>,
     /// Broadcast fan-out latency per listened Socket.IO event, filled in at the end.
     pub(crate) fanout: Vec<Histogram<u64>>,
-    seconds: Vec<Second>,
-    /// Completions of the current second, rolled into `seconds` when it ends.
-    current: (usize, Histogram<u64>),
+    /// Every request's (and skipped event's) second.
+    seconds: Series,
+    /// Each protocol's and request tag's seconds: requests only.
+    seconds_by_kind: BTreeMap<(Protocol, u16), Series>,
     /// Requests sent and not yet answered, by the pacer's id: what is left at the end was
     /// abandoned.
     open: HashMap<u64, Open>,
+    /// Sessions open at once, as the pacer handed session events out.
+    pub(crate) sessions: SessionCount,
 }
 
-/// A request out: its group, when it was due and when it left.
+/// Sessions open at once in the timeline sent: the start, the peak and the last count.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct SessionCount {
+    /// Whether any session event was handed out.
+    pub(crate) seen: bool,
+    pub(crate) at_start: u64,
+    pub(crate) peak: u64,
+    pub(crate) peak_at_ms: i64,
+    pub(crate) now: u64,
+}
+
+/// A request out: its group, when it was due and when the pacer handed it out.
 #[derive(Clone, Copy, Debug)]
 struct Open {
     key: Key,
     intended: Instant,
     sent: Instant,
+    chain: Chain,
+}
+
+/// Where a request stands behind the same user's previous one.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Chain {
+    /// It did not wait.
+    Free,
+    /// It is waiting for the previous one's answer.
+    Waiting,
+    /// The previous one answered at this instant, and it went on.
+    Left(Instant),
 }
 
 impl Stats {
@@ -206,6 +271,11 @@ impl Stats {
             start,
             groups: BTreeMap::new(),
             lag: hist(),
+            own_lag: hist(),
+            requests: 0,
+            first_due: None,
+            last_due: None,
+            last_sent: None,
             scheduled: 0,
             sent: 0,
             late: 0,
@@ -215,24 +285,95 @@ impl Stats {
             server_side: vec![0; EVENT_KINDS.len() + 1],
             no_token: vec![0; EVENT_KINDS.len() + 1],
             fanout: Vec::new(),
-            seconds: Vec::new(),
-            current: (0, Histogram::new(2).expect("valid")),
+            seconds: Series::default(),
+            seconds_by_kind: BTreeMap::new(),
             open: HashMap::new(),
+            sessions: SessionCount::default(),
         }
     }
 
-    fn second(&mut self, at: Instant) -> &mut Second {
-        let s = at.saturating_duration_since(self.start).as_secs() as usize;
-        if self.seconds.len() <= s {
-            self.seconds.resize(s + 1, Second::default());
+    /// A session event handed out at `intended` (timeline `t_ms`), leaving `open` open.
+    pub(crate) fn sessions_open(&mut self, intended: Instant, t_ms: i64, open: u64) {
+        let c = &mut self.sessions;
+        if !c.seen {
+            c.seen = true;
+            c.peak = c.at_start;
         }
-        &mut self.seconds[s]
+        c.now = open;
+        if open > c.peak {
+            c.peak = open;
+            c.peak_at_ms = t_ms;
+        }
+        let s = self.second(intended);
+        self.seconds.sessions_open(s, open);
+    }
+
+    /// Sessions open over the run, `None` when no session event was handed out.
+    pub(crate) fn sessions_figures(&self, series: &[summary::Second]) -> Option<SessionsOpen> {
+        let c = &self.sessions;
+        if !c.seen {
+            return None;
+        }
+        let mut per_second: Vec<u64> = series.iter().filter_map(|s| s.sessions_open).collect();
+        per_second.sort_unstable();
+        Some(SessionsOpen {
+            at_start: c.at_start,
+            peak: c.peak,
+            peak_at_ms: c.peak_at_ms,
+            median: per_second
+                .get(per_second.len() / 2)
+                .copied()
+                .unwrap_or(c.now),
+            at_end: c.now,
+        })
+    }
+
+    /// The second of the run `at` falls in.
+    fn second(&self, at: Instant) -> usize {
+        at.saturating_duration_since(self.start).as_secs() as usize
     }
 
     /// An event became due (whether it is sent or skipped).
-    pub fn scheduled(&mut self, intended: Instant) {
+    pub fn scheduled(&mut self, intended: Instant, request: bool) {
         self.scheduled += 1;
-        self.second(intended).scheduled += 1;
+        let s = self.second(intended);
+        if !request {
+            self.seconds.skipped(s);
+            return;
+        }
+        self.requests += 1;
+        self.seconds.scheduled(s);
+        if self.first_due.is_none_or(|f| intended < f) {
+            self.first_due = Some(intended);
+        }
+        if self.last_due.is_none_or(|l| intended > l) {
+            self.last_due = Some(intended);
+        }
+    }
+
+    /// The spans the rates are over, in seconds; `None` with fewer than two requests due
+    /// (or all due at one instant): no rate then.
+    ///
+    /// The schedule's span runs from the first request's intended instant to one mean gap
+    /// after the last one's, so n requests due evenly at r/s give r/s exactly (n instants
+    /// hold n − 1 gaps). Wall time would add the engine's start and the drain, and
+    /// skipped events are no requests. The achieved span stretches that by how late the
+    /// last request left: a generator (or an in-flight cap) that fell behind achieves
+    /// less than it scheduled.
+    pub(crate) fn span(&self) -> Option<Span> {
+        let (first, last) = (self.first_due?, self.last_due?);
+        let between = last.duration_since(first).as_secs_f64();
+        if self.requests < 2 || between <= 0.0 {
+            return None;
+        }
+        let scheduled = between + between / (self.requests - 1) as f64;
+        let behind = self
+            .last_sent
+            .map_or(0.0, |s| s.saturating_duration_since(last).as_secs_f64());
+        Some(Span {
+            scheduled,
+            achieved: scheduled + behind,
+        })
     }
 
     pub(crate) fn skipped(&mut self, kind: u16, why: Skip) {
@@ -252,12 +393,42 @@ impl Stats {
                 key,
                 intended,
                 sent: at,
+                chain: Chain::Free,
             },
         );
         self.sent += 1;
         self.late += late as u64;
-        let _ = self.lag.record(us(at.saturating_duration_since(intended)));
-        self.second(at).sent += 1;
+        let lag = us(at.saturating_duration_since(intended));
+        let _ = self.lag.record(lag);
+        if !late {
+            let _ = self.own_lag.record(lag);
+        }
+        if self.last_sent.is_none_or(|l| at > l) {
+            self.last_sent = Some(at);
+        }
+        let (due, left) = (self.second(intended), self.second(at));
+        self.seconds.sent(left);
+        let series = self
+            .seconds_by_kind
+            .entry((key.protocol, key.tag))
+            .or_default();
+        series.scheduled(due);
+        series.sent(left);
+    }
+
+    /// Request `id` waits for the same user's previous request to be answered.
+    pub(crate) fn chain_waiting(&mut self, id: u64) {
+        self.chained += 1;
+        if let Some(o) = self.open.get_mut(&id) {
+            o.chain = Chain::Waiting;
+        }
+    }
+
+    /// The previous request of request `id`'s user was answered at `at`.
+    pub(crate) fn chain_left(&mut self, id: u64, at: Instant) {
+        if let Some(o) = self.open.get_mut(&id) {
+            o.chain = Chain::Left(at);
+        }
     }
 
     /// Request `id` (recorded by [`Stats::sent`]) was answered, or failed; `sent` is when
@@ -270,7 +441,13 @@ impl Stats {
         waits: Waits,
         outcome: Outcome,
     ) {
-        let Some(Open { key, intended, .. }) = self.open.remove(&id) else {
+        let Some(Open {
+            key,
+            intended,
+            sent: handed,
+            chain,
+        }) = self.open.remove(&id)
+        else {
             debug_assert!(
                 false,
                 "request {id} answered before it was recorded as sent"
@@ -286,9 +463,15 @@ impl Stats {
         let late = waits.slot || waits.connection;
         let latency = us(done.saturating_duration_since(intended));
         let service = us(done.saturating_duration_since(sent));
+        let chained = match chain {
+            Chain::Left(at) => Some(at.saturating_duration_since(handed)),
+            Chain::Free | Chain::Waiting => None,
+        };
         let g = self.groups.entry(key).or_default();
         let _ = g.latency.record(latency);
         let _ = g.service.record(service);
+        let _ = g.chain.record(chained.map_or(0, us0));
+        g.chained += chained.is_some() as u64;
         g.late += late as u64;
         let error = match outcome {
             Outcome::Ok(s) => {
@@ -307,46 +490,39 @@ impl Stats {
                 true
             }
         };
-        let s = done.saturating_duration_since(self.start).as_secs() as usize;
-        if s != self.current.0 {
-            self.roll();
-            self.current.0 = s;
-        }
-        let _ = self.current.1.record(latency);
-        let sec = self.second(done);
-        sec.completed += 1;
-        sec.errors += error as u32;
+        let s = self.second(done);
+        self.seconds.completed(s, latency, error);
+        self.seconds_by_kind
+            .entry((key.protocol, key.tag))
+            .or_default()
+            .completed(s, latency, error);
     }
 
     /// Counts every request still out as abandoned at `now`: an error of its own class,
     /// its latency and service time running up to `now` (a lower bound of what the answer
-    /// would have taken). Returns how many there were.
+    /// would have taken). One still waiting for the same user's previous request never
+    /// left: its wait runs up to `now`, its service time is zero. Returns how many there
+    /// were.
     pub(crate) fn abandon(&mut self, now: Instant) -> u64 {
         let mut open: Vec<(u64, Open)> = self.open.drain().collect();
         open.sort_by_key(|(id, _)| *id);
         for (_, o) in &open {
+            let (chained, left) = match o.chain {
+                Chain::Free => (None, o.sent),
+                Chain::Waiting => (Some(now.saturating_duration_since(o.sent)), now),
+                Chain::Left(at) => (Some(at.saturating_duration_since(o.sent)), at),
+            };
             let g = self.groups.entry(o.key).or_default();
             let _ = g
                 .latency
                 .record(us(now.saturating_duration_since(o.intended)));
-            let _ = g.service.record(us(now.saturating_duration_since(o.sent)));
+            let _ = g.service.record(us0(now.saturating_duration_since(left)));
+            let _ = g.chain.record(chained.map_or(0, us0));
+            g.chained += chained.is_some() as u64;
             g.errors += 1;
             *g.classes.entry(ErrorClass::Abandoned).or_default() += 1;
         }
         open.len() as u64
-    }
-
-    fn roll(&mut self) {
-        let (s, h) = &mut self.current;
-        if !h.is_empty() {
-            let p95 = h.value_at_quantile(0.95);
-            let s = *s;
-            if self.seconds.len() <= s {
-                self.seconds.resize(s + 1, Second::default());
-            }
-            self.seconds[s].p95_us = Some(p95);
-            self.current.1.reset();
-        }
     }
 
     pub(crate) fn total(&self) -> Group {
@@ -359,12 +535,7 @@ impl Stats {
 
     /// Figures for the live line: the last full second's rates and p95.
     pub(crate) fn live(&self, now: Instant) -> (u32, u32, Option<u64>, u64, u64) {
-        let s = now.saturating_duration_since(self.start).as_secs() as usize;
-        let last = s.checked_sub(1).and_then(|i| self.seconds.get(i));
-        let p95 = last.and_then(|x| x.p95_us).or_else(|| {
-            (self.current.0 + 1 >= s && !self.current.1.is_empty())
-                .then(|| self.current.1.value_at_quantile(0.95))
-        });
+        let (last, p95) = self.seconds.last(self.second(now));
         let t = self
             .groups
             .values()
@@ -378,19 +549,81 @@ impl Stats {
         )
     }
 
+    /// The share of the requests the pacer sent without waiting for a slot that left
+    /// within `within_us` of their instant, and how many those were; `None` when none.
+    pub(crate) fn on_time(&self, within_us: u64) -> Option<(f64, u64)> {
+        let h = &self.own_lag;
+        (!h.is_empty()).then(|| {
+            (
+                h.count_between(0, within_us) as f64 / h.len() as f64,
+                h.len(),
+            )
+        })
+    }
+
+    /// Events skipped (server-side, unmapped, without a token) in the last full second:
+    /// the live line shows them apart from the requests.
+    pub(crate) fn skipped_last_second(&self, now: Instant) -> u32 {
+        self.seconds
+            .last(self.second(now))
+            .0
+            .map_or(0, |x| x.skipped)
+    }
+
     /// The per-second series, closing the current second first.
     pub(crate) fn series(&mut self) -> Vec<summary::Second> {
-        self.roll();
-        self.seconds
-            .iter()
-            .enumerate()
-            .map(|(i, s)| summary::Second {
-                t_s: i as u64,
-                scheduled: s.scheduled,
-                sent: s.sent,
-                completed: s.completed,
-                errors: s.errors,
-                p95_ms: s.p95_us.map(ms),
+        // A second without session events holds the count the last one left.
+        let open = self.sessions.seen.then_some(self.sessions.at_start);
+        self.seconds.export(open)
+    }
+
+    /// The per-second series of each protocol and request tag (named from `tags`).
+    pub(crate) fn series_by_kind(&mut self, tags: &[String]) -> Vec<summary::KindSeries> {
+        self.seconds_by_kind
+            .iter_mut()
+            .map(|((protocol, tag), s)| summary::KindSeries {
+                protocol: protocol.name().to_string(),
+                kind: tag_name(tags, *tag),
+                series: s.export(None),
+            })
+            .collect()
+    }
+
+    /// Each request tag's groups added (in the mapping's order of tags).
+    pub(crate) fn by_kind(&self, tags: &[String]) -> Vec<summary::KindTotal> {
+        let mut totals: BTreeMap<u16, Group> = BTreeMap::new();
+        for (k, g) in &self.groups {
+            totals.entry(k.tag).or_default().add(g);
+        }
+        totals
+            .into_iter()
+            .map(|(tag, g)| summary::KindTotal {
+                figures: g.figures(),
+                tags: KindTags {
+                    kind: tag_name(tags, tag),
+                },
+            })
+            .collect()
+    }
+
+    /// Each event kind's groups added over the phases (in the groups' order).
+    pub(crate) fn by_event(&self, tags: &[String]) -> Vec<summary::EventTotal> {
+        let mut totals: BTreeMap<(Protocol, u16, u16), Group> = BTreeMap::new();
+        for (k, g) in &self.groups {
+            totals
+                .entry((k.protocol, k.event, k.tag))
+                .or_default()
+                .add(g);
+        }
+        totals
+            .into_iter()
+            .map(|((protocol, event, tag), g)| summary::EventTotal {
+                figures: g.figures(),
+                tags: EventTags {
+                    protocol: protocol.name().to_string(),
+                    event: event_name(event),
+                    kind: tag_name(tags, tag),
+                },
             })
             .collect()
     }
@@ -404,17 +637,25 @@ impl Stats {
                 figures: g.figures(),
                 tags: Tags {
                     protocol: k.protocol.name().to_string(),
-                    event: EVENT_KINDS
-                        .get(k.event as usize)
-                        .copied()
-                        .unwrap_or("unknown")
-                        .to_string(),
-                    kind: tags.get(k.tag as usize).cloned().unwrap_or_default(),
+                    event: event_name(k.event),
+                    kind: tag_name(tags, k.tag),
                     phase: phase(k.phase),
                 },
             })
             .collect()
     }
+}
+
+fn event_name(event: u16) -> String {
+    EVENT_KINDS
+        .get(event as usize)
+        .copied()
+        .unwrap_or("unknown")
+        .to_string()
+}
+
+fn tag_name(tags: &[String], tag: u16) -> String {
+    tags.get(tag as usize).cloned().unwrap_or_default()
 }
 
 /// Skipped events by kind: the non-zero counts.

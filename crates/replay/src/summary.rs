@@ -25,11 +25,39 @@ pub struct Summary {
     pub scheduler_lag_ms: Option<Percentiles>,
     pub skipped: Skipped,
     pub groups: Vec<Group>,
+    /// Each request tag's requests added over events and phases (the mapping's order).
+    #[serde(default)]
+    pub by_kind: Vec<KindTotal>,
+    /// Each event kind's requests added over phases.
+    #[serde(default)]
+    pub by_event: Vec<EventTotal>,
     pub series: Vec<Second>,
+    /// The per-second series of each protocol and request tag, so events per second and
+    /// API requests per second read apart (seed 001); `series` adds them all.
+    #[serde(default)]
+    pub series_by_kind: Vec<KindSeries>,
     pub thresholds: Vec<Verdict>,
     /// Present when the mapping has `[socketio]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub socketio: Option<SocketIoReport>,
+    /// Sessions open at once; absent when the timeline sent has no session events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions_open: Option<SessionsOpen>,
+    /// How well the generator kept its schedule (the `on_time` threshold's figure at its
+    /// default bound); absent when nothing was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_time: Option<OnTime>,
+}
+
+/// The share of requests the generator sent within `within_ms` of their intended
+/// instant, of the `requests` it did not hold back for an in-flight slot; the
+/// `held_for_slot` ones are left out (the target's doing: they are `late`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OnTime {
+    pub within_ms: f64,
+    pub share: f64,
+    pub requests: u64,
+    pub held_for_slot: u64,
 }
 
 /// What was asked for, secrets masked.
@@ -48,6 +76,42 @@ pub struct ReplayConfig {
     pub connections: Option<usize>,
     pub http2: bool,
     pub thresholds: Vec<String>,
+    /// `thresholds` is the default (`errors<5%`): none was given, and
+    /// `--no-default-threshold` was not either.
+    #[serde(default)]
+    pub default_threshold: bool,
+    /// `--concurrency N`: how the world was sized; absent without the flag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<ConcurrencySizing>,
+}
+
+/// `--concurrency N`: the users chosen so that N sessions are open at the window's peak.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConcurrencySizing {
+    /// N as asked.
+    pub target: u64,
+    pub users: u32,
+    /// Sessions open at the busiest instant of the window with `users`.
+    pub peak: u64,
+    /// That instant, in timeline ms.
+    pub peak_at_ms: i64,
+    /// Every size simulated, in order: `[users, peak]`.
+    pub tried: Vec<[u64; 2]>,
+}
+
+/// Sessions open at once in the timeline sent (`session.started` − `session.ended`),
+/// counted as the pacer hands events out: the concurrency the target saw.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionsOpen {
+    /// Open when the window began (sessions started before it).
+    pub at_start: u64,
+    pub peak: u64,
+    /// When the peak was first reached, in timeline ms.
+    pub peak_at_ms: i64,
+    /// Median over the run's seconds of each second's highest count.
+    pub median: u64,
+    /// Open when the last event was sent.
+    pub at_end: u64,
 }
 
 /// Where the events came from.
@@ -103,7 +167,17 @@ pub struct Totals {
     /// or users who joined during a replay under `refuse`).
     #[serde(default)]
     pub no_token: u64,
+    /// Requests due: `scheduled` less the events skipped (unmapped, server-side, no token).
+    #[serde(default)]
+    pub scheduled_requests: u64,
+    /// The schedule's span in seconds, the first request's intended instant to one mean
+    /// gap after the last one's; 0 with fewer than two requests (no rates then).
+    #[serde(default)]
+    pub schedule_seconds: f64,
+    /// Requests due per second of the schedule's span.
     pub scheduled_per_s: f64,
+    /// Requests completed per second of the schedule's span, stretched by how late the
+    /// last request left.
     pub achieved_per_s: f64,
 }
 
@@ -136,6 +210,13 @@ pub struct GroupFigures {
     pub latency_ms: Option<Percentiles>,
     /// From the instant each request left.
     pub service_ms: Option<Percentiles>,
+    /// Requests that waited for the same user's previous request to be answered.
+    #[serde(default)]
+    pub chained: u64,
+    /// How long each request waited for the same user's previous one (0 for most): the
+    /// part of `latency_ms` the target spent on another request, not on this one.
+    #[serde(default)]
+    pub chained_ms: Option<Percentiles>,
     pub histograms: Histograms,
 }
 
@@ -146,6 +227,9 @@ pub struct Histograms {
     pub encoding: String,
     pub latency: String,
     pub service: String,
+    /// The chained waits (`chained_ms`); empty in summaries written before it existed.
+    #[serde(default)]
+    pub chained: String,
 }
 
 /// One group: its tags and its figures.
@@ -165,6 +249,44 @@ pub struct Tags {
     pub phase: String,
 }
 
+/// One request tag's requests, every event and phase added.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KindTotal {
+    #[serde(flatten)]
+    pub figures: GroupFigures,
+    pub tags: KindTags,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KindTags {
+    /// The request tag (the mapping's `kind`).
+    pub kind: String,
+}
+
+/// One event kind's requests, every phase added.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EventTotal {
+    #[serde(flatten)]
+    pub figures: GroupFigures,
+    pub tags: EventTags,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EventTags {
+    pub protocol: String,
+    pub event: String,
+    pub kind: String,
+}
+
+/// The per-second series of one protocol's requests of one tag.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KindSeries {
+    pub protocol: String,
+    /// The request tag (the mapping's `kind`).
+    pub kind: String,
+    pub series: Vec<Second>,
+}
+
 /// Events counted and not sent, by event kind.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Skipped {
@@ -179,11 +301,19 @@ pub struct Skipped {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Second {
     pub t_s: u64,
+    /// Requests due in this second (events skipped are not requests).
     pub scheduled: u32,
+    /// Events due and skipped (server-side or unmapped).
+    #[serde(default)]
+    pub skipped: u32,
     pub sent: u32,
     pub completed: u32,
     pub errors: u32,
     pub p95_ms: Option<f64>,
+    /// The most sessions open at once during this second (a second without session
+    /// events carries the figure of the one before); absent when the timeline has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions_open: Option<u64>,
 }
 
 /// One threshold and whether it held.
@@ -193,8 +323,20 @@ pub struct Verdict {
     pub observed: Option<f64>,
     /// The observed value as the table shows it.
     pub shown: String,
+    /// It held, or it did not apply (below).
     pub ok: bool,
     pub note: Option<String>,
+    /// What it was judged over: "3509 requests: points.earned, session.started, …".
+    #[serde(default)]
+    pub applied_to: String,
+    /// False for a preset's or the default's limit on requests this run did not send (a
+    /// class with none): not judged, and not failed.
+    #[serde(default = "yes")]
+    pub applicable: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Socket.IO connections and listened broadcasts.

@@ -1,19 +1,30 @@
 //! Pass/fail thresholds, k6-style: `p95{kind:read}<1200ms`, `errors<1%`,
-//! `service_p99{event:gift.claimed|goal.claimed}<2s`. A metric, tag or tag value that
-//! does not exist is an error before any traffic is sent, never a silent pass.
+//! `service_p99{event:gift.claimed|goal.claimed}<2s`, `rps{class:event}>=1000`,
+//! `on_time{within:5ms}>=99%`. A metric, tag or tag value that does not exist is an
+//! error before any traffic is sent, never a silent pass; every bad one is reported at
+//! once.
 
-use simulate_core::diagnostic::Problem;
+use simulate_core::diagnostic::{Problem, Problems};
 use simulate_core::timeline::EVENT_KINDS;
 
-use crate::mapping::Protocol;
+use crate::mapping::{Mapping, Protocol, RequestClass};
 use crate::stats::{Group, Key, Stats, ms};
 use crate::summary::Verdict;
+
+/// `on_time`'s bound when `{within:…}` does not give one: the pacer's lag budget.
+pub const ON_TIME_WITHIN_MS: f64 = 2.0;
+
+/// The threshold applied when none is given (and `--no-default-threshold` is not): a
+/// run whose requests mostly failed must not pass.
+pub const DEFAULT_THRESHOLD: &str = "errors<5%";
 
 #[derive(Clone, Debug, PartialEq)]
 enum Metric {
     /// Latency from the intended instant at a quantile (1.0 = max).
     Latency(f64),
     Service(f64),
+    /// The wait behind the same user's previous request at a quantile.
+    Chained(f64),
     /// Scheduler lag (actual − intended send) at a quantile; not per group.
     Lag(f64),
     Errors,
@@ -21,6 +32,14 @@ enum Metric {
     Requests,
     /// Socket.IO broadcast fan-out latency (origin emit → each receipt) at a quantile.
     Fanout(f64),
+    /// Requests completed per second of the schedule's span (see `Stats::span`).
+    Rps,
+    /// The share of requests the pacer sent within `within_us` of their instant, of
+    /// those it did not hold back for an in-flight slot (the target's doing, not the
+    /// generator's). Not per group.
+    OnTime {
+        within_us: u64,
+    },
 }
 
 #[derive(Copy, Clone, Debug, PartialEq)]
@@ -41,6 +60,8 @@ struct Filter {
     phase: Option<Vec<u8>>,
     /// Listened Socket.IO events, for fan-out.
     listen: Option<Vec<usize>>,
+    /// `{class:…}`: the event kinds the mapping sends as requests of those classes.
+    class: Option<Vec<u16>>,
 }
 
 impl Filter {
@@ -52,6 +73,15 @@ impl Filter {
             && ok(&self.event, k.event)
             && ok(&self.tag, k.tag)
             && ok(&self.phase, k.phase)
+            && self.class.as_ref().is_none_or(|l| l.contains(&k.event))
+    }
+
+    fn is_all(&self) -> bool {
+        self.protocol.is_none()
+            && self.event.is_none()
+            && self.tag.is_none()
+            && self.phase.is_none()
+            && self.class.is_none()
     }
 }
 
@@ -76,9 +106,15 @@ impl Metric {
             "errors" => Metric::Errors,
             "late" => Metric::Late,
             "requests" => Metric::Requests,
+            "rps" => Metric::Rps,
+            "on_time" => Metric::OnTime {
+                within_us: (ON_TIME_WITHIN_MS * 1000.0) as u64,
+            },
             _ => {
                 if let Some(q) = name.strip_prefix("service_").and_then(quantile) {
                     Metric::Service(q)
+                } else if let Some(q) = name.strip_prefix("chained_").and_then(quantile) {
+                    Metric::Chained(q)
                 } else if let Some(q) = name.strip_prefix("lag_").and_then(quantile) {
                     Metric::Lag(q)
                 } else if let Some(q) = name.strip_prefix("fanout_").and_then(quantile) {
@@ -102,11 +138,20 @@ impl Filter {
         if matches!(metric, Metric::Lag(_)) {
             return Err("scheduler lag is one figure for the run: drop the tags".into());
         }
+        if matches!(metric, Metric::OnTime { .. }) {
+            return Err("on_time is one figure for the run: its only tag is {within:5ms}".into());
+        }
         let request_tags: Vec<&str> = names.tags.iter().map(String::as_str).collect();
         let protocols = Protocol::ALL.map(Protocol::name);
         let listens: Vec<&str> = names.listens.iter().map(String::as_str).collect();
         let mut phases = vec!["steady"];
         phases.extend(names.phases.iter().map(String::as_str));
+        let classes: Vec<&str> = names
+            .classes
+            .iter()
+            .filter(|(_, kinds)| !kinds.is_empty())
+            .map(|(c, _)| c.name())
+            .collect();
         let mut filter = Filter::default();
         for pair in tags.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (tag, values) = pair
@@ -147,6 +192,17 @@ impl Filter {
                     filter.phase = Some(p.into_iter().map(|i| i as u8).collect());
                 }
                 "listen" => filter.listen = Some(pick(&listens)?),
+                "class" => {
+                    if classes.is_empty() {
+                        return Err("the mapping gives no request a `class`: add class = \"event\" or \"api\" to its [[request]]s".into());
+                    }
+                    let mut kinds = Vec::new();
+                    for i in pick(&classes)? {
+                        let class = names.classes.iter().find(|(c, _)| c.name() == classes[i]);
+                        kinds.extend(class.map_or(&[][..], |(_, k)| &k[..]));
+                    }
+                    filter.class = Some(kinds);
+                }
                 other => return Err(format!("unknown tag `{other}`")),
             }
         }
@@ -159,7 +215,11 @@ impl Filter {
 fn limit(rhs: &str, metric: &Metric) -> Result<(f64, bool), String> {
     let is_time = matches!(
         metric,
-        Metric::Latency(_) | Metric::Service(_) | Metric::Lag(_) | Metric::Fanout(_)
+        Metric::Latency(_)
+            | Metric::Service(_)
+            | Metric::Chained(_)
+            | Metric::Lag(_)
+            | Metric::Fanout(_)
     );
     let (limit, rate) = if is_time {
         let ms = parse_ms(rhs).ok_or_else(|| format!("`{rhs}` is not a duration (500ms, 2s)"))?;
@@ -179,6 +239,12 @@ fn limit(rhs: &str, metric: &Metric) -> Result<(f64, bool), String> {
     if rate && matches!(metric, Metric::Requests) {
         return Err("`requests` is a count, not a rate".into());
     }
+    if rate && matches!(metric, Metric::Rps) {
+        return Err("`rps` is requests per second: write a number, like rps>100".into());
+    }
+    if !rate && matches!(metric, Metric::OnTime { .. }) {
+        return Err("`on_time` is a share: write a percentage, like on_time>=99%".into());
+    }
     Ok((limit, rate))
 }
 
@@ -191,16 +257,38 @@ pub struct Threshold {
     /// Milliseconds for latencies; a count, or a fraction when `rate`.
     limit: f64,
     rate: bool,
+    role: Role,
 }
 
-/// What a threshold may name: the run's request tags, phases and listened broadcasts.
+/// What a threshold may name: the run's request tags, phases, listened broadcasts and
+/// request classes (each with the event kinds the mapping sends in it).
 pub struct Names<'a> {
     pub tags: &'a [String],
     pub phases: &'a [String],
     pub listens: &'a [String],
+    pub classes: &'a [(RequestClass, Vec<u16>)],
 }
 
-const HELP: &str = "write METRIC{TAG:VALUE,…}OP LIMIT, e.g. p95{kind:read}<1200ms or errors<1%; metrics: p50…p99.9, max, service_p95, service_max, lag_p99, fanout_p95, errors, late, requests; tags: protocol, event, kind, phase (listen for fanout)";
+impl Names<'_> {
+    /// Each class with the event kinds `mapping` sends in it.
+    pub fn classes_of(mapping: &Mapping) -> Vec<(RequestClass, Vec<u16>)> {
+        RequestClass::ALL
+            .into_iter()
+            .map(|c| (c, mapping.kinds_of(c)))
+            .collect()
+    }
+}
+
+/// Where a threshold came from: a limit of a preset or the default one that finds no
+/// request to judge does not apply, where one written by hand fails (k6 #1526).
+#[derive(Clone, Debug, PartialEq)]
+enum Role {
+    Given,
+    Preset(String),
+    Default,
+}
+
+const HELP: &str = "write METRIC{TAG:VALUE,…}OP LIMIT, e.g. p95{kind:read}<1200ms or errors<1%; metrics: p50…p99.9, max, service_p95, service_max, chained_p99, lag_p99, fanout_p95, errors, late, requests, rps, on_time{within:2ms}; tags: protocol, event, kind, class, phase (listen for fanout)";
 
 fn quantile(s: &str) -> Option<f64> {
     if s == "max" {
@@ -208,6 +296,17 @@ fn quantile(s: &str) -> Option<f64> {
     }
     let n: f64 = s.strip_prefix('p')?.parse().ok()?;
     (n > 0.0 && n < 100.0).then_some(n / 100.0)
+}
+
+/// What a threshold was judged over.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Observation {
+    /// `None` when nothing matched (or, for `rps`, no schedule span).
+    pub(crate) value: Option<f64>,
+    /// How many requests (or fan-out receipts) it looked at.
+    pub(crate) over: u64,
+    /// The event kinds among them, in `EVENT_KINDS` order.
+    events: Vec<u16>,
 }
 
 impl Threshold {
@@ -225,10 +324,14 @@ impl Threshold {
             }
             None => (lhs.trim(), None),
         };
-        let metric = Metric::parse(name, names).map_err(err)?;
-        let filter = match tags {
-            Some(tags) => Filter::parse(tags, &metric, names).map_err(err)?,
-            None => Filter::default(),
+        let mut metric = Metric::parse(name, names).map_err(err)?;
+        let filter = match (tags, &mut metric) {
+            (Some(tags), Metric::OnTime { within_us }) => {
+                *within_us = within(tags).map_err(err)?;
+                Filter::default()
+            }
+            (Some(tags), _) => Filter::parse(tags, &metric, names).map_err(err)?,
+            (None, _) => Filter::default(),
         };
         let (limit, rate) = limit(rhs.trim(), &metric).map_err(err)?;
         Ok(Threshold {
@@ -238,13 +341,57 @@ impl Threshold {
             op,
             limit,
             rate,
+            role: Role::Given,
         })
     }
 
-    /// The observed value and whether it holds; `None` when no request matched.
-    pub(crate) fn check(&self, stats: &Stats) -> (Option<f64>, bool) {
-        let observed = match self.metric {
-            Metric::Lag(q) => (!stats.lag.is_empty()).then(|| ms(at(&stats.lag, q))),
+    /// Every threshold in `texts` compiled, or every problem among them at once.
+    pub fn parse_all(texts: &[String], names: &Names<'_>) -> Result<Vec<Threshold>, Problems> {
+        let mut problems = Vec::new();
+        let mut out = Vec::new();
+        for t in texts {
+            match Threshold::parse(t, names) {
+                Ok(t) => out.push(t),
+                Err(p) => problems.push(p),
+            }
+        }
+        if problems.is_empty() {
+            Ok(out)
+        } else {
+            Err(Problems(problems))
+        }
+    }
+
+    /// The same threshold as a limit of preset `name`: not applicable, rather than
+    /// failed, when the run sent nothing it covers.
+    pub fn from_preset(mut self, name: &str) -> Threshold {
+        self.role = Role::Preset(name.to_string());
+        self
+    }
+
+    /// The same threshold as the default one (see [`DEFAULT_THRESHOLD`]).
+    pub fn as_default(mut self) -> Threshold {
+        self.role = Role::Default;
+        self
+    }
+
+    /// The observed value over what matched.
+    pub(crate) fn observe(&self, stats: &Stats) -> Observation {
+        let whole = |h: &hdrhistogram::Histogram<u64>, value: Option<f64>| Observation {
+            value: value.filter(|_| !h.is_empty()),
+            over: h.len(),
+            events: Vec::new(),
+        };
+        match self.metric {
+            Metric::Lag(q) => whole(&stats.lag, Some(ms(at(&stats.lag, q)))),
+            Metric::OnTime { within_us } => {
+                let seen = stats.on_time(within_us);
+                Observation {
+                    value: seen.map(|(share, _)| share),
+                    over: seen.map_or(0, |(_, n)| n),
+                    events: Vec::new(),
+                }
+            }
             Metric::Fanout(q) => {
                 let mut h = hdrhistogram::Histogram::<u64>::new(3).expect("valid");
                 for (i, f) in stats.fanout.iter().enumerate() {
@@ -252,66 +399,181 @@ impl Threshold {
                         let _ = h.add(f);
                     }
                 }
-                (!h.is_empty()).then(|| ms(at(&h, q)))
+                whole(&h, Some(ms(at(&h, q))))
             }
-            _ => {
-                let mut g = Group::default();
-                let mut any = false;
-                for (k, v) in &stats.groups {
-                    if self.filter.matches(k) {
-                        g.add(v);
-                        any = true;
-                    }
-                }
-                if !any || g.count() == 0 {
-                    None
-                } else {
-                    let n = g.count() as f64;
-                    let count = |c: u64| if self.rate { c as f64 / n } else { c as f64 };
-                    Some(match self.metric {
-                        Metric::Latency(q) => ms(at(&g.latency, q)),
-                        Metric::Service(q) => ms(at(&g.service, q)),
-                        Metric::Errors => count(g.errors),
-                        Metric::Late => count(g.late),
-                        Metric::Requests => n,
-                        Metric::Lag(_) | Metric::Fanout(_) => unreachable!("handled above"),
-                    })
+            _ => self.observe_groups(stats),
+        }
+    }
+
+    /// A metric of the request groups the filter matches.
+    fn observe_groups(&self, stats: &Stats) -> Observation {
+        let mut g = Group::default();
+        let mut events = Vec::new();
+        for (k, v) in &stats.groups {
+            if self.filter.matches(k) && v.count() > 0 {
+                g.add(v);
+                if !events.contains(&k.event) {
+                    events.push(k.event);
                 }
             }
-        };
-        let holds = observed.is_some_and(|v| match self.op {
+        }
+        events.sort_unstable();
+        let n = g.count() as f64;
+        let count = |c: u64| if self.rate { c as f64 / n } else { c as f64 };
+        let value = (g.count() > 0)
+            .then(|| match self.metric {
+                Metric::Latency(q) => Some(ms(at(&g.latency, q))),
+                Metric::Service(q) => Some(ms(at(&g.service, q))),
+                Metric::Chained(q) => Some(ms(at(&g.chain, q))),
+                Metric::Errors => Some(count(g.errors)),
+                Metric::Late => Some(count(g.late)),
+                Metric::Requests => Some(n),
+                // Rounded as the summary's rates are.
+                Metric::Rps => stats
+                    .span()
+                    .map(|s| (g.completed() as f64 / s.achieved * 10.0).round() / 10.0),
+                Metric::Lag(_) | Metric::Fanout(_) | Metric::OnTime { .. } => {
+                    unreachable!("observed in `observe`")
+                }
+            })
+            .flatten();
+        Observation {
+            value,
+            over: g.count(),
+            events,
+        }
+    }
+
+    /// The observed value and whether it holds; `None` when no request matched.
+    #[cfg(test)]
+    pub(crate) fn check(&self, stats: &Stats) -> (Option<f64>, bool) {
+        let observed = self.observe(stats).value;
+        (observed, self.holds(observed))
+    }
+
+    fn holds(&self, observed: Option<f64>) -> bool {
+        observed.is_some_and(|v| match self.op {
             Op::Lt => v < self.limit,
             Op::Le => v <= self.limit,
             Op::Gt => v > self.limit,
             Op::Ge => v >= self.limit,
-        });
-        (observed, holds)
+        })
     }
 
-    /// The threshold judged over `stats`.
+    /// The threshold judged over `stats`, with what it was applied to.
     pub(crate) fn verdict(&self, stats: &Stats) -> Verdict {
-        let (observed, holds) = self.check(stats);
+        let seen = self.observe(stats);
+        let (observed, holds) = (seen.value, self.holds(seen.value));
         let shown = observed.map(|v| {
             if self.rate {
                 format!("{:.3} %", v * 100.0)
             } else if matches!(
                 self.metric,
-                Metric::Latency(_) | Metric::Service(_) | Metric::Lag(_) | Metric::Fanout(_)
+                Metric::Latency(_)
+                    | Metric::Service(_)
+                    | Metric::Chained(_)
+                    | Metric::Lag(_)
+                    | Metric::Fanout(_)
             ) {
                 format!("{v:.3} ms")
+            } else if matches!(self.metric, Metric::Rps) {
+                format!("{v:.1}/s")
             } else {
                 format!("{v}")
             }
         });
+        let applicable = observed.is_some() || self.role == Role::Given;
+        let mut notes = Vec::new();
+        if self.role == Role::Default {
+            notes.push(
+                "the default threshold: no --threshold or --threshold-preset was given (--no-default-threshold turns it off)"
+                    .to_string(),
+            );
+        }
+        if observed.is_none() && applicable {
+            notes.push(if matches!(self.metric, Metric::Rps) && seen.over > 0 {
+                "no rate: fewer than two requests were due, a threshold without data fails".into()
+            } else {
+                "no request matched: a threshold without data fails".into()
+            });
+        }
+        let not_applicable = match &self.role {
+            Role::Preset(name) => {
+                format!("not applicable: this run sent no request this limit of {name} covers")
+            }
+            _ => "not applicable: this run sent no request".into(),
+        };
         Verdict {
             threshold: self.text.clone(),
             observed,
-            shown: shown.unwrap_or_else(|| "no samples".into()),
-            ok: holds,
-            note: observed
-                .is_none()
-                .then(|| "no request matched: a threshold without data fails".into()),
+            shown: shown.unwrap_or_else(|| {
+                if applicable {
+                    "no samples".into()
+                } else {
+                    not_applicable
+                }
+            }),
+            ok: holds || !applicable,
+            note: (!notes.is_empty()).then(|| notes.join("; ")),
+            applied_to: self.applied_to(&seen, stats),
+            applicable,
         }
+    }
+
+    /// What the verdict was judged over, in words: how many requests, of which kinds.
+    fn applied_to(&self, seen: &Observation, stats: &Stats) -> String {
+        match self.metric {
+            Metric::Lag(_) => format!("all {} requests sent", seen.over),
+            Metric::OnTime { within_us } => format!(
+                "{} requests the pacer sent without waiting for an in-flight slot ({} waited: the target's doing), within {} ms",
+                seen.over,
+                stats.sent.saturating_sub(seen.over),
+                within_us as f64 / 1000.0
+            ),
+            Metric::Fanout(_) => format!("{} broadcast receipts", seen.over),
+            _ if self.filter.is_all() => format!("all {} requests", seen.over),
+            _ => {
+                let mut kinds: Vec<&str> = seen
+                    .events
+                    .iter()
+                    .map(|e| EVENT_KINDS.get(*e as usize).copied().unwrap_or("unknown"))
+                    .collect();
+                if kinds.len() > 6 {
+                    let more = kinds.len() - 5;
+                    kinds.truncate(5);
+                    return format!(
+                        "{} requests: {}, and {more} kinds more",
+                        seen.over,
+                        kinds.join(", ")
+                    );
+                }
+                match kinds.is_empty() {
+                    true => "no request sent".into(),
+                    false => format!("{} requests: {}", seen.over, kinds.join(", ")),
+                }
+            }
+        }
+    }
+}
+
+/// `within:5ms`, `on_time`'s only tag, in µs.
+fn within(tags: &str) -> Result<u64, String> {
+    let (tag, value) = tags
+        .trim()
+        .split_once(':')
+        .ok_or_else(|| format!("`{tags}` is not within:DURATION"))?;
+    if tag.trim() != "within" {
+        return Err(format!(
+            "on_time is one figure for the run: its only tag is {{within:5ms}}, not `{}`",
+            tag.trim()
+        ));
+    }
+    match parse_ms(value) {
+        Some(ms) if ms > 0.0 => Ok((ms * 1000.0).round().max(1.0) as u64),
+        _ => Err(format!(
+            "`{}` is not a duration above zero (500us, 2ms)",
+            value.trim()
+        )),
     }
 }
 
@@ -340,29 +602,45 @@ fn parse_ms(s: &str) -> Option<f64> {
     (v >= 0.0).then_some(v * scale)
 }
 
-/// Named sets of thresholds.
-pub fn preset(name: &str, tags: &[String]) -> Result<Vec<String>, Problem> {
+/// Named sets of thresholds, as texts to compile with [`Threshold::parse`] and mark
+/// [`Threshold::from_preset`].
+///
+/// `upper-limit` is seed 001's "system at its limit": errors > 1 %, API p95 > 2 s, event
+/// p95 > 500 ms. Events and API calls are told apart by each request's `class` in the
+/// mapping (never by a tag's name), so every `[[request]]` must give one; a class the
+/// mapping does not send gets no limit, and one it sent nothing of is not applicable.
+pub fn preset(name: &str, mapping: &Mapping) -> Result<Vec<String>, Problems> {
     match name {
-        // Seed 001's "upper limit": errors > 1 %, API p95 > 2 s, event processing p95 > 500 ms.
         "upper-limit" => {
-            let mut t = vec!["errors<=1%".to_string()];
-            if tags.iter().any(|k| k == "event") {
-                t.push("p95{kind:event}<=500ms".into());
+            if !mapping.unclassified().is_empty() {
+                return Err(Problems(
+                    mapping
+                        .unclassified()
+                        .iter()
+                        .map(|p| {
+                            let mut p = p.clone();
+                            p.message = format!(
+                                "--threshold-preset upper-limit holds events and API calls to different limits: {}",
+                                p.message
+                            );
+                            p
+                        })
+                        .collect(),
+                ));
             }
-            let api: Vec<&str> = tags
-                .iter()
-                .map(String::as_str)
-                .filter(|k| *k != "event")
-                .collect();
-            if !api.is_empty() {
-                t.push(format!("p95{{kind:{}}}<=2s", api.join("|")));
+            let mut t = vec!["errors<=1%".to_string()];
+            for (class, limit) in [(RequestClass::Event, "500ms"), (RequestClass::Api, "2s")] {
+                if !mapping.kinds_of(class).is_empty() {
+                    t.push(format!("p95{{class:{}}}<={limit}", class.name()));
+                }
             }
             Ok(t)
         }
         other => Err(Problem::new(
             format!("--threshold-preset `{other}` is not a preset"),
-            "use upper-limit (errors ≤ 1 %, API p95 ≤ 2 s, event p95 ≤ 500 ms)",
-        )),
+            "use upper-limit (errors ≤ 1 %, API p95 ≤ 2 s, event p95 ≤ 500 ms, by each request's `class`)",
+        )
+        .into()),
     }
 }
 
@@ -387,6 +665,7 @@ mod tests {
             tags: &k,
             phases: &p,
             listens: &[],
+            classes: &[],
         };
         assert!(Threshold::parse("p95{kind:read}<1200ms", &n).is_ok());
         assert!(
@@ -439,6 +718,7 @@ mod tests {
             tags: &k,
             phases: &p,
             listens: &[],
+            classes: &[],
         };
         let t0 = Instant::now();
         let mut s = Stats::new(t0);
@@ -476,5 +756,188 @@ mod tests {
         assert!(check("errors<3").1);
         let (obs, ok) = check("p95{phase:login_rush}<1s");
         assert!(obs.is_none() && !ok, "no data must fail");
+    }
+
+    #[test]
+    fn every_bad_expression_is_reported_at_once() {
+        let (k, p) = names();
+        let n = Names {
+            tags: &k,
+            phases: &p,
+            listens: &[],
+            classes: &[],
+        };
+        let texts: Vec<String> = ["p95<1s", "p97x<1s", "errors{colour:red}<1%", "rps>10%"]
+            .map(String::from)
+            .into();
+        let e = Threshold::parse_all(&texts, &n).unwrap_err().0;
+        assert_eq!(e.len(), 3, "{e:?}");
+        assert!(e[0].message.contains("`p97x<1s`") && e[0].message.contains("unknown metric"));
+        assert!(e[1].message.contains("unknown tag"), "{}", e[1].message);
+        assert!(
+            e[2].message.contains("requests per second"),
+            "{}",
+            e[2].message
+        );
+        for (t, says) in [
+            ("on_time>=0.99", "a percentage"),
+            ("on_time{kind:read}>=99%", "its only tag is {within:5ms}"),
+            ("on_time{within:0ms}>=99%", "above zero"),
+            ("p95{class:event}<1s", "gives no request a `class`"),
+        ] {
+            let e = Threshold::parse(t, &n).unwrap_err().message;
+            assert!(e.contains(says), "{t}: {e}");
+        }
+    }
+
+    #[test]
+    fn rps_is_over_the_schedule_and_on_time_leaves_out_waits_for_a_slot() {
+        let (k, p) = names();
+        let classes = [(RequestClass::Event, vec![6]), (RequestClass::Api, vec![])];
+        let n = Names {
+            tags: &k,
+            phases: &p,
+            listens: &[],
+            classes: &classes,
+        };
+        let t0 = Instant::now();
+        let mut s = Stats::new(t0);
+        // 101 requests due 10 ms apart (100/s over 1 s), 20 skipped events between them;
+        // the first 90 sent 1 ms late by the pacer itself, the last 11 held 50 ms for a
+        // slot; read answers, write ones time out (abandoned: not achieved).
+        for i in 0..101u64 {
+            let due = t0 + Duration::from_millis(10 * i);
+            if i % 5 == 0 {
+                s.scheduled(due, false);
+            }
+            s.scheduled(due, true);
+            let held = i >= 90;
+            let sent = due + Duration::from_millis(if held { 50 } else { 1 });
+            let key = Key {
+                protocol: Protocol::Http,
+                event: 6,
+                tag: (i % 2) as u16,
+                phase: 0,
+            };
+            s.sent(i, key, due, sent, held);
+            if i % 2 == 0 {
+                s.done(
+                    i,
+                    sent,
+                    sent,
+                    Waits::default(),
+                    Outcome::Ok(Status::Http(200)),
+                );
+            }
+        }
+        s.abandon(t0 + Duration::from_secs(2));
+        let span = s.span().unwrap();
+        assert!((span.scheduled - 1.01).abs() < 1e-9, "{span:?}");
+        assert!((span.achieved - 1.06).abs() < 1e-9, "{span:?}");
+        let verdict = |t: &str| Threshold::parse(t, &n).unwrap().verdict(&s);
+        // 51 read requests answered over 1.06 s.
+        let v = verdict("rps{kind:read}>=48");
+        assert_eq!(v.observed, Some(48.1), "{v:?}");
+        assert!(
+            v.ok && v.applied_to == "51 requests: points.earned",
+            "{v:?}"
+        );
+        assert!(
+            !verdict("rps>50").ok,
+            "50 answered of 101: the rest abandoned"
+        );
+        // 90 of the 90 the pacer was not held back for are within 2 ms.
+        let v = verdict("on_time>=99%");
+        assert_eq!(v.observed, Some(1.0), "{v:?}");
+        assert!(v.applied_to.starts_with("90 requests") && v.applied_to.contains("11 waited"));
+        assert!(!verdict("on_time{within:500us}>=1%").ok);
+        assert!(
+            verdict("lag_max>40ms").ok,
+            "the lag still shows the slot waits"
+        );
+        // The class tag reads the mapping's classes; a preset's limit on nothing sent
+        // does not apply, where a hand-written one fails.
+        let v = verdict("p95{class:event}<3s");
+        assert!(
+            v.ok && v.applied_to == "101 requests: points.earned",
+            "{v:?}"
+        );
+        let e = Threshold::parse("p95{class:api}<1s", &n)
+            .unwrap_err()
+            .message;
+        assert!(e.contains("known class values: event"), "{e}");
+        let none = |t: &str| Threshold::parse(t, &n).unwrap();
+        let given = none("p95{phase:login_rush}<1s").verdict(&s);
+        assert!(!given.ok && given.applicable && given.shown == "no samples");
+        let preset = none("p95{phase:login_rush}<1s")
+            .from_preset("upper-limit")
+            .verdict(&s);
+        assert!(preset.ok && !preset.applicable, "{preset:?}");
+        assert!(preset.shown.contains("not applicable"), "{preset:?}");
+    }
+
+    #[test]
+    fn a_wait_behind_the_same_user_is_chained_not_service_time() {
+        let (k, p) = names();
+        let n = Names {
+            tags: &k,
+            phases: &p,
+            listens: &[],
+            classes: &[],
+        };
+        let t0 = Instant::now();
+        let mut s = Stats::new(t0);
+        let key = |tag| Key {
+            protocol: Protocol::Http,
+            event: 6,
+            tag,
+            phase: 0,
+        };
+        let ms = Duration::from_millis;
+        // A slow write (300 ms), a read of the same user due at once that waits for it
+        // and then takes 5 ms, and a second read still waiting when the replay ends.
+        s.sent(1, key(1), t0, t0, false);
+        s.sent(2, key(0), t0, t0, false);
+        s.sent(3, key(0), t0, t0, false);
+        s.chain_waiting(2);
+        s.chain_waiting(3);
+        s.done(
+            1,
+            t0,
+            t0 + ms(300),
+            Waits::default(),
+            Outcome::Ok(Status::Http(200)),
+        );
+        s.chain_left(2, t0 + ms(300));
+        s.done(
+            2,
+            t0 + ms(300),
+            t0 + ms(305),
+            Waits::default(),
+            Outcome::Ok(Status::Http(200)),
+        );
+        assert_eq!(s.abandon(t0 + ms(1000)), 1);
+        let check = |t: &str| Threshold::parse(t, &n).unwrap().check(&s);
+        assert_eq!(
+            check("p50{kind:read}>=300ms").0.map(f64::round),
+            Some(305.0)
+        );
+        assert_eq!(
+            check("chained_p50{kind:read}<1s").0.map(f64::round),
+            Some(300.0)
+        );
+        assert_eq!(
+            check("chained_max{kind:read}<1s").0.map(f64::round),
+            Some(1000.0)
+        );
+        // The abandoned read never left: no service time; the answered one took 5 ms.
+        assert_eq!(
+            check("service_max{kind:read}<1s").0.map(f64::round),
+            Some(5.0)
+        );
+        assert_eq!(check("chained_max{kind:write}<1ms"), (Some(0.0), true));
+        assert_eq!(s.chained, 2);
+        let all = s.total();
+        assert_eq!((all.chained, all.count()), (2, 3));
     }
 }

@@ -9,7 +9,7 @@ use simulate_core::engine::{Engine, RunTotals, World};
 use simulate_core::persona::{self, Persona};
 use simulate_core::scenario::{Overrides, Scenario};
 use simulate_core::sinks::jsonl::JsonlSink;
-use simulate_core::sinks::metrics::Metrics;
+use simulate_core::sinks::metrics::{Metrics, Resolution};
 use simulate_core::sinks::tee::Tee;
 use simulate_core::timeline::{Event, Sink};
 
@@ -47,6 +47,8 @@ pub struct Spec<'a> {
     pub threads: usize,
     pub personas: Option<&'a Path>,
     pub scenario: Option<&'a str>,
+    /// A `--resolution` text for metrics' series; the span's default when `None`.
+    pub resolution: Option<&'a str>,
 }
 
 impl Default for Spec<'_> {
@@ -60,6 +62,7 @@ impl Default for Spec<'_> {
             threads: 1,
             personas: None,
             scenario: None,
+            resolution: None,
         }
     }
 }
@@ -91,6 +94,9 @@ pub fn simulate(spec: Spec) -> Run {
     let mut capture = Capture::default();
     let mut log = JsonlSink::create(None, simulate_core::sinks::jsonl::Format::None).expect("sink");
     let mut metrics = Metrics::new(&scenario, &personas);
+    if let Some(r) = spec.resolution {
+        metrics.resolution(Resolution::parse(r, scenario.end_ms()).expect("resolution"));
+    }
     let totals = {
         let mut fan = Tee(vec![&mut capture, &mut log, &mut metrics]);
         engine.run(&mut fan, &AtomicBool::new(false)).expect("run")

@@ -3,6 +3,7 @@
 
 mod common;
 mod determinism;
+mod metrics;
 mod schema;
 mod span;
 mod statistics;

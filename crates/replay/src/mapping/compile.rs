@@ -20,7 +20,7 @@ use super::raw::{RawCheck, RawListen, RawMapping, RawRequest, RawSocketio};
 use super::tokens::read_tokens;
 use super::{
     Check, Emit, Expect, GrpcCall, GrpcRequest, HttpRequest, Listen, Mapped, Mapping, MissingToken,
-    Protocol, Request, Route, SocketIoRequest, SocketIoSettings,
+    Protocol, Request, RequestClass, Route, SocketIoRequest, SocketIoSettings,
 };
 
 const DOC: &str = "docs/REPLAY.md";
@@ -83,6 +83,7 @@ impl Mapping {
             tags: c.tags,
             grpc_target: raw.grpc.and_then(|g| g.target),
             socketio,
+            unclassified: c.unclassified,
         })
     }
 }
@@ -112,6 +113,8 @@ struct Compiler<'a> {
     proto_path: Option<PathBuf>,
     /// The contract, compiled at the first gRPC request.
     pool: Option<DescriptorPool>,
+    /// Requests without a `class` (see [`Mapping::unclassified`]).
+    unclassified: Vec<Problem>,
 }
 
 /// An event kind's index in [`EVENT_KINDS`].
@@ -135,6 +138,7 @@ impl<'a> Compiler<'a> {
             kinds: KindTable::builtin(),
             proto_path: None,
             pool: None,
+            unclassified: Vec::new(),
         }
     }
 
@@ -462,6 +466,7 @@ impl<'a> Compiler<'a> {
                         tag,
                         needs_json,
                         uses_token: self.socketio_token,
+                        class: None,
                     }));
                     self.seen[k] = Some(format!("socketio.{field}"));
                 }
@@ -560,6 +565,7 @@ impl<'a> Compiler<'a> {
             self.recheck_common_headers(&fields);
         }
         let tag = self.tag(&r.kind);
+        let class = self.class(&rp, r);
         let http_token = self.common_token
             || http.path.uses_token()
             || http.headers.iter().any(|(_, t)| t.uses_token())
@@ -605,9 +611,40 @@ impl<'a> Compiler<'a> {
                     tag,
                     needs_json,
                     uses_token,
+                    class,
                 }));
             }
         }
+    }
+
+    /// `class = "event" | "api"`; a request without one is noted (not an error: only a
+    /// preset keyed on classes needs it).
+    fn class(&mut self, rp: &FieldPath, r: &RawRequest) -> Option<RequestClass> {
+        let Some(name) = &r.class else {
+            let kinds: Vec<&str> = r
+                .event
+                .iter()
+                .chain(&r.events)
+                .map(String::as_str)
+                .collect();
+            let more = if kinds.len() > 3 { ", …" } else { "" };
+            let kinds = kinds[..kinds.len().min(3)].join(", ");
+            self.unclassified.push(self.src.problem(
+                rp,
+                format!("the request for {kinds}{more} has no `class`"),
+                "add `class = \"event\"` (an event the target ingests) or `class = \"api\"` (an API call the client waits on)",
+            ));
+            return None;
+        };
+        let class = RequestClass::ALL.into_iter().find(|c| c.name() == name);
+        if class.is_none() {
+            self.bad(
+                rp.key("class"),
+                format!("`{name}` is not a class"),
+                "use event (an event the target ingests) or api (an API call)",
+            );
+        }
+        class
     }
 
     /// `event` and `events`: the kinds a request is sent for, each known and mapped once.
@@ -1222,5 +1259,45 @@ mod tests {
                 && fix == "use refuse, skip or anonymous"),
             "{p:?}"
         );
+    }
+
+    #[test]
+    fn each_request_says_its_class_and_the_shipped_mappings_all_do() {
+        let src = Source::new(
+            "c.toml",
+            "[[request]]\nevent = \"stat.updated\"\npath = \"/e\"\nclass = \"event\"\n\n[[request]]\nevent = \"challenge.viewed\"\npath = \"/c\"\n",
+        );
+        let m = Mapping::from_source(&src, None).unwrap();
+        let k = |n: &str| EVENT_KINDS.iter().position(|k| *k == n).unwrap() as u16;
+        assert_eq!(m.kinds_of(RequestClass::Event), [k("stat.updated")]);
+        assert!(m.kinds_of(RequestClass::Api).is_empty());
+        let u = m.unclassified();
+        assert_eq!(u.len(), 1);
+        assert_eq!((u[0].line, u[0].field.as_str()), (Some(6), "request[1]"));
+        assert!(
+            u[0].message.contains("challenge.viewed has no `class`"),
+            "{}",
+            u[0].message
+        );
+        let bad = Source::new(
+            "b.toml",
+            "[[request]]\nevent = \"stat.updated\"\npath = \"/e\"\nclass = \"events\"\n",
+        );
+        let e = Mapping::from_source(&bad, None).unwrap_err().to_string();
+        assert!(
+            e.contains("b.toml:4: field `request[0].class`: `events` is not a class"),
+            "{e}"
+        );
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mappings");
+        for f in std::fs::read_dir(&dir).unwrap() {
+            let path = f.unwrap().path();
+            let m = Mapping::load(&path).unwrap();
+            assert!(
+                m.unclassified().is_empty(),
+                "{}: {:?}",
+                path.display(),
+                m.unclassified()
+            );
+        }
     }
 }

@@ -19,7 +19,7 @@ use http::Method;
 use http::header::HeaderName;
 use prost_reflect::MessageDescriptor;
 use serde_json::Value;
-use simulate_core::diagnostic::{Problems, Source};
+use simulate_core::diagnostic::{Problem, Problems, Source};
 use simulate_core::template::{Body, JsonTmpl, Template};
 
 /// The mapping used when only `--target URL` is given.
@@ -47,6 +47,29 @@ impl Protocol {
     }
 
     pub(crate) const ALL: [Protocol; 3] = [Protocol::Http, Protocol::Grpc, Protocol::SocketIo];
+}
+
+/// What a request is to the target, as the mapping's `class` says: seed 001's upper limit
+/// holds events and API calls to different latencies. Independent of the `kind` tag, so
+/// a tag named `events` cannot fall under the API limit by its name.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RequestClass {
+    /// An event the target ingests (`POST /v1/events/…`, gRPC `OnMessage`).
+    Event,
+    /// An API call a client waits on (reads, claims).
+    Api,
+}
+
+impl RequestClass {
+    pub const ALL: [RequestClass; 2] = [RequestClass::Event, RequestClass::Api];
+
+    /// As written in the mapping and in `{class:…}`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RequestClass::Event => "event",
+            RequestClass::Api => "api",
+        }
+    }
 }
 
 /// Statuses a request may answer with and still count as ok.
@@ -210,6 +233,9 @@ pub(crate) struct Mapped {
     pub(crate) needs_json: bool,
     /// Some template of the request reads `{token}` (its user needs one).
     pub(crate) uses_token: bool,
+    /// The mapping's `class`; `None` for Socket.IO connects and disconnects, and for a
+    /// request that does not say.
+    pub(crate) class: Option<RequestClass>,
 }
 
 /// What happens to an event of one kind.
@@ -246,6 +272,9 @@ pub struct Mapping {
     pub grpc_target: Option<String>,
     /// The Socket.IO connection settings, when the mapping has `[socketio]`.
     pub socketio: Option<Arc<SocketIoSettings>>,
+    /// One problem per `[[request]]` without a `class`, at its place in the file: what
+    /// a preset keyed on classes refuses.
+    pub(crate) unclassified: Vec<Problem>,
 }
 
 impl Mapping {
@@ -268,6 +297,19 @@ impl Mapping {
         self.routes
             .iter()
             .any(|r| matches!(r, Route::Send(m) if m.request.protocol() == protocol))
+    }
+
+    /// The event kinds sent as requests of `class`, in `EVENT_KINDS` order.
+    pub fn kinds_of(&self, class: RequestClass) -> Vec<u16> {
+        (0..self.routes.len())
+            .filter(|&k| matches!(&self.routes[k], Route::Send(m) if m.class == Some(class)))
+            .map(|k| k as u16)
+            .collect()
+    }
+
+    /// The `[[request]]`s that give no `class`, each a problem at its place in the file.
+    pub fn unclassified(&self) -> &[Problem] {
+        &self.unclassified
     }
 
     /// The user's token, if the mapping has a token file and it names the user.

@@ -124,6 +124,9 @@ pub(crate) struct RawRequest {
     pub(crate) expect: Option<Vec<toml::Value>>,
     #[serde(default = "default_kind")]
     pub kind: String,
+    /// `event` (an event the target ingests) or `api` (an API call): which limit of
+    /// `--threshold-preset upper-limit` applies, and the `{class:…}` threshold tag.
+    pub(crate) class: Option<String>,
 }
 
 fn default_kind() -> String {

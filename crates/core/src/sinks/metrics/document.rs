@@ -25,6 +25,10 @@ pub struct MetricsDoc {
     pub nudges: Nudges,
     pub personas: BTreeMap<String, PersonaFigures>,
     pub events: Events,
+    /// The span in equal buckets of simulated time (`--resolution`); empty in documents
+    /// older than it.
+    #[serde(default)]
+    pub series: Series,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -116,6 +120,19 @@ pub struct Percentiles {
 pub struct Retention {
     pub overall: RetentionRates,
     pub by_cohort: Vec<Cohort>,
+    /// D1..D30, the days some cohort completes inside the window.
+    #[serde(default)]
+    pub curve: Vec<RetentionPoint>,
+}
+
+/// Day-N retention with what it divides: of `users` (those whose day N after sign-up is
+/// a complete day of the run) `retained` were active on it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RetentionPoint {
+    pub day: u64,
+    pub users: u64,
+    pub retained: u64,
+    pub share: f64,
 }
 
 /// Day-N retention; `None` when no cohort reaches day N inside the window.
@@ -130,12 +147,15 @@ pub struct RetentionRates {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Cohort {
     pub signup_day: u64,
+    /// YYYY-MM-DD (UTC) of the sign-up day; empty in documents older than it.
+    #[serde(default)]
+    pub date: String,
     pub users: u64,
     pub active_share_by_day: Vec<f64>,
     pub ltv_so_far: f64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Funnel {
     pub signed_up: u64,
     pub first_action: u64,
@@ -207,6 +227,39 @@ pub struct PersonaFigures {
     pub churn_rate: Option<f64>,
     pub revenue: u64,
     pub hooked_loop: HookedLoop,
+    /// This persona's users through the same funnel as the whole run's.
+    #[serde(default)]
+    pub funnel: Funnel,
+    /// Users with a purchase; `payer_share` = payers / users.
+    #[serde(default)]
+    pub payers: u64,
+    #[serde(default)]
+    pub payer_share: Option<f64>,
+    /// The persona has no purchase step: its users cannot pay, however long the run.
+    #[serde(default)]
+    pub never_pays: bool,
+    /// Revenue per user and per paying user (minor units).
+    #[serde(default)]
+    pub arpu: f64,
+    #[serde(default)]
+    pub arppu: f64,
+    /// D1..D30 for this persona's users.
+    #[serde(default)]
+    pub retention_curve: Vec<RetentionPoint>,
+    #[serde(default)]
+    pub habit: HabitAtEnd,
+    /// Cohorts by sign-up day, this persona's users only.
+    #[serde(default)]
+    pub by_cohort: Vec<Cohort>,
+}
+
+/// Habit strength (0..1) at the end of the run, decayed from each user's last session
+/// (or sign-up, or churn) by the persona's half-life; null without users.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HabitAtEnd {
+    pub mean: Option<f64>,
+    /// Over the users who had not churned.
+    pub mean_not_churned: Option<f64>,
 }
 
 /// How far each session got through the Hooked loop (trigger, action, reward, investment).
@@ -266,4 +319,40 @@ pub struct PhaseEvents {
     pub to_ms: i64,
     /// Per kind seen in the phase.
     pub events: BTreeMap<String, u64>,
+}
+
+/// The span in buckets of `resolution` from t = 0; the last may be shorter (its
+/// `covered_ms` says how much), and an interrupted run has only the buckets it reached.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    /// As written back (`10m`, `1h`).
+    pub resolution: String,
+    pub resolution_ms: i64,
+    pub buckets: Vec<SeriesBucket>,
+}
+
+/// What happened in one bucket of simulated time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeriesBucket {
+    /// Offset of the bucket's start from t = 0.
+    pub t_ms: i64,
+    /// RFC 3339 instant of the bucket's start.
+    pub start: String,
+    /// Milliseconds of the bucket inside the run.
+    pub covered_ms: i64,
+    /// Users with a session event in the bucket.
+    pub active_users: u64,
+    /// Most sessions open at once in the bucket, and the number open at its end.
+    pub sessions_open_peak: u64,
+    pub sessions_open_end: u64,
+    pub sessions_started: u64,
+    pub new_users: u64,
+    pub events: u64,
+    /// Per kind with an event in the bucket.
+    pub events_by_kind: BTreeMap<String, u64>,
+    /// Users whose first purchase is in the bucket.
+    pub conversions: u64,
+    pub revenue: u64,
+    pub points_earned: u64,
+    pub points_redeemed: u64,
 }

@@ -3,17 +3,21 @@
 
 mod calendar;
 pub mod document;
+mod personas;
 mod report;
+mod series;
 
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 
-use crate::persona::Persona;
+use crate::persona::{Action, Persona};
 use crate::scenario::Scenario;
 use crate::timeline::*;
 use crate::units::{DAY, HOUR, SimDuration};
 use calendar::Calendar;
+use series::{Add, SeriesFold};
+pub use series::{MAX_BUCKETS, Resolution, ResolutionError};
 
 const NOT_SIGNED: u32 = u32::MAX;
 
@@ -25,6 +29,10 @@ const F_ACTION: u8 = 1;
 const F_REWARD: u8 = 2;
 const F_INVEST: u8 = 4;
 const F_PURCHASE: u8 = 8;
+/// Not a funnel step: kept in the same byte, set when the user churns.
+const F_CHURNED: u8 = 16;
+/// A user with no session event yet in any bucket.
+const NO_BUCKET: u32 = u32::MAX;
 
 /// Which Hooked-loop step an event shows was reached.
 fn step_of(p: &Props) -> u8 {
@@ -85,6 +93,10 @@ pub struct Metrics {
     span_ms: i64,
     calendar: Calendar,
     persona_names: Vec<String>,
+    /// Per persona: whether it has a purchase step, its habit half-life and initial habit.
+    can_pay: Vec<bool>,
+    half_life_ms: Vec<f64>,
+    initial_habit: Vec<f32>,
     phases: Vec<(String, i64, i64)>,
     // Per user.
     persona: Vec<u16>,
@@ -93,7 +105,13 @@ pub struct Metrics {
     funnel: Vec<u8>,
     session_flags: Vec<u8>,
     user_revenue: Vec<u64>,
+    /// The last series bucket the user was active in.
+    last_bucket: Vec<u32>,
+    /// The user's habit as last seen in an event, and when (whole simulated seconds).
+    habit: Vec<f32>,
+    habit_s: Vec<u32>,
     // Totals.
+    series: SeriesFold,
     per_day: Vec<Day>,
     loops: Vec<PersonaLoop>,
     concurrent: u64,
@@ -141,6 +159,12 @@ impl Metrics {
             span_ms: scenario.end_ms(),
             calendar,
             persona_names: personas.iter().map(|p| p.name.clone()).collect(),
+            can_pay: personas
+                .iter()
+                .map(|p| p.states.iter().any(|s| s.action == Action::Purchase))
+                .collect(),
+            half_life_ms: personas.iter().map(|p| p.habit.half_life_ms).collect(),
+            initial_habit: personas.iter().map(|p| p.habit.initial as f32).collect(),
             phases: scenario
                 .phases
                 .iter()
@@ -155,6 +179,13 @@ impl Metrics {
             funnel: Vec::new(),
             session_flags: Vec::new(),
             user_revenue: Vec::new(),
+            last_bucket: Vec::new(),
+            habit: Vec::new(),
+            habit_s: Vec::new(),
+            series: SeriesFold::new(
+                Resolution::default_for(scenario.end_ms()),
+                scenario.end_ms(),
+            ),
             per_day: vec![Day::default(); days],
             loops: vec![PersonaLoop::default(); personas.len()],
             concurrent: 0,
@@ -185,6 +216,12 @@ impl Metrics {
         }
     }
 
+    /// Cuts the series into buckets of `res` instead of the span's default; call it before
+    /// the run.
+    pub fn resolution(&mut self, res: Resolution) {
+        self.series = SeriesFold::new(res, self.span_ms);
+    }
+
     /// Prints a compact table every `every_ms` of simulated time through `print`.
     pub fn report_every(&mut self, every_ms: i64, print: ReportFn) {
         if every_ms > 0 {
@@ -206,6 +243,9 @@ impl Metrics {
                 self.funnel.reserve_exact(extra);
                 self.session_flags.reserve_exact(extra);
                 self.user_revenue.reserve_exact(extra);
+                self.last_bucket.reserve_exact(extra);
+                self.habit.reserve_exact(extra);
+                self.habit_s.reserve_exact(extra);
             }
             self.persona.resize(n, 0);
             self.signup_day.resize(n, NOT_SIGNED);
@@ -213,6 +253,9 @@ impl Metrics {
             self.funnel.resize(n, 0);
             self.session_flags.resize(n, 0);
             self.user_revenue.resize(n, 0);
+            self.last_bucket.resize(n, NO_BUCKET);
+            self.habit.resize(n, 0.0);
+            self.habit_s.resize(n, 0);
         }
         self.persona[i] = persona;
         i
@@ -230,6 +273,7 @@ impl Metrics {
             .min(self.days.saturating_sub(1));
         let kind = e.props.kind();
         let hour = ((self.start_ms + e.t_ms).rem_euclid(DAY) / HOUR) as usize;
+        let bucket = self.series.enter(e.t_ms, self.concurrent);
         self.events_total += 1;
         self.kinds[kind] += 1;
         self.by_hour[kind][hour] += 1;
@@ -242,6 +286,10 @@ impl Metrics {
         let persona = e.persona as usize;
         if e.session != 0 {
             self.active[i * self.words + day / 64] |= 1 << (day % 64);
+            if self.last_bucket[i] != bucket as u32 {
+                self.last_bucket[i] = bucket as u32;
+                self.series.add(bucket, Add::ActiveUser);
+            }
             let step = step_of(&e.props);
             self.session_flags[i] |= step;
             if step != 0 && self.signup_day[i] != NOT_SIGNED {
@@ -250,26 +298,34 @@ impl Metrics {
         }
         match e.props {
             Props::SignedUp { .. } => {
+                self.series.add(bucket, Add::NewUser);
+                self.seen_habit(i, e.t_ms, self.initial_habit[persona]);
                 self.signup_day[i] = day as u32;
                 self.per_day[day].new_users += 1;
                 self.loops[persona].users += 1;
             }
-            Props::SessionStarted { trigger, .. } => {
+            Props::SessionStarted { trigger, habit, .. } => {
+                self.series.add(bucket, Add::SessionStarted);
+                self.seen_habit(i, e.t_ms, habit);
                 self.session_started(e, i, day, persona, trigger)
             }
             Props::SessionEnded {
                 reason,
                 duration_ms,
+                habit,
                 reward_tries,
                 investment_tries,
                 ..
-            } => self.session_ended(
-                i,
-                persona,
-                reason,
-                duration_ms,
-                (reward_tries, investment_tries),
-            ),
+            } => {
+                self.seen_habit(i, e.t_ms, habit);
+                self.session_ended(
+                    i,
+                    persona,
+                    reason,
+                    duration_ms,
+                    (reward_tries, investment_tries),
+                )
+            }
             Props::NudgeSent { campaign, .. } => self.nudges_sent[campaign.is_some() as usize] += 1,
             Props::NudgeOpened { delay_ms, .. } => {
                 self.nudges_opened += 1;
@@ -279,10 +335,12 @@ impl Metrics {
             }
             Props::PointsEarned { amount, source, .. } => {
                 self.points_by_source[(source == PointsSource::Goal) as usize] += amount as u64;
+                self.series.add(bucket, Add::PointsEarned(amount as u64));
                 self.per_day[day].points_earned += amount as u64;
             }
             Props::PointsRedeemed { amount, .. } => {
                 self.points_redeemed += amount as u64;
+                self.series.add(bucket, Add::PointsRedeemed(amount as u64));
                 self.per_day[day].points_redeemed += amount as u64;
             }
             Props::GoalCompleted { .. } => self.goals_completed += 1,
@@ -311,20 +369,40 @@ impl Metrics {
             },
             Props::Purchase {
                 amount, currency, ..
-            } => {
-                *self
-                    .revenue_by_currency
-                    .entry(String::from_utf8_lossy(&currency).into_owned())
-                    .or_default() += amount as u64;
-                self.user_revenue[i] += amount as u64;
-                self.per_day[day].revenue += amount as u64;
-            }
-            Props::Churned { .. } => {
+            } => self.purchase(i, day, bucket, amount as u64, currency),
+            Props::Churned { habit, .. } => {
+                self.seen_habit(i, e.t_ms, habit);
+                self.funnel[i] |= F_CHURNED;
                 self.loops[persona].churned += 1;
                 self.per_day[day].churned += 1;
             }
             _ => {}
         }
+        self.series.event(bucket, kind, self.concurrent);
+    }
+
+    /// A purchase: revenue by currency, user, day and bucket, and a conversion when it is
+    /// the user's first.
+    fn purchase(&mut self, i: usize, day: usize, bucket: usize, amount: u64, currency: [u8; 3]) {
+        let code = String::from_utf8_lossy(&currency);
+        match self.revenue_by_currency.get_mut(code.as_ref()) {
+            Some(v) => *v += amount,
+            None => {
+                self.revenue_by_currency.insert(code.into_owned(), amount);
+            }
+        }
+        if self.user_revenue[i] == 0 && amount > 0 {
+            self.series.add(bucket, Add::Conversion);
+        }
+        self.series.add(bucket, Add::Revenue(amount));
+        self.user_revenue[i] += amount;
+        self.per_day[day].revenue += amount;
+    }
+
+    /// Keeps the latest habit an event showed for user `i`.
+    fn seen_habit(&mut self, i: usize, t_ms: i64, habit: f32) {
+        self.habit[i] = habit;
+        self.habit_s[i] = (t_ms.max(0) / 1000).min(u32::MAX as i64) as u32;
     }
 
     /// A session opened: per day, per persona loop, by trigger, and the concurrency peak.
@@ -416,26 +494,6 @@ impl Metrics {
 
     fn active_within(&self, i: usize, from: usize, to: usize) -> bool {
         (from..=to).any(|d| self.is_active(i, d))
-    }
-
-    /// Day-N retention: of the users who signed up on day c, the share active on day c+N,
-    /// over every cohort for which day c+N is a complete day of the run (a partial day,
-    /// the last of a 36 h world or of an interrupted run, would read as users lost).
-    fn retention(&self, n: usize, persona: Option<u16>) -> (u64, u64) {
-        let (mut kept, mut base) = (0, 0);
-        for i in 0..self.persona.len() {
-            let c = self.signup_day[i];
-            if c == NOT_SIGNED || persona.is_some_and(|p| p != self.persona[i]) {
-                continue;
-            }
-            let target = c as usize + n;
-            if target >= self.days || !self.calendar.complete(target, self.reached_ms) {
-                continue;
-            }
-            base += 1;
-            kept += self.is_active(i, target) as u64;
-        }
-        (kept, base)
     }
 
     /// Calendar days the run actually touched: an interrupted run reports only those.

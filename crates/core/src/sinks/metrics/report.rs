@@ -5,12 +5,13 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 
 use super::document::*;
-use super::{F_ACTION, F_INVEST, F_PURCHASE, F_REWARD, Metrics, NOT_SIGNED};
+use super::personas::PersonaAcc;
+use super::{Metrics, NOT_SIGNED, PersonaLoop};
 use crate::scenario::Scenario;
 use crate::timeline::EVENT_KINDS;
 use crate::units::{DAY, SimDuration, format_rfc3339};
 
-fn round(v: f64, places: i32) -> f64 {
+pub(super) fn round(v: f64, places: i32) -> f64 {
     if !v.is_finite() {
         return 0.0;
     }
@@ -34,12 +35,14 @@ fn pct(h: &Histogram<u64>) -> Option<Percentiles> {
     })
 }
 
-/// What several sections share: the covered days and the users who signed up.
+/// What several sections share: the users who signed up, Σ DAU, the persona folds.
 struct Basis {
-    days_n: usize,
     signed: Vec<usize>,
     /// Sum of DAU over the covered days.
     dau_sum: u64,
+    /// Per persona, and the whole run (their sum).
+    personas: Vec<PersonaAcc>,
+    total: PersonaAcc,
 }
 
 impl Metrics {
@@ -50,10 +53,12 @@ impl Metrics {
             .filter(|&i| self.signup_day[i] != NOT_SIGNED)
             .collect();
         let days = self.days_figures(days_n, &signed);
+        let personas = self.per_persona(days_n);
         let b = Basis {
-            days_n,
             dau_sum: days.iter().map(|d| d.dau).sum(),
             signed,
+            total: PersonaAcc::total(&personas, days_n),
+            personas,
         };
         let users = b.signed.len() as u64;
         MetricsDoc {
@@ -67,10 +72,11 @@ impl Metrics {
             },
             engagement: self.engagement(days, &b),
             retention: Retention {
-                overall: self.retention_rates(None),
-                by_cohort: self.cohorts(&b),
+                overall: b.total.rates(),
+                by_cohort: b.total.cohorts(|d| self.calendar.date(d)),
+                curve: b.total.curve(),
             },
-            funnel: self.funnel_figures(&b),
+            funnel: funnel_figures(&b.total),
             revenue: self.revenue_figures(&b),
             points: self.points_figures(),
             gifts: self.gift_figures(),
@@ -82,6 +88,12 @@ impl Metrics {
             nudges: self.nudge_figures(),
             personas: self.persona_figures(&b),
             events: self.event_figures(&b),
+            series: self.series.document(
+                self.start_ms,
+                self.span_ms,
+                self.reached_ms,
+                self.concurrent,
+            ),
         }
     }
 
@@ -162,69 +174,6 @@ impl Metrics {
         }
     }
 
-    fn retention_rates(&self, persona: Option<u16>) -> RetentionRates {
-        let rate = |n: usize| {
-            let (k, b) = self.retention(n, persona);
-            (b != 0).then(|| round(k as f64 / b as f64, 4))
-        };
-        RetentionRates {
-            d1: rate(1),
-            d7: rate(7),
-            d14: rate(14),
-            d30: rate(30),
-        }
-    }
-
-    /// Per signup day: its users' active share on each of their first 31 days, and their
-    /// revenue per user so far.
-    fn cohorts(&self, b: &Basis) -> Vec<Cohort> {
-        let mut cohorts = Vec::new();
-        for c in 0..b.days_n {
-            let members: Vec<usize> = b
-                .signed
-                .iter()
-                .copied()
-                .filter(|&i| self.signup_day[i] as usize == c)
-                .collect();
-            if members.is_empty() {
-                continue;
-            }
-            let active_share_by_day = (0..(b.days_n - c).min(31))
-                .map(|n| {
-                    let k = members
-                        .iter()
-                        .filter(|&&i| self.is_active(i, c + n))
-                        .count();
-                    round(k as f64 / members.len() as f64, 4)
-                })
-                .collect();
-            let rev: u64 = members.iter().map(|&i| self.user_revenue[i]).sum();
-            cohorts.push(Cohort {
-                signup_day: c as u64,
-                users: members.len() as u64,
-                active_share_by_day,
-                ltv_so_far: round(rev as f64 / members.len() as f64, 2),
-            });
-        }
-        cohorts
-    }
-
-    fn funnel_figures(&self, b: &Basis) -> Funnel {
-        let reached = |flag: u8| {
-            b.signed
-                .iter()
-                .filter(|&&i| self.funnel[i] & flag != 0)
-                .count() as u64
-        };
-        Funnel {
-            signed_up: b.signed.len() as u64,
-            first_action: reached(F_ACTION),
-            first_reward: reached(F_REWARD),
-            first_investment: reached(F_INVEST),
-            purchase: reached(F_PURCHASE),
-        }
-    }
-
     fn revenue_figures(&self, b: &Basis) -> Revenue {
         let revenue: u64 = self.user_revenue.iter().sum();
         let payers = self.user_revenue.iter().filter(|r| **r > 0).count() as u64;
@@ -284,46 +233,26 @@ impl Metrics {
         let mut out = BTreeMap::new();
         for (p, name) in self.persona_names.iter().enumerate() {
             let l = &self.loops[p];
-            let revenue = b
-                .signed
-                .iter()
-                .filter(|&&i| self.persona[i] as usize == p)
-                .map(|&i| self.user_revenue[i])
-                .sum();
-            let hooked_loop = HookedLoop {
-                trigger: Triggers {
-                    internal: l.internal,
-                    external: l.external,
-                },
-                action: Action {
-                    reached: l.action,
-                    missed: l.sessions - l.action.min(l.sessions),
-                },
-                reward: Reward {
-                    tried: l.reward_tried,
-                    drawn: l.reward_drawn,
-                    failed: l.reward_tried.saturating_sub(l.reward_drawn),
-                },
-                investment: Investment {
-                    tried: l.investment_tried,
-                    made: l.investment_made,
-                    skipped: l.sessions.saturating_sub(l.investment_made),
-                },
-                abandoned: l.abandoned,
-                timed_out: l.timed_out,
-                completed_loops: l.full_loop,
-                completion_rate: ratio(l.full_loop, l.sessions),
-            };
+            let a = &b.personas[p];
             let figures = PersonaFigures {
                 users: l.users,
                 share: ratio(l.users, users),
                 sessions: l.sessions,
                 sessions_per_user: ratio(l.sessions, l.users),
-                retention: self.retention_rates(Some(p as u16)),
+                retention: a.rates(),
                 churned: l.churned,
                 churn_rate: ratio(l.churned, l.users),
-                revenue,
-                hooked_loop,
+                revenue: a.revenue,
+                hooked_loop: hooked_loop(l),
+                funnel: funnel_figures(a),
+                payers: a.payers,
+                payer_share: ratio(a.payers, a.users),
+                never_pays: !self.can_pay[p],
+                arpu: round(a.revenue as f64 / a.users.max(1) as f64, 2),
+                arppu: round(a.revenue as f64 / a.payers.max(1) as f64, 2),
+                retention_curve: a.curve(),
+                habit: a.habit(),
+                by_cohort: a.cohorts(|d| self.calendar.date(d)),
             };
             out.insert(name.clone(), figures);
         }
@@ -364,5 +293,44 @@ impl Metrics {
             by_hour_utc,
             by_phase,
         }
+    }
+}
+
+/// Users of `a` reaching each step, ever.
+fn funnel_figures(a: &PersonaAcc) -> Funnel {
+    Funnel {
+        signed_up: a.users,
+        first_action: a.funnel[0],
+        first_reward: a.funnel[1],
+        first_investment: a.funnel[2],
+        purchase: a.funnel[3],
+    }
+}
+
+/// How far one persona's sessions got through the Hooked loop.
+fn hooked_loop(l: &PersonaLoop) -> HookedLoop {
+    HookedLoop {
+        trigger: Triggers {
+            internal: l.internal,
+            external: l.external,
+        },
+        action: Action {
+            reached: l.action,
+            missed: l.sessions - l.action.min(l.sessions),
+        },
+        reward: Reward {
+            tried: l.reward_tried,
+            drawn: l.reward_drawn,
+            failed: l.reward_tried.saturating_sub(l.reward_drawn),
+        },
+        investment: Investment {
+            tried: l.investment_tried,
+            made: l.investment_made,
+            skipped: l.sessions.saturating_sub(l.investment_made),
+        },
+        abandoned: l.abandoned,
+        timed_out: l.timed_out,
+        completed_loops: l.full_loop,
+        completion_rate: ratio(l.full_loop, l.sessions),
     }
 }
