@@ -169,6 +169,9 @@ pub struct SocketIoSettings {
     pub listen: Vec<Listen>,
     /// Reconnection attempts after a drop, with backoff from 100 ms doubling to 2 s.
     pub(crate) reconnect_attempts: u32,
+    /// An emit without an open connection for its session opens one (rendered from its
+    /// own event); `false`: it fails as a `connect` error.
+    pub(crate) open_on_emit: bool,
 }
 
 /// A server broadcast listened for.
