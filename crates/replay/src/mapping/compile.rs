@@ -953,6 +953,13 @@ impl<'a> Compiler<'a> {
             }
         }
         request.expect = self.expect(rp, r.expect.as_deref().unwrap_or_default());
+        if r.check.is_some() && request.method == Method::HEAD {
+            self.bad(
+                rp.key("check"),
+                "a HEAD answer has no body for the check to read",
+                "use GET to check the answer's body, or remove `check`",
+            );
+        }
         request.check = r.check.as_ref().and_then(|c| {
             check_of(c)
                 .map_err(|m| {
@@ -1252,6 +1259,13 @@ mod tests {
             "[[request]]\nevent = \"stat.updated\"\npath = \"/s\"\ncheck = { field = \"a..b\", equals = 1 }\n",
         );
         assert_eq!(p[0].1, "request[0].check.field");
+        // A HEAD answer has no body to check.
+        let p = problems(
+            "[[request]]\nevent = \"stat.updated\"\nmethod = \"head\"\npath = \"/s\"\ncheck = { field = \"ok\", equals = true }\n",
+        );
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!((p[0].0, p[0].1.as_str()), (Some(5), "request[0].check"));
+        assert!(p[0].2.contains("HEAD"), "{}", p[0].2);
     }
 
     #[test]
