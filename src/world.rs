@@ -14,7 +14,8 @@ use crate::cli::WorldArgs;
 
 /// Personas and scenario from the shared world flags.
 pub(crate) fn load_world(w: &WorldArgs) -> anyhow::Result<(Vec<Persona>, Scenario)> {
-    let personas = persona::load(w.personas.as_deref())?;
+    // Their shares are checked with the scenario, whose [mix] may replace them.
+    let personas = persona::load_unmixed(w.personas.as_deref())?;
     let over = Overrides {
         users: w.users,
         days: w.days,
@@ -23,6 +24,10 @@ pub(crate) fn load_world(w: &WorldArgs) -> anyhow::Result<(Vec<Persona>, Scenari
         start: w.start.clone(),
     };
     let scenario = Scenario::load(w.scenario.as_deref(), &over, &personas)?;
+    // Said, not refused: the world runs, but not as the scenario meant it.
+    for w in &scenario.warnings {
+        eprintln!("warning: {w}");
+    }
     Ok((personas, scenario))
 }
 

@@ -134,7 +134,7 @@ pub(crate) fn show(p: &Persona) -> String {
 pub(crate) fn personas(cmd: PersonasCommand) -> anyhow::Result<i32> {
     match cmd {
         PersonasCommand::List { personas } => {
-            let all = persona::load(personas.as_deref())?;
+            let all = persona::load_unmixed(personas.as_deref())?;
             outln!(
                 "{:<14} {:<16} {:>6} {:>7}  source",
                 "name",
@@ -154,7 +154,7 @@ pub(crate) fn personas(cmd: PersonasCommand) -> anyhow::Result<i32> {
             }
         }
         PersonasCommand::Show { name, personas } => {
-            let all = persona::load(personas.as_deref())?;
+            let all = persona::load_unmixed(personas.as_deref())?;
             out!("{}", show(find(&all, &name)?));
         }
         PersonasCommand::Validate { dir } => {
@@ -166,13 +166,20 @@ pub(crate) fn personas(cmd: PersonasCommand) -> anyhow::Result<i32> {
                 dir.display(),
                 names.join(", ")
             );
+            // Not an error: a scenario's [mix] may replace the shares.
+            let sum: f64 = all.iter().map(|p| p.share).sum();
+            if persona::shares_problem(&all).is_some() {
+                outln!(
+                    "note: their shares add up to {sum:.3}, not 1: a scenario using them needs a [mix] (docs/SCENARIOS.md)"
+                );
+            }
         }
         PersonasCommand::Graph {
             name,
             format,
             personas,
         } => {
-            let all = persona::load(personas.as_deref())?;
+            let all = persona::load_unmixed(personas.as_deref())?;
             let p = find(&all, &name)?;
             out!(
                 "{}",

@@ -26,6 +26,8 @@ use simulate_replay::tls::Tls;
 use simulate_replay::{Feed, Options, Report};
 
 use crate::console::replay::{LiveView, table};
+
+mod seeded;
 use crate::world::{load_world, world_clashes};
 
 /// `24h:30m` (sim:wall) or `48x`, as simulated ms per wall ms.
@@ -147,46 +149,6 @@ pub(crate) fn replay_world(args: &ReplayArgs) -> anyhow::Result<(Vec<Persona>, S
     load_world(&world)
 }
 
-/// What the seeded database says about this replay: a window that sends days the seed
-/// already loaded (the target has applied those events: it would see them twice), or a
-/// world that is not the seeded one.
-fn seeded_warnings(db: &str, args: &ReplayArgs, window: Window) -> anyhow::Result<Vec<String>> {
-    let is_url = db.starts_with("postgres://") || db.starts_with("postgresql://");
-    let ((config, _, _), place) = super::on_seeded(
-        is_url.then_some(db),
-        &args.seeded_schema,
-        Path::new(db),
-        |d, rt| rt.block_on(d.run_meta()).map_err(super::refused),
-    )?;
-    let mut out = Vec::new();
-    if args.from_log.is_none() {
-        // The replayed world is usually longer than the seeded one: its length may differ.
-        let mut given = args.world.clone();
-        given.days = None;
-        given.span = None;
-        let (_, clashes) = world_clashes(&config, &given);
-        if !clashes.is_empty() {
-            out.push(format!(
-                "{place} holds another world: {}; the target's state will not match these events (fix: the same --users --seed --start --personas --scenario as the seed)",
-                clashes.join("; ")
-            ));
-        }
-    }
-    if let Some(seeded) = config.length.span()
-        && window.from_ms < seeded.ms()
-    {
-        let held = match seeded.whole_days() {
-            Some(days) => format!("days 0..{days}"),
-            None => format!("0..{seeded}"),
-        };
-        out.push(format!(
-            "the window starts at day {:.2}, but {place} already holds {held}: the target has applied those events and will see them again (fix: --window {seeded}.. continues the seeded world)",
-            window.from_ms as f64 / DAY as f64,
-        ));
-    }
-    Ok(out)
-}
-
 pub fn replay(mut args: ReplayArgs) -> anyhow::Result<i32> {
     let pace = Pace::from_args(&args)?;
     let mapping = load_mapping(&args)?;
@@ -216,10 +178,14 @@ pub fn replay(mut args: ReplayArgs) -> anyhow::Result<i32> {
     if !args.quiet {
         announce(&args, &source, &to, &pace, &mapping);
     }
-    let warnings = match &args.seeded {
-        Some(db) => seeded_warnings(db, &args, source.window)?,
-        None => Vec::new(),
+    let seeded = match &args.seeded {
+        Some(db) => Some(seeded::notes(db, &args, source.window)?),
+        None => None,
     };
+    let warnings = seeded
+        .as_ref()
+        .map(|s| s.warnings.clone())
+        .unwrap_or_default();
     for w in &warnings {
         eprintln!("warning: {w}");
     }
@@ -267,11 +233,22 @@ pub fn replay(mut args: ReplayArgs) -> anyhow::Result<i32> {
         config,
         feed: source.feed,
         phases: source.phases,
+        gap: seeded.as_ref().and_then(|s| s.gap),
     };
     let (stop, hurry) = super::replay_interrupts();
     let report = simulate_replay::replay(opts, stop, hurry);
     view.finish();
-    finish(&args, &report?, &to.shown)
+    let mut report = report?;
+    // Known only at the end: the users the gap left unknown to the target.
+    let late = seeded.and_then(|s| s.gap_users_warning(report.gap_users));
+    if let Some(w) = &late {
+        report.summary.config.warnings.push(w.clone());
+    }
+    let code = finish(&args, &report, &to.shown)?;
+    if let Some(w) = late {
+        eprintln!("warning: {w}");
+    }
+    Ok(code)
 }
 
 /// How fast and how wide: the flags that pace the replay, checked.
@@ -657,12 +634,9 @@ fn announce(args: &ReplayArgs, source: &Source, to: &Destinations, pace: &Pace, 
         mapping.name, args.max_in_flight
     ));
     eprintln!("{line}");
-    if window.from_ms > 0 && args.from_log.is_none() {
-        eprintln!(
-            "note: the engine first simulates the {:.2} days before the window without sending them (a database seeded with `seed --days {}` holds them already)",
-            window.from_ms as f64 / DAY as f64,
-            window.from_ms / DAY
-        );
+    // With --seeded, the warnings say what the database holds.
+    if window.from_ms > 0 && args.from_log.is_none() && args.seeded.is_none() {
+        eprintln!("{}", seeded::skipped_note(window.from_ms));
     }
 }
 

@@ -352,6 +352,6 @@ fn the_pinned_default_checksum_is_the_clis() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(
         json(&out.join("run.json"))["events_sha256"],
-        "0d426a53ec73625f0ced366b4abba0a5fa87f69847c897e08e57221e0d6cde40"
+        "abf60c2772a74477b0164ed2fc9e042f8394f91ac5ad8cb4044973170ada7462"
     );
 }

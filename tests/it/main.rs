@@ -11,6 +11,7 @@ mod grpc;
 mod mapping_checks;
 mod metrics;
 mod personas;
+mod phases;
 mod replay;
 mod safety;
 mod seed;

@@ -113,3 +113,56 @@ fn each_broken_machine_is_named() {
         assert!(!out.contains("panicked"));
     }
 }
+
+/// `--personas DIR` whose shares add up to 0.6: refused with every file's share and both
+/// fixes; a scenario's `[mix]` then replaces the shares, as the message says.
+#[test]
+fn a_scenario_mix_replaces_persona_shares_that_do_not_add_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("personas");
+    std::fs::create_dir(&folder).unwrap();
+    let tester = GOOD.replace("share = 1.0", "share = 0.3");
+    std::fs::write(folder.join("tester.toml"), &tester).unwrap();
+    let other = tester.replace("name = \"tester\"", "name = \"other\"");
+    std::fs::write(folder.join("other.toml"), other).unwrap();
+    let run = |scenario: Option<&str>| {
+        let mut cmd = bin();
+        cmd.args(["run", "--users", "400", "--days", "1", "-q"])
+            .args(["--format", "none", "--personas"])
+            .arg(&folder)
+            .arg("--out")
+            .arg(dir.path().join("out"));
+        if let Some(text) = scenario {
+            let file = dir.path().join("mix.toml");
+            std::fs::write(&file, text).unwrap();
+            cmd.arg("--scenario").arg(file);
+        }
+        let o = cmd.output().unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).to_string(),
+        )
+    };
+    let (code, err) = run(None);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("add up to 0.600")
+            && err.contains("tester.toml:2: tester 0.300")
+            && err.contains("[mix]"),
+        "{err}"
+    );
+    let (code, err) = run(Some("[mix]\ntester = 0.8\nother = 0.2\n"));
+    assert_eq!(code, Some(0), "{err}");
+    let m = crate::common::read_json(&dir.path().join("out/metrics.json"));
+    let users = |p: &str| m["personas"][p]["users"].as_f64().unwrap();
+    let share = users("tester") / (users("tester") + users("other"));
+    // 400 users drawn 0.8 / 0.2: the share is 0.8 ± 0.06 (3 standard deviations is 0.06).
+    assert!((share - 0.8).abs() < 0.06, "{share} {}", m["personas"]);
+    // A mix that names a persona the folder does not have is refused, line and field.
+    let (code, err) = run(Some("[mix]\ntester = 0.8\nnobody = 0.2\n"));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("mix.nobody") && err.contains("no persona is called"),
+        "{err}"
+    );
+}

@@ -15,6 +15,11 @@ pub fn user_id(user: u32) -> String {
     id
 }
 
+/// The number in a user id (`u42` → 42); `None` for an id this version did not write.
+pub fn user_number(user_id: &str) -> Option<u32> {
+    user_id.strip_prefix('u')?.parse().ok()
+}
+
 /// `<user_id>/<seq>`: every request carries it (`x-sim-event`), whatever the protocol.
 pub fn event_id(user_id: &str, seq: u32) -> String {
     let mut id = String::with_capacity(user_id.len() + 8);

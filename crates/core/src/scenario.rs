@@ -1,5 +1,8 @@
 //! The scenario: who exists, for how long, on what daily curve, and which named phases happen.
 
+pub mod size;
+pub mod tags;
+
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
@@ -8,6 +11,7 @@ use crate::diagnostic::{FieldPath, Problem, Problems, Source};
 use crate::persona::Persona;
 use crate::persona::dist::{Dist, RawDist, Unit, usable_weights};
 use crate::units::{DAY, HOUR, MINUTE, Span, Start, parse_duration, parse_start};
+use size::RawSize;
 
 pub(crate) const DEFAULT_SCENARIO: (&str, &str) = (
     "scenarios/default.toml",
@@ -70,7 +74,8 @@ pub struct RawPhase {
     pub(crate) kind: String,
     pub(crate) at: String,
     pub(crate) over: Option<String>,
-    pub users: Option<u32>,
+    /// A number of users, or a share of the world's (`"5%"`): [`size`].
+    pub users: Option<RawSize>,
     pub share: Option<f64>,
     pub(crate) shares: Option<u16>,
     pub(crate) updates: Option<RawDist>,
@@ -80,7 +85,7 @@ pub struct RawPhase {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawTier {
-    pub users: u32,
+    pub users: RawSize,
     pub(crate) after: String,
 }
 
@@ -111,7 +116,9 @@ pub struct Phase {
 }
 
 impl Phase {
-    /// The window the phase's traffic falls in, for per-phase metrics.
+    /// The window the phase's traffic falls in, for per-phase figures: its span plus 10
+    /// minutes (a game burst: 5 minutes; a goal wave: its last tier plus 10 minutes).
+    /// Which phase an event belongs to when windows overlap is [`tags::PhaseTags`]'s rule.
     pub fn window(&self) -> (i64, i64) {
         let tail = match &self.kind {
             PhaseKind::GoalWave { tiers } => {
@@ -145,6 +152,9 @@ pub struct Scenario {
     pub challenges: u16,
     pub goals_per_challenge: u16,
     pub phases: Vec<Phase>,
+    /// What is said, not refused: a phase sized beyond the world's users (it gets every
+    /// user it can pick). The commands print them before the run.
+    pub warnings: Vec<Problem>,
 }
 
 /// Values given on the command line; each replaces the scenario file's.
@@ -236,13 +246,21 @@ impl Scenario {
         over: &Overrides,
         personas: &[Persona],
     ) -> Result<Scenario, Problems> {
-        let mut c = Check { src, p: Vec::new() };
+        let mut c = Check {
+            src,
+            p: Vec::new(),
+            warnings: Vec::new(),
+            users: 0,
+        };
         let users = c.users(over, &raw);
+        c.users = users;
         let span = c.length(&raw, over);
         let start = c.start(&raw, over);
         let signups_per_day = c.signups(raw.signups_per_day);
-        if let Some(mix) = &raw.mix {
-            c.mix(mix, personas);
+        // The scenario's mix replaces the personas' shares; without one, theirs must do.
+        match &raw.mix {
+            Some(mix) => c.mix(mix, personas),
+            None => c.p.extend(crate::persona::shares_problem(personas)),
         }
         let (hourly, weekly) = c.activity(raw.activity.as_ref());
         let root = FieldPath::root();
@@ -300,6 +318,7 @@ impl Scenario {
             challenges,
             goals_per_challenge,
             phases,
+            warnings: c.warnings,
         })
     }
 }
@@ -308,6 +327,9 @@ impl Scenario {
 struct Check<'a> {
     src: &'a Source,
     p: Vec<Problem>,
+    warnings: Vec<Problem>,
+    /// The world's users, which shares of users are of.
+    users: u32,
 }
 
 impl Check<'_> {
@@ -523,7 +545,7 @@ impl Check<'_> {
                     );
                 }
                 PhaseKind::LoginRush {
-                    users: self.need(&pp, ph, "users", ph.users),
+                    users: self.size(&pp, ph),
                 }
             }
             "game_burst" => self.game_burst(&pp, ph),
@@ -559,7 +581,7 @@ impl Check<'_> {
                     );
                 }
                 PhaseKind::GiftStorm {
-                    users: self.need(&pp, ph, "users", ph.users),
+                    users: self.size(&pp, ph),
                     shares,
                 }
             }
@@ -580,20 +602,52 @@ impl Check<'_> {
         })
     }
 
-    /// A count the phase's kind requires.
-    fn need(&mut self, pp: &FieldPath, ph: &RawPhase, field: &str, v: Option<u32>) -> u32 {
-        v.unwrap_or_else(|| {
+    /// The `users` the phase's kind requires, resolved against the world's users.
+    fn size(&mut self, pp: &FieldPath, ph: &RawPhase) -> u32 {
+        let Some(raw) = &ph.users else {
             self.at(
                 pp,
-                format!("a {} phase needs `{field}`", ph.kind),
-                format!("add `{field} = …`"),
+                format!("a {} phase needs `users`", ph.kind),
+                r#"add `users = "10%"` (a share of the world's users) or a number of users"#,
             );
-            0
-        })
+            return 0;
+        };
+        let path = pp.key("users");
+        let users = self.resolve(&path, raw);
+        self.beyond_the_world(&path, users.into(), matches!(raw, RawSize::Count(_)));
+        users
+    }
+
+    /// A size as a number of users; 0 after a problem.
+    fn resolve(&mut self, path: &FieldPath, raw: &RawSize) -> u32 {
+        match raw.resolve(self.users) {
+            Ok(s) => s.users,
+            Err((message, fix)) => {
+                self.at(path, message, fix);
+                0
+            }
+        }
+    }
+
+    /// A warning when a number of users (not a share) exceeds the world's users: the
+    /// phase then takes whoever it can, and the world is not the one the scenario meant.
+    fn beyond_the_world(&mut self, path: &FieldPath, users: u64, absolute: bool) {
+        if absolute && users > u64::from(self.users) {
+            self.warnings.push(self.src.problem(
+                path,
+                format!(
+                    "{users} users is more than the world's {}: the phase takes every user it can pick",
+                    self.users
+                ),
+                format!(
+                    r#"size the phase as a share of the world's users, like users = "10%" (docs/SCENARIOS.md), or run with --users {users} or more"#
+                ),
+            ));
+        }
     }
 
     fn game_burst(&mut self, pp: &FieldPath, ph: &RawPhase) -> PhaseKind {
-        let users = self.need(pp, ph, "users", ph.users);
+        let users = self.size(pp, ph);
         let updates = match &ph.updates {
             Some(d) => Dist::from_raw(d, Unit::Number).unwrap_or_else(|e| {
                 self.at(&pp.key("updates").key(e.field), e.message, e.fix);
@@ -612,16 +666,22 @@ impl Check<'_> {
             ts.iter()
                 .enumerate()
                 .map(|(j, t)| {
-                    let after = self.duration(&pp.key("tiers").index(j).key("after"), &t.after);
-                    (t.users, after)
+                    let tp = pp.key("tiers").index(j);
+                    let after = self.duration(&tp.key("after"), &t.after);
+                    (self.resolve(&tp.key("users"), &t.users), after)
                 })
                 .collect::<Vec<_>>()
         });
+        if let Some(ts) = &ph.tiers {
+            let total: u64 = tiers.iter().flatten().map(|t| u64::from(t.0)).sum();
+            let absolute = ts.iter().any(|t| matches!(t.users, RawSize::Count(_)));
+            self.beyond_the_world(&pp.key("tiers"), total, absolute);
+        }
         let tiers = tiers.filter(|t| !t.is_empty()).unwrap_or_else(|| {
             self.at(
                 pp,
                 "a goal wave needs `tiers`",
-                "add tiers = [{ users = 500, after = \"0m\" }]",
+                r#"add tiers = [{ users = "5%", after = "0m" }]"#,
             );
             Vec::new()
         });

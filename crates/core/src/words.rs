@@ -153,7 +153,7 @@ pub fn shape_of(field: &str) -> Option<&'static str> {
         "phases" => r#"[[phases]] tables with name, kind and at"#,
         "request" => r#"[[request]] tables with event and path"#,
         "listen" => r#"[[socketio.listen]] tables with event"#,
-        "tiers" => r#"a list of tables like [{ users = 10, after = "5s" }]"#,
+        "tiers" => r#"a list of tables like [{ users = "5%", after = "5s" }]"#,
         "headers" => r#"a table of header names and values, like { x-api-key = "…" }"#,
         "span" => r#"a duration text such as "36h""#,
         _ => return None,

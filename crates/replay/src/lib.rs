@@ -28,7 +28,7 @@ use drivers::{Driver, Targets};
 pub use error::ReplayError;
 use mapping::Mapping;
 use pacer::{Live, Plan};
-use source::Phases;
+use source::{Gap, Phases};
 use stats::{Stats, by_kind, percentiles};
 use summary::{ReplayConfig, SUMMARY_SCHEMA, Skipped, Summary, Totals, Verdict};
 use thresholds::Threshold;
@@ -43,6 +43,9 @@ pub enum Feed {
 pub struct Options {
     pub feed: Feed,
     pub phases: Phases,
+    /// `--seeded`: the time between the seed's end and the window's start, whose users
+    /// the target never saw sign up ([`Report::gap_users`]).
+    pub gap: Option<Gap>,
     pub plan: Plan,
     pub mapping: Arc<Mapping>,
     /// Where each protocol's requests go (never printed: they may hold secrets).
@@ -89,6 +92,9 @@ pub struct LiveFigures {
 
 pub struct Report {
     pub summary: Summary,
+    /// With [`Options::gap`]: users who signed up in the gap and have events in the
+    /// window (the target meets them without having seen them sign up).
+    pub gap_users: Option<u64>,
     pub failed_thresholds: usize,
     pub interrupted: bool,
 }
@@ -125,13 +131,14 @@ pub fn replay(
     let phases = o.phases.clone();
     let live = Arc::new(Live::default());
     let before = source::Before(Arc::clone(&live));
+    let span = (window, o.gap);
     let producer = std::thread::Builder::new()
         .name("timeline".into())
         .spawn(move || match o.feed {
             Feed::Engine(engine) => {
-                source::from_engine(*engine, window, phases, (tx, before), &feed_stop)
+                source::from_engine(*engine, span, phases, (tx, before), &feed_stop)
             }
-            Feed::Log(path) => source::from_log(&path, window, &phases, (tx, before), &feed_stop),
+            Feed::Log(path) => source::from_log(&path, span, &phases, (tx, before), &feed_stop),
         })
         .map_err(|e| ReplayError::Failed(format!("cannot start the timeline thread: {e}")))?;
 
@@ -169,7 +176,7 @@ pub fn replay(
         .join()
         .map_err(|_| ReplayError::Failed("the timeline thread failed".into()))?;
     rt.shutdown_timeout(Duration::from_millis(100));
-    fed?;
+    let fed = fed?;
 
     let mut stats = Arc::try_unwrap(stats)
         .map(|m| m.into_inner().expect("stats lock"))
@@ -187,7 +194,9 @@ pub fn replay(
         tags: &o.mapping.tags,
         config: o.config,
     };
-    Ok(summarize(&mut stats, abandoned, asked, &ended, &driver))
+    let mut report = summarize(&mut stats, abandoned, asked, &ended, &driver);
+    report.gap_users = fed.gap_users;
+    Ok(report)
 }
 
 /// What the run was asked for, as the summary needs it.
@@ -239,6 +248,7 @@ fn summarize(
     };
     Report {
         summary,
+        gap_users: None,
         failed_thresholds: failed,
         interrupted: ended.interrupted,
     }

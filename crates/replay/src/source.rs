@@ -19,6 +19,7 @@ use simulate_core::diagnostic::Problem;
 use simulate_core::engine::Engine;
 use simulate_core::ids;
 use simulate_core::scenario::Scenario;
+use simulate_core::scenario::tags::{Opens, PhaseTags};
 use simulate_core::template::Ctx;
 use simulate_core::timeline::{EVENT_KINDS, Event, Sink};
 
@@ -83,11 +84,18 @@ impl Due {
     /// Reads the fields the pacer needs from one log line (a copy of it kept).
     #[cfg(test)]
     fn from_line(line: &[u8]) -> Result<Due, String> {
-        Due::parse(line, Bytes::copy_from_slice)
+        Due::parse(line, Bytes::copy_from_slice).map(|(due, _)| due)
     }
 
-    /// Reads the fields the pacer needs from one log line, the line kept by `keep`.
-    fn parse(line: &[u8], keep: impl FnOnce(&[u8]) -> Bytes) -> Result<Due, String> {
+    /// Reads the fields the pacer needs from one log line, the line kept by `keep`; with
+    /// what the line says about a session it opens, for the phase tagger.
+    fn parse(line: &[u8], keep: impl FnOnce(&[u8]) -> Bytes) -> Result<(Due, Opens), String> {
+        /// Of the props, only `session.started`'s phase (a number) is read.
+        #[derive(serde::Deserialize)]
+        struct HeadProps {
+            #[serde(default)]
+            phase: Option<serde_json::Value>,
+        }
         #[derive(serde::Deserialize)]
         struct Head<'a> {
             t_ms: i64,
@@ -98,14 +106,26 @@ impl Due {
             event: std::borrow::Cow<'a, str>,
             #[serde(borrow, default)]
             session_id: Option<std::borrow::Cow<'a, str>>,
+            #[serde(default)]
+            props: Option<HeadProps>,
         }
         let h: Head<'_> = serde_json::from_slice(line).map_err(|e| e.to_string())?;
+        let opens = if h.event == "session.started" {
+            let phase = h.props.and_then(|p| p.phase);
+            Opens::Session(
+                phase
+                    .and_then(|v| v.as_u64())
+                    .and_then(|n| u8::try_from(n).ok()),
+            )
+        } else {
+            Opens::Nothing
+        };
         let kind = EVENT_KINDS
             .iter()
             .position(|k| *k == h.event)
             .map(|k| k as u16)
             .unwrap_or(UNKNOWN_KIND);
-        Ok(Due {
+        let due = Due {
             t_ms: h.t_ms,
             user_id: h.user_id.into(),
             seq: h.seq,
@@ -118,7 +138,8 @@ impl Due {
             kind,
             phase: 0,
             line: keep(line),
-        })
+        };
+        Ok((due, opens))
     }
 }
 
@@ -129,28 +150,27 @@ pub struct Window {
     pub to_ms: i64,
 }
 
-/// Phase windows of a scenario, for tagging statistics.
+/// The phases of a scenario, for tagging statistics: their names and the tagger that
+/// says which phase each event belongs to (the rule `run`'s metrics.json uses too).
 #[derive(Clone, Debug, Default)]
 pub struct Phases {
     pub names: Vec<String>,
-    spans: Vec<(i64, i64)>,
+    tags: PhaseTags,
 }
 
 impl Phases {
     pub fn of(s: &Scenario) -> Phases {
         Phases {
             names: s.phases.iter().map(|p| p.name.clone()).collect(),
-            spans: s.phases.iter().map(|p| p.window()).collect(),
+            tags: PhaseTags::of(s),
         }
     }
-    /// The first phase whose window holds `t`, as 1 + index; 0 for none.
-    pub(crate) fn at(&self, t: i64) -> u8 {
-        self.spans
-            .iter()
-            .position(|(a, b)| (*a..*b).contains(&t))
-            .map(|i| (i + 1).min(255) as u8)
-            .unwrap_or(0)
+
+    /// A fresh tagger: each source feeds one every event from t = 0.
+    pub(crate) fn tagger(&self) -> PhaseTags {
+        self.tags.clone()
     }
+
     pub(crate) fn name(&self, p: u8) -> &str {
         match p {
             0 => "steady",
@@ -159,6 +179,60 @@ impl Phases {
                 .get(n as usize - 1)
                 .map_or("steady", |s| s.as_str()),
         }
+    }
+}
+
+/// The time between the end of what a database was seeded with and the window's start
+/// (`replay --seeded`): its events are neither seeded nor sent.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Gap {
+    pub from_ms: i64,
+    pub to_ms: i64,
+}
+
+/// What a source saw besides the events it handed out.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Fed {
+    /// With a [`Gap`]: users who signed up in it and have events in the window, which
+    /// the target therefore meets without ever having seen them sign up.
+    pub(crate) gap_users: Option<u64>,
+}
+
+/// Counts [`Fed::gap_users`]: who signed up in the gap, then who of them shows up.
+struct GapUsers {
+    gap: Gap,
+    signed_up: BTreeSet<u32>,
+    seen: u64,
+}
+
+impl GapUsers {
+    fn new(gap: Option<Gap>) -> Option<GapUsers> {
+        gap.map(|gap| GapUsers {
+            gap,
+            signed_up: BTreeSet::new(),
+            seen: 0,
+        })
+    }
+
+    /// One event of the timeline, before or in the window; `user` is `None` for an id
+    /// this version did not write.
+    fn event(&mut self, t_ms: i64, user: Option<u32>, kind: u16, in_window: bool) {
+        let Some(user) = user else { return };
+        if in_window {
+            if self.signed_up.remove(&user) {
+                self.seen += 1;
+            }
+        } else if (self.gap.from_ms..self.gap.to_ms).contains(&t_ms)
+            && EVENT_KINDS.get(kind as usize) == Some(&"user.signed_up")
+        {
+            self.signed_up.insert(user);
+        }
+    }
+}
+
+fn fed(gap_users: Option<GapUsers>) -> Fed {
+    Fed {
+        gap_users: gap_users.map(|g| g.seen),
     }
 }
 
@@ -203,7 +277,8 @@ struct Feed {
     before: Before,
     tx: Tx,
     window: Window,
-    phases: Phases,
+    tags: PhaseTags,
+    gap_users: Option<GapUsers>,
     batch: Vec<Due>,
     lines: Lines,
     closed: bool,
@@ -220,12 +295,19 @@ impl Feed {
 
 impl Sink for Feed {
     fn event(&mut self, e: &Event, line: &[u8]) -> std::io::Result<bool> {
-        if e.t_ms < self.window.from_ms {
+        // Every event is tagged, those before the window too: the sessions they open
+        // decide the phase of the window's first events.
+        let phase = self.tags.event(e);
+        let in_window = e.t_ms >= self.window.from_ms;
+        if in_window && (e.t_ms >= self.window.to_ms || self.closed) {
+            return Ok(false);
+        }
+        if let Some(g) = &mut self.gap_users {
+            g.event(e.t_ms, Some(e.user), e.props.kind() as u16, in_window);
+        }
+        if !in_window {
             self.before.count(e.props.kind() as u16);
             return Ok(true);
-        }
-        if e.t_ms >= self.window.to_ms || self.closed {
-            return Ok(false);
         }
         self.batch.push(Due {
             t_ms: e.t_ms,
@@ -233,7 +315,7 @@ impl Sink for Feed {
             seq: e.seq,
             session: e.session,
             kind: e.props.kind() as u16,
-            phase: self.phases.at(e.t_ms),
+            phase,
             line: self.lines.copy(line.strip_suffix(b"\n").unwrap_or(line)),
         });
         if self.batch.len() >= BATCH {
@@ -258,24 +340,25 @@ impl Sink for Feed {
 /// Runs the engine on this thread into `tx` (call from a dedicated thread).
 pub(crate) fn from_engine(
     mut engine: Engine,
-    window: Window,
+    (window, gap): (Window, Option<Gap>),
     phases: Phases,
     (tx, before): (Tx, Before),
     stop: &AtomicBool,
-) -> Result<(), ReplayError> {
+) -> Result<Fed, ReplayError> {
     let mut feed = Feed {
         before,
         tx,
         window,
-        phases,
+        tags: phases.tagger(),
+        gap_users: GapUsers::new(gap),
         batch: Vec::with_capacity(BATCH),
         lines: Lines::new(),
         closed: false,
     };
     engine
         .run(&mut feed, stop)
-        .map(|_| ())
-        .map_err(|e| ReplayError::Failed(format!("the engine stopped: {e}")))
+        .map_err(|e| ReplayError::Failed(format!("the engine stopped: {e}")))?;
+    Ok(fed(feed.gap_users))
 }
 
 /// Reads a JSONL log on this thread into `tx`; a bad line names the file and line.
@@ -328,16 +411,18 @@ pub fn log_users(path: &Path, window: Window) -> Result<BTreeSet<String>, Proble
 
 pub(crate) fn from_log(
     path: &Path,
-    window: Window,
+    (window, gap): (Window, Option<Gap>),
     phases: &Phases,
     (tx, before): (Tx, Before),
     stop: &AtomicBool,
-) -> Result<(), ReplayError> {
+) -> Result<Fed, ReplayError> {
     let shown = path.display();
     let unreadable = |e: std::io::Error| unreadable(path, e);
     let mut reader = open_log(path)?;
     let mut batch = Vec::with_capacity(BATCH);
     let mut lines = Lines::new();
+    let mut tags = phases.tagger();
+    let mut gap_users = GapUsers::new(gap);
     let mut last = i64::MIN;
     let mut line = Vec::new();
     for i in 0usize.. {
@@ -360,7 +445,7 @@ pub(crate) fn from_log(
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let mut due = Due::parse(&line, |l| lines.copy(l)).map_err(|m| {
+        let (mut due, opens) = Due::parse(&line, |l| lines.copy(l)).map_err(|m| {
             Problem::in_file(
                 shown.to_string(),
                 Some(i + 1),
@@ -378,27 +463,35 @@ pub(crate) fn from_log(
             .into());
         }
         last = due.t_ms;
-        if due.t_ms < window.from_ms {
+        // Tagged before the window too: the sessions opened then decide later phases.
+        let user = ids::user_number(&due.user_id);
+        due.phase = tags.tag(due.t_ms, user, due.session, opens);
+        let in_window = due.t_ms >= window.from_ms;
+        if in_window
+            && (due.t_ms >= window.to_ms || stop.load(std::sync::atomic::Ordering::Relaxed))
+        {
+            break;
+        }
+        if let Some(g) = &mut gap_users {
+            g.event(due.t_ms, user, due.kind, in_window);
+        }
+        if !in_window {
             before.count(due.kind);
             continue;
         }
-        if due.t_ms >= window.to_ms || stop.load(std::sync::atomic::Ordering::Relaxed) {
-            break;
-        }
-        due.phase = phases.at(due.t_ms);
         batch.push(due);
         if batch.len() >= BATCH
             && tx
                 .blocking_send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
                 .is_err()
         {
-            return Ok(());
+            return Ok(fed(gap_users));
         }
     }
     if !batch.is_empty() {
         let _ = tx.blocking_send(batch);
     }
-    Ok(())
+    Ok(fed(gap_users))
 }
 
 #[cfg(test)]

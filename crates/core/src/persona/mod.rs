@@ -37,7 +37,8 @@ pub const SHIPPED: &[(&str, &str)] = &[
     ),
 ];
 
-/// Personas from files' texts: each parsed and validated, then checked together (names, shares).
+/// Personas from files' texts: each parsed and validated, then checked together (names).
+/// Their shares are checked by [`shares_problem`]: a scenario's `[mix]` may replace them.
 pub fn from_sources(sources: Vec<Source>) -> Result<Vec<Persona>, Problems> {
     let mut personas = Vec::new();
     let mut problems = Vec::new();
@@ -80,43 +81,53 @@ pub fn from_sources(sources: Vec<Source>) -> Result<Vec<Persona>, Problems> {
         });
     }
     if problems.is_empty() {
-        let sum: f64 = personas.iter().map(|p| p.share).sum();
-        if (sum - 1.0).abs() > 0.01 {
-            // No one file is wrong: the message names every file and its share.
-            let list: Vec<String> = personas
-                .iter()
-                .map(|p| {
-                    format!(
-                        "\n      {}:{}: {} {:.3}",
-                        p.source,
-                        line_of(p, "share"),
-                        p.name,
-                        p.share
-                    )
-                })
-                .collect();
-            let folder = std::path::Path::new(&personas[0].source)
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty())
-                .map_or_else(|| ".".to_string(), |d| d.display().to_string());
-            problems.push(Problem {
-                file: folder,
-                line: None,
-                field: "share".into(),
-                message: format!(
-                    "the personas' shares add up to {sum:.3}, not 1:{}",
-                    list.concat()
-                ),
-                fix: format!(
-                    "make them add up to 1 (dividing each by {sum:.3} keeps their proportions)"
-                ),
-            });
-        }
-    }
-    if problems.is_empty() {
         Ok(personas)
     } else {
         Err(Problems(problems))
+    }
+}
+
+/// When the personas' shares do not add up to 1 (and the scenario gives no `[mix]` to
+/// replace them): the problem, naming every file and its share, for no one file is wrong.
+pub fn shares_problem(personas: &[Persona]) -> Option<Problem> {
+    let sum: f64 = personas.iter().map(|p| p.share).sum();
+    if personas.is_empty() || (sum - 1.0).abs() <= 0.01 {
+        return None;
+    }
+    let list: Vec<String> = personas
+        .iter()
+        .map(|p| {
+            format!(
+                "\n      {}:{}: {} {:.3}",
+                p.source, p.share_line, p.name, p.share
+            )
+        })
+        .collect();
+    let folder = Path::new(&personas[0].source)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map_or_else(|| ".".to_string(), |d| d.display().to_string());
+    Some(Problem {
+        file: folder,
+        line: None,
+        field: "share".into(),
+        message: format!(
+            "the personas' shares add up to {sum:.3}, not 1:{}",
+            list.concat()
+        ),
+        fix: format!(
+            "make them add up to 1 (dividing each by {sum:.3} keeps their proportions), or give the scenario a [mix] of these personas' shares (docs/SCENARIOS.md)"
+        ),
+    })
+}
+
+/// [`load_unmixed`], with the shares checked: for the `personas` commands, which have
+/// no scenario to give a mix.
+pub fn load(dir: Option<&Path>) -> Result<Vec<Persona>, Problems> {
+    let personas = load_unmixed(dir)?;
+    match shares_problem(&personas) {
+        Some(p) => Err(Problems(vec![p])),
+        None => Ok(personas),
     }
 }
 
@@ -157,8 +168,9 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Persona>, Problems> {
     from_sources(sources)
 }
 
-/// Personas from `--personas DIR`, or the shipped set.
-pub fn load(dir: Option<&Path>) -> Result<Vec<Persona>, Problems> {
+/// Personas from `--personas DIR`, or the shipped set, their shares not yet checked: the
+/// scenario checks them, or replaces them with its `[mix]` (`Scenario::validate`).
+pub fn load_unmixed(dir: Option<&Path>) -> Result<Vec<Persona>, Problems> {
     match dir {
         Some(d) => load_dir(d),
         None => shipped(),

@@ -199,6 +199,9 @@ pub struct Persona {
     /// (field path, note) pairs, for `personas show`.
     pub notes: Vec<(String, String)>,
     pub source: String,
+    /// The line `share` is written on in its file (1 when not written), for a problem
+    /// with the shares.
+    pub share_line: usize,
 }
 
 impl Persona {

@@ -187,6 +187,7 @@ pub(crate) fn validate(raw: &RawPersona, src: &Source) -> Result<Persona, Proble
         states,
         notes: c.notes,
         source: src.name.clone(),
+        share_line: src.locate(&FieldPath::root().key("share")).unwrap_or(1),
     })
 }
 

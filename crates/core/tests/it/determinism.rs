@@ -162,7 +162,7 @@ fn gift_races_never_overclaim_and_first_come_wins() {
 /// personas and default scenario. A change here changes every user's timeline; it needs a
 /// commit that says why and records the new value (docs/TIMELINE.md, "Reference checksum").
 const DEFAULT_WORLD_SHA256: &str =
-    "0d426a53ec73625f0ced366b4abba0a5fa87f69847c897e08e57221e0d6cde40";
+    "abf60c2772a74477b0164ed2fc9e042f8394f91ac5ad8cb4044973170ada7462";
 
 #[test]
 fn default_world_checksum_is_pinned() {

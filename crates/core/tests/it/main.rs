@@ -5,6 +5,7 @@ mod common;
 mod determinism;
 mod metrics;
 mod schema;
+mod sizes;
 mod span;
 mod statistics;
 mod templates;

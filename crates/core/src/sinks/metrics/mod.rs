@@ -13,6 +13,7 @@ use hdrhistogram::Histogram;
 
 use crate::persona::{Action, Persona};
 use crate::scenario::Scenario;
+use crate::scenario::tags::PhaseTags;
 use crate::timeline::*;
 use crate::units::{DAY, HOUR, SimDuration};
 use calendar::Calendar;
@@ -98,6 +99,8 @@ pub struct Metrics {
     half_life_ms: Vec<f64>,
     initial_habit: Vec<f32>,
     phases: Vec<(String, i64, i64)>,
+    /// Which phase each event belongs to (the rule replay's statistics use too).
+    tags: PhaseTags,
     // Per user.
     persona: Vec<u16>,
     signup_day: Vec<u32>,
@@ -173,6 +176,7 @@ impl Metrics {
                     (p.name.clone(), a, b)
                 })
                 .collect(),
+            tags: PhaseTags::of(scenario),
             persona: Vec::new(),
             signup_day: Vec::new(),
             active: Vec::new(),
@@ -278,10 +282,11 @@ impl Metrics {
         self.kinds[kind] += 1;
         self.by_hour[kind][hour] += 1;
         self.per_day[day].events += 1;
-        for (p, (_, a, b)) in self.phases.iter().enumerate() {
-            if e.t_ms >= *a && e.t_ms < *b {
-                self.by_phase[p][kind] += 1;
-            }
+        if let Some(row) = (self.tags.event(e) as usize)
+            .checked_sub(1)
+            .and_then(|p| self.by_phase.get_mut(p))
+        {
+            row[kind] += 1;
         }
         let persona = e.persona as usize;
         if e.session != 0 {
