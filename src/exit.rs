@@ -1,7 +1,8 @@
 //! Exit codes, all in one place, and the error → code mapping `main` applies.
 //!
 //! 0 done, 1 failed, 2 bad input (the message says what to fix), 3 verify found a
-//! mismatch, 99 a replay threshold failed (k6's code), 130 interrupted (Ctrl-C).
+//! mismatch, 99 a gate failed: a replay threshold (k6's code) or a `compare --fail-if`
+//! rule, 130 interrupted (Ctrl-C).
 
 use simulate_core::diagnostic::{Problem, Problems};
 use simulate_db::DbError;
@@ -11,6 +12,7 @@ pub(crate) const OK: i32 = 0;
 pub(crate) const FAILED: i32 = 1;
 pub(crate) const BAD_INPUT: i32 = 2;
 pub(crate) const VERIFY_MISMATCH: i32 = 3;
+/// A replay threshold or a `compare --fail-if` rule failed: CI gates share one code.
 pub(crate) const THRESHOLD_FAILED: i32 = 99;
 pub(crate) const INTERRUPTED: i32 = 130;
 

@@ -18,9 +18,11 @@ macro_rules! out {
     }};
 }
 
+pub mod compare;
 mod concurrency;
 pub mod personas;
 pub mod replay;
+pub mod replicates;
 pub mod run;
 pub mod schema;
 pub mod seed;
@@ -213,6 +215,7 @@ pub fn main(cli: Cli) -> anyhow::Result<i32> {
         Command::Replay(args) => replay::replay(*args),
         Command::Serve(args) => serve::serve(args),
         Command::Schema(args) => schema::schema(args),
+        Command::Compare(args) => compare::compare(args),
         Command::Personas { command } => personas::personas(command),
     }
 }

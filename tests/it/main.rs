@@ -2,6 +2,7 @@
 
 mod cli;
 mod common;
+mod compare;
 mod concurrency;
 mod figures;
 mod fuzz;

@@ -173,7 +173,7 @@ fn a_planted_secret_never_appears_in_any_output_or_file() {
     let summary = crate::common::read_json(&d.join("out/replay.json"));
     let warnings = summary["config"]["warnings"].to_string();
     assert!(
-        warnings.contains("already holds days") && warnings.contains("password=***"),
+        warnings.contains("already holds") && warnings.contains("password=***"),
         "{warnings}"
     );
     // … and never the secret, in any output or any file they wrote.
