@@ -24,5 +24,8 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== PostgreSQL for the seed and verify tests"
 SIMULATE_TEST_PG=$(bash scripts/ensure-postgres.sh | tail -n 1)
 export SIMULATE_TEST_PG
+echo "== Chromium for the HTML report tests (tests/it/report.rs)"
+SIMULATE_TEST_CHROMIUM=$(bash scripts/ensure-chromium.sh | tail -n 1)
+export SIMULATE_TEST_CHROMIUM
 echo "== cargo test --workspace"
 cargo test --workspace --all-targets --quiet

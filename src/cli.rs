@@ -33,6 +33,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Print the JSON Schema of the timeline these personas and this scenario produce.
     Schema(SchemaArgs),
+    /// Show two runs' headline figures side by side, with their differences and noise.
+    Compare(CompareArgs),
     /// Inspect, check and draw personas.
     Personas {
         #[command(subcommand)]
@@ -137,9 +139,11 @@ pub struct RunArgs {
     /// Output folder [default: output/<run-id>]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Event log format: jsonl, jsonl.zst, or none (engine only; the checksum is still computed)
-    #[arg(long, default_value = "jsonl")]
-    pub format: String,
+    /// Event log format: jsonl, jsonl.zst, or none (engine only; the checksum is still
+    /// computed) [default: jsonl; with --replicates, none: name a format to keep each
+    /// replicate's log]
+    #[arg(long)]
+    pub format: Option<String>,
     /// Stream the event lines to standard output instead of a file (metrics.json and
     /// run.json still go to the output folder; the summary goes to stderr)
     #[arg(long)]
@@ -160,6 +164,27 @@ pub struct RunArgs {
     /// No progress bar or periodic report
     #[arg(long, short)]
     pub quiet: bool,
+    /// Run the world N times, with seeds seed, seed+1, … seed+N−1, in parallel; each
+    /// replicate's metrics.json and run.json go in replicates/<seed>/, and summary.json
+    /// holds every figure's mean and 95 % interval
+    #[arg(long, value_name = "N", conflicts_with_all = ["stdout", "preset", "report_every"])]
+    pub replicates: Option<u32>,
+}
+
+/// `simulate compare A B`.
+#[derive(Args, Debug, Clone)]
+pub struct CompareArgs {
+    /// The first run's folder (or its metrics.json or summary.json)
+    pub a: PathBuf,
+    /// The second run's folder, compared against the first
+    pub b: PathBuf,
+    /// Exit 99 when a rule holds: `<figure> decreased|increased [by more than X%]`,
+    /// comma-separated or repeated, figures named as printed (D7, revenue, hunter D1)
+    #[arg(long, value_name = "RULES")]
+    pub fail_if: Vec<String>,
+    /// Print the comparison as JSON (simulate.compare.v1) instead of a table
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -284,6 +309,10 @@ pub struct ReplayArgs {
     /// Write the summary (figures, mergeable histograms, thresholds) as JSON to this file
     #[arg(long, value_name = "FILE")]
     pub summary_export: Option<PathBuf>,
+    /// Write a single-file HTML report (rates, latency over time, failures, thresholds)
+    /// to this file; it opens offline
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
     /// Also trust this CA certificate (PEM) for https:// targets, HTTP, gRPC and Socket.IO: a staging
     /// server with a private or self-signed certificate
     #[arg(long, value_name = "FILE")]

@@ -1,9 +1,9 @@
 //! Exit codes, all in one place, and the error → code mapping `main` applies.
 //!
 //! 0 done, 1 failed, 2 bad input (the message says what to fix), 3 verify found a
-//! mismatch, 4 capacity found the generator, not the target, to be the limit, 99 a
-//! replay threshold failed (k6's code; for capacity: the first level already failed),
-//! 130 interrupted (Ctrl-C).
+//! mismatch, 4 capacity found the generator, not the target, to be the limit, 99 a gate
+//! failed: a replay threshold (k6's code; for capacity: the first level already failed)
+//! or a `compare --fail-if` rule, 130 interrupted (Ctrl-C).
 
 use simulate_core::diagnostic::{Problem, Problems};
 use simulate_db::DbError;
@@ -16,6 +16,7 @@ pub(crate) const VERIFY_MISMATCH: i32 = 3;
 /// `capacity`: the generator fell behind before the target failed; the level held is a
 /// lower bound of the target's.
 pub(crate) const GENERATOR_LIMIT: i32 = 4;
+/// A replay threshold or a `compare --fail-if` rule failed: CI gates share one code.
 pub(crate) const THRESHOLD_FAILED: i32 = 99;
 pub(crate) const INTERRUPTED: i32 = 130;
 

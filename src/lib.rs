@@ -7,5 +7,6 @@ pub mod cli;
 pub mod commands;
 pub mod console;
 pub mod exit;
+pub mod report;
 pub mod serve;
 pub mod world;

@@ -160,7 +160,7 @@ pub fn capacity(a: CapacityArgs) -> anyhow::Result<i32> {
     // Each level stops as soon as a threshold fails for good, or the target is down.
     args.abort_on_fail = true;
     let summary_file = args.summary_export.take();
-    make_summary_folder(summary_file.as_deref())?;
+    make_summary_folder(summary_file.as_deref(), "--summary-export")?;
     let mapping = Arc::new(load_mapping(&args)?);
     let mut search = Search::new(plan.from, plan.step, plan.max, plan.precision);
     let mut levels: Vec<Level> = Vec::new();

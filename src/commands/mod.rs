@@ -19,10 +19,12 @@ macro_rules! out {
 }
 
 pub mod capacity;
+pub mod compare;
 mod concurrency;
 pub mod load;
 pub mod personas;
 pub mod replay;
+pub mod replicates;
 pub mod run;
 pub mod schema;
 pub mod seed;
@@ -149,6 +151,12 @@ pub(crate) fn export(
     doc: &impl serde::Serialize,
 ) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(doc)? + "\n";
+    write_whole(path, what, &text)
+}
+
+/// `text` into `path` whole or not at all (an HTML report), with the message of
+/// [`export`] when it cannot be written.
+pub(crate) fn write_whole(path: &std::path::Path, what: &str, text: &str) -> anyhow::Result<()> {
     simulate_core::atomic::write(path, text.as_bytes()).map_err(|e| {
         not_written(
             format!("cannot write {what} {}", path.display()),
@@ -216,6 +224,7 @@ pub fn main(cli: Cli) -> anyhow::Result<i32> {
         Command::Capacity(args) => capacity::capacity(*args),
         Command::Serve(args) => serve::serve(args),
         Command::Schema(args) => schema::schema(args),
+        Command::Compare(args) => compare::compare(args),
         Command::Personas { command } => personas::personas(command),
     }
 }

@@ -173,7 +173,8 @@ pub fn replay(mut args: ReplayArgs) -> anyhow::Result<i32> {
         None => super::load::sized(&args, &pacing, &mapping)?,
         Some(_) => args,
     };
-    make_summary_folder(args.summary_export.as_deref())?;
+    make_summary_folder(args.summary_export.as_deref(), "--summary-export")?;
+    make_summary_folder(args.report.as_deref(), "--report")?;
     let run = Run {
         args: &args,
         pacing: &pacing,
@@ -652,8 +653,24 @@ fn thresholds(
     Ok((texts, thresholds))
 }
 
-/// The folder of `--summary-export`, made before any traffic so the end cannot fail on it.
-pub(crate) fn make_summary_folder(file: Option<&Path>) -> anyhow::Result<()> {
+/// The folder of `--summary-export` or `--report`, made before any traffic so the end
+/// cannot fail on it.
+pub(crate) fn make_summary_folder(file: Option<&Path>, flag: &str) -> anyhow::Result<()> {
+    if let Some(dir) = file.filter(|f| f.is_dir()) {
+        return Err(Problem::new(
+            format!("{flag} {} is a folder; nothing was sent", dir.display()),
+            format!(
+                "name a file for {flag}, e.g. {}",
+                dir.join(if flag == "--report" {
+                    "replay.html"
+                } else {
+                    "summary.json"
+                })
+                .display()
+            ),
+        )
+        .into());
+    }
     if let Some(dir) = file
         .and_then(Path::parent)
         .filter(|d| !d.as_os_str().is_empty())
@@ -661,7 +678,7 @@ pub(crate) fn make_summary_folder(file: Option<&Path>) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| {
             Problem::new(
                 format!("cannot create {}: {e}", dir.display()),
-                "choose a --summary-export path in a folder you may write",
+                format!("choose a {flag} path in a folder you may write"),
             )
         })?;
     }
@@ -732,6 +749,11 @@ fn finish(args: &ReplayArgs, report: &Report, shown_target: &str) -> anyhow::Res
     if let Some(p) = &args.summary_export {
         super::export(p, "the summary", &report.summary)?;
         outln!("summary: {}", p.display());
+    }
+    if let Some(p) = &args.report {
+        let html = crate::report::replay::render(&report.summary);
+        super::write_whole(p, "the report", &html)?;
+        outln!("report: {}", p.display());
     }
     Ok(if let Some(why) = &report.aborted {
         eprintln!("aborted: {} (--abort-on-fail)", why.text());

@@ -25,25 +25,30 @@ use simulate_core::units::{DAY, HOUR, SpanRecord, bytes_text, parse_duration};
 const EVENTS_PER_USER_DAY: f64 = 7.0;
 const BYTES_PER_EVENT: f64 = 250.0;
 
-fn has_outputs(dir: &Path) -> bool {
+pub(super) fn has_outputs(dir: &Path) -> bool {
     [
         "events.jsonl",
         "events.jsonl.zst",
         "metrics.json",
         "run.json",
+        "summary.json",
     ]
     .iter()
     .any(|f| dir.join(f).exists())
 }
 
 /// `output/<run-id>`, with a numeric suffix when that folder already holds a run. The
-/// length reads `d7` for whole days (as it always has) and `2h`, `36h` otherwise.
-fn default_out(s: &Scenario) -> PathBuf {
+/// length reads `d7` for whole days (as it always has) and `2h`, `36h` otherwise; N
+/// replicates add `-rN`.
+fn default_out(s: &Scenario, replicates: Option<u32>) -> PathBuf {
     let length = match s.span.whole_days() {
         Some(days) => format!("d{days}"),
         None => s.span.to_string(),
     };
-    let base = format!("{}-s{}-u{}-{length}", s.name, s.seed, s.users);
+    let mut base = format!("{}-s{}-u{}-{length}", s.name, s.seed, s.users);
+    if let Some(n) = replicates {
+        base.push_str(&format!("-r{n}"));
+    }
     let mut dir = Path::new("output").join(&base);
     let mut n = 2;
     while has_outputs(&dir) {
@@ -54,6 +59,9 @@ fn default_out(s: &Scenario) -> PathBuf {
 }
 
 pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<i32> {
+    if let Some(n) = args.replicates {
+        return super::replicates::run(args, n);
+    }
     let pace = apply_preset(&mut args);
     let format = output_format(&args)?;
     let report_ms = report_every(args.report_every.as_deref())?;
@@ -133,17 +141,28 @@ fn apply_preset(args: &mut RunArgs) -> f64 {
     (48 * HOUR) as f64 / 12.0
 }
 
-fn output_format(args: &RunArgs) -> anyhow::Result<Format> {
-    if args.stdout && args.format != "jsonl" {
+/// `--format` as written, or the default: jsonl for a run, none for replicates (their
+/// logs are kept only when a format is named).
+pub(super) fn format_text(args: &RunArgs) -> &str {
+    match (&args.format, args.replicates) {
+        (Some(f), _) => f,
+        (None, Some(_)) => "none",
+        (None, None) => "jsonl",
+    }
+}
+
+pub(super) fn output_format(args: &RunArgs) -> anyhow::Result<Format> {
+    let text = format_text(args);
+    if args.stdout && text != "jsonl" {
         return Err(Problem::new(
-            format!("--stdout writes plain JSON lines, not `{}`", args.format),
+            format!("--stdout writes plain JSON lines, not `{text}`"),
             "drop --format or use --format jsonl",
         )
         .into());
     }
-    Ok(Format::parse(&args.format).ok_or_else(|| {
+    Ok(Format::parse(text).ok_or_else(|| {
         Problem::new(
-            format!("--format `{}` is not a format", args.format),
+            format!("--format `{text}` is not a format"),
             "use jsonl, jsonl.zst or none",
         )
     })?)
@@ -165,7 +184,7 @@ fn report_every(text: Option<&str>) -> anyhow::Result<i64> {
 
 /// `--resolution` of metrics.json's series, checked against the world's span; the span's
 /// default when not given.
-fn resolution(text: Option<&str>, scenario: &Scenario) -> anyhow::Result<Resolution> {
+pub(super) fn resolution(text: Option<&str>, scenario: &Scenario) -> anyhow::Result<Resolution> {
     let span = scenario.end_ms();
     match text {
         None => Ok(Resolution::default_for(span)),
@@ -176,8 +195,11 @@ fn resolution(text: Option<&str>, scenario: &Scenario) -> anyhow::Result<Resolut
 }
 
 /// `--out`, or a fresh `output/<run-id>`; never a folder holding a run unless `--force`.
-fn prepare_out_dir(args: &RunArgs, scenario: &Scenario) -> anyhow::Result<PathBuf> {
-    let out_dir = args.out.clone().unwrap_or_else(|| default_out(scenario));
+pub(super) fn prepare_out_dir(args: &RunArgs, scenario: &Scenario) -> anyhow::Result<PathBuf> {
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(scenario, args.replicates));
     if out_dir.exists() && !out_dir.is_dir() {
         return Err(Problem::new(
             format!(
@@ -204,14 +226,16 @@ fn prepare_out_dir(args: &RunArgs, scenario: &Scenario) -> anyhow::Result<PathBu
 }
 
 /// The estimate before a large job, and a refusal when the disk is too small for the log.
-fn check_room(
+pub(super) fn check_room(
     args: &RunArgs,
     scenario: &Scenario,
     format: Format,
     out_dir: &Path,
 ) -> anyhow::Result<()> {
     let days = scenario.span.ms() as f64 / DAY as f64;
-    let user_days = (scenario.users as f64 * (1.0 + scenario.signups_per_day * days / 2.0)) * days;
+    let runs = args.replicates.unwrap_or(1).max(1) as f64;
+    let user_days =
+        (scenario.users as f64 * (1.0 + scenario.signups_per_day * days / 2.0)) * days * runs;
     let est_events = user_days * EVENTS_PER_USER_DAY;
     let est_bytes = match format {
         Format::Jsonl => est_events * BYTES_PER_EVENT,
@@ -268,16 +292,16 @@ fn report_through(metrics: &mut Metrics, progress: &Progress, every_ms: i64) {
 }
 
 /// What the engine run gave.
-struct Done {
-    wall: f64,
-    checksum: String,
+pub(super) struct Done {
+    pub(super) wall: f64,
+    pub(super) checksum: String,
     /// Bytes of the plain event stream.
-    bytes: u64,
-    totals: RunTotals,
-    threads: usize,
+    pub(super) bytes: u64,
+    pub(super) totals: RunTotals,
+    pub(super) threads: usize,
 }
 
-fn run_record(
+pub(super) fn run_record(
     args: &RunArgs,
     personas: &[Persona],
     scenario: &Scenario,
@@ -301,7 +325,7 @@ fn run_record(
             seed: scenario.seed,
             start: scenario.start_text.clone(),
             threads: done.threads,
-            format: args.format.clone(),
+            format: format_text(args).to_string(),
         },
         counts: RunCounts {
             events: totals.events,
@@ -381,15 +405,19 @@ fn tell(
     let out = out_dir.display();
     say(match events_path {
         Some(p) => format!(
-            "wrote {}, metrics.json and run.json in {out}",
+            "wrote {}, metrics.json, run.json and report.html in {out}",
             p.file_name()
                 .map(|f| f.to_string_lossy())
                 .unwrap_or_default()
         ),
         None if args.stdout => {
-            format!("events went to standard output; wrote metrics.json and run.json in {out}")
+            format!(
+                "events went to standard output; wrote metrics.json, run.json and report.html in {out}"
+            )
         }
-        None => format!("wrote metrics.json and run.json in {out} (no event log: --format none)"),
+        None => format!(
+            "wrote metrics.json, run.json and report.html in {out} (no event log: --format none)"
+        ),
     });
 }
 
@@ -406,15 +434,21 @@ fn human(x: f64) -> String {
 
 /// The run's files appear together, once all are complete: a full disk (or a crash)
 /// leaves the previous run's files, or none, never a truncated log beside no record.
-fn commit_outputs(
+pub(super) fn commit_outputs(
     out_dir: &Path,
     log: Option<simulate_core::atomic::Pending>,
     metrics: &MetricsDoc,
     record: &RunRecord,
 ) -> anyhow::Result<()> {
+    let report = out_dir.join("report.html");
     let pending = [
         prepare_json(&out_dir.join("metrics.json"), metrics),
         prepare_json(&out_dir.join("run.json"), record),
+        simulate_core::atomic::prepare(
+            &report,
+            crate::report::run::render(metrics, record).as_bytes(),
+        )
+        .map_err(|e| (report.display().to_string(), e)),
     ]
     .into_iter()
     .collect::<Result<Vec<_>, _>>()
@@ -441,12 +475,13 @@ fn prepare_json(
 
 /// A run whose files could not all be written: what failed, what is left in `out_dir`
 /// (the previous run's files, untouched, or nothing), and the fix.
-fn not_written(out_dir: &Path, what: &str, e: &std::io::Error) -> anyhow::Error {
+pub(super) fn not_written(out_dir: &Path, what: &str, e: &std::io::Error) -> anyhow::Error {
     let kept: Vec<&str> = [
         "events.jsonl",
         "events.jsonl.zst",
         "metrics.json",
         "run.json",
+        "report.html",
     ]
     .into_iter()
     .filter(|f| out_dir.join(f).is_file())

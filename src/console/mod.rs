@@ -2,6 +2,8 @@
 //! live line and end table.
 
 pub mod capacity;
+pub mod compare;
 pub mod metrics;
 pub mod progress;
 pub mod replay;
+pub mod replicates;

@@ -3,6 +3,7 @@
 mod capacity;
 mod cli;
 mod common;
+mod compare;
 mod concurrency;
 mod figures;
 mod fuzz;
@@ -15,6 +16,7 @@ mod metrics;
 mod personas;
 mod phases;
 mod replay;
+mod report;
 mod safety;
 mod seed;
 mod socketio;

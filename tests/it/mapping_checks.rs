@@ -212,3 +212,49 @@ fn props_an_event_kind_lacks_and_missing_inputs_are_refused_before_traffic() {
     let table = String::from_utf8_lossy(&o.stdout);
     assert!(table.contains("19 without a token"), "{table}");
 }
+
+/// A checked answer over 1 MiB fails as `body_too_large` on HTTP/1.1 and h2c alike, where
+/// HTTP/1.1 judged a cut body and h2c the whole one (issue 18 review).
+#[test]
+fn a_checked_body_over_1_mib_fails_the_same_on_every_transport() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = even_log(dir.path(), 4, 2);
+    let (rt, listener) = crate::common::server_runtime(1, "127.0.0.1:0");
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    // Valid JSON that holds the check, 1.1 MiB long.
+    let big = json!({"ok": true, "pad": "x".repeat(1_153_434)}).to_string();
+    let app = Router::new().fallback(move || {
+        let big = big.clone();
+        async move {
+            Response::builder()
+                .header("content-type", "application/json")
+                .body(Body::from(big))
+                .unwrap()
+        }
+    });
+    rt.spawn(async move { axum::serve(listener, app).await });
+    let mapping = write(
+        dir.path(),
+        "m.toml",
+        "[[request]]\nevent = \"stat.updated\"\npath = \"/s\"\ncheck = { field = \"ok\", equals = true }\n",
+    );
+    for http2 in [false, true] {
+        let out = dir.path().join("s.json");
+        let o = replay_log(&log, &mapping, &url, "20x")
+            .args(http2.then_some("--http2"))
+            .arg("--no-default-threshold")
+            .arg("--summary-export")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let s = read_json(&out);
+        assert_eq!(
+            s["overall"]["error_classes"]["body_too_large"], 4,
+            "http2 {http2}: {}",
+            s["overall"]
+        );
+        assert_eq!(s["totals"]["ok"], 0, "{}", s["totals"]);
+    }
+    drop(rt);
+}

@@ -756,11 +756,12 @@ fn a_replay_after_the_seeded_days_continues_the_seeded_world() {
     // service in network order, not the timeline's (time, user id) order: a few outcomes
     // may differ, never many. At 1d:4s a millisecond of wall time is 21.6 simulated
     // seconds, so the share grows with the machine's load: 34 of 523 (6.5 %) once with
-    // the whole suite running on 2 cores. Gifts missing from the seeded state would make
-    // most claims differ.
+    // the whole suite running on 2 cores, 57–116 (11–22 %) with other builds loading the
+    // machine to a load average of 15–19. Gifts missing from the seeded state would make
+    // most claims differ, so a quarter is the bound.
     let claims = continued["received"]["gift.claimed"].as_u64().unwrap();
     let off = continued["claim_mismatches"].as_u64().unwrap();
-    assert!(claims > 100 && off * 10 < claims, "{continued}");
+    assert!(claims > 100 && off * 4 < claims, "{continued}");
     assert_eq!(continued["refused_goal_claims"], 0, "{continued}");
     // The same day against an empty service: the balances day 1 left are missing.
     let fresh = serve_and_replay(false);

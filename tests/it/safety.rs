@@ -124,6 +124,9 @@ fn a_planted_secret_never_appears_in_any_output_or_file() {
                 "200000x",
                 "--summary-export",
                 "out/replay.json",
+                // The HTML report shows the target too: masked, like the summary.
+                "--report",
+                "out/replay.html",
             ],
         ]
         .concat()),
@@ -173,7 +176,7 @@ fn a_planted_secret_never_appears_in_any_output_or_file() {
     let summary = crate::common::read_json(&d.join("out/replay.json"));
     let warnings = summary["config"]["warnings"].to_string();
     assert!(
-        warnings.contains("already holds days") && warnings.contains("password=***"),
+        warnings.contains("already holds") && warnings.contains("password=***"),
         "{warnings}"
     );
     // … and never the secret, in any output or any file they wrote.
@@ -263,7 +266,8 @@ fn a_full_disk_leaves_the_previous_files_or_none_and_says_which() {
     let o = run(&[&["run", "--out", runs.to_str().unwrap()][..], &small].concat());
     assert!(o.status.success(), "{}", text(&o));
     let before = snapshot(&runs);
-    assert_eq!(before.len(), 3, "{:?}", before.keys());
+    assert_eq!(before.len(), 4, "{:?}", before.keys());
+    assert!(before.contains_key("report.html"));
 
     // The disk check names sizes in units that say something.
     let o = run(&["run", "-q", "--users", "2000", "--days", "3", "--out"]

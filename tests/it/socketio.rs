@@ -489,6 +489,7 @@ fn one_session_sends_over_http_grpc_and_socketio_each_event_once() {
 [socketio]
 auth = { userId = "{user_id}", session = "{session_id}" }
 join = { emit = "room:join", payload = { room = "{props.room}" }, ack = true }
+open_on_emit = false
 
 # Counted only: without an origin no broadcast is tied to an emit.
 [[socketio.listen]]

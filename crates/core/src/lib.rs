@@ -8,11 +8,13 @@
 pub mod atomic;
 pub mod bounded;
 pub mod catalog;
+pub mod compare;
 pub mod diagnostic;
 pub mod engine;
 pub mod ids;
 pub mod persona;
 pub mod redact;
+pub mod replicates;
 pub mod run_record;
 pub mod scenario;
 pub mod sinks;

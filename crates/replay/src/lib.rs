@@ -10,6 +10,7 @@ pub mod drivers;
 mod error;
 pub mod mapping;
 pub mod outcome;
+mod over_time;
 pub mod pace;
 pub mod pacer;
 mod series;
@@ -283,6 +284,7 @@ fn summarize(
         stages: Vec::new(),
         by_kind: stats.by_kind(asked.tags),
         by_event: stats.by_event(asked.tags),
+        over_time: stats.over_time(series.len(), asked.tags),
         series,
         series_by_kind: stats.series_by_kind(asked.tags),
         thresholds,

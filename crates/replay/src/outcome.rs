@@ -90,6 +90,8 @@ pub(crate) enum ErrorClass {
     /// An answer that failed the mapping's check (an HTTP JSON body, a gRPC response or
     /// a Socket.IO ack without the field's value).
     Application,
+    /// An answer body over 1 MiB on a request with a check: not judged on a cut body.
+    BodyTooLarge,
     Other,
     /// Still out when the replay ended (the drain bound ran out, or a second Ctrl-C):
     /// no answer, counted as an error and timed up to that moment.
@@ -105,6 +107,7 @@ impl ErrorClass {
             ErrorClass::Tls => "tls",
             ErrorClass::Connect => "connect",
             ErrorClass::Application => "app",
+            ErrorClass::BodyTooLarge => "body_too_large",
             ErrorClass::Other => "other",
             ErrorClass::Abandoned => "abandoned",
         }

@@ -393,6 +393,7 @@ impl<'rt> Pacer<'rt> {
             let now = Instant::now();
             let mut s = self.stats.lock().expect("stats lock");
             s.start = now;
+            s.over.restart(now);
             // The source has counted the sessions opened before the window by now: it
             // hands out no window event before it has seen every earlier one.
             s.sessions.at_start = self.live.sessions_open.load(Ordering::Relaxed).max(0) as u64;
@@ -417,6 +418,9 @@ impl<'rt> Pacer<'rt> {
             for j in self.ready.iter() {
                 s.scheduled(j.intended, true);
                 s.sent(j.id, j.key, j.intended, j.sent, j.late);
+            }
+            if let Some(socketio) = &self.driver.socketio {
+                s.over.sockets(Instant::now(), socketio.open_now());
             }
         }
         if self.ready.is_empty() {

@@ -86,13 +86,20 @@ impl Series {
         sec.sessions_open = Some(sec.sessions_open.map_or(open, |m| m.max(open)));
     }
 
-    /// A request ended in second `s` after `latency_us`.
+    /// A request ended in second `s` after `latency_us`. Completions reach here from
+    /// many tasks, so one for an earlier second can arrive after the next second
+    /// started: it is counted in its second, but its latency stays out of that second's
+    /// p95 (rolled already, or never opened), which is the p95 of the completions that
+    /// arrived while their second was the latest. Rolling back to it instead would
+    /// replace a full second's p95 by a one-sample one.
     pub(crate) fn completed(&mut self, s: usize, latency_us: u64, error: bool) {
-        if s != self.current.0 {
+        if s > self.current.0 {
             self.roll();
             self.current.0 = s;
         }
-        let _ = self.current.1.record(latency_us);
+        if s == self.current.0 {
+            let _ = self.current.1.record(latency_us);
+        }
         let sec = self.at(s);
         sec.completed += 1;
         sec.errors += error as u32;
@@ -170,6 +177,25 @@ mod tests {
         assert_eq!(
             (out[2].errors, out[2].p95_ms.map(f64::round)),
             (1, Some(9.0))
+        );
+    }
+
+    #[test]
+    fn a_late_completion_counts_in_its_second_without_replacing_its_p95() {
+        let mut s = Series::default();
+        for _ in 0..100 {
+            s.completed(0, 10_000, false);
+        }
+        s.completed(1, 2_000, false);
+        // Second 0's straggler, after second 1 started.
+        s.completed(0, 1_000, true);
+        s.completed(1, 2_000, false);
+        let out = s.export(None);
+        assert_eq!((out[0].completed, out[0].errors), (101, 1));
+        assert_eq!(out[0].p95_ms.map(f64::round), Some(10.0));
+        assert_eq!(
+            (out[1].completed, out[1].p95_ms.map(f64::round)),
+            (2, Some(2.0))
         );
     }
 }

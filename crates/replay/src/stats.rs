@@ -19,6 +19,7 @@ use simulate_core::timeline::EVENT_KINDS;
 
 use crate::mapping::Protocol;
 use crate::outcome::{ErrorClass, Outcome, Status};
+use crate::over_time::Tracker;
 use crate::series::Series;
 use crate::summary::{
     self, EventTags, GroupFigures, Histograms, KindTags, Percentiles, SessionsOpen, Tags,
@@ -232,6 +233,8 @@ pub(crate) struct Stats {
     /// Requests sent and not yet answered, by the pacer's id: what is left at the end was
     /// abandoned.
     open: HashMap<u64, Open>,
+    /// Per-second detail for the summary's `over_time`.
+    pub(crate) over: Tracker,
     /// Sessions open at once, as the pacer handed session events out.
     pub(crate) sessions: SessionCount,
 }
@@ -290,6 +293,7 @@ impl Stats {
             seconds: Series::default(),
             seconds_by_kind: BTreeMap::new(),
             open: HashMap::new(),
+            over: Tracker::new(start),
             sessions: SessionCount::default(),
         }
     }
@@ -427,6 +431,9 @@ impl Stats {
             .or_default();
         series.scheduled(due);
         series.sent(left);
+        let in_flight = self.open.len();
+        self.over
+            .sent(at, at.saturating_duration_since(intended), in_flight);
     }
 
     /// Request `id` waits for the same user's previous request to be answered.
@@ -486,23 +493,26 @@ impl Stats {
         let _ = g.chain.record(chained.map_or(0, us0));
         g.chained += chained.is_some() as u64;
         g.late += late as u64;
-        let error = match outcome {
+        let class = match outcome {
             Outcome::Ok(s) => {
                 g.ok += 1;
                 *g.statuses.entry(s).or_default() += 1;
-                false
+                None
             }
             Outcome::Status(s) => {
                 g.errors += 1;
                 *g.statuses.entry(s).or_default() += 1;
-                true
+                Some(format!("status {}", s.name()))
             }
             Outcome::Failed(c) => {
                 g.errors += 1;
                 *g.classes.entry(c).or_default() += 1;
-                true
+                Some(c.name().to_string())
             }
         };
+        let error = class.is_some();
+        self.over
+            .done(done, (key.protocol, key.tag), latency, class);
         let s = self.second(done);
         self.seconds.completed(s, latency, error);
         self.seconds_by_kind
@@ -535,6 +545,7 @@ impl Stats {
             g.errors += 1;
             *g.classes.entry(ErrorClass::Abandoned).or_default() += 1;
         }
+        self.over.abandoned(now, open.len() as u64);
         open.len() as u64
     }
 
@@ -639,6 +650,11 @@ impl Stats {
                 },
             })
             .collect()
+    }
+
+    /// The per-second detail, `seconds` long at least (the length of [`Stats::series`]).
+    pub(crate) fn over_time(&mut self, seconds: usize, tags: &[String]) -> summary::OverTime {
+        self.over.finish(seconds, tags)
     }
 
     /// The groups with their tags' names, stages added together: request tags from the

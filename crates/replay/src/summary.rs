@@ -44,6 +44,10 @@ pub struct Summary {
     /// API requests per second read apart (seed 001); `series` adds them all.
     #[serde(default)]
     pub series_by_kind: Vec<KindSeries>,
+    /// Per-second detail beside `series` (the HTML report draws it); empty in summaries
+    /// older than it.
+    #[serde(default)]
+    pub over_time: OverTime,
     pub thresholds: Vec<Verdict>,
     /// Present when the mapping has `[socketio]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -349,6 +353,53 @@ pub struct Second {
     /// events carries the figure of the one before); absent when the timeline has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sessions_open: Option<u64>,
+}
+
+/// Per-second detail of the run, by wall clock from the first request due, as `series`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct OverTime {
+    /// One row per second of `series`.
+    pub seconds: Vec<SecondDetail>,
+    /// Latency percentiles per second, one track per protocol and request tag.
+    pub latency: Vec<LatencyTrack>,
+}
+
+/// One second's load on the generator and the target.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SecondDetail {
+    pub t_s: u64,
+    /// Most requests out at once when one left in this second.
+    pub in_flight_peak: u32,
+    /// Socket.IO connections open, sampled as the pacer hands requests over; present
+    /// when the mapping has `[socketio]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sockets_open: Option<u32>,
+    /// Generator lag (actual − intended send) of the requests that left this second.
+    pub lag_p99_ms: Option<f64>,
+    pub lag_max_ms: Option<f64>,
+    /// Failures that completed this second by class (`refused`, `timeout`, `app`,
+    /// `abandoned`, …); responses outside the expected statuses as `status 503`.
+    pub errors: BTreeMap<String, u32>,
+}
+
+/// The latency of one protocol and request tag over time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LatencyTrack {
+    pub protocol: String,
+    /// The request tag (the mapping's `kind`).
+    pub tag: String,
+    /// Seconds in which a request of this track completed.
+    pub points: Vec<LatencyPoint>,
+}
+
+/// Latency (from each request's intended instant) of the requests completed in a second.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LatencyPoint {
+    pub t_s: u64,
+    pub count: u32,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
 }
 
 /// One threshold and whether it held.

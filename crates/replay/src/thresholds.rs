@@ -463,10 +463,9 @@ impl Threshold {
                 Metric::Errors => Some(count(g.errors)),
                 Metric::Late => Some(count(g.late)),
                 Metric::Requests => Some(n),
-                // Rounded as the summary's rates are.
-                Metric::Rps => stats
-                    .span()
-                    .map(|s| (g.completed() as f64 / s.achieved * 10.0).round() / 10.0),
+                // Exact: only what is shown is rounded (as the summary's rates are),
+                // so `rps>48.1` holds at 48.11/s.
+                Metric::Rps => stats.span().map(|s| g.completed() as f64 / s.achieved),
                 Metric::Lag(_) | Metric::Fanout(_) | Metric::OnTime { .. } => {
                     unreachable!("observed in `observe`")
                 }
@@ -977,11 +976,15 @@ mod tests {
         let verdict = |t: &str| Threshold::parse(t, &n).unwrap().verdict(&s);
         // 51 read requests answered over 1.06 s.
         let v = verdict("rps{kind:read}>=48");
-        assert_eq!(v.observed, Some(48.1), "{v:?}");
+        assert!((v.observed.unwrap() - 51.0 / 1.06).abs() < 1e-9, "{v:?}");
+        assert_eq!(v.shown, "48.1/s");
         assert!(
             v.ok && v.applied_to == "51 requests: points.earned",
             "{v:?}"
         );
+        // Compared exact (48.11/s), not as shown.
+        assert!(verdict("rps{kind:read}>48.1").ok);
+        assert!(!verdict("rps{kind:read}<=48.1").ok);
         assert!(
             !verdict("rps>50").ok,
             "50 answered of 101: the rest abandoned"

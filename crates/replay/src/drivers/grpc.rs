@@ -163,7 +163,7 @@ impl Client {
                 let ok = call.check.as_ref().is_none_or(|(field, want)| {
                     resp.get_ref()
                         .get_field_by_name(field)
-                        .map(|v| value_json(&v) == *want)
+                        .map(|v| crate::mapping::same_value(&value_json(&v), want))
                         .unwrap_or(false)
                 });
                 if ok {

@@ -36,7 +36,7 @@ impl Mapping {
         let tokens = c.tokens(raw.auth.tokens_file.as_deref(), dir);
         c.server_side(&raw.server_side);
         c.common_token = headers.iter().any(|(_, t)| t.uses_token());
-        let socketio = raw.socketio.as_ref().map(|s| c.socketio(s));
+        let socketio = raw.socketio.as_ref().map(|s| c.socketio(s, &raw.request));
         c.proto_path = raw
             .grpc
             .as_ref()
@@ -120,6 +120,22 @@ struct Compiler<'a> {
 /// An event kind's index in [`EVENT_KINDS`].
 fn kind_of(name: &str) -> Option<usize> {
     EVENT_KINDS.iter().position(|k| *k == name)
+}
+
+/// The kinds sent as Socket.IO emits (misspelt ones are reported with their request).
+fn emit_kinds(requests: &[RawRequest]) -> Vec<usize> {
+    let mut kinds = Vec::new();
+    for r in requests
+        .iter()
+        .filter(|r| r.protocol.as_deref() == Some("socketio"))
+    {
+        for k in r.event.iter().chain(&r.events).filter_map(|n| kind_of(n)) {
+            if !kinds.contains(&k) {
+                kinds.push(k);
+            }
+        }
+    }
+    kinds
 }
 
 impl<'a> Compiler<'a> {
@@ -383,7 +399,11 @@ impl<'a> Compiler<'a> {
 
     /// The `[socketio]` table: the connection settings, and the session events that open
     /// and close each user's connection.
-    fn socketio(&mut self, socketio: &RawSocketio) -> Arc<SocketIoSettings> {
+    fn socketio(
+        &mut self,
+        socketio: &RawSocketio,
+        requests: &[RawRequest],
+    ) -> Arc<SocketIoSettings> {
         let sp = FieldPath::root().key("socketio");
         if let Some(u) = &socketio.url
             && !["http://", "https://", "ws://", "wss://"]
@@ -410,8 +430,19 @@ impl<'a> Compiler<'a> {
                 );
             }
         }
-        // The connection's templates render against the event that opens it.
-        let fields = self.fields_of(kind_of(&socketio.connect).as_slice());
+        // The connection's templates render against the event that opens it: the
+        // `connect` kind's, or (`open_on_emit`) any emit's that finds no connection.
+        let emits = emit_kinds(requests);
+        let mut opening: Vec<usize> = kind_of(&socketio.connect).into_iter().collect();
+        if socketio.open_on_emit {
+            for &k in &emits {
+                if !opening.contains(&k) {
+                    opening.push(k);
+                }
+            }
+        }
+        let fields = self.fields_of(&opening);
+        let before = self.problems.len();
         let query = socketio
             .query
             .as_deref()
@@ -435,7 +466,14 @@ impl<'a> Compiler<'a> {
                 })
                 .ok()
         });
-        let listen = self.listens(&socketio.listen, &sp);
+        if socketio.open_on_emit && opening.len() > 1 {
+            for p in &mut self.problems[before..] {
+                p.fix.push_str(
+                    "; or set `open_on_emit = false` under [socketio] (an emit without a connection then fails instead of opening one from its own event)",
+                );
+            }
+        }
+        let listen = self.listens(&socketio.listen, &sp, &emits);
         let needs_json = query.as_ref().is_some_and(Template::needs_json)
             || auth.as_ref().is_some_and(JsonTmpl::needs_json)
             || join
@@ -486,11 +524,12 @@ impl<'a> Compiler<'a> {
             join,
             listen,
             reconnect_attempts: socketio.reconnect_attempts.unwrap_or(5),
+            open_on_emit: socketio.open_on_emit,
         })
     }
 
     /// `[[socketio.listen]]`: each broadcast once, its origin a kind, tied by a key.
-    fn listens(&mut self, raw: &[RawListen], sp: &FieldPath) -> Vec<Listen> {
+    fn listens(&mut self, raw: &[RawListen], sp: &FieldPath, emits: &[usize]) -> Vec<Listen> {
         let mut listen: Vec<Listen> = Vec::new();
         for (i, l) in raw.iter().enumerate() {
             let lp = sp.key("listen").index(i);
@@ -505,7 +544,21 @@ impl<'a> Compiler<'a> {
                 );
             }
             let origin = l.origin.as_deref().and_then(|o| match kind_of(o) {
-                Some(k) => Some(k as u16),
+                Some(k) if emits.contains(&k) => Some(k as u16),
+                // No emit of it: nothing would ever be tied ("0 tied to 0 emits").
+                Some(_) => {
+                    let names: Vec<&str> = emits.iter().map(|&k| EVENT_KINDS[k]).collect();
+                    self.bad(
+                        lp.key("origin"),
+                        format!("`{o}` is not sent as a Socket.IO emit: no broadcast could be tied to it"),
+                        &if names.is_empty() {
+                            "map the kind with `protocol = \"socketio\"`, or remove `origin` and `key`".to_string()
+                        } else {
+                            format!("use a kind sent as an emit: {}", names.join(", "))
+                        },
+                    );
+                    None
+                }
                 None => {
                     self.bad(
                         lp.key("origin"),
@@ -900,6 +953,13 @@ impl<'a> Compiler<'a> {
             }
         }
         request.expect = self.expect(rp, r.expect.as_deref().unwrap_or_default());
+        if r.check.is_some() && request.method == Method::HEAD {
+            self.bad(
+                rp.key("check"),
+                "a HEAD answer has no body for the check to read",
+                "use GET to check the answer's body, or remove `check`",
+            );
+        }
         request.check = r.check.as_ref().and_then(|c| {
             check_of(c)
                 .map_err(|m| {
@@ -1199,6 +1259,13 @@ mod tests {
             "[[request]]\nevent = \"stat.updated\"\npath = \"/s\"\ncheck = { field = \"a..b\", equals = 1 }\n",
         );
         assert_eq!(p[0].1, "request[0].check.field");
+        // A HEAD answer has no body to check.
+        let p = problems(
+            "[[request]]\nevent = \"stat.updated\"\nmethod = \"head\"\npath = \"/s\"\ncheck = { field = \"ok\", equals = true }\n",
+        );
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!((p[0].0, p[0].1.as_str()), (Some(5), "request[0].check"));
+        assert!(p[0].2.contains("HEAD"), "{}", p[0].2);
     }
 
     #[test]
@@ -1240,6 +1307,52 @@ mod tests {
             p[3].2
         );
         assert_eq!(p[2].3, "use one of: amount, balance");
+    }
+
+    #[test]
+    fn connection_templates_fit_every_kind_that_may_open_the_connection() {
+        // gift.claimed carries no room, and an emit that finds no connection opens one
+        // rendered from its own event.
+        let text = "[socketio]\njoin = { emit = \"room:join\", payload = { room = \"{props.room}\" } }\n\n[[request]]\nevents = [\"gift.created\", \"gift.claimed\"]\nprotocol = \"socketio\"\nemit = \"gift\"\n";
+        let p = problems(text);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(
+            (p[0].0, p[0].1.as_str()),
+            (Some(2), "socketio.join.payload.room")
+        );
+        assert!(
+            p[0].2
+                .contains("`props.room` is not a prop of `gift.claimed`"),
+            "{}",
+            p[0].2
+        );
+        assert!(p[0].3.contains("open_on_emit = false"), "{}", p[0].3);
+        // Emits that never open a connection: the connect kind's props are enough.
+        let closed = text.replace("[socketio]\n", "[socketio]\nopen_on_emit = false\n");
+        let m = Mapping::from_source(&Source::new("m.toml", &closed), None).unwrap();
+        assert!(!m.socketio.as_ref().unwrap().open_on_emit);
+        // A kind every opener carries is fine either way.
+        let fine = text.replace("{props.room}", "{user_id}");
+        assert!(Mapping::from_source(&Source::new("m.toml", &fine), None).is_ok());
+    }
+
+    #[test]
+    fn a_listen_origin_must_be_sent_as_an_emit() {
+        let p = problems(
+            "[socketio]\n[[socketio.listen]]\nevent = \"gift:available\"\nkey = \"giftId\"\norigin = \"goal.claimed\"\n\n[[request]]\nevent = \"gift.created\"\nprotocol = \"socketio\"\nemit = \"gift\"\n\n[[request]]\nevent = \"goal.claimed\"\npath = \"/g\"\n",
+        );
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(
+            (p[0].0, p[0].1.as_str()),
+            (Some(5), "socketio.listen[0].origin")
+        );
+        assert!(
+            p[0].2
+                .contains("`goal.claimed` is not sent as a Socket.IO emit"),
+            "{}",
+            p[0].2
+        );
+        assert_eq!(p[0].3, "use a kind sent as an emit: gift.created");
     }
 
     #[test]

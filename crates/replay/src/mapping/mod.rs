@@ -112,6 +112,8 @@ pub(crate) struct Check {
 
 impl Check {
     /// Whether the answer holds the value at the path (a missing field does not).
+    /// Numbers compare by value (`1` equals `1.0`: JSON does not tell them apart, and a
+    /// server may write either).
     pub(crate) fn holds(&self, answer: &Value) -> bool {
         let mut v = answer;
         for k in &self.path {
@@ -124,12 +126,20 @@ impl Check {
                 None => return false,
             }
         }
-        *v == self.equals
+        same_value(v, &self.equals)
     }
 
     /// Whether a JSON body holds it (a body that is not JSON does not).
     pub(crate) fn holds_in(&self, body: &[u8]) -> bool {
         serde_json::from_slice::<Value>(body).is_ok_and(|v| self.holds(&v))
+    }
+}
+
+/// A check's equality: JSON's, except that numbers compare by value (`1` equals `1.0`).
+pub(crate) fn same_value(got: &Value, want: &Value) -> bool {
+    match (got, want) {
+        (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+        _ => got == want,
     }
 }
 
@@ -169,6 +179,9 @@ pub struct SocketIoSettings {
     pub listen: Vec<Listen>,
     /// Reconnection attempts after a drop, with backoff from 100 ms doubling to 2 s.
     pub(crate) reconnect_attempts: u32,
+    /// An emit without an open connection for its session opens one (rendered from its
+    /// own event); `false`: it fails as a `connect` error.
+    pub(crate) open_on_emit: bool,
 }
 
 /// A server broadcast listened for.
@@ -318,5 +331,23 @@ impl Mapping {
             .as_ref()
             .and_then(|t| t.get(user_id))
             .map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_check_compares_numbers_by_value() {
+        let c = |equals: Value| Check {
+            path: vec!["n".into()],
+            equals,
+        };
+        assert!(c(serde_json::json!(1)).holds(&serde_json::json!({"n": 1.0})));
+        assert!(c(serde_json::json!(1.0)).holds(&serde_json::json!({"n": 1})));
+        assert!(!c(serde_json::json!(1)).holds(&serde_json::json!({"n": 1.5})));
+        assert!(!c(serde_json::json!(1)).holds(&serde_json::json!({"n": "1"})));
+        assert!(c(serde_json::json!("a")).holds(&serde_json::json!({"n": "a"})));
     }
 }

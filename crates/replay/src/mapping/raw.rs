@@ -42,6 +42,15 @@ pub(crate) struct RawSocketio {
     #[serde(default)]
     pub listen: Vec<RawListen>,
     pub(crate) reconnect_attempts: Option<u32>,
+    /// An emit whose session has no open connection opens one, rendered from the emit's
+    /// own event (the default); `false`: it fails as a `connect` error instead, and the
+    /// connection's templates need only the `connect` kind's props.
+    #[serde(default = "yes")]
+    pub(crate) open_on_emit: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Deserialize, Debug)]

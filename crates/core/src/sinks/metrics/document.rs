@@ -309,6 +309,10 @@ pub struct Events {
     pub per_active_user_day: Option<f64>,
     /// Per kind seen, 24 hourly counts (UTC).
     pub by_hour_utc: BTreeMap<String, Vec<u64>>,
+    /// The scenario's 24 hourly activity weights (UTC, `[activity]`), as configured: what
+    /// `by_hour_utc` is drawn against in report.html. Empty in documents older than it.
+    #[serde(default)]
+    pub hourly_weights: Vec<f64>,
     pub by_phase: Vec<PhaseEvents>,
 }
 

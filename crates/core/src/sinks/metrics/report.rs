@@ -87,7 +87,10 @@ impl Metrics {
             },
             nudges: self.nudge_figures(),
             personas: self.persona_figures(&b),
-            events: self.event_figures(&b),
+            events: Events {
+                hourly_weights: scenario.hourly.to_vec(),
+                ..self.event_figures(&b)
+            },
             series: self.series.document(
                 self.start_ms,
                 self.span_ms,
@@ -291,6 +294,7 @@ impl Metrics {
                 .collect(),
             per_active_user_day: ratio(self.events_total, b.dau_sum),
             by_hour_utc,
+            hourly_weights: Vec::new(),
             by_phase,
         }
     }

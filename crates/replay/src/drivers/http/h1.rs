@@ -30,8 +30,7 @@ const MAX_HEADERS: usize = 64;
 /// Read buffer growth step, and the size kept between requests.
 const READ_CHUNK: usize = 4096;
 
-/// An answer body kept for a check, read whole but kept only up to this size.
-const KEPT_BODY: usize = 1 << 20;
+use super::KEPT;
 
 /// Idle keep-alive connections to one address.
 pub(super) struct Pool {
@@ -250,10 +249,10 @@ impl Conn {
     }
 
     /// Copies the first `n` bytes of the buffer to the kept body, when one is kept (up
-    /// to [`KEPT_BODY`]).
+    /// to [`KEPT`]: one byte past the limit says the body was cut).
     fn keep(&mut self, n: usize) {
         if let Some(k) = &mut self.kept {
-            let room = KEPT_BODY.saturating_sub(k.len()).min(n);
+            let room = KEPT.saturating_sub(k.len()).min(n);
             k.extend_from_slice(&self.buf[..room]);
         }
     }

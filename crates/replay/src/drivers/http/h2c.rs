@@ -75,7 +75,7 @@ async fn read_whole(
     Ok((
         status,
         if keep {
-            body.to_bytes().into()
+            super::kept(body.to_bytes().into())
         } else {
             Vec::new()
         },

@@ -67,6 +67,13 @@ impl Client {
             .map_err(|e| reqwest_class(&e))?;
         let status = r.status().as_u16();
         let body = r.bytes().await.map_err(|e| reqwest_class(&e))?;
-        Ok((status, if keep { body.into() } else { Vec::new() }))
+        Ok((
+            status,
+            if keep {
+                super::kept(body.into())
+            } else {
+                Vec::new()
+            },
+        ))
     }
 }

@@ -26,6 +26,29 @@ use crate::outcome::{ErrorClass, Outcome, Status};
 use crate::source::Due;
 use crate::tls::Tls;
 
+/// The most of an answer's body a check reads (1 MiB), the same on every transport: a
+/// longer body fails its check as `body_too_large` rather than being judged on a cut
+/// (or, on one transport only, a whole) body.
+pub(crate) const KEPT_BODY: usize = 1 << 20;
+
+/// What a transport keeps of a checked body: one byte past [`KEPT_BODY`] says it was cut.
+const KEPT: usize = KEPT_BODY + 1;
+
+/// A kept body cut to [`KEPT`] (the transports that read it whole).
+fn kept(mut body: Vec<u8>) -> Vec<u8> {
+    body.truncate(KEPT);
+    body
+}
+
+/// The outcome of an answer whose status `expect` accepts: its check on the kept body.
+fn checked(check: Option<&crate::mapping::Check>, body: &[u8], status: u16) -> Outcome {
+    match check {
+        Some(_) if body.len() > KEPT_BODY => Outcome::Failed(ErrorClass::BodyTooLarge),
+        Some(c) if !c.holds_in(body) => Outcome::Failed(ErrorClass::Application),
+        _ => Outcome::Ok(Status::Http(status)),
+    }
+}
+
 /// Every HTTP request to one target.
 pub(crate) struct Client {
     transport: Transport,
@@ -105,10 +128,9 @@ impl Client {
         match tokio::time::timeout(self.timeout, sent).await {
             Err(_) => Outcome::Failed(ErrorClass::Timeout),
             Ok(Err(class)) => Outcome::Failed(class),
-            Ok(Ok((status, body))) if Expect::accepts(&req.expect, status) => match &req.check {
-                Some(c) if !c.holds_in(&body) => Outcome::Failed(ErrorClass::Application),
-                _ => Outcome::Ok(Status::Http(status)),
-            },
+            Ok(Ok((status, body))) if Expect::accepts(&req.expect, status) => {
+                checked(req.check.as_ref(), &body, status)
+            }
             Ok(Ok((status, _))) => Outcome::Status(Status::Http(status)),
         }
     }
@@ -216,4 +238,44 @@ fn header_map(headers: Vec<(&str, String)>) -> HeaderMap {
         }
     }
     map
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::Check;
+
+    #[test]
+    fn a_checked_body_over_the_limit_fails_as_too_large_on_every_transport() {
+        let check = Check {
+            path: vec!["ok".into()],
+            equals: serde_json::Value::Bool(true),
+        };
+        let small = br#"{"ok": true}"#.to_vec();
+        assert_eq!(
+            checked(Some(&check), &kept(small.clone()), 200),
+            Outcome::Ok(Status::Http(200))
+        );
+        // Valid JSON that holds the check, but longer than a check reads.
+        let mut big = br#"{"ok": true, "pad": ""#.to_vec();
+        big.resize(KEPT_BODY + 10, b'x');
+        big.extend_from_slice(br#""}"#);
+        let cut = kept(big);
+        assert_eq!(cut.len(), KEPT_BODY + 1);
+        assert_eq!(
+            checked(Some(&check), &cut, 200),
+            Outcome::Failed(ErrorClass::BodyTooLarge)
+        );
+        assert_eq!(ErrorClass::BodyTooLarge.name(), "body_too_large");
+        // Exactly the limit is read whole.
+        let mut edge = br#"{"ok": true, "pad": ""#.to_vec();
+        edge.resize(KEPT_BODY - 2, b'x');
+        edge.extend_from_slice(br#""}"#);
+        assert_eq!(
+            checked(Some(&check), &kept(edge), 200),
+            Outcome::Ok(Status::Http(200))
+        );
+        // Without a check the body is not read into memory, whatever its size.
+        assert_eq!(checked(None, &[], 204), Outcome::Ok(Status::Http(204)));
+    }
 }

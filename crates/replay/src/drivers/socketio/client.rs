@@ -178,6 +178,10 @@ impl Client {
             }
         }
         let c = &self.shared.counters;
+        if !self.shared.settings.open_on_emit {
+            // The mapping's connection templates read the `connect` kind's props only.
+            return Err(fail(c, Outcome::Failed(ErrorClass::Connect)));
+        }
         c.implicit_connects.fetch_add(1, Ordering::Relaxed);
         let conn = self.open(due, ctx).await.map_err(|o| fail(c, o))?;
         let tx = conn.tx.clone();
