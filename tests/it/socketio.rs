@@ -672,3 +672,63 @@ fn wss_servers_are_trusted_with_ca_cert_and_refused_without() {
     );
     assert_eq!(seen.emits.lock().unwrap().len(), 50);
 }
+
+/// `--rate` paces Socket.IO emits like HTTP requests (tests/it/load.rs): 600 stats that the
+/// timeline packs into 3 s go out at 100/s, each once, acked.
+#[test]
+fn a_rate_paces_socketio_emits_each_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = stats_log(dir.path(), 20, 30, false);
+    let mapping = dir.path().join("m.toml");
+    std::fs::write(
+        &mapping,
+        r#"[socketio]
+namespace = "/live"
+auth = { userId = "{user_id}" }
+
+[[request]]
+event = "stat.updated"
+protocol = "socketio"
+emit = "stat"
+payload = { eventId = "{event_id}", value = "{props.value}" }
+ack = true
+check = { field = "ok", equals = true }
+kind = "stat"
+"#,
+    )
+    .unwrap();
+    let socketio = start("/live", Duration::from_millis(500));
+    let out = dir.path().join("s.json");
+    let o = bin()
+        .args(["replay", "--from-log"])
+        .arg(&log)
+        .arg("--mapping")
+        .arg(&mapping)
+        .args(["--target", &format!("http://{}", socketio.addr), "-q"])
+        .args(["--rate", "stat.updated=100/s", "--summary-export"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut got: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, p) in socketio.seen.emits.lock().unwrap().iter() {
+        *got.entry(p["eventId"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    assert_eq!(got.len(), 600, "every stat sent");
+    assert!(got.values().all(|n| *n == 1), "each once: {got:?}");
+    let s = summary(&out);
+    assert_eq!(s["totals"]["errors"], 0, "{}", s["totals"]);
+    // Six seconds of 100 emits; the first and last may be partial.
+    let sent: Vec<i64> = s["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["sent"].as_i64().unwrap())
+        .collect();
+    assert!((6..=8).contains(&sent.len()), "{sent:?}");
+    for got in &sent[1..sent.len() - 1] {
+        assert!((got - 100).abs() <= 10, "{sent:?}");
+    }
+    crate::common::conforms::<simulate_replay::summary::Summary>(&s, "replay-summary.v1.json");
+}

@@ -766,16 +766,32 @@ mod tests {
         )
     }
 
-    #[test]
-    fn parses_and_rejects_with_reasons() {
-        let (k, p) = names();
-        let n = Names {
-            tags: &k,
-            phases: &p,
+    /// Names of a run with these tags and phases and nothing else.
+    fn plain<'a>(tags: &'a [String], phases: &'a [String]) -> Names<'a> {
+        Names {
+            tags,
+            phases,
             listens: &[],
             classes: &[],
             stages: &[],
-        };
+        }
+    }
+
+    /// The group of an HTTP `points.earned` request with tag `tag`, outside phases.
+    fn http_key(tag: u16) -> Key {
+        Key {
+            protocol: Protocol::Http,
+            event: 6,
+            tag,
+            phase: 0,
+            stage: 0,
+        }
+    }
+
+    #[test]
+    fn parses_and_rejects_with_reasons() {
+        let (k, p) = names();
+        let n = plain(&k, &p);
         assert!(Threshold::parse("p95{kind:read}<1200ms", &n).is_ok());
         assert!(
             Threshold::parse("service_p99.9{phase:login_rush,event:points.earned}<2s", &n).is_ok()
@@ -823,22 +839,10 @@ mod tests {
     #[test]
     fn evaluates_over_matching_groups_only() {
         let (k, p) = names();
-        let n = Names {
-            tags: &k,
-            phases: &p,
-            listens: &[],
-            classes: &[],
-            stages: &[],
-        };
+        let n = plain(&k, &p);
         let t0 = Instant::now();
         let mut s = Stats::new(t0);
-        let key = |tag| Key {
-            protocol: Protocol::Http,
-            event: 6,
-            tag,
-            phase: 0,
-            stage: 0,
-        };
+        let key = http_key;
         for i in 0..100u64 {
             let done = t0 + Duration::from_millis(if i < 90 { 10 } else { 3000 });
             let out = if i < 98 {
@@ -897,13 +901,7 @@ mod tests {
     #[test]
     fn every_bad_expression_is_reported_at_once() {
         let (k, p) = names();
-        let n = Names {
-            tags: &k,
-            phases: &p,
-            listens: &[],
-            classes: &[],
-            stages: &[],
-        };
+        let n = plain(&k, &p);
         let texts: Vec<String> = ["p95<1s", "p97x<1s", "errors{colour:red}<1%", "rps>10%"]
             .map(String::from)
             .into();
@@ -1022,22 +1020,10 @@ mod tests {
     #[test]
     fn a_wait_behind_the_same_user_is_chained_not_service_time() {
         let (k, p) = names();
-        let n = Names {
-            tags: &k,
-            phases: &p,
-            listens: &[],
-            classes: &[],
-            stages: &[],
-        };
+        let n = plain(&k, &p);
         let t0 = Instant::now();
         let mut s = Stats::new(t0);
-        let key = |tag| Key {
-            protocol: Protocol::Http,
-            event: 6,
-            tag,
-            phase: 0,
-            stage: 0,
-        };
+        let key = http_key;
         let ms = Duration::from_millis;
         // A slow write (300 ms), a read of the same user due at once that waits for it
         // and then takes 5 ms, and a second read still waiting when the replay ends.
