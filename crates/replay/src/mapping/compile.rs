@@ -405,31 +405,7 @@ impl<'a> Compiler<'a> {
         requests: &[RawRequest],
     ) -> Arc<SocketIoSettings> {
         let sp = FieldPath::root().key("socketio");
-        if let Some(u) = &socketio.url
-            && !["http://", "https://", "ws://", "wss://"]
-                .iter()
-                .any(|p| u.starts_with(p))
-        {
-            self.bad(
-                sp.key("url"),
-                "the Socket.IO URL must start with http://, https://, ws:// or wss://",
-                "write it like http://127.0.0.1:3000",
-            );
-        }
-        let path = socketio
-            .path
-            .clone()
-            .unwrap_or_else(|| "/socket.io/".into());
-        let namespace = socketio.namespace.clone().unwrap_or_else(|| "/".into());
-        for (field, v) in [("path", &path), ("namespace", &namespace)] {
-            if !v.starts_with('/') || v.contains(['?', ',', '#']) {
-                self.bad(
-                    sp.key(field),
-                    format!("`{v}` is not a {field}"),
-                    "start it with `/`, like /socket.io/ or /chat",
-                );
-            }
-        }
+        let (path, namespace) = self.socketio_address(&sp, socketio);
         // The connection's templates render against the event that opens it: the
         // `connect` kind's, or (`open_on_emit`) any emit's that finds no connection.
         let emits = emit_kinds(requests);
@@ -474,20 +450,62 @@ impl<'a> Compiler<'a> {
             }
         }
         let listen = self.listens(&socketio.listen, &sp, &emits);
-        let needs_json = query.as_ref().is_some_and(Template::needs_json)
-            || auth.as_ref().is_some_and(JsonTmpl::needs_json)
-            || join
-                .as_ref()
-                .and_then(|j| j.payload.as_ref())
-                .is_some_and(JsonTmpl::needs_json);
+        let payload = join.as_ref().and_then(|j| j.payload.as_ref());
+        let any = |t: fn(&Template) -> bool, j: fn(&JsonTmpl) -> bool| {
+            query.as_ref().is_some_and(t) || auth.as_ref().is_some_and(j) || payload.is_some_and(j)
+        };
+        let needs_json = any(Template::needs_json, JsonTmpl::needs_json);
         self.socketio_needs_json = needs_json;
-        self.socketio_token = query.as_ref().is_some_and(Template::uses_token)
-            || auth.as_ref().is_some_and(JsonTmpl::uses_token)
-            || join
-                .as_ref()
-                .and_then(|j| j.payload.as_ref())
-                .is_some_and(JsonTmpl::uses_token);
+        self.socketio_token = any(Template::uses_token, JsonTmpl::uses_token);
         self.uses_token |= self.socketio_token;
+        self.session_routes(&sp, socketio, needs_json);
+        Arc::new(SocketIoSettings {
+            url: socketio.url.clone(),
+            path,
+            namespace,
+            query,
+            auth,
+            join,
+            listen,
+            reconnect_attempts: socketio.reconnect_attempts.unwrap_or(5),
+            open_on_emit: socketio.open_on_emit,
+        })
+    }
+
+    /// `[socketio]`'s url, path and namespace, checked; the path and namespace with their
+    /// defaults.
+    fn socketio_address(&mut self, sp: &FieldPath, socketio: &RawSocketio) -> (String, String) {
+        if let Some(u) = &socketio.url
+            && !["http://", "https://", "ws://", "wss://"]
+                .iter()
+                .any(|p| u.starts_with(p))
+        {
+            self.bad(
+                sp.key("url"),
+                "the Socket.IO URL must start with http://, https://, ws:// or wss://",
+                "write it like http://127.0.0.1:3000",
+            );
+        }
+        let path = socketio
+            .path
+            .clone()
+            .unwrap_or_else(|| "/socket.io/".into());
+        let namespace = socketio.namespace.clone().unwrap_or_else(|| "/".into());
+        for (field, v) in [("path", &path), ("namespace", &namespace)] {
+            if !v.starts_with('/') || v.contains(['?', ',', '#']) {
+                self.bad(
+                    sp.key(field),
+                    format!("`{v}` is not a {field}"),
+                    "start it with `/`, like /socket.io/ or /chat",
+                );
+            }
+        }
+        (path, namespace)
+    }
+
+    /// The session events that open and close each user's connection, routed as
+    /// Socket.IO requests.
+    fn session_routes(&mut self, sp: &FieldPath, socketio: &RawSocketio, needs_json: bool) {
         for (field, name, op) in [
             ("connect", &socketio.connect, SocketIoRequest::Connect),
             (
@@ -515,17 +533,6 @@ impl<'a> Compiler<'a> {
                 ),
             }
         }
-        Arc::new(SocketIoSettings {
-            url: socketio.url.clone(),
-            path,
-            namespace,
-            query,
-            auth,
-            join,
-            listen,
-            reconnect_attempts: socketio.reconnect_attempts.unwrap_or(5),
-            open_on_emit: socketio.open_on_emit,
-        })
     }
 
     /// `[[socketio.listen]]`: each broadcast once, its origin a kind, tied by a key.
