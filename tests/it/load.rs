@@ -31,12 +31,9 @@ fn spread_p99(mut d: Vec<f64>) -> f64 {
     s[(s.len() * 99 / 100).min(s.len() - 1)]
 }
 
-#[test]
-fn a_rate_holds_its_pace_and_gaps_scale_by_each_seconds_factor() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = run_log(dir.path(), "300", "1");
-    // The mapped events of 8h..11h, by id: their simulated instants.
-    let text = std::fs::read_to_string(&log).unwrap();
+/// The mapped events of 8h..11h of a `simulate run` log, by id: their simulated instants.
+fn mapped_instants(log: &std::path::Path) -> BTreeMap<String, i64> {
+    let text = std::fs::read_to_string(log).unwrap();
     let mut t_of: BTreeMap<String, i64> = BTreeMap::new();
     for line in text.lines() {
         let v: Value = serde_json::from_str(line).unwrap();
@@ -49,6 +46,14 @@ fn a_rate_holds_its_pace_and_gaps_scale_by_each_seconds_factor() {
             );
         }
     }
+    t_of
+}
+
+#[test]
+fn a_rate_holds_its_pace_and_gaps_scale_by_each_seconds_factor() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = run_log(dir.path(), "300", "1");
+    let t_of = mapped_instants(&log);
     let n = t_of.len();
     assert!(n > 300, "a busy enough window: {n}");
     // About 2.5 s of wall time.

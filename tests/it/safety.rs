@@ -180,7 +180,12 @@ fn a_planted_secret_never_appears_in_any_output_or_file() {
         "{warnings}"
     );
     // … and never the secret, in any output or any file they wrote.
-    for (name, o) in &outputs {
+    nothing_holds_the_secret(&outputs, d);
+}
+
+/// No command's output and no file below `d` holds [`SECRET`].
+fn nothing_holds_the_secret(outputs: &[(String, Output)], d: &Path) {
+    for (name, o) in outputs {
         assert!(
             !text(o).contains(SECRET),
             "{name} printed the secret:\n{}",

@@ -584,6 +584,13 @@ body = "{line}"
         .count();
     assert_eq!(socketio.seen.connections.lock().unwrap().len(), sessions);
     let s = summary(&out);
+    all_three_protocols(&s);
+    only_figures_that_exist(&s, &String::from_utf8_lossy(&o.stdout));
+    assert_eq!(s["thresholds"][0]["ok"], true, "{}", s["thresholds"]);
+}
+
+/// The summary has groups of HTTP, gRPC and Socket.IO requests.
+fn all_three_protocols(s: &Value) {
     let protocols: BTreeSet<&str> = s["groups"]
         .as_array()
         .unwrap()
@@ -594,8 +601,6 @@ body = "{line}"
         protocols.into_iter().collect::<Vec<_>>(),
         ["grpc", "http", "socketio"]
     );
-    only_figures_that_exist(&s, &String::from_utf8_lossy(&o.stdout));
-    assert_eq!(s["thresholds"][0]["ok"], true, "{}", s["thresholds"]);
 }
 
 /// A listen without an origin has receipts only: no tied counts, no fan-out; statuses are
