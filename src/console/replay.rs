@@ -97,20 +97,7 @@ const LEGEND: &str = "latency (p50…max): from each event's intended instant ·
 /// Socket.IO figures, the generator's lag, then the thresholds.
 pub(crate) fn table(s: &Summary, target: &str) -> String {
     let mut out = headline(s, target);
-    out.push_str(&row(
-        ["event", "kind", "phase"],
-        [
-            "count",
-            "errors",
-            "p50 ms",
-            "p95 ms",
-            "p99 ms",
-            "max ms",
-            "svc p99 ms",
-            "chain p99 ms",
-        ]
-        .map(String::from),
-    ));
+    out.push_str(&header(["event", "kind", "phase"]));
     out.push_str(&rows(s));
     out.push_str(&group_row(["ALL", "", ""], &s.overall));
     out.push_str(&stage_rows(s));
@@ -150,20 +137,7 @@ fn stage_rows(s: &Summary) -> String {
     if s.stages.is_empty() {
         return String::new();
     }
-    let mut out = row(
-        ["stage", "kind", "event"],
-        [
-            "count",
-            "errors",
-            "p50 ms",
-            "p95 ms",
-            "p99 ms",
-            "max ms",
-            "svc p99 ms",
-            "chain p99 ms",
-        ]
-        .map(String::from),
-    );
+    let mut out = header(["stage", "kind", "event"]);
     for g in &s.stages {
         out.push_str(&group_row([&g.stage, &g.kind, &g.event], &g.figures));
     }
@@ -298,6 +272,24 @@ fn rows(s: &Summary) -> String {
         }
     }
     out
+}
+
+/// The figures' header under three tag columns, as [`group_row`] fills them.
+fn header(tags: [&str; 3]) -> String {
+    row(
+        tags,
+        [
+            "count",
+            "errors",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "max ms",
+            "svc p99 ms",
+            "chain p99 ms",
+        ]
+        .map(String::from),
+    )
 }
 
 fn row(tags: [&str; 3], figures: [String; 8]) -> String {
