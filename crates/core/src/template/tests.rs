@@ -463,7 +463,7 @@ fn zones_formats_and_encodings_written_in_the_template_are_checked_at_load() {
     let e = error("{date(ts, tz='Asia/Hanoi')}");
     assert!(
         e.message
-            .contains("`date`: `Asia/Hanoi` is not a time zone"),
+            .contains("`date`: `'Asia/Hanoi'` is not a time zone"),
         "{}",
         e.message
     );
@@ -477,14 +477,14 @@ fn zones_formats_and_encodings_written_in_the_template_are_checked_at_load() {
     let e = error("{date(ts, '%Y-%m-%d %J')}");
     assert!(
         e.message
-            .contains("`date`: `%Y-%m-%d %J` is not a date format"),
+            .contains("`date`: `'%Y-%m-%d %J'` is not a date format"),
         "{}",
         e.message
     );
     assert!(e.fix.contains("%Y-%m-%d"), "{}", e.fix);
     let e = error("{hmac_sha256('k', user_id, encoding='b64')}");
     assert!(
-        e.message.contains("`b64` is not an encoding"),
+        e.message.contains("`'b64'` is not an encoding"),
         "{}",
         e.message
     );
@@ -575,4 +575,21 @@ fn a_key_from_the_environment_is_never_shown() {
         e.message
     );
     assert!(!e.message.contains("s3cr3t") && !e.fix.contains("s3cr3t"));
+}
+
+#[test]
+fn a_signature_of_json_covers_the_bytes_a_body_of_the_same_value_sends() {
+    // The HTTP driver sends a JSON body as serde_json::to_vec of the rendered value.
+    let body: toml::Value = toml::from_str(r#"b = "{props}""#).unwrap();
+    let b = JsonTmpl::compile(&body["b"]).unwrap();
+    let sent = with_ctx(|c| serde_json::to_vec(&b.render(c)).unwrap());
+    let signed = render("{json(props)}");
+    assert_eq!(String::from_utf8(sent).unwrap(), signed);
+    assert_eq!(
+        render("{hmac_sha256('k', json(props))}"),
+        render(&format!(
+            "{{hmac_sha256('k', '{}')}}",
+            signed.replace('"', "\\\"")
+        ))
+    );
 }

@@ -25,7 +25,7 @@ const ENCODING: super::Param = checked("encoding", Val::Str(Cow::Borrowed("hex")
 fn check_encoding(v: &Val<'_>) -> Result<(), (String, String)> {
     match v {
         Val::Str(e) if !ENCODINGS.contains(&e.as_ref()) => Err((
-            format!("`{e}` is not an encoding"),
+            format!("`'{e}'` is not an encoding"),
             format!("use one of: {}", ENCODINGS.join(", ")),
         )),
         _ => Ok(()),
@@ -128,7 +128,7 @@ mod tests {
         );
         assert!(check_encoding(&s("hex")).is_ok());
         let (m, fix) = check_encoding(&s("b64")).unwrap_err();
-        assert!(m.contains("`b64` is not an encoding"), "{m}");
+        assert!(m.contains("`'b64'` is not an encoding"), "{m}");
         assert_eq!(fix, "use one of: hex, base64, base64url");
     }
 }

@@ -86,7 +86,11 @@ fn check_format(v: &Val<'_>) -> Result<(), (String, String)> {
     match strtime::format(fmt.as_bytes(), &probe) {
         Ok(_) => Ok(()),
         Err(e) => Err((
-            format!("`{fmt}` is not a date format: {e}"),
+            format!(
+                "`'{fmt}'` is not a date format: {}",
+                e.to_string()
+                    .trim_start_matches("strftime formatting failed: ")
+            ),
             "use strftime directives: %Y-%m-%d, %H:%M:%S, %.3f (milliseconds), %z or %:z \
              (the offset), %Z (the zone's abbreviation), %A %B (names), %s (Unix seconds); \
              %% for a literal %"

@@ -55,7 +55,7 @@ pub(crate) fn check_literal(v: &Val<'_>) -> Result<(), (String, String)> {
         .map(|n| format!(" (did you mean `{n}`?)"))
         .unwrap_or_default();
     Err((
-        format!("`{name}` is not a time zone{hint}"),
+        format!("`'{name}'` is not a time zone{hint}"),
         "name an IANA time zone, such as 'UTC', 'Asia/Ho_Chi_Minh' or 'America/New_York' \
          (the list: https://en.wikipedia.org/wiki/List_of_tz_database_time_zones)"
             .into(),
