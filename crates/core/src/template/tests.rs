@@ -546,6 +546,13 @@ fn a_date_value_formats_as_its_own_calendar_day() {
         Val::Str("UTC".into()),
     ];
     assert_eq!((f.eval)(&mut args).unwrap().to_text(), "29/02/2024 (Thu)");
+    // A date typed only at run time (a foreign log's prop) is read from its text.
+    let mut args = [
+        Val::Str("2024-02-29".into()),
+        Val::Str("%-d %B".into()),
+        Val::Str("UTC".into()),
+    ];
+    assert_eq!((f.eval)(&mut args).unwrap().to_text(), "29 February");
     let mut args = [
         Val::Date(day),
         Val::Str("%H".into()),

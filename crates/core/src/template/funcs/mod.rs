@@ -1,5 +1,5 @@
 //! The function table. Each group is a file holding a slice of [`Func`] rows; a new group
-//! (time zones, ids, lookups, crypto: issue 19 W9) is one more file and one more entry in
+//! (lookups into pools and the catalog, say) is one more file and one more entry in
 //! [`GROUPS`]. A row says everything the checker and the docs need: the parameters and
 //! their defaults, how argument types give the result type, and the evaluation.
 

@@ -13,7 +13,7 @@ use super::{
     ArgError, Func, checked, finite, number_of, owned, req, text, to_int, want_number, want_text,
     zone,
 };
-use crate::template::value::{Ty, Type, Val, parse_ts};
+use crate::template::value::{Ty, Type, Val, parse_date, parse_ts};
 use crate::units::{DAY, HOUR, MINUTE, SECOND, civil_from_days};
 
 /// An instant argument: a timestamp, or text that reads as one (a prop of a foreign log).
@@ -60,16 +60,22 @@ fn zoned(at: &Val<'_>, tz: &Val<'_>) -> Result<Option<Zoned>, String> {
 /// A date (`date(props.day, '%d/%m/%Y')`) or an instant in a zone, by a strftime format.
 fn format_date(a: &mut [Val<'_>]) -> Result<Val<'static>, String> {
     let fmt = text(&a[1]);
-    let written = match &a[0] {
-        Val::Date(days) => {
-            let (y, m, d) = civil_from_days(i64::from(*days));
+    // A date prop of a kind the checker could not see arrives as its text.
+    let day = match &a[0] {
+        Val::Date(days) => Some(*days),
+        Val::Str(s) => parse_date(s),
+        _ => None,
+    };
+    let written = match day {
+        Some(days) => {
+            let (y, m, d) = civil_from_days(i64::from(days));
             let date = i16::try_from(y)
                 .ok()
                 .and_then(|y| jiff::civil::Date::new(y, m as i8, d as i8).ok())
                 .ok_or("the date is out of range")?;
             strtime::format(fmt.as_bytes(), date)
         }
-        at => match zoned(at, &a[2])? {
+        None => match zoned(&a[0], &a[2])? {
             Some(z) => strtime::format(fmt.as_bytes(), &z),
             None => return Ok(Val::Null),
         },
