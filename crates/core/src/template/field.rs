@@ -27,6 +27,11 @@ pub enum Field {
     /// A value inside the event's `props`, by key path; the empty path is the whole
     /// props object (`{props}`).
     Prop(Vec<String>),
+    /// `vars.NAME`: a value a replay flow captured from an earlier answer of this user.
+    Var(String),
+    /// `entity.ENTITY.NAME`: a value captured for the timeline entity (a gift) the
+    /// request's event is about, whichever user's answer it came from.
+    Entity(String, String),
 }
 
 /// The event's own fields, in the order fixes list them.
@@ -65,6 +70,9 @@ pub struct FieldSet {
     pub token: bool,
     /// `env.NAME`: read when the template is compiled, never printed.
     pub env: bool,
+    /// `vars.NAME` and `entity.ENTITY.NAME`: values captured from answers (replay
+    /// flows); which exist is checked by the mapping, not here.
+    pub vars: bool,
     /// What `props.<name>` may name.
     pub props: PropFields,
 }
@@ -130,6 +138,7 @@ impl FieldSet {
             ts: true,
             token: true,
             env: true,
+            vars: true,
             props: PropFields::Any,
         }
     }
@@ -141,6 +150,7 @@ impl FieldSet {
             ts: false,
             token: false,
             env: false,
+            vars: false,
             props: PropFields::Kinds(Vec::new()),
         }
     }
@@ -166,6 +176,10 @@ impl FieldSet {
         if self.env {
             v.push("env.<NAME>");
         }
+        if self.vars {
+            v.push("vars.<NAME>");
+            v.push("entity.<ENTITY>.<NAME>");
+        }
         v
     }
 
@@ -188,6 +202,23 @@ impl FieldSet {
                 ),
             },
             "props" if self.event => self.prop(&path[1..]),
+            "vars" if self.vars => match path {
+                [_, name] => Lookup::Field(Field::Var(name.to_string()), Type::STR),
+                _ => miss(
+                    "`vars` needs one variable name: `vars.NAME`".into(),
+                    "write it like {vars.token}".into(),
+                ),
+            },
+            "entity" if self.vars => match path {
+                [_, entity, name] => Lookup::Field(
+                    Field::Entity(entity.to_string(), name.to_string()),
+                    Type::STR,
+                ),
+                _ => miss(
+                    "`entity` needs an entity and a variable: `entity.ENTITY.NAME`".into(),
+                    "write it like {entity.gift.id}".into(),
+                ),
+            },
             "token" if self.token && path.len() == 1 => Lookup::Field(Field::Token, Type::STR),
             "ts" if self.ts && !self.event && path.len() == 1 => {
                 Lookup::Field(Field::Ts, Type::of(Ty::Ts))
