@@ -363,7 +363,7 @@ fn on_time(stats: &Stats) -> Option<summary::OnTime> {
         within_ms: thresholds::ON_TIME_WITHIN_MS,
         share: (share * 1e5).round() / 1e5,
         requests: n,
-        held_for_slot: stats.sent - n,
+        held_for_slot: stats.sent.saturating_sub(n),
     })
 }
 

@@ -467,9 +467,15 @@ impl Stats {
 
     /// Request `id` waits for the same user's previous request to be answered.
     pub(crate) fn chain_waiting(&mut self, id: u64) {
-        self.chained += 1;
-        if let Some(o) = self.open.get_mut(&id) {
-            o.chain = Chain::Waiting;
+        match self.open.get_mut(&id) {
+            // A flow's request may wait twice (its user's previous request, then another
+            // user's captured value): counted once.
+            Some(o) if o.chain != Chain::Free => o.chain = Chain::Waiting,
+            Some(o) => {
+                o.chain = Chain::Waiting;
+                self.chained += 1;
+            }
+            None => self.chained += 1,
         }
     }
 

@@ -313,8 +313,15 @@ async fn values(
         return Ok((Vec::new(), false));
     }
     let first = vars.find(user, keys, &reads);
+    let user_reads: Vec<VarRef> = reads
+        .iter()
+        .filter(|v| matches!(v, VarRef::User(_)))
+        .cloned()
+        .collect();
+    let user_missing = || !matches!(vars.find(user, keys, &user_reads), Found::Ready(_));
     let found = match first {
-        Found::Never(_) if can_login(r, req) => {
+        // Only a missing user value is the login's to bring (an entity's is not).
+        Found::Never(_) if can_login(r, req) && user_missing() => {
             login(r, keys).await.ok();
             vars.find(user, keys, &reads)
         }

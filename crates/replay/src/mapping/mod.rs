@@ -378,6 +378,16 @@ impl Mapping {
             .collect()
     }
 
+    /// Whether some request counts its answers by an `outcome` field.
+    pub fn counts_outcomes(&self) -> bool {
+        self.routes.iter().any(|r| match r {
+            Route::Send(m) => std::iter::once(&**m)
+                .chain(&m.then)
+                .any(|s| s.extras.outcome.is_some()),
+            _ => false,
+        })
+    }
+
     /// The `[[request]]`s that give no `class`, each a problem at its place in the file.
     pub fn unclassified(&self) -> &[Problem] {
         &self.unclassified
