@@ -261,13 +261,13 @@ mod tests {
         let id = VarRef::Entity("gift".into(), "id".into());
         let w = vec![(("gift".to_string(), "g1".to_string()), "id".to_string())];
         assert!(matches!(
-            v.find("u2", &gift(), &[id.clone()]),
+            v.find("u2", &gift(), std::slice::from_ref(&id)),
             Found::Never(_)
         ));
         v.announce(&w);
-        assert_eq!(v.find("u2", &gift(), &[id.clone()]), Found::Wait);
+        assert_eq!(v.find("u2", &gift(), std::slice::from_ref(&id)), Found::Wait);
         v.settle(&w, "gift.created u1/3: status 500");
-        match v.find("u2", &gift(), &[id.clone()]) {
+        match v.find("u2", &gift(), std::slice::from_ref(&id)) {
             Found::Never(why) => assert!(why.contains("status 500"), "{why}"),
             other => panic!("{other:?}"),
         }
