@@ -266,3 +266,29 @@ pub fn router_over(ledger: Ledger, challenges: u16) -> (Router, Shared) {
 pub async fn serve(listener: tokio::net::TcpListener, app: Router) -> std::io::Result<()> {
     axum::serve(listener, app).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flows_later_steps_are_deliveries_of_their_own_and_repeats_are_not() {
+        let mut l = Ledger::default();
+        let props = serde_json::json!({});
+        let mut got = |id: &str| {
+            matches!(
+                l.receive(Some(id), "checkin.created", "u1", &props),
+                Delivery::Duplicate
+            )
+        };
+        assert!(!got("u1/4"));
+        assert!(
+            !got("u1/4/2"),
+            "step 2 of the same event is another request"
+        );
+        assert!(!got("u1/4/login"));
+        assert!(got("u1/4/2"), "the same step twice is a repeat");
+        assert!(got("u1/4"));
+        assert_eq!((l.duplicates, l.out_of_order), (2, 0));
+    }
+}

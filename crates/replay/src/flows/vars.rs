@@ -265,7 +265,10 @@ mod tests {
             Found::Never(_)
         ));
         v.announce(&w);
-        assert_eq!(v.find("u2", &gift(), std::slice::from_ref(&id)), Found::Wait);
+        assert_eq!(
+            v.find("u2", &gift(), std::slice::from_ref(&id)),
+            Found::Wait
+        );
         v.settle(&w, "gift.created u1/3: status 500");
         match v.find("u2", &gift(), std::slice::from_ref(&id)) {
             Found::Never(why) => assert!(why.contains("status 500"), "{why}"),
