@@ -626,6 +626,7 @@ fn thresholds(
         listens: &listens,
         classes: &classes,
         stages,
+        outcomes: mapping.counts_outcomes(),
     };
     let mut problems = Vec::new();
     let mut thresholds = match Threshold::parse_all(&args.thresholds, &names) {

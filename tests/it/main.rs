@@ -6,6 +6,7 @@ mod common;
 mod compare;
 mod concurrency;
 mod figures;
+mod flows;
 mod fuzz;
 #[path = "../support/gift_app.rs"]
 mod gift_app;

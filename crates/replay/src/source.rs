@@ -61,6 +61,7 @@ impl Due {
         &'a self,
         json: Option<&'a serde_json::Value>,
         token: Option<&'a str>,
+        vars: &'a [(simulate_core::template::Field, String)],
     ) -> Ctx<'a> {
         Ctx {
             user_id: &self.user_id,
@@ -71,6 +72,7 @@ impl Due {
             line: &self.line,
             json,
             token,
+            vars,
         }
     }
 

@@ -51,6 +51,8 @@ pub(crate) enum Skip {
     NoToken,
 }
 
+pub(crate) use crate::flows::counts::FlowCounts;
+
 /// Statistics are grouped by these tags.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Key {
@@ -224,6 +226,9 @@ pub(crate) struct Stats {
     pub server_side: Vec<u64>,
     /// Requests held back because their user has no token (`missing_token`).
     pub no_token: Vec<u64>,
+    /// Flows: requests not sent for a failed dependency, and answers counted by an
+    /// outcome field.
+    pub(crate) flows: FlowCounts,
     /// Broadcast fan-out latency per listened Socket.IO event, filled in at the end.
     pub(crate) fanout: Vec<Histogram<u64>>,
     /// Every request's (and skipped event's) second.
@@ -289,6 +294,7 @@ impl Stats {
             unmapped: vec![0; EVENT_KINDS.len() + 1],
             server_side: vec![0; EVENT_KINDS.len() + 1],
             no_token: vec![0; EVENT_KINDS.len() + 1],
+            flows: FlowCounts::default(),
             fanout: Vec::new(),
             seconds: Series::default(),
             seconds_by_kind: BTreeMap::new(),
@@ -436,11 +442,40 @@ impl Stats {
             .sent(at, at.saturating_duration_since(intended), in_flight);
     }
 
+    /// Request `id` (recorded by [`Stats::sent`]) is not sent after all: a value it
+    /// needs will not come (`dependency` says which). Counted as skipped, not as sent.
+    pub(crate) fn withdraw(&mut self, id: u64, kind: u16, dependency: &str) {
+        if self.open.remove(&id).is_some() {
+            self.sent -= 1;
+            self.requests = self.requests.saturating_sub(1);
+        }
+        self.flows.skip(kind, dependency);
+    }
+
+    /// Request `id` counts under another group (a login run for another event's request).
+    pub(crate) fn relabel(&mut self, id: u64, key: Key) {
+        if let Some(o) = self.open.get_mut(&id) {
+            o.key = key;
+        }
+    }
+
+    /// A later step of a flow became due at `at` and left: a request of its own.
+    pub(crate) fn step_sent(&mut self, id: u64, key: Key, at: Instant) {
+        self.scheduled(at, true);
+        self.sent(id, key, at, at, false);
+    }
+
     /// Request `id` waits for the same user's previous request to be answered.
     pub(crate) fn chain_waiting(&mut self, id: u64) {
-        self.chained += 1;
-        if let Some(o) = self.open.get_mut(&id) {
-            o.chain = Chain::Waiting;
+        match self.open.get_mut(&id) {
+            // A flow's request may wait twice (its user's previous request, then another
+            // user's captured value): counted once.
+            Some(o) if o.chain != Chain::Free => o.chain = Chain::Waiting,
+            Some(o) => {
+                o.chain = Chain::Waiting;
+                self.chained += 1;
+            }
+            None => self.chained += 1,
         }
     }
 

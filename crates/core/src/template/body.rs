@@ -98,6 +98,16 @@ impl JsonTmpl {
         self.any(&Template::uses_token)
     }
 
+    /// The captured values it reads (`vars.*`, `entity.*.*`), each once.
+    pub fn vars_read(&self, out: &mut Vec<super::Field>) {
+        match self {
+            JsonTmpl::Lit(_) => {}
+            JsonTmpl::Str(t) => t.vars_read(out),
+            JsonTmpl::Arr(a) => a.iter().for_each(|x| x.vars_read(out)),
+            JsonTmpl::Obj(o) => o.iter().for_each(|(_, x)| x.vars_read(out)),
+        }
+    }
+
     pub fn render<S: Scope + ?Sized>(&self, s: &S) -> Value {
         match self {
             JsonTmpl::Lit(v) => v.clone(),

@@ -29,6 +29,11 @@ pub enum Field {
     Prop(Vec<String>),
     /// `user.<name>`: the user's id, an attribute or a counter (a custom action's props).
     User(UserField),
+    /// `vars.NAME`: a value a replay flow captured from an earlier answer of this user.
+    Var(String),
+    /// `entity.ENTITY.NAME`: a value captured for the timeline entity (a gift) the
+    /// request's event is about, whichever user's answer it came from.
+    Entity(String, String),
 }
 
 /// What `user.<name>` names. The place that offers `user` says which names exist
@@ -88,6 +93,9 @@ pub struct FieldSet {
     pub token: bool,
     /// `env.NAME`: read when the template is compiled, never printed.
     pub env: bool,
+    /// `vars.NAME` and `entity.ENTITY.NAME`: values captured from answers (replay
+    /// flows); which exist is checked by the mapping, not here.
+    pub vars: bool,
     /// What `props.<name>` may name.
     pub props: PropFields,
     /// What `user.<name>` may name; `None` where the place has no user in scope.
@@ -155,6 +163,7 @@ impl FieldSet {
             ts: true,
             token: true,
             env: true,
+            vars: true,
             props: PropFields::Any,
             user: None,
         }
@@ -167,6 +176,7 @@ impl FieldSet {
             ts: false,
             token: false,
             env: false,
+            vars: false,
             props: PropFields::Kinds(Vec::new()),
             user: None,
         }
@@ -196,6 +206,10 @@ impl FieldSet {
         if self.user.is_some() {
             v.push("user.<name>");
         }
+        if self.vars {
+            v.push("vars.<NAME>");
+            v.push("entity.<ENTITY>.<NAME>");
+        }
         v
     }
 
@@ -219,6 +233,23 @@ impl FieldSet {
             },
             "props" if self.event => self.prop(&path[1..]),
             "user" if self.user.is_some() => self.user_field(&path[1..]),
+            "vars" if self.vars => match path {
+                [_, name] => Lookup::Field(Field::Var(name.to_string()), Type::STR),
+                _ => miss(
+                    "`vars` needs one variable name: `vars.NAME`".into(),
+                    "write it like {vars.token}".into(),
+                ),
+            },
+            "entity" if self.vars => match path {
+                [_, entity, name] => Lookup::Field(
+                    Field::Entity(entity.to_string(), name.to_string()),
+                    Type::STR,
+                ),
+                _ => miss(
+                    "`entity` needs an entity and a variable: `entity.ENTITY.NAME`".into(),
+                    "write it like {entity.gift.id}".into(),
+                ),
+            },
             "token" if self.token && path.len() == 1 => Lookup::Field(Field::Token, Type::STR),
             "ts" if self.ts && !self.event && path.len() == 1 => {
                 Lookup::Field(Field::Ts, Type::of(Ty::Ts))

@@ -245,6 +245,15 @@ impl Template {
         yes
     }
 
+    /// The captured values it reads (`vars.*`, `entity.*.*`), each once, in order.
+    pub fn vars_read(&self, out: &mut Vec<Field>) {
+        self.fields(&mut |f| {
+            if matches!(f, Field::Var(_) | Field::Entity(..)) && !out.contains(f) {
+                out.push(f.clone());
+            }
+        });
+    }
+
     /// The value when the template reads nothing: `None` when it has a field or a secret.
     pub fn constant(&self) -> Option<Value> {
         match &self.segs[..] {

@@ -51,9 +51,20 @@ pub struct Ctx<'a> {
     pub line: &'a [u8],
     pub json: Option<&'a Value>,
     pub token: Option<&'a str>,
+    /// The captured values the template reads (`vars.*`, `entity.*.*`), looked up by
+    /// the replay before it renders; a field not here renders null.
+    pub vars: &'a [(Field, String)],
 }
 
 impl<'a> Ctx<'a> {
+    /// A captured value the replay looked up for this render.
+    fn var(&self, f: &Field) -> Option<&'a str> {
+        self.vars
+            .iter()
+            .find(|(k, _)| k == f)
+            .map(|(_, v)| v.as_str())
+    }
+
     fn lookup(&self, f: &Field) -> Option<&'a Value> {
         let j = self.json;
         match f {
@@ -80,6 +91,9 @@ impl Scope for Ctx<'_> {
             Field::Event => Val::Str(Cow::Borrowed(self.event)),
             Field::TMs => Val::Int(self.t_ms),
             Field::Token => self.token.map_or(Val::Null, |t| Val::Str(Cow::Borrowed(t))),
+            Field::Var(_) | Field::Entity(..) => self
+                .var(f)
+                .map_or(Val::Null, |v| Val::Str(Cow::Borrowed(v))),
             Field::Line => {
                 serde_json::from_slice(self.line).map_or(Val::Null, |v| Val::Json(Cow::Owned(v)))
             }
@@ -104,6 +118,7 @@ impl Scope for Ctx<'_> {
             Field::Event => out.push_str(self.event),
             Field::TMs => out.push_str(itoa::Buffer::new().format(self.t_ms)),
             Field::Token => out.push_str(self.token.unwrap_or("")),
+            Field::Var(_) | Field::Entity(..) => out.push_str(self.var(f).unwrap_or("")),
             Field::Line => out.push_str(&String::from_utf8_lossy(self.line)),
             Field::EventId => out.push_str(&ids::event_id(self.user_id, self.seq)),
             Field::Traceparent => {

@@ -75,6 +75,7 @@ fn docs_templates_examples_hold() {
         line: line.as_bytes(),
         json: Some(&json),
         token: Some("tok-12"),
+        vars: &[],
     };
     let examples = rows("| template | renders |");
     assert!(examples.len() >= 45, "{} examples", examples.len());
