@@ -252,7 +252,8 @@ impl Scope for ActScope<'_> {
             ))),
             Field::Prop(path) => self.prop(path),
             Field::User(u) => self.user(u),
-            Field::Token | Field::Line => Val::Null,
+            // A custom action's props read no answers: the checker offers no `vars`.
+            Field::Token | Field::Line | Field::Var(_) | Field::Entity(..) => Val::Null,
         }
     }
 }

@@ -697,6 +697,7 @@ fn compile_action(
         ts: true,
         token: false,
         env: false,
+        vars: false,
         props: PropFields::Kinds(vec![visible]),
         user: Some(user.clone()),
     };

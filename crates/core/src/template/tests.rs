@@ -532,6 +532,7 @@ fn a_zone_read_from_a_value_that_names_no_zone_renders_null() {
         line,
         json: Some(&json),
         token: None,
+        vars: &[],
     };
     let t = Template::compile("{date(ts, '%H:%M %Q', tz=props.tz)}").unwrap();
     assert_eq!(t.render(&ctx), "08:19 Asia/Ho_Chi_Minh");
