@@ -51,6 +51,10 @@ pub(crate) enum Skip {
     NoToken,
 }
 
+/// Skipped-event counters: built-in kinds, a world's custom kinds (up to 256), and one
+/// slot for kinds no one knows.
+const KIND_SLOTS: usize = EVENT_KINDS.len() + 257;
+
 /// Statistics are grouped by these tags.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Key {
@@ -286,9 +290,9 @@ impl Stats {
             late: 0,
             connection_waits: 0,
             chained: 0,
-            unmapped: vec![0; EVENT_KINDS.len() + 1],
-            server_side: vec![0; EVENT_KINDS.len() + 1],
-            no_token: vec![0; EVENT_KINDS.len() + 1],
+            unmapped: vec![0; KIND_SLOTS],
+            server_side: vec![0; KIND_SLOTS],
+            no_token: vec![0; KIND_SLOTS],
             fanout: Vec::new(),
             seconds: Series::default(),
             seconds_by_kind: BTreeMap::new(),
@@ -394,7 +398,7 @@ impl Stats {
     }
 
     pub(crate) fn skipped(&mut self, kind: u16, why: Skip) {
-        let i = (kind as usize).min(EVENT_KINDS.len());
+        let i = (kind as usize).min(KIND_SLOTS - 1);
         match why {
             Skip::ServerSide => self.server_side[i] += 1,
             Skip::Unmapped => self.unmapped[i] += 1,
@@ -706,9 +710,7 @@ impl Stats {
 }
 
 fn event_name(event: u16) -> String {
-    EVENT_KINDS
-        .get(event as usize)
-        .copied()
+    simulate_core::timeline::kind_name(event)
         .unwrap_or("unknown")
         .to_string()
 }
@@ -724,7 +726,7 @@ pub(crate) fn by_kind(counts: &[u64]) -> BTreeMap<String, u64> {
         .enumerate()
         .filter(|(_, n)| **n > 0)
         .map(|(i, n)| {
-            let kind = EVENT_KINDS.get(i).copied().unwrap_or("unknown");
+            let kind = simulate_core::timeline::kind_name(i as u16).unwrap_or("unknown");
             (kind.to_string(), *n)
         })
         .collect()
