@@ -241,3 +241,63 @@ fn bad_declarations_and_mappings_are_refused_with_file_line_and_field() {
         "{err}"
     );
 }
+
+#[test]
+fn a_phase_bursts_a_custom_action() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = bin()
+        .args(["run", "-q", "--threads", "2", "--format", "none"])
+        .arg("--personas")
+        .arg(personas())
+        .arg("--scenario")
+        .arg(data().join("scenario.toml"))
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let metrics = read_json(&dir.path().join("metrics.json"));
+    let phase = metrics["events"]["by_phase"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["phase"] == "evening metrics")
+        .expect("the phase's figures");
+    let posted = phase["events"]["daily_metrics.posted"]
+        .as_u64()
+        .unwrap_or(0);
+    // A fifth of 300 users (less those churned or in a session at 21:00) post once, beside
+    // the usual sessions, which open on the dashboard: posts outnumber dashboard views.
+    let viewed = phase["events"]["dashboard.viewed"].as_u64().unwrap_or(0);
+    assert!(
+        (40..=120).contains(&posted) && posted > 2 * viewed,
+        "{posted} posts, {viewed} dashboard views in the burst: {phase}"
+    );
+
+    let scenario = dir.path().join("bad.toml");
+    std::fs::write(
+        &scenario,
+        std::fs::read_to_string(data().join("scenario.toml"))
+            .unwrap()
+            .replace("\"post_metrics\"", "\"post_metric\""),
+    )
+    .unwrap();
+    let o = bin()
+        .args(["run", "-q", "--format", "none"])
+        .arg("--personas")
+        .arg(personas())
+        .arg("--scenario")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(dir.path().join("bad"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("bad.toml:13")
+            && err.contains("`post_metric` is not a custom action")
+            && err.contains("post_metrics"),
+        "{err}"
+    );
+}
