@@ -6,6 +6,7 @@
 # user's platform by template), so sessions, habit and churn are the same machine; both
 # worlds run without scenario phases (the phases script built-in actions).
 # Usage: bash scripts/bench-custom-world.sh [users] [days] [rounds]
+#        (BIN=target/debug/simulate to skip the release build: a quick, slower look)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 USERS=${1:-50000}
@@ -14,8 +15,10 @@ ROUNDS=${3:-3}
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 
-cargo build --release --quiet --bin simulate
-BIN=target/release/simulate
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --quiet --bin simulate
+  BIN=target/release/simulate
+fi
 SCENARIO=crates/core/tests/data/no_phases.toml
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "commit:  $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
