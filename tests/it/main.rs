@@ -23,3 +23,4 @@ mod seed;
 mod socketio;
 mod span;
 mod verdicts;
+mod world;

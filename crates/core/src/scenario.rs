@@ -94,6 +94,9 @@ pub struct RawPhase {
     pub(crate) shares: Option<u16>,
     pub(crate) updates: Option<RawDist>,
     pub(crate) tiers: Option<Vec<RawTier>>,
+    /// An action burst's custom action (`world.toml`), and how many times each user does it.
+    pub(crate) action: Option<String>,
+    pub(crate) times: Option<u8>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -119,6 +122,9 @@ pub(crate) enum PhaseKind {
     /// N users each drop a gift of `shares` shares into their room over the window: room
     /// broadcasts pile up and many claimers race for few shares (seed 002's storm).
     GiftStorm { users: u32, shares: u16 },
+    /// N users arrive over the window and each performs a custom action `times` times
+    /// (a burst of the team's own event: `daily_metrics.posted` at 21:00).
+    ActionBurst { users: u32, action: u16, times: u8 },
 }
 
 #[derive(Clone, Debug)]
@@ -267,6 +273,10 @@ impl Scenario {
             p: Vec::new(),
             warnings: Vec::new(),
             users: 0,
+            actions: personas
+                .first()
+                .map(|p| p.declared.actions.iter().map(|a| a.name.clone()).collect())
+                .unwrap_or_default(),
         };
         let users = c.users(over, &raw);
         c.users = users;
@@ -366,6 +376,8 @@ struct Check<'a> {
     warnings: Vec<Problem>,
     /// The world's users, which shares of users are of.
     users: u32,
+    /// The custom actions the personas' `world.toml` declares, which phases may name.
+    actions: Vec<String>,
 }
 
 impl Check<'_> {
@@ -611,6 +623,7 @@ impl Check<'_> {
                 }
             }
             "game_burst" => self.game_burst(&pp, ph),
+            "action_burst" => self.action_burst(&pp, ph),
             "goal_wave" => self.goal_wave(&pp, ph),
             "nudge_campaign" => {
                 let share = ph.share.unwrap_or(1.0);
@@ -651,7 +664,7 @@ impl Check<'_> {
                 self.at(
                     &pp.key("kind"),
                     format!("unknown phase kind `{other}`"),
-                    "use login_rush, game_burst, goal_wave, nudge_campaign, gift_storm or outage",
+                    "use login_rush, game_burst, goal_wave, nudge_campaign, gift_storm, action_burst or outage",
                 );
                 return None;
             }
@@ -705,6 +718,37 @@ impl Check<'_> {
                     r#"size the phase as a share of the world's users, like users = "10%" (docs/SCENARIOS.md), or run with --users {users} or more"#
                 ),
             ));
+        }
+    }
+
+    /// `action_burst`: a custom action the personas' world.toml declares.
+    fn action_burst(&mut self, pp: &FieldPath, ph: &RawPhase) -> PhaseKind {
+        let users = self.size(pp, ph);
+        let name = ph.action.as_deref().unwrap_or("");
+        let action = self.actions.iter().position(|a| a == name);
+        if action.is_none() {
+            self.at(
+                &pp.key("action"),
+                if name.is_empty() {
+                    "an action burst needs `action`".to_string()
+                } else {
+                    format!("`{name}` is not a custom action of the personas' world.toml")
+                },
+                if self.actions.is_empty() {
+                    "declare it under [actions.NAME] in the personas folder's world.toml (docs/PERSONAS.md)".to_string()
+                } else {
+                    format!("use one of: {}", self.actions.join(", "))
+                },
+            );
+        }
+        let times = ph.times.unwrap_or(1);
+        if times == 0 {
+            self.at(&pp.key("times"), "`times` is 0", "use 1 or more");
+        }
+        PhaseKind::ActionBurst {
+            users,
+            action: action.unwrap_or(0) as u16,
+            times: times.max(1),
         }
     }
 

@@ -77,10 +77,7 @@ impl Due {
     }
 
     pub(crate) fn event_name(&self) -> &'static str {
-        EVENT_KINDS
-            .get(self.kind as usize)
-            .copied()
-            .unwrap_or("unknown")
+        simulate_core::timeline::kind_name(self.kind).unwrap_or("unknown")
     }
 
     /// Reads the fields the pacer needs from one log line (a copy of it kept).
@@ -122,11 +119,7 @@ impl Due {
         } else {
             Opens::Nothing
         };
-        let kind = EVENT_KINDS
-            .iter()
-            .position(|k| *k == h.event)
-            .map(|k| k as u16)
-            .unwrap_or(UNKNOWN_KIND);
+        let kind = simulate_core::timeline::kind_index(&h.event).unwrap_or(UNKNOWN_KIND);
         let due = Due {
             t_ms: h.t_ms,
             user_id: h.user_id.into(),

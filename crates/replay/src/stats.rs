@@ -53,6 +53,10 @@ pub(crate) enum Skip {
 
 pub(crate) use crate::flows::counts::FlowCounts;
 
+/// Skipped-event counters: built-in kinds, a world's custom kinds (up to 256), and one
+/// slot for kinds no one knows.
+const KIND_SLOTS: usize = EVENT_KINDS.len() + 257;
+
 /// Statistics are grouped by these tags.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Key {
@@ -291,9 +295,9 @@ impl Stats {
             late: 0,
             connection_waits: 0,
             chained: 0,
-            unmapped: vec![0; EVENT_KINDS.len() + 1],
-            server_side: vec![0; EVENT_KINDS.len() + 1],
-            no_token: vec![0; EVENT_KINDS.len() + 1],
+            unmapped: vec![0; KIND_SLOTS],
+            server_side: vec![0; KIND_SLOTS],
+            no_token: vec![0; KIND_SLOTS],
             flows: FlowCounts::default(),
             fanout: Vec::new(),
             seconds: Series::default(),
@@ -400,7 +404,7 @@ impl Stats {
     }
 
     pub(crate) fn skipped(&mut self, kind: u16, why: Skip) {
-        let i = (kind as usize).min(EVENT_KINDS.len());
+        let i = (kind as usize).min(KIND_SLOTS - 1);
         match why {
             Skip::ServerSide => self.server_side[i] += 1,
             Skip::Unmapped => self.unmapped[i] += 1,
@@ -741,9 +745,7 @@ impl Stats {
 }
 
 fn event_name(event: u16) -> String {
-    EVENT_KINDS
-        .get(event as usize)
-        .copied()
+    simulate_core::timeline::kind_name(event)
         .unwrap_or("unknown")
         .to_string()
 }
@@ -759,7 +761,7 @@ pub(crate) fn by_kind(counts: &[u64]) -> BTreeMap<String, u64> {
         .enumerate()
         .filter(|(_, n)| **n > 0)
         .map(|(i, n)| {
-            let kind = EVENT_KINDS.get(i).copied().unwrap_or("unknown");
+            let kind = simulate_core::timeline::kind_name(i as u16).unwrap_or("unknown");
             (kind.to_string(), *n)
         })
         .collect()

@@ -304,6 +304,19 @@ impl Engine {
                             .deliver_phase(id, at, phase, Script::Persona);
                     }
                 }
+                PhaseKind::ActionBurst {
+                    users,
+                    action,
+                    times,
+                } => {
+                    let script = Script::Action {
+                        action: *action,
+                        times: *times,
+                    };
+                    for (id, at) in self.arrivals(*users, ph.at_ms, ph.over_ms, &mut rng) {
+                        self.shard_of(id).deliver_phase(id, at, phase, script);
+                    }
+                }
                 PhaseKind::GiftStorm { users, shares } => {
                     let script = Script::GiftDrop { shares: *shares };
                     for (id, at) in self.arrivals(*users, ph.at_ms, ph.over_ms, &mut rng) {

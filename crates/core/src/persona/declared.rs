@@ -1004,8 +1004,8 @@ mod tests {
         assert_eq!(problems(text).len(), 4, "{:#?}", problems(text));
     }
 
-    const CLIENT: &str = include_str!("../../../../tests/data/custom-world/client.toml");
-    const WORLD: &str = include_str!("../../../../tests/data/custom-world/world.toml");
+    const CLIENT: &str = include_str!("../../../../tests/data/custom-world/personas/client.toml");
+    const WORLD: &str = include_str!("../../../../tests/data/custom-world/personas/world.toml");
 
     fn world_problems(world: &str, client: &str) -> Vec<Problem> {
         let sources = vec![

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use simulate_core::timeline::EVENT_KINDS;
 
 use crate::summary::{DependencyCount, OutcomeCounts};
 
@@ -89,10 +88,9 @@ impl FlowCounts {
     }
 }
 
+/// The kind's name, custom kinds of the loaded world included.
 fn kind_name(k: u16) -> String {
-    EVENT_KINDS
-        .get(k as usize)
-        .copied()
+    simulate_core::timeline::kind_name(k)
         .unwrap_or("unknown")
         .to_string()
 }
