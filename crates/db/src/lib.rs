@@ -2,6 +2,7 @@
 //! COPY or into an embedded SQLite file, and checked against the timeline by `verify`.
 
 pub mod conn;
+pub mod into;
 pub mod copy;
 pub mod keys;
 pub mod owner;
