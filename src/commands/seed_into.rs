@@ -81,7 +81,10 @@ pub fn seed(args: &SeedArgs, into: &Path) -> anyhow::Result<i32> {
     }
     if !args.plan && existing == Existing::Truncate && !args.quiet {
         let names: Vec<&str> = planned.iter().map(|p| p.map.name.as_str()).collect();
-        eprintln!("--truncate: emptying {} (only these) in the load's transaction", names.join(", "));
+        eprintln!(
+            "--truncate: emptying {} (only these) in the load's transaction",
+            names.join(", ")
+        );
     }
 
     let sources: Vec<_> = planned.iter().map(|p| p.map.entity.source()).collect();
@@ -94,7 +97,8 @@ pub fn seed(args: &SeedArgs, into: &Path) -> anyhow::Result<i32> {
     let mut engine = Engine::new(world, threads);
     let mut projection = Projection::new(spool, &personas, &scenario);
     let mut checksum = JsonlSink::create(None, Format::None)?;
-    let mut progress = Progress::on(bar.clone(), scenario.end_ms(), 0.0).with_rows(projection.sent());
+    let mut progress =
+        Progress::on(bar.clone(), scenario.end_ms(), 0.0).with_rows(projection.sent());
     let result = {
         let mut sinks = Tee(vec![&mut progress, &mut projection, &mut checksum]);
         engine.run(&mut sinks, &stop)
@@ -107,14 +111,22 @@ pub fn seed(args: &SeedArgs, into: &Path) -> anyhow::Result<i32> {
             eprintln!("interrupted: nothing was written");
             return Ok(exit::INTERRUPTED);
         }
-        Err(e) => return Err(anyhow::Error::new(e).context("generating the rows; nothing was written")),
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context("generating the rows; nothing was written"));
+        }
     };
     spool.finish()?;
     if args.plan {
         drop(clear);
-        let doc = target.plan(&map, &planned, &spool, &filled).map_err(refused)?;
+        let doc = target
+            .plan(&map, &planned, &spool, &filled)
+            .map_err(refused)?;
         super::seed_into_print::plan(&doc, args.json)?;
-        return Ok(if doc.problems.is_empty() { exit::OK } else { exit::BAD_INPUT });
+        return Ok(if doc.problems.is_empty() {
+            exit::OK
+        } else {
+            exit::BAD_INPUT
+        });
     }
     show_step(&bar, "write (one transaction)");
     let record = Record {
@@ -129,7 +141,13 @@ pub fn seed(args: &SeedArgs, into: &Path) -> anyhow::Result<i32> {
             eprintln!("interrupted: the transaction was rolled back; your tables are as they were");
             return Ok(exit::INTERRUPTED);
         }
-        Err(e) => return Err(refused(e).context("the load was rolled back; your tables are as they were")),
+        // A refusal says "nothing was written" itself, and stays bad input (exit 2).
+        Err(e @ simulate_db::DbError::Refused(_)) => return Err(refused(e)),
+        Err(e) => {
+            return Err(
+                refused(e).context("the load was rolled back; your tables are as they were")
+            );
+        }
     };
     let wall = started.elapsed().as_secs_f64();
     let rows: u64 = entries.iter().map(|e| e.rows).sum();
@@ -180,7 +198,9 @@ pub fn clean(args: &CleanArgs) -> anyhow::Result<i32> {
         return Ok(exit::OK);
     }
     for (t, n) in &done.app_rows {
-        outln!("  {t:<28} {n:>10} rows your app wrote that referenced seeded rows (--with-app-rows)");
+        outln!(
+            "  {t:<28} {n:>10} rows your app wrote that referenced seeded rows (--with-app-rows)"
+        );
     }
     for (t, n) in &done.tables {
         outln!("  {t:<28} {n:>10} seeded rows deleted");
@@ -207,7 +227,12 @@ pub fn verify(args: &VerifyArgs, into: &Path) -> anyhow::Result<i32> {
         if c.ok {
             outln!("  {:<50} ok", c.name);
         } else {
-            outln!("  {:<50} FAILED: expected {}, found {}", c.name, c.expected, c.found);
+            outln!(
+                "  {:<50} FAILED: expected {}, found {}",
+                c.name,
+                c.expected,
+                c.found
+            );
         }
     }
     if map.invariants.is_empty() {
@@ -216,5 +241,9 @@ pub fn verify(args: &VerifyArgs, into: &Path) -> anyhow::Result<i32> {
     if let Some(path) = &args.summary_export {
         std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
     }
-    Ok(if report.ok { exit::OK } else { exit::VERIFY_MISMATCH })
+    Ok(if report.ok {
+        exit::OK
+    } else {
+        exit::VERIFY_MISMATCH
+    })
 }

@@ -7,16 +7,27 @@ pub fn plan(doc: &PlanDoc, json: bool) -> anyhow::Result<()> {
         outln!("{}", serde_json::to_string_pretty(doc)?);
         return Ok(());
     }
-    outln!("plan (nothing written): schema `{}`, tables in load order", doc.schema);
+    outln!(
+        "plan (nothing written): schema `{}`, tables in load order",
+        doc.schema
+    );
     for t in &doc.tables {
         let kinds = t
             .kinds
             .as_ref()
             .map(|k| format!(" ({})", k.join(", ")))
             .unwrap_or_default();
-        outln!("  {:<28} {:>10} rows  from {}{kinds}", t.table, t.rows, t.from);
+        outln!(
+            "  {:<28} {:>10} rows  from {}{kinds}",
+            t.table,
+            t.rows,
+            t.from
+        );
         if !t.triggers.is_empty() {
-            outln!("      triggers (they fire once per row): {}", t.triggers.join(", "));
+            outln!(
+                "      triggers (they fire once per row): {}",
+                t.triggers.join(", ")
+            );
         }
         for n in &t.notes {
             outln!("      note: {n}");

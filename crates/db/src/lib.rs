@@ -2,8 +2,8 @@
 //! COPY or into an embedded SQLite file, and checked against the timeline by `verify`.
 
 pub mod conn;
-pub mod into;
 pub mod copy;
+pub mod into;
 pub mod keys;
 pub mod owner;
 pub mod partition;

@@ -165,7 +165,11 @@ pub fn quote(name: &str) -> String {
 
 /// Columns of a list, quoted and joined.
 pub fn quote_all(names: &[String]) -> String {
-    names.iter().map(|n| quote(n)).collect::<Vec<_>>().join(", ")
+    names
+        .iter()
+        .map(|n| quote(n))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 const COLUMNS: &str = "

@@ -116,11 +116,17 @@ fn columns(map: &SeedMap, t: &TableMap, info: &TableInfo, problems: &mut Vec<Pro
                 map,
                 col.line,
                 field,
-                format!("`{}`.`{}` is a generated column: the database computes it", t.name, c.name),
+                format!(
+                    "`{}`.`{}` is a generated column: the database computes it",
+                    t.name, c.name
+                ),
                 "remove it from the mapping".into(),
             )),
             Some(c) => {
-                if let Some(v) = col.template.constant().and_then(|v| v.as_str().map(String::from))
+                if let Some(v) = col
+                    .template
+                    .constant()
+                    .and_then(|v| v.as_str().map(String::from))
                     && !c.labels.is_empty()
                     && !c.labels.contains(&v)
                 {
@@ -185,12 +191,7 @@ async fn foreign_parents(
         }
         let target = match cat.tables.get(&fk.table) {
             Some(t) => t.qualified(&cat.schema),
-            None => fk
-                .table
-                .split('.')
-                .map(quote)
-                .collect::<Vec<_>>()
-                .join("."),
+            None => fk.table.split('.').map(quote).collect::<Vec<_>>().join("."),
         };
         let sql = format!("SELECT EXISTS (SELECT 1 FROM {target})");
         let filled: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
@@ -220,10 +221,10 @@ fn order<'m>(map: &SeedMap, mut left: Vec<Planned<'m>>) -> Result<Vec<Planned<'m
     let mut done: Vec<Planned<'m>> = Vec::new();
     while !left.is_empty() {
         let ready = left.iter().position(|p| {
-            p.info.foreign.iter().all(|fk| {
-                fk.table == p.map.name
-                    || !left.iter().any(|o| o.map.name == fk.table)
-            })
+            p.info
+                .foreign
+                .iter()
+                .all(|fk| fk.table == p.map.name || !left.iter().any(|o| o.map.name == fk.table))
         });
         match ready {
             Some(i) => done.push(left.remove(i)),

@@ -42,7 +42,11 @@ const ALL: [(&str, Entity, Table); 12] = [
     ("nudges", Entity::Nudges, Table::Nudges),
     ("gifts", Entity::Gifts, Table::Gifts),
     ("gift_claims", Entity::GiftClaims, Table::GiftClaims),
-    ("goal_progress", Entity::GoalProgress, Table::UserGoalProgress),
+    (
+        "goal_progress",
+        Entity::GoalProgress,
+        Table::UserGoalProgress,
+    ),
     ("challenges", Entity::Challenges, Table::Challenges),
     ("goals", Entity::Goals, Table::Goals),
 ];

@@ -11,13 +11,13 @@ use serde::{Deserialize, Serialize};
 use simulate_core::diagnostic::Problem;
 use sqlx::{AssertSqlSafe, PgConnection, Row};
 
+use super::Existing;
 use super::MANIFEST;
 use super::catalog::{Catalog, quote, quote_all};
 use super::check::Planned;
 use super::mapping::SeedMap;
 use super::spool::Spool;
 use super::write::copy_table;
-use super::Existing;
 use crate::DbError;
 
 /// The world a load came from.
@@ -72,7 +72,10 @@ fn seeded_rows(schema: &str, info_name: &str, key: &[String], keys_table: &str) 
         "{}.{} t WHERE ({}) IN (SELECT * FROM {MANIFEST}.{})",
         quote(schema),
         quote(info_name),
-        key.iter().map(|k| format!("t.{}", quote(k))).collect::<Vec<_>>().join(", "),
+        key.iter()
+            .map(|k| format!("t.{}", quote(k)))
+            .collect::<Vec<_>>()
+            .join(", "),
         quote(keys_table)
     )
 }
@@ -86,7 +89,11 @@ async fn digest(
 ) -> Result<(u64, String), DbError> {
     let row = format!(
         "ROW({})::text",
-        e.columns.iter().map(|k| format!("t.{}", quote(k))).collect::<Vec<_>>().join(", ")
+        e.columns
+            .iter()
+            .map(|k| format!("t.{}", quote(k)))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let sql = format!(
         "SELECT count(*)::bigint, coalesce(sum(('x' || substr(md5({row}), 1, 15))::bit(60)::bigint), 0)::text FROM {}",
@@ -111,11 +118,24 @@ pub async fn load(
     stop: &Arc<AtomicBool>,
 ) -> Result<Vec<TableEntry>, DbError> {
     exec(c, "BEGIN".into(), "starting the transaction").await?;
-    exec(c, SETUP.into(), "creating the manifest schema simulate_into").await?;
+    exec(
+        c,
+        SETUP.into(),
+        "creating the manifest schema simulate_into",
+    )
+    .await?;
     if existing == Existing::Truncate {
         forget(c, map, planned).await?;
-        let names: Vec<String> = planned.iter().map(|p| p.info.qualified(&map.schema)).collect();
-        exec(c, format!("TRUNCATE {}", names.join(", ")), "truncating the mapped tables").await?;
+        let names: Vec<String> = planned
+            .iter()
+            .map(|p| p.info.qualified(&map.schema))
+            .collect();
+        exec(
+            c,
+            format!("TRUNCATE {}", names.join(", ")),
+            "truncating the mapped tables",
+        )
+        .await?;
     }
     let id: i64 = sqlx::query_scalar("SELECT nextval('simulate_into.seed_ids')")
         .fetch_one(&mut *c)
@@ -165,7 +185,11 @@ pub async fn load(
 
 /// Serial and identity columns the mapping filled: their sequences moved past the
 /// largest value, so the app's next insert does not collide.
-async fn past_explicit_ids(c: &mut PgConnection, map: &SeedMap, p: &Planned<'_>) -> Result<(), DbError> {
+async fn past_explicit_ids(
+    c: &mut PgConnection,
+    map: &SeedMap,
+    p: &Planned<'_>,
+) -> Result<(), DbError> {
     for col in &p.map.columns {
         let Some(seq) = p.info.column(&col.name).and_then(|c| c.sequence.clone()) else {
             continue;
@@ -186,9 +210,16 @@ async fn past_explicit_ids(c: &mut PgConnection, map: &SeedMap, p: &Planned<'_>)
 
 /// Earlier seeds of these tables, whose rows a truncate removes: their manifest entries
 /// and key tables go too.
-async fn forget(c: &mut PgConnection, map: &SeedMap, planned: &[Planned<'_>]) -> Result<(), DbError> {
+async fn forget(
+    c: &mut PgConnection,
+    map: &SeedMap,
+    planned: &[Planned<'_>],
+) -> Result<(), DbError> {
     for (id, entries) in seeds(c, &map.schema).await? {
-        if entries.iter().any(|e| planned.iter().any(|p| p.map.name == e.table)) {
+        if entries
+            .iter()
+            .any(|e| planned.iter().any(|p| p.map.name == e.table))
+        {
             drop_seed(c, id, &entries).await?;
         }
     }
@@ -221,11 +252,13 @@ async fn seeds(c: &mut PgConnection, schema: &str) -> Result<Vec<(i64, Vec<Table
     if !exists {
         return Ok(Vec::new());
     }
-    let rows = sqlx::query("SELECT id, tables::text FROM simulate_into.seeds WHERE schema = $1 ORDER BY id DESC")
-        .bind(schema)
-        .fetch_all(&mut *c)
-        .await
-        .map_err(failed("reading the manifest"))?;
+    let rows = sqlx::query(
+        "SELECT id, tables::text FROM simulate_into.seeds WHERE schema = $1 ORDER BY id DESC",
+    )
+    .bind(schema)
+    .fetch_all(&mut *c)
+    .await
+    .map_err(failed("reading the manifest"))?;
     rows.iter()
         .map(|r| {
             let entries: Vec<TableEntry> = serde_json::from_str(&r.get::<String, _>(1))
@@ -262,14 +295,26 @@ async fn app_references(
             let mut sql = format!(
                 "FROM {} c WHERE ({}) IN (SELECT {} FROM {})",
                 child.qualified(&cat.schema),
-                fk.columns.iter().map(|k| format!("c.{}", quote(k))).collect::<Vec<_>>().join(", "),
-                fk.references.iter().map(|k| format!("t.{}", quote(k))).collect::<Vec<_>>().join(", "),
+                fk.columns
+                    .iter()
+                    .map(|k| format!("c.{}", quote(k)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                fk.references
+                    .iter()
+                    .map(|k| format!("t.{}", quote(k)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 seeded_rows(&cat.schema, &parent.table, &parent.key, &parent.keys_table)
             );
             if let Some(own) = own {
                 sql.push_str(&format!(
                     " AND ({}) NOT IN (SELECT * FROM {MANIFEST}.{})",
-                    own.key.iter().map(|k| format!("c.{}", quote(k))).collect::<Vec<_>>().join(", "),
+                    own.key
+                        .iter()
+                        .map(|k| format!("c.{}", quote(k)))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     quote(&own.keys_table)
                 ));
             }
@@ -287,7 +332,11 @@ async fn app_references(
 
 /// Deletes exactly the rows the recorded seeds wrote, newest seed first and children
 /// first, in one transaction; refuses when rows of the app reference them, unless told.
-pub async fn clean(c: &mut PgConnection, map: &SeedMap, with_app_rows: bool) -> Result<Cleaned, DbError> {
+pub async fn clean(
+    c: &mut PgConnection,
+    map: &SeedMap,
+    with_app_rows: bool,
+) -> Result<Cleaned, DbError> {
     let all = seeds(c, &map.schema).await?;
     let mine: Vec<(i64, Vec<TableEntry>)> = all
         .into_iter()
@@ -303,7 +352,10 @@ pub async fn clean(c: &mut PgConnection, map: &SeedMap, with_app_rows: bool) -> 
         let refs = app_references(c, &cat, entries).await?;
         if !refs.is_empty() && !with_app_rows {
             let _ = exec(c, "ROLLBACK".into(), "rolling back").await;
-            let list: Vec<String> = refs.iter().map(|(t, n, _)| format!("{t}: {n} rows")).collect();
+            let list: Vec<String> = refs
+                .iter()
+                .map(|(t, n, _)| format!("{t}: {n} rows"))
+                .collect();
             return Err(DbError::Refused(Problem::new(
                 format!(
                     "rows your app wrote since the seed reference seeded rows ({}); nothing was deleted",
@@ -313,11 +365,19 @@ pub async fn clean(c: &mut PgConnection, map: &SeedMap, with_app_rows: bool) -> 
             )));
         }
         for (t, n, sql) in refs {
-            exec(c, format!("DELETE {sql}"), "deleting rows that reference seeded rows").await?;
+            exec(
+                c,
+                format!("DELETE {sql}"),
+                "deleting rows that reference seeded rows",
+            )
+            .await?;
             out.app_rows.push((t, n));
         }
         for e in entries.iter().rev() {
-            let sql = format!("DELETE FROM {}", seeded_rows(&map.schema, &e.table, &e.key, &e.keys_table));
+            let sql = format!(
+                "DELETE FROM {}",
+                seeded_rows(&map.schema, &e.table, &e.key, &e.keys_table)
+            );
             let done = sqlx::query(AssertSqlSafe(sql))
                 .execute(&mut *c)
                 .await
@@ -359,15 +419,19 @@ pub async fn verify(c: &mut PgConnection, map: &SeedMap) -> Result<IntoReport, D
         .find(|(_, es)| es.iter().any(|e| map.table(&e.table).is_some()))
     else {
         return Err(DbError::refused(
-            format!("no seed of these tables is recorded in schema `{}`'s manifest", map.schema),
+            format!(
+                "no seed of these tables is recorded in schema `{}`'s manifest",
+                map.schema
+            ),
             "seed them first: simulate seed --database-url … --into <this mapping>",
         ));
     };
-    let checksum: String = sqlx::query_scalar("SELECT checksum FROM simulate_into.seeds WHERE id = $1")
-        .bind(id)
-        .fetch_one(&mut *c)
-        .await
-        .map_err(failed("reading the manifest"))?;
+    let checksum: String =
+        sqlx::query_scalar("SELECT checksum FROM simulate_into.seeds WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *c)
+            .await
+            .map_err(failed("reading the manifest"))?;
     let mut checks = Vec::new();
     for e in &entries {
         let (rows, digest) = digest(c, &map.schema, e).await?;
@@ -397,11 +461,18 @@ pub async fn verify(c: &mut PgConnection, map: &SeedMap) -> Result<IntoReport, D
 
 /// An invariant: its query returns no row, or the one value it names.
 async fn invariant(c: &mut PgConnection, inv: &super::mapping::Invariant) -> IntoCheck {
-    let rows = sqlx::query(AssertSqlSafe(format!("SELECT (q.*)::text FROM ({}) q LIMIT 5", inv.sql)))
-        .fetch_all(&mut *c)
-        .await;
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT (q.*)::text FROM ({}) q LIMIT 5",
+        inv.sql
+    )))
+    .fetch_all(&mut *c)
+    .await;
     let (ok, expected, found) = match (rows, &inv.value) {
-        (Err(e), _) => (false, "a query that runs".to_string(), crate::server_words(&e.to_string()).to_string()),
+        (Err(e), _) => (
+            false,
+            "a query that runs".to_string(),
+            crate::server_words(&e.to_string()).to_string(),
+        ),
         (Ok(rows), None) => (
             rows.is_empty(),
             "no row".to_string(),
@@ -409,13 +480,22 @@ async fn invariant(c: &mut PgConnection, inv: &super::mapping::Invariant) -> Int
                 0 => "no row".to_string(),
                 _ => format!(
                     "rows such as {}",
-                    rows.iter().map(|r| r.get::<String, _>(0)).collect::<Vec<_>>().join(" ")
+                    rows.iter()
+                        .map(|r| r.get::<String, _>(0))
+                        .collect::<Vec<_>>()
+                        .join(" ")
                 ),
             },
         ),
         (Ok(rows), Some(v)) => {
-            let got = rows.first().map(|r| r.get::<String, _>(0)).unwrap_or_default();
-            let got = got.trim_start_matches('(').trim_end_matches(')').to_string();
+            let got = rows
+                .first()
+                .map(|r| r.get::<String, _>(0))
+                .unwrap_or_default();
+            let got = got
+                .trim_start_matches('(')
+                .trim_end_matches(')')
+                .to_string();
             (&got == v, v.clone(), got)
         }
     };

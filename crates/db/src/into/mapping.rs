@@ -210,9 +210,10 @@ fn compile_table(
                 line: src.problem(&cat, "", "").line.unwrap_or(1),
                 template,
             }),
-            Err(errs) => {
-                problems.extend(errs.into_iter().map(|e| src.problem(&cat, e.message, e.fix)))
-            }
+            Err(errs) => problems.extend(
+                errs.into_iter()
+                    .map(|e| src.problem(&cat, e.message, e.fix)),
+            ),
         }
     }
     (problems.len() == before).then(|| TableMap {

@@ -78,12 +78,19 @@ impl Target {
     }
 
     /// The mapped tables that already hold rows, in load order.
-    pub fn filled(&mut self, map: &SeedMap, planned: &[Planned<'_>]) -> Result<Vec<String>, DbError> {
+    pub fn filled(
+        &mut self,
+        map: &SeedMap,
+        planned: &[Planned<'_>],
+    ) -> Result<Vec<String>, DbError> {
         let Target { pg, conn } = self;
         pg.runtime().block_on(async {
             let mut filled = Vec::new();
             for p in planned {
-                let sql = format!("SELECT EXISTS (SELECT 1 FROM {})", p.info.qualified(&map.schema));
+                let sql = format!(
+                    "SELECT EXISTS (SELECT 1 FROM {})",
+                    p.info.qualified(&map.schema)
+                );
                 let any: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
                     .fetch_one(&mut *conn)
                     .await
@@ -107,8 +114,9 @@ impl Target {
         stop: &Arc<AtomicBool>,
     ) -> Result<Vec<manifest::TableEntry>, DbError> {
         let Target { pg, conn } = self;
-        pg.runtime()
-            .block_on(manifest::load(conn, map, planned, spool, existing, record, stop))
+        pg.runtime().block_on(manifest::load(
+            conn, map, planned, spool, existing, record, stop,
+        ))
     }
 
     pub fn plan(
@@ -123,13 +131,16 @@ impl Target {
             .block_on(plan::plan(conn, map, planned, spool, filled))
     }
 
-    pub fn clean(&mut self, map: &SeedMap, with_app_rows: bool) -> Result<manifest::Cleaned, DbError> {
+    pub fn clean(
+        &mut self,
+        map: &SeedMap,
+        with_app_rows: bool,
+    ) -> Result<manifest::Cleaned, DbError> {
         let Target { pg, conn } = self;
-        pg.runtime()
-            .block_on(async {
-                use_schema(conn, map).await?;
-                manifest::clean(conn, map, with_app_rows).await
-            })
+        pg.runtime().block_on(async {
+            use_schema(conn, map).await?;
+            manifest::clean(conn, map, with_app_rows).await
+        })
     }
 
     pub fn verify(&mut self, map: &SeedMap) -> Result<manifest::IntoReport, DbError> {

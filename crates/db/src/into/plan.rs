@@ -70,7 +70,10 @@ pub async fn plan(
         let t = p.map;
         let mut available = 0u64;
         let mut samples = Vec::new();
-        let unlimited = super::mapping::TableMap { limit: None, ..clone_shape(t) };
+        let unlimited = super::mapping::TableMap {
+            limit: None,
+            ..clone_shape(t)
+        };
         for row in rows(spool, &unlimited).map_err(io)? {
             let row = row.map_err(io)?;
             available += 1;
@@ -92,7 +95,11 @@ pub async fn plan(
                         Err(why) => {
                             doc.problems.push(format!(
                                 "{}:{}: field `tables.{}.columns.{}`: row {}: {why}",
-                                map.file, col.line, t.name, col.name, row.named()
+                                map.file,
+                                col.line,
+                                t.name,
+                                col.name,
+                                row.named()
                             ));
                             vals.push(None);
                         }
@@ -127,7 +134,10 @@ pub async fn plan(
                 .iter()
                 .map(|col| PlanColumn {
                     name: col.name.clone(),
-                    ty: p.info.column(&col.name).map_or(String::new(), |c| c.ty.clone()),
+                    ty: p
+                        .info
+                        .column(&col.name)
+                        .map_or(String::new(), |c| c.ty.clone()),
                     template: col.template.source().to_string(),
                 })
                 .collect(),
@@ -155,11 +165,15 @@ fn clone_shape(t: &super::mapping::TableMap) -> super::mapping::TableMap {
 async fn input(c: &mut PgConnection, v: Option<&str>, ty: &str) -> Option<String> {
     let v = v?;
     sqlx::raw_sql("SAVEPOINT s").execute(&mut *c).await.ok()?;
-    let r = sqlx::query(AssertSqlSafe(format!("SELECT CAST($1::text AS {ty})::text")))
-        .bind(v)
-        .fetch_one(&mut *c)
+    let r = sqlx::query(AssertSqlSafe(format!(
+        "SELECT CAST($1::text AS {ty})::text"
+    )))
+    .bind(v)
+    .fetch_one(&mut *c)
+    .await;
+    let _ = sqlx::raw_sql("ROLLBACK TO SAVEPOINT s")
+        .execute(&mut *c)
         .await;
-    let _ = sqlx::raw_sql("ROLLBACK TO SAVEPOINT s").execute(&mut *c).await;
     r.err().map(|e| match e.as_database_error() {
         Some(d) => d.message().to_string(),
         None => e.to_string(),

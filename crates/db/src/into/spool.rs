@@ -50,7 +50,10 @@ impl Spool {
     }
 
     /// The rows of `t` in timeline order, as COPY text lines.
-    pub fn lines(&self, t: Table) -> std::io::Result<impl Iterator<Item = std::io::Result<Vec<u8>>>> {
+    pub fn lines(
+        &self,
+        t: Table,
+    ) -> std::io::Result<impl Iterator<Item = std::io::Result<Vec<u8>>>> {
         let f = File::open(self.dir.join(format!("{}.copy", t.name())))?;
         let mut r = BufReader::with_capacity(1 << 20, f);
         Ok(std::iter::from_fn(move || {
@@ -81,7 +84,13 @@ impl Drop for Spool {
 }
 
 impl RowSink for Spool {
-    fn rows(&mut self, table: Table, _lane: usize, chunk: Vec<u8>, rows: u64) -> std::io::Result<()> {
+    fn rows(
+        &mut self,
+        table: Table,
+        _lane: usize,
+        chunk: Vec<u8>,
+        rows: u64,
+    ) -> std::io::Result<()> {
         let Some((_, f)) = self.files.iter_mut().find(|(t, _)| *t == table) else {
             return Ok(());
         };

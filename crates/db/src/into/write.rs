@@ -161,7 +161,10 @@ fn rejected(map: &SeedMap, t: &TableMap, spool: &Spool, e: sqlx::Error) -> DbErr
     };
     let n: Option<u64> = pg.r#where().and_then(|w| {
         let rest = w.split(", line ").nth(1)?;
-        rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+        rest.split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
     });
     let row = n
         .filter(|n| *n > 0)
@@ -175,10 +178,9 @@ fn rejected(map: &SeedMap, t: &TableMap, spool: &Spool, e: sqlx::Error) -> DbErr
         .and_then(|d| d.split(")=").next())
         .map(|k| k.split(", ").map(|s| s.trim_matches('"')).collect())
         .unwrap_or_default();
-    let column = t
-        .columns
-        .iter()
-        .find(|c| blamed.contains(&c.name.as_str()) || pg.message().contains(&format!("\"{}\"", c.name)));
+    let column = t.columns.iter().find(|c| {
+        blamed.contains(&c.name.as_str()) || pg.message().contains(&format!("\"{}\"", c.name))
+    });
     let (line, field) = match column {
         Some(c) => (c.line, format!("tables.{}.columns.{}", t.name, c.name)),
         None => (t.line, format!("tables.{}", t.name)),
@@ -205,8 +207,12 @@ fn rejected(map: &SeedMap, t: &TableMap, spool: &Spool, e: sqlx::Error) -> DbErr
             }
         ),
         match pg.code() {
-            "23505" => "make the column's template give distinct values (e.g. add {seq} or {props.n}), or clean the rows in the way (simulate clean --into, or --truncate)",
-            "23503" => "map the referenced table too, or render the referencing column from the same ids as the parent's key",
+            "23505" => {
+                "make the column's template give distinct values (e.g. add {seq} or {props.n}), or clean the rows in the way (simulate clean --into, or --truncate)"
+            }
+            "23503" => {
+                "map the referenced table too, or render the referencing column from the same ids as the parent's key"
+            }
             _ => "correct the column's template so its value fits the column",
         },
     );
