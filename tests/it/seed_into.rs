@@ -114,6 +114,7 @@ fn a_seed_into_team_tables_verifies_and_cleans_back_to_their_rows() {
         &[&["seed", "--into", &m, "--plan", "--json"][..], &WORLD].concat(),
     );
     let plan: serde_json::Value = serde_json::from_slice(&o.stdout).expect("plan JSON");
+    crate::common::conforms::<simulate_db::into::plan::PlanDoc>(&plan, "seed-plan.v1.json");
     assert_eq!(plan["tables"][0]["table"], "User", "parents first");
     assert_eq!(plan["tables"][1]["table"], "BehaviorLog");
 
@@ -127,8 +128,17 @@ fn a_seed_into_team_tables_verifies_and_cleans_back_to_their_rows() {
     assert!(o.status.success(), "{}", text(&o));
     let users: i64 = one(&db, r#"SELECT count(*) FROM "User""#).parse().unwrap();
     assert!(users > 100, "{users} users");
-    let o = simulate(&db, &["verify", "--into", &m]);
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("verify.json");
+    let e = export.display().to_string();
+    let o = simulate(&db, &["verify", "--into", &m, "--summary-export", &e]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let report = crate::common::read_json(&export);
+    assert_eq!(report["ok"], true);
+    crate::common::conforms::<simulate_db::into::manifest::IntoReport>(
+        &report,
+        "seed-into-verify.v1.json",
+    );
     assert!(
         text(&o).contains("User.points is the sum of the points log"),
         "{}",
