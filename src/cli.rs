@@ -234,6 +234,10 @@ pub struct CleanArgs {
     /// The mapping file the seed used (seed.toml)
     #[arg(long, value_name = "FILE")]
     pub into: PathBuf,
+    /// The personas folder the seed used, when the mapping names kinds its world.toml
+    /// declares [default: the shipped personas]
+    #[arg(long, value_name = "DIR")]
+    pub personas: Option<PathBuf>,
     /// Also delete rows your app wrote since the seed that reference seeded rows
     /// (without it, clean refuses and lists them)
     #[arg(long)]

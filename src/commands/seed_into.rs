@@ -12,6 +12,7 @@ use crate::exit;
 use crate::world::load_world;
 use simulate_core::diagnostic::{Problem, Source};
 use simulate_core::engine::{Engine, World};
+use simulate_core::persona::{self, Persona};
 use simulate_core::sinks::jsonl::{Format, JsonlSink};
 use simulate_core::sinks::tee::Tee;
 use simulate_core::units::SpanRecord;
@@ -41,9 +42,10 @@ fn url_for_into(db: &DbArgs) -> anyhow::Result<String> {
     .into())
 }
 
-fn read_map(path: &Path) -> anyhow::Result<SeedMap> {
+/// The mapping, its kinds checked against the world's (built-in and world.toml's).
+fn read_map(path: &Path, personas: &[Persona]) -> anyhow::Result<SeedMap> {
     let src = Source::read(path)?;
-    Ok(SeedMap::load(&src, &KindTable::builtin())?)
+    Ok(SeedMap::load(&src, &KindTable::of(personas))?)
 }
 
 fn into_err(e: IntoError) -> anyhow::Error {
@@ -58,7 +60,7 @@ pub fn seed(args: &SeedArgs, into: &Path) -> anyhow::Result<i32> {
     let started = Instant::now();
     let (personas, scenario) = load_world(&args.world)?;
     let threads = super::threads(args.threads)?;
-    let map = read_map(into)?;
+    let map = read_map(into, &personas)?;
     let mut target = Target::open(&url).map_err(refused)?;
     let planned = target.prepare(&map).map_err(into_err)?;
     let filled = target.filled(&map, &planned).map_err(refused)?;
@@ -186,7 +188,8 @@ fn world_config(args: &SeedArgs, scenario: &simulate_core::scenario::Scenario) -
 
 pub fn clean(args: &CleanArgs) -> anyhow::Result<i32> {
     let url = url_for_into(&args.db)?;
-    let map = read_map(&args.into)?;
+    let personas = persona::load_unmixed(args.personas.as_deref())?;
+    let map = read_map(&args.into, &personas)?;
     let mut target = Target::open(&url).map_err(refused)?;
     let done = target.clean(&map, args.with_app_rows).map_err(refused)?;
     if done.seeds == 0 {
@@ -216,7 +219,8 @@ pub fn clean(args: &CleanArgs) -> anyhow::Result<i32> {
 
 pub fn verify(args: &VerifyArgs, into: &Path) -> anyhow::Result<i32> {
     let url = url_for_into(&args.db)?;
-    let map = read_map(into)?;
+    let personas = persona::load_unmixed(args.world.personas.as_deref())?;
+    let map = read_map(into, &personas)?;
     let mut target = Target::open(&url).map_err(refused)?;
     let report = target.verify(&map).map_err(refused)?;
     outln!("verify --into {} ({})", into.display(), target.masked());

@@ -273,3 +273,67 @@ fn kill_9_mid_seed_leaves_their_tables_as_they_were() {
     }
     assert_eq!(state(&db), before);
 }
+
+#[test]
+fn custom_kinds_of_world_toml_fill_a_table_of_their_own() {
+    let db = TestDb::new();
+    sql(
+        &db,
+        r#"CREATE TABLE app_user (id text PRIMARY KEY, joined timestamptz NOT NULL);
+           CREATE TABLE dashboard_view (
+               id uuid PRIMARY KEY,
+               user_id text NOT NULL REFERENCES app_user(id),
+               team text NOT NULL,
+               widgets integer NOT NULL,
+               tab text NOT NULL,
+               at timestamptz NOT NULL);"#,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = dir.path().join("seed.toml");
+    std::fs::write(
+        &mapping,
+        r#"[tables.app_user]
+from = "users"
+[tables.app_user.columns]
+id = "{user_id}"
+joined = "{ts}"
+
+[tables.dashboard_view]
+from = "events"
+kinds = ["dashboard.viewed"]
+[tables.dashboard_view.columns]
+id = "{uuid(user_id, seq)}"
+user_id = "{user_id}"
+team = "{props.team_id}"
+widgets = "{props.widgets}"
+tab = "{props.tab}"
+at = "{ts}"
+
+[[invariants]]
+name = "widgets within the action's range"
+sql = "SELECT id FROM dashboard_view WHERE widgets NOT BETWEEN 1 AND 8"
+"#,
+    )
+    .unwrap();
+    let custom = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/custom-world");
+    let (m, p) = (mapping.display().to_string(), custom.display().to_string());
+    let o = seed(&db, &mapping, &["--personas", &p]);
+    assert!(o.status.success(), "{}", text(&o));
+    let views: i64 = one(&db, "SELECT count(*) FROM dashboard_view")
+        .parse()
+        .unwrap();
+    assert!(views > 0, "the custom kind filled its table");
+    let o = simulate(&db, &["verify", "--into", &m, "--personas", &p]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // Without the world that declares the kind, the mapping names an unknown kind.
+    let o = simulate(&db, &["clean", "--into", &m]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("`dashboard.viewed` is not an event kind"),
+        "{}",
+        text(&o)
+    );
+    let o = simulate(&db, &["clean", "--into", &m, "--personas", &p]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(one(&db, "SELECT count(*) FROM app_user"), "0");
+}

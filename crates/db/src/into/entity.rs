@@ -92,6 +92,7 @@ impl Entity {
             token: false,
             env: true,
             props,
+            user: None,
         }
     }
 
