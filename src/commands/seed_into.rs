@@ -64,30 +64,7 @@ pub fn seed(args: &SeedArgs, into: &Path) -> anyhow::Result<i32> {
     let mut target = Target::open(&url).map_err(refused)?;
     let planned = target.prepare(&map).map_err(into_err)?;
     let filled = target.filled(&map, &planned).map_err(refused)?;
-    let existing = match (args.append, args.truncate) {
-        (true, _) => Existing::Append,
-        (_, true) => Existing::Truncate,
-        _ => Existing::Refuse,
-    };
-    if !args.plan && existing == Existing::Refuse && !filled.is_empty() {
-        return Err(Problem::new(
-            format!(
-                "{} already hold{} rows in {}; nothing was changed",
-                filled.join(", "),
-                if filled.len() == 1 { "s" } else { "" },
-                target.masked()
-            ),
-            "add --append to add to them (the mapping's ids must avoid theirs), or --truncate to empty the mapped tables first",
-        )
-        .into());
-    }
-    if !args.plan && existing == Existing::Truncate && !args.quiet {
-        let names: Vec<&str> = planned.iter().map(|p| p.map.name.as_str()).collect();
-        eprintln!(
-            "--truncate: emptying {} (only these) in the load's transaction",
-            names.join(", ")
-        );
-    }
+    let existing = existing_rows(args, &target, &planned, &filled)?;
 
     let sources: Vec<_> = planned.iter().map(|p| p.map.entity.source()).collect();
     let spool = Spool::create(&sources).map_err(|e| anyhow::anyhow!("creating the spool: {e}"))?;
@@ -170,6 +147,41 @@ pub fn seed(args: &SeedArgs, into: &Path) -> anyhow::Result<i32> {
         into.display()
     );
     Ok(exit::OK)
+}
+
+/// What to do with mapped tables that already hold rows: refused (nothing changed)
+/// unless --append or --truncate; --truncate names the tables it empties first.
+fn existing_rows(
+    args: &SeedArgs,
+    target: &Target,
+    planned: &[simulate_db::into::Planned<'_>],
+    filled: &[String],
+) -> anyhow::Result<Existing> {
+    let existing = match (args.append, args.truncate) {
+        (true, _) => Existing::Append,
+        (_, true) => Existing::Truncate,
+        _ => Existing::Refuse,
+    };
+    if !args.plan && existing == Existing::Refuse && !filled.is_empty() {
+        return Err(Problem::new(
+            format!(
+                "{} already hold{} rows in {}; nothing was changed",
+                filled.join(", "),
+                if filled.len() == 1 { "s" } else { "" },
+                target.masked()
+            ),
+            "add --append to add to them (the mapping's ids must avoid theirs), or --truncate to empty the mapped tables first",
+        )
+        .into());
+    }
+    if !args.plan && existing == Existing::Truncate && !args.quiet {
+        let names: Vec<&str> = planned.iter().map(|p| p.map.name.as_str()).collect();
+        eprintln!(
+            "--truncate: emptying {} (only these) in the load's transaction",
+            names.join(", ")
+        );
+    }
+    Ok(existing)
 }
 
 /// The world as the manifest records it (run_meta's config type).
