@@ -20,6 +20,7 @@ mod replay;
 mod report;
 mod safety;
 mod seed;
+mod seed_into;
 mod socketio;
 mod span;
 mod verdicts;
