@@ -226,6 +226,7 @@ impl Run<'_> {
             None => engine_source(args)?,
         };
         check_tokens(mapping, &source)?;
+        check_user_fields(mapping, &source)?;
         let stage_names = simulate_replay::pace::stage_names(pacing.target());
         let (texts, mut thresholds) = thresholds(args, mapping, &source.phases, &stage_names)?;
         let default_threshold = texts.is_empty() && !thresholds.is_empty();
@@ -510,6 +511,16 @@ fn check_tokens(mapping: &Mapping, source: &Source) -> anyhow::Result<()> {
             .collect(),
     };
     mapping.check_tokens(users.iter().map(String::as_str))?;
+    Ok(())
+}
+
+/// The `user.<name>` fields the mapping reads, against the engine's world (its `[ids]`,
+/// `[pools]` and `user.signed_up`'s props). A log's world is not known here: a name it
+/// lacks renders empty.
+fn check_user_fields(mapping: &Mapping, source: &Source) -> anyhow::Result<()> {
+    if let Feed::Engine(e) = &source.feed {
+        mapping.check_user_fields(&e.world.scenario.pools.user_names())?;
+    }
     Ok(())
 }
 

@@ -67,7 +67,8 @@ impl World {
             .collect();
         let rooms = (scenario.users / scenario.room_size).max(1);
         Ok(World {
-            writer: LineWriter::new(scenario.start_ms, &personas),
+            writer: LineWriter::new(scenario.start_ms, &personas)
+                .with_team(scenario.seed, &scenario.pools),
             catalog: Catalog::new(scenario.challenges, scenario.goals_per_challenge),
             personas,
             mix,

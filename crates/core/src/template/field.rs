@@ -27,6 +27,9 @@ pub enum Field {
     /// A value inside the event's `props`, by key path; the empty path is the whole
     /// props object (`{props}`).
     Prop(Vec<String>),
+    /// `user.<name>`: the user's id in the team's format (`user.id`), a pool member
+    /// (`user.team`) or another prop of the user's `user.signed_up` (`user.platform`).
+    User(String),
 }
 
 /// The event's own fields, in the order fixes list them.
@@ -67,6 +70,20 @@ pub struct FieldSet {
     pub env: bool,
     /// What `props.<name>` may name.
     pub props: PropFields,
+    /// What `user.<name>` may name.
+    pub user: UserFields,
+}
+
+/// The `user.<name>` fields a place offers.
+#[derive(Clone, Debug)]
+pub enum UserFields {
+    /// None (constants, seed columns until they bring their own).
+    None,
+    /// Any name, checked against the world later (a replay mapping is compiled before the
+    /// world it is replayed against is known: the replay command checks the names read).
+    Any,
+    /// These names.
+    Names(Vec<String>),
 }
 
 /// The props a place's templates may read.
@@ -131,6 +148,7 @@ impl FieldSet {
             token: true,
             env: true,
             props: PropFields::Any,
+            user: UserFields::Any,
         }
     }
 
@@ -142,6 +160,7 @@ impl FieldSet {
             token: false,
             env: false,
             props: PropFields::Kinds(Vec::new()),
+            user: UserFields::None,
         }
     }
 
@@ -166,7 +185,42 @@ impl FieldSet {
         if self.env {
             v.push("env.<NAME>");
         }
+        if !matches!(self.user, UserFields::None) {
+            v.push("user.<name>");
+        }
         v
+    }
+
+    /// `user.<name>` against the names this place offers.
+    fn user(&self, path: &[&str]) -> Lookup {
+        let [_, name] = path else {
+            return Lookup::Missing {
+                message: format!("`{}` is not a user field", path.join(".")),
+                fix: "write one name after `user.`, like {user.id} or {user.team}".into(),
+            };
+        };
+        let ty = if *name == "id" {
+            Type::STR
+        } else {
+            Type::ANY.nullable(true)
+        };
+        match &self.user {
+            UserFields::Names(names) if !names.iter().any(|n| n == name) => {
+                let known: Vec<&str> = names.iter().map(String::as_str).collect();
+                Lookup::Missing {
+                    message: format!("`user.{name}` is not a field of this world's users"),
+                    fix: format!(
+                        "use one of: {} (ids and pools come from the scenario's [ids] and [pools])",
+                        known
+                            .iter()
+                            .map(|n| format!("user.{n}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                }
+            }
+            _ => Lookup::Field(Field::User(name.to_string()), ty),
+        }
     }
 
     /// A dotted name (`user_id`, `props.goal_id`, `env.API_KEY`) as a field of this set.
@@ -188,6 +242,7 @@ impl FieldSet {
                 ),
             },
             "props" if self.event => self.prop(&path[1..]),
+            "user" if !matches!(self.user, UserFields::None) => self.user(path),
             "token" if self.token && path.len() == 1 => Lookup::Field(Field::Token, Type::STR),
             "ts" if self.ts && !self.event && path.len() == 1 => {
                 Lookup::Field(Field::Ts, Type::of(Ty::Ts))

@@ -34,7 +34,7 @@ use std::ops::Range;
 use serde_json::Value;
 
 pub use body::{Body, JsonTmpl};
-pub use field::{Field, FieldSet, KindProps, PropFields};
+pub use field::{Field, FieldSet, KindProps, PropFields, UserFields};
 pub(crate) use scope::Constants;
 pub use scope::{Ctx, Scope};
 pub use value::{Ty, Type, Val};
@@ -241,6 +241,19 @@ impl Template {
         let mut yes = false;
         self.fields(&mut |f| yes |= *f == Field::Token);
         yes
+    }
+
+    /// The `user.<name>` names it reads, each once, in first-use order.
+    pub fn user_fields(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        self.fields(&mut |f| {
+            if let Field::User(n) = f
+                && !names.contains(n)
+            {
+                names.push(n.clone());
+            }
+        });
+        names
     }
 
     /// The value when the template reads nothing: `None` when it has a field or a secret.

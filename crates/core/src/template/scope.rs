@@ -51,6 +51,9 @@ pub struct Ctx<'a> {
     pub line: &'a [u8],
     pub json: Option<&'a Value>,
     pub token: Option<&'a str>,
+    /// The props of the user's `user.signed_up` (`user.<name>`): the team's id, pools,
+    /// attributes. `None` when the source kept none (no template reads `user.*`).
+    pub user: Option<&'a serde_json::Map<String, Value>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -67,6 +70,7 @@ impl<'a> Ctx<'a> {
             Field::SessionId => j?.get("session_id"),
             Field::Persona => j?.get("persona"),
             Field::Ts => j?.get("ts"),
+            Field::User(name) => self.user?.get(name.as_str()),
             _ => None,
         }
     }
@@ -93,6 +97,10 @@ impl Scope for Ctx<'_> {
                 Some(Value::String(s)) => parse_ts(s).map_or(Val::Null, Val::Ts),
                 _ => Val::Null,
             },
+            // Without the team's `[ids]` a user's id is the timeline's.
+            Field::User(n) if n == "id" && self.lookup(f).is_none() => {
+                Val::Str(Cow::Borrowed(self.user_id))
+            }
             other => self.lookup(other).map_or(Val::Null, Val::from_json),
         }
     }
@@ -109,6 +117,7 @@ impl Scope for Ctx<'_> {
             Field::Traceparent => {
                 out.push_str(&ids::traceparent(self.user_id, self.session, self.seq))
             }
+            Field::User(n) if n == "id" && self.lookup(f).is_none() => out.push_str(self.user_id),
             other => match self.lookup(other) {
                 Some(Value::String(s)) => out.push_str(s),
                 Some(Value::Null) | None => {}
@@ -125,6 +134,10 @@ impl Scope for Ctx<'_> {
             Field::Prop(_) | Field::SessionId | Field::Persona | Field::Ts => {
                 self.lookup(f).cloned().unwrap_or(Value::Null)
             }
+            Field::User(_) => match self.lookup(f) {
+                Some(v) => v.clone(),
+                None => self.field(f).to_json(),
+            },
             _ => {
                 let mut s = String::new();
                 self.push(f, &mut s);

@@ -17,6 +17,7 @@ fn with_ctx<T>(f: impl FnOnce(&Ctx<'_>) -> T) -> T {
         line: LINE,
         json: Some(&json),
         token: Some("tok"),
+        user: None,
     };
     f(&ctx)
 }

@@ -84,6 +84,7 @@ impl Mapping {
             grpc_target: raw.grpc.and_then(|g| g.target),
             socketio,
             unclassified: c.unclassified,
+            user_reads: c.user_reads,
         })
     }
 }
@@ -115,6 +116,8 @@ struct Compiler<'a> {
     pool: Option<DescriptorPool>,
     /// Requests without a `class` (see [`Mapping::unclassified`]).
     unclassified: Vec<Problem>,
+    /// `user.<name>` read by a template, each with where (see [`Mapping::user_reads`]).
+    user_reads: Vec<(String, Problem)>,
 }
 
 /// An event kind's index in [`EVENT_KINDS`].
@@ -155,6 +158,16 @@ impl<'a> Compiler<'a> {
             proto_path: None,
             pool: None,
             unclassified: Vec::new(),
+            user_reads: Vec::new(),
+        }
+    }
+
+    /// Notes the `user.<name>` fields a template at `path` reads, for the check against
+    /// the world the mapping is replayed in ([`Mapping::check_user_fields`]).
+    fn user_reads(&mut self, path: &FieldPath, names: Vec<String>) {
+        for n in names {
+            let at = self.src.problem(path, String::new(), String::new());
+            self.user_reads.push((n, at));
         }
     }
 
@@ -174,9 +187,11 @@ impl<'a> Compiler<'a> {
 
     /// A string template checked against `fields`, or its problems recorded.
     fn template(&mut self, path: &FieldPath, text: &str, fields: &FieldSet) -> Option<Template> {
-        Template::compile_in(text, fields)
+        let t = Template::compile_in(text, fields)
             .map_err(|es| self.template_errors(path, es))
-            .ok()
+            .ok()?;
+        self.user_reads(path, t.user_fields());
+        Some(t)
     }
 
     /// A JSON template (a body, message or payload) checked against `fields`, or its
@@ -187,9 +202,11 @@ impl<'a> Compiler<'a> {
         v: &toml::Value,
         fields: &FieldSet,
     ) -> Option<JsonTmpl> {
-        JsonTmpl::compile_in(v, fields)
+        let t = JsonTmpl::compile_in(v, fields)
             .map_err(|es| self.template_errors(path, es))
-            .ok()
+            .ok()?;
+        self.user_reads(path, t.user_fields());
+        Some(t)
     }
 
     /// What a template mapped from `kinds` may read: their props, each checked against
