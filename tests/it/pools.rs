@@ -74,6 +74,26 @@ fn signups(log: &[u8]) -> BTreeMap<String, (i64, Value)> {
         .collect()
 }
 
+/// Every line validates against `simulate schema --scenario`: the world's schema
+/// declares the team's props of `user.signed_up` (and refuses them elsewhere).
+fn schema_holds(scenario: &Path, log: &[u8]) {
+    let o = bin()
+        .arg("schema")
+        .arg("--scenario")
+        .arg(scenario)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let schema: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    for line in log.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        let v: Value = serde_json::from_slice(line).unwrap();
+        if let Err(e) = validator.validate(&v) {
+            panic!("{}\n{e}", String::from_utf8_lossy(line));
+        }
+    }
+}
+
 #[test]
 fn signed_up_carries_team_ids_and_pools_byte_identical_at_1_and_2_threads() {
     let dir = tempfile::tempdir().unwrap();
@@ -114,6 +134,7 @@ fn signed_up_carries_team_ids_and_pools_byte_identical_at_1_and_2_threads() {
     assert!(per_team.values().all(|n| *n == 25), "{per_team:?}");
     assert_eq!(teams_of["b-north"], ["t-1", "t-2", "t-3", "t-4"]);
     assert_eq!(teams_of["b-south"].len(), 4);
+    schema_holds(&scenario, &one);
 
     // Replayed from the log: each request renders the user's team ids.
     let mapping = write(
@@ -168,6 +189,7 @@ fn users_from_the_teams_file_exist_at_t0_and_their_signup_is_not_sent() {
             (0, &id.as_str().into(), &true.into())
         );
     }
+    schema_holds(&scenario, &log);
     let mapping = write(
         dir.path(),
         "m.toml",

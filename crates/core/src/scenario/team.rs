@@ -243,7 +243,7 @@ impl TeamCheck<'_> {
     /// Lists and files hold members enough for the world's users.
     fn enough(&mut self, out: &Pools, users: u32) {
         for (i, pool) in out.pools.iter().enumerate() {
-            let (Some(len), IdSource::List { from, .. }) = (pool.ids.len(), &pool.ids) else {
+            let (Some(len), IdSource::List { from, .. }) = (pool.ids.listed(), &pool.ids) else {
                 continue;
             };
             let need = out.members_for(i, users);

@@ -158,7 +158,7 @@ impl IdSource {
     }
 
     /// How many ids a list holds; `None` for a format (any number).
-    pub fn len(&self) -> Option<usize> {
+    pub fn listed(&self) -> Option<usize> {
         match self {
             IdSource::Format(_) => None,
             IdSource::List { ids, .. } => Some(ids.len()),

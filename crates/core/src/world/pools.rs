@@ -118,6 +118,16 @@ impl Pools {
         out
     }
 
+    /// One `user.<name>` the team declares, for the engine's template scope (custom
+    /// action props, helper `actions`): `id` (the team's format, else `None`) or a pool's
+    /// member. `None` for any other name (attributes and counters are the scope's own).
+    pub fn user_field(&self, seed: u64, user: u32, name: &str) -> Option<String> {
+        match name {
+            "id" => self.user_id(seed, user),
+            pool => self.find(pool).map(|p| self.member(seed, p, user)),
+        }
+    }
+
     /// `lookup(pool, id, field)`: the member of pool `field` that member `id` of `pool`
     /// belongs to (`lookup('team', 't-1', 'business')` → `b-1`); `field = "id"` is the id
     /// itself. `users` bounds the search of a format's ids. `None` when `id` is no member
@@ -221,6 +231,9 @@ mod tests {
         );
         assert_eq!(p.lookup(1, 2000, "team", "t-999", "business"), None);
         assert_eq!(p.lookup(1, 2000, "business", "b-1", "team"), None);
+        assert_eq!(p.user_field(1, 30, "team").as_deref(), Some("t-2"));
+        assert_eq!(p.user_field(1, 30, "id").as_deref(), Some("c-0031"));
+        assert_eq!(p.user_field(1, 30, "tz"), None);
     }
 
     #[test]
