@@ -296,3 +296,69 @@ pub(crate) fn users_beyond_file(pools: &Pools, users: u32) -> Option<(String, St
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnostic::Source;
+    use crate::scenario::{Overrides, Scenario};
+
+    fn problems(text: &str, users: Option<u32>) -> String {
+        let personas = crate::persona::load(None).expect("shipped personas");
+        let over = Overrides {
+            users,
+            ..Overrides::default()
+        };
+        Scenario::from_source(&Source::new("team.toml", text), &over, &personas)
+            .map(|_| String::new())
+            .unwrap_or_else(|e| e.to_string())
+    }
+
+    #[test]
+    fn every_pool_problem_at_once_with_its_line_and_fix() {
+        let e = problems(
+            "users = 100\n\n[ids]\nuser = \"c-{m}\"\n\n[pools.team]\nids = \"t-{n}\"\n\n[pools.room]\nids = \"r-{n}\"\nlist = [\"r-1\"]\nper = 5\n\n[pools.business]\nids = \"b-{n}\"\nof = \"teams\"\nper = 4\n\n[pools.source]\nlist = [\"s\", \"s\"]\nper = 1\n",
+            None,
+        );
+        for (says, line) in [
+            ("`{m}` in `c-{m}` is not a hole", "team.toml:4"),
+            ("a pool needs `per`", "team.toml:6"),
+            ("exactly one of ids, list or file", "team.toml:9"),
+            ("`of = \"teams\"` names no other pool", "team.toml:16"),
+            ("`source` cannot name a pool", "team.toml:19"),
+            ("`s` is in the list twice", "team.toml:20"),
+        ] {
+            assert!(e.contains(says), "{says}: {e}");
+            assert!(e.contains(line), "{line}: {e}");
+        }
+    }
+
+    #[test]
+    fn loops_short_lists_and_users_beyond_the_file_are_refused() {
+        let e = problems(
+            "[pools.a]\nids = \"a-{n}\"\nof = \"b\"\nper = 2\n\n[pools.b]\nids = \"b-{n}\"\nof = \"a\"\nper = 2\n",
+            Some(10),
+        );
+        assert!(e.contains("a pool of itself"), "{e}");
+        let e = problems(
+            "[pools.team]\nlist = [\"t-1\", \"t-2\"]\nper = 25\n",
+            Some(60),
+        );
+        assert!(
+            e.contains("holds 2 ids, and 60 users at 25 users each need 3")
+                && e.contains("--users 50 or fewer"),
+            "{e}"
+        );
+        assert_eq!(
+            problems(
+                "[pools.team]\nlist = [\"t-1\", \"t-2\"]\nper = 25\n",
+                Some(50)
+            ),
+            ""
+        );
+        let e = problems("[ids]\nuser = { file = \"no-such-users.csv\" }\n", Some(5));
+        assert!(
+            e.contains("no-such-users.csv") && e.contains("ids.user.file"),
+            "{e}"
+        );
+    }
+}
