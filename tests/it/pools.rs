@@ -275,6 +275,16 @@ fn a_user_field_the_world_lacks_and_a_short_list_are_refused_with_a_fix() {
         "{e}"
     );
     assert!(server.arrivals().is_empty());
+    // From a log, against the scenario its run.json names.
+    let out = dir.path().join("r");
+    run(&scenario, &out, "1");
+    let o = replay_log(&out.join("events.jsonl"), &mapping, &server.url(), "1d:3s")
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(e.contains("`user.tam`"), "{e}");
+    assert!(server.arrivals().is_empty());
     // 400 users need 4 businesses; the file holds 2.
     let o = bin()
         .args(["run", "-q", "--users", "400", "--scenario"])
