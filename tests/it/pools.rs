@@ -190,6 +190,22 @@ fn users_from_the_teams_file_exist_at_t0_and_their_signup_is_not_sent() {
         );
     }
     schema_holds(&scenario, &log);
+    // They sign up at t = 0 but come back over launch day, not in one burst at t = 0.
+    let first_sessions: Vec<i64> = log
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice::<Value>(l).unwrap())
+        .filter(|v| v["event"] == "session.started" && v["props"]["trigger"] == "internal")
+        .map(|v| v["t_ms"].as_i64().unwrap())
+        .collect();
+    assert!(
+        first_sessions.iter().filter(|t| **t == 0).count() == 0,
+        "{first_sessions:?}"
+    );
+    assert!(
+        first_sessions.iter().any(|t| *t > 3_600_000),
+        "{first_sessions:?}"
+    );
     let mapping = write(
         dir.path(),
         "m.toml",
