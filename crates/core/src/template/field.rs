@@ -27,9 +27,48 @@ pub enum Field {
     /// A value inside the event's `props`, by key path; the empty path is the whole
     /// props object (`{props}`).
     Prop(Vec<String>),
-    /// `user.<name>`: the user's id in the team's format (`user.id`), a pool member
-    /// (`user.team`) or another prop of the user's `user.signed_up` (`user.platform`).
-    User(String),
+    /// `user.<name>`: the user's id, an attribute or a counter (a custom action's props).
+    User(UserField),
+}
+
+/// What `user.<name>` names. The place that offers `user` says which names exist
+/// ([`UserFields`]); other helpers (pools, ids) extend this with their own variants.
+#[derive(Clone, Debug, PartialEq)]
+pub enum UserField {
+    /// `user.id`: the user's id (the timeline's `u42` until ids are declared).
+    Id,
+    /// `user.<attribute>`: a persona attribute's value (a label for a category).
+    Attr(Box<str>),
+    /// `user.counters.<name>`: a custom counter, by index in the world's counter list.
+    Counter(u16),
+    /// `user.<name>`: a prop of the user's `user.signed_up`: a pool's member
+    /// (`user.team`, scenario `[pools]`), `user.platform`, `user.room`, … (replay keeps
+    /// each user's; the engine's scope asks the scenario's pools).
+    SignedUp(Box<str>),
+}
+
+/// The `user.*` names a place offers.
+#[derive(Clone, Debug, Default)]
+pub struct UserFields {
+    /// Attribute names and their types (a category is a string).
+    pub attrs: Vec<(String, Type)>,
+    /// Custom counter names, in index order.
+    pub counters: Vec<String>,
+    /// Any other one-word name is a prop of the user's `user.signed_up`
+    /// ([`UserField::SignedUp`]): replay, whose mapping is compiled before the world it
+    /// is replayed in is known; the replay command checks the names against the world
+    /// (`Mapping::check_user_fields`).
+    pub signed_up: bool,
+}
+
+impl UserFields {
+    /// Replay's: the user's id and any prop of their `user.signed_up`.
+    pub fn signed_up() -> UserFields {
+        UserFields {
+            signed_up: true,
+            ..UserFields::default()
+        }
+    }
 }
 
 /// The event's own fields, in the order fixes list them.
@@ -70,20 +109,8 @@ pub struct FieldSet {
     pub env: bool,
     /// What `props.<name>` may name.
     pub props: PropFields,
-    /// What `user.<name>` may name.
-    pub user: UserFields,
-}
-
-/// The `user.<name>` fields a place offers.
-#[derive(Clone, Debug)]
-pub enum UserFields {
-    /// None (constants, seed columns until they bring their own).
-    None,
-    /// Any name, checked against the world later (a replay mapping is compiled before the
-    /// world it is replayed against is known: the replay command checks the names read).
-    Any,
-    /// These names.
-    Names(Vec<String>),
+    /// What `user.<name>` may name; `None` where the place has no user in scope.
+    pub user: Option<UserFields>,
 }
 
 /// The props a place's templates may read.
@@ -148,7 +175,7 @@ impl FieldSet {
             token: true,
             env: true,
             props: PropFields::Any,
-            user: UserFields::Any,
+            user: Some(UserFields::signed_up()),
         }
     }
 
@@ -160,7 +187,7 @@ impl FieldSet {
             token: false,
             env: false,
             props: PropFields::Kinds(Vec::new()),
-            user: UserFields::None,
+            user: None,
         }
     }
 
@@ -185,42 +212,10 @@ impl FieldSet {
         if self.env {
             v.push("env.<NAME>");
         }
-        if !matches!(self.user, UserFields::None) {
+        if self.user.is_some() {
             v.push("user.<name>");
         }
         v
-    }
-
-    /// `user.<name>` against the names this place offers.
-    fn user(&self, path: &[&str]) -> Lookup {
-        let [_, name] = path else {
-            return Lookup::Missing {
-                message: format!("`{}` is not a user field", path.join(".")),
-                fix: "write one name after `user.`, like {user.id} or {user.team}".into(),
-            };
-        };
-        let ty = if *name == "id" {
-            Type::STR
-        } else {
-            Type::ANY.nullable(true)
-        };
-        match &self.user {
-            UserFields::Names(names) if !names.iter().any(|n| n == name) => {
-                let known: Vec<&str> = names.iter().map(String::as_str).collect();
-                Lookup::Missing {
-                    message: format!("`user.{name}` is not a field of this world's users"),
-                    fix: format!(
-                        "use one of: {} (ids and pools come from the scenario's [ids] and [pools])",
-                        known
-                            .iter()
-                            .map(|n| format!("user.{n}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                }
-            }
-            _ => Lookup::Field(Field::User(name.to_string()), ty),
-        }
     }
 
     /// A dotted name (`user_id`, `props.goal_id`, `env.API_KEY`) as a field of this set.
@@ -242,7 +237,7 @@ impl FieldSet {
                 ),
             },
             "props" if self.event => self.prop(&path[1..]),
-            "user" if !matches!(self.user, UserFields::None) => self.user(path),
+            "user" if self.user.is_some() => self.user_field(&path[1..]),
             "token" if self.token && path.len() == 1 => Lookup::Field(Field::Token, Type::STR),
             "ts" if self.ts && !self.event && path.len() == 1 => {
                 Lookup::Field(Field::Ts, Type::of(Ty::Ts))
@@ -275,6 +270,52 @@ impl FieldSet {
                 }
             },
         }
+    }
+
+    /// `user.id`, `user.<attribute>`, `user.counters.<name>` against what the place offers.
+    fn user_field(&self, path: &[&str]) -> Lookup {
+        let Some(u) = &self.user else {
+            return Lookup::Missing {
+                message: "`user` is not a field here".into(),
+                fix: format!("use one of: {}", self.names().join(", ")),
+            };
+        };
+        let mut known: Vec<String> = vec!["user.id".into()];
+        known.extend(u.attrs.iter().map(|(n, _)| format!("user.{n}")));
+        known.extend(u.counters.iter().map(|n| format!("user.counters.{n}")));
+        let found = match path {
+            ["id"] => Some(Lookup::Field(Field::User(UserField::Id), Type::STR)),
+            ["counters", name] => u
+                .counters
+                .iter()
+                .position(|c| c == name)
+                .map(|i| Lookup::Field(Field::User(UserField::Counter(i as u16)), Type::INT)),
+            [name] => u
+                .attrs
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(n, t)| Lookup::Field(Field::User(UserField::Attr(n.as_str().into())), *t))
+                .or_else(|| {
+                    u.signed_up.then(|| {
+                        Lookup::Field(
+                            Field::User(UserField::SignedUp((*name).into())),
+                            Type::ANY.nullable(true),
+                        )
+                    })
+                }),
+            _ => None,
+        };
+        found.unwrap_or_else(|| {
+            let want = format!("user.{}", path.join("."));
+            let names: Vec<&str> = known.iter().map(String::as_str).collect();
+            let hint = did_you_mean(&want, &names)
+                .map(|k| format!(" (did you mean `{k}`?)"))
+                .unwrap_or_default();
+            Lookup::Missing {
+                message: format!("`{want}` is not a field of the user{hint}"),
+                fix: format!("use one of: {}", names.join(", ")),
+            }
+        })
     }
 
     /// `props.<path>` against the kinds this place maps.

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-use super::field::Field;
+use super::field::{Field, UserField};
 use super::value::{Val, parse_ts};
 use crate::ids;
 
@@ -70,7 +70,9 @@ impl<'a> Ctx<'a> {
             Field::SessionId => j?.get("session_id"),
             Field::Persona => j?.get("persona"),
             Field::Ts => j?.get("ts"),
-            Field::User(name) => self.user?.get(name.as_str()),
+            // `user.id`, an attribute or a pool: the user's `user.signed_up` props.
+            Field::User(UserField::Id) => self.user?.get("id"),
+            Field::User(UserField::Attr(n) | UserField::SignedUp(n)) => self.user?.get(&**n),
             _ => None,
         }
     }
@@ -98,7 +100,7 @@ impl Scope for Ctx<'_> {
                 _ => Val::Null,
             },
             // Without the team's `[ids]` a user's id is the timeline's.
-            Field::User(n) if n == "id" && self.lookup(f).is_none() => {
+            Field::User(UserField::Id) if self.lookup(f).is_none() => {
                 Val::Str(Cow::Borrowed(self.user_id))
             }
             other => self.lookup(other).map_or(Val::Null, Val::from_json),
@@ -117,7 +119,7 @@ impl Scope for Ctx<'_> {
             Field::Traceparent => {
                 out.push_str(&ids::traceparent(self.user_id, self.session, self.seq))
             }
-            Field::User(n) if n == "id" && self.lookup(f).is_none() => out.push_str(self.user_id),
+            Field::User(UserField::Id) if self.lookup(f).is_none() => out.push_str(self.user_id),
             other => match self.lookup(other) {
                 Some(Value::String(s)) => out.push_str(s),
                 Some(Value::Null) | None => {}
