@@ -16,6 +16,7 @@ mod mapping_checks;
 mod metrics;
 mod personas;
 mod phases;
+mod pools;
 mod replay;
 mod report;
 mod safety;

@@ -1,7 +1,9 @@
 //! The scenario: who exists, for how long, on what daily curve, and which named phases happen.
 
+mod data;
 pub mod size;
 pub mod tags;
+mod team;
 
 use std::collections::BTreeMap;
 
@@ -12,6 +14,7 @@ use crate::persona::Persona;
 use crate::persona::dist::{Dist, RawDist, Unit, usable_weights};
 use crate::units::load::{STAGES_HELP, Stages};
 use crate::units::{DAY, HOUR, MINUTE, Span, Start, parse_duration, parse_start};
+use crate::world::pools::Pools;
 use size::RawSize;
 
 pub(crate) const DEFAULT_SCENARIO: (&str, &str) = (
@@ -35,6 +38,11 @@ pub struct RawScenario {
     pub(crate) nudges: Option<RawNudges>,
     pub gifts: Option<RawGifts>,
     pub(crate) catalog: Option<RawCatalog>,
+    /// `[ids]`: users' ids in the team's format ([`team`]).
+    pub(crate) ids: Option<team::RawIds>,
+    /// `[pools.<name>]`: the team's groups users are assigned to ([`team`]).
+    #[serde(default)]
+    pub(crate) pools: BTreeMap<String, team::RawPool>,
     #[serde(default)]
     pub phases: Vec<RawPhase>,
     /// Named load plans for `replay --profile NAME`.
@@ -172,6 +180,8 @@ pub struct Scenario {
     pub challenges: u16,
     pub goals_per_challenge: u16,
     pub phases: Vec<Phase>,
+    /// `[ids]` and `[pools.*]`: the team's ids and pools (empty for the default world).
+    pub pools: Pools,
     /// `[profiles.NAME]`: load plans for `replay --profile NAME`, each stage named after it.
     pub profiles: BTreeMap<String, Stages>,
     /// What is said, not refused: a phase sized beyond the world's users (it gets every
@@ -312,6 +322,7 @@ impl Scenario {
             .filter_map(|(i, ph)| c.phase(i, ph))
             .collect();
         let profiles = c.profiles(&raw.profiles);
+        let pools = c.team(&raw, over);
         // Phases beyond the window are dropped, not errors: --days often shortens a scenario.
         phases.retain(|ph| ph.at_ms < span.ms());
         phases.sort_by_key(|ph| ph.at_ms);
@@ -345,6 +356,7 @@ impl Scenario {
             challenges,
             goals_per_challenge,
             phases,
+            pools,
             profiles,
             warnings: c.warnings,
         })
@@ -405,6 +417,19 @@ impl Check<'_> {
             }
         }
         out
+    }
+
+    /// `[ids]` and `[pools]`, and `--users` against a users file's length.
+    fn team(&mut self, raw: &RawScenario, over: &Overrides) -> Pools {
+        let (pools, problems) = team::check(self.src, raw.ids.as_ref(), &raw.pools, self.users);
+        self.p.extend(problems);
+        if let Some((message, fix)) = team::users_beyond_file(&pools, self.users) {
+            match over.users {
+                Some(_) => self.flag("--users", message, &fix),
+                None => self.at(&FieldPath::root().key("users"), message, fix),
+            }
+        }
+        pools
     }
 
     fn at(&mut self, path: &FieldPath, message: impl Into<String>, fix: impl Into<String>) {

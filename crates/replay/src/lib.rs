@@ -163,13 +163,16 @@ pub fn replay(
     let live = Arc::new(Live::default());
     let before = source::Before(Arc::clone(&live));
     let span = (window, o.gap);
+    let users = source::Users::new(o.mapping.reads_user());
     let producer = std::thread::Builder::new()
         .name("timeline".into())
         .spawn(move || match o.feed {
             Feed::Engine(engine) => {
-                source::from_engine(*engine, span, phases, (tx, before), &feed_stop)
+                source::from_engine(*engine, span, phases, (tx, before, users), &feed_stop)
             }
-            Feed::Log(path) => source::from_log(&path, span, &phases, (tx, before), &feed_stop),
+            Feed::Log(path) => {
+                source::from_log(&path, span, &phases, (tx, before, users), &feed_stop)
+            }
         })
         .map_err(|e| ReplayError::Failed(format!("cannot start the timeline thread: {e}")))?;
 

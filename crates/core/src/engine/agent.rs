@@ -136,6 +136,13 @@ fn trigger(w: &World, u: &mut User, out: &mut Out, t: i64) {
                     room: u.room,
                 },
             );
+            if w.scenario.pools.existing(u.id) {
+                // A user the team's system already holds is there at t = 0 but comes
+                // back when their day brings them, like any launch user: not all at once.
+                u.pending = Pending::Internal;
+                u.trigger_at = first_arrival(w, u, t, w.scenario.launch_window_ms()).max(t + 1);
+                return;
+            }
             (Trigger::Internal, Script::Persona)
         }
         Pending::Internal => {

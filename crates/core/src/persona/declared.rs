@@ -664,6 +664,7 @@ pub fn compile_props(
     let user = UserFields {
         attrs,
         counters: declared.counters.clone(),
+        signed_up: false,
     };
     for a in &mut declared.actions {
         let kind = &declared.kinds[a.kind as usize - EVENT_KINDS.len()];

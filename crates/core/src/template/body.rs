@@ -108,6 +108,28 @@ impl JsonTmpl {
         }
     }
 
+    /// The `user.<name>` names its strings read.
+    pub fn user_fields(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        self.each(&mut |t| {
+            for n in t.user_fields() {
+                if !names.contains(&n) {
+                    names.push(n);
+                }
+            }
+        });
+        names
+    }
+
+    fn each(&self, f: &mut dyn FnMut(&Template)) {
+        match self {
+            JsonTmpl::Lit(_) => {}
+            JsonTmpl::Str(t) => f(t),
+            JsonTmpl::Arr(a) => a.iter().for_each(|x| x.each(f)),
+            JsonTmpl::Obj(o) => o.iter().for_each(|(_, x)| x.each(f)),
+        }
+    }
+
     pub fn render<S: Scope + ?Sized>(&self, s: &S) -> Value {
         match self {
             JsonTmpl::Lit(v) => v.clone(),

@@ -46,6 +46,10 @@ pub enum UserField {
     Attr(Box<str>),
     /// `user.counters.<name>`: a custom counter, by index in the world's counter list.
     Counter(u16),
+    /// `user.<name>`: a prop of the user's `user.signed_up`: a pool's member
+    /// (`user.team`, scenario `[pools]`), `user.platform`, `user.room`, … (replay keeps
+    /// each user's; the engine's scope asks the scenario's pools).
+    SignedUp(Box<str>),
 }
 
 /// The `user.*` names a place offers.
@@ -55,6 +59,21 @@ pub struct UserFields {
     pub attrs: Vec<(String, Type)>,
     /// Custom counter names, in index order.
     pub counters: Vec<String>,
+    /// Any other one-word name is a prop of the user's `user.signed_up`
+    /// ([`UserField::SignedUp`]): replay, whose mapping is compiled before the world it
+    /// is replayed in is known; the replay command checks the names against the world
+    /// (`Mapping::check_user_fields`).
+    pub signed_up: bool,
+}
+
+impl UserFields {
+    /// Replay's: the user's id and any prop of their `user.signed_up`.
+    pub fn signed_up() -> UserFields {
+        UserFields {
+            signed_up: true,
+            ..UserFields::default()
+        }
+    }
 }
 
 /// The event's own fields, in the order fixes list them.
@@ -165,7 +184,7 @@ impl FieldSet {
             env: true,
             vars: true,
             props: PropFields::Any,
-            user: None,
+            user: Some(UserFields::signed_up()),
         }
     }
 
@@ -295,19 +314,28 @@ impl FieldSet {
         let mut known: Vec<String> = vec!["user.id".into()];
         known.extend(u.attrs.iter().map(|(n, _)| format!("user.{n}")));
         known.extend(u.counters.iter().map(|n| format!("user.counters.{n}")));
-        let found =
-            match path {
-                ["id"] => Some(Lookup::Field(Field::User(UserField::Id), Type::STR)),
-                ["counters", name] => {
-                    u.counters.iter().position(|c| c == name).map(|i| {
-                        Lookup::Field(Field::User(UserField::Counter(i as u16)), Type::INT)
+        let found = match path {
+            ["id"] => Some(Lookup::Field(Field::User(UserField::Id), Type::STR)),
+            ["counters", name] => u
+                .counters
+                .iter()
+                .position(|c| c == name)
+                .map(|i| Lookup::Field(Field::User(UserField::Counter(i as u16)), Type::INT)),
+            [name] => u
+                .attrs
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(n, t)| Lookup::Field(Field::User(UserField::Attr(n.as_str().into())), *t))
+                .or_else(|| {
+                    u.signed_up.then(|| {
+                        Lookup::Field(
+                            Field::User(UserField::SignedUp((*name).into())),
+                            Type::ANY.nullable(true),
+                        )
                     })
-                }
-                [name] => u.attrs.iter().find(|(n, _)| n == name).map(|(n, t)| {
-                    Lookup::Field(Field::User(UserField::Attr(n.as_str().into())), *t)
                 }),
-                _ => None,
-            };
+            _ => None,
+        };
         found.unwrap_or_else(|| {
             let want = format!("user.{}", path.join("."));
             let names: Vec<&str> = known.iter().map(String::as_str).collect();

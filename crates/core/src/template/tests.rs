@@ -18,6 +18,7 @@ fn with_ctx<T>(f: impl FnOnce(&Ctx<'_>) -> T) -> T {
         json: Some(&json),
         token: Some("tok"),
         vars: &[],
+        user: None,
     };
     f(&ctx)
 }
@@ -533,6 +534,7 @@ fn a_zone_read_from_a_value_that_names_no_zone_renders_null() {
         json: Some(&json),
         token: None,
         vars: &[],
+        user: None,
     };
     let t = Template::compile("{date(ts, '%H:%M %Q', tz=props.tz)}").unwrap();
     assert_eq!(t.render(&ctx), "08:19 Asia/Ho_Chi_Minh");

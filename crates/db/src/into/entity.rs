@@ -91,6 +91,7 @@ impl Entity {
             ts: true,
             token: false,
             env: true,
+            vars: false,
             props,
             user: None,
         }
@@ -225,6 +226,8 @@ impl Row {
             line: b"",
             json: Some(&self.json),
             token: None,
+            vars: &[],
+            user: None,
         }
     }
 

@@ -346,6 +346,9 @@ pub struct Mapping {
     /// One problem per `[[request]]` without a `class`, at its place in the file: what
     /// a preset keyed on classes refuses.
     pub(crate) unclassified: Vec<Problem>,
+    /// Each `user.<name>` a template reads, with its place in the file (the problem's
+    /// message empty), checked against the world by [`Mapping::check_user_fields`].
+    pub(crate) user_reads: Vec<(String, Problem)>,
 }
 
 impl Mapping {
@@ -356,6 +359,44 @@ impl Mapping {
     pub fn shipped() -> Mapping {
         Mapping::from_source(&Source::new(DEFAULT.0, DEFAULT.1), None)
             .expect("the shipped mapping is valid")
+    }
+
+    /// Whether a template reads `user.<name>` (the sources then keep each user's
+    /// `user.signed_up` props).
+    pub fn reads_user(&self) -> bool {
+        !self.user_reads.is_empty()
+    }
+
+    /// Every `user.<name>` the templates read must be one of the world's `known` names
+    /// (its `[ids]`, `[pools]` and the props of its `user.signed_up`): one problem each,
+    /// at the template's place, with the names there are.
+    pub fn check_user_fields(&self, known: &[String]) -> Result<(), Problems> {
+        let list = || {
+            known
+                .iter()
+                .map(|n| format!("user.{n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let problems: Vec<Problem> = self
+            .user_reads
+            .iter()
+            .filter(|(n, _)| !known.contains(n))
+            .map(|(n, at)| {
+                let mut p = at.clone();
+                p.message = format!("`user.{n}` is not a field of this world's users");
+                p.fix = format!(
+                    "use one of: {} (declare ids and pools in the scenario's [ids] and [pools.<name>], docs/SCENARIOS.md)",
+                    list()
+                );
+                p
+            })
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Problems(problems))
+        }
     }
 
     pub fn load(path: &Path) -> Result<Mapping, Problems> {

@@ -103,6 +103,7 @@ impl Mapping {
             cookie_jar: raw.cookie_jar,
             common_vars: std::mem::take(&mut c.vars.common),
             login,
+            user_reads: c.user_reads,
         })
     }
 }
@@ -138,6 +139,8 @@ struct Compiler<'a> {
     cookie_jar: bool,
     /// Every variable a template reads, and every capture, for the order check.
     vars: steps::VarUses,
+    /// `user.<name>` read by a template, each with where (see [`Mapping::user_reads`]).
+    user_reads: Vec<(String, Problem)>,
 }
 
 /// An event kind's index in the world's [`KindTable`] (built-in kinds in
@@ -186,6 +189,16 @@ impl<'a> Compiler<'a> {
             unclassified: Vec::new(),
             cookie_jar: false,
             vars: steps::VarUses::default(),
+            user_reads: Vec::new(),
+        }
+    }
+
+    /// Notes the `user.<name>` fields a template at `path` reads, for the check against
+    /// the world the mapping is replayed in ([`Mapping::check_user_fields`]).
+    fn user_reads(&mut self, path: &FieldPath, names: Vec<String>) {
+        for n in names {
+            let at = self.src.problem(path, String::new(), String::new());
+            self.user_reads.push((n, at));
         }
     }
 
@@ -209,9 +222,11 @@ impl<'a> Compiler<'a> {
 
     /// A string template checked against `fields`, or its problems recorded.
     fn template(&mut self, path: &FieldPath, text: &str, fields: &FieldSet) -> Option<Template> {
-        Template::compile_in(text, fields)
+        let t = Template::compile_in(text, fields)
             .map_err(|es| self.template_errors(path, es))
-            .ok()
+            .ok()?;
+        self.user_reads(path, t.user_fields());
+        Some(t)
     }
 
     /// A JSON template (a body, message or payload) checked against `fields`, or its
@@ -222,9 +237,11 @@ impl<'a> Compiler<'a> {
         v: &toml::Value,
         fields: &FieldSet,
     ) -> Option<JsonTmpl> {
-        JsonTmpl::compile_in(v, fields)
+        let t = JsonTmpl::compile_in(v, fields)
             .map_err(|es| self.template_errors(path, es))
-            .ok()
+            .ok()?;
+        self.user_reads(path, t.user_fields());
+        Some(t)
     }
 
     /// What a template mapped from `kinds` may read: their props, each checked against
