@@ -15,7 +15,7 @@ use super::super::{
     Check, Emit, GrpcRequest, HttpRequest, Mapped, Protocol, Request, RequestClass, Route,
     SocketIoRequest, SocketIoSettings,
 };
-use super::{Compiler, check_of, kind_of};
+use super::{Compiler, check_of};
 
 /// Where a step is: its field path, its request (flow) and index, and the
 /// `[[request]]` it belongs to.
@@ -385,7 +385,7 @@ impl Compiler<'_> {
                     continue;
                 }
             };
-            let first = at.outer.event.as_deref().and_then(kind_of);
+            let first = at.outer.event.as_deref().and_then(|n| self.kind_of(n));
             self.vars
                 .writes
                 .push((into.clone(), at.flow, at.step, first));
@@ -476,7 +476,7 @@ impl Compiler<'_> {
     pub(super) fn login(&mut self, name: Option<&str>) -> Option<u16> {
         let name = name?;
         let at = FieldPath::root().key("auth").key("login");
-        let Some(k) = kind_of(name) else {
+        let Some(k) = self.kind_of(name) else {
             self.bad(
                 at,
                 format!("`{name}` is not an event kind"),
