@@ -970,6 +970,52 @@ mod tests {
     }
 
     #[test]
+    fn outcome_thresholds_need_a_reason_and_a_mapping_that_counts_outcomes() {
+        let (k, p) = names();
+        let n = plain(&k, &p);
+        let e = Threshold::parse("outcome{reason:not_found}<1%", &n)
+            .unwrap_err()
+            .message;
+        assert!(e.contains("`outcome` field"), "{e}");
+        let counted = Names {
+            outcomes: true,
+            ..n
+        };
+        assert!(
+            Threshold::parse(
+                "outcome{event:gift.claimed,reason:not_found|empty}<1%",
+                &counted
+            )
+            .is_ok()
+        );
+        let e = Threshold::parse("outcome{event:gift.claimed}<1%", &counted)
+            .unwrap_err()
+            .message;
+        assert!(e.contains("reason:not_found"), "{e}");
+        let e = Threshold::parse("outcome{phase:steady,reason:x}<5", &counted)
+            .unwrap_err()
+            .message;
+        assert!(e.contains("does not apply"), "{e}");
+        let e = Threshold::parse("p95{reason:x}<5ms", &counted)
+            .unwrap_err()
+            .message;
+        assert!(e.contains("belongs to the outcome metric"), "{e}");
+        // Judged over the counted answers: 1 of 4 claims not found is 25 %.
+        let t =
+            Threshold::parse("outcome{event:gift.claimed,reason:not_found}<30%", &counted).unwrap();
+        let mut stats = Stats::new(Instant::now());
+        let claimed = EVENT_KINDS
+            .iter()
+            .position(|e| *e == "gift.claimed")
+            .unwrap() as u16;
+        for v in ["claimed", "claimed", "empty", "not_found"] {
+            stats.flows.outcome((claimed, 0), "status", v.into());
+        }
+        let (seen, ok) = t.check(&stats);
+        assert_eq!((seen, ok), (Some(0.25), true));
+    }
+
+    #[test]
     fn every_bad_expression_is_reported_at_once() {
         let (k, p) = names();
         let n = plain(&k, &p);

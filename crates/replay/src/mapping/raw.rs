@@ -101,12 +101,25 @@ pub(crate) struct RawCheck {
     pub(crate) matches: Option<String>,
 }
 
-/// `check = {…}` or `check = [{…}, …]`.
+/// `check = {…}` or `check = [{…}, …]`. Read through a TOML value so a mistake inside
+/// one says which key (serde's untagged enums would only say "no variant matched").
 #[derive(Deserialize, Debug)]
-#[serde(untagged)]
+#[serde(try_from = "toml::Value")]
 pub(crate) enum Checks {
     One(RawCheck),
     Many(Vec<RawCheck>),
+}
+
+impl TryFrom<toml::Value> for Checks {
+    type Error = String;
+
+    fn try_from(v: toml::Value) -> Result<Checks, String> {
+        let words = |e: toml::de::Error| e.message().to_string();
+        match v {
+            toml::Value::Array(_) => v.try_into().map(Checks::Many).map_err(words),
+            _ => v.try_into().map(Checks::One).map_err(words),
+        }
+    }
 }
 
 impl Checks {

@@ -1409,6 +1409,19 @@ mod tests {
             "[[request]]\nevent = \"stat.updated\"\npath = \"/s\"\ncheck = { field = \"a..b\", equals = 1 }\n",
         );
         assert_eq!(p[0].1, "request[0].check.field");
+        // A misspelt condition names itself; two conditions at once are refused.
+        let p = problems(
+            "[[request]]\nevent = \"stat.updated\"\npath = \"/s\"\ncheck = [{ field = \"a\", equalz = 1 }]\n",
+        );
+        assert!(
+            p[0].1.ends_with("equalz") && p[0].2.contains("one_of"),
+            "{p:?}"
+        );
+        let p = problems(
+            "[[request]]\nevent = \"stat.updated\"\npath = \"/s\"\ncheck = [{ field = \"a\", equals = 1 }, { field = \"b\", equals = 1, exists = true }]\n",
+        );
+        assert_eq!(p[0].1, "request[0].check[1].field", "{p:?}");
+        assert!(p[0].2.contains("several conditions"), "{p:?}");
         // A HEAD answer has no body to check.
         let p = problems(
             "[[request]]\nevent = \"stat.updated\"\nmethod = \"head\"\npath = \"/s\"\ncheck = { field = \"ok\", equals = true }\n",
