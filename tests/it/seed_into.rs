@@ -315,7 +315,7 @@ sql = "SELECT id FROM dashboard_view WHERE widgets NOT BETWEEN 1 AND 8"
 "#,
     )
     .unwrap();
-    let custom = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/custom-world");
+    let custom = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/custom-world/personas");
     let (m, p) = (mapping.display().to_string(), custom.display().to_string());
     let o = seed(&db, &mapping, &["--personas", &p]);
     assert!(o.status.success(), "{}", text(&o));
