@@ -254,6 +254,7 @@ impl Run<'_> {
             target: to.shown.clone(),
             grpc_target: to.targets.grpc.as_deref().map(mask_url),
             socketio_target: to.targets.socketio.as_deref().map(mask_url),
+            websocket_target: to.targets.websocket.as_deref().map(mask_url),
             mapping: mapping.name.clone(),
             world: source.world.clone(),
             window: WindowConfig {
@@ -394,12 +395,14 @@ impl Destinations {
         }
         let grpc = grpc_target(args, mapping)?;
         let socketio = socketio_target(args, mapping, &http)?;
+        let websocket = websocket_target(args, mapping, &http)?;
         Ok(Destinations {
             shown: mask_url(&http),
             targets: Targets {
                 http,
                 grpc,
                 socketio,
+                websocket,
             },
         })
     }
@@ -470,6 +473,44 @@ fn socketio_target(
         ));
     }
     Ok(socketio)
+}
+
+/// `--websocket-target`, else the mapping's `[websocket] url`, else the HTTP target; only
+/// for a mapping with `[websocket]`.
+fn websocket_target(
+    args: &ReplayArgs,
+    mapping: &Mapping,
+    http: &str,
+) -> anyhow::Result<Option<String>> {
+    let websocket = mapping.websocket.as_ref().map(|s| {
+        args.websocket_target
+            .clone()
+            .or_else(|| s.url.clone())
+            .unwrap_or_else(|| http.to_string())
+    });
+    if let Some(u) = &websocket
+        && !["http://", "https://", "ws://", "wss://"]
+            .iter()
+            .any(|p| u.starts_with(p))
+    {
+        return Err(bad(
+            format!(
+                "the WebSocket server `{}` is not a ws(s):// or http(s):// URL",
+                mask_url(u)
+            ),
+            "pass --websocket-target ws://127.0.0.1:3002/ws, or `url` under [websocket] in the mapping",
+        ));
+    }
+    if args.websocket_target.is_some() && websocket.is_none() {
+        return Err(bad(
+            format!(
+                "--websocket-target is given but {} has no [websocket] table",
+                mapping.name
+            ),
+            "add [websocket] to the mapping (see docs/REPLAY.md), or drop the flag",
+        ));
+    }
+    Ok(websocket)
 }
 
 /// `--ca-cert`, read and checked once here for every protocol.

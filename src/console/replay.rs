@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use simulate_replay::stats::ms;
 use simulate_replay::summary::{
     ConcurrencySizing, Group, GroupFigures, ListenReport, SessionsOpen, SocketIoReport, Summary,
-    Verdict,
+    Verdict, WebSocketReport,
 };
 use simulate_replay::{LiveFigures, Watch};
 
@@ -106,6 +106,9 @@ pub(crate) fn table(s: &Summary, target: &str) -> String {
     out.push_str(&answers_line(&s.overall));
     if let Some(socketio) = &s.socketio {
         out.push_str(&socketio_lines(socketio));
+    }
+    if let Some(websocket) = &s.websocket {
+        out.push_str(&websocket_line(websocket));
     }
     if let Some(o) = &s.sessions_open {
         out.push_str(&sessions_line(o, s.config.concurrency.as_ref()));
@@ -345,6 +348,23 @@ fn socketio_lines(socketio: &SocketIoReport) -> String {
         out.push_str(&listen_line(l));
     }
     out
+}
+
+fn websocket_line(w: &WebSocketReport) -> String {
+    let (c, m) = (&w.connections, &w.messages);
+    format!(
+        "websocket: {} connections opened ({} at first message), peak {} open, {} failed, {} dropped, {} reconnected, {} closed by the server; {} messages written, {} replies matched, {} frames unmatched\n",
+        c.opened,
+        c.implicit,
+        c.peak_open,
+        c.failed,
+        c.dropped,
+        c.reconnected,
+        c.server_disconnects,
+        m.written,
+        m.replies,
+        m.unmatched,
+    )
 }
 
 /// One listened event: what was received, and only the figures that exist (a listen

@@ -22,3 +22,4 @@ mod seed;
 mod socketio;
 mod span;
 mod verdicts;
+mod websocket;

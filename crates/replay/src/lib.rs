@@ -2,7 +2,7 @@
 //! with latency corrected for coordinated omission, and thresholds judged over it.
 //!
 //! source (engine or log) ──bounded channel──▶ pacer ──▶ drivers (HTTP, gRPC,
-//! Socket.IO) ──▶ stats ──▶ summary. [`replay`] runs the whole; what it shows while it
+//! Socket.IO, WebSocket) ──▶ stats ──▶ summary. [`replay`] runs the whole; what it shows while it
 //! runs goes to the caller's [`Options::watch`], and nothing here prints.
 
 pub mod capacity;
@@ -93,7 +93,7 @@ pub struct LiveFigures {
     pub completed: u64,
     pub errors: u64,
     pub late: u64,
-    /// Socket.IO connections open now, when the mapping has `[socketio]`.
+    /// Socket.IO and WebSocket connections open now, when the mapping has either.
     pub sockets_open: Option<usize>,
     /// Sessions open at once in the timeline sent so far.
     pub sessions_open: u64,
@@ -289,6 +289,7 @@ fn summarize(
         series_by_kind: stats.series_by_kind(asked.tags),
         thresholds,
         socketio: driver.socketio.as_ref().map(|s| s.report()),
+        websocket: driver.websocket.as_ref().map(|w| w.report()),
         sessions_open,
         on_time: on_time(stats),
     };
@@ -414,14 +415,20 @@ fn doomed(stats: &Stats, thresholds: &[Threshold], planned: Option<u64>) -> Opti
 /// Sessions still open at the window's end: their connections closed politely, unless a
 /// second Ctrl-C asked for the summary now.
 fn close_sessions(rt: &tokio::runtime::Runtime, driver: &Driver, hurry: &AtomicBool) {
-    if let Some(socketio) = &driver.socketio {
-        rt.block_on(async {
-            tokio::select! {
-                _ = socketio.close_all() => {}
-                _ = pacer::stopped(hurry) => {}
-            }
-        });
-    }
+    let closing = async {
+        if let Some(socketio) = &driver.socketio {
+            socketio.close_all().await;
+        }
+        if let Some(websocket) = &driver.websocket {
+            websocket.close_all().await;
+        }
+    };
+    rt.block_on(async {
+        tokio::select! {
+            _ = closing => {}
+            _ = pacer::stopped(hurry) => {}
+        }
+    });
 }
 
 fn live_figures(stats: &Mutex<Stats>, live: &Live, t0: Instant, driver: &Driver) -> LiveFigures {
@@ -439,7 +446,7 @@ fn live_figures(stats: &Mutex<Stats>, live: &Live, t0: Instant, driver: &Driver)
         completed,
         errors,
         late: s.late,
-        sockets_open: driver.socketio.as_ref().map(|c| c.open_now()),
+        sockets_open: driver.sockets_open(),
         sessions_open: live.sessions_open.load(Ordering::Relaxed).max(0) as u64,
     }
 }

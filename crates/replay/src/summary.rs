@@ -52,6 +52,9 @@ pub struct Summary {
     /// Present when the mapping has `[socketio]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub socketio: Option<SocketIoReport>,
+    /// Present when the mapping has `[websocket]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub websocket: Option<WebSocketReport>,
     /// Sessions open at once; absent when the timeline sent has no session events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sessions_open: Option<SessionsOpen>,
@@ -79,6 +82,9 @@ pub struct ReplayConfig {
     pub target: String,
     pub grpc_target: Option<String>,
     pub socketio_target: Option<String>,
+    /// The plain WebSocket server, when the mapping has `[websocket]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub websocket_target: Option<String>,
     pub mapping: String,
     pub world: WorldSource,
     pub window: WindowConfig,
@@ -476,4 +482,26 @@ pub struct ListenReport {
 pub struct Receipts {
     pub mean: f64,
     pub max: u32,
+}
+
+/// Plain WebSocket connections and the messages on them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WebSocketReport {
+    /// As for Socket.IO; `server_disconnects` counts close frames from the server, and
+    /// `pings_answered` the server's pings.
+    pub connections: Connections,
+    pub messages: WebSocketMessages,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WebSocketMessages {
+    /// Text frames written (hellos included).
+    pub written: u64,
+    /// Frames that carried the correlation value of a message waiting for its reply.
+    pub replies: u64,
+    /// Text frames that answered no waiting message (server pushes, replies too late).
+    pub unmatched: u64,
+    /// Our pings, and the pongs that came back.
+    pub pings_sent: u64,
+    pub pongs: u64,
 }

@@ -5,6 +5,8 @@
 pub mod grpc;
 pub mod http;
 pub mod socketio;
+pub mod websocket;
+mod wire;
 
 use std::sync::Arc;
 
@@ -25,6 +27,8 @@ pub struct Targets {
     pub grpc: Option<String>,
     /// The Socket.IO server, needed when the mapping has `[socketio]`.
     pub socketio: Option<String>,
+    /// The plain WebSocket server, needed when the mapping has `[websocket]`.
+    pub websocket: Option<String>,
 }
 
 pub(crate) struct Driver {
@@ -32,6 +36,8 @@ pub(crate) struct Driver {
     grpc: Option<grpc::Client>,
     /// Socket.IO connections, when the mapping has `[socketio]`.
     pub socketio: Option<socketio::Client>,
+    /// Plain WebSocket connections, when the mapping has `[websocket]`.
+    pub websocket: Option<websocket::Client>,
     pub mapping: Arc<Mapping>,
 }
 
@@ -66,13 +72,36 @@ impl Driver {
             }
             (None, _) => None,
         };
+        let websocket = match (&mapping.websocket, &to.websocket) {
+            (Some(settings), Some(url)) => {
+                Some(websocket::Client::new(Arc::clone(settings), url, mapping.timeout, tls).await?)
+            }
+            (Some(_), None) => {
+                return Err(Problem::new(
+                    "the mapping has [websocket] but no WebSocket target is given",
+                    "pass --websocket-target, or `url` under [websocket] in the mapping",
+                ));
+            }
+            (None, _) => None,
+        };
         let http = http::Client::new(&to.http, &mapping, tls, http2, pool).await?;
         Ok(Driver {
             http,
             grpc,
             socketio,
+            websocket,
             mapping,
         })
+    }
+
+    /// Socket.IO and WebSocket connections open now, when the mapping has either.
+    pub(crate) fn sockets_open(&self) -> Option<usize> {
+        let s = self.socketio.as_ref().map(socketio::Client::open_now);
+        let w = self.websocket.as_ref().map(websocket::Client::open_now);
+        match (s, w) {
+            (None, None) => None,
+            (s, w) => Some(s.unwrap_or(0) + w.unwrap_or(0)),
+        }
     }
 
     /// Renders and sends one request, bounded by the mapping's timeout.
@@ -92,6 +121,10 @@ impl Driver {
                 None => Outcome::Failed(ErrorClass::Other),
             },
             Request::SocketIo(op) => match &self.socketio {
+                Some(c) => Box::pin(c.send(due, op, &ctx)).await,
+                None => Outcome::Failed(ErrorClass::Other),
+            },
+            Request::WebSocket(op) => match &self.websocket {
                 Some(c) => Box::pin(c.send(due, op, &ctx)).await,
                 None => Outcome::Failed(ErrorClass::Other),
             },

@@ -20,8 +20,10 @@ use super::raw::{RawCheck, RawListen, RawMapping, RawRequest, RawSocketio};
 use super::tokens::read_tokens;
 use super::{
     Check, Emit, Expect, GrpcCall, GrpcRequest, HttpRequest, Listen, Mapped, Mapping, MissingToken,
-    Protocol, Request, RequestClass, Route, SocketIoRequest, SocketIoSettings,
+    Protocol, Request, RequestClass, Route, SocketIoRequest, SocketIoSettings, WebSocketRequest,
 };
+
+mod websocket;
 
 const DOC: &str = "docs/REPLAY.md";
 
@@ -37,6 +39,7 @@ impl Mapping {
         c.server_side(&raw.server_side);
         c.common_token = headers.iter().any(|(_, t)| t.uses_token());
         let socketio = raw.socketio.as_ref().map(|s| c.socketio(s, &raw.request));
+        let websocket = raw.websocket.as_ref().map(|w| c.websocket(w, &raw.request));
         c.proto_path = raw
             .grpc
             .as_ref()
@@ -83,6 +86,7 @@ impl Mapping {
             tags: c.tags,
             grpc_target: raw.grpc.and_then(|g| g.target),
             socketio,
+            websocket,
             unclassified: c.unclassified,
         })
     }
@@ -115,6 +119,8 @@ struct Compiler<'a> {
     pool: Option<DescriptorPool>,
     /// Requests without a `class` (see [`Mapping::unclassified`]).
     unclassified: Vec<Problem>,
+    /// What the requests need of `[websocket]`.
+    ws: websocket::WsCompiled,
 }
 
 /// An event kind's index in [`EVENT_KINDS`].
@@ -155,6 +161,7 @@ impl<'a> Compiler<'a> {
             proto_path: None,
             pool: None,
             unclassified: Vec::new(),
+            ws: Default::default(),
         }
     }
 
@@ -616,6 +623,7 @@ impl<'a> Compiler<'a> {
         let protocol = self.protocol(&rp, r.protocol.as_deref());
         self.foreign_fields(&rp, r, protocol);
         let emit = self.emit_fields(&rp, r, protocol, socketio.is_some(), &fields);
+        let ws = self.ws_fields(&rp, r, protocol, &fields);
         // Without its contract a gRPC request cannot be checked further.
         let Ok(grpc) = self.grpc_fields(&rp, r, protocol, &fields) else {
             return;
@@ -650,6 +658,14 @@ impl<'a> Compiler<'a> {
                     self.socketio_token || payload.is_some_and(JsonTmpl::uses_token),
                 )
             }
+            // A message that finds no connection opens one: its templates count too.
+            Protocol::WebSocket => {
+                let m = ws.as_ref().map(|w| &w.message);
+                (
+                    self.ws.needs_json || m.is_some_and(JsonTmpl::needs_json),
+                    self.ws.token || m.is_some_and(JsonTmpl::uses_token),
+                )
+            }
         };
         self.uses_token |= uses_token;
         for k in kinds {
@@ -664,6 +680,9 @@ impl<'a> Compiler<'a> {
                         .collect();
                     Request::SocketIo(SocketIoRequest::Emit(e))
                 }),
+                Protocol::WebSocket => ws
+                    .clone()
+                    .map(|m| Request::WebSocket(WebSocketRequest::Send(m))),
             };
             if let Some(request) = request {
                 self.routes[k] = Route::Send(Box::new(Mapped {
@@ -760,14 +779,15 @@ impl<'a> Compiler<'a> {
 
     /// Fields that do nothing on this request's protocol, refused rather than ignored.
     fn foreign_fields(&mut self, rp: &FieldPath, r: &RawRequest, protocol: Protocol) {
-        use Protocol::{Grpc, Http, SocketIo};
-        let given: [(&str, bool, &[Protocol]); 9] = [
+        use Protocol::{Grpc, Http, SocketIo, WebSocket};
+        let given: [(&str, bool, &[Protocol]); 10] = [
             ("method", r.method.is_some(), &[Http, Grpc]),
             ("path", r.path.is_some(), &[Http]),
             ("body", r.body.is_some(), &[Http]),
             ("headers", r.headers.is_some(), &[Http]),
             ("expect", r.expect.is_some(), &[Http]),
-            ("message", r.message.is_some(), &[Grpc]),
+            ("message", r.message.is_some(), &[Grpc, WebSocket]),
+            ("reply", r.reply, &[WebSocket]),
             ("emit", r.emit.is_some(), &[SocketIo]),
             ("payload", r.payload.is_some(), &[SocketIo]),
             ("ack", r.ack, &[SocketIo]),
@@ -800,11 +820,12 @@ impl<'a> Compiler<'a> {
             "http" => Protocol::Http,
             "grpc" => Protocol::Grpc,
             "socketio" => Protocol::SocketIo,
+            "websocket" => Protocol::WebSocket,
             other => {
                 self.bad(
                     rp.key("protocol"),
                     format!("`{other}` is not a protocol"),
-                    "use http, grpc or socketio",
+                    "use http, grpc, socketio or websocket",
                 );
                 Protocol::Http
             }

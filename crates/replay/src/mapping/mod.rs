@@ -28,12 +28,14 @@ pub(crate) const DEFAULT: (&str, &str) = (
     include_str!("../../../../mappings/default.toml"),
 );
 
-/// The three protocols a request can be sent in; statistics are tagged by them.
+/// The protocols a request can be sent in; statistics are tagged by them.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Protocol {
     Http,
     Grpc,
     SocketIo,
+    /// Plain WebSocket: JSON text frames on a connection per session.
+    WebSocket,
 }
 
 impl Protocol {
@@ -43,10 +45,16 @@ impl Protocol {
             Protocol::Http => "http",
             Protocol::Grpc => "grpc",
             Protocol::SocketIo => "socketio",
+            Protocol::WebSocket => "websocket",
         }
     }
 
-    pub(crate) const ALL: [Protocol; 3] = [Protocol::Http, Protocol::Grpc, Protocol::SocketIo];
+    pub(crate) const ALL: [Protocol; 4] = [
+        Protocol::Http,
+        Protocol::Grpc,
+        Protocol::SocketIo,
+        Protocol::WebSocket,
+    ];
 }
 
 /// What a request is to the target, as the mapping's `class` says: seed 001's upper limit
@@ -135,6 +143,22 @@ impl Check {
     }
 }
 
+/// The value at `path` in `v` (keys name object fields, a number indexes an array), as
+/// text: strings bare, others as JSON. How a WebSocket reply is told to be a message's.
+pub(crate) fn pick(v: &Value, path: &[String]) -> Option<String> {
+    let mut v = v;
+    for k in path {
+        v = match v {
+            Value::Array(a) => a.get(k.parse::<usize>().ok()?)?,
+            _ => v.get(k.as_str())?,
+        };
+    }
+    Some(match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    })
+}
+
 /// A check's equality: JSON's, except that numbers compare by value (`1` equals `1.0`).
 pub(crate) fn same_value(got: &Value, want: &Value) -> bool {
     match (got, want) {
@@ -218,12 +242,53 @@ pub(crate) enum SocketIoRequest {
     Emit(Emit),
 }
 
+/// The `[websocket]` part of a mapping: how each session's plain WebSocket connection
+/// is opened, and how a reply is told to belong to a message.
+#[derive(Debug)]
+pub struct WebSocketSettings {
+    /// `ws://host:port/path`: where the server listens (`--websocket-target` replaces it).
+    pub url: Option<String>,
+    /// Extra query parameters of the upgrade request, e.g. `user={user_id}`.
+    pub(crate) query: Option<Template>,
+    /// Sent right after connecting, as part of the connect (a hello or a subscribe).
+    pub(crate) hello: Option<WsMessage>,
+    /// Where the correlation value sits in a message and in its reply, e.g. `["id"]`.
+    pub(crate) correlation: Vec<String>,
+    /// A WebSocket ping every this long; no frame back within it and the timeout is a drop.
+    pub(crate) ping_every: Duration,
+    /// Reconnection attempts after a drop, with backoff from 100 ms doubling to 2 s.
+    pub(crate) reconnect_attempts: u32,
+    /// A message without an open connection for its session opens one; `false`: it fails
+    /// as a `connect` error.
+    pub(crate) open_on_send: bool,
+}
+
+/// One WebSocket message of the mapping: a JSON text frame.
+#[derive(Clone, Debug)]
+pub(crate) struct WsMessage {
+    pub(crate) message: JsonTmpl,
+    /// Wait for the reply that carries the message's correlation value, and time it (else
+    /// the message is done once written).
+    pub(crate) reply: bool,
+    /// `field == value` on the reply, else an application error.
+    pub(crate) check: Option<Check>,
+}
+
+/// What a WebSocket request does to the user's connection.
+#[derive(Clone, Debug)]
+pub(crate) enum WebSocketRequest {
+    Connect,
+    Disconnect,
+    Send(WsMessage),
+}
+
 /// One compiled request, in its protocol.
 #[derive(Debug)]
 pub(crate) enum Request {
     Http(HttpRequest),
     Grpc(GrpcRequest),
     SocketIo(SocketIoRequest),
+    WebSocket(WebSocketRequest),
 }
 
 impl Request {
@@ -232,6 +297,7 @@ impl Request {
             Request::Http(_) => Protocol::Http,
             Request::Grpc(_) => Protocol::Grpc,
             Request::SocketIo(_) => Protocol::SocketIo,
+            Request::WebSocket(_) => Protocol::WebSocket,
         }
     }
 }
@@ -285,6 +351,8 @@ pub struct Mapping {
     pub grpc_target: Option<String>,
     /// The Socket.IO connection settings, when the mapping has `[socketio]`.
     pub socketio: Option<Arc<SocketIoSettings>>,
+    /// The plain WebSocket connection settings, when the mapping has `[websocket]`.
+    pub websocket: Option<Arc<WebSocketSettings>>,
     /// One problem per `[[request]]` without a `class`, at its place in the file: what
     /// a preset keyed on classes refuses.
     pub(crate) unclassified: Vec<Problem>,

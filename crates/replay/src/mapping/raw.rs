@@ -22,6 +22,36 @@ pub(crate) struct RawMapping {
     pub(crate) request: Vec<RawRequest>,
     pub grpc: Option<RawGrpc>,
     pub socketio: Option<RawSocketio>,
+    pub websocket: Option<RawWebsocket>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawWebsocket {
+    /// The server's URL (`--websocket-target` replaces it; default: the target's).
+    pub url: Option<String>,
+    pub(crate) query: Option<String>,
+    /// Sent as part of the connect: `{ message = {…}, reply = true, check = {…} }`.
+    pub(crate) hello: Option<RawWsHello>,
+    /// The dotted path of the correlation value in a message and in its reply.
+    pub(crate) correlation: Option<String>,
+    #[serde(default = "session_started")]
+    pub(crate) connect: String,
+    #[serde(default = "session_ended")]
+    pub(crate) disconnect: String,
+    pub(crate) ping_every: Option<String>,
+    pub(crate) reconnect_attempts: Option<u32>,
+    #[serde(default = "yes")]
+    pub(crate) open_on_send: bool,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawWsHello {
+    pub(crate) message: toml::Value,
+    #[serde(default)]
+    pub(crate) reply: bool,
+    pub(crate) check: Option<RawCheck>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -117,8 +147,12 @@ pub(crate) struct RawRequest {
     pub(crate) method: Option<String>,
     pub(crate) path: Option<String>,
     pub(crate) body: Option<toml::Value>,
-    /// gRPC: the request message, a JSON template of the method's input type.
+    /// gRPC: the request message, a JSON template of the method's input type;
+    /// WebSocket: the JSON text frame sent.
     pub(crate) message: Option<toml::Value>,
+    /// WebSocket: wait for the reply carrying the message's correlation value, and time it.
+    #[serde(default)]
+    pub(crate) reply: bool,
     /// `field == equals` on the answer: an HTTP JSON body, a gRPC response, a Socket.IO
     /// ack's first argument.
     pub(crate) check: Option<RawCheck>,
