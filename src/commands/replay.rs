@@ -663,6 +663,7 @@ fn thresholds(
         listens: &listens,
         classes: &classes,
         stages,
+        probes: mapping.probes(),
     };
     let mut problems = Vec::new();
     let mut thresholds = match Threshold::parse_all(&args.thresholds, &names) {

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use simulate_replay::stats::ms;
 use simulate_replay::summary::{
-    ConcurrencySizing, Group, GroupFigures, ListenReport, SessionsOpen, SocketIoReport, Summary,
-    Verdict, WebSocketReport,
+    ConcurrencySizing, Group, GroupFigures, ListenReport, ProbeReport, SessionsOpen,
+    SocketIoReport, Summary, Verdict, WebSocketReport,
 };
 use simulate_replay::{LiveFigures, Watch};
 
@@ -109,6 +109,9 @@ pub(crate) fn table(s: &Summary, target: &str) -> String {
     }
     if let Some(websocket) = &s.websocket {
         out.push_str(&websocket_line(websocket));
+    }
+    if let Some(probes) = &s.probes {
+        out.push_str(&probe_lines(probes));
     }
     if let Some(o) = &s.sessions_open {
         out.push_str(&sessions_line(o, s.config.concurrency.as_ref()));
@@ -346,6 +349,42 @@ fn socketio_lines(socketio: &SocketIoReport) -> String {
     );
     for l in &socketio.listen {
         out.push_str(&listen_line(l));
+    }
+    out
+}
+
+/// Violations shown under the probes' lines (the summary lists up to 50).
+const PROBE_LINES: usize = 5;
+
+/// Each probed kind: its groups, the expected result, violations and the answers; then
+/// the first violations with what came back.
+fn probe_lines(p: &ProbeReport) -> String {
+    let mut out = String::new();
+    for e in &p.by_event {
+        let answers: Vec<String> = e.answers.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        out.push_str(&format!(
+            "probes: {} groups of {} on {} (expected {}): {} violations; answers {} (copies counted here only)\n",
+            e.sets,
+            e.copies,
+            e.event,
+            e.expected,
+            e.violations,
+            answers.join(", "),
+        ));
+    }
+    for v in p.listed.iter().take(PROBE_LINES) {
+        out.push_str(&format!(
+            "  ✗ {} {} got {}\n",
+            v.event,
+            v.event_id,
+            v.got.join(", ")
+        ));
+    }
+    if p.violations as usize > PROBE_LINES {
+        out.push_str(&format!(
+            "  … and {} more (the summary lists up to 50)\n",
+            p.violations as usize - PROBE_LINES
+        ));
     }
     out
 }

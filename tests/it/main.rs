@@ -15,6 +15,7 @@ mod mapping_checks;
 mod metrics;
 mod personas;
 mod phases;
+mod probes;
 mod replay;
 mod report;
 mod safety;

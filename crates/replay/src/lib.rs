@@ -224,6 +224,9 @@ pub fn replay(
     if let Some(socketio) = &driver.socketio {
         stats.fanout = socketio.fanouts();
     }
+    if o.mapping.probes() {
+        stats.probes = Some(driver.probes.counts());
+    }
     let asked = Asked {
         thresholds: &o.thresholds,
         phases: &o.phases,
@@ -290,6 +293,7 @@ fn summarize(
         thresholds,
         socketio: driver.socketio.as_ref().map(|s| s.report()),
         websocket: driver.websocket.as_ref().map(|w| w.report()),
+        probes: stats.probes.map(|_| driver.probes.report()),
         sessions_open,
         on_time: on_time(stats),
     };

@@ -226,6 +226,8 @@ pub(crate) struct Stats {
     pub no_token: Vec<u64>,
     /// Broadcast fan-out latency per listened Socket.IO event, filled in at the end.
     pub(crate) fanout: Vec<Histogram<u64>>,
+    /// Probe groups sent and their violations, when the mapping probes (set at the end).
+    pub(crate) probes: Option<(u64, u64)>,
     /// Every request's (and skipped event's) second.
     seconds: Series,
     /// Each protocol's and request tag's seconds: requests only.
@@ -290,6 +292,7 @@ impl Stats {
             server_side: vec![0; EVENT_KINDS.len() + 1],
             no_token: vec![0; EVENT_KINDS.len() + 1],
             fanout: Vec::new(),
+            probes: None,
             seconds: Series::default(),
             seconds_by_kind: BTreeMap::new(),
             open: HashMap::new(),

@@ -52,6 +52,9 @@ pub struct Summary {
     /// Present when the mapping has `[socketio]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub socketio: Option<SocketIoReport>,
+    /// Present when the mapping has a request with a `probe`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probes: Option<ProbeReport>,
     /// Present when the mapping has `[websocket]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub websocket: Option<WebSocketReport>,
@@ -504,4 +507,44 @@ pub struct WebSocketMessages {
     /// Our pings, and the pongs that came back.
     pub pings_sent: u64,
     pub pongs: u64,
+}
+
+/// Race and idempotency probes: groups of copies sent at once, and the groups whose
+/// answers broke the expected result. The copies are not in `totals` or the groups.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProbeReport {
+    /// Groups sent (one per probed event).
+    pub sets: u64,
+    pub violations: u64,
+    /// Copies sent besides the timeline's own requests.
+    pub copies_sent: u64,
+    pub by_event: Vec<ProbeEvent>,
+    /// The first 50 violations.
+    pub listed: Vec<ProbeViolation>,
+}
+
+/// One probed event kind.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProbeEvent {
+    pub event: String,
+    /// Requests at once, the timeline's own included.
+    pub copies: u32,
+    /// The expected result in words: `1 success of 2, the rest 409`.
+    pub expected: String,
+    pub sets: u64,
+    pub violations: u64,
+    pub copies_sent: u64,
+    /// Every answer of the groups (the timeline's own included), by status or by failure
+    /// class (`timeout`, `app`, …).
+    pub answers: BTreeMap<String, u64>,
+}
+
+/// One group whose answers broke the expected result.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProbeViolation {
+    /// The timeline request's `x-sim-event`; its copies carry `…/p1`, `…/p2`.
+    pub event_id: String,
+    pub event: String,
+    /// What came back, the timeline's own answer first.
+    pub got: Vec<String>,
 }

@@ -4,6 +4,7 @@
 
 pub mod grpc;
 pub mod http;
+mod probe;
 pub mod socketio;
 pub mod websocket;
 mod wire;
@@ -38,6 +39,8 @@ pub(crate) struct Driver {
     pub socketio: Option<socketio::Client>,
     /// Plain WebSocket connections, when the mapping has `[websocket]`.
     pub websocket: Option<websocket::Client>,
+    /// The probes' tallies (requests the mapping sends several times at once).
+    pub(crate) probes: probe::Book,
     pub mapping: Arc<Mapping>,
 }
 
@@ -90,6 +93,7 @@ impl Driver {
             grpc,
             socketio,
             websocket,
+            probes: probe::Book::default(),
             mapping,
         })
     }
@@ -112,7 +116,10 @@ impl Driver {
             .flatten();
         let ctx = due.ctx(json.as_ref(), self.mapping.token(&due.user_id));
         match &m.request {
-            Request::Http(r) => self.http.send(due, r, &ctx).await,
+            Request::Http(r) => match &r.probe {
+                None => self.http.send(due, r, &ctx).await,
+                Some(p) => Box::pin(self.probes.send(&self.http, (due, r, &ctx), p)).await,
+            },
             // Boxed: their futures are large, and inlined they would make every HTTP
             // request's task as large (tokio moves a task's future into place at spawn;
             // measured: 7 % of the CPU went to that copy).

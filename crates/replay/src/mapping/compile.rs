@@ -23,6 +23,7 @@ use super::{
     Protocol, Request, RequestClass, Route, SocketIoRequest, SocketIoSettings, WebSocketRequest,
 };
 
+mod probe;
 mod websocket;
 
 const DOC: &str = "docs/REPLAY.md";
@@ -780,7 +781,7 @@ impl<'a> Compiler<'a> {
     /// Fields that do nothing on this request's protocol, refused rather than ignored.
     fn foreign_fields(&mut self, rp: &FieldPath, r: &RawRequest, protocol: Protocol) {
         use Protocol::{Grpc, Http, SocketIo, WebSocket};
-        let given: [(&str, bool, &[Protocol]); 10] = [
+        let given: [(&str, bool, &[Protocol]); 11] = [
             ("method", r.method.is_some(), &[Http, Grpc]),
             ("path", r.path.is_some(), &[Http]),
             ("body", r.body.is_some(), &[Http]),
@@ -788,6 +789,7 @@ impl<'a> Compiler<'a> {
             ("expect", r.expect.is_some(), &[Http]),
             ("message", r.message.is_some(), &[Grpc, WebSocket]),
             ("reply", r.reply, &[WebSocket]),
+            ("probe", r.probe.is_some(), &[Http]),
             ("emit", r.emit.is_some(), &[SocketIo]),
             ("payload", r.payload.is_some(), &[SocketIo]),
             ("ack", r.ack, &[SocketIo]),
@@ -939,6 +941,7 @@ impl<'a> Compiler<'a> {
             headers: Vec::new(),
             expect: vec![Expect::Class(2)],
             check: None,
+            probe: None,
         };
         if protocol != Protocol::Http {
             return request;
@@ -988,6 +991,7 @@ impl<'a> Compiler<'a> {
                 "use GET to check the answer's body, or remove `check`",
             );
         }
+        request.probe = r.probe.as_ref().and_then(|p| self.probe(rp, p));
         request.check = r.check.as_ref().and_then(|c| {
             check_of(c)
                 .map_err(|m| {

@@ -108,6 +108,49 @@ pub(crate) struct HttpRequest {
     /// `field == value` on the JSON body of an answer with an expected status, else an
     /// application error.
     pub(crate) check: Option<Check>,
+    /// Sent several times at once, with the result stated (a race or idempotency probe).
+    pub(crate) probe: Option<Arc<Probe>>,
+}
+
+/// A race or idempotency probe: the request sent `copies` times at once for its event
+/// (the timeline's own request and `copies − 1` copies), and what the target must answer.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Probe {
+    /// Requests at once, the timeline's own included (at least 2).
+    pub(crate) copies: u32,
+    /// The idempotency key's header; with `same_key`, every copy carries the timeline
+    /// request's value, else copy k carries it with `/p<k>` appended.
+    pub(crate) key: Option<HeaderName>,
+    pub(crate) same_key: bool,
+    /// How many answers must be successes (2xx).
+    pub(crate) success: u32,
+    /// The statuses every other answer must have.
+    pub(crate) rest: Vec<Expect>,
+}
+
+impl Probe {
+    /// The expected result in words: `1 success, the rest 409`.
+    pub(crate) fn expected(&self) -> String {
+        let rest: Vec<String> = self
+            .rest
+            .iter()
+            .map(|e| match e {
+                Expect::Code(c) => c.to_string(),
+                Expect::Class(h) => format!("{h}xx"),
+            })
+            .collect();
+        let s = if self.success == 1 { "" } else { "es" };
+        if self.success >= self.copies {
+            format!("{} success{s} of {}", self.success, self.copies)
+        } else {
+            format!(
+                "{} success{s} of {}, the rest {}",
+                self.success,
+                self.copies,
+                rest.join(" or ")
+            )
+        }
+    }
 }
 
 /// `field == value` on an answer's JSON: the path's keys name object fields, a number
@@ -371,6 +414,13 @@ impl Mapping {
     pub fn load(path: &Path) -> Result<Mapping, Problems> {
         let src = Source::read(path)?;
         Mapping::from_source(&src, path.parent())
+    }
+
+    /// Whether some request is sent with a race or idempotency probe.
+    pub fn probes(&self) -> bool {
+        self.routes.iter().any(
+            |r| matches!(r, Route::Send(m) if matches!(&m.request, Request::Http(h) if h.probe.is_some())),
+        )
     }
 
     /// Whether any event kind is sent over `protocol`.

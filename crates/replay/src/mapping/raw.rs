@@ -165,6 +165,9 @@ pub(crate) struct RawRequest {
     pub(crate) ack: bool,
     pub(crate) headers: Option<BTreeMap<String, String>>,
     pub(crate) expect: Option<Vec<toml::Value>>,
+    /// HTTP: a race or idempotency probe, `{ copies = 2, key = "idempotency-key",
+    /// same_key = true, expect = { success = 1, rest = 409 } }`.
+    pub(crate) probe: Option<RawProbe>,
     #[serde(default = "default_kind")]
     pub kind: String,
     /// `event` (an event the target ingests) or `api` (an API call): which limit of
@@ -174,4 +177,21 @@ pub(crate) struct RawRequest {
 
 fn default_kind() -> String {
     "api".into()
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawProbe {
+    pub(crate) copies: Option<u32>,
+    pub(crate) key: Option<String>,
+    pub(crate) same_key: Option<bool>,
+    pub(crate) expect: Option<RawProbeExpect>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawProbeExpect {
+    pub(crate) success: Option<u32>,
+    /// A status, a class (`"4xx"`) or a list of them.
+    pub(crate) rest: Option<toml::Value>,
 }

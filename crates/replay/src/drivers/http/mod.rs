@@ -116,7 +116,20 @@ impl Client {
     /// answer with an expected status that fails the request's check (a JSON body
     /// without the field's value) is an application error.
     pub(crate) async fn send(&self, due: &Due, req: &HttpRequest, ctx: &Ctx<'_>) -> Outcome {
-        let parts = self.parts(due, req, ctx);
+        self.send_copy(due, req, ctx, 0).await
+    }
+
+    /// [`Client::send`] for copy `k` of a probe (0: the timeline's own request): copy k
+    /// carries `x-sim-event: <user_id>/<seq>/p<k>`, and its own idempotency key unless
+    /// the probe's copies share one.
+    pub(crate) async fn send_copy(
+        &self,
+        due: &Due,
+        req: &HttpRequest,
+        ctx: &Ctx<'_>,
+        k: u32,
+    ) -> Outcome {
+        let parts = self.parts(due, req, ctx, k);
         let keep = req.check.is_some();
         let sent = async {
             match &self.transport {
@@ -140,7 +153,7 @@ impl Client {
     /// the later value; a value that is not a valid header value is left out, and so is
     /// a header that reads `{token}` for a user without one (`missing_token =
     /// "anonymous"`).
-    fn parts<'a>(&'a self, due: &Due, req: &'a HttpRequest, ctx: &Ctx<'_>) -> Parts<'a> {
+    fn parts<'a>(&'a self, due: &Due, req: &'a HttpRequest, ctx: &Ctx<'_>, k: u32) -> Parts<'a> {
         let mut path = String::with_capacity(48);
         req.path.render_into(ctx, &mut path);
         let mut headers: Vec<(&str, String)> = Vec::with_capacity(3 + req.headers.len());
@@ -153,13 +166,26 @@ impl Client {
                 None => headers.push((name, value)),
             }
         };
-        put("x-sim-event", due.event_id());
+        let event_id = due.event_id();
+        put(
+            "x-sim-event",
+            if k == 0 {
+                event_id.clone()
+            } else {
+                format!("{event_id}/p{k}")
+            },
+        );
         put("traceparent", due.traceparent());
         for (name, t) in self.headers.iter().chain(&req.headers) {
             if self.anonymous && ctx.token.is_none() && t.uses_token() {
                 continue;
             }
             put(name.as_str(), t.render(ctx));
+        }
+        if let Some(p) = &req.probe
+            && let Some(key) = &p.key
+        {
+            probe_key(&mut headers, key.as_str(), (&event_id, k, p.same_key));
         }
         let body = match &req.body {
             None => Bytes::new(),
@@ -214,6 +240,25 @@ impl Plain {
             authority,
             prefix: url.path().trim_end_matches('/').to_string(),
         })
+    }
+}
+
+/// A probe copy's idempotency key: the request's own value (`{event_id}` when it sends
+/// none), with `/p<k>` appended for copy k when the copies do not share it.
+fn probe_key<'a>(
+    headers: &mut Vec<(&'a str, String)>,
+    name: &'a str,
+    (event_id, k, same): (&str, u32, bool),
+) {
+    let i = match headers.iter().position(|(n, _)| *n == name) {
+        Some(i) => i,
+        None => {
+            headers.push((name, event_id.to_string()));
+            headers.len() - 1
+        }
+    };
+    if k > 0 && !same {
+        headers[i].1.push_str(&format!("/p{k}"));
     }
 }
 
