@@ -255,6 +255,10 @@ pub struct ReplayArgs {
     /// ws://127.0.0.1:3002/ws (replaces the mapping's [websocket] url; default: --target)
     #[arg(long, value_name = "URL")]
     pub websocket_target: Option<String>,
+    /// Send only the mapping's [[teardown]] requests (to remove what an earlier run's
+    /// set-up created), then stop: no replay
+    #[arg(long)]
+    pub teardown_only: bool,
     /// Mapping file: which request each event kind becomes [default: the shipped
     /// mapping, POST {target}/v1/events/{event}]
     #[arg(long, value_name = "FILE")]

@@ -156,6 +156,9 @@ pub fn replay(mut args: ReplayArgs) -> anyhow::Result<i32> {
     let mapping = load_mapping(&args)?;
     Destinations::resolve(&args, &mapping)?;
     tls_from(args.ca_cert.as_deref())?;
+    if args.teardown_only {
+        return teardown_only(&args, mapping);
+    }
     // Sized after the mapping and targets are checked: sizing simulates a few worlds.
     let sized = match args.concurrency {
         Some(n) => {
@@ -194,6 +197,31 @@ pub fn replay(mut args: ReplayArgs) -> anyhow::Result<i32> {
         eprintln!("warning: {w}");
     }
     Ok(code)
+}
+
+/// `--teardown-only`: the mapping's `[[teardown]]` requests alone; exit 1 when one failed.
+fn teardown_only(args: &ReplayArgs, mapping: Mapping) -> anyhow::Result<i32> {
+    if !mapping.has_teardown() {
+        return Err(bad(
+            format!(
+                "--teardown-only: {} has no [[teardown]] requests",
+                mapping.name
+            ),
+            "add [[teardown]] requests to the mapping (docs/REPLAY.md), or drop the flag",
+        ));
+    }
+    let to = Destinations::resolve(args, &mapping)?;
+    let tls = tls_from(args.ca_cert.as_deref())?;
+    let done = simulate_replay::teardown_only(Arc::new(mapping), &to.targets, &tls)?;
+    println!("{}", crate::console::replay::hook_line("teardown", &done));
+    if done.errors > 0 {
+        eprintln!(
+            "error: {}",
+            simulate_replay::hook_failure("teardown", &done)
+        );
+        return Ok(crate::exit::FAILED);
+    }
+    Ok(crate::exit::OK)
 }
 
 /// One replay: the flags, the pacing and the mapping, checked; `capacity` runs several.

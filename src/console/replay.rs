@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use simulate_replay::stats::ms;
 use simulate_replay::summary::{
-    ConcurrencySizing, Group, GroupFigures, ListenReport, ProbeReport, SessionsOpen,
+    ConcurrencySizing, Group, GroupFigures, HookReport, ListenReport, ProbeReport, SessionsOpen,
     SocketIoReport, Summary, Verdict, WebSocketReport,
 };
 use simulate_replay::{LiveFigures, Watch};
@@ -112,6 +112,12 @@ pub(crate) fn table(s: &Summary, target: &str) -> String {
     }
     if let Some(probes) = &s.probes {
         out.push_str(&probe_lines(probes));
+    }
+    for (which, hook) in [("setup", &s.setup), ("teardown", &s.teardown)] {
+        if let Some(h) = hook {
+            out.push_str(&hook_line(which, h));
+            out.push('\n');
+        }
     }
     if let Some(o) = &s.sessions_open {
         out.push_str(&sessions_line(o, s.config.concurrency.as_ref()));
@@ -351,6 +357,24 @@ fn socketio_lines(socketio: &SocketIoReport) -> String {
         out.push_str(&listen_line(l));
     }
     out
+}
+
+/// A set-up or teardown: its requests and answers, apart from the load's.
+pub(crate) fn hook_line(which: &str, h: &HookReport) -> String {
+    let answers: Vec<String> = h
+        .statuses
+        .iter()
+        .chain(&h.error_classes)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    format!(
+        "{which}: {} requests, {} ok, {} errors in {} ms (answers {}; not in the figures above)",
+        h.requests,
+        h.ok,
+        h.errors,
+        h.wall_ms,
+        answers.join(", ")
+    )
 }
 
 /// Violations shown under the probes' lines (the summary lists up to 50).

@@ -10,6 +10,7 @@ mod fuzz;
 #[path = "../support/gift_app.rs"]
 mod gift_app;
 mod grpc;
+mod hooks;
 mod load;
 mod mapping_checks;
 mod metrics;

@@ -8,6 +8,7 @@
 pub mod capacity;
 pub mod drivers;
 mod error;
+mod hooks;
 pub mod mapping;
 pub mod outcome;
 mod over_time;
@@ -154,6 +155,7 @@ pub fn replay(
         o.http2,
         o.plan.max_in_flight,
     ))?);
+    let setup = set_up(&rt, &driver)?;
     let (tx, rx) = tokio::sync::mpsc::channel(source::CHANNEL_BATCHES);
     let window = o.plan.window;
     // Ctrl-C stops the source too: the pacer then finds the channel closed.
@@ -203,6 +205,7 @@ pub fn replay(
         rt.handle(),
     );
     close_sessions(&rt, &driver, &hurry);
+    let teardown = tear_down(&rt, &driver);
     for task in [view, judge].into_iter().flatten() {
         task.abort();
     }
@@ -235,6 +238,7 @@ pub fn replay(
     };
     let mut report = summarize(&mut stats, abandoned, asked, &ended, &driver);
     report.gap_users = fed.gap_users;
+    (report.summary.setup, report.summary.teardown) = (setup, teardown);
     paced(
         &mut report,
         &stats,
@@ -243,6 +247,57 @@ pub fn replay(
         aborted,
     );
     Ok(report)
+}
+
+/// The mapping's `[[setup]]` requests, before any event is sent. A failed one stops the
+/// run (the load needs what it creates), after the teardown has cleaned up.
+fn set_up(
+    rt: &tokio::runtime::Runtime,
+    driver: &Driver,
+) -> Result<Option<summary::HookReport>, ReplayError> {
+    let m = &driver.mapping;
+    if m.setup.is_empty() {
+        return Ok(None);
+    }
+    let done = rt.block_on(hooks::run(driver, "setup", &m.setup));
+    if done.errors > 0 {
+        let cleaned = match tear_down(rt, driver) {
+            Some(t) if t.errors == 0 => "; the teardown ran",
+            Some(_) => "; the teardown ran and failed too",
+            None => "",
+        };
+        return Err(ReplayError::Failed(format!(
+            "{}: nothing was replayed{cleaned} (check the target and the [[setup]] requests, docs/REPLAY.md)",
+            hooks::failure("set-up", &done)
+        )));
+    }
+    Ok(Some(done))
+}
+
+/// The mapping's `[[teardown]]` requests, after the replay.
+fn tear_down(rt: &tokio::runtime::Runtime, driver: &Driver) -> Option<summary::HookReport> {
+    let m = &driver.mapping;
+    (!m.teardown.is_empty()).then(|| rt.block_on(hooks::run(driver, "teardown", &m.teardown)))
+}
+
+/// `replay --teardown-only`: the mapping's `[[teardown]]` requests alone, no replay.
+pub fn teardown_only(
+    mapping: Arc<Mapping>,
+    targets: &Targets,
+    tls: &Tls,
+) -> Result<summary::HookReport, ReplayError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| ReplayError::Failed(format!("cannot start the runtime: {e}")))?;
+    let driver = rt.block_on(Driver::new(mapping, targets, tls, false, 16))?;
+    Ok(tear_down(&rt, &driver).unwrap_or_default())
+}
+
+/// `what failed` in words, for the binary's message.
+pub fn hook_failure(which: &str, r: &summary::HookReport) -> String {
+    hooks::failure(which, r)
 }
 
 /// What the run was asked for, as the summary needs it.
@@ -294,6 +349,8 @@ fn summarize(
         socketio: driver.socketio.as_ref().map(|s| s.report()),
         websocket: driver.websocket.as_ref().map(|w| w.report()),
         probes: stats.probes.map(|_| driver.probes.report()),
+        setup: None,
+        teardown: None,
         sessions_open,
         on_time: on_time(stats),
     };

@@ -52,6 +52,12 @@ pub struct Summary {
     /// Present when the mapping has `[socketio]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub socketio: Option<SocketIoReport>,
+    /// The mapping's `[[setup]]` requests, sent before the replay (not in the totals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup: Option<HookReport>,
+    /// The mapping's `[[teardown]]` requests, sent after it (not in the totals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teardown: Option<HookReport>,
     /// Present when the mapping has a request with a `probe`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probes: Option<ProbeReport>,
@@ -547,4 +553,19 @@ pub struct ProbeViolation {
     pub event: String,
     /// What came back, the timeline's own answer first.
     pub got: Vec<String>,
+}
+
+/// Set-up or teardown requests: sent apart from the load, counted apart.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HookReport {
+    pub requests: u64,
+    pub ok: u64,
+    /// Transport errors, statuses outside `expect`, failed checks.
+    pub errors: u64,
+    /// Answers by status.
+    pub statuses: BTreeMap<String, u64>,
+    /// Failures without an answer (or with a failed check), by class.
+    pub error_classes: BTreeMap<String, u64>,
+    /// From the first request sent to the last answer.
+    pub wall_ms: f64,
 }

@@ -33,7 +33,7 @@ pub struct Targets {
 }
 
 pub(crate) struct Driver {
-    http: http::Client,
+    pub(crate) http: http::Client,
     grpc: Option<grpc::Client>,
     /// Socket.IO connections, when the mapping has `[socketio]`.
     pub socketio: Option<socketio::Client>,

@@ -23,6 +23,7 @@ use super::{
     Protocol, Request, RequestClass, Route, SocketIoRequest, SocketIoSettings, WebSocketRequest,
 };
 
+mod hooks;
 mod probe;
 mod websocket;
 
@@ -64,6 +65,8 @@ impl Mapping {
                 "read it where it goes, like bearer = \"{token}\" (with the braces), or remove tokens_file",
             );
         }
+        let setup = c.hooks("setup", &raw.setup);
+        let teardown = c.hooks("teardown", &raw.teardown);
         let missing_token = c.missing_token(&raw);
         c.settings_used(&raw);
         if !c.problems.is_empty() {
@@ -88,6 +91,8 @@ impl Mapping {
             grpc_target: raw.grpc.and_then(|g| g.target),
             socketio,
             websocket,
+            setup,
+            teardown,
             unclassified: c.unclassified,
         })
     }

@@ -112,6 +112,14 @@ pub(crate) struct HttpRequest {
     pub(crate) probe: Option<Arc<Probe>>,
 }
 
+/// A set-up or teardown request: an HTTP request sent `repeat` times (`{seq}` from 0,
+/// `{user_id}` `setup-<n>` or `teardown-<n>`, n its place in the list).
+#[derive(Debug)]
+pub(crate) struct Hook {
+    pub(crate) request: HttpRequest,
+    pub(crate) repeat: u32,
+}
+
 /// A race or idempotency probe: the request sent `copies` times at once for its event
 /// (the timeline's own request and `copies − 1` copies), and what the target must answer.
 #[derive(Clone, Debug, PartialEq)]
@@ -396,6 +404,10 @@ pub struct Mapping {
     pub socketio: Option<Arc<SocketIoSettings>>,
     /// The plain WebSocket connection settings, when the mapping has `[websocket]`.
     pub websocket: Option<Arc<WebSocketSettings>>,
+    /// `[[setup]]`: sent before the replay, in order.
+    pub(crate) setup: Vec<Hook>,
+    /// `[[teardown]]`: sent after it (or alone, `replay --teardown-only`).
+    pub(crate) teardown: Vec<Hook>,
     /// One problem per `[[request]]` without a `class`, at its place in the file: what
     /// a preset keyed on classes refuses.
     pub(crate) unclassified: Vec<Problem>,
@@ -414,6 +426,11 @@ impl Mapping {
     pub fn load(path: &Path) -> Result<Mapping, Problems> {
         let src = Source::read(path)?;
         Mapping::from_source(&src, path.parent())
+    }
+
+    /// Whether the mapping has `[[teardown]]` requests.
+    pub fn has_teardown(&self) -> bool {
+        !self.teardown.is_empty()
     }
 
     /// Whether some request is sent with a race or idempotency probe.

@@ -23,6 +23,25 @@ pub(crate) struct RawMapping {
     pub grpc: Option<RawGrpc>,
     pub socketio: Option<RawSocketio>,
     pub websocket: Option<RawWebsocket>,
+    /// HTTP requests sent before the replay (and after it), reported apart from the load.
+    #[serde(default)]
+    pub(crate) setup: Vec<RawHook>,
+    #[serde(default)]
+    pub(crate) teardown: Vec<RawHook>,
+}
+
+/// A `[[setup]]` or `[[teardown]]` request: an HTTP request sent `repeat` times, `{seq}`
+/// counting from 0.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHook {
+    pub(crate) method: Option<String>,
+    pub(crate) path: Option<String>,
+    pub(crate) body: Option<toml::Value>,
+    pub(crate) headers: Option<BTreeMap<String, String>>,
+    pub(crate) expect: Option<Vec<toml::Value>>,
+    pub(crate) check: Option<RawCheck>,
+    pub(crate) repeat: Option<u32>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -117,7 +136,7 @@ pub(crate) struct RawGrpc {
     pub(crate) proto: Option<String>,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawCheck {
     pub(crate) field: String,
