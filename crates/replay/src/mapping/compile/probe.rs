@@ -117,7 +117,12 @@ mod tests {
     use simulate_core::diagnostic::Source;
 
     use super::super::super::{Mapping, Request, Route};
-    use super::super::kind_of;
+
+    fn kind_of(name: &str) -> Option<usize> {
+        simulate_core::timeline::EVENT_KINDS
+            .iter()
+            .position(|k| *k == name)
+    }
 
     fn problems(text: &str) -> Vec<(Option<usize>, String, String, String)> {
         Mapping::from_source(&Source::new("p.toml", text), None)

@@ -13,7 +13,8 @@ use super::super::raw::{RawCheck, RawRequest, RawWebsocket};
 use super::super::{
     Mapped, Protocol, Request, Route, WebSocketRequest, WebSocketSettings, WsMessage,
 };
-use super::{Compiler, check_of, kind_of};
+use super::{Compiler, check_of, kind_in};
+use simulate_core::world::kinds::KindTable;
 
 /// What the requests need to know of `[websocket]` once it is compiled.
 #[derive(Default)]
@@ -28,13 +29,18 @@ pub(super) struct WsCompiled {
 }
 
 /// The kinds sent as WebSocket messages (misspelt ones are reported with their request).
-fn message_kinds(requests: &[RawRequest]) -> Vec<usize> {
+fn message_kinds(table: &KindTable, requests: &[RawRequest]) -> Vec<usize> {
     let mut kinds = Vec::new();
     for r in requests
         .iter()
         .filter(|r| r.protocol.as_deref() == Some("websocket"))
     {
-        for k in r.event.iter().chain(&r.events).filter_map(|n| kind_of(n)) {
+        for k in r
+            .event
+            .iter()
+            .chain(&r.events)
+            .filter_map(|n| kind_in(table, n))
+        {
             if !kinds.contains(&k) {
                 kinds.push(k);
             }
@@ -78,9 +84,9 @@ impl Compiler<'_> {
         let correlation = self.correlation(&wp, ws.correlation.as_deref());
         self.ws.correlation = correlation.clone();
         self.ws.present = true;
-        let mut opening: Vec<usize> = kind_of(&ws.connect).into_iter().collect();
+        let mut opening: Vec<usize> = self.kind_of(&ws.connect).into_iter().collect();
         if ws.open_on_send {
-            for k in message_kinds(requests) {
+            for k in message_kinds(&self.kinds, requests) {
                 if !opening.contains(&k) {
                     opening.push(k);
                 }
@@ -159,7 +165,7 @@ impl Compiler<'_> {
             ("connect", &ws.connect, WebSocketRequest::Connect),
             ("disconnect", &ws.disconnect, WebSocketRequest::Disconnect),
         ] {
-            let Some(k) = kind_of(name) else {
+            let Some(k) = self.kind_of(name) else {
                 self.bad(
                     wp.key(field),
                     format!("`{name}` is not an event kind"),
@@ -282,6 +288,12 @@ mod tests {
 
     use super::super::super::{Mapping, Route};
     use super::*;
+
+    fn kind_of(name: &str) -> Option<usize> {
+        simulate_core::timeline::EVENT_KINDS
+            .iter()
+            .position(|k| *k == name)
+    }
 
     /// Every problem of a mapping, as (line, field, message, fix).
     fn problems(text: &str) -> Vec<(Option<usize>, String, String, String)> {
