@@ -34,10 +34,12 @@ pub(crate) async fn run(driver: &Driver, which: &str, hooks: &[Hook]) -> HookRep
                 kind: UNKNOWN_KIND,
                 phase: 0,
                 line: Bytes::from_static(b"{}"),
+                user: None,
             };
             async move {
-                let ctx = due.ctx(None, None);
-                driver.http.send(&due, &hook.request, &ctx).await
+                let ctx = due.ctx(None, None, &[]);
+                let how = crate::drivers::Sending::default();
+                driver.http.send(&due, &hook.request, &ctx, &how).await.0
             }
         });
         let outcomes: Vec<Outcome> = futures_util::stream::iter(sends)

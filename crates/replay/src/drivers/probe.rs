@@ -12,7 +12,7 @@ use futures_util::future::join_all;
 use simulate_core::template::Ctx;
 use simulate_core::timeline::EVENT_KINDS;
 
-use super::http;
+use super::{Answer, Sending, http};
 use crate::mapping::{Expect, HttpRequest, Probe};
 use crate::outcome::{Outcome, Status};
 use crate::source::Due;
@@ -74,16 +74,18 @@ fn name(o: &Outcome) -> String {
 
 impl Book {
     /// Sends the timeline's request and its copies at once; records their verdict and
-    /// returns the timeline request's own outcome.
+    /// returns the timeline request's own outcome (and answer, for a flow that keeps it).
     pub(crate) async fn send(
         &self,
         client: &http::Client,
-        (due, req, ctx): (&Due, &HttpRequest, &Ctx<'_>),
+        (due, req, ctx, how): (&Due, &HttpRequest, &Ctx<'_>, &Sending<'_>),
         p: &Probe,
-    ) -> Outcome {
-        let outcomes = join_all((0..p.copies).map(|k| client.send_copy(due, req, ctx, k))).await;
+    ) -> (Outcome, Option<Answer>) {
+        let copies = (0..p.copies).map(|k| client.send_copy(due, req, ctx, how, k));
+        let mut answers = join_all(copies).await;
+        let outcomes: Vec<Outcome> = answers.iter().map(|(o, _)| *o).collect();
         self.record(due, p, &outcomes);
-        outcomes[0]
+        answers.swap_remove(0)
     }
 
     fn record(&self, due: &Due, p: &Probe, outcomes: &[Outcome]) {

@@ -14,7 +14,7 @@ use super::Shared;
 use super::connection::{Cmd, Hello, handshake, run};
 use super::report::Counters;
 use crate::drivers::wire::resolve;
-use crate::mapping::{WebSocketRequest, WebSocketSettings, WsMessage, pick};
+use crate::mapping::{Check, WebSocketRequest, WebSocketSettings, WsMessage, pick};
 use crate::outcome::{ErrorClass, Outcome, Status, WsDone};
 use crate::source::Due;
 use crate::summary::WebSocketReport;
@@ -177,9 +177,9 @@ impl Client {
             .await
             .map_err(|_| Outcome::Failed(ErrorClass::Reset))?
             .map_err(Outcome::Failed)?;
-        match &m.check {
-            Some(c) if !c.holds(&answer) => Err(Outcome::Failed(ErrorClass::Application)),
-            _ => Ok(()),
+        match Check::all(&m.check, &answer) {
+            false => Err(Outcome::Failed(ErrorClass::Application)),
+            true => Ok(()),
         }
     }
 

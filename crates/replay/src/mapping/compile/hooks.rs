@@ -41,7 +41,14 @@ impl Compiler<'_> {
                 headers: h.headers.clone(),
                 expect: h.expect.clone(),
                 probe: None,
-                kind: which.to_string(),
+                form: None,
+                capture: Vec::new(),
+                outcome: None,
+                think: None,
+                poll: None,
+                entity: None,
+                steps: Vec::new(),
+                kind: Some(which.to_string()),
                 class: None,
             };
             let fields = FieldSet::replay().with_kinds(&[]);

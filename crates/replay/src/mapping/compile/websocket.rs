@@ -9,11 +9,11 @@ use simulate_core::diagnostic::FieldPath;
 use simulate_core::template::{FieldSet, JsonTmpl, Template};
 use simulate_core::units::parse_duration;
 
-use super::super::raw::{RawCheck, RawRequest, RawWebsocket};
+use super::super::raw::{Checks, RawRequest, RawWebsocket};
 use super::super::{
     Mapped, Protocol, Request, Route, WebSocketRequest, WebSocketSettings, WsMessage,
 };
-use super::{Compiler, check_of, kind_in};
+use super::{Compiler, kind_in};
 use simulate_core::world::kinds::KindTable;
 
 /// What the requests need to know of `[websocket]` once it is compiled.
@@ -189,6 +189,9 @@ impl Compiler<'_> {
                 needs_json: self.ws.needs_json,
                 uses_token: self.ws.token,
                 class: None,
+                extras: Default::default(),
+                then: Vec::new(),
+                flow: false,
             }));
             self.seen[k] = Some(format!("websocket.{field}"));
         }
@@ -201,7 +204,7 @@ impl Compiler<'_> {
         at: &FieldPath,
         message: &toml::Value,
         reply: bool,
-        check: Option<&RawCheck>,
+        check: Option<&Checks>,
         fields: &FieldSet,
     ) -> Option<WsMessage> {
         if !message.is_table() {
@@ -223,26 +226,16 @@ impl Compiler<'_> {
             );
         }
         let check = match check {
-            None => None,
+            None => Vec::new(),
             Some(_) if !reply => {
                 self.bad(
                     at.key("check"),
                     "a check reads the reply: it needs `reply = true`",
                     "add `reply = true`, or remove `check`",
                 );
-                None
+                Vec::new()
             }
-            Some(c) => match check_of(c) {
-                Ok(c) => Some(c),
-                Err(m) => {
-                    self.bad(
-                        at.key("check").key("field"),
-                        m,
-                        "name a field of the JSON reply, like `ok` or `data.status`",
-                    );
-                    None
-                }
-            },
+            Some(c) => self.checks(at, Some(c)),
         };
         let message = self.json_template(&at.key("message"), message, fields)?;
         Some(WsMessage {
@@ -325,9 +318,9 @@ mod tests {
             &s.request,
             Request::WebSocket(WebSocketRequest::Send(WsMessage {
                 reply: true,
-                check: Some(_),
+                check,
                 ..
-            }))
+            })) if !check.is_empty()
         ));
         let Route::Send(c) = m.route(kind_of("session.started").unwrap() as u16) else {
             panic!("session.started opens the connection");
