@@ -380,4 +380,22 @@ mod tests {
             p[0].2
         );
     }
+
+    #[test]
+    fn a_websocket_step_is_not_read_into_a_flow() {
+        let p = problems(
+            "[websocket]\n\n[[request]]\nevent = \"stat.updated\"\nprotocol = \"websocket\"\nmessage = { id = \"{event_id}\" }\nreply = true\ncapture = [{ into = \"vars.x\", field = \"ok\" }]\noutcome = \"ok\"\n",
+        );
+        let at: Vec<(Option<usize>, &str)> =
+            p.iter().map(|(l, f, _, _)| (*l, f.as_str())).collect();
+        assert_eq!(
+            at,
+            [
+                (Some(8), "request[0].capture"),
+                (Some(9), "request[0].outcome")
+            ],
+            "{p:?}"
+        );
+        assert!(p[0].2.contains("not read into a flow"), "{}", p[0].2);
+    }
 }
