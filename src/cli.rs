@@ -291,6 +291,14 @@ pub struct ReplayArgs {
     /// http://127.0.0.1:3001 (replaces the mapping's [socketio] url; default: --target)
     #[arg(long, value_name = "URL")]
     pub socketio_target: Option<String>,
+    /// Plain WebSocket server for the mapping's [websocket] connections, e.g.
+    /// ws://127.0.0.1:3002/ws (replaces the mapping's [websocket] url; default: --target)
+    #[arg(long, value_name = "URL")]
+    pub websocket_target: Option<String>,
+    /// Send only the mapping's [[teardown]] requests (to remove what an earlier run's
+    /// set-up created), then stop: no replay
+    #[arg(long)]
+    pub teardown_only: bool,
     /// Mapping file: which request each event kind becomes [default: the shipped
     /// mapping, POST {target}/v1/events/{event}]
     #[arg(long, value_name = "FILE")]

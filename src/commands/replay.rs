@@ -161,6 +161,9 @@ pub fn replay(mut args: ReplayArgs) -> anyhow::Result<i32> {
     let mapping = load_mapping(&args)?;
     Destinations::resolve(&args, &mapping)?;
     tls_from(args.ca_cert.as_deref())?;
+    if args.teardown_only {
+        return teardown_only(&args, mapping);
+    }
     // Sized after the mapping and targets are checked: sizing simulates a few worlds.
     let sized = match args.concurrency {
         Some(n) => {
@@ -199,6 +202,31 @@ pub fn replay(mut args: ReplayArgs) -> anyhow::Result<i32> {
         eprintln!("warning: {w}");
     }
     Ok(code)
+}
+
+/// `--teardown-only`: the mapping's `[[teardown]]` requests alone; exit 1 when one failed.
+fn teardown_only(args: &ReplayArgs, mapping: Mapping) -> anyhow::Result<i32> {
+    if !mapping.has_teardown() {
+        return Err(bad(
+            format!(
+                "--teardown-only: {} has no [[teardown]] requests",
+                mapping.name
+            ),
+            "add [[teardown]] requests to the mapping (docs/REPLAY.md), or drop the flag",
+        ));
+    }
+    let to = Destinations::resolve(args, &mapping)?;
+    let tls = tls_from(args.ca_cert.as_deref())?;
+    let done = simulate_replay::teardown_only(Arc::new(mapping), &to.targets, &tls)?;
+    println!("{}", crate::console::replay::hook_line("teardown", &done));
+    if done.errors > 0 {
+        eprintln!(
+            "error: {}",
+            simulate_replay::hook_failure("teardown", &done)
+        );
+        return Ok(crate::exit::FAILED);
+    }
+    Ok(crate::exit::OK)
 }
 
 /// One replay: the flags, the pacing and the mapping, checked; `capacity` runs several.
@@ -260,6 +288,7 @@ impl Run<'_> {
             target: to.shown.clone(),
             grpc_target: to.targets.grpc.as_deref().map(mask_url),
             socketio_target: to.targets.socketio.as_deref().map(mask_url),
+            websocket_target: to.targets.websocket.as_deref().map(mask_url),
             mapping: mapping.name.clone(),
             world: source.world.clone(),
             window: WindowConfig {
@@ -404,12 +433,14 @@ impl Destinations {
         }
         let grpc = grpc_target(args, mapping)?;
         let socketio = socketio_target(args, mapping, &http)?;
+        let websocket = websocket_target(args, mapping, &http)?;
         Ok(Destinations {
             shown: mask_url(&http),
             targets: Targets {
                 http,
                 grpc,
                 socketio,
+                websocket,
             },
         })
     }
@@ -480,6 +511,44 @@ fn socketio_target(
         ));
     }
     Ok(socketio)
+}
+
+/// `--websocket-target`, else the mapping's `[websocket] url`, else the HTTP target; only
+/// for a mapping with `[websocket]`.
+fn websocket_target(
+    args: &ReplayArgs,
+    mapping: &Mapping,
+    http: &str,
+) -> anyhow::Result<Option<String>> {
+    let websocket = mapping.websocket.as_ref().map(|s| {
+        args.websocket_target
+            .clone()
+            .or_else(|| s.url.clone())
+            .unwrap_or_else(|| http.to_string())
+    });
+    if let Some(u) = &websocket
+        && !["http://", "https://", "ws://", "wss://"]
+            .iter()
+            .any(|p| u.starts_with(p))
+    {
+        return Err(bad(
+            format!(
+                "the WebSocket server `{}` is not a ws(s):// or http(s):// URL",
+                mask_url(u)
+            ),
+            "pass --websocket-target ws://127.0.0.1:3002/ws, or `url` under [websocket] in the mapping",
+        ));
+    }
+    if args.websocket_target.is_some() && websocket.is_none() {
+        return Err(bad(
+            format!(
+                "--websocket-target is given but {} has no [websocket] table",
+                mapping.name
+            ),
+            "add [websocket] to the mapping (see docs/REPLAY.md), or drop the flag",
+        ));
+    }
+    Ok(websocket)
 }
 
 /// `--ca-cert`, read and checked once here for every protocol.
@@ -650,6 +719,7 @@ fn thresholds(
         listens: &listens,
         classes: &classes,
         stages,
+        probes: mapping.probes(),
         outcomes: mapping.counts_outcomes(),
     };
     let mut problems = Vec::new();

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use simulate_replay::stats::ms;
 use simulate_replay::summary::{
-    ConcurrencySizing, Group, GroupFigures, ListenReport, SessionsOpen, SocketIoReport, Summary,
-    Verdict,
+    ConcurrencySizing, Group, GroupFigures, HookReport, ListenReport, ProbeReport, SessionsOpen,
+    SocketIoReport, Summary, Verdict, WebSocketReport,
 };
 use simulate_replay::{LiveFigures, Watch};
 
@@ -107,6 +107,18 @@ pub(crate) fn table(s: &Summary, target: &str) -> String {
     out.push_str(&flow_lines(s));
     if let Some(socketio) = &s.socketio {
         out.push_str(&socketio_lines(socketio));
+    }
+    if let Some(websocket) = &s.websocket {
+        out.push_str(&websocket_line(websocket));
+    }
+    if let Some(probes) = &s.probes {
+        out.push_str(&probe_lines(probes));
+    }
+    for (which, hook) in [("setup", &s.setup), ("teardown", &s.teardown)] {
+        if let Some(h) = hook {
+            out.push_str(&hook_line(which, h));
+            out.push('\n');
+        }
     }
     if let Some(o) = &s.sessions_open {
         out.push_str(&sessions_line(o, s.config.concurrency.as_ref()));
@@ -378,6 +390,77 @@ fn socketio_lines(socketio: &SocketIoReport) -> String {
         out.push_str(&listen_line(l));
     }
     out
+}
+
+/// A set-up or teardown: its requests and answers, apart from the load's.
+pub(crate) fn hook_line(which: &str, h: &HookReport) -> String {
+    let answers: Vec<String> = h
+        .statuses
+        .iter()
+        .chain(&h.error_classes)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    format!(
+        "{which}: {} requests, {} ok, {} errors in {} ms (answers {}; not in the figures above)",
+        h.requests,
+        h.ok,
+        h.errors,
+        h.wall_ms,
+        answers.join(", ")
+    )
+}
+
+/// Violations shown under the probes' lines (the summary lists up to 50).
+const PROBE_LINES: usize = 5;
+
+/// Each probed kind: its groups, the expected result, violations and the answers; then
+/// the first violations with what came back.
+fn probe_lines(p: &ProbeReport) -> String {
+    let mut out = String::new();
+    for e in &p.by_event {
+        let answers: Vec<String> = e.answers.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        out.push_str(&format!(
+            "probes: {} groups of {} on {} (expected {}): {} violations; answers {} (copies counted here only)\n",
+            e.sets,
+            e.copies,
+            e.event,
+            e.expected,
+            e.violations,
+            answers.join(", "),
+        ));
+    }
+    for v in p.listed.iter().take(PROBE_LINES) {
+        out.push_str(&format!(
+            "  ✗ {} {} got {}\n",
+            v.event,
+            v.event_id,
+            v.got.join(", ")
+        ));
+    }
+    if p.violations as usize > PROBE_LINES {
+        out.push_str(&format!(
+            "  … and {} more (the summary lists up to 50)\n",
+            p.violations as usize - PROBE_LINES
+        ));
+    }
+    out
+}
+
+fn websocket_line(w: &WebSocketReport) -> String {
+    let (c, m) = (&w.connections, &w.messages);
+    format!(
+        "websocket: {} connections opened ({} at first message), peak {} open, {} failed, {} dropped, {} reconnected, {} closed by the server; {} messages written, {} replies matched, {} frames unmatched\n",
+        c.opened,
+        c.implicit,
+        c.peak_open,
+        c.failed,
+        c.dropped,
+        c.reconnected,
+        c.server_disconnects,
+        m.written,
+        m.replies,
+        m.unmatched,
+    )
 }
 
 /// One listened event: what was received, and only the figures that exist (a listen

@@ -2,13 +2,14 @@
 //! with latency corrected for coordinated omission, and thresholds judged over it.
 //!
 //! source (engine or log) ──bounded channel──▶ pacer ──▶ drivers (HTTP, gRPC,
-//! Socket.IO) ──▶ stats ──▶ summary. [`replay`] runs the whole; what it shows while it
+//! Socket.IO, WebSocket) ──▶ stats ──▶ summary. [`replay`] runs the whole; what it shows while it
 //! runs goes to the caller's [`Options::watch`], and nothing here prints.
 
 pub mod capacity;
 pub mod drivers;
 mod error;
 mod flows;
+mod hooks;
 pub mod mapping;
 pub mod outcome;
 mod over_time;
@@ -94,7 +95,7 @@ pub struct LiveFigures {
     pub completed: u64,
     pub errors: u64,
     pub late: u64,
-    /// Socket.IO connections open now, when the mapping has `[socketio]`.
+    /// Socket.IO and WebSocket connections open now, when the mapping has either.
     pub sockets_open: Option<usize>,
     /// Sessions open at once in the timeline sent so far.
     pub sessions_open: u64,
@@ -155,6 +156,7 @@ pub fn replay(
         o.http2,
         o.plan.max_in_flight,
     ))?);
+    let setup = set_up(&rt, &driver)?;
     let (tx, rx) = tokio::sync::mpsc::channel(source::CHANNEL_BATCHES);
     let window = o.plan.window;
     // Ctrl-C stops the source too: the pacer then finds the channel closed.
@@ -207,6 +209,7 @@ pub fn replay(
         rt.handle(),
     );
     close_sessions(&rt, &driver, &hurry);
+    let teardown = tear_down(&rt, &driver);
     for task in [view, judge].into_iter().flatten() {
         task.abort();
     }
@@ -228,6 +231,9 @@ pub fn replay(
     if let Some(socketio) = &driver.socketio {
         stats.fanout = socketio.fanouts();
     }
+    if o.mapping.probes() {
+        stats.probes = Some(driver.probes.counts());
+    }
     let asked = Asked {
         thresholds: &o.thresholds,
         phases: &o.phases,
@@ -236,6 +242,7 @@ pub fn replay(
     };
     let mut report = summarize(&mut stats, abandoned, asked, &ended, &driver);
     report.gap_users = fed.gap_users;
+    (report.summary.setup, report.summary.teardown) = (setup, teardown);
     paced(
         &mut report,
         &stats,
@@ -244,6 +251,57 @@ pub fn replay(
         aborted,
     );
     Ok(report)
+}
+
+/// The mapping's `[[setup]]` requests, before any event is sent. A failed one stops the
+/// run (the load needs what it creates), after the teardown has cleaned up.
+fn set_up(
+    rt: &tokio::runtime::Runtime,
+    driver: &Driver,
+) -> Result<Option<summary::HookReport>, ReplayError> {
+    let m = &driver.mapping;
+    if m.setup.is_empty() {
+        return Ok(None);
+    }
+    let done = rt.block_on(hooks::run(driver, "setup", &m.setup));
+    if done.errors > 0 {
+        let cleaned = match tear_down(rt, driver) {
+            Some(t) if t.errors == 0 => "; the teardown ran",
+            Some(_) => "; the teardown ran and failed too",
+            None => "",
+        };
+        return Err(ReplayError::Failed(format!(
+            "{}: nothing was replayed{cleaned} (check the target and the [[setup]] requests, docs/REPLAY.md)",
+            hooks::failure("set-up", &done)
+        )));
+    }
+    Ok(Some(done))
+}
+
+/// The mapping's `[[teardown]]` requests, after the replay.
+fn tear_down(rt: &tokio::runtime::Runtime, driver: &Driver) -> Option<summary::HookReport> {
+    let m = &driver.mapping;
+    (!m.teardown.is_empty()).then(|| rt.block_on(hooks::run(driver, "teardown", &m.teardown)))
+}
+
+/// `replay --teardown-only`: the mapping's `[[teardown]]` requests alone, no replay.
+pub fn teardown_only(
+    mapping: Arc<Mapping>,
+    targets: &Targets,
+    tls: &Tls,
+) -> Result<summary::HookReport, ReplayError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| ReplayError::Failed(format!("cannot start the runtime: {e}")))?;
+    let driver = rt.block_on(Driver::new(mapping, targets, tls, false, 16))?;
+    Ok(tear_down(&rt, &driver).unwrap_or_default())
+}
+
+/// `what failed` in words, for the binary's message.
+pub fn hook_failure(which: &str, r: &summary::HookReport) -> String {
+    hooks::failure(which, r)
 }
 
 /// What the run was asked for, as the summary needs it.
@@ -294,6 +352,10 @@ fn summarize(
         series_by_kind: stats.series_by_kind(asked.tags),
         thresholds,
         socketio: driver.socketio.as_ref().map(|s| s.report()),
+        websocket: driver.websocket.as_ref().map(|w| w.report()),
+        probes: stats.probes.map(|_| driver.probes.report()),
+        setup: None,
+        teardown: None,
         sessions_open,
         on_time: on_time(stats),
         dependencies: stats.flows.dependency_list(),
@@ -422,14 +484,20 @@ fn doomed(stats: &Stats, thresholds: &[Threshold], planned: Option<u64>) -> Opti
 /// Sessions still open at the window's end: their connections closed politely, unless a
 /// second Ctrl-C asked for the summary now.
 fn close_sessions(rt: &tokio::runtime::Runtime, driver: &Driver, hurry: &AtomicBool) {
-    if let Some(socketio) = &driver.socketio {
-        rt.block_on(async {
-            tokio::select! {
-                _ = socketio.close_all() => {}
-                _ = pacer::stopped(hurry) => {}
-            }
-        });
-    }
+    let closing = async {
+        if let Some(socketio) = &driver.socketio {
+            socketio.close_all().await;
+        }
+        if let Some(websocket) = &driver.websocket {
+            websocket.close_all().await;
+        }
+    };
+    rt.block_on(async {
+        tokio::select! {
+            _ = closing => {}
+            _ = pacer::stopped(hurry) => {}
+        }
+    });
 }
 
 fn live_figures(stats: &Mutex<Stats>, live: &Live, t0: Instant, driver: &Driver) -> LiveFigures {
@@ -447,7 +515,7 @@ fn live_figures(stats: &Mutex<Stats>, live: &Live, t0: Instant, driver: &Driver)
         completed,
         errors,
         late: s.late,
-        sockets_open: driver.socketio.as_ref().map(|c| c.open_now()),
+        sockets_open: driver.sockets_open(),
         sessions_open: live.sessions_open.load(Ordering::Relaxed).max(0) as u64,
     }
 }

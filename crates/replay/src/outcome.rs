@@ -34,6 +34,18 @@ pub(crate) enum Status {
     Grpc(u16),
     /// A Socket.IO step done.
     SocketIo(SocketIoDone),
+    /// A plain WebSocket step done.
+    WebSocket(WsDone),
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum WsDone {
+    Connected,
+    Closed,
+    /// A message whose reply (the frame carrying its correlation value) came back.
+    Replied,
+    /// A message without a reply, written to the connection.
+    Written,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -80,6 +92,13 @@ impl Status {
                 SocketIoDone::Closed => "closed",
                 SocketIoDone::Acked => "acked",
                 SocketIoDone::Written => "written",
+            }
+            .to_string(),
+            Status::WebSocket(d) => match d {
+                WsDone::Connected => "connected",
+                WsDone::Closed => "closed",
+                WsDone::Replied => "replied",
+                WsDone::Written => "written",
             }
             .to_string(),
         }
@@ -191,7 +210,7 @@ pub(crate) fn reqwest_class(e: &reqwest::Error) -> ErrorClass {
     }
 }
 
-/// A WebSocket (Socket.IO transport) error's class.
+/// A WebSocket (plain, or Socket.IO's transport) error's class.
 pub(crate) fn ws_class(e: &tungstenite::Error) -> ErrorClass {
     match e {
         tungstenite::Error::Io(io) => io_error_class(io),

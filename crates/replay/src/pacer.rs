@@ -436,8 +436,8 @@ impl<'rt> Pacer<'rt> {
                 s.scheduled(j.intended, true);
                 s.sent(j.id, j.key, j.intended, j.sent, j.late);
             }
-            if let Some(socketio) = &self.driver.socketio {
-                s.over.sockets(Instant::now(), socketio.open_now());
+            if let Some(open) = self.driver.sockets_open() {
+                s.over.sockets(Instant::now(), open);
             }
         }
         if self.ready.is_empty() {

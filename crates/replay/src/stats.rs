@@ -235,6 +235,8 @@ pub(crate) struct Stats {
     pub(crate) flows: FlowCounts,
     /// Broadcast fan-out latency per listened Socket.IO event, filled in at the end.
     pub(crate) fanout: Vec<Histogram<u64>>,
+    /// Probe groups sent and their violations, when the mapping probes (set at the end).
+    pub(crate) probes: Option<(u64, u64)>,
     /// Every request's (and skipped event's) second.
     seconds: Series,
     /// Each protocol's and request tag's seconds: requests only.
@@ -300,6 +302,7 @@ impl Stats {
             no_token: vec![0; KIND_SLOTS],
             flows: FlowCounts::default(),
             fanout: Vec::new(),
+            probes: None,
             seconds: Series::default(),
             seconds_by_kind: BTreeMap::new(),
             open: HashMap::new(),

@@ -52,6 +52,18 @@ pub struct Summary {
     /// Present when the mapping has `[socketio]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub socketio: Option<SocketIoReport>,
+    /// The mapping's `[[setup]]` requests, sent before the replay (not in the totals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup: Option<HookReport>,
+    /// The mapping's `[[teardown]]` requests, sent after it (not in the totals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teardown: Option<HookReport>,
+    /// Present when the mapping has a request with a `probe`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probes: Option<ProbeReport>,
+    /// Present when the mapping has `[websocket]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub websocket: Option<WebSocketReport>,
     /// Sessions open at once; absent when the timeline sent has no session events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sessions_open: Option<SessionsOpen>,
@@ -111,6 +123,9 @@ pub struct ReplayConfig {
     pub target: String,
     pub grpc_target: Option<String>,
     pub socketio_target: Option<String>,
+    /// The plain WebSocket server, when the mapping has `[websocket]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub websocket_target: Option<String>,
     pub mapping: String,
     pub world: WorldSource,
     pub window: WindowConfig,
@@ -516,4 +531,81 @@ pub struct ListenReport {
 pub struct Receipts {
     pub mean: f64,
     pub max: u32,
+}
+
+/// Plain WebSocket connections and the messages on them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WebSocketReport {
+    /// As for Socket.IO; `server_disconnects` counts close frames from the server, and
+    /// `pings_answered` the server's pings.
+    pub connections: Connections,
+    pub messages: WebSocketMessages,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WebSocketMessages {
+    /// Text frames written (hellos included).
+    pub written: u64,
+    /// Frames that carried the correlation value of a message waiting for its reply.
+    pub replies: u64,
+    /// Text frames that answered no waiting message (server pushes, replies too late).
+    pub unmatched: u64,
+    /// Our pings, and the pongs that came back.
+    pub pings_sent: u64,
+    pub pongs: u64,
+}
+
+/// Race and idempotency probes: groups of copies sent at once, and the groups whose
+/// answers broke the expected result. The copies are not in `totals` or the groups.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProbeReport {
+    /// Groups sent (one per probed event).
+    pub sets: u64,
+    pub violations: u64,
+    /// Copies sent besides the timeline's own requests.
+    pub copies_sent: u64,
+    pub by_event: Vec<ProbeEvent>,
+    /// The first 50 violations.
+    pub listed: Vec<ProbeViolation>,
+}
+
+/// One probed event kind.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProbeEvent {
+    pub event: String,
+    /// Requests at once, the timeline's own included.
+    pub copies: u32,
+    /// The expected result in words: `1 success of 2, the rest 409`.
+    pub expected: String,
+    pub sets: u64,
+    pub violations: u64,
+    pub copies_sent: u64,
+    /// Every answer of the groups (the timeline's own included), by status or by failure
+    /// class (`timeout`, `app`, …).
+    pub answers: BTreeMap<String, u64>,
+}
+
+/// One group whose answers broke the expected result.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProbeViolation {
+    /// The timeline request's `x-sim-event`; its copies carry `…/p1`, `…/p2`.
+    pub event_id: String,
+    pub event: String,
+    /// What came back, the timeline's own answer first.
+    pub got: Vec<String>,
+}
+
+/// Set-up or teardown requests: sent apart from the load, counted apart.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HookReport {
+    pub requests: u64,
+    pub ok: u64,
+    /// Transport errors, statuses outside `expect`, failed checks.
+    pub errors: u64,
+    /// Answers by status.
+    pub statuses: BTreeMap<String, u64>,
+    /// Failures without an answer (or with a failed check), by class.
+    pub error_classes: BTreeMap<String, u64>,
+    /// From the first request sent to the last answer.
+    pub wall_ms: f64,
 }

@@ -40,6 +40,9 @@ enum Metric {
     OnTime {
         within_us: u64,
     },
+    /// Probe groups whose answers broke the expected result (a count, or a share of the
+    /// groups sent with `%`). Not per group.
+    ProbeViolations,
     /// Answers counted by a flow step's `outcome` field whose value is one of the
     /// filter's `reason`s: `outcome{event:gift.claimed,reason:not_found}<1%` (a rate is
     /// over the answers counted for the same events and tags).
@@ -117,6 +120,12 @@ impl Metric {
             "late" => Metric::Late,
             "requests" => Metric::Requests,
             "rps" => Metric::Rps,
+            "probe_violations" => {
+                if !names.probes {
+                    return Err("probe violations are counted on probed requests: no [[request]] of the mapping has a `probe`".into());
+                }
+                Metric::ProbeViolations
+            }
             "outcome" if !names.outcomes => {
                 return Err(
                     "outcomes are counted by a request's `outcome` field, and the mapping has none"
@@ -157,6 +166,9 @@ impl Filter {
         }
         if matches!(metric, Metric::OnTime { .. }) {
             return Err("on_time is one figure for the run: its only tag is {within:5ms}".into());
+        }
+        if matches!(metric, Metric::ProbeViolations) {
+            return Err("probe_violations is one figure for the run: drop the tags".into());
         }
         let request_tags: Vec<&str> = names.tags.iter().map(String::as_str).collect();
         let protocols = Protocol::ALL.map(Protocol::name);
@@ -325,6 +337,8 @@ pub struct Names<'a> {
     pub classes: &'a [(RequestClass, Vec<u16>)],
     /// The run's stages by index (a profile's all carry its name).
     pub stages: &'a [String],
+    /// Some request of the mapping has a `probe` (`probe_violations` means something).
+    pub probes: bool,
     /// Some request counts its answers by an `outcome` field.
     pub outcomes: bool,
 }
@@ -348,7 +362,7 @@ enum Role {
     Default,
 }
 
-const HELP: &str = "write METRIC{TAG:VALUE,…}OP LIMIT, e.g. p95{kind:read}<1200ms or errors<1%; metrics: p50…p99.9, max, service_p95, service_max, chained_p99, lag_p99, fanout_p95, errors, late, requests, rps, on_time{within:2ms}, outcome{event:…,reason:…}; tags: protocol, event, kind, class, phase, stage (listen for fanout)";
+const HELP: &str = "write METRIC{TAG:VALUE,…}OP LIMIT, e.g. p95{kind:read}<1200ms or errors<1%; metrics: p50…p99.9, max, service_p95, service_max, chained_p99, lag_p99, fanout_p95, errors, late, requests, rps, on_time{within:2ms}, outcome{event:…,reason:…}, probe_violations; tags: protocol, event, kind, class, phase, stage (listen for fanout)";
 
 fn quantile(s: &str) -> Option<f64> {
     if s == "max" {
@@ -466,6 +480,20 @@ impl Threshold {
                 }
                 whole(&h, Some(ms(at(&h, q))))
             }
+            Metric::ProbeViolations => {
+                let (sets, violations) = stats.probes.unwrap_or((0, 0));
+                Observation {
+                    value: (sets > 0).then(|| {
+                        if self.rate {
+                            violations as f64 / sets as f64
+                        } else {
+                            violations as f64
+                        }
+                    }),
+                    over: sets,
+                    events: Vec::new(),
+                }
+            }
             Metric::Outcome => self.observe_outcomes(stats),
             _ => self.observe_groups(stats),
         }
@@ -533,7 +561,11 @@ impl Threshold {
                 // Exact: only what is shown is rounded (as the summary's rates are),
                 // so `rps>48.1` holds at 48.11/s.
                 Metric::Rps => stats.span().map(|s| g.completed() as f64 / s.achieved),
-                Metric::Lag(_) | Metric::Fanout(_) | Metric::OnTime { .. } | Metric::Outcome => {
+                Metric::Lag(_)
+                | Metric::Fanout(_)
+                | Metric::OnTime { .. }
+                | Metric::ProbeViolations
+                | Metric::Outcome => {
                     unreachable!("observed in `observe`")
                 }
             })
@@ -608,7 +640,8 @@ impl Threshold {
         };
         match self.metric {
             Metric::Lag(q) => tail(&stats.lag, q),
-            Metric::Fanout(_) | Metric::Outcome => false,
+            // Probes are tallied by the driver and read at the end.
+            Metric::Fanout(_) | Metric::ProbeViolations | Metric::Outcome => false,
             _ => {
                 let Some(g) = self.merged(stats) else {
                     return false;
@@ -631,6 +664,7 @@ impl Threshold {
                     | Metric::Fanout(_)
                     | Metric::Rps
                     | Metric::OnTime { .. }
+                    | Metric::ProbeViolations
                     | Metric::Outcome => false,
                 }
             }
@@ -708,6 +742,7 @@ impl Threshold {
                 within_us as f64 / 1000.0
             ),
             Metric::Fanout(_) => format!("{} broadcast receipts", seen.over),
+            Metric::ProbeViolations => format!("{} probe groups sent", seen.over),
             Metric::Outcome => format!("{} answers counted by outcome", seen.over),
             _ if self.filter.is_all() => format!("all {} requests", seen.over),
             _ => {
@@ -812,6 +847,10 @@ pub fn preset(name: &str, mapping: &Mapping) -> Result<Vec<String>, Problems> {
                     t.push(format!("p95{{class:{}}}<={limit}", class.name()));
                 }
             }
+            // A race the target loses is a limit broken whatever the latency.
+            if mapping.probes() {
+                t.push("probe_violations<1".into());
+            }
             Ok(t)
         }
         other => Err(Problem::new(
@@ -844,6 +883,7 @@ mod tests {
             listens: &[],
             classes: &[],
             stages: &[],
+            probes: false,
             outcomes: false,
         }
     }
@@ -857,6 +897,33 @@ mod tests {
             phase: 0,
             stage: 0,
         }
+    }
+
+    #[test]
+    fn probe_violations_need_a_probe_and_are_one_figure_judged_at_the_end() {
+        let n = plain(&[], &[]);
+        let e = Threshold::parse("probe_violations<1", &n)
+            .unwrap_err()
+            .message;
+        assert!(
+            e.contains("no [[request]] of the mapping has a `probe`"),
+            "{e}"
+        );
+        let probed = Names { probes: true, ..n };
+        let e = Threshold::parse("probe_violations{event:goal.claimed}<1", &probed)
+            .unwrap_err()
+            .message;
+        assert!(e.contains("one figure for the run"), "{e}");
+        let t = Threshold::parse("probe_violations<1", &probed).unwrap();
+        let mut s = Stats::new(Instant::now());
+        assert_eq!(t.check(&s), (None, false), "no group sent: no samples");
+        s.probes = Some((10, 0));
+        assert_eq!(t.check(&s), (Some(0.0), true));
+        s.probes = Some((10, 3));
+        assert_eq!(t.check(&s), (Some(3.0), false));
+        let share = Threshold::parse("probe_violations<=20%", &probed).unwrap();
+        assert_eq!(share.check(&s), (Some(0.3), false));
+        assert_eq!(t.verdict(&s).applied_to, "10 probe groups sent");
     }
 
     #[test]
@@ -1052,6 +1119,7 @@ mod tests {
             listens: &[],
             classes: &classes,
             stages: &[],
+            probes: false,
             outcomes: false,
         };
         let t0 = Instant::now();

@@ -4,7 +4,10 @@
 
 pub mod grpc;
 pub mod http;
+mod probe;
 pub mod socketio;
+pub mod websocket;
+mod wire;
 
 use std::sync::Arc;
 
@@ -25,6 +28,8 @@ pub struct Targets {
     pub grpc: Option<String>,
     /// The Socket.IO server, needed when the mapping has `[socketio]`.
     pub socketio: Option<String>,
+    /// The plain WebSocket server, needed when the mapping has `[websocket]`.
+    pub websocket: Option<String>,
 }
 
 /// What a flow reads of an answer (kept only when a capture, an outcome or the cookie
@@ -49,10 +54,14 @@ pub(crate) struct Sending<'a> {
 }
 
 pub(crate) struct Driver {
-    http: http::Client,
+    pub(crate) http: http::Client,
     grpc: Option<grpc::Client>,
     /// Socket.IO connections, when the mapping has `[socketio]`.
     pub socketio: Option<socketio::Client>,
+    /// Plain WebSocket connections, when the mapping has `[websocket]`.
+    pub websocket: Option<websocket::Client>,
+    /// The probes' tallies (requests the mapping sends several times at once).
+    pub(crate) probes: probe::Book,
     pub mapping: Arc<Mapping>,
     /// Values captured by flows (empty unless the mapping has some).
     pub(crate) vars: crate::flows::Vars,
@@ -89,14 +98,38 @@ impl Driver {
             }
             (None, _) => None,
         };
+        let websocket = match (&mapping.websocket, &to.websocket) {
+            (Some(settings), Some(url)) => {
+                Some(websocket::Client::new(Arc::clone(settings), url, mapping.timeout, tls).await?)
+            }
+            (Some(_), None) => {
+                return Err(Problem::new(
+                    "the mapping has [websocket] but no WebSocket target is given",
+                    "pass --websocket-target, or `url` under [websocket] in the mapping",
+                ));
+            }
+            (None, _) => None,
+        };
         let http = http::Client::new(&to.http, &mapping, tls, http2, pool).await?;
         Ok(Driver {
             http,
             grpc,
             socketio,
+            websocket,
+            probes: probe::Book::default(),
             mapping,
             vars: crate::flows::Vars::default(),
         })
+    }
+
+    /// Socket.IO and WebSocket connections open now, when the mapping has either.
+    pub(crate) fn sockets_open(&self) -> Option<usize> {
+        let s = self.socketio.as_ref().map(socketio::Client::open_now);
+        let w = self.websocket.as_ref().map(websocket::Client::open_now);
+        match (s, w) {
+            (None, None) => None,
+            (s, w) => Some(s.unwrap_or(0) + w.unwrap_or(0)),
+        }
     }
 
     /// Renders and sends one request, bounded by the mapping's timeout.
@@ -118,7 +151,10 @@ impl Driver {
             .flatten();
         let ctx = due.ctx(json.as_ref(), self.mapping.token(&due.user_id), how.vars);
         match &m.request {
-            Request::Http(r) => self.http.send(due, r, &ctx, how).await,
+            Request::Http(r) => match &r.probe {
+                None => self.http.send(due, r, &ctx, how).await,
+                Some(p) => Box::pin(self.probes.send(&self.http, (due, r, &ctx, how), p)).await,
+            },
             // Boxed: their futures are large, and inlined they would make every HTTP
             // request's task as large (tokio moves a task's future into place at spawn;
             // measured: 7 % of the CPU went to that copy).
@@ -128,6 +164,11 @@ impl Driver {
             },
             Request::SocketIo(op) => match &self.socketio {
                 Some(c) => Box::pin(c.send(due, op, &ctx)).await,
+                None => (Outcome::Failed(ErrorClass::Other), None),
+            },
+            // A WebSocket reply is not kept: a flow reads nothing from it.
+            Request::WebSocket(op) => match &self.websocket {
+                Some(c) => (Box::pin(c.send(due, op, &ctx)).await, None),
                 None => (Outcome::Failed(ErrorClass::Other), None),
             },
         }

@@ -29,12 +29,14 @@ pub(crate) const DEFAULT: (&str, &str) = (
     include_str!("../../../../mappings/default.toml"),
 );
 
-/// The three protocols a request can be sent in; statistics are tagged by them.
+/// The protocols a request can be sent in; statistics are tagged by them.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Protocol {
     Http,
     Grpc,
     SocketIo,
+    /// Plain WebSocket: JSON text frames on a connection per session.
+    WebSocket,
 }
 
 impl Protocol {
@@ -44,10 +46,16 @@ impl Protocol {
             Protocol::Http => "http",
             Protocol::Grpc => "grpc",
             Protocol::SocketIo => "socketio",
+            Protocol::WebSocket => "websocket",
         }
     }
 
-    pub(crate) const ALL: [Protocol; 3] = [Protocol::Http, Protocol::Grpc, Protocol::SocketIo];
+    pub(crate) const ALL: [Protocol; 4] = [
+        Protocol::Http,
+        Protocol::Grpc,
+        Protocol::SocketIo,
+        Protocol::WebSocket,
+    ];
 }
 
 /// What a request is to the target, as the mapping's `class` says: seed 001's upper limit
@@ -107,6 +115,57 @@ pub(crate) struct HttpRequest {
     /// Keep the answer (body and headers) for the flow: a capture, an outcome or the
     /// cookie jar reads it.
     pub(crate) keep: bool,
+    /// Sent several times at once, with the result stated (a race or idempotency probe).
+    pub(crate) probe: Option<Arc<Probe>>,
+}
+
+/// A set-up or teardown request: an HTTP request sent `repeat` times (`{seq}` from 0,
+/// `{user_id}` `setup-<n>` or `teardown-<n>`, n its place in the list).
+#[derive(Debug)]
+pub(crate) struct Hook {
+    pub(crate) request: HttpRequest,
+    pub(crate) repeat: u32,
+}
+
+/// A race or idempotency probe: the request sent `copies` times at once for its event
+/// (the timeline's own request and `copies − 1` copies), and what the target must answer.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Probe {
+    /// Requests at once, the timeline's own included (at least 2).
+    pub(crate) copies: u32,
+    /// The idempotency key's header; with `same_key`, every copy carries the timeline
+    /// request's value, else copy k carries it with `/p<k>` appended.
+    pub(crate) key: Option<HeaderName>,
+    pub(crate) same_key: bool,
+    /// How many answers must be successes (2xx).
+    pub(crate) success: u32,
+    /// The statuses every other answer must have.
+    pub(crate) rest: Vec<Expect>,
+}
+
+impl Probe {
+    /// The expected result in words: `1 success, the rest 409`.
+    pub(crate) fn expected(&self) -> String {
+        let rest: Vec<String> = self
+            .rest
+            .iter()
+            .map(|e| match e {
+                Expect::Code(c) => c.to_string(),
+                Expect::Class(h) => format!("{h}xx"),
+            })
+            .collect();
+        let s = if self.success == 1 { "" } else { "es" };
+        if self.success >= self.copies {
+            format!("{} success{s} of {}", self.success, self.copies)
+        } else {
+            format!(
+                "{} success{s} of {}, the rest {}",
+                self.success,
+                self.copies,
+                rest.join(" or ")
+            )
+        }
+    }
 }
 
 /// A condition on an answer's JSON at a field path: the path's keys name object
@@ -164,6 +223,22 @@ impl Check {
     pub(crate) fn all(checks: &[Check], answer: &Value) -> bool {
         checks.iter().all(|c| c.holds(answer))
     }
+}
+
+/// The value at `path` in `v` (keys name object fields, a number indexes an array), as
+/// text: strings bare, others as JSON. How a WebSocket reply is told to be a message's.
+pub(crate) fn pick(v: &Value, path: &[String]) -> Option<String> {
+    let mut v = v;
+    for k in path {
+        v = match v {
+            Value::Array(a) => a.get(k.parse::<usize>().ok()?)?,
+            _ => v.get(k.as_str())?,
+        };
+    }
+    Some(match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    })
 }
 
 /// A check's equality: JSON's, except that numbers compare by value (`1` equals `1.0`).
@@ -253,12 +328,53 @@ pub(crate) enum SocketIoRequest {
     Emit(Emit),
 }
 
+/// The `[websocket]` part of a mapping: how each session's plain WebSocket connection
+/// is opened, and how a reply is told to belong to a message.
+#[derive(Debug)]
+pub struct WebSocketSettings {
+    /// `ws://host:port/path`: where the server listens (`--websocket-target` replaces it).
+    pub url: Option<String>,
+    /// Extra query parameters of the upgrade request, e.g. `user={user_id}`.
+    pub(crate) query: Option<Template>,
+    /// Sent right after connecting, as part of the connect (a hello or a subscribe).
+    pub(crate) hello: Option<WsMessage>,
+    /// Where the correlation value sits in a message and in its reply, e.g. `["id"]`.
+    pub(crate) correlation: Vec<String>,
+    /// A WebSocket ping every this long; no frame back within it and the timeout is a drop.
+    pub(crate) ping_every: Duration,
+    /// Reconnection attempts after a drop, with backoff from 100 ms doubling to 2 s.
+    pub(crate) reconnect_attempts: u32,
+    /// A message without an open connection for its session opens one; `false`: it fails
+    /// as a `connect` error.
+    pub(crate) open_on_send: bool,
+}
+
+/// One WebSocket message of the mapping: a JSON text frame.
+#[derive(Clone, Debug)]
+pub(crate) struct WsMessage {
+    pub(crate) message: JsonTmpl,
+    /// Wait for the reply that carries the message's correlation value, and time it (else
+    /// the message is done once written).
+    pub(crate) reply: bool,
+    /// Conditions on the reply; one that fails makes it an application error.
+    pub(crate) check: Vec<Check>,
+}
+
+/// What a WebSocket request does to the user's connection.
+#[derive(Clone, Debug)]
+pub(crate) enum WebSocketRequest {
+    Connect,
+    Disconnect,
+    Send(WsMessage),
+}
+
 /// One compiled request, in its protocol.
 #[derive(Debug)]
 pub(crate) enum Request {
     Http(HttpRequest),
     Grpc(GrpcRequest),
     SocketIo(SocketIoRequest),
+    WebSocket(WebSocketRequest),
 }
 
 impl Request {
@@ -267,6 +383,7 @@ impl Request {
             Request::Http(_) => Protocol::Http,
             Request::Grpc(_) => Protocol::Grpc,
             Request::SocketIo(_) => Protocol::SocketIo,
+            Request::WebSocket(_) => Protocol::WebSocket,
         }
     }
 }
@@ -335,6 +452,12 @@ pub struct Mapping {
     pub grpc_target: Option<String>,
     /// The Socket.IO connection settings, when the mapping has `[socketio]`.
     pub socketio: Option<Arc<SocketIoSettings>>,
+    /// The plain WebSocket connection settings, when the mapping has `[websocket]`.
+    pub websocket: Option<Arc<WebSocketSettings>>,
+    /// `[[setup]]`: sent before the replay, in order.
+    pub(crate) setup: Vec<Hook>,
+    /// `[[teardown]]`: sent after it (or alone, `replay --teardown-only`).
+    pub(crate) teardown: Vec<Hook>,
     /// `cookie_jar = true`: each user's Set-Cookie answers are kept and sent back.
     pub cookie_jar: bool,
     /// The user variables `[headers]` and `[auth]` read: a header whose variable the
@@ -411,6 +534,18 @@ impl Mapping {
     ) -> Result<Mapping, Problems> {
         let src = Source::read(path)?;
         Mapping::from_source_in(&src, path.parent(), kinds)
+    }
+
+    /// Whether the mapping has `[[teardown]]` requests.
+    pub fn has_teardown(&self) -> bool {
+        !self.teardown.is_empty()
+    }
+
+    /// Whether some request is sent with a race or idempotency probe.
+    pub fn probes(&self) -> bool {
+        self.routes.iter().any(
+            |r| matches!(r, Route::Send(m) if matches!(&m.request, Request::Http(h) if h.probe.is_some())),
+        )
     }
 
     /// Whether any event kind is sent over `protocol`.

@@ -25,6 +25,55 @@ pub(crate) struct RawMapping {
     pub(crate) request: Vec<RawRequest>,
     pub grpc: Option<RawGrpc>,
     pub socketio: Option<RawSocketio>,
+    pub websocket: Option<RawWebsocket>,
+    /// HTTP requests sent before the replay (and after it), reported apart from the load.
+    #[serde(default)]
+    pub(crate) setup: Vec<RawHook>,
+    #[serde(default)]
+    pub(crate) teardown: Vec<RawHook>,
+}
+
+/// A `[[setup]]` or `[[teardown]]` request: an HTTP request sent `repeat` times, `{seq}`
+/// counting from 0.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHook {
+    pub(crate) method: Option<String>,
+    pub(crate) path: Option<String>,
+    pub(crate) body: Option<toml::Value>,
+    pub(crate) headers: Option<BTreeMap<String, String>>,
+    pub(crate) expect: Option<Vec<toml::Value>>,
+    pub(crate) check: Option<Checks>,
+    pub(crate) repeat: Option<u32>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawWebsocket {
+    /// The server's URL (`--websocket-target` replaces it; default: the target's).
+    pub url: Option<String>,
+    pub(crate) query: Option<String>,
+    /// Sent as part of the connect: `{ message = {…}, reply = true, check = {…} }`.
+    pub(crate) hello: Option<RawWsHello>,
+    /// The dotted path of the correlation value in a message and in its reply.
+    pub(crate) correlation: Option<String>,
+    #[serde(default = "session_started")]
+    pub(crate) connect: String,
+    #[serde(default = "session_ended")]
+    pub(crate) disconnect: String,
+    pub(crate) ping_every: Option<String>,
+    pub(crate) reconnect_attempts: Option<u32>,
+    #[serde(default = "yes")]
+    pub(crate) open_on_send: bool,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawWsHello {
+    pub(crate) message: toml::Value,
+    #[serde(default)]
+    pub(crate) reply: bool,
+    pub(crate) check: Option<Checks>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -91,7 +140,7 @@ pub(crate) struct RawGrpc {
 }
 
 /// A check on an answer's field: exactly one of `equals`, `one_of`, `exists`, `matches`.
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawCheck {
     pub(crate) field: String,
@@ -103,7 +152,7 @@ pub(crate) struct RawCheck {
 
 /// `check = {…}` or `check = [{…}, …]`. Read through a TOML value so a mistake inside
 /// one says which key (serde's untagged enums would only say "no variant matched").
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, Clone)]
 #[serde(try_from = "toml::Value")]
 pub(crate) enum Checks {
     One(RawCheck),
@@ -180,10 +229,14 @@ pub(crate) struct RawRequest {
     pub(crate) method: Option<String>,
     pub(crate) path: Option<String>,
     pub(crate) body: Option<toml::Value>,
-    /// gRPC: the request message, a JSON template of the method's input type.
+    /// gRPC: the request message, a JSON template of the method's input type;
+    /// WebSocket: the JSON text frame sent.
     pub(crate) message: Option<toml::Value>,
+    /// WebSocket: wait for the reply carrying the message's correlation value, and time it.
+    #[serde(default)]
+    pub(crate) reply: bool,
     /// Conditions on the answer: an HTTP JSON body, a gRPC response, a Socket.IO ack's
-    /// first argument.
+    /// first argument, a WebSocket reply.
     pub(crate) check: Option<Checks>,
     /// HTTP: a form-encoded body (`name = "template"` pairs) instead of `body`.
     pub(crate) form: Option<toml::Value>,
@@ -210,9 +263,29 @@ pub(crate) struct RawRequest {
     pub(crate) ack: bool,
     pub(crate) headers: Option<BTreeMap<String, String>>,
     pub(crate) expect: Option<Vec<toml::Value>>,
+    /// HTTP: a race or idempotency probe, `{ copies = 2, key = "idempotency-key",
+    /// same_key = true, expect = { success = 1, rest = 409 } }`.
+    pub(crate) probe: Option<RawProbe>,
     /// The statistics tag; default `api` (a later step: `<first step's tag>.<n>`).
     pub kind: Option<String>,
     /// `event` (an event the target ingests) or `api` (an API call): which limit of
     /// `--threshold-preset upper-limit` applies, and the `{class:…}` threshold tag.
     pub(crate) class: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawProbe {
+    pub(crate) copies: Option<u32>,
+    pub(crate) key: Option<String>,
+    pub(crate) same_key: Option<bool>,
+    pub(crate) expect: Option<RawProbeExpect>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawProbeExpect {
+    pub(crate) success: Option<u32>,
+    /// A status, a class (`"4xx"`) or a list of them.
+    pub(crate) rest: Option<toml::Value>,
 }

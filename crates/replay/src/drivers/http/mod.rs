@@ -178,7 +178,21 @@ impl Client {
         ctx: &Ctx<'_>,
         how: &Sending<'_>,
     ) -> (Outcome, Option<Answer>) {
-        let parts = self.parts(due, req, ctx, how);
+        self.send_copy(due, req, ctx, how, 0).await
+    }
+
+    /// [`Client::send`] for copy `k` of a probe (0: the timeline's own request): copy k
+    /// carries `x-sim-event: <user_id>/<seq>/p<k>`, and its own idempotency key unless
+    /// the probe's copies share one.
+    pub(crate) async fn send_copy(
+        &self,
+        due: &Due,
+        req: &HttpRequest,
+        ctx: &Ctx<'_>,
+        how: &Sending<'_>,
+        k: u32,
+    ) -> (Outcome, Option<Answer>) {
+        let parts = self.parts(due, req, ctx, (how, k));
         let keep = !req.check.is_empty() || req.keep;
         let sent = async {
             match &self.transport {
@@ -210,7 +224,7 @@ impl Client {
         due: &Due,
         req: &'a HttpRequest,
         ctx: &Ctx<'_>,
-        how: &Sending<'_>,
+        (how, k): (&Sending<'_>, u32),
     ) -> Parts<'a> {
         let mut path = String::with_capacity(48);
         req.path.render_into(ctx, &mut path);
@@ -224,12 +238,19 @@ impl Client {
                 None => headers.push((name, value)),
             }
         };
-        let mut id = due.event_id();
+        let mut event_id = due.event_id();
         if let Some(step) = how.suffix {
-            id.push('/');
-            id.push_str(step);
+            event_id.push('/');
+            event_id.push_str(step);
         }
-        put("x-sim-event", id);
+        put(
+            "x-sim-event",
+            if k == 0 {
+                event_id.clone()
+            } else {
+                format!("{event_id}/p{k}")
+            },
+        );
         put("traceparent", due.traceparent());
         let own = req.headers.iter().map(|(n, t)| (n, t, false));
         for (name, t, reads) in self.headers.iter().map(|(n, t, r)| (n, t, *r)).chain(own) {
@@ -240,6 +261,11 @@ impl Client {
                 continue;
             }
             put(name.as_str(), t.render(ctx));
+        }
+        if let Some(p) = &req.probe
+            && let Some(key) = &p.key
+        {
+            probe_key(&mut headers, key.as_str(), (&event_id, k, p.same_key));
         }
         if let Some(jar) = &how.cookie {
             match headers.iter_mut().find(|(n, _)| *n == "cookie") {
@@ -313,6 +339,25 @@ impl Plain {
             authority,
             prefix: url.path().trim_end_matches('/').to_string(),
         })
+    }
+}
+
+/// A probe copy's idempotency key: the request's own value (`{event_id}` when it sends
+/// none), with `/p<k>` appended for copy k when the copies do not share it.
+fn probe_key<'a>(
+    headers: &mut Vec<(&'a str, String)>,
+    name: &'a str,
+    (event_id, k, same): (&str, u32, bool),
+) {
+    let i = match headers.iter().position(|(n, _)| *n == name) {
+        Some(i) => i,
+        None => {
+            headers.push((name, event_id.to_string()));
+            headers.len() - 1
+        }
+    };
+    if k > 0 && !same {
+        headers[i].1.push_str(&format!("/p{k}"));
     }
 }
 

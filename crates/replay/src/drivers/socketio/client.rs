@@ -13,9 +13,10 @@ use simulate_core::template::Ctx;
 use tokio::sync::{mpsc, oneshot};
 
 use super::Shared;
-use super::connection::{Cmd, Hello, Secure, handshake, run};
+use super::connection::{Cmd, Hello, handshake, run};
 use super::report::{Broadcasts, Counters, Heard, pick};
 use crate::drivers::Answer;
+use crate::drivers::wire::resolve;
 use crate::mapping::{Check, Emit, SocketIoRequest, SocketIoSettings};
 use crate::outcome::{ErrorClass, Outcome, SocketIoDone, Status};
 use crate::source::Due;
@@ -42,33 +43,7 @@ impl Client {
         timeout: Duration,
         tls: &Tls,
     ) -> Result<Client, Problem> {
-        let shown = simulate_core::redact::mask_url(url);
-        let fix = "write it like http://127.0.0.1:3001 (or ws://, https://, wss://)";
-        let bad = |m: String| Problem::new(m, fix);
-        let u = url::Url::parse(url)
-            .map_err(|e| bad(format!("the Socket.IO target `{shown}`: {e}")))?;
-        let secure = match u.scheme() {
-            "http" | "ws" => false,
-            "https" | "wss" => true,
-            other => {
-                return Err(bad(format!(
-                    "the Socket.IO target `{shown}`: `{other}` is not http, https, ws or wss"
-                )));
-            }
-        };
-        let host = u
-            .host_str()
-            .ok_or_else(|| bad("the Socket.IO target has no host".into()))?;
-        let tls = secure
-            .then(|| Secure::new(host.trim_matches(['[', ']']), tls))
-            .transpose()?;
-        let port = u.port_or_known_default().unwrap_or(80);
-        let resolve = "check the host name, or give its IP address";
-        let addr = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
-            .await
-            .map_err(|e| Problem::new(format!("cannot resolve {host}: {e}"), resolve))?
-            .next()
-            .ok_or_else(|| Problem::new(format!("{host} resolves to no address"), resolve))?;
+        let server = resolve(url, tls, "the Socket.IO target").await?;
         let heard = settings
             .listen
             .iter()
@@ -82,13 +57,12 @@ impl Client {
         Ok(Client {
             shared: Arc::new(Shared {
                 base: format!(
-                    "{}://{host}:{port}{}?EIO=4&transport=websocket",
-                    if secure { "wss" } else { "ws" },
-                    settings.path
+                    "{}{}?EIO=4&transport=websocket",
+                    server.origin, settings.path
                 ),
-                tls,
+                tls: server.tls,
                 settings,
-                addr,
+                addr: server.addr,
                 timeout,
                 counters: Counters::default(),
                 broadcasts: Mutex::new(Broadcasts {

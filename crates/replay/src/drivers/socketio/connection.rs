@@ -9,19 +9,14 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::{self, Message, protocol::WebSocketConfig};
-
-use simulate_core::diagnostic::Problem;
+use tokio_tungstenite::tungstenite::Message;
 
 use super::Shared;
 use super::protocol::{Packet, nsp_prefix};
 use super::report::heard;
-use crate::outcome::{ErrorClass, Outcome, Status, io_error_class, ws_class};
-use crate::tls::Tls;
+use crate::drivers::wire::{Ws, upgrade};
+use crate::outcome::{ErrorClass, Outcome, ws_class};
 
 pub(super) enum Cmd {
     /// `packet` is the JSON array `["event", payload]`. The reply comes once the frame is
@@ -32,41 +27,6 @@ pub(super) enum Cmd {
         reply: oneshot::Sender<Result<Value, ErrorClass>>,
     },
     Close(oneshot::Sender<()>),
-}
-
-/// A connection's byte stream: plain TCP, or TLS over it for `wss://` servers.
-pub(super) trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
-impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
-
-pub(super) type Ws = WebSocketStream<Box<dyn Io>>;
-
-/// How a `wss://` server's connections are secured ([`crate::tls`]).
-#[derive(Clone)]
-pub(super) struct Secure {
-    connector: tokio_rustls::TlsConnector,
-    name: rustls::pki_types::ServerName<'static>,
-}
-
-impl std::fmt::Debug for Secure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Secure").field("name", &self.name).finish()
-    }
-}
-
-impl Secure {
-    pub(super) fn new(host: &str, tls: &Tls) -> Result<Secure, Problem> {
-        let config = tls.rustls(&[b"http/1.1"])?;
-        let name = rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|e| {
-            Problem::new(
-                format!("the Socket.IO target's host `{host}`: {e}"),
-                "give the server's DNS name or IP address",
-            )
-        })?;
-        Ok(Secure {
-            connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
-            name,
-        })
-    }
 }
 
 /// What a connection (and each reconnection) of one session sends to open.
@@ -82,43 +42,13 @@ pub(super) struct Hello {
 /// Returns the socket and how long the server may stay silent before it counts as gone
 /// (its pingInterval + pingTimeout).
 pub(super) async fn handshake(sh: &Shared, hs: &Hello) -> Result<(Ws, Duration), Outcome> {
-    let tcp = TcpStream::connect(sh.addr)
-        .await
-        .map_err(|e| Outcome::Failed(io_error_class(&e)))?;
-    let _ = tcp.set_nodelay(true);
-    let stream: Box<dyn Io> = match &sh.tls {
-        None => Box::new(tcp),
-        Some(t) => Box::new(
-            t.connector
-                .connect(t.name.clone(), tcp)
-                .await
-                .map_err(|_| Outcome::Failed(ErrorClass::Tls))?,
-        ),
-    };
-    // tungstenite allocates a 128 KiB read buffer per socket by default: 1.3 GB for ten
-    // thousand connections. Socket.IO frames here are small.
-    let cfg = WebSocketConfig::default()
-        .read_buffer_size(4096)
-        .write_buffer_size(0);
-    let mut req = hs
-        .url
-        .as_str()
-        .into_client_request()
-        .map_err(|_| Outcome::Failed(ErrorClass::Other))?;
-    for (name, value) in [
-        ("traceparent", &hs.traceparent),
-        ("x-sim-event", &hs.event_id),
-    ] {
-        if let Ok(v) = value.parse() {
-            req.headers_mut().insert(name, v);
-        }
-    }
-    let (mut ws, _) = tokio_tungstenite::client_async_with_config(req, stream, Some(cfg))
-        .await
-        .map_err(|e| match e {
-            tungstenite::Error::Http(r) => Outcome::Status(Status::Http(r.status().as_u16())),
-            other => Outcome::Failed(ws_class(&other)),
-        })?;
+    let mut ws = upgrade(
+        sh.addr,
+        sh.tls.as_ref(),
+        &hs.url,
+        (&hs.traceparent, &hs.event_id),
+    )
+    .await?;
     // Engine.IO OPEN: `0{"sid":…,"pingInterval":…}`.
     let open = next_text(&mut ws).await?;
     let Some(Ok(o)) = open.strip_prefix('0').map(serde_json::from_str::<Value>) else {

@@ -42,7 +42,7 @@ struct Shared {
     addr: SocketAddr,
     /// `ws://host:port/socket.io/?EIO=4&transport=websocket` (or `wss://`).
     base: String,
-    tls: Option<connection::Secure>,
+    tls: Option<crate::drivers::wire::Secure>,
     timeout: Duration,
     counters: Counters,
     broadcasts: Mutex<Broadcasts>,

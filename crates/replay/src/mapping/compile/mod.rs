@@ -23,7 +23,10 @@ use super::{
     SocketIoSettings,
 };
 
+mod hooks;
+mod probe;
 mod steps;
+mod websocket;
 
 const DOC: &str = "docs/REPLAY.md";
 
@@ -51,6 +54,7 @@ impl Mapping {
         c.server_side(&raw.server_side);
         c.common_token = headers.iter().any(|(_, t)| t.uses_token());
         let socketio = raw.socketio.as_ref().map(|s| c.socketio(s, &raw.request));
+        let websocket = raw.websocket.as_ref().map(|w| c.websocket(w, &raw.request));
         c.proto_path = raw
             .grpc
             .as_ref()
@@ -74,6 +78,8 @@ impl Mapping {
                 "read it where it goes, like bearer = \"{token}\" (with the braces), or remove tokens_file",
             );
         }
+        let setup = c.hooks("setup", &raw.setup);
+        let teardown = c.hooks("teardown", &raw.teardown);
         let missing_token = c.missing_token(&raw);
         c.settings_used(&raw);
         c.variables_in_order();
@@ -99,6 +105,9 @@ impl Mapping {
             tags: c.tags,
             grpc_target: raw.grpc.and_then(|g| g.target),
             socketio,
+            websocket,
+            setup,
+            teardown,
             unclassified: c.unclassified,
             cookie_jar: raw.cookie_jar,
             common_vars: std::mem::take(&mut c.vars.common),
@@ -135,6 +144,8 @@ struct Compiler<'a> {
     pool: Option<DescriptorPool>,
     /// Requests without a `class` (see [`Mapping::unclassified`]).
     unclassified: Vec<Problem>,
+    /// What the requests need of `[websocket]`.
+    ws: websocket::WsCompiled,
     /// `cookie_jar = true`: every HTTP answer is kept for its cookies.
     cookie_jar: bool,
     /// Every variable a template reads, and every capture, for the order check.
@@ -187,6 +198,7 @@ impl<'a> Compiler<'a> {
             proto_path: None,
             pool: None,
             unclassified: Vec::new(),
+            ws: Default::default(),
             cookie_jar: false,
             vars: steps::VarUses::default(),
             user_reads: Vec::new(),
@@ -728,6 +740,7 @@ impl<'a> Compiler<'a> {
         let protocol = self.protocol(rp, r.protocol.as_deref());
         self.foreign_fields(rp, r, protocol);
         let emit = self.emit_fields(rp, r, protocol, has_socketio, fields);
+        let ws = self.ws_fields(rp, r, protocol, fields);
         // Without its contract a gRPC request cannot be checked further.
         let grpc = self.grpc_fields(rp, r, protocol, fields).ok()?;
         let http = self.http_fields(rp, r, protocol, fields);
@@ -760,12 +773,21 @@ impl<'a> Compiler<'a> {
                     self.socketio_token || payload.is_some_and(JsonTmpl::uses_token),
                 )
             }
+            // A message that finds no connection opens one: its templates count too.
+            Protocol::WebSocket => {
+                let m = ws.as_ref().map(|w| &w.message);
+                (
+                    self.ws.needs_json || m.is_some_and(JsonTmpl::needs_json),
+                    self.ws.token || m.is_some_and(JsonTmpl::uses_token),
+                )
+            }
         };
         self.uses_token |= uses_token;
         let templates = steps::Templates {
             http: (protocol == Protocol::Http).then_some(&http),
             grpc: grpc.as_ref(),
             emit: emit.as_ref(),
+            ws: ws.as_ref(),
         };
         let extras = self.extras(at, r, protocol, fields, &templates);
         let mut parts = steps::StepParts {
@@ -773,6 +795,7 @@ impl<'a> Compiler<'a> {
             http,
             grpc,
             emit,
+            ws,
             tag,
             class,
             needs_json: needs_json || extras.entities.iter().any(|(_, t)| t.needs_json()),
@@ -871,14 +894,16 @@ impl<'a> Compiler<'a> {
 
     /// Fields that do nothing on this request's protocol, refused rather than ignored.
     fn foreign_fields(&mut self, rp: &FieldPath, r: &RawRequest, protocol: Protocol) {
-        use Protocol::{Grpc, Http, SocketIo};
-        let given: [(&str, bool, &[Protocol]); 9] = [
+        use Protocol::{Grpc, Http, SocketIo, WebSocket};
+        let given: [(&str, bool, &[Protocol]); 11] = [
             ("method", r.method.is_some(), &[Http, Grpc]),
             ("path", r.path.is_some(), &[Http]),
             ("body", r.body.is_some(), &[Http]),
             ("headers", r.headers.is_some(), &[Http]),
             ("expect", r.expect.is_some(), &[Http]),
-            ("message", r.message.is_some(), &[Grpc]),
+            ("message", r.message.is_some(), &[Grpc, WebSocket]),
+            ("reply", r.reply, &[WebSocket]),
+            ("probe", r.probe.is_some(), &[Http]),
             ("emit", r.emit.is_some(), &[SocketIo]),
             ("payload", r.payload.is_some(), &[SocketIo]),
             ("ack", r.ack, &[SocketIo]),
@@ -911,11 +936,12 @@ impl<'a> Compiler<'a> {
             "http" => Protocol::Http,
             "grpc" => Protocol::Grpc,
             "socketio" => Protocol::SocketIo,
+            "websocket" => Protocol::WebSocket,
             other => {
                 self.bad(
                     rp.key("protocol"),
                     format!("`{other}` is not a protocol"),
-                    "use http, grpc or socketio",
+                    "use http, grpc, socketio or websocket",
                 );
                 Protocol::Http
             }
@@ -1033,6 +1059,7 @@ impl<'a> Compiler<'a> {
             check: Vec::new(),
             form: false,
             keep: false,
+            probe: None,
         };
         if protocol != Protocol::Http {
             return request;
@@ -1094,6 +1121,7 @@ impl<'a> Compiler<'a> {
                 "use GET to check the answer's body, or remove `check`",
             );
         }
+        request.probe = r.probe.as_ref().and_then(|p| self.probe(rp, p));
         request.check = self.checks(rp, r.check.as_ref());
         request
     }

@@ -13,7 +13,7 @@ use super::super::flow::{Capture, From, Poll, StepExtras, VarRef};
 use super::super::raw::{Checks, RawRequest};
 use super::super::{
     Check, Emit, GrpcRequest, HttpRequest, Mapped, Protocol, Request, RequestClass, Route,
-    SocketIoRequest, SocketIoSettings,
+    SocketIoRequest, SocketIoSettings, WebSocketRequest, WsMessage,
 };
 use super::{Compiler, check_of};
 
@@ -32,6 +32,7 @@ pub(super) struct StepParts {
     pub(super) http: HttpRequest,
     pub(super) grpc: Option<GrpcRequest>,
     pub(super) emit: Option<Emit>,
+    pub(super) ws: Option<WsMessage>,
     pub(super) tag: u16,
     pub(super) class: Option<RequestClass>,
     pub(super) needs_json: bool,
@@ -44,6 +45,7 @@ pub(super) struct Templates<'a> {
     pub(super) http: Option<&'a HttpRequest>,
     pub(super) grpc: Option<&'a GrpcRequest>,
     pub(super) emit: Option<&'a Emit>,
+    pub(super) ws: Option<&'a WsMessage>,
 }
 
 impl Templates<'_> {
@@ -61,6 +63,9 @@ impl Templates<'_> {
         }
         if let Some(p) = self.emit.and_then(|e| e.payload.as_ref()) {
             p.vars_read(&mut out);
+        }
+        if let Some(w) = self.ws {
+            w.message.vars_read(&mut out);
         }
         out
     }
@@ -97,6 +102,10 @@ impl StepParts {
                     .collect();
                 Request::SocketIo(SocketIoRequest::Emit(e))
             }),
+            Protocol::WebSocket => self
+                .ws
+                .clone()
+                .map(|m| Request::WebSocket(WebSocketRequest::Send(m))),
         }?;
         Some(Mapped {
             request,
@@ -280,6 +289,20 @@ impl Compiler<'_> {
                 "an emit's answer is its ack, and the emit asks for none",
                 "add `ack = true`",
             );
+        }
+        if protocol == Protocol::WebSocket {
+            let read = [
+                ("capture", !x.captures.is_empty()),
+                ("outcome", x.outcome.is_some()),
+                ("poll", x.poll.is_some()),
+            ];
+            for (name, _) in read.into_iter().filter(|(_, set)| *set) {
+                self.bad(
+                    rp.key(name),
+                    format!("a WebSocket reply is matched and checked, not read into a flow: `{name}` has no effect on it"),
+                    "remove it, or send the step over HTTP, gRPC or Socket.IO",
+                );
+            }
         }
         for f in templates.vars_read() {
             if let Some(v) = VarRef::of_field(&f) {
@@ -512,7 +535,7 @@ impl Compiler<'_> {
 }
 
 /// Whether each field of a request is given, by name (what `steps` moves into a step).
-fn request_fields(r: &RawRequest) -> [(&'static str, bool); 21] {
+fn request_fields(r: &RawRequest) -> [(&'static str, bool); 23] {
     [
         ("event", r.event.is_some()),
         ("events", !r.events.is_empty()),
@@ -535,5 +558,7 @@ fn request_fields(r: &RawRequest) -> [(&'static str, bool); 21] {
         ("poll", r.poll.is_some()),
         ("payload", r.payload.is_some()),
         ("ack", r.ack),
+        ("reply", r.reply),
+        ("probe", r.probe.is_some()),
     ]
 }

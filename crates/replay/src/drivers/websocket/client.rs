@@ -1,0 +1,238 @@
+//! The connections of one plain WebSocket server, one per user's session: opened at the
+//! session's start event, closed at its end, and the messages in between.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use simulate_core::diagnostic::Problem;
+use simulate_core::template::Ctx;
+use tokio::sync::{mpsc, oneshot};
+
+use super::Shared;
+use super::connection::{Cmd, Hello, handshake, run};
+use super::report::Counters;
+use crate::drivers::wire::resolve;
+use crate::mapping::{Check, WebSocketRequest, WebSocketSettings, WsMessage, pick};
+use crate::outcome::{ErrorClass, Outcome, Status, WsDone};
+use crate::source::Due;
+use crate::summary::WebSocketReport;
+use crate::tls::Tls;
+
+/// One user's connection: its task takes commands over the channel.
+struct Conn {
+    session: u32,
+    tx: mpsc::UnboundedSender<Cmd>,
+}
+
+/// Every connection to one WebSocket server.
+pub(crate) struct Client {
+    shared: Arc<Shared>,
+    conns: Mutex<HashMap<Box<str>, Conn>>,
+}
+
+impl Client {
+    /// `https://` and `wss://` servers are reached over TLS ([`crate::tls`]).
+    pub(crate) async fn new(
+        settings: Arc<WebSocketSettings>,
+        url: &str,
+        timeout: Duration,
+        tls: &Tls,
+    ) -> Result<Client, Problem> {
+        let server = resolve(url, tls, "the WebSocket target").await?;
+        Ok(Client {
+            shared: Arc::new(Shared {
+                base: format!("{}{}", server.origin, server.path),
+                tls: server.tls,
+                settings,
+                addr: server.addr,
+                timeout,
+                counters: Counters::default(),
+            }),
+            conns: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub(crate) async fn send(&self, due: &Due, op: &WebSocketRequest, ctx: &Ctx<'_>) -> Outcome {
+        let c = &self.shared.counters;
+        match op {
+            WebSocketRequest::Connect => {
+                // A session that starts while the previous one's connection is still open
+                // (its end fell outside the window) replaces it.
+                if let Some(old) = self.take(&due.user_id) {
+                    close(old).await;
+                }
+                match tokio::time::timeout(self.shared.timeout, self.open(due, ctx)).await {
+                    Err(_) => fail(c, Outcome::Failed(ErrorClass::Timeout)),
+                    Ok(Err(o)) => fail(c, o),
+                    Ok(Ok(conn)) => {
+                        self.conns
+                            .lock()
+                            .expect("connections lock")
+                            .insert(due.user_id.clone(), conn);
+                        Outcome::Ok(Status::WebSocket(WsDone::Connected))
+                    }
+                }
+            }
+            WebSocketRequest::Disconnect => {
+                if let Some(conn) = self.take(&due.user_id) {
+                    let _ = tokio::time::timeout(self.shared.timeout, close(conn)).await;
+                    c.disconnects.fetch_add(1, Ordering::Relaxed);
+                }
+                Outcome::Ok(Status::WebSocket(WsDone::Closed))
+            }
+            WebSocketRequest::Send(m) => {
+                let sent = async {
+                    let tx = self.sender(due, ctx).await?;
+                    self.message(&tx, m, ctx).await
+                };
+                match tokio::time::timeout(self.shared.timeout, sent).await {
+                    Err(_) => Outcome::Failed(ErrorClass::Timeout),
+                    Ok(Err(o)) => o,
+                    Ok(Ok(())) => Outcome::Ok(Status::WebSocket(if m.reply {
+                        WsDone::Replied
+                    } else {
+                        WsDone::Written
+                    })),
+                }
+            }
+        }
+    }
+
+    /// Closes every connection still open (sessions that end after the window).
+    pub(crate) async fn close_all(&self) {
+        let all: Vec<Conn> = self
+            .conns
+            .lock()
+            .expect("connections lock")
+            .drain()
+            .map(|(_, c)| c)
+            .collect();
+        let closing = futures_util::future::join_all(all.into_iter().map(close));
+        let _ = tokio::time::timeout(Duration::from_secs(2), closing).await;
+    }
+
+    fn take(&self, user: &str) -> Option<Conn> {
+        self.conns.lock().expect("connections lock").remove(user)
+    }
+
+    /// The user's open connection, or a new one for the current session.
+    async fn sender(
+        &self,
+        due: &Due,
+        ctx: &Ctx<'_>,
+    ) -> Result<mpsc::UnboundedSender<Cmd>, Outcome> {
+        {
+            let mut conns = self.conns.lock().expect("connections lock");
+            if let Some(c) = conns.get(&*due.user_id) {
+                if !c.tx.is_closed() && c.session == due.session {
+                    return Ok(c.tx.clone());
+                }
+                conns.remove(&*due.user_id);
+            }
+        }
+        let c = &self.shared.counters;
+        if !self.shared.settings.open_on_send {
+            return Err(fail(c, Outcome::Failed(ErrorClass::Connect)));
+        }
+        c.implicit_connects.fetch_add(1, Ordering::Relaxed);
+        let conn = self.open(due, ctx).await.map_err(|o| fail(c, o))?;
+        let tx = conn.tx.clone();
+        self.conns
+            .lock()
+            .expect("connections lock")
+            .insert(due.user_id.clone(), conn);
+        Ok(tx)
+    }
+
+    /// Writes one message; with `reply`, waits for the frame carrying its correlation
+    /// value and checks it.
+    async fn message(
+        &self,
+        tx: &mpsc::UnboundedSender<Cmd>,
+        m: &WsMessage,
+        ctx: &Ctx<'_>,
+    ) -> Result<(), Outcome> {
+        let rendered = m.message.render(ctx);
+        let key = if m.reply {
+            // The compiler made sure the message has the field; an empty render is an
+            // application error of the mapping's data, not a wait for a reply that cannot
+            // be told apart.
+            let k = pick(&rendered, &self.shared.settings.correlation)
+                .filter(|k| !k.is_empty() && k != "null")
+                .ok_or(Outcome::Failed(ErrorClass::Application))?;
+            Some(k)
+        } else {
+            None
+        };
+        let (reply, rx) = oneshot::channel();
+        tx.send(Cmd::Send {
+            text: rendered.to_string(),
+            key,
+            reply,
+        })
+        .map_err(|_| Outcome::Failed(ErrorClass::Reset))?;
+        let answer = rx
+            .await
+            .map_err(|_| Outcome::Failed(ErrorClass::Reset))?
+            .map_err(Outcome::Failed)?;
+        match Check::all(&m.check, &answer) {
+            false => Err(Outcome::Failed(ErrorClass::Application)),
+            true => Ok(()),
+        }
+    }
+
+    /// Connects (and sends the hello, if the mapping says so) for the user's session.
+    async fn open(&self, due: &Due, ctx: &Ctx<'_>) -> Result<Conn, Outcome> {
+        let s = &self.shared.settings;
+        let mut url = self.shared.base.clone();
+        if let Some(q) = &s.query {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str(&q.render(ctx));
+        }
+        let hello = Hello {
+            url,
+            traceparent: due.traceparent(),
+            event_id: due.event_id(),
+        };
+        let ws = handshake(&self.shared, &hello).await?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let c = &self.shared.counters;
+        let open = c.open.fetch_add(1, Ordering::Relaxed) + 1;
+        c.peak_open.fetch_max(open, Ordering::Relaxed);
+        tokio::spawn(run(Arc::clone(&self.shared), ws, rx, hello));
+        // A failed hello fails the connect (counted once, as failed); dropping `tx` then
+        // closes the socket.
+        if let Some(h) = &s.hello {
+            self.message(&tx, h, ctx).await?;
+        }
+        c.connects.fetch_add(1, Ordering::Relaxed);
+        Ok(Conn {
+            session: due.session,
+            tx,
+        })
+    }
+
+    /// Connections open now, for the live view.
+    pub(crate) fn open_now(&self) -> usize {
+        self.shared.counters.open.load(Ordering::Relaxed)
+    }
+
+    /// Connection and message figures for the summary.
+    pub(crate) fn report(&self) -> WebSocketReport {
+        super::report::report(&self.shared)
+    }
+}
+
+fn fail(c: &Counters, o: Outcome) -> Outcome {
+    c.connect_errors.fetch_add(1, Ordering::Relaxed);
+    o
+}
+
+async fn close(conn: Conn) {
+    let (tx, rx) = oneshot::channel();
+    if conn.tx.send(Cmd::Close(tx)).is_ok() {
+        let _ = rx.await;
+    }
+}
