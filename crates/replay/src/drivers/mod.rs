@@ -5,6 +5,7 @@
 pub mod grpc;
 pub mod http;
 mod probe;
+mod sessions;
 pub mod socketio;
 pub mod websocket;
 mod wire;

@@ -16,6 +16,7 @@ use super::Shared;
 use super::connection::{Cmd, Hello, handshake, run};
 use super::report::{Broadcasts, Counters, Heard, pick};
 use crate::drivers::Answer;
+use crate::drivers::sessions::{Conn, Conns, close};
 use crate::drivers::wire::resolve;
 use crate::mapping::{Check, Emit, SocketIoRequest, SocketIoSettings};
 use crate::outcome::{ErrorClass, Outcome, SocketIoDone, Status};
@@ -23,16 +24,10 @@ use crate::source::Due;
 use crate::summary::SocketIoReport;
 use crate::tls::Tls;
 
-/// One user's connection: its task takes commands over the channel.
-pub(super) struct Conn {
-    session: u32,
-    tx: mpsc::UnboundedSender<Cmd>,
-}
-
 /// Every connection to one Socket.IO server.
 pub(crate) struct Client {
     shared: Arc<Shared>,
-    conns: Mutex<HashMap<Box<str>, Conn>>,
+    conns: Conns<Cmd>,
 }
 
 impl Client {
@@ -70,7 +65,7 @@ impl Client {
                     other: BTreeMap::new(),
                 }),
             }),
-            conns: Mutex::new(HashMap::new()),
+            conns: Conns::new(),
         })
     }
 
@@ -118,10 +113,7 @@ impl Client {
                     Err(_) => fail(c, Outcome::Failed(ErrorClass::Timeout)),
                     Ok(Err(o)) => fail(c, o),
                     Ok(Ok(conn)) => {
-                        self.conns
-                            .lock()
-                            .expect("connections lock")
-                            .insert(due.user_id.clone(), conn);
+                        self.conns.insert(due.user_id.clone(), conn);
                         Outcome::Ok(Status::SocketIo(SocketIoDone::Connected))
                     }
                 }
@@ -139,19 +131,11 @@ impl Client {
 
     /// Closes every connection still open (sessions that end after the window).
     pub(crate) async fn close_all(&self) {
-        let all: Vec<Conn> = self
-            .conns
-            .lock()
-            .expect("connections lock")
-            .drain()
-            .map(|(_, c)| c)
-            .collect();
-        let closing = futures_util::future::join_all(all.into_iter().map(close));
-        let _ = tokio::time::timeout(Duration::from_secs(2), closing).await;
+        self.conns.close_all().await;
     }
 
-    fn take(&self, user: &str) -> Option<Conn> {
-        self.conns.lock().expect("connections lock").remove(user)
+    fn take(&self, user: &str) -> Option<Conn<Cmd>> {
+        self.conns.take(user)
     }
 
     /// The user's open connection, or a new one for the current session.
@@ -160,14 +144,8 @@ impl Client {
         due: &Due,
         ctx: &Ctx<'_>,
     ) -> Result<mpsc::UnboundedSender<Cmd>, Outcome> {
-        {
-            let mut conns = self.conns.lock().expect("connections lock");
-            if let Some(c) = conns.get(&*due.user_id) {
-                if !c.tx.is_closed() && c.session == due.session {
-                    return Ok(c.tx.clone());
-                }
-                conns.remove(&*due.user_id);
-            }
+        if let Some(tx) = self.conns.current(&due.user_id, due.session) {
+            return Ok(tx);
         }
         let c = &self.shared.counters;
         if !self.shared.settings.open_on_emit {
@@ -177,10 +155,7 @@ impl Client {
         c.implicit_connects.fetch_add(1, Ordering::Relaxed);
         let conn = self.open(due, ctx).await.map_err(|o| fail(c, o))?;
         let tx = conn.tx.clone();
-        self.conns
-            .lock()
-            .expect("connections lock")
-            .insert(due.user_id.clone(), conn);
+        self.conns.insert(due.user_id.clone(), conn);
         Ok(tx)
     }
 
@@ -227,7 +202,7 @@ impl Client {
     }
 
     /// Connects (and joins, if the mapping says so) for the user's session.
-    async fn open(&self, due: &Due, ctx: &Ctx<'_>) -> Result<Conn, Outcome> {
+    async fn open(&self, due: &Due, ctx: &Ctx<'_>) -> Result<Conn<Cmd>, Outcome> {
         let s = &self.shared.settings;
         let mut url = self.shared.base.clone();
         if let Some(q) = &s.query {
@@ -278,11 +253,4 @@ impl Client {
 fn fail(c: &Counters, o: Outcome) -> Outcome {
     c.connect_errors.fetch_add(1, Ordering::Relaxed);
     o
-}
-
-async fn close(conn: Conn) {
-    let (tx, rx) = oneshot::channel();
-    if conn.tx.send(Cmd::Close(tx)).is_ok() {
-        let _ = rx.await;
-    }
 }

@@ -262,3 +262,9 @@ async fn serve(
         }
     }
 }
+
+impl crate::drivers::sessions::CloseCmd for Cmd {
+    fn close(done: oneshot::Sender<()>) -> Cmd {
+        Cmd::Close(done)
+    }
+}

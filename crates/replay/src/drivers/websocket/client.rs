@@ -1,9 +1,8 @@
 //! The connections of one plain WebSocket server, one per user's session: opened at the
 //! session's start event, closed at its end, and the messages in between.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use simulate_core::diagnostic::Problem;
@@ -13,6 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::Shared;
 use super::connection::{Cmd, Hello, handshake, run};
 use super::report::Counters;
+use crate::drivers::sessions::{Conn, Conns, close};
 use crate::drivers::wire::resolve;
 use crate::mapping::{Check, WebSocketRequest, WebSocketSettings, WsMessage, pick};
 use crate::outcome::{ErrorClass, Outcome, Status, WsDone};
@@ -20,16 +20,10 @@ use crate::source::Due;
 use crate::summary::WebSocketReport;
 use crate::tls::Tls;
 
-/// One user's connection: its task takes commands over the channel.
-struct Conn {
-    session: u32,
-    tx: mpsc::UnboundedSender<Cmd>,
-}
-
 /// Every connection to one WebSocket server.
 pub(crate) struct Client {
     shared: Arc<Shared>,
-    conns: Mutex<HashMap<Box<str>, Conn>>,
+    conns: Conns<Cmd>,
 }
 
 impl Client {
@@ -50,7 +44,7 @@ impl Client {
                 timeout,
                 counters: Counters::default(),
             }),
-            conns: Mutex::new(HashMap::new()),
+            conns: Conns::new(),
         })
     }
 
@@ -67,10 +61,7 @@ impl Client {
                     Err(_) => fail(c, Outcome::Failed(ErrorClass::Timeout)),
                     Ok(Err(o)) => fail(c, o),
                     Ok(Ok(conn)) => {
-                        self.conns
-                            .lock()
-                            .expect("connections lock")
-                            .insert(due.user_id.clone(), conn);
+                        self.conns.insert(due.user_id.clone(), conn);
                         Outcome::Ok(Status::WebSocket(WsDone::Connected))
                     }
                 }
@@ -102,19 +93,11 @@ impl Client {
 
     /// Closes every connection still open (sessions that end after the window).
     pub(crate) async fn close_all(&self) {
-        let all: Vec<Conn> = self
-            .conns
-            .lock()
-            .expect("connections lock")
-            .drain()
-            .map(|(_, c)| c)
-            .collect();
-        let closing = futures_util::future::join_all(all.into_iter().map(close));
-        let _ = tokio::time::timeout(Duration::from_secs(2), closing).await;
+        self.conns.close_all().await;
     }
 
-    fn take(&self, user: &str) -> Option<Conn> {
-        self.conns.lock().expect("connections lock").remove(user)
+    fn take(&self, user: &str) -> Option<Conn<Cmd>> {
+        self.conns.take(user)
     }
 
     /// The user's open connection, or a new one for the current session.
@@ -123,14 +106,8 @@ impl Client {
         due: &Due,
         ctx: &Ctx<'_>,
     ) -> Result<mpsc::UnboundedSender<Cmd>, Outcome> {
-        {
-            let mut conns = self.conns.lock().expect("connections lock");
-            if let Some(c) = conns.get(&*due.user_id) {
-                if !c.tx.is_closed() && c.session == due.session {
-                    return Ok(c.tx.clone());
-                }
-                conns.remove(&*due.user_id);
-            }
+        if let Some(tx) = self.conns.current(&due.user_id, due.session) {
+            return Ok(tx);
         }
         let c = &self.shared.counters;
         if !self.shared.settings.open_on_send {
@@ -139,10 +116,7 @@ impl Client {
         c.implicit_connects.fetch_add(1, Ordering::Relaxed);
         let conn = self.open(due, ctx).await.map_err(|o| fail(c, o))?;
         let tx = conn.tx.clone();
-        self.conns
-            .lock()
-            .expect("connections lock")
-            .insert(due.user_id.clone(), conn);
+        self.conns.insert(due.user_id.clone(), conn);
         Ok(tx)
     }
 
@@ -184,7 +158,7 @@ impl Client {
     }
 
     /// Connects (and sends the hello, if the mapping says so) for the user's session.
-    async fn open(&self, due: &Due, ctx: &Ctx<'_>) -> Result<Conn, Outcome> {
+    async fn open(&self, due: &Due, ctx: &Ctx<'_>) -> Result<Conn<Cmd>, Outcome> {
         let s = &self.shared.settings;
         let mut url = self.shared.base.clone();
         if let Some(q) = &s.query {
@@ -228,11 +202,4 @@ impl Client {
 fn fail(c: &Counters, o: Outcome) -> Outcome {
     c.connect_errors.fetch_add(1, Ordering::Relaxed);
     o
-}
-
-async fn close(conn: Conn) {
-    let (tx, rx) = oneshot::channel();
-    if conn.tx.send(Cmd::Close(tx)).is_ok() {
-        let _ = rx.await;
-    }
 }

@@ -212,3 +212,9 @@ fn received(
     }
     None
 }
+
+impl crate::drivers::sessions::CloseCmd for Cmd {
+    fn close(done: oneshot::Sender<()>) -> Cmd {
+        Cmd::Close(done)
+    }
+}
