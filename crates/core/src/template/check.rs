@@ -218,10 +218,36 @@ impl<'f> Checker<'f> {
         let Some(slots) = self.bind(f, args, checked, &span) else {
             return (Node::Lit(Val::Null), Type::ANY);
         };
+        self.literals(f, &slots);
         let types: Vec<Type> = slots.iter().map(|(_, t, _)| *t).collect();
         let ty = self.result_type(f, &types, &slots, &span);
         let nodes: Box<[Node]> = slots.into_iter().map(|(n, _, _)| n).collect();
         (Node::Call(f, nodes), ty)
+    }
+
+    /// Arguments known when the file loads, vetted by their parameter (`tz='Asia/Hanoi'`
+    /// names a zone, `encoding='hex'` an encoding): an error now, not a null per render.
+    fn literals(&mut self, f: &Func, slots: &[(Node, Type, Range<usize>)]) {
+        for (p, (node, _, at)) in f.params.iter().zip(slots) {
+            let (Some(check), Node::Lit(v)) = (p.literal, node) else {
+                continue;
+            };
+            if matches!(v, Val::Null) {
+                continue;
+            }
+            if let Err((message, fix)) = check(v) {
+                // The message quotes the value: not when it came from the environment.
+                let message = if self.secret {
+                    format!(
+                        "`{}`'s `{}` does not fit (it reads an environment variable: the value is not shown)",
+                        f.name, p.name
+                    )
+                } else {
+                    format!("`{}`: {message}", f.name)
+                };
+                self.error(at.clone(), message, fix);
+            }
+        }
     }
 
     /// The call's result type from its arguments' types.

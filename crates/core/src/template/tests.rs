@@ -131,6 +131,12 @@ fn expressions_follow_precedence_and_keep_ints_ints() {
     assert_eq!(render("{props.ratio * 2} {3 / 2} {2.0}"), "0.5 1.5 2.0");
 }
 
+/// `uuid(user_id)` and `cuid(user_id, 'client')` of the example event: pinned, so a
+/// change to what the ids hash is a visible change (ids rendered into a team's database
+/// must not move between versions).
+const UUID_U12: &str = "f13d00a2-7deb-89cb-ae24-23e859555bbe";
+const CUID_U12: &str = "qzmdcihqnl4h7zr6lvdl9fw9";
+
 #[test]
 fn every_function_has_a_case_here() {
     let cases = [
@@ -173,6 +179,53 @@ fn every_function_has_a_case_here() {
             "{days(1) + hours(1) + minutes(1) + seconds(1)}",
             json!(90061000),
         ),
+        ("{fixed(1234.5, point=',')}", json!("1234,50")),
+        (
+            "{percent(props.ratio)} {percent(0.1234, 1)}",
+            json!("25% 12.3%"),
+        ),
+        (
+            "{grouped(1234567.5, sep='.', point=',')}",
+            json!("1.234.567,5"),
+        ),
+        ("{date(ts)}", json!("2026-01-05")),
+        ("{date(ts, tz='America/New_York')}", json!("2026-01-04")),
+        (
+            "{date(ts, '%d/%m/%Y %H:%M %Z', tz='Asia/Ho_Chi_Minh')}",
+            json!("05/01/2026 08:19 +07"),
+        ),
+        ("{date(ts, '%A, %B %-d')}", json!("Monday, January 5")),
+        (
+            "{rfc3339(ts, tz='Asia/Ho_Chi_Minh')}",
+            json!("2026-01-05T08:19:25.261+07:00"),
+        ),
+        ("{rfc3339(ts)}", json!("2026-01-05T01:19:25.261Z")),
+        (
+            "{start_of_day(ts, tz='Asia/Ho_Chi_Minh')}",
+            json!("2026-01-04T17:00:00.000Z"),
+        ),
+        (
+            "{rfc3339(start_of_day(ts, tz='America/New_York'), tz='America/New_York')}",
+            json!("2026-01-04T00:00:00.000-05:00"),
+        ),
+        ("{unix(start_of_day(ts))}", json!(1767571200)),
+        ("{uuid(user_id)}", json!(UUID_U12)),
+        ("{uuid('u12') == uuid(user_id)}", json!(true)),
+        ("{cuid(user_id, 'client')}", json!(CUID_U12)),
+        (
+            "{sha256('abc')}",
+            json!("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+        ),
+        (
+            "{hmac_sha256('key', 'The quick brown fox jumps over the lazy dog')}",
+            json!("f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8"),
+        ),
+        (
+            "{hmac_sha256('key', 'x', encoding='base64url') | len}",
+            json!(43),
+        ),
+        ("{base64('user:pass')}", json!("dXNlcjpwYXNz")),
+        ("{base64('??>')} {base64url('??>')}", json!("Pz8+ Pz8-")),
     ];
     for (t, want) in &cases {
         assert_eq!(&json_of(t), want, "{t}");
@@ -402,5 +455,148 @@ fn whole_hole_types_are_kept() {
     assert_eq!(
         with_ctx(|c| t.value(c).map(|v| v.into_owned())),
         Ok(Val::Ts(1767575965261 + 7 * 86_400_000))
+    );
+}
+
+#[test]
+fn zones_formats_and_encodings_written_in_the_template_are_checked_at_load() {
+    let e = error("{date(ts, tz='Asia/Hanoi')}");
+    assert!(
+        e.message
+            .contains("`date`: `'Asia/Hanoi'` is not a time zone"),
+        "{}",
+        e.message
+    );
+    assert!(e.fix.contains("Asia/Ho_Chi_Minh"), "{}", e.fix);
+    let e = error("{rfc3339(ts, tz='Europe/Pariss')}");
+    assert!(
+        e.message.contains("(did you mean `Europe/Paris`?)"),
+        "{}",
+        e.message
+    );
+    let e = error("{date(ts, '%Y-%m-%d %J')}");
+    assert!(
+        e.message
+            .contains("`date`: `'%Y-%m-%d %J'` is not a date format"),
+        "{}",
+        e.message
+    );
+    assert!(e.fix.contains("%Y-%m-%d"), "{}", e.fix);
+    let e = error("{hmac_sha256('k', user_id, encoding='b64')}");
+    assert!(
+        e.message.contains("`'b64'` is not an encoding"),
+        "{}",
+        e.message
+    );
+    assert_eq!(e.fix, "use one of: hex, base64, base64url");
+    // Wrong types, at load, with the signature as the fix.
+    let e = error("{date(seq)}");
+    assert!(
+        e.message
+            .contains("`date`: expects a timestamp or a date, not a whole number"),
+        "{}",
+        e.message
+    );
+    assert_eq!(e.fix, "call it as date(ts, fmt='%Y-%m-%d', tz='UTC')");
+    let e = error("{start_of_day(ts, tz=3)}");
+    assert!(e.message.contains("`tz` must be a string"), "{}", e.message);
+    let e = error("{sha256(seq)}");
+    assert!(e.message.contains("must be a string"), "{}", e.message);
+    let e = error("{percent('x')}");
+    assert!(e.message.contains("must be a number"), "{}", e.message);
+    // Every problem of a hole at once.
+    let e = errors("{date(ts, '%J', tz='Nowhere/City')}", &FieldSet::replay());
+    assert_eq!(e.len(), 2, "{e:?}");
+}
+
+#[test]
+fn a_zone_read_from_a_value_that_names_no_zone_renders_null() {
+    // props.source is `activity`: no such zone. Null, as a missing value: nothing in text.
+    assert_eq!(json_of("{date(ts, tz=props.source)}"), Value::Null);
+    assert_eq!(render("[{rfc3339(ts, tz=props.source)}]"), "[]");
+    assert_eq!(json_of("{start_of_day(ts, tz=props.none)}"), Value::Null);
+    assert_eq!(
+        json_of("{date(ts, tz=props.source) | default('no zone')}"),
+        json!("no zone")
+    );
+    // A zone read from a value, in any case.
+    let line = br#"{"ts":"2026-01-05T01:19:25.261Z","props":{"tz":"asia/ho_chi_minh"}}"#;
+    let json: Value = serde_json::from_slice(line).unwrap();
+    let ctx = Ctx {
+        user_id: "u12",
+        seq: 4,
+        session: 1,
+        t_ms: 4765261,
+        event: "points.earned",
+        line,
+        json: Some(&json),
+        token: None,
+    };
+    let t = Template::compile("{date(ts, '%H:%M %Q', tz=props.tz)}").unwrap();
+    assert_eq!(t.render(&ctx), "08:19 Asia/Ho_Chi_Minh");
+}
+
+#[test]
+fn a_date_value_formats_as_its_own_calendar_day() {
+    let f = funcs::find("date").unwrap();
+    let day = value::parse_date("2024-02-29").unwrap();
+    let mut args = [
+        Val::Date(day),
+        Val::Str("%d/%m/%Y (%a)".into()),
+        Val::Str("UTC".into()),
+    ];
+    assert_eq!((f.eval)(&mut args).unwrap().to_text(), "29/02/2024 (Thu)");
+    // A date typed only at run time (a foreign log's prop) is read from its text.
+    let mut args = [
+        Val::Str("2024-02-29".into()),
+        Val::Str("%-d %B".into()),
+        Val::Str("UTC".into()),
+    ];
+    assert_eq!((f.eval)(&mut args).unwrap().to_text(), "29 February");
+    let mut args = [
+        Val::Date(day),
+        Val::Str("%H".into()),
+        Val::Str("UTC".into()),
+    ];
+    let err = (f.eval)(&mut args).unwrap_err();
+    assert!(err.contains("cannot write it as `%H`"), "{err}");
+}
+
+#[test]
+fn a_key_from_the_environment_is_never_shown() {
+    // SAFETY: tests in this module do not read this variable concurrently elsewhere.
+    unsafe { std::env::set_var("SIMULATE_T_HMAC_KEY", "s3cr3t-key") };
+    let t = Template::compile("sha256={hmac_sha256(env.SIMULATE_T_HMAC_KEY, event_id)}").unwrap();
+    assert!(!format!("{t:?}").contains("s3cr3t"));
+    let signed = render("{hmac_sha256(env.SIMULATE_T_HMAC_KEY, event_id)}");
+    assert_eq!(signed, render("{hmac_sha256('s3cr3t-key', 'u12/4')}"));
+    // Folded to a constant (Basic auth from two variables): kept as a secret segment.
+    let t = Template::compile("Basic {base64('me:' ~ env.SIMULATE_T_HMAC_KEY)}").unwrap();
+    assert!(!format!("{t:?}").contains("czNjcjN0"));
+    assert_eq!(t.constant(), None);
+    // A literal check on a value from the environment does not quote it.
+    let e = error("{date(ts, tz=env.SIMULATE_T_HMAC_KEY)}");
+    assert!(
+        e.message.contains("the value is not shown"),
+        "{}",
+        e.message
+    );
+    assert!(!e.message.contains("s3cr3t") && !e.fix.contains("s3cr3t"));
+}
+
+#[test]
+fn a_signature_of_json_covers_the_bytes_a_body_of_the_same_value_sends() {
+    // The HTTP driver sends a JSON body as serde_json::to_vec of the rendered value.
+    let body: toml::Value = toml::from_str(r#"b = "{props}""#).unwrap();
+    let b = JsonTmpl::compile(&body["b"]).unwrap();
+    let sent = with_ctx(|c| serde_json::to_vec(&b.render(c)).unwrap());
+    let signed = render("{json(props)}");
+    assert_eq!(String::from_utf8(sent).unwrap(), signed);
+    assert_eq!(
+        render("{hmac_sha256('k', json(props))}"),
+        render(&format!(
+            "{{hmac_sha256('k', '{}')}}",
+            signed.replace('"', "\\\"")
+        ))
     );
 }

@@ -1,11 +1,14 @@
 //! The function table. Each group is a file holding a slice of [`Func`] rows; a new group
-//! (time zones, ids, lookups, crypto: issue 19 W9) is one more file and one more entry in
+//! (lookups into pools and the catalog, say) is one more file and one more entry in
 //! [`GROUPS`]. A row says everything the checker and the docs need: the parameters and
 //! their defaults, how argument types give the result type, and the evaluation.
 
+pub mod crypto;
+pub mod ids;
 pub mod number;
 pub mod text;
 pub mod time;
+pub(crate) mod zone;
 
 use super::value::{Ty, Type, Val};
 
@@ -30,13 +33,21 @@ pub struct Func {
 pub struct Param {
     pub name: &'static str,
     pub default: Option<Val<'static>>,
+    /// Checks a value written as a literal (or folded to one) when the file loads: an
+    /// unknown time zone, a format with a directive nobody knows, an encoding that does
+    /// not exist is an error before any work, not a null on every render.
+    pub literal: Option<LiteralCheck>,
 }
+
+/// What is wrong with a literal argument: the message and the fix.
+pub type LiteralCheck = fn(&Val<'_>) -> Result<(), (String, String)>;
 
 /// A required parameter.
 pub const fn req(name: &'static str) -> Param {
     Param {
         name,
         default: None,
+        literal: None,
     }
 }
 
@@ -45,6 +56,16 @@ pub const fn opt(name: &'static str, default: Val<'static>) -> Param {
     Param {
         name,
         default: Some(default),
+        literal: None,
+    }
+}
+
+/// An optional parameter with its default whose literal values `check` vets at load.
+pub const fn checked(name: &'static str, default: Val<'static>, check: LiteralCheck) -> Param {
+    Param {
+        name,
+        default: Some(default),
+        literal: Some(check),
     }
 }
 
@@ -69,6 +90,8 @@ pub const GROUPS: &[(&str, &[Func])] = &[
     ("numbers", number::FUNCS),
     ("text", text::FUNCS),
     ("time", time::FUNCS),
+    ("ids", ids::FUNCS),
+    ("crypto", crypto::FUNCS),
 ];
 
 pub fn find(name: &str) -> Option<&'static Func> {
@@ -155,6 +178,20 @@ pub(crate) fn numeric_result(args: &[Type]) -> Type {
     } else {
         Type::of(Ty::Float)
     }
+}
+
+/// A string argument's text; a value typed only at run time (a prop of a foreign log)
+/// gives its text form.
+pub(crate) fn text<'v>(v: &'v Val<'_>) -> std::borrow::Cow<'v, str> {
+    match v {
+        Val::Str(s) => std::borrow::Cow::Borrowed(s.as_ref()),
+        other => std::borrow::Cow::Owned(other.to_text()),
+    }
+}
+
+/// A computed string as a value.
+pub(crate) fn owned(s: String) -> Result<Val<'static>, String> {
+    Ok(Val::Str(std::borrow::Cow::Owned(s)))
 }
 
 /// A runtime value that had to be a number.

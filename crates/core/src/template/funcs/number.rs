@@ -155,21 +155,48 @@ pub const FUNCS: &[Func] = &[
     },
     Func {
         name: "fixed",
-        params: &[req("x"), opt("digits", Val::Int(2))],
+        params: &[
+            req("x"),
+            opt("digits", Val::Int(2)),
+            opt("point", Val::Str(Cow::Borrowed("."))),
+        ],
         variadic: false,
         null_in_null_out: true,
         check: |a| {
             want_number(a, 0, "the value")?;
             want_int(a, 1, "`digits`")?;
+            super::want_text(a, 2, "`point`")?;
             Ok(Type::STR)
         },
         eval: |a| {
-            let digits = int_of(&a[1], "`digits`")?;
-            if !(0..=18).contains(&digits) {
-                return Err(format!("`digits` must be 0 to 18, not {digits}"));
-            }
-            let x = number_of(&a[0], "the value")?;
-            Ok(Val::Str(Cow::Owned(format!("{x:.*}", digits as usize))))
+            let written = fixed(&a[0], &a[1])?;
+            Ok(Val::Str(Cow::Owned(with_point(
+                written,
+                &super::text(&a[2]),
+            ))))
+        },
+    },
+    Func {
+        name: "percent",
+        params: &[
+            req("x"),
+            opt("digits", Val::Int(0)),
+            opt("point", Val::Str(Cow::Borrowed("."))),
+        ],
+        variadic: false,
+        null_in_null_out: true,
+        check: |a| {
+            want_number(a, 0, "the value")?;
+            want_int(a, 1, "`digits`")?;
+            super::want_text(a, 2, "`point`")?;
+            Ok(Type::STR)
+        },
+        eval: |a| {
+            let x = number_of(&a[0], "the value")? * 100.0;
+            let written = fixed(&finite(x)?, &a[1])?;
+            Ok(Val::Str(Cow::Owned(
+                with_point(written, &super::text(&a[2])) + "%",
+            )))
         },
     },
     Func {
@@ -209,12 +236,17 @@ pub const FUNCS: &[Func] = &[
     },
     Func {
         name: "grouped",
-        params: &[req("x"), opt("sep", Val::Str(Cow::Borrowed(",")))],
+        params: &[
+            req("x"),
+            opt("sep", Val::Str(Cow::Borrowed(","))),
+            opt("point", Val::Str(Cow::Borrowed("."))),
+        ],
         variadic: false,
         null_in_null_out: true,
         check: |a| {
             want_number(a, 0, "the value")?;
             super::want_text(a, 1, "`sep`")?;
+            super::want_text(a, 2, "`point`")?;
             Ok(Type::STR)
         },
         eval: |a| {
@@ -231,10 +263,33 @@ pub const FUNCS: &[Func] = &[
                 Val::Int(i) => i.to_string(),
                 v => number_of(v, "the value")?.to_string(),
             };
-            Ok(Val::Str(Cow::Owned(group_digits(&text, &sep))))
+            Ok(Val::Str(Cow::Owned(group_digits(
+                &text,
+                &sep,
+                &super::text(&a[2]),
+            ))))
         },
     },
 ];
+
+/// `x` with exactly `digits` decimals (0 to 18), rounded as `format!` rounds.
+fn fixed(x: &Val<'_>, digits: &Val<'_>) -> Result<String, String> {
+    let digits = int_of(digits, "`digits`")?;
+    if !(0..=18).contains(&digits) {
+        return Err(format!("`digits` must be 0 to 18, not {digits}"));
+    }
+    let x = number_of(x, "the value")?;
+    Ok(format!("{x:.*}", digits as usize))
+}
+
+/// The decimal point of a number written by `format!` replaced (`,` in most of Europe).
+fn with_point(written: String, point: &str) -> String {
+    if point == "." {
+        written
+    } else {
+        written.replacen('.', point, 1)
+    }
+}
 
 /// A number made whole by `how` (floor, ceil); an int as it is.
 fn whole(v: &Val<'_>, how: fn(f64) -> f64) -> Result<Val<'static>, String> {
@@ -281,8 +336,9 @@ pub(crate) fn parse_number(s: &str) -> Result<Val<'static>, String> {
     }
 }
 
-/// `1234567.5` → `1,234,567.5`.
-fn group_digits(text: &str, sep: &str) -> String {
+/// `1234567.5` → `1,234,567.5` (`sep` between groups of three, `point` before the
+/// fraction).
+fn group_digits(text: &str, sep: &str, point: &str) -> String {
     let (sign, rest) = match text.strip_prefix('-') {
         Some(r) => ("-", r),
         None => ("", text),
@@ -298,6 +354,9 @@ fn group_digits(text: &str, sep: &str) -> String {
         }
         out.push(c);
     }
-    out.push_str(frac);
+    if let Some(f) = frac.strip_prefix('.') {
+        out.push_str(point);
+        out.push_str(f);
+    }
     out
 }

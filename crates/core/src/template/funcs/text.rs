@@ -1,22 +1,7 @@
 //! Text: case, trimming, slugs, replacement, encoding, lengths and defaults.
 
-use std::borrow::Cow;
-
-use super::{ArgError, Func, int_of, req, want_int, want_text};
+use super::{ArgError, Func, int_of, owned, req, text, want_int, want_text};
 use crate::template::value::{Ty, Type, Val};
-
-/// A string argument's text; a value typed only at run time (a prop of a foreign log)
-/// gives its text form.
-fn text<'v>(v: &'v Val<'_>) -> Cow<'v, str> {
-    match v {
-        Val::Str(s) => Cow::Borrowed(s.as_ref()),
-        other => Cow::Owned(other.to_text()),
-    }
-}
-
-fn owned(s: String) -> Result<Val<'static>, String> {
-    Ok(Val::Str(Cow::Owned(s)))
-}
 
 fn check_text(a: &[Type]) -> Result<Type, ArgError> {
     for i in 0..a.len() {
