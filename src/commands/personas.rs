@@ -91,7 +91,7 @@ pub(crate) fn show(p: &Persona) -> String {
             s,
             "    {:<14} {} [{}]{chance}",
             st.name,
-            st.action.name(),
+            &*st.action_name,
             st.hook.name()
         );
         let edges: Vec<String> = match &st.transition {

@@ -356,7 +356,11 @@ pub(crate) fn load_mapping(args: &ReplayArgs) -> anyhow::Result<Mapping> {
         );
     }
     Ok(match args.mapping.as_ref().or(args.targets.as_ref()) {
-        Some(p) => Mapping::load(p)?,
+        // Checked against the world's kinds: its world.toml's custom kinds and props too.
+        Some(p) => {
+            let personas = simulate_core::persona::load_unmixed(args.world.personas.as_deref())?;
+            Mapping::load_in(p, simulate_core::world::kinds::KindTable::of(&personas))?
+        }
         None => Mapping::shipped(),
     })
 }

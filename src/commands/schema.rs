@@ -8,13 +8,13 @@ use simulate_core::world::kinds::KindTable;
 
 pub(crate) fn schema(args: SchemaArgs) -> anyhow::Result<i32> {
     // Loaded for their problems: a schema of a world that cannot run would mislead.
-    let _world = load_world(&WorldArgs {
+    let (personas, _scenario) = load_world(&WorldArgs {
         personas: args.personas.clone(),
         scenario: args.scenario.clone(),
         ..WorldArgs::default()
     })?;
-    // Custom kinds (world.toml, issue 19 W3) join the built-in ones here.
-    let kinds = KindTable::builtin();
+    // The personas folder's world.toml adds its custom kinds after the built-in ones.
+    let kinds = KindTable::of(&personas);
     match &args.out {
         None => out!("{}", kinds.json_schema_text()),
         // The same text: `export` writes the typed document pretty, fields in order.

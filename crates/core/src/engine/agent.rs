@@ -287,7 +287,9 @@ fn step(w: &World, u: &mut User, out: &mut Out, t: i64) {
         _ => {}
     }
     let done = act(w, u, out, t, state);
-    if done {
+    if done && let Some(gain) = st.habit_gain {
+        u.strengthen(gain);
+    } else if done {
         match st.hook {
             Hook::Reward => u.strengthen(p.habit.reward_gain),
             Hook::Investment => u.strengthen(st.gain * p.habit.investment_payoff),
@@ -334,6 +336,7 @@ fn counter(w: &World, u: &User, c: Counter, t: i64) -> f64 {
         Counter::Purchases => u.purchases as f64,
         Counter::Hour => ((w.scenario.start_ms + t).rem_euclid(DAY) / HOUR) as f64,
         Counter::Attribute(i) => u.attrs.get(i as usize).copied().unwrap_or(0.0) as f64,
+        Counter::Custom(i) => u.counters.get(i as usize).copied().unwrap_or(0) as f64,
     }
 }
 
@@ -397,6 +400,7 @@ fn act(w: &World, u: &mut User, out: &mut Out, t: i64, state: u16) -> bool {
             let amount = magnitude(st, u).round().max(1.0) as u32;
             lucky && purchase(w, u, out, t, st, amount)
         }
+        Action::Custom(i) => lucky && super::custom::act(w, u, out, t, i),
     }
 }
 

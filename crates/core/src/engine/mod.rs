@@ -11,6 +11,7 @@
 //! Pure: no I/O, no tokio, no wall clock. Sinks do the writing.
 
 pub mod agent;
+pub(crate) mod custom;
 pub mod queue;
 pub mod rng;
 pub mod shard;
@@ -32,6 +33,9 @@ use rng::{Purpose, exp, stream, unit};
 use shard::Shard;
 use user::Script;
 pub use world::World;
+
+/// Attributes a persona may have: each user keeps them inline.
+pub const MAX_ATTRIBUTES: usize = 8;
 
 /// Events handed from the simulating threads to the writer at once.
 const GROUP_EVENTS: usize = 16_384;

@@ -47,8 +47,8 @@ impl Shard {
         let mut rng = stream(w.scenario.seed, Purpose::User, id as u64);
         let persona = w.mix.sample(&mut rng) as u16;
         let p = &w.personas[persona as usize];
-        let mut attrs = [0f32; 4];
-        for (i, a) in p.attributes.iter().enumerate().take(4) {
+        let mut attrs = [0f32; super::MAX_ATTRIBUTES];
+        for (i, a) in p.attributes.iter().enumerate().take(super::MAX_ATTRIBUTES) {
             attrs[i] = a.dist.sample(&mut rng) as f32;
         }
         let room = (key(w.scenario.seed, Purpose::Room, id as u64) % w.rooms as u64) as u32;
@@ -94,6 +94,7 @@ impl Shard {
             invites: 0,
             purchases: 0,
             known_gifts: Vec::new(),
+            counters: vec![0; w.declared.counters.len()].into_boxed_slice(),
         };
         u.trigger_at = match signup_at {
             Some(t) => t,

@@ -41,7 +41,7 @@ pub(crate) enum Next {
 pub(crate) struct User {
     pub(crate) id: u32,
     pub persona: u16,
-    pub(crate) attrs: [f32; 4],
+    pub(crate) attrs: [f32; super::MAX_ATTRIBUTES],
     pub(crate) room: u32,
     pub(crate) rng: SimRng,
     pub source: SignupSource,
@@ -87,6 +87,8 @@ pub(crate) struct User {
     pub(crate) invites: u32,
     pub(crate) purchases: u32,
     pub(crate) known_gifts: Vec<(GiftId, i64)>,
+    /// The world's custom counters (`counters.<name>`), empty without any.
+    pub(crate) counters: Box<[i64]>,
 }
 
 impl User {

@@ -24,6 +24,8 @@ pub struct World {
     pub(crate) rooms: u32,
     pub(crate) writer: LineWriter,
     pub(crate) serialize: bool,
+    /// The personas folder's `world.toml`: custom actions and counters.
+    pub(crate) declared: std::sync::Arc<crate::persona::declared::Declared>,
 }
 
 impl World {
@@ -68,6 +70,10 @@ impl World {
         let rooms = (scenario.users / scenario.room_size).max(1);
         Ok(World {
             writer: LineWriter::new(scenario.start_ms, &personas),
+            declared: personas
+                .first()
+                .map(|p| p.declared.clone())
+                .unwrap_or_default(),
             catalog: Catalog::new(scenario.challenges, scenario.goals_per_challenge),
             personas,
             mix,

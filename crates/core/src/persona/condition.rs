@@ -19,6 +19,8 @@ pub(crate) enum Counter {
     Hour,
     /// An attribute of the persona, by index in its sorted attribute list.
     Attribute(u8),
+    /// A custom counter (`counters.dashboards`), by index in `Declared::counters`.
+    Custom(u16),
 }
 
 pub(crate) const COUNTERS: &[(&str, Counter)] = &[
@@ -70,10 +72,12 @@ impl Condition {
         }
     }
 
-    /// Parses `lhs op rhs`; `attribute` resolves attribute names to (index, labels).
+    /// Parses `lhs op rhs`; `attribute` resolves attribute names to (index, labels),
+    /// `counters` are the world's custom counters (`counters.<name>`).
     pub(crate) fn parse(
         text: &str,
         attribute: AttributeLookup,
+        counters: &[String],
     ) -> Result<Condition, (String, String)> {
         let ops = [
             (">=", Op::Ge),
@@ -98,9 +102,34 @@ impl Condition {
         let known = || {
             let mut names: Vec<&str> = COUNTERS.iter().map(|(n, _)| *n).collect();
             names.push("<attribute name>");
+            names.push("counters.<name>");
             names.join(", ")
         };
-        if let Some((_, c)) = COUNTERS.iter().find(|(n, _)| *n == name) {
+        let custom = name.strip_prefix("counters.").map(|c| {
+            counters.iter().position(|k| k == c).ok_or_else(|| {
+                (
+                    format!("`{c}` is not a counter any custom action bumps"),
+                    if counters.is_empty() {
+                        "declare it: counters = { NAME = 1 } under an [actions.NAME] of world.toml"
+                            .to_string()
+                    } else {
+                        format!(
+                            "use one of: {}",
+                            counters
+                                .iter()
+                                .map(|k| format!("counters.{k}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    },
+                )
+            })
+        });
+        let builtin = COUNTERS.iter().find(|(n, _)| *n == name).map(|(_, c)| *c);
+        if let Some(c) = match custom {
+            Some(i) => Some(Counter::Custom(i? as u16)),
+            None => builtin,
+        } {
             let rhs: f64 = value.parse().map_err(|_| {
                 (
                     format!("`{value}` is not a number"),
@@ -108,7 +137,7 @@ impl Condition {
                 )
             })?;
             return Ok(Condition {
-                lhs: *c,
+                lhs: c,
                 op,
                 rhs,
                 text: text.to_string(),
@@ -167,24 +196,35 @@ mod tests {
 
     #[test]
     fn parses_counters_and_attributes() {
-        let c = Condition::parse("balance >= 500", &attrs).unwrap();
+        let c = Condition::parse("balance >= 500", &attrs, &[]).unwrap();
         assert_eq!((c.lhs, c.op, c.rhs), (Counter::Balance, Op::Ge, 500.0));
         assert!(c.holds(500.0) && !c.holds(499.0));
-        let c = Condition::parse("platform == \"ios\"", &attrs).unwrap();
+        let c = Condition::parse("platform == \"ios\"", &attrs, &[]).unwrap();
         assert_eq!((c.lhs, c.rhs), (Counter::Attribute(1), 1.0));
         assert!(
-            Condition::parse("platform == \"symbian\"", &attrs)
+            Condition::parse("platform == \"symbian\"", &attrs, &[])
                 .unwrap_err()
                 .1
                 .contains("android, ios")
         );
         assert!(
-            Condition::parse("mana > 3", &attrs)
+            Condition::parse("mana > 3", &attrs, &[])
                 .unwrap_err()
                 .0
                 .contains("neither")
         );
-        assert!(Condition::parse("balance 3", &attrs).is_err());
-        assert_eq!(Condition::parse("streak<3", &attrs).unwrap().op, Op::Lt);
+        assert!(Condition::parse("balance 3", &attrs, &[]).is_err());
+        assert_eq!(
+            Condition::parse("streak<3", &attrs, &[]).unwrap().op,
+            Op::Lt
+        );
+        let counters = ["dashboards".to_string()];
+        let c = Condition::parse("counters.dashboards >= 3", &attrs, &counters).unwrap();
+        assert_eq!((c.lhs, c.rhs), (Counter::Custom(0), 3.0));
+        let e = Condition::parse("counters.dashbords >= 3", &attrs, &counters).unwrap_err();
+        assert!(
+            e.0.contains("dashbords") && e.1.contains("counters.dashboards"),
+            "{e:?}"
+        );
     }
 }

@@ -69,7 +69,7 @@ pub fn mermaid(p: &Persona) -> String {
             "    {}: {} ({}, {})",
             st.name,
             st.name,
-            st.action.name(),
+            &*st.action_name,
             st.hook.name()
         );
     }
@@ -105,7 +105,7 @@ pub fn dot(p: &Persona) -> String {
             "    \"{}\" [label=\"{}\\n{} · {}\"];",
             st.name,
             st.name,
-            st.action.name(),
+            &*st.action_name,
             st.hook.name()
         );
     }

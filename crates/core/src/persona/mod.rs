@@ -1,6 +1,7 @@
 //! Personas: data files that describe how a kind of user behaves, validated into state machines.
 
 pub mod condition;
+pub mod declared;
 pub mod dist;
 pub mod graph;
 pub mod model;
@@ -39,17 +40,43 @@ pub const SHIPPED: &[(&str, &str)] = &[
 
 /// Personas from files' texts: each parsed and validated, then checked together (names).
 /// Their shares are checked by [`shares_problem`]: a scenario's `[mix]` may replace them.
+/// A source named `world.toml` is the folder's declared kinds and custom actions
+/// ([`declared`]), not a persona.
 pub fn from_sources(sources: Vec<Source>) -> Result<Vec<Persona>, Problems> {
     let mut personas = Vec::new();
     let mut problems = Vec::new();
-    for src in &sources {
+    let is_world = |s: &Source| {
+        Path::new(&s.name)
+            .file_name()
+            .is_some_and(|n| n == declared::FILE)
+    };
+    let world_src = sources.iter().find(|s| is_world(s));
+    let mut world = match world_src.map(declared::read) {
+        None => declared::Declared::default(),
+        Some(Ok(d)) => d,
+        Some(Err(ps)) => {
+            problems.extend(ps);
+            declared::Declared::default()
+        }
+    };
+    for src in sources.iter().filter(|s| !is_world(s)) {
         match src
             .parse::<raw::RawPersona>()
-            .and_then(|r| validate::validate(&r, src))
+            .and_then(|r| validate::validate(&r, src, &world))
         {
             Ok(p) => personas.push(p),
             Err(Problems(ps)) => problems.extend(ps),
         }
+    }
+    // Templates read the personas' attributes: compiled once every file is sound.
+    if problems.is_empty() {
+        problems.extend(declared::compile_props(
+            &mut world, world_src, &personas, &sources,
+        ));
+    }
+    let world = std::sync::Arc::new(world);
+    for p in &mut personas {
+        p.declared = world.clone();
     }
     personas.sort_by(|a, b| a.name.cmp(&b.name));
     // The line a top-level field of a persona's file is written on.

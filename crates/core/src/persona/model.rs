@@ -45,6 +45,8 @@ pub enum Action {
     Invite,
     CreateGift,
     Purchase,
+    /// A custom action `world.toml` declares, by index in `Declared::actions`.
+    Custom(u16),
 }
 
 pub(crate) const ACTIONS: &[(&str, Action)] = &[
@@ -70,10 +72,12 @@ impl Action {
             .map(|(n, _)| *n)
             .unwrap_or("?")
     }
-    /// The Hooked step this verb serves unless the state says otherwise.
+    /// The Hooked step this verb serves unless the state says otherwise (a custom
+    /// action's own `hook` is applied by the validator).
     pub(crate) fn default_hook(self) -> Hook {
         use Action::*;
         match self {
+            Custom(_) => Hook::Action,
             Login | ViewChallenges | PlayGame => Hook::Action,
             EarnPoints | ClaimGoal | ClaimGift | RedeemPoints => Hook::Reward,
             CheckIn | UpdateProfile | Invite | CreateGift | Purchase => Hook::Investment,
@@ -139,6 +143,10 @@ impl Transition {
 pub struct State {
     pub name: String,
     pub action: Action,
+    /// The action's name as written (a built-in's or a custom one's).
+    pub action_name: Box<str>,
+    /// A custom action's `habit`: gained on success instead of the hook step's gain.
+    pub(crate) habit_gain: Option<f64>,
     pub hook: Hook,
     /// Odds that the step succeeds (a reward is drawn, an investment is made).
     pub chance: f64,
@@ -202,6 +210,9 @@ pub struct Persona {
     /// The line `share` is written on in its file (1 when not written), for a problem
     /// with the shares.
     pub share_line: usize,
+    /// The kinds and custom actions of the folder's `world.toml` (shared by every
+    /// persona of the folder; empty without one).
+    pub declared: std::sync::Arc<super::declared::Declared>,
 }
 
 impl Persona {

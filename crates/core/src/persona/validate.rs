@@ -3,6 +3,7 @@
 use rand::distr::weighted::WeightedIndex;
 
 use super::condition::Condition;
+use super::declared::Declared;
 use super::dist::{Dist, RawDist, Unit};
 use super::model::*;
 use super::raw::*;
@@ -11,6 +12,8 @@ use crate::units::{DAY, parse_duration};
 
 struct Check<'a> {
     src: &'a Source,
+    /// The folder's `world.toml`: custom actions and counters a state may name.
+    world: &'a Declared,
     problems: Vec<Problem>,
     notes: Vec<(String, String)>,
 }
@@ -90,9 +93,14 @@ impl Check<'_> {
 }
 
 /// Validates one persona file: every problem at once, each at its line and field.
-pub(crate) fn validate(raw: &RawPersona, src: &Source) -> Result<Persona, Problems> {
+pub(crate) fn validate(
+    raw: &RawPersona,
+    src: &Source,
+    world: &Declared,
+) -> Result<Persona, Problems> {
     let mut c = Check {
         src,
+        world,
         problems: Vec::new(),
         notes: Vec::new(),
     };
@@ -188,6 +196,7 @@ pub(crate) fn validate(raw: &RawPersona, src: &Source) -> Result<Persona, Proble
         notes: c.notes,
         source: src.name.clone(),
         share_line: src.locate(&FieldPath::root().key("share")).unwrap_or(1),
+        declared: Default::default(),
     })
 }
 
@@ -255,6 +264,16 @@ impl Check<'_> {
                     dist,
                 });
             }
+        }
+        if attributes.len() > crate::engine::MAX_ATTRIBUTES {
+            c.fail(
+                &root.key("attributes"),
+                format!("{} attributes", attributes.len()),
+                format!(
+                    "give a persona at most {} attributes",
+                    crate::engine::MAX_ATTRIBUTES
+                ),
+            );
         }
         for required in ["platform", "locale"] {
             if !raw.attributes.contains_key(required) {
@@ -354,18 +373,26 @@ impl Check<'_> {
     ) -> State {
         let c = self;
         let sp = FieldPath::root().key("states").key(name);
+        let custom = c.world.action(&s.action);
         let action = match super::model::ACTIONS.iter().find(|(n, _)| *n == s.action) {
             Some((_, a)) => *a,
+            None if custom.is_some() => Action::Custom(custom.map_or(0, |(i, _)| i)),
             None => {
-                let all: Vec<&str> = super::model::ACTIONS.iter().map(|(n, _)| *n).collect();
+                let mut all: Vec<&str> = super::model::ACTIONS.iter().map(|(n, _)| *n).collect();
+                all.extend(c.world.actions.iter().map(|a| a.name.as_str()));
                 c.fail(
                     &sp.key("action"),
                     format!("unknown action `{}`", s.action),
-                    format!("use one of: {}", all.join(", ")),
+                    format!(
+                        "use one of: {} (or declare it under [actions.{}] in world.toml)",
+                        all.join(", "),
+                        s.action
+                    ),
                 );
                 Action::Login
             }
         };
+        let default_hook = custom.map_or(action.default_hook(), |(_, a)| a.hook);
         let hook = match &s.hook {
             Some(hk) => Hook::parse(hk)
                 .filter(|h| *h != Hook::Trigger)
@@ -375,9 +402,9 @@ impl Check<'_> {
                         format!("`{hk}` is not a step a state can serve"),
                         "use action, reward or investment (triggers start sessions)",
                     );
-                    action.default_hook()
+                    default_hook
                 }),
-            None => action.default_hook(),
+            None => default_hook,
         };
         if let Some(n) = &s.note {
             c.notes.push((sp.to_string(), n.clone()));
@@ -437,6 +464,8 @@ impl Check<'_> {
         State {
             name: name.to_string(),
             action,
+            action_name: s.action.as_str().into(),
+            habit_gain: custom.and_then(|(_, a)| a.habit),
             hook,
             chance,
             magnitude,
@@ -467,7 +496,7 @@ impl Check<'_> {
                 (Some(d), true) => magnitude = c.dist(d, Unit::Number, &sp.key(field)),
                 (Some(_), false) => c.fail(
                     &sp.key(field),
-                    format!("`{field}` has no meaning for action `{}`", action.name()),
+                    format!("`{field}` has no meaning for action `{}`", s.action),
                     match action.magnitude() {
                         Some(m) => format!("this action reads `{m}`"),
                         None => "remove it".to_string(),
@@ -475,7 +504,7 @@ impl Check<'_> {
                 ),
                 (None, true) => c.fail(
                     sp,
-                    format!("action `{}` needs `{field}`", action.name()),
+                    format!("action `{}` needs `{field}`", s.action),
                     format!("add `{field} = {{ dist = \"…\", … }}`"),
                 ),
                 (None, false) => {}
@@ -565,13 +594,14 @@ impl Check<'_> {
             let mut cases = Vec::new();
             for (i, w) in ws.iter().enumerate() {
                 let wp = sp.key("when").index(i);
-                let cond = match Condition::parse(&w.condition, &attribute_lookup) {
-                    Ok(cond) => Some(cond),
-                    Err((m, fix)) => {
-                        c.fail(&wp.key("if"), m, fix);
-                        None
-                    }
-                };
+                let cond =
+                    match Condition::parse(&w.condition, &attribute_lookup, &c.world.counters) {
+                        Ok(cond) => Some(cond),
+                        Err((m, fix)) => {
+                            c.fail(&wp.key("if"), m, fix);
+                            None
+                        }
+                    };
                 if let (Some(cond), Some(e)) = (cond, edge(c, &w.to, &w.delay, &wp)) {
                     cases.push((cond, e));
                 }

@@ -27,6 +27,29 @@ pub enum Field {
     /// A value inside the event's `props`, by key path; the empty path is the whole
     /// props object (`{props}`).
     Prop(Vec<String>),
+    /// `user.<name>`: the user's id, an attribute or a counter (a custom action's props).
+    User(UserField),
+}
+
+/// What `user.<name>` names. The place that offers `user` says which names exist
+/// ([`UserFields`]); other helpers (pools, ids) extend this with their own variants.
+#[derive(Clone, Debug, PartialEq)]
+pub enum UserField {
+    /// `user.id`: the user's id (the timeline's `u42` until ids are declared).
+    Id,
+    /// `user.<attribute>`: a persona attribute's value (a label for a category).
+    Attr(Box<str>),
+    /// `user.counters.<name>`: a custom counter, by index in the world's counter list.
+    Counter(u16),
+}
+
+/// The `user.*` names a place offers.
+#[derive(Clone, Debug, Default)]
+pub struct UserFields {
+    /// Attribute names and their types (a category is a string).
+    pub attrs: Vec<(String, Type)>,
+    /// Custom counter names, in index order.
+    pub counters: Vec<String>,
 }
 
 /// The event's own fields, in the order fixes list them.
@@ -67,6 +90,8 @@ pub struct FieldSet {
     pub env: bool,
     /// What `props.<name>` may name.
     pub props: PropFields,
+    /// What `user.<name>` may name; `None` where the place has no user in scope.
+    pub user: Option<UserFields>,
 }
 
 /// The props a place's templates may read.
@@ -131,6 +156,7 @@ impl FieldSet {
             token: true,
             env: true,
             props: PropFields::Any,
+            user: None,
         }
     }
 
@@ -142,6 +168,7 @@ impl FieldSet {
             token: false,
             env: false,
             props: PropFields::Kinds(Vec::new()),
+            user: None,
         }
     }
 
@@ -166,6 +193,9 @@ impl FieldSet {
         if self.env {
             v.push("env.<NAME>");
         }
+        if self.user.is_some() {
+            v.push("user.<name>");
+        }
         v
     }
 
@@ -188,6 +218,7 @@ impl FieldSet {
                 ),
             },
             "props" if self.event => self.prop(&path[1..]),
+            "user" if self.user.is_some() => self.user_field(&path[1..]),
             "token" if self.token && path.len() == 1 => Lookup::Field(Field::Token, Type::STR),
             "ts" if self.ts && !self.event && path.len() == 1 => {
                 Lookup::Field(Field::Ts, Type::of(Ty::Ts))
@@ -220,6 +251,43 @@ impl FieldSet {
                 }
             },
         }
+    }
+
+    /// `user.id`, `user.<attribute>`, `user.counters.<name>` against what the place offers.
+    fn user_field(&self, path: &[&str]) -> Lookup {
+        let Some(u) = &self.user else {
+            return Lookup::Missing {
+                message: "`user` is not a field here".into(),
+                fix: format!("use one of: {}", self.names().join(", ")),
+            };
+        };
+        let mut known: Vec<String> = vec!["user.id".into()];
+        known.extend(u.attrs.iter().map(|(n, _)| format!("user.{n}")));
+        known.extend(u.counters.iter().map(|n| format!("user.counters.{n}")));
+        let found =
+            match path {
+                ["id"] => Some(Lookup::Field(Field::User(UserField::Id), Type::STR)),
+                ["counters", name] => {
+                    u.counters.iter().position(|c| c == name).map(|i| {
+                        Lookup::Field(Field::User(UserField::Counter(i as u16)), Type::INT)
+                    })
+                }
+                [name] => u.attrs.iter().find(|(n, _)| n == name).map(|(n, t)| {
+                    Lookup::Field(Field::User(UserField::Attr(n.as_str().into())), *t)
+                }),
+                _ => None,
+            };
+        found.unwrap_or_else(|| {
+            let want = format!("user.{}", path.join("."));
+            let names: Vec<&str> = known.iter().map(String::as_str).collect();
+            let hint = did_you_mean(&want, &names)
+                .map(|k| format!(" (did you mean `{k}`?)"))
+                .unwrap_or_default();
+            Lookup::Missing {
+                message: format!("`{want}` is not a field of the user{hint}"),
+                fix: format!("use one of: {}", names.join(", ")),
+            }
+        })
     }
 
     /// `props.<path>` against the kinds this place maps.

@@ -34,7 +34,7 @@ use std::ops::Range;
 use serde_json::Value;
 
 pub use body::{Body, JsonTmpl};
-pub use field::{Field, FieldSet, KindProps, PropFields};
+pub use field::{Field, FieldSet, KindProps, PropFields, UserField, UserFields};
 pub(crate) use scope::Constants;
 pub use scope::{Ctx, Scope};
 pub use value::{Ty, Type, Val};
@@ -220,7 +220,9 @@ impl Template {
         self.ty
     }
 
-    fn fields(&self, visit: &mut dyn FnMut(&Field)) {
+    /// Every field the template reads (a custom action's checker asks which `user.*`
+    /// attributes each persona must have).
+    pub fn fields(&self, visit: &mut dyn FnMut(&Field)) {
         for s in self.segs.iter() {
             match s {
                 Seg::Field(f) => visit(f),

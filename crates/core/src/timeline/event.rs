@@ -173,6 +173,27 @@ pub enum Props {
         habit: f32,
         days_since_signup: u32,
     },
+    /// A kind the team declared in `world.toml`: its index in the world's
+    /// `world::kinds::KindTable` and its name. Its props are written into the line when
+    /// the engine makes the event (`engine::custom`): nothing else reads them as values.
+    Custom {
+        kind: u16,
+        name: &'static str,
+    },
+}
+
+/// A custom kind's name for the life of the process: kinds are declared once per loaded
+/// world, so the names interned stay few, and `Props` stays `Copy` and small.
+pub fn intern(name: &str) -> &'static str {
+    use std::sync::Mutex;
+    static NAMES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(n) = names.iter().find(|n| **n == name) {
+        return n;
+    }
+    let leaked: &'static str = Box::leak(name.to_string().into_boxed_str());
+    names.push(leaked);
+    leaked
 }
 
 /// Every kind of event the timeline holds, in the order docs and schemas list them.
@@ -199,7 +220,8 @@ pub const EVENT_KINDS: &[&str] = &[
 ];
 
 impl Props {
-    /// Index into [`EVENT_KINDS`].
+    /// Index into [`EVENT_KINDS`], or for a custom kind into its world's `KindTable`
+    /// (after the built-in ones).
     pub fn kind(&self) -> usize {
         match self {
             Props::SignedUp { .. } => 0,
@@ -221,10 +243,14 @@ impl Props {
             Props::ProfileUpdated { .. } => 16,
             Props::Invited { .. } => 17,
             Props::Churned { .. } => 18,
+            Props::Custom { kind, .. } => *kind as usize,
         }
     }
     pub fn name(&self) -> &'static str {
-        EVENT_KINDS[self.kind()]
+        match self {
+            Props::Custom { name, .. } => name,
+            _ => EVENT_KINDS[self.kind()],
+        }
     }
 }
 

@@ -72,6 +72,19 @@ impl LineWriter {
 
     /// Appends one line, newline included.
     pub(crate) fn write(&self, e: &Event, out: &mut Vec<u8>, dates: &mut DateCache) {
+        self.write_with(e, out, dates, |out| self.props(e, out));
+    }
+
+    /// Appends one line whose `props` members `props` writes: a custom kind's, whose
+    /// values exist only while the engine makes the event.
+    #[inline]
+    pub(crate) fn write_with(
+        &self,
+        e: &Event,
+        out: &mut Vec<u8>,
+        dates: &mut DateCache,
+        props: impl FnOnce(&mut Vec<u8>),
+    ) {
         out.extend_from_slice(b"{\"v\":1,\"ts\":\"");
         dates.write(out, self.start_ms + e.t_ms);
         out.extend_from_slice(b"\",\"t_ms\":");
@@ -94,7 +107,7 @@ impl LineWriter {
         out.extend_from_slice(b",\"event\":\"");
         out.extend_from_slice(e.props.name().as_bytes());
         out.extend_from_slice(b"\",\"props\":{");
-        self.props(e, out);
+        props(out);
         out.extend_from_slice(b"}}\n");
     }
 
@@ -207,6 +220,9 @@ impl LineWriter {
                 habit,
                 days_since_signup,
             } => churned(out, habit, days_since_signup),
+            // Written once, when the engine makes the event (`write_with`): the values
+            // are not kept, and no line is ever rewritten for a custom kind.
+            Props::Custom { .. } => {}
         }
     }
 

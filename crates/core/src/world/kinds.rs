@@ -105,7 +105,7 @@ impl PropDecl {
         }
     }
 
-    fn nullable(mut self) -> Self {
+    pub(crate) fn nullable(mut self) -> Self {
         self.nullable = true;
         self
     }
@@ -158,6 +158,23 @@ impl KindTable {
         }
     }
 
+    /// The built-in kinds, then these custom ones (already in name order, as
+    /// `persona::declared` keeps them): their [`KindId`]s follow the built-ins'.
+    pub fn with_custom(custom: &[KindDecl]) -> KindTable {
+        let mut kinds = builtin_kinds();
+        kinds.extend(custom.iter().cloned());
+        KindTable { kinds }
+    }
+
+    /// The kinds of the world these personas live in: the built-in ones and those their
+    /// folder's `world.toml` declares.
+    pub fn of(personas: &[crate::persona::Persona]) -> KindTable {
+        match personas.first() {
+            Some(p) => KindTable::with_custom(&p.declared.kinds),
+            None => KindTable::builtin(),
+        }
+    }
+
     pub fn id(&self, name: &str) -> Option<KindId> {
         self.kinds
             .iter()
@@ -193,6 +210,103 @@ impl KindTable {
     /// The kinds' names, for fixes ("use one of: …").
     pub fn names(&self) -> Vec<&str> {
         self.kinds.iter().map(|k| &*k.name).collect()
+    }
+}
+
+impl PropType {
+    /// A type as `world.toml` writes it: `int`, `float`, `float:2`, `str`, `bool`, `ts`,
+    /// `date`, `json`, `id:<entity>`, `enum:a|b|c`, each with an optional trailing `?`
+    /// (nullable). `Err` is the message.
+    pub fn parse(text: &str) -> Result<(PropType, bool), String> {
+        let (body, nullable) = match text.strip_suffix('?') {
+            Some(b) => (b, true),
+            None => (text, false),
+        };
+        let ty = match body {
+            "int" => PropType::Int,
+            "float" => PropType::Float { decimals: 3 },
+            "str" => PropType::Str,
+            "bool" => PropType::Bool,
+            "ts" => PropType::Ts,
+            "date" => PropType::Date,
+            "json" => PropType::Json,
+            _ => {
+                if let Some(d) = body.strip_prefix("float:") {
+                    match d.parse::<u8>() {
+                        Ok(decimals) if decimals <= 9 => PropType::Float { decimals },
+                        _ => return Err(format!("`{d}` is not a number of decimals (0 to 9)")),
+                    }
+                } else if let Some(e) = body.strip_prefix("id:") {
+                    PropType::Id(Entity::parse(e)?)
+                } else if let Some(list) = body.strip_prefix("enum:") {
+                    let names: Vec<&str> = list.split('|').map(str::trim).collect();
+                    if names.iter().any(|l| l.is_empty()) {
+                        return Err(format!("`{body}` has an empty label"));
+                    }
+                    labels(&names)
+                } else {
+                    return Err(format!("`{text}` is not a prop type"));
+                }
+            }
+        };
+        Ok((ty, nullable))
+    }
+
+    /// The words for errors: `int`, `enum:a|b`.
+    pub fn words(&self) -> String {
+        match self {
+            PropType::Int => "int".into(),
+            PropType::Float { decimals } => format!("float:{decimals}"),
+            PropType::Str => "str".into(),
+            PropType::Bool => "bool".into(),
+            PropType::Ts => "ts".into(),
+            PropType::Date => "date".into(),
+            PropType::Json => "json".into(),
+            PropType::Id(e) => format!("id:{}", e.name()),
+            PropType::Enum(l) => format!("enum:{}", l.join("|")),
+        }
+    }
+}
+
+/// The types a prop may take, for fixes.
+pub const PROP_TYPES: &str = "int, float, float:2, str, bool, ts, date, json, id:<entity>, enum:a|b|c (a trailing ? allows null)";
+
+impl Entity {
+    fn parse(name: &str) -> Result<Entity, String> {
+        let valid = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !valid {
+            return Err(format!(
+                "`{name}` is not an entity name (lowercase letters, digits, _)"
+            ));
+        }
+        Ok(match name {
+            "user" => Entity::User,
+            "session" => Entity::Session,
+            "gift" => Entity::Gift,
+            "nudge" => Entity::Nudge,
+            "purchase" => Entity::Purchase,
+            "invite" => Entity::Invite,
+            "challenge" => Entity::Challenge,
+            "goal" => Entity::Goal,
+            other => Entity::Pool(other.into()),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Entity::User => "user",
+            Entity::Session => "session",
+            Entity::Gift => "gift",
+            Entity::Nudge => "nudge",
+            Entity::Purchase => "purchase",
+            Entity::Invite => "invite",
+            Entity::Challenge => "challenge",
+            Entity::Goal => "goal",
+            Entity::Pool(p) => p,
+        }
     }
 }
 

@@ -12,7 +12,6 @@ use http::header::HeaderName;
 use prost_reflect::DescriptorPool;
 use simulate_core::diagnostic::{FieldPath, Problem, Problems, Source};
 use simulate_core::template::{Body, FieldSet, JsonTmpl, Template, TemplateError};
-use simulate_core::timeline::EVENT_KINDS;
 use simulate_core::units::parse_duration;
 use simulate_core::world::kinds::{KindDecl, KindId, KindTable};
 
@@ -28,8 +27,19 @@ const DOC: &str = "docs/REPLAY.md";
 impl Mapping {
     /// Compiles a mapping file; `dir` resolves a relative `tokens_file` and `proto`.
     pub fn from_source(src: &Source, dir: Option<&Path>) -> Result<Mapping, Problems> {
+        Mapping::from_source_in(src, dir, KindTable::builtin())
+    }
+
+    /// Compiles a mapping for a world of these kinds (the built-in ones and its
+    /// `world.toml`'s): a request naming a kind the world does not declare, or a prop
+    /// the kind lacks, is refused.
+    pub fn from_source_in(
+        src: &Source,
+        dir: Option<&Path>,
+        kinds: KindTable,
+    ) -> Result<Mapping, Problems> {
         let raw: RawMapping = src.parse_documented(DOC)?;
-        let mut c = Compiler::new(src);
+        let mut c = Compiler::new(src, kinds);
         let timeout = c.timeout(raw.timeout.as_deref());
         c.check_base_url(raw.base_url.as_deref());
         let headers = c.common_headers(&raw);
@@ -92,7 +102,7 @@ impl Mapping {
 struct Compiler<'a> {
     src: &'a Source,
     problems: Vec<Problem>,
-    /// One route per [`EVENT_KINDS`] entry.
+    /// One route per kind of the world (`KindTable` order).
     routes: Vec<Route>,
     /// Where each event kind was mapped (`request[2]`), to name it when mapped twice.
     seen: Vec<Option<String>>,
@@ -117,19 +127,25 @@ struct Compiler<'a> {
     unclassified: Vec<Problem>,
 }
 
-/// An event kind's index in [`EVENT_KINDS`].
-fn kind_of(name: &str) -> Option<usize> {
-    EVENT_KINDS.iter().position(|k| *k == name)
+/// An event kind's index in the world's [`KindTable`] (built-in kinds in
+/// `EVENT_KINDS` order first).
+fn kind_in(kinds: &KindTable, name: &str) -> Option<usize> {
+    kinds.id(name).map(|k| k.0 as usize)
 }
 
 /// The kinds sent as Socket.IO emits (misspelt ones are reported with their request).
-fn emit_kinds(requests: &[RawRequest]) -> Vec<usize> {
+fn emit_kinds(table: &KindTable, requests: &[RawRequest]) -> Vec<usize> {
     let mut kinds = Vec::new();
     for r in requests
         .iter()
         .filter(|r| r.protocol.as_deref() == Some("socketio"))
     {
-        for k in r.event.iter().chain(&r.events).filter_map(|n| kind_of(n)) {
+        for k in r
+            .event
+            .iter()
+            .chain(&r.events)
+            .filter_map(|n| kind_in(table, n))
+        {
             if !kinds.contains(&k) {
                 kinds.push(k);
             }
@@ -139,23 +155,27 @@ fn emit_kinds(requests: &[RawRequest]) -> Vec<usize> {
 }
 
 impl<'a> Compiler<'a> {
-    fn new(src: &'a Source) -> Compiler<'a> {
+    fn new(src: &'a Source, kinds: KindTable) -> Compiler<'a> {
         Compiler {
             src,
             problems: Vec::new(),
-            routes: EVENT_KINDS.iter().map(|_| Route::Unmapped).collect(),
-            seen: vec![None; EVENT_KINDS.len()],
+            routes: kinds.iter().map(|_| Route::Unmapped).collect(),
+            seen: vec![None; kinds.len()],
             tags: Vec::new(),
             uses_token: false,
             socketio_needs_json: false,
             socketio_token: false,
             common_token: false,
             common_props: Vec::new(),
-            kinds: KindTable::builtin(),
+            kinds,
             proto_path: None,
             pool: None,
             unclassified: Vec::new(),
         }
+    }
+
+    fn kind_of(&self, name: &str) -> Option<usize> {
+        kind_in(&self.kinds, name)
     }
 
     fn bad(&mut self, path: FieldPath, message: impl std::fmt::Display, fix: &str) {
@@ -372,7 +392,7 @@ impl<'a> Compiler<'a> {
 
     fn server_side(&mut self, kinds: &[String]) {
         for (i, name) in kinds.iter().enumerate() {
-            match kind_of(name) {
+            match self.kind_of(name) {
                 Some(k) => {
                     self.routes[k] = Route::ServerSide;
                     self.seen[k] = Some(format!("server_side[{i}]"));
@@ -408,8 +428,8 @@ impl<'a> Compiler<'a> {
         let (path, namespace) = self.socketio_address(&sp, socketio);
         // The connection's templates render against the event that opens it: the
         // `connect` kind's, or (`open_on_emit`) any emit's that finds no connection.
-        let emits = emit_kinds(requests);
-        let mut opening: Vec<usize> = kind_of(&socketio.connect).into_iter().collect();
+        let emits = emit_kinds(&self.kinds, requests);
+        let mut opening: Vec<usize> = self.kind_of(&socketio.connect).into_iter().collect();
         if socketio.open_on_emit {
             for &k in &emits {
                 if !opening.contains(&k) {
@@ -514,7 +534,7 @@ impl<'a> Compiler<'a> {
                 SocketIoRequest::Disconnect,
             ),
         ] {
-            match kind_of(name) {
+            match self.kind_of(name) {
                 Some(k) => {
                     let tag = self.tag(field);
                     self.routes[k] = Route::Send(Box::new(Mapped {
@@ -550,11 +570,14 @@ impl<'a> Compiler<'a> {
                     "listen for each event once",
                 );
             }
-            let origin = l.origin.as_deref().and_then(|o| match kind_of(o) {
+            let origin = l.origin.as_deref().and_then(|o| match self.kind_of(o) {
                 Some(k) if emits.contains(&k) => Some(k as u16),
                 // No emit of it: nothing would ever be tied ("0 tied to 0 emits").
                 Some(_) => {
-                    let names: Vec<&str> = emits.iter().map(|&k| EVENT_KINDS[k]).collect();
+                    let names: Vec<String> = emits
+                        .iter()
+                        .map(|&k| self.kinds.name(KindId(k as u16)).to_string())
+                        .collect();
                     self.bad(
                         lp.key("origin"),
                         format!("`{o}` is not sent as a Socket.IO emit: no broadcast could be tied to it"),
@@ -727,7 +750,7 @@ impl<'a> Compiler<'a> {
         }
         let mut kinds = Vec::new();
         for (at, name) in names {
-            let Some(k) = kind_of(name) else {
+            let Some(k) = self.kind_of(name) else {
                 self.bad(
                     at,
                     format!("`{name}` is not an event kind"),
@@ -1124,7 +1147,12 @@ mod tests {
     #[test]
     fn shipped_mapping_sends_client_kinds_and_skips_server_kinds() {
         let m = Mapping::shipped();
-        let k = |n: &str| EVENT_KINDS.iter().position(|k| *k == n).unwrap() as u16;
+        let k = |n: &str| {
+            simulate_core::timeline::EVENT_KINDS
+                .iter()
+                .position(|k| *k == n)
+                .unwrap() as u16
+        };
         assert!(matches!(m.route(k("points.earned")), Route::Send(_)));
         assert!(matches!(m.route(k("gift.claimed")), Route::Send(_)));
         assert!(matches!(m.route(k("nudge.sent")), Route::ServerSide));
@@ -1252,7 +1280,9 @@ mod tests {
             None,
         )
         .unwrap();
-        let Route::Send(mapped) = m.route(kind_of("stat.updated").unwrap() as u16) else {
+        let Route::Send(mapped) =
+            m.route(kind_in(&KindTable::builtin(), "stat.updated").unwrap() as u16)
+        else {
             panic!("stat.updated is sent");
         };
         let Request::Http(r) = &mapped.request else {
@@ -1388,7 +1418,12 @@ mod tests {
             "[[request]]\nevent = \"stat.updated\"\npath = \"/e\"\nclass = \"event\"\n\n[[request]]\nevent = \"challenge.viewed\"\npath = \"/c\"\n",
         );
         let m = Mapping::from_source(&src, None).unwrap();
-        let k = |n: &str| EVENT_KINDS.iter().position(|k| *k == n).unwrap() as u16;
+        let k = |n: &str| {
+            simulate_core::timeline::EVENT_KINDS
+                .iter()
+                .position(|k| *k == n)
+                .unwrap() as u16
+        };
         assert_eq!(m.kinds_of(RequestClass::Event), [k("stat.updated")]);
         assert!(m.kinds_of(RequestClass::Api).is_empty());
         let u = m.unclassified();

@@ -305,6 +305,15 @@ impl Mapping {
         Mapping::from_source(&src, path.parent())
     }
 
+    /// [`Mapping::load`] for a world of these kinds (its `world.toml`'s custom ones too).
+    pub fn load_in(
+        path: &Path,
+        kinds: simulate_core::world::kinds::KindTable,
+    ) -> Result<Mapping, Problems> {
+        let src = Source::read(path)?;
+        Mapping::from_source_in(&src, path.parent(), kinds)
+    }
+
     /// Whether any event kind is sent over `protocol`.
     pub fn sends(&self, protocol: Protocol) -> bool {
         self.routes

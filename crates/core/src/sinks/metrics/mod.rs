@@ -121,6 +121,8 @@ pub struct Metrics {
     peak_concurrent: (u64, i64),
     session_len_s: Histogram<u64>,
     kinds: Vec<u64>,
+    /// Every kind's name, built-in then custom (`world::kinds::KindTable` order).
+    kind_names: Vec<String>,
     by_hour: Vec<[u64; 24]>,
     by_phase: Vec<Vec<u64>>,
     revenue_by_currency: BTreeMap<String, u64>,
@@ -155,6 +157,17 @@ impl Metrics {
     pub fn new(scenario: &Scenario, personas: &[Persona]) -> Metrics {
         let calendar = Calendar::new(scenario.start_ms, scenario.end_ms());
         let days = calendar.days_planned();
+        let kind_names: Vec<String> = crate::world::kinds::KindTable::of(personas)
+            .names()
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let kinds_n = kind_names.len();
+        let mut series = SeriesFold::new(
+            Resolution::default_for(scenario.end_ms()),
+            scenario.end_ms(),
+        );
+        series.custom_kinds(kind_names[EVENT_KINDS.len()..].to_vec());
         Metrics {
             days,
             words: days.div_ceil(64),
@@ -186,18 +199,16 @@ impl Metrics {
             last_bucket: Vec::new(),
             habit: Vec::new(),
             habit_s: Vec::new(),
-            series: SeriesFold::new(
-                Resolution::default_for(scenario.end_ms()),
-                scenario.end_ms(),
-            ),
+            series,
             per_day: vec![Day::default(); days],
             loops: vec![PersonaLoop::default(); personas.len()],
             concurrent: 0,
             peak_concurrent: (0, 0),
             session_len_s: hist(),
-            kinds: vec![0; EVENT_KINDS.len()],
-            by_hour: vec![[0; 24]; EVENT_KINDS.len()],
-            by_phase: vec![vec![0; EVENT_KINDS.len()]; scenario.phases.len()],
+            kinds: vec![0; kinds_n],
+            by_hour: vec![[0; 24]; kinds_n],
+            by_phase: vec![vec![0; kinds_n]; scenario.phases.len()],
+            kind_names,
             revenue_by_currency: BTreeMap::new(),
             points_by_source: [0; 2],
             points_redeemed: 0,
@@ -224,6 +235,8 @@ impl Metrics {
     /// the run.
     pub fn resolution(&mut self, res: Resolution) {
         self.series = SeriesFold::new(res, self.span_ms);
+        self.series
+            .custom_kinds(self.kind_names[EVENT_KINDS.len()..].to_vec());
     }
 
     /// Prints a compact table every `every_ms` of simulated time through `print`.

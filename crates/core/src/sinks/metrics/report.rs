@@ -8,7 +8,6 @@ use super::document::*;
 use super::personas::PersonaAcc;
 use super::{Metrics, NOT_SIGNED, PersonaLoop};
 use crate::scenario::Scenario;
-use crate::timeline::EVENT_KINDS;
 use crate::units::{DAY, SimDuration, format_rfc3339};
 
 pub(super) fn round(v: f64, places: i32) -> f64 {
@@ -263,7 +262,8 @@ impl Metrics {
     }
 
     fn event_figures(&self, b: &Basis) -> Events {
-        let by_hour_utc = EVENT_KINDS
+        let by_hour_utc = self
+            .kind_names
             .iter()
             .enumerate()
             .filter(|(k, _)| self.kinds[*k] > 0)
@@ -277,7 +277,8 @@ impl Metrics {
                 phase: name.clone(),
                 from_ms: *a,
                 to_ms: *b,
-                events: EVENT_KINDS
+                events: self
+                    .kind_names
                     .iter()
                     .enumerate()
                     .filter(|(k, _)| self.by_phase[p][*k] > 0)
@@ -287,7 +288,8 @@ impl Metrics {
             .collect();
         Events {
             total: self.events_total,
-            by_kind: EVENT_KINDS
+            by_kind: self
+                .kind_names
                 .iter()
                 .enumerate()
                 .map(|(k, n)| (n.to_string(), self.kinds[k]))

@@ -125,6 +125,9 @@ struct Acc {
     new_users: u64,
     events: u64,
     kinds: [u64; KINDS],
+    /// Custom kinds' counts (`world.toml`), by index after the built-ins; empty in a
+    /// world without them, so a long series of the default world costs nothing more.
+    custom: Vec<u64>,
     conversions: u64,
     revenue: u64,
     points_earned: u64,
@@ -138,6 +141,8 @@ pub(crate) struct SeriesFold {
     /// Buckets in the whole span.
     planned: usize,
     buckets: Vec<Acc>,
+    /// The custom kinds' names, in `KindTable` order after the built-ins.
+    custom_names: Vec<String>,
 }
 
 /// What an event adds to its bucket besides its kind; the caller knows which applies.
@@ -158,7 +163,13 @@ impl SeriesFold {
             res,
             planned: buckets_in(span_ms, res.ms()).max(1) as usize,
             buckets: Vec::new(),
+            custom_names: Vec::new(),
         }
+    }
+
+    /// Names the world's custom kinds (after the built-in ones).
+    pub(crate) fn custom_kinds(&mut self, names: Vec<String>) {
+        self.custom_names = names;
     }
 
     /// The bucket of an event at `t_ms`, created (with the buckets before it) when time
@@ -179,7 +190,16 @@ impl SeriesFold {
     pub(crate) fn event(&mut self, b: usize, kind: usize, open: u64) {
         let a = &mut self.buckets[b];
         a.events += 1;
-        a.kinds[kind] += 1;
+        match a.kinds.get_mut(kind) {
+            Some(n) => *n += 1,
+            None => {
+                let c = kind - KINDS;
+                if a.custom.len() <= c {
+                    a.custom.resize(c + 1, 0);
+                }
+                a.custom[c] += 1;
+            }
+        }
         a.open_peak = a.open_peak.max(open);
         a.open_end = open;
     }
@@ -223,7 +243,7 @@ impl SeriesFold {
                     sessions_started: a.sessions_started,
                     new_users: a.new_users,
                     events: a.events,
-                    events_by_kind: kinds_seen(&a.kinds),
+                    events_by_kind: kinds_seen(&a.kinds, &a.custom, &self.custom_names),
                     conversions: a.conversions,
                     revenue: a.revenue,
                     points_earned: a.points_earned,
@@ -240,10 +260,12 @@ impl SeriesFold {
 }
 
 /// Counts by kind name, kinds with no event left out (a 100,000-bucket series stays small).
-fn kinds_seen(kinds: &[u64; KINDS]) -> BTreeMap<String, u64> {
+fn kinds_seen(kinds: &[u64; KINDS], custom: &[u64], names: &[String]) -> BTreeMap<String, u64> {
     EVENT_KINDS
         .iter()
+        .copied()
         .zip(kinds)
+        .chain(names.iter().map(String::as_str).zip(custom))
         .filter(|(_, n)| **n > 0)
         .map(|(k, n)| (k.to_string(), *n))
         .collect()
