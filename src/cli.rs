@@ -24,6 +24,8 @@ pub enum Command {
     Seed(SeedArgs),
     /// Check a seeded database against the timeline recorded in its run_meta.
     Verify(VerifyArgs),
+    /// Delete exactly the rows `seed --into` wrote into your tables (children first).
+    Clean(CleanArgs),
     /// Send the timeline live to a target over HTTP, time-compressed, with latency figures.
     Replay(Box<ReplayArgs>),
     /// Find the highest rate a target holds: levels stepped up, then refined, until the
@@ -206,6 +208,40 @@ pub struct SeedArgs {
     /// No progress bar or step timings
     #[arg(long, short)]
     pub quiet: bool,
+    /// Seed your own tables as this mapping file says (seed.toml, docs/SEEDING.md)
+    /// instead of simulate's schema; needs --database-url (or DATABASE_URL)
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["schema", "reset", "unlogged"])]
+    pub into: Option<PathBuf>,
+    /// With --into: show what goes where, row counts and checked sample rows; write nothing
+    #[arg(long, requires = "into")]
+    pub plan: bool,
+    /// With --plan: print the plan as JSON (schema/seed-plan.v1.json)
+    #[arg(long, requires = "plan")]
+    pub json: bool,
+    /// With --into: add to tables that already hold rows (the mapping's ids must avoid
+    /// theirs: an offset in the id template, or leave the id column to its sequence)
+    #[arg(long, requires = "into", conflicts_with = "truncate")]
+    pub append: bool,
+    /// With --into: empty the mapped tables first (only those; named before it happens)
+    #[arg(long, requires = "into")]
+    pub truncate: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CleanArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// The mapping file the seed used (seed.toml)
+    #[arg(long, value_name = "FILE")]
+    pub into: PathBuf,
+    /// The personas folder the seed used, when the mapping names kinds its world.toml
+    /// declares [default: the shipped personas]
+    #[arg(long, value_name = "DIR")]
+    pub personas: Option<PathBuf>,
+    /// Also delete rows your app wrote since the seed that reference seeded rows
+    /// (without it, clean refuses and lists them)
+    #[arg(long)]
+    pub with_app_rows: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -222,6 +258,10 @@ pub struct VerifyArgs {
     /// No progress display
     #[arg(short, long)]
     pub quiet: bool,
+    /// Check your own tables seeded with this mapping (seed.toml): row counts, digests
+    /// of the mapped columns, the mapping's invariants
+    #[arg(long, value_name = "FILE", conflicts_with = "schema")]
+    pub into: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -28,6 +28,8 @@ pub mod replicates;
 pub mod run;
 pub mod schema;
 pub mod seed;
+pub mod seed_into;
+mod seed_into_print;
 pub mod serve;
 pub mod verify;
 
@@ -219,7 +221,11 @@ pub fn main(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Seed(args) => seed::seed(args),
-        Command::Verify(args) => verify::verify(args),
+        Command::Verify(args) => match args.into.clone() {
+            Some(into) => seed_into::verify(&args, &into),
+            None => verify::verify(args),
+        },
+        Command::Clean(args) => seed_into::clean(&args),
         Command::Replay(args) => replay::replay(*args),
         Command::Capacity(args) => capacity::capacity(*args),
         Command::Serve(args) => serve::serve(args),

@@ -104,6 +104,14 @@ fn wall_text(ms: f64) -> String {
 /// replayed log is tagged by phase as an engine replay is. Without it (a foreign log, a
 /// scenario file since moved), every event is `steady`.
 fn log_phases(log: &Path) -> (Phases, Option<String>) {
+    match log_scenario(log) {
+        Some(s) => (Phases::of(&s), Some(s.name)),
+        None => (Phases::default(), None),
+    }
+}
+
+/// The scenario a log was written with, from the run.json beside it, when it loads.
+fn log_scenario(log: &Path) -> Option<Scenario> {
     let read = || -> Option<simulate_core::scenario::Scenario> {
         let record = log.parent()?.join("run.json");
         let run: RunRecord = serde_json::from_slice(
@@ -124,10 +132,7 @@ fn log_phases(log: &Path) -> (Phases, Option<String>) {
         let (world, _) = world_clashes(&config, &crate::cli::WorldArgs::default());
         load_world(&world).ok().map(|(_, s)| s)
     };
-    match read() {
-        Some(s) => (Phases::of(&s), Some(s.name)),
-        None => (Phases::default(), None),
-    }
+    read()
 }
 
 /// The world an engine replay sends from. A window past the scenario's length makes the
@@ -226,6 +231,7 @@ impl Run<'_> {
             None => engine_source(args)?,
         };
         check_tokens(mapping, &source)?;
+        check_user_fields(mapping, &source)?;
         let stage_names = simulate_replay::pace::stage_names(pacing.target());
         let (texts, mut thresholds) = thresholds(args, mapping, &source.phases, &stage_names)?;
         let default_threshold = texts.is_empty() && !thresholds.is_empty();
@@ -517,6 +523,24 @@ fn check_tokens(mapping: &Mapping, source: &Source) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The `user.<name>` fields the mapping reads, against the world's (its `[ids]`,
+/// `[pools]` and `user.signed_up`'s props): the engine's, or a log's from the run.json
+/// beside it. A log without one (a foreign log) is not checked: a name its lines lack
+/// renders as null.
+fn check_user_fields(mapping: &Mapping, source: &Source) -> anyhow::Result<()> {
+    if !mapping.reads_user() {
+        return Ok(());
+    }
+    let names = match &source.feed {
+        Feed::Engine(e) => Some(e.world.scenario.pools.user_names()),
+        Feed::Log(log) => log_scenario(log).map(|s| s.pools.user_names()),
+    };
+    if let Some(names) = names {
+        mapping.check_user_fields(&names)?;
+    }
+    Ok(())
+}
+
 /// `--from-log`: the log as written, its phases from the run.json beside it.
 fn log_source(args: &ReplayArgs, log: &Path) -> anyhow::Result<Source> {
     let w = &args.world;
@@ -626,6 +650,7 @@ fn thresholds(
         listens: &listens,
         classes: &classes,
         stages,
+        outcomes: mapping.counts_outcomes(),
     };
     let mut problems = Vec::new();
     let mut thresholds = match Threshold::parse_all(&args.thresholds, &names) {

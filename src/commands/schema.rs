@@ -8,13 +8,14 @@ use simulate_core::world::kinds::KindTable;
 
 pub(crate) fn schema(args: SchemaArgs) -> anyhow::Result<i32> {
     // Loaded for their problems: a schema of a world that cannot run would mislead.
-    let (personas, _scenario) = load_world(&WorldArgs {
+    let (personas, scenario) = load_world(&WorldArgs {
         personas: args.personas.clone(),
         scenario: args.scenario.clone(),
         ..WorldArgs::default()
     })?;
-    // The personas folder's world.toml adds its custom kinds after the built-in ones.
-    let kinds = KindTable::of(&personas);
+    // The personas folder's world.toml adds its custom kinds after the built-in ones;
+    // the scenario's ids and pools (`[ids]`, `[pools]`) join user.signed_up's props.
+    let kinds = KindTable::of(&personas).with_pools(&scenario.pools);
     match &args.out {
         None => out!("{}", kinds.json_schema_text()),
         // The same text: `export` writes the typed document pretty, fields in order.

@@ -60,6 +60,9 @@ impl RowSink for Loader {
 }
 
 pub fn seed(args: SeedArgs) -> anyhow::Result<i32> {
+    if let Some(into) = args.into.clone() {
+        return super::seed_into::seed(&args, &into);
+    }
     let (personas, scenario) = load_world(&args.world)?;
     let threads = super::threads(args.threads)?;
     let url = args.db.url();

@@ -104,6 +104,7 @@ pub(crate) fn table(s: &Summary, target: &str) -> String {
     out.push_str(LEGEND);
     out.push('\n');
     out.push_str(&answers_line(&s.overall));
+    out.push_str(&flow_lines(s));
     if let Some(socketio) = &s.socketio {
         out.push_str(&socketio_lines(socketio));
     }
@@ -128,6 +129,38 @@ pub(crate) fn table(s: &Summary, target: &str) -> String {
     }
     for v in &s.thresholds {
         out.push_str(&verdict_line(v));
+    }
+    out
+}
+
+/// Flows: answers counted by outcome (`outcomes gift.claimed claim by status: claimed
+/// 9`), and the requests skipped for a failed dependency with the first few named.
+fn flow_lines(s: &Summary) -> String {
+    let mut out = String::new();
+    for o in &s.outcomes {
+        let counts: Vec<String> = o.counts.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        out.push_str(&format!(
+            "outcomes {} {} by {}: {}\n",
+            o.event,
+            o.kind,
+            o.field,
+            counts.join(" · ")
+        ));
+    }
+    if s.totals.skipped_dependency > 0 {
+        out.push_str(&format!(
+            "{} requests not sent for a failed dependency:\n",
+            s.totals.skipped_dependency
+        ));
+        for d in s.dependencies.iter().take(5) {
+            out.push_str(&format!("    {} × {}\n", d.skipped, d.dependency));
+        }
+        if s.dependencies.len() > 5 {
+            out.push_str(&format!(
+                "    and {} more (the summary's `dependencies`)\n",
+                s.dependencies.len() - 5
+            ));
+        }
     }
     out
 }

@@ -28,7 +28,7 @@ pub struct Ledger {
     pub(crate) out_of_order: u64,
     /// Requests without an `x-sim-event` header.
     pub(crate) unlabelled: u64,
-    seen: HashSet<(String, u32)>,
+    seen: HashSet<(String, u32, Option<String>)>,
     last_seq: HashMap<String, u32>,
     pub(crate) balances: HashMap<String, i64>,
     pub goal_claims: HashSet<(String, String)>,
@@ -170,20 +170,26 @@ impl Ledger {
         user: &str,
         props: &Value,
     ) -> Delivery {
-        let id = id
-            .and_then(|v| v.rsplit_once('/'))
-            .and_then(|(u, s)| Some((u.to_string(), s.parse::<u32>().ok()?)));
+        // `<user>/<seq>`, or `<user>/<seq>/<step>` for a flow's later requests: each a
+        // delivery of its own; only first requests count for the per-user order.
+        let id = id.and_then(|v| {
+            let mut parts = v.splitn(3, '/');
+            let (u, s) = (parts.next()?, parts.next()?.parse::<u32>().ok()?);
+            Some((u.to_string(), s, parts.next().map(String::from)))
+        });
         let user = match id {
-            Some((user, seq)) => {
-                if !self.seen.insert((user.clone(), seq)) {
+            Some((user, seq, step)) => {
+                if !self.seen.insert((user.clone(), seq, step.clone())) {
                     self.duplicates += 1;
                     return Delivery::Duplicate;
                 }
-                let last = *self.last_seq.entry(user.clone()).or_insert(seq);
-                if seq < last {
-                    self.out_of_order += 1;
+                if step.is_none() {
+                    let last = *self.last_seq.entry(user.clone()).or_insert(seq);
+                    if seq < last {
+                        self.out_of_order += 1;
+                    }
+                    self.last_seq.insert(user.clone(), last.max(seq));
                 }
-                self.last_seq.insert(user.clone(), last.max(seq));
                 user
             }
             None => {
@@ -259,4 +265,30 @@ pub fn router_over(ledger: Ledger, challenges: u16) -> (Router, Shared) {
 /// Serves on `listener` until the future is dropped.
 pub async fn serve(listener: tokio::net::TcpListener, app: Router) -> std::io::Result<()> {
     axum::serve(listener, app).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flows_later_steps_are_deliveries_of_their_own_and_repeats_are_not() {
+        let mut l = Ledger::default();
+        let props = serde_json::json!({});
+        let mut got = |id: &str| {
+            matches!(
+                l.receive(Some(id), "checkin.created", "u1", &props),
+                Delivery::Duplicate
+            )
+        };
+        assert!(!got("u1/4"));
+        assert!(
+            !got("u1/4/2"),
+            "step 2 of the same event is another request"
+        );
+        assert!(!got("u1/4/login"));
+        assert!(got("u1/4/2"), "the same step twice is a repeat");
+        assert!(got("u1/4"));
+        assert_eq!((l.duplicates, l.out_of_order), (2, 0));
+    }
 }

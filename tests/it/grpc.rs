@@ -411,3 +411,57 @@ fn grpc_over_tls_is_trusted_with_ca_cert_and_refused_without() {
     assert_eq!(s["overall"]["error_classes"]["tls"], 40, "{}", s["overall"]);
     assert_eq!(server.seen.calls.lock().unwrap().len(), 40);
 }
+
+#[test]
+fn grpc_answers_feed_captures_outcomes_and_a_second_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = stat_log(dir.path(), 50, 2);
+    let server = start(Duration::ZERO);
+    let mapping = dir.path().join("flow.toml");
+    // Step 1's `success` (a bool of the response) is counted as the outcome and
+    // captured; step 2 sends it back. Users ending in 7 fail step 1's check: their
+    // step 2 is not sent.
+    std::fs::write(
+        &mapping,
+        r#"[grpc]
+[[request]]
+event = "stat.updated"
+[[request.steps]]
+protocol = "grpc"
+method = "simulate.events.v1.EventService/OnMessage"
+message = { event_name = "{event}", namespace = "simulate", user_id = "{user_id}" }
+check = { field = "success", equals = true }
+outcome = "success"
+capture = [{ into = "vars.ok", field = "success" }]
+kind = "first"
+[[request.steps]]
+protocol = "grpc"
+method = "simulate.events.v1.EventService/OnMessage"
+message = { event_name = "second-{vars.ok}", namespace = "simulate", user_id = "{user_id}" }
+kind = "second"
+"#,
+    )
+    .unwrap();
+    let out = dir.path().join("s.json");
+    let o = crate::common::replay_log(&log, &mapping, "http://127.0.0.1:9", "4x")
+        .args(["--grpc-target", &format!("http://{}", server.addr)])
+        .args(["--no-default-threshold", "--summary-export"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = summary(&out);
+    let refused = (0..50).filter(|i| i % 10 == 7).count() as u64;
+    assert_eq!(
+        s["outcomes"][0]["counts"],
+        serde_json::json!({"false": refused, "true": 50 - refused}),
+        "{}",
+        s["outcomes"]
+    );
+    assert_eq!(s["totals"]["skipped_dependency"], refused);
+    let calls = server.seen.calls.lock().unwrap().clone();
+    assert_eq!(calls.len() as u64, 50 + 50 - refused);
+    let (_, second) = calls.iter().find(|(id, _)| id == "u42/0/2").unwrap();
+    assert_eq!(second.event_name, "second-true");
+    assert!(!calls.iter().any(|(id, _)| id == "u47/0/2"));
+}

@@ -16,6 +16,8 @@ pub const PROTO_FILE: u64 = 1 << 20;
 pub const TOKENS_FILE: u64 = 256 << 20;
 /// A `--ca-cert` PEM file: a certificate chain is a few kB.
 pub const CERT_FILE: u64 = 1 << 20;
+/// A team's data file a scenario names (users, a pool's ids, a catalog export).
+pub const DATA_FILE: u64 = 64 << 20;
 /// The run.json beside a replayed log.
 pub const RUN_RECORD: u64 = 1 << 20;
 /// One line of an event log: `simulate run` writes lines of a few hundred bytes.

@@ -1,7 +1,9 @@
 //! The scenario: who exists, for how long, on what daily curve, and which named phases happen.
 
+mod data;
 pub mod size;
 pub mod tags;
+mod team;
 
 use std::collections::BTreeMap;
 
@@ -12,6 +14,7 @@ use crate::persona::Persona;
 use crate::persona::dist::{Dist, RawDist, Unit, usable_weights};
 use crate::units::load::{STAGES_HELP, Stages};
 use crate::units::{DAY, HOUR, MINUTE, Span, Start, parse_duration, parse_start};
+use crate::world::pools::Pools;
 use size::RawSize;
 
 pub(crate) const DEFAULT_SCENARIO: (&str, &str) = (
@@ -35,6 +38,11 @@ pub struct RawScenario {
     pub(crate) nudges: Option<RawNudges>,
     pub gifts: Option<RawGifts>,
     pub(crate) catalog: Option<RawCatalog>,
+    /// `[ids]`: users' ids in the team's format ([`team`]).
+    pub(crate) ids: Option<team::RawIds>,
+    /// `[pools.<name>]`: the team's groups users are assigned to ([`team`]).
+    #[serde(default)]
+    pub(crate) pools: BTreeMap<String, team::RawPool>,
     #[serde(default)]
     pub phases: Vec<RawPhase>,
     /// Named load plans for `replay --profile NAME`.
@@ -94,6 +102,9 @@ pub struct RawPhase {
     pub(crate) shares: Option<u16>,
     pub(crate) updates: Option<RawDist>,
     pub(crate) tiers: Option<Vec<RawTier>>,
+    /// An action burst's custom action (`world.toml`), and how many times each user does it.
+    pub(crate) action: Option<String>,
+    pub(crate) times: Option<u8>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -119,6 +130,9 @@ pub(crate) enum PhaseKind {
     /// N users each drop a gift of `shares` shares into their room over the window: room
     /// broadcasts pile up and many claimers race for few shares (seed 002's storm).
     GiftStorm { users: u32, shares: u16 },
+    /// N users arrive over the window and each performs a custom action `times` times
+    /// (a burst of the team's own event: `daily_metrics.posted` at 21:00).
+    ActionBurst { users: u32, action: u16, times: u8 },
 }
 
 #[derive(Clone, Debug)]
@@ -166,6 +180,8 @@ pub struct Scenario {
     pub challenges: u16,
     pub goals_per_challenge: u16,
     pub phases: Vec<Phase>,
+    /// `[ids]` and `[pools.*]`: the team's ids and pools (empty for the default world).
+    pub pools: Pools,
     /// `[profiles.NAME]`: load plans for `replay --profile NAME`, each stage named after it.
     pub profiles: BTreeMap<String, Stages>,
     /// What is said, not refused: a phase sized beyond the world's users (it gets every
@@ -267,6 +283,10 @@ impl Scenario {
             p: Vec::new(),
             warnings: Vec::new(),
             users: 0,
+            actions: personas
+                .first()
+                .map(|p| p.declared.actions.iter().map(|a| a.name.clone()).collect())
+                .unwrap_or_default(),
         };
         let users = c.users(over, &raw);
         c.users = users;
@@ -302,6 +322,7 @@ impl Scenario {
             .filter_map(|(i, ph)| c.phase(i, ph))
             .collect();
         let profiles = c.profiles(&raw.profiles);
+        let pools = c.team(&raw, over);
         // Phases beyond the window are dropped, not errors: --days often shortens a scenario.
         phases.retain(|ph| ph.at_ms < span.ms());
         phases.sort_by_key(|ph| ph.at_ms);
@@ -335,6 +356,7 @@ impl Scenario {
             challenges,
             goals_per_challenge,
             phases,
+            pools,
             profiles,
             warnings: c.warnings,
         })
@@ -366,6 +388,8 @@ struct Check<'a> {
     warnings: Vec<Problem>,
     /// The world's users, which shares of users are of.
     users: u32,
+    /// The custom actions the personas' `world.toml` declares, which phases may name.
+    actions: Vec<String>,
 }
 
 impl Check<'_> {
@@ -393,6 +417,19 @@ impl Check<'_> {
             }
         }
         out
+    }
+
+    /// `[ids]` and `[pools]`, and `--users` against a users file's length.
+    fn team(&mut self, raw: &RawScenario, over: &Overrides) -> Pools {
+        let (pools, problems) = team::check(self.src, raw.ids.as_ref(), &raw.pools, self.users);
+        self.p.extend(problems);
+        if let Some((message, fix)) = team::users_beyond_file(&pools, self.users) {
+            match over.users {
+                Some(_) => self.flag("--users", message, &fix),
+                None => self.at(&FieldPath::root().key("users"), message, fix),
+            }
+        }
+        pools
     }
 
     fn at(&mut self, path: &FieldPath, message: impl Into<String>, fix: impl Into<String>) {
@@ -611,6 +648,7 @@ impl Check<'_> {
                 }
             }
             "game_burst" => self.game_burst(&pp, ph),
+            "action_burst" => self.action_burst(&pp, ph),
             "goal_wave" => self.goal_wave(&pp, ph),
             "nudge_campaign" => {
                 let share = ph.share.unwrap_or(1.0);
@@ -651,7 +689,7 @@ impl Check<'_> {
                 self.at(
                     &pp.key("kind"),
                     format!("unknown phase kind `{other}`"),
-                    "use login_rush, game_burst, goal_wave, nudge_campaign, gift_storm or outage",
+                    "use login_rush, game_burst, goal_wave, nudge_campaign, gift_storm, action_burst or outage",
                 );
                 return None;
             }
@@ -705,6 +743,37 @@ impl Check<'_> {
                     r#"size the phase as a share of the world's users, like users = "10%" (docs/SCENARIOS.md), or run with --users {users} or more"#
                 ),
             ));
+        }
+    }
+
+    /// `action_burst`: a custom action the personas' world.toml declares.
+    fn action_burst(&mut self, pp: &FieldPath, ph: &RawPhase) -> PhaseKind {
+        let users = self.size(pp, ph);
+        let name = ph.action.as_deref().unwrap_or("");
+        let action = self.actions.iter().position(|a| a == name);
+        if action.is_none() {
+            self.at(
+                &pp.key("action"),
+                if name.is_empty() {
+                    "an action burst needs `action`".to_string()
+                } else {
+                    format!("`{name}` is not a custom action of the personas' world.toml")
+                },
+                if self.actions.is_empty() {
+                    "declare it under [actions.NAME] in the personas folder's world.toml (docs/PERSONAS.md)".to_string()
+                } else {
+                    format!("use one of: {}", self.actions.join(", "))
+                },
+            );
+        }
+        let times = ph.times.unwrap_or(1);
+        if times == 0 {
+            self.at(&pp.key("times"), "`times` is 0", "use 1 or more");
+        }
+        PhaseKind::ActionBurst {
+            users,
+            action: action.unwrap_or(0) as u16,
+            times: times.max(1),
         }
     }
 

@@ -8,6 +8,7 @@
 pub mod capacity;
 pub mod drivers;
 mod error;
+mod flows;
 pub mod mapping;
 pub mod outcome;
 mod over_time;
@@ -162,13 +163,16 @@ pub fn replay(
     let live = Arc::new(Live::default());
     let before = source::Before(Arc::clone(&live));
     let span = (window, o.gap);
+    let users = source::Users::new(o.mapping.reads_user());
     let producer = std::thread::Builder::new()
         .name("timeline".into())
         .spawn(move || match o.feed {
             Feed::Engine(engine) => {
-                source::from_engine(*engine, span, phases, (tx, before), &feed_stop)
+                source::from_engine(*engine, span, phases, (tx, before, users), &feed_stop)
             }
-            Feed::Log(path) => source::from_log(&path, span, &phases, (tx, before), &feed_stop),
+            Feed::Log(path) => {
+                source::from_log(&path, span, &phases, (tx, before, users), &feed_stop)
+            }
         })
         .map_err(|e| ReplayError::Failed(format!("cannot start the timeline thread: {e}")))?;
 
@@ -279,6 +283,7 @@ fn summarize(
             unmapped: by_kind(&stats.unmapped),
             server_side: by_kind(&stats.server_side),
             no_token: by_kind(&stats.no_token),
+            dependency: stats.flows.skipped_by_kind(),
         },
         groups: stats.groups(asked.tags, &phase_name),
         stages: Vec::new(),
@@ -291,6 +296,8 @@ fn summarize(
         socketio: driver.socketio.as_ref().map(|s| s.report()),
         sessions_open,
         on_time: on_time(stats),
+        dependencies: stats.flows.dependency_list(),
+        outcomes: stats.flows.outcome_list(asked.tags),
     };
     Report {
         summary,
@@ -344,6 +351,7 @@ fn totals(stats: &Stats, total: &stats::Group, abandoned: u64) -> Totals {
         unmapped: stats.unmapped.iter().sum(),
         server_side: stats.server_side.iter().sum(),
         no_token: stats.no_token.iter().sum(),
+        skipped_dependency: stats.flows.skipped_total(),
         scheduled_requests: stats.requests,
         schedule_seconds: span.map_or(0.0, |s| (s.scheduled * 1000.0).round() / 1000.0),
         scheduled_per_s: per_s(stats.requests, span.map(|s| s.scheduled)),
@@ -358,7 +366,7 @@ fn on_time(stats: &Stats) -> Option<summary::OnTime> {
         within_ms: thresholds::ON_TIME_WITHIN_MS,
         share: (share * 1e5).round() / 1e5,
         requests: n,
-        held_for_slot: stats.sent - n,
+        held_for_slot: stats.sent.saturating_sub(n),
     })
 }
 

@@ -18,6 +18,12 @@ pub(crate) enum Outcome {
     Failed(ErrorClass),
 }
 
+impl Outcome {
+    pub(crate) fn is_ok(self) -> bool {
+        matches!(self, Outcome::Ok(_))
+    }
+}
+
 /// An answer's status, in its protocol's terms: summaries and tables name it as that
 /// protocol does (`200`, `UNAVAILABLE`, `acked`), so a gRPC OK never reads as "0".
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]

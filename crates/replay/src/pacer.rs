@@ -140,6 +140,23 @@ impl Job {
                 },
                 _ => None,
             };
+            if m.flow {
+                let run = crate::flows::Run {
+                    driver: &driver,
+                    stats: &stats,
+                    due: &self.due,
+                    id: self.id,
+                    key: self.key,
+                    sent,
+                    late: self.late || waited,
+                    wires: None,
+                };
+                crate::flows::run(run, m).await;
+                live.in_flight.fetch_sub(1, Ordering::Relaxed);
+                drop(self.permit);
+                let _ = self.done.send(());
+                return;
+            }
             let outcome = driver.send(&self.due, m).await;
             let done = Instant::now();
             stats.lock().expect("stats lock").done(
@@ -467,7 +484,12 @@ impl<'rt> Pacer<'rt> {
                 self.skipped.push((intended, due.kind, Skip::NoToken));
                 return Ok(());
             }
-            Route::Send(m) => (m.tag, m.request.protocol()),
+            Route::Send(m) => {
+                if m.flow {
+                    crate::flows::announce(&self.driver, &due, m);
+                }
+                (m.tag, m.request.protocol())
+            }
             other => {
                 let why = match other {
                     Route::ServerSide => Skip::ServerSide,

@@ -21,7 +21,7 @@ use simulate_core::ids;
 use simulate_core::scenario::Scenario;
 use simulate_core::scenario::tags::{Opens, PhaseTags};
 use simulate_core::template::Ctx;
-use simulate_core::timeline::{EVENT_KINDS, Event, Sink};
+use simulate_core::timeline::{EVENT_KINDS, Event, Props, Sink};
 
 /// `kind` of an event name this version does not know (from a foreign log).
 pub(crate) const UNKNOWN_KIND: u16 = u16::MAX;
@@ -43,6 +43,8 @@ pub(crate) struct Due {
     pub phase: u8,
     /// The event's JSON line, without its newline.
     pub(crate) line: Bytes,
+    /// The props of the user's `user.signed_up`, kept when a template reads `user.*`.
+    pub(crate) user: Option<Arc<serde_json::Map<String, serde_json::Value>>>,
 }
 
 impl Due {
@@ -61,6 +63,7 @@ impl Due {
         &'a self,
         json: Option<&'a serde_json::Value>,
         token: Option<&'a str>,
+        vars: &'a [(simulate_core::template::Field, String)],
     ) -> Ctx<'a> {
         Ctx {
             user_id: &self.user_id,
@@ -71,14 +74,13 @@ impl Due {
             line: &self.line,
             json,
             token,
+            vars,
+            user: self.user.as_deref(),
         }
     }
 
     pub(crate) fn event_name(&self) -> &'static str {
-        EVENT_KINDS
-            .get(self.kind as usize)
-            .copied()
-            .unwrap_or("unknown")
+        simulate_core::timeline::kind_name(self.kind).unwrap_or("unknown")
     }
 
     /// Reads the fields the pacer needs from one log line (a copy of it kept).
@@ -120,11 +122,7 @@ impl Due {
         } else {
             Opens::Nothing
         };
-        let kind = EVENT_KINDS
-            .iter()
-            .position(|k| *k == h.event)
-            .map(|k| k as u16)
-            .unwrap_or(UNKNOWN_KIND);
+        let kind = simulate_core::timeline::kind_index(&h.event).unwrap_or(UNKNOWN_KIND);
         let due = Due {
             t_ms: h.t_ms,
             user_id: h.user_id.into(),
@@ -138,6 +136,7 @@ impl Due {
             kind,
             phase: 0,
             line: keep(line),
+            user: None,
         };
         Ok((due, opens))
     }
@@ -238,6 +237,59 @@ fn fed(gap_users: Option<GapUsers>) -> Fed {
 
 type Tx = mpsc::Sender<Vec<Due>>;
 
+/// A user's `user.signed_up` props, as templates read them (`user.<name>`).
+pub(crate) type UserProps = Arc<serde_json::Map<String, serde_json::Value>>;
+
+/// Per user, the props of their `user.signed_up` (kept only when a template reads
+/// `user.*`), and which users the team's system already holds (`"existing":true`: a users
+/// file): their sign-up is not sent.
+pub(crate) struct Users {
+    keep: bool,
+    props: std::collections::HashMap<Box<str>, UserProps>,
+}
+
+impl Users {
+    pub(crate) fn new(keep: bool) -> Users {
+        Users {
+            keep,
+            props: std::collections::HashMap::new(),
+        }
+    }
+
+    /// One `user.signed_up` line: its props kept; whether the user already exists in the
+    /// team's system (the request is then not sent).
+    fn signed_up(&mut self, user_id: &str, line: &[u8]) -> bool {
+        const EXISTING: &[u8] = b"\"existing\":true";
+        let existing = line.windows(EXISTING.len()).any(|w| w == EXISTING);
+        if self.keep {
+            #[derive(serde::Deserialize)]
+            struct Line {
+                props: serde_json::Map<String, serde_json::Value>,
+            }
+            if let Ok(l) = serde_json::from_slice::<Line>(line) {
+                self.props.insert(user_id.into(), Arc::new(l.props));
+            }
+        }
+        existing
+    }
+
+    fn of(&self, user_id: &str) -> Option<UserProps> {
+        if self.keep {
+            self.props.get(user_id).cloned()
+        } else {
+            None
+        }
+    }
+}
+
+/// `user.signed_up`'s index in [`EVENT_KINDS`].
+fn signed_up_kind() -> u16 {
+    EVENT_KINDS
+        .iter()
+        .position(|k| *k == "user.signed_up")
+        .unwrap_or(usize::from(UNKNOWN_KIND)) as u16
+}
+
 /// Counts the sessions opened before the window (events the replay does not send), so the
 /// sessions open at the window's start are right.
 pub(crate) struct Before(pub(crate) Arc<Live>);
@@ -279,6 +331,7 @@ struct Feed {
     window: Window,
     tags: PhaseTags,
     gap_users: Option<GapUsers>,
+    users: Users,
     batch: Vec<Due>,
     lines: Lines,
     closed: bool,
@@ -305,18 +358,23 @@ impl Sink for Feed {
         if let Some(g) = &mut self.gap_users {
             g.event(e.t_ms, Some(e.user), e.props.kind() as u16, in_window);
         }
-        if !in_window {
+        let existing = matches!(e.props, Props::SignedUp { .. })
+            && self.users.signed_up(&ids::user_id(e.user), line);
+        if !in_window || existing {
             self.before.count(e.props.kind() as u16);
             return Ok(true);
         }
+        let user_id: Box<str> = ids::user_id(e.user).into();
+        let user = self.users.of(&user_id);
         self.batch.push(Due {
             t_ms: e.t_ms,
-            user_id: ids::user_id(e.user).into(),
+            user_id,
             seq: e.seq,
             session: e.session,
             kind: e.props.kind() as u16,
             phase,
             line: self.lines.copy(line.strip_suffix(b"\n").unwrap_or(line)),
+            user,
         });
         if self.batch.len() >= BATCH {
             self.flush();
@@ -342,7 +400,7 @@ pub(crate) fn from_engine(
     mut engine: Engine,
     (window, gap): (Window, Option<Gap>),
     phases: Phases,
-    (tx, before): (Tx, Before),
+    (tx, before, users): (Tx, Before, Users),
     stop: &AtomicBool,
 ) -> Result<Fed, ReplayError> {
     let mut feed = Feed {
@@ -351,6 +409,7 @@ pub(crate) fn from_engine(
         window,
         tags: phases.tagger(),
         gap_users: GapUsers::new(gap),
+        users,
         batch: Vec::with_capacity(BATCH),
         lines: Lines::new(),
         closed: false,
@@ -453,10 +512,11 @@ pub(crate) fn from_log(
     path: &Path,
     (window, gap): (Window, Option<Gap>),
     phases: &Phases,
-    (tx, before): (Tx, Before),
+    (tx, before, mut users): (Tx, Before, Users),
     stop: &AtomicBool,
 ) -> Result<Fed, ReplayError> {
     let shown = path.display();
+    let signed_up = signed_up_kind();
     let unreadable = |e: std::io::Error| unreadable(path, e);
     let mut reader = open_log(path)?;
     let mut batch = Vec::with_capacity(BATCH);
@@ -515,10 +575,12 @@ pub(crate) fn from_log(
         if let Some(g) = &mut gap_users {
             g.event(due.t_ms, user, due.kind, in_window);
         }
-        if !in_window {
+        let existing = due.kind == signed_up && users.signed_up(&due.user_id, &line);
+        if !in_window || existing {
             before.count(due.kind);
             continue;
         }
+        due.user = users.of(&due.user_id);
         batch.push(due);
         if batch.len() >= BATCH
             && tx

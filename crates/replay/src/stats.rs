@@ -51,6 +51,12 @@ pub(crate) enum Skip {
     NoToken,
 }
 
+pub(crate) use crate::flows::counts::FlowCounts;
+
+/// Skipped-event counters: built-in kinds, a world's custom kinds (up to 256), and one
+/// slot for kinds no one knows.
+const KIND_SLOTS: usize = EVENT_KINDS.len() + 257;
+
 /// Statistics are grouped by these tags.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Key {
@@ -224,6 +230,9 @@ pub(crate) struct Stats {
     pub server_side: Vec<u64>,
     /// Requests held back because their user has no token (`missing_token`).
     pub no_token: Vec<u64>,
+    /// Flows: requests not sent for a failed dependency, and answers counted by an
+    /// outcome field.
+    pub(crate) flows: FlowCounts,
     /// Broadcast fan-out latency per listened Socket.IO event, filled in at the end.
     pub(crate) fanout: Vec<Histogram<u64>>,
     /// Every request's (and skipped event's) second.
@@ -286,9 +295,10 @@ impl Stats {
             late: 0,
             connection_waits: 0,
             chained: 0,
-            unmapped: vec![0; EVENT_KINDS.len() + 1],
-            server_side: vec![0; EVENT_KINDS.len() + 1],
-            no_token: vec![0; EVENT_KINDS.len() + 1],
+            unmapped: vec![0; KIND_SLOTS],
+            server_side: vec![0; KIND_SLOTS],
+            no_token: vec![0; KIND_SLOTS],
+            flows: FlowCounts::default(),
             fanout: Vec::new(),
             seconds: Series::default(),
             seconds_by_kind: BTreeMap::new(),
@@ -394,7 +404,7 @@ impl Stats {
     }
 
     pub(crate) fn skipped(&mut self, kind: u16, why: Skip) {
-        let i = (kind as usize).min(EVENT_KINDS.len());
+        let i = (kind as usize).min(KIND_SLOTS - 1);
         match why {
             Skip::ServerSide => self.server_side[i] += 1,
             Skip::Unmapped => self.unmapped[i] += 1,
@@ -436,11 +446,40 @@ impl Stats {
             .sent(at, at.saturating_duration_since(intended), in_flight);
     }
 
+    /// Request `id` (recorded by [`Stats::sent`]) is not sent after all: a value it
+    /// needs will not come (`dependency` says which). Counted as skipped, not as sent.
+    pub(crate) fn withdraw(&mut self, id: u64, kind: u16, dependency: &str) {
+        if self.open.remove(&id).is_some() {
+            self.sent -= 1;
+            self.requests = self.requests.saturating_sub(1);
+        }
+        self.flows.skip(kind, dependency);
+    }
+
+    /// Request `id` counts under another group (a login run for another event's request).
+    pub(crate) fn relabel(&mut self, id: u64, key: Key) {
+        if let Some(o) = self.open.get_mut(&id) {
+            o.key = key;
+        }
+    }
+
+    /// A later step of a flow became due at `at` and left: a request of its own.
+    pub(crate) fn step_sent(&mut self, id: u64, key: Key, at: Instant) {
+        self.scheduled(at, true);
+        self.sent(id, key, at, at, false);
+    }
+
     /// Request `id` waits for the same user's previous request to be answered.
     pub(crate) fn chain_waiting(&mut self, id: u64) {
-        self.chained += 1;
-        if let Some(o) = self.open.get_mut(&id) {
-            o.chain = Chain::Waiting;
+        match self.open.get_mut(&id) {
+            // A flow's request may wait twice (its user's previous request, then another
+            // user's captured value): counted once.
+            Some(o) if o.chain != Chain::Free => o.chain = Chain::Waiting,
+            Some(o) => {
+                o.chain = Chain::Waiting;
+                self.chained += 1;
+            }
+            None => self.chained += 1,
         }
     }
 
@@ -706,9 +745,7 @@ impl Stats {
 }
 
 fn event_name(event: u16) -> String {
-    EVENT_KINDS
-        .get(event as usize)
-        .copied()
+    simulate_core::timeline::kind_name(event)
         .unwrap_or("unknown")
         .to_string()
 }
@@ -724,7 +761,7 @@ pub(crate) fn by_kind(counts: &[u64]) -> BTreeMap<String, u64> {
         .enumerate()
         .filter(|(_, n)| **n > 0)
         .map(|(i, n)| {
-            let kind = EVENT_KINDS.get(i).copied().unwrap_or("unknown");
+            let kind = simulate_core::timeline::kind_name(i as u16).unwrap_or("unknown");
             (kind.to_string(), *n)
         })
         .collect()

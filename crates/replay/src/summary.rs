@@ -59,6 +59,38 @@ pub struct Summary {
     /// default bound); absent when nothing was sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_time: Option<OnTime>,
+    /// Flows: the values requests waited for in vain, by description (`skipped.dependency`
+    /// by event kind), most frequent first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<DependencyCount>,
+    /// Flows: answers counted by a step's `outcome` field, per event kind and tag.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outcomes: Vec<OutcomeCounts>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Requests not sent because a value they needed will not come.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DependencyCount {
+    /// What was missing and why: `entity.gift.id of g12-1: gift.created step 1: status 500`.
+    pub dependency: String,
+    pub skipped: u64,
+}
+
+/// The answers of one event kind's step counted by its `outcome` field's value; an
+/// answer without it counts under its outcome in words, in parentheses (`(status 500)`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutcomeCounts {
+    pub event: String,
+    /// The step's request tag.
+    pub kind: String,
+    /// The field path counted.
+    pub field: String,
+    pub total: u64,
+    pub counts: BTreeMap<String, u64>,
 }
 
 /// The share of requests the generator sent within `within_ms` of their intended
@@ -186,6 +218,10 @@ pub struct Totals {
     /// or users who joined during a replay under `refuse`).
     #[serde(default)]
     pub no_token: u64,
+    /// Flows: requests not sent because a value they read will not come (their
+    /// creating request failed); `dependencies` says which.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skipped_dependency: u64,
     /// Requests due: `scheduled` less the events skipped (unmapped, server-side, no token).
     #[serde(default)]
     pub scheduled_requests: u64,
@@ -326,6 +362,10 @@ pub struct Skipped {
     /// Requests whose user has no token, by event kind (see `Totals::no_token`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub no_token: BTreeMap<String, u64>,
+    /// Flows: requests not sent because a value they read will not come, by event kind
+    /// (the summary's `dependencies` names them).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dependency: BTreeMap<String, u64>,
 }
 
 /// One wall second of the run, from the first request due.

@@ -40,6 +40,10 @@ enum Metric {
     OnTime {
         within_us: u64,
     },
+    /// Answers counted by a flow step's `outcome` field whose value is one of the
+    /// filter's `reason`s: `outcome{event:gift.claimed,reason:not_found}<1%` (a rate is
+    /// over the answers counted for the same events and tags).
+    Outcome,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq)]
@@ -64,6 +68,8 @@ struct Filter {
     class: Option<Vec<u16>>,
     /// `--stages` stages, as 1 + index.
     stage: Option<Vec<u8>>,
+    /// `{reason:…}`: outcome values (the `outcome` metric).
+    reason: Option<Vec<String>>,
 }
 
 impl Filter {
@@ -111,6 +117,13 @@ impl Metric {
             "late" => Metric::Late,
             "requests" => Metric::Requests,
             "rps" => Metric::Rps,
+            "outcome" if !names.outcomes => {
+                return Err(
+                    "outcomes are counted by a request's `outcome` field, and the mapping has none"
+                        .into(),
+                );
+            }
+            "outcome" => Metric::Outcome,
             "on_time" => Metric::OnTime {
                 within_us: (ON_TIME_WITHIN_MS * 1000.0) as u64,
             },
@@ -184,7 +197,17 @@ impl Filter {
                 });
             }
             let small = |v: Vec<usize>| v.into_iter().map(|i| i as u16).collect();
+            let outcome = matches!(metric, Metric::Outcome);
+            if outcome && !matches!(tag.trim(), "event" | "kind" | "reason") {
+                return Err(format!(
+                    "outcomes are counted by event and kind: `{tag}` does not apply (tags: event, kind, reason)"
+                ));
+            }
             match tag.trim() {
+                "reason" if outcome => {
+                    filter.reason = Some(values.iter().map(|v| v.to_string()).collect());
+                }
+                "reason" => return Err("the `reason` tag belongs to the outcome metric".into()),
                 "protocol" => {
                     let p = pick(&protocols)?;
                     filter.protocol = Some(p.into_iter().map(|i| Protocol::ALL[i]).collect());
@@ -302,6 +325,8 @@ pub struct Names<'a> {
     pub classes: &'a [(RequestClass, Vec<u16>)],
     /// The run's stages by index (a profile's all carry its name).
     pub stages: &'a [String],
+    /// Some request counts its answers by an `outcome` field.
+    pub outcomes: bool,
 }
 
 impl Names<'_> {
@@ -323,7 +348,7 @@ enum Role {
     Default,
 }
 
-const HELP: &str = "write METRIC{TAG:VALUE,…}OP LIMIT, e.g. p95{kind:read}<1200ms or errors<1%; metrics: p50…p99.9, max, service_p95, service_max, chained_p99, lag_p99, fanout_p95, errors, late, requests, rps, on_time{within:2ms}; tags: protocol, event, kind, class, phase, stage (listen for fanout)";
+const HELP: &str = "write METRIC{TAG:VALUE,…}OP LIMIT, e.g. p95{kind:read}<1200ms or errors<1%; metrics: p50…p99.9, max, service_p95, service_max, chained_p99, lag_p99, fanout_p95, errors, late, requests, rps, on_time{within:2ms}, outcome{event:…,reason:…}; tags: protocol, event, kind, class, phase, stage (listen for fanout)";
 
 fn quantile(s: &str) -> Option<f64> {
     if s == "max" {
@@ -368,6 +393,11 @@ impl Threshold {
             (Some(tags), _) => Filter::parse(tags, &metric, names).map_err(err)?,
             (None, _) => Filter::default(),
         };
+        if metric == Metric::Outcome && filter.reason.is_none() {
+            return Err(err(
+                "name the outcome counted: outcome{event:gift.claimed,reason:not_found}<1%".into(),
+            ));
+        }
         let (limit, rate) = limit(rhs.trim(), &metric).map_err(err)?;
         Ok(Threshold {
             text: t.to_string(),
@@ -436,7 +466,44 @@ impl Threshold {
                 }
                 whole(&h, Some(ms(at(&h, q))))
             }
+            Metric::Outcome => self.observe_outcomes(stats),
             _ => self.observe_groups(stats),
+        }
+    }
+
+    /// The answers counted by outcome, of the filter's events and tags: how many had one
+    /// of its reasons (a count, or a share of them all).
+    fn observe_outcomes(&self, stats: &Stats) -> Observation {
+        let (mut hits, mut all, mut events) = (0u64, 0u64, Vec::new());
+        for ((event, tag), (_, counts)) in &stats.flows.outcomes {
+            let f = &self.filter;
+            if f.event.as_ref().is_some_and(|l| !l.contains(event))
+                || f.tag.as_ref().is_some_and(|l| !l.contains(tag))
+            {
+                continue;
+            }
+            for (value, n) in counts {
+                all += n;
+                if f.reason.as_ref().is_some_and(|r| r.contains(value)) {
+                    hits += n;
+                }
+            }
+            if !events.contains(event) {
+                events.push(*event);
+            }
+        }
+        events.sort_unstable();
+        let value = (all > 0).then(|| {
+            if self.rate {
+                hits as f64 / all as f64
+            } else {
+                hits as f64
+            }
+        });
+        Observation {
+            value,
+            over: all,
+            events,
         }
     }
 
@@ -466,7 +533,7 @@ impl Threshold {
                 // Exact: only what is shown is rounded (as the summary's rates are),
                 // so `rps>48.1` holds at 48.11/s.
                 Metric::Rps => stats.span().map(|s| g.completed() as f64 / s.achieved),
-                Metric::Lag(_) | Metric::Fanout(_) | Metric::OnTime { .. } => {
+                Metric::Lag(_) | Metric::Fanout(_) | Metric::OnTime { .. } | Metric::Outcome => {
                     unreachable!("observed in `observe`")
                 }
             })
@@ -541,7 +608,7 @@ impl Threshold {
         };
         match self.metric {
             Metric::Lag(q) => tail(&stats.lag, q),
-            Metric::Fanout(_) => false,
+            Metric::Fanout(_) | Metric::Outcome => false,
             _ => {
                 let Some(g) = self.merged(stats) else {
                     return false;
@@ -560,9 +627,11 @@ impl Threshold {
                     Metric::Late => count(g.late),
                     Metric::Requests => beyond(n as f64),
                     // A rate per second and the on-time share move both ways.
-                    Metric::Lag(_) | Metric::Fanout(_) | Metric::Rps | Metric::OnTime { .. } => {
-                        false
-                    }
+                    Metric::Lag(_)
+                    | Metric::Fanout(_)
+                    | Metric::Rps
+                    | Metric::OnTime { .. }
+                    | Metric::Outcome => false,
                 }
             }
         }
@@ -639,6 +708,7 @@ impl Threshold {
                 within_us as f64 / 1000.0
             ),
             Metric::Fanout(_) => format!("{} broadcast receipts", seen.over),
+            Metric::Outcome => format!("{} answers counted by outcome", seen.over),
             _ if self.filter.is_all() => format!("all {} requests", seen.over),
             _ => {
                 let mut kinds: Vec<&str> = seen
@@ -774,6 +844,7 @@ mod tests {
             listens: &[],
             classes: &[],
             stages: &[],
+            outcomes: false,
         }
     }
 
@@ -899,6 +970,52 @@ mod tests {
     }
 
     #[test]
+    fn outcome_thresholds_need_a_reason_and_a_mapping_that_counts_outcomes() {
+        let (k, p) = names();
+        let n = plain(&k, &p);
+        let e = Threshold::parse("outcome{reason:not_found}<1%", &n)
+            .unwrap_err()
+            .message;
+        assert!(e.contains("`outcome` field"), "{e}");
+        let counted = Names {
+            outcomes: true,
+            ..n
+        };
+        assert!(
+            Threshold::parse(
+                "outcome{event:gift.claimed,reason:not_found|empty}<1%",
+                &counted
+            )
+            .is_ok()
+        );
+        let e = Threshold::parse("outcome{event:gift.claimed}<1%", &counted)
+            .unwrap_err()
+            .message;
+        assert!(e.contains("reason:not_found"), "{e}");
+        let e = Threshold::parse("outcome{phase:steady,reason:x}<5", &counted)
+            .unwrap_err()
+            .message;
+        assert!(e.contains("does not apply"), "{e}");
+        let e = Threshold::parse("p95{reason:x}<5ms", &counted)
+            .unwrap_err()
+            .message;
+        assert!(e.contains("belongs to the outcome metric"), "{e}");
+        // Judged over the counted answers: 1 of 4 claims not found is 25 %.
+        let t =
+            Threshold::parse("outcome{event:gift.claimed,reason:not_found}<30%", &counted).unwrap();
+        let mut stats = Stats::new(Instant::now());
+        let claimed = EVENT_KINDS
+            .iter()
+            .position(|e| *e == "gift.claimed")
+            .unwrap() as u16;
+        for v in ["claimed", "claimed", "empty", "not_found"] {
+            stats.flows.outcome((claimed, 0), "status", v.into());
+        }
+        let (seen, ok) = t.check(&stats);
+        assert_eq!((seen, ok), (Some(0.25), true));
+    }
+
+    #[test]
     fn every_bad_expression_is_reported_at_once() {
         let (k, p) = names();
         let n = plain(&k, &p);
@@ -935,6 +1052,7 @@ mod tests {
             listens: &[],
             classes: &classes,
             stages: &[],
+            outcomes: false,
         };
         let t0 = Instant::now();
         let mut s = Stats::new(t0);

@@ -136,6 +136,13 @@ fn trigger(w: &World, u: &mut User, out: &mut Out, t: i64) {
                     room: u.room,
                 },
             );
+            if w.scenario.pools.existing(u.id) {
+                // A user the team's system already holds is there at t = 0 but comes
+                // back when their day brings them, like any launch user: not all at once.
+                u.pending = Pending::Internal;
+                u.trigger_at = first_arrival(w, u, t, w.scenario.launch_window_ms()).max(t + 1);
+                return;
+            }
             (Trigger::Internal, Script::Persona)
         }
         Pending::Internal => {
@@ -738,9 +745,41 @@ fn scripted(w: &World, u: &mut User, out: &mut Out, t: i64, k: u8) {
                 u.step_at = t;
             }
         }
+        Script::Action { action, times } => scripted_action(w, u, out, t, (k, times), action),
         Script::Persona => {
             u.next = Next::End(EndReason::Completed);
             u.step_at = t;
         }
     }
+}
+
+/// One step of an action burst: the custom action, with its habit effect on success,
+/// until it was done `times` times.
+fn scripted_action(
+    w: &World,
+    u: &mut User,
+    out: &mut Out,
+    t: i64,
+    (k, times): (u8, u8),
+    action: u16,
+) {
+    if k >= times {
+        u.next = Next::End(EndReason::Completed);
+        u.step_at = t;
+        return;
+    }
+    if super::custom::act(w, u, out, t, action) {
+        let a = &w.declared.actions[action as usize];
+        let p = &w.personas[u.persona as usize];
+        match (a.habit, a.hook) {
+            (Some(gain), _) => u.strengthen(gain),
+            (None, Hook::Reward) => u.strengthen(p.habit.reward_gain),
+            (None, Hook::Investment) => {
+                u.strengthen(p.habit.investment_gain * p.habit.investment_payoff)
+            }
+            _ => {}
+        }
+    }
+    u.next = Next::Scripted(k + 1);
+    u.step_at = t + SECOND + (unit(&mut u.rng) * 2000.0) as i64;
 }

@@ -178,8 +178,12 @@ struct ActScope<'a> {
 }
 
 impl ActScope<'_> {
+    /// The user's id in the team's format (`[ids] user`), else the timeline's.
     fn user_id(&self) -> String {
-        format!("u{}", self.u.id)
+        let s = &self.w.scenario;
+        s.pools
+            .user_id(s.seed, self.u.id)
+            .unwrap_or_else(|| format!("u{}", self.u.id))
     }
 
     fn prop(&self, path: &[String]) -> Val<'_> {
@@ -210,6 +214,13 @@ impl ActScope<'_> {
     fn user(&self, f: &UserField) -> Val<'_> {
         match f {
             UserField::Id => Val::Str(Cow::Owned(self.user_id())),
+            // A pool's member (`user.team`): the scenario's `[pools]`.
+            UserField::SignedUp(name) => {
+                let s = &self.w.scenario;
+                s.pools
+                    .user_field(s.seed, self.u.id, name)
+                    .map_or(Val::Null, |v| Val::Str(Cow::Owned(v)))
+            }
             UserField::Counter(i) => self
                 .u
                 .counters
@@ -252,7 +263,8 @@ impl Scope for ActScope<'_> {
             ))),
             Field::Prop(path) => self.prop(path),
             Field::User(u) => self.user(u),
-            Field::Token | Field::Line => Val::Null,
+            // A custom action's props read no answers: the checker offers no `vars`.
+            Field::Token | Field::Line | Field::Var(_) | Field::Entity(..) => Val::Null,
         }
     }
 }

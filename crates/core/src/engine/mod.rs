@@ -97,8 +97,11 @@ impl Engine {
         let mut shards: Vec<Shard> = (0..shards_n)
             .map(|_| Shard::new(shards_n, world.rooms, expected))
             .collect();
+        // Users the team's system already holds (a users file) sign up at t = 0.
+        let existing = world.scenario.pools.existing_users();
         for id in 0..n {
-            shards[(id % shards_n) as usize].add_user(&world, id, None, SignupSource::Launch, None);
+            let at = ((id as usize) < existing).then_some(0);
+            shards[(id % shards_n) as usize].add_user(&world, id, at, SignupSource::Launch, None);
         }
         let next_id = n;
         let pool = (shards_n > 1)
@@ -302,6 +305,19 @@ impl Engine {
                     for (id, at) in self.arrivals(*users, ph.at_ms, ph.over_ms, &mut rng) {
                         self.shard_of(id)
                             .deliver_phase(id, at, phase, Script::Persona);
+                    }
+                }
+                PhaseKind::ActionBurst {
+                    users,
+                    action,
+                    times,
+                } => {
+                    let script = Script::Action {
+                        action: *action,
+                        times: *times,
+                    };
+                    for (id, at) in self.arrivals(*users, ph.at_ms, ph.over_ms, &mut rng) {
+                        self.shard_of(id).deliver_phase(id, at, phase, script);
                     }
                 }
                 PhaseKind::GiftStorm { users, shares } => {

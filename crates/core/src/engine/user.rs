@@ -26,6 +26,8 @@ pub(crate) enum Script {
     GoalWave,
     /// Drop a gift of this many shares into the user's room, then leave.
     GiftDrop { shares: u16 },
+    /// Perform custom action `action` `times` times, a second or so apart, then leave.
+    Action { action: u16, times: u8 },
 }
 
 /// A session end decided by a transition, taking effect at `step_at`.

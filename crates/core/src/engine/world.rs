@@ -69,7 +69,8 @@ impl World {
             .collect();
         let rooms = (scenario.users / scenario.room_size).max(1);
         Ok(World {
-            writer: LineWriter::new(scenario.start_ms, &personas),
+            writer: LineWriter::new(scenario.start_ms, &personas)
+                .with_team(scenario.seed, &scenario.pools),
             declared: personas
                 .first()
                 .map(|p| p.declared.clone())

@@ -664,6 +664,7 @@ pub fn compile_props(
     let user = UserFields {
         attrs,
         counters: declared.counters.clone(),
+        signed_up: false,
     };
     for a in &mut declared.actions {
         let kind = &declared.kinds[a.kind as usize - EVENT_KINDS.len()];
@@ -697,6 +698,7 @@ fn compile_action(
         ts: true,
         token: false,
         env: false,
+        vars: false,
         props: PropFields::Kinds(vec![visible]),
         user: Some(user.clone()),
     };
@@ -1003,8 +1005,8 @@ mod tests {
         assert_eq!(problems(text).len(), 4, "{:#?}", problems(text));
     }
 
-    const CLIENT: &str = include_str!("../../../../tests/data/custom-world/client.toml");
-    const WORLD: &str = include_str!("../../../../tests/data/custom-world/world.toml");
+    const CLIENT: &str = include_str!("../../../../tests/data/custom-world/personas/client.toml");
+    const WORLD: &str = include_str!("../../../../tests/data/custom-world/personas/world.toml");
 
     fn world_problems(world: &str, client: &str) -> Vec<Problem> {
         let sources = vec![

@@ -98,6 +98,38 @@ impl JsonTmpl {
         self.any(&Template::uses_token)
     }
 
+    /// The captured values it reads (`vars.*`, `entity.*.*`), each once.
+    pub fn vars_read(&self, out: &mut Vec<super::Field>) {
+        match self {
+            JsonTmpl::Lit(_) => {}
+            JsonTmpl::Str(t) => t.vars_read(out),
+            JsonTmpl::Arr(a) => a.iter().for_each(|x| x.vars_read(out)),
+            JsonTmpl::Obj(o) => o.iter().for_each(|(_, x)| x.vars_read(out)),
+        }
+    }
+
+    /// The `user.<name>` names its strings read.
+    pub fn user_fields(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        self.each(&mut |t| {
+            for n in t.user_fields() {
+                if !names.contains(&n) {
+                    names.push(n);
+                }
+            }
+        });
+        names
+    }
+
+    fn each(&self, f: &mut dyn FnMut(&Template)) {
+        match self {
+            JsonTmpl::Lit(_) => {}
+            JsonTmpl::Str(t) => f(t),
+            JsonTmpl::Arr(a) => a.iter().for_each(|x| x.each(f)),
+            JsonTmpl::Obj(o) => o.iter().for_each(|(_, x)| x.each(f)),
+        }
+    }
+
     pub fn render<S: Scope + ?Sized>(&self, s: &S) -> Value {
         match self {
             JsonTmpl::Lit(v) => v.clone(),

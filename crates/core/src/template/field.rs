@@ -29,6 +29,11 @@ pub enum Field {
     Prop(Vec<String>),
     /// `user.<name>`: the user's id, an attribute or a counter (a custom action's props).
     User(UserField),
+    /// `vars.NAME`: a value a replay flow captured from an earlier answer of this user.
+    Var(String),
+    /// `entity.ENTITY.NAME`: a value captured for the timeline entity (a gift) the
+    /// request's event is about, whichever user's answer it came from.
+    Entity(String, String),
 }
 
 /// What `user.<name>` names. The place that offers `user` says which names exist
@@ -41,6 +46,10 @@ pub enum UserField {
     Attr(Box<str>),
     /// `user.counters.<name>`: a custom counter, by index in the world's counter list.
     Counter(u16),
+    /// `user.<name>`: a prop of the user's `user.signed_up`: a pool's member
+    /// (`user.team`, scenario `[pools]`), `user.platform`, `user.room`, … (replay keeps
+    /// each user's; the engine's scope asks the scenario's pools).
+    SignedUp(Box<str>),
 }
 
 /// The `user.*` names a place offers.
@@ -50,6 +59,21 @@ pub struct UserFields {
     pub attrs: Vec<(String, Type)>,
     /// Custom counter names, in index order.
     pub counters: Vec<String>,
+    /// Any other one-word name is a prop of the user's `user.signed_up`
+    /// ([`UserField::SignedUp`]): replay, whose mapping is compiled before the world it
+    /// is replayed in is known; the replay command checks the names against the world
+    /// (`Mapping::check_user_fields`).
+    pub signed_up: bool,
+}
+
+impl UserFields {
+    /// Replay's: the user's id and any prop of their `user.signed_up`.
+    pub fn signed_up() -> UserFields {
+        UserFields {
+            signed_up: true,
+            ..UserFields::default()
+        }
+    }
 }
 
 /// The event's own fields, in the order fixes list them.
@@ -88,6 +112,9 @@ pub struct FieldSet {
     pub token: bool,
     /// `env.NAME`: read when the template is compiled, never printed.
     pub env: bool,
+    /// `vars.NAME` and `entity.ENTITY.NAME`: values captured from answers (replay
+    /// flows); which exist is checked by the mapping, not here.
+    pub vars: bool,
     /// What `props.<name>` may name.
     pub props: PropFields,
     /// What `user.<name>` may name; `None` where the place has no user in scope.
@@ -155,8 +182,9 @@ impl FieldSet {
             ts: true,
             token: true,
             env: true,
+            vars: true,
             props: PropFields::Any,
-            user: None,
+            user: Some(UserFields::signed_up()),
         }
     }
 
@@ -167,6 +195,7 @@ impl FieldSet {
             ts: false,
             token: false,
             env: false,
+            vars: false,
             props: PropFields::Kinds(Vec::new()),
             user: None,
         }
@@ -196,6 +225,10 @@ impl FieldSet {
         if self.user.is_some() {
             v.push("user.<name>");
         }
+        if self.vars {
+            v.push("vars.<NAME>");
+            v.push("entity.<ENTITY>.<NAME>");
+        }
         v
     }
 
@@ -219,6 +252,23 @@ impl FieldSet {
             },
             "props" if self.event => self.prop(&path[1..]),
             "user" if self.user.is_some() => self.user_field(&path[1..]),
+            "vars" if self.vars => match path {
+                [_, name] => Lookup::Field(Field::Var(name.to_string()), Type::STR),
+                _ => miss(
+                    "`vars` needs one variable name: `vars.NAME`".into(),
+                    "write it like {vars.token}".into(),
+                ),
+            },
+            "entity" if self.vars => match path {
+                [_, entity, name] => Lookup::Field(
+                    Field::Entity(entity.to_string(), name.to_string()),
+                    Type::STR,
+                ),
+                _ => miss(
+                    "`entity` needs an entity and a variable: `entity.ENTITY.NAME`".into(),
+                    "write it like {entity.gift.id}".into(),
+                ),
+            },
             "token" if self.token && path.len() == 1 => Lookup::Field(Field::Token, Type::STR),
             "ts" if self.ts && !self.event && path.len() == 1 => {
                 Lookup::Field(Field::Ts, Type::of(Ty::Ts))
@@ -264,19 +314,28 @@ impl FieldSet {
         let mut known: Vec<String> = vec!["user.id".into()];
         known.extend(u.attrs.iter().map(|(n, _)| format!("user.{n}")));
         known.extend(u.counters.iter().map(|n| format!("user.counters.{n}")));
-        let found =
-            match path {
-                ["id"] => Some(Lookup::Field(Field::User(UserField::Id), Type::STR)),
-                ["counters", name] => {
-                    u.counters.iter().position(|c| c == name).map(|i| {
-                        Lookup::Field(Field::User(UserField::Counter(i as u16)), Type::INT)
+        let found = match path {
+            ["id"] => Some(Lookup::Field(Field::User(UserField::Id), Type::STR)),
+            ["counters", name] => u
+                .counters
+                .iter()
+                .position(|c| c == name)
+                .map(|i| Lookup::Field(Field::User(UserField::Counter(i as u16)), Type::INT)),
+            [name] => u
+                .attrs
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(n, t)| Lookup::Field(Field::User(UserField::Attr(n.as_str().into())), *t))
+                .or_else(|| {
+                    u.signed_up.then(|| {
+                        Lookup::Field(
+                            Field::User(UserField::SignedUp((*name).into())),
+                            Type::ANY.nullable(true),
+                        )
                     })
-                }
-                [name] => u.attrs.iter().find(|(n, _)| n == name).map(|(n, t)| {
-                    Lookup::Field(Field::User(UserField::Attr(n.as_str().into())), *t)
                 }),
-                _ => None,
-            };
+            _ => None,
+        };
         found.unwrap_or_else(|| {
             let want = format!("user.{}", path.join("."));
             let names: Vec<&str> = known.iter().map(String::as_str).collect();

@@ -245,6 +245,31 @@ impl Template {
         yes
     }
 
+    /// The captured values it reads (`vars.*`, `entity.*.*`), each once, in order.
+    pub fn vars_read(&self, out: &mut Vec<Field>) {
+        self.fields(&mut |f| {
+            if matches!(f, Field::Var(_) | Field::Entity(..)) && !out.contains(f) {
+                out.push(f.clone());
+            }
+        });
+    }
+
+    /// The `user.<name>` names it reads, each once, in first-use order.
+    pub fn user_fields(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        self.fields(&mut |f| {
+            let name = match f {
+                Field::User(UserField::Id) => "id",
+                Field::User(UserField::Attr(n) | UserField::SignedUp(n)) => n,
+                _ => return,
+            };
+            if !names.iter().any(|k| k == name) {
+                names.push(name.to_string());
+            }
+        });
+        names
+    }
+
     /// The value when the template reads nothing: `None` when it has a field or a secret.
     pub fn constant(&self) -> Option<Value> {
         match &self.segs[..] {

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-use super::field::Field;
+use super::field::{Field, UserField};
 use super::value::{Val, parse_ts};
 use crate::ids;
 
@@ -51,9 +51,23 @@ pub struct Ctx<'a> {
     pub line: &'a [u8],
     pub json: Option<&'a Value>,
     pub token: Option<&'a str>,
+    /// The captured values the template reads (`vars.*`, `entity.*.*`), looked up by
+    /// the replay before it renders; a field not here renders null.
+    pub vars: &'a [(Field, String)],
+    /// The props of the user's `user.signed_up` (`user.<name>`): the team's id, pools,
+    /// attributes. `None` when the source kept none (no template reads `user.*`).
+    pub user: Option<&'a serde_json::Map<String, Value>>,
 }
 
 impl<'a> Ctx<'a> {
+    /// A captured value the replay looked up for this render.
+    fn var(&self, f: &Field) -> Option<&'a str> {
+        self.vars
+            .iter()
+            .find(|(k, _)| k == f)
+            .map(|(_, v)| v.as_str())
+    }
+
     fn lookup(&self, f: &Field) -> Option<&'a Value> {
         let j = self.json;
         match f {
@@ -67,6 +81,9 @@ impl<'a> Ctx<'a> {
             Field::SessionId => j?.get("session_id"),
             Field::Persona => j?.get("persona"),
             Field::Ts => j?.get("ts"),
+            // `user.id`, an attribute or a pool: the user's `user.signed_up` props.
+            Field::User(UserField::Id) => self.user?.get("id"),
+            Field::User(UserField::Attr(n) | UserField::SignedUp(n)) => self.user?.get(&**n),
             _ => None,
         }
     }
@@ -80,6 +97,9 @@ impl Scope for Ctx<'_> {
             Field::Event => Val::Str(Cow::Borrowed(self.event)),
             Field::TMs => Val::Int(self.t_ms),
             Field::Token => self.token.map_or(Val::Null, |t| Val::Str(Cow::Borrowed(t))),
+            Field::Var(_) | Field::Entity(..) => self
+                .var(f)
+                .map_or(Val::Null, |v| Val::Str(Cow::Borrowed(v))),
             Field::Line => {
                 serde_json::from_slice(self.line).map_or(Val::Null, |v| Val::Json(Cow::Owned(v)))
             }
@@ -93,6 +113,10 @@ impl Scope for Ctx<'_> {
                 Some(Value::String(s)) => parse_ts(s).map_or(Val::Null, Val::Ts),
                 _ => Val::Null,
             },
+            // Without the team's `[ids]` a user's id is the timeline's.
+            Field::User(UserField::Id) if self.lookup(f).is_none() => {
+                Val::Str(Cow::Borrowed(self.user_id))
+            }
             other => self.lookup(other).map_or(Val::Null, Val::from_json),
         }
     }
@@ -104,11 +128,13 @@ impl Scope for Ctx<'_> {
             Field::Event => out.push_str(self.event),
             Field::TMs => out.push_str(itoa::Buffer::new().format(self.t_ms)),
             Field::Token => out.push_str(self.token.unwrap_or("")),
+            Field::Var(_) | Field::Entity(..) => out.push_str(self.var(f).unwrap_or("")),
             Field::Line => out.push_str(&String::from_utf8_lossy(self.line)),
             Field::EventId => out.push_str(&ids::event_id(self.user_id, self.seq)),
             Field::Traceparent => {
                 out.push_str(&ids::traceparent(self.user_id, self.session, self.seq))
             }
+            Field::User(UserField::Id) if self.lookup(f).is_none() => out.push_str(self.user_id),
             other => match self.lookup(other) {
                 Some(Value::String(s)) => out.push_str(s),
                 Some(Value::Null) | None => {}
@@ -125,6 +151,10 @@ impl Scope for Ctx<'_> {
             Field::Prop(_) | Field::SessionId | Field::Persona | Field::Ts => {
                 self.lookup(f).cloned().unwrap_or(Value::Null)
             }
+            Field::User(_) => match self.lookup(f) {
+                Some(v) => v.clone(),
+                None => self.field(f).to_json(),
+            },
             _ => {
                 let mut s = String::new();
                 self.push(f, &mut s);

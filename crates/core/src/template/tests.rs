@@ -17,6 +17,8 @@ fn with_ctx<T>(f: impl FnOnce(&Ctx<'_>) -> T) -> T {
         line: LINE,
         json: Some(&json),
         token: Some("tok"),
+        vars: &[],
+        user: None,
     };
     f(&ctx)
 }
@@ -531,6 +533,8 @@ fn a_zone_read_from_a_value_that_names_no_zone_renders_null() {
         line,
         json: Some(&json),
         token: None,
+        vars: &[],
+        user: None,
     };
     let t = Template::compile("{date(ts, '%H:%M %Q', tz=props.tz)}").unwrap();
     assert_eq!(t.render(&ctx), "08:19 Asia/Ho_Chi_Minh");

@@ -7,6 +7,7 @@
 use super::event::*;
 use crate::persona::Persona;
 use crate::units::DateCache;
+use crate::world::pools::Pools;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -17,6 +18,9 @@ pub struct LineWriter {
     personas: Vec<Vec<u8>>,
     platforms: Vec<Vec<Vec<u8>>>,
     locales: Vec<Vec<Vec<u8>>>,
+    /// The world's seed and its `[ids]`/`[pools]`, when it declares any: their ids join
+    /// `user.signed_up`'s props.
+    team: Option<(u64, Pools)>,
 }
 
 fn json_str(s: &str) -> Vec<u8> {
@@ -59,7 +63,15 @@ impl LineWriter {
             personas: personas.iter().map(|p| json_str(&p.name)).collect(),
             platforms: personas.iter().map(|p| labels(p, "platform")).collect(),
             locales: personas.iter().map(|p| labels(p, "locale")).collect(),
+            team: None,
         }
+    }
+
+    /// The same writer adding the team's ids and pools to `user.signed_up` (only for a
+    /// world that declares them: the default world's lines stay as they were).
+    pub(crate) fn with_team(mut self, seed: u64, pools: &Pools) -> Self {
+        self.team = pools.declared().then(|| (seed, pools.clone()));
+        self
     }
 
     fn label<'a>(&self, table: &'a [Vec<Vec<u8>>], persona: u16, i: u8) -> &'a [u8] {
@@ -258,6 +270,23 @@ impl LineWriter {
         out.extend_from_slice(self.label(&self.locales, e.persona, locale));
         out.extend_from_slice(b",\"room\":");
         num(out, room);
+        if let Some((seed, pools)) = &self.team {
+            team_fields(out, *seed, pools, e.user);
+        }
+    }
+}
+
+/// The team's ids of a user in `user.signed_up`: `"id":"c-0001"`, each pool's member by
+/// the pool's name, and `"existing":true` for a user from the team's users file.
+fn team_fields(out: &mut Vec<u8>, seed: u64, pools: &Pools, user: u32) {
+    for (name, value) in pools.fields(seed, user) {
+        out.push(b',');
+        out.extend_from_slice(&json_str(name));
+        out.push(b':');
+        out.extend_from_slice(&json_str(&value));
+    }
+    if pools.existing(user) {
+        out.extend_from_slice(b",\"existing\":true");
     }
 }
 

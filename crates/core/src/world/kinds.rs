@@ -158,6 +158,27 @@ impl KindTable {
         }
     }
 
+    /// The table of a world with the team's `[ids]` and `[pools]`: `user.signed_up` then
+    /// carries `id`, one string prop per pool, and (with a users file) `existing`, as the
+    /// line writer adds them (docs/SCENARIOS.md). Unchanged for a world declaring none.
+    pub fn with_pools(mut self, pools: &crate::world::pools::Pools) -> KindTable {
+        let Some(k) = self.kinds.iter_mut().find(|k| &*k.name == "user.signed_up") else {
+            return self;
+        };
+        let mut props = k.props.to_vec();
+        if pools.users.is_some() {
+            props.push(PropDecl::new("id", PropType::Str));
+        }
+        for p in &pools.pools {
+            props.push(PropDecl::new(&p.name, PropType::Str));
+        }
+        if pools.existing_users() > 0 {
+            props.push(PropDecl::new("existing", PropType::Bool).optional());
+        }
+        k.props = props.into();
+        self
+    }
+
     /// The built-in kinds, then these custom ones (already in name order, as
     /// `persona::declared` keeps them): their [`KindId`]s follow the built-ins'.
     pub fn with_custom(custom: &[KindDecl]) -> KindTable {

@@ -313,3 +313,45 @@ fn a_small_default_world_keeps_the_day_one_retention_of_a_large_one() {
         "D1 {small:.3} at 300 users, {large:.3} at 20,000"
     );
 }
+
+/// The custom world of tests/data/custom-world, with `post_metrics` gaining `habit`.
+fn custom_world(habit: f64) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let world = include_str!("../../../../tests/data/custom-world/personas/world.toml")
+        .replace("habit = 0.05", &format!("habit = {habit}"));
+    let client = include_str!("../../../../tests/data/custom-world/personas/client.toml");
+    std::fs::write(dir.path().join("world.toml"), world).expect("write");
+    std::fs::write(dir.path().join("client.toml"), client).expect("write");
+    dir
+}
+
+#[test]
+fn a_custom_actions_habit_gain_keeps_users_longer() {
+    let churned_share = |habit: f64| {
+        let dir = custom_world(habit);
+        let run = simulate(Spec {
+            users: 3000,
+            days: 7,
+            threads: 2,
+            personas: Some(dir.path()),
+            scenario: Some(NO_PHASES),
+            ..Default::default()
+        });
+        let (mut signed, mut churned) = (0f64, 0f64);
+        for e in &run.events {
+            match e.props {
+                Props::SignedUp { .. } => signed += 1.0,
+                Props::Churned { .. } => churned += 1.0,
+                _ => {}
+            }
+        }
+        churned / signed
+    };
+    let (none, strong) = (churned_share(0.0), churned_share(0.3));
+    // Posting daily metrics is the investment: with a habit gain of 0.3 per post instead of
+    // none, fewer users churn within the week (observed at seed 42: 0.969 without, 0.641 with).
+    assert!(
+        strong < none * 0.9,
+        "churned within 7 days: {strong:.3} with habit 0.3, {none:.3} without"
+    );
+}

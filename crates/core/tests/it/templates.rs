@@ -66,7 +66,10 @@ fn example_event() -> String {
 fn docs_templates_examples_hold() {
     let line = example_event();
     let json: Value = serde_json::from_str(&line).expect("the example event is JSON");
+    // The user's `user.signed_up` props in a world with `[ids]` and two pools.
+    let user = serde_json::json!({"id": "c-0013", "team": "t-1", "business": "b-1", "tz": "Asia/Ho_Chi_Minh"});
     let ctx = Ctx {
+        user: user.as_object(),
         user_id: json["user_id"].as_str().unwrap(),
         seq: json["seq"].as_u64().unwrap() as u32,
         session: 1,
@@ -75,6 +78,7 @@ fn docs_templates_examples_hold() {
         line: line.as_bytes(),
         json: Some(&json),
         token: Some("tok-12"),
+        vars: &[],
     };
     let examples = rows("| template | renders |");
     assert!(examples.len() >= 45, "{} examples", examples.len());

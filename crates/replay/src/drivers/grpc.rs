@@ -13,6 +13,7 @@ use tonic::transport::{Channel, Endpoint};
 use simulate_core::diagnostic::Problem;
 use simulate_core::template::Ctx;
 
+use super::Answer;
 use crate::mapping::GrpcRequest;
 use crate::outcome::{ErrorClass, Outcome, Status, transport_class};
 use crate::source::Due;
@@ -137,16 +138,26 @@ impl Client {
 
     /// Renders the request's message and calls its method; the response's check decides
     /// whether an answer is ok.
-    pub(crate) async fn call(&self, due: &Due, r: &GrpcRequest, ctx: &Ctx<'_>) -> Outcome {
+    pub(crate) async fn call(
+        &self,
+        due: &Due,
+        r: &GrpcRequest,
+        ctx: &Ctx<'_>,
+        suffix: Option<&str>,
+    ) -> (Outcome, Option<Answer>) {
         let call = &r.call;
         let msg = match message(&call.input, r.message.render(ctx)) {
             Ok(m) => m,
-            Err(_) => return Outcome::Failed(ErrorClass::Other),
+            Err(_) => return (Outcome::Failed(ErrorClass::Other), None),
         };
-        let (id, traceparent) = (due.event_id(), due.traceparent());
+        let (mut id, traceparent) = (due.event_id(), due.traceparent());
+        if let Some(s) = suffix {
+            id.push('/');
+            id.push_str(s);
+        }
         let mut grpc = tonic::client::Grpc::new(self.channel.clone());
         if let Err(e) = grpc.ready().await {
-            return Outcome::Failed(transport_class(&e));
+            return (Outcome::Failed(transport_class(&e)), None);
         }
         let mut req = tonic::Request::new(msg);
         if let Ok(v) = id.parse() {
@@ -160,45 +171,43 @@ impl Client {
         };
         match grpc.unary(req, call.path.clone(), codec).await {
             Ok(resp) => {
-                let ok = call.check.as_ref().is_none_or(|(field, want)| {
+                // The response as proto3 JSON, with every field (defaults included), so a
+                // check or a capture reads `false` and `0` as the server meant them.
+                let json = (call.keep || !call.check.is_empty()).then(|| {
+                    let opts = prost_reflect::SerializeOptions::new()
+                        .skip_default_fields(false)
+                        .use_proto_field_name(true);
                     resp.get_ref()
-                        .get_field_by_name(field)
-                        .map(|v| crate::mapping::same_value(&value_json(&v), want))
-                        .unwrap_or(false)
+                        .serialize_with_options(serde_json::value::Serializer, &opts)
+                        .unwrap_or(Value::Null)
+                });
+                let ok = json
+                    .as_ref()
+                    .is_none_or(|j| crate::mapping::Check::all(&call.check, j));
+                let answer = call.keep.then(|| Answer {
+                    json,
+                    headers: Vec::new(),
                 });
                 if ok {
-                    Outcome::Ok(Status::Grpc(0))
+                    (Outcome::Ok(Status::Grpc(0)), answer)
                 } else {
-                    Outcome::Failed(ErrorClass::Application)
+                    (Outcome::Failed(ErrorClass::Application), answer)
                 }
             }
-            Err(status) => match status.code() {
-                tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Internal
-                    if std::error::Error::source(&status).is_some() =>
-                {
-                    Outcome::Failed(transport_class(&status))
-                }
-                tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => {
-                    Outcome::Failed(ErrorClass::Timeout)
-                }
-                code => Outcome::Status(Status::Grpc(code as u16)),
-            },
+            Err(status) => (
+                match status.code() {
+                    tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Internal
+                        if std::error::Error::source(&status).is_some() =>
+                    {
+                        Outcome::Failed(transport_class(&status))
+                    }
+                    tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => {
+                        Outcome::Failed(ErrorClass::Timeout)
+                    }
+                    code => Outcome::Status(Status::Grpc(code as u16)),
+                },
+                None,
+            ),
         }
-    }
-}
-
-fn value_json(v: &prost_reflect::Value) -> Value {
-    use prost_reflect::Value as V;
-    match v {
-        V::Bool(b) => Value::Bool(*b),
-        V::I32(n) => Value::from(*n),
-        V::I64(n) => Value::from(*n),
-        V::U32(n) => Value::from(*n),
-        V::U64(n) => Value::from(*n),
-        V::F32(n) => Value::from(*n as f64),
-        V::F64(n) => Value::from(*n),
-        V::String(s) => Value::String(s.clone()),
-        V::EnumNumber(n) => Value::from(*n),
-        _ => Value::Null,
     }
 }

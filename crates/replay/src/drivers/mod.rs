@@ -27,12 +27,35 @@ pub struct Targets {
     pub socketio: Option<String>,
 }
 
+/// What a flow reads of an answer (kept only when a capture, an outcome or the cookie
+/// jar asks): its JSON (an HTTP body, a gRPC response, a Socket.IO ack's first
+/// argument) and, for HTTP, its headers.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Answer {
+    pub(crate) json: Option<Value>,
+    /// Lower-case names.
+    pub(crate) headers: Vec<(String, String)>,
+}
+
+/// How one request of a flow goes out beyond its templates.
+#[derive(Debug, Default)]
+pub(crate) struct Sending<'a> {
+    /// Appended to `x-sim-event` after a `/`: a later step's number (`u12/5/2`).
+    pub(crate) suffix: Option<&'a str>,
+    /// The captured values its templates read.
+    pub(crate) vars: &'a [(simulate_core::template::Field, String)],
+    /// The user's cookie jar as a `cookie` header value.
+    pub(crate) cookie: Option<String>,
+}
+
 pub(crate) struct Driver {
     http: http::Client,
     grpc: Option<grpc::Client>,
     /// Socket.IO connections, when the mapping has `[socketio]`.
     pub socketio: Option<socketio::Client>,
     pub mapping: Arc<Mapping>,
+    /// Values captured by flows (empty unless the mapping has some).
+    pub(crate) vars: crate::flows::Vars,
 }
 
 impl Driver {
@@ -72,28 +95,40 @@ impl Driver {
             grpc,
             socketio,
             mapping,
+            vars: crate::flows::Vars::default(),
         })
     }
 
     /// Renders and sends one request, bounded by the mapping's timeout.
     pub(crate) async fn send(&self, due: &Due, m: &Mapped) -> Outcome {
+        self.send_with(due, m, &Sending::default()).await.0
+    }
+
+    /// Renders and sends one request of a flow: with its `x-sim-event` suffix, the
+    /// captured values it reads and the user's cookies; the answer when the step keeps it.
+    pub(crate) async fn send_with(
+        &self,
+        due: &Due,
+        m: &Mapped,
+        how: &Sending<'_>,
+    ) -> (Outcome, Option<Answer>) {
         let json = m
             .needs_json
             .then(|| serde_json::from_slice::<Value>(&due.line).ok())
             .flatten();
-        let ctx = due.ctx(json.as_ref(), self.mapping.token(&due.user_id));
+        let ctx = due.ctx(json.as_ref(), self.mapping.token(&due.user_id), how.vars);
         match &m.request {
-            Request::Http(r) => self.http.send(due, r, &ctx).await,
+            Request::Http(r) => self.http.send(due, r, &ctx, how).await,
             // Boxed: their futures are large, and inlined they would make every HTTP
             // request's task as large (tokio moves a task's future into place at spawn;
             // measured: 7 % of the CPU went to that copy).
             Request::Grpc(r) => match &self.grpc {
-                Some(c) => Box::pin(c.call(due, r, &ctx)).await,
-                None => Outcome::Failed(ErrorClass::Other),
+                Some(c) => Box::pin(c.call(due, r, &ctx, how.suffix)).await,
+                None => (Outcome::Failed(ErrorClass::Other), None),
             },
             Request::SocketIo(op) => match &self.socketio {
                 Some(c) => Box::pin(c.send(due, op, &ctx)).await,
-                None => Outcome::Failed(ErrorClass::Other),
+                None => (Outcome::Failed(ErrorClass::Other), None),
             },
         }
     }

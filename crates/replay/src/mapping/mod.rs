@@ -4,6 +4,7 @@
 //! the model.
 
 mod compile;
+pub mod flow;
 pub mod proto;
 mod raw;
 mod tokens;
@@ -97,41 +98,71 @@ pub(crate) struct HttpRequest {
     pub(crate) body: Option<Body>,
     pub(crate) headers: Vec<(HeaderName, Template)>,
     pub(crate) expect: Vec<Expect>,
-    /// `field == value` on the JSON body of an answer with an expected status, else an
-    /// application error.
-    pub(crate) check: Option<Check>,
+    /// Conditions on the JSON body of an answer with an expected status; one that fails
+    /// makes it an application error.
+    pub(crate) check: Vec<Check>,
+    /// The body is form-encoded (`form = {…}`): the JSON template's top-level fields
+    /// become `name=value` pairs.
+    pub(crate) form: bool,
+    /// Keep the answer (body and headers) for the flow: a capture, an outcome or the
+    /// cookie jar reads it.
+    pub(crate) keep: bool,
 }
 
-/// `field == value` on an answer's JSON: the path's keys name object fields, a number
-/// indexes an array.
+/// A condition on an answer's JSON at a field path: the path's keys name object
+/// fields, a number indexes an array.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Check {
     pub(crate) path: Vec<String>,
-    pub(crate) equals: Value,
+    pub(crate) cond: Cond,
+}
+
+/// What a check asks of the value at its path.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Cond {
+    /// `equals = V`.
+    Equals(Value),
+    /// `one_of = [V, …]`.
+    OneOf(Vec<Value>),
+    /// `exists = true` (there is a non-null value) or `false` (there is none).
+    Exists(bool),
+    /// `matches = "regex"`: the value's text (a string as is, else its JSON).
+    Matches(Pattern),
+}
+
+/// A compiled regular expression, compared by its source.
+#[derive(Clone, Debug)]
+pub(crate) struct Pattern(pub(crate) regex::Regex);
+
+impl PartialEq for Pattern {
+    fn eq(&self, o: &Pattern) -> bool {
+        self.0.as_str() == o.0.as_str()
+    }
 }
 
 impl Check {
-    /// Whether the answer holds the value at the path (a missing field does not).
-    /// Numbers compare by value (`1` equals `1.0`: JSON does not tell them apart, and a
-    /// server may write either).
+    /// Whether the answer holds the condition at the path (a missing field holds only
+    /// `exists = false`). Numbers compare by value (`1` equals `1.0`: JSON does not tell
+    /// them apart, and a server may write either).
     pub(crate) fn holds(&self, answer: &Value) -> bool {
-        let mut v = answer;
-        for k in &self.path {
-            let next = match v {
-                Value::Array(a) => k.parse::<usize>().ok().and_then(|i| a.get(i)),
-                _ => v.get(k.as_str()),
-            };
-            match next {
-                Some(n) => v = n,
-                None => return false,
-            }
+        let v = flow::pick(answer, &self.path).filter(|v| !v.is_null());
+        match (&self.cond, v) {
+            (Cond::Exists(want), v) => v.is_some() == *want,
+            (_, None) => false,
+            (Cond::Equals(want), Some(v)) => same_value(v, want),
+            (Cond::OneOf(list), Some(v)) => list.iter().any(|w| same_value(v, w)),
+            (Cond::Matches(re), Some(v)) => re.0.is_match(&flow::text_of(v)),
         }
-        same_value(v, &self.equals)
     }
 
     /// Whether a JSON body holds it (a body that is not JSON does not).
     pub(crate) fn holds_in(&self, body: &[u8]) -> bool {
         serde_json::from_slice::<Value>(body).is_ok_and(|v| self.holds(&v))
+    }
+
+    /// Whether every check holds on the answer.
+    pub(crate) fn all(checks: &[Check], answer: &Value) -> bool {
+        checks.iter().all(|c| c.holds(answer))
     }
 }
 
@@ -144,13 +175,15 @@ pub(crate) fn same_value(got: &Value, want: &Value) -> bool {
 }
 
 /// One method of the gRPC contract, with its response check.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct GrpcCall {
     pub(crate) path: http::uri::PathAndQuery,
     pub(crate) input: MessageDescriptor,
     pub(crate) output: MessageDescriptor,
-    /// `field == value` on the response; a response that fails it is an application error.
-    pub(crate) check: Option<(String, Value)>,
+    /// Conditions on the response (as JSON); one that fails makes it an application error.
+    pub(crate) check: Vec<Check>,
+    /// The response as JSON is kept for the flow (a capture or an outcome reads it).
+    pub(crate) keep: bool,
 }
 
 /// A unary gRPC call and its request message, a JSON template of the method's input.
@@ -204,8 +237,10 @@ pub(crate) struct Emit {
     pub(crate) payload: Option<JsonTmpl>,
     /// Ask for an acknowledgement and time it (else the emit is done once written).
     pub(crate) ack: bool,
-    /// `field == value` on the ack's first argument, else an application error.
-    pub(crate) check: Option<Check>,
+    /// Conditions on the ack's first argument; one that fails makes it an application error.
+    pub(crate) check: Vec<Check>,
+    /// The ack's first argument is kept for the flow (a capture or an outcome reads it).
+    pub(crate) keep: bool,
     /// Indices of the listens this emit is the origin of.
     pub origins: Vec<usize>,
 }
@@ -249,6 +284,21 @@ pub(crate) struct Mapped {
     /// The mapping's `class`; `None` for Socket.IO connects and disconnects, and for a
     /// request that does not say.
     pub(crate) class: Option<RequestClass>,
+    /// Captures, outcome, think time, polling, entities, variables read
+    /// ([`flow::StepExtras`]); empty for a plain request.
+    pub(crate) extras: flow::StepExtras,
+    /// The event's later steps, in order, each sent after the previous one's answer.
+    pub(crate) then: Vec<Mapped>,
+    /// The flow runner sends it ([`Mapped::is_flow`], or the mapping keeps cookies);
+    /// otherwise the pacer's fast path does.
+    pub(crate) flow: bool,
+}
+
+impl Mapped {
+    /// Whether the event is more than one plain request (the flow runner sends it).
+    pub(crate) fn is_flow(&self) -> bool {
+        !self.then.is_empty() || !self.extras.plain()
+    }
 }
 
 /// What happens to an event of one kind.
@@ -285,9 +335,20 @@ pub struct Mapping {
     pub grpc_target: Option<String>,
     /// The Socket.IO connection settings, when the mapping has `[socketio]`.
     pub socketio: Option<Arc<SocketIoSettings>>,
+    /// `cookie_jar = true`: each user's Set-Cookie answers are kept and sent back.
+    pub cookie_jar: bool,
+    /// The user variables `[headers]` and `[auth]` read: a header whose variable the
+    /// user does not have yet is left out (the login request itself goes without it).
+    pub(crate) common_vars: Vec<flow::VarRef>,
+    /// `[auth] login`: the event kind whose flow logs a user in, re-run once on a 401
+    /// and before a request whose user variable is missing.
+    pub(crate) login: Option<u16>,
     /// One problem per `[[request]]` without a `class`, at its place in the file: what
     /// a preset keyed on classes refuses.
     pub(crate) unclassified: Vec<Problem>,
+    /// Each `user.<name>` a template reads, with its place in the file (the problem's
+    /// message empty), checked against the world by [`Mapping::check_user_fields`].
+    pub(crate) user_reads: Vec<(String, Problem)>,
 }
 
 impl Mapping {
@@ -298,6 +359,44 @@ impl Mapping {
     pub fn shipped() -> Mapping {
         Mapping::from_source(&Source::new(DEFAULT.0, DEFAULT.1), None)
             .expect("the shipped mapping is valid")
+    }
+
+    /// Whether a template reads `user.<name>` (the sources then keep each user's
+    /// `user.signed_up` props).
+    pub fn reads_user(&self) -> bool {
+        !self.user_reads.is_empty()
+    }
+
+    /// Every `user.<name>` the templates read must be one of the world's `known` names
+    /// (its `[ids]`, `[pools]` and the props of its `user.signed_up`): one problem each,
+    /// at the template's place, with the names there are.
+    pub fn check_user_fields(&self, known: &[String]) -> Result<(), Problems> {
+        let list = || {
+            known
+                .iter()
+                .map(|n| format!("user.{n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let problems: Vec<Problem> = self
+            .user_reads
+            .iter()
+            .filter(|(n, _)| !known.contains(n))
+            .map(|(n, at)| {
+                let mut p = at.clone();
+                p.message = format!("`user.{n}` is not a field of this world's users");
+                p.fix = format!(
+                    "use one of: {} (declare ids and pools in the scenario's [ids] and [pools.<name>], docs/SCENARIOS.md)",
+                    list()
+                );
+                p
+            })
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Problems(problems))
+        }
     }
 
     pub fn load(path: &Path) -> Result<Mapping, Problems> {
@@ -329,6 +428,16 @@ impl Mapping {
             .collect()
     }
 
+    /// Whether some request counts its answers by an `outcome` field.
+    pub fn counts_outcomes(&self) -> bool {
+        self.routes.iter().any(|r| match r {
+            Route::Send(m) => std::iter::once(&**m)
+                .chain(&m.then)
+                .any(|s| s.extras.outcome.is_some()),
+            _ => false,
+        })
+    }
+
     /// The `[[request]]`s that give no `class`, each a problem at its place in the file.
     pub fn unclassified(&self) -> &[Problem] {
         &self.unclassified
@@ -351,12 +460,41 @@ mod tests {
     fn a_check_compares_numbers_by_value() {
         let c = |equals: Value| Check {
             path: vec!["n".into()],
-            equals,
+            cond: Cond::Equals(equals),
         };
         assert!(c(serde_json::json!(1)).holds(&serde_json::json!({"n": 1.0})));
         assert!(c(serde_json::json!(1.0)).holds(&serde_json::json!({"n": 1})));
         assert!(!c(serde_json::json!(1)).holds(&serde_json::json!({"n": 1.5})));
         assert!(!c(serde_json::json!(1)).holds(&serde_json::json!({"n": "1"})));
         assert!(c(serde_json::json!("a")).holds(&serde_json::json!({"n": "a"})));
+    }
+
+    #[test]
+    fn checks_ask_one_of_exists_and_matches() {
+        let c = |cond: Cond| Check {
+            path: vec!["r".into()],
+            cond,
+        };
+        let a = serde_json::json!({"r": "already_claimed", "n": null});
+        let one_of = Cond::OneOf(vec![
+            serde_json::json!("claimed"),
+            serde_json::json!("already_claimed"),
+        ]);
+        assert!(c(one_of).holds(&a));
+        assert!(!c(Cond::OneOf(vec![serde_json::json!("claimed")])).holds(&a));
+        assert!(c(Cond::Exists(true)).holds(&a));
+        assert!(!c(Cond::Exists(false)).holds(&a));
+        let null = Check {
+            path: vec!["n".into()],
+            cond: Cond::Exists(false),
+        };
+        assert!(null.holds(&a), "a null field does not exist");
+        let re = |s: &str| Cond::Matches(Pattern(regex::Regex::new(s).unwrap()));
+        assert!(c(re("^already_")).holds(&a));
+        assert!(!c(re("^claimed$")).holds(&a));
+        assert!(
+            !c(re(".*")).holds(&serde_json::json!({})),
+            "a missing field matches nothing"
+        );
     }
 }

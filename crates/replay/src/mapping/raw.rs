@@ -11,6 +11,9 @@ pub(crate) struct RawMapping {
     pub(crate) timeout: Option<String>,
     #[serde(default)]
     pub http2: bool,
+    /// Each user's cookies (Set-Cookie answers) kept and sent back on their requests.
+    #[serde(default)]
+    pub(crate) cookie_jar: bool,
     #[serde(default)]
     pub(crate) auth: RawAuth,
     #[serde(default)]
@@ -60,7 +63,7 @@ pub(crate) struct RawEmit {
     pub(crate) payload: Option<toml::Value>,
     #[serde(default)]
     pub(crate) ack: bool,
-    pub(crate) check: Option<RawCheck>,
+    pub(crate) check: Option<Checks>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -87,11 +90,68 @@ pub(crate) struct RawGrpc {
     pub(crate) proto: Option<String>,
 }
 
+/// A check on an answer's field: exactly one of `equals`, `one_of`, `exists`, `matches`.
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawCheck {
     pub(crate) field: String,
-    pub(crate) equals: toml::Value,
+    pub(crate) equals: Option<toml::Value>,
+    pub(crate) one_of: Option<Vec<toml::Value>>,
+    pub(crate) exists: Option<bool>,
+    pub(crate) matches: Option<String>,
+}
+
+/// `check = {…}` or `check = [{…}, …]`. Read through a TOML value so a mistake inside
+/// one says which key (serde's untagged enums would only say "no variant matched").
+#[derive(Deserialize, Debug)]
+#[serde(try_from = "toml::Value")]
+pub(crate) enum Checks {
+    One(RawCheck),
+    Many(Vec<RawCheck>),
+}
+
+impl TryFrom<toml::Value> for Checks {
+    type Error = String;
+
+    fn try_from(v: toml::Value) -> Result<Checks, String> {
+        let words = |e: toml::de::Error| e.message().to_string();
+        match v {
+            toml::Value::Array(_) => v.try_into().map(Checks::Many).map_err(words),
+            _ => v.try_into().map(Checks::One).map_err(words),
+        }
+    }
+}
+
+impl Checks {
+    pub(crate) fn list(&self) -> Vec<&RawCheck> {
+        match self {
+            Checks::One(c) => vec![c],
+            Checks::Many(v) => v.iter().collect(),
+        }
+    }
+
+    /// Whether an entry is its own array item (for field paths: `check[1]`).
+    pub(crate) fn is_list(&self) -> bool {
+        matches!(self, Checks::Many(_))
+    }
+}
+
+/// A value taken from an answer into a variable: `into = "vars.token"` or
+/// `"entity.gift.id"`, read from `field` (a JSON path) or `header`.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCapture {
+    pub(crate) into: String,
+    pub(crate) field: Option<String>,
+    pub(crate) header: Option<String>,
+}
+
+/// `poll = { every = "200ms", timeout = "5s" }`: repeat until the checks hold.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPoll {
+    pub(crate) every: String,
+    pub(crate) timeout: String,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -103,6 +163,9 @@ pub(crate) struct RawAuth {
     /// What a user missing from `tokens_file` gets: `refuse` (the default), `skip` or
     /// `anonymous`.
     pub(crate) missing_token: Option<String>,
+    /// The event kind whose flow logs a user in (captures their `vars`): re-run once on
+    /// a 401, and before a request whose user variable is missing.
+    pub(crate) login: Option<String>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -119,9 +182,25 @@ pub(crate) struct RawRequest {
     pub(crate) body: Option<toml::Value>,
     /// gRPC: the request message, a JSON template of the method's input type.
     pub(crate) message: Option<toml::Value>,
-    /// `field == equals` on the answer: an HTTP JSON body, a gRPC response, a Socket.IO
-    /// ack's first argument.
-    pub(crate) check: Option<RawCheck>,
+    /// Conditions on the answer: an HTTP JSON body, a gRPC response, a Socket.IO ack's
+    /// first argument.
+    pub(crate) check: Option<Checks>,
+    /// HTTP: a form-encoded body (`name = "template"` pairs) instead of `body`.
+    pub(crate) form: Option<toml::Value>,
+    /// Values taken from the answer into variables.
+    #[serde(default)]
+    pub(crate) capture: Vec<RawCapture>,
+    /// A field path of the answer whose value counts the answers (`outcomes`).
+    pub(crate) outcome: Option<String>,
+    /// Waited after the previous step's answer (later steps only).
+    pub(crate) think: Option<String>,
+    /// Repeat the request until its checks hold, up to a timeout.
+    pub(crate) poll: Option<RawPoll>,
+    /// The timeline entities the request is about: `{ gift = "{props.gift_id}" }`.
+    pub(crate) entity: Option<BTreeMap<String, String>>,
+    /// Several requests for the event, in order: each step takes a request's fields.
+    #[serde(default)]
+    pub(crate) steps: Vec<RawRequest>,
     /// Socket.IO: the event name emitted.
     pub(crate) emit: Option<String>,
     /// Socket.IO: the emit's argument, a JSON template.
@@ -131,13 +210,9 @@ pub(crate) struct RawRequest {
     pub(crate) ack: bool,
     pub(crate) headers: Option<BTreeMap<String, String>>,
     pub(crate) expect: Option<Vec<toml::Value>>,
-    #[serde(default = "default_kind")]
-    pub kind: String,
+    /// The statistics tag; default `api` (a later step: `<first step's tag>.<n>`).
+    pub kind: Option<String>,
     /// `event` (an event the target ingests) or `api` (an API call): which limit of
     /// `--threshold-preset upper-limit` applies, and the `{class:…}` threshold tag.
     pub(crate) class: Option<String>,
-}
-
-fn default_kind() -> String {
-    "api".into()
 }

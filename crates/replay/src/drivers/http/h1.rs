@@ -21,7 +21,7 @@ use http::Method;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 
-use super::{Parts, Plain};
+use super::{Parts, Plain, Reply};
 use crate::outcome::{ErrorClass, io_error_class};
 
 /// Headers read from one answer at most; more is a malformed answer for our purposes.
@@ -43,6 +43,8 @@ struct Conn {
     buf: Vec<u8>,
     /// The body of the current answer, when a check reads it.
     kept: Option<Vec<u8>>,
+    /// The current answer's headers, when its body is kept (a flow reads them).
+    headers: Vec<(String, String)>,
 }
 
 /// Why an exchange failed, and whether a fresh connection may try again: only when the
@@ -76,7 +78,7 @@ impl Pool {
         method: &Method,
         p: Parts<'_>,
         keep: bool,
-    ) -> Result<(u16, Vec<u8>), ErrorClass> {
+    ) -> Result<Reply, ErrorClass> {
         let bytes = request_bytes(&self.target, method, p)?;
         self.exchange(&bytes, *method == Method::HEAD, keep).await
     }
@@ -88,7 +90,7 @@ impl Pool {
         request: &[u8],
         bodiless: bool,
         keep: bool,
-    ) -> Result<(u16, Vec<u8>), ErrorClass> {
+    ) -> Result<Reply, ErrorClass> {
         loop {
             let Some(mut conn) = self.idle.lock().expect("pool lock").pop() else {
                 break;
@@ -114,14 +116,19 @@ impl Pool {
         &self,
         mut conn: Conn,
         done: Result<(u16, bool), Failed>,
-    ) -> Result<(u16, Vec<u8>), ErrorClass> {
+    ) -> Result<Reply, ErrorClass> {
         match done {
             Ok((status, reusable)) => {
                 let body = conn.kept.take().unwrap_or_default();
+                let headers = std::mem::take(&mut conn.headers);
                 if reusable {
                     self.idle.lock().expect("pool lock").push(conn);
                 }
-                Ok((status, body))
+                Ok(Reply {
+                    status,
+                    body,
+                    headers,
+                })
             }
             Err(f) => Err(f.class),
         }
@@ -167,6 +174,7 @@ impl Conn {
             io,
             buf: Vec::with_capacity(READ_CHUNK),
             kept: None,
+            headers: Vec::new(),
         })
     }
 
@@ -213,6 +221,9 @@ impl Conn {
                     self.buf.drain(..len);
                 }
                 Some((len, status, framing, reusable)) => {
+                    if self.kept.is_some() {
+                        self.headers = head_fields(&self.buf[..len]);
+                    }
                     self.buf.drain(..len);
                     break (status, framing, reusable);
                 }
@@ -317,6 +328,24 @@ fn malformed() -> Failed {
         class: ErrorClass::Other,
         retry: false,
     }
+}
+
+/// A complete head's headers, names in lower case (kept for a flow's captures and cookies).
+fn head_fields(buf: &[u8]) -> Vec<(String, String)> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut headers);
+    if resp.parse(buf).is_err() {
+        return Vec::new();
+    }
+    resp.headers
+        .iter()
+        .map(|h| {
+            (
+                h.name.to_ascii_lowercase(),
+                String::from_utf8_lossy(h.value).into_owned(),
+            )
+        })
+        .collect()
 }
 
 /// The answer's head, if it has all arrived: its length in bytes, status, framing and

@@ -7,7 +7,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
-use super::{Parts, Plain, header_map};
+use super::{Parts, Plain, Reply, header_map};
 use crate::outcome::{ErrorClass, hyper_class, io_error_class};
 
 pub(super) struct Connection {
@@ -29,7 +29,7 @@ impl Connection {
         method: Method,
         p: Parts<'_>,
         keep: bool,
-    ) -> Result<(u16, Vec<u8>), ErrorClass> {
+    ) -> Result<Reply, ErrorClass> {
         let mut r = http::Request::new(Full::new(p.body));
         *r.method_mut() = method;
         *r.headers_mut() = header_map(p.headers);
@@ -64,20 +64,26 @@ impl Connection {
 async fn read_whole(
     resp: Result<http::Response<hyper::body::Incoming>, hyper::Error>,
     keep: bool,
-) -> Result<(u16, Vec<u8>), ErrorClass> {
+) -> Result<Reply, ErrorClass> {
     let resp = resp.map_err(|e| hyper_class(&e))?;
     let status = resp.status().as_u16();
+    let headers = if keep {
+        super::header_pairs(resp.headers())
+    } else {
+        Vec::new()
+    };
     let body = resp
         .into_body()
         .collect()
         .await
         .map_err(|e| hyper_class(&e))?;
-    Ok((
+    Ok(Reply {
         status,
-        if keep {
+        body: if keep {
             super::kept(body.to_bytes().into())
         } else {
             Vec::new()
         },
-    ))
+        headers,
+    })
 }

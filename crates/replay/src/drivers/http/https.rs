@@ -6,7 +6,7 @@ use std::time::Duration;
 use http::Method;
 use simulate_core::diagnostic::Problem;
 
-use super::{Parts, header_map};
+use super::{Parts, Reply, header_map};
 use crate::outcome::{ErrorClass, reqwest_class};
 use crate::tls::Tls;
 
@@ -49,7 +49,7 @@ impl Client {
         method: Method,
         p: Parts<'_>,
         keep: bool,
-    ) -> Result<(u16, Vec<u8>), ErrorClass> {
+    ) -> Result<Reply, ErrorClass> {
         let Parts {
             path,
             headers,
@@ -66,14 +66,20 @@ impl Client {
             .await
             .map_err(|e| reqwest_class(&e))?;
         let status = r.status().as_u16();
+        let headers = if keep {
+            super::header_pairs(r.headers())
+        } else {
+            Vec::new()
+        };
         let body = r.bytes().await.map_err(|e| reqwest_class(&e))?;
-        Ok((
+        Ok(Reply {
             status,
-            if keep {
+            body: if keep {
                 super::kept(body.into())
             } else {
                 Vec::new()
             },
-        ))
+            headers,
+        })
     }
 }

@@ -21,7 +21,8 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 use simulate_core::diagnostic::Problem;
 use simulate_core::template::{Body, Ctx, Template};
 
-use crate::mapping::{Expect, HttpRequest, Mapping, MissingToken};
+use super::{Answer, Sending};
+use crate::mapping::{Check, Expect, HttpRequest, Mapping, MissingToken};
 use crate::outcome::{ErrorClass, Outcome, Status};
 use crate::source::Due;
 use crate::tls::Tls;
@@ -40,20 +41,67 @@ fn kept(mut body: Vec<u8>) -> Vec<u8> {
     body
 }
 
-/// The outcome of an answer whose status `expect` accepts: its check on the kept body.
-fn checked(check: Option<&crate::mapping::Check>, body: &[u8], status: u16) -> Outcome {
+/// The outcome of an answer whose status `expect` accepts: its checks on the kept body.
+fn checked(check: &[Check], body: &[u8], status: u16) -> Outcome {
     match check {
-        Some(_) if body.len() > KEPT_BODY => Outcome::Failed(ErrorClass::BodyTooLarge),
-        Some(c) if !c.holds_in(body) => Outcome::Failed(ErrorClass::Application),
+        [] => Outcome::Ok(Status::Http(status)),
+        _ if body.len() > KEPT_BODY => Outcome::Failed(ErrorClass::BodyTooLarge),
+        _ if !check.iter().all(|c| c.holds_in(body)) => Outcome::Failed(ErrorClass::Application),
         _ => Outcome::Ok(Status::Http(status)),
     }
+}
+
+/// An answer as a transport returns it: the body and headers only when kept.
+pub(super) struct Reply {
+    pub(super) status: u16,
+    pub(super) body: Vec<u8>,
+    /// Lower-case names, in the order received.
+    pub(super) headers: Vec<(String, String)>,
+}
+
+/// A header map's pairs, names in lower case (hyper and reqwest keep them so).
+fn header_pairs(map: &HeaderMap) -> Vec<(String, String)> {
+    map.iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// A kept answer for the flow: its JSON body, when it is JSON, and its headers.
+fn answer(reply: Reply) -> Answer {
+    Answer {
+        json: (reply.body.len() <= KEPT_BODY)
+            .then(|| serde_json::from_slice(&reply.body).ok())
+            .flatten(),
+        headers: reply.headers,
+    }
+}
+
+/// A JSON object's fields as a form-encoded body (`a=1&b=x`): strings as they are,
+/// other values as JSON, null as empty.
+fn form_encoded(v: &serde_json::Value) -> Vec<u8> {
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(o) = v.as_object() {
+        for (k, v) in o {
+            match v {
+                serde_json::Value::Null => out.append_pair(k, ""),
+                other => out.append_pair(k, &crate::mapping::flow::text_of(other)),
+            };
+        }
+    }
+    out.finish().into_bytes()
 }
 
 /// Every HTTP request to one target.
 pub(crate) struct Client {
     transport: Transport,
-    /// The mapping's headers, sent with every request (auth included).
-    headers: Vec<(HeaderName, Template)>,
+    /// The mapping's headers, sent with every request (auth included), and whether each
+    /// reads a captured variable (left out while the user has none).
+    headers: Vec<(HeaderName, Template, bool)>,
     /// Users without a token are sent without the headers that read it
     /// (`missing_token = "anonymous"`).
     anonymous: bool,
@@ -105,7 +153,15 @@ impl Client {
         };
         Ok(Client {
             transport,
-            headers: mapping.headers.clone(),
+            headers: mapping
+                .headers
+                .iter()
+                .map(|(n, t)| {
+                    let mut read = Vec::new();
+                    t.vars_read(&mut read);
+                    (n.clone(), t.clone(), !read.is_empty())
+                })
+                .collect(),
             anonymous: mapping.missing_token == MissingToken::Anonymous,
             timeout: mapping.timeout,
         })
@@ -115,9 +171,15 @@ impl Client {
     /// covers the answer, not just its headers. Bounded by the mapping's timeout. An
     /// answer with an expected status that fails the request's check (a JSON body
     /// without the field's value) is an application error.
-    pub(crate) async fn send(&self, due: &Due, req: &HttpRequest, ctx: &Ctx<'_>) -> Outcome {
-        let parts = self.parts(due, req, ctx);
-        let keep = req.check.is_some();
+    pub(crate) async fn send(
+        &self,
+        due: &Due,
+        req: &HttpRequest,
+        ctx: &Ctx<'_>,
+        how: &Sending<'_>,
+    ) -> (Outcome, Option<Answer>) {
+        let parts = self.parts(due, req, ctx, how);
+        let keep = !req.check.is_empty() || req.keep;
         let sent = async {
             match &self.transport {
                 Transport::H1(pool) => pool.send(&req.method, parts, keep).await,
@@ -125,14 +187,17 @@ impl Client {
                 Transport::Https(client) => client.send(req.method.clone(), parts, keep).await,
             }
         };
-        match tokio::time::timeout(self.timeout, sent).await {
-            Err(_) => Outcome::Failed(ErrorClass::Timeout),
-            Ok(Err(class)) => Outcome::Failed(class),
-            Ok(Ok((status, body))) if Expect::accepts(&req.expect, status) => {
-                checked(req.check.as_ref(), &body, status)
-            }
-            Ok(Ok((status, _))) => Outcome::Status(Status::Http(status)),
-        }
+        let reply = match tokio::time::timeout(self.timeout, sent).await {
+            Err(_) => return (Outcome::Failed(ErrorClass::Timeout), None),
+            Ok(Err(class)) => return (Outcome::Failed(class), None),
+            Ok(Ok(reply)) => reply,
+        };
+        let outcome = if Expect::accepts(&req.expect, reply.status) {
+            checked(&req.check, &reply.body, reply.status)
+        } else {
+            Outcome::Status(Status::Http(reply.status))
+        };
+        (outcome, req.keep.then(|| answer(reply)))
     }
 
     /// One request's path (after the target's own), headers and body. A header given
@@ -140,7 +205,13 @@ impl Client {
     /// the later value; a value that is not a valid header value is left out, and so is
     /// a header that reads `{token}` for a user without one (`missing_token =
     /// "anonymous"`).
-    fn parts<'a>(&'a self, due: &Due, req: &'a HttpRequest, ctx: &Ctx<'_>) -> Parts<'a> {
+    fn parts<'a>(
+        &'a self,
+        due: &Due,
+        req: &'a HttpRequest,
+        ctx: &Ctx<'_>,
+        how: &Sending<'_>,
+    ) -> Parts<'a> {
         let mut path = String::with_capacity(48);
         req.path.render_into(ctx, &mut path);
         let mut headers: Vec<(&str, String)> = Vec::with_capacity(3 + req.headers.len());
@@ -153,17 +224,38 @@ impl Client {
                 None => headers.push((name, value)),
             }
         };
-        put("x-sim-event", due.event_id());
+        let mut id = due.event_id();
+        if let Some(step) = how.suffix {
+            id.push('/');
+            id.push_str(step);
+        }
+        put("x-sim-event", id);
         put("traceparent", due.traceparent());
-        for (name, t) in self.headers.iter().chain(&req.headers) {
+        let own = req.headers.iter().map(|(n, t)| (n, t, false));
+        for (name, t, reads) in self.headers.iter().map(|(n, t, r)| (n, t, *r)).chain(own) {
             if self.anonymous && ctx.token.is_none() && t.uses_token() {
+                continue;
+            }
+            if reads && !has_vars(t, ctx) {
                 continue;
             }
             put(name.as_str(), t.render(ctx));
         }
+        if let Some(jar) = &how.cookie {
+            match headers.iter_mut().find(|(n, _)| *n == "cookie") {
+                Some((_, given)) => *given = format!("{given}; {jar}"),
+                None => headers.push(("cookie", jar.clone())),
+            }
+        }
         let body = match &req.body {
             None => Bytes::new(),
             Some(Body::Line) => due.line.clone(),
+            Some(Body::Json(t)) if req.form => {
+                if !headers.iter().any(|(n, _)| *n == "content-type") {
+                    headers.push(("content-type", "application/x-www-form-urlencoded".into()));
+                }
+                form_encoded(&t.render(ctx)).into()
+            }
             Some(Body::Json(t)) => {
                 if !headers.iter().any(|(n, _)| *n == "content-type") {
                     headers.push(("content-type", "application/json".into()));
@@ -179,6 +271,13 @@ impl Client {
             body,
         }
     }
+}
+
+/// Whether the render has every captured value the template reads.
+fn has_vars(t: &Template, ctx: &Ctx<'_>) -> bool {
+    let mut read = Vec::new();
+    t.vars_read(&mut read);
+    read.iter().all(|f| ctx.vars.iter().any(|(k, _)| k == f))
 }
 
 impl Plain {
@@ -243,17 +342,17 @@ fn header_map(headers: Vec<(&str, String)>) -> HeaderMap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mapping::Check;
+    use crate::mapping::{Check, Cond};
 
     #[test]
     fn a_checked_body_over_the_limit_fails_as_too_large_on_every_transport() {
-        let check = Check {
+        let check = [Check {
             path: vec!["ok".into()],
-            equals: serde_json::Value::Bool(true),
-        };
+            cond: Cond::Equals(serde_json::Value::Bool(true)),
+        }];
         let small = br#"{"ok": true}"#.to_vec();
         assert_eq!(
-            checked(Some(&check), &kept(small.clone()), 200),
+            checked(&check, &kept(small.clone()), 200),
             Outcome::Ok(Status::Http(200))
         );
         // Valid JSON that holds the check, but longer than a check reads.
@@ -263,7 +362,7 @@ mod tests {
         let cut = kept(big);
         assert_eq!(cut.len(), KEPT_BODY + 1);
         assert_eq!(
-            checked(Some(&check), &cut, 200),
+            checked(&check, &cut, 200),
             Outcome::Failed(ErrorClass::BodyTooLarge)
         );
         assert_eq!(ErrorClass::BodyTooLarge.name(), "body_too_large");
@@ -272,10 +371,10 @@ mod tests {
         edge.resize(KEPT_BODY - 2, b'x');
         edge.extend_from_slice(br#""}"#);
         assert_eq!(
-            checked(Some(&check), &kept(edge), 200),
+            checked(&check, &kept(edge), 200),
             Outcome::Ok(Status::Http(200))
         );
         // Without a check the body is not read into memory, whatever its size.
-        assert_eq!(checked(None, &[], 204), Outcome::Ok(Status::Http(204)));
+        assert_eq!(checked(&[], &[], 204), Outcome::Ok(Status::Http(204)));
     }
 }

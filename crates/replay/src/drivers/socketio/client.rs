@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use serde_json::json;
+use serde_json::{Value, json};
 use simulate_core::diagnostic::Problem;
 use simulate_core::template::Ctx;
 use tokio::sync::{mpsc, oneshot};
@@ -15,7 +15,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::Shared;
 use super::connection::{Cmd, Hello, Secure, handshake, run};
 use super::report::{Broadcasts, Counters, Heard, pick};
-use crate::mapping::{Emit, SocketIoRequest, SocketIoSettings};
+use crate::drivers::Answer;
+use crate::mapping::{Check, Emit, SocketIoRequest, SocketIoSettings};
 use crate::outcome::{ErrorClass, Outcome, SocketIoDone, Status};
 use crate::source::Due;
 use crate::summary::SocketIoReport;
@@ -99,7 +100,38 @@ impl Client {
         })
     }
 
-    pub(crate) async fn send(&self, due: &Due, op: &SocketIoRequest, ctx: &Ctx<'_>) -> Outcome {
+    pub(crate) async fn send(
+        &self,
+        due: &Due,
+        op: &SocketIoRequest,
+        ctx: &Ctx<'_>,
+    ) -> (Outcome, Option<Answer>) {
+        if let SocketIoRequest::Emit(e) = op {
+            let sent = async {
+                let tx = self.sender(due, ctx).await?;
+                self.emit(&tx, e, ctx).await
+            };
+            return match tokio::time::timeout(self.shared.timeout, sent).await {
+                Err(_) => (Outcome::Failed(ErrorClass::Timeout), None),
+                Ok(Err(o)) => (o, None),
+                Ok(Ok(json)) => (
+                    Outcome::Ok(Status::SocketIo(if e.ack {
+                        SocketIoDone::Acked
+                    } else {
+                        SocketIoDone::Written
+                    })),
+                    e.keep.then(|| Answer {
+                        json,
+                        headers: Vec::new(),
+                    }),
+                ),
+            };
+        }
+        (self.session(due, op, ctx).await, None)
+    }
+
+    /// A session's connect or disconnect.
+    async fn session(&self, due: &Due, op: &SocketIoRequest, ctx: &Ctx<'_>) -> Outcome {
         let c = &self.shared.counters;
         match op {
             SocketIoRequest::Connect => {
@@ -127,21 +159,7 @@ impl Client {
                 }
                 Outcome::Ok(Status::SocketIo(SocketIoDone::Closed))
             }
-            SocketIoRequest::Emit(e) => {
-                let sent = async {
-                    let tx = self.sender(due, ctx).await?;
-                    self.emit(&tx, e, ctx).await
-                };
-                match tokio::time::timeout(self.shared.timeout, sent).await {
-                    Err(_) => Outcome::Failed(ErrorClass::Timeout),
-                    Ok(Err(o)) => o,
-                    Ok(Ok(())) => Outcome::Ok(Status::SocketIo(if e.ack {
-                        SocketIoDone::Acked
-                    } else {
-                        SocketIoDone::Written
-                    })),
-                }
-            }
+            SocketIoRequest::Emit(_) => Outcome::Failed(ErrorClass::Other),
         }
     }
 
@@ -197,7 +215,7 @@ impl Client {
         tx: &mpsc::UnboundedSender<Cmd>,
         e: &Emit,
         ctx: &Ctx<'_>,
-    ) -> Result<(), Outcome> {
+    ) -> Result<Option<Value>, Outcome> {
         let payload = e.payload.as_ref().map(|t| t.render(ctx));
         if !e.origins.is_empty() {
             let now = Instant::now();
@@ -227,12 +245,11 @@ impl Client {
             .await
             .map_err(|_| Outcome::Failed(ErrorClass::Reset))?
             .map_err(Outcome::Failed)?;
-        match &e.check {
-            Some(c) if !answer.get(0).is_some_and(|a| c.holds(a)) => {
-                Err(Outcome::Failed(ErrorClass::Application))
-            }
-            _ => Ok(()),
+        let first = answer.get(0);
+        if !e.check.is_empty() && !first.is_some_and(|a| Check::all(&e.check, a)) {
+            return Err(Outcome::Failed(ErrorClass::Application));
         }
+        Ok(first.cloned())
     }
 
     /// Connects (and joins, if the mapping says so) for the user's session.

@@ -18,9 +18,12 @@ use simulate_core::world::kinds::{KindDecl, KindId, KindTable};
 use super::raw::{RawCheck, RawListen, RawMapping, RawRequest, RawSocketio};
 use super::tokens::read_tokens;
 use super::{
-    Check, Emit, Expect, GrpcCall, GrpcRequest, HttpRequest, Listen, Mapped, Mapping, MissingToken,
-    Protocol, Request, RequestClass, Route, SocketIoRequest, SocketIoSettings,
+    Check, Cond, Emit, Expect, GrpcCall, GrpcRequest, HttpRequest, Listen, Mapped, Mapping,
+    MissingToken, Pattern, Protocol, Request, RequestClass, Route, SocketIoRequest,
+    SocketIoSettings,
 };
+
+mod steps;
 
 const DOC: &str = "docs/REPLAY.md";
 
@@ -40,6 +43,7 @@ impl Mapping {
     ) -> Result<Mapping, Problems> {
         let raw: RawMapping = src.parse_documented(DOC)?;
         let mut c = Compiler::new(src, kinds);
+        c.cookie_jar = raw.cookie_jar;
         let timeout = c.timeout(raw.timeout.as_deref());
         c.check_base_url(raw.base_url.as_deref());
         let headers = c.common_headers(&raw);
@@ -72,6 +76,8 @@ impl Mapping {
         }
         let missing_token = c.missing_token(&raw);
         c.settings_used(&raw);
+        c.variables_in_order();
+        let login = c.login(raw.auth.login.as_deref());
         if !c.problems.is_empty() {
             return Err(Problems(c.problems));
         }
@@ -94,6 +100,10 @@ impl Mapping {
             grpc_target: raw.grpc.and_then(|g| g.target),
             socketio,
             unclassified: c.unclassified,
+            cookie_jar: raw.cookie_jar,
+            common_vars: std::mem::take(&mut c.vars.common),
+            login,
+            user_reads: c.user_reads,
         })
     }
 }
@@ -125,6 +135,12 @@ struct Compiler<'a> {
     pool: Option<DescriptorPool>,
     /// Requests without a `class` (see [`Mapping::unclassified`]).
     unclassified: Vec<Problem>,
+    /// `cookie_jar = true`: every HTTP answer is kept for its cookies.
+    cookie_jar: bool,
+    /// Every variable a template reads, and every capture, for the order check.
+    vars: steps::VarUses,
+    /// `user.<name>` read by a template, each with where (see [`Mapping::user_reads`]).
+    user_reads: Vec<(String, Problem)>,
 }
 
 /// An event kind's index in the world's [`KindTable`] (built-in kinds in
@@ -136,10 +152,10 @@ fn kind_in(kinds: &KindTable, name: &str) -> Option<usize> {
 /// The kinds sent as Socket.IO emits (misspelt ones are reported with their request).
 fn emit_kinds(table: &KindTable, requests: &[RawRequest]) -> Vec<usize> {
     let mut kinds = Vec::new();
-    for r in requests
-        .iter()
-        .filter(|r| r.protocol.as_deref() == Some("socketio"))
-    {
+    for r in requests.iter().filter(|r| {
+        let emits = |r: &RawRequest| r.protocol.as_deref() == Some("socketio");
+        emits(r) || r.steps.iter().any(emits)
+    }) {
         for k in r
             .event
             .iter()
@@ -171,6 +187,18 @@ impl<'a> Compiler<'a> {
             proto_path: None,
             pool: None,
             unclassified: Vec::new(),
+            cookie_jar: false,
+            vars: steps::VarUses::default(),
+            user_reads: Vec::new(),
+        }
+    }
+
+    /// Notes the `user.<name>` fields a template at `path` reads, for the check against
+    /// the world the mapping is replayed in ([`Mapping::check_user_fields`]).
+    fn user_reads(&mut self, path: &FieldPath, names: Vec<String>) {
+        for n in names {
+            let at = self.src.problem(path, String::new(), String::new());
+            self.user_reads.push((n, at));
         }
     }
 
@@ -194,9 +222,11 @@ impl<'a> Compiler<'a> {
 
     /// A string template checked against `fields`, or its problems recorded.
     fn template(&mut self, path: &FieldPath, text: &str, fields: &FieldSet) -> Option<Template> {
-        Template::compile_in(text, fields)
+        let t = Template::compile_in(text, fields)
             .map_err(|es| self.template_errors(path, es))
-            .ok()
+            .ok()?;
+        self.user_reads(path, t.user_fields());
+        Some(t)
     }
 
     /// A JSON template (a body, message or payload) checked against `fields`, or its
@@ -207,9 +237,11 @@ impl<'a> Compiler<'a> {
         v: &toml::Value,
         fields: &FieldSet,
     ) -> Option<JsonTmpl> {
-        JsonTmpl::compile_in(v, fields)
+        let t = JsonTmpl::compile_in(v, fields)
             .map_err(|es| self.template_errors(path, es))
-            .ok()
+            .ok()?;
+        self.user_reads(path, t.user_fields());
+        Some(t)
     }
 
     /// What a template mapped from `kinds` may read: their props, each checked against
@@ -298,6 +330,9 @@ impl<'a> Compiler<'a> {
         }
         for (path, name, value) in given {
             if let Some(h) = self.header(path.clone(), name, &value) {
+                let mut read = Vec::new();
+                h.1.vars_read(&mut read);
+                self.common_reads(read.into_iter().map(|f| (path.clone(), f)).collect());
                 // Checked again against each HTTP request's kinds.
                 if h.1.needs_json() {
                     self.common_props.push((path, value));
@@ -359,9 +394,14 @@ impl<'a> Compiler<'a> {
             return;
         }
         let has = |p: &str| {
-            raw.request
-                .iter()
-                .any(|r| r.protocol.as_deref().unwrap_or("http") == p)
+            raw.request.iter().any(|r| {
+                let one = |r: &RawRequest| r.protocol.as_deref().unwrap_or("http") == p;
+                if r.steps.is_empty() {
+                    one(r)
+                } else {
+                    r.steps.iter().any(one)
+                }
+            })
         };
         let auth = FieldPath::root().key("auth");
         let http_only = "remove it (gRPC metadata and Socket.IO handshakes carry x-sim-event and traceparent only)";
@@ -452,7 +492,8 @@ impl<'a> Compiler<'a> {
                 Some(v) => Some(self.json_template(&sp.key("join").key("payload"), v, &fields)?),
                 None => None,
             };
-            socketio_emit(&j.emit, payload, j.ack, j.check.as_ref())
+            let check = self.checks(&sp.key("join"), j.check.as_ref());
+            socketio_emit(&j.emit, payload, j.ack, check)
                 .map_err(|(f, m)| {
                     self.bad(
                         sp.key("join").key(f),
@@ -543,6 +584,9 @@ impl<'a> Compiler<'a> {
                         needs_json,
                         uses_token: self.socketio_token,
                         class: None,
+                        extras: Default::default(),
+                        then: Vec::new(),
+                        flow: false,
                     }));
                     self.seen[k] = Some(format!("socketio.{field}"));
                 }
@@ -624,8 +668,8 @@ impl<'a> Compiler<'a> {
         listen
     }
 
-    /// One `[[request]]`: the kinds it is sent for, its protocol's request compiled
-    /// against their props, then routed from each of them.
+    /// One `[[request]]`: the kinds it is sent for, then each of its steps (itself when
+    /// it has no `steps`) compiled against their props, then routed from each kind.
     fn request(
         &mut self,
         i: usize,
@@ -636,19 +680,62 @@ impl<'a> Compiler<'a> {
         let rp = FieldPath::root().key("request").index(i);
         let kinds = self.request_kinds(&rp, r, i);
         let fields = self.fields_of(&kinds);
-        let protocol = self.protocol(&rp, r.protocol.as_deref());
-        self.foreign_fields(&rp, r, protocol);
-        let emit = self.emit_fields(&rp, r, protocol, socketio.is_some(), &fields);
-        // Without its contract a gRPC request cannot be checked further.
-        let Ok(grpc) = self.grpc_fields(&rp, r, protocol, &fields) else {
+        let steps = self.steps_of(&rp, r);
+        let first_tag = steps[0].1.kind.clone().or(r.kind.clone());
+        let first_tag = first_tag.unwrap_or_else(|| "api".into());
+        let mut compiled = Vec::new();
+        for (n, (sp, s)) in steps.iter().enumerate() {
+            let at = steps::At {
+                path: sp,
+                flow: i,
+                step: n,
+                outer: r,
+            };
+            let tag = match &s.kind {
+                Some(k) => k.clone(),
+                None if n == 0 => first_tag.clone(),
+                None => format!("{first_tag}.{}", n + 1),
+            };
+            let parts = self.step(&at, s, &fields, headers_need_json, socketio.is_some(), &tag);
+            compiled.push(parts);
+        }
+        let Some(compiled) = compiled.into_iter().collect::<Option<Vec<_>>>() else {
             return;
         };
-        let http = self.http_fields(&rp, r, protocol, &fields);
-        if protocol == Protocol::Http {
-            self.recheck_common_headers(&fields);
+        for k in kinds {
+            let mut all = compiled.iter().map(|p| p.for_kind(k, socketio));
+            let Some(Some(mut first)) = all.next() else {
+                continue;
+            };
+            first.then = all.flatten().collect();
+            first.flow = first.is_flow() || self.cookie_jar;
+            self.routes[k] = Route::Send(Box::new(first));
         }
-        let tag = self.tag(&r.kind);
-        let class = self.class(&rp, r);
+    }
+
+    /// One step's request in its protocol, its tag, class and flow extras; `None` when
+    /// it cannot be built (its problems are recorded).
+    fn step(
+        &mut self,
+        at: &steps::At<'_>,
+        r: &RawRequest,
+        fields: &FieldSet,
+        headers_need_json: bool,
+        has_socketio: bool,
+        tag: &str,
+    ) -> Option<steps::StepParts> {
+        let rp = at.path;
+        let protocol = self.protocol(rp, r.protocol.as_deref());
+        self.foreign_fields(rp, r, protocol);
+        let emit = self.emit_fields(rp, r, protocol, has_socketio, fields);
+        // Without its contract a gRPC request cannot be checked further.
+        let grpc = self.grpc_fields(rp, r, protocol, fields).ok()?;
+        let http = self.http_fields(rp, r, protocol, fields);
+        if protocol == Protocol::Http {
+            self.recheck_common_headers(fields);
+        }
+        let tag = self.tag(tag);
+        let class = self.class(rp, r, at.outer);
         let http_token = self.common_token
             || http.path.uses_token()
             || http.headers.iter().any(|(_, t)| t.uses_token())
@@ -675,36 +762,37 @@ impl<'a> Compiler<'a> {
             }
         };
         self.uses_token |= uses_token;
-        for k in kinds {
-            let request = match protocol {
-                Protocol::Http => Some(Request::Http(http.clone())),
-                Protocol::Grpc => grpc.clone().map(Request::Grpc),
-                Protocol::SocketIo => emit.as_ref().map(|e| {
-                    let mut e = e.clone();
-                    let listen = socketio.map_or(&[][..], |s| &s.listen[..]);
-                    e.origins = (0..listen.len())
-                        .filter(|&l| listen[l].origin == Some(k as u16))
-                        .collect();
-                    Request::SocketIo(SocketIoRequest::Emit(e))
-                }),
-            };
-            if let Some(request) = request {
-                self.routes[k] = Route::Send(Box::new(Mapped {
-                    request,
-                    tag,
-                    needs_json,
-                    uses_token,
-                    class,
-                }));
-            }
-        }
+        let templates = steps::Templates {
+            http: (protocol == Protocol::Http).then_some(&http),
+            grpc: grpc.as_ref(),
+            emit: emit.as_ref(),
+        };
+        let extras = self.extras(at, r, protocol, fields, &templates);
+        let mut parts = steps::StepParts {
+            protocol,
+            http,
+            grpc,
+            emit,
+            tag,
+            class,
+            needs_json: needs_json || extras.entities.iter().any(|(_, t)| t.needs_json()),
+            uses_token,
+            extras,
+        };
+        parts.keep(self.cookie_jar);
+        Some(parts)
     }
 
     /// `class = "event" | "api"`; a request without one is noted (not an error: only a
     /// preset keyed on classes needs it).
-    fn class(&mut self, rp: &FieldPath, r: &RawRequest) -> Option<RequestClass> {
-        let Some(name) = &r.class else {
-            let kinds: Vec<&str> = r
+    fn class(
+        &mut self,
+        rp: &FieldPath,
+        r: &RawRequest,
+        outer: &RawRequest,
+    ) -> Option<RequestClass> {
+        let Some(name) = r.class.as_ref().or(outer.class.as_ref()) else {
+            let kinds: Vec<&str> = outer
                 .event
                 .iter()
                 .chain(&r.events)
@@ -865,7 +953,8 @@ impl<'a> Compiler<'a> {
             Some(v) => Some(self.json_template(&rp.key("payload"), v, fields)?),
             None => None,
         };
-        match socketio_emit(e, payload, r.ack, r.check.as_ref()) {
+        let check = self.checks(rp, r.check.as_ref());
+        match socketio_emit(e, payload, r.ack, check) {
             Ok(e) => Some(e),
             Err((f, m)) => {
                 self.bad(rp.key(f), m, "correct the emit (see docs/REPLAY.md)");
@@ -903,8 +992,9 @@ impl<'a> Compiler<'a> {
                 }
             }
         }
+        let check = self.checks(rp, r.check.as_ref());
         let pool = self.pool.as_ref().expect("loaded above");
-        let call = match grpc_call(pool, method, r.check.as_ref()) {
+        let call = match grpc_call(pool, method, check) {
             Ok(call) => call,
             Err((field, m)) => {
                 self.bad(
@@ -940,7 +1030,9 @@ impl<'a> Compiler<'a> {
             body: None,
             headers: Vec::new(),
             expect: vec![Expect::Class(2)],
-            check: None,
+            check: Vec::new(),
+            form: false,
+            keep: false,
         };
         if protocol != Protocol::Http {
             return request;
@@ -967,10 +1059,22 @@ impl<'a> Compiler<'a> {
                 }
             }
         }
-        request.body = match &r.body {
-            None => None,
-            Some(toml::Value::String(s)) if s.trim() == "{line}" => Some(Body::Line),
-            Some(v) => self
+        request.body = match (&r.body, &r.form) {
+            (Some(_), Some(_)) => {
+                self.bad(
+                    rp.key("form"),
+                    "a request has one body: `body` or `form`",
+                    "keep one of them",
+                );
+                None
+            }
+            (None, Some(f)) => {
+                request.form = true;
+                self.form_body(&rp.key("form"), f, fields)
+            }
+            (None, None) => None,
+            (Some(toml::Value::String(s)), None) if s.trim() == "{line}" => Some(Body::Line),
+            (Some(v), None) => self
                 .json_template(&rp.key("body"), v, fields)
                 .map(Body::Json),
         };
@@ -990,17 +1094,7 @@ impl<'a> Compiler<'a> {
                 "use GET to check the answer's body, or remove `check`",
             );
         }
-        request.check = r.check.as_ref().and_then(|c| {
-            check_of(c)
-                .map_err(|m| {
-                    self.bad(
-                        rp.key("check").key("field"),
-                        m,
-                        "name a field of the JSON answer, like `ok` or `data.status`",
-                    )
-                })
-                .ok()
-        });
+        request.check = self.checks(rp, r.check.as_ref());
         request
     }
 
@@ -1035,16 +1129,43 @@ impl<'a> Compiler<'a> {
     }
 }
 
-/// A check of a JSON answer: `field` is a dotted path (`data.items.0.id`).
-fn check_of(c: &RawCheck) -> Result<Check, String> {
+/// A check of a JSON answer: `field` is a dotted path (`data.items.0.id`) and exactly
+/// one condition; the error names the key at fault.
+fn check_of(c: &RawCheck) -> Result<Check, (&'static str, String)> {
     let path: Vec<String> = c.field.split('.').map(String::from).collect();
     if path.iter().any(String::is_empty) {
-        return Err(format!("`{}` is not a field path", c.field));
+        return Err(("field", format!("`{}` is not a field path", c.field)));
     }
-    Ok(Check {
-        path,
-        equals: serde_json::to_value(&c.equals).unwrap_or_default(),
-    })
+    let json = |v: &toml::Value| serde_json::to_value(v).unwrap_or_default();
+    let mut conds = Vec::new();
+    if let Some(v) = &c.equals {
+        conds.push(Cond::Equals(json(v)));
+    }
+    if let Some(l) = &c.one_of {
+        conds.push(Cond::OneOf(l.iter().map(json).collect()));
+    }
+    if let Some(e) = c.exists {
+        conds.push(Cond::Exists(e));
+    }
+    if let Some(m) = &c.matches {
+        let re = regex::Regex::new(m)
+            .map_err(|e| ("matches", format!("`{m}` is not a regular expression: {e}")))?;
+        conds.push(Cond::Matches(Pattern(re)));
+    }
+    match conds.len() {
+        1 => Ok(Check {
+            path,
+            cond: conds.remove(0),
+        }),
+        0 => Err((
+            "field",
+            format!("the check on `{}` says nothing about it", c.field),
+        )),
+        _ => Err((
+            "field",
+            format!("the check on `{}` has several conditions", c.field),
+        )),
+    }
 }
 
 /// A Socket.IO emit with its (compiled) payload and ack check.
@@ -1052,26 +1173,23 @@ fn socketio_emit(
     event: &str,
     payload: Option<JsonTmpl>,
     ack: bool,
-    check: Option<&RawCheck>,
+    check: Vec<Check>,
 ) -> Result<Emit, (&'static str, String)> {
     if event.is_empty() {
         return Err(("emit", "the event name is empty".into()));
     }
-    let check = match check {
-        None => None,
-        Some(_) if !ack => {
-            return Err((
-                "check",
-                "a check reads the ack: it needs `ack = true`".into(),
-            ));
-        }
-        Some(c) => Some(check_of(c).map_err(|m| ("check", m))?),
-    };
+    if !check.is_empty() && !ack {
+        return Err((
+            "check",
+            "a check reads the ack: it needs `ack = true`".into(),
+        ));
+    }
     Ok(Emit {
         event: event.to_string(),
         payload,
         ack,
         check,
+        keep: false,
         origins: Vec::new(),
     })
 }
@@ -1080,7 +1198,7 @@ fn socketio_emit(
 fn grpc_call(
     pool: &prost_reflect::DescriptorPool,
     method: &str,
-    check: Option<&RawCheck>,
+    check: Vec<Check>,
 ) -> Result<GrpcCall, (&'static str, String)> {
     let (service, name) = method.trim_start_matches('/').rsplit_once('/').ok_or((
         "method",
@@ -1099,21 +1217,15 @@ fn grpc_call(
             format!("`{method}` streams; only unary calls are sent"),
         ));
     }
-    let check = match check {
-        None => None,
-        Some(c) => {
-            if m.output().get_field_by_name(&c.field).is_none() {
-                return Err((
-                    "check",
-                    format!("`{}` has no field `{}`", m.output().full_name(), c.field),
-                ));
-            }
-            Some((
-                c.field.clone(),
-                serde_json::to_value(&c.equals).unwrap_or_default(),
-            ))
-        }
-    };
+    if let Some(c) = check
+        .iter()
+        .find(|c| m.output().get_field_by_name(&c.path[0]).is_none())
+    {
+        return Err((
+            "check",
+            format!("`{}` has no field `{}`", m.output().full_name(), c.path[0]),
+        ));
+    }
     let path = format!("/{service}/{name}")
         .parse()
         .map_err(|_| ("method", format!("`{method}` is not a valid path")))?;
@@ -1122,6 +1234,7 @@ fn grpc_call(
         input: m.input(),
         output: m.output(),
         check,
+        keep: false,
     })
 }
 
@@ -1288,7 +1401,7 @@ mod tests {
         let Request::Http(r) = &mapped.request else {
             panic!("over HTTP");
         };
-        let check = r.check.as_ref().unwrap();
+        let check = &r.check[0];
         assert!(check.holds_in(br#"{"data": {"items": [{"ok": true}]}}"#));
         assert!(!check.holds_in(br#"{"data": {"items": [{"ok": false}]}}"#));
         assert!(!check.holds_in(b"not json"));
@@ -1296,6 +1409,19 @@ mod tests {
             "[[request]]\nevent = \"stat.updated\"\npath = \"/s\"\ncheck = { field = \"a..b\", equals = 1 }\n",
         );
         assert_eq!(p[0].1, "request[0].check.field");
+        // A misspelt condition names itself; two conditions at once are refused.
+        let p = problems(
+            "[[request]]\nevent = \"stat.updated\"\npath = \"/s\"\ncheck = [{ field = \"a\", equalz = 1 }]\n",
+        );
+        assert!(
+            p[0].1.ends_with("equalz") && p[0].2.contains("one_of"),
+            "{p:?}"
+        );
+        let p = problems(
+            "[[request]]\nevent = \"stat.updated\"\npath = \"/s\"\ncheck = [{ field = \"a\", equals = 1 }, { field = \"b\", equals = 1, exists = true }]\n",
+        );
+        assert_eq!(p[0].1, "request[0].check[1].field", "{p:?}");
+        assert!(p[0].2.contains("several conditions"), "{p:?}");
         // A HEAD answer has no body to check.
         let p = problems(
             "[[request]]\nevent = \"stat.updated\"\nmethod = \"head\"\npath = \"/s\"\ncheck = { field = \"ok\", equals = true }\n",

@@ -1,0 +1,226 @@
+//! Ids in the team's format (`[ids]` and `[pools.*]` of a scenario): a template over the
+//! member's 1-based number (`"c-{pad(n, 4)}"`, `"t-{n}"`), a UUID derived from the seed
+//! and the timeline id, or a list the team supplies. Rendered here only, so a replay
+//! request, a `user.signed_up` line and (issue 20) a seed row name a user the same way.
+//!
+//! The format is a small language of its own, not the template language: it runs before
+//! any event exists and has one input, the number. Holes: `{n}`, `{pad(n, W)}` (n
+//! zero-padded to W digits), `{user_id}` (the timeline id, `u<n - 1>`) and
+//! `{uuid(user_id)}` (a UUID derived from the seed and that id; `{uuid}` is the same).
+
+use sha2::{Digest, Sha256};
+
+/// One part of an id format.
+#[derive(Clone, Debug, PartialEq)]
+enum Piece {
+    Lit(String),
+    /// The 1-based number.
+    N,
+    /// The number zero-padded to this many digits.
+    Pad(usize),
+    /// The timeline's id of the n-th member (`u<n - 1>`).
+    UserId,
+    /// A UUID from the seed and the timeline id.
+    Uuid,
+}
+
+/// A parsed id format such as `"c-{pad(n, 4)}"`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IdFormat {
+    pieces: Vec<Piece>,
+}
+
+/// The holes an id format may hold, for fixes.
+pub const FORMAT_HELP: &str = "write a format such as \"c-{pad(n, 4)}\" (c-0001), \"t-{n}\" (t-1) or \"{uuid(user_id)}\"; holes: {n}, {pad(n, W)}, {user_id}, {uuid(user_id)}";
+
+impl IdFormat {
+    /// Parses a format; the message says which hole is wrong.
+    pub fn parse(text: &str) -> Result<IdFormat, String> {
+        let mut pieces = Vec::new();
+        let mut lit = String::new();
+        let mut rest = text;
+        while let Some(open) = rest.find('{') {
+            lit.push_str(&rest[..open]);
+            let Some(close) = rest[open..].find('}') else {
+                return Err(format!(
+                    "`{text}` opens a hole with `{{` and never closes it"
+                ));
+            };
+            let hole = &rest[open + 1..open + close];
+            let piece = Self::hole(hole).ok_or_else(|| {
+                format!("`{{{hole}}}` in `{text}` is not a hole an id format knows")
+            })?;
+            if !lit.is_empty() {
+                pieces.push(Piece::Lit(std::mem::take(&mut lit)));
+            }
+            pieces.push(piece);
+            rest = &rest[open + close + 1..];
+        }
+        if rest.contains('}') {
+            return Err(format!("`{text}` closes a hole it never opened"));
+        }
+        lit.push_str(rest);
+        if !lit.is_empty() {
+            pieces.push(Piece::Lit(lit));
+        }
+        if !pieces.iter().any(|p| !matches!(p, Piece::Lit(_))) {
+            return Err(format!(
+                "`{text}` has no hole: every member would get the same id"
+            ));
+        }
+        Ok(IdFormat { pieces })
+    }
+
+    fn hole(hole: &str) -> Option<Piece> {
+        let compact: String = hole.chars().filter(|c| !c.is_whitespace()).collect();
+        match compact.as_str() {
+            "n" => Some(Piece::N),
+            "user_id" => Some(Piece::UserId),
+            "uuid" | "uuid(user_id)" => Some(Piece::Uuid),
+            _ => {
+                let width = compact.strip_prefix("pad(n,")?.strip_suffix(')')?;
+                width
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|w| (1..=20).contains(w))
+                    .map(Piece::Pad)
+            }
+        }
+    }
+
+    /// The id of the `n`-th member (1-based) in a world of this seed.
+    pub fn render(&self, seed: u64, n: u64) -> String {
+        let mut out = String::new();
+        for p in &self.pieces {
+            match p {
+                Piece::Lit(s) => out.push_str(s),
+                Piece::N => out.push_str(itoa::Buffer::new().format(n)),
+                Piece::Pad(w) => {
+                    let digits = itoa::Buffer::new().format(n).to_string();
+                    out.extend(std::iter::repeat_n('0', w.saturating_sub(digits.len())));
+                    out.push_str(&digits);
+                }
+                Piece::UserId => out.push_str(&timeline_id(n)),
+                Piece::Uuid => out.push_str(&uuid(seed, &timeline_id(n))),
+            }
+        }
+        out
+    }
+}
+
+/// `u<n - 1>`: the timeline's id of the n-th (1-based) user.
+fn timeline_id(n: u64) -> String {
+    format!("u{}", n.saturating_sub(1))
+}
+
+/// A UUID (version 5 layout, RFC 9562) derived from the seed and a text: SHA-256 of
+/// `simulate-id`, the seed (8 bytes, little-endian) and the text, its first 16 bytes with
+/// the version and variant bits set. The same seed and text give the same UUID on every
+/// machine and version.
+pub fn uuid(seed: u64, text: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"simulate-id\0");
+    h.update(seed.to_le_bytes());
+    h.update(text.as_bytes());
+    let d = h.finalize();
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    b[6] = (b[6] & 0x0f) | 0x50;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let mut out = String::with_capacity(36);
+    for (i, byte) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        out.push(char::from(b"0123456789abcdef"[(byte >> 4) as usize]));
+        out.push(char::from(b"0123456789abcdef"[(byte & 15) as usize]));
+    }
+    out
+}
+
+/// Where a pool's or the users' ids come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum IdSource {
+    /// Rendered from a format: as many as asked for.
+    Format(IdFormat),
+    /// A list (inline or read from a file): `from` names it in messages.
+    List { ids: Vec<String>, from: String },
+}
+
+impl IdSource {
+    /// The id of the member at 0-based `index`; a list wraps around past its end (only
+    /// members beyond what validation counted, such as users who sign up later, do).
+    pub fn get(&self, seed: u64, index: u64) -> String {
+        match self {
+            IdSource::Format(f) => f.render(seed, index + 1),
+            IdSource::List { ids, .. } => ids[(index % ids.len() as u64) as usize].clone(),
+        }
+    }
+
+    /// How many ids a list holds; `None` for a format (any number).
+    pub fn listed(&self) -> Option<usize> {
+        match self {
+            IdSource::Format(_) => None,
+            IdSource::List { ids, .. } => Some(ids.len()),
+        }
+    }
+
+    /// The member index of an id, for lookups: a list's position, or the format rendered
+    /// for each candidate up to `limit`.
+    pub fn position(&self, seed: u64, id: &str, limit: u64) -> Option<u64> {
+        match self {
+            IdSource::List { ids, .. } => ids.iter().position(|x| x == id).map(|i| i as u64),
+            IdSource::Format(f) => (0..limit).find(|i| f.render(seed, i + 1) == id),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_render_the_teams_ids() {
+        let f = IdFormat::parse("c-{pad(n, 4)}").unwrap();
+        assert_eq!(f.render(1, 1), "c-0001");
+        assert_eq!(f.render(1, 12345), "c-12345");
+        assert_eq!(IdFormat::parse("t-{n}").unwrap().render(1, 7), "t-7");
+        assert_eq!(IdFormat::parse("{user_id}").unwrap().render(1, 1), "u0");
+        let u = IdFormat::parse("{uuid(user_id)}").unwrap();
+        let a = u.render(1, 1);
+        assert_eq!(a, uuid(1, "u0"));
+        assert_eq!(a.len(), 36);
+        assert_eq!(&a[14..15], "5", "{a}");
+        assert!("89ab".contains(&a[19..20]), "{a}");
+        assert_ne!(a, u.render(2, 1), "the seed changes it");
+        assert_ne!(a, u.render(1, 2));
+    }
+
+    #[test]
+    fn bad_formats_say_what_is_wrong() {
+        for (text, says) in [
+            ("c-{pad(n)}", "not a hole"),
+            ("c-{m}", "not a hole"),
+            ("c-{n", "never closes"),
+            ("c-n}", "never opened"),
+            ("client", "no hole"),
+            ("c-{pad(n, 0)}", "not a hole"),
+        ] {
+            let e = IdFormat::parse(text).unwrap_err();
+            assert!(e.contains(says), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn lists_wrap_and_find_positions() {
+        let l = IdSource::List {
+            ids: vec!["a".into(), "b".into()],
+            from: "list".into(),
+        };
+        assert_eq!(l.get(1, 3), "b");
+        assert_eq!(l.position(1, "b", 10), Some(1));
+        let f = IdSource::Format(IdFormat::parse("t-{n}").unwrap());
+        assert_eq!(f.position(1, "t-3", 10), Some(2));
+        assert_eq!(f.position(1, "t-30", 10), None);
+    }
+}

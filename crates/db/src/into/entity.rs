@@ -1,0 +1,244 @@
+//! The timeline's entities a seed mapping can put in a table, and the scope a column's
+//! template reads for one of their rows.
+//!
+//! Every entity is one of the projection's tables (crates/db/src/projection.rs): the
+//! events are its behaviour log, the end-of-window state (balances, goal progress, gifts
+//! and claims, streaks) its folded tables. So the team's rows are rendered from exactly
+//! the rows `simulate seed` writes into its own schema: one projection, two layouts.
+
+use std::borrow::Cow;
+
+use serde_json::{Map, Value};
+use simulate_core::ids;
+use simulate_core::template::{Ctx, FieldSet, KindProps, PropFields, Ty, Type};
+use simulate_core::world::kinds::KindTable;
+
+use crate::projection::{ColumnType, Table};
+
+/// What fills a table.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Entity {
+    Users,
+    Sessions,
+    Events,
+    PointsLedger,
+    CheckIns,
+    Purchases,
+    Nudges,
+    Gifts,
+    GiftClaims,
+    GoalProgress,
+    Challenges,
+    Goals,
+}
+
+const ALL: [(&str, Entity, Table); 12] = [
+    ("users", Entity::Users, Table::Users),
+    ("sessions", Entity::Sessions, Table::Sessions),
+    ("events", Entity::Events, Table::BehaviorLogs),
+    ("points_ledger", Entity::PointsLedger, Table::PointsLedger),
+    ("check_ins", Entity::CheckIns, Table::CheckIns),
+    ("purchases", Entity::Purchases, Table::Purchases),
+    ("nudges", Entity::Nudges, Table::Nudges),
+    ("gifts", Entity::Gifts, Table::Gifts),
+    ("gift_claims", Entity::GiftClaims, Table::GiftClaims),
+    (
+        "goal_progress",
+        Entity::GoalProgress,
+        Table::UserGoalProgress,
+    ),
+    ("challenges", Entity::Challenges, Table::Challenges),
+    ("goals", Entity::Goals, Table::Goals),
+];
+
+impl Entity {
+    pub fn named(name: &str) -> Option<Entity> {
+        ALL.iter().find(|(n, _, _)| *n == name).map(|(_, e, _)| *e)
+    }
+
+    pub fn names() -> Vec<&'static str> {
+        ALL.iter().map(|(n, _, _)| *n).collect()
+    }
+
+    pub fn name(self) -> &'static str {
+        ALL.iter().find(|(_, e, _)| *e == self).map_or("", |x| x.0)
+    }
+
+    /// The projection table its rows come from.
+    pub fn source(self) -> Table {
+        ALL.iter()
+            .find(|(_, e, _)| *e == self)
+            .map_or(Table::Users, |x| x.2)
+    }
+
+    /// What a column's template may read for a row of this entity: the event fields
+    /// (`user_id`, `seq`, `ts`, …) and, as `props.<name>`, an event's props or another
+    /// entity's own columns plus `n`, the row's number from 1 in timeline order.
+    pub fn fields(self, kinds: &KindTable, only: Option<&[String]>) -> FieldSet {
+        let props = match (self, only) {
+            (Entity::Events, None) => PropFields::Any,
+            (Entity::Events, Some(names)) => PropFields::Kinds(
+                names
+                    .iter()
+                    .filter_map(|n| kinds.id(n))
+                    .map(|k| KindProps::of(kinds.get(k)))
+                    .collect(),
+            ),
+            (e, _) => PropFields::Kinds(vec![e.props()]),
+        };
+        FieldSet {
+            event: true,
+            ts: true,
+            token: false,
+            env: true,
+            vars: false,
+            props,
+            user: None,
+        }
+    }
+
+    /// This entity's columns as the props a template reads.
+    fn props(self) -> KindProps {
+        let t = self.source();
+        let mut props: Vec<(String, Type)> = t
+            .columns()
+            .iter()
+            .zip(t.column_types())
+            .map(|(c, ty)| {
+                let ty = match ty {
+                    ColumnType::Int => Ty::Int,
+                    ColumnType::Text => Ty::Str,
+                    ColumnType::Ts => Ty::Ts,
+                    ColumnType::Json => Ty::Json,
+                };
+                (c.to_string(), Type::of(ty).nullable(true))
+            })
+            .collect();
+        props.push(("n".into(), Type::of(Ty::Int)));
+        KindProps {
+            kind: self.name().to_string(),
+            props,
+        }
+    }
+}
+
+/// One source row made into the JSON a template's [`Ctx`] reads.
+pub struct Row {
+    pub json: Value,
+    pub user_id: String,
+    pub seq: u32,
+    pub session: u32,
+    pub t_ms: i64,
+    pub event: String,
+}
+
+impl Row {
+    /// The row's fields (COPY text, `None` for NULL) of `entity`, the `n`th in timeline order.
+    pub fn of(entity: Entity, fields: &[Option<Cow<'_, str>>], n: u64) -> Row {
+        if entity == Entity::Events {
+            return Row::event(fields);
+        }
+        let t = entity.source();
+        let mut props = Map::new();
+        let mut ts = Value::Null;
+        let mut user = None;
+        for ((name, ty), f) in t.columns().iter().zip(t.column_types()).zip(fields) {
+            let v = match (f, ty) {
+                (None, _) => Value::Null,
+                (Some(s), ColumnType::Int) => s.parse::<i64>().map_or(Value::Null, Value::from),
+                (Some(s), ColumnType::Json) => serde_json::from_str(s).unwrap_or(Value::Null),
+                (Some(s), _) => Value::String(s.to_string()),
+            };
+            if *ty == ColumnType::Ts && ts.is_null() {
+                ts = v.clone();
+            }
+            let is_user = match entity {
+                Entity::Users => *name == "id",
+                Entity::Gifts => *name == "creator_id",
+                _ => *name == "user_id",
+            };
+            if is_user {
+                user = v.as_i64();
+            }
+            props.insert(name.to_string(), v);
+        }
+        props.insert("n".into(), Value::from(n));
+        let user_id = user.map(|u| ids::user_id(u as u32)).unwrap_or_default();
+        let persona = props.get("persona").cloned().unwrap_or(Value::Null);
+        let mut json = Map::new();
+        json.insert("user_id".into(), Value::String(user_id.clone()));
+        json.insert("ts".into(), ts);
+        json.insert("persona".into(), persona);
+        json.insert("props".into(), Value::Object(props));
+        Row {
+            json: Value::Object(json),
+            user_id,
+            seq: n as u32,
+            session: 0,
+            t_ms: 0,
+            event: entity.name().to_string(),
+        }
+    }
+
+    /// A behaviour-log row: user_id, seq, session_id, ts, t_ms, event, props.
+    fn event(f: &[Option<Cow<'_, str>>]) -> Row {
+        let s = |i: usize| f.get(i).and_then(|v| v.as_deref());
+        let uid: u32 = s(0).and_then(|v| v.parse().ok()).unwrap_or(0);
+        let user_id = ids::user_id(uid);
+        let session_id = s(2).map(str::to_string);
+        let session = session_id
+            .as_deref()
+            .and_then(|k| k.rsplit('-').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        let props = s(6)
+            .and_then(|p| serde_json::from_str(p).ok())
+            .unwrap_or(Value::Null);
+        let mut json = Map::new();
+        json.insert("user_id".into(), Value::String(user_id.clone()));
+        json.insert(
+            "session_id".into(),
+            session_id.map_or(Value::Null, Value::String),
+        );
+        json.insert(
+            "ts".into(),
+            s(3).map_or(Value::Null, |t| Value::String(t.into())),
+        );
+        json.insert("props".into(), props);
+        Row {
+            json: Value::Object(json),
+            user_id,
+            seq: s(1).and_then(|v| v.parse().ok()).unwrap_or(0),
+            session,
+            t_ms: s(4).and_then(|v| v.parse().ok()).unwrap_or(0),
+            event: s(5).unwrap_or("").to_string(),
+        }
+    }
+
+    /// The scope a column's template renders in.
+    pub fn ctx(&self) -> Ctx<'_> {
+        Ctx {
+            user_id: &self.user_id,
+            seq: self.seq,
+            session: self.session,
+            t_ms: self.t_ms,
+            event: &self.event,
+            line: b"",
+            json: Some(&self.json),
+            token: None,
+            vars: &[],
+            user: None,
+        }
+    }
+
+    /// How messages name the row: its timeline ids.
+    pub fn named(&self) -> String {
+        if self.user_id.is_empty() {
+            format!("{} #{}", self.event, self.seq)
+        } else if self.event.contains('.') {
+            ids::event_id(&self.user_id, self.seq)
+        } else {
+            format!("{} #{} (user {})", self.event, self.seq, self.user_id)
+        }
+    }
+}

@@ -1,0 +1,508 @@
+//! What a seed into the team's tables wrote, kept in a schema of ours (`simulate_into`):
+//! one `seeds` row per load (the world, the timeline's checksum, per table its key
+//! columns, row count and content digest) and one key table per seeded table holding
+//! the keys of exactly the rows the load wrote. `clean` deletes those rows, children
+//! first; `verify --into` recounts and re-digests them and runs the mapping's invariants.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use serde::{Deserialize, Serialize};
+use simulate_core::diagnostic::Problem;
+use sqlx::{AssertSqlSafe, PgConnection, Row};
+
+use super::Existing;
+use super::MANIFEST;
+use super::catalog::{Catalog, quote, quote_all};
+use super::check::Planned;
+use super::mapping::SeedMap;
+use super::spool::Spool;
+use super::write::copy_table;
+use crate::DbError;
+
+/// The world a load came from.
+pub struct Record {
+    pub world: serde_json::Value,
+    pub checksum: String,
+}
+
+/// One seeded table in the manifest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TableEntry {
+    pub table: String,
+    pub entity: String,
+    pub key: Vec<String>,
+    /// The table in `simulate_into` holding the written rows' keys.
+    pub keys_table: String,
+    pub rows: u64,
+    pub columns: Vec<String>,
+    /// Order-free digest of the mapped columns of the written rows, as the server holds them.
+    pub digest: String,
+}
+
+fn failed(what: &str) -> impl Fn(sqlx::Error) -> DbError + '_ {
+    move |e| DbError::failed(what.to_string(), e)
+}
+
+async fn exec(c: &mut PgConnection, sql: String, what: &str) -> Result<(), DbError> {
+    sqlx::raw_sql(AssertSqlSafe(sql))
+        .execute(&mut *c)
+        .await
+        .map(|_| ())
+        .map_err(failed(what))
+}
+
+const SETUP: &str = "
+CREATE SCHEMA IF NOT EXISTS simulate_into;
+COMMENT ON SCHEMA simulate_into IS 'simulate: what `simulate seed --into` wrote into your tables (read by clean and verify --into)';
+CREATE TABLE IF NOT EXISTS simulate_into.seeds (
+    id bigint PRIMARY KEY,
+    schema text NOT NULL,
+    mapping text NOT NULL,
+    world jsonb NOT NULL,
+    checksum text NOT NULL,
+    tables jsonb NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE SEQUENCE IF NOT EXISTS simulate_into.seed_ids;";
+
+/// Rows of `info` whose key is in the keys table.
+fn seeded_rows(schema: &str, info_name: &str, key: &[String], keys_table: &str) -> String {
+    format!(
+        "{}.{} t WHERE ({}) IN (SELECT * FROM {MANIFEST}.{})",
+        quote(schema),
+        quote(info_name),
+        key.iter()
+            .map(|k| format!("t.{}", quote(k)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        quote(keys_table)
+    )
+}
+
+/// Row count and an order-free digest of `columns` over the seeded rows, in SQL: the
+/// sum of a 60-bit prefix of each row's md5.
+async fn digest(
+    c: &mut PgConnection,
+    schema: &str,
+    e: &TableEntry,
+) -> Result<(u64, String), DbError> {
+    let row = format!(
+        "ROW({})::text",
+        e.columns
+            .iter()
+            .map(|k| format!("t.{}", quote(k)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let sql = format!(
+        "SELECT count(*)::bigint, coalesce(sum(('x' || substr(md5({row}), 1, 15))::bit(60)::bigint), 0)::text FROM {}",
+        seeded_rows(schema, &e.table, &e.key, &e.keys_table)
+    );
+    let r = sqlx::query(AssertSqlSafe(sql))
+        .fetch_one(&mut *c)
+        .await
+        .map_err(failed("digesting a seeded table"))?;
+    Ok((r.get::<i64, _>(0) as u64, r.get(1)))
+}
+
+/// The whole load, in one transaction: a failure, Ctrl-C or a lost connection rolls it
+/// all back (sequences aside: PostgreSQL never rolls them back).
+pub async fn load(
+    c: &mut PgConnection,
+    map: &SeedMap,
+    planned: &[Planned<'_>],
+    spool: &Spool,
+    existing: Existing,
+    record: &Record,
+    stop: &Arc<AtomicBool>,
+) -> Result<Vec<TableEntry>, DbError> {
+    exec(c, "BEGIN".into(), "starting the transaction").await?;
+    exec(
+        c,
+        SETUP.into(),
+        "creating the manifest schema simulate_into",
+    )
+    .await?;
+    if existing == Existing::Truncate {
+        forget(c, map, planned).await?;
+        let names: Vec<String> = planned
+            .iter()
+            .map(|p| p.info.qualified(&map.schema))
+            .collect();
+        exec(
+            c,
+            format!("TRUNCATE {}", names.join(", ")),
+            "truncating the mapped tables",
+        )
+        .await?;
+    }
+    let id: i64 = sqlx::query_scalar("SELECT nextval('simulate_into.seed_ids')")
+        .fetch_one(&mut *c)
+        .await
+        .map_err(failed("numbering the seed"))?;
+    let mut entries = Vec::new();
+    for (i, p) in planned.iter().enumerate() {
+        copy_table(c, map, p.map, &p.info, spool, stop).await?;
+        let mut e = TableEntry {
+            table: p.map.name.clone(),
+            entity: p.map.entity.name().to_string(),
+            key: p.info.key.clone(),
+            keys_table: format!("k{id}_{i}"),
+            rows: 0,
+            columns: p.map.columns.iter().map(|c| c.name.clone()).collect(),
+            digest: String::new(),
+        };
+        // The rows this transaction wrote are the ones whose xmin is its id.
+        exec(
+            c,
+            format!(
+                "CREATE TABLE {MANIFEST}.{} AS SELECT {} FROM {} WHERE xmin = pg_current_xact_id()::xid",
+                quote(&e.keys_table),
+                quote_all(&e.key),
+                p.info.qualified(&map.schema)
+            ),
+            "recording the seeded keys",
+        )
+        .await?;
+        (e.rows, e.digest) = digest(c, &map.schema, &e).await?;
+        past_explicit_ids(c, map, p).await?;
+        entries.push(e);
+    }
+    sqlx::query("INSERT INTO simulate_into.seeds (id, schema, mapping, world, checksum, tables) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(id)
+        .bind(&map.schema)
+        .bind(&map.file)
+        .bind(sqlx::types::Json(&record.world))
+        .bind(&record.checksum)
+        .bind(sqlx::types::Json(&entries))
+        .execute(&mut *c)
+        .await
+        .map_err(failed("writing the manifest"))?;
+    exec(c, "COMMIT".into(), "committing the load").await?;
+    Ok(entries)
+}
+
+/// Serial and identity columns the mapping filled: their sequences moved past the
+/// largest value, so the app's next insert does not collide.
+async fn past_explicit_ids(
+    c: &mut PgConnection,
+    map: &SeedMap,
+    p: &Planned<'_>,
+) -> Result<(), DbError> {
+    for col in &p.map.columns {
+        let Some(seq) = p.info.column(&col.name).and_then(|c| c.sequence.clone()) else {
+            continue;
+        };
+        let sql = format!(
+            "SELECT setval($1::regclass, m) FROM (SELECT max({})::bigint AS m FROM {}) x WHERE m IS NOT NULL AND m >= coalesce(pg_sequence_last_value($1::regclass), 0)",
+            quote(&col.name),
+            p.info.qualified(&map.schema)
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(&seq)
+            .execute(&mut *c)
+            .await
+            .map_err(failed("moving a sequence past the seeded ids"))?;
+    }
+    Ok(())
+}
+
+/// Earlier seeds of these tables, whose rows a truncate removes: their manifest entries
+/// and key tables go too.
+async fn forget(
+    c: &mut PgConnection,
+    map: &SeedMap,
+    planned: &[Planned<'_>],
+) -> Result<(), DbError> {
+    for (id, entries) in seeds(c, &map.schema).await? {
+        if entries
+            .iter()
+            .any(|e| planned.iter().any(|p| p.map.name == e.table))
+        {
+            drop_seed(c, id, &entries).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn drop_seed(c: &mut PgConnection, id: i64, entries: &[TableEntry]) -> Result<(), DbError> {
+    for e in entries {
+        exec(
+            c,
+            format!("DROP TABLE IF EXISTS {MANIFEST}.{}", quote(&e.keys_table)),
+            "removing a key table",
+        )
+        .await?;
+    }
+    sqlx::query("DELETE FROM simulate_into.seeds WHERE id = $1")
+        .bind(id)
+        .execute(&mut *c)
+        .await
+        .map_err(failed("removing a manifest row"))?;
+    Ok(())
+}
+
+/// The seeds recorded for a schema, newest first (none when no manifest exists).
+async fn seeds(c: &mut PgConnection, schema: &str) -> Result<Vec<(i64, Vec<TableEntry>)>, DbError> {
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass('simulate_into.seeds') IS NOT NULL")
+        .fetch_one(&mut *c)
+        .await
+        .map_err(failed("reading the manifest"))?;
+    if !exists {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(
+        "SELECT id, tables::text FROM simulate_into.seeds WHERE schema = $1 ORDER BY id DESC",
+    )
+    .bind(schema)
+    .fetch_all(&mut *c)
+    .await
+    .map_err(failed("reading the manifest"))?;
+    rows.iter()
+        .map(|r| {
+            let entries: Vec<TableEntry> = serde_json::from_str(&r.get::<String, _>(1))
+                .map_err(|e| DbError::failed("reading the manifest", e))?;
+            Ok((r.get(0), entries))
+        })
+        .collect()
+}
+
+/// What `clean` removed.
+#[derive(Debug, Default)]
+pub struct Cleaned {
+    /// (table, rows deleted), in the order deleted.
+    pub tables: Vec<(String, u64)>,
+    /// (table, rows the app wrote that referenced seeded rows), deleted with --with-app-rows.
+    pub app_rows: Vec<(String, u64)>,
+    pub seeds: usize,
+}
+
+/// Rows not written by `seeds` that reference rows they wrote: (child table, its rows, SQL
+/// selecting them).
+async fn app_references(
+    c: &mut PgConnection,
+    cat: &Catalog,
+    entries: &[TableEntry],
+) -> Result<Vec<(String, u64, String)>, DbError> {
+    let mut found = Vec::new();
+    for child in cat.tables.values() {
+        for fk in &child.foreign {
+            let Some(parent) = entries.iter().find(|e| e.table == fk.table) else {
+                continue;
+            };
+            let own = entries.iter().find(|e| e.table == child.name);
+            let mut sql = format!(
+                "FROM {} c WHERE ({}) IN (SELECT {} FROM {})",
+                child.qualified(&cat.schema),
+                fk.columns
+                    .iter()
+                    .map(|k| format!("c.{}", quote(k)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                fk.references
+                    .iter()
+                    .map(|k| format!("t.{}", quote(k)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                seeded_rows(&cat.schema, &parent.table, &parent.key, &parent.keys_table)
+            );
+            if let Some(own) = own {
+                sql.push_str(&format!(
+                    " AND ({}) NOT IN (SELECT * FROM {MANIFEST}.{})",
+                    own.key
+                        .iter()
+                        .map(|k| format!("c.{}", quote(k)))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    quote(&own.keys_table)
+                ));
+            }
+            let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) {sql}")))
+                .fetch_one(&mut *c)
+                .await
+                .map_err(failed("looking for rows that reference seeded rows"))?;
+            if n > 0 {
+                found.push((child.name.clone(), n as u64, sql));
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Deletes exactly the rows the recorded seeds wrote, newest seed first and children
+/// first, in one transaction; refuses when rows of the app reference them, unless told.
+pub async fn clean(
+    c: &mut PgConnection,
+    map: &SeedMap,
+    with_app_rows: bool,
+) -> Result<Cleaned, DbError> {
+    let all = seeds(c, &map.schema).await?;
+    let mine: Vec<(i64, Vec<TableEntry>)> = all
+        .into_iter()
+        .filter(|(_, es)| es.iter().any(|e| map.table(&e.table).is_some()))
+        .collect();
+    let mut out = Cleaned::default();
+    if mine.is_empty() {
+        return Ok(out);
+    }
+    let cat = Catalog::read(c, &map.schema).await?;
+    exec(c, "BEGIN".into(), "starting the transaction").await?;
+    for (id, entries) in &mine {
+        let refs = app_references(c, &cat, entries).await?;
+        if !refs.is_empty() && !with_app_rows {
+            let _ = exec(c, "ROLLBACK".into(), "rolling back").await;
+            let list: Vec<String> = refs
+                .iter()
+                .map(|(t, n, _)| format!("{t}: {n} rows"))
+                .collect();
+            return Err(DbError::Refused(Problem::new(
+                format!(
+                    "rows your app wrote since the seed reference seeded rows ({}); nothing was deleted",
+                    list.join(", ")
+                ),
+                "delete them yourself first, or pass --with-app-rows to delete them with the seeded rows",
+            )));
+        }
+        for (t, n, sql) in refs {
+            exec(
+                c,
+                format!("DELETE {sql}"),
+                "deleting rows that reference seeded rows",
+            )
+            .await?;
+            out.app_rows.push((t, n));
+        }
+        for e in entries.iter().rev() {
+            let sql = format!(
+                "DELETE FROM {}",
+                seeded_rows(&map.schema, &e.table, &e.key, &e.keys_table)
+            );
+            let done = sqlx::query(AssertSqlSafe(sql))
+                .execute(&mut *c)
+                .await
+                .map_err(failed("deleting seeded rows"))?;
+            out.tables.push((e.table.clone(), done.rows_affected()));
+        }
+        drop_seed(c, *id, entries).await?;
+        out.seeds += 1;
+    }
+    exec(c, "COMMIT".into(), "committing the clean").await?;
+    Ok(out)
+}
+
+/// One check `verify --into` ran.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IntoCheck {
+    /// `rows <table>`, `digest <table>` or the invariant's name.
+    pub name: String,
+    pub ok: bool,
+    pub expected: String,
+    pub found: String,
+}
+
+/// `verify --into`'s report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IntoReport {
+    pub ok: bool,
+    pub schema: String,
+    /// The timeline's SHA-256 the seed recorded.
+    pub checksum: String,
+    pub checks: Vec<IntoCheck>,
+}
+
+/// Recounts and re-digests the newest seed's rows, then runs the mapping's invariants.
+pub async fn verify(c: &mut PgConnection, map: &SeedMap) -> Result<IntoReport, DbError> {
+    let all = seeds(c, &map.schema).await?;
+    let Some((id, entries)) = all
+        .into_iter()
+        .find(|(_, es)| es.iter().any(|e| map.table(&e.table).is_some()))
+    else {
+        return Err(DbError::refused(
+            format!(
+                "no seed of these tables is recorded in schema `{}`'s manifest",
+                map.schema
+            ),
+            "seed them first: simulate seed --database-url … --into <this mapping>",
+        ));
+    };
+    let checksum: String =
+        sqlx::query_scalar("SELECT checksum FROM simulate_into.seeds WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *c)
+            .await
+            .map_err(failed("reading the manifest"))?;
+    let mut checks = Vec::new();
+    for e in &entries {
+        let (rows, digest) = digest(c, &map.schema, e).await?;
+        checks.push(IntoCheck {
+            name: format!("rows {}", e.table),
+            ok: rows == e.rows,
+            expected: e.rows.to_string(),
+            found: rows.to_string(),
+        });
+        checks.push(IntoCheck {
+            name: format!("digest {} ({})", e.table, e.columns.join(", ")),
+            ok: digest == e.digest,
+            expected: e.digest.clone(),
+            found: digest,
+        });
+    }
+    for inv in &map.invariants {
+        checks.push(invariant(c, inv).await);
+    }
+    Ok(IntoReport {
+        ok: checks.iter().all(|c| c.ok),
+        schema: map.schema.clone(),
+        checksum,
+        checks,
+    })
+}
+
+/// An invariant: its query returns no row, or the one value it names.
+async fn invariant(c: &mut PgConnection, inv: &super::mapping::Invariant) -> IntoCheck {
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT (q.*)::text FROM ({}) q LIMIT 5",
+        inv.sql
+    )))
+    .fetch_all(&mut *c)
+    .await;
+    let (ok, expected, found) = match (rows, &inv.value) {
+        (Err(e), _) => (
+            false,
+            "a query that runs".to_string(),
+            crate::server_words(&e.to_string()).to_string(),
+        ),
+        (Ok(rows), None) => (
+            rows.is_empty(),
+            "no row".to_string(),
+            match rows.len() {
+                0 => "no row".to_string(),
+                _ => format!(
+                    "rows such as {}",
+                    rows.iter()
+                        .map(|r| r.get::<String, _>(0))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ),
+            },
+        ),
+        (Ok(rows), Some(v)) => {
+            let got = rows
+                .first()
+                .map(|r| r.get::<String, _>(0))
+                .unwrap_or_default();
+            let got = got
+                .trim_start_matches('(')
+                .trim_end_matches(')')
+                .to_string();
+            (&got == v, v.clone(), got)
+        }
+    };
+    IntoCheck {
+        name: inv.name.clone(),
+        ok,
+        expected,
+        found,
+    }
+}

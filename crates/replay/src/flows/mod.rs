@@ -1,0 +1,423 @@
+//! Flows while a replay runs: an event's steps sent in order, each after the previous
+//! answer (and its think time); the values a step reads looked up, awaited or found
+//! missing; answers checked, captured, counted by outcome; the login re-run on a 401.
+//! The model is `mapping::flow`; plain requests never come here (the pacer's fast path).
+//!
+//! Statistics: step 1 is the request the pacer handed out (latency from the event's
+//! intended instant); a later step is a request of its own, due when the previous answer
+//! came plus its think time, with its own tag. A wait for another user's value counts
+//! as a chained wait. A request whose value will never come is not sent: it is counted
+//! as skipped for a failed dependency, named in the summary.
+
+pub(crate) mod counts;
+mod vars;
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde_json::Value;
+use simulate_core::template::Field;
+use tokio::sync::Semaphore;
+
+use vars::Found;
+pub(crate) use vars::Vars;
+
+use crate::drivers::{Answer, Driver, Sending};
+use crate::mapping::flow::{From, VarRef, pick, text_of};
+use crate::mapping::{Mapped, Protocol, Route};
+use crate::outcome::{ErrorClass, Outcome, Status};
+use crate::source::Due;
+use crate::stats::{Key, Stats, Waits};
+
+/// One event's flow, from the request the pacer handed out.
+pub(crate) struct Run<'a> {
+    pub(crate) driver: &'a Driver,
+    pub(crate) stats: &'a Mutex<Stats>,
+    pub(crate) due: &'a Due,
+    /// The pacer's id and group of step 1, when it left and whether it was late.
+    pub(crate) id: u64,
+    pub(crate) key: Key,
+    pub(crate) sent: Instant,
+    pub(crate) late: bool,
+    /// `--connections`, for HTTP steps.
+    pub(crate) wires: Option<&'a Arc<Semaphore>>,
+}
+
+/// Which request of the flow is going out.
+struct Req<'m> {
+    step: &'m Mapped,
+    id: u64,
+    key: Key,
+    /// When it left (after any chained wait).
+    sent: Instant,
+    late: bool,
+    /// `x-sim-event`'s suffix: none for step 1, `2`, `3`, …, `login`.
+    suffix: Option<String>,
+    /// Whether this request belongs to the login flow (which is not re-run for itself).
+    login: bool,
+}
+
+/// The entity keys every step of `m` names, rendered from the event.
+fn entity_keys(due: &Due, m: &Mapped) -> Vec<(String, String)> {
+    let mut keys: Vec<(String, String)> = Vec::new();
+    let steps = std::iter::once(m).chain(&m.then);
+    let json = steps
+        .clone()
+        .any(|s| s.extras.entities.iter().any(|(_, t)| t.needs_json()))
+        .then(|| serde_json::from_slice::<Value>(&due.line).ok())
+        .flatten();
+    let ctx = due.ctx(json.as_ref(), None, &[]);
+    for s in steps {
+        for (name, t) in &s.extras.entities {
+            if !keys.iter().any(|(n, _)| n == name) {
+                keys.push((name.clone(), t.render(&ctx)));
+            }
+        }
+    }
+    keys
+}
+
+/// The entity values the flow of `m` for `due` will capture: announced when the pacer
+/// hands the event out, so a reader handed out later waits for them.
+pub(crate) fn announce(driver: &Driver, due: &Due, m: &Mapped) {
+    let writes = entity_writes(due, m);
+    if !writes.is_empty() {
+        driver.vars.announce(&writes);
+    }
+}
+
+fn entity_writes(due: &Due, m: &Mapped) -> Vec<((String, String), String)> {
+    let captures = std::iter::once(m)
+        .chain(&m.then)
+        .flat_map(|s| &s.extras.captures);
+    let mut keys = None;
+    let mut out = Vec::new();
+    for c in captures {
+        if let VarRef::Entity(e, n) = &c.into {
+            let keys = keys.get_or_insert_with(|| entity_keys(due, m));
+            if let Some((_, k)) = keys.iter().find(|(name, _)| name == e) {
+                out.push(((e.clone(), k.clone()), n.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// Runs the whole flow of `m` for the event: every step in order; a step after a
+/// failed one is not sent (skipped for that dependency).
+pub(crate) async fn run(r: Run<'_>, m: &Mapped) {
+    let keys = entity_keys(r.due, m);
+    let mut failure: Option<String> = None;
+    for (n, step) in std::iter::once(m).chain(&m.then).enumerate() {
+        if let Some(why) = &failure {
+            r.stats
+                .lock()
+                .expect("stats lock")
+                .flows
+                .skip(r.due.kind, why);
+            continue;
+        }
+        let req = if n == 0 {
+            Req {
+                step,
+                id: r.id,
+                key: r.key,
+                sent: r.sent,
+                late: r.late,
+                suffix: None,
+                login: false,
+            }
+        } else {
+            if let Some(t) = step.extras.think {
+                tokio::time::sleep(t).await;
+            }
+            later(&r, step, (n + 1).to_string(), false)
+        };
+        if let Err(why) = send(&r, req, &keys).await {
+            failure = Some(format!("{} step {}: {why}", r.due.event_name(), n + 1));
+        }
+    }
+    let writes = entity_writes(r.due, m);
+    if !writes.is_empty() {
+        let why = failure.unwrap_or_else(|| {
+            format!(
+                "{} {} did not capture it",
+                r.due.event_name(),
+                r.due.event_id()
+            )
+        });
+        r.driver.vars.settle(&writes, &why);
+    }
+}
+
+/// A request of the flow that the pacer did not hand out: due and sent now.
+fn later<'m>(r: &Run<'_>, step: &'m Mapped, suffix: String, login: bool) -> Req<'m> {
+    let now = Instant::now();
+    let id = r.driver.vars.next_id();
+    let key = Key {
+        protocol: step.request.protocol(),
+        tag: step.tag,
+        ..r.key
+    };
+    r.stats.lock().expect("stats lock").step_sent(id, key, now);
+    Req {
+        step,
+        id,
+        key,
+        sent: now,
+        late: false,
+        suffix: Some(suffix),
+        login,
+    }
+}
+
+/// The login flow for this user, run now (boxed: it sends requests as `send` does).
+fn login<'a>(
+    r: &'a Run<'_>,
+    keys: &'a [(String, String)],
+) -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+    Box::pin(async move {
+        let mapping = &r.driver.mapping;
+        let Some(Route::Send(m)) = mapping.login.map(|k| mapping.route(k)) else {
+            return Err("no login flow".into());
+        };
+        for (n, step) in std::iter::once(&**m).chain(&m.then).enumerate() {
+            let suffix = if n == 0 {
+                "login".to_string()
+            } else {
+                format!("login.{}", n + 1)
+            };
+            let mut req = later(r, step, suffix, true);
+            req.key.event = mapping.login.unwrap_or(req.key.event);
+            r.stats.lock().expect("stats lock").relabel(req.id, req.key);
+            send(r, req, keys).await?;
+        }
+        Ok(())
+    })
+}
+
+/// Sends one request of the flow and records it: its values found (or awaited, or the
+/// request withdrawn), polled if it polls, re-sent once after a login on a 401; then
+/// its answer's cookies, captures and outcome. `Err`: why later steps cannot go on.
+async fn send(r: &Run<'_>, mut req: Req<'_>, keys: &[(String, String)]) -> Result<(), String> {
+    let user = r.due.user_id.as_ref();
+    let vars = match values(r, &req, keys).await {
+        Ok(v) => v,
+        Err(why) => {
+            r.stats
+                .lock()
+                .expect("stats lock")
+                .withdraw(req.id, r.due.kind, &why);
+            return Err(why);
+        }
+    };
+    if vars.1 {
+        req.sent = Instant::now();
+    }
+    let _wire = wire(r, &req).await;
+    let (mut outcome, mut answer) = poll(r, &req, &vars.0).await;
+    if outcome == Outcome::Status(Status::Http(401)) && can_login(r, &req) {
+        login(r, keys).await.ok();
+        if let Ok(again) = values(r, &req, keys).await {
+            (outcome, answer) = poll(r, &req, &again.0).await;
+        }
+    }
+    if let Some(a) = &answer {
+        if r.driver.mapping.cookie_jar {
+            r.driver.vars.take_cookies(user, &a.headers);
+        }
+        if outcome.is_ok() && !capture(r, &req, keys, a) {
+            outcome = Outcome::Failed(ErrorClass::Application);
+        }
+    }
+    if !outcome.is_ok() {
+        for c in &req.step.extras.captures {
+            if let VarRef::User(n) = &c.into {
+                let why = format!(
+                    "{} {}: {}",
+                    r.due.event_name(),
+                    r.due.event_id(),
+                    words(outcome)
+                );
+                r.driver.vars.fail_user(user, n, &why);
+            }
+        }
+    }
+    let mut s = r.stats.lock().expect("stats lock");
+    if let Some(path) = &req.step.extras.outcome {
+        let value = answer
+            .as_ref()
+            .and_then(|a| a.json.as_ref())
+            .and_then(|j| pick(j, path))
+            .map_or_else(|| format!("({})", words(outcome)), text_of);
+        s.flows
+            .outcome((req.key.event, req.key.tag), &path.join("."), value);
+    }
+    let waits = Waits {
+        slot: req.late,
+        connection: false,
+    };
+    s.done(req.id, req.sent, Instant::now(), waits, outcome);
+    match outcome {
+        Outcome::Ok(_) => Ok(()),
+        o => Err(words(o)),
+    }
+}
+
+/// Whether a 401 may re-run the login: the mapping has one, this is not it, and the
+/// request reads a user variable (its own or a header's).
+fn can_login(r: &Run<'_>, req: &Req<'_>) -> bool {
+    let m = &r.driver.mapping;
+    m.login.is_some()
+        && !req.login
+        && r.due.kind != m.login.unwrap_or(u16::MAX)
+        && (req
+            .step
+            .extras
+            .reads
+            .iter()
+            .any(|v| matches!(v, VarRef::User(_)))
+            || (req.step.request.protocol() == Protocol::Http && !m.common_vars.is_empty()))
+}
+
+/// An outcome in words, for a dependency's description.
+fn words(o: Outcome) -> String {
+    match o {
+        Outcome::Ok(s) => format!("ok {}", s.name()),
+        Outcome::Status(s) => format!("status {}", s.name()),
+        Outcome::Failed(c) => c.name().to_string(),
+    }
+}
+
+/// The values the request reads, the optional ones of `[headers]`/`[auth]` with them;
+/// whether it waited for one. A user value missing runs the login first (once).
+async fn values(
+    r: &Run<'_>,
+    req: &Req<'_>,
+    keys: &[(String, String)],
+) -> Result<(Vec<(Field, String)>, bool), String> {
+    let vars = &r.driver.vars;
+    let user = r.due.user_id.as_ref();
+    let mut reads = req.step.extras.reads.clone();
+    let common = &r.driver.mapping.common_vars;
+    if req.step.request.protocol() == Protocol::Http && !common.is_empty() {
+        let have = matches!(vars.find(user, keys, common), Found::Ready(_));
+        if !have && can_login(r, req) {
+            login(r, keys).await.ok();
+        }
+        if matches!(vars.find(user, keys, common), Found::Ready(_)) {
+            reads.extend(common.iter().cloned());
+        }
+    }
+    if reads.is_empty() {
+        return Ok((Vec::new(), false));
+    }
+    let first = vars.find(user, keys, &reads);
+    let user_reads: Vec<VarRef> = reads
+        .iter()
+        .filter(|v| matches!(v, VarRef::User(_)))
+        .cloned()
+        .collect();
+    let user_missing = || !matches!(vars.find(user, keys, &user_reads), Found::Ready(_));
+    let found = match first {
+        // Only a missing user value is the login's to bring (an entity's is not).
+        Found::Never(_) if can_login(r, req) && user_missing() => {
+            login(r, keys).await.ok();
+            vars.find(user, keys, &reads)
+        }
+        Found::Wait => {
+            r.stats.lock().expect("stats lock").chain_waiting(req.id);
+            let deadline = Instant::now() + r.driver.mapping.timeout;
+            let found = vars.wait(user, keys, &reads, deadline).await;
+            r.stats
+                .lock()
+                .expect("stats lock")
+                .chain_left(req.id, Instant::now());
+            return match found {
+                Found::Ready(v) => Ok((v, true)),
+                Found::Never(why) => Err(why),
+                Found::Wait => Err(format!(
+                    "{}: not captured within the mapping's timeout",
+                    reads
+                        .iter()
+                        .map(VarRef::name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            };
+        }
+        other => other,
+    };
+    match found {
+        Found::Ready(v) => Ok((v, false)),
+        Found::Never(why) => Err(why),
+        Found::Wait => Err("still to come".into()),
+    }
+}
+
+/// A connection under `--connections`, for an HTTP step.
+async fn wire(r: &Run<'_>, req: &Req<'_>) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    match (r.wires, req.step.request.protocol()) {
+        (Some(w), Protocol::Http) => Arc::clone(w).acquire_owned().await.ok(),
+        _ => None,
+    }
+}
+
+/// Sends the request, again every `poll.every` while its checks fail (or its status is
+/// not expected) until they hold or `poll.timeout` passes (a `timeout` error then).
+async fn poll(r: &Run<'_>, req: &Req<'_>, vars: &[(Field, String)]) -> (Outcome, Option<Answer>) {
+    let cookie = r
+        .driver
+        .mapping
+        .cookie_jar
+        .then(|| r.driver.vars.cookie_header(&r.due.user_id))
+        .flatten();
+    let how = Sending {
+        suffix: req.suffix.as_deref(),
+        vars,
+        cookie,
+    };
+    let start = Instant::now();
+    loop {
+        let (o, a) = r.driver.send_with(r.due, req.step, &how).await;
+        let Some(p) = req.step.extras.poll else {
+            return (o, a);
+        };
+        let again = matches!(
+            o,
+            Outcome::Status(_) | Outcome::Failed(ErrorClass::Application)
+        );
+        if !again {
+            return (o, a);
+        }
+        if start.elapsed() + p.every > p.timeout {
+            return (Outcome::Failed(ErrorClass::Timeout), a);
+        }
+        tokio::time::sleep(p.every).await;
+    }
+}
+
+/// The answer's captures into their variables; `false` when one found nothing (the
+/// answer lacks what the flow needs: an application error).
+fn capture(r: &Run<'_>, req: &Req<'_>, keys: &[(String, String)], a: &Answer) -> bool {
+    let mut all = true;
+    for c in &req.step.extras.captures {
+        let value = match &c.from {
+            From::Field(path) => a
+                .json
+                .as_ref()
+                .and_then(|j| pick(j, path))
+                .and_then(|v| (!v.is_null()).then(|| text_of(v))),
+            From::Header(name) => a
+                .headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone()),
+        };
+        match value {
+            Some(v) => r.driver.vars.set(&r.due.user_id, keys, &c.into, v),
+            None => all = false,
+        }
+    }
+    all
+}

@@ -1,0 +1,339 @@
+//! `simulate seed --into`, `verify --into` and `clean --into` against a team-style schema
+//! (tests/data/seed-into: Prisma's quoted "User" and "BehaviorLog", an enum, JSONB, a
+//! client-side id, @updatedAt, a trigger, a partial unique index) on a real PostgreSQL.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use sqlx::{AssertSqlSafe, Connection, PgConnection, Row};
+
+use crate::common::bin;
+use crate::seed::{TestDb, text};
+
+const WORLD: [&str; 6] = ["--users", "150", "--days", "2", "--seed", "5"];
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/seed-into")
+        .join(name)
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Runs SQL (several statements) against the test database.
+fn sql(db: &TestDb, stmts: &str) {
+    rt().block_on(async {
+        let mut c = PgConnection::connect(&db.url()).await.unwrap();
+        sqlx::raw_sql(AssertSqlSafe(stmts.to_string()))
+            .execute(&mut c)
+            .await
+            .unwrap_or_else(|e| panic!("{stmts}: {e}"));
+    });
+}
+
+/// The first column of the first row, as text.
+fn one(db: &TestDb, query: &str) -> String {
+    rt().block_on(async {
+        let mut c = PgConnection::connect(&db.url()).await.unwrap();
+        sqlx::query(AssertSqlSafe(format!("SELECT ({query})::text")))
+            .fetch_one(&mut c)
+            .await
+            .unwrap_or_else(|e| panic!("{query}: {e}"))
+            .get::<Option<String>, _>(0)
+            .unwrap_or_default()
+    })
+}
+
+/// Every row of the team's tables, as one digest: equal before and after means the
+/// same rows with the same values.
+fn state(db: &TestDb) -> String {
+    one(
+        db,
+        r#"SELECT md5(concat(
+            (SELECT string_agg(u::text, '|' ORDER BY id) FROM "User" u),
+            (SELECT string_agg(b::text, '|' ORDER BY id) FROM "BehaviorLog" b),
+            (SELECT string_agg(r::text, '|' ORDER BY id) FROM "Reward" r),
+            (SELECT string_agg(l::text, '|' ORDER BY "userId") FROM "LogCount" l)))"#,
+    )
+}
+
+fn simulate(db: &TestDb, args: &[&str]) -> Output {
+    bin()
+        .args(args)
+        .args(["--database-url", &db.url()])
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("runs")
+}
+
+fn seed(db: &TestDb, mapping: &Path, extra: &[&str]) -> Output {
+    let m = mapping.display().to_string();
+    simulate(
+        db,
+        &[&["seed", "-q", "--into", &m][..], &WORLD, extra].concat(),
+    )
+}
+
+/// A database with the team's schema and rows the app wrote before the seed.
+fn team_db() -> TestDb {
+    let db = TestDb::new();
+    sql(&db, &std::fs::read_to_string(data("schema.sql")).unwrap());
+    sql(
+        &db,
+        r#"INSERT INTO "User" VALUES ('app-1', 'app@example.com', 'App User', 'ADMIN', 7, now(), now());
+           INSERT INTO "BehaviorLog" VALUES ('app-log-1', 'app-1', 'points.earned', '{"amount": 7}', 7, now());
+           INSERT INTO "Reward" ("userId", points) VALUES ('app-1', 7);"#,
+    );
+    db
+}
+
+#[test]
+fn a_seed_into_team_tables_verifies_and_cleans_back_to_their_rows() {
+    let db = team_db();
+    let mapping = data("seed.toml");
+    let m = mapping.display().to_string();
+    let before = state(&db);
+
+    let o = simulate(
+        &db,
+        &[&["seed", "--into", &m, "--plan"][..], &WORLD].concat(),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("all fit") && text(&o).contains("BehaviorLog_count"),
+        "{}",
+        text(&o)
+    );
+    let o = simulate(
+        &db,
+        &[&["seed", "--into", &m, "--plan", "--json"][..], &WORLD].concat(),
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&o.stdout).expect("plan JSON");
+    crate::common::conforms::<simulate_db::into::plan::PlanDoc>(&plan, "seed-plan.v1.json");
+    assert_eq!(plan["tables"][0]["table"], "User", "parents first");
+    assert_eq!(plan["tables"][1]["table"], "BehaviorLog");
+
+    // Their tables hold rows: refused, and nothing changed.
+    let o = seed(&db, &mapping, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("--append"), "{}", text(&o));
+    assert_eq!(state(&db), before, "a refusal changes nothing");
+
+    let o = seed(&db, &mapping, &["--append"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let users: i64 = one(&db, r#"SELECT count(*) FROM "User""#).parse().unwrap();
+    assert!(users > 100, "{users} users");
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("verify.json");
+    let e = export.display().to_string();
+    let o = simulate(&db, &["verify", "--into", &m, "--summary-export", &e]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let report = crate::common::read_json(&export);
+    assert_eq!(report["ok"], true);
+    crate::common::conforms::<simulate_db::into::manifest::IntoReport>(
+        &report,
+        "seed-into-verify.v1.json",
+    );
+    assert!(
+        text(&o).contains("User.points is the sum of the points log"),
+        "{}",
+        text(&o)
+    );
+
+    // A corrupted row: the digest of the log's mapped columns differs.
+    sql(
+        &db,
+        r#"UPDATE "BehaviorLog" SET payload = '{}' WHERE id = (SELECT min(id) FROM "BehaviorLog" WHERE id LIKE 'bl_%')"#,
+    );
+    let o = simulate(&db, &["verify", "--into", &m]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("digest BehaviorLog") && text(&o).contains("FAILED"),
+        "{}",
+        text(&o)
+    );
+
+    // The app wrote a row that references a seeded user: clean refuses and lists it.
+    sql(
+        &db,
+        r#"INSERT INTO "Reward" ("userId", points) VALUES ('u3', 1)"#,
+    );
+    let o = simulate(&db, &["clean", "--into", &m]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("Reward: 1 rows"), "{}", text(&o));
+    sql(&db, r#"DELETE FROM "Reward" WHERE "userId" = 'u3'"#);
+
+    let o = simulate(&db, &["clean", "--into", &m]);
+    assert!(o.status.success(), "{}", text(&o));
+    // The trigger's counts are the app's own business: the seed's rows bumped them.
+    sql(&db, r#"DELETE FROM "LogCount" WHERE "userId" <> 'app-1'"#);
+    assert_eq!(
+        state(&db),
+        before,
+        "clean restores exactly the rows they had"
+    );
+}
+
+#[test]
+fn mapping_problems_come_all_at_once_with_their_lines() {
+    let db = team_db();
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("seed.toml");
+    std::fs::write(
+        &bad,
+        r#"[tables.user]
+from = "users"
+[tables.user.columns]
+id = "{user_id}"
+
+[tables.BehaviorLog]
+from = "events"
+[tables.BehaviorLog.columns]
+id = "{user_id}-{seq}"
+userId = "{user_id}"
+action = "{event}"
+payloads = "{props}"
+"#,
+    )
+    .unwrap();
+    let before = state(&db);
+    let o = seed(&db, &bad, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("seed.toml:1") && t.contains("did you mean `User`"),
+        "{t}"
+    );
+    assert!(
+        t.contains("seed.toml:12") && t.contains("no column `payloads`"),
+        "{t}"
+    );
+    assert!(t.contains("`payload` of `BehaviorLog` is NOT NULL"), "{t}");
+    assert_eq!(state(&db), before);
+}
+
+#[test]
+fn a_unique_violation_names_the_row_and_the_mapping_line_and_writes_nothing() {
+    let db = team_db();
+    let dir = tempfile::tempdir().unwrap();
+    let dup = dir.path().join("seed.toml");
+    let text_of = std::fs::read_to_string(data("seed.toml"))
+        .unwrap()
+        .replace("id = \"bl_{user_id}_{seq}\"", "id = \"bl_{user_id}\"");
+    std::fs::write(&dup, text_of).unwrap();
+    let before = state(&db);
+    let o = seed(&db, &dup, &["--append"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("seed.toml:18") && t.contains("`BehaviorLog` refused row u"),
+        "{t}"
+    );
+    assert!(t.contains("unique key"), "{t}");
+    assert_eq!(state(&db), before, "the transaction rolled back");
+    assert_eq!(
+        one(&db, "SELECT to_regnamespace('simulate_into') IS NULL"),
+        "true",
+        "not even the manifest's schema stayed"
+    );
+}
+
+#[test]
+fn kill_9_mid_seed_leaves_their_tables_as_they_were() {
+    let db = team_db();
+    let before = state(&db);
+    let m = data("seed.toml").display().to_string();
+    let mut child = bin()
+        .args([
+            "seed", "-q", "--append", "--into", &m, "--users", "20000", "--days", "2",
+        ])
+        .args(["--database-url", &db.url()])
+        .env_remove("DATABASE_URL")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let copying = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'COPY \"public\".\"BehaviorLog\"%'";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while one(&db, copying) == "0" && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_ne!(one(&db, copying), "0", "the load reached the log's COPY");
+    child.kill().unwrap();
+    assert!(!child.wait().unwrap().success());
+    // The server notices the dead connection and rolls its transaction back.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while one(&db, copying) != "0" && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(state(&db), before);
+}
+
+#[test]
+fn custom_kinds_of_world_toml_fill_a_table_of_their_own() {
+    let db = TestDb::new();
+    sql(
+        &db,
+        r#"CREATE TABLE app_user (id text PRIMARY KEY, joined timestamptz NOT NULL);
+           CREATE TABLE dashboard_view (
+               id uuid PRIMARY KEY,
+               user_id text NOT NULL REFERENCES app_user(id),
+               team text NOT NULL,
+               widgets integer NOT NULL,
+               tab text NOT NULL,
+               at timestamptz NOT NULL);"#,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = dir.path().join("seed.toml");
+    std::fs::write(
+        &mapping,
+        r#"[tables.app_user]
+from = "users"
+[tables.app_user.columns]
+id = "{user_id}"
+joined = "{ts}"
+
+[tables.dashboard_view]
+from = "events"
+kinds = ["dashboard.viewed"]
+[tables.dashboard_view.columns]
+id = "{uuid(user_id, seq)}"
+user_id = "{user_id}"
+team = "{props.team_id}"
+widgets = "{props.widgets}"
+tab = "{props.tab}"
+at = "{ts}"
+
+[[invariants]]
+name = "widgets within the action's range"
+sql = "SELECT id FROM dashboard_view WHERE widgets NOT BETWEEN 1 AND 8"
+"#,
+    )
+    .unwrap();
+    let custom = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/custom-world");
+    let (m, p) = (mapping.display().to_string(), custom.display().to_string());
+    let o = seed(&db, &mapping, &["--personas", &p]);
+    assert!(o.status.success(), "{}", text(&o));
+    let views: i64 = one(&db, "SELECT count(*) FROM dashboard_view")
+        .parse()
+        .unwrap();
+    assert!(views > 0, "the custom kind filled its table");
+    let o = simulate(&db, &["verify", "--into", &m, "--personas", &p]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // Without the world that declares the kind, the mapping names an unknown kind.
+    let o = simulate(&db, &["clean", "--into", &m]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("`dashboard.viewed` is not an event kind"),
+        "{}",
+        text(&o)
+    );
+    let o = simulate(&db, &["clean", "--into", &m, "--personas", &p]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(one(&db, "SELECT count(*) FROM app_user"), "0");
+}
