@@ -10,10 +10,13 @@ use serde_json::Value;
 use crate::common::bin;
 
 // One module per example: each runs the world at a test's size, checks the shape its
-// README promises, and replays part of it to servers on loopback. Every example's
-// scenario names its ids, pools or catalog, so they join the list when `pools` is in main:
-// needs: pools — mod support; mod challenge_service; mod checkins; mod gift_app;
-// mod points_app; mod readiness; (and readiness's personas below: user.team, user.business)
+// README promises, and replays part of it to servers on loopback that record what arrives.
+mod challenge_service;
+mod checkins;
+mod gift_app;
+mod points_app;
+mod readiness;
+mod support;
 
 /// An example's personas folder.
 fn personas(name: &str) -> PathBuf {
@@ -25,7 +28,13 @@ fn personas(name: &str) -> PathBuf {
 
 #[test]
 fn the_examples_personas_validate() {
-    for name in ["points-app", "challenge-service", "gift-app", "checkins"] {
+    for name in [
+        "points-app",
+        "challenge-service",
+        "gift-app",
+        "readiness",
+        "checkins",
+    ] {
         let o = bin()
             .args(["personas", "validate"])
             .arg(personas(name))

@@ -13,7 +13,6 @@ pub(super) use serde_json::{Value, json};
 
 use crate::common::{bin, read_json};
 
-
 /// One example's files.
 pub(super) struct Example {
     pub(super) name: &'static str,
@@ -118,7 +117,13 @@ impl Example {
 
     /// `simulate replay` of the example with its mapping, `args` giving the world, the
     /// window and the pace, `envs` the mapping's environment; the summary.
-    pub(super) fn replay(&self, dir: &Path, target: &str, args: &[&str], envs: &[(&str, &str)]) -> Value {
+    pub(super) fn replay(
+        &self,
+        dir: &Path,
+        target: &str,
+        args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Value {
         let summary = dir.join(format!("summary-{}.json", self.name));
         let o = self
             .command("replay", args)
@@ -131,9 +136,10 @@ impl Example {
             .expect("runs");
         assert!(
             o.status.success(),
-            "{}: {}",
+            "{}: {}\n{}",
             self.name,
-            String::from_utf8_lossy(&o.stderr)
+            String::from_utf8_lossy(&o.stderr),
+            std::fs::read_to_string(&summary).unwrap_or_default()
         );
         read_json(&summary)
     }
@@ -299,4 +305,3 @@ pub(super) fn all_answered(summary: &Value) {
         .sum();
     assert_eq!(errors, 0, "{}", summary["groups"]);
 }
-

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-
 use crate::summary::{DependencyCount, OutcomeCounts};
 
 /// A dependency's description is cut to this many characters in the summary.
