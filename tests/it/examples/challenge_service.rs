@@ -42,6 +42,9 @@ fn challenge_service_claims_its_catalog_over_rest_and_grpc() {
         "20m:5s",
         "--grpc-target",
         &grpc_url,
+        // The loopback gRPC server refuses users whose id ends in 7 (about 10 %).
+        "--threshold",
+        "errors{protocol:grpc}<15%",
     ];
     let s = ex.replay(
         dir.path(),
@@ -49,7 +52,6 @@ fn challenge_service_claims_its_catalog_over_rest_and_grpc() {
         &args,
         &[("CHALLENGE_TOKEN", "tok-001")],
     );
-    all_answered(&s);
     let requests = http.requests();
     assert!(requests.iter().any(|r| r.uri == "/v1/challenges"));
     for r in &requests {
@@ -74,6 +76,24 @@ fn challenge_service_claims_its_catalog_over_rest_and_grpc() {
         .map(|g| g["count"].as_u64().unwrap())
         .sum();
     assert_eq!(calls.len() as u64, sent);
+    let refused = calls
+        .iter()
+        .filter(|(_, e)| e.user_id.ends_with('7'))
+        .count() as u64;
+    for g in s["groups"].as_array().unwrap() {
+        let errors = g["errors"].as_u64().unwrap();
+        if g["tags"]["protocol"] != "grpc" {
+            assert_eq!(errors, 0, "{g}");
+        }
+    }
+    let grpc_errors: u64 = s["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["tags"]["protocol"] == "grpc")
+        .map(|g| g["errors"].as_u64().unwrap())
+        .sum();
+    assert_eq!(grpc_errors, refused);
     for (_, e) in calls.iter() {
         assert!(["statItemUpdated", "userLoggedIn"].contains(&e.event_name.as_str()));
         assert_eq!(e.payload["userId"], e.user_id);
