@@ -19,13 +19,13 @@ use crate::common::bin;
 #[derive(Clone, PartialEq, prost::Message)]
 pub(crate) struct Event {
     #[prost(string, tag = "1")]
-    event_name: String,
+    pub(crate) event_name: String,
     #[prost(string, tag = "2")]
     namespace: String,
     #[prost(string, tag = "3")]
-    user_id: String,
+    pub(crate) user_id: String,
     #[prost(map = "string, string", tag = "4")]
-    payload: HashMap<String, String>,
+    pub(crate) payload: HashMap<String, String>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]

@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod compare;
 mod concurrency;
+mod examples;
 mod figures;
 mod flows;
 mod fuzz;

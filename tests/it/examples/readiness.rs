@@ -1,0 +1,144 @@
+//! examples/readiness (seed 003): the 75/20/5 mix, 8–12 % at once, the team's ids and dates.
+
+use super::support::*;
+
+/// The UTC offsets in hours of the examples' time zones in January 2026 (Sydney,
+/// Ho Chi Minh City, London, New York).
+const JANUARY_OFFSETS: [i64; 4] = [11, 7, 0, -5];
+
+/// 2026-01-05T00:00Z, the examples' t = 0, in ms since the epoch.
+const START_MS: i64 = 1_767_571_200_000;
+
+/// The calendar date (YYYY-MM-DD) of an instant shifted by `offset_h` hours (civil_from_days).
+fn local_date(t_ms: i64, offset_h: i64) -> String {
+    let z = (START_MS + t_ms + offset_h * HOUR).div_euclid(DAY) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Seed 003: the read/write/AI mix at the peak, 8–12 % of the clients in a session at the
+/// busiest instant of day 2, ids `c-0001` / `t-1` / `b-1`, each check-in on the client's
+/// own date, the session cookie from the environment.
+#[test]
+fn readiness_mix_peak_ids_and_dates() {
+    let ex = example("readiness");
+    ex.validates();
+    let dir = tempfile::tempdir().unwrap();
+    let events = ex.run(dir.path(), &["--users", "2000"]);
+    ex.declares_what_it_maps(&events);
+    let peak = peak_open(&events, DAY, 2 * DAY);
+    assert!(
+        (160..=240).contains(&peak),
+        "{peak} of 2,000 clients at once"
+    );
+    let clients = signups(&events);
+    clients_teams_and_businesses(&clients);
+    check_ins_on_their_own_dates(&events, &clients);
+    let http = Recorder::start();
+    let args = [
+        "--users",
+        "2000",
+        "--window",
+        "1d18h..1d22h",
+        "--compress",
+        "4h:8s",
+    ];
+    let envs = [
+        ("AUTH_COOKIE", "sb-access-token=t3st"),
+        ("STRAVA_WEBHOOK_SECRET", "s3cret"),
+    ];
+    let s = ex.replay(dir.path(), &http.url, &args, &envs);
+    all_answered(&s);
+    mix_within_two_points(&s, &[("read", 75.0), ("write", 20.0), ("ai", 5.0)]);
+    let sent = s["sessions_open"]["peak"].as_u64().unwrap();
+    assert!(sent.abs_diff(peak_open(&events, DAY + 18 * HOUR, DAY + 22 * HOUR)) <= 1);
+    requests_carry_the_clients_ids(&http.requests(), &clients);
+}
+
+/// Client n (1-based) is `c-000n`, in team ⌈n/25⌉ and business ⌈n/100⌉.
+fn clients_teams_and_businesses(clients: &BTreeMap<String, Value>) {
+    assert_eq!(clients.len(), 2000, "a fixed client base");
+    for (user, p) in clients {
+        let n = user_number(user) + 1;
+        assert_eq!(p["id"], format!("c-{n:04}"));
+        assert_eq!(p["team"], format!("t-{}", (n - 1) / 25 + 1));
+        assert_eq!(p["business"], format!("b-{}", (n - 1) / 100 + 1));
+    }
+}
+
+/// Each `daily_metrics.posted` carries the date of its instant in the client's time zone;
+/// Sydney's morning check-ins (evening in UTC) are on the next UTC day.
+fn check_ins_on_their_own_dates(events: &[Value], clients: &BTreeMap<String, Value>) {
+    let mut ahead = 0;
+    for e in events
+        .iter()
+        .filter(|e| e["event"] == "daily_metrics.posted")
+    {
+        let client = &clients[e["user_id"].as_str().unwrap()];
+        let t = e["t_ms"].as_i64().unwrap();
+        // The client's time zone is a persona attribute, which `user.signed_up` does not
+        // carry yet: the date is the one of one of the world's zones.
+        let date = e["props"]["date"].as_str().unwrap().to_string();
+        assert!(
+            JANUARY_OFFSETS.iter().any(|h| local_date(t, *h) == date),
+            "{e}"
+        );
+        assert_eq!(e["props"]["client_id"], client["id"], "{e}");
+        ahead += usize::from(date != local_date(t, 0));
+    }
+    assert!(ahead > 100, "{ahead} check-ins on another date than UTC's");
+}
+
+/// The requests name the sending client's own ids and carry the cookie.
+fn requests_carry_the_clients_ids(requests: &[Request], clients: &BTreeMap<String, Value>) {
+    for r in requests {
+        assert_eq!(r.headers["cookie"], "sb-access-token=t3st");
+        let user = r.headers["x-sim-event"]
+            .to_str()
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap();
+        let c = &clients[user];
+        let (id, team, business) = (
+            c["id"].as_str().unwrap(),
+            c["team"].as_str().unwrap(),
+            c["business"].as_str().unwrap(),
+        );
+        let path = r.uri.split('?').next().unwrap();
+        match path {
+            "/api/daily-metrics" => {
+                assert_eq!(r.body["clientId"], id);
+                assert!(
+                    r.body["hrv"].is_number() && r.body["wellness"].is_i64(),
+                    "{r:?}"
+                );
+            }
+            "/api/ai/chat" => assert_eq!(r.body["clientId"], id),
+            "/api/calendar/unified" => {
+                assert!(r.uri.contains(&format!("clientId={id}&")), "{}", r.uri)
+            }
+            "/api/integrations/strava/webhook" => {
+                let sig = r.headers["x-signature"].to_str().unwrap();
+                assert!(
+                    sig.len() == 64 && sig.bytes().all(|b| b.is_ascii_hexdigit()),
+                    "{sig}"
+                );
+            }
+            p if p.starts_with("/api/teams/") => {
+                assert_eq!(p, format!("/api/teams/{team}/dashboard"))
+            }
+            p if p.starts_with("/api/business/") => {
+                assert_eq!(p, format!("/api/business/{business}/stats"))
+            }
+            other => panic!("unexpected request {other}"),
+        }
+    }
+}
