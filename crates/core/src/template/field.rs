@@ -1,6 +1,6 @@
 //! The fields a template reads, and the set a place offers ([`FieldSet`]): a replay
-//! request offers the event and the user's token; a custom action's props (W3) only the
-//! instant and the user's counters; a seed column (issue 20) its entity's fields.
+//! request offers the event and the user's token; a custom action's props the event's
+//! fields and `user.*` (id, attributes, counters); a seed column its entity's fields.
 
 use super::value::{Ty, Type};
 use crate::world::kinds::{KindDecl, PropType};

@@ -1,8 +1,8 @@
 //! The event kinds a world's timeline holds, each with its props typed: the nineteen
-//! built-in kinds today, and the kinds a team declares in `world.toml` (issue 19 W3).
+//! built-in kinds, and the kinds a team declares in its personas folder's `world.toml`.
 //! One table feeds the JSON Schema of the timeline ([`super::schema`]), the template
 //! checker (a template reading `props.goalId` of `goal.claimed` is refused with the
-//! kind's props in the fix) and, from W3, the line writer and every per-kind count.
+//! kind's props in the fix), the line writer and every per-kind count.
 
 use crate::timeline::{DAY_PARTS, EVENT_KINDS, PROFILE_FIELDS, StatCode};
 
@@ -30,7 +30,7 @@ pub enum Entity {
     Invite,
     Challenge,
     Goal,
-    /// A pool the scenario declares (W7): its ids are the team's.
+    /// A pool the scenario declares (`[pools.<name>]`): its ids are the team's.
     Pool(Box<str>),
 }
 
