@@ -26,7 +26,7 @@ fn rt() -> tokio::runtime::Runtime {
 }
 
 /// Runs SQL (several statements) against the test database.
-fn sql(db: &TestDb, stmts: &str) {
+pub(crate) fn sql(db: &TestDb, stmts: &str) {
     rt().block_on(async {
         let mut c = PgConnection::connect(&db.url()).await.unwrap();
         sqlx::raw_sql(AssertSqlSafe(stmts.to_string()))
@@ -37,7 +37,7 @@ fn sql(db: &TestDb, stmts: &str) {
 }
 
 /// The first column of the first row, as text.
-fn one(db: &TestDb, query: &str) -> String {
+pub(crate) fn one(db: &TestDb, query: &str) -> String {
     rt().block_on(async {
         let mut c = PgConnection::connect(&db.url()).await.unwrap();
         sqlx::query(AssertSqlSafe(format!("SELECT ({query})::text")))
