@@ -337,3 +337,49 @@ sql = "SELECT id FROM dashboard_view WHERE widgets NOT BETWEEN 1 AND 8"
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(one(&db, "SELECT count(*) FROM app_user"), "0");
 }
+
+#[test]
+fn aggregate_and_user_field_problems_name_their_lines() {
+    let db = team_db();
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("seed.toml");
+    std::fs::write(
+        &bad,
+        r#"[tables.User]
+from = "users"
+[tables.User.aggregates]
+earned = { sum = "source", kinds = ["points.earned"] }
+spent = { count = true, kinds = ["points.spend"] }
+[tables.User.columns]
+id = "{user_id}"
+"#,
+    )
+    .unwrap();
+    let before = state(&db);
+    let o = seed(&db, &bad, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("seed.toml:4") && t.contains("`source` is not a number"),
+        "{t}"
+    );
+    assert!(
+        t.contains("seed.toml:5") && t.contains("`points.spend` is not an event kind"),
+        "{t}"
+    );
+    std::fs::write(
+        &bad,
+        "[tables.User]\nfrom = \"users\"\n[tables.User.columns]\nid = \"{user.team}\"\n",
+    )
+    .unwrap();
+    let o = seed(&db, &bad, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("seed.toml:4")
+            && t.contains("`user.team` is not a field")
+            && t.contains("user.id"),
+        "{t}"
+    );
+    assert_eq!(state(&db), before);
+}

@@ -275,6 +275,13 @@ fn points_app_and_checkins_seed_into_sqlite() {
             .output()
             .unwrap()
         };
+        let o = run(&["--plan"]);
+        assert!(o.status.success(), "{name}: {}", text(&o));
+        assert!(
+            tables.iter().all(|t| text(&o).contains(t)),
+            "{name}: {}",
+            text(&o)
+        );
         let o = run(&[]);
         assert_eq!(o.status.code(), Some(2), "{name}: {}", text(&o));
         assert!(text(&o).contains("--append"), "{name}: {}", text(&o));
