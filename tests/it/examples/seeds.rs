@@ -319,3 +319,52 @@ fn points_app_and_checkins_seed_into_sqlite() {
         );
     }
 }
+
+/// kill -9 while the rows go into an SQLite file: the next open rolls the hot journal
+/// back, and the file holds exactly what it held (the manifest records no seed).
+#[test]
+fn kill_9_mid_seed_leaves_the_sqlite_file_as_it_was() {
+    let ex = example("points-app");
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("app.db");
+    let c = rusqlite::Connection::open(&file).unwrap();
+    c.execute_batch(&std::fs::read_to_string(dir(ex.name).join("schema.sqlite.sql")).unwrap())
+        .unwrap();
+    drop(c);
+    let tables = ["User", "BehaviorLog"];
+    let before = sqlite_state(&file, &tables);
+    let seed = dir(ex.name).join("seed.toml").display().to_string();
+    let mut child = ex
+        .command(
+            "seed",
+            &["-q", "--into", &seed, "--users", "20000", "--days", "2"],
+        )
+        .arg("--sqlite")
+        .arg(&file)
+        .env_remove("DATABASE_URL")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The rollback journal exists from the transaction's first write.
+    let journal = tmp.path().join("app.db-journal");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !journal.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(journal.exists(), "the load reached its transaction");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    child.kill().unwrap();
+    assert!(!child.wait().unwrap().success());
+    assert_eq!(sqlite_state(&file, &tables), before);
+    let manifest = tmp.path().join("app.db.simulate-into");
+    let seeds: i64 = rusqlite::Connection::open(&manifest)
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name = 'seeds'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(seeds, 0, "the manifest's tables rolled back with the rows");
+}
