@@ -228,6 +228,7 @@ impl Row {
             token: None,
             vars: &[],
             user: None,
+            team: None,
         }
     }
 
