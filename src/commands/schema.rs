@@ -15,7 +15,9 @@ pub(crate) fn schema(args: SchemaArgs) -> anyhow::Result<i32> {
     })?;
     // The personas folder's world.toml adds its custom kinds after the built-in ones;
     // the scenario's ids and pools (`[ids]`, `[pools]`) join user.signed_up's props.
-    let kinds = KindTable::of(&personas).with_pools(&scenario.pools);
+    let kinds = KindTable::of(&personas)
+        .with_pools(&scenario.pools)
+        .with_attributes(&personas);
     match &args.out {
         None => out!("{}", kinds.json_schema_text()),
         // The same text: `export` writes the typed document pretty, fields in order.

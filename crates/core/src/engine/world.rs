@@ -70,7 +70,8 @@ impl World {
         let rooms = (scenario.users / scenario.room_size).max(1);
         Ok(World {
             writer: LineWriter::new(scenario.start_ms, &personas)
-                .with_team(scenario.seed, &scenario.pools),
+                .with_team(scenario.seed, &scenario.pools)
+                .with_attributes(&personas),
             declared: personas
                 .first()
                 .map(|p| p.declared.clone())

@@ -300,6 +300,7 @@ impl Row {
             token: None,
             vars: &[],
             user: self.user.as_ref(),
+            team: None,
         }
     }
 
