@@ -23,20 +23,51 @@ pub(crate) struct Conn<C> {
 /// Every user's connection to one server.
 pub(crate) struct Conns<C> {
     by_user: Mutex<HashMap<Box<str>, Conn<C>>>,
+    /// Users whose session's connect failed, with the session and why: that session's
+    /// disconnect has nothing to close (skipped for that dependency, not `closed`).
+    failed: Mutex<HashMap<Box<str>, (u32, String)>>,
 }
 
 impl<C: CloseCmd> Conns<C> {
     pub(crate) fn new() -> Conns<C> {
         Conns {
             by_user: Mutex::new(HashMap::new()),
+            failed: Mutex::new(HashMap::new()),
         }
     }
 
     pub(crate) fn insert(&self, user: Box<str>, conn: Conn<C>) {
+        self.failed.lock().expect("connections lock").remove(&user);
         self.by_user
             .lock()
             .expect("connections lock")
             .insert(user, conn);
+    }
+
+    /// The connect of the user's `session` failed (`why`, in words).
+    pub(crate) fn connect_failed(&self, user: &str, session: u32, why: String) {
+        self.failed
+            .lock()
+            .expect("connections lock")
+            .insert(user.into(), (session, why));
+    }
+
+    /// Why the user's `session` has no connection to close, when its connect failed and
+    /// none opened since: its disconnect then depends on a request that failed.
+    pub(crate) fn never_opened(&self, user: &str, session: u32) -> Option<String> {
+        if self
+            .by_user
+            .lock()
+            .expect("connections lock")
+            .contains_key(user)
+        {
+            return None;
+        }
+        let mut failed = self.failed.lock().expect("connections lock");
+        match failed.get(user) {
+            Some((s, _)) if *s == session => failed.remove(user).map(|(_, why)| why),
+            _ => None,
+        }
     }
 
     pub(crate) fn take(&self, user: &str) -> Option<Conn<C>> {

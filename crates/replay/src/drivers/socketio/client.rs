@@ -83,7 +83,7 @@ impl Client {
             return match tokio::time::timeout(self.shared.timeout, sent).await {
                 Err(_) => (Outcome::Failed(ErrorClass::Timeout), None),
                 Ok(Err(o)) => (o, None),
-                Ok(Ok(json)) => (
+                Ok(Ok((json, broadcasts))) => (
                     Outcome::Ok(Status::SocketIo(if e.ack {
                         SocketIoDone::Acked
                     } else {
@@ -92,6 +92,7 @@ impl Client {
                     e.keep.then(|| Answer {
                         json,
                         headers: Vec::new(),
+                        broadcasts,
                     }),
                 ),
             };
@@ -109,14 +110,18 @@ impl Client {
                 if let Some(old) = self.take(&due.user_id) {
                     close(old).await;
                 }
-                match tokio::time::timeout(self.shared.timeout, self.open(due, ctx)).await {
-                    Err(_) => fail(c, Outcome::Failed(ErrorClass::Timeout)),
-                    Ok(Err(o)) => fail(c, o),
-                    Ok(Ok(conn)) => {
-                        self.conns.insert(due.user_id.clone(), conn);
-                        Outcome::Ok(Status::SocketIo(SocketIoDone::Connected))
-                    }
-                }
+                let failed =
+                    match tokio::time::timeout(self.shared.timeout, self.open(due, ctx)).await {
+                        Err(_) => Outcome::Failed(ErrorClass::Timeout),
+                        Ok(Err(o)) => o,
+                        Ok(Ok(conn)) => {
+                            self.conns.insert(due.user_id.clone(), conn);
+                            return Outcome::Ok(Status::SocketIo(SocketIoDone::Connected));
+                        }
+                    };
+                let why = format!("the session's Socket.IO connect: {}", failed.words());
+                self.conns.connect_failed(&due.user_id, due.session, why);
+                fail(c, failed)
             }
             SocketIoRequest::Disconnect => {
                 if let Some(conn) = self.take(&due.user_id) {
@@ -127,6 +132,11 @@ impl Client {
             }
             SocketIoRequest::Emit(_) => Outcome::Failed(ErrorClass::Other),
         }
+    }
+
+    /// Why this session's disconnect has nothing to close: its connect failed.
+    pub(crate) fn never_opened(&self, due: &Due) -> Option<String> {
+        self.conns.never_opened(&due.user_id, due.session)
     }
 
     /// Closes every connection still open (sessions that end after the window).
@@ -159,7 +169,38 @@ impl Client {
         Ok(tx)
     }
 
+    /// Emits, with its ack when it asks for one; then the broadcasts its captures read,
+    /// each the next of its name after the emit (awaited from before it is written).
     async fn emit(
+        &self,
+        tx: &mpsc::UnboundedSender<Cmd>,
+        e: &Emit,
+        ctx: &Ctx<'_>,
+    ) -> Result<(Option<Value>, Vec<(String, Value)>), Outcome> {
+        let mut heard = Vec::with_capacity(e.awaits.len());
+        for (event, within) in &e.awaits {
+            let (reply, rx) = oneshot::channel();
+            let next = Cmd::Next {
+                event: event.clone(),
+                reply,
+            };
+            tx.send(next)
+                .map_err(|_| Outcome::Failed(ErrorClass::Reset))?;
+            heard.push((event, within.unwrap_or(self.shared.timeout), rx));
+        }
+        let first = self.emit_only(tx, e, ctx).await?;
+        let mut broadcasts = Vec::with_capacity(heard.len());
+        for (event, within, rx) in heard {
+            match tokio::time::timeout(within, rx).await {
+                Ok(Ok(v)) => broadcasts.push((event.clone(), v)),
+                Ok(Err(_)) => return Err(Outcome::Failed(ErrorClass::Reset)),
+                Err(_) => return Err(Outcome::Failed(ErrorClass::Timeout)),
+            }
+        }
+        Ok((first, broadcasts))
+    }
+
+    async fn emit_only(
         &self,
         tx: &mpsc::UnboundedSender<Cmd>,
         e: &Emit,
@@ -224,7 +265,7 @@ impl Client {
         // A failed join fails the connect (counted once, as failed); dropping `tx` then
         // closes the socket.
         if let Some(j) = &s.join {
-            self.emit(&tx, j, ctx).await?;
+            self.emit_only(&tx, j, ctx).await?;
         }
         c.connects.fetch_add(1, Ordering::Relaxed);
         Ok(Conn {

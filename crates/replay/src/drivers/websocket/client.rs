@@ -57,14 +57,18 @@ impl Client {
                 if let Some(old) = self.take(&due.user_id) {
                     close(old).await;
                 }
-                match tokio::time::timeout(self.shared.timeout, self.open(due, ctx)).await {
-                    Err(_) => fail(c, Outcome::Failed(ErrorClass::Timeout)),
-                    Ok(Err(o)) => fail(c, o),
-                    Ok(Ok(conn)) => {
-                        self.conns.insert(due.user_id.clone(), conn);
-                        Outcome::Ok(Status::WebSocket(WsDone::Connected))
-                    }
-                }
+                let failed =
+                    match tokio::time::timeout(self.shared.timeout, self.open(due, ctx)).await {
+                        Err(_) => Outcome::Failed(ErrorClass::Timeout),
+                        Ok(Err(o)) => o,
+                        Ok(Ok(conn)) => {
+                            self.conns.insert(due.user_id.clone(), conn);
+                            return Outcome::Ok(Status::WebSocket(WsDone::Connected));
+                        }
+                    };
+                let why = format!("the session's WebSocket connect: {}", failed.words());
+                self.conns.connect_failed(&due.user_id, due.session, why);
+                fail(c, failed)
             }
             WebSocketRequest::Disconnect => {
                 if let Some(conn) = self.take(&due.user_id) {
@@ -89,6 +93,11 @@ impl Client {
                 }
             }
         }
+    }
+
+    /// Why this session's disconnect has nothing to close: its connect failed.
+    pub(crate) fn never_opened(&self, due: &Due) -> Option<String> {
+        self.conns.never_opened(&due.user_id, due.session)
     }
 
     /// Closes every connection still open (sessions that end after the window).
