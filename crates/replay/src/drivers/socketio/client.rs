@@ -16,7 +16,7 @@ use super::Shared;
 use super::connection::{Cmd, Hello, handshake, run};
 use super::report::{Broadcasts, Counters, Heard, pick};
 use crate::drivers::Answer;
-use crate::drivers::sessions::{Conn, Conns, close};
+use crate::drivers::sessions::{Conn, Conns};
 use crate::drivers::wire::resolve;
 use crate::mapping::{Check, Emit, SocketIoRequest, SocketIoSettings};
 use crate::outcome::{ErrorClass, Outcome, SocketIoDone, Status};
@@ -105,29 +105,17 @@ impl Client {
         let c = &self.shared.counters;
         match op {
             SocketIoRequest::Connect => {
-                // A session that starts while the previous one's connection is still open
-                // (its end fell outside the window) replaces it.
-                if let Some(old) = self.take(&due.user_id) {
-                    close(old).await;
+                let how = (self.shared.timeout, "Socket.IO");
+                match self.conns.connect(due, how, self.open(due, ctx)).await {
+                    Ok(()) => Outcome::Ok(Status::SocketIo(SocketIoDone::Connected)),
+                    Err(o) => fail(c, o),
                 }
-                let failed =
-                    match tokio::time::timeout(self.shared.timeout, self.open(due, ctx)).await {
-                        Err(_) => Outcome::Failed(ErrorClass::Timeout),
-                        Ok(Err(o)) => o,
-                        Ok(Ok(conn)) => {
-                            self.conns.insert(due.user_id.clone(), conn);
-                            return Outcome::Ok(Status::SocketIo(SocketIoDone::Connected));
-                        }
-                    };
-                let why = format!("the session's Socket.IO connect: {}", failed.words());
-                self.conns.connect_failed(&due.user_id, due.session, why);
-                fail(c, failed)
             }
             SocketIoRequest::Disconnect => {
-                if let Some(conn) = self.take(&due.user_id) {
-                    let _ = tokio::time::timeout(self.shared.timeout, close(conn)).await;
-                    c.disconnects.fetch_add(1, Ordering::Relaxed);
-                }
+                let timeout = self.shared.timeout;
+                self.conns
+                    .disconnect(&due.user_id, timeout, &c.disconnects)
+                    .await;
                 Outcome::Ok(Status::SocketIo(SocketIoDone::Closed))
             }
             SocketIoRequest::Emit(_) => Outcome::Failed(ErrorClass::Other),
@@ -144,29 +132,19 @@ impl Client {
         self.conns.close_all().await;
     }
 
-    fn take(&self, user: &str) -> Option<Conn<Cmd>> {
-        self.conns.take(user)
-    }
-
-    /// The user's open connection, or a new one for the current session.
+    /// The user's open connection, or a new one for the current session (unless the
+    /// mapping's connection templates read the `connect` kind's props only).
     async fn sender(
         &self,
         due: &Due,
         ctx: &Ctx<'_>,
     ) -> Result<mpsc::UnboundedSender<Cmd>, Outcome> {
-        if let Some(tx) = self.conns.current(&due.user_id, due.session) {
-            return Ok(tx);
-        }
         let c = &self.shared.counters;
-        if !self.shared.settings.open_on_emit {
-            // The mapping's connection templates read the `connect` kind's props only.
-            return Err(fail(c, Outcome::Failed(ErrorClass::Connect)));
-        }
-        c.implicit_connects.fetch_add(1, Ordering::Relaxed);
-        let conn = self.open(due, ctx).await.map_err(|o| fail(c, o))?;
-        let tx = conn.tx.clone();
-        self.conns.insert(due.user_id.clone(), conn);
-        Ok(tx)
+        let may_open = (self.shared.settings.open_on_emit, &c.implicit_connects);
+        self.conns
+            .sender(due, may_open, self.open(due, ctx))
+            .await
+            .map_err(|o| fail(c, o))
     }
 
     /// Emits, with its ack when it asks for one; then the broadcasts its captures read,
