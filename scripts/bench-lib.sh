@@ -1,8 +1,11 @@
 # Sourced by the bench scripts (bench-replay.sh, bench-template.sh):
 #   need COMMAND PACKAGE                         installs a Debian package when COMMAND is missing
-#   nginx_start DIR PORT WORKERS CONNECTIONS     an nginx on loopback answering `200 ok` to
-#                                                every request; its files in DIR (WORKERS: a number or auto)
+#   nginx_start DIR PORT WORKERS CONNECTIONS [BODY]  an nginx on loopback answering `200 ok`
+#                                                (or 200 BODY, as JSON) to every request; its
+#                                                files in DIR (WORKERS: a number or auto)
 #   nginx_stop DIR                               safe to call when it never started
+#   make_log RATE SECS FILE                      a log of RATE stat.updated events a second
+#                                                for SECS seconds, users cycling through 50,000 ids
 #   unjudged BIN                                 `--no-default-threshold` when BIN has it: a
 #                                                bench measures, and an overloaded step that
 #                                                fails the default errors<5% must not stop it
@@ -17,7 +20,9 @@ need() {
 }
 
 nginx_start() {
-  local dir=$1 port=$2 workers=$3 conns=$4
+  local dir=$1 port=$2 workers=$3 conns=$4 body=${5:-}
+  local answer='return 200 "ok";'
+  [ -n "$body" ] && answer="default_type application/json; return 200 '$body';"
   cat > "$dir/nginx.conf" <<CONF
 worker_processes $workers;
 pid $dir/nginx.pid;
@@ -27,7 +32,7 @@ http {
   access_log off;
   keepalive_requests 10000000;
   client_body_temp_path $dir;
-  server { listen 127.0.0.1:$port; location / { return 200 "ok"; } }
+  server { listen 127.0.0.1:$port; location / { $answer } }
 }
 CONF
   nginx -c "$dir/nginx.conf" -p "$dir"
@@ -41,4 +46,17 @@ nginx_stop() {
 
 unjudged() {
   if "$1" replay --help | grep -q -- --no-default-threshold; then echo --no-default-threshold; fi
+}
+
+make_log() {
+  python3 - "$1" "$2" "$3" <<'PY'
+import sys
+rate, secs, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+n = rate * secs
+with open(path, "w") as f:
+    for i in range(n):
+        t = i * 1000 // rate
+        u = i % 50000
+        f.write('{"v":1,"ts":"2026-01-05T00:00:00.000Z","t_ms":%d,"user_id":"u%d","persona":"gamer","session_id":"s%d-1","seq":%d,"event":"stat.updated","props":{"statCode":"enemy_kills","value":%d,"delta":1}}\n' % (t, u, u, i // 50000, i))
+PY
 }

@@ -44,19 +44,7 @@ WRK=$(wrk -t2 -c64 -d"${SECS}s" "$URL/v1/events/stat.updated" | tee "$WORK/wrk.t
 grep -E "Latency|Requests/sec" "$WORK/wrk.txt"
 fi
 
-# A log of RATE events a second for SECS seconds, users cycling through 50,000 ids.
-make_log() {
-  python3 - "$1" "$2" "$3" <<'PY'
-import sys
-rate, secs, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-n = rate * secs
-with open(path, "w") as f:
-    for i in range(n):
-        t = i * 1000 // rate
-        u = i % 50000
-        f.write('{"v":1,"ts":"2026-01-05T00:00:00.000Z","t_ms":%d,"user_id":"u%d","persona":"gamer","session_id":"s%d-1","seq":%d,"event":"stat.updated","props":{"statCode":"enemy_kills","value":%d,"delta":1}}\n' % (t, u, u, i // 50000, i))
-PY
-}
+# make_log (scripts/bench-lib.sh): RATE events a second for SECS seconds.
 
 echo
 echo "== simulate replay --from-log (open loop, POST with the event line, --max-in-flight $CAP)"

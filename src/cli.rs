@@ -299,6 +299,14 @@ pub struct ReplayArgs {
     /// set-up created), then stop: no replay
     #[arg(long)]
     pub teardown_only: bool,
+    /// The ids the [[teardown]]'s for_each repeats over (entity.gift.id): written to this
+    /// file at the end of a run, read from it with --teardown-only
+    #[arg(long, value_name = "FILE")]
+    pub captured_ids: Option<PathBuf>,
+    /// PostgreSQL URL the mapping's [[setup]] and [[teardown]] `sql` runs against [env:
+    /// DATABASE_URL]; its password is never printed
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
     /// Mapping file: which request each event kind becomes [default: the shipped
     /// mapping, POST {target}/v1/events/{event}]
     #[arg(long, value_name = "FILE")]

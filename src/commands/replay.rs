@@ -17,6 +17,7 @@ use simulate_core::redact::mask_url;
 use simulate_core::scenario::Scenario;
 use simulate_core::units::{DAY, SimDuration, SpanRecord, parse_duration};
 use simulate_core::world::pools::Team;
+use simulate_replay::captured::CapturedIds;
 use simulate_replay::drivers::Targets;
 use simulate_replay::mapping::Mapping;
 use simulate_replay::mapping::Protocol;
@@ -30,6 +31,7 @@ use simulate_replay::{Feed, Options, Report};
 use crate::console::replay::{LiveView, table};
 
 mod seeded;
+mod sql;
 use crate::world::{load_world, world_clashes};
 
 /// `24h:30m` (sim:wall) or `48x`, as simulated ms per wall ms.
@@ -162,6 +164,16 @@ pub fn replay(mut args: ReplayArgs) -> anyhow::Result<i32> {
     let mapping = load_mapping(&args)?;
     Destinations::resolve(&args, &mapping)?;
     tls_from(args.ca_cert.as_deref())?;
+    if args.captured_ids.is_some() && mapping.teardown_over().is_empty() {
+        return Err(bad(
+            format!(
+                "--captured-ids: no [[teardown]] request of {} repeats over captured ids",
+                mapping.name
+            ),
+            "add for_each = \"entity.ENTITY.NAME\" to the [[teardown]] request that removes them (docs/REPLAY.md), or drop the flag",
+        ));
+    }
+    sql::runner(&args, &mapping)?;
     if args.teardown_only {
         return teardown_only(&args, mapping);
     }
@@ -184,6 +196,7 @@ pub fn replay(mut args: ReplayArgs) -> anyhow::Result<i32> {
     };
     make_summary_folder(args.summary_export.as_deref(), "--summary-export")?;
     make_summary_folder(args.report.as_deref(), "--report")?;
+    make_summary_folder(args.captured_ids.as_deref(), "--captured-ids")?;
     let run = Run {
         args: &args,
         pacing: &pacing,
@@ -216,9 +229,16 @@ fn teardown_only(args: &ReplayArgs, mapping: Mapping) -> anyhow::Result<i32> {
             "add [[teardown]] requests to the mapping (docs/REPLAY.md), or drop the flag",
         ));
     }
+    let ids = captured_ids(args, &mapping)?;
+    let sql = sql::runner(args, &mapping)?;
     let to = Destinations::resolve(args, &mapping)?;
     let tls = tls_from(args.ca_cert.as_deref())?;
-    let done = simulate_replay::teardown_only(Arc::new(mapping), &to.targets, &tls)?;
+    let done = simulate_replay::teardown_only(
+        Arc::new(mapping),
+        &to.targets,
+        &tls,
+        (&ids, sql.as_deref()),
+    )?;
     println!("{}", crate::console::replay::hook_line("teardown", &done));
     if done.errors > 0 {
         eprintln!(
@@ -228,6 +248,54 @@ fn teardown_only(args: &ReplayArgs, mapping: Mapping) -> anyhow::Result<i32> {
         return Ok(crate::exit::FAILED);
     }
     Ok(crate::exit::OK)
+}
+
+/// The most a `--captured-ids` file may hold: a key and an id per entity a run created,
+/// ~50 bytes each, so room for millions.
+const CAPTURED_IDS_FILE: u64 = 256 << 20;
+
+/// `--teardown-only`'s captured ids: the `--captured-ids` file a run wrote, holding every
+/// variable the teardown repeats over; none needed when it repeats over none.
+fn captured_ids(args: &ReplayArgs, mapping: &Mapping) -> anyhow::Result<CapturedIds> {
+    let over = mapping.teardown_over();
+    let Some(path) = &args.captured_ids else {
+        if over.is_empty() {
+            return Ok(CapturedIds::default());
+        }
+        return Err(bad(
+            format!(
+                "--teardown-only: the [[teardown]] of {} repeats over captured ids ({}), and no file gives them",
+                mapping.name,
+                over.join(", ")
+            ),
+            "pass --captured-ids FILE, the file the run wrote with the same flag",
+        ));
+    };
+    let shown = path.display();
+    let bytes = simulate_core::bounded::read(path, CAPTURED_IDS_FILE).map_err(|e| {
+        bad(
+            format!("--captured-ids {shown}: {e}"),
+            "pass the file a run wrote with --captured-ids",
+        )
+    })?;
+    let ids: CapturedIds = serde_json::from_slice(&bytes).map_err(|e| {
+        bad(
+            format!("--captured-ids {shown} is not a captured-ids file: {e}"),
+            "pass the file a run wrote with --captured-ids (schema/captured-ids.v1.json)",
+        )
+    })?;
+    let missing = ids.missing(&over);
+    if !missing.is_empty() {
+        return Err(bad(
+            format!(
+                "--captured-ids {shown} holds no {} (written for {})",
+                missing.join(", "),
+                ids.mapping
+            ),
+            format!("pass the file a run of {} wrote", mapping.name),
+        ));
+    }
+    Ok(ids)
 }
 
 /// One replay: the flags, the pacing and the mapping, checked; `capacity` runs several.
@@ -337,6 +405,7 @@ impl Run<'_> {
             abort_on_fail: args.abort_on_fail,
             planned: pacing.planned(),
             team,
+            sql: sql::runner(args, mapping)?,
         };
         let report = simulate_replay::replay(opts, stop, hurry);
         view.finish();
@@ -785,10 +854,10 @@ pub(crate) fn make_summary_folder(file: Option<&Path>, flag: &str) -> anyhow::Re
             format!("{flag} {} is a folder; nothing was sent", dir.display()),
             format!(
                 "name a file for {flag}, e.g. {}",
-                dir.join(if flag == "--report" {
-                    "replay.html"
-                } else {
-                    "summary.json"
+                dir.join(match flag {
+                    "--report" => "replay.html",
+                    "--captured-ids" => "ids.json",
+                    _ => "summary.json",
                 })
                 .display()
             ),
@@ -878,6 +947,10 @@ fn finish(args: &ReplayArgs, report: &Report, shown_target: &str) -> anyhow::Res
         let html = crate::report::replay::render(&report.summary);
         super::write_whole(p, "the report", &html)?;
         outln!("report: {}", p.display());
+    }
+    if let (Some(p), Some(ids)) = (&args.captured_ids, &report.captured) {
+        super::export(p, "the captured ids", ids)?;
+        outln!("captured ids: {}", p.display());
     }
     Ok(if let Some(why) = &report.aborted {
         eprintln!("aborted: {} (--abort-on-fail)", why.text());

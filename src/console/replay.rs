@@ -400,8 +400,13 @@ pub(crate) fn hook_line(which: &str, h: &HookReport) -> String {
         .chain(&h.error_classes)
         .map(|(k, n)| format!("{k} {n}"))
         .collect();
+    let over: String = h
+        .for_each
+        .iter()
+        .map(|(v, n)| format!("; over {n} captured {v}"))
+        .collect();
     format!(
-        "{which}: {} requests, {} ok, {} errors in {} ms (answers {}; not in the figures above)",
+        "{which}: {} requests, {} ok, {} errors in {} ms (answers {}{over}; not in the figures above)",
         h.requests,
         h.ok,
         h.errors,

@@ -70,7 +70,7 @@ impl TestDb {
     }
 
     /// Runs SQL statements against the database.
-    fn sql(&self, stmts: &[&str]) {
+    pub(crate) fn sql(&self, stmts: &[&str]) {
         rt().block_on(async {
             let mut c = PgConnection::connect(&self.url()).await.unwrap();
             for s in stmts {
@@ -82,7 +82,7 @@ impl TestDb {
         });
     }
 
-    fn count(&self, sql: &str) -> i64 {
+    pub(crate) fn count(&self, sql: &str) -> i64 {
         rt().block_on(async {
             let mut c = PgConnection::connect(&self.url()).await.unwrap();
             sqlx::query(AssertSqlSafe(sql.to_string()))

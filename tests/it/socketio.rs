@@ -737,3 +737,128 @@ kind = "stat"
     }
     crate::common::conforms::<simulate_replay::summary::Summary>(&s, "replay-summary.v1.json");
 }
+
+/// Four users, each in a room of their own, create a gift 20 ms apart.
+fn gifts_log(dir: &Path) -> std::path::PathBuf {
+    let log = dir.join("gifts.jsonl");
+    let line = |t: i64, u: usize, seq: u32, event: &str, props: String| {
+        format!(
+            "{{\"v\":1,\"ts\":\"2026-01-05T00:00:00.000Z\",\"t_ms\":{t},\"user_id\":\"u{u}\",\"persona\":\"gamer\",\"session_id\":\"s{u}-1\",\"seq\":{seq},\"event\":\"{event}\",\"props\":{props}}}\n"
+        )
+    };
+    let mut text = String::new();
+    for u in 0..4 {
+        let start = format!("{{\"trigger\":\"internal\",\"habit\":0.5,\"room\":{u}}}");
+        text.push_str(&line(u as i64, u, 0, "session.started", start));
+    }
+    for u in 0..4 {
+        let gift = format!("{{\"gift_id\":\"g{u}-1\",\"shares\":1,\"value\":5,\"room\":{u}}}");
+        text.push_str(&line(200 + 20 * u as i64, u, 1, "gift.created", gift));
+    }
+    for u in 0..4 {
+        text.push_str(&line(
+            900 + u as i64,
+            u,
+            2,
+            "session.ended",
+            "{\"reason\":\"done\"}".into(),
+        ));
+    }
+    std::fs::write(&log, text).unwrap();
+    log
+}
+
+/// The create's step waits for its room's `gift:available` and keeps the id the app
+/// gave the gift; the next step sends it back.
+const BROADCAST_CAPTURE: &str = r#"timeout = "3s"
+[socketio]
+query = "userId={user_id}"
+auth = { userId = "{user_id}", session = "{session_id}" }
+join = { emit = "room:join", payload = { room = "{props.room}" }, ack = true }
+open_on_emit = false
+
+[[request]]
+event = "gift.created"
+
+[[request.steps]]
+protocol = "socketio"
+emit = "gift:create"
+payload = { giftId = "{props.gift_id}", shares = 1, room = "{props.room}" }
+ack = true
+capture = [{ into = "vars.sid", broadcast = "gift:available", field = "serverId", within = "1s" }]
+kind = "create"
+
+[[request.steps]]
+protocol = "socketio"
+emit = "stat"
+payload = { giftId = "{props.gift_id}", sid = "{vars.sid}" }
+ack = true
+kind = "confirm"
+"#;
+
+#[test]
+fn a_capture_takes_its_value_from_the_next_broadcast_on_the_users_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = gifts_log(dir.path());
+    let run = |mapping_text: &str| {
+        let socketio = start("/", Duration::from_millis(300));
+        let mapping = dir.path().join("m.toml");
+        std::fs::write(&mapping, mapping_text).unwrap();
+        let out = dir.path().join("s.json");
+        let o = crate::common::replay_log(&log, &mapping, "http://127.0.0.1:9", "1x")
+            .args(["--socketio-target", &format!("http://{}", socketio.addr)])
+            .arg("--no-default-threshold")
+            .arg("--summary-export")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        (summary(&out), socketio)
+    };
+    let (s, socketio) = run(BROADCAST_CAPTURE);
+    assert_eq!(s["totals"]["errors"], 0, "{}", s["overall"]);
+    // Each user's second step sent back the id the app broadcast for that user's gift.
+    let ids = socketio.seen.server_ids.lock().unwrap().clone();
+    let sent: BTreeMap<String, String> = socketio
+        .seen
+        .emits
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(e, _)| e == "stat")
+        .map(|(_, p)| {
+            (
+                p["giftId"].as_str().unwrap().to_string(),
+                p["sid"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(sent.len(), 4, "{sent:?}");
+    assert_eq!(sent, ids.into_iter().collect::<BTreeMap<_, _>>());
+    assert!(sent.values().all(|v| v.starts_with("srv-")), "{sent:?}");
+    crate::common::conforms::<simulate_replay::summary::Summary>(&s, "replay-summary.v1.json");
+
+    // A broadcast that never comes: the step times out within its bound, and the step
+    // that needs the value is skipped for that dependency.
+    let (s, socketio) = run(&BROADCAST_CAPTURE.replace(
+        "broadcast = \"gift:available\"",
+        "broadcast = \"gift:never\"",
+    ));
+    let create = s["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["tags"]["kind"] == "create")
+        .unwrap();
+    assert_eq!(create["error_classes"]["timeout"], 4, "{create}");
+    assert_eq!(s["totals"]["skipped_dependency"], 4, "{}", s["totals"]);
+    let stats = socketio
+        .seen
+        .emits
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(e, _)| e == "stat")
+        .count();
+    assert_eq!(stats, 0);
+}

@@ -290,3 +290,53 @@ fn a_server_that_drops_connections_sees_them_come_back_and_the_drops_counted() {
     assert_eq!(stats_seen, n - users as u64);
     crate::common::conforms::<simulate_replay::summary::Summary>(&s, "replay-summary.v1.json");
 }
+
+#[test]
+fn a_session_whose_connect_failed_has_its_disconnect_skipped_not_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = stats_log(dir.path(), 3, 1);
+    let mapping = dir.path().join("ws.toml");
+    std::fs::write(
+        &mapping,
+        MAPPING.replace("timeout = \"3s\"", "timeout = \"1s\""),
+    )
+    .unwrap();
+    let out = dir.path().join("s.json");
+    // Nothing listens on the discard port: every connect is refused.
+    let o = replay_log(&log, &mapping, "http://127.0.0.1:9", "1x")
+        .args(["--websocket-target", "ws://127.0.0.1:9/ws"])
+        .arg("--no-default-threshold")
+        .arg("--summary-export")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = read_json(&out);
+    // The connects are errors; the disconnects had nothing to close: skipped for the
+    // failed connect, named, never counted as `closed`.
+    assert_eq!(websocket_figures(&s, "session.started"), (3, 3, 0));
+    assert_eq!(
+        websocket_figures(&s, "session.ended").0,
+        0,
+        "{}",
+        s["groups"]
+    );
+    assert_eq!(s["totals"]["skipped_dependency"], 3, "{}", s["totals"]);
+    assert_eq!(
+        s["skipped"]["dependency"]["session.ended"], 3,
+        "{}",
+        s["skipped"]
+    );
+    let deps = s["dependencies"].to_string();
+    assert!(
+        deps.contains("the session's WebSocket connect: refused"),
+        "{deps}"
+    );
+    assert!(
+        s["overall"]["statuses"].get("closed").is_none(),
+        "{}",
+        s["overall"]
+    );
+    assert_eq!(s["websocket"]["connections"]["closed"], 0);
+    crate::common::conforms::<simulate_replay::summary::Summary>(&s, "replay-summary.v1.json");
+}

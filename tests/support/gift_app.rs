@@ -1,6 +1,6 @@
 //! Seed 002's gift app in miniature, on socketioxide (an independent Socket.IO v4 server):
-//! rooms joined on request, gifts broadcast to their room (`gift:available`, sender
-//! included), claims decided first come first served, stats acknowledged, `kick` answered by a
+//! rooms joined on request, gifts broadcast to their room (`gift:available` with the id
+//! the app gave the gift, sender included), claims decided first come first served, stats acknowledged, `kick` answered by a
 //! server-side disconnect. Shared by the
 //! Socket.IO replay tests and `examples/socketio_target.rs`, the benchmark's server.
 
@@ -34,6 +34,8 @@ pub struct Seen {
     pub emits: Mutex<Vec<(String, Value)>>,
     /// Shares left per gift.
     pub shares: Mutex<HashMap<String, i64>>,
+    /// The id the app gave each gift (`srv-<n>`), sent in its `gift:available`.
+    pub server_ids: Mutex<HashMap<String, String>>,
     pub disconnects: AtomicUsize,
     /// Counted whether or not recorded.
     pub connects: AtomicUsize,
@@ -116,10 +118,19 @@ pub fn layer(ns: &'static str, ping: Duration, record: bool) -> (SocketIoLayer, 
                 let gift = d["giftId"].as_str().unwrap_or("").to_string();
                 let shares = d["shares"].as_i64().unwrap_or(0);
                 seen.shares.lock().unwrap().insert(gift.clone(), shares);
+                let server_id = {
+                    let mut ids = seen.server_ids.lock().unwrap();
+                    let id = format!("srv-{}", ids.len());
+                    ids.insert(gift.clone(), id.clone());
+                    id
+                };
                 seen.emit("gift:create", d.clone());
                 ack.send(&json!({"ok": true})).ok();
                 s.within(d["room"].to_string())
-                    .emit("gift:available", &json!({"giftId": gift}))
+                    .emit(
+                        "gift:available",
+                        &json!({"giftId": gift, "serverId": server_id}),
+                    )
                     .await
                     .ok();
             },

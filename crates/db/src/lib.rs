@@ -3,6 +3,7 @@
 
 pub mod conn;
 pub mod copy;
+pub mod hooks;
 pub mod into;
 pub mod keys;
 pub mod owner;

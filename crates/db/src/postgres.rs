@@ -143,22 +143,7 @@ async fn drop_if_ours(
 
 impl Pg {
     pub fn open(url: &str, schema: &str) -> Result<Pg, DbError> {
-        let masked = mask_url(url);
-        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            return Err(DbError::refused(
-                format!("{masked} is not a PostgreSQL URL"),
-                "write postgres://user:password@host:5432/database, or leave out --database-url (and DATABASE_URL) to write the SQLite file",
-            ));
-        }
-        let opts = PgConnectOptions::from_str(url).map_err(|e| {
-            DbError::refused(
-                format!(
-                    "{masked} is not a usable PostgreSQL URL ({})",
-                    clean(&e.to_string(), url)
-                ),
-                "write postgres://user:password@host:5432/database",
-            )
-        })?;
+        let (opts, masked) = connect_options(url)?;
         ident(schema)?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -179,20 +164,7 @@ impl Pg {
     }
 
     async fn connect(&self, search_path: Option<&str>) -> Result<PgConnection, DbError> {
-        let conn = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&self.opts))
-            .await
-            .map_err(|_| {
-                DbError::refused(
-                    format!(
-                        "no answer from {} within {} s",
-                        self.masked,
-                        CONNECT_TIMEOUT.as_secs()
-                    ),
-                    "check that PostgreSQL runs and the host and port are right",
-                )
-            })?
-            .map_err(|e| self.cannot_connect(&e));
-        let mut conn = conn?;
+        let mut conn = connect_to(&self.opts, &self.masked).await?;
         if let Some(schema) = search_path {
             conn.execute(AssertSqlSafe(format!(
                 "SET search_path TO {}",
@@ -205,37 +177,6 @@ impl Pg {
             .await
             .map_err(|e| DbError::failed("session setup", e))?;
         Ok(conn)
-    }
-
-    /// Why a connection failed, in the server's words, with the fix for the usual causes.
-    fn cannot_connect(&self, e: &sqlx::Error) -> DbError {
-        let code = e
-            .as_database_error()
-            .and_then(|d| d.code())
-            .unwrap_or_default();
-        let fix = match code.as_ref() {
-            "3D000" => format!(
-                "create it (createdb {}) or name an existing database in the URL",
-                self.opts.get_database().unwrap_or("NAME")
-            ),
-            "28P01" | "28000" => "check the user name and password in the URL".into(),
-            _ if matches!(e, sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused) => {
-                "start PostgreSQL, or correct the host and port in the URL".into()
-            }
-            _ => "check the server, the credentials and that the database exists".into(),
-        };
-        let words = match e.as_database_error() {
-            Some(d) => d.message().to_string(),
-            None => e.to_string(),
-        };
-        DbError::refused(
-            format!(
-                "cannot connect to {}: {}",
-                self.masked,
-                server_words(&words)
-            ),
-            fix,
-        )
     }
 
     pub fn runtime(&self) -> &tokio::runtime::Runtime {
@@ -652,6 +593,73 @@ impl RowSink for PgLoader {
 }
 
 /// Removes anything that looks like the URL from a driver message.
+/// A PostgreSQL URL's connect options and the URL as it may be shown (no password).
+pub(crate) fn connect_options(url: &str) -> Result<(PgConnectOptions, String), DbError> {
+    let masked = mask_url(url);
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(DbError::refused(
+            format!("{masked} is not a PostgreSQL URL"),
+            "write postgres://user:password@host:5432/database, or leave out --database-url (and DATABASE_URL) to write the SQLite file",
+        ));
+    }
+    let opts = PgConnectOptions::from_str(url).map_err(|e| {
+        DbError::refused(
+            format!(
+                "{masked} is not a usable PostgreSQL URL ({})",
+                clean(&e.to_string(), url)
+            ),
+            "write postgres://user:password@host:5432/database",
+        )
+    })?;
+    Ok((opts, masked))
+}
+
+/// Connects within [`CONNECT_TIMEOUT`], or says why not with the fix.
+pub(crate) async fn connect_to(
+    opts: &PgConnectOptions,
+    masked: &str,
+) -> Result<PgConnection, DbError> {
+    tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(opts))
+        .await
+        .map_err(|_| {
+            DbError::refused(
+                format!(
+                    "no answer from {masked} within {} s",
+                    CONNECT_TIMEOUT.as_secs()
+                ),
+                "check that PostgreSQL runs and the host and port are right",
+            )
+        })?
+        .map_err(|e| cannot_connect(opts, masked, &e))
+}
+
+/// Why a connection failed, in the server's words, with the fix for the usual causes.
+fn cannot_connect(opts: &PgConnectOptions, masked: &str, e: &sqlx::Error) -> DbError {
+    let code = e
+        .as_database_error()
+        .and_then(|d| d.code())
+        .unwrap_or_default();
+    let fix = match code.as_ref() {
+        "3D000" => format!(
+            "create it (createdb {}) or name an existing database in the URL",
+            opts.get_database().unwrap_or("NAME")
+        ),
+        "28P01" | "28000" => "check the user name and password in the URL".into(),
+        _ if matches!(e, sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused) => {
+            "start PostgreSQL, or correct the host and port in the URL".into()
+        }
+        _ => "check the server, the credentials and that the database exists".into(),
+    };
+    let words = match e.as_database_error() {
+        Some(d) => d.message().to_string(),
+        None => e.to_string(),
+    };
+    DbError::refused(
+        format!("cannot connect to {masked}: {}", server_words(&words)),
+        fix,
+    )
+}
+
 fn clean(message: &str, url: &str) -> String {
     if url.is_empty() {
         message.to_string()

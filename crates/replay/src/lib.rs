@@ -6,6 +6,7 @@
 //! runs goes to the caller's [`Options::watch`], and nothing here prints.
 
 pub mod capacity;
+pub mod captured;
 pub mod drivers;
 mod error;
 mod flows;
@@ -31,6 +32,7 @@ use simulate_core::engine::Engine;
 
 use drivers::{Driver, Targets};
 pub use error::ReplayError;
+pub use hooks::SqlRunner;
 use mapping::Mapping;
 use pacer::{Live, Plan};
 use source::{Gap, Phases};
@@ -74,6 +76,8 @@ pub struct Options {
     /// The world's ids and pools, for templates' `lookup(…)`: from the engine's world or
     /// the run.json beside a log; `None` for a foreign log (lookups render null).
     pub team: Option<Arc<simulate_core::world::pools::Team>>,
+    /// Runs the mapping's set-up and teardown `sql`, when it has some.
+    pub sql: Option<Arc<dyn SqlRunner>>,
 }
 
 /// A live view's callback: `None` until the first request is due.
@@ -114,6 +118,9 @@ pub struct Report {
     pub interrupted: bool,
     /// Why `--abort-on-fail` stopped the run early.
     pub aborted: Option<Abort>,
+    /// The values the teardown repeated over (`for_each`), when it repeats over some:
+    /// for `--captured-ids FILE`.
+    pub captured: Option<captured::CapturedIds>,
 }
 
 /// Why a run stopped early under `--abort-on-fail`.
@@ -161,7 +168,8 @@ pub fn replay(
     ))?;
     driver.team = o.team.clone();
     let driver = Arc::new(driver);
-    let setup = set_up(&rt, &driver)?;
+    let sql = o.sql.as_deref();
+    let setup = set_up(&rt, &driver, sql)?;
     let (tx, rx) = tokio::sync::mpsc::channel(source::CHANNEL_BATCHES);
     let window = o.plan.window;
     // Ctrl-C stops the source too: the pacer then finds the channel closed.
@@ -214,7 +222,8 @@ pub fn replay(
         rt.handle(),
     );
     close_sessions(&rt, &driver, &hurry);
-    let teardown = tear_down(&rt, &driver);
+    let captured = hooks::captured(&driver);
+    let teardown = tear_down(&rt, &driver, &captured, sql);
     for task in [view, judge].into_iter().flatten() {
         task.abort();
     }
@@ -248,6 +257,7 @@ pub fn replay(
     let mut report = summarize(&mut stats, abandoned, asked, &ended, &driver);
     report.gap_users = fed.gap_users;
     (report.summary.setup, report.summary.teardown) = (setup, teardown);
+    report.captured = (!captured.values.is_empty()).then_some(captured);
     paced(
         &mut report,
         &stats,
@@ -263,14 +273,16 @@ pub fn replay(
 fn set_up(
     rt: &tokio::runtime::Runtime,
     driver: &Driver,
+    sql: Option<&dyn SqlRunner>,
 ) -> Result<Option<summary::HookReport>, ReplayError> {
     let m = &driver.mapping;
     if m.setup.is_empty() {
         return Ok(None);
     }
-    let done = rt.block_on(hooks::run(driver, "setup", &m.setup));
+    let none = captured::CapturedIds::default();
+    let done = rt.block_on(hooks::run(driver, ("setup", &m.setup), &none, sql));
     if done.errors > 0 {
-        let cleaned = match tear_down(rt, driver) {
+        let cleaned = match tear_down(rt, driver, &hooks::captured(driver), sql) {
             Some(t) if t.errors == 0 => "; the teardown ran",
             Some(_) => "; the teardown ran and failed too",
             None => "",
@@ -283,17 +295,27 @@ fn set_up(
     Ok(Some(done))
 }
 
-/// The mapping's `[[teardown]]` requests, after the replay.
-fn tear_down(rt: &tokio::runtime::Runtime, driver: &Driver) -> Option<summary::HookReport> {
+/// The mapping's `[[teardown]]` requests, after the replay; those with `for_each` over
+/// the values in `ids`.
+fn tear_down(
+    rt: &tokio::runtime::Runtime,
+    driver: &Driver,
+    ids: &captured::CapturedIds,
+    sql: Option<&dyn SqlRunner>,
+) -> Option<summary::HookReport> {
     let m = &driver.mapping;
-    (!m.teardown.is_empty()).then(|| rt.block_on(hooks::run(driver, "teardown", &m.teardown)))
+    (!m.teardown.is_empty())
+        .then(|| rt.block_on(hooks::run(driver, ("teardown", &m.teardown), ids, sql)))
 }
 
-/// `replay --teardown-only`: the mapping's `[[teardown]]` requests alone, no replay.
+/// `replay --teardown-only`: the mapping's `[[teardown]]` requests alone, no replay;
+/// those with `for_each` over the values of `ids` (a `--captured-ids` file a run wrote),
+/// its SQL through `sql`.
 pub fn teardown_only(
     mapping: Arc<Mapping>,
     targets: &Targets,
     tls: &Tls,
+    (ids, sql): (&captured::CapturedIds, Option<&dyn SqlRunner>),
 ) -> Result<summary::HookReport, ReplayError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -301,7 +323,7 @@ pub fn teardown_only(
         .build()
         .map_err(|e| ReplayError::Failed(format!("cannot start the runtime: {e}")))?;
     let driver = rt.block_on(Driver::new(mapping, targets, tls, false, 16))?;
-    Ok(tear_down(&rt, &driver).unwrap_or_default())
+    Ok(tear_down(&rt, &driver, ids, sql).unwrap_or_default())
 }
 
 /// `what failed` in words, for the binary's message.
@@ -372,6 +394,7 @@ fn summarize(
         failed_thresholds: failed,
         interrupted: ended.interrupted,
         aborted: None,
+        captured: None,
     }
 }
 

@@ -22,6 +22,15 @@ impl Outcome {
     pub(crate) fn is_ok(self) -> bool {
         matches!(self, Outcome::Ok(_))
     }
+
+    /// In words, for a dependency's description: `ok 200`, `status 500`, `refused`.
+    pub(crate) fn words(self) -> String {
+        match self {
+            Outcome::Ok(s) => format!("ok {}", s.name()),
+            Outcome::Status(s) => format!("status {}", s.name()),
+            Outcome::Failed(c) => c.name().to_string(),
+        }
+    }
 }
 
 /// An answer's status, in its protocol's terms: summaries and tables name it as that

@@ -157,18 +157,25 @@ impl Job {
                 let _ = self.done.send(());
                 return;
             }
-            let outcome = driver.send(&self.due, m).await;
-            let done = Instant::now();
-            stats.lock().expect("stats lock").done(
-                self.id,
-                sent,
-                done,
-                Waits {
-                    slot: self.late,
-                    connection: waited,
-                },
-                outcome,
-            );
+            if let Some(why) = driver.never_opened(&self.due, m) {
+                stats
+                    .lock()
+                    .expect("stats lock")
+                    .withdraw(self.id, self.due.kind, &why);
+            } else {
+                let outcome = driver.send(&self.due, m).await;
+                let done = Instant::now();
+                stats.lock().expect("stats lock").done(
+                    self.id,
+                    sent,
+                    done,
+                    Waits {
+                        slot: self.late,
+                        connection: waited,
+                    },
+                    outcome,
+                );
+            }
         }
         live.in_flight.fetch_sub(1, Ordering::Relaxed);
         drop(self.permit);

@@ -608,4 +608,14 @@ pub struct HookReport {
     pub error_classes: BTreeMap<String, u64>,
     /// From the first request sent to the last answer.
     pub wall_ms: f64,
+    /// `for_each` requests: the captured values each variable had, one request each
+    /// (`entity.gift.id`: 50).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub for_each: BTreeMap<String, u64>,
+    /// SQL steps: the rows their statements touched.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rows: u64,
+    /// The first failures in words (a SQL step's, in the database's words).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<String>,
 }

@@ -187,6 +187,7 @@ impl Client {
                 let answer = call.keep.then(|| Answer {
                     json,
                     headers: Vec::new(),
+                    broadcasts: Vec::new(),
                 });
                 if ok {
                     (Outcome::Ok(Status::Grpc(0)), answer)

@@ -35,12 +35,14 @@ pub struct Targets {
 
 /// What a flow reads of an answer (kept only when a capture, an outcome or the cookie
 /// jar asks): its JSON (an HTTP body, a gRPC response, a Socket.IO ack's first
-/// argument) and, for HTTP, its headers.
+/// argument), for HTTP its headers, for a Socket.IO emit the broadcasts it awaited.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Answer {
     pub(crate) json: Option<Value>,
     /// Lower-case names.
     pub(crate) headers: Vec<(String, String)>,
+    /// Socket.IO events a capture awaited after the emit: (name, first argument).
+    pub(crate) broadcasts: Vec<(String, Value)>,
 }
 
 /// How one request of a flow goes out beyond its templates.
@@ -133,6 +135,20 @@ impl Driver {
         match (s, w) {
             (None, None) => None,
             (s, w) => Some(s.unwrap_or(0) + w.unwrap_or(0)),
+        }
+    }
+
+    /// Why a session's disconnect is not sent: its connect failed, so there is nothing
+    /// to close (counted as skipped for that dependency, not as `closed`).
+    pub(crate) fn never_opened(&self, due: &Due, m: &Mapped) -> Option<String> {
+        match &m.request {
+            Request::SocketIo(crate::mapping::SocketIoRequest::Disconnect) => {
+                self.socketio.as_ref()?.never_opened(due)
+            }
+            Request::WebSocket(crate::mapping::WebSocketRequest::Disconnect) => {
+                self.websocket.as_ref()?.never_opened(due)
+            }
+            _ => None,
         }
     }
 

@@ -282,11 +282,7 @@ fn can_login(r: &Run<'_>, req: &Req<'_>) -> bool {
 
 /// An outcome in words, for a dependency's description.
 fn words(o: Outcome) -> String {
-    match o {
-        Outcome::Ok(s) => format!("ok {}", s.name()),
-        Outcome::Status(s) => format!("status {}", s.name()),
-        Outcome::Failed(c) => c.name().to_string(),
-    }
+    o.words()
 }
 
 /// The values the request reads, the optional ones of `[headers]`/`[auth]` with them;
@@ -413,6 +409,12 @@ fn capture(r: &Run<'_>, req: &Req<'_>, keys: &[(String, String)], a: &Answer) ->
                 .iter()
                 .find(|(n, _)| n == name)
                 .map(|(_, v)| v.clone()),
+            From::Broadcast(event, path) => a
+                .broadcasts
+                .iter()
+                .find(|(n, _)| n == event)
+                .and_then(|(_, v)| pick(v, path))
+                .and_then(|v| (!v.is_null()).then(|| text_of(v))),
         };
         match value {
             Some(v) => r.driver.vars.set(&r.due.user_id, keys, &c.into, v),

@@ -206,6 +206,29 @@ impl Vars {
         }
     }
 
+    /// Every entity's value of `entity.ENTITY.NAME`, by the entity's key (a teardown's
+    /// `for_each`); none for a user's variable.
+    pub(crate) fn values_of(&self, var: &VarRef) -> Vec<crate::captured::CapturedValue> {
+        let VarRef::Entity(e, n) = var else {
+            return Vec::new();
+        };
+        let m = self.entities.lock().expect("entities lock");
+        let mut out: Vec<crate::captured::CapturedValue> = m
+            .iter()
+            .filter(|((name, _), _)| name == e)
+            .filter_map(|((_, key), ent)| {
+                ent.values
+                    .get(n)
+                    .map(|value| crate::captured::CapturedValue {
+                        key: key.clone(),
+                        value: value.clone(),
+                    })
+            })
+            .collect();
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        out
+    }
+
     /// The user's cookies as a `cookie` header value, if they have any.
     pub(crate) fn cookie_header(&self, user: &str) -> Option<String> {
         let u = self.users.lock().expect("users lock");

@@ -65,6 +65,9 @@ pub enum From {
     Field(Vec<String>),
     /// An HTTP response header (lower-case name): `location`, `set-cookie`.
     Header(String),
+    /// A field path of the first argument of the next event of this name the server
+    /// sends the user's Socket.IO connection after the emit (a broadcast).
+    Broadcast(String, Vec<String>),
 }
 
 /// One value taken from an answer.
@@ -95,6 +98,8 @@ pub struct StepExtras {
     pub entities: Vec<(String, Template)>,
     /// The captured values its templates read, each once.
     pub reads: Vec<VarRef>,
+    /// The broadcasts its captures read (a Socket.IO emit's), with their waits' bounds.
+    pub awaits: Vec<(String, Option<Duration>)>,
 }
 
 impl StepExtras {

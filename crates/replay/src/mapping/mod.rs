@@ -119,12 +119,24 @@ pub(crate) struct HttpRequest {
     pub(crate) probe: Option<Arc<Probe>>,
 }
 
-/// A set-up or teardown request: an HTTP request sent `repeat` times (`{seq}` from 0,
-/// `{user_id}` `setup-<n>` or `teardown-<n>`, n its place in the list).
+/// A set-up or teardown step: an HTTP request sent `repeat` times (`{seq}` from 0,
+/// `{user_id}` `setup-<n>` or `teardown-<n>`, n its place in the list), a teardown's
+/// once per value the run captured into `for_each` (its templates read that value), or
+/// SQL run once against the database the binary gives.
 #[derive(Debug)]
 pub(crate) struct Hook {
-    pub(crate) request: HttpRequest,
+    pub(crate) run: HookRun,
     pub(crate) repeat: u32,
+    /// `for_each = "entity.gift.id"`: one request per captured value, not `repeat`.
+    pub(crate) for_each: Option<flow::VarRef>,
+}
+
+/// What a set-up or teardown step does.
+#[derive(Debug)]
+pub(crate) enum HookRun {
+    Http(HttpRequest),
+    /// `sql = "…"`: the statements, as written, in one transaction.
+    Sql(String),
 }
 
 /// A race or idempotency probe: the request sent `copies` times at once for its event
@@ -318,6 +330,10 @@ pub(crate) struct Emit {
     pub(crate) keep: bool,
     /// Indices of the listens this emit is the origin of.
     pub origins: Vec<usize>,
+    /// Server events a capture reads (`broadcast = "gift:available"`): the next of each
+    /// on the connection after the emit is awaited, for at most this long (none: the
+    /// mapping's timeout).
+    pub(crate) awaits: Vec<(String, Option<Duration>)>,
 }
 
 /// What a Socket.IO request does to the user's connection.
@@ -582,6 +598,26 @@ impl Mapping {
     /// Whether the mapping has `[[teardown]]` requests.
     pub fn has_teardown(&self) -> bool {
         !self.teardown.is_empty()
+    }
+
+    /// Whether a set-up or teardown step runs SQL (it then needs a database URL).
+    pub fn runs_sql(&self) -> bool {
+        self.setup
+            .iter()
+            .chain(&self.teardown)
+            .any(|h| matches!(h.run, HookRun::Sql(_)))
+    }
+
+    /// The captured values the teardown repeats over (`entity.gift.id`), each once, in
+    /// the order of the `[[teardown]]` list: what `--captured-ids` writes and reads.
+    pub fn teardown_over(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for v in self.teardown.iter().filter_map(|h| h.for_each.as_ref()) {
+            if !out.contains(&v.name()) {
+                out.push(v.name());
+            }
+        }
+        out
     }
 
     /// Whether some request is sent with a race or idempotency probe.

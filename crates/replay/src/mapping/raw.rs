@@ -45,6 +45,11 @@ pub(crate) struct RawHook {
     pub(crate) expect: Option<Vec<toml::Value>>,
     pub(crate) check: Option<Checks>,
     pub(crate) repeat: Option<u32>,
+    /// A teardown's: sent once per value the run captured into this variable
+    /// (`entity.gift.id`).
+    pub(crate) for_each: Option<String>,
+    /// Run against `--database-url` in one transaction, instead of a request.
+    pub(crate) sql: Option<String>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -193,6 +198,11 @@ pub(crate) struct RawCapture {
     pub(crate) into: String,
     pub(crate) field: Option<String>,
     pub(crate) header: Option<String>,
+    /// A Socket.IO event the server sends the user's connection after the emit: `field`
+    /// is then read in its first argument.
+    pub(crate) broadcast: Option<String>,
+    /// How long to wait for that broadcast (default: the mapping's timeout).
+    pub(crate) within: Option<String>,
 }
 
 /// `poll = { every = "200ms", timeout = "5s" }`: repeat until the checks hold.

@@ -78,6 +78,7 @@ fn answer(reply: Reply) -> Answer {
             .then(|| serde_json::from_slice(&reply.body).ok())
             .flatten(),
         headers: reply.headers,
+        broadcasts: Vec::new(),
     }
 }
 

@@ -16,7 +16,7 @@ use super::Shared;
 use super::connection::{Cmd, Hello, handshake, run};
 use super::report::{Broadcasts, Counters, Heard, pick};
 use crate::drivers::Answer;
-use crate::drivers::sessions::{Conn, Conns, close};
+use crate::drivers::sessions::{Conn, Conns};
 use crate::drivers::wire::resolve;
 use crate::mapping::{Check, Emit, SocketIoRequest, SocketIoSettings};
 use crate::outcome::{ErrorClass, Outcome, SocketIoDone, Status};
@@ -83,7 +83,7 @@ impl Client {
             return match tokio::time::timeout(self.shared.timeout, sent).await {
                 Err(_) => (Outcome::Failed(ErrorClass::Timeout), None),
                 Ok(Err(o)) => (o, None),
-                Ok(Ok(json)) => (
+                Ok(Ok((json, broadcasts))) => (
                     Outcome::Ok(Status::SocketIo(if e.ack {
                         SocketIoDone::Acked
                     } else {
@@ -92,6 +92,7 @@ impl Client {
                     e.keep.then(|| Answer {
                         json,
                         headers: Vec::new(),
+                        broadcasts,
                     }),
                 ),
             };
@@ -104,29 +105,26 @@ impl Client {
         let c = &self.shared.counters;
         match op {
             SocketIoRequest::Connect => {
-                // A session that starts while the previous one's connection is still open
-                // (its end fell outside the window) replaces it.
-                if let Some(old) = self.take(&due.user_id) {
-                    close(old).await;
-                }
-                match tokio::time::timeout(self.shared.timeout, self.open(due, ctx)).await {
-                    Err(_) => fail(c, Outcome::Failed(ErrorClass::Timeout)),
-                    Ok(Err(o)) => fail(c, o),
-                    Ok(Ok(conn)) => {
-                        self.conns.insert(due.user_id.clone(), conn);
-                        Outcome::Ok(Status::SocketIo(SocketIoDone::Connected))
-                    }
+                let how = (self.shared.timeout, "Socket.IO");
+                match self.conns.connect(due, how, self.open(due, ctx)).await {
+                    Ok(()) => Outcome::Ok(Status::SocketIo(SocketIoDone::Connected)),
+                    Err(o) => fail(c, o),
                 }
             }
             SocketIoRequest::Disconnect => {
-                if let Some(conn) = self.take(&due.user_id) {
-                    let _ = tokio::time::timeout(self.shared.timeout, close(conn)).await;
-                    c.disconnects.fetch_add(1, Ordering::Relaxed);
-                }
+                let timeout = self.shared.timeout;
+                self.conns
+                    .disconnect(&due.user_id, timeout, &c.disconnects)
+                    .await;
                 Outcome::Ok(Status::SocketIo(SocketIoDone::Closed))
             }
             SocketIoRequest::Emit(_) => Outcome::Failed(ErrorClass::Other),
         }
+    }
+
+    /// Why this session's disconnect has nothing to close: its connect failed.
+    pub(crate) fn never_opened(&self, due: &Due) -> Option<String> {
+        self.conns.never_opened(&due.user_id, due.session)
     }
 
     /// Closes every connection still open (sessions that end after the window).
@@ -134,32 +132,53 @@ impl Client {
         self.conns.close_all().await;
     }
 
-    fn take(&self, user: &str) -> Option<Conn<Cmd>> {
-        self.conns.take(user)
-    }
-
-    /// The user's open connection, or a new one for the current session.
+    /// The user's open connection, or a new one for the current session (unless the
+    /// mapping's connection templates read the `connect` kind's props only).
     async fn sender(
         &self,
         due: &Due,
         ctx: &Ctx<'_>,
     ) -> Result<mpsc::UnboundedSender<Cmd>, Outcome> {
-        if let Some(tx) = self.conns.current(&due.user_id, due.session) {
-            return Ok(tx);
-        }
         let c = &self.shared.counters;
-        if !self.shared.settings.open_on_emit {
-            // The mapping's connection templates read the `connect` kind's props only.
-            return Err(fail(c, Outcome::Failed(ErrorClass::Connect)));
-        }
-        c.implicit_connects.fetch_add(1, Ordering::Relaxed);
-        let conn = self.open(due, ctx).await.map_err(|o| fail(c, o))?;
-        let tx = conn.tx.clone();
-        self.conns.insert(due.user_id.clone(), conn);
-        Ok(tx)
+        let may_open = (self.shared.settings.open_on_emit, &c.implicit_connects);
+        self.conns
+            .sender(due, may_open, self.open(due, ctx))
+            .await
+            .map_err(|o| fail(c, o))
     }
 
+    /// Emits, with its ack when it asks for one; then the broadcasts its captures read,
+    /// each the next of its name after the emit (awaited from before it is written).
     async fn emit(
+        &self,
+        tx: &mpsc::UnboundedSender<Cmd>,
+        e: &Emit,
+        ctx: &Ctx<'_>,
+    ) -> Result<(Option<Value>, Vec<(String, Value)>), Outcome> {
+        let mut heard = Vec::with_capacity(e.awaits.len());
+        for (event, within) in &e.awaits {
+            let (reply, rx) = oneshot::channel();
+            let next = Cmd::Next {
+                event: event.clone(),
+                reply,
+            };
+            tx.send(next)
+                .map_err(|_| Outcome::Failed(ErrorClass::Reset))?;
+            heard.push((event, within.unwrap_or(self.shared.timeout), rx));
+        }
+        let first = self.emit_only(tx, e, ctx).await?;
+        let mut broadcasts = Vec::with_capacity(heard.len());
+        for (event, within, rx) in heard {
+            match tokio::time::timeout(within, rx).await {
+                Ok(Ok(v)) => broadcasts.push((event.clone(), v)),
+                Ok(Err(_)) => return Err(Outcome::Failed(ErrorClass::Reset)),
+                Err(_) => return Err(Outcome::Failed(ErrorClass::Timeout)),
+            }
+        }
+        Ok((first, broadcasts))
+    }
+
+    async fn emit_only(
         &self,
         tx: &mpsc::UnboundedSender<Cmd>,
         e: &Emit,
@@ -224,7 +243,7 @@ impl Client {
         // A failed join fails the connect (counted once, as failed); dropping `tx` then
         // closes the socket.
         if let Some(j) = &s.join {
-            self.emit(&tx, j, ctx).await?;
+            self.emit_only(&tx, j, ctx).await?;
         }
         c.connects.fetch_add(1, Ordering::Relaxed);
         Ok(Conn {

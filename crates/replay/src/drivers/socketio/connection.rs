@@ -26,7 +26,48 @@ pub(super) enum Cmd {
         ack: bool,
         reply: oneshot::Sender<Result<Value, ErrorClass>>,
     },
+    /// The first argument of the next event of this name the server sends (a capture's
+    /// broadcast), registered before the emit it follows.
+    Next {
+        event: String,
+        reply: oneshot::Sender<Value>,
+    },
     Close(oneshot::Sender<()>),
+}
+
+/// What a connection's task owes its callers, kept across reconnects.
+#[derive(Default)]
+struct Owed {
+    /// Acks awaited, by ack id.
+    acks: HashMap<u64, oneshot::Sender<Result<Value, ErrorClass>>>,
+    next_id: u64,
+    /// Events awaited by name, in the order asked: the first such event answers the first.
+    events: Vec<(String, oneshot::Sender<Value>)>,
+}
+
+impl Owed {
+    /// An event the server sent (`data`: its JSON array) to whoever awaits its name.
+    fn event(&mut self, data: &str) {
+        if self.events.is_empty() {
+            return;
+        }
+        let Ok(Value::Array(mut args)) = serde_json::from_str::<Value>(data) else {
+            return;
+        };
+        let Some(name) = args.first().and_then(Value::as_str) else {
+            return;
+        };
+        self.events.retain(|(_, r)| !r.is_closed());
+        if let Some(i) = self.events.iter().position(|(e, _)| e == name) {
+            let (_, reply) = self.events.remove(i);
+            let first = if args.len() > 1 {
+                args.swap_remove(1)
+            } else {
+                Value::Null
+            };
+            let _ = reply.send(first);
+        }
+    }
 }
 
 /// What a connection (and each reconnection) of one session sends to open.
@@ -119,12 +160,11 @@ pub(super) async fn run(
     hello: Hello,
 ) {
     let c = &sh.counters;
-    let mut pending: HashMap<u64, oneshot::Sender<Result<Value, ErrorClass>>> = HashMap::new();
-    let mut next_id = 0u64;
+    let mut owed = Owed::default();
     loop {
-        let end = serve(&sh, &mut ws, quiet, &mut rx, &mut pending, &mut next_id).await;
+        let end = serve(&sh, &mut ws, quiet, &mut rx, &mut owed).await;
         c.open.fetch_sub(1, Ordering::Relaxed);
-        for (_, p) in pending.drain() {
+        for (_, p) in owed.acks.drain() {
             let _ = p.send(Err(ErrorClass::Reset));
         }
         match end {
@@ -170,8 +210,7 @@ async fn serve(
     ws: &mut Ws,
     quiet: Duration,
     rx: &mut mpsc::UnboundedReceiver<Cmd>,
-    pending: &mut HashMap<u64, oneshot::Sender<Result<Value, ErrorClass>>>,
-    next_id: &mut u64,
+    owed: &mut Owed,
 ) -> End {
     let ns = sh.settings.namespace.as_str();
     let prefix = nsp_prefix(ns);
@@ -190,12 +229,13 @@ async fn serve(
                     let _ = done.send(());
                     return End::Closed;
                 }
+                Some(Cmd::Next { event, reply }) => owed.events.push((event, reply)),
                 Some(Cmd::Emit { packet, ack, reply }) => {
                     let mut frame = String::with_capacity(packet.len() + prefix.len() + 12);
                     frame.push_str("42");
                     frame.push_str(&prefix);
                     if ack {
-                        frame.push_str(itoa::Buffer::new().format(*next_id));
+                        frame.push_str(itoa::Buffer::new().format(owed.next_id));
                     }
                     frame.push_str(&packet);
                     match ws.send(Message::text(frame)).await {
@@ -204,8 +244,8 @@ async fn serve(
                             return End::Dropped;
                         }
                         Ok(()) if ack => {
-                            pending.insert(*next_id, reply);
-                            *next_id += 1;
+                            owed.acks.insert(owed.next_id, reply);
+                            owed.next_id += 1;
                         }
                         Ok(()) => {
                             let _ = reply.send(Ok(Value::Null));
@@ -237,13 +277,14 @@ async fn serve(
                         match p.kind {
                             b'1' => return End::Kicked,
                             b'3' => {
-                                if let Some(r) = p.id.and_then(|id| pending.remove(&id)) {
+                                if let Some(r) = p.id.and_then(|id| owed.acks.remove(&id)) {
                                     let v = serde_json::from_str(p.data).unwrap_or(Value::Null);
                                     let _ = r.send(Ok(v));
                                 }
                             }
                             b'2' => {
                                 heard(sh, p.data, Instant::now());
+                                owed.event(p.data);
                                 // The server asked for an ack: give an empty one.
                                 if let Some(id) = p.id {
                                     let ack = format!("43{prefix}{id}[]");

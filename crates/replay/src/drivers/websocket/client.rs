@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::Shared;
 use super::connection::{Cmd, Hello, handshake, run};
 use super::report::Counters;
-use crate::drivers::sessions::{Conn, Conns, close};
+use crate::drivers::sessions::{Conn, Conns};
 use crate::drivers::wire::resolve;
 use crate::mapping::{Check, WebSocketRequest, WebSocketSettings, WsMessage, pick};
 use crate::outcome::{ErrorClass, Outcome, Status, WsDone};
@@ -52,25 +52,17 @@ impl Client {
         let c = &self.shared.counters;
         match op {
             WebSocketRequest::Connect => {
-                // A session that starts while the previous one's connection is still open
-                // (its end fell outside the window) replaces it.
-                if let Some(old) = self.take(&due.user_id) {
-                    close(old).await;
-                }
-                match tokio::time::timeout(self.shared.timeout, self.open(due, ctx)).await {
-                    Err(_) => fail(c, Outcome::Failed(ErrorClass::Timeout)),
-                    Ok(Err(o)) => fail(c, o),
-                    Ok(Ok(conn)) => {
-                        self.conns.insert(due.user_id.clone(), conn);
-                        Outcome::Ok(Status::WebSocket(WsDone::Connected))
-                    }
+                let how = (self.shared.timeout, "WebSocket");
+                match self.conns.connect(due, how, self.open(due, ctx)).await {
+                    Ok(()) => Outcome::Ok(Status::WebSocket(WsDone::Connected)),
+                    Err(o) => fail(c, o),
                 }
             }
             WebSocketRequest::Disconnect => {
-                if let Some(conn) = self.take(&due.user_id) {
-                    let _ = tokio::time::timeout(self.shared.timeout, close(conn)).await;
-                    c.disconnects.fetch_add(1, Ordering::Relaxed);
-                }
+                let timeout = self.shared.timeout;
+                self.conns
+                    .disconnect(&due.user_id, timeout, &c.disconnects)
+                    .await;
                 Outcome::Ok(Status::WebSocket(WsDone::Closed))
             }
             WebSocketRequest::Send(m) => {
@@ -91,13 +83,14 @@ impl Client {
         }
     }
 
+    /// Why this session's disconnect has nothing to close: its connect failed.
+    pub(crate) fn never_opened(&self, due: &Due) -> Option<String> {
+        self.conns.never_opened(&due.user_id, due.session)
+    }
+
     /// Closes every connection still open (sessions that end after the window).
     pub(crate) async fn close_all(&self) {
         self.conns.close_all().await;
-    }
-
-    fn take(&self, user: &str) -> Option<Conn<Cmd>> {
-        self.conns.take(user)
     }
 
     /// The user's open connection, or a new one for the current session.
@@ -106,18 +99,12 @@ impl Client {
         due: &Due,
         ctx: &Ctx<'_>,
     ) -> Result<mpsc::UnboundedSender<Cmd>, Outcome> {
-        if let Some(tx) = self.conns.current(&due.user_id, due.session) {
-            return Ok(tx);
-        }
         let c = &self.shared.counters;
-        if !self.shared.settings.open_on_send {
-            return Err(fail(c, Outcome::Failed(ErrorClass::Connect)));
-        }
-        c.implicit_connects.fetch_add(1, Ordering::Relaxed);
-        let conn = self.open(due, ctx).await.map_err(|o| fail(c, o))?;
-        let tx = conn.tx.clone();
-        self.conns.insert(due.user_id.clone(), conn);
-        Ok(tx)
+        let may_open = (self.shared.settings.open_on_send, &c.implicit_connects);
+        self.conns
+            .sender(due, may_open, self.open(due, ctx))
+            .await
+            .map_err(|o| fail(c, o))
     }
 
     /// Writes one message; with `reply`, waits for the frame carrying its correlation

@@ -1234,6 +1234,7 @@ fn socketio_emit(
         check,
         keep: false,
         origins: Vec::new(),
+        awaits: Vec::new(),
     })
 }
 
@@ -1622,6 +1623,37 @@ mod tests {
                 path.display(),
                 m.unclassified()
             );
+        }
+    }
+
+    #[test]
+    fn a_broadcast_capture_belongs_to_an_emit_and_needs_no_ack() {
+        let emit = "[socketio]\n\n[[request]]\nevent = \"gift.created\"\nprotocol = \"socketio\"\nemit = \"gift:create\"\ncapture = [{ into = \"vars.sid\", broadcast = \"gift:available\", field = \"serverId\", within = \"2s\" }]\n\n[[request]]\nevent = \"gift.claimed\"\npath = \"/g/{vars.sid}\"\n";
+        let m = Mapping::from_source(&Source::new("b.toml", emit), None).unwrap();
+        let created = simulate_core::timeline::EVENT_KINDS
+            .iter()
+            .position(|k| *k == "gift.created")
+            .unwrap() as u16;
+        let Route::Send(r) = m.route(created) else {
+            panic!("gift.created is mapped")
+        };
+        let Request::SocketIo(SocketIoRequest::Emit(e)) = &r.request else {
+            panic!("an emit")
+        };
+        assert_eq!(
+            e.awaits,
+            [("gift:available".to_string(), Some(Duration::from_secs(2)))]
+        );
+        assert!(e.keep);
+        let bad = "[[request]]\nevent = \"gift.created\"\npath = \"/g\"\ncapture = [{ into = \"vars.a\", broadcast = \"gift:available\", field = \"id\" }, { into = \"vars.b\", field = \"id\", within = \"1s\" }]\n\n[[request]]\nevent = \"gift.claimed\"\npath = \"/g/{vars.a}/{vars.b}\"\n";
+        let e = Mapping::from_source(&Source::new("b.toml", bad), None)
+            .unwrap_err()
+            .to_string();
+        for want in [
+            "field `request[0].capture[0].broadcast`: a broadcast is heard on the user's Socket.IO connection, and this step is http",
+            "field `request[0].capture[1].within`: `within` bounds the wait for a broadcast",
+        ] {
+            assert!(e.contains(want), "{want}\n{e}");
         }
     }
 }

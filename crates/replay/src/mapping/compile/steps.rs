@@ -49,7 +49,7 @@ pub(super) struct Templates<'a> {
 }
 
 impl Templates<'_> {
-    fn vars_read(&self) -> Vec<Field> {
+    pub(super) fn vars_read(&self) -> Vec<Field> {
         let mut out = Vec::new();
         if let Some(h) = self.http {
             h.path.vars_read(&mut out);
@@ -81,6 +81,7 @@ impl StepParts {
         }
         if let Some(e) = &mut self.emit {
             e.keep = reads;
+            e.awaits = self.extras.awaits.clone();
         }
     }
 
@@ -243,7 +244,7 @@ impl Compiler<'_> {
             entities: self.entities(at, r, fields),
             ..StepExtras::default()
         };
-        x.captures = self.captures(at, r, protocol, &x.entities);
+        (x.captures, x.awaits) = self.captures(at, r, protocol, &x.entities);
         x.outcome = r.outcome.as_ref().and_then(|o| {
             let path: Vec<String> = o.split('.').map(String::from).collect();
             if path.iter().any(String::is_empty) {
@@ -279,13 +280,13 @@ impl Compiler<'_> {
             }
             Some(Poll { every, timeout })
         });
-        if protocol == Protocol::SocketIo && x.reads_answer() && !r.ack {
+        let acked_captures = x
+            .captures
+            .iter()
+            .any(|c| !matches!(c.from, From::Broadcast(..)));
+        if protocol == Protocol::SocketIo && (acked_captures || x.outcome.is_some()) && !r.ack {
             self.bad(
-                rp.key(if x.captures.is_empty() {
-                    "outcome"
-                } else {
-                    "capture"
-                }),
+                rp.key(if acked_captures { "capture" } else { "outcome" }),
                 "an emit's answer is its ack, and the emit asks for none",
                 "add `ack = true`",
             );
@@ -366,8 +367,9 @@ impl Compiler<'_> {
         r: &RawRequest,
         protocol: Protocol,
         entities: &[(String, Template)],
-    ) -> Vec<Capture> {
+    ) -> (Vec<Capture>, Vec<(String, Option<Duration>)>) {
         let mut out = Vec::new();
+        let mut awaits = Vec::new();
         for (j, c) in r.capture.iter().enumerate() {
             let cp = at.path.key("capture").index(j);
             let Some(into) = VarRef::parse(&c.into) else {
@@ -386,12 +388,22 @@ impl Compiler<'_> {
             }
             let from = match (&c.field, &c.header) {
                 (Some(f), None) if !f.split('.').any(str::is_empty) => {
-                    From::Field(f.split('.').map(String::from).collect())
+                    let path: Vec<String> = f.split('.').map(String::from).collect();
+                    match &c.broadcast {
+                        None => From::Field(path),
+                        Some(b) => match self.broadcast(&cp, protocol, b, c.within.as_deref()) {
+                            Some(within) => {
+                                awaits.push((b.clone(), within));
+                                From::Broadcast(b.clone(), path)
+                            }
+                            None => continue,
+                        },
+                    }
                 }
-                (None, Some(h)) if protocol == Protocol::Http => {
+                (None, Some(h)) if protocol == Protocol::Http && c.broadcast.is_none() => {
                     From::Header(h.to_ascii_lowercase())
                 }
-                (None, Some(_)) => {
+                (None, Some(_)) if c.broadcast.is_none() => {
                     self.bad(
                         cp.key("header"),
                         format!("a {} answer has no headers", protocol.name()),
@@ -402,19 +414,60 @@ impl Compiler<'_> {
                 _ => {
                     self.bad(
                         cp.clone(),
-                        "a capture reads one place: a `field` path or a `header`",
+                        "a capture reads one place: a `field` path (of the answer, or of a `broadcast`) or a `header`",
                         "write it like { into = \"vars.token\", field = \"data.token\" }",
                     );
                     continue;
                 }
             };
+            if c.within.is_some() && c.broadcast.is_none() {
+                self.bad(
+                    cp.key("within"),
+                    "`within` bounds the wait for a broadcast, and the capture reads none",
+                    "add broadcast = \"EVENT\", or remove `within`",
+                );
+            }
             let first = at.outer.event.as_deref().and_then(|n| self.kind_of(n));
             self.vars
                 .writes
                 .push((into.clone(), at.flow, at.step, first));
             out.push(Capture { into, from });
         }
-        out
+        (out, awaits)
+    }
+
+    /// `broadcast = "EVENT"` (with `within`): heard on the user's Socket.IO connection,
+    /// so only an emit's capture has one. The wait's bound, when valid.
+    fn broadcast(
+        &mut self,
+        cp: &FieldPath,
+        protocol: Protocol,
+        event: &str,
+        within: Option<&str>,
+    ) -> Option<Option<Duration>> {
+        if protocol != Protocol::SocketIo {
+            self.bad(
+                cp.key("broadcast"),
+                format!(
+                    "a broadcast is heard on the user's Socket.IO connection, and this step is {}",
+                    protocol.name()
+                ),
+                "capture it on a step with protocol = \"socketio\" (the emit after which it comes)",
+            );
+            return None;
+        }
+        if event.is_empty() {
+            self.bad(
+                cp.key("broadcast"),
+                "the broadcast has no event name",
+                "name the server's event, like broadcast = \"gift:available\"",
+            );
+            return None;
+        }
+        match within {
+            None => Some(None),
+            Some(w) => self.duration(&cp.key("within"), w).map(Some),
+        }
     }
 
     fn no_entity(&mut self, at: &FieldPath, e: &str) {
@@ -440,6 +493,12 @@ impl Compiler<'_> {
             return;
         }
         self.vars.reads.push((rp.clone(), v, at.flow, at.step));
+    }
+
+    /// A variable read outside the requests (a teardown's `for_each`): any capture may
+    /// write it, since it is read after the whole replay.
+    pub(super) fn read_elsewhere(&mut self, path: FieldPath, v: VarRef) {
+        self.vars.reads.push((path, v, usize::MAX, 0));
     }
 
     /// The user variables `[headers]` and `[auth]` read: checked like a step's.
