@@ -611,6 +611,12 @@ impl Checker<'_> {
     /// One record's goal, or its problems.
     fn goal(&mut self, r: &Record) -> Option<Goal> {
         let stats = self.stats;
+        // A missing field is named as the source names it.
+        let keys = match self.origin {
+            Origin::Scenario(_) => ("stat", "target"),
+            Origin::Json { .. } => ("statCode", "targetValue"),
+            Origin::Csv { .. } => ("stat_code", "target"),
+        };
         let root = FieldPath::root();
         let key = |name: &str, default: &str| {
             r.fields
@@ -633,14 +639,14 @@ impl Checker<'_> {
                 let names: Vec<&str> = stats.known.keys().map(String::as_str).collect();
                 self.at(
                     &r.at,
-                    &key("stat", "statCode"),
+                    &key("stat", keys.0),
                     format!("`{s}` is not a stat code the engine knows"),
                     format!("use one of: {}; or map the team's name onto one in the scenario: [catalog] stats = {{ {s} = \"enemy_kills\" }}", names.join(", ")),
                 );
                 None
             }),
             None => {
-                self.at(&r.at, &key("stat", "statCode"), "this goal has no stat code", "add the stat it tracks: enemy_kills, login_count or games_played");
+                self.at(&r.at, &key("stat", keys.0), "this goal has no stat code", "add the stat it tracks: enemy_kills, login_count or games_played");
                 None
             }
         };
@@ -656,7 +662,7 @@ impl Checker<'_> {
                 None
             }),
         };
-        let target = self.number(r, "target", &key("target", "targetValue"), 1);
+        let target = self.number(r, "target", &key("target", keys.1), 1);
         let reward = match r.fields.get("reward") {
             None => Some(0),
             Some((Value::Object(o), k)) => match o.get("amount") {

@@ -349,3 +349,24 @@ fn operators_decide_when_a_goal_is_met() {
     assert_eq!(c.goals[1].needs(10), Some(1));
     assert!(c.goals[1].met(11) && !c.goals[1].met(10));
 }
+
+#[test]
+fn the_schema_lists_a_teams_ids_and_leaves_a_generated_catalog_alone() {
+    use crate::world::kinds::{KindTable, PropType};
+    let builtin = KindTable::builtin();
+    assert_eq!(builtin.clone().with_catalog(&Catalog::new(10, 50)), builtin);
+    let c = scenario(
+        "team.toml",
+        "[catalog]\nstats = { frags = \"enemy_kills\" }\n\n[[catalog.challenges]]\nid = \"c\"\ngoals = [{ id = \"g\", stat = \"frags\", target = 1 }]\n",
+    )
+    .unwrap();
+    let t = KindTable::builtin().with_catalog(&c);
+    let claimed = t.props(t.id("goal.claimed").unwrap());
+    assert_eq!(claimed[0].ty, PropType::Enum(vec!["g".into()].into()));
+    assert_eq!(claimed[1].ty, PropType::Enum(vec!["c".into()].into()));
+    let stat = t.props(t.id("stat.updated").unwrap());
+    assert_eq!(
+        stat[0].ty,
+        PropType::Enum(vec!["frags".into(), "login_count".into(), "games_played".into()].into())
+    );
+}

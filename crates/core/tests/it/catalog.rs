@@ -5,6 +5,9 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
+use simulate_core::diagnostic::Source;
+use simulate_core::scenario::{Overrides, Scenario};
+use simulate_core::world::kinds::KindTable;
 
 use crate::common::{Spec, simulate};
 
@@ -95,12 +98,26 @@ fn a_teams_catalog_is_deterministic_and_named_the_teams_way() {
     let one = simulate(spec(1));
     let two = simulate(spec(2));
     assert_eq!(one.checksum, two.checksum);
+    // `simulate schema` of this world lists the team's ids and names, and every line
+    // validates against it.
+    let scenario = Scenario::from_source(
+        &Source::new("team.toml", SCENARIO),
+        &Overrides::default(),
+        &one.personas,
+    )
+    .unwrap();
+    let kinds = KindTable::builtin().with_catalog(&scenario.catalog);
+    let schema = serde_json::to_value(kinds.json_schema()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
     let reqs = requirements();
     // Per user, the last value of each stat as the lines name it.
     let mut stats: BTreeMap<(String, String), u64> = BTreeMap::new();
     let (mut completed, mut claimed, mut gifts) = (BTreeMap::new(), 0, 0);
     for line in one.lines.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         let e: Value = serde_json::from_slice(line).unwrap();
+        if let Err(err) = validator.validate(&e) {
+            panic!("{e}\n{err}");
+        }
         let (user, p) = (e["user_id"].as_str().unwrap().to_string(), &e["props"]);
         match e["event"].as_str().unwrap() {
             "stat.updated" => {
@@ -130,6 +147,9 @@ fn a_teams_catalog_is_deterministic_and_named_the_teams_way() {
                 let goal = p["goal_id"].as_str().unwrap();
                 assert_eq!(p["challenge_id"], reqs[goal].3, "{e}");
                 claimed += 1;
+                let mut generated = e.clone();
+                generated["props"]["goal_id"] = "goal-0".into();
+                assert!(!validator.is_valid(&generated), "{generated}");
             }
             "gift.created" => {
                 let shares = p["shares"].as_u64().unwrap();
