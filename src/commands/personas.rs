@@ -166,6 +166,18 @@ pub(crate) fn personas(cmd: PersonasCommand) -> anyhow::Result<i32> {
                 dir.display(),
                 names.join(", ")
             );
+            // Pools are the scenario's: named here, checked when a scenario reads them.
+            let pools = all
+                .first()
+                .map(|p| p.declared.team_reads())
+                .unwrap_or_default();
+            if !pools.is_empty() {
+                let names: Vec<String> = pools.iter().map(|n| format!("user.{n}")).collect();
+                outln!(
+                    "note: world.toml's props read {}: the scenario must declare each as a pool ([pools.<name>], docs/SCENARIOS.md)",
+                    names.join(", ")
+                );
+            }
             // Not an error: a scenario's [mix] may replace the shares.
             let sum: f64 = all.iter().map(|p| p.share).sum();
             if persona::shares_problem(&all).is_some() {

@@ -16,6 +16,7 @@ use simulate_core::persona::Persona;
 use simulate_core::redact::mask_url;
 use simulate_core::scenario::Scenario;
 use simulate_core::units::{DAY, SimDuration, SpanRecord, parse_duration};
+use simulate_core::world::pools::Team;
 use simulate_replay::drivers::Targets;
 use simulate_replay::mapping::Mapping;
 use simulate_replay::mapping::Protocol;
@@ -104,15 +105,15 @@ fn wall_text(ms: f64) -> String {
 /// replayed log is tagged by phase as an engine replay is. Without it (a foreign log, a
 /// scenario file since moved), every event is `steady`.
 fn log_phases(log: &Path) -> (Phases, Option<String>) {
-    match log_scenario(log) {
-        Some(s) => (Phases::of(&s), Some(s.name)),
+    match log_world(log) {
+        Some((_, s)) => (Phases::of(&s), Some(s.name)),
         None => (Phases::default(), None),
     }
 }
 
 /// The scenario a log was written with, from the run.json beside it, when it loads.
-fn log_scenario(log: &Path) -> Option<Scenario> {
-    let read = || -> Option<simulate_core::scenario::Scenario> {
+fn log_world(log: &Path) -> Option<(Vec<Persona>, Scenario)> {
+    let read = || -> Option<(Vec<Persona>, Scenario)> {
         let record = log.parent()?.join("run.json");
         let run: RunRecord = serde_json::from_slice(
             &simulate_core::bounded::read(&record, simulate_core::bounded::RUN_RECORD).ok()?,
@@ -130,7 +131,7 @@ fn log_scenario(log: &Path) -> Option<Scenario> {
             start: c.start,
         };
         let (world, _) = world_clashes(&config, &crate::cli::WorldArgs::default());
-        load_world(&world).ok().map(|(_, s)| s)
+        load_world(&world).ok()
     };
     read()
 }
@@ -259,7 +260,7 @@ impl Run<'_> {
             None => engine_source(args)?,
         };
         check_tokens(mapping, &source)?;
-        check_user_fields(mapping, &source)?;
+        let team = check_user_fields(mapping, &source)?;
         let stage_names = simulate_replay::pace::stage_names(pacing.target());
         let (texts, mut thresholds) = thresholds(args, mapping, &source.phases, &stage_names)?;
         let default_threshold = texts.is_empty() && !thresholds.is_empty();
@@ -335,6 +336,7 @@ impl Run<'_> {
             gap: seeded.as_ref().and_then(|s| s.gap),
             abort_on_fail: args.abort_on_fail,
             planned: pacing.planned(),
+            team,
         };
         let report = simulate_replay::replay(opts, stop, hurry);
         view.finish();
@@ -592,22 +594,45 @@ fn check_tokens(mapping: &Mapping, source: &Source) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The `user.<name>` fields the mapping reads, against the world's (its `[ids]`,
-/// `[pools]` and `user.signed_up`'s props): the engine's, or a log's from the run.json
-/// beside it. A log without one (a foreign log) is not checked: a name its lines lack
-/// renders as null.
-fn check_user_fields(mapping: &Mapping, source: &Source) -> anyhow::Result<()> {
-    if !mapping.reads_user() {
-        return Ok(());
-    }
-    let names = match &source.feed {
-        Feed::Engine(e) => Some(e.world.scenario.pools.user_names()),
-        Feed::Log(log) => log_scenario(log).map(|s| s.pools.user_names()),
+/// The `user.<name>` fields the mapping reads and the pools its `lookup(…)`s name,
+/// against the world's (its `[ids]`, `[pools]` and `user.signed_up`'s props): the
+/// engine's, or a log's from the run.json beside it. A log without one (a foreign log) is
+/// not checked: a name its lines lack renders as null, as does a lookup. The world's ids
+/// and pools come back when a template looks them up or the world names sessions
+/// (`[ids] session`: `{session_id}` in the team's format).
+fn check_user_fields(mapping: &Mapping, source: &Source) -> anyhow::Result<Option<Arc<Team>>> {
+    let team = |s: &Scenario| Team {
+        seed: s.seed,
+        users: s.users,
+        pools: s.pools.clone(),
     };
-    if let Some(names) = names {
-        mapping.check_user_fields(&names)?;
+    let world = match &source.feed {
+        Feed::Engine(e) => Some((
+            user_names(&e.world.personas, &e.world.scenario),
+            team(&e.world.scenario),
+        )),
+        Feed::Log(log) => log_world(log).map(|(p, s)| (user_names(&p, &s), team(&s))),
+    };
+    let Some((names, team)) = world else {
+        return Ok(None);
+    };
+    if mapping.reads_user() || mapping.looks_up() {
+        let pools: Vec<String> = team.pools.pools.iter().map(|p| p.name.clone()).collect();
+        mapping.check_names(&names, &pools)?;
     }
-    Ok(())
+    Ok((mapping.looks_up() || team.pools.sessions.is_some()).then(|| Arc::new(team)))
+}
+
+/// The `user.<name>` a world's users have: its ids and pools, `user.signed_up`'s own
+/// props, and the personas' attributes it carries (`tz`).
+fn user_names(personas: &[Persona], scenario: &Scenario) -> Vec<String> {
+    let mut names = scenario.pools.user_names();
+    names.extend(
+        simulate_core::persona::signed_up_attributes(personas)
+            .into_iter()
+            .map(|a| a.name),
+    );
+    names
 }
 
 /// `--from-log`: the log as written, its phases from the run.json beside it.

@@ -18,7 +18,8 @@ pub(crate) fn schema(args: SchemaArgs) -> anyhow::Result<i32> {
     // team's catalog lists its goal and challenge ids and its stat names.
     let kinds = KindTable::of(&personas)
         .with_pools(&scenario.pools)
-        .with_catalog(&scenario.catalog);
+        .with_catalog(&scenario.catalog)
+        .with_attributes(&personas);
     match &args.out {
         None => out!("{}", kinds.json_schema_text()),
         // The same text: `export` writes the typed document pretty, fields in order.

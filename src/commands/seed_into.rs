@@ -18,28 +18,51 @@ use simulate_core::sinks::tee::Tee;
 use simulate_core::units::SpanRecord;
 use simulate_core::world::kinds::KindTable;
 use simulate_db::WorldConfig;
+use simulate_db::into::entity::WorldUsers;
 use simulate_db::into::manifest::Record;
 use simulate_db::into::spool::Spool;
-use simulate_db::into::{Existing, IntoError, SeedMap, Target};
+use simulate_db::into::{Backend, Db, Existing, IntoError, SeedMap};
 use simulate_db::projection::Projection;
 
-/// The PostgreSQL URL `--into` needs: it never falls back to the SQLite file.
-fn url_for_into(db: &DbArgs) -> anyhow::Result<String> {
-    if let Some(url) = db.url() {
-        return Ok(url);
-    }
-    if db.sqlite.is_some() {
-        return Err(Problem::new(
-            "--into with --sqlite: seeding your own tables is built for PostgreSQL in this version",
-            "pass --database-url postgres://… (or DATABASE_URL) for the database that holds your tables",
+/// Where `--into` writes: the PostgreSQL URL, or an explicit `--sqlite` file; it never
+/// falls back to the default SQLite file.
+enum IntoDb {
+    Postgres(String),
+    Sqlite(std::path::PathBuf),
+}
+
+impl IntoDb {
+    fn of(db: &DbArgs) -> anyhow::Result<IntoDb> {
+        if let Some(path) = &db.sqlite {
+            return Ok(IntoDb::Sqlite(path.clone()));
+        }
+        if let Some(url) = db.url() {
+            return Ok(IntoDb::Postgres(url));
+        }
+        Err(Problem::new(
+            "--into needs the database that holds your tables: it never writes the default SQLite file",
+            "pass --database-url postgres://user:pw@host/db (or export DATABASE_URL), or --sqlite app.db",
         )
-        .into());
+        .into())
     }
-    Err(Problem::new(
-        "--into needs the database that holds your tables: it never writes the default SQLite file",
-        "pass --database-url postgres://user:pw@host/db (or export DATABASE_URL)",
-    )
-    .into())
+
+    fn open(&self) -> anyhow::Result<Box<dyn Backend>> {
+        let db = match self {
+            IntoDb::Postgres(url) => Db::Postgres(url),
+            IntoDb::Sqlite(path) => Db::Sqlite(path),
+        };
+        simulate_db::into::open(db).map_err(refused)
+    }
+
+    /// Where the manifest is kept, for the closing line.
+    fn manifest(&self) -> String {
+        match self {
+            IntoDb::Postgres(_) => "schema simulate_into".into(),
+            IntoDb::Sqlite(path) => simulate_db::into::sqlite::manifest_path(path)
+                .display()
+                .to_string(),
+        }
+    }
 }
 
 /// The mapping, its kinds checked against the world's (built-in and world.toml's).
@@ -56,17 +79,25 @@ fn into_err(e: IntoError) -> anyhow::Error {
 }
 
 pub fn seed(args: &SeedArgs, into: &Path) -> anyhow::Result<i32> {
-    let url = url_for_into(&args.db)?;
+    let db = IntoDb::of(&args.db)?;
     let started = Instant::now();
     let (personas, scenario) = load_world(&args.world)?;
     let threads = super::threads(args.threads)?;
-    let map = read_map(into, &personas)?;
-    let mut target = Target::open(&url).map_err(refused)?;
+    let mut map = read_map(into, &personas)?;
+    map.users = WorldUsers {
+        pools: scenario.pools.clone(),
+        seed: scenario.seed,
+    };
+    map.check_user_fields(&map.users.names())?;
+    let mut target = db.open()?;
     let planned = target.prepare(&map).map_err(into_err)?;
     let filled = target.filled(&map, &planned).map_err(refused)?;
-    let existing = existing_rows(args, &target, &planned, &filled)?;
+    let existing = existing_rows(args, target.as_ref(), &planned, &filled)?;
 
-    let sources: Vec<_> = planned.iter().map(|p| p.map.entity.source()).collect();
+    let mut sources: Vec<_> = planned.iter().map(|p| p.map.entity.source()).collect();
+    if map.aggregates() {
+        sources.push(simulate_db::projection::Table::BehaviorLogs);
+    }
     let spool = Spool::create(&sources).map_err(|e| anyhow::anyhow!("creating the spool: {e}"))?;
     let bar = console_bar(args.quiet || args.json);
     let clear = ClearOnDrop(bar.clone());
@@ -142,7 +173,8 @@ pub fn seed(args: &SeedArgs, into: &Path) -> anyhow::Result<i32> {
         outln!("  {:<28} {:>10} rows  from {}", e.table, e.rows, e.entity);
     }
     outln!(
-        "recorded in schema simulate_into: `simulate verify --into {}` checks them, `simulate clean --into {}` removes exactly them",
+        "recorded in {}: `simulate verify --into {}` checks them, `simulate clean --into {}` removes exactly them",
+        db.manifest(),
         into.display(),
         into.display()
     );
@@ -153,7 +185,7 @@ pub fn seed(args: &SeedArgs, into: &Path) -> anyhow::Result<i32> {
 /// unless --append or --truncate; --truncate names the tables it empties first.
 fn existing_rows(
     args: &SeedArgs,
-    target: &Target,
+    target: &dyn Backend,
     planned: &[simulate_db::into::Planned<'_>],
     filled: &[String],
 ) -> anyhow::Result<Existing> {
@@ -199,15 +231,15 @@ fn world_config(args: &SeedArgs, scenario: &simulate_core::scenario::Scenario) -
 }
 
 pub fn clean(args: &CleanArgs) -> anyhow::Result<i32> {
-    let url = url_for_into(&args.db)?;
+    let db = IntoDb::of(&args.db)?;
     let personas = persona::load_unmixed(args.personas.as_deref())?;
     let map = read_map(&args.into, &personas)?;
-    let mut target = Target::open(&url).map_err(refused)?;
+    let mut target = db.open()?;
     let done = target.clean(&map, args.with_app_rows).map_err(refused)?;
     if done.seeds == 0 {
         outln!(
-            "nothing to clean: no seed of these tables is recorded in schema `{}` of {}",
-            map.schema,
+            "nothing to clean: no seed of these tables is recorded in {} of {}",
+            db.manifest(),
             target.masked()
         );
         return Ok(exit::OK);
@@ -230,10 +262,10 @@ pub fn clean(args: &CleanArgs) -> anyhow::Result<i32> {
 }
 
 pub fn verify(args: &VerifyArgs, into: &Path) -> anyhow::Result<i32> {
-    let url = url_for_into(&args.db)?;
+    let db = IntoDb::of(&args.db)?;
     let personas = persona::load_unmixed(args.world.personas.as_deref())?;
     let map = read_map(into, &personas)?;
-    let mut target = Target::open(&url).map_err(refused)?;
+    let mut target = db.open()?;
     let report = target.verify(&map).map_err(refused)?;
     outln!("verify --into {} ({})", into.display(), target.masked());
     outln!(

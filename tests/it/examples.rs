@@ -16,6 +16,7 @@ mod checkins;
 mod gift_app;
 mod points_app;
 mod readiness;
+mod seeds;
 mod support;
 
 /// An example's personas folder.

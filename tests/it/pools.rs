@@ -35,6 +35,7 @@ signups_per_day = 0
 
 [ids]
 user = "c-{pad(n, 4)}"
+session = "{user_id}-s{pad(n, 3)}"
 
 [pools.team]
 ids = "t-{n}"
@@ -140,7 +141,7 @@ fn signed_up_carries_team_ids_and_pools_byte_identical_at_1_and_2_threads() {
     let mapping = write(
         dir.path(),
         "m.toml",
-        "[[request]]\nevent = \"user.signed_up\"\npath = \"/clients/{user.id}/teams/{user.team}/{user.business}\"\n\n[[request]]\nevent = \"session.started\"\npath = \"/s/{user.id}\"\n",
+        "[[request]]\nevent = \"user.signed_up\"\npath = \"/clients/{user.id}/teams/{user.team}/{user.business}\"\n\n[[request]]\nevent = \"session.started\"\npath = \"/s/{user.id}/{session_id}/{lookup('team', user.team, 'business')}\"\n",
     );
     let server = Server::start(None);
     let o = replay_log(
@@ -164,6 +165,24 @@ fn signed_up_carries_team_ids_and_pools_byte_identical_at_1_and_2_threads() {
     );
     assert!(paths.iter().any(|p| p.starts_with("/s/c-0")), "{paths:?}");
     assert!(!paths.iter().any(|p| p.contains("/u")), "{paths:?}");
+    // `lookup` finds each client's business through their team, in the log's world;
+    // sessions are named by `[ids] session`.
+    let sessions: Vec<&String> = paths.iter().filter(|p| p.starts_with("/s/")).collect();
+    assert!(
+        sessions
+            .iter()
+            .any(|p| *p == "/s/c-0001/c-0001-s001/b-north")
+            && sessions
+                .iter()
+                .any(|p| p.starts_with("/s/c-0200/c-0200-s00") && p.ends_with("/b-south")),
+        "{sessions:?}"
+    );
+    assert!(
+        sessions
+            .iter()
+            .all(|p| p.ends_with("/b-north") || p.ends_with("/b-south")),
+        "{sessions:?}"
+    );
 }
 
 #[test]
@@ -266,7 +285,7 @@ fn a_user_field_the_world_lacks_and_a_short_list_are_refused_with_a_fix() {
     let mapping = write(
         dir.path(),
         "m.toml",
-        "[[request]]\nevent = \"session.started\"\npath = \"/s/{user.tam}\"\n",
+        "[[request]]\nevent = \"session.started\"\npath = \"/s/{user.tam}\"\n\n[[request]]\nevent = \"session.ended\"\npath = \"/e/{lookup('tema', user.team, 'busines')}\"\n",
     );
     let server = Server::start(None);
     let o = bin()
@@ -288,6 +307,16 @@ fn a_user_field_the_world_lacks_and_a_short_list_are_refused_with_a_fix() {
     assert_eq!(o.status.code(), Some(2), "{e}");
     assert!(
         e.contains("m.toml:3") && e.contains("`user.tam`") && e.contains("user.team"),
+        "{e}"
+    );
+    assert!(
+        e.contains("m.toml:7")
+            && e.contains(
+                "`lookup`'s pool `tema` is not a pool of this world (did you mean `team`?)"
+            )
+            && e.contains(
+                "`lookup`'s field `busines` is not a pool of this world (did you mean `business`?)"
+            ),
         "{e}"
     );
     assert!(server.arrivals().is_empty());

@@ -26,7 +26,7 @@ fn rt() -> tokio::runtime::Runtime {
 }
 
 /// Runs SQL (several statements) against the test database.
-fn sql(db: &TestDb, stmts: &str) {
+pub(crate) fn sql(db: &TestDb, stmts: &str) {
     rt().block_on(async {
         let mut c = PgConnection::connect(&db.url()).await.unwrap();
         sqlx::raw_sql(AssertSqlSafe(stmts.to_string()))
@@ -37,7 +37,7 @@ fn sql(db: &TestDb, stmts: &str) {
 }
 
 /// The first column of the first row, as text.
-fn one(db: &TestDb, query: &str) -> String {
+pub(crate) fn one(db: &TestDb, query: &str) -> String {
     rt().block_on(async {
         let mut c = PgConnection::connect(&db.url()).await.unwrap();
         sqlx::query(AssertSqlSafe(format!("SELECT ({query})::text")))
@@ -336,4 +336,50 @@ sql = "SELECT id FROM dashboard_view WHERE widgets NOT BETWEEN 1 AND 8"
     let o = simulate(&db, &["clean", "--into", &m, "--personas", &p]);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(one(&db, "SELECT count(*) FROM app_user"), "0");
+}
+
+#[test]
+fn aggregate_and_user_field_problems_name_their_lines() {
+    let db = team_db();
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("seed.toml");
+    std::fs::write(
+        &bad,
+        r#"[tables.User]
+from = "users"
+[tables.User.aggregates]
+earned = { sum = "source", kinds = ["points.earned"] }
+spent = { count = true, kinds = ["points.spend"] }
+[tables.User.columns]
+id = "{user_id}"
+"#,
+    )
+    .unwrap();
+    let before = state(&db);
+    let o = seed(&db, &bad, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("seed.toml:4") && t.contains("`source` is not a number"),
+        "{t}"
+    );
+    assert!(
+        t.contains("seed.toml:5") && t.contains("`points.spend` is not an event kind"),
+        "{t}"
+    );
+    std::fs::write(
+        &bad,
+        "[tables.User]\nfrom = \"users\"\n[tables.User.columns]\nid = \"{user.team}\"\n",
+    )
+    .unwrap();
+    let o = seed(&db, &bad, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("seed.toml:4")
+            && t.contains("`user.team` is not a field")
+            && t.contains("user.id"),
+        "{t}"
+    );
+    assert_eq!(state(&db), before);
 }

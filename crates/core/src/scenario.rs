@@ -327,6 +327,15 @@ impl Scenario {
             .collect();
         let profiles = c.profiles(&raw.profiles);
         let pools = c.team(&raw, over);
+        // The custom actions' props read pools (`user.team`): checked now that both are known.
+        if let Some(p) = personas.first() {
+            c.p.extend(crate::persona::declared::check_team_reads(
+                &p.declared,
+                personas,
+                &pools,
+                &src.name,
+            ));
+        }
         // Phases beyond the window are dropped, not errors: --days often shortens a scenario.
         phases.retain(|ph| ph.at_ms < span.ms());
         phases.sort_by_key(|ph| ph.at_ms);

@@ -71,6 +71,9 @@ pub struct Options {
     /// The requests the plan will send, when it knows (stages of mapped requests): lets
     /// `--abort-on-fail` judge rates and percentiles before the end.
     pub planned: Option<u64>,
+    /// The world's ids and pools, for templates' `lookup(…)`: from the engine's world or
+    /// the run.json beside a log; `None` for a foreign log (lookups render null).
+    pub team: Option<Arc<simulate_core::world::pools::Team>>,
 }
 
 /// A live view's callback: `None` until the first request is due.
@@ -149,13 +152,15 @@ pub fn replay(
         .thread_name("replay")
         .build()
         .map_err(|e| ReplayError::Failed(format!("cannot start the runtime: {e}")))?;
-    let driver = Arc::new(rt.block_on(Driver::new(
+    let mut driver = rt.block_on(Driver::new(
         Arc::clone(&o.mapping),
         &o.targets,
         &o.tls,
         o.http2,
         o.plan.max_in_flight,
-    ))?);
+    ))?;
+    driver.team = o.team.clone();
+    let driver = Arc::new(driver);
     let setup = set_up(&rt, &driver)?;
     let (tx, rx) = tokio::sync::mpsc::channel(source::CHANNEL_BATCHES);
     let window = o.plan.window;

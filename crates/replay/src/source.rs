@@ -76,6 +76,7 @@ impl Due {
             token,
             vars,
             user: self.user.as_deref(),
+            team: None,
         }
     }
 

@@ -2,9 +2,16 @@
 
 use super::support::*;
 
-/// The UTC offsets in hours of the examples' time zones in January 2026 (Sydney,
-/// Ho Chi Minh City, London, New York).
-const JANUARY_OFFSETS: [i64; 4] = [11, 7, 0, -5];
+/// The UTC offset in hours of each of the examples' time zones in January 2026.
+fn january_offset(tz: &str) -> i64 {
+    match tz {
+        "Australia/Sydney" => 11,
+        "Asia/Ho_Chi_Minh" => 7,
+        "Europe/London" => 0,
+        "America/New_York" => -5,
+        other => panic!("unexpected zone {other}"),
+    }
+}
 
 /// 2026-01-05T00:00Z, the examples' t = 0, in ms since the epoch.
 const START_MS: i64 = 1_767_571_200_000;
@@ -41,6 +48,7 @@ fn readiness_mix_peak_ids_and_dates() {
     let clients = signups(&events);
     clients_teams_and_businesses(&clients);
     check_ins_on_their_own_dates(&events, &clients);
+    views_name_the_clients_pools(&events, &clients);
     let http = Recorder::start();
     let args = [
         "--users",
@@ -59,7 +67,7 @@ fn readiness_mix_peak_ids_and_dates() {
     mix_within_two_points(&s, &[("read", 75.0), ("write", 20.0), ("ai", 5.0)]);
     let sent = s["sessions_open"]["peak"].as_u64().unwrap();
     assert!(sent.abs_diff(peak_open(&events, DAY + 18 * HOUR, DAY + 22 * HOUR)) <= 1);
-    requests_carry_the_clients_ids(&http.requests(), &clients);
+    requests_carry_the_clients_ids(&http.requests(), &clients, &events);
 }
 
 /// Client n (1-based) is `c-000n`, in team ⌈n/25⌉ and business ⌈n/100⌉.
@@ -73,8 +81,9 @@ fn clients_teams_and_businesses(clients: &BTreeMap<String, Value>) {
     }
 }
 
-/// Each `daily_metrics.posted` carries the date of its instant in the client's time zone;
-/// Sydney's morning check-ins (evening in UTC) are on the next UTC day.
+/// Each `daily_metrics.posted` carries the date of its instant in the client's own time
+/// zone (which `user.signed_up` carries); Sydney's morning check-ins (evening in UTC) are
+/// on the next UTC day.
 fn check_ins_on_their_own_dates(events: &[Value], clients: &BTreeMap<String, Value>) {
     let mut ahead = 0;
     for e in events
@@ -83,29 +92,55 @@ fn check_ins_on_their_own_dates(events: &[Value], clients: &BTreeMap<String, Val
     {
         let client = &clients[e["user_id"].as_str().unwrap()];
         let t = e["t_ms"].as_i64().unwrap();
-        // The client's time zone is a persona attribute, which `user.signed_up` does not
-        // carry yet: the date is the one of one of the world's zones.
+        let tz = client["tz"].as_str().unwrap();
         let date = e["props"]["date"].as_str().unwrap().to_string();
-        assert!(
-            JANUARY_OFFSETS.iter().any(|h| local_date(t, *h) == date),
-            "{e}"
-        );
+        assert_eq!(date, local_date(t, january_offset(tz)), "{tz}: {e}");
         assert_eq!(e["props"]["client_id"], client["id"], "{e}");
         ahead += usize::from(date != local_date(t, 0));
     }
     assert!(ahead > 100, "{ahead} check-ins on another date than UTC's");
 }
 
+/// A dashboard view names the client's team, a stats view their business: the custom
+/// actions' props read the scenario's pools (`{user.team}`).
+fn views_name_the_clients_pools(events: &[Value], clients: &BTreeMap<String, Value>) {
+    let (mut dashboards, mut stats) = (0, 0);
+    for e in events {
+        let client = || &clients[e["user_id"].as_str().unwrap()];
+        if e["event"] == "dashboard.viewed" {
+            assert_eq!(e["props"]["team_id"], client()["team"], "{e}");
+            dashboards += 1;
+        } else if e["event"] == "business_stats.viewed" {
+            assert_eq!(e["props"]["business_id"], client()["business"], "{e}");
+            stats += 1;
+        }
+    }
+    assert!(
+        dashboards > 100 && stats > 100,
+        "{dashboards} dashboards, {stats} stats"
+    );
+}
+
 /// The requests name the sending client's own ids and carry the cookie.
-fn requests_carry_the_clients_ids(requests: &[Request], clients: &BTreeMap<String, Value>) {
+fn requests_carry_the_clients_ids(
+    requests: &[Request],
+    clients: &BTreeMap<String, Value>,
+    events: &[Value],
+) {
+    let by_id: BTreeMap<String, &Value> = events
+        .iter()
+        .map(|e| {
+            (
+                format!("{}/{}", e["user_id"].as_str().unwrap(), e["seq"]),
+                e,
+            )
+        })
+        .collect();
+    let mut hanoi_tomorrow = 0;
     for r in requests {
         assert_eq!(r.headers["cookie"], "sb-access-token=t3st");
-        let user = r.headers["x-sim-event"]
-            .to_str()
-            .unwrap()
-            .split('/')
-            .next()
-            .unwrap();
+        let event_id = r.headers["x-sim-event"].to_str().unwrap();
+        let user = event_id.split('/').next().unwrap();
         let c = &clients[user];
         let (id, team, business) = (
             c["id"].as_str().unwrap(),
@@ -116,6 +151,14 @@ fn requests_carry_the_clients_ids(requests: &[Request], clients: &BTreeMap<Strin
         match path {
             "/api/daily-metrics" => {
                 assert_eq!(r.body["clientId"], id);
+                // Replay's own date in the client's zone (`tz` from the sign-up) is the
+                // engine's.
+                let e = by_id[event_id];
+                assert_eq!(r.body["date"], e["props"]["date"], "{r:?}");
+                let t = e["t_ms"].as_i64().unwrap();
+                hanoi_tomorrow += usize::from(
+                    c["tz"] == "Asia/Ho_Chi_Minh" && r.body["date"] != local_date(t, 0).as_str(),
+                );
                 assert!(
                     r.body["hrv"].is_number() && r.body["wellness"].is_i64(),
                     "{r:?}"
@@ -141,4 +184,8 @@ fn requests_carry_the_clients_ids(requests: &[Request], clients: &BTreeMap<Strin
             other => panic!("unexpected request {other}"),
         }
     }
+    assert!(
+        hanoi_tomorrow > 0,
+        "a Hanoi client's post after 17:00 UTC is on Hanoi's date"
+    );
 }

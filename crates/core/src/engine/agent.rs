@@ -36,6 +36,23 @@ impl Out {
         self.invites.clear();
     }
 
+    /// A `user.signed_up`, its line carrying the user's own attributes when the world
+    /// writes them ([`LineWriter::write_signed_up`]).
+    pub(crate) fn push_signed_up(&mut self, w: &World, e: Event, attrs: &[f32]) -> usize {
+        if !w.writer.writes_attributes() {
+            return self.push(w, e);
+        }
+        if w.serialize {
+            let start = self.lines.len();
+            w.writer
+                .write_signed_up(&e, attrs, &mut self.lines, &mut self.dates);
+            self.spans
+                .push((start as u32, (self.lines.len() - start) as u32));
+        }
+        self.events.push(e);
+        self.events.len() - 1
+    }
+
     pub(crate) fn push(&mut self, w: &World, e: Event) -> usize {
         if w.serialize {
             let start = self.lines.len();
@@ -49,6 +66,12 @@ impl Out {
 }
 
 fn emit(w: &World, u: &mut User, out: &mut Out, t: i64, props: Props) -> usize {
+    let e = event(u, t, props);
+    out.push(w, e)
+}
+
+/// The user's next event (its `seq` taken).
+fn event(u: &mut User, t: i64, props: Props) -> Event {
     let e = Event {
         t_ms: t,
         user: u.id,
@@ -58,7 +81,7 @@ fn emit(w: &World, u: &mut User, out: &mut Out, t: i64, props: Props) -> usize {
         props,
     };
     u.seq += 1;
-    out.push(w, e)
+    e
 }
 
 /// Handles whatever is due for `u` at `t`. Every branch clears or moves the timer it
@@ -123,10 +146,8 @@ fn trigger(w: &World, u: &mut User, out: &mut Out, t: i64) {
             u.habit_ms = t;
             let platform = attr(w, u, "platform");
             let locale = attr(w, u, "locale");
-            emit(
-                w,
+            let e = event(
                 u,
-                out,
                 t,
                 Props::SignedUp {
                     source: u.source,
@@ -136,6 +157,7 @@ fn trigger(w: &World, u: &mut User, out: &mut Out, t: i64) {
                     room: u.room,
                 },
             );
+            out.push_signed_up(w, e, &u.attrs);
             if w.scenario.pools.existing(u.id) {
                 // A user the team's system already holds is there at t = 0 but comes
                 // back when their day brings them, like any launch user: not all at once.

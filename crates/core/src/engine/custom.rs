@@ -244,6 +244,11 @@ impl ActScope<'_> {
 }
 
 impl Scope for ActScope<'_> {
+    fn lookup(&self, pool: &str, id: &str, field: &str) -> Option<String> {
+        let s = &self.w.scenario;
+        s.pools.lookup(s.seed, s.users, pool, id, field)
+    }
+
     fn field(&self, f: &Field) -> Val<'_> {
         let e = self.e;
         match f {
@@ -251,7 +256,14 @@ impl Scope for ActScope<'_> {
             Field::Seq => Val::Int(e.seq as i64),
             Field::Event => Val::Str(Cow::Borrowed(e.props.name())),
             Field::SessionId if e.session == 0 => Val::Null,
-            Field::SessionId => Val::Str(Cow::Owned(format!("s{}-{}", e.user, e.session))),
+            // The team's format (`[ids] session`), else the timeline's.
+            Field::SessionId => Val::Str(Cow::Owned(
+                self.w
+                    .scenario
+                    .pools
+                    .session_id(self.w.scenario.seed, e.user, e.session)
+                    .unwrap_or_else(|| format!("s{}-{}", e.user, e.session)),
+            )),
             Field::Persona => Val::Str(Cow::Borrowed(&self.w.personas[e.persona as usize].name)),
             Field::Ts => Val::Ts(self.w.scenario.start_ms + e.t_ms),
             Field::TMs => Val::Int(e.t_ms),

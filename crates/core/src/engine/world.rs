@@ -71,7 +71,8 @@ impl World {
         Ok(World {
             writer: LineWriter::new(scenario.start_ms, &personas)
                 .with_team(scenario.seed, &scenario.pools)
-                .with_catalog(&scenario.catalog),
+                .with_catalog(&scenario.catalog)
+                .with_attributes(&personas),
             declared: personas
                 .first()
                 .map(|p| p.declared.clone())

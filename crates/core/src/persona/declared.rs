@@ -19,9 +19,12 @@ use serde::{Deserialize, Deserializer};
 use super::dist::{Dist, RawDist, RawDistTable, Unit};
 use super::model::{ACTIONS, Hook, Persona};
 use crate::diagnostic::{FieldPath, Problem, Source};
-use crate::template::{FieldSet, KindProps, PropFields, Template, Ty, Type, UserFields};
+use crate::template::{
+    Field, FieldSet, KindProps, PropFields, Template, Ty, Type, UserField, UserFields,
+};
 use crate::timeline::{EVENT_KINDS, intern};
 use crate::world::kinds::{KindDecl, PROP_TYPES, PropDecl, PropType, Side};
+use crate::world::pools::Pools;
 
 /// The file's name in a personas folder.
 pub const FILE: &str = "world.toml";
@@ -62,6 +65,13 @@ pub struct CustomAction {
     /// Attribute names the props' templates read (`user.tz`): every persona performing
     /// the action must have them.
     pub reads_attrs: Vec<String>,
+    /// Other `user.<name>` the props' templates read (`user.team`), each with its place
+    /// in `world.toml` (the problem's message empty): a pool the scenario must declare,
+    /// checked when the world is assembled ([`check_team_reads`]).
+    pub reads_team: Vec<(String, Problem)>,
+    /// Each `lookup(pool, id, field)` the props' templates make (pool, field), with its
+    /// place: checked against the scenario's pools with `reads_team`.
+    pub lookups: Vec<(String, String, Problem)>,
 }
 
 /// How a custom event's prop gets its value.
@@ -412,6 +422,8 @@ impl Check<'_> {
                 .collect(),
             props,
             reads_attrs: Vec::new(),
+            reads_team: Vec::new(),
+            lookups: Vec::new(),
         })
     }
 
@@ -665,6 +677,7 @@ pub fn compile_props(
         attrs,
         counters: declared.counters.clone(),
         signed_up: false,
+        pools: true,
     };
     for a in &mut declared.actions {
         let kind = &declared.kinds[a.kind as usize - EVENT_KINDS.len()];
@@ -703,6 +716,7 @@ fn compile_action(
         user: Some(user.clone()),
     };
     let mut reads = Vec::new();
+    let mut team = Vec::new();
     for (p, g) in kind.props.iter().zip(a.props.iter_mut()) {
         let PropGen::Pending(text) = g else { continue };
         let path = FieldPath::root()
@@ -715,11 +729,20 @@ fn compile_action(
                 if let Some((m, fix)) = unfit_template(&t, p) {
                     problems.push(src.problem(&path, m, fix));
                 }
-                t.fields(&mut |f| {
-                    if let crate::template::Field::User(crate::template::UserField::Attr(n)) = f {
-                        reads.push(n.to_string());
+                t.fields(&mut |f| match f {
+                    Field::User(UserField::Attr(n)) => reads.push(n.to_string()),
+                    Field::User(UserField::SignedUp(n)) if !team.iter().any(|(t, _)| t == &**n) => {
+                        team.push((
+                            n.to_string(),
+                            src.problem(&path, String::new(), String::new()),
+                        ));
                     }
+                    _ => {}
                 });
+                for (pool, field) in t.lookups() {
+                    let at = src.problem(&path, String::new(), String::new());
+                    a.lookups.push((pool, field, at));
+                }
                 *g = PropGen::Template(t);
             }
             Err(es) => {
@@ -732,6 +755,105 @@ fn compile_action(
     reads.sort();
     reads.dedup();
     a.reads_attrs = reads;
+    a.reads_team = team;
+}
+
+impl Declared {
+    /// The pools the actions' props read (`user.team`), each once: `personas validate`
+    /// names them, for no scenario is there to check them.
+    pub fn team_reads(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self
+            .actions
+            .iter()
+            .flat_map(|a| {
+                let named = a
+                    .lookups
+                    .iter()
+                    .flat_map(|(p, f, _)| [p.as_str(), f.as_str()]);
+                a.reads_team.iter().map(|(n, _)| n.as_str()).chain(named)
+            })
+            .filter(|n| *n != "id")
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
+/// Each `user.<name>` a custom action's props read that is not an attribute, a counter
+/// or `id`, against the scenario's pools: one problem per template, at its place in
+/// `world.toml`, with the names the user has (and "did you mean").
+pub fn check_team_reads(
+    declared: &Declared,
+    personas: &[Persona],
+    pools: &Pools,
+    scenario: &str,
+) -> Vec<Problem> {
+    let mut known: Vec<String> = vec!["user.id".into()];
+    for p in personas {
+        for a in &p.attributes {
+            let n = format!("user.{}", a.name);
+            if !known.contains(&n) {
+                known.push(n);
+            }
+        }
+    }
+    known.extend(
+        declared
+            .counters
+            .iter()
+            .map(|c| format!("user.counters.{c}")),
+    );
+    known.extend(pools.pools.iter().map(|p| format!("user.{}", p.name)));
+    let names: Vec<&str> = known.iter().map(String::as_str).collect();
+    let mut problems = Vec::new();
+    for a in &declared.actions {
+        for (name, at) in &a.reads_team {
+            if pools.find(name).is_some() {
+                continue;
+            }
+            let want = format!("user.{name}");
+            let hint = crate::template::did_you_mean(&want, &names)
+                .map(|k| format!(" (did you mean `{k}`?)"))
+                .unwrap_or_default();
+            let mut p = at.clone();
+            p.message = format!(
+                "action `{}` reads `{want}`, which is not a field of the user: no attribute, counter or pool of scenario {scenario} has that name{hint}",
+                a.name
+            );
+            p.fix = format!(
+                "use one of: {}; or declare the pool in the scenario: [pools.{name}] with ids and per (docs/SCENARIOS.md)",
+                names.join(", ")
+            );
+            problems.push(p);
+        }
+        for (pool, field, at) in &a.lookups {
+            problems.extend(lookup_problem(pool, "pool", at, pools));
+            if field != "id" {
+                problems.extend(lookup_problem(field, "field", at, pools));
+            }
+        }
+    }
+    problems
+}
+
+/// A `lookup`'s pool (or field) that is no pool of the scenario.
+fn lookup_problem(name: &str, what: &str, at: &Problem, pools: &Pools) -> Option<Problem> {
+    if pools.find(name).is_some() {
+        return None;
+    }
+    let names: Vec<&str> = pools.pools.iter().map(|p| p.name.as_str()).collect();
+    let hint = crate::template::did_you_mean(name, &names)
+        .map(|k| format!(" (did you mean `{k}`?)"))
+        .unwrap_or_default();
+    let mut p = at.clone();
+    p.message = format!("`lookup`'s {what} `{name}` is not a pool of the scenario{hint}");
+    p.fix = if names.is_empty() {
+        format!("declare it in the scenario: [pools.{name}] with ids and per (docs/SCENARIOS.md)")
+    } else {
+        format!("use one of: {}", names.join(", "))
+    };
+    Some(p)
 }
 
 /// Whether a template's type can fill the prop: `None` when it can.
@@ -1045,19 +1167,70 @@ mod tests {
     }
 
     #[test]
-    fn a_template_naming_an_unknown_field_is_refused() {
+    fn a_name_that_is_no_attribute_or_counter_waits_for_the_scenarios_pools() {
         let world = WORLD.replace("{user.tz}", "{user.timezone}");
-        let ps = world_problems(&world, CLIENT);
+        let sources = vec![
+            Source::new("w/client.toml", CLIENT),
+            Source::new("w/world.toml", &world),
+        ];
+        let personas = super::super::from_sources(sources).unwrap();
+        let d = &personas[0].declared;
+        assert_eq!(d.team_reads(), ["timezone"]);
+        let ps = check_team_reads(d, &personas, &Pools::default(), "s.toml");
         assert_eq!(ps.len(), 1, "{ps:#?}");
-        assert_eq!(ps[0].field, "actions.view_dashboard.props.tz");
+        assert_eq!(
+            (ps[0].file.as_str(), ps[0].field.as_str()),
+            ("w/world.toml", "actions.view_dashboard.props.tz")
+        );
+        assert_eq!(ps[0].line, Some(23));
         assert!(
             ps[0]
                 .message
-                .contains("`user.timezone` is not a field of the user"),
+                .contains("reads `user.timezone`, which is not a field")
+                && ps[0].message.contains("scenario s.toml"),
             "{}",
             ps[0].message
         );
-        assert!(ps[0].fix.contains("user.tz"), "{}", ps[0].fix);
+        assert!(
+            ps[0].fix.contains("user.tz") && ps[0].fix.contains("[pools.timezone]"),
+            "{}",
+            ps[0].fix
+        );
+    }
+
+    #[test]
+    fn a_pool_the_scenario_declares_is_read_and_a_near_miss_is_named() {
+        let pools = crate::world::pools::tests::readiness();
+        let world = WORLD.replace("t-{props.widgets}", "{user.team}");
+        let sources = vec![
+            Source::new("w/client.toml", CLIENT),
+            Source::new("w/world.toml", &world),
+        ];
+        let personas = super::super::from_sources(sources).unwrap();
+        let d = &personas[0].declared;
+        assert!(check_team_reads(d, &personas, &pools, "s.toml").is_empty());
+        let typo = WORLD.replace("t-{props.widgets}", "{user.tema}");
+        let sources = vec![
+            Source::new("w/client.toml", CLIENT),
+            Source::new("w/world.toml", &typo),
+        ];
+        let personas = super::super::from_sources(sources).unwrap();
+        let ps = check_team_reads(&personas[0].declared, &personas, &pools, "s.toml");
+        assert_eq!(ps.len(), 1, "{ps:#?}");
+        assert!(
+            ps[0].message.contains("(did you mean `user.team`?)"),
+            "{}",
+            ps[0].message
+        );
+        // A pool is a string: an int prop cannot take it.
+        let world = WORLD.replace("\"{user.counters.dashboards}\"", "\"{user.team}\"");
+        let ps = world_problems(&world, CLIENT);
+        assert_eq!(ps.len(), 1, "{ps:#?}");
+        assert!(
+            ps[0].message.contains("gives a string, and `views` is int"),
+            "{}",
+            ps[0].message
+        );
     }
 
     #[test]

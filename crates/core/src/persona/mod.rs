@@ -121,6 +121,45 @@ pub fn from_sources(sources: Vec<Source>) -> Result<Vec<Persona>, Problems> {
     }
 }
 
+/// Attributes every `user.signed_up` line carries under their own names.
+pub const LINE_ATTRIBUTES: &[&str] = &["platform", "locale"];
+
+/// One attribute `user.signed_up` carries beside platform and locale (`tz`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SignedUpAttr {
+    pub name: String,
+    /// A category (its label is written), else a number.
+    pub category: bool,
+    /// Every persona has it (else the prop is optional).
+    pub everyone: bool,
+}
+
+/// The personas' own attributes `user.signed_up` carries (any but platform and locale),
+/// in name order: only in a world with a `world.toml`, so the default world's lines stay
+/// as they were. Replay's `{user.tz}` reads them there.
+pub fn signed_up_attributes(personas: &[Persona]) -> Vec<SignedUpAttr> {
+    if !personas.iter().any(|p| p.declared.source.is_some()) {
+        return Vec::new();
+    }
+    let mut out: Vec<SignedUpAttr> = Vec::new();
+    for p in personas {
+        for a in &p.attributes {
+            if LINE_ATTRIBUTES.contains(&a.name.as_str()) || out.iter().any(|o| o.name == a.name) {
+                continue;
+            }
+            out.push(SignedUpAttr {
+                name: a.name.clone(),
+                category: !a.dist.labels().is_empty(),
+                everyone: personas
+                    .iter()
+                    .all(|q| q.attribute_index(&a.name).is_some()),
+            });
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
 /// When the personas' shares do not add up to 1 (and the scenario gives no `[mix]` to
 /// replace them): the problem, naming every file and its share, for no one file is wrong.
 pub fn shares_problem(personas: &[Persona]) -> Option<Problem> {

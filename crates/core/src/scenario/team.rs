@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::data;
 use crate::diagnostic::{FieldPath, Problem, Source};
-use crate::world::ids::{FORMAT_HELP, IdFormat, IdSource};
+use crate::world::ids::{FORMAT_HELP, IdFormat, IdSource, SESSION_HELP};
 use crate::world::pools::{Pool, Pools, RESERVED, UserIds};
 
 /// `[ids]`.
@@ -15,6 +15,8 @@ use crate::world::pools::{Pool, Pools, RESERVED, UserIds};
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawIds {
     pub(crate) user: Option<RawUserIds>,
+    /// How the team names sessions (`"sess-{uuid}"`).
+    pub(crate) session: Option<String>,
 }
 
 /// `user = "c-{pad(n, 4)}"` or `user = { file = "users.csv", column = "id" }`.
@@ -53,9 +55,16 @@ pub(crate) fn check(
 ) -> (Pools, Vec<Problem>) {
     let mut c = TeamCheck { src, p: Vec::new() };
     let users_ids = ids.and_then(|i| i.user.as_ref()).and_then(|u| c.users(u));
+    let sessions = ids.and_then(|i| i.session.as_deref()).and_then(|t| {
+        let at = FieldPath::root().key("ids").key("session");
+        IdFormat::parse_session(t)
+            .map_err(|m| c.at(&at, m, SESSION_HELP))
+            .ok()
+    });
     let mut out = Pools {
         users: users_ids,
         pools: Vec::new(),
+        sessions,
     };
     for (name, raw) in pools {
         let pp = FieldPath::root().key("pools").key(name);

@@ -121,6 +121,19 @@ impl JsonTmpl {
         names
     }
 
+    /// Every `lookup`'s pool and field its strings hold, each pair once.
+    pub fn lookups(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        self.each(&mut |t| {
+            for l in t.lookups() {
+                if !out.contains(&l) {
+                    out.push(l);
+                }
+            }
+        });
+        out
+    }
+
     fn each(&self, f: &mut dyn FnMut(&Template)) {
         match self {
             JsonTmpl::Lit(_) => {}

@@ -221,8 +221,48 @@ impl<'f> Checker<'f> {
         self.literals(f, &slots);
         let types: Vec<Type> = slots.iter().map(|(_, t, _)| *t).collect();
         let ty = self.result_type(f, &types, &slots, &span);
+        if f.name == funcs::pools::LOOKUP {
+            return self.lookup(slots, span);
+        }
         let nodes: Box<[Node]> = slots.into_iter().map(|(n, _, _)| n).collect();
         (Node::Call(f, nodes), ty)
+    }
+
+    /// `lookup('team', id, 'business')`: the pool and the field written as literals, so
+    /// the world can check their names when it is known; where no user is in scope there
+    /// are no pools to look in.
+    fn lookup(
+        &mut self,
+        slots: Vec<(Node, Type, Range<usize>)>,
+        span: Range<usize>,
+    ) -> (Node, Type) {
+        if self.fields.user.is_none() {
+            self.error(
+                span,
+                "`lookup` reads the scenario's pools, and there are none here",
+                "use it in a replay mapping or a custom action's props",
+            );
+            return (Node::Lit(Val::Null), Type::ANY);
+        }
+        let mut it = slots.into_iter();
+        let (Some(pool), Some(id), Some(field)) = (it.next(), it.next(), it.next()) else {
+            return (Node::Lit(Val::Null), Type::ANY);
+        };
+        let mut name = |(n, _, at): (Node, Type, Range<usize>), what: &str| match n {
+            Node::Lit(Val::Str(s)) => Some(Box::<str>::from(s.as_ref())),
+            _ => {
+                self.error(
+                    at,
+                    format!("`lookup`'s {what} must be written as a quoted name"),
+                    "write it like lookup('team', props.team_id, 'business'), so the pool's name is checked when the file loads",
+                );
+                None
+            }
+        };
+        match (name(pool, "pool"), name(field, "field")) {
+            (Some(p), Some(f)) => (Node::Lookup(p, Box::new(id.0), f), Type::STR.nullable(true)),
+            _ => (Node::Lit(Val::Null), Type::ANY),
+        }
     }
 
     /// Arguments known when the file loads, vetted by their parameter (`tz='Asia/Hanoi'`
@@ -367,6 +407,8 @@ impl<'f> Checker<'f> {
             }
             Node::Neg(e) | Node::Not(e) | Node::Attr(e, _) => matches!(**e, Node::Lit(_)),
             Node::If(b) => b.iter().all(|a| matches!(a, Node::Lit(_))),
+            // The world answers it when the template renders.
+            Node::Lookup(..) => return n,
         };
         if !constant {
             return n;

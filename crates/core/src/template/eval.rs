@@ -31,6 +31,9 @@ pub(crate) enum Node {
     If(Box<[Node; 3]>),
     Attr(Box<Node>, Box<str>),
     Index(Box<Node>, Box<Node>),
+    /// `lookup(pool, id, field)`: the pool and the field are literals (checked against
+    /// the world when it is known), the id any string; the scope answers.
+    Lookup(Box<str>, Box<Node>, Box<str>),
 }
 
 impl std::fmt::Debug for Func {
@@ -50,8 +53,28 @@ impl Node {
                 l.fields(visit);
                 r.fields(visit);
             }
-            Node::Neg(e) | Node::Not(e) | Node::Attr(e, _) => e.fields(visit),
+            Node::Neg(e) | Node::Not(e) | Node::Attr(e, _) | Node::Lookup(_, e, _) => {
+                e.fields(visit)
+            }
             Node::If(b) => b.iter().for_each(|a| a.fields(visit)),
+        }
+    }
+
+    /// Every `lookup`'s pool and field.
+    pub(crate) fn lookups(&self, visit: &mut dyn FnMut(&str, &str)) {
+        match self {
+            Node::Lit(_) | Node::Field(..) => {}
+            Node::Lookup(pool, id, field) => {
+                visit(pool, field);
+                id.lookups(visit);
+            }
+            Node::Call(_, args) => args.iter().for_each(|a| a.lookups(visit)),
+            Node::Bin(_, l, r) | Node::Index(l, r) => {
+                l.lookups(visit);
+                r.lookups(visit);
+            }
+            Node::Neg(e) | Node::Not(e) | Node::Attr(e, _) => e.lookups(visit),
+            Node::If(b) => b.iter().for_each(|a| a.lookups(visit)),
         }
     }
 }
@@ -85,6 +108,12 @@ pub(crate) fn eval<'a, S: Scope + ?Sized>(n: &'a Node, s: &'a S) -> Result<Val<'
             }
         }
         Node::Attr(e, key) => member(eval(e, s)?, |j| j.get(key.as_ref())),
+        Node::Lookup(pool, id, field) => Ok(match eval(id, s)? {
+            Val::Null => Val::Null,
+            id => s
+                .lookup(pool, &id.to_text(), field)
+                .map_or(Val::Null, |v| Val::Str(Cow::Owned(v))),
+        }),
         Node::Index(e, i) => {
             let base = eval(e, s)?;
             match eval(i, s)? {

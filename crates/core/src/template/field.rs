@@ -64,6 +64,10 @@ pub struct UserFields {
     /// is replayed in is known; the replay command checks the names against the world
     /// (`Mapping::check_user_fields`).
     pub signed_up: bool,
+    /// Any other one-word name is a member of one of the scenario's pools (a string):
+    /// a custom action's props, whose personas are read before the scenario; the scenario
+    /// checks the names when the world is assembled (`declared::check_team_reads`).
+    pub pools: bool,
 }
 
 impl UserFields {
@@ -332,6 +336,11 @@ impl FieldSet {
                             Field::User(UserField::SignedUp((*name).into())),
                             Type::ANY.nullable(true),
                         )
+                    })
+                })
+                .or_else(|| {
+                    u.pools.then(|| {
+                        Lookup::Field(Field::User(UserField::SignedUp((*name).into())), Type::STR)
                     })
                 }),
             _ => None,

@@ -34,7 +34,7 @@ use std::ops::Range;
 use serde_json::Value;
 
 pub use body::{Body, JsonTmpl};
-pub use field::{Field, FieldSet, KindProps, PropFields, UserField, UserFields};
+pub use field::{Field, FieldSet, KindProps, PropFields, UserField, UserFields, did_you_mean};
 pub(crate) use scope::Constants;
 pub use scope::{Ctx, Scope};
 pub use value::{Ty, Type, Val};
@@ -230,6 +230,22 @@ impl Template {
                 Seg::Lit(_) | Seg::Secret(_) | Seg::Const(_) => {}
             }
         }
+    }
+
+    /// Every `lookup(pool, id, field)`'s pool and field, each pair once, for the check
+    /// against the world's pools when it is known.
+    pub fn lookups(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for s in self.segs.iter() {
+            if let Seg::Expr(e) = s {
+                e.lookups(&mut |p, f| {
+                    if !out.iter().any(|(a, b)| a == p && b == f) {
+                        out.push((p.to_string(), f.to_string()));
+                    }
+                });
+            }
+        }
+        out
     }
 
     /// Whether rendering reads the event's parsed JSON (replay parses it only then).

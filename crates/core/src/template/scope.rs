@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::field::{Field, UserField};
 use super::value::{Val, parse_ts};
 use crate::ids;
+use crate::world::pools::Team;
 
 /// The values of a place's fields. `push` and `json` are the fast paths for a hole that
 /// is exactly one field (every template written before expressions existed): a scope
@@ -25,6 +26,12 @@ pub trait Scope {
     /// A field as a JSON value (numbers stay numbers in bodies).
     fn json(&self, f: &Field) -> Value {
         self.field(f).to_json()
+    }
+
+    /// `lookup(pool, id, field)`: the member of pool `field` that member `id` of `pool`
+    /// belongs to, in this scope's world; `None` where there is no world of pools.
+    fn lookup(&self, _pool: &str, _id: &str, _field: &str) -> Option<String> {
+        None
     }
 }
 
@@ -57,9 +64,23 @@ pub struct Ctx<'a> {
     /// The props of the user's `user.signed_up` (`user.<name>`): the team's id, pools,
     /// attributes. `None` when the source kept none (no template reads `user.*`).
     pub user: Option<&'a serde_json::Map<String, Value>>,
+    /// The world's ids and pools, for `lookup(…)`; `None` where the world is not known
+    /// (a foreign log, a seed row): the lookup renders null.
+    pub team: Option<&'a Team>,
 }
 
 impl<'a> Ctx<'a> {
+    /// The session's id in the team's format (`[ids] session`), when the world names
+    /// sessions so and the event is in one.
+    fn team_session(&self) -> Option<String> {
+        let team = self.team?;
+        team.pools.sessions.as_ref()?;
+        let user: u32 = self.user_id.strip_prefix('u')?.parse().ok()?;
+        (self.session > 0)
+            .then(|| team.pools.session_id(team.seed, user, self.session))
+            .flatten()
+    }
+
     /// A captured value the replay looked up for this render.
     fn var(&self, f: &Field) -> Option<&'a str> {
         self.vars
@@ -113,6 +134,10 @@ impl Scope for Ctx<'_> {
                 Some(Value::String(s)) => parse_ts(s).map_or(Val::Null, Val::Ts),
                 _ => Val::Null,
             },
+            Field::SessionId if self.team.is_some() => match self.team_session() {
+                Some(s) => Val::Str(Cow::Owned(s)),
+                None => self.lookup(f).map_or(Val::Null, Val::from_json),
+            },
             // Without the team's `[ids]` a user's id is the timeline's.
             Field::User(UserField::Id) if self.lookup(f).is_none() => {
                 Val::Str(Cow::Borrowed(self.user_id))
@@ -135,6 +160,7 @@ impl Scope for Ctx<'_> {
                 out.push_str(&ids::traceparent(self.user_id, self.session, self.seq))
             }
             Field::User(UserField::Id) if self.lookup(f).is_none() => out.push_str(self.user_id),
+            Field::SessionId if self.team.is_some() => out.push_str(&self.field(f).to_text()),
             other => match self.lookup(other) {
                 Some(Value::String(s)) => out.push_str(s),
                 Some(Value::Null) | None => {}
@@ -143,11 +169,16 @@ impl Scope for Ctx<'_> {
         }
     }
 
+    fn lookup(&self, pool: &str, id: &str, field: &str) -> Option<String> {
+        self.team?.lookup(pool, id, field)
+    }
+
     fn json(&self, f: &Field) -> Value {
         match f {
             Field::Seq => Value::from(self.seq),
             Field::TMs => Value::from(self.t_ms),
             Field::Line => serde_json::from_slice(self.line).unwrap_or(Value::Null),
+            Field::SessionId if self.team.is_some() => self.field(f).to_json(),
             Field::Prop(_) | Field::SessionId | Field::Persona | Field::Ts => {
                 self.lookup(f).cloned().unwrap_or(Value::Null)
             }

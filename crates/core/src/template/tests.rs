@@ -19,6 +19,7 @@ fn with_ctx<T>(f: impl FnOnce(&Ctx<'_>) -> T) -> T {
         token: Some("tok"),
         vars: &[],
         user: None,
+        team: None,
     };
     f(&ctx)
 }
@@ -228,6 +229,11 @@ fn every_function_has_a_case_here() {
         ),
         ("{base64('user:pass')}", json!("dXNlcjpwYXNz")),
         ("{base64('??>')} {base64url('??>')}", json!("Pz8+ Pz8-")),
+        // No world in this scope: a lookup is null (`lookup_reads_the_worlds_pools`).
+        (
+            "{lookup('team', 't-5', 'business') | default('none')}",
+            json!("none"),
+        ),
     ];
     for (t, want) in &cases {
         assert_eq!(&json_of(t), want, "{t}");
@@ -535,6 +541,7 @@ fn a_zone_read_from_a_value_that_names_no_zone_renders_null() {
         token: None,
         vars: &[],
         user: None,
+        team: None,
     };
     let t = Template::compile("{date(ts, '%H:%M %Q', tz=props.tz)}").unwrap();
     assert_eq!(t.render(&ctx), "08:19 Asia/Ho_Chi_Minh");
@@ -603,4 +610,59 @@ fn a_signature_of_json_covers_the_bytes_a_body_of_the_same_value_sends() {
             signed.replace('"', "\\\"")
         ))
     );
+}
+
+#[test]
+fn lookup_reads_the_worlds_pools() {
+    let team = crate::world::pools::Team {
+        seed: 1,
+        users: 2000,
+        pools: crate::world::pools::tests::readiness(),
+    };
+    let json: Value = serde_json::from_slice(LINE).unwrap();
+    let user = json!({"team": "t-6"});
+    let ctx = Ctx {
+        user_id: "u12",
+        seq: 4,
+        session: 1,
+        t_ms: 4765261,
+        event: "points.earned",
+        line: LINE,
+        json: Some(&json),
+        token: None,
+        vars: &[],
+        user: user.as_object(),
+        team: Some(&team),
+    };
+    let r = |t: &str| Template::compile(t).unwrap().render(&ctx);
+    assert_eq!(r("{lookup('team', 't-5', 'business')}"), "b-2");
+    assert_eq!(r("{lookup('team', user.team, 'business')}"), "b-2");
+    assert_eq!(r("{lookup('team', 't-4', 'business')}"), "b-1");
+    assert_eq!(r("{lookup('business', 'b-1', 'id')}"), "b-1");
+    assert_eq!(
+        r("[{lookup('team', 'team-5', 'business')}]"),
+        "[]",
+        "not a team's id"
+    );
+    assert_eq!(
+        r("[{lookup('business', 'b-1', 'team')}]"),
+        "[]",
+        "down is not a lookup"
+    );
+    let t = Template::compile("{lookup('team', props.source, 'business')}").unwrap();
+    assert_eq!(t.lookups(), [("team".to_string(), "business".to_string())]);
+    assert!(t.ty().nullable);
+    // The pool and the field are names the file writes, so the world can check them.
+    let e = errors(
+        "{lookup(props.source, 't-1', 'business')}",
+        &FieldSet::replay(),
+    );
+    assert!(
+        e[0].message
+            .contains("`lookup`'s pool must be written as a quoted name"),
+        "{e:?}"
+    );
+    // Where no user is in scope there are no pools.
+    let e = errors("{lookup('team', 't-1', 'business')}", &FieldSet::none());
+    assert!(e[0].message.contains("there are none here"), "{e:?}");
 }

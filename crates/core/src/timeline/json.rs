@@ -25,6 +25,20 @@ pub struct LineWriter {
     /// The team's catalog ids and stat names, when the scenario gives its own catalog:
     /// goal, challenge and stat props carry them (a generated catalog's are `goal-N`).
     catalog: Option<std::sync::Arc<Labels>>,
+    /// Per persona, the attributes `user.signed_up` carries beside platform and locale
+    /// (`tz`): a world with a `world.toml` only, so the default world's lines stay.
+    attrs: Vec<Vec<AttrOut>>,
+}
+
+/// One persona attribute as `user.signed_up` writes it.
+#[derive(Clone, Debug)]
+struct AttrOut {
+    /// Its index among the persona's attributes.
+    index: usize,
+    /// `,"tz":`, escaped once.
+    key: Vec<u8>,
+    /// A category's labels as JSON strings; empty for a number.
+    labels: Vec<Vec<u8>>,
 }
 
 fn json_str(s: &str) -> Vec<u8> {
@@ -69,6 +83,7 @@ impl LineWriter {
             locales: personas.iter().map(|p| labels(p, "locale")).collect(),
             team: None,
             catalog: None,
+            attrs: Vec::new(),
         }
     }
 
@@ -77,6 +92,61 @@ impl LineWriter {
     pub(crate) fn with_catalog(mut self, catalog: &Catalog) -> Self {
         self.catalog = catalog.labels.clone();
         self
+    }
+
+    /// The same writer adding each user's own attributes (`tz`, any but platform and
+    /// locale) to `user.signed_up`, when the personas come with a `world.toml`: replay's
+    /// `{user.tz}` reads them there.
+    pub(crate) fn with_attributes(mut self, personas: &[Persona]) -> Self {
+        if crate::persona::signed_up_attributes(personas).is_empty() {
+            return self;
+        }
+        self.attrs = personas
+            .iter()
+            .map(|p| {
+                p.attributes
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, a)| !crate::persona::LINE_ATTRIBUTES.contains(&a.name.as_str()))
+                    .map(|(index, a)| AttrOut {
+                        index,
+                        key: [&b","[..], &json_str(&a.name), b":"].concat(),
+                        labels: a.dist.labels().iter().map(|l| json_str(l)).collect(),
+                    })
+                    .collect()
+            })
+            .collect();
+        self
+    }
+
+    /// Whether `user.signed_up` lines need the user's attributes ([`Self::write_signed_up`]).
+    pub(crate) fn writes_attributes(&self) -> bool {
+        !self.attrs.is_empty()
+    }
+
+    /// `user.signed_up` with the user's own attributes after the team's ids.
+    pub(crate) fn write_signed_up(
+        &self,
+        e: &Event,
+        attrs: &[f32],
+        out: &mut Vec<u8>,
+        dates: &mut DateCache,
+    ) {
+        self.write_with(e, out, dates, |out| {
+            self.props(e, out);
+            for a in self.attrs.get(e.persona as usize).into_iter().flatten() {
+                out.extend_from_slice(&a.key);
+                let v = attrs.get(a.index).copied().unwrap_or(0.0);
+                match a.labels.get(v as usize) {
+                    Some(l) => out.extend_from_slice(l),
+                    None if !a.labels.is_empty() || !v.is_finite() => {
+                        out.extend_from_slice(b"null")
+                    }
+                    // Rust's shortest round-trip form: the same on every machine.
+                    None => out.extend_from_slice(v.to_string().as_bytes()),
+                }
+            }
+        });
     }
 
     /// The same writer adding the team's ids and pools to `user.signed_up` (only for a

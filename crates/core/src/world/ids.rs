@@ -22,6 +22,8 @@ enum Piece {
     UserId,
     /// A UUID from the seed and the timeline id.
     Uuid,
+    /// A session format's timeline session id (`s42-3`).
+    SessionId,
 }
 
 /// A parsed id format such as `"c-{pad(n, 4)}"`.
@@ -30,12 +32,26 @@ pub struct IdFormat {
     pieces: Vec<Piece>,
 }
 
+/// The holes a session format may hold, for fixes.
+pub const SESSION_HELP: &str = "write a format such as \"sess-{uuid}\" or \"{user_id}-s{n}\"; holes: {n} and {pad(n, W)} (the user's session number, from 1), {user_id} (the user's id in the team's format), {session_id} (the timeline's, s42-3), {uuid} (derived from the seed and the timeline's session id)";
+
 /// The holes an id format may hold, for fixes.
 pub const FORMAT_HELP: &str = "write a format such as \"c-{pad(n, 4)}\" (c-0001), \"t-{n}\" (t-1) or \"{uuid(user_id)}\"; holes: {n}, {pad(n, W)}, {user_id}, {uuid(user_id)}";
 
 impl IdFormat {
     /// Parses a format; the message says which hole is wrong.
     pub fn parse(text: &str) -> Result<IdFormat, String> {
+        IdFormat::parse_with(text, false)
+    }
+
+    /// Parses `[ids] session`: `{n}` is the user's session number, `{user_id}` the
+    /// user's id in the team's format, `{session_id}` and `{uuid}` the timeline's session
+    /// ([`IdFormat::render_session`]).
+    pub fn parse_session(text: &str) -> Result<IdFormat, String> {
+        IdFormat::parse_with(text, true)
+    }
+
+    fn parse_with(text: &str, session: bool) -> Result<IdFormat, String> {
         let mut pieces = Vec::new();
         let mut lit = String::new();
         let mut rest = text;
@@ -47,7 +63,7 @@ impl IdFormat {
                 ));
             };
             let hole = &rest[open + 1..open + close];
-            let piece = Self::hole(hole).ok_or_else(|| {
+            let piece = Self::hole(hole, session).ok_or_else(|| {
                 format!("`{{{hole}}}` in `{text}` is not a hole an id format knows")
             })?;
             if !lit.is_empty() {
@@ -71,12 +87,14 @@ impl IdFormat {
         Ok(IdFormat { pieces })
     }
 
-    fn hole(hole: &str) -> Option<Piece> {
+    fn hole(hole: &str, session: bool) -> Option<Piece> {
         let compact: String = hole.chars().filter(|c| !c.is_whitespace()).collect();
         match compact.as_str() {
             "n" => Some(Piece::N),
             "user_id" => Some(Piece::UserId),
-            "uuid" | "uuid(user_id)" => Some(Piece::Uuid),
+            "uuid" | "uuid(user_id)" if !session => Some(Piece::Uuid),
+            "uuid" | "uuid(session_id)" if session => Some(Piece::Uuid),
+            "session_id" if session => Some(Piece::SessionId),
             _ => {
                 let width = compact.strip_prefix("pad(n,")?.strip_suffix(')')?;
                 width
@@ -86,6 +104,25 @@ impl IdFormat {
                     .map(Piece::Pad)
             }
         }
+    }
+
+    /// The 1-based number an id of this format was rendered from, when the format is
+    /// literals around one `{n}` or `{pad(n, W)}` (`t-7` of `t-{n}` → 7), checked by
+    /// rendering it again; `None` for other formats (a UUID is searched instead).
+    pub fn number_of(&self, seed: u64, id: &str) -> Option<u64> {
+        let (mut head, mut tail) = (String::new(), String::new());
+        let mut seen = false;
+        for p in &self.pieces {
+            match p {
+                Piece::Lit(s) if seen => tail.push_str(s),
+                Piece::Lit(s) => head.push_str(s),
+                Piece::N | Piece::Pad(_) if !seen => seen = true,
+                _ => return None,
+            }
+        }
+        let digits = id.strip_prefix(&head)?.strip_suffix(&tail)?;
+        let n: u64 = digits.parse().ok()?;
+        (n >= 1 && self.render(seed, n) == id).then_some(n)
     }
 
     /// The id of the `n`-th member (1-based) in a world of this seed.
@@ -102,6 +139,28 @@ impl IdFormat {
                 }
                 Piece::UserId => out.push_str(&timeline_id(n)),
                 Piece::Uuid => out.push_str(&uuid(seed, &timeline_id(n))),
+                Piece::SessionId => {}
+            }
+        }
+        out
+    }
+
+    /// A session's id by a session format: `n` is the user's session number (from 1),
+    /// `user_id` the user's id as the team names it, `session_id` the timeline's
+    /// (`s42-3`), whose UUID `{uuid}` is (derived with the seed, as users' are).
+    pub fn render_session(&self, seed: u64, user_id: &str, session_id: &str, n: u64) -> String {
+        let mut out = String::new();
+        for p in &self.pieces {
+            match p {
+                Piece::UserId => out.push_str(user_id),
+                Piece::SessionId => out.push_str(session_id),
+                Piece::Uuid => out.push_str(&uuid(seed, session_id)),
+                Piece::Lit(_) | Piece::N | Piece::Pad(_) => {
+                    let one = IdFormat {
+                        pieces: vec![p.clone()],
+                    };
+                    out.push_str(&one.render(seed, n));
+                }
             }
         }
         out
@@ -165,12 +224,17 @@ impl IdSource {
         }
     }
 
-    /// The member index of an id, for lookups: a list's position, or the format rendered
-    /// for each candidate up to `limit`.
+    /// The member index of an id, for lookups: a list's position, a number format's
+    /// number, or another format (a UUID) rendered for each candidate up to `limit`.
     pub fn position(&self, seed: u64, id: &str, limit: u64) -> Option<u64> {
         match self {
             IdSource::List { ids, .. } => ids.iter().position(|x| x == id).map(|i| i as u64),
-            IdSource::Format(f) => (0..limit).find(|i| f.render(seed, i + 1) == id),
+            // A number format is read back, however far (users who sign up later join
+            // members beyond those the first users need); other formats are searched.
+            IdSource::Format(f) => match f.number_of(seed, id) {
+                Some(n) => Some(n - 1),
+                None => (0..limit).find(|i| f.render(seed, i + 1) == id),
+            },
         }
     }
 }
@@ -194,6 +258,25 @@ mod tests {
         assert!("89ab".contains(&a[19..20]), "{a}");
         assert_ne!(a, u.render(2, 1), "the seed changes it");
         assert_ne!(a, u.render(1, 2));
+    }
+
+    #[test]
+    fn session_formats_name_a_users_sessions() {
+        let f = IdFormat::parse_session("{user_id}-s{pad(n, 2)}").unwrap();
+        assert_eq!(f.render_session(1, "c-0001", "s0-3", 3), "c-0001-s03");
+        let u = IdFormat::parse_session("sess-{uuid}").unwrap();
+        let a = u.render_session(1, "c-0001", "s0-3", 3);
+        assert_eq!(a, format!("sess-{}", uuid(1, "s0-3")));
+        assert_ne!(a, u.render_session(1, "c-0001", "s0-4", 4));
+        assert_eq!(
+            IdFormat::parse_session("{session_id}")
+                .unwrap()
+                .render_session(1, "c", "s0-3", 3),
+            "s0-3"
+        );
+        // `{session_id}` is a session's hole only.
+        assert!(IdFormat::parse("t-{session_id}").is_err());
+        assert!(IdFormat::parse_session("x-{uuid(user_id)}").is_err());
     }
 
     #[test]
@@ -221,6 +304,21 @@ mod tests {
         assert_eq!(l.position(1, "b", 10), Some(1));
         let f = IdSource::Format(IdFormat::parse("t-{n}").unwrap());
         assert_eq!(f.position(1, "t-3", 10), Some(2));
-        assert_eq!(f.position(1, "t-30", 10), None);
+        assert_eq!(
+            f.position(1, "t-30", 10),
+            Some(29),
+            "read back, not searched"
+        );
+        assert_eq!(f.position(1, "t-x", 10), None);
+        assert_eq!(f.position(1, "t-0", 10), None);
+        let padded = IdSource::Format(IdFormat::parse("c-{pad(n, 4)}").unwrap());
+        assert_eq!(padded.position(1, "c-0042", 100), Some(41));
+        assert_eq!(
+            padded.position(1, "c-42", 100),
+            None,
+            "c-42 is not how 42 is written"
+        );
+        let u = IdSource::Format(IdFormat::parse("{uuid(user_id)}").unwrap());
+        assert_eq!(u.position(1, &uuid(1, "u3"), 10), Some(3));
     }
 }

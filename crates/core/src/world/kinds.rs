@@ -203,6 +203,28 @@ impl KindTable {
         self
     }
 
+    /// The table of a world whose personas come with a `world.toml`: `user.signed_up`
+    /// then carries their own attributes (`tz`: a category's label, else a number),
+    /// optional when not every persona has one. Unchanged for any other world.
+    pub fn with_attributes(mut self, personas: &[crate::persona::Persona]) -> KindTable {
+        let attrs = crate::persona::signed_up_attributes(personas);
+        let Some(k) = self.kinds.iter_mut().find(|k| &*k.name == "user.signed_up") else {
+            return self;
+        };
+        let mut props = k.props.to_vec();
+        for a in attrs {
+            let ty = if a.category {
+                PropType::Str
+            } else {
+                PropType::Float { decimals: 3 }
+            };
+            let d = PropDecl::new(&a.name, ty).nullable();
+            props.push(if a.everyone { d } else { d.optional() });
+        }
+        k.props = props.into();
+        self
+    }
+
     /// The built-in kinds, then these custom ones (already in name order, as
     /// `persona::declared` keeps them): their [`KindId`]s follow the built-ins'.
     pub fn with_custom(custom: &[KindDecl]) -> KindTable {

@@ -41,6 +41,27 @@ pub struct Pools {
     pub users: Option<UserIds>,
     /// In name order.
     pub pools: Vec<Pool>,
+    /// `[ids] session`: how the team names a session (replay's `{session_id}`, a custom
+    /// action's); the timeline keeps its own (`s42-3`).
+    pub sessions: Option<IdFormat>,
+}
+
+/// A world's ids and pools with its seed and size: what a template's
+/// `lookup(pool, id, field)` reads when it renders (replay's scope gets it from the world
+/// it replays; a custom action's from its own).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Team {
+    pub seed: u64,
+    /// Users at t = 0: how far a format's ids are searched when an id is not its number.
+    pub users: u32,
+    pub pools: Pools,
+}
+
+impl Team {
+    /// [`Pools::lookup`] in this world.
+    pub fn lookup(&self, pool: &str, id: &str, field: &str) -> Option<String> {
+        self.pools.lookup(self.seed, self.users, pool, id, field)
+    }
 }
 
 /// The `user.signed_up` props this module may add, so pool names cannot clash with them
@@ -70,6 +91,17 @@ impl Pools {
                 None => then.render(seed, u64::from(user) + 1),
             },
         })
+    }
+
+    /// Session `session` (from 1) of user `user` in the team's format, `None` without
+    /// `[ids] session` (the timeline's `s<user>-<session>` is then the id).
+    pub fn session_id(&self, seed: u64, user: u32, session: u32) -> Option<String> {
+        let f = self.sessions.as_ref()?;
+        let user_id = self
+            .user_id(seed, user)
+            .unwrap_or_else(|| format!("u{user}"));
+        let timeline = format!("s{user}-{session}");
+        Some(f.render_session(seed, &user_id, &timeline, u64::from(session)))
     }
 
     /// Whether the user is one the team's system already holds (from `[ids] user`'s file).
@@ -184,7 +216,7 @@ impl Pools {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn readiness() -> Pools {
@@ -205,6 +237,7 @@ mod tests {
                     of: None,
                 },
             ],
+            sessions: None,
         }
     }
 
@@ -229,7 +262,12 @@ mod tests {
             p.lookup(1, 2000, "team", "t-5", "business").as_deref(),
             Some("b-2")
         );
-        assert_eq!(p.lookup(1, 2000, "team", "t-999", "business"), None);
+        assert_eq!(
+            p.lookup(1, 2000, "team", "t-999", "business").as_deref(),
+            Some("b-250"),
+            "a later sign-up's team"
+        );
+        assert_eq!(p.lookup(1, 2000, "team", "team-9", "business"), None);
         assert_eq!(p.lookup(1, 2000, "business", "b-1", "team"), None);
         assert_eq!(p.user_field(1, 30, "team").as_deref(), Some("t-2"));
         assert_eq!(p.user_field(1, 30, "id").as_deref(), Some("c-0031"));
@@ -245,10 +283,25 @@ mod tests {
                 then: IdFormat::parse("new-{n}").unwrap(),
             }),
             pools: Vec::new(),
+            sessions: None,
         };
         assert_eq!(p.user_id(1, 1).as_deref(), Some("bob"));
         assert_eq!(p.user_id(1, 2).as_deref(), Some("new-3"));
         assert!(p.existing(1) && !p.existing(2));
         assert!(!Pools::default().declared());
+    }
+
+    #[test]
+    fn sessions_take_the_users_team_id() {
+        let mut p = readiness();
+        assert_eq!(
+            p.session_id(1, 30, 2),
+            None,
+            "the timeline's without a format"
+        );
+        p.sessions = Some(IdFormat::parse_session("{user_id}/{n}").unwrap());
+        assert_eq!(p.session_id(1, 30, 2).as_deref(), Some("c-0031/2"));
+        p.users = None;
+        assert_eq!(p.session_id(1, 30, 2).as_deref(), Some("u30/2"));
     }
 }

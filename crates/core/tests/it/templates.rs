@@ -3,6 +3,8 @@
 
 use serde_json::Value;
 use simulate_core::template::{Ctx, Template};
+use simulate_core::world::ids::{IdFormat, IdSource};
+use simulate_core::world::pools::{Pool, Pools, Team, UserIds};
 
 const DOC: &str = include_str!("../../../../docs/TEMPLATES.md");
 
@@ -68,7 +70,32 @@ fn docs_templates_examples_hold() {
     let json: Value = serde_json::from_str(&line).expect("the example event is JSON");
     // The user's `user.signed_up` props in a world with `[ids]` and two pools.
     let user = serde_json::json!({"id": "c-0013", "team": "t-1", "business": "b-1", "tz": "Asia/Ho_Chi_Minh"});
+    // 2,000 clients `c-0001` …, 25 a team (`t-1` …), 4 teams a business (`b-1` …).
+    let format = |t: &str| IdSource::Format(IdFormat::parse(t).unwrap());
+    let team = Team {
+        seed: 42,
+        users: 2000,
+        pools: Pools {
+            users: Some(UserIds::Format(IdFormat::parse("c-{pad(n, 4)}").unwrap())),
+            pools: vec![
+                Pool {
+                    name: "business".into(),
+                    ids: format("b-{n}"),
+                    per: 4,
+                    of: Some(1),
+                },
+                Pool {
+                    name: "team".into(),
+                    ids: format("t-{n}"),
+                    per: 25,
+                    of: None,
+                },
+            ],
+            sessions: None,
+        },
+    };
     let ctx = Ctx {
+        team: Some(&team),
         user: user.as_object(),
         user_id: json["user_id"].as_str().unwrap(),
         seq: json["seq"].as_u64().unwrap() as u32,

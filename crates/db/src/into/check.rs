@@ -3,11 +3,9 @@
 //! order the tables load in: parents before children, by foreign key.
 
 use simulate_core::diagnostic::{Problem, Problems};
-use sqlx::PgConnection;
 
 use super::catalog::{Catalog, TableInfo, quote};
 use super::mapping::{SeedMap, TableMap};
-use crate::DbError;
 
 /// A mapped table and what the database says about it, in load order.
 pub struct Planned<'m> {
@@ -21,12 +19,45 @@ fn at(map: &SeedMap, line: usize, field: String, message: String, fix: String) -
     p
 }
 
-/// The mapping against the catalog; `Err` holds every problem.
-pub async fn check<'m>(
-    c: &mut PgConnection,
+/// The tables outside the mapping that mapped columns reference by foreign key, each
+/// as (name, SQL name): the load needs them already filled, which the backend asks.
+pub fn outside_parents(map: &SeedMap, cat: &Catalog) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for t in &map.tables {
+        let Ok(info) = cat.find(&t.name) else {
+            continue;
+        };
+        for fk in &info.foreign {
+            if fk.table == t.name || map.table(&fk.table).is_some() {
+                continue;
+            }
+            // Columns the mapping leaves out stay NULL (or their default): no reference.
+            if !fk
+                .columns
+                .iter()
+                .any(|col| t.columns.iter().any(|m| &m.name == col))
+            {
+                continue;
+            }
+            let sql = match cat.tables.get(&fk.table) {
+                Some(p) => p.qualified(&cat.schema),
+                None => fk.table.split('.').map(quote).collect::<Vec<_>>().join("."),
+            };
+            if !out.iter().any(|(n, _)| n == &fk.table) {
+                out.push((fk.table.clone(), sql));
+            }
+        }
+    }
+    out
+}
+
+/// The mapping against the catalog, `empty` being the [`outside_parents`] that hold no
+/// row; `Err` holds every problem.
+pub fn check<'m>(
     map: &'m SeedMap,
     cat: &Catalog,
-) -> Result<Result<Vec<Planned<'m>>, Problems>, DbError> {
+    empty: &[String],
+) -> Result<Vec<Planned<'m>>, Problems> {
     let mut problems = Vec::new();
     if cat.tables.is_empty() {
         problems.push(at(
@@ -36,7 +67,7 @@ pub async fn check<'m>(
             format!("schema `{}` holds no table", map.schema),
             "create your tables first (your migrations), or set `schema` to where they are".into(),
         ));
-        return Ok(Err(Problems(problems)));
+        return Err(Problems(problems));
     }
     let mut planned = Vec::new();
     for t in &map.tables {
@@ -68,12 +99,12 @@ pub async fn check<'m>(
         }
     }
     for p in &planned {
-        foreign_parents(c, map, cat, p, &mut problems).await?;
+        foreign_parents(map, p, empty, &mut problems);
     }
     if !problems.is_empty() {
-        return Ok(Err(Problems(problems)));
+        return Err(Problems(problems));
     }
-    Ok(order(map, planned))
+    order(map, planned)
 }
 
 fn maybe_quoted(name: &str) -> String {
@@ -170,50 +201,29 @@ fn columns(map: &SeedMap, t: &TableMap, info: &TableInfo, problems: &mut Vec<Pro
 }
 
 /// A foreign key to a table the mapping does not fill must point at rows already there.
-async fn foreign_parents(
-    c: &mut PgConnection,
-    map: &SeedMap,
-    cat: &Catalog,
-    p: &Planned<'_>,
-    problems: &mut Vec<Problem>,
-) -> Result<(), DbError> {
+fn foreign_parents(map: &SeedMap, p: &Planned<'_>, empty: &[String], problems: &mut Vec<Problem>) {
     for fk in &p.info.foreign {
-        if fk.table == p.map.name || map.table(&fk.table).is_some() {
-            continue;
-        }
-        // Columns the mapping leaves out stay NULL (or their default): no reference.
-        if !fk
-            .columns
-            .iter()
-            .any(|col| p.map.columns.iter().any(|m| &m.name == col))
+        if !empty.contains(&fk.table)
+            || !fk
+                .columns
+                .iter()
+                .any(|col| p.map.columns.iter().any(|m| &m.name == col))
         {
             continue;
         }
-        let target = match cat.tables.get(&fk.table) {
-            Some(t) => t.qualified(&cat.schema),
-            None => fk.table.split('.').map(quote).collect::<Vec<_>>().join("."),
-        };
-        let sql = format!("SELECT EXISTS (SELECT 1 FROM {target})");
-        let filled: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .fetch_one(&mut *c)
-            .await
-            .map_err(|e| DbError::failed(format!("looking into {}", fk.table), e))?;
-        if !filled {
-            problems.push(at(
-                map,
-                p.map.line,
-                format!("tables.{}", p.map.name),
-                format!(
-                    "`{}` references `{}` ({}), which is empty and not in the mapping: every row would break the foreign key",
-                    p.map.name,
-                    fk.table,
-                    fk.columns.join(", ")
-                ),
-                format!("add [tables.{}] to the mapping, or fill it before seeding", maybe_quoted(&fk.table)),
-            ));
-        }
+        problems.push(at(
+            map,
+            p.map.line,
+            format!("tables.{}", p.map.name),
+            format!(
+                "`{}` references `{}` ({}), which is empty and not in the mapping: every row would break the foreign key",
+                p.map.name,
+                fk.table,
+                fk.columns.join(", ")
+            ),
+            format!("add [tables.{}] to the mapping, or fill it before seeding", maybe_quoted(&fk.table)),
+        ));
     }
-    Ok(())
 }
 
 /// Parents before children among the mapped tables (a self-reference is no edge).

@@ -10,8 +10,9 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 use simulate_core::ids;
-use simulate_core::template::{Ctx, FieldSet, KindProps, PropFields, Ty, Type};
+use simulate_core::template::{Ctx, FieldSet, KindProps, PropFields, Ty, Type, UserFields};
 use simulate_core::world::kinds::KindTable;
+use simulate_core::world::pools::Pools;
 
 use crate::projection::{ColumnType, Table};
 
@@ -71,10 +72,31 @@ impl Entity {
             .map_or(Table::Users, |x| x.2)
     }
 
+    /// Whether its rows belong to a user (the catalog's do not).
+    pub fn has_user(self) -> bool {
+        !matches!(self, Entity::Challenges | Entity::Goals)
+    }
+
+    /// Whether its rows have a text `id` an aggregate's `by` can match.
+    pub fn has_text_id(self) -> bool {
+        let t = self.source();
+        t.columns()
+            .iter()
+            .zip(t.column_types())
+            .any(|(c, ty)| *c == "id" && *ty == ColumnType::Text)
+    }
+
     /// What a column's template may read for a row of this entity: the event fields
-    /// (`user_id`, `seq`, `ts`, …) and, as `props.<name>`, an event's props or another
-    /// entity's own columns plus `n`, the row's number from 1 in timeline order.
-    pub fn fields(self, kinds: &KindTable, only: Option<&[String]>) -> FieldSet {
+    /// (`user_id`, `seq`, `ts`, …), `user.<name>` (the user's id in the team's format and
+    /// pools, checked against the world by the seed), and, as `props.<name>`, an
+    /// event's props or another entity's own columns plus `n`, the row's number from 1
+    /// in timeline order, plus the table's aggregates (`extra`).
+    pub fn fields(
+        self,
+        kinds: &KindTable,
+        only: Option<&[String]>,
+        extra: &[(String, Type)],
+    ) -> FieldSet {
         let props = match (self, only) {
             (Entity::Events, None) => PropFields::Any,
             (Entity::Events, Some(names)) => PropFields::Kinds(
@@ -84,7 +106,11 @@ impl Entity {
                     .map(|k| KindProps::of(kinds.get(k)))
                     .collect(),
             ),
-            (e, _) => PropFields::Kinds(vec![e.props()]),
+            (e, _) => {
+                let mut p = e.props();
+                p.props.extend(extra.iter().cloned());
+                PropFields::Kinds(vec![p])
+            }
         };
         FieldSet {
             event: true,
@@ -93,7 +119,7 @@ impl Entity {
             env: true,
             vars: false,
             props,
-            user: None,
+            user: self.has_user().then(UserFields::signed_up),
         }
     }
 
@@ -122,9 +148,51 @@ impl Entity {
     }
 }
 
+/// The world's names for its users (`[ids] user`, `[pools.*]`), for `user.<name>`.
+#[derive(Clone, Debug, Default)]
+pub struct WorldUsers {
+    pub pools: Pools,
+    pub seed: u64,
+}
+
+impl WorldUsers {
+    /// The `user.<name>` names a seed template may read: `id` and the pools.
+    pub fn names(&self) -> Vec<String> {
+        let mut v = vec!["id".to_string()];
+        v.extend(self.pools.pools.iter().map(|p| p.name.clone()));
+        v
+    }
+
+    /// The user's `names` as a template's `user` scope reads them: `id` in the team's
+    /// format (the timeline's `u42` without `[ids] user`), pools by name, as replay
+    /// renders them from the user's `user.signed_up`.
+    pub fn scope(&self, uid: u32, names: &[String]) -> Map<String, Value> {
+        names
+            .iter()
+            .map(|n| {
+                let v = match n.as_str() {
+                    "id" => self
+                        .pools
+                        .user_id(self.seed, uid)
+                        .unwrap_or_else(|| ids::user_id(uid)),
+                    other => self
+                        .pools
+                        .user_field(self.seed, uid, other)
+                        .unwrap_or_default(),
+                };
+                (n.clone(), Value::String(v))
+            })
+            .collect()
+    }
+}
+
 /// One source row made into the JSON a template's [`Ctx`] reads.
 pub struct Row {
     pub json: Value,
+    /// The user the row belongs to (the timeline's number), if any.
+    pub uid: Option<u32>,
+    /// `user.<name>`'s values, when the table's templates read any.
+    pub user: Option<Map<String, Value>>,
     pub user_id: String,
     pub seq: u32,
     pub session: u32,
@@ -172,6 +240,8 @@ impl Row {
         json.insert("props".into(), Value::Object(props));
         Row {
             json: Value::Object(json),
+            uid: user.map(|u| u as u32),
+            user: None,
             user_id,
             seq: n as u32,
             session: 0,
@@ -207,6 +277,8 @@ impl Row {
         json.insert("props".into(), props);
         Row {
             json: Value::Object(json),
+            uid: Some(uid),
+            user: None,
             user_id,
             seq: s(1).and_then(|v| v.parse().ok()).unwrap_or(0),
             session,
@@ -227,7 +299,24 @@ impl Row {
             json: Some(&self.json),
             token: None,
             vars: &[],
-            user: None,
+            user: self.user.as_ref(),
+            team: None,
+        }
+    }
+
+    /// A prop of the row as text (an aggregate's `by` key).
+    pub fn prop_text(&self, name: &str) -> Option<String> {
+        match self.json.get("props")?.get(name)? {
+            Value::String(s) => Some(s.clone()),
+            Value::Null => None,
+            v => Some(v.to_string()),
+        }
+    }
+
+    /// Sets a prop the row's templates read (an aggregate's value).
+    pub fn set_prop(&mut self, name: &str, v: Value) {
+        if let Some(Value::Object(p)) = self.json.get_mut("props") {
+            p.insert(name.to_string(), v);
         }
     }
 

@@ -15,6 +15,7 @@ use super::Existing;
 use super::MANIFEST;
 use super::catalog::{Catalog, quote, quote_all};
 use super::check::Planned;
+use super::follow::Follow;
 use super::mapping::SeedMap;
 use super::spool::Spool;
 use super::write::copy_table;
@@ -142,8 +143,9 @@ pub async fn load(
         .await
         .map_err(failed("numbering the seed"))?;
     let mut entries = Vec::new();
+    let mut follow = Follow::new(planned);
     for (i, p) in planned.iter().enumerate() {
-        copy_table(c, map, p.map, &p.info, spool, stop).await?;
+        copy_table(c, map, p.map, &p.info, spool, &mut follow, stop).await?;
         let mut e = TableEntry {
             table: p.map.name.clone(),
             entity: p.map.entity.name().to_string(),

@@ -9,7 +9,8 @@ use simulate_core::diagnostic::{FieldPath, Problem, Problems, Source};
 use simulate_core::template::Template;
 use simulate_core::world::kinds::KindTable;
 
-use super::entity::Entity;
+use super::aggregate::{self, Aggregate, RawAggregate};
+use super::entity::{Entity, WorldUsers};
 
 const DOC: &str = "docs/SEEDING.md";
 
@@ -36,6 +37,9 @@ struct RawTable {
     limit: Option<u64>,
     #[serde(default)]
     columns: BTreeMap<String, String>,
+    /// Props computed over events per row (`{props.<name>}`): sum, count, first, last.
+    #[serde(default)]
+    aggregates: BTreeMap<String, RawAggregate>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -45,6 +49,8 @@ struct RawInvariant {
     sql: String,
     /// The text the query's one value must equal; without it the query must return no row.
     value: Option<String>,
+    /// The same rule in SQLite's SQL, when `sql` is PostgreSQL's own (`::int`, `jsonb_*`).
+    sqlite: Option<String>,
 }
 
 /// A compiled mapping.
@@ -56,6 +62,8 @@ pub struct SeedMap {
     /// In the file's order of names; the load orders them by foreign key.
     pub tables: Vec<TableMap>,
     pub invariants: Vec<Invariant>,
+    /// The world's ids and pools, for `user.<name>` (set by the seed from its scenario).
+    pub users: WorldUsers,
 }
 
 /// One of the team's tables and what fills it.
@@ -68,6 +76,9 @@ pub struct TableMap {
     pub kinds: Option<Vec<String>>,
     pub limit: Option<u64>,
     pub columns: Vec<ColumnMap>,
+    pub aggregates: Vec<Aggregate>,
+    /// The `user.<name>` names its templates read.
+    pub user_reads: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -83,6 +94,8 @@ pub struct Invariant {
     pub name: String,
     pub sql: String,
     pub value: Option<String>,
+    /// SQLite's spelling of the query, if it differs.
+    pub sqlite: Option<String>,
     pub line: usize,
 }
 
@@ -129,6 +142,7 @@ impl SeedMap {
                     name: inv.name.clone(),
                     sql: inv.sql.clone(),
                     value: inv.value.clone(),
+                    sqlite: inv.sqlite.clone(),
                     line: src.problem(&at, "", "").line.unwrap_or(1),
                 }
             })
@@ -141,11 +155,51 @@ impl SeedMap {
             schema: raw.schema,
             tables,
             invariants,
+            users: WorldUsers::default(),
         })
     }
 
     pub fn table(&self, name: &str) -> Option<&TableMap> {
         self.tables.iter().find(|t| t.name == name)
+    }
+
+    /// Whether a table aggregates events (the seed then spools the events too).
+    pub fn aggregates(&self) -> bool {
+        self.tables.iter().any(|t| !t.aggregates.is_empty())
+    }
+
+    /// Every `user.<name>` a template reads must be one of the world's `known` names (its
+    /// `[ids] user` and `[pools.<name>]`): one problem per column, at its line.
+    pub fn check_user_fields(&self, known: &[String]) -> Result<(), Problems> {
+        let list = known
+            .iter()
+            .map(|n| format!("user.{n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut problems = Vec::new();
+        for t in &self.tables {
+            for c in &t.columns {
+                for n in c.template.user_fields() {
+                    if !known.contains(&n) {
+                        let mut p = Problem::in_file(
+                            &self.file,
+                            Some(c.line),
+                            format!("`user.{n}` is not a field of this world's users"),
+                            format!(
+                                "use one of: {list} (ids and pools come from the scenario's [ids] and [pools.<name>], docs/SCENARIOS.md)"
+                            ),
+                        );
+                        p.field = format!("tables.{}.columns.{}", t.name, c.name);
+                        problems.push(p);
+                    }
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Problems(problems))
+        }
     }
 }
 
@@ -200,7 +254,16 @@ fn compile_table(
         ));
     }
     let entity = entity?;
-    let fields = entity.fields(kinds, t.kinds.as_deref());
+    let aggregates: Vec<Aggregate> = t
+        .aggregates
+        .iter()
+        .filter_map(|(n, a)| {
+            let at = at.key("aggregates").key(n);
+            aggregate::compile(src, &at, entity, n, a, kinds, problems)
+        })
+        .collect();
+    let extra: Vec<_> = aggregates.iter().map(|a| (a.name.clone(), a.ty)).collect();
+    let fields = entity.fields(kinds, t.kinds.as_deref(), &extra);
     let mut columns = Vec::new();
     for (col, text) in &t.columns {
         let cat = at.key("columns").key(col);
@@ -216,6 +279,14 @@ fn compile_table(
             ),
         }
     }
+    let mut user_reads: Vec<String> = Vec::new();
+    for c in &columns {
+        for n in c.template.user_fields() {
+            if !user_reads.contains(&n) {
+                user_reads.push(n);
+            }
+        }
+    }
     (problems.len() == before).then(|| TableMap {
         name: name.to_string(),
         line: src.problem(&at, "", "").line.unwrap_or(1),
@@ -223,5 +294,7 @@ fn compile_table(
         kinds: t.kinds.clone(),
         limit: t.limit,
         columns,
+        aggregates,
+        user_reads,
     })
 }

@@ -5,15 +5,20 @@
 //! against the other before anything is written. The engine's rows are spooled
 //! ([`spool`]), then written table by table, parents first, in one transaction on one
 //! connection ([`write`]), and recorded in a manifest kept in a schema of ours
-//! ([`manifest`]), which `clean` and `verify --into` read.
+//! ([`manifest`]), which `clean` and `verify --into` read. An SQLite file is the other
+//! [`Backend`] ([`sqlite`]): the same mapping, plan and rows, its own catalog, writes
+//! and manifest (a file beside the database).
 
+pub mod aggregate;
 pub mod catalog;
 pub mod check;
 pub mod entity;
+pub mod follow;
 pub mod manifest;
 pub mod mapping;
 pub mod plan;
 pub mod spool;
+pub mod sqlite;
 pub mod write;
 
 use std::sync::Arc;
@@ -47,7 +52,53 @@ pub enum Existing {
     Truncate,
 }
 
-/// The team's database, on one connection.
+/// What `seed --into`, `clean --into` and `verify --into` ask of the team's database:
+/// PostgreSQL ([`Target`]) or an SQLite file ([`sqlite::SqliteTarget`]). The mapping,
+/// the entities, the spool, the plan's rows and the check against the catalog are
+/// shared; each backend reads its catalog, writes, and keeps its manifest.
+pub trait Backend {
+    /// The database as messages name it (a URL with its password masked, a path).
+    fn masked(&self) -> &str;
+    /// The mapping checked against the catalog: the tables in load order, or every problem.
+    fn prepare<'m>(&mut self, map: &'m SeedMap) -> Result<Vec<Planned<'m>>, IntoError>;
+    /// The mapped tables that already hold rows, in load order.
+    fn filled(&mut self, map: &SeedMap, planned: &[Planned<'_>]) -> Result<Vec<String>, DbError>;
+    /// Writes every mapped table in one transaction and records it in the manifest.
+    fn load(
+        &mut self,
+        map: &SeedMap,
+        planned: &[Planned<'_>],
+        spool: &spool::Spool,
+        existing: Existing,
+        record: &manifest::Record,
+        stop: &Arc<AtomicBool>,
+    ) -> Result<Vec<manifest::TableEntry>, DbError>;
+    fn plan(
+        &mut self,
+        map: &SeedMap,
+        planned: &[Planned<'_>],
+        spool: &spool::Spool,
+        filled: &[String],
+    ) -> Result<plan::PlanDoc, DbError>;
+    fn clean(&mut self, map: &SeedMap, with_app_rows: bool) -> Result<manifest::Cleaned, DbError>;
+    fn verify(&mut self, map: &SeedMap) -> Result<manifest::IntoReport, DbError>;
+}
+
+/// Where the team's tables are.
+pub enum Db<'a> {
+    Postgres(&'a str),
+    Sqlite(&'a std::path::Path),
+}
+
+/// The backend for `db`.
+pub fn open(db: Db<'_>) -> Result<Box<dyn Backend>, DbError> {
+    Ok(match db {
+        Db::Postgres(url) => Box::new(Target::open(url)?),
+        Db::Sqlite(path) => Box::new(sqlite::SqliteTarget::open(path)?),
+    })
+}
+
+/// The team's PostgreSQL database, on one connection.
 pub struct Target {
     pg: Pg,
     conn: PgConnection,
@@ -59,43 +110,34 @@ impl Target {
         let conn = pg.live()?;
         Ok(Target { pg, conn })
     }
+}
 
-    /// The URL with its password masked.
-    pub fn masked(&self) -> &str {
+impl Backend for Target {
+    fn masked(&self) -> &str {
         &self.pg.masked
     }
 
-    /// The mapping checked against the catalog: the tables in load order, or every problem.
-    pub fn prepare<'m>(&mut self, map: &'m SeedMap) -> Result<Vec<Planned<'m>>, IntoError> {
+    fn prepare<'m>(&mut self, map: &'m SeedMap) -> Result<Vec<Planned<'m>>, IntoError> {
         let Target { pg, conn } = self;
         pg.runtime().block_on(async {
             use_schema(conn, map).await?;
             let cat = catalog::Catalog::read(conn, &map.schema).await?;
-            check::check(conn, map, &cat)
-                .await?
-                .map_err(IntoError::BadInput)
+            let mut empty = Vec::new();
+            for (name, sql) in check::outside_parents(map, &cat) {
+                if !any_row(conn, &sql, &name).await? {
+                    empty.push(name);
+                }
+            }
+            check::check(map, &cat, &empty).map_err(IntoError::BadInput)
         })
     }
 
-    /// The mapped tables that already hold rows, in load order.
-    pub fn filled(
-        &mut self,
-        map: &SeedMap,
-        planned: &[Planned<'_>],
-    ) -> Result<Vec<String>, DbError> {
+    fn filled(&mut self, map: &SeedMap, planned: &[Planned<'_>]) -> Result<Vec<String>, DbError> {
         let Target { pg, conn } = self;
         pg.runtime().block_on(async {
             let mut filled = Vec::new();
             for p in planned {
-                let sql = format!(
-                    "SELECT EXISTS (SELECT 1 FROM {})",
-                    p.info.qualified(&map.schema)
-                );
-                let any: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-                    .fetch_one(&mut *conn)
-                    .await
-                    .map_err(|e| DbError::failed(format!("looking into {}", p.map.name), e))?;
-                if any {
+                if any_row(conn, &p.info.qualified(&map.schema), &p.map.name).await? {
                     filled.push(p.map.name.clone());
                 }
             }
@@ -103,8 +145,7 @@ impl Target {
         })
     }
 
-    /// Writes every mapped table in one transaction and records it in the manifest.
-    pub fn load(
+    fn load(
         &mut self,
         map: &SeedMap,
         planned: &[Planned<'_>],
@@ -119,7 +160,7 @@ impl Target {
         ))
     }
 
-    pub fn plan(
+    fn plan(
         &mut self,
         map: &SeedMap,
         planned: &[Planned<'_>],
@@ -131,11 +172,7 @@ impl Target {
             .block_on(plan::plan(conn, map, planned, spool, filled))
     }
 
-    pub fn clean(
-        &mut self,
-        map: &SeedMap,
-        with_app_rows: bool,
-    ) -> Result<manifest::Cleaned, DbError> {
+    fn clean(&mut self, map: &SeedMap, with_app_rows: bool) -> Result<manifest::Cleaned, DbError> {
         let Target { pg, conn } = self;
         pg.runtime().block_on(async {
             use_schema(conn, map).await?;
@@ -143,13 +180,22 @@ impl Target {
         })
     }
 
-    pub fn verify(&mut self, map: &SeedMap) -> Result<manifest::IntoReport, DbError> {
+    fn verify(&mut self, map: &SeedMap) -> Result<manifest::IntoReport, DbError> {
         let Target { pg, conn } = self;
         pg.runtime().block_on(async {
             use_schema(conn, map).await?;
             manifest::verify(conn, map).await
         })
     }
+}
+
+/// Whether the table (its SQL name) holds a row.
+async fn any_row(conn: &mut PgConnection, sql_name: &str, name: &str) -> Result<bool, DbError> {
+    let sql = format!("SELECT EXISTS (SELECT 1 FROM {sql_name})");
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| DbError::failed(format!("looking into {name}"), e))
 }
 
 /// The app's own search path: its triggers and the mapping's invariants name its tables

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, PgConnection};
 
 use super::check::Planned;
+use super::entity::Row;
+use super::follow::Follow;
 use super::mapping::SeedMap;
 use super::spool::Spool;
 use super::write::{rows, value};
@@ -49,23 +51,30 @@ pub struct PlanColumn {
     pub template: String,
 }
 
-pub async fn plan(
-    c: &mut PgConnection,
+/// A sample value the PostgreSQL plan passes through its column type's input function.
+pub struct Sample {
+    /// `file:line: field `…`: row …`, the start of the problem if the type refuses it.
+    pub at: String,
+    pub value: String,
+    pub ty: String,
+}
+
+/// The plan as the spool and the catalog tell it (no database asked), and the sample
+/// values a server could check.
+pub fn doc(
     map: &SeedMap,
     planned: &[Planned<'_>],
     spool: &Spool,
     filled: &[String],
-) -> Result<PlanDoc, DbError> {
+) -> Result<(PlanDoc, Vec<Sample>), DbError> {
     let io = |e: std::io::Error| DbError::failed("reading the spooled rows", e);
     let mut doc = PlanDoc {
         schema: map.schema.clone(),
         tables: Vec::new(),
         problems: Vec::new(),
     };
-    sqlx::raw_sql("BEGIN READ ONLY")
-        .execute(&mut *c)
-        .await
-        .map_err(|e| DbError::failed("starting the plan's transaction", e))?;
+    let mut checks = Vec::new();
+    let mut follow = Follow::new(planned);
     for p in planned {
         let t = p.map;
         let mut available = 0u64;
@@ -74,75 +83,138 @@ pub async fn plan(
             limit: None,
             ..clone_shape(t)
         };
-        for row in rows(spool, &unlimited).map_err(io)? {
+        for row in rows(spool, map, &unlimited).map_err(io)? {
             let row = row.map_err(io)?;
+            if !follow.keep(t, &row) {
+                continue;
+            }
             available += 1;
+            if t.limit.is_none_or(|l| available <= l) {
+                follow.record(t, &row);
+            }
             if samples.len() < SAMPLES {
-                let mut vals = Vec::new();
-                for (i, col) in t.columns.iter().enumerate() {
-                    match value(t, i, &row) {
-                        Ok(v) => {
-                            let ty = p.info.column(&col.name).map_or("text", |c| c.ty.as_str());
-                            if let Some(why) = input(c, v.as_deref(), ty).await {
-                                doc.problems.push(format!(
-                                    "{}:{}: field `tables.{}.columns.{}`: row {}: `{}` is not a {ty}: {why}",
-                                    map.file, col.line, t.name, col.name, row.named(),
-                                    v.as_deref().unwrap_or("NULL")
-                                ));
-                            }
-                            vals.push(v);
-                        }
-                        Err(why) => {
-                            doc.problems.push(format!(
-                                "{}:{}: field `tables.{}.columns.{}`: row {}: {why}",
-                                map.file,
-                                col.line,
-                                t.name,
-                                col.name,
-                                row.named()
-                            ));
-                            vals.push(None);
-                        }
-                    }
-                }
-                samples.push(vals);
+                samples.push(sample(map, p, &row, &mut doc.problems, &mut checks));
             }
         }
-        let rows = t.limit.map_or(available, |l| l.min(available));
-        let mut notes = Vec::new();
-        if let Some(l) = t.limit
-            && available < l
-        {
-            notes.push(format!(
-                "limit = {l}, but the world holds {available}: seed more --users or --days for more"
-            ));
+        doc.tables
+            .push(table(p, available, samples, filled, &follow));
+    }
+    Ok((doc, checks))
+}
+
+/// One sample row's values; a value a template could not compute is a problem, the
+/// others are queued for the server's input functions.
+fn sample(
+    map: &SeedMap,
+    p: &Planned<'_>,
+    row: &Row,
+    problems: &mut Vec<String>,
+    checks: &mut Vec<Sample>,
+) -> Vec<Option<String>> {
+    let t = p.map;
+    let mut vals = Vec::new();
+    for (i, col) in t.columns.iter().enumerate() {
+        let at = format!(
+            "{}:{}: field `tables.{}.columns.{}`: row {}",
+            map.file,
+            col.line,
+            t.name,
+            col.name,
+            row.named()
+        );
+        match value(t, i, row) {
+            Ok(v) => {
+                if let Some(v) = &v {
+                    let ty = p.info.column(&col.name).map_or("text", |c| c.ty.as_str());
+                    checks.push(Sample {
+                        at,
+                        value: v.clone(),
+                        ty: ty.to_string(),
+                    });
+                }
+                vals.push(v);
+            }
+            Err(why) => {
+                problems.push(format!("{at}: {why}"));
+                vals.push(None);
+            }
         }
-        if filled.contains(&t.name) {
-            notes.push("already holds rows: the load needs --append or --truncate".into());
+    }
+    vals
+}
+
+/// A table's entry: its rows, notes, triggers, columns and samples.
+fn table(
+    p: &Planned<'_>,
+    available: u64,
+    samples: Vec<Vec<Option<String>>>,
+    filled: &[String],
+    follow: &Follow,
+) -> PlanTable {
+    let t = p.map;
+    let rows = t.limit.map_or(available, |l| l.min(available));
+    let mut notes = Vec::new();
+    if let Some(l) = t.limit
+        && available < l
+    {
+        notes.push(format!(
+            "limit = {l}, but the world holds {available}: seed more --users or --days for more"
+        ));
+    }
+    let parents = follow.parents_of(t);
+    if !parents.is_empty() {
+        notes.push(format!(
+            "only rows whose {} row is seeded (a capped parent)",
+            parents.join(", ")
+        ));
+    }
+    if filled.contains(&t.name) {
+        notes.push("already holds rows: the load needs --append or --truncate".into());
+    }
+    PlanTable {
+        table: t.name.clone(),
+        from: t.entity.name().to_string(),
+        kinds: t.kinds.clone(),
+        rows,
+        available,
+        limit: t.limit,
+        notes,
+        triggers: p.info.triggers.clone(),
+        columns: t
+            .columns
+            .iter()
+            .map(|col| PlanColumn {
+                name: col.name.clone(),
+                ty: p
+                    .info
+                    .column(&col.name)
+                    .map_or(String::new(), |c| c.ty.clone()),
+                template: col.template.source().to_string(),
+            })
+            .collect(),
+        samples,
+    }
+}
+
+/// The plan, each sample value passed through its column type's input function in a
+/// read-only transaction rolled back.
+pub async fn plan(
+    c: &mut PgConnection,
+    map: &SeedMap,
+    planned: &[Planned<'_>],
+    spool: &Spool,
+    filled: &[String],
+) -> Result<PlanDoc, DbError> {
+    let (mut doc, samples) = doc(map, planned, spool, filled)?;
+    sqlx::raw_sql("BEGIN READ ONLY")
+        .execute(&mut *c)
+        .await
+        .map_err(|e| DbError::failed("starting the plan's transaction", e))?;
+    for s in samples {
+        if let Some(why) = input(c, Some(&s.value), &s.ty).await {
+            doc.problems
+                .push(format!("{}: `{}` is not a {}: {why}", s.at, s.value, s.ty));
         }
-        doc.tables.push(PlanTable {
-            table: t.name.clone(),
-            from: t.entity.name().to_string(),
-            kinds: t.kinds.clone(),
-            rows,
-            available,
-            limit: t.limit,
-            notes,
-            triggers: p.info.triggers.clone(),
-            columns: t
-                .columns
-                .iter()
-                .map(|col| PlanColumn {
-                    name: col.name.clone(),
-                    ty: p
-                        .info
-                        .column(&col.name)
-                        .map_or(String::new(), |c| c.ty.clone()),
-                    template: col.template.source().to_string(),
-                })
-                .collect(),
-            samples,
-        });
     }
     let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *c).await;
     Ok(doc)
@@ -157,6 +229,8 @@ fn clone_shape(t: &super::mapping::TableMap) -> super::mapping::TableMap {
         kinds: t.kinds.clone(),
         limit: t.limit,
         columns: Vec::new(),
+        aggregates: t.aggregates.clone(),
+        user_reads: t.user_reads.clone(),
     }
 }
 

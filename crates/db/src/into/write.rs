@@ -9,8 +9,10 @@ use simulate_core::template::Val;
 use sqlx::PgConnection;
 use sqlx::postgres::PgDatabaseError;
 
+use super::aggregate::Totals;
 use super::catalog::{TableInfo, quote_all};
 use super::entity::{Entity, Row};
+use super::follow::Follow;
 use super::mapping::{SeedMap, TableMap};
 use super::spool::Spool;
 use crate::DbError;
@@ -19,11 +21,14 @@ use crate::copy::fields;
 const CHUNK: usize = 1 << 20;
 
 /// The rows of one mapped table, in timeline order: each source row that passes the
-/// table's `kinds`, up to its `limit`, with its number from 1.
+/// table's `kinds`, up to its `limit`, with its number from 1, its aggregates and the
+/// `user.*` values its templates read.
 pub fn rows<'s>(
     spool: &'s Spool,
+    map: &'s SeedMap,
     t: &'s TableMap,
 ) -> std::io::Result<impl Iterator<Item = std::io::Result<Row>> + 's> {
+    let totals = Totals::compute(spool, &t.aggregates)?;
     let lines = spool.lines(t.entity.source())?;
     let mut n = 0u64;
     let limit = t.limit.unwrap_or(u64::MAX);
@@ -43,7 +48,14 @@ pub fn rows<'s>(
                 }
             }
             n += 1;
-            Some(Ok(Row::of(t.entity, &f, n)))
+            let mut row = Row::of(t.entity, &f, n);
+            totals.apply(&mut row);
+            if !t.user_reads.is_empty()
+                && let Some(uid) = row.uid
+            {
+                row.user = Some(map.users.scope(uid, &t.user_reads));
+            }
+            Some(Ok(row))
         })
         .scan(0u64, move |seen, r| {
             *seen += 1;
@@ -61,6 +73,26 @@ pub fn value(t: &TableMap, col: usize, row: &Row) -> Result<Option<String>, Stri
     }
 }
 
+/// A template could not compute a column's value for a row: the mapping line to fix.
+fn template_failed(map: &SeedMap, t: &TableMap, i: usize, row: &Row, why: String) -> DbError {
+    let c = &t.columns[i];
+    let mut p = Problem::in_file(
+        &map.file,
+        Some(c.line),
+        format!("row {} of `{}`: {why}", row.named(), t.name),
+        "correct the column's template (docs/TEMPLATES.md); nothing was written",
+    );
+    p.field = format!("tables.{}.columns.{}", t.name, c.name);
+    DbError::Refused(p)
+}
+
+/// A row's values, one per mapped column (None for NULL).
+pub fn values(map: &SeedMap, t: &TableMap, row: &Row) -> Result<Vec<Option<String>>, DbError> {
+    (0..t.columns.len())
+        .map(|i| value(t, i, row).map_err(|why| template_failed(map, t, i, row, why)))
+        .collect()
+}
+
 /// Appends a row as a COPY text line.
 fn line(t: &TableMap, row: &Row, out: &mut Vec<u8>, map: &SeedMap) -> Result<(), DbError> {
     for i in 0..t.columns.len() {
@@ -70,17 +102,7 @@ fn line(t: &TableMap, row: &Row, out: &mut Vec<u8>, map: &SeedMap) -> Result<(),
         match value(t, i, row) {
             Ok(None) => out.extend_from_slice(b"\\N"),
             Ok(Some(s)) => escape(out, s.as_bytes()),
-            Err(why) => {
-                let c = &t.columns[i];
-                let mut p = Problem::in_file(
-                    &map.file,
-                    Some(c.line),
-                    format!("row {} of `{}`: {why}", row.named(), t.name),
-                    "correct the column's template (docs/TEMPLATES.md); nothing was written",
-                );
-                p.field = format!("tables.{}.columns.{}", t.name, c.name);
-                return Err(DbError::Refused(p));
-            }
+            Err(why) => return Err(template_failed(map, t, i, row, why)),
         }
     }
     out.push(b'\n');
@@ -108,6 +130,7 @@ pub async fn copy_table(
     t: &TableMap,
     info: &TableInfo,
     spool: &Spool,
+    follow: &mut Follow,
     stop: &Arc<AtomicBool>,
 ) -> Result<u64, DbError> {
     let cols: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
@@ -123,8 +146,12 @@ pub async fn copy_table(
         .map_err(|e| DbError::failed(format!("COPY {}", t.name), e))?;
     let mut buf = Vec::with_capacity(CHUNK + 4096);
     let mut sent = Ok(());
-    for row in rows(spool, t).map_err(io)? {
+    for row in rows(spool, map, t).map_err(io)? {
         let row = row.map_err(io)?;
+        if !follow.keep(t, &row) {
+            continue;
+        }
+        follow.record(t, &row);
         if let Err(e) = line(t, &row, &mut buf, map) {
             let _ = copy.abort("a template failed").await;
             return Err(e);
@@ -147,12 +174,18 @@ pub async fn copy_table(
         Ok(()) => copy.finish().await,
         Err(e) => Err(e),
     };
-    done.map_err(|e| rejected(map, t, spool, e))
+    done.map_err(|e| rejected(map, t, spool, follow, e))
 }
 
 /// The server refused a row: which one (by the COPY's line number, found again in the
 /// spool), its timeline ids, and the mapping line of the column in its message.
-fn rejected(map: &SeedMap, t: &TableMap, spool: &Spool, e: sqlx::Error) -> DbError {
+fn rejected(
+    map: &SeedMap,
+    t: &TableMap,
+    spool: &Spool,
+    follow: &Follow,
+    e: sqlx::Error,
+) -> DbError {
     let Some(pg) = e
         .as_database_error()
         .and_then(|d| d.try_downcast_ref::<PgDatabaseError>())
@@ -166,9 +199,13 @@ fn rejected(map: &SeedMap, t: &TableMap, spool: &Spool, e: sqlx::Error) -> DbErr
             .parse()
             .ok()
     });
-    let row = n
-        .filter(|n| *n > 0)
-        .and_then(|n| rows(spool, t).ok()?.nth(n as usize - 1)?.ok());
+    let row = n.filter(|n| *n > 0).and_then(|n| {
+        rows(spool, map, t)
+            .ok()?
+            .filter(|r| r.as_ref().is_ok_and(|r| follow.keep(t, r)))
+            .nth(n as usize - 1)?
+            .ok()
+    });
     if row.is_none() && !pg.code().starts_with("23") {
         return DbError::failed(format!("COPY into `{}`", t.name), e);
     }
@@ -178,13 +215,9 @@ fn rejected(map: &SeedMap, t: &TableMap, spool: &Spool, e: sqlx::Error) -> DbErr
         .and_then(|d| d.split(")=").next())
         .map(|k| k.split(", ").map(|s| s.trim_matches('"')).collect())
         .unwrap_or_default();
-    let column = t.columns.iter().find(|c| {
+    let column = t.columns.iter().position(|c| {
         blamed.contains(&c.name.as_str()) || pg.message().contains(&format!("\"{}\"", c.name))
     });
-    let (line, field) = match column {
-        Some(c) => (c.line, format!("tables.{}.columns.{}", t.name, c.name)),
-        None => (t.line, format!("tables.{}", t.name)),
-    };
     let what = match pg.code() {
         "23505" => "a unique key",
         "23503" => "a foreign key",
@@ -192,13 +225,13 @@ fn rejected(map: &SeedMap, t: &TableMap, spool: &Spool, e: sqlx::Error) -> DbErr
         "23514" => "a check constraint",
         _ => "the table",
     };
-    let mut p = Problem::in_file(
-        &map.file,
-        Some(line),
+    refusal(
+        map,
+        t,
+        row.map_or_else(|| format!("#{}", n.unwrap_or(0)), |r| r.named()),
+        what,
         format!(
-            "table `{}` refused row {} ({what}): {}{}; nothing was written",
-            t.name,
-            row.map_or_else(|| format!("#{}", n.unwrap_or(0)), |r| r.named()),
+            "{}{}",
             pg.message(),
             if detail.is_empty() {
                 String::new()
@@ -206,11 +239,36 @@ fn rejected(map: &SeedMap, t: &TableMap, spool: &Spool, e: sqlx::Error) -> DbErr
                 format!(" ({detail})")
             }
         ),
-        match pg.code() {
-            "23505" => {
+        column,
+    )
+}
+
+/// A row the database refused (`what`: "a unique key", …), at the mapping line of the
+/// column it blamed (else the table's), with the fix for that kind of refusal.
+pub(super) fn refusal(
+    map: &SeedMap,
+    t: &TableMap,
+    row: String,
+    what: &str,
+    message: String,
+    column: Option<usize>,
+) -> DbError {
+    let (line, field) = match column.map(|i| &t.columns[i]) {
+        Some(c) => (c.line, format!("tables.{}.columns.{}", t.name, c.name)),
+        None => (t.line, format!("tables.{}", t.name)),
+    };
+    let mut p = Problem::in_file(
+        &map.file,
+        Some(line),
+        format!(
+            "table `{}` refused row {row} ({what}): {message}; nothing was written",
+            t.name
+        ),
+        match what {
+            "a unique key" => {
                 "make the column's template give distinct values (e.g. add {seq} or {props.n}), or clean the rows in the way (simulate clean --into, or --truncate)"
             }
-            "23503" => {
+            "a foreign key" => {
                 "map the referenced table too, or render the referencing column from the same ids as the parent's key"
             }
             _ => "correct the column's template so its value fits the column",

@@ -66,6 +66,8 @@ pub(crate) struct Driver {
     pub mapping: Arc<Mapping>,
     /// Values captured by flows (empty unless the mapping has some).
     pub(crate) vars: crate::flows::Vars,
+    /// The world's ids and pools, read by templates' `lookup(…)`.
+    pub(crate) team: Option<Arc<simulate_core::world::pools::Team>>,
 }
 
 impl Driver {
@@ -120,6 +122,7 @@ impl Driver {
             probes: probe::Book::default(),
             mapping,
             vars: crate::flows::Vars::default(),
+            team: None,
         })
     }
 
@@ -150,7 +153,8 @@ impl Driver {
             .needs_json
             .then(|| serde_json::from_slice::<Value>(&due.line).ok())
             .flatten();
-        let ctx = due.ctx(json.as_ref(), self.mapping.token(&due.user_id), how.vars);
+        let mut ctx = due.ctx(json.as_ref(), self.mapping.token(&due.user_id), how.vars);
+        ctx.team = self.team.as_deref();
         match &m.request {
             Request::Http(r) => match &r.probe {
                 None => self.http.send(due, r, &ctx, how).await,

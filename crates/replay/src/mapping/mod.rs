@@ -472,6 +472,9 @@ pub struct Mapping {
     /// Each `user.<name>` a template reads, with its place in the file (the problem's
     /// message empty), checked against the world by [`Mapping::check_user_fields`].
     pub(crate) user_reads: Vec<(String, Problem)>,
+    /// Each `lookup(pool, id, field)` a template makes (pool, field), with its place in
+    /// the file, checked against the world's pools by [`Mapping::check_user_fields`].
+    pub(crate) lookups: Vec<(String, String, Problem)>,
 }
 
 impl Mapping {
@@ -490,10 +493,56 @@ impl Mapping {
         !self.user_reads.is_empty()
     }
 
+    /// Whether a template calls `lookup(…)` (the replay then hands its scope the world's
+    /// pools).
+    pub fn looks_up(&self) -> bool {
+        !self.lookups.is_empty()
+    }
+
     /// Every `user.<name>` the templates read must be one of the world's `known` names
     /// (its `[ids]`, `[pools]` and the props of its `user.signed_up`): one problem each,
     /// at the template's place, with the names there are.
     pub fn check_user_fields(&self, known: &[String]) -> Result<(), Problems> {
+        self.check_names(known, &[])
+    }
+
+    /// [`Mapping::check_user_fields`], and each `lookup(pool, id, field)`'s pool and field
+    /// against the world's `pools` (the field may also be `id`), with "did you mean".
+    pub fn check_names(&self, known: &[String], pools: &[String]) -> Result<(), Problems> {
+        let mut problems = self.user_field_problems(known);
+        let names: Vec<&str> = pools.iter().map(String::as_str).collect();
+        let unknown = |name: &str, what: &str, at: &Problem| -> Option<Problem> {
+            if names.contains(&name) || (what == "field" && name == "id") {
+                return None;
+            }
+            let hint = simulate_core::template::did_you_mean(name, &names)
+                .map(|k| format!(" (did you mean `{k}`?)"))
+                .unwrap_or_default();
+            let mut p = at.clone();
+            p.message = format!("`lookup`'s {what} `{name}` is not a pool of this world{hint}");
+            p.fix = if names.is_empty() {
+                "declare the pools in the scenario's [pools.<name>] (docs/SCENARIOS.md)".into()
+            } else {
+                format!(
+                    "use one of: {}{}",
+                    names.join(", "),
+                    if what == "field" { ", id" } else { "" }
+                )
+            };
+            Some(p)
+        };
+        for (pool, field, at) in &self.lookups {
+            problems.extend(unknown(pool, "pool", at));
+            problems.extend(unknown(field, "field", at));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Problems(problems))
+        }
+    }
+
+    fn user_field_problems(&self, known: &[String]) -> Vec<Problem> {
         let list = || {
             known
                 .iter()
@@ -501,8 +550,7 @@ impl Mapping {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let problems: Vec<Problem> = self
-            .user_reads
+        self.user_reads
             .iter()
             .filter(|(n, _)| !known.contains(n))
             .map(|(n, at)| {
@@ -514,12 +562,7 @@ impl Mapping {
                 );
                 p
             })
-            .collect();
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(Problems(problems))
-        }
+            .collect()
     }
 
     pub fn load(path: &Path) -> Result<Mapping, Problems> {

@@ -6,6 +6,7 @@
 pub mod crypto;
 pub mod ids;
 pub mod number;
+pub mod pools;
 pub mod text;
 pub mod time;
 pub(crate) mod zone;
@@ -92,6 +93,7 @@ pub const GROUPS: &[(&str, &[Func])] = &[
     ("time", time::FUNCS),
     ("ids", ids::FUNCS),
     ("crypto", crypto::FUNCS),
+    ("pools", pools::FUNCS),
 ];
 
 pub fn find(name: &str) -> Option<&'static Func> {

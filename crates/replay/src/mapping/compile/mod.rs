@@ -113,6 +113,7 @@ impl Mapping {
             common_vars: std::mem::take(&mut c.vars.common),
             login,
             user_reads: c.user_reads,
+            lookups: c.lookups,
         })
     }
 }
@@ -152,6 +153,8 @@ struct Compiler<'a> {
     vars: steps::VarUses,
     /// `user.<name>` read by a template, each with where (see [`Mapping::user_reads`]).
     user_reads: Vec<(String, Problem)>,
+    /// `lookup(pool, id, field)`s, each with where (see [`Mapping::lookups`]).
+    lookups: Vec<(String, String, Problem)>,
 }
 
 /// An event kind's index in the world's [`KindTable`] (built-in kinds in
@@ -202,6 +205,7 @@ impl<'a> Compiler<'a> {
             cookie_jar: false,
             vars: steps::VarUses::default(),
             user_reads: Vec::new(),
+            lookups: Vec::new(),
         }
     }
 
@@ -211,6 +215,15 @@ impl<'a> Compiler<'a> {
         for n in names {
             let at = self.src.problem(path, String::new(), String::new());
             self.user_reads.push((n, at));
+        }
+    }
+
+    /// Notes the pools a template's `lookup(pool, id, field)` names, for the check against
+    /// the world ([`Mapping::check_user_fields`]).
+    fn lookups(&mut self, path: &FieldPath, pairs: Vec<(String, String)>) {
+        for (pool, field) in pairs {
+            let at = self.src.problem(path, String::new(), String::new());
+            self.lookups.push((pool, field, at));
         }
     }
 
@@ -238,6 +251,7 @@ impl<'a> Compiler<'a> {
             .map_err(|es| self.template_errors(path, es))
             .ok()?;
         self.user_reads(path, t.user_fields());
+        self.lookups(path, t.lookups());
         Some(t)
     }
 
@@ -253,6 +267,7 @@ impl<'a> Compiler<'a> {
             .map_err(|es| self.template_errors(path, es))
             .ok()?;
         self.user_reads(path, t.user_fields());
+        self.lookups(path, t.lookups());
         Some(t)
     }
 
