@@ -1,6 +1,6 @@
 //! The scenario: who exists, for how long, on what daily curve, and which named phases happen.
 
-mod data;
+pub(crate) mod data;
 pub mod size;
 pub mod tags;
 mod team;
@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::catalog::Catalog;
+use crate::catalog::load::RawCatalog;
 use crate::diagnostic::{FieldPath, Problem, Problems, Source};
 use crate::persona::Persona;
 use crate::persona::dist::{Dist, RawDist, Unit, usable_weights};
@@ -80,13 +82,8 @@ pub(crate) struct RawNudges {
 pub struct RawGifts {
     pub(crate) expire_after: Option<String>,
     pub(crate) room_size: Option<u32>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RawCatalog {
-    pub challenges: Option<u16>,
-    pub goals_per_challenge: Option<u16>,
+    /// The shares a gift can have (`[50, 100]`), one drawn per gift.
+    pub(crate) sizes: Option<Vec<u32>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -127,9 +124,10 @@ pub(crate) enum PhaseKind {
     NudgeCampaign { share: f64 },
     /// The service is down: no session can start, running sessions break off.
     Outage,
-    /// N users each drop a gift of `shares` shares into their room over the window: room
-    /// broadcasts pile up and many claimers race for few shares (seed 002's storm).
-    GiftStorm { users: u32, shares: u16 },
+    /// N users each drop a gift of `shares` shares (`None`: one of `[gifts] sizes`, drawn
+    /// per gift) into their room over the window: room broadcasts pile up and many
+    /// claimers race for few shares (seed 002's storm).
+    GiftStorm { users: u32, shares: Option<u16> },
     /// N users arrive over the window and each performs a custom action `times` times
     /// (a burst of the team's own event: `daily_metrics.posted` at 21:00).
     ActionBurst { users: u32, action: u16, times: u8 },
@@ -177,8 +175,10 @@ pub struct Scenario {
     pub(crate) max_nudges: u32,
     pub(crate) gift_expire_ms: i64,
     pub(crate) room_size: u32,
-    pub challenges: u16,
-    pub goals_per_challenge: u16,
+    /// `[gifts] sizes`: the shares a gift is drawn from; empty for the persona's own draw.
+    pub(crate) gift_sizes: Vec<u16>,
+    /// The challenges and goals: generated at `[catalog]`'s size, or the team's.
+    pub catalog: Catalog,
     pub phases: Vec<Phase>,
     /// `[ids]` and `[pools.*]`: the team's ids and pools (empty for the default world).
     pub pools: Pools,
@@ -287,6 +287,7 @@ impl Scenario {
                 .first()
                 .map(|p| p.declared.actions.iter().map(|a| a.name.clone()).collect())
                 .unwrap_or_default(),
+            gift_sizes: false,
         };
         let users = c.users(over, &raw);
         c.users = users;
@@ -314,7 +315,10 @@ impl Scenario {
             .and_then(|g| g.expire_after.as_deref())
             .map(|t| c.duration(&gp.key("expire_after"), t))
             .unwrap_or(DAY);
-        let (challenges, goals_per_challenge) = c.catalog(raw.catalog.as_ref());
+        let (catalog, problems) = crate::catalog::load::check(src, raw.catalog.as_ref());
+        c.p.extend(problems);
+        let gift_sizes = c.gift_sizes(raw.gifts.as_ref());
+        c.gift_sizes = !gift_sizes.is_empty();
         let mut phases: Vec<Phase> = raw
             .phases
             .iter()
@@ -362,8 +366,8 @@ impl Scenario {
                 .and_then(|g| g.room_size)
                 .unwrap_or(400)
                 .max(1),
-            challenges,
-            goals_per_challenge,
+            gift_sizes,
+            catalog,
             phases,
             pools,
             profiles,
@@ -399,6 +403,8 @@ struct Check<'a> {
     users: u32,
     /// The custom actions the personas' `world.toml` declares, which phases may name.
     actions: Vec<String>,
+    /// Whether `[gifts] sizes` is given (a gift storm without `shares` draws from them).
+    gift_sizes: bool,
 }
 
 impl Check<'_> {
@@ -612,26 +618,29 @@ impl Check<'_> {
         (hourly, weekly)
     }
 
-    /// `[catalog]`: challenges and goals per challenge.
-    fn catalog(&mut self, catalog: Option<&RawCatalog>) -> (u16, u16) {
-        let cp = FieldPath::root().key("catalog");
-        let challenges = catalog.and_then(|c| c.challenges).unwrap_or(10);
-        let goals = catalog.and_then(|c| c.goals_per_challenge).unwrap_or(50);
-        if !(1..=64).contains(&challenges) {
+    /// `[gifts] sizes`: each 1 to 10,000 shares.
+    fn gift_sizes(&mut self, gifts: Option<&RawGifts>) -> Vec<u16> {
+        let Some(sizes) = gifts.and_then(|g| g.sizes.as_ref()) else {
+            return Vec::new();
+        };
+        let path = FieldPath::root().key("gifts").key("sizes");
+        if sizes.is_empty() {
             self.at(
-                &cp.key("challenges"),
-                format!("{challenges} challenges"),
-                "use 1 to 64 challenges",
+                &path,
+                "no sizes given",
+                "list the shares a gift can have, like sizes = [50, 100]",
             );
         }
-        if !(1..=200).contains(&goals) {
-            self.at(
-                &cp.key("goals_per_challenge"),
-                format!("{goals} goals"),
-                "use 1 to 200 goals per challenge",
-            );
+        for (i, n) in sizes.iter().enumerate() {
+            if !(1..=10_000).contains(n) {
+                self.at(
+                    &path.index(i),
+                    format!("a gift of {n} shares"),
+                    "give each size as 1 to 10,000 shares",
+                );
+            }
         }
-        (challenges, goals)
+        sizes.iter().map(|n| (*n).clamp(1, 10_000) as u16).collect()
     }
 
     /// One `[[phases]]` entry; `None` for an unknown kind.
@@ -681,8 +690,9 @@ impl Check<'_> {
                 PhaseKind::Outage
             }
             "gift_storm" => {
-                let shares = ph.shares.unwrap_or(3);
-                if shares == 0 {
+                // Without its own `shares`, a storm's gifts take [gifts] sizes, else 3.
+                let shares = ph.shares.or((!self.gift_sizes).then_some(3));
+                if shares == Some(0) {
                     self.at(
                         &pp.key("shares"),
                         "a gift needs at least one share",

@@ -262,7 +262,7 @@ impl<R: RowSink> Projection<R> {
             personas: personas.to_vec(),
             start_ms: scenario.start_ms,
             seed: scenario.seed,
-            catalog: Catalog::new(scenario.challenges, scenario.goals_per_challenge),
+            catalog: scenario.catalog.clone(),
             rows: Vec::new(),
             sent: Default::default(),
         }
@@ -618,13 +618,11 @@ impl<R: RowSink> Projection<R> {
             for &(n, sent, campaign) in &u.nudges {
                 self.nudge_row(id, n, sent, campaign, None);
             }
-            let per = self.catalog.per_challenge;
-            for c in 0..self.catalog.challenges {
+            for c in 0..self.catalog.challenges() {
                 if u.engaged >> c & 1 == 0 {
                     continue;
                 }
-                for j in 0..per {
-                    let g = c * per + j;
+                for g in self.catalog.goals_of(c) {
                     let goal = &self.catalog.goals[g as usize];
                     let progress = u.stats[goal.code as usize].min(goal.target);
                     let done = u.goals.iter().find(|x| x.0 == g);
@@ -633,8 +631,14 @@ impl<R: RowSink> Projection<R> {
                         Some(_) => "completed",
                         None => "in_progress",
                     };
-                    let b = self.buf(Table::UserGoalProgress, id).begin();
-                    b.int(id).tag("goal-", g).int(progress).text(status);
+                    let labels = self.catalog.labels.clone();
+                    let b = self.buf(Table::UserGoalProgress, id).begin().int(id);
+                    match &labels {
+                        Some(l) => b.text(&l.goals[g as usize]),
+                        None => b.tag("goal-", g),
+                    }
+                    .int(progress)
+                    .text(status);
                     b.opt_ts(done.map(|d| d.1))
                         .opt_ts(done.and_then(|d| d.2))
                         .end();
@@ -644,19 +648,24 @@ impl<R: RowSink> Projection<R> {
             self.flush(Table::Sessions, false)?;
             self.flush(Table::Nudges, false)?;
         }
-        for c in 0..self.catalog.challenges {
+        let catalog = self.catalog.clone();
+        for c in 0..catalog.challenges() {
             self.buf(Table::Challenges, 0)
                 .begin()
-                .text(&format!("challenge-{c}"))
-                .text(&format!("Challenge {c}"))
+                .text(&catalog.challenge_id(c))
+                .text(&catalog.challenge_name(c))
                 .end();
         }
-        for (g, goal) in self.catalog.goals.clone().iter().enumerate() {
+        // The team's ids, stat names and operators when the catalog is theirs.
+        for (g, goal) in catalog.goals.iter().enumerate() {
             let b = self.buf(Table::Goals, 0).begin();
-            b.tag("goal-", g)
-                .text(&format!("challenge-{}", goal.challenge))
-                .text(goal.code.name());
-            b.text(">=").int(goal.target).int(goal.reward).end();
+            b.text(&catalog.goal_id(g as u16))
+                .text(&catalog.challenge_id(goal.challenge))
+                .text(catalog.stat_name(goal.code));
+            b.text(goal.op.symbol())
+                .int(goal.target)
+                .int(goal.reward)
+                .end();
         }
         for t in Table::ALL {
             self.flush(t, true)?;

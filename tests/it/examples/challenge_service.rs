@@ -2,24 +2,48 @@
 
 use super::support::*;
 
-/// The challenge a goal of the generated catalog belongs to: goal ids run across
-/// challenges, 50 a challenge (`goal-300` is in `challenge-6`). Loading the team's
-/// challenges.json is not supported yet, so the world's catalog is generated at its size.
-fn challenge_of(goal: &str) -> String {
-    let n: u32 = goal.strip_prefix("goal-").unwrap().parse().unwrap();
-    format!("challenge-{}", n / 50)
+/// One goal of the team's challenges.json: its challenge and requirement.
+struct Requirement {
+    challenge: String,
+    stat: String,
+    operator: String,
+    target: u64,
 }
 
-/// Seed 001: claims only of the catalog's goals (10 × 50), each goal completed by one requirement,
-/// the 9 am rush, ids `user-000001`; the rush replayed over REST and gRPC.
+/// The team's export, goal id → requirement, read as the team wrote it.
+fn teams_catalog(ex: &Example) -> BTreeMap<String, Requirement> {
+    let file = ex.scenario.with_file_name("challenges.json");
+    let doc: Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+    let mut goals = BTreeMap::new();
+    for ch in doc["challenges"].as_array().unwrap() {
+        for g in ch["goals"].as_array().unwrap() {
+            let req = &g["requirement"];
+            goals.insert(
+                g["id"].as_str().unwrap().to_string(),
+                Requirement {
+                    challenge: ch["id"].as_str().unwrap().to_string(),
+                    stat: req["statCode"].as_str().unwrap().to_string(),
+                    operator: req["operator"].as_str().unwrap().to_string(),
+                    target: req["targetValue"].as_u64().unwrap(),
+                },
+            );
+        }
+    }
+    goals
+}
+
+/// Seed 001: claims only of the team's goals, each in its challenge and completed when
+/// its requirement is met; the 9 am rush, ids `user-000001`; the rush replayed over REST
+/// and gRPC, every claim's path naming a goal of the file in its challenge.
 #[test]
 fn challenge_service_claims_its_catalog_over_rest_and_grpc() {
     let ex = example("challenge-service");
     ex.validates();
+    let catalog = teams_catalog(&ex);
     let dir = tempfile::tempdir().unwrap();
     let events = ex.run(dir.path(), &["--users", "2000"]);
     ex.declares_what_it_maps(&events);
-    goals_are_the_catalogs(&events);
+    goals_are_the_teams(&events, &catalog);
     let rush = 9 * HOUR;
     let logins = events
         .iter()
@@ -58,7 +82,8 @@ fn challenge_service_claims_its_catalog_over_rest_and_grpc() {
         assert_eq!(r.headers["authorization"], "Bearer tok-001");
         if r.method == Method::POST {
             let parts: Vec<&str> = r.uri.split('/').collect();
-            assert_eq!(challenge_of(parts[5]), parts[3], "{}", r.uri);
+            let goal = catalog.get(parts[5]).expect("a goal of challenges.json");
+            assert_eq!(goal.challenge, parts[3], "{}", r.uri);
             assert!(
                 r.headers["x-user-id"]
                     .to_str()
@@ -105,31 +130,42 @@ fn challenge_service_claims_its_catalog_over_rest_and_grpc() {
     }
 }
 
-/// Every claim names a goal of the 10 × 50 catalog in its own challenge; every completion
-/// of one goal carries the same stat code and target.
-fn goals_are_the_catalogs(events: &[Value]) {
+/// Every claim names a goal of the team's file in its own challenge; every completion
+/// comes when the user's stat (the last `stat.updated` value of the goal's stat code)
+/// meets the goal's requirement as the file states it.
+fn goals_are_the_teams(events: &[Value], catalog: &BTreeMap<String, Requirement>) {
     let (mut claims, mut completed) = (0, 0);
-    let mut requirement: BTreeMap<String, (Value, Value)> = BTreeMap::new();
+    let mut stats: BTreeMap<(String, String), u64> = BTreeMap::new();
     for e in events {
         let p = &e["props"];
+        let user = e["user_id"].as_str().unwrap().to_string();
         match e["event"].as_str().unwrap() {
+            "stat.updated" => {
+                let code = p["statCode"].as_str().unwrap().to_string();
+                stats.insert((user, code), p["value"].as_u64().unwrap());
+            }
             "goal.claimed" => {
                 claims += 1;
-                let goal = p["goal_id"].as_str().unwrap();
-                assert_eq!(p["challenge_id"], challenge_of(goal).as_str(), "{e}");
+                let goal = catalog
+                    .get(p["goal_id"].as_str().unwrap())
+                    .unwrap_or_else(|| panic!("not a goal of challenges.json: {e}"));
+                assert_eq!(p["challenge_id"], goal.challenge.as_str(), "{e}");
             }
             "goal.completed" => {
                 completed += 1;
-                let goal = p["goal_id"].as_str().unwrap();
-                assert_eq!(p["challenge_id"], challenge_of(goal).as_str(), "{e}");
-                let req = (p["statCode"].clone(), p["target"].clone());
-                assert!(
-                    ["enemy_kills", "login_count", "games_played"]
-                        .contains(&req.0.as_str().unwrap()),
-                    "{e}"
-                );
-                let first = requirement.entry(goal.to_string()).or_insert(req.clone());
-                assert_eq!(*first, req, "{e}");
+                let goal = catalog
+                    .get(p["goal_id"].as_str().unwrap())
+                    .unwrap_or_else(|| panic!("not a goal of challenges.json: {e}"));
+                assert_eq!(p["challenge_id"], goal.challenge.as_str(), "{e}");
+                assert_eq!(p["statCode"], goal.stat.as_str(), "{e}");
+                assert_eq!(p["target"], goal.target, "{e}");
+                let value = stats.get(&(user, goal.stat.clone())).copied().unwrap_or(0);
+                let met = match goal.operator.as_str() {
+                    ">=" => value >= goal.target,
+                    ">" => value > goal.target,
+                    _ => value == goal.target,
+                };
+                assert!(met, "completed at {} = {value}: {e}", goal.stat);
             }
             _ => {}
         }
@@ -138,8 +174,4 @@ fn goals_are_the_catalogs(events: &[Value]) {
         claims > 100 && completed >= claims,
         "{claims} claims, {completed} completed"
     );
-    for g in requirement.keys() {
-        let n: u32 = g.strip_prefix("goal-").unwrap().parse().unwrap();
-        assert!(n < 500, "{g}: beyond 10 challenges × 50 goals");
-    }
 }

@@ -418,7 +418,10 @@ fn act(w: &World, u: &mut User, out: &mut Out, t: i64, state: u16) -> bool {
         }
         Action::Invite => lucky && invite(w, u, out, t, st),
         Action::CreateGift => {
-            let shares = magnitude(st, u).round().clamp(1.0, 10_000.0) as u16;
+            let shares = match gift_size(w, u) {
+                Some(s) => s,
+                None => magnitude(st, u).round().clamp(1.0, 10_000.0) as u16,
+            };
             if !lucky {
                 return false;
             }
@@ -434,6 +437,17 @@ fn act(w: &World, u: &mut User, out: &mut Out, t: i64, state: u16) -> bool {
 }
 
 /// The quantity a state's action draws (points, kills, price, shares), 0 without one.
+/// A gift's shares from the scenario's `[gifts] sizes`, one drawn uniformly; `None`
+/// without sizes (the persona's `shares` then draws them).
+fn gift_size(w: &World, u: &mut User) -> Option<u16> {
+    let sizes = &w.scenario.gift_sizes;
+    if sizes.is_empty() {
+        return None;
+    }
+    let i = (unit(&mut u.rng) * sizes.len() as f64) as usize;
+    Some(sizes[i.min(sizes.len() - 1)])
+}
+
 fn magnitude(st: &State, u: &mut User) -> f64 {
     st.magnitude
         .as_ref()
@@ -565,7 +579,7 @@ fn purchase(w: &World, u: &mut User, out: &mut Out, t: i64, st: &State, amount: 
 }
 
 fn view_challenge(w: &World, u: &mut User, out: &mut Out, t: i64) -> u16 {
-    let n = w.catalog.challenges;
+    let n = w.catalog.challenges();
     let all = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
     let fresh = all & !u.engaged;
     let challenge = if fresh != 0 && (u.engaged == 0 || unit(&mut u.rng) < 0.12) {
@@ -580,11 +594,9 @@ fn view_challenge(w: &World, u: &mut User, out: &mut Out, t: i64) -> u16 {
     if u.engaged & (1 << challenge) == 0 {
         u.engaged |= 1 << challenge;
         // Goals of a newly joined challenge that the user's stats already meet complete now.
-        let per = w.catalog.per_challenge;
-        for j in 0..per {
-            let g = challenge * per + j;
+        for g in w.catalog.goals_of(challenge) {
             let goal = &w.catalog.goals[g as usize];
-            if u.stats[goal.code as usize] >= goal.target {
+            if goal.met(u.stats[goal.code as usize]) {
                 complete(w, u, out, t, g);
             }
         }
@@ -668,19 +680,22 @@ fn claim_goal(w: &World, u: &mut User, out: &mut Out, t: i64, lucky: bool) -> bo
             reward,
         },
     );
-    u.balance += reward as i64;
-    let balance = u.balance;
-    emit(
-        w,
-        u,
-        out,
-        t,
-        Props::PointsEarned {
-            amount: reward,
-            source: PointsSource::Goal,
-            balance,
-        },
-    );
+    // A reward that is not points (the team's item, say) earns none.
+    if reward > 0 {
+        u.balance += reward as i64;
+        let balance = u.balance;
+        emit(
+            w,
+            u,
+            out,
+            t,
+            Props::PointsEarned {
+                amount: reward,
+                source: PointsSource::Goal,
+                balance,
+            },
+        );
+    }
     true
 }
 
@@ -734,14 +749,13 @@ fn scripted(w: &World, u: &mut User, out: &mut Out, t: i64, k: u8) {
                 } else {
                     nth_bit(u.engaged, 0)
                 };
-                let per = w.catalog.per_challenge;
-                let open = (0..per)
-                    .map(|j| c * per + j)
-                    .find(|g| !User::bit(u.completed(), *g));
-                if let Some(g) = open {
+                // The challenge's first open goal an increase can still meet.
+                let open = w.catalog.goals_of(c).find_map(|g| {
                     let goal = &w.catalog.goals[g as usize];
-                    let (code, target) = (goal.code, goal.target);
-                    let delta = target.saturating_sub(u.stats[code as usize]).max(1);
+                    let delta = goal.needs(u.stats[goal.code as usize])?;
+                    (!User::bit(u.completed(), g)).then_some((g, goal.code, delta))
+                });
+                if let Some((g, code, delta)) = open {
                     stat(w, u, out, t, code, delta);
                     complete(w, u, out, t, g);
                 }
@@ -759,6 +773,7 @@ fn scripted(w: &World, u: &mut User, out: &mut Out, t: i64, k: u8) {
         }
         Script::GiftDrop { shares } => {
             if k == 0 {
+                let shares = shares.or_else(|| gift_size(w, u)).unwrap_or(3);
                 drop_gift(w, u, out, t, shares);
                 u.next = Next::Scripted(1);
                 u.step_at = t + SECOND + (unit(&mut u.rng) * 2000.0) as i64;

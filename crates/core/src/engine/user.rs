@@ -24,8 +24,9 @@ pub(crate) enum Script {
     Burst { updates: u8 },
     /// Complete the next goal of a challenge, then claim it.
     GoalWave,
-    /// Drop a gift of this many shares into the user's room, then leave.
-    GiftDrop { shares: u16 },
+    /// Drop a gift of this many shares (`None`: one of `[gifts] sizes`) into the user's
+    /// room, then leave.
+    GiftDrop { shares: Option<u16> },
     /// Perform custom action `action` `times` times, a second or so apart, then leave.
     Action { action: u16, times: u8 },
 }

@@ -71,12 +71,13 @@ impl World {
         Ok(World {
             writer: LineWriter::new(scenario.start_ms, &personas)
                 .with_team(scenario.seed, &scenario.pools)
+                .with_catalog(&scenario.catalog)
                 .with_attributes(&personas),
             declared: personas
                 .first()
                 .map(|p| p.declared.clone())
                 .unwrap_or_default(),
-            catalog: Catalog::new(scenario.challenges, scenario.goals_per_challenge),
+            catalog: scenario.catalog.clone(),
             personas,
             mix,
             hourly,

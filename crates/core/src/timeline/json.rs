@@ -5,6 +5,7 @@
 //! lines a second; a generic serializer spends its time on what we already know.
 
 use super::event::*;
+use crate::catalog::{Catalog, Labels};
 use crate::persona::Persona;
 use crate::units::DateCache;
 use crate::world::pools::Pools;
@@ -21,6 +22,9 @@ pub struct LineWriter {
     /// The world's seed and its `[ids]`/`[pools]`, when it declares any: their ids join
     /// `user.signed_up`'s props.
     team: Option<(u64, Pools)>,
+    /// The team's catalog ids and stat names, when the scenario gives its own catalog:
+    /// goal, challenge and stat props carry them (a generated catalog's are `goal-N`).
+    catalog: Option<std::sync::Arc<Labels>>,
     /// Per persona, the attributes `user.signed_up` carries beside platform and locale
     /// (`tz`): a world with a `world.toml` only, so the default world's lines stay.
     attrs: Vec<Vec<AttrOut>>,
@@ -78,8 +82,16 @@ impl LineWriter {
             platforms: personas.iter().map(|p| labels(p, "platform")).collect(),
             locales: personas.iter().map(|p| labels(p, "locale")).collect(),
             team: None,
+            catalog: None,
             attrs: Vec::new(),
         }
+    }
+
+    /// The same writer naming goals, challenges and stats as the team's catalog does
+    /// (only for a catalog with the team's names: the default world's lines stay).
+    pub(crate) fn with_catalog(mut self, catalog: &Catalog) -> Self {
+        self.catalog = catalog.labels.clone();
+        self
     }
 
     /// The same writer adding each user's own attributes (`tz`, any but platform and
@@ -197,6 +209,7 @@ impl LineWriter {
     /// per kind (the match stays exhaustive); the longer ones are methods below.
     fn props(&self, e: &Event, out: &mut Vec<u8>) {
         let s = |out: &mut Vec<u8>, b: &[u8]| out.extend_from_slice(b);
+        let labels = self.catalog.as_deref();
         match e.props {
             Props::SignedUp {
                 source,
@@ -251,23 +264,21 @@ impl LineWriter {
                 s(out, b",\"balance\":");
                 num(out, balance);
             }
-            Props::ChallengeViewed { challenge } => {
-                s(out, b"\"challenge_id\":\"challenge-");
-                num(out, challenge);
-                s(out, b"\"");
+            Props::ChallengeViewed { challenge } => challenge_viewed(out, labels, challenge),
+            Props::StatUpdated { code, value, delta } => {
+                stat_updated(out, labels, code, value, delta)
             }
-            Props::StatUpdated { code, value, delta } => stat_updated(out, code, value, delta),
             Props::GoalCompleted {
                 goal,
                 challenge,
                 code,
                 target,
-            } => goal_completed(out, (goal, challenge), code, target),
+            } => goal_completed(out, labels, (goal, challenge), code, target),
             Props::GoalClaimed {
                 goal,
                 challenge,
                 reward,
-            } => goal_claimed(out, (goal, challenge), reward),
+            } => goal_claimed(out, labels, (goal, challenge), reward),
             Props::GiftCreated {
                 gift,
                 shares,
@@ -427,25 +438,69 @@ fn check_in(out: &mut Vec<u8>, day_part: u8, mood: u8, streak: u16) {
     num(out, streak);
 }
 
-fn stat_updated(out: &mut Vec<u8>, code: StatCode, value: u32, delta: u32) {
-    out.extend_from_slice(b"\"statCode\":\"");
-    out.extend_from_slice(code.name().as_bytes());
-    out.extend_from_slice(b"\",\"value\":");
+/// `challenge.viewed`: `"challenge_id":"challenge-<c>"`, or the team's id.
+fn challenge_viewed(out: &mut Vec<u8>, labels: Option<&Labels>, challenge: u16) {
+    match labels {
+        Some(l) => {
+            out.extend_from_slice(b"\"challenge_id\":");
+            out.extend_from_slice(&l.challenges_json[challenge as usize]);
+        }
+        None => {
+            out.extend_from_slice(b"\"challenge_id\":\"challenge-");
+            num(out, challenge);
+            out.push(b'"');
+        }
+    }
+}
+
+/// `"statCode":"<name>"`: the engine's name, or the team's.
+fn stat_code(out: &mut Vec<u8>, labels: Option<&Labels>, code: StatCode) {
+    out.extend_from_slice(b"\"statCode\":");
+    match labels {
+        Some(l) => out.extend_from_slice(&l.stats_json[code as usize]),
+        None => {
+            out.push(b'"');
+            out.extend_from_slice(code.name().as_bytes());
+            out.push(b'"');
+        }
+    }
+}
+
+fn stat_updated(
+    out: &mut Vec<u8>,
+    labels: Option<&Labels>,
+    code: StatCode,
+    value: u32,
+    delta: u32,
+) {
+    stat_code(out, labels, code);
+    out.extend_from_slice(b",\"value\":");
     num(out, value);
     out.extend_from_slice(b",\"delta\":");
     num(out, delta);
 }
 
-fn goal_completed(out: &mut Vec<u8>, (goal, challenge): (u16, u16), code: StatCode, target: u32) {
-    goal_ids(out, goal, challenge);
-    out.extend_from_slice(b",\"statCode\":\"");
-    out.extend_from_slice(code.name().as_bytes());
-    out.extend_from_slice(b"\",\"target\":");
+fn goal_completed(
+    out: &mut Vec<u8>,
+    labels: Option<&Labels>,
+    (goal, challenge): (u16, u16),
+    code: StatCode,
+    target: u32,
+) {
+    goal_ids(out, labels, goal, challenge);
+    out.push(b',');
+    stat_code(out, labels, code);
+    out.extend_from_slice(b",\"target\":");
     num(out, target);
 }
 
-fn goal_claimed(out: &mut Vec<u8>, (goal, challenge): (u16, u16), reward: u32) {
-    goal_ids(out, goal, challenge);
+fn goal_claimed(
+    out: &mut Vec<u8>,
+    labels: Option<&Labels>,
+    (goal, challenge): (u16, u16),
+    reward: u32,
+) {
+    goal_ids(out, labels, goal, challenge);
     out.extend_from_slice(b",\"reward\":");
     num(out, reward);
 }
@@ -466,8 +521,15 @@ fn nudge_id(out: &mut Vec<u8>, user: u32, nudge: impl itoa::Integer) {
     out.push(b'"');
 }
 
-/// `"goal_id":"goal-<g>","challenge_id":"challenge-<c>"`.
-fn goal_ids(out: &mut Vec<u8>, goal: impl itoa::Integer, challenge: impl itoa::Integer) {
+/// `"goal_id":"goal-<g>","challenge_id":"challenge-<c>"`, or the team's catalog's ids.
+fn goal_ids(out: &mut Vec<u8>, labels: Option<&Labels>, goal: u16, challenge: u16) {
+    if let Some(l) = labels {
+        out.extend_from_slice(b"\"goal_id\":");
+        out.extend_from_slice(&l.goals_json[goal as usize]);
+        out.extend_from_slice(b",\"challenge_id\":");
+        out.extend_from_slice(&l.challenges_json[challenge as usize]);
+        return;
+    }
     out.extend_from_slice(b"\"goal_id\":\"goal-");
     num(out, goal);
     out.extend_from_slice(b"\",\"challenge_id\":\"challenge-");

@@ -179,6 +179,30 @@ impl KindTable {
         self
     }
 
+    /// The table of a world whose catalog is the team's (`[catalog] file`, inline
+    /// challenges or `stats`): goal and challenge ids are the catalog's, and stat codes
+    /// the team's names, each listed. Unchanged for a generated catalog.
+    pub fn with_catalog(mut self, catalog: &crate::catalog::Catalog) -> KindTable {
+        let Some(l) = &catalog.labels else {
+            return self;
+        };
+        let list = |v: &[String]| PropType::Enum(v.iter().map(|s| s.as_str().into()).collect());
+        for k in self.kinds.iter_mut().filter(|k| k.builtin) {
+            let mut props = k.props.to_vec();
+            for p in &mut props {
+                let ty = match (&p.ty, &*p.name) {
+                    (PropType::Id(Entity::Goal), _) => list(&l.goals),
+                    (PropType::Id(Entity::Challenge), _) => list(&l.challenges),
+                    (PropType::Enum(_), "statCode") => list(&l.stats),
+                    _ => continue,
+                };
+                p.ty = ty;
+            }
+            k.props = props.into();
+        }
+        self
+    }
+
     /// The table of a world whose personas come with a `world.toml`: `user.signed_up`
     /// then carries their own attributes (`tz`: a category's label, else a number),
     /// optional when not every persona has one. Unchanged for any other world.

@@ -1,6 +1,7 @@
 //! The engine's integration tests: one binary, one module per concern, run in-process
 //! (`cargo test -p simulate-core` builds no async runtime, database or network crate).
 
+mod catalog;
 mod common;
 mod determinism;
 mod metrics;
