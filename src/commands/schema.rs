@@ -16,10 +16,7 @@ pub(crate) fn schema(args: SchemaArgs) -> anyhow::Result<i32> {
     // The personas folder's world.toml adds its custom kinds after the built-in ones;
     // the scenario's ids and pools (`[ids]`, `[pools]`) join user.signed_up's props; a
     // team's catalog lists its goal and challenge ids and its stat names.
-    let kinds = KindTable::of(&personas)
-        .with_pools(&scenario.pools)
-        .with_catalog(&scenario.catalog)
-        .with_attributes(&personas);
+    let kinds = KindTable::of_world(&personas, &scenario);
     match &args.out {
         None => out!("{}", kinds.json_schema_text()),
         // The same text: `export` writes the typed document pretty, fields in order.

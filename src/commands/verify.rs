@@ -12,6 +12,7 @@ use simulate_core::diagnostic::Problem;
 use simulate_core::engine::{Engine, World};
 use simulate_core::sinks::jsonl::{Format, JsonlSink};
 use simulate_core::sinks::tee::Tee;
+use simulate_core::world::kinds::KindTable;
 use simulate_db::DbError;
 use simulate_db::conn::Db;
 use simulate_db::projection::{Projection, Table};
@@ -183,7 +184,10 @@ pub(crate) fn verify_db(
         .into_iter()
         .map(|(t, a)| (t, expected.get(&t).copied().unwrap_or_default(), a))
         .collect();
-    let checks = rt.block_on(db.checks()).map_err(refused)?;
+    // Props are checked against this world's kinds (custom kinds, the team's ids and
+    // pools in sign-ups, a team's catalog), not only the built-in schema.
+    let schema = serde_json::to_value(KindTable::of_world(&personas, &scenario).json_schema())?;
+    let checks = rt.block_on(db.checks(&schema)).map_err(refused)?;
     Ok(Report {
         tables,
         checks,

@@ -347,8 +347,12 @@ impl Db<'_> {
         Ok(missing)
     }
 
-    /// Named checks: (name, violations, what it means).
-    pub async fn checks(&mut self) -> Result<Vec<(String, i64, String)>, DbError> {
+    /// Named checks: (name, violations, what it means). `schema` is the world's timeline
+    /// schema (`KindTable::json_schema`): the props each kind may carry.
+    pub async fn checks(
+        &mut self,
+        schema: &serde_json::Value,
+    ) -> Result<Vec<(String, i64, String)>, DbError> {
         let mut out = Vec::new();
         let fixed: [(&str, &str, &str); 6] = [
             (
@@ -400,7 +404,7 @@ impl Db<'_> {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let rules: Vec<String> = props_keys()
+        let rules: Vec<String> = props_keys(schema)
             .iter()
             .map(|(kind, (required, allowed))| {
                 let mut ok: Vec<String> = required
@@ -445,10 +449,10 @@ impl Db<'_> {
     }
 }
 
-/// Per event kind: (required keys, allowed keys), from the published JSON Schema.
-pub(crate) fn props_keys() -> BTreeMap<String, (Vec<String>, Vec<String>)> {
-    let schema: serde_json::Value =
-        serde_json::from_str(include_str!("../../../schema/event.v1.json")).unwrap_or_default();
+/// Per event kind: (required keys, allowed keys), from a timeline JSON Schema.
+pub(crate) fn props_keys(
+    schema: &serde_json::Value,
+) -> BTreeMap<String, (Vec<String>, Vec<String>)> {
     let mut out = BTreeMap::new();
     for branch in schema["allOf"].as_array().into_iter().flatten() {
         let kind = branch["if"]["properties"]["event"]["const"]
@@ -520,8 +524,10 @@ mod tests {
             scratch,
         );
         assert_eq!(c, a, "COPY text lines digest like the values they hold");
+        let published: serde_json::Value =
+            serde_json::from_str(include_str!("../../../schema/event.v1.json")).unwrap();
         assert_eq!(
-            props_keys().len(),
+            props_keys(&published).len(),
             simulate_core::timeline::EVENT_KINDS.len()
         );
     }

@@ -5,6 +5,7 @@
 //! by a replay of the next day, whose users are the rows the seed wrote (item 5).
 
 use super::support::*;
+use crate::common::bin;
 use crate::seed::{TestDb, text};
 use crate::seed_into::{one, sql};
 
@@ -367,4 +368,30 @@ fn kill_9_mid_seed_leaves_the_sqlite_file_as_it_was() {
         )
         .unwrap();
     assert_eq!(seeds, 0, "the manifest's tables rolled back with the rows");
+}
+
+/// `simulate verify` checks props against the world's own kinds: a world with the team's
+/// ids, pools, catalog and custom kinds, seeded into our schema, verifies clean (the
+/// built-in schema alone would call its sign-ups' `id` and its custom kinds unknown).
+#[test]
+fn team_worlds_seeded_into_our_schema_verify_clean() {
+    for name in ["challenge-service", "readiness"] {
+        let ex = example(name);
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("s.sqlite").display().to_string();
+        let world = ["--users", "200", "--days", "1", "--quiet"];
+        let o = ex
+            .command("seed", &world)
+            .args(["--sqlite", &file])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{name} seed: {}", text(&o));
+        let o = bin()
+            .args(["verify", "--sqlite", &file, "--quiet"])
+            .output()
+            .unwrap();
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(0), "{name} verify: {out}");
+        assert!(out.contains("every props valid"), "{name}: {out}");
+    }
 }

@@ -242,6 +242,19 @@ impl KindTable {
         }
     }
 
+    /// The whole world's table, as its timeline writes it: the personas' custom kinds,
+    /// the scenario's ids and pools in `user.signed_up`, custom attributes, and a team's
+    /// catalog ids. `simulate schema` prints it; `verify` checks stored props against it.
+    pub fn of_world(
+        personas: &[crate::persona::Persona],
+        scenario: &crate::scenario::Scenario,
+    ) -> KindTable {
+        KindTable::of(personas)
+            .with_pools(&scenario.pools)
+            .with_catalog(&scenario.catalog)
+            .with_attributes(personas)
+    }
+
     pub fn id(&self, name: &str) -> Option<KindId> {
         self.kinds
             .iter()
