@@ -336,6 +336,8 @@ impl Scenario {
                 &src.name,
             ));
         }
+        let pool_names: Vec<&str> = pools.pools.iter().map(|p| p.name.as_str()).collect();
+        c.p.extend(crate::persona::attribute_clashes(personas, &pool_names));
         // Phases beyond the window are dropped, not errors: --days often shortens a scenario.
         phases.retain(|ph| ph.at_ms < span.ms());
         phases.sort_by_key(|ph| ph.at_ms);

@@ -1199,6 +1199,40 @@ mod tests {
     }
 
     #[test]
+    fn an_attribute_named_like_a_signed_up_prop_or_a_pool_is_refused() {
+        let client = CLIENT.replace(
+            "tz = {",
+            "room = { dist = \"weighted\", table = { a = 1 } }\nteam = {",
+        );
+        let sources = vec![
+            Source::new("w/client.toml", &client),
+            Source::new("w/world.toml", &WORLD.replace("{user.tz}", "{user.team}")),
+        ];
+        let personas = super::super::from_sources(sources).unwrap();
+        let ps = crate::persona::attribute_clashes(&personas, &["team"]);
+        let fields: Vec<&str> = ps.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(fields, ["attributes.room", "attributes.team"], "{ps:#?}");
+        assert_eq!(ps[0].file, "w/client.toml");
+        assert!(
+            ps[0].message.contains("user.signed_up's own prop"),
+            "{}",
+            ps[0].message
+        );
+        assert!(
+            ps[1].message.contains("the scenario's pool"),
+            "{}",
+            ps[1].message
+        );
+        assert!(ps[1].fix.contains("rename the attribute"), "{}", ps[1].fix);
+        let sources = vec![
+            Source::new("w/client.toml", CLIENT),
+            Source::new("w/world.toml", WORLD),
+        ];
+        let personas = super::super::from_sources(sources).unwrap();
+        assert!(crate::persona::attribute_clashes(&personas, &["team"]).is_empty());
+    }
+
+    #[test]
     fn a_pool_the_scenario_declares_is_read_and_a_near_miss_is_named() {
         let pools = crate::world::pools::tests::readiness();
         let world = WORLD.replace("t-{props.widgets}", "{user.team}");

@@ -160,6 +160,48 @@ pub fn signed_up_attributes(personas: &[Persona]) -> Vec<SignedUpAttr> {
     out
 }
 
+/// The props `user.signed_up` has of its own: an attribute of that name would write the
+/// key twice. `id` and `existing` come with the scenario's `[ids]`, pools by their names.
+const SIGNED_UP_OWN: &[&str] = &["source", "invited_by", "room", "id", "existing"];
+
+/// Each attribute `user.signed_up` would carry under a name the line already uses (one of
+/// its own props, or a pool of the scenario): one problem per persona file and name.
+pub fn attribute_clashes(personas: &[Persona], pools: &[&str]) -> Vec<Problem> {
+    let carried = signed_up_attributes(personas);
+    let mut problems = Vec::new();
+    for p in personas {
+        for a in &p.attributes {
+            let own = SIGNED_UP_OWN.contains(&a.name.as_str());
+            let pool = pools.contains(&a.name.as_str());
+            if !(own || pool) || !carried.iter().any(|c| c.name == a.name) {
+                continue;
+            }
+            let what = if pool {
+                "the scenario's pool of that name"
+            } else {
+                "user.signed_up's own prop of that name"
+            };
+            problems.push(
+                Problem::in_file(
+                    p.source.clone(),
+                    None,
+                    format!(
+                        "attribute `{}` would be written twice into user.signed_up: it clashes with {what}",
+                        a.name
+                    ),
+                    format!(
+                        "rename the attribute (e.g. `{}_attr`) and the templates that read it; the names user.signed_up uses are: {}",
+                        a.name,
+                        SIGNED_UP_OWN.iter().copied().chain(pools.iter().copied()).collect::<Vec<_>>().join(", ")
+                    ),
+                )
+                .at_field(format!("attributes.{}", a.name)),
+            );
+        }
+    }
+    problems
+}
+
 /// When the personas' shares do not add up to 1 (and the scenario gives no `[mix]` to
 /// replace them): the problem, naming every file and its share, for no one file is wrong.
 pub fn shares_problem(personas: &[Persona]) -> Option<Problem> {
