@@ -27,8 +27,11 @@ RATES=${RATES:-"20000 30000 40000 50000 60000 70000 80000"}
 ONLY=${ONLY:-}
 EVENTS=20000
 RATE=2000
-# One target folder for both builds: dependencies are compiled once.
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target/bench-ab}
+# B builds in this checkout's own target folder. A needs a folder of its own: cargo
+# leaves the path out of a workspace member's artifact names, so two checkouts built in
+# one folder share `simulate`'s fingerprint, and whichever was built last can be reported
+# "fresh" for the other (seen: a "B" binary that was the base's sources).
+BASE_TARGET=${BASE_TARGET:-$ROOT/target/bench-base}
 
 source scripts/bench-lib.sh
 need nginx nginx-light
@@ -40,16 +43,17 @@ trap 'nginx_stop "$WORK"; rm -rf "$WORK"' EXIT
 
 echo "== building A ($BASE, $(git rev-parse --short "$BASE")) and B (this checkout, $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ' + uncommitted changes'))"
 # The base's sources are kept beside the builds, so a second run rebuilds nothing.
-BASE_SRC=$CARGO_TARGET_DIR/base-src/$(git rev-parse "$BASE")
+BASE_SRC=$BASE_TARGET/base-src/$(git rev-parse "$BASE")
 if [ ! -d "$BASE_SRC" ]; then
   mkdir -p "$BASE_SRC.tmp"
   git archive "$BASE" | tar -x -C "$BASE_SRC.tmp"
   mv "$BASE_SRC.tmp" "$BASE_SRC"
 fi
-(cd "$BASE_SRC" && cargo build --release --quiet --bin simulate)
-cp "$CARGO_TARGET_DIR/release/simulate" "$WORK/simulate-A"
+(cd "$BASE_SRC" && CARGO_TARGET_DIR=$BASE_TARGET cargo build --release --quiet --bin simulate)
+cp "$BASE_TARGET/release/simulate" "$WORK/simulate-A"
+B_TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 cargo build --release --quiet --bin simulate
-cp "$CARGO_TARGET_DIR/release/simulate" "$WORK/simulate-B"
+cp "$B_TARGET/release/simulate" "$WORK/simulate-B"
 A=$WORK/simulate-A
 B=$WORK/simulate-B
 

@@ -1206,7 +1206,7 @@ mod tests {
         );
         let sources = vec![
             Source::new("w/client.toml", &client),
-            Source::new("w/world.toml", &WORLD.replace("{user.tz}", "{user.team}")),
+            Source::new("w/world.toml", WORLD.replace("{user.tz}", "{user.team}")),
         ];
         let personas = super::super::from_sources(sources).unwrap();
         let ps = crate::persona::attribute_clashes(&personas, &["team"]);
