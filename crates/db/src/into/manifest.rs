@@ -414,6 +414,26 @@ pub async fn clean(
     Ok(out)
 }
 
+/// One seeded table's two checks against what the manifest recorded: its row count, and
+/// the digest of its mapped columns (`found`: what the table holds now). PostgreSQL and
+/// SQLite alike.
+pub(crate) fn table_checks(e: &TableEntry, (rows, digest): (u64, String)) -> [IntoCheck; 2] {
+    [
+        IntoCheck {
+            name: format!("rows {}", e.table),
+            ok: rows == e.rows,
+            expected: e.rows.to_string(),
+            found: rows.to_string(),
+        },
+        IntoCheck {
+            name: format!("digest {} ({})", e.table, e.columns.join(", ")),
+            ok: digest == e.digest,
+            expected: e.digest.clone(),
+            found: digest,
+        },
+    ]
+}
+
 /// One check `verify --into` ran.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IntoCheck {
@@ -457,19 +477,7 @@ pub async fn verify(c: &mut PgConnection, map: &SeedMap) -> Result<IntoReport, D
             .map_err(failed("reading the manifest"))?;
     let mut checks = Vec::new();
     for e in &entries {
-        let (rows, digest) = digest(c, &map.schema, e).await?;
-        checks.push(IntoCheck {
-            name: format!("rows {}", e.table),
-            ok: rows == e.rows,
-            expected: e.rows.to_string(),
-            found: rows.to_string(),
-        });
-        checks.push(IntoCheck {
-            name: format!("digest {} ({})", e.table, e.columns.join(", ")),
-            ok: digest == e.digest,
-            expected: e.digest.clone(),
-            found: digest,
-        });
+        checks.extend(table_checks(e, digest(c, &map.schema, e).await?));
     }
     for inv in &map.invariants {
         checks.push(invariant(c, inv).await);

@@ -263,19 +263,7 @@ pub(super) fn verify(c: &Connection, map: &SeedMap) -> Result<IntoReport, DbErro
         .map_err(failed("reading the manifest"))?;
     let mut checks = Vec::new();
     for e in &entries {
-        let (rows, digest) = digest(c, e)?;
-        checks.push(IntoCheck {
-            name: format!("rows {}", e.table),
-            ok: rows == e.rows,
-            expected: e.rows.to_string(),
-            found: rows.to_string(),
-        });
-        checks.push(IntoCheck {
-            name: format!("digest {} ({})", e.table, e.columns.join(", ")),
-            ok: digest == e.digest,
-            expected: e.digest.clone(),
-            found: digest,
-        });
+        checks.extend(super::super::manifest::table_checks(e, digest(c, e)?));
     }
     for inv in &map.invariants {
         checks.push(invariant(c, inv));
