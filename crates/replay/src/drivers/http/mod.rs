@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
+use serde_json::Value;
 use simulate_core::diagnostic::Problem;
 use simulate_core::template::{Body, Ctx, Template};
 
@@ -41,12 +42,23 @@ fn kept(mut body: Vec<u8>) -> Vec<u8> {
     body
 }
 
-/// The outcome of an answer whose status `expect` accepts: its checks on the kept body.
-fn checked(check: &[Check], body: &[u8], status: u16) -> Outcome {
+/// The kept body as JSON, parsed once for both the checks and the captures (a parse per
+/// check and one more for the captures was a third of a checking flow's instructions).
+fn body_json(body: &[u8]) -> Option<Value> {
+    (body.len() <= KEPT_BODY)
+        .then(|| serde_json::from_slice(body).ok())
+        .flatten()
+}
+
+/// The outcome of an answer whose status `expect` accepts: its checks on the kept body
+/// (`json`: that body parsed, [`body_json`]).
+fn checked(check: &[Check], body: &[u8], json: Option<&Value>, status: u16) -> Outcome {
     match check {
         [] => Outcome::Ok(Status::Http(status)),
         _ if body.len() > KEPT_BODY => Outcome::Failed(ErrorClass::BodyTooLarge),
-        _ if !check.iter().all(|c| c.holds_in(body)) => Outcome::Failed(ErrorClass::Application),
+        _ if !json.is_some_and(|v| Check::all(check, v)) => {
+            Outcome::Failed(ErrorClass::Application)
+        }
         _ => Outcome::Ok(Status::Http(status)),
     }
 }
@@ -71,12 +83,10 @@ fn header_pairs(map: &HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
-/// A kept answer for the flow: its JSON body, when it is JSON, and its headers.
-fn answer(reply: Reply) -> Answer {
+/// A kept answer for the flow: its JSON body (`json`, when it is JSON), and its headers.
+fn answer(reply: Reply, json: Option<Value>) -> Answer {
     Answer {
-        json: (reply.body.len() <= KEPT_BODY)
-            .then(|| serde_json::from_slice(&reply.body).ok())
-            .flatten(),
+        json,
         headers: reply.headers,
         broadcasts: Vec::new(),
     }
@@ -207,12 +217,16 @@ impl Client {
             Ok(Err(class)) => return (Outcome::Failed(class), None),
             Ok(Ok(reply)) => reply,
         };
-        let outcome = if Expect::accepts(&req.expect, reply.status) {
-            checked(&req.check, &reply.body, reply.status)
+        let accepted = Expect::accepts(&req.expect, reply.status);
+        let json = ((accepted && !req.check.is_empty()) || req.keep)
+            .then(|| body_json(&reply.body))
+            .flatten();
+        let outcome = if accepted {
+            checked(&req.check, &reply.body, json.as_ref(), reply.status)
         } else {
             Outcome::Status(Status::Http(reply.status))
         };
-        (outcome, req.keep.then(|| answer(reply)))
+        (outcome, req.keep.then(|| answer(reply, json)))
     }
 
     /// One request's path (after the target's own), headers and body. A header given
@@ -400,7 +414,10 @@ mod tests {
         }];
         let small = br#"{"ok": true}"#.to_vec();
         assert_eq!(
-            checked(&check, &kept(small.clone()), 200),
+            {
+                let b = kept(small.clone());
+                checked(&check, &b, body_json(&b).as_ref(), 200)
+            },
             Outcome::Ok(Status::Http(200))
         );
         // Valid JSON that holds the check, but longer than a check reads.
@@ -410,7 +427,7 @@ mod tests {
         let cut = kept(big);
         assert_eq!(cut.len(), KEPT_BODY + 1);
         assert_eq!(
-            checked(&check, &cut, 200),
+            checked(&check, &cut, body_json(&cut).as_ref(), 200),
             Outcome::Failed(ErrorClass::BodyTooLarge)
         );
         assert_eq!(ErrorClass::BodyTooLarge.name(), "body_too_large");
@@ -419,10 +436,13 @@ mod tests {
         edge.resize(KEPT_BODY - 2, b'x');
         edge.extend_from_slice(br#""}"#);
         assert_eq!(
-            checked(&check, &kept(edge), 200),
+            {
+                let b = kept(edge);
+                checked(&check, &b, body_json(&b).as_ref(), 200)
+            },
             Outcome::Ok(Status::Http(200))
         );
         // Without a check the body is not read into memory, whatever its size.
-        assert_eq!(checked(&[], &[], 204), Outcome::Ok(Status::Http(204)));
+        assert_eq!(checked(&[], &[], None, 204), Outcome::Ok(Status::Http(204)));
     }
 }
