@@ -148,26 +148,7 @@ pub fn replay(
     stop: Arc<AtomicBool>,
     hurry: Arc<AtomicBool>,
 ) -> Result<Report, ReplayError> {
-    // The pacer thread needs a core of its own: on 2 cores one I/O worker held higher
-    // rates with less CPU than two (docs/PERFORMANCE.md).
-    let workers = o.io_threads.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
-    });
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .enable_all()
-        .thread_name("replay")
-        .build()
-        .map_err(|e| ReplayError::Failed(format!("cannot start the runtime: {e}")))?;
-    let mut driver = rt.block_on(Driver::new(
-        Arc::clone(&o.mapping),
-        &o.targets,
-        &o.tls,
-        o.http2,
-        o.plan.max_in_flight,
-    ))?;
-    driver.team = o.team.clone();
-    let driver = Arc::new(driver);
+    let (rt, driver) = runtime_and_driver(&o)?;
     let sql = o.sql.as_deref();
     let setup = set_up(&rt, &driver, sql)?;
     let (tx, rx) = tokio::sync::mpsc::channel(source::CHANNEL_BATCHES);
@@ -266,6 +247,30 @@ pub fn replay(
         aborted,
     );
     Ok(report)
+}
+
+/// The I/O runtime and the driver (connections to every target) a replay sends through.
+fn runtime_and_driver(o: &Options) -> Result<(tokio::runtime::Runtime, Arc<Driver>), ReplayError> {
+    // The pacer thread needs a core of its own: on 2 cores one I/O worker held higher
+    // rates with less CPU than two (docs/PERFORMANCE.md).
+    let workers = o.io_threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .thread_name("replay")
+        .build()
+        .map_err(|e| ReplayError::Failed(format!("cannot start the runtime: {e}")))?;
+    let mut driver = rt.block_on(Driver::new(
+        Arc::clone(&o.mapping),
+        &o.targets,
+        &o.tls,
+        o.http2,
+        o.plan.max_in_flight,
+    ))?;
+    driver.team = o.team.clone();
+    Ok((rt, Arc::new(driver)))
 }
 
 /// The mapping's `[[setup]]` requests, before any event is sent. A failed one stops the

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 use simulate_core::diagnostic::{FieldPath, Problem, Source};
 use simulate_core::template::{Ty, Type};
-use simulate_core::world::kinds::{KindTable, PropType};
+use simulate_core::world::kinds::{KindDecl, KindTable, PropType};
 
 use super::entity::{Entity, Row};
 use super::spool::Spool;
@@ -59,6 +59,47 @@ pub struct Aggregate {
     pub ty: Type,
 }
 
+/// The operations an aggregate names (exactly one is valid).
+fn ops_of(raw: &RawAggregate) -> Vec<Op> {
+    [
+        raw.sum.clone().map(Op::Sum),
+        match &raw.count {
+            Some(Count::All(true)) => Some(Op::Count(None)),
+            Some(Count::Of(p)) => Some(Op::Count(Some(p.clone()))),
+            _ => None,
+        },
+        raw.first.clone().map(Op::First),
+        raw.last.clone().map(Op::Last),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// The declarations of the kinds an aggregate reads; a name no kind has is a problem.
+fn declared_kinds<'k>(
+    src: &Source,
+    at: &FieldPath,
+    names: &[String],
+    kinds: &'k KindTable,
+    problems: &mut Vec<Problem>,
+) -> Vec<&'k KindDecl> {
+    names
+        .iter()
+        .filter_map(|k| match kinds.id(k) {
+            Some(id) => Some(kinds.get(id)),
+            None => {
+                problems.push(src.problem(
+                    &at.key("kinds"),
+                    format!("`{k}` is not an event kind of this world"),
+                    format!("use one of: {}", kinds.names().join(", ")),
+                ));
+                None
+            }
+        })
+        .collect()
+}
+
 /// Checks one aggregate against the entity and the world's kinds; None after pushing
 /// its problems.
 pub(super) fn compile(
@@ -71,19 +112,7 @@ pub(super) fn compile(
     problems: &mut Vec<Problem>,
 ) -> Option<Aggregate> {
     let before = problems.len();
-    let ops: Vec<Op> = [
-        raw.sum.clone().map(Op::Sum),
-        match &raw.count {
-            Some(Count::All(true)) => Some(Op::Count(None)),
-            Some(Count::Of(p)) => Some(Op::Count(Some(p.clone()))),
-            _ => None,
-        },
-        raw.first.clone().map(Op::First),
-        raw.last.clone().map(Op::Last),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let ops = ops_of(raw);
     if ops.len() != 1 {
         problems.push(src.problem(
             at,
@@ -105,21 +134,7 @@ pub(super) fn compile(
             "name the event kinds to aggregate, e.g. kinds = [\"points.earned\"]",
         ));
     }
-    let decls: Vec<_> = raw
-        .kinds
-        .iter()
-        .filter_map(|k| match kinds.id(k) {
-            Some(id) => Some(kinds.get(id)),
-            None => {
-                problems.push(src.problem(
-                    &at.key("kinds"),
-                    format!("`{k}` is not an event kind of this world"),
-                    format!("use one of: {}", kinds.names().join(", ")),
-                ));
-                None
-            }
-        })
-        .collect();
+    let decls = declared_kinds(src, at, &raw.kinds, kinds, problems);
     match &raw.by {
         Some(_) if !entity.has_text_id() => problems.push(src.problem(
             &at.key("by"),
