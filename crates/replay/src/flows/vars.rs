@@ -108,10 +108,20 @@ impl Vars {
     pub(crate) fn set(&self, user: &str, keys: &[(String, String)], var: &VarRef, value: String) {
         match var {
             VarRef::User(n) => {
-                let mut u = self.users.lock().expect("users lock");
-                let u = u.entry(user.to_string()).or_default();
+                let mut users = self.users.lock().expect("users lock");
+                // Looked up before `entry`, which would allocate the user's id (and the
+                // variable's name below) on every capture, not only the first.
+                let u = match users.get_mut(user) {
+                    Some(u) => u,
+                    None => users.entry(user.to_string()).or_default(),
+                };
                 u.failed.remove(n);
-                u.values.insert(n.clone(), value);
+                match u.values.get_mut(n) {
+                    Some(v) => *v = value,
+                    None => {
+                        u.values.insert(n.clone(), value);
+                    }
+                }
             }
             VarRef::Entity(e, n) => {
                 let Some((_, key)) = keys.iter().find(|(name, _)| name == e) else {

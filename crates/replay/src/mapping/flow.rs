@@ -117,6 +117,13 @@ impl StepExtras {
     pub fn reads_answer(&self) -> bool {
         !self.captures.is_empty() || self.outcome.is_some()
     }
+
+    /// Whether a capture reads the answer's headers.
+    pub fn reads_headers(&self) -> bool {
+        self.captures
+            .iter()
+            .any(|c| matches!(c.from, From::Header(_)))
+    }
 }
 
 /// The value at a dotted path of a JSON value: keys name object fields, a number

@@ -21,7 +21,7 @@ use http::Method;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 
-use super::{Parts, Plain, Reply};
+use super::{Keep, Parts, Plain, Reply};
 use crate::outcome::{ErrorClass, io_error_class};
 
 /// Headers read from one answer at most; more is a malformed answer for our purposes.
@@ -43,8 +43,9 @@ struct Conn {
     buf: Vec<u8>,
     /// The body of the current answer, when a check reads it.
     kept: Option<Vec<u8>>,
-    /// The current answer's headers, when its body is kept (a flow reads them).
+    /// The current answer's headers, when `keep_headers` (a flow reads them).
     headers: Vec<(String, String)>,
+    keep_headers: bool,
 }
 
 /// Why an exchange failed, and whether a fresh connection may try again: only when the
@@ -77,7 +78,7 @@ impl Pool {
         &self,
         method: &Method,
         p: Parts<'_>,
-        keep: bool,
+        keep: Keep,
     ) -> Result<Reply, ErrorClass> {
         let bytes = request_bytes(&self.target, method, p)?;
         self.exchange(&bytes, *method == Method::HEAD, keep).await
@@ -89,7 +90,7 @@ impl Pool {
         &self,
         request: &[u8],
         bodiless: bool,
-        keep: bool,
+        keep: Keep,
     ) -> Result<Reply, ErrorClass> {
         loop {
             let Some(mut conn) = self.idle.lock().expect("pool lock").pop() else {
@@ -100,14 +101,14 @@ impl Pool {
             if conn.closed_by_peer() {
                 continue;
             }
-            conn.kept = keep.then(Vec::new);
+            conn.set_keep(keep);
             match conn.exchange(request, bodiless).await {
                 Err(Failed { retry: true, .. }) => break,
                 done => return self.finish(conn, done),
             }
         }
         let mut conn = Conn::open(self.target.addr).await?;
-        conn.kept = keep.then(Vec::new);
+        conn.set_keep(keep);
         let done = conn.exchange(request, bodiless).await;
         self.finish(conn, done)
     }
@@ -175,6 +176,7 @@ impl Conn {
             buf: Vec::with_capacity(READ_CHUNK),
             kept: None,
             headers: Vec::new(),
+            keep_headers: false,
         })
     }
 
@@ -221,7 +223,7 @@ impl Conn {
                     self.buf.drain(..len);
                 }
                 Some((len, status, framing, reusable)) => {
-                    if self.kept.is_some() {
+                    if self.keep_headers {
                         self.headers = head_fields(&self.buf[..len]);
                     }
                     self.buf.drain(..len);
@@ -257,6 +259,12 @@ impl Conn {
             self.buf = Vec::with_capacity(READ_CHUNK);
         }
         Ok((status, reusable))
+    }
+
+    /// What the next answer keeps of itself.
+    fn set_keep(&mut self, keep: Keep) {
+        self.kept = keep.body.then(Vec::new);
+        self.keep_headers = keep.headers;
     }
 
     /// Copies the first `n` bytes of the buffer to the kept body, when one is kept (up

@@ -7,7 +7,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
-use super::{Parts, Plain, Reply, header_map};
+use super::{Keep, Parts, Plain, Reply, header_map};
 use crate::outcome::{ErrorClass, hyper_class, io_error_class};
 
 pub(super) struct Connection {
@@ -28,7 +28,7 @@ impl Connection {
         &self,
         method: Method,
         p: Parts<'_>,
-        keep: bool,
+        keep: Keep,
     ) -> Result<Reply, ErrorClass> {
         let mut r = http::Request::new(Full::new(p.body));
         *r.method_mut() = method;
@@ -63,11 +63,11 @@ impl Connection {
 /// The status of a response after reading its whole body, and the body when `keep`.
 async fn read_whole(
     resp: Result<http::Response<hyper::body::Incoming>, hyper::Error>,
-    keep: bool,
+    keep: Keep,
 ) -> Result<Reply, ErrorClass> {
     let resp = resp.map_err(|e| hyper_class(&e))?;
     let status = resp.status().as_u16();
-    let headers = if keep {
+    let headers = if keep.headers {
         super::header_pairs(resp.headers())
     } else {
         Vec::new()
@@ -79,7 +79,7 @@ async fn read_whole(
         .map_err(|e| hyper_class(&e))?;
     Ok(Reply {
         status,
-        body: if keep {
+        body: if keep.body {
             super::kept(body.to_bytes().into())
         } else {
             Vec::new()

@@ -6,7 +6,7 @@ use std::time::Duration;
 use http::Method;
 use simulate_core::diagnostic::Problem;
 
-use super::{Parts, Reply, header_map};
+use super::{Keep, Parts, Reply, header_map};
 use crate::outcome::{ErrorClass, reqwest_class};
 use crate::tls::Tls;
 
@@ -48,7 +48,7 @@ impl Client {
         &self,
         method: Method,
         p: Parts<'_>,
-        keep: bool,
+        keep: Keep,
     ) -> Result<Reply, ErrorClass> {
         let Parts {
             path,
@@ -66,7 +66,7 @@ impl Client {
             .await
             .map_err(|e| reqwest_class(&e))?;
         let status = r.status().as_u16();
-        let headers = if keep {
+        let headers = if keep.headers {
             super::header_pairs(r.headers())
         } else {
             Vec::new()
@@ -74,7 +74,7 @@ impl Client {
         let body = r.bytes().await.map_err(|e| reqwest_class(&e))?;
         Ok(Reply {
             status,
-            body: if keep {
+            body: if keep.body {
                 super::kept(body.into())
             } else {
                 Vec::new()

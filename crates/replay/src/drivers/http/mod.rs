@@ -63,6 +63,14 @@ fn checked(check: &[Check], body: &[u8], json: Option<&Value>, status: u16) -> O
     }
 }
 
+/// What of an answer a transport keeps: the body (a check, capture or outcome reads it)
+/// and the headers (a header capture or the cookie jar reads them).
+#[derive(Clone, Copy)]
+pub(super) struct Keep {
+    pub(super) body: bool,
+    pub(super) headers: bool,
+}
+
 /// An answer as a transport returns it: the body and headers only when kept.
 pub(super) struct Reply {
     pub(super) status: u16,
@@ -204,7 +212,10 @@ impl Client {
         k: u32,
     ) -> (Outcome, Option<Answer>) {
         let parts = self.parts(due, req, ctx, (how, k));
-        let keep = !req.check.is_empty() || req.keep;
+        let keep = Keep {
+            body: !req.check.is_empty() || req.keep,
+            headers: req.keep_headers,
+        };
         let sent = async {
             match &self.transport {
                 Transport::H1(pool) => pool.send(&req.method, parts, keep).await,

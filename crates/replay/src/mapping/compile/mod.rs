@@ -1074,6 +1074,7 @@ impl<'a> Compiler<'a> {
             check: Vec::new(),
             form: false,
             keep: false,
+            keep_headers: false,
             probe: None,
         };
         if protocol != Protocol::Http {

@@ -76,6 +76,7 @@ impl StepParts {
     pub(super) fn keep(&mut self, cookie_jar: bool) {
         let reads = self.extras.reads_answer();
         self.http.keep = reads || cookie_jar;
+        self.http.keep_headers = self.extras.reads_headers() || cookie_jar;
         if let Some(g) = &mut self.grpc {
             Arc::make_mut(&mut g.call).keep = reads;
         }
