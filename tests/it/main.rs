@@ -13,6 +13,7 @@ mod fuzz;
 mod gift_app;
 mod grpc;
 mod hooks;
+mod live_metrics;
 mod load;
 mod mapping_checks;
 mod metrics;
