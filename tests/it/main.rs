@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod compare;
 mod concurrency;
+mod deploy;
 mod examples;
 mod figures;
 mod flows;
