@@ -301,6 +301,15 @@ fn the_shards_arguments_parse_and_run_with_the_configmap_and_the_secret() {
     let dir = tempfile::tempdir().unwrap();
     values.insert("TARGET_URL", server.url());
     values.insert("STAGES", "1s:40/s".into());
+    // A shared instant a second ahead (params.env's is the team's, hours away maybe).
+    let soon = Command::new("date")
+        .args(["-u", "-d", "+1 sec", "+%Y-%m-%dT%H:%M:%SZ"])
+        .output()
+        .expect("date");
+    values.insert(
+        "START_AT",
+        String::from_utf8(soon.stdout).unwrap().trim().to_string(),
+    );
     let config = kube_dir().join("config");
     let local: Vec<String> = expand(c["args"].as_array().unwrap(), &values)
         .into_iter()
