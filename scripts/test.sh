@@ -27,5 +27,11 @@ export SIMULATE_TEST_PG
 echo "== Chromium for the HTML report tests (tests/it/report.rs)"
 SIMULATE_TEST_CHROMIUM=$(bash scripts/ensure-chromium.sh | tail -n 1)
 export SIMULATE_TEST_CHROMIUM
+echo "== Prometheus for the live-metrics tests (tests/it/live_metrics.rs)"
+SIMULATE_TEST_PROMETHEUS=$(bash scripts/ensure-prometheus.sh | tail -n 1)
+export SIMULATE_TEST_PROMETHEUS
+echo "== kubernetes-validate for the manifest tests (tests/it/deploy.rs)"
+SIMULATE_TEST_KUBERNETES_VALIDATE=$(bash scripts/ensure-kubernetes-validate.sh | tail -n 1)
+export SIMULATE_TEST_KUBERNETES_VALIDATE
 echo "== cargo test --workspace"
 cargo test --workspace --all-targets --quiet

@@ -169,8 +169,23 @@ pub struct RunArgs {
     /// Run the world N times, with seeds seed, seed+1, … seed+N−1, in parallel; each
     /// replicate's metrics.json and run.json go in replicates/<seed>/, and summary.json
     /// holds every figure's mean and 95 % interval
-    #[arg(long, value_name = "N", conflicts_with_all = ["stdout", "preset", "report_every"])]
+    #[arg(long, value_name = "N", conflicts_with_all = ["stdout", "preset", "report_every", "metrics_addr"])]
     pub replicates: Option<u32>,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+}
+
+/// `--metrics-addr`: Prometheus metrics while a run or replay goes (docs/METRICS.md).
+#[derive(Args, Debug, Clone, Default)]
+pub struct MetricsArgs {
+    /// Serve Prometheus metrics at http://HOST:PORT/metrics while it runs (127.0.0.1:9464;
+    /// 0.0.0.0:9464 to be scraped from other hosts, as in a pod)
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_addr: Option<String>,
+    /// How long /metrics stays up after the end, so a scraper reads the final counts: at
+    /// least the scrape interval [default: 5s]
+    #[arg(long, value_name = "DURATION", requires = "metrics_addr")]
+    pub metrics_linger: Option<String>,
 }
 
 /// `simulate compare A B`.
@@ -392,6 +407,8 @@ pub struct ReplayArgs {
     /// No live view
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 #[derive(Args, Debug, Clone)]

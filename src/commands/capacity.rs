@@ -9,6 +9,7 @@ use simulate_core::diagnostic::Problem;
 use simulate_core::units::load::{Rate, Stages, parse_rate};
 use simulate_core::units::parse_duration;
 use simulate_replay::capacity::{CAPACITY_SCHEMA, CapacityReport, Cause, Level, Search, level};
+use simulate_replay::live_metrics::LiveMetrics;
 use simulate_replay::mapping::Mapping;
 use simulate_replay::pace::{Counted, Curve, Target};
 
@@ -162,6 +163,7 @@ pub fn capacity(a: CapacityArgs) -> anyhow::Result<i32> {
     let summary_file = args.summary_export.take();
     make_summary_folder(summary_file.as_deref(), "--summary-export")?;
     let mapping = Arc::new(load_mapping(&args)?);
+    let (metrics, exporter) = super::replay::live_metrics(&args, &mapping)?;
     let mut search = Search::new(plan.from, plan.step, plan.max, plan.precision);
     let mut levels: Vec<Level> = Vec::new();
     let (mut shown, mut texts) = (String::new(), Vec::new());
@@ -170,11 +172,11 @@ pub fn capacity(a: CapacityArgs) -> anyhow::Result<i32> {
     let window = Advance::new(&args);
     while let Some(rate) = search.next() {
         let pacing = plan.pacing(rate);
-        let (report, target) = match run_level(&args, &pacing, &mapping, &interrupts) {
+        let (report, target) = match run_level(&args, &pacing, (&mapping, &metrics), &interrupts) {
             // The window moved past the world's end: from its start again.
             Err(_) if window.advanced(&args) => {
                 window.rewind(&mut args);
-                run_level(&args, &pacing, &mapping, &interrupts)?
+                run_level(&args, &pacing, (&mapping, &metrics), &interrupts)?
             }
             r => r?,
         };
@@ -186,7 +188,7 @@ pub fn capacity(a: CapacityArgs) -> anyhow::Result<i32> {
         {
             // The rest of the window ran out of events: the level again from its start.
             window.rewind(&mut args);
-            run_level(&args, &pacing, &mapping, &interrupts)?
+            run_level(&args, &pacing, (&mapping, &metrics), &interrupts)?
         } else {
             (report, target)
         };
@@ -220,6 +222,9 @@ pub fn capacity(a: CapacityArgs) -> anyhow::Result<i32> {
         super::export(p, "the capacity report", &r)?;
         outln!("capacity report: {}", p.display());
     }
+    if let Some(e) = exporter {
+        e.linger();
+    }
     Ok(if interrupted {
         exit::INTERRUPTED
     } else if r.causes.contains(&Cause::Down) {
@@ -239,7 +244,7 @@ type Interrupts = (Arc<AtomicBool>, Arc<AtomicBool>);
 fn run_level(
     args: &ReplayArgs,
     pacing: &Pacing,
-    mapping: &Arc<Mapping>,
+    (mapping, metrics): (&Arc<Mapping>, &Option<Arc<LiveMetrics>>),
     interrupts: &Interrupts,
 ) -> anyhow::Result<(simulate_replay::Report, String)> {
     let run = Run {
@@ -249,6 +254,7 @@ fn run_level(
         only_stage: Some(2),
         live: false,
         concurrency: None,
+        metrics: metrics.clone(),
     };
     let (report, shown, _) = run.go(interrupts.clone())?;
     Ok((report, shown))

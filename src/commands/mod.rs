@@ -21,6 +21,7 @@ macro_rules! out {
 pub mod capacity;
 pub mod compare;
 mod concurrency;
+mod exporter;
 pub mod load;
 pub mod personas;
 pub mod replay;

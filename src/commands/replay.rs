@@ -19,6 +19,7 @@ use simulate_core::units::{DAY, SimDuration, SpanRecord, parse_duration};
 use simulate_core::world::pools::Team;
 use simulate_replay::captured::CapturedIds;
 use simulate_replay::drivers::Targets;
+use simulate_replay::live_metrics::LiveMetrics;
 use simulate_replay::mapping::Mapping;
 use simulate_replay::mapping::Protocol;
 use simulate_replay::pacer::Plan;
@@ -197,6 +198,7 @@ pub fn replay(mut args: ReplayArgs) -> anyhow::Result<i32> {
     make_summary_folder(args.summary_export.as_deref(), "--summary-export")?;
     make_summary_folder(args.report.as_deref(), "--report")?;
     make_summary_folder(args.captured_ids.as_deref(), "--captured-ids")?;
+    let (metrics, exporter) = live_metrics(&args, &mapping)?;
     let run = Run {
         args: &args,
         pacing: &pacing,
@@ -204,6 +206,7 @@ pub fn replay(mut args: ReplayArgs) -> anyhow::Result<i32> {
         only_stage: None,
         live: !args.quiet,
         concurrency: sized,
+        metrics,
     };
     let (mut report, shown, seeded) = run.go(super::replay_interrupts())?;
     // Known only at the end: the users the gap left unknown to the target.
@@ -215,7 +218,24 @@ pub fn replay(mut args: ReplayArgs) -> anyhow::Result<i32> {
     if let Some(w) = late {
         eprintln!("warning: {w}");
     }
+    if let Some(e) = exporter {
+        e.linger();
+    }
     Ok(code)
+}
+
+/// `--metrics-addr`: the live figures and their server, started before any traffic.
+pub(crate) fn live_metrics(
+    args: &ReplayArgs,
+    mapping: &Mapping,
+) -> anyhow::Result<(Option<Arc<LiveMetrics>>, Option<super::exporter::Exporter>)> {
+    if args.metrics.metrics_addr.is_none() {
+        return Ok((None, None));
+    }
+    let metrics = LiveMetrics::new(&mapping.tags);
+    let page = Arc::clone(&metrics);
+    let exporter = super::exporter::start(&args.metrics, args.quiet, move || page.render())?;
+    Ok((Some(metrics), exporter))
 }
 
 /// `--teardown-only`: the mapping's `[[teardown]]` requests alone; exit 1 when one failed.
@@ -310,6 +330,8 @@ pub(crate) struct Run<'a> {
     pub(crate) live: bool,
     /// `--concurrency`: how the world was sized, for the summary.
     pub(crate) concurrency: Option<simulate_replay::summary::ConcurrencySizing>,
+    /// `--metrics-addr`: the live figures the exporter serves.
+    pub(crate) metrics: Option<Arc<LiveMetrics>>,
 }
 
 impl Run<'_> {
@@ -406,6 +428,7 @@ impl Run<'_> {
             planned: pacing.planned(),
             team,
             sql: sql::runner(args, mapping)?,
+            metrics: self.metrics.clone(),
         };
         let report = simulate_replay::replay(opts, stop, hurry);
         view.finish();

@@ -1,6 +1,7 @@
 //! `simulate run`: the engine into the behaviour log, business metrics and run record.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 use simulate_core::run_record::{RUN_SCHEMA, RunConfig, RunCounts, RunFiles, RunRecord};
@@ -15,6 +16,7 @@ use simulate_core::engine::{Engine, World};
 use simulate_core::persona::Persona;
 use simulate_core::scenario::Scenario;
 use simulate_core::sinks::jsonl::{Format, JsonlSink};
+use simulate_core::sinks::live::RunGauges;
 use simulate_core::sinks::metrics::document::MetricsDoc;
 use simulate_core::sinks::metrics::{Metrics, Resolution};
 use simulate_core::sinks::tee::Tee;
@@ -92,9 +94,18 @@ pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     if report_ms > 0 && !args.quiet {
         report_through(&mut metrics, &progress, report_ms);
     }
+    let gauges = RunGauges::new(scenario.end_ms());
+    let exporter = super::exporter::start(&args.metrics, args.quiet, {
+        let gauges = Arc::clone(&gauges);
+        move || gauges.render()
+    })?;
+    let mut live = gauges.sink();
     let stop = super::interrupt_flag();
     let totals = {
         let mut sinks = Tee(vec![&mut log, &mut metrics, &mut progress]);
+        if exporter.is_some() {
+            sinks.0.push(&mut live);
+        }
         engine
             .run(&mut sinks, &stop)
             .map_err(|e| not_written(&out_dir, "the event log", &e))?
@@ -117,6 +128,9 @@ pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<i32> {
         events_path.as_deref(),
         &out_dir,
     );
+    if let Some(e) = exporter {
+        e.linger();
+    }
     Ok(if done.totals.interrupted {
         exit::INTERRUPTED
     } else {

@@ -33,6 +33,14 @@ pub(crate) struct Server {
 }
 
 /// How the recording server answers: a delay for a request arriving at `since_start`.
+impl Arrival {
+    /// A header's value, when it came and is text.
+    pub(crate) fn header(&self, name: &str) -> Option<String> {
+        let v = self.headers.get(name)?;
+        v.to_str().ok().map(str::to_string)
+    }
+}
+
 pub(crate) type Stall = Arc<dyn Fn(Duration) -> Option<Duration> + Send + Sync>;
 
 impl Server {

@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod compare;
 pub mod diagnostic;
 pub mod engine;
+pub mod exposition;
 pub mod ids;
 pub mod persona;
 pub mod redact;

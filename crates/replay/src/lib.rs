@@ -11,6 +11,7 @@ pub mod drivers;
 mod error;
 mod flows;
 mod hooks;
+pub mod live_metrics;
 pub mod mapping;
 pub mod outcome;
 mod over_time;
@@ -78,6 +79,8 @@ pub struct Options {
     pub team: Option<Arc<simulate_core::world::pools::Team>>,
     /// Runs the mapping's set-up and teardown `sql`, when it has some.
     pub sql: Option<Arc<dyn SqlRunner>>,
+    /// `--metrics-addr`: where the live figures go for the binary's `/metrics`.
+    pub metrics: Option<Arc<live_metrics::LiveMetrics>>,
 }
 
 /// A live view's callback: `None` until the first request is due.
@@ -173,6 +176,11 @@ pub fn replay(
         .map_err(|e| ReplayError::Failed(format!("cannot start the timeline thread: {e}")))?;
 
     let stats = Arc::new(Mutex::new(Stats::new(Instant::now())));
+    if let Some(m) = &o.metrics {
+        stats.lock().expect("stats lock").metrics = Some(Arc::clone(m));
+        let stage_names = pace::stage_names(o.plan.target.as_ref());
+        m.attach(&live, &stats, &driver, stage_names);
+    }
     let view = o.watch.map(|watch| {
         let (stats, live) = (Arc::clone(&stats), Arc::clone(&live));
         let driver = Arc::clone(&driver);

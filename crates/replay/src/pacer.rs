@@ -353,7 +353,7 @@ impl<'rt> Pacer<'rt> {
                 step.index,
                 step.sim_from,
                 step.factor(),
-                step.target,
+                (step.target, step.stage),
             );
             if let Some(done) = self.play(&mut ahead, &step, t0, max_ms, &target.counted) {
                 return done;

@@ -9,6 +9,7 @@
 //! queued behind a slow call of the same user does not pass for a slow read.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -17,6 +18,7 @@ use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 
 use simulate_core::timeline::EVENT_KINDS;
 
+use crate::live_metrics::LiveMetrics;
 use crate::mapping::Protocol;
 use crate::outcome::{ErrorClass, Outcome, Status};
 use crate::over_time::Tracker;
@@ -248,6 +250,8 @@ pub(crate) struct Stats {
     pub(crate) over: Tracker,
     /// Sessions open at once, as the pacer handed session events out.
     pub(crate) sessions: SessionCount,
+    /// `--metrics-addr`: the same figures, live, for Prometheus.
+    pub(crate) metrics: Option<Arc<LiveMetrics>>,
 }
 
 /// Sessions open at once in the timeline sent: the start, the peak and the last count.
@@ -308,6 +312,7 @@ impl Stats {
             open: HashMap::new(),
             over: Tracker::new(start),
             sessions: SessionCount::default(),
+            metrics: None,
         }
     }
 
@@ -354,7 +359,16 @@ impl Stats {
 
     /// Wall second `index` plays simulated time from `sim_ms` at `factor`, for a target
     /// rate of `target` per second.
-    pub(crate) fn step(&mut self, index: u64, sim_ms: i64, factor: f64, target: f64) {
+    pub(crate) fn step(
+        &mut self,
+        index: u64,
+        sim_ms: i64,
+        factor: f64,
+        (target, stage): (f64, u8),
+    ) {
+        if let Some(m) = &self.metrics {
+            m.step(stage, target);
+        }
         let pace = crate::series::Pace {
             sim_ms,
             factor,
@@ -372,6 +386,9 @@ impl Stats {
             return;
         }
         self.requests += 1;
+        if let Some(m) = &self.metrics {
+            m.scheduled();
+        }
         self.seconds.scheduled(s);
         if self.first_due.is_none_or(|f| intended < f) {
             self.first_due = Some(intended);
@@ -432,6 +449,9 @@ impl Stats {
         let _ = self.lag.record(lag);
         if !late {
             let _ = self.own_lag.record(lag);
+        }
+        if let Some(m) = &self.metrics {
+            m.sent(lag, late);
         }
         if self.last_sent.is_none_or(|l| at > l) {
             self.last_sent = Some(at);
@@ -529,6 +549,9 @@ impl Stats {
             Chain::Left(at) => Some(at.saturating_duration_since(handed)),
             Chain::Free | Chain::Waiting => None,
         };
+        if let Some(m) = &self.metrics {
+            m.done((key.protocol, key.tag), latency, service, outcome);
+        }
         let g = self.groups.entry(key).or_default();
         let _ = g.latency.record(latency);
         let _ = g.service.record(service);
@@ -577,11 +600,15 @@ impl Stats {
                 Chain::Waiting => (Some(now.saturating_duration_since(o.sent)), now),
                 Chain::Left(at) => (Some(at.saturating_duration_since(o.sent)), at),
             };
+            let latency = us(now.saturating_duration_since(o.intended));
+            let service = us0(now.saturating_duration_since(left));
+            if let Some(m) = &self.metrics {
+                let abandoned = Outcome::Failed(ErrorClass::Abandoned);
+                m.done((o.key.protocol, o.key.tag), latency, service, abandoned);
+            }
             let g = self.groups.entry(o.key).or_default();
-            let _ = g
-                .latency
-                .record(us(now.saturating_duration_since(o.intended)));
-            let _ = g.service.record(us0(now.saturating_duration_since(left)));
+            let _ = g.latency.record(latency);
+            let _ = g.service.record(service);
             let _ = g.chain.record(chained.map_or(0, us0));
             g.chained += chained.is_some() as u64;
             g.errors += 1;
