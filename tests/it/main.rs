@@ -27,6 +27,7 @@ mod seed;
 mod seed_into;
 mod socketio;
 mod span;
+mod team_entities;
 mod verdicts;
 mod websocket;
 mod world;
