@@ -446,9 +446,16 @@ pub struct ServeArgs {
     /// Also serve seed 001's gRPC EventService/OnMessage on this address (same ledger)
     #[arg(long, value_name = "ADDR")]
     pub grpc_listen: Option<String>,
-    /// Challenges in the catalogue the service lists
+    /// Challenges in the catalogue the service lists (challenge-0 …)
     #[arg(long, default_value_t = 10)]
     pub challenges: u16,
+    /// List the challenges and goals of this scenario's catalog (the team's `[catalog]`)
+    /// and refuse claims of goals it does not have, instead of --challenges
+    #[arg(long, value_name = "FILE", conflicts_with = "challenges")]
+    pub scenario: Option<PathBuf>,
+    /// The personas folder of that world (its world.toml), if not the shipped personas
+    #[arg(long, value_name = "DIR", requires = "scenario")]
+    pub personas: Option<PathBuf>,
     /// Start from a seeded database's state (--database-url or --sqlite); without either,
     /// the service starts empty
     #[command(flatten)]

@@ -485,9 +485,17 @@ pub(crate) fn load_mapping(args: &ReplayArgs) -> anyhow::Result<Mapping> {
         );
     }
     Ok(match args.mapping.as_ref().or(args.targets.as_ref()) {
-        // Checked against the world's kinds: its world.toml's custom kinds and props too.
+        // Checked against the world's kinds: its world.toml's custom kinds and props too
+        // (a log's: the personas its run.json names, whose kinds its lines hold).
         Some(p) => {
-            let personas = simulate_core::persona::load_unmixed(args.world.personas.as_deref())?;
+            let logged = match (&args.from_log, &args.world.personas) {
+                (Some(log), None) => log_world(log).map(|(personas, _)| personas),
+                _ => None,
+            };
+            let personas = match logged {
+                Some(p) => p,
+                None => simulate_core::persona::load_unmixed(args.world.personas.as_deref())?,
+            };
             Mapping::load_in(p, simulate_core::world::kinds::KindTable::of(&personas))?
         }
         None => Mapping::shipped(),
@@ -690,8 +698,9 @@ fn check_tokens(mapping: &Mapping, source: &Source) -> anyhow::Result<()> {
 /// against the world's (its `[ids]`, `[pools]` and `user.signed_up`'s props): the
 /// engine's, or a log's from the run.json beside it. A log without one (a foreign log) is
 /// not checked: a name its lines lack renders as null, as does a lookup. The world's ids
-/// and pools come back when a template looks them up or the world names sessions
-/// (`[ids] session`: `{session_id}` in the team's format).
+/// and pools come back when a template looks them up or the world names sessions or
+/// entities (`[ids] session`, `[ids] gift`: `{session_id}`, `{props.gift_id}` in the
+/// team's format).
 fn check_user_fields(mapping: &Mapping, source: &Source) -> anyhow::Result<Option<Arc<Team>>> {
     let team = |s: &Scenario| Team {
         seed: s.seed,
@@ -712,7 +721,9 @@ fn check_user_fields(mapping: &Mapping, source: &Source) -> anyhow::Result<Optio
         let pools: Vec<String> = team.pools.pools.iter().map(|p| p.name.clone()).collect();
         mapping.check_names(&names, &pools)?;
     }
-    Ok((mapping.looks_up() || team.pools.sessions.is_some()).then(|| Arc::new(team)))
+    let wanted =
+        mapping.looks_up() || team.pools.sessions.is_some() || !team.pools.entities.is_empty();
+    Ok(wanted.then(|| Arc::new(team)))
 }
 
 /// The `user.<name>` a world's users have: its ids and pools, `user.signed_up`'s own

@@ -16,9 +16,10 @@ use simulate_core::persona::{self, Persona};
 use simulate_core::sinks::jsonl::{Format, JsonlSink};
 use simulate_core::sinks::tee::Tee;
 use simulate_core::units::SpanRecord;
+use simulate_core::world::entities::EntityIds;
 use simulate_core::world::kinds::KindTable;
+use simulate_core::world::pools::Team;
 use simulate_db::WorldConfig;
-use simulate_db::into::entity::WorldUsers;
 use simulate_db::into::manifest::Record;
 use simulate_db::into::spool::Spool;
 use simulate_db::into::{Backend, Db, Existing, IntoError, SeedMap};
@@ -84,11 +85,12 @@ pub fn seed(args: &SeedArgs, into: &Path) -> anyhow::Result<i32> {
     let (personas, scenario) = load_world(&args.world)?;
     let threads = super::threads(args.threads)?;
     let mut map = read_map(into, &personas)?;
-    map.users = WorldUsers {
-        pools: scenario.pools.clone(),
+    map.world.team = std::sync::Arc::new(Team {
         seed: scenario.seed,
-    };
-    map.check_user_fields(&map.users.names())?;
+        users: scenario.users,
+        pools: scenario.pools.clone(),
+    });
+    map.check_world(&map.world.names(), &map.world.pools())?;
     let mut target = db.open()?;
     let planned = target.prepare(&map).map_err(into_err)?;
     let filled = target.filled(&map, &planned).map_err(refused)?;
@@ -109,10 +111,18 @@ pub fn seed(args: &SeedArgs, into: &Path) -> anyhow::Result<i32> {
     let mut checksum = JsonlSink::create(None, Format::None)?;
     let mut progress =
         Progress::on(bar.clone(), scenario.end_ms(), 0.0).with_rows(projection.sent());
+    // The team's ids of gifts, purchases, … (`[ids] gift`), numbered as the run makes them.
+    let mut entities = EntityIds::new(&map.world.team, true);
     let result = {
         let mut sinks = Tee(vec![&mut progress, &mut projection, &mut checksum]);
+        if let Some(e) = entities.as_mut() {
+            sinks.0.push(e);
+        }
         engine.run(&mut sinks, &stop)
     };
+    if let Some(e) = entities {
+        let _ = map.world.entities.set(e);
+    }
     let mut spool = projection.into_inner();
     let totals = match result {
         Ok(t) if !t.interrupted => t,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::refused;
 use crate::cli::ServeArgs;
-use crate::serve::Ledger;
+use crate::serve::{Catalogue, Ledger};
 use simulate_core::diagnostic::Problem;
 
 /// The seeded state, when a database is named; otherwise an empty ledger.
@@ -26,7 +26,22 @@ fn starting_state(args: &ServeArgs) -> anyhow::Result<(Ledger, String)> {
     )
 }
 
+/// The catalogue listed: the world's (`--scenario`) or the service's own.
+fn catalogue(args: &ServeArgs) -> anyhow::Result<Catalogue> {
+    let Some(scenario) = &args.scenario else {
+        return Ok(Catalogue::generated(args.challenges));
+    };
+    let world = crate::cli::WorldArgs {
+        scenario: Some(scenario.clone()),
+        personas: args.personas.clone(),
+        ..Default::default()
+    };
+    let (_, scenario) = crate::world::load_world(&world)?;
+    Ok(Catalogue::of(&scenario.catalog))
+}
+
 pub fn serve(args: ServeArgs) -> anyhow::Result<i32> {
+    let catalogue = catalogue(&args)?;
     let (ledger, from) = starting_state(&args)?;
     eprintln!(
         "starting from {from}: {} users with balances, {} claimed goals",
@@ -44,7 +59,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<i32> {
                 Problem::new(format!("cannot listen on {}: {e}", args.listen), "choose a free address with --listen, e.g. --listen 127.0.0.1:3001")
             })?;
         let addr = listener.local_addr()?;
-        let (app, ledger) = crate::serve::router_over(ledger, args.challenges);
+        let (app, ledger) = crate::serve::router_over(ledger, catalogue);
         if let Some(g) = &args.grpc_listen {
             let l = tokio::net::TcpListener::bind(g).await.map_err(|e| {
                 Problem::new(format!("cannot listen on {g}: {e}"), "choose a free address with --grpc-listen, e.g. --grpc-listen 127.0.0.1:50052")

@@ -8,7 +8,10 @@
 //! replay continued the seeded world. A test bed, not the product: it keeps its state in
 //! memory and does not write the database back.
 
+pub mod catalogue;
 pub mod grpc;
+
+pub use catalogue::Catalogue;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -33,6 +36,10 @@ pub struct Ledger {
     pub(crate) balances: HashMap<String, i64>,
     pub goal_claims: HashSet<(String, String)>,
     pub(crate) refused_goal_claims: u64,
+    /// The goals a claim may name (the world's catalog); `None` accepts any.
+    catalog_goals: Option<HashSet<String>>,
+    /// Claims of a goal the catalog does not have (refused).
+    pub(crate) unknown_goal_claims: u64,
     gifts: HashMap<String, u32>,
     gift_claims: HashSet<(String, String)>,
     /// Users whose state came from a seeded database.
@@ -70,6 +77,7 @@ impl Ledger {
             "points_total": self.balances.values().sum::<i64>(),
             "goal_claims": self.goal_claims.len(),
             "refused_goal_claims": self.refused_goal_claims,
+            "unknown_goal_claims": self.unknown_goal_claims,
             "gifts": self.gifts.len(),
             "gift_claims_won": self.gift_claims_won,
             "gift_claims_refused": self.gift_claims_refused,
@@ -107,6 +115,12 @@ impl Ledger {
                 Ok(json!({"balance": b}))
             }
             "goal.claimed" => {
+                if let Some(goals) = &self.catalog_goals
+                    && !goals.contains(&s("goal_id"))
+                {
+                    self.unknown_goal_claims += 1;
+                    return Err(format!("no goal `{}` in the catalog", s("goal_id")));
+                }
                 if self.goal_claims.insert((user.into(), s("goal_id"))) {
                     Ok(json!({"claimed": s("goal_id")}))
                 } else {
@@ -225,13 +239,13 @@ async fn event(
     }
 }
 
-/// The service's routes over `ledger` (empty, or one [`seeded::load`] read), with the
-/// shared ledger for the caller to read.
-pub fn router_over(ledger: Ledger, challenges: u16) -> (Router, Shared) {
+/// The service's routes over `ledger` (empty, or one [`seeded::load`] read) listing
+/// `catalogue` (and holding claims to its goals), with the shared ledger for the caller
+/// to read.
+pub fn router_over(mut ledger: Ledger, catalogue: Catalogue) -> (Router, Shared) {
+    ledger.catalog_goals = catalogue.goals;
     let ledger: Shared = Arc::new(Mutex::new(ledger));
-    let catalogue: Value = (0..challenges)
-        .map(|c| json!({"challenge_id": format!("challenge-{c}")}))
-        .collect();
+    let catalogue = catalogue.listing;
     let app =
         Router::new()
             .route("/v1/events/{event}", post(event))

@@ -596,7 +596,8 @@ pub(crate) fn reference_target(
         .enable_all()
         .build()
         .unwrap();
-    let (app, shared) = simulate::serve::router_over(ledger, 10);
+    let (app, shared) =
+        simulate::serve::router_over(ledger, simulate::serve::Catalogue::generated(10));
     let bind = || {
         rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .unwrap()

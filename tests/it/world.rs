@@ -111,6 +111,45 @@ fn a_custom_world_is_the_same_at_any_thread_count_fits_its_schema_and_is_counted
     assert_eq!(first_views, expected, "the counter counts each success");
 }
 
+/// A log of a custom world replays with its kinds named (the mapping is compiled for the
+/// world its run.json names): custom kinds are sent and counted under their names.
+#[test]
+fn a_custom_worlds_log_replays_with_its_own_kinds() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    run(&out, "2");
+    let (_rt, url, _, ledger) = super::replay::reference_target(Default::default(), false);
+    let summary = dir.path().join("summary.json");
+    let o = crate::common::replay_log(
+        &out.join("events.jsonl"),
+        &data().join("mapping.toml"),
+        &url,
+        "2d:3s",
+    )
+    .arg("--summary-export")
+    .arg(&summary)
+    .output()
+    .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stats = ledger.lock().unwrap().to_json();
+    let summary = read_json(&summary);
+    let events: Vec<&str> = summary["by_event"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["tags"]["event"].as_str().unwrap())
+        .collect();
+    for kind in CUSTOM {
+        assert!(
+            stats["received"][kind].as_u64().unwrap_or(0) > 0,
+            "{kind}: {stats}"
+        );
+        assert!(events.contains(&kind), "{kind}: {events:?}");
+    }
+    let unmapped = &summary["skipped"]["unmapped"];
+    assert!(unmapped.get("unknown").is_none(), "{unmapped}");
+}
+
 #[test]
 fn a_custom_world_replays_against_the_reference_target() {
     let (_rt, url, _, ledger) = super::replay::reference_target(Default::default(), false);

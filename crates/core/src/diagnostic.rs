@@ -273,10 +273,14 @@ impl Source {
                 if path.0.last() != Some(&Seg::Key(name.clone())) {
                     path = path.key(&name);
                 }
-                let here = if known.is_empty() {
-                    String::new()
-                } else {
-                    format!("; the fields here are {}", known.join(", "))
+                let names: Vec<&str> = known.iter().map(String::as_str).collect();
+                let here = match crate::template::did_you_mean(&name, &names) {
+                    Some(k) => format!(
+                        " (did you mean `{k}`?); the fields here are {}",
+                        known.join(", ")
+                    ),
+                    None if known.is_empty() => String::new(),
+                    None => format!("; the fields here are {}", known.join(", ")),
                 };
                 (
                     format!("is not a field of this table{here}"),

@@ -79,9 +79,11 @@ pub(crate) async fn run(
                 seq: seq as u32,
                 session: 0,
                 kind: UNKNOWN_KIND,
+                event: "unknown",
                 phase: 0,
                 line: Bytes::from_static(b"{}"),
                 user: None,
+                entity: None,
             };
             async move {
                 let ctx = due.ctx(None, None, &vars);

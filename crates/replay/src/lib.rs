@@ -74,8 +74,9 @@ pub struct Options {
     /// The requests the plan will send, when it knows (stages of mapped requests): lets
     /// `--abort-on-fail` judge rates and percentiles before the end.
     pub planned: Option<u64>,
-    /// The world's ids and pools, for templates' `lookup(…)`: from the engine's world or
-    /// the run.json beside a log; `None` for a foreign log (lookups render null).
+    /// The world's ids and pools, for templates' `lookup(…)`, `{session_id}` and the
+    /// entities' ids in the team's format (`[ids] gift`): from the engine's world or the
+    /// run.json beside a log; `None` for a foreign log (lookups render null).
     pub team: Option<Arc<simulate_core::world::pools::Team>>,
     /// Runs the mapping's set-up and teardown `sql`, when it has some.
     pub sql: Option<Arc<dyn SqlRunner>>,
@@ -162,20 +163,27 @@ pub fn replay(
     let live = Arc::new(Live::default());
     let before = source::Before(Arc::clone(&live));
     let span = (window, o.gap);
-    let users = source::Users::new(o.mapping.reads_user());
+    let users = source::Users::new(o.mapping.reads_user(), o.team.as_deref());
+    let kinds = o.mapping.kinds().clone();
     let producer = std::thread::Builder::new()
         .name("timeline".into())
         .spawn(move || match o.feed {
             Feed::Engine(engine) => {
                 source::from_engine(*engine, span, phases, (tx, before, users), &feed_stop)
             }
-            Feed::Log(path) => {
-                source::from_log(&path, span, &phases, (tx, before, users), &feed_stop)
-            }
+            Feed::Log(path) => source::from_log(
+                (&path, &kinds),
+                span,
+                &phases,
+                (tx, before, users),
+                &feed_stop,
+            ),
         })
         .map_err(|e| ReplayError::Failed(format!("cannot start the timeline thread: {e}")))?;
 
-    let stats = Arc::new(Mutex::new(Stats::new(Instant::now())));
+    let stats = Arc::new(Mutex::new(
+        Stats::new(Instant::now()).with_kinds(o.mapping.kinds().clone()),
+    ));
     if let Some(m) = &o.metrics {
         stats.lock().expect("stats lock").metrics = Some(Arc::clone(m));
         let stage_names = pace::stage_names(o.plan.target.as_ref());
@@ -378,10 +386,10 @@ fn summarize(
         overall: total.figures(),
         scheduler_lag_ms: percentiles(&stats.lag),
         skipped: Skipped {
-            unmapped: by_kind(&stats.unmapped),
-            server_side: by_kind(&stats.server_side),
-            no_token: by_kind(&stats.no_token),
-            dependency: stats.flows.skipped_by_kind(),
+            unmapped: by_kind(&stats.unmapped, &stats.kinds),
+            server_side: by_kind(&stats.server_side, &stats.kinds),
+            no_token: by_kind(&stats.no_token, &stats.kinds),
+            dependency: stats.flows.skipped_by_kind(&stats.kinds),
         },
         groups: stats.groups(asked.tags, &phase_name),
         stages: Vec::new(),
@@ -393,13 +401,13 @@ fn summarize(
         thresholds,
         socketio: driver.socketio.as_ref().map(|s| s.report()),
         websocket: driver.websocket.as_ref().map(|w| w.report()),
-        probes: stats.probes.map(|_| driver.probes.report()),
+        probes: stats.probes.map(|_| driver.probes.report(&stats.kinds)),
         setup: None,
         teardown: None,
         sessions_open,
         on_time: on_time(stats),
         dependencies: stats.flows.dependency_list(),
-        outcomes: stats.flows.outcome_list(asked.tags),
+        outcomes: stats.flows.outcome_list(asked.tags, &stats.kinds),
     };
     Report {
         summary,

@@ -22,6 +22,9 @@ use simulate_core::scenario::Scenario;
 use simulate_core::scenario::tags::{Opens, PhaseTags};
 use simulate_core::template::Ctx;
 use simulate_core::timeline::{EVENT_KINDS, Event, Props, Sink};
+use simulate_core::world::entities::{Entity, EntityIds};
+use simulate_core::world::kinds::KindNames;
+use simulate_core::world::pools::Team;
 
 /// `kind` of an event name this version does not know (from a foreign log).
 pub(crate) const UNKNOWN_KIND: u16 = u16::MAX;
@@ -39,12 +42,17 @@ pub(crate) struct Due {
     /// The user's session number (from 1), 0 outside a session.
     pub(crate) session: u32,
     pub kind: u16,
+    /// The kind's name (from the world's own table of kinds).
+    pub(crate) event: &'static str,
     /// 0 outside phases, else 1 + the scenario phase's index.
     pub phase: u8,
     /// The event's JSON line, without its newline.
     pub(crate) line: Bytes,
     /// The props of the user's `user.signed_up`, kept when a template reads `user.*`.
     pub(crate) user: Option<Arc<serde_json::Map<String, serde_json::Value>>>,
+    /// The entity the event names in the team's format (`[ids] gift`): its prop
+    /// (`gift_id`) and the team's id, which templates render for `{props.gift_id}`.
+    pub(crate) entity: Option<(&'static str, Box<str>)>,
 }
 
 impl Due {
@@ -77,22 +85,28 @@ impl Due {
             vars,
             user: self.user.as_deref(),
             team: None,
+            entity: self.entity.as_ref().map(|(p, id)| (*p, &**id)),
         }
     }
 
     pub(crate) fn event_name(&self) -> &'static str {
-        simulate_core::timeline::kind_name(self.kind).unwrap_or("unknown")
+        self.event
     }
 
     /// Reads the fields the pacer needs from one log line (a copy of it kept).
     #[cfg(test)]
     fn from_line(line: &[u8]) -> Result<Due, String> {
-        Due::parse(line, Bytes::copy_from_slice).map(|(due, _)| due)
+        Due::parse(line, Bytes::copy_from_slice, &KindNames::builtin()).map(|(due, _)| due)
     }
 
     /// Reads the fields the pacer needs from one log line, the line kept by `keep`; with
-    /// what the line says about a session it opens, for the phase tagger.
-    fn parse(line: &[u8], keep: impl FnOnce(&[u8]) -> Bytes) -> Result<(Due, Opens), String> {
+    /// what the line says about a session it opens, for the phase tagger. `kinds` are
+    /// the world's the mapping was compiled for.
+    fn parse(
+        line: &[u8],
+        keep: impl FnOnce(&[u8]) -> Bytes,
+        kinds: &KindNames,
+    ) -> Result<(Due, Opens), String> {
         /// Of the props, only `session.started`'s phase (a number) is read.
         #[derive(serde::Deserialize)]
         struct HeadProps {
@@ -123,7 +137,7 @@ impl Due {
         } else {
             Opens::Nothing
         };
-        let kind = simulate_core::timeline::kind_index(&h.event).unwrap_or(UNKNOWN_KIND);
+        let kind = kinds.index(&h.event).unwrap_or(UNKNOWN_KIND);
         let due = Due {
             t_ms: h.t_ms,
             user_id: h.user_id.into(),
@@ -135,9 +149,11 @@ impl Due {
                 .and_then(|(_, n)| n.parse().ok())
                 .unwrap_or(0),
             kind,
+            event: kinds.name(kind).unwrap_or("unknown"),
             phase: 0,
             line: keep(line),
             user: None,
+            entity: None,
         };
         Ok((due, opens))
     }
@@ -243,18 +259,37 @@ pub(crate) type UserProps = Arc<serde_json::Map<String, serde_json::Value>>;
 
 /// Per user, the props of their `user.signed_up` (kept only when a template reads
 /// `user.*`), and which users the team's system already holds (`"existing":true`: a users
-/// file): their sign-up is not sent.
+/// file): their sign-up is not sent. With them, the team's ids of the world's entities
+/// (`[ids] gift`), numbered as the timeline creates them: every event is seen, those
+/// before the window too.
 pub(crate) struct Users {
     keep: bool,
     props: std::collections::HashMap<Box<str>, UserProps>,
+    entities: Option<EntityIds>,
 }
 
 impl Users {
-    pub(crate) fn new(keep: bool) -> Users {
+    pub(crate) fn new(keep: bool, team: Option<&Team>) -> Users {
         Users {
             keep,
             props: std::collections::HashMap::new(),
+            entities: team.and_then(|t| EntityIds::new(t, false)),
         }
+    }
+
+    /// The team's id of the entity an engine's event names, if the world names it so.
+    fn entity_of_event(&mut self, e: &Event) -> Option<(&'static str, Box<str>)> {
+        self.entities.as_mut()?.see_event(e)
+    }
+
+    /// The same for a log's line of `kind` (its props read only for an entity's kinds).
+    fn entity_of_line(&mut self, kind: u16, line: &[u8]) -> Option<(&'static str, Box<str>)> {
+        let ids = self.entities.as_mut()?;
+        let name = EVENT_KINDS.get(kind as usize)?;
+        let (entity, _) = Entity::of_kind(name)?;
+        let v: serde_json::Value = serde_json::from_slice(line).ok()?;
+        let id = v.get("props")?.get(entity.prop())?.as_str()?;
+        ids.see(name, id).map(|t| (entity.prop(), t))
     }
 
     /// One `user.signed_up` line: its props kept; whether the user already exists in the
@@ -361,6 +396,7 @@ impl Sink for Feed {
         }
         let existing = matches!(e.props, Props::SignedUp { .. })
             && self.users.signed_up(&ids::user_id(e.user), line);
+        let entity = self.users.entity_of_event(e);
         if !in_window || existing {
             self.before.count(e.props.kind() as u16);
             return Ok(true);
@@ -373,9 +409,11 @@ impl Sink for Feed {
             seq: e.seq,
             session: e.session,
             kind: e.props.kind() as u16,
+            event: e.props.name(),
             phase,
             line: self.lines.copy(line.strip_suffix(b"\n").unwrap_or(line)),
             user,
+            entity,
         });
         if self.batch.len() >= BATCH {
             self.flush();
@@ -510,7 +548,7 @@ pub fn log_users(path: &Path, window: Window) -> Result<BTreeSet<String>, Proble
 }
 
 pub(crate) fn from_log(
-    path: &Path,
+    (path, kinds): (&Path, &KindNames),
     (window, gap): (Window, Option<Gap>),
     phases: &Phases,
     (tx, before, mut users): (Tx, Before, Users),
@@ -546,7 +584,7 @@ pub(crate) fn from_log(
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let (mut due, opens) = Due::parse(&line, |l| lines.copy(l)).map_err(|m| {
+        let (mut due, opens) = Due::parse(&line, |l| lines.copy(l), kinds).map_err(|m| {
             Problem::in_file(
                 shown.to_string(),
                 Some(i + 1),
@@ -577,6 +615,7 @@ pub(crate) fn from_log(
             g.event(due.t_ms, user, due.kind, in_window);
         }
         let existing = due.kind == signed_up && users.signed_up(&due.user_id, &line);
+        due.entity = users.entity_of_line(due.kind, &line);
         if !in_window || existing {
             before.count(due.kind);
             continue;

@@ -8,6 +8,8 @@
 //! the same user's previous one: that *chained wait* is recorded apart, so a fast read
 //! queued behind a slow call of the same user does not pass for a slow read.
 
+use simulate_core::world::kinds::KindNames;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -252,6 +254,8 @@ pub(crate) struct Stats {
     pub(crate) sessions: SessionCount,
     /// `--metrics-addr`: the same figures, live, for Prometheus.
     pub(crate) metrics: Option<Arc<LiveMetrics>>,
+    /// The replayed world's kinds by index, for the summary's names.
+    pub(crate) kinds: KindNames,
 }
 
 /// Sessions open at once in the timeline sent: the start, the peak and the last count.
@@ -313,7 +317,14 @@ impl Stats {
             over: Tracker::new(start),
             sessions: SessionCount::default(),
             metrics: None,
+            kinds: KindNames::builtin(),
         }
+    }
+
+    /// The same statistics naming kinds by the replayed world's table (custom kinds).
+    pub(crate) fn with_kinds(mut self, kinds: KindNames) -> Stats {
+        self.kinds = kinds;
+        self
     }
 
     /// A session event handed out at `intended` (timeline `t_ms`), leaving `open` open.
@@ -714,7 +725,7 @@ impl Stats {
                 figures: g.figures(),
                 tags: EventTags {
                     protocol: protocol.name().to_string(),
-                    event: event_name(event),
+                    event: event_name(&self.kinds, event),
                     kind: tag_name(tags, tag),
                 },
             })
@@ -739,7 +750,7 @@ impl Stats {
                 figures: g.figures(),
                 tags: Tags {
                     protocol: k.protocol.name().to_string(),
-                    event: event_name(k.event),
+                    event: event_name(&self.kinds, k.event),
                     kind: tag_name(tags, k.tag),
                     phase: phase(k.phase),
                 },
@@ -767,17 +778,15 @@ impl Stats {
                 figures: g.figures(),
                 stage: stage(*s),
                 protocol: protocol.name().to_string(),
-                event: event_name(*event),
+                event: event_name(&self.kinds, *event),
                 kind: tag_name(tags, *tag),
             })
             .collect()
     }
 }
 
-fn event_name(event: u16) -> String {
-    simulate_core::timeline::kind_name(event)
-        .unwrap_or("unknown")
-        .to_string()
+fn event_name(kinds: &KindNames, event: u16) -> String {
+    kinds.name(event).unwrap_or("unknown").to_string()
 }
 
 fn tag_name(tags: &[String], tag: u16) -> String {
@@ -785,13 +794,13 @@ fn tag_name(tags: &[String], tag: u16) -> String {
 }
 
 /// Skipped events by kind: the non-zero counts.
-pub(crate) fn by_kind(counts: &[u64]) -> BTreeMap<String, u64> {
+pub(crate) fn by_kind(counts: &[u64], kinds: &KindNames) -> BTreeMap<String, u64> {
     counts
         .iter()
         .enumerate()
         .filter(|(_, n)| **n > 0)
         .map(|(i, n)| {
-            let kind = simulate_core::timeline::kind_name(i as u16).unwrap_or("unknown");
+            let kind = kinds.name(i as u16).unwrap_or("unknown");
             (kind.to_string(), *n)
         })
         .collect()

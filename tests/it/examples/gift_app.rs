@@ -5,6 +5,7 @@ use super::support::*;
 /// A Socket.IO gift app on loopback (tests/support/gift_app.rs).
 struct SocketIo {
     url: String,
+    seen: std::sync::Arc<crate::gift_app::Seen>,
     _rt: tokio::runtime::Runtime,
 }
 
@@ -12,10 +13,10 @@ impl SocketIo {
     fn start() -> SocketIo {
         let (rt, listener) = crate::common::server_runtime(2, "127.0.0.1:0");
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let (layer, _seen) = crate::gift_app::layer("/", std::time::Duration::from_secs(25), false);
+        let (layer, seen) = crate::gift_app::layer("/", std::time::Duration::from_secs(25), true);
         let app = Router::new().layer(layer);
         rt.spawn(async move { axum::serve(listener, app).await });
-        SocketIo { url, _rt: rt }
+        SocketIo { url, seen, _rt: rt }
     }
 }
 
@@ -91,6 +92,41 @@ fn gift_app_storms_race_and_broadcast_in_rooms() {
     for r in http.requests() {
         assert!(ids.contains(r.body["address"].as_str().unwrap()), "{r:?}");
     }
+    gifts_carry_the_apps_ids(&events, &socketio, created - failed);
+}
+
+/// `[ids] gift`: the app sees the n-th gift of the day as `gift-00000n` in creates and
+/// claims alike, while the timeline keeps `g3-1`.
+fn gifts_carry_the_apps_ids(events: &[Value], socketio: &SocketIo, at_least: u64) {
+    let team: BTreeMap<&str, String> = events
+        .iter()
+        .filter(|e| e["event"] == "gift.created")
+        .enumerate()
+        .map(|(i, e)| {
+            let id = e["props"]["gift_id"].as_str().unwrap();
+            assert!(id.starts_with('g') && !id.starts_with("gift-"), "{id}");
+            (id, format!("gift-{:06}", i + 1))
+        })
+        .collect();
+    let known: BTreeSet<&str> = team.values().map(String::as_str).collect();
+    let emits = socketio.seen.emits.lock().unwrap();
+    let (mut creates, mut claims) = (0, 0);
+    for (event, d) in emits.iter() {
+        let gift = d["giftId"].as_str().unwrap_or("");
+        match event.as_str() {
+            "gift:create" => creates += 1,
+            "gift:claim" => claims += 1,
+            _ => continue,
+        }
+        assert!(
+            known.contains(gift),
+            "{event} of `{gift}`: not one of the day's gifts"
+        );
+    }
+    assert!(
+        creates >= at_least && claims > creates,
+        "{creates} creates, {claims} claims"
+    );
 }
 
 /// The sessions each phase started, by phase index.

@@ -109,6 +109,18 @@ fn gift_app_seeds_its_first_100_gifts_with_their_claims() {
     let tables = ["wallets", "gifts", "gift_claims"];
     let (db, before) = seed_and_verify(&ex, &tables, &["--users", "400", "--days", "1"]);
     assert_eq!(count(&db, "gifts"), 100, "limit = 100");
+    // The day's first 100 gifts, in the app's format ([ids] gift), claims naming them so.
+    assert_eq!(
+        one(&db, "SELECT min(id) || ' ' || max(id) FROM gifts"),
+        "gift-000001 gift-000100"
+    );
+    assert_eq!(
+        one(
+            &db,
+            "SELECT count(*) FROM gift_claims WHERE gift_id !~ '^gift-[0-9]{6}$'"
+        ),
+        "0"
+    );
     assert_eq!(
         one(
             &db,

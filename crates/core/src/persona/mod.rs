@@ -74,13 +74,6 @@ pub fn from_sources(sources: Vec<Source>) -> Result<Vec<Persona>, Problems> {
             &mut world, world_src, &personas, &sources,
         ));
     }
-    crate::timeline::register_kinds(
-        world
-            .kinds
-            .iter()
-            .map(|k| crate::timeline::intern(&k.name))
-            .collect(),
-    );
     let world = std::sync::Arc::new(world);
     for p in &mut personas {
         p.declared = world.clone();

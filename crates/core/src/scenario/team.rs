@@ -7,7 +7,8 @@ use serde::Deserialize;
 
 use super::data;
 use crate::diagnostic::{FieldPath, Problem, Source};
-use crate::world::ids::{FORMAT_HELP, IdFormat, IdSource, SESSION_HELP};
+use crate::world::entities::Entity;
+use crate::world::ids::{FORMAT_HELP, IdFormat, IdSource, SESSION_HELP, entity_help};
 use crate::world::pools::{Pool, Pools, RESERVED, UserIds};
 
 /// `[ids]`.
@@ -17,6 +18,23 @@ pub(crate) struct RawIds {
     pub(crate) user: Option<RawUserIds>,
     /// How the team names sessions (`"sess-{uuid}"`).
     pub(crate) session: Option<String>,
+    /// How the team names the timeline's entities (`gift = "gift-{pad(n, 6)}"`).
+    pub(crate) gift: Option<String>,
+    pub(crate) invite: Option<String>,
+    pub(crate) nudge: Option<String>,
+    pub(crate) purchase: Option<String>,
+}
+
+impl RawIds {
+    /// The entity formats given, in [`Entity`] order.
+    fn entities(&self) -> Vec<(Entity, &str)> {
+        let given = [&self.gift, &self.invite, &self.nudge, &self.purchase];
+        Entity::ALL
+            .into_iter()
+            .zip(given)
+            .filter_map(|(e, t)| t.as_deref().map(|t| (e, t)))
+            .collect()
+    }
 }
 
 /// `user = "c-{pad(n, 4)}"` or `user = { file = "users.csv", column = "id" }`.
@@ -61,10 +79,12 @@ pub(crate) fn check(
             .map_err(|m| c.at(&at, m, SESSION_HELP))
             .ok()
     });
+    let entities = ids.map(|i| c.entities(i)).unwrap_or_default();
     let mut out = Pools {
         users: users_ids,
         pools: Vec::new(),
         sessions,
+        entities,
     };
     for (name, raw) in pools {
         let pp = FieldPath::root().key("pools").key(name);
@@ -116,6 +136,19 @@ struct TeamCheck<'a> {
 impl TeamCheck<'_> {
     fn at(&mut self, path: &FieldPath, message: impl Into<String>, fix: impl Into<String>) {
         self.p.push(self.src.problem(path, message, fix));
+    }
+
+    /// `[ids] gift`, `purchase`, …: each entity's format, checked with its own holes.
+    fn entities(&mut self, ids: &RawIds) -> Vec<(Entity, IdFormat)> {
+        let mut out = Vec::new();
+        for (e, text) in ids.entities() {
+            let at = FieldPath::root().key("ids").key(e.name());
+            match IdFormat::parse_entity(text, e.prop()) {
+                Ok(f) => out.push((e, f)),
+                Err(m) => self.at(&at, m, entity_help(e.prop())),
+            }
+        }
+        out
     }
 
     fn format(&mut self, path: &FieldPath, text: &str) -> Option<IdFormat> {
@@ -339,6 +372,38 @@ mod tests {
             assert!(e.contains(says), "{says}: {e}");
             assert!(e.contains(line), "{line}: {e}");
         }
+    }
+
+    #[test]
+    fn entity_formats_are_checked_with_their_own_holes() {
+        let e = problems(
+            "[ids]\nuser = \"c-{n}\"\ngift = \"{user_id}-gift\"\npurchase = \"p-{session_id}\"\n",
+            Some(5),
+        );
+        for (says, line) in [
+            (
+                "every entity of a user would get the same id",
+                "team.toml:3",
+            ),
+            (
+                "`{session_id}` in `p-{session_id}` is not a hole",
+                "team.toml:4",
+            ),
+            ("{purchase_id} (the timeline's)", "team.toml:4"),
+        ] {
+            assert!(e.contains(says), "{says}: {e}");
+            assert!(e.contains(line), "{line}: {e}");
+        }
+        assert!(e.contains("ids.gift") && e.contains("ids.purchase"), "{e}");
+        let e = problems("[ids]\ngfit = \"g-{n}\"\n", Some(5));
+        assert!(e.contains("did you mean `gift`"), "{e}");
+        assert_eq!(
+            problems(
+                "[ids]\ngift = \"gift-{pad(n, 6)}\"\nnudge = \"{uuid}\"\n",
+                Some(5)
+            ),
+            ""
+        );
     }
 
     #[test]

@@ -67,6 +67,10 @@ pub struct Ctx<'a> {
     /// The world's ids and pools, for `lookup(…)`; `None` where the world is not known
     /// (a foreign log, a seed row): the lookup renders null.
     pub team: Option<&'a Team>,
+    /// The entity this event (or row) names, in the team's format (`[ids] gift`): the
+    /// prop naming it (`gift_id`) and the team's id, which `{props.gift_id}` renders
+    /// instead of the timeline's `g3-1`. `None` when the world names it no other way.
+    pub entity: Option<(&'a str, &'a str)>,
 }
 
 impl<'a> Ctx<'a> {
@@ -79,6 +83,16 @@ impl<'a> Ctx<'a> {
         (self.session > 0)
             .then(|| team.pools.session_id(team.seed, user, self.session))
             .flatten()
+    }
+
+    /// The team's id when `f` is the prop naming this event's entity (`props.gift_id`).
+    #[inline]
+    fn team_entity(&self, f: &Field) -> Option<&'a str> {
+        let (prop, id) = self.entity?;
+        match f {
+            Field::Prop(path) if path.len() == 1 && path[0] == prop => Some(id),
+            _ => None,
+        }
     }
 
     /// A captured value the replay looked up for this render.
@@ -138,6 +152,10 @@ impl Scope for Ctx<'_> {
                 Some(s) => Val::Str(Cow::Owned(s)),
                 None => self.lookup(f).map_or(Val::Null, Val::from_json),
             },
+            Field::Prop(_) if self.entity.is_some() => match self.team_entity(f) {
+                Some(id) => Val::Str(Cow::Borrowed(id)),
+                None => self.lookup(f).map_or(Val::Null, Val::from_json),
+            },
             // Without the team's `[ids]` a user's id is the timeline's.
             Field::User(UserField::Id) if self.lookup(f).is_none() => {
                 Val::Str(Cow::Borrowed(self.user_id))
@@ -161,6 +179,9 @@ impl Scope for Ctx<'_> {
             }
             Field::User(UserField::Id) if self.lookup(f).is_none() => out.push_str(self.user_id),
             Field::SessionId if self.team.is_some() => out.push_str(&self.field(f).to_text()),
+            Field::Prop(_) if self.team_entity(f).is_some() => {
+                out.push_str(self.team_entity(f).unwrap_or(""))
+            }
             other => match self.lookup(other) {
                 Some(Value::String(s)) => out.push_str(s),
                 Some(Value::Null) | None => {}
@@ -179,6 +200,7 @@ impl Scope for Ctx<'_> {
             Field::TMs => Value::from(self.t_ms),
             Field::Line => serde_json::from_slice(self.line).unwrap_or(Value::Null),
             Field::SessionId if self.team.is_some() => self.field(f).to_json(),
+            Field::Prop(_) if self.team_entity(f).is_some() => self.field(f).to_json(),
             Field::Prop(_) | Field::SessionId | Field::Persona | Field::Ts => {
                 self.lookup(f).cloned().unwrap_or(Value::Null)
             }

@@ -20,6 +20,7 @@ fn with_ctx<T>(f: impl FnOnce(&Ctx<'_>) -> T) -> T {
         vars: &[],
         user: None,
         team: None,
+        entity: None,
     };
     f(&ctx)
 }
@@ -542,6 +543,7 @@ fn a_zone_read_from_a_value_that_names_no_zone_renders_null() {
         vars: &[],
         user: None,
         team: None,
+        entity: None,
     };
     let t = Template::compile("{date(ts, '%H:%M %Q', tz=props.tz)}").unwrap();
     assert_eq!(t.render(&ctx), "08:19 Asia/Ho_Chi_Minh");
@@ -633,6 +635,7 @@ fn lookup_reads_the_worlds_pools() {
         vars: &[],
         user: user.as_object(),
         team: Some(&team),
+        entity: None,
     };
     let r = |t: &str| Template::compile(t).unwrap().render(&ctx);
     assert_eq!(r("{lookup('team', 't-5', 'business')}"), "b-2");

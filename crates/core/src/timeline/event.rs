@@ -182,44 +182,6 @@ pub enum Props {
     },
 }
 
-/// The custom kinds of the world this process loaded last (`persona::from_sources`
-/// registers them), after the built-in ones: how a consumer that holds only a kind's
-/// index (a replay's due event, its statistics) names it. A process runs one world.
-static WORLD_KINDS: std::sync::RwLock<Vec<&'static str>> = std::sync::RwLock::new(Vec::new());
-
-/// Records the loaded world's custom kinds (in `KindTable` order after the built-ins).
-pub fn register_kinds(custom: Vec<&'static str>) {
-    *WORLD_KINDS.write().unwrap_or_else(|e| e.into_inner()) = custom;
-}
-
-/// A kind's name by its index: a built-in kind, or a custom kind of the loaded world.
-pub fn kind_name(kind: u16) -> Option<&'static str> {
-    let k = kind as usize;
-    EVENT_KINDS.get(k).copied().or_else(|| {
-        WORLD_KINDS
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(k - EVENT_KINDS.len())
-            .copied()
-    })
-}
-
-/// A kind's index by its name: built-in kinds, then the loaded world's custom kinds.
-pub fn kind_index(name: &str) -> Option<u16> {
-    EVENT_KINDS
-        .iter()
-        .position(|k| *k == name)
-        .or_else(|| {
-            WORLD_KINDS
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .iter()
-                .position(|k| *k == name)
-                .map(|i| EVENT_KINDS.len() + i)
-        })
-        .map(|k| k as u16)
-}
-
 /// A custom kind's name for the life of the process: kinds are declared once per loaded
 /// world, so the names interned stay few, and `Props` stays `Copy` and small.
 pub fn intern(name: &str) -> &'static str {

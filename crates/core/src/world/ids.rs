@@ -22,8 +22,8 @@ enum Piece {
     UserId,
     /// A UUID from the seed and the timeline id.
     Uuid,
-    /// A session format's timeline session id (`s42-3`).
-    SessionId,
+    /// The timeline's own id of what a session or entity format names (`s42-3`, `g3-1`).
+    Own,
 }
 
 /// A parsed id format such as `"c-{pad(n, 4)}"`.
@@ -35,23 +35,51 @@ pub struct IdFormat {
 /// The holes a session format may hold, for fixes.
 pub const SESSION_HELP: &str = "write a format such as \"sess-{uuid}\" or \"{user_id}-s{n}\"; holes: {n} and {pad(n, W)} (the user's session number, from 1), {user_id} (the user's id in the team's format), {session_id} (the timeline's, s42-3), {uuid} (derived from the seed and the timeline's session id)";
 
+/// The holes an entity's format may hold, for fixes (`gift_id` its own).
+pub fn entity_help(own: &str) -> String {
+    format!(
+        "write a format such as \"gift-{{pad(n, 6)}}\" (gift-000001) or \"{{uuid}}\"; holes: {{n}} and {{pad(n, W)}} (the entity's number in the world, from 1, in timeline order), {{user_id}} (its owner's id in the team's format), {{{own}}} (the timeline's), {{uuid}} (derived from the seed and the timeline's id)"
+    )
+}
+
 /// The holes an id format may hold, for fixes.
 pub const FORMAT_HELP: &str = "write a format such as \"c-{pad(n, 4)}\" (c-0001), \"t-{n}\" (t-1) or \"{uuid(user_id)}\"; holes: {n}, {pad(n, W)}, {user_id}, {uuid(user_id)}";
 
 impl IdFormat {
     /// Parses a format; the message says which hole is wrong.
     pub fn parse(text: &str) -> Result<IdFormat, String> {
-        IdFormat::parse_with(text, false)
+        IdFormat::parse_with(text, None)
     }
 
     /// Parses `[ids] session`: `{n}` is the user's session number, `{user_id}` the
     /// user's id in the team's format, `{session_id}` and `{uuid}` the timeline's session
     /// ([`IdFormat::render_session`]).
     pub fn parse_session(text: &str) -> Result<IdFormat, String> {
-        IdFormat::parse_with(text, true)
+        IdFormat::parse_with(text, Some("session_id"))
     }
 
-    fn parse_with(text: &str, session: bool) -> Result<IdFormat, String> {
+    /// Parses `[ids] gift` (an entity's format, `own` its timeline id's hole, `gift_id`):
+    /// `{n}` is the entity's number in the world, `{user_id}` its owner's id in the
+    /// team's format, `{gift_id}` and `{uuid}` the timeline's id
+    /// ([`IdFormat::render_session`] renders it). A format must tell two entities apart:
+    /// one holding only `{user_id}` would give every gift of a user the same id.
+    pub fn parse_entity(text: &str, own: &str) -> Result<IdFormat, String> {
+        let f = IdFormat::parse_with(text, Some(own))?;
+        let unique = f
+            .pieces
+            .iter()
+            .any(|p| matches!(p, Piece::N | Piece::Pad(_) | Piece::Uuid | Piece::Own));
+        if !unique {
+            return Err(format!(
+                "`{text}` has neither {{n}}, {{pad(n, W)}}, {{uuid}} nor {{{own}}}: every entity of a user would get the same id"
+            ));
+        }
+        Ok(f)
+    }
+
+    /// `own`: the hole naming the timeline's id of a session or entity format
+    /// (`session_id`, `gift_id`); `None` for user and pool formats.
+    fn parse_with(text: &str, own: Option<&str>) -> Result<IdFormat, String> {
         let mut pieces = Vec::new();
         let mut lit = String::new();
         let mut rest = text;
@@ -63,7 +91,7 @@ impl IdFormat {
                 ));
             };
             let hole = &rest[open + 1..open + close];
-            let piece = Self::hole(hole, session).ok_or_else(|| {
+            let piece = Self::hole(hole, own).ok_or_else(|| {
                 format!("`{{{hole}}}` in `{text}` is not a hole an id format knows")
             })?;
             if !lit.is_empty() {
@@ -87,14 +115,22 @@ impl IdFormat {
         Ok(IdFormat { pieces })
     }
 
-    fn hole(hole: &str, session: bool) -> Option<Piece> {
+    fn hole(hole: &str, own: Option<&str>) -> Option<Piece> {
         let compact: String = hole.chars().filter(|c| !c.is_whitespace()).collect();
+        let of_own = |inner: &str| own == Some(inner);
         match compact.as_str() {
             "n" => Some(Piece::N),
             "user_id" => Some(Piece::UserId),
-            "uuid" | "uuid(user_id)" if !session => Some(Piece::Uuid),
-            "uuid" | "uuid(session_id)" if session => Some(Piece::Uuid),
-            "session_id" if session => Some(Piece::SessionId),
+            "uuid" => Some(Piece::Uuid),
+            "uuid(user_id)" if own.is_none() => Some(Piece::Uuid),
+            c if c
+                .strip_prefix("uuid(")
+                .and_then(|c| c.strip_suffix(')'))
+                .is_some_and(of_own) =>
+            {
+                Some(Piece::Uuid)
+            }
+            c if of_own(c) => Some(Piece::Own),
             _ => {
                 let width = compact.strip_prefix("pad(n,")?.strip_suffix(')')?;
                 width
@@ -139,22 +175,23 @@ impl IdFormat {
                 }
                 Piece::UserId => out.push_str(&timeline_id(n)),
                 Piece::Uuid => out.push_str(&uuid(seed, &timeline_id(n))),
-                Piece::SessionId => {}
+                Piece::Own => {}
             }
         }
         out
     }
 
-    /// A session's id by a session format: `n` is the user's session number (from 1),
-    /// `user_id` the user's id as the team names it, `session_id` the timeline's
-    /// (`s42-3`), whose UUID `{uuid}` is (derived with the seed, as users' are).
-    pub fn render_session(&self, seed: u64, user_id: &str, session_id: &str, n: u64) -> String {
+    /// A session's (or an entity's) id by its format: `n` is the user's session number
+    /// from 1 (the entity's number in the world), `user_id` the user's (owner's) id as
+    /// the team names it, `own` the timeline's id (`s42-3`, `g3-1`), whose UUID `{uuid}`
+    /// is (derived with the seed, as users' are).
+    pub fn render_session(&self, seed: u64, user_id: &str, own: &str, n: u64) -> String {
         let mut out = String::new();
         for p in &self.pieces {
             match p {
                 Piece::UserId => out.push_str(user_id),
-                Piece::SessionId => out.push_str(session_id),
-                Piece::Uuid => out.push_str(&uuid(seed, session_id)),
+                Piece::Own => out.push_str(own),
+                Piece::Uuid => out.push_str(&uuid(seed, own)),
                 Piece::Lit(_) | Piece::N | Piece::Pad(_) => {
                     let one = IdFormat {
                         pieces: vec![p.clone()],
@@ -277,6 +314,20 @@ mod tests {
         // `{session_id}` is a session's hole only.
         assert!(IdFormat::parse("t-{session_id}").is_err());
         assert!(IdFormat::parse_session("x-{uuid(user_id)}").is_err());
+    }
+
+    #[test]
+    fn entity_formats_number_a_worlds_gifts() {
+        let f = IdFormat::parse_entity("gift-{pad(n, 6)}", "gift_id").unwrap();
+        assert_eq!(f.render_session(1, "c-0001", "g0-1", 123), "gift-000123");
+        let own = IdFormat::parse_entity("{user_id}/{gift_id}", "gift_id").unwrap();
+        assert_eq!(own.render_session(1, "c-0001", "g0-1", 1), "c-0001/g0-1");
+        let u = IdFormat::parse_entity("{uuid(gift_id)}", "gift_id").unwrap();
+        assert_eq!(u.render_session(1, "x", "g0-1", 1), uuid(1, "g0-1"));
+        let e = IdFormat::parse_entity("{user_id}-gift", "gift_id").unwrap_err();
+        assert!(e.contains("the same id"), "{e}");
+        assert!(IdFormat::parse_entity("g-{session_id}", "gift_id").is_err());
+        assert!(IdFormat::parse_entity("g-{nudge_id}", "gift_id").is_err());
     }
 
     #[test]

@@ -293,6 +293,47 @@ impl KindTable {
     }
 }
 
+/// A world's kind names by index ([`KindTable`] order: built-in, then custom), for
+/// consumers that hold only an index (a replay's due events, its statistics). Each world
+/// carries its own, so two worlds in one process never see each other's kinds; the names
+/// are interned (`timeline::intern`), so a name costs nothing to hand out.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KindNames(std::sync::Arc<[&'static str]>);
+
+impl KindNames {
+    /// The names of a table's kinds.
+    pub fn of(table: &KindTable) -> KindNames {
+        KindNames(
+            table
+                .iter()
+                .map(|k| crate::timeline::intern(&k.name))
+                .collect(),
+        )
+    }
+
+    /// The built-in kinds only.
+    pub fn builtin() -> KindNames {
+        KindNames(crate::timeline::EVENT_KINDS.into())
+    }
+
+    /// A kind's name by its index.
+    #[inline]
+    pub fn name(&self, kind: u16) -> Option<&'static str> {
+        self.0.get(kind as usize).copied()
+    }
+
+    /// A kind's index by its name.
+    pub fn index(&self, name: &str) -> Option<u16> {
+        self.0.iter().position(|k| *k == name).map(|k| k as u16)
+    }
+}
+
+impl Default for KindNames {
+    fn default() -> KindNames {
+        KindNames::builtin()
+    }
+}
+
 impl PropType {
     /// A type as `world.toml` writes it: `int`, `float`, `float:2`, `str`, `bool`, `ts`,
     /// `date`, `json`, `id:<entity>`, `enum:a|b|c`, each with an optional trailing `?`
@@ -614,6 +655,26 @@ fn social_kinds() -> Vec<KindDecl> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two worlds in one process each name their own custom kinds: no table is shared.
+    #[test]
+    fn each_worlds_kind_names_are_its_own() {
+        let world = |name: &str| KindTable::with_custom(&[kind(name, Side::Client, Vec::new())]);
+        let (a, b) = (
+            KindNames::of(&world("dashboard.viewed")),
+            KindNames::of(&world("ai.chat_sent")),
+        );
+        let first = EVENT_KINDS.len() as u16;
+        assert_eq!(a.name(first), Some("dashboard.viewed"));
+        assert_eq!(b.name(first), Some("ai.chat_sent"));
+        assert_eq!(a.index("ai.chat_sent"), None);
+        assert_eq!(b.index("ai.chat_sent"), Some(first));
+        assert_eq!(KindNames::builtin().name(first), None);
+        assert_eq!(
+            a.index("gift.created"),
+            KindNames::builtin().index("gift.created")
+        );
+    }
 
     #[test]
     fn builtins_follow_event_kinds_and_their_sides() {

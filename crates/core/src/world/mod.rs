@@ -3,6 +3,7 @@
 //! Issue 19 adds here what a team declares (custom actions and kinds in `world.toml`,
 //! catalog, pools, id formats); the engine's `World` moves here with them.
 
+pub mod entities;
 pub mod ids;
 pub mod kinds;
 pub mod pools;

@@ -7,6 +7,7 @@
 //! 25k + 24, in user order (timeline ids `u0`, `u1`, …); a pool with `of = "team"` and
 //! `per = 4` gives its k-th member to teams 4k to 4k + 3, and so to their users.
 
+use super::entities::Entity;
 use super::ids::{IdFormat, IdSource};
 
 /// How users are named in the team's format.
@@ -44,6 +45,9 @@ pub struct Pools {
     /// `[ids] session`: how the team names a session (replay's `{session_id}`, a custom
     /// action's); the timeline keeps its own (`s42-3`).
     pub sessions: Option<IdFormat>,
+    /// `[ids] gift`, `purchase`, …: how the team names the timeline's entities, in
+    /// [`Entity`] order (`world::entities` numbers them).
+    pub entities: Vec<(Entity, IdFormat)>,
 }
 
 /// A world's ids and pools with its seed and size: what a template's
@@ -80,6 +84,11 @@ impl Pools {
     /// Whether the world declares anything (else `user.signed_up` is today's line).
     pub fn declared(&self) -> bool {
         self.users.is_some() || !self.pools.is_empty()
+    }
+
+    /// The format the team names an entity by (`[ids] gift`), if any.
+    pub fn entity_format(&self, e: Entity) -> Option<&IdFormat> {
+        self.entities.iter().find(|(x, _)| *x == e).map(|(_, f)| f)
     }
 
     /// The user's id in the team's format, `None` without `[ids] user`.
@@ -238,6 +247,7 @@ pub(crate) mod tests {
                 },
             ],
             sessions: None,
+            entities: Vec::new(),
         }
     }
 
@@ -284,6 +294,7 @@ pub(crate) mod tests {
             }),
             pools: Vec::new(),
             sessions: None,
+            entities: Vec::new(),
         };
         assert_eq!(p.user_id(1, 1).as_deref(), Some("bob"));
         assert_eq!(p.user_id(1, 2).as_deref(), Some("new-3"));

@@ -92,6 +92,7 @@ fn docs_templates_examples_hold() {
                 },
             ],
             sessions: None,
+            entities: Vec::new(),
         },
     };
     let ctx = Ctx {
@@ -106,6 +107,7 @@ fn docs_templates_examples_hold() {
         json: Some(&json),
         token: Some("tok-12"),
         vars: &[],
+        entity: None,
     };
     let examples = rows("| template | renders |");
     assert!(examples.len() >= 45, "{} examples", examples.len());

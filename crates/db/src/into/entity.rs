@@ -11,8 +11,10 @@ use std::borrow::Cow;
 use serde_json::{Map, Value};
 use simulate_core::ids;
 use simulate_core::template::{Ctx, FieldSet, KindProps, PropFields, Ty, Type, UserFields};
+use simulate_core::world::entities::EntityIds;
 use simulate_core::world::kinds::KindTable;
-use simulate_core::world::pools::Pools;
+use simulate_core::world::pools::Team;
+use std::sync::Arc;
 
 use crate::projection::{ColumnType, Table};
 
@@ -148,41 +150,74 @@ impl Entity {
     }
 }
 
-/// The world's names for its users (`[ids] user`, `[pools.*]`), for `user.<name>`.
-#[derive(Clone, Debug, Default)]
-pub struct WorldUsers {
-    pub pools: Pools,
-    pub seed: u64,
+/// The world a seed renders rows in: its ids and pools (`[ids]`, `[pools.*]`) for
+/// `user.<name>`, `lookup(…)` and `{session_id}`, and the team's ids of its entities
+/// (`[ids] gift`), numbered by the seed's run ([`EntityIds`] as one of its sinks).
+#[derive(Debug, Default)]
+pub struct SeedWorld {
+    pub team: Arc<Team>,
+    /// Filled once by the run (after the plan against the catalog, which borrows the
+    /// mapping) when the world names an entity by format.
+    pub entities: std::sync::OnceLock<EntityIds>,
 }
 
-impl WorldUsers {
+impl SeedWorld {
     /// The `user.<name>` names a seed template may read: `id` and the pools.
     pub fn names(&self) -> Vec<String> {
         let mut v = vec!["id".to_string()];
-        v.extend(self.pools.pools.iter().map(|p| p.name.clone()));
+        v.extend(self.team.pools.pools.iter().map(|p| p.name.clone()));
         v
+    }
+
+    /// The pools a `lookup(pool, id, field)` may name.
+    pub fn pools(&self) -> Vec<String> {
+        self.team
+            .pools
+            .pools
+            .iter()
+            .map(|p| p.name.clone())
+            .collect()
     }
 
     /// The user's `names` as a template's `user` scope reads them: `id` in the team's
     /// format (the timeline's `u42` without `[ids] user`), pools by name, as replay
     /// renders them from the user's `user.signed_up`.
     pub fn scope(&self, uid: u32, names: &[String]) -> Map<String, Value> {
+        let (seed, pools) = (self.team.seed, &self.team.pools);
         names
             .iter()
             .map(|n| {
                 let v = match n.as_str() {
-                    "id" => self
-                        .pools
-                        .user_id(self.seed, uid)
+                    "id" => pools
+                        .user_id(seed, uid)
                         .unwrap_or_else(|| ids::user_id(uid)),
-                    other => self
-                        .pools
-                        .user_field(self.seed, uid, other)
-                        .unwrap_or_default(),
+                    other => pools.user_field(seed, uid, other).unwrap_or_default(),
                 };
                 (n.clone(), Value::String(v))
             })
             .collect()
+    }
+
+    /// The team's id of the entity a row of `entity` names, with the prop naming it
+    /// (a gift's `id`, a claim's `gift_id`, an event's `gift_id`), when the world names
+    /// that entity by format.
+    pub fn entity_of(&self, entity: Entity, row: &Row) -> Option<(&'static str, Box<str>)> {
+        use simulate_core::world::entities::Entity as E;
+        let ids = self.entities.get()?;
+        let (prop, named) = match entity {
+            Entity::Gifts => ("id", E::Gift),
+            Entity::GiftClaims => ("gift_id", E::Gift),
+            Entity::Purchases => ("id", E::Purchase),
+            Entity::Nudges => ("id", E::Nudge),
+            Entity::Events => {
+                let (e, _) = E::of_kind(&row.event)?;
+                (e.prop(), e)
+            }
+            _ => return None,
+        };
+        self.team.pools.entity_format(named)?;
+        let id = ids.get(&row.prop_text(prop)?)?;
+        Some((prop, id.into()))
     }
 }
 
@@ -198,6 +233,10 @@ pub struct Row {
     pub session: u32,
     pub t_ms: i64,
     pub event: String,
+    /// The world's ids and pools, for `lookup(…)` and `{session_id}` (set by `rows`).
+    pub team: Option<Arc<Team>>,
+    /// The entity the row names in the team's format ([`SeedWorld::entity_of`]).
+    pub entity: Option<(&'static str, Box<str>)>,
 }
 
 impl Row {
@@ -234,6 +273,16 @@ impl Row {
         let user_id = user.map(|u| ids::user_id(u as u32)).unwrap_or_default();
         let persona = props.get("persona").cloned().unwrap_or(Value::Null);
         let mut json = Map::new();
+        // A session row is its session: `{session_id}` names it (in the team's format
+        // with `[ids] session`).
+        let session = match entity {
+            Entity::Sessions => {
+                let key = props.get("session_key").cloned().unwrap_or(Value::Null);
+                json.insert("session_id".into(), key);
+                props.get("session_no").and_then(Value::as_u64).unwrap_or(0) as u32
+            }
+            _ => 0,
+        };
         json.insert("user_id".into(), Value::String(user_id.clone()));
         json.insert("ts".into(), ts);
         json.insert("persona".into(), persona);
@@ -244,9 +293,11 @@ impl Row {
             user: None,
             user_id,
             seq: n as u32,
-            session: 0,
+            session,
             t_ms: 0,
             event: entity.name().to_string(),
+            team: None,
+            entity: None,
         }
     }
 
@@ -284,6 +335,8 @@ impl Row {
             session,
             t_ms: s(4).and_then(|v| v.parse().ok()).unwrap_or(0),
             event: s(5).unwrap_or("").to_string(),
+            team: None,
+            entity: None,
         }
     }
 
@@ -300,7 +353,8 @@ impl Row {
             token: None,
             vars: &[],
             user: self.user.as_ref(),
-            team: None,
+            team: self.team.as_deref(),
+            entity: self.entity.as_ref().map(|(p, id)| (*p, &**id)),
         }
     }
 

@@ -10,7 +10,7 @@ use simulate_core::template::Template;
 use simulate_core::world::kinds::KindTable;
 
 use super::aggregate::{self, Aggregate, RawAggregate};
-use super::entity::{Entity, WorldUsers};
+use super::entity::{Entity, SeedWorld};
 
 const DOC: &str = "docs/SEEDING.md";
 
@@ -62,8 +62,9 @@ pub struct SeedMap {
     /// In the file's order of names; the load orders them by foreign key.
     pub tables: Vec<TableMap>,
     pub invariants: Vec<Invariant>,
-    /// The world's ids and pools, for `user.<name>` (set by the seed from its scenario).
-    pub users: WorldUsers,
+    /// The world's ids, pools and entities' ids, for `user.<name>`, `lookup(…)`,
+    /// `{session_id}` and `{props.gift_id}` (set by the seed from its scenario and run).
+    pub world: SeedWorld,
 }
 
 /// One of the team's tables and what fills it.
@@ -155,7 +156,7 @@ impl SeedMap {
             schema: raw.schema,
             tables,
             invariants,
-            users: WorldUsers::default(),
+            world: SeedWorld::default(),
         })
     }
 
@@ -169,8 +170,10 @@ impl SeedMap {
     }
 
     /// Every `user.<name>` a template reads must be one of the world's `known` names (its
-    /// `[ids] user` and `[pools.<name>]`): one problem per column, at its line.
-    pub fn check_user_fields(&self, known: &[String]) -> Result<(), Problems> {
+    /// `[ids] user` and `[pools.<name>]`), and every `lookup(pool, id, field)` must name
+    /// its `pools` (the field may also be `id`): one problem each, at the column's line,
+    /// with "did you mean".
+    pub fn check_world(&self, known: &[String], pools: &[String]) -> Result<(), Problems> {
         let list = known
             .iter()
             .map(|n| format!("user.{n}"))
@@ -179,19 +182,24 @@ impl SeedMap {
         let mut problems = Vec::new();
         for t in &self.tables {
             for c in &t.columns {
+                let at = |message: String, fix: String| {
+                    let mut p = Problem::in_file(&self.file, Some(c.line), message, fix);
+                    p.field = format!("tables.{}.columns.{}", t.name, c.name);
+                    p
+                };
                 for n in c.template.user_fields() {
                     if !known.contains(&n) {
-                        let mut p = Problem::in_file(
-                            &self.file,
-                            Some(c.line),
+                        problems.push(at(
                             format!("`user.{n}` is not a field of this world's users"),
                             format!(
                                 "use one of: {list} (ids and pools come from the scenario's [ids] and [pools.<name>], docs/SCENARIOS.md)"
                             ),
-                        );
-                        p.field = format!("tables.{}.columns.{}", t.name, c.name);
-                        problems.push(p);
+                        ));
                     }
+                }
+                for (pool, field) in c.template.lookups() {
+                    problems.extend(unknown_pool(&pool, "pool", pools).map(|(m, f)| at(m, f)));
+                    problems.extend(unknown_pool(&field, "field", pools).map(|(m, f)| at(m, f)));
                 }
             }
         }
@@ -201,6 +209,27 @@ impl SeedMap {
             Err(Problems(problems))
         }
     }
+}
+
+/// A `lookup`'s pool (or field) the world does not have: the message and the fix.
+fn unknown_pool(name: &str, what: &str, pools: &[String]) -> Option<(String, String)> {
+    let names: Vec<&str> = pools.iter().map(String::as_str).collect();
+    if names.contains(&name) || (what == "field" && name == "id") {
+        return None;
+    }
+    let hint = simulate_core::template::did_you_mean(name, &names)
+        .map(|k| format!(" (did you mean `{k}`?)"))
+        .unwrap_or_default();
+    let fix = if names.is_empty() {
+        "declare the pools in the scenario's [pools.<name>] (docs/SCENARIOS.md)".to_string()
+    } else {
+        let id = if what == "field" { ", id" } else { "" };
+        format!("use one of: {}{id}", names.join(", "))
+    };
+    Some((
+        format!("`lookup`'s {what} `{name}` is not a pool of this world{hint}"),
+        fix,
+    ))
 }
 
 /// One `[tables.<name>]`, or None after pushing its problems.

@@ -53,8 +53,10 @@ pub fn rows<'s>(
             if !t.user_reads.is_empty()
                 && let Some(uid) = row.uid
             {
-                row.user = Some(map.users.scope(uid, &t.user_reads));
+                row.user = Some(map.world.scope(uid, &t.user_reads));
             }
+            row.team = Some(Arc::clone(&map.world.team));
+            row.entity = map.world.entity_of(t.entity, &row);
             Some(Ok(row))
         })
         .scan(0u64, move |seen, r| {

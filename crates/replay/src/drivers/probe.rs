@@ -5,12 +5,13 @@
 //! the copies only here, so the delivery figures still say every event went once. This
 //! is the test that shows a missing lock or a missing idempotency check.
 
+use simulate_core::world::kinds::KindNames;
+
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use futures_util::future::join_all;
 use simulate_core::template::Ctx;
-use simulate_core::timeline::EVENT_KINDS;
 
 use super::{Answer, Sending, http};
 use crate::mapping::{Expect, HttpRequest, Probe};
@@ -105,7 +106,7 @@ impl Book {
                 if b.listed.len() < LISTED {
                     b.listed.push(ProbeViolation {
                         event_id: due.event_id(),
-                        event: kind_name(due.kind),
+                        event: due.event_name().to_string(),
                         got: outcomes.iter().map(name).collect(),
                     });
                 }
@@ -122,13 +123,13 @@ impl Book {
         })
     }
 
-    pub(crate) fn report(&self) -> ProbeReport {
+    pub(crate) fn report(&self, kinds: &KindNames) -> ProbeReport {
         self.with(|b| {
             let by_event: Vec<ProbeEvent> = b
                 .by_event
                 .iter()
                 .map(|(k, t)| ProbeEvent {
-                    event: kind_name(*k),
+                    event: kinds.name(*k).unwrap_or("unknown").to_string(),
                     copies: t.copies,
                     expected: t.expected.clone(),
                     sets: t.sets,
@@ -146,14 +147,6 @@ impl Book {
             }
         })
     }
-}
-
-fn kind_name(k: u16) -> String {
-    EVENT_KINDS
-        .get(k as usize)
-        .copied()
-        .unwrap_or("unknown")
-        .to_string()
 }
 
 impl Book {

@@ -2,6 +2,8 @@
 //! not come (by event kind, and by the dependency named), and answers counted by an
 //! outcome field (claims: claimed / empty / already_claimed / not_found).
 
+use simulate_core::world::kinds::KindNames;
+
 use std::collections::BTreeMap;
 
 use crate::summary::{DependencyCount, OutcomeCounts};
@@ -47,10 +49,10 @@ impl FlowCounts {
         self.skipped.values().sum()
     }
 
-    pub(crate) fn skipped_by_kind(&self) -> BTreeMap<String, u64> {
+    pub(crate) fn skipped_by_kind(&self, kinds: &KindNames) -> BTreeMap<String, u64> {
         self.skipped
             .iter()
-            .map(|(k, n)| (kind_name(*k), *n))
+            .map(|(k, n)| (kind_name(kinds, *k), *n))
             .collect()
     }
 
@@ -73,11 +75,11 @@ impl FlowCounts {
     }
 
     /// The summary's `outcomes`, by event kind and request tag.
-    pub(crate) fn outcome_list(&self, tags: &[String]) -> Vec<OutcomeCounts> {
+    pub(crate) fn outcome_list(&self, tags: &[String], kinds: &KindNames) -> Vec<OutcomeCounts> {
         self.outcomes
             .iter()
             .map(|((k, t), (field, counts))| OutcomeCounts {
-                event: kind_name(*k),
+                event: kind_name(kinds, *k),
                 kind: tags.get(*t as usize).cloned().unwrap_or_default(),
                 field: field.clone(),
                 total: counts.values().sum(),
@@ -87,11 +89,9 @@ impl FlowCounts {
     }
 }
 
-/// The kind's name, custom kinds of the loaded world included.
-fn kind_name(k: u16) -> String {
-    simulate_core::timeline::kind_name(k)
-        .unwrap_or("unknown")
-        .to_string()
+/// The kind's name in the replayed world, its custom kinds included.
+fn kind_name(kinds: &KindNames, k: u16) -> String {
+    kinds.name(k).unwrap_or("unknown").to_string()
 }
 
 #[cfg(test)]

@@ -452,6 +452,9 @@ pub(crate) enum Route {
 #[derive(Debug)]
 pub struct Mapping {
     pub name: String,
+    /// The kinds of the world the mapping was compiled for, by index: what names a due
+    /// event's kind and the statistics' (each world its own, never a process-wide table).
+    pub(crate) kinds: simulate_core::world::kinds::KindNames,
     pub base_url: Option<String>,
     pub(crate) timeout: Duration,
     pub http2: bool,
@@ -499,6 +502,11 @@ pub struct Mapping {
 }
 
 impl Mapping {
+    /// The kinds of the world the mapping was compiled for, by index.
+    pub fn kinds(&self) -> &simulate_core::world::kinds::KindNames {
+        &self.kinds
+    }
+
     pub(crate) fn route(&self, kind: u16) -> &Route {
         self.routes.get(kind as usize).unwrap_or(&Route::Unmapped)
     }

@@ -114,6 +114,7 @@ impl Mapping {
             login,
             user_reads: c.user_reads,
             lookups: c.lookups,
+            kinds: simulate_core::world::kinds::KindNames::of(&c.kinds),
         })
     }
 }
