@@ -25,6 +25,7 @@ mod report;
 mod safety;
 mod seed;
 mod seed_into;
+mod shards;
 mod socketio;
 mod span;
 mod verdicts;

@@ -12,11 +12,13 @@ mod error;
 mod flows;
 mod hooks;
 pub mod mapping;
+pub mod merge;
 pub mod outcome;
 mod over_time;
 pub mod pace;
 pub mod pacer;
 mod series;
+pub mod shard;
 pub mod source;
 pub mod stats;
 pub mod summary;
@@ -157,7 +159,7 @@ pub fn replay(
     let feed_stop = Arc::clone(&stop);
     let phases = o.phases.clone();
     let live = Arc::new(Live::default());
-    let before = source::Before(Arc::clone(&live));
+    let before = source::Before(Arc::clone(&live), o.plan.shard);
     let span = (window, o.gap);
     let users = source::Users::new(o.mapping.reads_user());
     let producer = std::thread::Builder::new()
@@ -239,6 +241,8 @@ pub fn replay(
     report.gap_users = fed.gap_users;
     (report.summary.setup, report.summary.teardown) = (setup, teardown);
     report.captured = (!captured.values.is_empty()).then_some(captured);
+    report.summary.shard = o.plan.shard;
+    report.summary.late_start_ms = live.late_start_ms.get().copied();
     paced(
         &mut report,
         &stats,
@@ -392,6 +396,10 @@ fn summarize(
         on_time: on_time(stats),
         dependencies: stats.flows.dependency_list(),
         outcomes: stats.flows.outcome_list(asked.tags),
+        shard: None,
+        late_start_ms: None,
+        lag_histograms: Some(stats.lag_histograms()),
+        merged: None,
     };
     Report {
         summary,
