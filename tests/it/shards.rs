@@ -375,3 +375,46 @@ fn a_late_start_counts_what_was_due_as_late() {
     );
     assert!(text(&o).contains("after --start-at"), "{}", text(&o));
 }
+
+/// With `--stages`, every shard paces the whole timeline and sends its share: the shards'
+/// requests add up to one process's, and each holds about a third of the target.
+#[test]
+fn with_stages_the_shards_share_the_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    let paced = |summary: &Path| {
+        let mut c = bin();
+        c.args(["replay", "--users", "400", "--days", "1", "--window", "8h..24h"])
+            .args(["--stages", "2s:300/s", "-q", "--no-default-threshold"])
+            .args(["--target", &server.url, "--summary-export"])
+            .arg(summary)
+            .env_remove("SIMULATE_SHARD");
+        c
+    };
+    let one = dir.path().join("one.json");
+    let o = paced(&one).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let whole = server.take();
+    let start = in_secs(2);
+    let children: Vec<_> = (1..=3)
+        .map(|i| {
+            paced(&dir.path().join(format!("s{i}.json")))
+                .args(["--shard", &format!("{i}/3"), "--start-at", &start])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    }
+    assert_eq!(server.take(), whole, "the same requests, each once");
+    let sent = json(&one)["totals"]["sent"].as_u64().unwrap();
+    assert!((550..=650).contains(&sent), "one process holds the target: {sent}");
+    for i in 1..=3 {
+        let s = json(&dir.path().join(format!("s{i}.json")));
+        let share = s["totals"]["sent"].as_u64().unwrap();
+        assert!(share > sent / 5 && share < sent / 2, "shard {i}: {share} of {sent}");
+        assert_eq!(s["series"][0]["target_per_s"], 300.0, "the whole target's schedule");
+    }
+}
