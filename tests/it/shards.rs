@@ -384,11 +384,13 @@ fn with_stages_the_shards_share_the_target() {
     let server = Server::start();
     let paced = |summary: &Path| {
         let mut c = bin();
-        c.args(["replay", "--users", "400", "--days", "1", "--window", "8h..24h"])
-            .args(["--stages", "2s:300/s", "-q", "--no-default-threshold"])
-            .args(["--target", &server.url, "--summary-export"])
-            .arg(summary)
-            .env_remove("SIMULATE_SHARD");
+        c.args([
+            "replay", "--users", "400", "--days", "1", "--window", "8h..24h",
+        ])
+        .args(["--stages", "2s:300/s", "-q", "--no-default-threshold"])
+        .args(["--target", &server.url, "--summary-export"])
+        .arg(summary)
+        .env_remove("SIMULATE_SHARD");
         c
     };
     let one = dir.path().join("one.json");
@@ -410,11 +412,20 @@ fn with_stages_the_shards_share_the_target() {
     }
     assert_eq!(server.take(), whole, "the same requests, each once");
     let sent = json(&one)["totals"]["sent"].as_u64().unwrap();
-    assert!((550..=650).contains(&sent), "one process holds the target: {sent}");
+    assert!(
+        (550..=650).contains(&sent),
+        "one process holds the target: {sent}"
+    );
     for i in 1..=3 {
         let s = json(&dir.path().join(format!("s{i}.json")));
         let share = s["totals"]["sent"].as_u64().unwrap();
-        assert!(share > sent / 5 && share < sent / 2, "shard {i}: {share} of {sent}");
-        assert_eq!(s["series"][0]["target_per_s"], 300.0, "the whole target's schedule");
+        assert!(
+            share > sent / 5 && share < sent / 2,
+            "shard {i}: {share} of {sent}"
+        );
+        assert_eq!(
+            s["series"][0]["target_per_s"], 300.0,
+            "the whole target's schedule"
+        );
     }
 }

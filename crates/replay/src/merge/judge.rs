@@ -28,6 +28,11 @@ pub(super) fn thresholds(
     all: &[&Summary],
     asked: &Asked,
 ) -> Result<usize, ReplayError> {
+    if asked.thresholds.is_empty() && asked.preset.is_none() && asked.no_default {
+        s.thresholds.clear();
+        (s.config.thresholds, s.config.default_threshold) = (Vec::new(), false);
+        return Ok(0);
+    }
     let names = s.config.names.clone().ok_or_else(|| {
         bad(
             "the shards' summaries record no threshold names (written by a simulate older than `report merge`)".into(),
@@ -80,10 +85,8 @@ fn compile(
     n: &Names<'_>,
     names: &ThresholdNames,
 ) -> Result<(Vec<String>, Vec<Threshold>, bool), ReplayError> {
+    // (`--no-default-threshold` alone was handled by the caller: nothing to judge.)
     if asked.thresholds.is_empty() && asked.preset.is_none() {
-        if asked.no_default {
-            return Ok((Vec::new(), Vec::new(), false));
-        }
         let c = &all[0].config;
         if let Some(other) = all.iter().find(|s| s.config.thresholds != c.thresholds) {
             return Err(bad(
