@@ -411,7 +411,7 @@ impl Run<'_> {
             tls,
             thresholds,
             io_threads: pace.io_threads,
-            watch: Some(view.watcher(source.start_epoch_ms, !self.live)),
+            watch: Some(view.watcher(source.start_epoch_ms, !self.live, start_at)),
             config,
             feed: source.feed,
             phases: source.phases,
