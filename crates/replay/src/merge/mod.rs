@@ -166,3 +166,58 @@ fn differs(a: &Summary, b: &Summary) -> Option<&'static str> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shard::Shard;
+
+    /// A summary written before shards existed (no fingerprints, names or lag
+    /// histograms), as shard `index` of 2.
+    fn old(index: u32) -> Input {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/replay-summary.json"
+        );
+        let mut summary: Summary = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        summary.shard = Some(Shard::new(index, 2).unwrap());
+        Input {
+            file: format!("s{index}.json"),
+            summary,
+        }
+    }
+
+    #[test]
+    fn old_summaries_merge_their_counts_and_histograms() {
+        let one = old(1).summary;
+        let unjudged = Asked {
+            no_default: true,
+            ..Asked::default()
+        };
+        let m = merge(vec![old(2), old(1)], &unjudged).unwrap().summary;
+        assert_eq!(m.totals.sent, 2 * one.totals.sent);
+        assert_eq!(m.overall.count, 2 * one.overall.count);
+        // The same samples twice: the same percentiles.
+        assert_eq!(m.overall.latency_ms, one.overall.latency_ms);
+        assert_eq!(m.merged.as_ref().unwrap().files, ["s1.json", "s2.json"]);
+        assert!(m.thresholds.is_empty());
+        // Judging needs the names the shards record since `report merge` exists.
+        let e = merge(vec![old(1), old(2)], &Asked::default())
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("record no threshold names"), "{e}");
+    }
+
+    #[test]
+    fn refuses_what_is_not_one_runs_shards() {
+        let e = |inputs| merge(inputs, &Asked::default()).err().unwrap().to_string();
+        assert!(e(vec![old(1)]).contains("shard 2/2 missing"));
+        assert!(e(vec![old(1), old(1), old(2)]).contains("shard 1/2 is given twice"));
+        let mut other = old(2);
+        other.summary.config.mapping = "other.toml".into();
+        assert!(e(vec![old(1), other]).contains("different mappings"));
+        let mut alone = old(2);
+        alone.summary.shard = None;
+        assert!(e(vec![old(1), alone]).contains("not a shard's summary"));
+    }
+}
