@@ -42,6 +42,42 @@ pub enum Command {
         #[command(subcommand)]
         command: PersonasCommand,
     },
+    /// Work with replay summaries: `report merge` adds the shards of one run.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
+}
+
+/// `simulate report …`.
+#[derive(Subcommand, Debug)]
+pub enum ReportCommand {
+    /// Add the summaries of a run's shards (`replay --shard I/N`) into one summary,
+    /// judge the thresholds over the whole (exit 0, or 99 when one fails)
+    Merge(MergeArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct MergeArgs {
+    /// The shards' summaries (`replay --summary-export`), every shard of the run once
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Write the merged summary as JSON (schema/replay-summary.v1.json)
+    #[arg(long, value_name = "FILE")]
+    pub summary_export: Option<PathBuf>,
+    /// Write the HTML report of the merged summary
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Pass/fail rule over the whole, repeatable (as `replay --threshold`); none: the
+    /// thresholds the shards recorded
+    #[arg(long = "threshold", value_name = "EXPR")]
+    pub thresholds: Vec<String>,
+    /// A named set of thresholds: upper-limit
+    #[arg(long, value_name = "NAME")]
+    pub threshold_preset: Option<String>,
+    /// Judge no threshold when none is given
+    #[arg(long)]
+    pub no_default_threshold: bool,
 }
 
 /// What defines the simulated world: the same values give the same timeline.
@@ -365,6 +401,25 @@ pub struct ReplayArgs {
     /// connections opened. A request that finds them all busy waits for one and counts as late
     #[arg(long, value_name = "N")]
     pub connections: Option<usize>,
+    /// Send the requests of shard I of N only (1-based): each user's requests on one
+    /// shard, N shards together sending what one process would; `report merge` adds their
+    /// summaries (docs/REPLAY.md "Shards")
+    #[arg(
+        long,
+        value_name = "I/N",
+        env = "SIMULATE_SHARD",
+        conflicts_with = "shard_count"
+    )]
+    pub shard: Option<String>,
+    /// Shards in all, this one's index from JOB_COMPLETION_INDEX (0-based, as a
+    /// Kubernetes Indexed Job sets it): shard index+1 of N
+    #[arg(long, value_name = "N")]
+    pub shard_count: Option<u32>,
+    /// Start the run's clock at this wall instant (RFC 3339, 2026-12-06T09:00:00Z): every
+    /// shard's window starts together; a shard that starts late sends what is already due
+    /// at once, counted late
+    #[arg(long, value_name = "RFC3339")]
+    pub start_at: Option<String>,
     /// Pass/fail rule, repeatable: p95{kind:read}<1200ms, errors<1%, service_p99<2s,
     /// rps>100, on_time{within:5ms}>=99%; exit 99 when one fails [default: errors<5%]
     #[arg(long = "threshold", value_name = "EXPR")]

@@ -153,6 +153,14 @@ impl Plan {
 }
 
 pub fn capacity(a: CapacityArgs) -> anyhow::Result<i32> {
+    let r = &a.replay;
+    if r.shard.is_some() || r.shard_count.is_some() || r.start_at.is_some() {
+        return Err(simulate_core::diagnostic::Problem::new(
+            "capacity searches the limit one process finds level by level: --shard, --shard-count and --start-at do not apply",
+            "drop them (shards run with `replay --rate` or `--stages`, docs/REPLAY.md \"Shards\")",
+        )
+        .into());
+    }
     let plan = Plan::from_args(&a)?;
     let mut args = a.replay.clone();
     if args.thresholds.is_empty() && args.threshold_preset.is_none() {

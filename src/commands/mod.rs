@@ -26,6 +26,7 @@ pub mod load;
 pub mod personas;
 pub mod replay;
 pub mod replicates;
+pub mod report;
 pub mod run;
 pub mod schema;
 pub mod seed;
@@ -233,5 +234,6 @@ pub fn main(cli: Cli) -> anyhow::Result<i32> {
         Command::Schema(args) => schema::schema(args),
         Command::Compare(args) => compare::compare(args),
         Command::Personas { command } => personas::personas(command),
+        Command::Report { command } => report::report(command),
     }
 }

@@ -24,7 +24,7 @@ use simulate_replay::mapping::Mapping;
 use simulate_replay::mapping::Protocol;
 use simulate_replay::pacer::Plan;
 use simulate_replay::source::{Phases, Window};
-use simulate_replay::summary::{ReplayConfig, WindowConfig, WorldSource};
+use simulate_replay::summary::{ReplayConfig, ThresholdNames, WindowConfig, WorldSource};
 use simulate_replay::thresholds::{DEFAULT_THRESHOLD, Names, Threshold, preset};
 use simulate_replay::tls::Tls;
 use simulate_replay::{Feed, Options, Report};
@@ -32,6 +32,7 @@ use simulate_replay::{Feed, Options, Report};
 use crate::console::replay::{LiveView, table};
 
 mod seeded;
+mod shard;
 mod sql;
 use crate::world::{load_world, world_clashes};
 
@@ -175,6 +176,8 @@ pub fn replay(mut args: ReplayArgs) -> anyhow::Result<i32> {
         ));
     }
     sql::runner(&args, &mapping)?;
+    shard::check_mapping(&mapping, shard::of_args(&args)?)?;
+    shard::start_at(&args)?;
     if args.teardown_only {
         return teardown_only(&args, mapping);
     }
@@ -352,7 +355,8 @@ impl Run<'_> {
         check_tokens(mapping, &source)?;
         let team = check_user_fields(mapping, &source)?;
         let stage_names = simulate_replay::pace::stage_names(pacing.target());
-        let (texts, mut thresholds) = thresholds(args, mapping, &source.phases, &stage_names)?;
+        let (texts, mut thresholds, names) =
+            thresholds(args, mapping, &source.phases, &stage_names)?;
         let default_threshold = texts.is_empty() && !thresholds.is_empty();
         if let Some(stage) = self.only_stage {
             thresholds = thresholds
@@ -360,8 +364,10 @@ impl Run<'_> {
                 .map(|t| t.only_stage(stage))
                 .collect();
         }
+        let (shard, start_at) = (shard::of_args(args)?, shard::start_at(args)?);
         if self.live {
             announce(args, &source, &to, pacing, mapping);
+            shard::announce(shard, args.start_at.as_deref(), start_at);
         }
         let seeded = match &args.seeded {
             Some(db) => Some(seeded::notes(db, args, source.window)?),
@@ -401,7 +407,13 @@ impl Run<'_> {
             },
             default_threshold,
             concurrency: self.concurrency.clone(),
+            start_at: None,
+            world_fingerprint: None,
+            mapping_fingerprint: None,
+            names: Some(names),
         };
+        let mut config = config;
+        shard::record(&mut config, args);
         let view = LiveView::new(!self.live);
         let opts = Options {
             plan: Plan {
@@ -412,6 +424,8 @@ impl Run<'_> {
                 drain: pace.drain,
                 target: pacing.target().cloned(),
                 max_wall: pacing.max_wall,
+                shard,
+                start_at,
             },
             http2: args.http2 || mapping.http2,
             mapping: Arc::clone(mapping),
@@ -419,7 +433,7 @@ impl Run<'_> {
             tls,
             thresholds,
             io_threads: pace.io_threads,
-            watch: Some(view.watcher(source.start_epoch_ms, !self.live)),
+            watch: Some(view.watcher(source.start_epoch_ms, !self.live, start_at)),
             config,
             feed: source.feed,
             phases: source.phases,
@@ -834,7 +848,7 @@ fn thresholds(
     mapping: &Mapping,
     phases: &Phases,
     stages: &[String],
-) -> anyhow::Result<(Vec<String>, Vec<Threshold>)> {
+) -> anyhow::Result<(Vec<String>, Vec<Threshold>, ThresholdNames)> {
     let listens: Vec<String> = mapping
         .socketio
         .as_ref()
@@ -850,6 +864,7 @@ fn thresholds(
         probes: mapping.probes(),
         outcomes: mapping.counts_outcomes(),
     };
+    let recorded = shard::names(&names, mapping.kinds());
     let mut problems = Vec::new();
     let mut thresholds = match Threshold::parse_all(&args.thresholds, &names) {
         Ok(t) => t,
@@ -875,9 +890,9 @@ fn thresholds(
     }
     if texts.is_empty() && !args.no_default_threshold {
         let default = Threshold::parse(DEFAULT_THRESHOLD, &names)?.as_default();
-        return Ok((texts, vec![default]));
+        return Ok((texts, vec![default], recorded));
     }
-    Ok((texts, thresholds))
+    Ok((texts, thresholds, recorded))
 }
 
 /// The folder of `--summary-export` or `--report`, made before any traffic so the end
@@ -973,6 +988,7 @@ pub(crate) fn profile(
 /// The table, the summary file, and the exit code.
 fn finish(args: &ReplayArgs, report: &Report, shown_target: &str) -> anyhow::Result<i32> {
     out!("{}", table(&report.summary, shown_target));
+    shard::late_note(&report.summary);
     if let Some(p) = &args.summary_export {
         super::export(p, "the summary", &report.summary)?;
         outln!("summary: {}", p.display());

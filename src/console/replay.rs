@@ -35,7 +35,13 @@ impl LiveView {
     }
 
     /// What the replay calls every 250 ms. `epoch_ms` is the timeline's t = 0.
-    pub(crate) fn watcher(&self, epoch_ms: i64, quiet: bool) -> Watch {
+    /// `start_at`: `--start-at`'s instant, counted down while the replay waits for it.
+    pub(crate) fn watcher(
+        &self,
+        epoch_ms: i64,
+        quiet: bool,
+        start_at: Option<std::time::SystemTime>,
+    ) -> Watch {
         let bar = self.bar.clone();
         // Without a terminal (CI logs) the bar is hidden: a plain line every 10 s instead.
         let plain = bar.is_hidden() && !quiet;
@@ -48,6 +54,13 @@ impl LiveView {
                     eprintln!("{line}");
                 }
                 bar.set_message(line);
+            } else if let Some(wait) =
+                start_at.and_then(|at| at.duration_since(std::time::SystemTime::now()).ok())
+            {
+                bar.set_message(format!(
+                    "waiting for --start-at: the clock starts in {:.0} s…",
+                    wait.as_secs_f64().ceil()
+                ));
             }
             bar.tick();
         })

@@ -28,6 +28,7 @@ mod safety;
 mod seed;
 mod seed_into;
 mod serve;
+mod shards;
 mod socketio;
 mod span;
 mod team_entities;

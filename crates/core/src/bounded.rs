@@ -20,6 +20,8 @@ pub const CERT_FILE: u64 = 1 << 20;
 pub const DATA_FILE: u64 = 64 << 20;
 /// The run.json beside a replayed log.
 pub const RUN_RECORD: u64 = 1 << 20;
+/// A replay summary (`report merge` reads the shards'): per-second series of long runs.
+pub const SUMMARY: u64 = 512 << 20;
 /// One line of an event log: `simulate run` writes lines of a few hundred bytes.
 pub const LOG_LINE: usize = 1 << 20;
 

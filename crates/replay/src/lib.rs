@@ -13,11 +13,13 @@ mod flows;
 mod hooks;
 pub mod live_metrics;
 pub mod mapping;
+pub mod merge;
 pub mod outcome;
 mod over_time;
 pub mod pace;
 pub mod pacer;
 mod series;
+pub mod shard;
 pub mod source;
 pub mod stats;
 pub mod summary;
@@ -161,7 +163,7 @@ pub fn replay(
     let feed_stop = Arc::clone(&stop);
     let phases = o.phases.clone();
     let live = Arc::new(Live::default());
-    let before = source::Before(Arc::clone(&live));
+    let before = source::Before(Arc::clone(&live), o.plan.shard);
     let span = (window, o.gap);
     let users = source::Users::new(o.mapping.reads_user(), o.team.as_deref());
     let kinds = o.mapping.kinds().clone();
@@ -255,6 +257,8 @@ pub fn replay(
     report.gap_users = fed.gap_users;
     (report.summary.setup, report.summary.teardown) = (setup, teardown);
     report.captured = (!captured.values.is_empty()).then_some(captured);
+    report.summary.shard = o.plan.shard;
+    report.summary.late_start_ms = live.late_start_ms.get().copied();
     paced(
         &mut report,
         &stats,
@@ -408,6 +412,10 @@ fn summarize(
         on_time: on_time(stats),
         dependencies: stats.flows.dependency_list(),
         outcomes: stats.flows.outcome_list(asked.tags, &stats.kinds),
+        shard: None,
+        late_start_ms: None,
+        lag_histograms: Some(stats.lag_histograms()),
+        merged: None,
     };
     Report {
         summary,

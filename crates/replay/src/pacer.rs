@@ -47,6 +47,12 @@ pub struct Plan {
     pub target: Option<Target>,
     /// `--max-duration`: no event is handed out later than this after the start.
     pub max_wall: Option<Duration>,
+    /// `--shard I/N`: only these users' events are handed out, after the schedule (which
+    /// every shard computes from the whole timeline) has placed them.
+    pub shard: Option<crate::shard::Shard>,
+    /// `--start-at`: the wall instant the window's start is due at, shared by every
+    /// shard; `None`: when the first event arrives.
+    pub start_at: Option<std::time::SystemTime>,
 }
 
 /// What the live view reads while the pacer runs.
@@ -58,6 +64,8 @@ pub(crate) struct Live {
     /// pacer the rest as it hands events out (see [`session_delta`]).
     pub(crate) sessions_open: AtomicI64,
     pub(crate) started: OnceLock<Instant>,
+    /// With `--start-at`: how late the clock was started, in ms (0 when on time).
+    pub(crate) late_start_ms: OnceLock<f64>,
 }
 
 #[derive(Debug)]
@@ -248,8 +256,10 @@ struct Pacer<'rt> {
     /// hand-over per wake-up instead of one per request (measured: a quarter of the CPU
     /// went to waking workers).
     ready: Vec<Job>,
-    /// The pacer is behind after a wait for a slot.
+    /// The pacer is behind after a wait for a slot (or a late `--start-at`).
     backlog: bool,
+    /// `--shard`: the users whose events this process sends.
+    shard: Option<crate::shard::Shard>,
 }
 
 impl<'rt> Pacer<'rt> {
@@ -283,6 +293,7 @@ impl<'rt> Pacer<'rt> {
             sessions: Vec::new(),
             ready: Vec::new(),
             backlog: false,
+            shard: plan.shard,
         }
     }
 
@@ -294,8 +305,11 @@ impl<'rt> Pacer<'rt> {
             let Some(batch) = rx.blocking_recv() else {
                 return self.stop.load(Ordering::Relaxed);
             };
-            let t0 = self.start();
+            let t0 = self.start(plan);
             for due in batch {
+                if !self.mine(&due) {
+                    continue;
+                }
                 let offset = (due.t_ms - plan.window.from_ms).max(0) as f64 * self.ns_per_sim_ms;
                 let offset = Duration::from_nanos(offset as u64);
                 if plan.max_wall.is_some_and(|m| offset > m) {
@@ -319,7 +333,7 @@ impl<'rt> Pacer<'rt> {
         if ahead.queue.is_empty() {
             return self.stop.load(Ordering::Relaxed);
         }
-        let t0 = self.start();
+        let t0 = self.start(plan);
         let max_ms = plan
             .max_wall
             .map_or(f64::INFINITY, |m| m.as_secs_f64() * 1000.0);
@@ -374,6 +388,10 @@ impl<'rt> Pacer<'rt> {
         while ahead.queue.front().is_some_and(|d| d.t_ms < step.sim_to) {
             let due = ahead.queue.pop_front().expect("checked");
             ahead.counted -= self.counts(due.kind, counted) as u64;
+            // After the schedule: another shard's event still took its place in it.
+            if !self.mine(&due) {
+                continue;
+            }
             let wall_ms = step.wall_ms(due.t_ms);
             if wall_ms > max_ms {
                 return Some(false);
@@ -414,20 +432,65 @@ impl<'rt> Pacer<'rt> {
         false
     }
 
-    /// The wall instant of the window's start, set when the first events arrive.
-    fn start(&mut self) -> Instant {
-        *self.t0.get_or_insert_with(|| {
-            let now = Instant::now();
-            let mut s = self.stats.lock().expect("stats lock");
-            s.start = now;
-            s.over.restart(now);
-            // The source has counted the sessions opened before the window by now: it
-            // hands out no window event before it has seen every earlier one.
-            s.sessions.at_start = self.live.sessions_open.load(Ordering::Relaxed).max(0) as u64;
-            drop(s);
-            let _ = self.live.started.set(now);
-            now
-        })
+    /// Whether this process sends `due` (always, unless it is one shard of several).
+    fn mine(&self, due: &Due) -> bool {
+        self.shard.is_none_or(|s| s.owns(&due.user_id))
+    }
+
+    /// The wall instant of the window's start: `--start-at` (waited for, or, when it has
+    /// passed, placed in the past so the events already due leave at once and count
+    /// late), else when the first events arrive.
+    fn start(&mut self, plan: &Plan) -> Instant {
+        if self.t0.is_none()
+            && let Some(at) = plan.start_at
+        {
+            let t0 = self.clock_at(at);
+            self.t0 = Some(t0);
+            self.began(t0);
+        }
+        if let Some(t0) = self.t0 {
+            return t0;
+        }
+        let now = Instant::now();
+        self.t0 = Some(now);
+        self.began(now);
+        now
+    }
+
+    /// `--start-at`'s instant on this process's clock: waits for it when it is ahead (or
+    /// until Ctrl-C), and when it has passed records by how much and marks the pacer
+    /// behind, so what is already due counts as late.
+    fn clock_at(&mut self, at: std::time::SystemTime) -> Instant {
+        let now = (std::time::SystemTime::now(), Instant::now());
+        match at.duration_since(now.0) {
+            Ok(ahead) => {
+                let t0 = now.1 + ahead;
+                let _ = self.sleep_until(t0);
+                let _ = self.live.late_start_ms.set(0.0);
+                t0
+            }
+            Err(e) => {
+                let behind = e.duration();
+                let _ = self
+                    .live
+                    .late_start_ms
+                    .set((behind.as_secs_f64() * 1e6).round() / 1e3);
+                self.backlog = true;
+                now.1.checked_sub(behind).unwrap_or(now.1)
+            }
+        }
+    }
+
+    /// The statistics and the live view start their clocks at `t0`.
+    fn began(&self, t0: Instant) {
+        let mut s = self.stats.lock().expect("stats lock");
+        s.start = t0;
+        s.over.restart(t0);
+        // The source has counted the sessions opened before the window by now: it
+        // hands out no window event before it has seen every earlier one.
+        s.sessions.at_start = self.live.sessions_open.load(Ordering::Relaxed).max(0) as u64;
+        drop(s);
+        let _ = self.live.started.set(t0);
     }
 
     /// Records what was decided since the last hand-over and hands the ready requests

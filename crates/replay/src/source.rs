@@ -327,12 +327,14 @@ fn signed_up_kind() -> u16 {
 }
 
 /// Counts the sessions opened before the window (events the replay does not send), so the
-/// sessions open at the window's start are right.
-pub(crate) struct Before(pub(crate) Arc<Live>);
+/// sessions open at the window's start are right; with `--shard`, those of its own users.
+pub(crate) struct Before(pub(crate) Arc<Live>, pub(crate) Option<crate::shard::Shard>);
 
 impl Before {
-    fn count(&self, kind: u16) {
-        if let Some(d) = session_delta(kind) {
+    fn count(&self, kind: u16, user_id: impl FnOnce() -> Box<str>) {
+        if let Some(d) = session_delta(kind)
+            && self.1.is_none_or(|s| s.owns(&user_id()))
+        {
             self.0.sessions_open.fetch_add(d, Ordering::Relaxed);
         }
     }
@@ -398,7 +400,8 @@ impl Sink for Feed {
             && self.users.signed_up(&ids::user_id(e.user), line);
         let entity = self.users.entity_of_event(e);
         if !in_window || existing {
-            self.before.count(e.props.kind() as u16);
+            self.before
+                .count(e.props.kind() as u16, || ids::user_id(e.user).into());
             return Ok(true);
         }
         let user_id: Box<str> = ids::user_id(e.user).into();
@@ -617,7 +620,7 @@ pub(crate) fn from_log(
         let existing = due.kind == signed_up && users.signed_up(&due.user_id, &line);
         due.entity = users.entity_of_line(due.kind, &line);
         if !in_window || existing {
-            before.count(due.kind);
+            before.count(due.kind, || due.user_id.clone());
             continue;
         }
         due.user = users.of(&due.user_id);

@@ -39,7 +39,7 @@ fn us0(d: Duration) -> u64 {
     d.as_micros() as u64
 }
 
-fn hist() -> Histogram<u64> {
+pub(crate) fn hist() -> Histogram<u64> {
     // Auto-resizing: a histogram costs memory only up to the largest value it has seen.
     Histogram::new(3).expect("3 significant figures is valid")
 }
@@ -137,6 +137,26 @@ impl Group {
         }
     }
 
+    /// A group read back from the summary's figures (`report merge`): what thresholds
+    /// read (histograms, counts, the abandoned class); statuses are not needed.
+    pub(crate) fn from_figures(f: &GroupFigures) -> Result<Group, String> {
+        let mut classes = BTreeMap::new();
+        if let Some(n) = f.error_classes.get(ErrorClass::Abandoned.name()) {
+            classes.insert(ErrorClass::Abandoned, *n);
+        }
+        Ok(Group {
+            latency: decode(&f.histograms.latency)?,
+            service: decode(&f.histograms.service)?,
+            chain: decode(&f.histograms.chained)?,
+            chained: f.chained,
+            ok: f.ok,
+            errors: f.errors,
+            late: f.late,
+            statuses: BTreeMap::new(),
+            classes,
+        })
+    }
+
     /// The group's figures as the summary gives them.
     pub fn figures(&self) -> GroupFigures {
         GroupFigures {
@@ -183,12 +203,31 @@ pub(crate) fn percentiles(h: &Histogram<u64>) -> Option<Percentiles> {
     })
 }
 
-fn encode(h: &Histogram<u64>) -> String {
+/// A histogram as the summary carries it: HdrHistogram V2 + DEFLATE, base64.
+pub(crate) fn encode(h: &Histogram<u64>) -> String {
     let mut buf = Vec::new();
     match V2DeflateSerializer::new().serialize(h, &mut buf) {
         Ok(_) => base64::engine::general_purpose::STANDARD.encode(buf),
         Err(_) => String::new(),
     }
+}
+
+/// A histogram the summary carried ([`encode`]); an empty text is an empty histogram.
+pub(crate) fn decode(text: &str) -> Result<Histogram<u64>, String> {
+    use hdrhistogram::serialization::Deserializer;
+    if text.is_empty() {
+        return Ok(hist());
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|e| format!("not base64: {e}"))?;
+    let h: Histogram<u64> = Deserializer::new()
+        .deserialize(&mut &bytes[..])
+        .map_err(|e| format!("not an HdrHistogram: {e:?}"))?;
+    // Added into ours, which must hold whatever range the shards saw.
+    let mut out = hist();
+    out.add(&h).map_err(|e| format!("cannot add: {e:?}"))?;
+    Ok(out)
 }
 
 /// The spans, in seconds, the summary's rates are over (see [`Stats::span`]).
@@ -635,6 +674,38 @@ impl Stats {
             t.add(g);
         }
         t
+    }
+
+    /// The run-wide lag histograms, as the summary carries them for a merge.
+    pub(crate) fn lag_histograms(&self) -> summary::LagHistograms {
+        summary::LagHistograms {
+            lag: encode(&self.lag),
+            own: encode(&self.own_lag),
+        }
+    }
+
+    /// Statistics rebuilt from summaries (`report merge`), for judging thresholds: the
+    /// groups, the lag histograms, and a schedule of `requests` over the spans given.
+    pub(crate) fn rebuilt(
+        groups: BTreeMap<Key, Group>,
+        (lag, own_lag): (Histogram<u64>, Histogram<u64>),
+        (requests, sent): (u64, u64),
+        span: Option<Span>,
+    ) -> Stats {
+        let start = Instant::now();
+        let mut s = Stats::new(start);
+        (s.groups, s.lag, s.own_lag, s.requests, s.sent) = (groups, lag, own_lag, requests, sent);
+        if let Some(span) = span.filter(|_| requests >= 2) {
+            // The instants `span` reads back as these spans.
+            let n = requests as f64;
+            let between = span.scheduled * (n - 1.0) / n;
+            let last = start + Duration::from_secs_f64(between.max(0.0));
+            s.first_due = Some(start);
+            s.last_due = Some(last);
+            s.last_sent =
+                Some(last + Duration::from_secs_f64((span.achieved - span.scheduled).max(0.0)));
+        }
+        s
     }
 
     /// Figures for the live line: the last full second's rates and p95.

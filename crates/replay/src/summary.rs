@@ -78,6 +78,57 @@ pub struct Summary {
     /// Flows: answers counted by a step's `outcome` field, per event kind and tag.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outcomes: Vec<OutcomeCounts>,
+    /// `--shard I/N`: this run sent the requests of shard I's users only; absent for one
+    /// process (and for a merged summary, which says so in `merged`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::shard::Shard>,
+    /// With `--start-at`: how late, in ms, this process started its clock (0: on time);
+    /// what was already due then left at once and counts as late.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_start_ms: Option<f64>,
+    /// The run-wide histograms `scheduler_lag_ms` and `on_time` come from, so a merge
+    /// can add them; absent in summaries older than it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag_histograms: Option<LagHistograms>,
+    /// `report merge`: the shards added, and the figures that are bounds rather than
+    /// exact sums.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<Merged>,
+}
+
+/// The generator's lag as histograms (HdrHistogram V2 + DEFLATE, base64, µs).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LagHistograms {
+    /// Actual − intended send of every request (`scheduler_lag_ms`).
+    pub lag: String,
+    /// The same, of the requests not held back for an in-flight slot (`on_time`).
+    pub own: String,
+}
+
+/// What `report merge` added into this summary.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Merged {
+    /// The shard count; every shard from 1 to it was added once.
+    pub shards: u32,
+    /// The summaries read, in shard order.
+    pub files: Vec<String>,
+    /// Figures that cannot be added exactly, and how they were combined.
+    pub inexact: Vec<String>,
+}
+
+/// The names thresholds may use in this run (request tags, phases, listened broadcasts,
+/// request classes with their event kinds, stages), recorded so `report merge` can judge
+/// thresholds without the mapping.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdNames {
+    pub tags: Vec<String>,
+    pub phases: Vec<String>,
+    pub listens: Vec<String>,
+    /// Each request class the mapping sends, with its event kinds.
+    pub classes: BTreeMap<String, Vec<String>>,
+    pub stages: Vec<String>,
+    pub probes: bool,
+    pub outcomes: bool,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -149,6 +200,19 @@ pub struct ReplayConfig {
     /// `--concurrency N`: how the world was sized; absent without the flag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<ConcurrencySizing>,
+    /// `--start-at` as given (RFC 3339): the wall instant every shard started its clock at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_at: Option<String>,
+    /// SHA-256 of the world replayed (its source as recorded here and the window): shards
+    /// of one run agree on it, and `report merge` refuses summaries that do not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub world_fingerprint: Option<String>,
+    /// SHA-256 of the mapping file's text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapping_fingerprint: Option<String>,
+    /// What thresholds could name in this run, for `report merge`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub names: Option<ThresholdNames>,
 }
 
 /// `--concurrency N`: the users chosen so that N sessions are open at the window's peak.
@@ -525,6 +589,9 @@ pub struct ListenReport {
     /// `None` also when an origin's broadcasts were never heard.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fanout_ms: Option<Percentiles>,
+    /// `fanout_ms`'s histogram (HdrHistogram V2 + DEFLATE, base64, µs), for a merge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fanout_histogram: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

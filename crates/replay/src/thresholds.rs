@@ -604,6 +604,11 @@ impl Threshold {
         (g.count() > 0).then_some(g)
     }
 
+    /// Whether it names stages (`{stage:…}`): judged over the stage rows then.
+    pub(crate) fn names_stages(&self) -> bool {
+        self.filter.stage.is_some()
+    }
+
     /// Only the requests of stage `stage` (1 + its index), unless the threshold names
     /// stages itself: `capacity` judges each level without its warm-up.
     pub fn only_stage(mut self, stage: u8) -> Threshold {
@@ -823,32 +828,43 @@ fn parse_ms(s: &str) -> Option<f64> {
 /// mapping (never by a tag's name), so every `[[request]]` must give one; a class the
 /// mapping does not send gets no limit, and one it sent nothing of is not applicable.
 pub fn preset(name: &str, mapping: &Mapping) -> Result<Vec<String>, Problems> {
+    if name == "upper-limit" && !mapping.unclassified().is_empty() {
+        return Err(Problems(
+            mapping
+                .unclassified()
+                .iter()
+                .map(|p| {
+                    let mut p = p.clone();
+                    p.message = format!(
+                        "--threshold-preset upper-limit holds events and API calls to different limits: {}",
+                        p.message
+                    );
+                    p
+                })
+                .collect(),
+        ));
+    }
+    let sent = |c: RequestClass| !mapping.kinds_of(c).is_empty();
+    preset_texts(name, &sent, mapping.probes()).map_err(|p| p.into())
+}
+
+/// A preset's texts for a run that sends requests of the classes `sent` says, and probes
+/// or not: from the mapping (`preset`) or from a summary's recorded names (`report merge`).
+pub(crate) fn preset_texts(
+    name: &str,
+    sent: &dyn Fn(RequestClass) -> bool,
+    probes: bool,
+) -> Result<Vec<String>, Problem> {
     match name {
         "upper-limit" => {
-            if !mapping.unclassified().is_empty() {
-                return Err(Problems(
-                    mapping
-                        .unclassified()
-                        .iter()
-                        .map(|p| {
-                            let mut p = p.clone();
-                            p.message = format!(
-                                "--threshold-preset upper-limit holds events and API calls to different limits: {}",
-                                p.message
-                            );
-                            p
-                        })
-                        .collect(),
-                ));
-            }
             let mut t = vec!["errors<=1%".to_string()];
             for (class, limit) in [(RequestClass::Event, "500ms"), (RequestClass::Api, "2s")] {
-                if !mapping.kinds_of(class).is_empty() {
+                if sent(class) {
                     t.push(format!("p95{{class:{}}}<={limit}", class.name()));
                 }
             }
             // A race the target loses is a limit broken whatever the latency.
-            if mapping.probes() {
+            if probes {
                 t.push("probe_violations<1".into());
             }
             Ok(t)
@@ -856,8 +872,7 @@ pub fn preset(name: &str, mapping: &Mapping) -> Result<Vec<String>, Problems> {
         other => Err(Problem::new(
             format!("--threshold-preset `{other}` is not a preset"),
             "use upper-limit (errors ≤ 1 %, API p95 ≤ 2 s, event p95 ≤ 500 ms, by each request's `class`)",
-        )
-        .into()),
+        )),
     }
 }
 

@@ -665,6 +665,27 @@ impl Mapping {
         })
     }
 
+    /// The values captured from one user's answer and read by other users' requests
+    /// (`{entity.ENTITY.NAME}`): `(event kind, variable)` of each request reading one.
+    /// A shard cannot send such a request when the capturing user is on another shard.
+    pub fn shared_reads(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (k, r) in self.routes.iter().enumerate() {
+            let Route::Send(m) = r else { continue };
+            for step in std::iter::once(&**m).chain(&m.then) {
+                for v in &step.extras.reads {
+                    if let flow::VarRef::Entity(..) = v {
+                        let event =
+                            self.kinds().name(k as u16).unwrap_or("unknown");
+                        out.push((event.to_string(), v.name()));
+                    }
+                }
+            }
+        }
+        out.dedup();
+        out
+    }
+
     /// The `[[request]]`s that give no `class`, each a problem at its place in the file.
     pub fn unclassified(&self) -> &[Problem] {
         &self.unclassified

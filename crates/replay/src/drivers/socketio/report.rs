@@ -82,6 +82,7 @@ pub(super) fn report(sh: &Shared) -> SocketIoReport {
                     max: per.iter().max().copied().unwrap_or(0),
                 }),
                 fanout_ms: percentiles(&h.latency).filter(|_| tied),
+                fanout_histogram: tied.then(|| crate::stats::encode(&h.latency)),
             }
         })
         .collect();
