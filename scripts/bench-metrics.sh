@@ -50,3 +50,12 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 python3 -c "a, b, n = ${SUM[without]}, ${SUM[with]}, $ROUNDS; print('per request: without %.0f, with %.0f instructions: %+.0f (%+.2f %%)' % (a / n, b / n, (b - a) / n, (b / a - 1) * 100))"
+
+# The recording alone: instructions inside LiveMetrics (its counters and histograms).
+valgrind --tool=callgrind --callgrind-out-file=/dev/null --toggle-collect='*LiveMetrics*' \
+  "$BIN" replay --from-log "$WORK/log.jsonl" --target "http://127.0.0.1:$PORT" \
+  --no-default-threshold -q --summary-export "$WORK/s.json" \
+  --metrics-addr "127.0.0.1:$((PORT + 1))" --metrics-linger 0s >/dev/null 2>"$WORK/vg.txt"
+inside=$(sed -n 's/.*Collected : *//p' "$WORK/vg.txt" | tr -d ',')
+sent=$(python3 -c "import json; print(json.load(open('$WORK/s.json'))['totals']['sent'])")
+python3 -c "print('inside LiveMetrics: %.0f instructions per request' % ($inside / $sent))"

@@ -675,8 +675,7 @@ impl Mapping {
             for step in std::iter::once(&**m).chain(&m.then) {
                 for v in &step.extras.reads {
                     if let flow::VarRef::Entity(..) = v {
-                        let event =
-                            self.kinds().name(k as u16).unwrap_or("unknown");
+                        let event = self.kinds().name(k as u16).unwrap_or("unknown");
                         out.push((event.to_string(), v.name()));
                     }
                 }
