@@ -15,6 +15,7 @@
 #      (A B A B), which is wall-clock and so noisy on two shared cores.
 #
 # Usage: [BASE=<commit>] [ROUNDS=2] [SECS=5] [RATES="60000 70000 …"] [ONLY=callgrind|rate]
+#        [EVENTS=20000] [A_BIN=path B_BIN=path: use these binaries, build nothing]
 #        bash scripts/bench-template.sh
 # Installs nginx and valgrind from Debian when missing.
 set -euo pipefail
@@ -25,7 +26,7 @@ ROUNDS=${ROUNDS:-2}
 SECS=${SECS:-5}
 RATES=${RATES:-"20000 30000 40000 50000 60000 70000 80000"}
 ONLY=${ONLY:-}
-EVENTS=20000
+EVENTS=${EVENTS:-20000}
 RATE=2000
 # B builds in this checkout's own target folder. A needs a folder of its own: cargo
 # leaves the path out of a workspace member's artifact names, so two checkouts built in
@@ -41,6 +42,13 @@ WORK=$(mktemp -d)
 PORT=18089
 trap 'nginx_stop "$WORK"; rm -rf "$WORK"' EXIT
 
+if [ -n "${A_BIN:-}" ] && [ -n "${B_BIN:-}" ]; then
+  # Binaries built beforehand (say debug builds of both sides on a machine too loaded
+  # for two release builds): instruction ratios only, not the release figures.
+  echo "== A = $A_BIN, B = $B_BIN (given; nothing built)"
+  cp "$A_BIN" "$WORK/simulate-A"
+  cp "$B_BIN" "$WORK/simulate-B"
+else
 echo "== building A ($BASE, $(git rev-parse --short "$BASE")) and B (this checkout, $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ' + uncommitted changes'))"
 # The base's sources are kept beside the builds, so a second run rebuilds nothing.
 BASE_SRC=$BASE_TARGET/base-src/$(git rev-parse "$BASE")
@@ -54,6 +62,7 @@ cp "$BASE_TARGET/release/simulate" "$WORK/simulate-A"
 B_TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 cargo build --release --quiet --bin simulate
 cp "$B_TARGET/release/simulate" "$WORK/simulate-B"
+fi
 A=$WORK/simulate-A
 B=$WORK/simulate-B
 

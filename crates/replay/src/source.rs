@@ -52,7 +52,8 @@ pub(crate) struct Due {
     pub(crate) user: Option<Arc<serde_json::Map<String, serde_json::Value>>>,
     /// The entity the event names in the team's format (`[ids] gift`): its prop
     /// (`gift_id`) and the team's id, which templates render for `{props.gift_id}`.
-    pub(crate) entity: Option<(&'static str, Box<str>)>,
+    /// Boxed: a due event is moved into every request's future, and most have none.
+    pub(crate) entity: Option<Box<(&'static str, Box<str>)>>,
 }
 
 impl Due {
@@ -85,7 +86,7 @@ impl Due {
             vars,
             user: self.user.as_deref(),
             team: None,
-            entity: self.entity.as_ref().map(|(p, id)| (*p, &**id)),
+            entity: self.entity.as_deref().map(|(p, id)| (*p, &**id)),
         }
     }
 
@@ -278,18 +279,18 @@ impl Users {
     }
 
     /// The team's id of the entity an engine's event names, if the world names it so.
-    fn entity_of_event(&mut self, e: &Event) -> Option<(&'static str, Box<str>)> {
-        self.entities.as_mut()?.see_event(e)
+    fn entity_of_event(&mut self, e: &Event) -> Option<Box<(&'static str, Box<str>)>> {
+        self.entities.as_mut()?.see_event(e).map(Box::new)
     }
 
     /// The same for a log's line of `kind` (its props read only for an entity's kinds).
-    fn entity_of_line(&mut self, kind: u16, line: &[u8]) -> Option<(&'static str, Box<str>)> {
+    fn entity_of_line(&mut self, kind: u16, line: &[u8]) -> Option<Box<(&'static str, Box<str>)>> {
         let ids = self.entities.as_mut()?;
         let name = EVENT_KINDS.get(kind as usize)?;
         let (entity, _) = Entity::of_kind(name)?;
         let v: serde_json::Value = serde_json::from_slice(line).ok()?;
         let id = v.get("props")?.get(entity.prop())?.as_str()?;
-        ids.see(name, id).map(|t| (entity.prop(), t))
+        ids.see(name, id).map(|t| Box::new((entity.prop(), t)))
     }
 
     /// One `user.signed_up` line: its props kept; whether the user already exists in the
