@@ -1,23 +1,32 @@
 #!/usr/bin/env bash
 # `seed --into` figures for docs/PERFORMANCE.md (issue 20 item 8): the points app's team
 # schema (examples/points-app/schema.sql: text keys, a unique email, a foreign key, two
-# indexes on the JSONB log) seeded three ways, each into a fresh database with the keys
+# indexes on the JSONB log) loaded several ways, each into a fresh database with the keys
 # and indexes in place, in one transaction:
 #   simulate   `simulate seed --into examples/points-app/seed.toml`, end to end (the
-#              engine, the spool, the COPY of both tables);
+#              engine, the spool, the COPY of both tables, the manifest);
+#   rebuild    the same with --rebuild-indexes (the log's two plain indexes dropped
+#              before the rows and built after them, in the same transaction);
 #   (a) psql   `\copy` of the very same rows from files, table by table: the database's
 #              floor for loading into tables whose indexes stay (target: simulate >= 0.9x);
 #   (b) INSERT the same rows as 1,000-row multi-row INSERT statements, what teams write
-#              today (target: simulate >= 2x).
-# Not a test: it prints numbers. Needs PostgreSQL (scripts/ensure-postgres.sh).
-# Usage: bash scripts/bench-seed-into.sh [users] [days]
+#              today (target: simulate >= 2x), loaded once (the slowest).
+# The loads alternate round by round (psql, simulate, rebuild, psql, simulate, …) so a
+# machine whose load changes treats them alike; each round's ratios are printed, then
+# their range. BASE=path/to/another/simulate adds that binary as a variant (before/after).
+# Each simulate run's phases (engine, rendering, COPY waits, keys and digest) are kept in
+# the output. Not a test: it prints numbers. Needs PostgreSQL (scripts/ensure-postgres.sh).
+# Usage: [ROUNDS=2] [BIN=bin] [BASE=bin] bash scripts/bench-seed-into.sh [users] [days]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 USERS=${1:-250000}
 DAYS=${2:-7}
+ROUNDS=${ROUNDS:-2}
 PG=$(bash scripts/ensure-postgres.sh | tail -n 1)
-cargo build --release --quiet
-BIN=target/release/simulate
+if [ -z "${BIN:-}" ]; then # BIN=path skips the build (a binary kept aside)
+  cargo build --release --quiet
+  BIN=target/release/simulate
+fi
 EX=examples/points-app
 DB=bench_into
 OUT=$(mktemp -d)
@@ -30,18 +39,35 @@ fresh() { # an empty database holding the team's schema
 }
 now() { date +%s.%N; }
 rows() { psql "$PG/$DB" -Atc 'SELECT (SELECT count(*) FROM "User") + (SELECT count(*) FROM "BehaviorLog")'; }
+secs() { python3 -c "print($2 - $1)"; }
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(psql "$PG/postgres" -Atc 'SHOW server_version')"
-echo "== simulate seed --into $EX/seed.toml --users $USERS --days $DAYS"
-fresh
-t0=$(now)
-/usr/bin/time -f "%e s wall, peak RSS %M KB" -o "$OUT/seed.time" "$BIN" seed -q \
-  --personas "$EX/personas" --scenario "$EX/scenario.toml" --users "$USERS" --days "$DAYS" \
-  --database-url "$PG/$DB" --into "$EX/seed.toml" > "$OUT/seed.out"
-t1=$(now)
+seed_with() { # binary, extra flags...: the seed's seconds (its phases in $OUT/phases.<n>)
+  local bin=$1; shift
+  fresh
+  local t0 t1
+  t0=$(now)
+  "$bin" seed --personas "$EX/personas" --scenario "$EX/scenario.toml" --users "$USERS" \
+    --days "$DAYS" --database-url "$PG/$DB" --into "$EX/seed.toml" "$@" \
+    > "$OUT/seed.out" 2> "$OUT/seed.err"
+  t1=$(now)
+  secs "$t0" "$t1"
+}
+
+psql_copy() {
+  fresh
+  local t0 t1
+  t0=$(now)
+  psql -q -1 -v ON_ERROR_STOP=1 "$PG/$DB" -c "\\copy \"User\" FROM '$OUT/user.copy'" -c "\\copy \"BehaviorLog\" FROM '$OUT/log.copy'"
+  t1=$(now)
+  [ "$(rows)" = "$ROWS" ] || { echo "psql loaded $(rows) rows, not $ROWS" >&2; exit 1; }
+  secs "$t0" "$t1"
+}
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(psql "$PG/postgres" -Atc 'SHOW server_version'); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== simulate seed --into $EX/seed.toml --users $USERS --days $DAYS (first load: its rows become the files)"
+FIRST=$(seed_with "$BIN")
 head -3 "$OUT/seed.out"
-cat "$OUT/seed.time"
-SIM_S=$(python3 -c "print($t1 - $t0)")
+cat "$OUT/seed.err"
 ROWS=$(rows)
 
 # The same rows, as the files psql loads and as INSERT statements (neither timed).
@@ -82,33 +108,54 @@ with open(f"{out}/inserts.sql", "w") as sql:
         flush()
 PY
 
-echo "== (a) psql \\copy of the same rows from files, one transaction"
-fresh
-t0=$(now)
-psql -q -1 -v ON_ERROR_STOP=1 "$PG/$DB" -c "\\copy \"User\" FROM '$OUT/user.copy'" -c "\\copy \"BehaviorLog\" FROM '$OUT/log.copy'"
-t1=$(now)
-COPY_S=$(python3 -c "print($t1 - $t0)")
-[ "$(rows)" = "$ROWS" ] || { echo "psql loaded $(rows) rows, not $ROWS" >&2; exit 1; }
-
-echo "== (b) 1,000-row multi-row INSERTs of the same rows, one transaction"
+echo "== (b) 1,000-row multi-row INSERTs of the same rows, one transaction (once)"
 fresh
 t0=$(now)
 psql -q -1 -v ON_ERROR_STOP=1 "$PG/$DB" -f "$OUT/inserts.sql" >/dev/null
 t1=$(now)
-INS_S=$(python3 -c "print($t1 - $t0)")
+INS_S=$(secs "$t0" "$t1")
 [ "$(rows)" = "$ROWS" ] || { echo "the INSERTs loaded $(rows) rows, not $ROWS" >&2; exit 1; }
 
-python3 - "$ROWS" "$BYTES" "$SIM_S" "$COPY_S" "$INS_S" <<'PY'
+: > "$OUT/rounds"
+for r in $(seq 1 "$ROUNDS"); do
+  echo "== round $r (load average $(cut -d' ' -f1 /proc/loadavg))"
+  A=$(psql_copy)
+  S=$(seed_with "$BIN")
+  cp "$OUT/seed.err" "$OUT/phases.sim.$r"
+  R=$(seed_with "$BIN" --rebuild-indexes)
+  cp "$OUT/seed.err" "$OUT/phases.rebuild.$r"
+  B=-1
+  if [ -n "${BASE:-}" ]; then B=$(seed_with "$BASE"); fi
+  echo "$A $S $R $B" >> "$OUT/rounds"
+  echo "  psql \\copy $A s, simulate $S s, --rebuild-indexes $R s$([ -n "${BASE:-}" ] && echo ", base $B s")"
+done
+echo "== phases of the last round's simulate run"
+cat "$OUT/phases.sim.$ROUNDS"
+echo "== phases of the last round's --rebuild-indexes run"
+cat "$OUT/phases.rebuild.$ROUNDS"
+
+python3 - "$ROWS" "$BYTES" "$INS_S" "$OUT/rounds" <<'PY'
 import sys
-rows, data = int(sys.argv[1]), int(sys.argv[2])
-runs = [("simulate seed --into", float(sys.argv[3])), ("(a) psql \\copy", float(sys.argv[4])),
-        ("(b) 1,000-row INSERTs", float(sys.argv[5]))]
+rows, data, ins = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+rounds = [[float(x) for x in l.split()] for l in open(sys.argv[4]) if l.strip()]
+names = ["(a) psql \\copy", "simulate seed --into", "  --rebuild-indexes", "  base binary"]
 print()
-print(f"{rows} rows, {data/1e6:.1f} MB as COPY text")
-print(f"{'':<24}{'seconds':>9}{'rows/s':>12}{'MB/s':>8}")
-for name, s in runs:
-    print(f"{name:<24}{s:9.2f}{rows/s:12.0f}{data/1e6/s:8.1f}")
-sim = runs[0][1]
-print(f"simulate / (a) psql \\copy: {runs[1][1]/sim:.2f}x (target >= 0.9x)")
-print(f"simulate / (b) INSERTs:    {runs[2][1]/sim:.2f}x (target >= 2x)")
+print(f"{rows} rows, {data/1e6:.1f} MB as COPY text; {len(rounds)} rounds")
+print(f"{'':<26}{'seconds (each round)':>26}{'rows/s (best)':>15}{'MB/s':>7}")
+def line(name, secs):
+    best = min(secs)
+    each = " ".join(f"{s:.1f}" for s in secs)
+    print(f"{name:<26}{each:>26}{rows/best:15.0f}{data/1e6/best:7.1f}")
+for i, name in enumerate(names):
+    secs = [r[i] for r in rounds if r[i] >= 0]
+    if secs:
+        line(name, secs)
+line("(b) 1,000-row INSERTs", [ins])
+def ratios(i, base):
+    v = [base(r) / r[i] for r in rounds if r[i] >= 0]
+    return " ".join(f"{x:.2f}" for x in v) + (f"  (range {min(v):.2f}-{max(v):.2f})" if len(v) > 1 else "")
+for i, name in ((1, "simulate"), (2, "--rebuild-indexes"), (3, "base binary")):
+    if any(r[i] >= 0 for r in rounds):
+        print(f"{name} / (a) psql \\copy, per round: {ratios(i, lambda r: r[0])} (target >= 0.9x)")
+        print(f"{name} / (b) INSERTs, per round:    {ratios(i, lambda r: ins)} (target >= 2x)")
 PY

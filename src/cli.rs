@@ -276,6 +276,12 @@ pub struct SeedArgs {
     /// With --into: empty the mapped tables first (only those; named before it happens)
     #[arg(long, requires = "into")]
     pub truncate: bool,
+    /// With --into (PostgreSQL): drop the mapped tables' plain indexes before the rows and
+    /// build them again after, in the load's transaction (named before it happens; never
+    /// a constraint's or a unique index). Faster with many rows; readers of those tables
+    /// wait for the load's end
+    #[arg(long, requires = "into")]
+    pub rebuild_indexes: bool,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -22,7 +22,7 @@ use simulate_core::world::pools::Team;
 use simulate_db::WorldConfig;
 use simulate_db::into::manifest::Record;
 use simulate_db::into::spool::Spool;
-use simulate_db::into::{Backend, Db, Existing, IntoError, SeedMap};
+use simulate_db::into::{Backend, Db, Existing, IntoError, LoadOpts, Phases, SeedMap};
 use simulate_db::projection::Projection;
 
 /// Where `--into` writes: the PostgreSQL URL, or an explicit `--sqlite` file; it never
@@ -91,12 +91,21 @@ pub fn seed(args: &SeedArgs, into: &Path) -> anyhow::Result<i32> {
         pools: scenario.pools.clone(),
     });
     map.check_world(&map.world.names(), &map.world.pools())?;
+    let mut phases = Phases::default();
     let mut target = db.open()?;
+    let t = Instant::now();
     let planned = target.prepare(&map).map_err(into_err)?;
     let filled = target.filled(&map, &planned).map_err(refused)?;
     let existing = existing_rows(args, target.as_ref(), &planned, &filled)?;
+    if args.rebuild_indexes && !args.plan {
+        name_rebuilt(args, target.as_mut(), &map, &planned)?;
+    }
+    phases.since("catalog and checks", t);
 
-    let mut sources: Vec<_> = planned.iter().map(|p| p.map.entity.source()).collect();
+    let mut sources: Vec<_> = planned
+        .iter()
+        .flat_map(|p| [&[p.map.entity.source()][..], p.map.entity.reads()].concat())
+        .collect();
     if map.aggregates() {
         sources.push(simulate_db::projection::Table::BehaviorLogs);
     }
@@ -105,37 +114,16 @@ pub fn seed(args: &SeedArgs, into: &Path) -> anyhow::Result<i32> {
     let clear = ClearOnDrop(bar.clone());
     let stop = super::interrupt_flag();
     show_step(&bar, "generate");
-    let world = World::new(personas.clone(), scenario.clone(), true)?;
-    let mut engine = Engine::new(world, threads);
-    let mut projection = Projection::new(spool, &personas, &scenario);
-    let mut checksum = JsonlSink::create(None, Format::None)?;
-    let mut progress =
-        Progress::on(bar.clone(), scenario.end_ms(), 0.0).with_rows(projection.sent());
-    // The team's ids of gifts, purchases, … (`[ids] gift`), numbered as the run makes them.
-    let mut entities = EntityIds::new(&map.world.team, true);
-    let result = {
-        let mut sinks = Tee(vec![&mut progress, &mut projection, &mut checksum]);
-        if let Some(e) = entities.as_mut() {
-            sinks.0.push(e);
-        }
-        engine.run(&mut sinks, &stop)
+    let t = Instant::now();
+    let Some((spool, totals, checksum)) = generate(
+        &personas, &scenario, threads, spool, &map.world, &bar, &stop,
+    )?
+    else {
+        drop(clear);
+        eprintln!("interrupted: nothing was written");
+        return Ok(exit::INTERRUPTED);
     };
-    if let Some(e) = entities {
-        let _ = map.world.entities.set(e);
-    }
-    let mut spool = projection.into_inner();
-    let totals = match result {
-        Ok(t) if !t.interrupted => t,
-        Ok(_) => {
-            drop(clear);
-            eprintln!("interrupted: nothing was written");
-            return Ok(exit::INTERRUPTED);
-        }
-        Err(e) => {
-            return Err(anyhow::Error::new(e).context("generating the rows; nothing was written"));
-        }
-    };
-    spool.finish()?;
+    phases.since("engine run, rows spooled", t);
     if args.plan {
         drop(clear);
         let doc = target
@@ -151,9 +139,15 @@ pub fn seed(args: &SeedArgs, into: &Path) -> anyhow::Result<i32> {
     show_step(&bar, "write (one transaction)");
     let record = Record {
         world: serde_json::to_value(world_config(args, &scenario))?,
-        checksum: checksum.checksum(),
+        checksum,
     };
-    let written = target.load(&map, &planned, &spool, existing, &record, &stop);
+    let opts = LoadOpts {
+        existing,
+        record: &record,
+        stop: &stop,
+        rebuild_indexes: args.rebuild_indexes,
+    };
+    let written = target.load(&map, &planned, &spool, &opts, &mut phases);
     drop(clear);
     let entries = match written {
         Ok(e) => e,
@@ -169,6 +163,11 @@ pub fn seed(args: &SeedArgs, into: &Path) -> anyhow::Result<i32> {
             );
         }
     };
+    if !args.quiet {
+        for (phase, secs) in &phases.0 {
+            eprintln!("  {phase:<52} {secs:8.2} s");
+        }
+    }
     let wall = started.elapsed().as_secs_f64();
     let rows: u64 = entries.iter().map(|e| e.rows).sum();
     outln!(
@@ -189,6 +188,75 @@ pub fn seed(args: &SeedArgs, into: &Path) -> anyhow::Result<i32> {
         into.display()
     );
     Ok(exit::OK)
+}
+
+/// The engine's run into the spool: the spool, the run's totals and the timeline's
+/// checksum; None when Ctrl-C stopped it (nothing was written).
+fn generate(
+    personas: &[Persona],
+    scenario: &simulate_core::scenario::Scenario,
+    threads: usize,
+    spool: Spool,
+    ids: &simulate_db::into::entity::SeedWorld,
+    bar: &indicatif::ProgressBar,
+    stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> anyhow::Result<Option<(Spool, simulate_core::engine::RunTotals, String)>> {
+    let world = World::new(personas.to_vec(), scenario.clone(), true)?;
+    let mut engine = Engine::new(world, threads);
+    let mut projection = Projection::new(spool, personas, scenario);
+    let mut checksum = JsonlSink::create(None, Format::None)?;
+    let mut progress =
+        Progress::on(bar.clone(), scenario.end_ms(), 0.0).with_rows(projection.sent());
+    // The team's ids of gifts, purchases, … (`[ids] gift`), numbered as the run makes them.
+    let mut entities = EntityIds::new(&ids.team, true);
+    let result = {
+        let mut sinks = Tee(vec![&mut progress, &mut projection, &mut checksum]);
+        if let Some(e) = entities.as_mut() {
+            sinks.0.push(e);
+        }
+        engine.run(&mut sinks, stop)
+    };
+    if let Some(e) = entities {
+        let _ = ids.entities.set(e);
+    }
+    let mut spool = projection.into_inner();
+    let totals = match result {
+        Ok(t) if !t.interrupted => t,
+        Ok(_) => return Ok(None),
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context("generating the rows; nothing was written"));
+        }
+    };
+    spool.finish()?;
+    Ok(Some((spool, totals, checksum.checksum())))
+}
+
+/// `--rebuild-indexes` names the indexes it drops and builds again before the load.
+fn name_rebuilt(
+    args: &SeedArgs,
+    target: &mut dyn Backend,
+    map: &SeedMap,
+    planned: &[simulate_db::into::Planned<'_>],
+) -> anyhow::Result<()> {
+    let names = target.plain_indexes(map, planned).map_err(refused)?;
+    if args.quiet {
+        return Ok(());
+    }
+    if names.is_empty() {
+        eprintln!("--rebuild-indexes: the mapped tables have no plain index; every index stays");
+    } else {
+        eprintln!(
+            "--rebuild-indexes: dropping {} before the rows and building {} again after them, in the load's transaction (constraints and unique indexes stay): {}",
+            if names.len() == 1 {
+                "this plain index"
+            } else {
+                "these plain indexes"
+            },
+            if names.len() == 1 { "it" } else { "them" },
+            names.join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// What to do with mapped tables that already hold rows: refused (nothing changed)

@@ -244,6 +244,67 @@ fn a_unique_violation_names_the_row_and_the_mapping_line_and_writes_nothing() {
 }
 
 #[test]
+fn rebuild_indexes_drops_only_plain_indexes_and_builds_them_again() {
+    let db = team_db();
+    let m = data("seed.toml").display().to_string();
+    let defs = "SELECT string_agg(indexdef, '; ' ORDER BY indexname) FROM pg_indexes WHERE schemaname = 'public'";
+    let before = one(&db, defs);
+    let o = simulate(
+        &db,
+        &[
+            &["seed", "--append", "--rebuild-indexes", "--into", &m][..],
+            &WORLD,
+        ]
+        .concat(),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let t = text(&o);
+    // Named before the load: the plain index only; the key, the unique email and the
+    // partial unique index keep checking rows as they arrive.
+    let named = t
+        .lines()
+        .find(|l| l.starts_with("--rebuild-indexes:"))
+        .unwrap_or_else(|| panic!("{t}"));
+    assert!(
+        named.contains(r#""BehaviorLog_userId_idx" on "BehaviorLog""#),
+        "{named}"
+    );
+    for kept in ["pkey", "email", "one_signup"] {
+        assert!(!named.contains(kept), "{kept} stays: {named}");
+    }
+    assert_eq!(
+        one(&db, defs),
+        before,
+        "every index is there again, as it was"
+    );
+    // The phases name each COPY's format: every mapped column of "User" takes binary;
+    // the log's `amount` is `{props.amount}` of any kind (untyped), so the log goes text.
+    let copy_line = |table: &str| {
+        t.lines()
+            .find(|l| l.trim_start().starts_with(&format!("{table}: COPY of")))
+            .unwrap_or_else(|| panic!("{t}"))
+            .to_string()
+    };
+    assert!(copy_line("User").contains("binary"), "{t}");
+    assert!(copy_line("BehaviorLog").contains("text"), "{t}");
+    // An instant sent binary ("User") is the same instant sent as text (the log's sign-up).
+    let pairs = r#"FROM "User" u JOIN "BehaviorLog" b ON b."userId" = u.id AND b.action = 'user.signed_up'"#;
+    let joined: i64 = one(&db, &format!("SELECT count(*) {pairs}"))
+        .parse()
+        .unwrap();
+    assert!(joined > 100, "{joined} users with a sign-up row");
+    assert_eq!(
+        one(
+            &db,
+            &format!(r#"SELECT count(*) {pairs} WHERE b."createdAt" <> u."createdAt""#)
+        ),
+        "0"
+    );
+    let o = simulate(&db, &["verify", "--into", &m]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+#[test]
 fn kill_9_mid_seed_leaves_their_tables_as_they_were() {
     let db = team_db();
     let before = state(&db);

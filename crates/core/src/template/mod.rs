@@ -37,7 +37,7 @@ pub use body::{Body, JsonTmpl};
 pub use field::{Field, FieldSet, KindProps, PropFields, UserField, UserFields, did_you_mean};
 pub(crate) use scope::Constants;
 pub use scope::{Ctx, Scope};
-pub use value::{Ty, Type, Val};
+pub use value::{Ty, Type, Val, parse_ts};
 
 use check::Checker;
 use eval::{Node, eval};

@@ -7,6 +7,7 @@
 //! the rows `simulate seed` writes into its own schema: one projection, two layouts.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use simulate_core::ids;
@@ -14,7 +15,6 @@ use simulate_core::template::{Ctx, FieldSet, KindProps, PropFields, Ty, Type, Us
 use simulate_core::world::entities::EntityIds;
 use simulate_core::world::kinds::KindTable;
 use simulate_core::world::pools::Team;
-use std::sync::Arc;
 
 use crate::projection::{ColumnType, Table};
 
@@ -65,6 +65,15 @@ impl Entity {
 
     pub fn name(self) -> &'static str {
         ALL.iter().find(|(_, e, _)| *e == self).map_or("", |x| x.0)
+    }
+
+    /// The projection tables its rows read besides its own: a goal's progress reads the
+    /// catalog's goals for the goal's `challenge_id`.
+    pub fn reads(self) -> &'static [Table] {
+        match self {
+            Entity::GoalProgress => &[Table::Goals],
+            _ => &[],
+        }
     }
 
     /// The projection table its rows come from.
@@ -143,6 +152,10 @@ impl Entity {
             })
             .collect();
         props.push(("n".into(), Type::of(Ty::Int)));
+        if self == Entity::GoalProgress {
+            // The goal's challenge, from the catalog (see `write::rows`).
+            props.push(("challenge_id".into(), Type::of(Ty::Str).nullable(true)));
+        }
         KindProps {
             kind: self.name().to_string(),
             props,
@@ -226,8 +239,9 @@ pub struct Row {
     pub json: Value,
     /// The user the row belongs to (the timeline's number), if any.
     pub uid: Option<u32>,
-    /// `user.<name>`'s values, when the table's templates read any.
-    pub user: Option<Map<String, Value>>,
+    /// `user.<name>`'s values, when the table's templates read any (shared by the rows
+    /// of one user: computed once per user, not per row).
+    pub user: Option<Arc<Map<String, Value>>>,
     pub user_id: String,
     pub seq: u32,
     pub session: u32,
@@ -352,7 +366,7 @@ impl Row {
             json: Some(&self.json),
             token: None,
             vars: &[],
-            user: self.user.as_ref(),
+            user: self.user.as_deref(),
             team: self.team.as_deref(),
             entity: self.entity.as_ref().map(|(p, id)| (*p, &**id)),
         }

@@ -4,21 +4,14 @@
 //! the keys of exactly the rows the load wrote. `clean` deletes those rows, children
 //! first; `verify --into` recounts and re-digests them and runs the mapping's invariants.
 
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
-
 use serde::{Deserialize, Serialize};
 use simulate_core::diagnostic::Problem;
 use sqlx::{AssertSqlSafe, PgConnection, Row};
 
-use super::Existing;
 use super::MANIFEST;
-use super::catalog::{Catalog, quote, quote_all};
+use super::catalog::{Catalog, quote};
 use super::check::Planned;
-use super::follow::Follow;
 use super::mapping::SeedMap;
-use super::spool::Spool;
-use super::write::copy_table;
 use crate::DbError;
 
 /// The world a load came from.
@@ -41,11 +34,11 @@ pub struct TableEntry {
     pub digest: String,
 }
 
-fn failed(what: &str) -> impl Fn(sqlx::Error) -> DbError + '_ {
+pub(super) fn failed(what: &str) -> impl Fn(sqlx::Error) -> DbError + '_ {
     move |e| DbError::failed(what.to_string(), e)
 }
 
-async fn exec(c: &mut PgConnection, sql: String, what: &str) -> Result<(), DbError> {
+pub(super) async fn exec(c: &mut PgConnection, sql: String, what: &str) -> Result<(), DbError> {
     sqlx::raw_sql(AssertSqlSafe(sql))
         .execute(&mut *c)
         .await
@@ -53,7 +46,7 @@ async fn exec(c: &mut PgConnection, sql: String, what: &str) -> Result<(), DbErr
         .map_err(failed(what))
 }
 
-const SETUP: &str = "
+pub(super) const SETUP: &str = "
 CREATE SCHEMA IF NOT EXISTS simulate_into;
 COMMENT ON SCHEMA simulate_into IS 'simulate: what `simulate seed --into` wrote into your tables (read by clean and verify --into)';
 CREATE TABLE IF NOT EXISTS simulate_into.seeds (
@@ -94,7 +87,7 @@ async fn digest(
 /// [`digest`] over `rows` (`<table> t WHERE …`): at load time the rows this transaction
 /// wrote, found by their xmin in one scan (the join with the keys table took six times
 /// as long at 700k rows).
-async fn digest_of(
+pub(super) async fn digest_of(
     c: &mut PgConnection,
     e: &TableEntry,
     rows: &str,
@@ -117,98 +110,9 @@ async fn digest_of(
     Ok((r.get::<i64, _>(0) as u64, r.get(1)))
 }
 
-/// The whole load, in one transaction: a failure, Ctrl-C or a lost connection rolls it
-/// all back (sequences aside: PostgreSQL never rolls them back).
-pub async fn load(
-    c: &mut PgConnection,
-    map: &SeedMap,
-    planned: &[Planned<'_>],
-    spool: &Spool,
-    existing: Existing,
-    record: &Record,
-    stop: &Arc<AtomicBool>,
-) -> Result<Vec<TableEntry>, DbError> {
-    exec(c, "BEGIN".into(), "starting the transaction").await?;
-    exec(
-        c,
-        SETUP.into(),
-        "creating the manifest schema simulate_into",
-    )
-    .await?;
-    if existing == Existing::Truncate {
-        forget(c, map, planned).await?;
-        let names: Vec<String> = planned
-            .iter()
-            .map(|p| p.info.qualified(&map.schema))
-            .collect();
-        exec(
-            c,
-            format!("TRUNCATE {}", names.join(", ")),
-            "truncating the mapped tables",
-        )
-        .await?;
-    }
-    let id: i64 = sqlx::query_scalar("SELECT nextval('simulate_into.seed_ids')")
-        .fetch_one(&mut *c)
-        .await
-        .map_err(failed("numbering the seed"))?;
-    let mut entries = Vec::new();
-    let mut follow = Follow::new(planned);
-    for (i, p) in planned.iter().enumerate() {
-        copy_table(c, map, p.map, &p.info, spool, &mut follow, stop).await?;
-        let mut e = TableEntry {
-            table: p.map.name.clone(),
-            entity: p.map.entity.name().to_string(),
-            key: p.info.key.clone(),
-            keys_table: format!("k{id}_{i}"),
-            rows: 0,
-            columns: p.map.columns.iter().map(|c| c.name.clone()).collect(),
-            digest: String::new(),
-        };
-        // The rows this transaction wrote are the ones whose xmin is its id.
-        exec(
-            c,
-            format!(
-                "CREATE TABLE {MANIFEST}.{} AS SELECT {} FROM {} WHERE xmin = pg_current_xact_id()::xid",
-                quote(&e.keys_table),
-                quote_all(&e.key),
-                p.info.qualified(&map.schema)
-            ),
-            "recording the seeded keys",
-        )
-        .await?;
-        // Statistics for the keys table, so clean and verify join it by hash.
-        exec(
-            c,
-            format!("ANALYZE {MANIFEST}.{}", quote(&e.keys_table)),
-            "recording the seeded keys",
-        )
-        .await?;
-        let written = format!(
-            "{} t WHERE t.xmin = pg_current_xact_id()::xid",
-            p.info.qualified(&map.schema)
-        );
-        (e.rows, e.digest) = digest_of(c, &e, &written).await?;
-        past_explicit_ids(c, map, p).await?;
-        entries.push(e);
-    }
-    sqlx::query("INSERT INTO simulate_into.seeds (id, schema, mapping, world, checksum, tables) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(id)
-        .bind(&map.schema)
-        .bind(&map.file)
-        .bind(sqlx::types::Json(&record.world))
-        .bind(&record.checksum)
-        .bind(sqlx::types::Json(&entries))
-        .execute(&mut *c)
-        .await
-        .map_err(failed("writing the manifest"))?;
-    exec(c, "COMMIT".into(), "committing the load").await?;
-    Ok(entries)
-}
-
 /// Serial and identity columns the mapping filled: their sequences moved past the
 /// largest value, so the app's next insert does not collide.
-async fn past_explicit_ids(
+pub(super) async fn past_explicit_ids(
     c: &mut PgConnection,
     map: &SeedMap,
     p: &Planned<'_>,
@@ -233,7 +137,7 @@ async fn past_explicit_ids(
 
 /// Earlier seeds of these tables, whose rows a truncate removes: their manifest entries
 /// and key tables go too.
-async fn forget(
+pub(super) async fn forget(
     c: &mut PgConnection,
     map: &SeedMap,
     planned: &[Planned<'_>],

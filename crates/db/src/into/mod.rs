@@ -12,10 +12,14 @@
 pub mod aggregate;
 pub mod catalog;
 pub mod check;
+pub mod encode;
 pub mod entity;
 pub mod follow;
+pub mod indexes;
+pub mod load;
 pub mod manifest;
 pub mod mapping;
+pub mod phases;
 pub mod plan;
 pub mod spool;
 pub mod sqlite;
@@ -31,6 +35,7 @@ use crate::DbError;
 use crate::postgres::Pg;
 pub use check::Planned;
 pub use mapping::SeedMap;
+pub use phases::Phases;
 
 /// The schema of ours that holds the manifest: what each seed wrote where.
 pub const MANIFEST: &str = "simulate_into";
@@ -52,6 +57,19 @@ pub enum Existing {
     Truncate,
 }
 
+/// How a load goes.
+pub struct LoadOpts<'a> {
+    pub existing: Existing,
+    /// The world the rows came from, for the manifest.
+    pub record: &'a manifest::Record,
+    /// Set by Ctrl-C: the load stops and rolls back.
+    pub stop: &'a Arc<AtomicBool>,
+    /// Drop the mapped tables' plain indexes before the rows and build them again after,
+    /// in the same transaction (`--rebuild-indexes`): one sorted build per index instead
+    /// of an insertion per row. Never a constraint's index, never a unique one.
+    pub rebuild_indexes: bool,
+}
+
 /// What `seed --into`, `clean --into` and `verify --into` ask of the team's database:
 /// PostgreSQL ([`Target`]) or an SQLite file ([`sqlite::SqliteTarget`]). The mapping,
 /// the entities, the spool, the plan's rows and the check against the catalog are
@@ -63,15 +81,22 @@ pub trait Backend {
     fn prepare<'m>(&mut self, map: &'m SeedMap) -> Result<Vec<Planned<'m>>, IntoError>;
     /// The mapped tables that already hold rows, in load order.
     fn filled(&mut self, map: &SeedMap, planned: &[Planned<'_>]) -> Result<Vec<String>, DbError>;
-    /// Writes every mapped table in one transaction and records it in the manifest.
+    /// The plain indexes of the mapped tables (no constraint's, none unique) that
+    /// `--rebuild-indexes` drops and builds again, named before the load.
+    fn plain_indexes(
+        &mut self,
+        map: &SeedMap,
+        planned: &[Planned<'_>],
+    ) -> Result<Vec<String>, DbError>;
+    /// Writes every mapped table in one transaction and records it in the manifest;
+    /// each phase's time in `phases`.
     fn load(
         &mut self,
         map: &SeedMap,
         planned: &[Planned<'_>],
         spool: &spool::Spool,
-        existing: Existing,
-        record: &manifest::Record,
-        stop: &Arc<AtomicBool>,
+        opts: &LoadOpts<'_>,
+        phases: &mut Phases,
     ) -> Result<Vec<manifest::TableEntry>, DbError>;
     fn plan(
         &mut self,
@@ -145,19 +170,26 @@ impl Backend for Target {
         })
     }
 
+    fn plain_indexes(
+        &mut self,
+        map: &SeedMap,
+        planned: &[Planned<'_>],
+    ) -> Result<Vec<String>, DbError> {
+        let Target { pg, conn } = self;
+        let found = pg.runtime().block_on(indexes::plain(conn, map, planned))?;
+        Ok(found.into_iter().map(|i| i.name).collect())
+    }
+
     fn load(
         &mut self,
         map: &SeedMap,
         planned: &[Planned<'_>],
         spool: &spool::Spool,
-        existing: Existing,
-        record: &manifest::Record,
-        stop: &Arc<AtomicBool>,
+        opts: &LoadOpts<'_>,
+        phases: &mut Phases,
     ) -> Result<Vec<manifest::TableEntry>, DbError> {
         let Target { pg, conn } = self;
-        pg.runtime().block_on(manifest::load(
-            conn, map, planned, spool, existing, record, stop,
-        ))
+        load::load(pg.runtime(), conn, map, planned, spool, opts, phases)
     }
 
     fn plan(

@@ -1,8 +1,10 @@
 //! The team's rows rendered from the spool and sent with COPY, one table at a time on
-//! the load's one connection (so one transaction holds them all).
+//! the load's one connection (so one transaction holds them all), rendering on one
+//! thread while the COPY sends on another.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use simulate_core::diagnostic::Problem;
 use simulate_core::template::Val;
@@ -11,6 +13,7 @@ use sqlx::postgres::PgDatabaseError;
 
 use super::aggregate::Totals;
 use super::catalog::{TableInfo, quote_all};
+use super::encode::Encoding;
 use super::entity::{Entity, Row};
 use super::follow::Follow;
 use super::mapping::{SeedMap, TableMap};
@@ -29,9 +32,12 @@ pub fn rows<'s>(
     t: &'s TableMap,
 ) -> std::io::Result<impl Iterator<Item = std::io::Result<Row>> + 's> {
     let totals = Totals::compute(spool, &t.aggregates)?;
+    let challenges = goal_challenges(spool, t.entity)?;
     let lines = spool.lines(t.entity.source())?;
     let mut n = 0u64;
     let limit = t.limit.unwrap_or(u64::MAX);
+    // `user.*` per user, computed at the user's first row (ids are hashed: `uuid(…)`).
+    let mut users: Vec<Option<Arc<serde_json::Map<String, serde_json::Value>>>> = Vec::new();
     Ok(lines
         .filter_map(move |line| {
             let line = match line {
@@ -50,10 +56,19 @@ pub fn rows<'s>(
             n += 1;
             let mut row = Row::of(t.entity, &f, n);
             totals.apply(&mut row);
+            if let Some(c) = row.prop_text("goal_id").and_then(|g| challenges.get(&g)) {
+                row.set_prop("challenge_id", serde_json::Value::String(c.clone()));
+            }
             if !t.user_reads.is_empty()
                 && let Some(uid) = row.uid
             {
-                row.user = Some(map.world.scope(uid, &t.user_reads));
+                let i = uid as usize;
+                if users.len() <= i {
+                    users.resize(i + 1, None);
+                }
+                let scope =
+                    users[i].get_or_insert_with(|| Arc::new(map.world.scope(uid, &t.user_reads)));
+                row.user = Some(Arc::clone(scope));
             }
             row.team = Some(Arc::clone(&map.world.team));
             row.entity = map.world.entity_of(t.entity, &row);
@@ -63,6 +78,26 @@ pub fn rows<'s>(
             *seen += 1;
             (*seen <= limit).then_some(r)
         }))
+}
+
+/// For a goal's progress: each goal's challenge id, as the catalog names both (the
+/// spooled goals' `id` and `challenge_id`); empty for any other entity.
+fn goal_challenges(
+    spool: &Spool,
+    entity: Entity,
+) -> std::io::Result<std::collections::HashMap<String, String>> {
+    let mut by_goal = std::collections::HashMap::new();
+    if entity != Entity::GoalProgress {
+        return Ok(by_goal);
+    }
+    for line in spool.lines(crate::projection::Table::Goals)? {
+        let line = line?;
+        let f = fields(&line);
+        if let (Some(Some(goal)), Some(Some(challenge))) = (f.first(), f.get(1)) {
+            by_goal.insert(goal.to_string(), challenge.to_string());
+        }
+    }
+    Ok(by_goal)
 }
 
 /// One column's value for a row: Ok(None) for NULL, Err for a value the template could
@@ -76,7 +111,13 @@ pub fn value(t: &TableMap, col: usize, row: &Row) -> Result<Option<String>, Stri
 }
 
 /// A template could not compute a column's value for a row: the mapping line to fix.
-fn template_failed(map: &SeedMap, t: &TableMap, i: usize, row: &Row, why: String) -> DbError {
+pub(super) fn template_failed(
+    map: &SeedMap,
+    t: &TableMap,
+    i: usize,
+    row: &Row,
+    why: String,
+) -> DbError {
     let c = &t.columns[i];
     let mut p = Problem::in_file(
         &map.file,
@@ -95,38 +136,50 @@ pub fn values(map: &SeedMap, t: &TableMap, row: &Row) -> Result<Vec<Option<Strin
         .collect()
 }
 
-/// Appends a row as a COPY text line.
-fn line(t: &TableMap, row: &Row, out: &mut Vec<u8>, map: &SeedMap) -> Result<(), DbError> {
-    for i in 0..t.columns.len() {
-        if i > 0 {
-            out.push(b'\t');
-        }
-        match value(t, i, row) {
-            Ok(None) => out.extend_from_slice(b"\\N"),
-            Ok(Some(s)) => escape(out, s.as_bytes()),
-            Err(why) => return Err(template_failed(map, t, i, row, why)),
-        }
-    }
-    out.push(b'\n');
-    Ok(())
+/// How one table's COPY spent its time: rendering and the server's work overlap (a
+/// thread renders while the connection sends), so these say which side waited.
+#[derive(Debug, Default)]
+pub struct Copied {
+    pub rows: u64,
+    /// Rendering rows into COPY bytes (the rendering thread's own work).
+    pub render: Duration,
+    /// The rendering thread waiting for the COPY to take its chunks: the server behind.
+    pub blocked: Duration,
+    /// The COPY waiting for rendered rows: our rendering behind.
+    pub starved: Duration,
+    /// From the last row sent to the server's answer (checks it queued to the statement's end).
+    pub finish: Duration,
+    pub wall: Duration,
+    /// Binary COPY (else text).
+    pub binary: bool,
 }
 
-fn escape(out: &mut Vec<u8>, s: &[u8]) {
-    for &b in s {
-        match b {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            _ => out.push(b),
-        }
-    }
+/// What the rendering thread hands the COPY.
+enum Msg {
+    Chunk(Vec<u8>),
+    /// Every row was rendered: finish the COPY.
+    Done,
 }
 
-/// COPYs one table's rows; the count written. A row the database refuses (a unique or
-/// foreign key, a value its type does not take) is named by its timeline ids and the
-/// mapping line of the column the server blames.
-pub async fn copy_table(
+/// Why the COPY stopped before its end.
+enum Halt {
+    Db(sqlx::Error),
+    Interrupted,
+    /// The rendering thread stopped without `Done`: its error says why.
+    Abandoned,
+}
+
+/// Chunks in flight between the rendering thread and the COPY.
+const DEPTH: usize = 4;
+
+/// COPYs one table's rows. Rows are rendered on this thread while a second one sends the
+/// rendered chunks on the connection, so our rendering overlaps the server's parsing and
+/// index work. A row the database refuses (a unique or foreign key, a value its type
+/// does not take) is named by its timeline ids and the mapping line of the column the
+/// server blames.
+#[allow(clippy::too_many_arguments)]
+pub fn copy_table(
+    rt: &tokio::runtime::Runtime,
     c: &mut PgConnection,
     map: &SeedMap,
     t: &TableMap,
@@ -134,49 +187,119 @@ pub async fn copy_table(
     spool: &Spool,
     follow: &mut Follow,
     stop: &Arc<AtomicBool>,
-) -> Result<u64, DbError> {
+) -> Result<Copied, DbError> {
     let cols: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
+    let enc = Encoding::of(t, info);
     let sql = format!(
-        "COPY {} ({}) FROM STDIN",
+        "COPY {} ({}) FROM STDIN{}",
         info.qualified(&map.schema),
-        quote_all(&cols)
+        quote_all(&cols),
+        enc.options()
     );
+    let started = Instant::now();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Msg>(DEPTH);
+    let (rendered, sent) = std::thread::scope(|s| {
+        let sender = s.spawn(move || rt.block_on(send(c, &sql, rx, stop)));
+        let rendered = render(map, t, &enc, spool, follow, tx);
+        let sent = sender
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (rendered, sent)
+    });
+    let mut copied = rendered?;
+    copied.binary = enc.is_binary();
+    match sent {
+        Ok((starved, finish)) => {
+            copied.starved = starved;
+            copied.finish = finish;
+            copied.wall = started.elapsed();
+            Ok(copied)
+        }
+        Err(Halt::Interrupted) => Err(DbError::Interrupted),
+        Err(Halt::Db(e)) => Err(rejected(map, t, spool, follow, e)),
+        Err(Halt::Abandoned) => Err(DbError::Failed {
+            what: format!("COPY {}", t.name),
+            message: "the rows stopped before their end".into(),
+        }),
+    }
+}
+
+/// The rendering thread's side: the table's rows as COPY text, in chunks of about 1 MiB.
+fn render(
+    map: &SeedMap,
+    t: &TableMap,
+    enc: &Encoding,
+    spool: &Spool,
+    follow: &mut Follow,
+    tx: tokio::sync::mpsc::Sender<Msg>,
+) -> Result<Copied, DbError> {
     let io = |e: std::io::Error| DbError::failed("reading the spooled rows", e);
-    let mut copy = c
-        .copy_in_raw(&sql)
-        .await
-        .map_err(|e| DbError::failed(format!("COPY {}", t.name), e))?;
+    let mut done = Copied::default();
     let mut buf = Vec::with_capacity(CHUNK + 4096);
-    let mut sent = Ok(());
+    buf.extend_from_slice(enc.header());
+    let mut text = String::new();
+    let mut since = Instant::now();
     for row in rows(spool, map, t).map_err(io)? {
         let row = row.map_err(io)?;
         if !follow.keep(t, &row) {
             continue;
         }
         follow.record(t, &row);
-        if let Err(e) = line(t, &row, &mut buf, map) {
-            let _ = copy.abort("a template failed").await;
-            return Err(e);
-        }
+        enc.row(t, &row, &mut buf, &mut text, map)?;
+        done.rows += 1;
         if buf.len() >= CHUNK {
-            if stop.load(Ordering::SeqCst) {
-                let _ = copy.abort("interrupted").await;
-                return Err(DbError::Interrupted);
+            done.render += since.elapsed();
+            let chunk = std::mem::replace(&mut buf, Vec::with_capacity(CHUNK + 4096));
+            let waited = Instant::now();
+            if tx.blocking_send(Msg::Chunk(chunk)).is_err() {
+                return Ok(done); // the COPY stopped: its error says why
             }
-            if let Err(e) = copy.send(std::mem::take(&mut buf)).await {
-                sent = Err(e);
-                break;
+            done.blocked += waited.elapsed();
+            since = Instant::now();
+        }
+    }
+    buf.extend_from_slice(enc.trailer());
+    done.render += since.elapsed();
+    if !buf.is_empty() && tx.blocking_send(Msg::Chunk(buf)).is_err() {
+        return Ok(done);
+    }
+    let _ = tx.blocking_send(Msg::Done);
+    Ok(done)
+}
+
+/// The connection's side: sends each rendered chunk, then finishes the COPY; aborts it on
+/// Ctrl-C or when the rendering stopped early. (time waiting for rows, time to finish)
+async fn send(
+    c: &mut PgConnection,
+    sql: &str,
+    mut rx: tokio::sync::mpsc::Receiver<Msg>,
+    stop: &Arc<AtomicBool>,
+) -> Result<(Duration, Duration), Halt> {
+    let mut copy = c.copy_in_raw(sql).await.map_err(Halt::Db)?;
+    let mut starved = Duration::ZERO;
+    loop {
+        let waited = Instant::now();
+        let msg = rx.recv().await;
+        starved += waited.elapsed();
+        match msg {
+            Some(Msg::Chunk(chunk)) => {
+                if stop.load(Ordering::SeqCst) {
+                    let _ = copy.abort("interrupted").await;
+                    return Err(Halt::Interrupted);
+                }
+                copy.send(chunk).await.map_err(Halt::Db)?;
+            }
+            Some(Msg::Done) => {
+                let t = Instant::now();
+                copy.finish().await.map_err(Halt::Db)?;
+                return Ok((starved, t.elapsed()));
+            }
+            None => {
+                let _ = copy.abort("the rows stopped before their end").await;
+                return Err(Halt::Abandoned);
             }
         }
     }
-    if sent.is_ok() && !buf.is_empty() {
-        sent = copy.send(buf).await.map(|_| ());
-    }
-    let done = match sent {
-        Ok(()) => copy.finish().await,
-        Err(e) => Err(e),
-    };
-    done.map_err(|e| rejected(map, t, spool, follow, e))
 }
 
 /// The server refused a row: which one (by the COPY's line number, found again in the

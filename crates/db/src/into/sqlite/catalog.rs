@@ -193,3 +193,90 @@ fn unique(c: &Connection, q: &str, t: &mut TableInfo) -> Result<(), DbError> {
     }
     Ok(())
 }
+
+/// A column's type affinity, by SQLite's rules for a declared type (datatype3.html
+/// §3.1): the first that matches of INT, CHAR/CLOB/TEXT, BLOB or none, REAL/FLOA/DOUB,
+/// else NUMERIC.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Affinity {
+    Integer,
+    Text,
+    Blob,
+    Real,
+    Numeric,
+}
+
+pub fn affinity(declared: &str) -> Affinity {
+    let t = declared.to_ascii_uppercase();
+    if t.contains("INT") {
+        Affinity::Integer
+    } else if ["CHAR", "CLOB", "TEXT"].iter().any(|k| t.contains(k)) {
+        Affinity::Text
+    } else if t.contains("BLOB") || t.trim().is_empty() {
+        Affinity::Blob
+    } else if ["REAL", "FLOA", "DOUB"].iter().any(|k| t.contains(k)) {
+        Affinity::Real
+    } else {
+        Affinity::Numeric
+    }
+}
+
+/// Why a column of this declared type would not take `value` as the app means it, as
+/// PostgreSQL's input functions would refuse it: a number column (INTEGER or REAL
+/// affinity, or declared NUMERIC or DECIMAL) given text that is no number, which SQLite
+/// silently keeps as text. Dates, booleans and other NUMERIC-affinity names are left
+/// alone: apps store their text there on purpose.
+pub fn refuses(declared: &str, value: &str) -> Option<String> {
+    let numeric_name = {
+        let t = declared.to_ascii_uppercase();
+        t.starts_with("NUMERIC") || t.starts_with("DECIMAL")
+    };
+    let wants_number = match affinity(declared) {
+        Affinity::Integer | Affinity::Real => true,
+        Affinity::Numeric => numeric_name,
+        Affinity::Text | Affinity::Blob => false,
+    };
+    let v = value.trim();
+    let number = v.parse::<i64>().is_ok() || v.parse::<f64>().is_ok_and(f64::is_finite);
+    (wants_number && !number).then(|| {
+        format!(
+            "column type `{declared}` has {} affinity and `{value}` is no number: SQLite would keep it as text",
+            match affinity(declared) {
+                Affinity::Integer => "INTEGER",
+                Affinity::Real => "REAL",
+                _ => "NUMERIC",
+            }
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn affinity_follows_sqlites_rules() {
+        assert_eq!(affinity("INTEGER"), Affinity::Integer);
+        assert_eq!(affinity("BIGINT"), Affinity::Integer);
+        assert_eq!(affinity("VARCHAR(20)"), Affinity::Text);
+        assert_eq!(affinity("blob"), Affinity::Blob);
+        assert_eq!(affinity(""), Affinity::Blob);
+        assert_eq!(affinity("DOUBLE PRECISION"), Affinity::Real);
+        assert_eq!(affinity("DATETIME"), Affinity::Numeric);
+        // "POINT" holds INT: SQLite's own example of the first rule winning.
+        assert_eq!(affinity("FLOATING POINT"), Affinity::Integer);
+    }
+
+    #[test]
+    fn number_columns_refuse_text_that_is_no_number() {
+        assert!(refuses("INTEGER", "12").is_none());
+        assert!(refuses("INTEGER", " 12 ").is_none());
+        assert!(refuses("REAL", "1.5e3").is_none());
+        assert!(refuses("INTEGER", "challenge-3").is_some_and(|w| w.contains("INTEGER")));
+        assert!(refuses("DECIMAL(10,2)", "abc").is_some());
+        assert!(refuses("REAL", "inf").is_some());
+        assert!(refuses("DATETIME", "2026-01-05T01:19:25Z").is_none());
+        assert!(refuses("BOOLEAN", "true").is_none());
+        assert!(refuses("TEXT", "anything").is_none());
+    }
+}

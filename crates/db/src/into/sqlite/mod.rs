@@ -9,18 +9,16 @@ mod load;
 mod manifest;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use rusqlite::{Connection, OpenFlags};
 use simulate_core::diagnostic::Problem;
 
 use super::check::{self, Planned};
-use super::manifest::{Cleaned, IntoReport, Record, TableEntry};
+use super::manifest::{Cleaned, IntoReport, TableEntry};
 use super::mapping::SeedMap;
 use super::plan::{self as plan_doc, PlanDoc};
 use super::spool::Spool;
-use super::{Backend, Existing, IntoError};
+use super::{Backend, IntoError, LoadOpts, Phases};
 use crate::DbError;
 
 /// The team's SQLite file, open read-write (never created: it must be theirs already).
@@ -117,23 +115,42 @@ impl Backend for SqliteTarget {
         Ok(filled)
     }
 
+    /// SQLite's indexes are kept: `--rebuild-indexes` is PostgreSQL's.
+    fn plain_indexes(&mut self, _: &SeedMap, _: &[Planned<'_>]) -> Result<Vec<String>, DbError> {
+        Err(DbError::Refused(Problem::new(
+            "--rebuild-indexes is for PostgreSQL: an SQLite load keeps its indexes",
+            "leave --rebuild-indexes out with --sqlite",
+        )))
+    }
+
     fn load(
         &mut self,
         map: &SeedMap,
         planned: &[Planned<'_>],
         spool: &Spool,
-        existing: Existing,
-        record: &Record,
-        stop: &Arc<AtomicBool>,
+        opts: &LoadOpts<'_>,
+        phases: &mut Phases,
     ) -> Result<Vec<TableEntry>, DbError> {
+        let t = std::time::Instant::now();
         manifest::attach(&self.conn, &self.path)?;
-        let done = load::load(&mut self.conn, map, planned, spool, existing, record, stop);
+        let done = load::load(
+            &mut self.conn,
+            map,
+            planned,
+            spool,
+            opts.existing,
+            opts.record,
+            opts.stop,
+        );
         manifest::detach(&self.conn);
+        phases.since("insert every table, manifest and commit", t);
         done
     }
 
     /// The plan without a server's input functions: SQLite takes any value in any column
-    /// of a table that is not STRICT, so only the templates' own failures are problems.
+    /// of a table that is not STRICT, so each sample is held against its column's type
+    /// affinity instead (text that is no number in a number column is a problem, as
+    /// PostgreSQL's input function would make it), beside the templates' own failures.
     fn plan(
         &mut self,
         map: &SeedMap,
@@ -141,7 +158,13 @@ impl Backend for SqliteTarget {
         spool: &Spool,
         filled: &[String],
     ) -> Result<PlanDoc, DbError> {
-        plan_doc::doc(map, planned, spool, filled).map(|(doc, _)| doc)
+        let (mut doc, samples) = plan_doc::doc(map, planned, spool, filled)?;
+        for s in samples {
+            if let Some(why) = catalog::refuses(&s.ty, &s.value) {
+                doc.problems.push(format!("{}: {why}", s.at));
+            }
+        }
+        Ok(doc)
     }
 
     fn clean(&mut self, map: &SeedMap, with_app_rows: bool) -> Result<Cleaned, DbError> {
