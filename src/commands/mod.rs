@@ -177,7 +177,7 @@ pub(crate) fn not_written(what: String, why: String, fix: &str) -> anyhow::Error
     anyhow::Error::new(Problem::new(why, fix)).context(what)
 }
 
-/// A stop flag set by the first Ctrl-C; a second one exits at once.
+/// A stop flag set by the first Ctrl-C (or SIGTERM, SIGHUP: ctrlc's `termination`); a second one exits at once.
 pub(crate) fn interrupt_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
     let stop = simulate_core::engine::stop_flag();
     let flag = std::sync::Arc::clone(&stop);
@@ -191,7 +191,7 @@ pub(crate) fn interrupt_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> 
     stop
 }
 
-/// Ctrl-C during a replay: the first stops sending (requests out may finish within
+/// Ctrl-C (or SIGTERM, as Kubernetes stops a pod) during a replay: the first stops sending (requests out may finish within
 /// `--drain`), the second skips what is left of the drain so the summary is written now,
 /// a third quits at once. Returns (stop, hurry).
 pub(crate) fn replay_interrupts() -> (

@@ -657,36 +657,40 @@ fn the_reference_target_applies_the_rules_and_deduplicates_a_second_replay() {
     assert_eq!(second["points_total"], first["points_total"]);
 }
 
+/// Ctrl-C, or SIGTERM as Kubernetes stops a pod (a shard's Job deleted, a node drained):
+/// the run stops sending and still writes its summary, marked interrupted.
 #[test]
 fn ctrl_c_stops_sends_no_more_and_still_writes_the_summary() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = even_log(dir.path(), 2000, 10);
-    let server = Server::start(None);
-    let summary = dir.path().join("s.json");
-    let child = bin()
-        .args(["replay", "--from-log"])
-        .arg(&log)
-        .args(["--target", &server.url(), "-q", "--summary-export"])
-        .arg(&summary)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    let sent = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
-    let s = json(&summary);
-    assert_eq!(s["interrupted"], true);
-    let ok = s["totals"]["ok"].as_u64().unwrap();
-    assert!(ok > 50 && ok < 2000, "{ok}");
-    std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(server.arrivals().len() as u64, ok);
+    for signal in ["-INT", "-TERM"] {
+        let dir = tempfile::tempdir().unwrap();
+        let log = even_log(dir.path(), 2000, 10);
+        let server = Server::start(None);
+        let summary = dir.path().join("s.json");
+        let child = bin()
+            .args(["replay", "--from-log"])
+            .arg(&log)
+            .args(["--target", &server.url(), "-q", "--summary-export"])
+            .arg(&summary)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        let sent = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(130), "{signal}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+        let s = json(&summary);
+        assert_eq!(s["interrupted"], true, "{signal}");
+        let ok = s["totals"]["ok"].as_u64().unwrap();
+        assert!(ok > 50 && ok < 2000, "{signal}: {ok}");
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(server.arrivals().len() as u64, ok, "{signal}");
+    }
 }
 
 #[test]

@@ -307,7 +307,7 @@ impl LiveMetrics {
             ),
             (
                 "simulate_replay_target_requests_per_second",
-                "The rate the pacer aims at now (--rate, --stages); 0 when it paces by --compress.",
+                "The whole run's rate the pacer aims at now (--rate, --stages; every shard reports the same: aggregate with max); 0 when it paces by --compress.",
                 target,
             ),
             (

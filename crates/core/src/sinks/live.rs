@@ -17,6 +17,9 @@ pub struct RunGauges {
     sim_ms: AtomicI64,
     end_ms: i64,
     started: Instant,
+    /// Wall microseconds from `started` to the run's end; 0 while it runs. The rate is
+    /// over the run, so it stays put while the page lingers after the end.
+    ended_us: AtomicU64,
 }
 
 impl RunGauges {
@@ -28,6 +31,7 @@ impl RunGauges {
             sim_ms: AtomicI64::new(0),
             end_ms,
             started: Instant::now(),
+            ended_us: AtomicU64::new(0),
         })
     }
 
@@ -44,7 +48,11 @@ impl RunGauges {
     pub fn render(&self) -> String {
         let events = self.events.load(Ordering::Relaxed) as f64;
         let sim_ms = self.sim_ms.load(Ordering::Relaxed);
-        let wall = self.started.elapsed().as_secs_f64().max(1e-9);
+        let wall = match self.ended_us.load(Ordering::Relaxed) {
+            0 => self.started.elapsed().as_secs_f64(),
+            us => us as f64 / 1e6,
+        }
+        .max(1e-9);
         let mut e = Exposition::default();
         e.family(
             "simulate_run_events_total",
@@ -55,7 +63,7 @@ impl RunGauges {
         e.family(
             "simulate_run_events_per_second",
             Type::Gauge,
-            "Events per wall second since the run started.",
+            "Events per wall second since the run started (over the whole run once it ended).",
         )
         .sample(
             "simulate_run_events_per_second",
@@ -122,6 +130,8 @@ impl Sink for LiveRun {
 
     fn finish(&mut self) -> std::io::Result<()> {
         self.publish();
+        let us = (self.gauges.started.elapsed().as_micros() as u64).max(1);
+        self.gauges.ended_us.store(us, Ordering::Relaxed);
         Ok(())
     }
 }
