@@ -217,7 +217,9 @@ impl RowBuf {
     }
 }
 
-fn escape(out: &mut Vec<u8>, s: &[u8]) {
+/// COPY text's escapes: backslash, tab, newline, carriage return (our tables' rows and
+/// `seed --into`'s text rows alike).
+pub(crate) fn escape(out: &mut Vec<u8>, s: &[u8]) {
     if !s.iter().any(|b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r')) {
         out.extend_from_slice(s);
         return;

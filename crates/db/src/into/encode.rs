@@ -16,7 +16,7 @@ use super::entity::Row;
 use super::mapping::{SeedMap, TableMap};
 use super::write::{refusal, template_failed};
 use crate::DbError;
-use crate::copy::{BINARY_HEADER, BINARY_TRAILER};
+use crate::copy::{BINARY_HEADER, BINARY_TRAILER, escape};
 
 /// Milliseconds from the Unix epoch to PostgreSQL's (2000-01-01).
 const PG_EPOCH_MS: i64 = 946_684_800_000;
@@ -143,23 +143,6 @@ fn text_row(
     }
     out.push(b'\n');
     Ok(())
-}
-
-/// COPY text's escapes: backslash, tab, newline, carriage return.
-fn escape(out: &mut Vec<u8>, s: &[u8]) {
-    if !s.iter().any(|b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r')) {
-        out.extend_from_slice(s);
-        return;
-    }
-    for &b in s {
-        match b {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            _ => out.push(b),
-        }
-    }
 }
 
 /// A row as a binary COPY tuple: its field count, then each field's length and bytes
