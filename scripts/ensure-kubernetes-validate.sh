@@ -6,7 +6,7 @@
 set -euo pipefail
 
 venv="${SIMULATE_KUBE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/simulate/kubernetes-validate}"
-# The version the manifests were checked with (its schemas go up to Kubernetes 1.33).
+# The version the manifests were checked with (its schemas go up to Kubernetes 1.37).
 version="1.37.0"
 cmd="$venv/bin/kubernetes-validate"
 
