@@ -195,6 +195,36 @@ fn three_shards_send_what_one_process_sends_and_merge_judges_the_whole() {
         assert_eq!(m["totals"][k], single["totals"][k], "totals.{k}");
     }
     assert_eq!(m["skipped"], single["skipped"]);
+    // The rates are over the union of the shards' spans on the shared clock: those of
+    // one process, within the jitter of two runs' last sends.
+    for k in ["scheduled_per_s", "achieved_per_s"] {
+        let (got, want) = (
+            m["totals"][k].as_f64().unwrap(),
+            single["totals"][k].as_f64().unwrap(),
+        );
+        assert!(
+            (got - want).abs() <= want * 0.05,
+            "totals.{k}: merged {got}, one process {want}"
+        );
+    }
+    assert!(
+        m["totals"]["achieved_per_s"].as_f64() <= m["totals"]["scheduled_per_s"].as_f64(),
+        "{}",
+        m["totals"]
+    );
+    // `rps` judges the whole's rate as one process's: passes just under, fails just over.
+    let rps = single["totals"]["achieved_per_s"].as_f64().unwrap();
+    let (under, over) = (
+        format!("rps>{:.1}", rps * 0.93),
+        format!("rps>{:.1}", rps * 1.07),
+    );
+    let judged = merge(&refs, &["--threshold", &under]);
+    assert_eq!(judged.status.code(), Some(0), "{}", text(&judged));
+    let judged = merge(&refs, &["--threshold", &over]);
+    assert_eq!(judged.status.code(), Some(99), "{}", text(&judged));
+    let merged_out = text(&o);
+    assert!(merged_out.contains("merged from 3 shards"), "{merged_out}");
+    assert!(merged_out.contains("merged.inexact"), "{merged_out}");
     assert_eq!(m["merged"]["shards"], 3);
     assert!(m.get("shard").is_none());
     assert_eq!(m["thresholds"][0]["ok"], true, "{}", m["thresholds"]);
@@ -271,6 +301,56 @@ fn refusals(dir: &Path, files: &[PathBuf], one: &Path) {
     );
     let o = merge(&[refs[0], one], &[]);
     assert!(text(&o).contains("not a shard's summary"), "{}", text(&o));
+    // An output naming an input is refused before anything is written.
+    let before = std::fs::read(&files[1]).unwrap();
+    let o = merge(&refs, &["--report", refs[1].to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("would destroy that input"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(std::fs::read(&files[1]).unwrap(), before);
+    // A shard stopped by Ctrl-C is refused, or merged as interrupted when asked.
+    let mut stopped = json(files[2].as_path());
+    stopped["interrupted"] = true.into();
+    let stopped_file = dir.join("stopped.json");
+    std::fs::write(&stopped_file, stopped.to_string()).unwrap();
+    let o = merge(
+        &[refs[0], refs[1], &stopped_file],
+        &["--no-default-threshold"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("was interrupted (Ctrl-C)"),
+        "{}",
+        text(&o)
+    );
+    let partial = dir.join("partial.json");
+    let o = merge(
+        &[refs[0], refs[1], &stopped_file],
+        &[
+            "--no-default-threshold",
+            "--allow-partial",
+            "--summary-export",
+            partial.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("marked interrupted"), "{}", text(&o));
+    assert_eq!(json(&partial)["interrupted"], true);
+    // Another run's clock.
+    let mut other_start = json(files[2].as_path());
+    other_start["config"]["start_at"] = "2026-01-01T00:00:00Z".into();
+    let other_start_file = dir.join("other-start.json");
+    std::fs::write(&other_start_file, other_start.to_string()).unwrap();
+    let o = merge(&[refs[0], refs[1], &other_start_file], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("config.start_at (--start-at) differs"),
+        "{}",
+        text(&o)
+    );
     let mut other = json(files[2].as_path());
     other["config"]["world_fingerprint"] = "0".into();
     let other_file = dir.join("other.json");
@@ -305,6 +385,12 @@ fn refusals(dir: &Path, files: &[PathBuf], one: &Path) {
         .output()
         .unwrap();
     assert!(text(&o).contains("out of range"), "{}", text(&o));
+    let o = replay("http://127.0.0.1:9", &dir.join("x.json"))
+        .args(["--shard-count", "0"])
+        .env("JOB_COMPLETION_INDEX", "0")
+        .output()
+        .unwrap();
+    assert!(text(&o).contains("the count must be 1 to"), "{}", text(&o));
 }
 
 /// A mapping whose requests read a value another user's answer gave is refused on a
