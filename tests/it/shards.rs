@@ -195,36 +195,7 @@ fn three_shards_send_what_one_process_sends_and_merge_judges_the_whole() {
         assert_eq!(m["totals"][k], single["totals"][k], "totals.{k}");
     }
     assert_eq!(m["skipped"], single["skipped"]);
-    // The rates are over the union of the shards' spans on the shared clock: those of
-    // one process, within the jitter of two runs' last sends.
-    for k in ["scheduled_per_s", "achieved_per_s"] {
-        let (got, want) = (
-            m["totals"][k].as_f64().unwrap(),
-            single["totals"][k].as_f64().unwrap(),
-        );
-        assert!(
-            (got - want).abs() <= want * 0.05,
-            "totals.{k}: merged {got}, one process {want}"
-        );
-    }
-    assert!(
-        m["totals"]["achieved_per_s"].as_f64() <= m["totals"]["scheduled_per_s"].as_f64(),
-        "{}",
-        m["totals"]
-    );
-    // `rps` judges the whole's rate as one process's: passes just under, fails just over.
-    let rps = single["totals"]["achieved_per_s"].as_f64().unwrap();
-    let (under, over) = (
-        format!("rps>{:.1}", rps * 0.93),
-        format!("rps>{:.1}", rps * 1.07),
-    );
-    let judged = merge(&refs, &["--threshold", &under]);
-    assert_eq!(judged.status.code(), Some(0), "{}", text(&judged));
-    let judged = merge(&refs, &["--threshold", &over]);
-    assert_eq!(judged.status.code(), Some(99), "{}", text(&judged));
-    let merged_out = text(&o);
-    assert!(merged_out.contains("merged from 3 shards"), "{merged_out}");
-    assert!(merged_out.contains("merged.inexact"), "{merged_out}");
+    merged_rates_are_one_processs(&refs, (&m, &single), &o);
     assert_eq!(m["merged"]["shards"], 3);
     assert!(m.get("shard").is_none());
     assert_eq!(m["thresholds"][0]["ok"], true, "{}", m["thresholds"]);
@@ -255,6 +226,44 @@ fn three_shards_send_what_one_process_sends_and_merge_judges_the_whole() {
     assert!(text(&o).contains("2 threshold(s) failed"), "{}", text(&o));
 
     refusals(dir.path(), &files, &one);
+}
+
+/// The rates are over the union of the shards' spans on the shared clock: those of one
+/// process, within the jitter of two runs' last sends; `rps` judges them so; the merge's
+/// output says it is a merge and what is inexact.
+fn merged_rates_are_one_processs(
+    refs: &[&Path],
+    (m, single): (&Value, &Value),
+    o: &std::process::Output,
+) {
+    for k in ["scheduled_per_s", "achieved_per_s"] {
+        let (got, want) = (
+            m["totals"][k].as_f64().unwrap(),
+            single["totals"][k].as_f64().unwrap(),
+        );
+        assert!(
+            (got - want).abs() <= want * 0.05,
+            "totals.{k}: merged {got}, one process {want}"
+        );
+    }
+    assert!(
+        m["totals"]["achieved_per_s"].as_f64() <= m["totals"]["scheduled_per_s"].as_f64(),
+        "{}",
+        m["totals"]
+    );
+    // `rps` judges the whole's rate as one process's: passes just under, fails just over.
+    let rps = single["totals"]["achieved_per_s"].as_f64().unwrap();
+    let (under, over) = (
+        format!("rps>{:.1}", rps * 0.93),
+        format!("rps>{:.1}", rps * 1.07),
+    );
+    let judged = merge(refs, &["--threshold", &under]);
+    assert_eq!(judged.status.code(), Some(0), "{}", text(&judged));
+    let judged = merge(refs, &["--threshold", &over]);
+    assert_eq!(judged.status.code(), Some(99), "{}", text(&judged));
+    let merged_out = text(o);
+    assert!(merged_out.contains("merged from 3 shards"), "{merged_out}");
+    assert!(merged_out.contains("merged.inexact"), "{merged_out}");
 }
 
 /// The merged histogram is the histogram of every shard's samples: its percentiles are
