@@ -450,6 +450,7 @@ fn a_late_start_counts_what_was_due_as_late() {
     let summary = dir.path().join("late.json");
     let o = replay(&server.url, &summary)
         .args(["--start-at", &in_secs(-1), "--no-default-threshold"])
+        .args(["--shard", "1/1"])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -469,6 +470,13 @@ fn a_late_start_counts_what_was_due_as_late() {
         "what was due before the start is late: {late} of {sent}"
     );
     assert!(text(&o).contains("after --start-at"), "{}", text(&o));
+    // What `on time` leaves out is the late start's backlog, not the target's doing.
+    assert!(text(&o).contains("the backlog of a start"), "{}", text(&o));
+    assert!(!text(&o).contains("the target's doing"), "{}", text(&o));
+    // The merge names the late shard and by how much.
+    let o = merge(&[&summary], &["--no-default-threshold"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("late start: shard 1/1 ("), "{}", text(&o));
 }
 
 /// With `--stages`, every shard paces the whole timeline and sends its share: the shards'
