@@ -199,7 +199,13 @@ fn three_shards_send_what_one_process_sends_and_merge_judges_the_whole() {
     assert_eq!(m["merged"]["shards"], 3);
     assert!(m.get("shard").is_none());
     assert_eq!(m["thresholds"][0]["ok"], true, "{}", m["thresholds"]);
-    assert!(std::fs::read_to_string(&report).unwrap().contains("<svg"));
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.contains("<svg"));
+    assert!(
+        html.contains("merged from 3 shards"),
+        "the report says it is a merge"
+    );
+    assert!(html.contains("merged.inexact"));
     let groups = |s: &Value| -> BTreeMap<String, u64> {
         s["groups"]
             .as_array()

@@ -303,3 +303,15 @@ fn stats(
     }
     Ok(stats)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_empty_set_of_thresholds_is_named() {
+        assert_eq!(super::listed(&[]), "none (--no-default-threshold)");
+        assert_eq!(
+            super::listed(&["errors<5%".into(), "p95<300".into()]),
+            "errors<5%, p95<300"
+        );
+    }
+}
