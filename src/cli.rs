@@ -78,6 +78,10 @@ pub struct MergeArgs {
     /// Judge no threshold when none is given
     #[arg(long)]
     pub no_default_threshold: bool,
+    /// Merge even when a shard was interrupted (Ctrl-C) or aborted; the merged summary is
+    /// marked interrupted [default: refuse, exit 2]
+    #[arg(long)]
+    pub allow_partial: bool,
 }
 
 /// What defines the simulated world: the same values give the same timeline.

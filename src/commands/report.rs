@@ -23,18 +23,53 @@ fn merge_shards(args: &MergeArgs) -> anyhow::Result<i32> {
         .iter()
         .map(|f| read(f))
         .collect::<anyhow::Result<Vec<Input>>>()?;
+    not_an_input(args)?;
     super::replay::make_summary_folder(args.summary_export.as_deref(), "--summary-export")?;
     super::replay::make_summary_folder(args.report.as_deref(), "--report")?;
     let asked = Asked {
         thresholds: args.thresholds.clone(),
         preset: args.threshold_preset.clone(),
         no_default: args.no_default_threshold,
+        allow_partial: args.allow_partial,
     };
+    let late: Vec<String> = inputs
+        .iter()
+        .filter_map(|i| {
+            let ms = i.summary.late_start_ms.filter(|ms| *ms > 0.0)?;
+            let shard = i
+                .summary
+                .shard
+                .map_or(String::new(), |s| format!("shard {s} "));
+            Some(format!("{shard}({}) {:.3} s", i.file, ms / 1000.0))
+        })
+        .collect();
+    let partial: Vec<String> = inputs
+        .iter()
+        .filter_map(|i| merge::stopped(&i.summary).map(|why| format!("{} was {why}", i.file)))
+        .collect();
     let merged = merge::merge(inputs, &asked)?;
     let s = &merged.summary;
     let shards = s.merged.as_ref().map_or(0, |m| m.shards);
-    outln!("merged {shards} shards of {}", s.config.mapping);
+    outln!("merged from {shards} shards of {}", s.config.mapping);
+    if !partial.is_empty() {
+        outln!(
+            "partial (--allow-partial): {}; the merged summary is marked interrupted",
+            partial.join("; ")
+        );
+    }
+    if !late.is_empty() {
+        outln!(
+            "late start: {} after --start-at (their events already due then left at once, counted late)",
+            late.join(", ")
+        );
+    }
     out!("{}", table(s, &s.config.target));
+    if let Some(m) = &s.merged {
+        outln!("inexact (merged.inexact):");
+        for line in &m.inexact {
+            outln!("  - {line}");
+        }
+    }
     if let Some(p) = &args.summary_export {
         super::export(p, "the merged summary", s)?;
         outln!("summary: {}", p.display());
@@ -52,6 +87,31 @@ fn merge_shards(args: &MergeArgs) -> anyhow::Result<i32> {
     } else {
         exit::OK
     })
+}
+
+/// Refuses an output path that names one of the inputs, before anything is written.
+fn not_an_input(args: &MergeArgs) -> anyhow::Result<()> {
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    };
+    for (flag, out) in [
+        ("--summary-export", &args.summary_export),
+        ("--report", &args.report),
+    ] {
+        let Some(out) = out else { continue };
+        if let Some(input) = args.files.iter().find(|f| same(f, out)) {
+            return Err(Problem::new(
+                format!(
+                    "{flag} {} is one of the shards' summaries being merged: writing it would destroy that input",
+                    input.display()
+                ),
+                format!("give {flag} a new file, e.g. out/all.json"),
+            )
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// One shard's summary, or what is wrong with the file.

@@ -108,6 +108,29 @@ const LEGEND: &str = "latency (p50…max): from each event's intended instant ·
 
 /// The end-of-run table: totals, the rows (below), one for all and the legend, the
 /// Socket.IO figures, the generator's lag, then the thresholds.
+/// `on_time`, and whose doing the requests it leaves out were: the target's (held for an
+/// in-flight slot) or, after a start later than `--start-at`, mostly the late start's
+/// backlog, sent at once.
+fn on_time_line(o: &simulate_replay::summary::OnTime, late_start_ms: Option<f64>) -> String {
+    let held = match late_start_ms.filter(|ms| *ms > 0.0) {
+        Some(ms) => format!(
+            "{} left out: the backlog of a start {:.3} s after --start-at, sent at once, and any held for an in-flight slot",
+            o.held_for_slot,
+            ms / 1000.0
+        ),
+        None => format!(
+            "{} held for an in-flight slot left out: the target's doing",
+            o.held_for_slot
+        ),
+    };
+    format!(
+        "on time: {:.1} % of {} requests left within {} ms of their instant ({held})\n",
+        o.share * 100.0,
+        o.requests,
+        o.within_ms,
+    )
+}
+
 pub(crate) fn table(s: &Summary, target: &str) -> String {
     let mut out = headline(s, target);
     out.push_str(&header(["event", "kind", "phase"]));
@@ -144,13 +167,7 @@ pub(crate) fn table(s: &Summary, target: &str) -> String {
         ms1(lag.map(|l| l.max))
     ));
     if let Some(o) = &s.on_time {
-        out.push_str(&format!(
-            "on time: {:.1} % of {} requests left within {} ms of their instant ({} held for an in-flight slot left out: the target's doing)\n",
-            o.share * 100.0,
-            o.requests,
-            o.within_ms,
-            o.held_for_slot
-        ));
+        out.push_str(&on_time_line(o, s.late_start_ms));
     }
     for v in &s.thresholds {
         out.push_str(&verdict_line(v));

@@ -46,7 +46,7 @@ fn about(s: &Summary) -> Vec<String> {
         ),
         WorldSource::Log { log, .. } => format!("world: the log {log}"),
     };
-    vec![
+    let mut lines = vec![
         format!(
             "mapping {} · {world} · {}× faster than simulated time · at most {} in flight",
             c.mapping,
@@ -62,7 +62,23 @@ fn about(s: &Summary) -> Vec<String> {
                 ""
             }
         ),
-    ]
+    ];
+    lines.extend(merged_lines(s));
+    lines
+}
+
+/// A merged summary says so, and which figures are bounds rather than exact sums.
+fn merged_lines(s: &Summary) -> Vec<String> {
+    let Some(m) = &s.merged else {
+        return Vec::new();
+    };
+    let mut lines = vec![format!(
+        "merged from {} shards ({}); inexact figures (merged.inexact):",
+        m.shards,
+        m.files.join(", ")
+    )];
+    lines.extend(m.inexact.iter().map(|l| format!("– {l}")));
+    lines
 }
 
 fn figures(s: &Summary) -> Vec<Figure> {

@@ -195,10 +195,17 @@ fn three_shards_send_what_one_process_sends_and_merge_judges_the_whole() {
         assert_eq!(m["totals"][k], single["totals"][k], "totals.{k}");
     }
     assert_eq!(m["skipped"], single["skipped"]);
+    merged_rates_are_one_processs(&refs, (&m, &single), &o);
     assert_eq!(m["merged"]["shards"], 3);
     assert!(m.get("shard").is_none());
     assert_eq!(m["thresholds"][0]["ok"], true, "{}", m["thresholds"]);
-    assert!(std::fs::read_to_string(&report).unwrap().contains("<svg"));
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.contains("<svg"));
+    assert!(
+        html.contains("merged from 3 shards"),
+        "the report says it is a merge"
+    );
+    assert!(html.contains("merged.inexact"));
     let groups = |s: &Value| -> BTreeMap<String, u64> {
         s["groups"]
             .as_array()
@@ -225,6 +232,44 @@ fn three_shards_send_what_one_process_sends_and_merge_judges_the_whole() {
     assert!(text(&o).contains("2 threshold(s) failed"), "{}", text(&o));
 
     refusals(dir.path(), &files, &one);
+}
+
+/// The rates are over the union of the shards' spans on the shared clock: those of one
+/// process, within the jitter of two runs' last sends; `rps` judges them so; the merge's
+/// output says it is a merge and what is inexact.
+fn merged_rates_are_one_processs(
+    refs: &[&Path],
+    (m, single): (&Value, &Value),
+    o: &std::process::Output,
+) {
+    for k in ["scheduled_per_s", "achieved_per_s"] {
+        let (got, want) = (
+            m["totals"][k].as_f64().unwrap(),
+            single["totals"][k].as_f64().unwrap(),
+        );
+        assert!(
+            (got - want).abs() <= want * 0.05,
+            "totals.{k}: merged {got}, one process {want}"
+        );
+    }
+    assert!(
+        m["totals"]["achieved_per_s"].as_f64() <= m["totals"]["scheduled_per_s"].as_f64(),
+        "{}",
+        m["totals"]
+    );
+    // `rps` judges the whole's rate as one process's: passes just under, fails just over.
+    let rps = single["totals"]["achieved_per_s"].as_f64().unwrap();
+    let (under, over) = (
+        format!("rps>{:.1}", rps * 0.93),
+        format!("rps>{:.1}", rps * 1.07),
+    );
+    let judged = merge(refs, &["--threshold", &under]);
+    assert_eq!(judged.status.code(), Some(0), "{}", text(&judged));
+    let judged = merge(refs, &["--threshold", &over]);
+    assert_eq!(judged.status.code(), Some(99), "{}", text(&judged));
+    let merged_out = text(o);
+    assert!(merged_out.contains("merged from 3 shards"), "{merged_out}");
+    assert!(merged_out.contains("merged.inexact"), "{merged_out}");
 }
 
 /// The merged histogram is the histogram of every shard's samples: its percentiles are
@@ -271,6 +316,56 @@ fn refusals(dir: &Path, files: &[PathBuf], one: &Path) {
     );
     let o = merge(&[refs[0], one], &[]);
     assert!(text(&o).contains("not a shard's summary"), "{}", text(&o));
+    // An output naming an input is refused before anything is written.
+    let before = std::fs::read(&files[1]).unwrap();
+    let o = merge(&refs, &["--report", refs[1].to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("would destroy that input"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(std::fs::read(&files[1]).unwrap(), before);
+    // A shard stopped by Ctrl-C is refused, or merged as interrupted when asked.
+    let mut stopped = json(files[2].as_path());
+    stopped["interrupted"] = true.into();
+    let stopped_file = dir.join("stopped.json");
+    std::fs::write(&stopped_file, stopped.to_string()).unwrap();
+    let o = merge(
+        &[refs[0], refs[1], &stopped_file],
+        &["--no-default-threshold"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("was interrupted (Ctrl-C)"),
+        "{}",
+        text(&o)
+    );
+    let partial = dir.join("partial.json");
+    let o = merge(
+        &[refs[0], refs[1], &stopped_file],
+        &[
+            "--no-default-threshold",
+            "--allow-partial",
+            "--summary-export",
+            partial.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("marked interrupted"), "{}", text(&o));
+    assert_eq!(json(&partial)["interrupted"], true);
+    // Another run's clock.
+    let mut other_start = json(files[2].as_path());
+    other_start["config"]["start_at"] = "2026-01-01T00:00:00Z".into();
+    let other_start_file = dir.join("other-start.json");
+    std::fs::write(&other_start_file, other_start.to_string()).unwrap();
+    let o = merge(&[refs[0], refs[1], &other_start_file], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("config.start_at (--start-at) differs"),
+        "{}",
+        text(&o)
+    );
     let mut other = json(files[2].as_path());
     other["config"]["world_fingerprint"] = "0".into();
     let other_file = dir.join("other.json");
@@ -305,6 +400,12 @@ fn refusals(dir: &Path, files: &[PathBuf], one: &Path) {
         .output()
         .unwrap();
     assert!(text(&o).contains("out of range"), "{}", text(&o));
+    let o = replay("http://127.0.0.1:9", &dir.join("x.json"))
+        .args(["--shard-count", "0"])
+        .env("JOB_COMPLETION_INDEX", "0")
+        .output()
+        .unwrap();
+    assert!(text(&o).contains("the count must be 1 to"), "{}", text(&o));
 }
 
 /// A mapping whose requests read a value another user's answer gave is refused on a
@@ -355,6 +456,7 @@ fn a_late_start_counts_what_was_due_as_late() {
     let summary = dir.path().join("late.json");
     let o = replay(&server.url, &summary)
         .args(["--start-at", &in_secs(-1), "--no-default-threshold"])
+        .args(["--shard", "1/1"])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -374,6 +476,13 @@ fn a_late_start_counts_what_was_due_as_late() {
         "what was due before the start is late: {late} of {sent}"
     );
     assert!(text(&o).contains("after --start-at"), "{}", text(&o));
+    // What `on time` leaves out is the late start's backlog, not the target's doing.
+    assert!(text(&o).contains("the backlog of a start"), "{}", text(&o));
+    assert!(!text(&o).contains("the target's doing"), "{}", text(&o));
+    // The merge names the late shard and by how much.
+    let o = merge(&[&summary], &["--no-default-threshold"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("late start: shard 1/1 ("), "{}", text(&o));
 }
 
 /// With `--stages`, every shard paces the whole timeline and sends its share: the shards'

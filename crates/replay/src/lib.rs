@@ -414,6 +414,7 @@ fn summarize(
         outcomes: stats.flows.outcome_list(asked.tags, &stats.kinds),
         shard: None,
         late_start_ms: None,
+        schedule_clock: stats.schedule_clock(),
         lag_histograms: Some(stats.lag_histograms()),
         merged: None,
     };

@@ -55,6 +55,8 @@ impl Shard {
     /// A Kubernetes Indexed Job's pod: `JOB_COMPLETION_INDEX` (0-based, `completion`)
     /// of `count` shards.
     pub fn of_completion_index(completion: Option<&str>, count: u32) -> Result<Shard, String> {
+        // The count first: with an invalid one no index is in range.
+        Shard::new(1, count)?;
         let text = completion.ok_or(
             "JOB_COMPLETION_INDEX is not set (an Indexed Job sets it in each pod)".to_string(),
         )?;
@@ -128,6 +130,8 @@ mod tests {
                 .unwrap_err()
                 .contains("not set")
         );
+        let zero = Shard::of_completion_index(Some("0"), 0).unwrap_err();
+        assert!(zero.contains("the count must be 1 to"), "{zero}");
     }
 
     /// Each user on exactly one shard, and the shards within a few percent of each other

@@ -473,6 +473,22 @@ impl Stats {
         })
     }
 
+    /// The instants [`Stats::span`] is computed from, in seconds after the window's
+    /// start, for a merge of shards that share that start.
+    pub(crate) fn schedule_clock(&self) -> Option<crate::summary::ScheduleClock> {
+        self.span()?;
+        let at = |i: Instant| {
+            let s = i.saturating_duration_since(self.start).as_secs_f64();
+            (s * 1e6).round() / 1e6
+        };
+        let (first, last) = (self.first_due?, self.last_due?);
+        Some(crate::summary::ScheduleClock {
+            first_due_s: at(first),
+            last_due_s: at(last),
+            last_sent_s: at(self.last_sent.unwrap_or(last).max(last)),
+        })
+    }
+
     pub(crate) fn skipped(&mut self, kind: u16, why: Skip) {
         let i = (kind as usize).min(KIND_SLOTS - 1);
         match why {

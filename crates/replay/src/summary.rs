@@ -86,6 +86,11 @@ pub struct Summary {
     /// what was already due then left at once and counts as late.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub late_start_ms: Option<f64>,
+    /// The schedule's instants in seconds after the window's start (`--start-at`'s
+    /// instant when given), so a merge can take the union of the shards' spans on
+    /// their shared clock; absent with fewer than two requests and in older summaries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_clock: Option<ScheduleClock>,
     /// The run-wide histograms `scheduler_lag_ms` and `on_time` come from, so a merge
     /// can add them; absent in summaries older than it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -94,6 +99,15 @@ pub struct Summary {
     /// exact sums.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged: Option<Merged>,
+}
+
+/// When, after the window's start, the first and last requests were due and the last
+/// one left (seconds): what `totals.schedule_seconds` and the rates are computed from.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScheduleClock {
+    pub first_due_s: f64,
+    pub last_due_s: f64,
+    pub last_sent_s: f64,
 }
 
 /// The generator's lag as histograms (HdrHistogram V2 + DEFLATE, base64, µs).

@@ -8,7 +8,7 @@ use hdrhistogram::Histogram;
 use crate::stats::{decode, encode, hist, percentiles};
 use crate::summary::{
     DependencyCount, EventTotal, Group, GroupFigures, Histograms, KindTotal, OnTime, OutcomeCounts,
-    Skipped, StageGroup, Summary, Totals,
+    ScheduleClock, Skipped, StageGroup, Summary, Totals,
 };
 use crate::thresholds::ON_TIME_WITHIN_MS;
 
@@ -99,8 +99,14 @@ pub(super) fn summaries(all: &[&Summary]) -> Result<Summary, String> {
     };
     super::seconds::add(&mut s, all);
     super::sockets::add(&mut s, all)?;
-    // The merged rates over the longest span, from the added counts.
-    let t = &mut s.totals;
+    rates(&mut s, all);
+    Ok(s)
+}
+
+/// The merged rates. With a shared `--start-at` the whole run's span is the union of the
+/// shards' (earliest first due to latest last due, on the shared clock), computed as one
+/// process computes its own; otherwise the longest shard's span, a bound.
+fn rates(s: &mut Summary, all: &[&Summary]) {
     let per_s = |n: u64, over: f64| {
         if over > 0.0 {
             (n as f64 / over * 10.0).round() / 10.0
@@ -108,12 +114,48 @@ pub(super) fn summaries(all: &[&Summary]) -> Result<Summary, String> {
             0.0
         }
     };
-    t.scheduled_per_s = per_s(t.scheduled_requests, t.schedule_seconds);
-    t.achieved_per_s = per_s(t.completed, achieved_span(all));
-    Ok(s)
+    let t = &mut s.totals;
+    let shared = all.iter().all(|x| x.config.start_at.is_some());
+    match union(all).filter(|_| shared) {
+        Some(clock) if t.scheduled_requests >= 2 => {
+            // As `Stats::span`: one mean gap after the last due, stretched by how late
+            // the last request left.
+            let between = (clock.last_due_s - clock.first_due_s).max(0.0);
+            let scheduled = between + between / (t.scheduled_requests - 1) as f64;
+            let achieved = scheduled + (clock.last_sent_s - clock.last_due_s);
+            t.schedule_seconds = (scheduled * 1000.0).round() / 1000.0;
+            t.scheduled_per_s = per_s(t.scheduled_requests, scheduled);
+            t.achieved_per_s = per_s(t.completed, achieved);
+            s.schedule_clock = Some(clock);
+        }
+        _ => {
+            t.scheduled_per_s = per_s(t.scheduled_requests, t.schedule_seconds);
+            t.achieved_per_s = per_s(t.completed, achieved_span(all));
+            s.schedule_clock = None;
+        }
+    }
 }
 
-/// The longest span any shard's achieved rate was over, in seconds.
+/// The shards' schedule clocks joined: the earliest first due, the latest last due and
+/// last send; `None` when a shard's summary lacks its clock.
+fn union(all: &[&Summary]) -> Option<ScheduleClock> {
+    let clocks: Vec<ScheduleClock> = all
+        .iter()
+        .map(|s| s.schedule_clock)
+        .collect::<Option<_>>()?;
+    let last = clocks.iter().map(|c| c.last_due_s).fold(0.0, f64::max);
+    Some(ScheduleClock {
+        first_due_s: clocks
+            .iter()
+            .map(|c| c.first_due_s)
+            .fold(f64::MAX, f64::min),
+        last_due_s: last,
+        last_sent_s: clocks.iter().map(|c| c.last_sent_s).fold(last, f64::max),
+    })
+}
+
+/// The longest span any shard's achieved rate was over, in seconds (shards without a
+/// shared clock).
 pub(super) fn achieved_span(all: &[&Summary]) -> f64 {
     all.iter()
         .map(|s| {

@@ -19,6 +19,9 @@ pub struct Asked {
     pub thresholds: Vec<String>,
     pub preset: Option<String>,
     pub no_default: bool,
+    /// `--allow-partial`: merge shards that were interrupted or aborted anyway; the
+    /// result is marked interrupted.
+    pub allow_partial: bool,
 }
 
 /// Judges the thresholds over `s` (the merged summary), records them, and returns how
@@ -74,6 +77,15 @@ pub(super) fn thresholds(
     Ok(s.thresholds.iter().filter(|v| !v.ok).count())
 }
 
+/// A shard's recorded thresholds for a message; an empty set is named.
+fn listed(thresholds: &[String]) -> String {
+    if thresholds.is_empty() {
+        "none (--no-default-threshold)".into()
+    } else {
+        thresholds.join(", ")
+    }
+}
+
 fn bad(message: String, fix: &str) -> ReplayError {
     ReplayError::BadInput(Problem::new(message, fix))
 }
@@ -92,8 +104,8 @@ fn compile(
             return Err(bad(
                 format!(
                     "the shards recorded different thresholds ({} and {}): there is no one set to judge",
-                    c.thresholds.join(", "),
-                    other.config.thresholds.join(", ")
+                    listed(&c.thresholds),
+                    listed(&other.config.thresholds)
                 ),
                 "give the thresholds to judge with --threshold or --threshold-preset",
             ));
@@ -290,4 +302,16 @@ fn stats(
         );
     }
     Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_empty_set_of_thresholds_is_named() {
+        assert_eq!(super::listed(&[]), "none (--no-default-threshold)");
+        assert_eq!(
+            super::listed(&["errors<5%".into(), "p95<300".into()]),
+            "errors<5%, p95<300"
+        );
+    }
 }
