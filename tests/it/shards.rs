@@ -217,8 +217,13 @@ fn three_shards_send_what_one_process_sends_and_merge_judges_the_whole() {
     assert_eq!(groups(&m), groups(&single), "every group's count adds up");
     merged_percentiles_are_those_of_all_samples(&shards, &m);
 
-    // Errors: about 14 % of the users fail on every shard; a count that no shard reaches
-    // alone, and a rate, fail over the whole only.
+    errors_fail_over_the_whole_only(&shards, &m, &refs);
+    refusals(dir.path(), &files, &one);
+}
+
+/// About 14 % of the users fail on every shard: a count that no shard reaches alone, and
+/// a rate, fail over the whole only.
+fn errors_fail_over_the_whole_only(shards: &[Value], m: &Value, refs: &[&Path]) {
     let most = shards
         .iter()
         .map(|s| s["totals"]["errors"].as_u64().unwrap())
@@ -227,11 +232,9 @@ fn three_shards_send_what_one_process_sends_and_merge_judges_the_whole() {
     let errors = m["totals"]["errors"].as_u64().unwrap();
     assert!(errors > most, "errors on more than one shard");
     let count = format!("errors<{}", most + 1);
-    let o = merge(&refs, &["--threshold", &count, "--threshold", "errors<5%"]);
+    let o = merge(refs, &["--threshold", &count, "--threshold", "errors<5%"]);
     assert_eq!(o.status.code(), Some(99), "{}", text(&o));
     assert!(text(&o).contains("2 threshold(s) failed"), "{}", text(&o));
-
-    refusals(dir.path(), &files, &one);
 }
 
 /// The rates are over the union of the shards' spans on the shared clock: those of one
