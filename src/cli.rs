@@ -68,20 +68,31 @@ pub struct MergeArgs {
     /// Write the HTML report of the merged summary
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// Pass/fail rule over the whole, repeatable (as `replay --threshold`); none: the
-    /// thresholds the shards recorded
-    #[arg(long = "threshold", value_name = "EXPR")]
-    pub thresholds: Vec<String>,
-    /// A named set of thresholds: upper-limit
-    #[arg(long, value_name = "NAME")]
-    pub threshold_preset: Option<String>,
-    /// Judge no threshold when none is given
-    #[arg(long)]
-    pub no_default_threshold: bool,
+    #[command(flatten)]
+    pub judging: Judging,
     /// Merge even when a shard was interrupted (Ctrl-C) or aborted; the merged summary is
     /// marked interrupted [default: refuse, exit 2]
     #[arg(long)]
     pub allow_partial: bool,
+}
+
+/// How a run is judged: `replay`'s and `capacity`'s thresholds, and `report merge`'s over
+/// the shards' whole.
+#[derive(Args, Debug, Clone, Default)]
+pub struct Judging {
+    /// Pass/fail rule, repeatable: p95{kind:read}<1200ms, errors<1%, service_p99<2s,
+    /// rps>100, on_time{within:5ms}>=99%; exit 99 when one fails [default: errors<5%;
+    /// report merge: the thresholds the shards recorded]
+    #[arg(long = "threshold", value_name = "EXPR")]
+    pub thresholds: Vec<String>,
+    /// A named set of thresholds: upper-limit (errors ≤ 1 %, API p95 ≤ 2 s, event p95 ≤ 500 ms,
+    /// by each request's `class` in the mapping)
+    #[arg(long, value_name = "NAME")]
+    pub threshold_preset: Option<String>,
+    /// Apply no threshold when none is given (by default errors<5%, so a run whose requests
+    /// failed does not exit 0)
+    #[arg(long)]
+    pub no_default_threshold: bool,
 }
 
 /// What defines the simulated world: the same values give the same timeline.
@@ -430,18 +441,8 @@ pub struct ReplayArgs {
     /// at once, counted late
     #[arg(long, value_name = "RFC3339")]
     pub start_at: Option<String>,
-    /// Pass/fail rule, repeatable: p95{kind:read}<1200ms, errors<1%, service_p99<2s,
-    /// rps>100, on_time{within:5ms}>=99%; exit 99 when one fails [default: errors<5%]
-    #[arg(long = "threshold", value_name = "EXPR")]
-    pub thresholds: Vec<String>,
-    /// A named set of thresholds: upper-limit (errors ≤ 1 %, API p95 ≤ 2 s, event p95 ≤ 500 ms,
-    /// by each request's `class` in the mapping)
-    #[arg(long, value_name = "NAME")]
-    pub threshold_preset: Option<String>,
-    /// Apply no threshold when none is given (by default errors<5%, so a run whose requests
-    /// failed does not exit 0)
-    #[arg(long)]
-    pub no_default_threshold: bool,
+    #[command(flatten)]
+    pub judging: Judging,
     /// Write the summary (figures, mergeable histograms, thresholds) as JSON to this file
     #[arg(long, value_name = "FILE")]
     pub summary_export: Option<PathBuf>,

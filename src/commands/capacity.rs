@@ -163,8 +163,8 @@ pub fn capacity(a: CapacityArgs) -> anyhow::Result<i32> {
     }
     let plan = Plan::from_args(&a)?;
     let mut args = a.replay.clone();
-    if args.thresholds.is_empty() && args.threshold_preset.is_none() {
-        args.threshold_preset = Some("upper-limit".into());
+    if args.judging.thresholds.is_empty() && args.judging.threshold_preset.is_none() {
+        args.judging.threshold_preset = Some("upper-limit".into());
     }
     // Each level stops as soon as a threshold fails for good, or the target is down.
     args.abort_on_fail = true;

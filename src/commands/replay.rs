@@ -866,15 +866,15 @@ fn thresholds(
     };
     let recorded = shard::names(&names, mapping.kinds());
     let mut problems = Vec::new();
-    let mut thresholds = match Threshold::parse_all(&args.thresholds, &names) {
+    let mut thresholds = match Threshold::parse_all(&args.judging.thresholds, &names) {
         Ok(t) => t,
         Err(p) => {
             problems.extend(p.0);
             Vec::new()
         }
     };
-    let mut texts = args.thresholds.clone();
-    if let Some(name) = &args.threshold_preset {
+    let mut texts = args.judging.thresholds.clone();
+    if let Some(name) = &args.judging.threshold_preset {
         let compiled =
             preset(name, mapping).and_then(|t| Ok((Threshold::parse_all(&t, &names)?, t)));
         match compiled {
@@ -888,7 +888,7 @@ fn thresholds(
     if !problems.is_empty() {
         return Err(Problems(problems).into());
     }
-    if texts.is_empty() && !args.no_default_threshold {
+    if texts.is_empty() && !args.judging.no_default_threshold {
         let default = Threshold::parse(DEFAULT_THRESHOLD, &names)?.as_default();
         return Ok((texts, vec![default], recorded));
     }

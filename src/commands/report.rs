@@ -27,9 +27,9 @@ fn merge_shards(args: &MergeArgs) -> anyhow::Result<i32> {
     super::replay::make_summary_folder(args.summary_export.as_deref(), "--summary-export")?;
     super::replay::make_summary_folder(args.report.as_deref(), "--report")?;
     let asked = Asked {
-        thresholds: args.thresholds.clone(),
-        preset: args.threshold_preset.clone(),
-        no_default: args.no_default_threshold,
+        thresholds: args.judging.thresholds.clone(),
+        preset: args.judging.threshold_preset.clone(),
+        no_default: args.judging.no_default_threshold,
         allow_partial: args.allow_partial,
     };
     let late: Vec<String> = inputs
