@@ -1,6 +1,6 @@
 //! Helpers of the command tests: the binary, servers on loopback, TLS, summaries.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -121,4 +121,18 @@ pub fn conforms<T: serde::Serialize + serde::de::DeserializeOwned>(doc: &Value, 
         doc,
         "read back and written again, the document is the same"
     );
+}
+
+/// A program a test needs (a browser, a Prometheus server): the path in the environment
+/// variable `var`, else the first of `defaults` that exists. Missing, the test fails: CI
+/// must run it, and `script` (which scripts/test.sh runs first) installs it.
+pub fn required_program(var: &str, defaults: &[&str], what: &str, script: &str) -> PathBuf {
+    std::env::var_os(var)
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(defaults.iter().map(PathBuf::from))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!("no {what}: run `bash {script}` (scripts/test.sh does) or set {var} to its path")
+        })
 }

@@ -15,22 +15,14 @@ use serde_json::Value;
 use crate::common::{bin, read_json};
 use crate::replay::Server;
 
-/// Prometheus: `SIMULATE_TEST_PROMETHEUS`, else Debian's path. Missing, the test fails: CI
-/// must run it (scripts/test.sh installs it first).
+/// Prometheus: `SIMULATE_TEST_PROMETHEUS`, else Debian's path; missing, the test fails.
 fn prometheus() -> PathBuf {
-    [
-        std::env::var_os("SIMULATE_TEST_PROMETHEUS").map(PathBuf::from),
-        Some(PathBuf::from("/usr/bin/prometheus")),
-    ]
-    .into_iter()
-    .flatten()
-    .find(|p| p.is_file())
-    .unwrap_or_else(|| {
-        panic!(
-            "no Prometheus for the metrics tests: run `bash scripts/ensure-prometheus.sh` \
-             (scripts/test.sh does) or set SIMULATE_TEST_PROMETHEUS to the binary"
-        )
-    })
+    crate::common::required_program(
+        "SIMULATE_TEST_PROMETHEUS",
+        &["/usr/bin/prometheus"],
+        "Prometheus for the metrics tests",
+        "scripts/ensure-prometheus.sh",
+    )
 }
 
 /// A loopback port free now.

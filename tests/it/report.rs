@@ -17,21 +17,12 @@ use crate::common::{bin, read_json};
 /// The browser: `SIMULATE_TEST_CHROMIUM`, else Debian's path. Missing, the test fails:
 /// CI must run it (scripts/test.sh installs the browser first).
 fn chromium() -> PathBuf {
-    let candidates = [
-        std::env::var_os("SIMULATE_TEST_CHROMIUM").map(PathBuf::from),
-        Some(PathBuf::from("/usr/bin/chromium")),
-        Some(PathBuf::from("/usr/bin/chromium-browser")),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "no Chromium for the report tests: run `bash scripts/ensure-chromium.sh` \
-                 (scripts/test.sh does) or set SIMULATE_TEST_CHROMIUM to the browser"
-            )
-        })
+    crate::common::required_program(
+        "SIMULATE_TEST_CHROMIUM",
+        &["/usr/bin/chromium", "/usr/bin/chromium-browser"],
+        "Chromium for the report tests",
+        "scripts/ensure-chromium.sh",
+    )
 }
 
 /// Runs headless Chromium on `page` with `extra` flags; returns stdout and the log.
