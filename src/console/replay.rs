@@ -166,8 +166,14 @@ pub(crate) fn table(s: &Summary, target: &str) -> String {
         ms1(lag.map(|l| l.p99)),
         ms1(lag.map(|l| l.max))
     ));
-    if let Some(o) = &s.on_time {
-        out.push_str(&on_time_line(o, s.late_start_ms));
+    match (&s.on_time, s.late_start_ms.filter(|ms| *ms > 0.0)) {
+        (Some(o), _) => out.push_str(&on_time_line(o, s.late_start_ms)),
+        (None, Some(ms)) if s.totals.sent > 0 => out.push_str(&format!(
+            "on time: none of the {} requests could leave on its instant: all were the backlog of a start {:.3} s after --start-at, sent at once\n",
+            s.totals.sent,
+            ms / 1000.0
+        )),
+        _ => {}
     }
     for v in &s.thresholds {
         out.push_str(&verdict_line(v));
