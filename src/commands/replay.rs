@@ -525,16 +525,19 @@ struct Destinations {
 
 impl Destinations {
     fn resolve(args: &ReplayArgs, mapping: &Mapping) -> anyhow::Result<Destinations> {
-        let http = args
-            .target
-            .clone()
-            .or_else(|| mapping.base_url.clone())
-            .ok_or_else(|| {
-                bad(
-                    "no target to send to",
-                    "add --target http://127.0.0.1:3000, or base_url in the --mapping file",
-                )
-            })?;
+        // A mapping of gRPC requests alone (seed 001's event load on its own) sends
+        // nothing to an HTTP target: its gRPC server stands for the target then.
+        let given = args.target.clone().or_else(|| mapping.base_url.clone());
+        let grpc_only = match given {
+            None if !mapping.needs_http_target() => grpc_target(args, mapping)?,
+            _ => None,
+        };
+        let Some(http) = given.or(grpc_only) else {
+            return Err(bad(
+                "no target to send to",
+                "add --target http://127.0.0.1:3000, or base_url in the --mapping file",
+            ));
+        };
         match url::Url::parse(&http) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
             _ => {

@@ -229,6 +229,67 @@ fn events_go_through_on_message_once_with_payload_metadata_and_checked_answers()
     assert_eq!(s["thresholds"][0]["ok"], true);
 }
 
+/// Seed 001's event load on its own (its scenario 2): a mapping of gRPC requests alone
+/// sends nothing over HTTP, so it needs no `--target`; it was refused with "no target to
+/// send to" though `--grpc-target` named its server.
+#[test]
+fn a_mapping_of_grpc_requests_alone_needs_no_http_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = stat_log(dir.path(), 50, 5);
+    let server = start(Duration::ZERO);
+    let mapping = dir.path().join("events.toml");
+    std::fs::write(
+        &mapping,
+        "[[request]]\nprotocol = \"grpc\"\nevent = \"stat.updated\"\nmethod = \"simulate.events.v1.EventService/OnMessage\"\nmessage = { event_name = \"{event}\", user_id = \"{user_id}\" }\nclass = \"event\"\n",
+    )
+    .unwrap();
+    let out = dir.path().join("s.json");
+    let o = bin()
+        .args(["replay", "--from-log"])
+        .arg(&log)
+        .arg("--mapping")
+        .arg(&mapping)
+        .args(["-q", "--compress", "4x", "--no-default-threshold"])
+        .args(["--grpc-target", &format!("http://{}", server.addr)])
+        .arg("--summary-export")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        server.seen.calls.lock().unwrap().len(),
+        50,
+        "each event once"
+    );
+    assert_eq!(summary(&out)["totals"]["sent"].as_u64(), Some(50));
+
+    // A mapping with an HTTP request still needs its target.
+    std::fs::write(
+        &mapping,
+        "[[request]]\nevent = \"stat.updated\"\npath = \"/s\"\n",
+    )
+    .unwrap();
+    let o = bin()
+        .args(["replay", "--from-log"])
+        .arg(&log)
+        .arg("--mapping")
+        .arg(&mapping)
+        .args(["-q", "--compress", "4x"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no target to send to"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 #[test]
 fn one_channel_carries_hundreds_of_calls_at_once() {
     let dir = tempfile::tempdir().unwrap();

@@ -640,6 +640,26 @@ impl Mapping {
         )
     }
 
+    /// Whether anything goes to the HTTP target: an HTTP request (a flow's later steps
+    /// too), an HTTP set-up or teardown, or Socket.IO and WebSocket connections (whose
+    /// address defaults to it). A mapping of gRPC requests alone needs no `--target`.
+    pub fn needs_http_target(&self) -> bool {
+        fn http(m: &Mapped) -> bool {
+            !matches!(m.request.protocol(), Protocol::Grpc) || m.then.iter().any(http)
+        }
+        self.socketio.is_some()
+            || self.websocket.is_some()
+            || self
+                .routes
+                .iter()
+                .any(|r| matches!(r, Route::Send(m) if http(m)))
+            || self
+                .setup
+                .iter()
+                .chain(&self.teardown)
+                .any(|h| matches!(h.run, HookRun::Http(_)))
+    }
+
     /// Whether any event kind is sent over `protocol`.
     pub fn sends(&self, protocol: Protocol) -> bool {
         self.routes
