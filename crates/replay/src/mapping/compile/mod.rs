@@ -1181,6 +1181,17 @@ fn check_of(c: &RawCheck) -> Result<Check, (&'static str, String)> {
     if path.iter().any(String::is_empty) {
         return Err(("field", format!("`{}` is not a field path", c.field)));
     }
+    let written = [("equals", c.equals.iter().collect::<Vec<_>>())]
+        .into_iter()
+        .chain([("one_of", c.one_of.iter().flatten().collect())]);
+    for (key, values) in written {
+        if let Some(t) = values.iter().find_map(|v| v.as_str().and_then(template_in)) {
+            return Err((key, template_in_check(t)));
+        }
+    }
+    if let Some(t) = c.matches.as_deref().and_then(template_in) {
+        return Err(("matches", template_in_check(t)));
+    }
     let json = |v: &toml::Value| serde_json::to_value(v).unwrap_or_default();
     let mut conds = Vec::new();
     if let Some(v) = &c.equals {
@@ -1211,6 +1222,28 @@ fn check_of(c: &RawCheck) -> Result<Check, (&'static str, String)> {
             format!("the check on `{}` has several conditions", c.field),
         )),
     }
+}
+
+/// The first `{props.…}`-like template reference in a check's value, if any: a check
+/// compares with its values as written, so a template there would never be rendered and
+/// the check would silently never hold (every poll a timeout).
+fn template_in(text: &str) -> Option<&str> {
+    static RE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r"\{\s*(?:(?:props|user|vars|entity|env)\.[^}]*|user_id|seq|event|session_id|persona|ts|t_ms|line|event_id|traceparent|token)\s*(?:\|[^}]*)?\}",
+        )
+        .expect("valid")
+    });
+    RE.find(text).map(|m| m.as_str())
+}
+
+fn template_in_check(t: &str) -> String {
+    format!(
+        "`{t}` would be compared as written: a check's values are constants, not templates; \
+         to check the value an event sent, send it in the request (path or body) and check \
+         a field the target computes from it, e.g. GET /progress/{{user.id}}/{{props.value}} \
+         with {{ field = \"visible\", equals = true }}"
+    )
 }
 
 /// A Socket.IO emit with its (compiled) payload and ack check.
@@ -1475,6 +1508,42 @@ mod tests {
         assert_eq!(p.len(), 1, "{p:?}");
         assert_eq!((p[0].0, p[0].1.as_str()), (Some(5), "request[0].check"));
         assert!(p[0].2.contains("HEAD"), "{}", p[0].2);
+    }
+
+    /// A check compares with its values as written: `equals = "{props.value}"` (seed
+    /// 001's "poll until the API shows the value the event sent") never held, and every
+    /// poll timed out with nothing saying why. It is refused where it is written; braces
+    /// that are no template (a regex's `{2}`) are not.
+    #[test]
+    fn a_template_in_a_check_value_is_refused() {
+        let p = problems(
+            "[[request]]\nevent = \"stat.updated\"\npath = \"/s\"\ncheck = { field = \"value\", equals = \"{props.value}\" }\n\n[[request]]\nevent = \"points.earned\"\npath = \"/p\"\ncheck = [{ field = \"a\", one_of = [\"x\", \"{ user.id }\"] }, { field = \"b\", matches = \"^{vars.token}$\" }]\n",
+        );
+        let at: Vec<(Option<usize>, &str)> =
+            p.iter().map(|(l, f, _, _)| (*l, f.as_str())).collect();
+        assert_eq!(
+            at,
+            [
+                (Some(4), "request[0].check.equals"),
+                (Some(9), "request[1].check[0].one_of"),
+                (Some(9), "request[1].check[1].matches"),
+            ],
+            "{p:?}"
+        );
+        assert!(
+            p[0].2
+                .contains("`{props.value}` would be compared as written"),
+            "{p:?}"
+        );
+        assert!(p[0].2.contains("visible"), "{p:?}");
+        Mapping::from_source(
+            &Source::new(
+                "m.toml",
+                "[[request]]\nevent = \"stat.updated\"\npath = \"/s\"\ncheck = [{ field = \"a\", matches = \"^a{2}$\" }, { field = \"b\", equals = \"{}\" }]\n",
+            ),
+            None,
+        )
+        .expect("braces that are no template are values");
     }
 
     #[test]
