@@ -352,6 +352,6 @@ fn the_pinned_default_checksum_is_the_clis() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(
         json(&out.join("run.json"))["events_sha256"],
-        "abf60c2772a74477b0164ed2fc9e042f8394f91ac5ad8cb4044973170ada7462"
+        "6ee5d57d9baf34979828f434e3650e1ef49fb33fe331e09777af66f11b3aac0c"
     );
 }

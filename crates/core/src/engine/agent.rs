@@ -524,7 +524,9 @@ fn check_in(w: &World, u: &mut User, out: &mut Out, t: i64) -> bool {
         17..=21 => 2,
         _ => 3,
     };
-    let mood_draw = 2.0 + 2.0 * u.habit as f64 + 2.0 * unit(&mut u.rng) - 0.5;
+    // 0.5 ..= 5.5, rounding to 1 ..= 5: a habit of 0 gives 1–3, of 1 gives 3–5 (mean
+    // 2 + 2 × habit). It was 1.5 ..= 5.5, which never rounded to 1.
+    let mood_draw = 0.5 + 2.0 * u.habit as f64 + 3.0 * unit(&mut u.rng);
     let mood = mood_draw.round().clamp(1.0, 5.0) as u8;
     let streak = u.streak;
     emit(
