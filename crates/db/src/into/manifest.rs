@@ -529,3 +529,32 @@ async fn invariant(c: &mut PgConnection, inv: &super::mapping::Invariant) -> Int
         found,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_without_a_kind_reads_as_the_first_manifests_wrote_it() {
+        let old = r#"{"table": "T", "entity": "events", "key": ["id"], "keys_table": "k1_0",
+            "rows": 1, "columns": ["id"], "digest": "5"}"#;
+        let e: TableEntry = serde_json::from_str(old).unwrap();
+        assert_eq!(e.digest_kind, None);
+        assert_eq!(DigestKind::postgres(&e), DigestKind::Md5Prefix60);
+        assert!(
+            serde_json::to_value(&e)
+                .unwrap()
+                .get("digest_kind")
+                .is_none()
+        );
+        let new = TableEntry {
+            digest_kind: Some(DigestKind::Hashtext64),
+            ..e
+        };
+        assert_eq!(
+            serde_json::to_value(&new).unwrap()["digest_kind"],
+            "hashtext64"
+        );
+        assert!(DigestKind::Sha256Prefix64.postgres_sum("r").is_none());
+    }
+}
