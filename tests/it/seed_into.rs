@@ -444,3 +444,88 @@ id = "{user_id}"
     );
     assert_eq!(state(&db), before);
 }
+
+/// A manifest written before the digest's kind was recorded (md5 of each row's text)
+/// still verifies, and still catches a corrupted row; a new one records its kind.
+#[test]
+fn a_manifest_from_before_the_digest_kind_still_verifies() {
+    let db = team_db();
+    let mapping = data("seed.toml");
+    let m = mapping.display().to_string();
+    let o = seed(&db, &mapping, &["--append"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let tables: serde_json::Value =
+        serde_json::from_str(&one(&db, "SELECT tables FROM simulate_into.seeds")).unwrap();
+    let entries = tables.as_array().expect("the manifest's tables");
+    assert!(
+        entries.iter().all(|e| e["digest_kind"] == "hashtext64"),
+        "{tables}"
+    );
+
+    // Rewrite the manifest the old way: no kind, md5's digest, computed here by hand.
+    let old: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|e| {
+            let cols: Vec<String> = e["columns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| format!("t.\"{}\"", c.as_str().unwrap()))
+                .collect();
+            let keys: Vec<String> = e["key"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| format!("t.\"{}\"", c.as_str().unwrap()))
+                .collect();
+            let md5 = one(
+                &db,
+                &format!(
+                    "SELECT coalesce(sum(('x' || substr(md5(ROW({})::text), 1, 15))::bit(60)::bigint), 0) FROM \"{}\" t WHERE ({}) IN (SELECT * FROM simulate_into.\"{}\")",
+                    cols.join(", "),
+                    e["table"].as_str().unwrap(),
+                    keys.join(", "),
+                    e["keys_table"].as_str().unwrap()
+                ),
+            );
+            assert_ne!(md5, e["digest"].as_str().unwrap(), "another hash");
+            let mut e = e.clone();
+            let o = e.as_object_mut().unwrap();
+            o.remove("digest_kind");
+            o.insert("digest".into(), md5.into());
+            e
+        })
+        .collect();
+    let old = serde_json::Value::Array(old)
+        .to_string()
+        .replace('\'', "''");
+    sql(
+        &db,
+        &format!("UPDATE simulate_into.seeds SET tables = '{old}'::jsonb"),
+    );
+    let o = simulate(&db, &["verify", "--into", &m]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o)
+            .lines()
+            .any(|l| l.contains("digest BehaviorLog") && l.ends_with(" ok")),
+        "the digest was checked: {}",
+        text(&o)
+    );
+
+    sql(
+        &db,
+        r#"UPDATE "BehaviorLog" SET payload = payload || '{"x": 1}' WHERE id = (SELECT max(id) FROM "BehaviorLog" WHERE id LIKE 'bl_%')"#,
+    );
+    let o = simulate(&db, &["verify", "--into", &m]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let out = text(&o);
+    let line = |name: &str| {
+        out.lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("no {name} line: {out}"))
+            .to_string()
+    };
+    assert!(line("digest BehaviorLog").contains("FAILED"), "{out}");
+    assert!(line("digest User").ends_with(" ok"), "{out}");
+}

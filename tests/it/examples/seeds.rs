@@ -316,6 +316,28 @@ fn points_app_and_checkins_seed_into_sqlite() {
         let o = into("verify");
         assert_eq!(o.status.code(), Some(0), "{name}: {}", text(&o));
         assert!(!text(&o).contains("FAILED"), "{name}: {}", text(&o));
+        // A manifest written before the digest's kind was recorded: still SHA-256's,
+        // still verifies, and still catches the corrupted row below.
+        let manifest = simulate_db::into::sqlite::manifest_path(&file);
+        let m = rusqlite::Connection::open(&manifest).unwrap();
+        let kinds: String = m
+            .query_row(
+                "SELECT group_concat(json_extract(value, '$.digest_kind')) FROM seeds, json_each(seeds.tables)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(
+            kinds.split(',').all(|k| k == "sha256-prefix64"),
+            "{name}: {kinds}"
+        );
+        m.execute_batch(
+            "UPDATE seeds SET tables = (SELECT json_group_array(json_remove(value, '$.digest_kind')) FROM json_each(seeds.tables))",
+        )
+        .unwrap();
+        drop(m);
+        let o = into("verify");
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", text(&o));
         rusqlite::Connection::open(&file)
             .unwrap()
             .execute_batch(corrupt)

@@ -10,15 +10,16 @@ use std::time::Instant;
 use sqlx::PgConnection;
 use tokio::runtime::Runtime;
 
-use super::catalog::{quote, quote_all};
 use super::check::Planned;
 use super::follow::Follow;
 use super::indexes;
-use super::manifest::{TableEntry, digest_of, exec, failed, forget, past_explicit_ids};
+use super::manifest::{
+    TableEntry, exec, failed, forget, past_explicit_ids, record_keys_and_digest,
+};
 use super::phases::Phases;
 use super::spool::Spool;
 use super::write::{Copied, copy_table};
-use super::{Existing, LoadOpts, MANIFEST, SeedMap};
+use super::{Existing, LoadOpts, SeedMap};
 use crate::DbError;
 
 /// The whole load: the entries the manifest records, or nothing written.
@@ -117,7 +118,7 @@ async fn begin(
 }
 
 /// The keys of the rows this transaction wrote into the table (those whose xmin is its
-/// id), in a keys table of the manifest, and their count and digest.
+/// id), in a keys table of the manifest, and their count and digest, in one scan.
 async fn record_table(
     c: &mut PgConnection,
     map: &SeedMap,
@@ -132,30 +133,13 @@ async fn record_table(
         rows: 0,
         columns: p.map.columns.iter().map(|c| c.name.clone()).collect(),
         digest: String::new(),
+        digest_kind: None,
     };
-    exec(
-        c,
-        format!(
-            "CREATE TABLE {MANIFEST}.{} AS SELECT {} FROM {} WHERE xmin = pg_current_xact_id()::xid",
-            quote(&e.keys_table),
-            quote_all(&e.key),
-            p.info.qualified(&map.schema)
-        ),
-        "recording the seeded keys",
-    )
-    .await?;
-    // Statistics for the keys table, so clean and verify join it by hash.
-    exec(
-        c,
-        format!("ANALYZE {MANIFEST}.{}", quote(&e.keys_table)),
-        "recording the seeded keys",
-    )
-    .await?;
     let written = format!(
         "{} t WHERE t.xmin = pg_current_xact_id()::xid",
         p.info.qualified(&map.schema)
     );
-    (e.rows, e.digest) = digest_of(c, &e, &written).await?;
+    record_keys_and_digest(c, &mut e, &written).await?;
     Ok(e)
 }
 

@@ -11,7 +11,7 @@ use super::super::Existing;
 use super::super::catalog::{quote, quote_all};
 use super::super::check::Planned;
 use super::super::follow::Follow;
-use super::super::manifest::{Record, TableEntry};
+use super::super::manifest::{DigestKind, Record, TableEntry};
 use super::super::mapping::{SeedMap, TableMap};
 use super::super::spool::Spool;
 use super::super::write::{refusal, rows, values};
@@ -62,6 +62,7 @@ pub(super) fn load(
             rows: 0,
             columns: p.map.columns.iter().map(|c| c.name.clone()).collect(),
             digest: String::new(),
+            digest_kind: Some(DigestKind::Sha256Prefix64),
         };
         tx.execute_batch(&format!(
             "CREATE TABLE {MANIFEST}.{} (r INTEGER PRIMARY KEY)",

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use simulate_core::diagnostic::Problem;
 
 use super::super::catalog::quote;
-use super::super::manifest::{Cleaned, IntoCheck, IntoReport, TableEntry};
+use super::super::manifest::{Cleaned, DigestKind, IntoCheck, IntoReport, TableEntry};
 use super::super::mapping::{Invariant, SeedMap};
 use super::catalog;
 use crate::DbError;
@@ -68,8 +68,19 @@ fn seeded(e: &TableEntry) -> String {
 }
 
 /// Row count and an order-free digest of the mapped columns of the seeded rows: the
-/// wrapping sum of a 64-bit SHA-256 prefix of each row's values.
+/// wrapping sum of a 64-bit SHA-256 prefix of each row's values (the one kind SQLite
+/// manifests hold; absent in those written before the kind was recorded).
 pub(super) fn digest(c: &Connection, e: &TableEntry) -> Result<(u64, String), DbError> {
+    let kind = e.digest_kind.unwrap_or(DigestKind::Sha256Prefix64);
+    if kind != DigestKind::Sha256Prefix64 {
+        return Err(DbError::Refused(Problem::new(
+            format!(
+                "the manifest records table `{}`'s digest as {kind:?}, which SQLite seeds never write",
+                e.table
+            ),
+            "the manifest beside the database was edited or copied from PostgreSQL's: seed again",
+        )));
+    }
     let cols: Vec<String> = e
         .columns
         .iter()
