@@ -185,7 +185,7 @@ impl Client {
                     .as_ref()
                     .is_none_or(|j| crate::mapping::Check::all(&call.check, j));
                 let answer = call.keep.then(|| Answer {
-                    json,
+                    json: json.map(crate::mapping::json_path::Json::Whole),
                     headers: Vec::new(),
                     broadcasts: Vec::new(),
                 });

@@ -38,7 +38,7 @@ pub struct Targets {
 /// argument), for HTTP its headers, for a Socket.IO emit the broadcasts it awaited.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Answer {
-    pub(crate) json: Option<Value>,
+    pub(crate) json: Option<crate::mapping::json_path::Json>,
     /// Lower-case names.
     pub(crate) headers: Vec<(String, String)>,
     /// Socket.IO events a capture awaited after the emit: (name, first argument).

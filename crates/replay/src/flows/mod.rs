@@ -248,7 +248,7 @@ async fn send(r: &Run<'_>, mut req: Req<'_>, keys: &[(String, String)]) -> Resul
         let value = answer
             .as_ref()
             .and_then(|a| a.json.as_ref())
-            .and_then(|j| pick(j, path))
+            .and_then(|j| j.at(path))
             .map_or_else(|| format!("({})", words(outcome)), text_of);
         s.flows
             .outcome((req.key.event, req.key.tag), &path.join("."), value);
@@ -402,7 +402,7 @@ fn capture(r: &Run<'_>, req: &Req<'_>, keys: &[(String, String)], a: &Answer) ->
             From::Field(path) => a
                 .json
                 .as_ref()
-                .and_then(|j| pick(j, path))
+                .and_then(|j| j.at(path))
                 .and_then(|v| (!v.is_null()).then(|| text_of(v))),
             From::Header(name) => a
                 .headers

@@ -122,6 +122,9 @@ impl Vars {
                         u.values.insert(n.clone(), value);
                     }
                 }
+                // No waiter to wake: only an entity's value is ever awaited (a user's
+                // is there or never comes, `one`), and waking took a lock per capture.
+                return;
             }
             VarRef::Entity(e, n) => {
                 let Some((_, key)) = keys.iter().find(|(name, _)| name == e) else {

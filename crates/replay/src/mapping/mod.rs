@@ -5,6 +5,7 @@
 
 mod compile;
 pub mod flow;
+pub(crate) mod json_path;
 pub mod proto;
 mod raw;
 mod tokens;
@@ -119,6 +120,9 @@ pub(crate) struct HttpRequest {
     /// and capturing request's 49,800 instructions (callgrind, scripts/bench-flows.sh's
     /// mapping).
     pub(crate) keep_headers: bool,
+    /// The field paths its checks, captures and outcome read from a JSON body: only
+    /// those are built (json_path).
+    pub(crate) paths: Arc<json_path::Paths>,
     /// Sent several times at once, with the result stated (a race or idempotency probe).
     pub(crate) probe: Option<Arc<Probe>>,
 }
@@ -220,8 +224,12 @@ impl Check {
     /// `exists = false`). Numbers compare by value (`1` equals `1.0`: JSON does not tell
     /// them apart, and a server may write either).
     pub(crate) fn holds(&self, answer: &Value) -> bool {
-        let v = flow::pick(answer, &self.path).filter(|v| !v.is_null());
-        match (&self.cond, v) {
+        self.holds_at(flow::pick(answer, &self.path))
+    }
+
+    /// [`Check::holds`] given the value found at the check's path.
+    fn holds_at(&self, v: Option<&Value>) -> bool {
+        match (&self.cond, v.filter(|v| !v.is_null())) {
             (Cond::Exists(want), v) => v.is_some() == *want,
             (_, None) => false,
             (Cond::Equals(want), Some(v)) => same_value(v, want),
@@ -239,6 +247,11 @@ impl Check {
     /// Whether every check holds on the answer.
     pub(crate) fn all(checks: &[Check], answer: &Value) -> bool {
         checks.iter().all(|c| c.holds(answer))
+    }
+
+    /// Whether every check holds on an answer read at its paths ([`json_path`]).
+    pub(crate) fn all_in(checks: &[Check], answer: &json_path::Json) -> bool {
+        checks.iter().all(|c| c.holds_at(answer.at(&c.path)))
     }
 }
 

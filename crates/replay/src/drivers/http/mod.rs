@@ -14,15 +14,16 @@ mod h2c;
 mod https;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
-use serde_json::Value;
 use simulate_core::diagnostic::Problem;
 use simulate_core::template::{Body, Ctx, Template};
 
 use super::{Answer, Sending};
+use crate::mapping::json_path::{self, Json, Paths};
 use crate::mapping::{Check, Expect, HttpRequest, Mapping, MissingToken};
 use crate::outcome::{ErrorClass, Outcome, Status};
 use crate::source::Due;
@@ -42,21 +43,23 @@ fn kept(mut body: Vec<u8>) -> Vec<u8> {
     body
 }
 
-/// The kept body as JSON, parsed once for both the checks and the captures (a parse per
-/// check and one more for the captures was a third of a checking flow's instructions).
-fn body_json(body: &[u8]) -> Option<Value> {
+/// The kept body as JSON, read once for both the checks and the captures, and only at
+/// the paths they name (a parse per check and one more for the captures was a third of
+/// a checking flow's instructions; a whole `Value` then most of what remained).
+fn body_json(body: &[u8], paths: &Arc<Paths>) -> Option<Json> {
     (body.len() <= KEPT_BODY)
-        .then(|| serde_json::from_slice(body).ok())
+        .then(|| json_path::read(body, paths))
         .flatten()
+        .map(Json::Picked)
 }
 
 /// The outcome of an answer whose status `expect` accepts: its checks on the kept body
-/// (`json`: that body parsed, [`body_json`]).
-fn checked(check: &[Check], body: &[u8], json: Option<&Value>, status: u16) -> Outcome {
+/// (`json`: that body read, [`body_json`]).
+fn checked(check: &[Check], body: &[u8], json: Option<&Json>, status: u16) -> Outcome {
     match check {
         [] => Outcome::Ok(Status::Http(status)),
         _ if body.len() > KEPT_BODY => Outcome::Failed(ErrorClass::BodyTooLarge),
-        _ if !json.is_some_and(|v| Check::all(check, v)) => {
+        _ if !json.is_some_and(|v| Check::all_in(check, v)) => {
             Outcome::Failed(ErrorClass::Application)
         }
         _ => Outcome::Ok(Status::Http(status)),
@@ -92,7 +95,7 @@ fn header_pairs(map: &HeaderMap) -> Vec<(String, String)> {
 }
 
 /// A kept answer for the flow: its JSON body (`json`, when it is JSON), and its headers.
-fn answer(reply: Reply, json: Option<Value>) -> Answer {
+fn answer(reply: Reply, json: Option<Json>) -> Answer {
     Answer {
         json,
         headers: reply.headers,
@@ -230,7 +233,7 @@ impl Client {
         };
         let accepted = Expect::accepts(&req.expect, reply.status);
         let json = ((accepted && !req.check.is_empty()) || req.keep)
-            .then(|| body_json(&reply.body))
+            .then(|| body_json(&reply.body, &req.paths))
             .flatten();
         let outcome = if accepted {
             checked(&req.check, &reply.body, json.as_ref(), reply.status)
@@ -416,6 +419,11 @@ fn header_map(headers: Vec<(&str, String)>) -> HeaderMap {
 mod tests {
     use super::*;
     use crate::mapping::{Check, Cond};
+
+    fn body_json(body: &[u8]) -> Option<Json> {
+        let ok = [String::from("ok")];
+        super::body_json(body, &Arc::new(Paths::new([&ok[..]])))
+    }
 
     #[test]
     fn a_checked_body_over_the_limit_fails_as_too_large_on_every_transport() {

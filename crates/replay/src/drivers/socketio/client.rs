@@ -90,7 +90,7 @@ impl Client {
                         SocketIoDone::Written
                     })),
                     e.keep.then(|| Answer {
-                        json,
+                        json: json.map(crate::mapping::json_path::Json::Whole),
                         headers: Vec::new(),
                         broadcasts,
                     }),

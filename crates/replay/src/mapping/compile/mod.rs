@@ -1076,6 +1076,7 @@ impl<'a> Compiler<'a> {
             form: false,
             keep: false,
             keep_headers: false,
+            paths: Arc::default(),
             probe: None,
         };
         if protocol != Protocol::Http {

@@ -10,6 +10,7 @@ use simulate_core::template::{Body, Field, FieldSet, Template};
 use simulate_core::units::parse_duration;
 
 use super::super::flow::{Capture, From, Poll, StepExtras, VarRef};
+use super::super::json_path::Paths;
 use super::super::raw::{Checks, RawRequest};
 use super::super::{
     Check, Emit, GrpcRequest, HttpRequest, Mapped, Protocol, Request, RequestClass, Route,
@@ -77,6 +78,13 @@ impl StepParts {
         let reads = self.extras.reads_answer();
         self.http.keep = reads || cookie_jar;
         self.http.keep_headers = self.extras.reads_headers() || cookie_jar;
+        let fields = self.extras.captures.iter().filter_map(|c| match &c.from {
+            From::Field(p) => Some(p.as_slice()),
+            _ => None,
+        });
+        let checks = self.http.check.iter().map(|c| c.path.as_slice());
+        let outcome = self.extras.outcome.as_deref();
+        self.http.paths = Arc::new(Paths::new(checks.chain(fields).chain(outcome)));
         if let Some(g) = &mut self.grpc {
             Arc::make_mut(&mut g.call).keep = reads;
         }
