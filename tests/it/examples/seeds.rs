@@ -418,7 +418,29 @@ fn team_worlds_seeded_into_our_schema_verify_clean() {
 fn points_app_clean_finds_app_rows_without_a_quadratic_scan() {
     let ex = example("points-app");
     let tables = ["User", "BehaviorLog"];
-    let (db, before) = seed_and_verify(&ex, &tables, &["--users", "1000", "--days", "2"]);
+    let (db, before) = seed_and_verify(&ex, &tables, &["--users", "1000", "--days", "5"]);
+    // User.points is the balance: what each user earned less what they redeemed, the
+    // `balance` of their last points event (it was the earned sum alone).
+    assert_ne!(
+        one(
+            &db,
+            r#"SELECT count(*) FROM "BehaviorLog" WHERE action = 'points.redeemed'"#
+        ),
+        "0",
+        "some users redeemed"
+    );
+    assert_eq!(
+        one(
+            &db,
+            r#"SELECT count(*) FROM "User" u JOIN (SELECT DISTINCT ON ("userId") "userId",
+                 (payload->>'balance')::int AS b FROM "BehaviorLog"
+                 WHERE action IN ('points.earned', 'points.redeemed')
+                 ORDER BY "userId", "createdAt" DESC, id DESC) l ON l."userId" = u.id
+               WHERE u.points <> l.b"#
+        ),
+        "0",
+        "every User.points is the user's last logged balance"
+    );
     let logs = count(&db, "BehaviorLog");
     assert!(
         logs > 15_000,
