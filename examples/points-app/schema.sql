@@ -1,7 +1,7 @@
 -- Seed 000's points app as Prisma writes its tables (PostgreSQL): quoted names, a JSONB
 -- behaviour log, ids filled by the client (`@default(uuid())` and `@default(cuid())`
 -- are Prisma's, not the database's: NOT NULL without a default), `@updatedAt` (the same),
--- and `User.points` kept by the app as the sum of the user's `points.earned` amounts.
+-- and `User.points` kept by the app as the user's balance: `points.earned` less `points.redeemed`.
 CREATE TABLE "User" (
     id          text PRIMARY KEY,
     email       text NOT NULL UNIQUE,

@@ -859,6 +859,7 @@ fn thresholds(
         .unwrap_or_default();
     let classes = Names::classes_of(mapping);
     let names = Names {
+        events: mapping.kinds().all(),
         tags: &mapping.tags,
         phases: &phases.names,
         listens: &listens,

@@ -189,3 +189,55 @@ fn requests_carry_the_clients_ids(
         "a Hanoi client's post after 17:00 UTC is on Hanoi's date"
     );
 }
+
+/// Seed 003's budgets per route: a threshold may name one of the world's own kinds
+/// (`world.toml`'s `dashboard.viewed`), not only the built-in ones, and the verdict says
+/// which kinds it judged by their names (it said `unknown, unknown, unknown`).
+#[test]
+fn thresholds_name_the_worlds_own_event_kinds() {
+    let ex = example("readiness");
+    let dir = tempfile::tempdir().unwrap();
+    let http = Recorder::start();
+    let args = [
+        "--users",
+        "300",
+        "--window",
+        "1d18h..1d19h",
+        "--compress",
+        "1h:4s",
+        "--threshold",
+        "requests{event:dashboard.viewed}>0",
+        "--threshold",
+        "p95{kind:read}<10s",
+    ];
+    let envs = [
+        ("AUTH_COOKIE", "sb-access-token=t3st"),
+        ("STRAVA_WEBHOOK_SECRET", "s3cret"),
+    ];
+    let s = ex.replay(dir.path(), &http.url, &args, &envs);
+    let dashboards = http
+        .requests()
+        .iter()
+        .filter(|r| r.uri.contains("/dashboard"))
+        .count();
+    assert!(dashboards > 0, "no dashboard request in the window");
+    let verdicts = s["thresholds"].as_array().unwrap();
+    let event = &verdicts[0];
+    assert_eq!(event["ok"], true, "{event}");
+    assert_eq!(
+        event["observed"].as_f64().unwrap() as usize,
+        dashboards,
+        "the event threshold counts exactly the dashboard requests: {event}"
+    );
+    assert_eq!(
+        event["applied_to"],
+        format!("{dashboards} requests: dashboard.viewed")
+    );
+    let read = verdicts[1]["applied_to"].as_str().unwrap();
+    assert!(
+        read.contains("dashboard.viewed")
+            && read.contains("calendar.viewed")
+            && !read.contains("unknown"),
+        "{read}"
+    );
+}

@@ -429,3 +429,87 @@ fn team_worlds_seeded_into_our_schema_verify_clean() {
         assert!(out.contains("every props valid"), "{name}: {out}");
     }
 }
+
+/// `clean` after the app has written to a seeded table (seed 000's NestJS writes its own
+/// `BehaviorLog` rows for seeded users): the search for the app's rows must not be
+/// quadratic. With the database's work_mem too small to hash the seed's keys (as the
+/// README's six-day seed outgrows the default 4 MB), `NOT IN (SELECT …)` rescanned the
+/// keys for every row: over a minute at 24k rows, over ten at 240k. Here it must finish
+/// well inside a statement timeout of 20 s.
+#[test]
+fn points_app_clean_finds_app_rows_without_a_quadratic_scan() {
+    let ex = example("points-app");
+    let tables = ["User", "BehaviorLog"];
+    let (db, before) = seed_and_verify(&ex, &tables, &["--users", "1000", "--days", "5"]);
+    // User.points is the balance: what each user earned less what they redeemed, the
+    // `balance` of their last points event (it was the earned sum alone).
+    assert_ne!(
+        one(
+            &db,
+            r#"SELECT count(*) FROM "BehaviorLog" WHERE action = 'points.redeemed'"#
+        ),
+        "0",
+        "some users redeemed"
+    );
+    assert_eq!(
+        one(
+            &db,
+            r#"SELECT count(*) FROM "User" u JOIN (SELECT DISTINCT ON ("userId") "userId",
+                 (payload->>'balance')::int AS b FROM "BehaviorLog"
+                 WHERE action IN ('points.earned', 'points.redeemed')
+                 ORDER BY "userId", "createdAt" DESC, id DESC) l ON l."userId" = u.id
+               WHERE u.points <> l.b"#
+        ),
+        "0",
+        "every User.points is the user's last logged balance"
+    );
+    let logs = count(&db, "BehaviorLog");
+    assert!(
+        logs > 15_000,
+        "{logs} rows: too few to show a quadratic scan"
+    );
+    let name = one(&db, "SELECT current_database()");
+    sql(
+        &db,
+        &format!(
+            "ALTER DATABASE {name} SET work_mem = '64kB';
+             ALTER DATABASE {name} SET statement_timeout = '20s';"
+        ),
+    );
+    // The app logs an event of a seeded user, as the replay's next day would.
+    sql(
+        &db,
+        r#"INSERT INTO "BehaviorLog" (id, "userId", action, payload)
+           SELECT 'app-log-1', min(id), 'points.earned', '{"amount": 5}' FROM "User""#,
+    );
+    let seed = dir(ex.name).join("seed.toml").display().to_string();
+    let started = std::time::Instant::now();
+    let o = bin_into(&ex, "clean", &seed, &db);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("BehaviorLog: 1 rows") && text(&o).contains("--with-app-rows"),
+        "{}",
+        text(&o)
+    );
+    let o = crate::common::bin()
+        .args([
+            "clean",
+            "--into",
+            &seed,
+            "--database-url",
+            &db.url(),
+            "--with-app-rows",
+        ])
+        .arg("--personas")
+        .arg(&ex.personas)
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(state(&db, &tables), before, "clean restores the tables");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "two cleans took {:?}",
+        started.elapsed()
+    );
+}

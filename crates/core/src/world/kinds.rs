@@ -326,6 +326,19 @@ impl KindNames {
     pub fn index(&self, name: &str) -> Option<u16> {
         self.0.iter().position(|k| *k == name).map(|k| k as u16)
     }
+
+    /// Every name, by index: what a threshold's `{event:…}` may name in this world.
+    pub fn all(&self) -> &[&'static str] {
+        &self.0
+    }
+
+    /// The built-in kinds followed by `custom` ones, in that order: the table of a world
+    /// known only by its names (`report merge` reads them from the shards' summaries).
+    pub fn with_custom<'a>(custom: impl IntoIterator<Item = &'a str>) -> KindNames {
+        let mut all: Vec<&'static str> = crate::timeline::EVENT_KINDS.to_vec();
+        all.extend(custom.into_iter().map(crate::timeline::intern));
+        KindNames(all.into())
+    }
 }
 
 impl Default for KindNames {

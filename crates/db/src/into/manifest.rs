@@ -323,14 +323,18 @@ async fn app_references(
                 seeded_rows(&cat.schema, &parent.table, &parent.key, &parent.keys_table)
             );
             if let Some(own) = own {
+                // NOT EXISTS, not `NOT IN (SELECT …)`: the planner turns it into a hash
+                // anti-join, whereas a NOT IN whose key set outgrows work_mem is a plain
+                // subplan rescanned for every row (quadratic: a 240k-row log's clean ran
+                // for over ten minutes; the anti-join takes a third of a second).
                 sql.push_str(&format!(
-                    " AND ({}) NOT IN (SELECT * FROM {MANIFEST}.{})",
+                    " AND NOT EXISTS (SELECT 1 FROM {MANIFEST}.{} k WHERE {})",
+                    quote(&own.keys_table),
                     own.key
                         .iter()
-                        .map(|k| format!("c.{}", quote(k)))
+                        .map(|k| format!("k.{0} = c.{0}", quote(k)))
                         .collect::<Vec<_>>()
-                        .join(", "),
-                    quote(&own.keys_table)
+                        .join(" AND ")
                 ));
             }
             let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) {sql}")))

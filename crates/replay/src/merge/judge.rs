@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use simulate_core::diagnostic::{Problem, Problems};
 use simulate_core::timeline::EVENT_KINDS;
+use simulate_core::world::kinds::KindNames;
 
 use crate::error::ReplayError;
 use crate::mapping::{Protocol, RequestClass};
@@ -50,7 +51,9 @@ pub(super) fn thresholds(
             (c, events.iter().map(|e| kinds.index(e)).collect())
         })
         .collect();
+    let events = kinds.names();
     let n = Names {
+        events: events.all(),
         tags: &names.tags,
         phases: &names.phases,
         listens: &names.listens,
@@ -172,6 +175,11 @@ impl Kinds {
         Kinds(own)
     }
 
+    /// The built-in kinds, then the shards' own, in the order [`Kinds::index`] numbers them.
+    fn names(&self) -> KindNames {
+        KindNames::with_custom(self.0.iter().map(String::as_str))
+    }
+
     fn index(&self, name: &str) -> u16 {
         let i = EVENT_KINDS.iter().position(|k| *k == name).or_else(|| {
             self.0
@@ -278,7 +286,8 @@ fn stats(
             t.schedule_seconds
         },
     });
-    let mut stats = Stats::rebuilt(groups, lags, (t.scheduled_requests, t.sent), span);
+    let mut stats = Stats::rebuilt(groups, lags, (t.scheduled_requests, t.sent), span)
+        .with_kinds(kinds.names());
     if let Some(io) = &s.socketio {
         stats.fanout = names
             .listens
