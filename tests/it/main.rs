@@ -18,6 +18,7 @@ mod live_metrics;
 mod load;
 mod mapping_checks;
 mod metrics;
+mod ordering;
 mod personas;
 mod phases;
 mod pools;

@@ -15,7 +15,8 @@
 //! points grant must not overtake the signup it depends on). Such waits show as latency
 //! above service time, in the `chained` count and as the chained wait of each request
 //! (from the moment the pacer handed it out to the previous one's answer), not as
-//! generator lag.
+//! generator lag. A request mapped with `ordered = false` (a client that sends such
+//! calls concurrently) leaves at its instant instead, and nothing waits for it.
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -552,7 +553,7 @@ impl<'rt> Pacer<'rt> {
             let open = self.live.sessions_open.fetch_add(d, Ordering::Relaxed) + d;
             self.sessions.push((intended, due.t_ms, open.max(0) as u64));
         }
-        let (tag, protocol) = match self.driver.mapping.route(due.kind) {
+        let (tag, protocol, ordered) = match self.driver.mapping.route(due.kind) {
             Route::Send(m) if self.driver.mapping.lacks_token(m, &due.user_id) => {
                 self.skipped.push((intended, due.kind, Skip::NoToken));
                 return Ok(());
@@ -561,7 +562,7 @@ impl<'rt> Pacer<'rt> {
                 if m.flow {
                     crate::flows::announce(&self.driver, &due, m);
                 }
-                (m.tag, m.request.protocol())
+                (m.tag, m.request.protocol(), m.ordered)
             }
             other => {
                 let why = match other {
@@ -584,9 +585,13 @@ impl<'rt> Pacer<'rt> {
             stage,
         };
         let (done, done_rx) = oneshot::channel::<()>();
-        let previous = self
-            .tails
-            .insert(self.hasher.hash_one(&due.user_id), done_rx);
+        // `ordered = false`: it neither waits for the user's last request nor becomes it.
+        let previous = if ordered {
+            self.tails
+                .insert(self.hasher.hash_one(&due.user_id), done_rx)
+        } else {
+            None
+        };
         if self.tails.len() >= self.prune_at {
             self.tails
                 .retain(|_, rx| matches!(rx.try_recv(), Err(oneshot::error::TryRecvError::Empty)));

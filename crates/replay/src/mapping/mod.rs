@@ -443,6 +443,10 @@ pub(crate) struct Mapped {
     /// The flow runner sends it ([`Mapped::is_flow`], or the mapping keeps cookies);
     /// otherwise the pacer's fast path does.
     pub(crate) flow: bool,
+    /// Sent after the same user's previous answer (the default); `false` (`ordered =
+    /// false`): sent at its instant, neither waiting for the user's earlier requests nor
+    /// waited for by later ones.
+    pub(crate) ordered: bool,
 }
 
 impl Mapped {

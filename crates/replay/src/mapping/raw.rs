@@ -281,6 +281,10 @@ pub(crate) struct RawRequest {
     /// `event` (an event the target ingests) or `api` (an API call): which limit of
     /// `--threshold-preset upper-limit` applies, and the `{class:…}` threshold tag.
     pub(crate) class: Option<String>,
+    /// `false`: the request leaves at its instant even while the same user's earlier
+    /// requests are still out (a client that sends its calls concurrently); default
+    /// `true`, each after the user's previous answer.
+    pub(crate) ordered: Option<bool>,
 }
 
 #[derive(Deserialize, Debug)]

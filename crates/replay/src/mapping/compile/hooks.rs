@@ -61,6 +61,7 @@ impl Compiler<'_> {
                 steps: Vec::new(),
                 kind: Some(which.to_string()),
                 class: None,
+                ordered: None,
             };
             let fields = FieldSet::replay().with_kinds(&[]);
             let request = self.http_fields(&at, &as_request, Protocol::Http, &fields);

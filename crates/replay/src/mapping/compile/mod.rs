@@ -615,6 +615,7 @@ impl<'a> Compiler<'a> {
                         extras: Default::default(),
                         then: Vec::new(),
                         flow: false,
+                        ordered: true,
                     }));
                     self.seen[k] = Some(format!("socketio.{field}"));
                 }
@@ -709,6 +710,7 @@ impl<'a> Compiler<'a> {
         let kinds = self.request_kinds(&rp, r, i);
         let fields = self.fields_of(&kinds);
         let steps = self.steps_of(&rp, r);
+        let ordered = self.ordered(&rp, r);
         let first_tag = steps[0].1.kind.clone().or(r.kind.clone());
         let first_tag = first_tag.unwrap_or_else(|| "api".into());
         let mut compiled = Vec::new();
@@ -737,7 +739,47 @@ impl<'a> Compiler<'a> {
             };
             first.then = all.flatten().collect();
             first.flow = first.is_flow() || self.cookie_jar;
+            first.ordered = ordered;
             self.routes[k] = Route::Send(Box::new(first));
+        }
+    }
+
+    /// `ordered`: whether the request waits for its user's previous answer. Only a
+    /// single HTTP or gRPC request may skip the wait: a flow's later steps, captures and
+    /// polling depend on the answers before them, and a Socket.IO emit or WebSocket
+    /// message goes over the user's one connection, which their session events open.
+    fn ordered(&mut self, rp: &FieldPath, r: &RawRequest) -> bool {
+        for (n, s) in r.steps.iter().enumerate() {
+            if s.ordered.is_some() {
+                self.bad(
+                    rp.key("steps").index(n).key("ordered"),
+                    "a flow's steps are sent in order, each after the previous answer",
+                    "remove `ordered` from the step (a flow cannot be unordered)",
+                );
+            }
+        }
+        if r.ordered != Some(false) {
+            return true;
+        }
+        let why = if !r.steps.is_empty() {
+            Some("a request with `steps` keeps its order: each step needs the previous answer")
+        } else if !r.capture.is_empty() || r.poll.is_some() || r.think.is_some() {
+            Some(
+                "a request with `capture`, `poll` or `think` keeps its order: later requests may read what it captures",
+            )
+        } else if matches!(r.protocol.as_deref(), Some("socketio" | "websocket")) {
+            Some(
+                "Socket.IO emits and WebSocket messages go over the user's one connection, in order",
+            )
+        } else {
+            None
+        };
+        match why {
+            Some(why) => {
+                self.bad(rp.key("ordered"), why, "remove `ordered = false`");
+                true
+            }
+            None => false,
         }
     }
 

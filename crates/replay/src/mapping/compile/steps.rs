@@ -126,6 +126,7 @@ impl StepParts {
             extras: self.extras.clone(),
             then: Vec::new(),
             flow: false,
+            ordered: true,
         })
     }
 }

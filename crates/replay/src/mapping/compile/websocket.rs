@@ -192,6 +192,7 @@ impl Compiler<'_> {
                 extras: Default::default(),
                 then: Vec::new(),
                 flow: false,
+                ordered: true,
             }));
             self.seen[k] = Some(format!("websocket.{field}"));
         }
