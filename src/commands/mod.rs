@@ -63,14 +63,75 @@ pub(crate) fn refused(e: simulate_db::DbError) -> anyhow::Error {
     anyhow::Error::new(e)
 }
 
-/// A seeded PostgreSQL schema to read (verify, serve), or a clear refusal when it is not
-/// there or not a complete seed of simulate's (a staging schema, a schema of the user's).
-pub(crate) fn open_seeded(url: &str, schema: &str) -> anyhow::Result<simulate_db::postgres::Pg> {
+/// Which command reads a seed: the flag naming its schema differs (`replay` has
+/// `--seeded-schema`, verify and serve `--schema`), and so does what to do about a
+/// database `seed --into` wrote, which holds the team's tables, not simulate's schema.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Reader {
+    Verify,
+    Serve,
+    Replay,
+}
+
+impl Reader {
+    fn schema_flag(self) -> &'static str {
+        match self {
+            Reader::Replay => "--seeded-schema",
+            Reader::Verify | Reader::Serve => "--schema",
+        }
+    }
+
+    /// The fix when the database was seeded with `seed --into`.
+    fn into_fix(self) -> &'static str {
+        match self {
+            Reader::Replay => {
+                "--seeded checks a seed in simulate's own schema only, not one `seed --into` wrote into your tables: replay the window after that seed without --seeded (after `seed --into … --days 6`: --window 6d..7d), and check the seeded rows with `simulate verify --into SEED.toml`"
+            }
+            Reader::Verify => {
+                "check the rows `seed --into` wrote into your tables with `simulate verify --into SEED.toml`"
+            }
+            Reader::Serve => {
+                "serve reads a seed in simulate's own schema only (`simulate seed --database-url …`), not one `seed --into` wrote into your tables"
+            }
+        }
+    }
+}
+
+/// Whether `seed --into` has written into this PostgreSQL database (its manifest schema
+/// `simulate_into` exists); only asked when the seed to read is not there.
+fn seeded_into_pg(url: &str) -> bool {
+    simulate_db::postgres::Pg::open(url, "simulate_into")
+        .and_then(|p| p.verdict())
+        .is_ok_and(|v| v.is_some())
+}
+
+/// A seeded PostgreSQL schema to read (verify, serve, replay --seeded), or a clear
+/// refusal when it is not there or not a complete seed of simulate's (a staging schema,
+/// a schema of the user's, the team's tables a `seed --into` filled).
+pub(crate) fn open_seeded(
+    url: &str,
+    schema: &str,
+    reader: Reader,
+) -> anyhow::Result<simulate_db::postgres::Pg> {
     let pg = simulate_db::postgres::Pg::open(url, schema).map_err(refused)?;
-    match pg.verdict().map_err(refused)? {
+    let flag = reader.schema_flag();
+    let verdict = pg.verdict().map_err(refused)?;
+    if verdict.as_ref().is_none_or(|v| v.readable().is_err()) && seeded_into_pg(url) {
+        return Err(Problem::new(
+            format!(
+                "{} holds your tables seeded with `seed --into`, not a complete seed in simulate's own schema `{}`",
+                pg.masked, pg.schema
+            ),
+            reader.into_fix(),
+        )
+        .into());
+    }
+    match verdict {
         None => Err(Problem::new(
             format!("{} has no schema `{}`", pg.masked, pg.schema),
-            "seed it first with `simulate seed --database-url …`, or pass the --schema it was seeded into",
+            format!(
+                "seed it first with `simulate seed --database-url …`, or pass the {flag} it was seeded into"
+            ),
         )
         .into()),
         Some(v) => match v.readable() {
@@ -78,7 +139,7 @@ pub(crate) fn open_seeded(url: &str, schema: &str) -> anyhow::Result<simulate_db
             Err(why) => Err(Problem::new(
                 format!("schema `{}` of {} {why}", pg.schema, pg.masked),
                 format!(
-                    "pass the --schema a complete `simulate seed` wrote (default simulate){}",
+                    "pass the {flag} a complete `simulate seed` wrote (default simulate){}",
                     reseed_hint(&v)
                 ),
             )
@@ -100,13 +161,13 @@ fn reseed_hint(v: &simulate_db::owner::Verdict) -> &'static str {
 /// SQLite file. Returns what `f` gave and where it read (password masked).
 pub(crate) fn on_seeded<T>(
     url: Option<&str>,
-    schema: &str,
+    (schema, reader): (&str, Reader),
     sqlite: &std::path::Path,
     f: impl FnOnce(&mut simulate_db::conn::Db<'_>, &tokio::runtime::Runtime) -> anyhow::Result<T>,
 ) -> anyhow::Result<(T, String)> {
     use simulate_db::conn::Db;
     if let Some(url) = url {
-        let pg = open_seeded(url, schema)?;
+        let pg = open_seeded(url, schema, reader)?;
         let mut conn = pg.live().map_err(refused)?;
         // The connection belongs to the runtime that opened it.
         let v = f(&mut Db::Pg(&mut conn), pg.runtime())?;
@@ -128,6 +189,17 @@ pub(crate) fn on_seeded<T>(
         .into());
     }
     let verdict = simulate_db::sqlite::inspect_file(sqlite);
+    let into_manifest = simulate_db::into::sqlite::manifest_path(sqlite);
+    if matches!(verdict, Ok(simulate_db::owner::Verdict::NotOurs(_))) && into_manifest.exists() {
+        return Err(Problem::new(
+            format!(
+                "{shown} holds your tables seeded with `seed --into` (recorded in {}), not a seed in simulate's own schema",
+                mask_url(&into_manifest.display().to_string())
+            ),
+            reader.into_fix(),
+        )
+        .into());
+    }
     if let Err(why) = verdict
         .as_ref()
         .map_err(Clone::clone)

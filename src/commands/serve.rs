@@ -16,7 +16,7 @@ fn starting_state(args: &ServeArgs) -> anyhow::Result<(Ledger, String)> {
     }
     super::on_seeded(
         url.as_deref(),
-        &args.db.schema,
+        (&args.db.schema, super::Reader::Serve),
         &args.db.sqlite_path(),
         |db, rt| {
             rt.block_on(simulate_db::seeded::load(db))

@@ -198,7 +198,7 @@ pub(crate) fn verify_db(
 pub(crate) fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
     let (report, place) = super::on_seeded(
         args.db.url().as_deref(),
-        &args.db.schema,
+        (&args.db.schema, super::Reader::Verify),
         &args.db.sqlite_path(),
         |db, rt| verify_db(db, rt, &args.world, args.quiet),
     )?;

@@ -529,3 +529,43 @@ fn a_manifest_from_before_the_digest_kind_still_verifies() {
     assert!(line("digest BehaviorLog").contains("FAILED"), "{out}");
     assert!(line("digest User").ends_with(" ok"), "{out}");
 }
+
+/// `replay --seeded` on PostgreSQL names its own flag (`--seeded-schema`), and on a
+/// database `seed --into` filled says so and what to run instead.
+#[test]
+fn replay_seeded_names_its_flag_and_a_seed_into() {
+    let db = TestDb::new();
+    let replay = |extra: &[&str]| {
+        bin()
+            .args(["replay", "--users", "150", "--days", "3", "--seed", "5"])
+            .args(["--window", "2d..3d", "--target", "http://127.0.0.1:9", "-q"])
+            .args(["--seeded", &db.url()])
+            .args(extra)
+            .env_remove("DATABASE_URL")
+            .output()
+            .expect("runs")
+    };
+    let o = replay(&["--seeded-schema", "nope"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("pass the --seeded-schema it was seeded into"),
+        "{}",
+        text(&o)
+    );
+    assert!(!text(&o).contains("the --schema"), "{}", text(&o));
+
+    sql(&db, &std::fs::read_to_string(data("schema.sql")).unwrap());
+    let o = seed(&db, &data("seed.toml"), &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = replay(&[]);
+    let err = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("holds your tables seeded with `seed --into`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("without --seeded") && err.contains("verify --into"),
+        "{err}"
+    );
+}

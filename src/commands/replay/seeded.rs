@@ -40,7 +40,7 @@ pub(super) fn notes(db: &str, args: &ReplayArgs, window: Window) -> anyhow::Resu
     let is_url = db.starts_with("postgres://") || db.starts_with("postgresql://");
     let ((config, _, _), place) = super::super::on_seeded(
         is_url.then_some(db),
-        &args.seeded_schema,
+        (&args.seeded_schema, super::super::Reader::Replay),
         Path::new(db),
         |d, rt| rt.block_on(d.run_meta()).map_err(super::super::refused),
     )?;
