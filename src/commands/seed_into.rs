@@ -170,10 +170,13 @@ pub fn seed(args: &SeedArgs, into: &Path) -> anyhow::Result<i32> {
     }
     let wall = started.elapsed().as_secs_f64();
     let rows: u64 = entries.iter().map(|e| e.rows).sum();
+    // SQLite has no schemas: the mapping's `schema` names PostgreSQL's only.
+    let place = match &db {
+        IntoDb::Postgres(_) => format!("schema `{}` of {}", map.schema, target.masked()),
+        IntoDb::Sqlite(_) => target.masked().to_string(),
+    };
     outln!(
-        "done in {wall:.2} s: {rows} rows into schema `{}` of {}, {} events from {} users, sha256 {}",
-        map.schema,
-        target.masked(),
+        "done in {wall:.2} s: {rows} rows into {place}, {} events from {} users, sha256 {}",
         totals.events,
         totals.signed_up,
         record.checksum

@@ -513,3 +513,55 @@ fn points_app_clean_finds_app_rows_without_a_quadratic_scan() {
         started.elapsed()
     );
 }
+
+/// A seed into an SQLite file says where it went without a schema SQLite does not have,
+/// and `replay --seeded` / `verify` on that file say it was seeded `--into` (not "not
+/// seeded by simulate") and what to run instead.
+#[test]
+fn an_sqlite_seed_into_is_named_as_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ex = example("checkins");
+    let file = tmp.path().join("app.db");
+    rusqlite::Connection::open(&file)
+        .unwrap()
+        .execute_batch(&std::fs::read_to_string(dir(ex.name).join("schema.sqlite.sql")).unwrap())
+        .unwrap();
+    let seed = dir(ex.name).join("seed.toml").display().to_string();
+    let f = file.display().to_string();
+    let o = ex
+        .command("seed", &["--into", &seed, "--sqlite", &f])
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let done = text(&o);
+    assert!(done.contains(&format!("rows into {f},")), "{done}");
+    assert!(!done.contains("into schema"), "{done}");
+
+    let o = ex
+        .command("replay", &["--seeded", &f])
+        .args(["--mapping"])
+        .arg(&ex.mapping)
+        .args(["--target", "http://127.0.0.1:9", "-q"])
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    let err = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("holds your tables seeded with `seed --into`"),
+        "{err}"
+    );
+    assert!(!err.contains("was not seeded by simulate"), "{err}");
+    assert!(
+        err.contains("without --seeded") && err.contains("verify --into"),
+        "{err}"
+    );
+    let o = bin()
+        .args(["verify", "--sqlite", &f])
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("`simulate verify --into"), "{}", text(&o));
+}
