@@ -202,7 +202,8 @@ pub fn capacity(a: CapacityArgs) -> anyhow::Result<i32> {
         };
         shown = target;
         texts = report.summary.config.thresholds.clone();
-        let l = level(rate, &report.summary, MEASURE, plan.step_ms as f64 / 1000.0);
+        let planned = (plan.warmup_ms as f64 / 1000.0, plan.step_ms as f64 / 1000.0);
+        let l = level(rate, &report.summary, MEASURE, planned);
         if !args.quiet {
             eprintln!("{}", level_line(&l));
         }

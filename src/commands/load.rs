@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use simulate_core::diagnostic::Problem;
 use simulate_core::engine::{Engine, World};
-use simulate_core::timeline::EVENT_KINDS;
 use simulate_core::units::load::{RATE_HELP, STAGES_HELP, Stages, parse_rate};
 use simulate_core::units::parse_duration;
+use simulate_core::world::kinds::KindNames;
 use simulate_replay::mapping::Mapping;
 use simulate_replay::pace::{Counted, Curve, Target};
 use simulate_replay::source::{Window, count_events};
@@ -70,9 +70,11 @@ impl Pacing {
     }
 }
 
-/// The pacing flags, one mode at most; `profile` looks a `--profile` name up.
+/// The pacing flags, one mode at most; `profile` looks a `--profile` name up. `kinds`:
+/// the world's event kinds (built-in and its own), which a `KIND=` pace may name.
 pub(crate) fn pacing(
     args: &ReplayArgs,
+    kinds: &KindNames,
     profile: &dyn Fn(&str) -> anyhow::Result<Stages>,
 ) -> anyhow::Result<Pacing> {
     let given: Vec<&str> = [
@@ -110,7 +112,7 @@ pub(crate) fn pacing(
     let (mode, text) = if let Some(r) = &args.rate {
         let bad = |m: String| Problem::new(format!("--rate `{r}`: {m}"), RATE_HELP);
         let spec = parse_rate(r).map_err(bad)?;
-        let counted = counted(spec.kind.as_deref()).map_err(bad)?;
+        let counted = counted(spec.kind.as_deref(), kinds).map_err(bad)?;
         let curve = Curve::Rate(spec.rate);
         (
             Mode::Target(Target { curve, counted }),
@@ -119,7 +121,7 @@ pub(crate) fn pacing(
     } else if let Some(s) = &args.stages {
         let bad = |m: String| Problem::new(format!("--stages `{s}`: {m}"), STAGES_HELP);
         let (kind, rest) = split_kind(s);
-        let counted = counted(kind).map_err(bad)?;
+        let counted = counted(kind, kinds).map_err(bad)?;
         let curve = Curve::Stages(Stages::parse(rest).map_err(bad)?);
         (
             Mode::Target(Target { curve, counted }),
@@ -155,28 +157,25 @@ fn split_kind(text: &str) -> (Option<&str>, &str) {
     }
 }
 
-/// Which events count: every mapped one, or the kind named.
-fn counted(kind: Option<&str>) -> Result<Counted, String> {
+/// Which events count: every mapped one, or the kind named (one of the world's: its
+/// own kinds from world.toml pace as the built-in ones do).
+fn counted(kind: Option<&str>, kinds: &KindNames) -> Result<Counted, String> {
     let Some(kind) = kind else {
         return Ok(Counted::Mapped);
     };
-    EVENT_KINDS
-        .iter()
-        .position(|k| *k == kind)
-        .map(|i| Counted::Kind(i as u16))
-        .ok_or_else(|| {
-            format!(
-                "`{kind}` is not an event kind; known kinds: {}",
-                EVENT_KINDS.join(", ")
-            )
-        })
+    kinds.index(kind).map(Counted::Kind).ok_or_else(|| {
+        format!(
+            "`{kind}` is not an event kind of this world; known kinds: {}",
+            kinds.all().join(", ")
+        )
+    })
 }
 
 /// The events the stages need and what counts as one, shown in messages.
-fn what(counted: &Counted) -> String {
+fn what(counted: &Counted, kinds: &KindNames) -> String {
     match counted {
         Counted::Mapped => "mapped requests".into(),
-        Counted::Kind(k) => format!("{} events", EVENT_KINDS[*k as usize]),
+        Counted::Kind(k) => format!("{} events", kinds.name(*k).unwrap_or("unknown")),
     }
 }
 
@@ -229,7 +228,7 @@ pub(crate) fn sized(
         return Err(Problem::new(
             format!(
                 "the stages need {need} {} but the window of this {users}-user world holds {have}",
-                what(&target.counted)
+                what(&target.counted, mapping.kinds())
             ),
             format!(
                 "use --users {would} (about what it takes), or --users auto, or lower the stages"
@@ -247,7 +246,7 @@ pub(crate) fn sized(
         if have >= need {
             eprintln!(
                 "--users auto: {users} users (the smallest round number whose window holds the {need} {} the stages need at {AUTO_MAX_FACTOR}× compression or less)",
-                what(&target.counted)
+                what(&target.counted, mapping.kinds())
             );
             return Ok(a);
         }
@@ -257,7 +256,7 @@ pub(crate) fn sized(
     Err(Problem::new(
         format!(
             "--users auto found no world of up to {users} users whose window holds the {need} {} the stages need",
-            what(&target.counted)
+            what(&target.counted, mapping.kinds())
         ),
         "lower the stages, pace by a more frequent kind, or widen --window / --span",
     )
@@ -289,6 +288,13 @@ mod tests {
             (Some("points.earned"), "2m:0..5/s")
         );
         assert_eq!(split_kind("warm=2m:5/s"), (None, "warm=2m:5/s"));
-        assert!(counted(Some("points.eraned")).is_err());
+        let builtin = KindNames::builtin();
+        assert!(counted(Some("points.eraned"), &builtin).is_err());
+        // A world's own kind paces as a built-in one does, and is named in messages.
+        let world = KindNames::with_custom(["stats.viewed"]);
+        assert!(counted(Some("stats.viewed"), &builtin).is_err());
+        let c = counted(Some("stats.viewed"), &world).unwrap();
+        assert_eq!(c, Counted::Kind(world.index("stats.viewed").unwrap()));
+        assert_eq!(what(&c, &world), "stats.viewed events");
     }
 }

@@ -161,9 +161,9 @@ pub(crate) fn replay_world(args: &ReplayArgs) -> anyhow::Result<(Vec<Persona>, S
 }
 
 pub fn replay(mut args: ReplayArgs) -> anyhow::Result<i32> {
-    let pacing = super::load::pacing(&args, &|name| profile(&args, name))?;
-    Pace::from_args(&args)?;
     let mapping = load_mapping(&args)?;
+    let pacing = super::load::pacing(&args, mapping.kinds(), &|name| profile(&args, name))?;
+    Pace::from_args(&args)?;
     Destinations::resolve(&args, &mapping)?;
     tls_from(args.ca_cert.as_deref())?;
     if args.captured_ids.is_some() && mapping.teardown_over().is_empty() {

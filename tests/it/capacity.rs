@@ -162,3 +162,55 @@ fn capacity_stops_at_once_on_a_dead_target() {
         r["verdict"]
     );
 }
+
+/// Answers 200 to its first `good` requests, then 500 to every one.
+fn failing_after(good: usize) -> Limited {
+    let (rt, listener) = crate::common::server_runtime(1, "127.0.0.1:0");
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let app = Router::new().fallback(move || {
+        let seen = Arc::clone(&seen);
+        async move {
+            match seen.fetch_add(1, Ordering::SeqCst) < good {
+                true => StatusCode::OK,
+                false => StatusCode::INTERNAL_SERVER_ERROR,
+            }
+        }
+    });
+    rt.spawn(async move { axum::serve(listener, app).await });
+    Limited { addr, _rt: rt }
+}
+
+#[test]
+fn a_level_stopped_early_reports_its_rate_over_the_time_it_ran() {
+    // 100/s: 1 s of warm-up, 4 s planned; the server fails from its 250th request (1.5 s
+    // into the measured stage), errors<1% stops the level soon after. Its achieved rate
+    // is over the ~2 s it ran (about 100/s), not over the 4 s planned (about 50/s).
+    let dir = tempfile::tempdir().unwrap();
+    let log = even_log(dir.path(), 3000, 10);
+    let server = failing_after(250);
+    let out = dir.path().join("c.json");
+    let o = bin()
+        .args(["capacity", "--from-log"])
+        .arg(&log)
+        .args(["--target", &format!("http://{}", server.addr), "-q"])
+        .args(["--from", "100/s", "--step-duration", "4s", "--warmup", "1s"])
+        .args(["--threshold", "errors<1%", "--summary-export"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let r = read_json(&out);
+    let l = &r["levels"][0];
+    assert_eq!(l["held"], false, "{stdout}");
+    let requests = l["requests"].as_f64().unwrap();
+    let achieved = l["achieved_per_s"].as_f64().unwrap();
+    assert!(requests < 4.0 * 100.0 * 0.8, "it stopped early: {l}");
+    assert!(
+        (75.0..=110.0).contains(&achieved),
+        "achieved {achieved}/s over the time it ran, not {}/s over 4 s: {l}",
+        requests / 4.0
+    );
+    // The table shows the same figure.
+    assert!(stdout.contains(&format!("{achieved:.1}")), "{stdout}");
+}

@@ -36,7 +36,18 @@ fn start(locked: bool) -> ClaimServer {
         locked,
         ..Claims::default()
     });
-    async fn claim(State(c): State<Arc<Claims>>, uri: Uri, headers: HeaderMap) -> StatusCode {
+    /// The status, with a body saying whether the claim went through (a mapping's check
+    /// reads it).
+    async fn claim(
+        State(c): State<Arc<Claims>>,
+        uri: Uri,
+        headers: HeaderMap,
+    ) -> (StatusCode, axum::Json<Value>) {
+        let s = decide(&c, uri, headers).await;
+        let claimed = s == StatusCode::OK;
+        (s, axum::Json(serde_json::json!({ "claimed": claimed })))
+    }
+    async fn decide(c: &Claims, uri: Uri, headers: HeaderMap) -> StatusCode {
         let h = |n: &str| {
             headers
                 .get(n)
@@ -95,8 +106,15 @@ fn claims_log(dir: &Path) -> std::path::PathBuf {
     log
 }
 
-fn mapping(dir: &Path, same_key: bool) -> std::path::PathBuf {
-    let m = dir.join(format!("probe-{same_key}.toml"));
+/// The claim request with its probe; `check`: and a check on the answer's body (which a
+/// 409's body fails).
+fn mapping(dir: &Path, same_key: bool, check: bool) -> std::path::PathBuf {
+    let m = dir.join(format!("probe-{same_key}-{check}.toml"));
+    let check = if check {
+        "check = { field = \"claimed\", equals = true }\n"
+    } else {
+        ""
+    };
     std::fs::write(
         &m,
         format!(
@@ -106,7 +124,7 @@ path = "/goals/{{props.goal_id}}/claim"
 expect = ["2xx", 409]
 class = "api"
 probe = {{ copies = 2, key = "idempotency-key", same_key = {same_key}, expect = {{ success = 1, rest = 409 }} }}
-"#
+{check}"#
         ),
     )
     .unwrap();
@@ -115,9 +133,14 @@ probe = {{ copies = 2, key = "idempotency-key", same_key = {same_key}, expect = 
 
 /// Replays the claims against `server` with `probe_violations<1`; the exit code and
 /// the summary.
-fn replay(dir: &Path, server: &ClaimServer, same_key: bool) -> (Option<i32>, Value, String) {
-    let out = dir.join(format!("s-{same_key}.json"));
-    let o = replay_log(&claims_log(dir), &mapping(dir, same_key), &server.url, "1x")
+fn replay(
+    dir: &Path,
+    server: &ClaimServer,
+    (same_key, check): (bool, bool),
+) -> (Option<i32>, Value, String) {
+    let out = dir.join(format!("s-{same_key}-{check}.json"));
+    let m = mapping(dir, same_key, check);
+    let o = replay_log(&claims_log(dir), &m, &server.url, "1x")
         .args(["--threshold", "probe_violations<1", "--summary-export"])
         .arg(&out)
         .output()
@@ -157,7 +180,7 @@ fn a_probe_finds_the_missing_lock_and_passes_the_locked_server() {
     let dir = tempfile::tempdir().unwrap();
     // With the lock: one 200 and one 409 each time, no violation; the copies share the key.
     let locked = start(true);
-    let (code, s, _) = replay(dir.path(), &locked, true);
+    let (code, s, _) = replay(dir.path(), &locked, (true, false));
     assert_eq!(code, Some(0), "{}", s["probes"]);
     every_event_once_copies_apart(&s, &locked.claims);
     let p = &s["probes"];
@@ -174,7 +197,7 @@ fn a_probe_finds_the_missing_lock_and_passes_the_locked_server() {
     // Without it: both copies pass the check; each group is a violation, listed with
     // what came back, and the threshold fails the run.
     let unlocked = start(false);
-    let (code, s, table) = replay(dir.path(), &unlocked, false);
+    let (code, s, table) = replay(dir.path(), &unlocked, (false, false));
     assert_eq!(code, Some(99), "{}", s["probes"]);
     every_event_once_copies_apart(&s, &unlocked.claims);
     let p = &s["probes"];
@@ -198,4 +221,26 @@ fn a_probe_finds_the_missing_lock_and_passes_the_locked_server() {
     }
     // The timeline's own requests are never errors here: 409 is expected.
     assert_eq!(s["totals"]["errors"], 0);
+}
+
+#[test]
+fn a_probe_judges_statuses_whatever_the_check_says_of_a_409s_body() {
+    // The locked server answers one 200 and one 409 per group; the check (`claimed` is
+    // true) fails on the 409's body. The probe's expectation is about statuses: no
+    // violation, and its answers read 200 and 409, not `app`.
+    let dir = tempfile::tempdir().unwrap();
+    let locked = start(true);
+    let (code, s, table) = replay(dir.path(), &locked, (true, true));
+    let p = &s["probes"];
+    assert_eq!(p["violations"], 0, "{p}\n{table}");
+    assert_eq!(p["by_event"][0]["answers"]["200"], USERS, "{p}");
+    assert_eq!(p["by_event"][0]["answers"]["409"], USERS, "{p}");
+    assert_eq!(p["by_event"][0]["answers"].get("app"), None, "{p}");
+    assert_eq!(s["thresholds"][0]["ok"], true, "{}", s["thresholds"]);
+    // The check's verdict still counts in the request's own figures: the timeline's
+    // requests that got the 409 are `app` errors there, and none of the others.
+    let errors = s["totals"]["errors"].as_u64().unwrap();
+    assert!(errors as usize <= USERS, "{}", s["totals"]);
+    assert_eq!(s["overall"]["count"], USERS);
+    assert_eq!(code, Some(0), "{table}");
 }

@@ -127,7 +127,8 @@ pub struct Level {
     /// The target rate, requests per second.
     pub rate: f64,
     pub held: bool,
-    /// Measured requests per second, the warm-up left out.
+    /// Measured requests per second, the warm-up left out, over the time the measured
+    /// stage ran (shorter than planned when the level stopped early).
     pub achieved_per_s: f64,
     pub requests: u64,
     pub errors: u64,
@@ -168,9 +169,19 @@ pub struct CapacityReport {
     pub verdict: String,
 }
 
+/// The seconds the measured stage ran: all it was planned for, or, for a level that
+/// stopped early (`--abort-on-fail`, Ctrl-C), the schedule's span past the warm-up (a
+/// rate over the planned time would read a level stopped at 4 of 5 s as 20 % slower).
+fn ran_seconds(s: &Summary, warmup: f64, planned: f64) -> f64 {
+    if s.aborted.is_none() && !s.interrupted {
+        return planned;
+    }
+    (s.totals.schedule_seconds - warmup).clamp(0.0, planned)
+}
+
 /// Judges one level from its summary: `measure` is the name of the measured stage,
-/// `seconds` its length.
-pub fn level(rate: f64, s: &Summary, measure: &str, seconds: f64) -> Level {
+/// `warmup` and `seconds` the planned lengths of the warm-up and of that stage.
+pub fn level(rate: f64, s: &Summary, measure: &str, (warmup, seconds): (f64, f64)) -> Level {
     let measured: Vec<_> = s.stages.iter().filter(|g| g.stage == measure).collect();
     let (mut requests, mut errors) = (0, 0);
     for g in &measured {
@@ -206,7 +217,12 @@ pub fn level(rate: f64, s: &Summary, measure: &str, seconds: f64) -> Level {
     }
     let lag = s.scheduler_lag_ms.as_ref().map(|l| l.p99);
     let late_share = s.totals.late as f64 / s.totals.sent.max(1) as f64;
-    let achieved = requests as f64 / seconds.max(1e-9);
+    let ran = ran_seconds(s, warmup, seconds);
+    let achieved = if ran > 0.0 {
+        requests as f64 / ran
+    } else {
+        0.0
+    };
     // A failed latency threshold is the generator's doing when its own lag is a good part
     // of the latency (latency runs from the intended instant).
     let p95 = s.overall.latency_ms.as_ref().map_or(0.0, |l| l.p95);

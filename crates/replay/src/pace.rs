@@ -61,7 +61,8 @@ impl Curve {
 pub enum Counted {
     /// Every event the mapping sends.
     Mapped,
-    /// One event kind (its index in `EVENT_KINDS`); the others follow its factor.
+    /// One event kind (its index in the world's kinds, built-in then its own); the others
+    /// follow its factor.
     Kind(u16),
 }
 

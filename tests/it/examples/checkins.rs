@@ -84,3 +84,44 @@ fn check_ins_follow_their_users(requests: &[Request]) {
     }
     assert!(check_ins > 0 && stats > 0);
 }
+
+/// `--rate KIND=N/s` paces by one of the world's own kinds: `stats.viewed` is declared in
+/// the example's world.toml, not built in (it was refused as "not an event kind").
+#[test]
+fn checkins_paced_by_its_own_kind() {
+    let ex = example("checkins");
+    let dir = tempfile::tempdir().unwrap();
+    let http = Recorder::start();
+    let s = ex.replay(
+        dir.path(),
+        &http.url,
+        &[
+            "--users",
+            "2000",
+            "--days",
+            "1",
+            "--rate",
+            "stats.viewed=5/s",
+            "--max-duration",
+            "3s",
+        ],
+        &[],
+    );
+    assert_eq!(
+        s["config"]["pace"], "--rate stats.viewed=5/s",
+        "{}",
+        s["config"]
+    );
+    let viewed = s["by_event"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["tags"]["event"] == "stats.viewed")
+        .map_or(0, |e| e["count"].as_u64().unwrap());
+    // 5 a second for up to 3 s (the engine's start and the cap's edges allowed).
+    assert!(
+        (8..=16).contains(&viewed),
+        "{viewed} stats.viewed: {}",
+        s["by_event"]
+    );
+}

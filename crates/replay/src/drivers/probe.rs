@@ -43,10 +43,20 @@ struct Tally {
     answers: BTreeMap<String, u64>,
 }
 
-/// An answer as the probe reads it: its HTTP status, or the failure's class.
-fn answer(o: &Outcome) -> Result<u16, &'static str> {
+/// What one copy got: its outcome (the check's verdict included) and the HTTP status it
+/// came with (none without an answer).
+type Got = (Outcome, Option<u16>);
+
+/// An answer as the probe reads it: its HTTP status, whatever the request's check said
+/// of its body (the probe's expectation is about statuses: a correct server's 409 whose
+/// body fails a check written for the 200 is still the expected 409), else the
+/// failure's class.
+fn answer(&(o, status): &Got) -> Result<u16, &'static str> {
+    if let Some(s) = status {
+        return Ok(s);
+    }
     match o {
-        Outcome::Ok(Status::Http(s)) | Outcome::Status(Status::Http(s)) => Ok(*s),
+        Outcome::Ok(Status::Http(s)) | Outcome::Status(Status::Http(s)) => Ok(s),
         Outcome::Ok(_) | Outcome::Status(_) => Err("other"),
         Outcome::Failed(c) => Err(c.name()),
     }
@@ -54,7 +64,7 @@ fn answer(o: &Outcome) -> Result<u16, &'static str> {
 
 /// Whether the answers are what the probe expects: exactly `success` 2xx, every other
 /// one a status of `rest`.
-fn holds(p: &Probe, outcomes: &[Outcome]) -> bool {
+fn holds(p: &Probe, outcomes: &[Got]) -> bool {
     let mut ok = 0;
     for o in outcomes {
         match answer(o) {
@@ -66,7 +76,7 @@ fn holds(p: &Probe, outcomes: &[Outcome]) -> bool {
     ok == p.success
 }
 
-fn name(o: &Outcome) -> String {
+fn name(o: &Got) -> String {
     match answer(o) {
         Ok(s) => s.to_string(),
         Err(c) => c.to_string(),
@@ -84,12 +94,13 @@ impl Book {
     ) -> (Outcome, Option<Answer>) {
         let copies = (0..p.copies).map(|k| client.send_copy(due, req, ctx, how, k));
         let mut answers = join_all(copies).await;
-        let outcomes: Vec<Outcome> = answers.iter().map(|(o, _)| *o).collect();
-        self.record(due, p, &outcomes);
-        answers.swap_remove(0)
+        let got: Vec<Got> = answers.iter().map(|(o, _, s)| (*o, *s)).collect();
+        self.record(due, p, &got);
+        let (outcome, answer, _) = answers.swap_remove(0);
+        (outcome, answer)
     }
 
-    fn record(&self, due: &Due, p: &Probe, outcomes: &[Outcome]) {
+    fn record(&self, due: &Due, p: &Probe, outcomes: &[Got]) {
         let ok = holds(p, outcomes);
         self.with(|b| {
             let t = b.by_event.entry(due.kind).or_default();

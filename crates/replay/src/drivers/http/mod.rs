@@ -200,12 +200,15 @@ impl Client {
         ctx: &Ctx<'_>,
         how: &Sending<'_>,
     ) -> (Outcome, Option<Answer>) {
-        self.send_copy(due, req, ctx, how, 0).await
+        let (outcome, answer, _) = self.send_copy(due, req, ctx, how, 0).await;
+        (outcome, answer)
     }
 
     /// [`Client::send`] for copy `k` of a probe (0: the timeline's own request): copy k
     /// carries `x-sim-event: <user_id>/<seq>/p<k>`, and its own idempotency key unless
-    /// the probe's copies share one.
+    /// the probe's copies share one. The third value is the HTTP status the answer came
+    /// with, whatever its check said: a probe judges statuses, and a 409 whose body fails
+    /// the check is still the 409 the probe expects.
     pub(crate) async fn send_copy(
         &self,
         due: &Due,
@@ -213,7 +216,7 @@ impl Client {
         ctx: &Ctx<'_>,
         how: &Sending<'_>,
         k: u32,
-    ) -> (Outcome, Option<Answer>) {
+    ) -> (Outcome, Option<Answer>, Option<u16>) {
         let parts = self.parts(due, req, ctx, (how, k));
         let keep = Keep {
             body: !req.check.is_empty() || req.keep,
@@ -227,20 +230,21 @@ impl Client {
             }
         };
         let reply = match tokio::time::timeout(self.timeout, sent).await {
-            Err(_) => return (Outcome::Failed(ErrorClass::Timeout), None),
-            Ok(Err(class)) => return (Outcome::Failed(class), None),
+            Err(_) => return (Outcome::Failed(ErrorClass::Timeout), None, None),
+            Ok(Err(class)) => return (Outcome::Failed(class), None, None),
             Ok(Ok(reply)) => reply,
         };
-        let accepted = Expect::accepts(&req.expect, reply.status);
+        let status = reply.status;
+        let accepted = Expect::accepts(&req.expect, status);
         let json = ((accepted && !req.check.is_empty()) || req.keep)
             .then(|| body_json(&reply.body, &req.paths))
             .flatten();
         let outcome = if accepted {
-            checked(&req.check, &reply.body, json.as_ref(), reply.status)
+            checked(&req.check, &reply.body, json.as_ref(), status)
         } else {
-            Outcome::Status(Status::Http(reply.status))
+            Outcome::Status(Status::Http(status))
         };
-        (outcome, req.keep.then(|| answer(reply, json)))
+        (outcome, req.keep.then(|| answer(reply, json)), Some(status))
     }
 
     /// One request's path (after the target's own), headers and body. A header given
