@@ -40,20 +40,7 @@ for i, line in enumerate(open(sys.argv[1])):
     line = re.sub(r'"user_id":"u\d+"', '"user_id":"u%d"' % u, line)
     print(re.sub(r'"session_id":"s\d+-1"', '"session_id":"s%d-1"' % u, line), end="")
 PY
-cat > "$WORK/plain.toml" <<'TOML'
-[[request]]
-event = "stat.updated"
-path = "/v1/events/{event}"
-body = "{line}"
-TOML
-cat > "$WORK/flow.toml" <<'TOML'
-[[request]]
-event = "stat.updated"
-path = "/v1/events/{event}"
-body = "{line}"
-check = [{ field = "ok", equals = true }, { field = "data.status", one_of = ["accepted", "duplicate"] }]
-capture = [{ into = "vars.last", field = "data.id" }]
-TOML
+flow_mappings "$WORK"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(valgrind --version); load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "$EVENTS events at $RATE/s; logs: own (a user each), shared ($USERS users)"
 

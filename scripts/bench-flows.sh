@@ -29,20 +29,7 @@ sleep 0.5
 URL=http://127.0.0.1:$PORT
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(nginx -v 2>&1)"
 
-cat > "$WORK/plain.toml" <<'TOML'
-[[request]]
-event = "stat.updated"
-path = "/v1/events/{event}"
-body = "{line}"
-TOML
-cat > "$WORK/flow.toml" <<'TOML'
-[[request]]
-event = "stat.updated"
-path = "/v1/events/{event}"
-body = "{line}"
-check = [{ field = "ok", equals = true }, { field = "data.status", one_of = ["accepted", "duplicate"] }]
-capture = [{ into = "vars.last", field = "data.id" }]
-TOML
+flow_mappings "$WORK"
 
 # make_log (scripts/bench-lib.sh): RATE events a second for SECS seconds.
 

@@ -60,3 +60,22 @@ with open(path, "w") as f:
         f.write('{"v":1,"ts":"2026-01-05T00:00:00.000Z","t_ms":%d,"user_id":"u%d","persona":"gamer","session_id":"s%d-1","seq":%d,"event":"stat.updated","props":{"statCode":"enemy_kills","value":%d,"delta":1}}\n' % (t, u, u, i // 50000, i))
 PY
 }
+
+# flow_mappings DIR: the two mappings the flows benches compare (DIR/plain.toml, and
+# DIR/flow.toml: the same request with two checks and a capture).
+flow_mappings() {
+  cat > "$1/plain.toml" <<'TOML'
+[[request]]
+event = "stat.updated"
+path = "/v1/events/{event}"
+body = "{line}"
+TOML
+  cat > "$1/flow.toml" <<'TOML'
+[[request]]
+event = "stat.updated"
+path = "/v1/events/{event}"
+body = "{line}"
+check = [{ field = "ok", equals = true }, { field = "data.status", one_of = ["accepted", "duplicate"] }]
+capture = [{ into = "vars.last", field = "data.id" }]
+TOML
+}
