@@ -205,6 +205,15 @@ fn points_app_seed_then_replay_continue_one_world() {
     let new: BTreeSet<String> = requests
         .iter()
         .filter(|r| r.uri == "/users")
+        .inspect(|r| {
+            // The team's `User` row needs both (NOT NULL in schema.sql).
+            for field in ["email", "name"] {
+                assert!(
+                    r.body[field].as_str().is_some_and(|v| !v.is_empty()),
+                    "{r:?}"
+                );
+            }
+        })
         .map(|r| r.body["id"].as_str().unwrap().to_string())
         .collect();
     let events: Vec<&Request> = requests.iter().filter(|r| r.uri == "/events").collect();
