@@ -1280,13 +1280,14 @@ fn template_in(text: &str) -> Option<&str> {
     RE.find(text).map(|m| m.as_str())
 }
 
+/// What to do instead of a template in a check's value.
+const TEMPLATE_IN_CHECK_FIX: &str = "a check's values are constants, not templates; to check \
+    the value an event sent, send it in the request (path or body) and check a field the \
+    target computes from it, e.g. GET /progress/{user.id}/{props.value} with \
+    { field = 'visible', equals = true }";
+
 fn template_in_check(t: &str) -> String {
-    format!(
-        "`{t}` would be compared as written: a check's values are constants, not templates; \
-         to check the value an event sent, send it in the request (path or body) and check \
-         a field the target computes from it, e.g. GET /progress/{{user.id}}/{{props.value}} \
-         with {{ field = \"visible\", equals = true }}"
-    )
+    format!("`{t}` would be compared as written: {TEMPLATE_IN_CHECK_FIX}")
 }
 
 /// A Socket.IO emit with its (compiled) payload and ack check.
