@@ -397,12 +397,14 @@ pub struct ReplayArgs {
     /// [default: 1x]. One pacing mode per run: --compress, --rate, --stages or --profile
     #[arg(long, value_name = "SIM:WALL")]
     pub compress: Option<String>,
-    /// Mapped requests per second (1000/s), or one event kind's (points.earned=1000/s, the
-    /// others following at the factor it sets); the run ends at the window's end
-    #[arg(long, value_name = "[KIND=]RATE")]
+    /// Mapped requests per second (1000/s), one event kind's (points.earned=1000/s) or one
+    /// class's requests (class:api=500/s), the others following at the factor it sets; the
+    /// run ends at the window's end
+    #[arg(long, value_name = "[KIND=|class:CLASS=]RATE")]
     pub rate: Option<String>,
     /// Stages that ramp or hold, like k6's ramping-arrival-rate: '2m:0..500/s, 5m:500/s,
-    /// 2m:500..0/s' (KIND=… paces by one kind, as --rate); the run ends with the last stage
+    /// 2m:500..0/s' (KIND=… or class:CLASS=… leading them paces by one kind or class, as
+    /// --rate); the run ends with the last stage
     #[arg(long, value_name = "STAGES")]
     pub stages: Option<String>,
     /// Named stages from the scenario file's [profiles.NAME] (smoke, baseline, stress)

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use simulate_core::diagnostic::Problem;
 use simulate_core::engine::{Engine, World};
-use simulate_core::units::load::{RATE_HELP, STAGES_HELP, Stages, parse_rate};
+use simulate_core::units::load::{Profile, RATE_HELP, STAGES_HELP, Stages, parse_rate, split_pace};
 use simulate_core::units::parse_duration;
 use simulate_core::world::kinds::KindNames;
-use simulate_replay::mapping::Mapping;
+use simulate_replay::mapping::{Mapping, RequestClass};
 use simulate_replay::pace::{Counted, Curve, Target};
 use simulate_replay::source::{Window, count_events};
 
@@ -70,12 +70,13 @@ impl Pacing {
     }
 }
 
-/// The pacing flags, one mode at most; `profile` looks a `--profile` name up. `kinds`:
-/// the world's event kinds (built-in and its own), which a `KIND=` pace may name.
+/// The pacing flags, one mode at most; `profile` looks a `--profile` name up. A `KIND=`
+/// pace may name any of the world's event kinds (built-in and its own, in the mapping's
+/// kind table), a `class:CLASS=` pace a class the mapping gives some request.
 pub(crate) fn pacing(
     args: &ReplayArgs,
-    kinds: &KindNames,
-    profile: &dyn Fn(&str) -> anyhow::Result<Stages>,
+    mapping: &Mapping,
+    profile: &dyn Fn(&str) -> anyhow::Result<Profile>,
 ) -> anyhow::Result<Pacing> {
     let given: Vec<&str> = [
         ("--compress", args.compress.is_some()),
@@ -112,7 +113,7 @@ pub(crate) fn pacing(
     let (mode, text) = if let Some(r) = &args.rate {
         let bad = |m: String| Problem::new(format!("--rate `{r}`: {m}"), RATE_HELP);
         let spec = parse_rate(r).map_err(bad)?;
-        let counted = counted(spec.kind.as_deref(), kinds).map_err(bad)?;
+        let counted = counted(spec.kind.as_deref(), mapping).map_err(bad)?;
         let curve = Curve::Rate(spec.rate);
         (
             Mode::Target(Target { curve, counted }),
@@ -120,18 +121,24 @@ pub(crate) fn pacing(
         )
     } else if let Some(s) = &args.stages {
         let bad = |m: String| Problem::new(format!("--stages `{s}`: {m}"), STAGES_HELP);
-        let (kind, rest) = split_kind(s);
-        let counted = counted(kind, kinds).map_err(bad)?;
+        let (kind, rest) = split_pace(s);
+        let counted = counted(kind, mapping).map_err(bad)?;
         let curve = Curve::Stages(Stages::parse(rest).map_err(bad)?);
         (
             Mode::Target(Target { curve, counted }),
             format!("--stages {s}"),
         )
     } else if let Some(name) = &args.profile {
-        let curve = Curve::Stages(profile(name)?.named(name));
+        let p = profile(name)?;
+        let counted = counted(p.pace.as_deref(), mapping).map_err(|m| {
+            Problem::new(
+                format!("--profile {name}: its stages' lead: {m}"),
+                "fix [profiles.NAME] stages in the scenario file (docs/LOAD-PLANS.md)",
+            )
+        })?;
         let target = Target {
-            curve,
-            counted: Counted::Mapped,
+            curve: Curve::Stages(p.stages),
+            counted,
         };
         (Mode::Target(target), format!("--profile {name}"))
     } else {
@@ -148,24 +155,35 @@ pub(crate) fn pacing(
     })
 }
 
-/// `points.earned=2m:0..500/s, …`: the event kind that paces the stages, if one leads.
-/// A kind has a dot; a stage name has none.
-fn split_kind(text: &str) -> (Option<&str>, &str) {
-    match text.split_once('=') {
-        Some((k, rest)) if k.contains('.') && !k.contains([':', ',']) => (Some(k.trim()), rest),
-        _ => (None, text),
-    }
-}
-
-/// Which events count: every mapped one, or the kind named (one of the world's: its
-/// own kinds from world.toml pace as the built-in ones do).
-fn counted(kind: Option<&str>, kinds: &KindNames) -> Result<Counted, String> {
-    let Some(kind) = kind else {
+/// Which events count: every mapped one, the kind named (one of the world's: its own
+/// kinds from world.toml pace as the built-in ones do), or those whose mapped request is
+/// of the class named (`class:api`), which the mapping must give some request.
+fn counted(pace: Option<&str>, mapping: &Mapping) -> Result<Counted, String> {
+    let Some(pace) = pace else {
         return Ok(Counted::Mapped);
     };
-    kinds.index(kind).map(Counted::Kind).ok_or_else(|| {
+    if let Some(name) = pace.strip_prefix("class:") {
+        let names = || {
+            RequestClass::ALL
+                .map(|c| format!("class:{}", c.name()))
+                .join(", ")
+        };
+        let class = RequestClass::ALL
+            .into_iter()
+            .find(|c| c.name() == name.trim())
+            .ok_or_else(|| format!("`{pace}` is not a request class; use {}", names()))?;
+        if mapping.kinds_of(class).is_empty() {
+            return Err(format!(
+                "no [[request]] of the mapping has class = \"{}\", so nothing would set the pace; give the requests to pace that class, or pace by another",
+                class.name()
+            ));
+        }
+        return Ok(Counted::Class(class));
+    }
+    let kinds = mapping.kinds();
+    kinds.index(pace).map(Counted::Kind).ok_or_else(|| {
         format!(
-            "`{kind}` is not an event kind of this world; known kinds: {}",
+            "`{pace}` is not an event kind of this world; known kinds: {}",
             kinds.all().join(", ")
         )
     })
@@ -176,6 +194,7 @@ fn what(counted: &Counted, kinds: &KindNames) -> String {
     match counted {
         Counted::Mapped => "mapped requests".into(),
         Counted::Kind(k) => format!("{} events", kinds.name(*k).unwrap_or("unknown")),
+        Counted::Class(c) => format!("requests of class {}", c.name()),
     }
 }
 
@@ -283,18 +302,36 @@ mod tests {
         assert_eq!(round_up(12_345.0), 13_000);
         assert_eq!(round_up(7.2), 8);
         assert_eq!(round_up(100.0), 100);
-        assert_eq!(
-            split_kind("points.earned=2m:0..5/s"),
-            (Some("points.earned"), "2m:0..5/s")
+        let src = simulate_core::diagnostic::Source::new(
+            "m.toml",
+            "[[request]]\nevent = \"goal.claimed\"\nmethod = \"POST\"\npath = \"/c\"\nclass = \"api\"\n",
         );
-        assert_eq!(split_kind("warm=2m:5/s"), (None, "warm=2m:5/s"));
-        let builtin = KindNames::builtin();
-        assert!(counted(Some("points.eraned"), &builtin).is_err());
-        // A world's own kind paces as a built-in one does, and is named in messages.
+        let mapping = Mapping::from_source(&src, None).unwrap();
+        assert!(counted(Some("points.eraned"), &mapping).is_err());
+        let k = mapping.kinds().index("points.earned").unwrap();
+        assert_eq!(
+            counted(Some("points.earned"), &mapping),
+            Ok(Counted::Kind(k))
+        );
+        assert_eq!(
+            counted(Some("class:api"), &mapping),
+            Ok(Counted::Class(RequestClass::Api))
+        );
+        // A class no request has would never set the pace; a class that is none, neither.
+        let e = counted(Some("class:event"), &mapping).unwrap_err();
+        assert!(e.contains("class = \"event\""), "{e}");
+        let e = counted(Some("class:apis"), &mapping).unwrap_err();
+        assert!(
+            e.contains("class:api, class:event") || e.contains("class:event, class:api"),
+            "{e}"
+        );
+        assert_eq!(
+            what(&Counted::Class(RequestClass::Api), mapping.kinds()),
+            "requests of class api"
+        );
+        // A world's own kind is named in messages as a built-in one is.
         let world = KindNames::with_custom(["stats.viewed"]);
-        assert!(counted(Some("stats.viewed"), &builtin).is_err());
-        let c = counted(Some("stats.viewed"), &world).unwrap();
-        assert_eq!(c, Counted::Kind(world.index("stats.viewed").unwrap()));
+        let c = Counted::Kind(world.index("stats.viewed").unwrap());
         assert_eq!(what(&c, &world), "stats.viewed events");
     }
 }

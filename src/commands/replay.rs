@@ -162,7 +162,7 @@ pub(crate) fn replay_world(args: &ReplayArgs) -> anyhow::Result<(Vec<Persona>, S
 
 pub fn replay(mut args: ReplayArgs) -> anyhow::Result<i32> {
     let mapping = load_mapping(&args)?;
-    let pacing = super::load::pacing(&args, mapping.kinds(), &|name| profile(&args, name))?;
+    let pacing = super::load::pacing(&args, &mapping, &|name| profile(&args, name))?;
     Pace::from_args(&args)?;
     Destinations::resolve(&args, &mapping)?;
     tls_from(args.ca_cert.as_deref())?;
@@ -982,7 +982,7 @@ fn announce(
 pub(crate) fn profile(
     args: &ReplayArgs,
     name: &str,
-) -> anyhow::Result<simulate_core::units::load::Stages> {
+) -> anyhow::Result<simulate_core::units::load::Profile> {
     let mut world = args.world.clone();
     world.users = None;
     let (_, scenario) = load_world(&world)?;

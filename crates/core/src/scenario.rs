@@ -14,7 +14,7 @@ use crate::catalog::load::RawCatalog;
 use crate::diagnostic::{FieldPath, Problem, Problems, Source};
 use crate::persona::Persona;
 use crate::persona::dist::{Dist, RawDist, Unit, usable_weights};
-use crate::units::load::{STAGES_HELP, Stages};
+use crate::units::load::{Profile, STAGES_HELP};
 use crate::units::{DAY, HOUR, MINUTE, Span, Start, parse_duration, parse_start};
 use crate::world::pools::Pools;
 use size::RawSize;
@@ -183,7 +183,7 @@ pub struct Scenario {
     /// `[ids]` and `[pools.*]`: the team's ids and pools (empty for the default world).
     pub pools: Pools,
     /// `[profiles.NAME]`: load plans for `replay --profile NAME`, each stage named after it.
-    pub profiles: BTreeMap<String, Stages>,
+    pub profiles: BTreeMap<String, Profile>,
     /// What is said, not refused: a phase sized beyond the world's users (it gets every
     /// user it can pick). The commands print them before the run.
     pub warnings: Vec<Problem>,
@@ -377,11 +377,14 @@ impl Scenario {
         })
     }
 
-    /// `replay --profile NAME`: the profile's stages, each named after it.
-    pub fn profile(&self, name: &str) -> Result<Stages, Problem> {
+    /// `replay --profile NAME`: the profile's stages, each named after it, and its pace.
+    pub fn profile(&self, name: &str) -> Result<Profile, Problem> {
         self.profiles
             .get(name)
-            .map(|s| s.clone().named(name))
+            .map(|p| Profile {
+                pace: p.pace.clone(),
+                stages: p.stages.clone().named(name),
+            })
             .ok_or_else(|| {
                 let known: Vec<&str> = self.profiles.keys().map(String::as_str).collect();
                 Problem::new(
@@ -411,7 +414,7 @@ struct Check<'a> {
 
 impl Check<'_> {
     /// `[profiles.NAME] stages = "…"`, each parsed.
-    fn profiles(&mut self, raw: &BTreeMap<String, RawProfile>) -> BTreeMap<String, Stages> {
+    fn profiles(&mut self, raw: &BTreeMap<String, RawProfile>) -> BTreeMap<String, Profile> {
         let mut out = BTreeMap::new();
         for (name, p) in raw {
             let path = FieldPath::root().key("profiles").key(name);
@@ -426,7 +429,7 @@ impl Check<'_> {
                 );
                 continue;
             }
-            match Stages::parse(&p.stages) {
+            match Profile::parse(&p.stages) {
                 Ok(s) => {
                     out.insert(name.clone(), s);
                 }
@@ -882,8 +885,21 @@ mod tests {
     fn profiles_parse_and_bad_stages_name_their_line_and_field() {
         let s = scenario("[profiles.smoke]\nstages = \"30s:0..20/s, 1m:20/s\"\n").unwrap();
         let smoke = s.profile("smoke").unwrap();
-        assert_eq!(smoke.total_ms(), 90_000);
-        assert_eq!(smoke.stages()[1].name.as_deref(), Some("smoke"));
+        assert_eq!(smoke.pace, None);
+        assert_eq!(smoke.stages.total_ms(), 90_000);
+        assert_eq!(smoke.stages.stages()[1].name.as_deref(), Some("smoke"));
+        // A class or a kind may lead a profile's stages: it paces them; stage names stay.
+        let led =
+            scenario("[profiles.api]\nstages = \"class:api=l50=1m:50/s, 1m:100/s\"\n").unwrap();
+        let api = led.profile("api").unwrap();
+        assert_eq!(api.pace.as_deref(), Some("class:api"));
+        let names: Vec<_> = api.stages.stages().iter().map(|s| s.name.clone()).collect();
+        assert_eq!(names, [Some("l50".to_string()), Some("api".to_string())]);
+        let led = scenario("[profiles.e]\nstages = \"points.earned=1m:5/s\"\n").unwrap();
+        assert_eq!(
+            led.profile("e").unwrap().pace.as_deref(),
+            Some("points.earned")
+        );
         let e = s.profile("stress").unwrap_err();
         assert!(e.fix.contains("smoke"), "{e}");
         let e = scenario("users = 10\n\n[profiles.stress]\nstages = \"2m:0..-5/s\"\n")

@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 
 use simulate_core::units::load::{Rate, Stages};
 
-use crate::mapping::{Mapping, Route};
+use crate::mapping::{Mapping, RequestClass, Route};
 
 /// What the wall seconds must hold.
 #[derive(Clone, Debug)]
@@ -64,6 +64,9 @@ pub enum Counted {
     /// One event kind (its index in the world's kinds, built-in then its own); the others
     /// follow its factor.
     Kind(u16),
+    /// The events whose mapped request is of this class (`class:api`): the API load of a
+    /// mapping that also sends events; the others follow its factor.
+    Class(RequestClass),
 }
 
 impl Counted {
@@ -72,6 +75,9 @@ impl Counted {
         match self {
             Counted::Mapped => matches!(mapping.route(kind), Route::Send(_)),
             Counted::Kind(k) => kind == *k,
+            Counted::Class(c) => {
+                matches!(mapping.route(kind), Route::Send(m) if m.class == Some(*c))
+            }
         }
     }
 }

@@ -175,3 +175,56 @@ fn goals_are_the_teams(events: &[Value], catalog: &BTreeMap<String, Requirement>
         "{claims} claims, {completed} completed"
     );
 }
+
+/// Seed 001's API levels in the mapping that also sends its gRPC events: `class:api=`
+/// leading the stages counts only the REST requests towards the rate (40/s for 3 s), and
+/// the events follow. The profile's pace (`api-levels`, led by `class:api=`) is the one
+/// the world-size check speaks of.
+#[test]
+fn api_requests_alone_set_the_pace_of_a_class_led_plan() {
+    let ex = example("challenge-service");
+    let dir = tempfile::tempdir().unwrap();
+    let grpc = crate::grpc::start(std::time::Duration::ZERO);
+    let http = Recorder::start();
+    let grpc_url = format!("http://{}", grpc.addr);
+    let s = ex.replay(
+        dir.path(),
+        &http.url,
+        &[
+            "--users",
+            "2000",
+            "--stages",
+            "class:api=3s:40/s",
+            "--grpc-target",
+            &grpc_url,
+            "--no-default-threshold",
+        ],
+        &[("CHALLENGE_TOKEN", "tok-001")],
+    );
+    assert_eq!(s["config"]["pace"], "--stages class:api=3s:40/s");
+    let api = http.requests().len() as u64;
+    let events = grpc.seen.calls.lock().unwrap().len() as u64;
+    // 120 due: the pacer plays the counted requests' integral, the edges of 3 s allowed.
+    assert!(
+        (110..=125).contains(&api),
+        "{api} API requests in 3 s at 40/s"
+    );
+    assert!(
+        events > api,
+        "{events} gRPC events beside {api} API requests"
+    );
+    let o = ex
+        .command("replay", &["--users", "50", "--profile", "api-levels"])
+        .arg("--mapping")
+        .arg(&ex.mapping)
+        .args(["--target", &http.url, "--grpc-target", &grpc_url])
+        .env("CHALLENGE_TOKEN", "tok-001")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("the stages need 51000 requests of class api"),
+        "{err}"
+    );
+}

@@ -8,10 +8,10 @@
 use super::parse_duration;
 
 /// The fix shown with a bad `--rate`.
-pub const RATE_HELP: &str = "write RATE or KIND=RATE, RATE a number per second, minute or hour: e.g. 1000/s, 30000/m or points.earned=1000/s";
+pub const RATE_HELP: &str = "write RATE, KIND=RATE or class:CLASS=RATE, RATE a number per second, minute or hour: e.g. 1000/s, 30000/m, points.earned=1000/s or class:api=500/s";
 
 /// The fix shown with a bad `--stages` or profile.
-pub const STAGES_HELP: &str = "write stages as DURATION:RATE (hold) or DURATION:FROM..TO (linear ramp), comma-separated, each optionally NAME=…; e.g. `2m:0..500/s, 5m:500/s, 2m:500..0/s` or `warm=30s:0..100/s, peak=2m:100/s`";
+pub const STAGES_HELP: &str = "write stages as DURATION:RATE (hold) or DURATION:FROM..TO (linear ramp), comma-separated, each optionally NAME=…, the whole optionally led by KIND= or class:CLASS=; e.g. `2m:0..500/s, 5m:500/s, 2m:500..0/s`, `warm=30s:0..100/s, peak=2m:100/s` or `class:api=l50=1m:50/s, l100=1m:100/s`";
 
 /// Highest rate accepted, per second: far above what one generator sends.
 const MAX_RATE: f64 = 10_000_000.0;
@@ -68,12 +68,45 @@ impl std::fmt::Display for Rate {
     }
 }
 
-/// `--rate`: one pace for the run, of every mapped request or of one event kind.
+/// `--rate`: one pace for the run, of every mapped request, of one event kind or of the
+/// requests of one class.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RateSpec {
-    /// The event kind that sets the pace (`points.earned=1000/s`); `None`: all mapped.
+    /// What sets the pace (`points.earned` or `class:api` before `=`); `None`: all mapped.
     pub kind: Option<String>,
     pub rate: Rate,
+}
+
+/// What leads stages, if anything does: `points.earned=2m:0..500/s` (an event kind: it has
+/// a dot, a stage name has none) or `class:api=l50=1m:50/s` (the mapping's class); the
+/// rest is the stages.
+pub fn split_pace(text: &str) -> (Option<&str>, &str) {
+    match text.split_once('=') {
+        Some((k, rest)) if k.contains('.') && !k.contains([':', ',']) => (Some(k.trim()), rest),
+        Some((k, rest)) if k.trim_start().starts_with("class:") && !k.contains(',') => {
+            (Some(k.trim()), rest)
+        }
+        _ => (None, text),
+    }
+}
+
+/// `[profiles.NAME]` of a scenario: stages, and what paces them when they are led by a
+/// kind or a class (`stages = "class:api=l50=1m:50/s, …"`); `None`: every mapped request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Profile {
+    pub pace: Option<String>,
+    pub stages: Stages,
+}
+
+impl Profile {
+    /// The profile written as `stages = "…"`.
+    pub fn parse(text: &str) -> Result<Profile, String> {
+        let (pace, rest) = split_pace(text);
+        Ok(Profile {
+            pace: pace.map(str::to_string),
+            stages: Stages::parse(rest)?,
+        })
+    }
 }
 
 /// `1000/s` or `points.earned=1000/s`.
@@ -258,9 +291,36 @@ mod tests {
         assert_eq!(parse_rate("600/m").unwrap().rate.per_s(), 10.0);
         let r = parse_rate("points.earned=1000/s").unwrap();
         assert_eq!(r.kind.as_deref(), Some("points.earned"));
+        assert_eq!(
+            parse_rate("class:api=50/s").unwrap().kind.as_deref(),
+            Some("class:api")
+        );
         for bad in ["fast", "1000", "-5/s", "5/day", "=5/s", "1e12/s"] {
             assert!(parse_rate(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_kind_or_a_class_may_lead_stages() {
+        assert_eq!(
+            split_pace("points.earned=2m:0..5/s"),
+            (Some("points.earned"), "2m:0..5/s")
+        );
+        assert_eq!(
+            split_pace("class:api=l50=1m:50/s, 1m:100/s"),
+            (Some("class:api"), "l50=1m:50/s, 1m:100/s")
+        );
+        // A stage name is not a pace, nor is a name after the first stage.
+        assert_eq!(split_pace("warm=2m:5/s"), (None, "warm=2m:5/s"));
+        assert_eq!(
+            split_pace("1m:5/s, class:api=1m:5/s"),
+            (None, "1m:5/s, class:api=1m:5/s")
+        );
+        let p = Profile::parse("class:api=1m:50/s").unwrap();
+        assert_eq!(
+            (p.pace.as_deref(), p.stages.total_ms()),
+            (Some("class:api"), 60_000)
+        );
     }
 
     #[test]
