@@ -61,6 +61,9 @@ struct Req<'m> {
 fn entity_keys(due: &Due, m: &Mapped) -> Vec<(String, String)> {
     let mut keys: Vec<(String, String)> = Vec::new();
     let steps = std::iter::once(m).chain(&m.then);
+    if steps.clone().all(|s| s.extras.entities.is_empty()) {
+        return keys;
+    }
     let json = steps
         .clone()
         .any(|s| s.extras.entities.iter().any(|(_, t)| t.needs_json()))
@@ -101,6 +104,29 @@ fn entity_writes(due: &Due, m: &Mapped) -> Vec<((String, String), String)> {
         }
     }
     out
+}
+
+/// Whether the flow of `m` is one request naming no entity: [`one`] runs it, as [`run`]
+/// would (no step to skip, no entity key to render, no entity value to settle).
+pub(crate) fn is_one(m: &Mapped) -> bool {
+    m.then.is_empty() && m.extras.entities.is_empty()
+}
+
+/// A flow of one request naming no entity ([`is_one`]): that request sent, its answer
+/// checked and captured, without `run`'s loop, entity keys and settling.
+pub(crate) async fn one(r: Run<'_>, m: &Mapped) {
+    debug_assert!(is_one(m));
+    let req = Req {
+        step: m,
+        id: r.id,
+        key: r.key,
+        sent: r.sent,
+        late: r.late,
+        suffix: None,
+        login: false,
+    };
+    // Nothing comes after it: its failure is counted where it happened, in `send`.
+    let _ = send(&r, req, &[]).await;
 }
 
 /// Runs the whole flow of `m` for the event: every step in order; a step after a

@@ -8,6 +8,7 @@
 //! runs first.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -28,12 +29,101 @@ pub(crate) enum Found {
     Never(String),
 }
 
+/// Every user's values. A user's variables sit in slots by the variable's number, the
+/// names numbered once here (a mapping names a handful): a user's first capture costs
+/// one small vector, not a map node and a copy of the name per user
+/// (docs/PERFORMANCE.md, "Flows").
+#[derive(Default)]
+struct Users {
+    /// The variables' names, by slot.
+    names: Vec<Box<str>>,
+    by_id: HashMap<Box<str>, User, BuildHasherDefault<IdHasher>>,
+}
+
+impl Users {
+    fn slot(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| **n == *name)
+    }
+
+    fn slot_or_new(&mut self, name: &str) -> usize {
+        self.slot(name).unwrap_or_else(|| {
+            self.names.push(name.into());
+            self.names.len() - 1
+        })
+    }
+
+    /// The user's values, made on first use (looked up before `entry`, which would
+    /// copy the id on every call, not only the first).
+    fn user(&mut self, id: &str) -> &mut User {
+        if self.by_id.contains_key(id) {
+            return self.by_id.get_mut(id).expect("just found");
+        }
+        self.by_id.entry(id.into()).or_default()
+    }
+}
+
 #[derive(Default)]
 struct User {
-    values: BTreeMap<String, String>,
-    /// Why a value did not come, by variable (the last failed writer's word).
-    failed: BTreeMap<String, String>,
+    /// By slot ([`Users::names`]).
+    values: Vec<Option<String>>,
+    /// Why a value did not come, by slot (the last failed writer's word).
+    failed: Vec<Option<String>>,
     cookies: BTreeMap<String, String>,
+}
+
+impl User {
+    fn value(&self, slot: usize) -> Option<&String> {
+        self.values.get(slot)?.as_ref()
+    }
+
+    fn why(&self, slot: usize) -> Option<&String> {
+        self.failed.get(slot)?.as_ref()
+    }
+}
+
+/// `slots[slot]`, the vector grown to reach it.
+fn at(slots: &mut Vec<Option<String>>, slot: usize) -> &mut Option<String> {
+    if slots.len() <= slot {
+        slots.resize(slot + 1, None);
+    }
+    &mut slots[slot]
+}
+
+/// Users' ids hashed FxHash's way (rustc's), then mixed: the ids come from the run's own
+/// timeline, so SipHash's guard against chosen keys buys nothing. Nothing iterates the
+/// map into output.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+            self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        let mut last = [0u8; 8];
+        let rest = chunks.remainder();
+        last[..rest.len()].copy_from_slice(rest);
+        let w = u64::from_le_bytes(last) ^ ((rest.len() as u64) << 56);
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
+    }
+
+    fn write_u8(&mut self, b: u8) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    /// Mixed (murmur3's finalizer): a bare Fx product's low bits, which pick the
+    /// bucket, depend only on the id's first bytes (`u1…`), and ids alike collided.
+    fn finish(&self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        x ^ (x >> 33)
+    }
 }
 
 #[derive(Default)]
@@ -46,7 +136,7 @@ struct Entity {
 
 /// Every captured value of the run.
 pub(crate) struct Vars {
-    users: Mutex<HashMap<String, User>>,
+    users: Mutex<Users>,
     /// By (entity, key): ("gift", "g5186-1").
     entities: Mutex<HashMap<(String, String), Entity>>,
     /// Woken whenever a value comes or fails.
@@ -109,19 +199,12 @@ impl Vars {
         match var {
             VarRef::User(n) => {
                 let mut users = self.users.lock().expect("users lock");
-                // Looked up before `entry`, which would allocate the user's id (and the
-                // variable's name below) on every capture, not only the first.
-                let u = match users.get_mut(user) {
-                    Some(u) => u,
-                    None => users.entry(user.to_string()).or_default(),
-                };
-                u.failed.remove(n);
-                match u.values.get_mut(n) {
-                    Some(v) => *v = value,
-                    None => {
-                        u.values.insert(n.clone(), value);
-                    }
+                let slot = users.slot_or_new(n);
+                let u = users.user(user);
+                if let Some(why) = u.failed.get_mut(slot) {
+                    *why = None;
                 }
+                *at(&mut u.values, slot) = Some(value);
                 // No waiter to wake: only an entity's value is ever awaited (a user's
                 // is there or never comes, `one`), and waking took a lock per capture.
                 return;
@@ -141,10 +224,11 @@ impl Vars {
 
     /// A user value its writer failed to capture.
     pub(crate) fn fail_user(&self, user: &str, name: &str, why: &str) {
-        let mut u = self.users.lock().expect("users lock");
-        let u = u.entry(user.to_string()).or_default();
-        if !u.values.contains_key(name) {
-            u.failed.insert(name.to_string(), why.to_string());
+        let mut users = self.users.lock().expect("users lock");
+        let slot = users.slot_or_new(name);
+        let u = users.user(user);
+        if u.value(slot).is_none() {
+            *at(&mut u.failed, slot) = Some(why.to_string());
         }
     }
 
@@ -165,11 +249,12 @@ impl Vars {
     fn one(&self, user: &str, keys: &[(String, String)], r: &VarRef) -> Found {
         match r {
             VarRef::User(n) => {
-                let u = self.users.lock().expect("users lock");
-                let u = u.get(user);
-                match u.and_then(|u| u.values.get(n)) {
+                let users = self.users.lock().expect("users lock");
+                let slot = users.slot(n);
+                let u = users.by_id.get(user).zip(slot);
+                match u.and_then(|(u, s)| u.value(s)) {
                     Some(v) => Found::Ready(vec![(r.field(), v.clone())]),
-                    None => Found::Never(match u.and_then(|u| u.failed.get(n)) {
+                    None => Found::Never(match u.and_then(|(u, s)| u.why(s)) {
                         Some(why) => format!("vars.{n}: {why}"),
                         None => format!("vars.{n}: not captured for this user"),
                     }),
@@ -245,7 +330,7 @@ impl Vars {
     /// The user's cookies as a `cookie` header value, if they have any.
     pub(crate) fn cookie_header(&self, user: &str) -> Option<String> {
         let u = self.users.lock().expect("users lock");
-        let c = &u.get(user)?.cookies;
+        let c = &u.by_id.get(user)?.cookies;
         (!c.is_empty()).then(|| {
             c.iter()
                 .map(|(k, v)| format!("{k}={v}"))
@@ -266,7 +351,7 @@ impl Vars {
             return;
         }
         let mut u = self.users.lock().expect("users lock");
-        let jar = &mut u.entry(user.to_string()).or_default().cookies;
+        let jar = &mut u.user(user).cookies;
         for c in set {
             let mut parts = c.split(';');
             let Some((name, value)) = parts.next().and_then(|p| p.split_once('=')) else {
@@ -320,6 +405,40 @@ mod tests {
                 "42".into()
             )])
         );
+    }
+
+    #[test]
+    fn each_users_values_are_their_own_and_a_capture_clears_an_earlier_failure() {
+        let v = Vars::default();
+        let (a, b) = (VarRef::User("a".into()), VarRef::User("b".into()));
+        let ready = |user: &str, r: &VarRef| match v.find(user, &[], std::slice::from_ref(r)) {
+            Found::Ready(mut x) => Some(x.remove(0).1),
+            _ => None,
+        };
+        v.set("u1", &[], &b, "b1".into());
+        v.set("u2", &[], &a, "a2".into());
+        v.set("u1", &[], &a, "a1".into());
+        v.set("u1", &[], &a, "a1 again".into());
+        assert_eq!(ready("u1", &a).as_deref(), Some("a1 again"));
+        assert_eq!(ready("u1", &b).as_deref(), Some("b1"));
+        assert_eq!(ready("u2", &a).as_deref(), Some("a2"));
+        assert_eq!(ready("u2", &b), None);
+        v.fail_user("u3", "a", "login u3/1: status 500");
+        match v.find("u3", &[], std::slice::from_ref(&a)) {
+            Found::Never(why) => assert!(why.contains("status 500"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        // A failure after a value keeps the value.
+        v.fail_user("u1", "a", "later failure");
+        assert_eq!(ready("u1", &a).as_deref(), Some("a1 again"));
+        v.set("u3", &[], &a, "a3".into());
+        assert_eq!(ready("u3", &a).as_deref(), Some("a3"));
+        // Many users alike (`u0`…`u9999`) each find their own.
+        for i in 0..10_000 {
+            v.set(&format!("u{i}"), &[], &b, format!("v{i}"));
+        }
+        assert_eq!(ready("u4242", &b).as_deref(), Some("v4242"));
+        assert_eq!(ready("u1", &b).as_deref(), Some("v1"));
     }
 
     #[test]
