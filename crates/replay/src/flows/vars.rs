@@ -8,7 +8,6 @@
 //! runs first.
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -37,7 +36,7 @@ pub(crate) enum Found {
 struct Users {
     /// The variables' names, by slot.
     names: Vec<Box<str>>,
-    by_id: HashMap<Box<str>, User, BuildHasherDefault<IdHasher>>,
+    by_id: HashMap<Box<str>, User, IdState>,
 }
 
 impl Users {
@@ -89,42 +88,11 @@ fn at(slots: &mut Vec<Option<String>>, slot: usize) -> &mut Option<String> {
     &mut slots[slot]
 }
 
-/// Users' ids hashed FxHash's way (rustc's), then mixed: the ids come from the run's own
-/// timeline, so SipHash's guard against chosen keys buys nothing. Nothing iterates the
-/// map into output.
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x517c_c1b7_2722_0a95;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
-            self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
-        }
-        let mut last = [0u8; 8];
-        let rest = chunks.remainder();
-        last[..rest.len()].copy_from_slice(rest);
-        let w = u64::from_le_bytes(last) ^ ((rest.len() as u64) << 56);
-        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
-    }
-
-    fn write_u8(&mut self, b: u8) {
-        self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-
-    /// Mixed (murmur3's finalizer): a bare Fx product's low bits, which pick the
-    /// bucket, depend only on the id's first bytes (`u1…`), and ids alike collided.
-    fn finish(&self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 33;
-        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        x ^= x >> 33;
-        x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        x ^ (x >> 33)
-    }
-}
+/// Users' ids hashed with foldhash (hashbrown's own default, fixed seed) rather than
+/// SipHash: the ids come from the run's own timeline, so SipHash's guard against chosen
+/// keys buys nothing, and a first capture hashes the id twice (docs/PERFORMANCE.md,
+/// "Flows"). Nothing iterates the map into output.
+type IdState = foldhash::fast::FixedState;
 
 #[derive(Default)]
 struct Entity {
