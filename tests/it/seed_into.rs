@@ -445,8 +445,9 @@ id = "{user_id}"
     assert_eq!(state(&db), before);
 }
 
-/// A manifest written before the digest's kind was recorded (md5 of each row's text)
-/// still verifies, and still catches a corrupted row; a new one records its kind.
+/// A manifest written before the digest's kind was recorded (md5 of each row's text), or
+/// with the kind before `record-hash64` (`hashtext64`), still verifies, and still catches
+/// a corrupted row; a new one records its kind.
 #[test]
 fn a_manifest_from_before_the_digest_kind_still_verifies() {
     let db = team_db();
@@ -458,51 +459,65 @@ fn a_manifest_from_before_the_digest_kind_still_verifies() {
         serde_json::from_str(&one(&db, "SELECT tables FROM simulate_into.seeds")).unwrap();
     let entries = tables.as_array().expect("the manifest's tables");
     assert!(
-        entries.iter().all(|e| e["digest_kind"] == "hashtext64"),
-        "{tables}"
+        entries.iter().all(|e| e["digest_kind"] == "record-hash64"),
+        "every mapped type (text, an enum, integer, timestamp(3), jsonb) has a hash: {tables}"
     );
+    let o = simulate(&db, &["verify", "--into", &m]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // The kind before: hashtext64 of each row's text, recorded as such, verifies.
+    let by_hand = |e: &serde_json::Value, hash: &str| {
+        let cols: Vec<String> = e["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| format!("t.\"{}\"", c.as_str().unwrap()))
+            .collect();
+        let keys: Vec<String> = e["key"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| format!("t.\"{}\"", c.as_str().unwrap()))
+            .collect();
+        one(
+            &db,
+            &format!(
+                "SELECT coalesce(sum({}), 0) FROM \"{}\" t WHERE ({}) IN (SELECT * FROM simulate_into.\"{}\")",
+                hash.replace("ROW", &format!("ROW({})", cols.join(", "))),
+                e["table"].as_str().unwrap(),
+                keys.join(", "),
+                e["keys_table"].as_str().unwrap()
+            ),
+        )
+    };
+    let rewrite = |f: &dyn Fn(&serde_json::Value) -> serde_json::Value| {
+        let v = serde_json::Value::Array(entries.iter().map(f).collect());
+        let v = v.to_string().replace('\'', "''");
+        sql(
+            &db,
+            &format!("UPDATE simulate_into.seeds SET tables = '{v}'::jsonb"),
+        );
+    };
+    rewrite(&|e| {
+        let h = by_hand(e, "hashtextextended(ROW::text, 0)");
+        assert_ne!(h, e["digest"].as_str().unwrap(), "another hash");
+        let mut e = e.clone();
+        e["digest"] = h.into();
+        e["digest_kind"] = "hashtext64".into();
+        e
+    });
+    let o = simulate(&db, &["verify", "--into", &m]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 
     // Rewrite the manifest the old way: no kind, md5's digest, computed here by hand.
-    let old: Vec<serde_json::Value> = entries
-        .iter()
-        .map(|e| {
-            let cols: Vec<String> = e["columns"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|c| format!("t.\"{}\"", c.as_str().unwrap()))
-                .collect();
-            let keys: Vec<String> = e["key"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|c| format!("t.\"{}\"", c.as_str().unwrap()))
-                .collect();
-            let md5 = one(
-                &db,
-                &format!(
-                    "SELECT coalesce(sum(('x' || substr(md5(ROW({})::text), 1, 15))::bit(60)::bigint), 0) FROM \"{}\" t WHERE ({}) IN (SELECT * FROM simulate_into.\"{}\")",
-                    cols.join(", "),
-                    e["table"].as_str().unwrap(),
-                    keys.join(", "),
-                    e["keys_table"].as_str().unwrap()
-                ),
-            );
-            assert_ne!(md5, e["digest"].as_str().unwrap(), "another hash");
-            let mut e = e.clone();
-            let o = e.as_object_mut().unwrap();
-            o.remove("digest_kind");
-            o.insert("digest".into(), md5.into());
-            e
-        })
-        .collect();
-    let old = serde_json::Value::Array(old)
-        .to_string()
-        .replace('\'', "''");
-    sql(
-        &db,
-        &format!("UPDATE simulate_into.seeds SET tables = '{old}'::jsonb"),
-    );
+    rewrite(&|e| {
+        let md5 = by_hand(e, "('x' || substr(md5(ROW::text), 1, 15))::bit(60)::bigint");
+        let mut e = e.clone();
+        let o = e.as_object_mut().unwrap();
+        o.remove("digest_kind");
+        o.insert("digest".into(), md5.into());
+        e
+    });
     let o = simulate(&db, &["verify", "--into", &m]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(
@@ -528,6 +543,45 @@ fn a_manifest_from_before_the_digest_kind_still_verifies() {
     };
     assert!(line("digest BehaviorLog").contains("FAILED"), "{out}");
     assert!(line("digest User").ends_with(" ok"), "{out}");
+}
+
+/// A mapped `json` column (no hash function: the catalog says so before the load) makes
+/// its table's digest `hashtext64`, of each row's text; the other table keeps
+/// `record-hash64`. Both verify, and both catch a changed row.
+#[test]
+fn a_json_column_falls_back_to_the_text_hash() {
+    let db = team_db();
+    sql(
+        &db,
+        r#"ALTER TABLE "BehaviorLog" ALTER COLUMN payload TYPE json"#,
+    );
+    let mapping = data("seed.toml");
+    let m = mapping.display().to_string();
+    let o = seed(&db, &mapping, &["--append"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let kinds = one(
+        &db,
+        "SELECT string_agg((e->>'table') || ' ' || (e->>'digest_kind'), ', ' ORDER BY e->>'table') FROM simulate_into.seeds, jsonb_array_elements(tables) e",
+    );
+    assert_eq!(kinds, "BehaviorLog hashtext64, User record-hash64");
+    let o = simulate(&db, &["verify", "--into", &m]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    sql(
+        &db,
+        r#"UPDATE "BehaviorLog" SET payload = '{"x": 1}' WHERE id = (SELECT max(id) FROM "BehaviorLog" WHERE id LIKE 'bl_%');
+           UPDATE "User" SET name = name || '.' WHERE id = (SELECT max(id) FROM "User" WHERE id <> 'app-1')"#,
+    );
+    let o = simulate(&db, &["verify", "--into", &m]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let out = text(&o);
+    for table in ["BehaviorLog", "User"] {
+        assert!(
+            out.lines()
+                .any(|l| l.contains(&format!("digest {table}")) && l.contains("FAILED")),
+            "{table}: {out}"
+        );
+    }
 }
 
 /// `replay --seeded` on PostgreSQL names its own flag (`--seeded-schema`), and on a

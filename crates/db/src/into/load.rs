@@ -14,7 +14,7 @@ use super::check::Planned;
 use super::follow::Follow;
 use super::indexes;
 use super::manifest::{
-    TableEntry, exec, failed, forget, past_explicit_ids, record_keys_and_digest,
+    DigestKind, TableEntry, exec, failed, forget, past_explicit_ids, record_keys_and_digest,
 };
 use super::phases::Phases;
 use super::spool::Spool;
@@ -47,8 +47,8 @@ pub fn load(
         let copied = copy_table(rt, c, map, p.map, &p.info, spool, &mut follow, opts.stop)?;
         copy_phases(phases, &p.map.name, &copied);
         let t = Instant::now();
-        let e = rt.block_on(record_table(c, map, p, format!("k{id}_{i}")))?;
-        phases.since(format!("{}: keys and digest", p.map.name), t);
+        let (e, kind) = rt.block_on(record_table(c, map, p, format!("k{id}_{i}")))?;
+        phases.since(format!("{}: keys and digest ({kind:?})", p.map.name), t);
         let t = Instant::now();
         rt.block_on(past_explicit_ids(c, map, p))?;
         phases.since(format!("{}: sequences", p.map.name), t);
@@ -124,7 +124,7 @@ async fn record_table(
     map: &SeedMap,
     p: &Planned<'_>,
     keys_table: String,
-) -> Result<TableEntry, DbError> {
+) -> Result<(TableEntry, DigestKind), DbError> {
     let mut e = TableEntry {
         table: p.map.name.clone(),
         entity: p.map.entity.name().to_string(),
@@ -135,12 +135,10 @@ async fn record_table(
         digest: String::new(),
         digest_kind: None,
     };
-    let written = format!(
-        "{} t WHERE t.xmin = pg_current_xact_id()::xid",
-        p.info.qualified(&map.schema)
-    );
-    record_keys_and_digest(c, &mut e, &written).await?;
-    Ok(e)
+    let table = p.info.qualified(&map.schema);
+    let written = format!("{table} t WHERE t.xmin = pg_current_xact_id()::xid");
+    let kind = record_keys_and_digest(c, &mut e, &table, &written).await?;
+    Ok((e, kind))
 }
 
 /// The manifest's row for this seed, then COMMIT.
