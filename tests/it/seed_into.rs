@@ -466,19 +466,17 @@ fn a_manifest_from_before_the_digest_kind_still_verifies() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 
     // The kind before: hashtext64 of each row's text, recorded as such, verifies.
+    let quoted = |names: &serde_json::Value| -> Vec<String> {
+        names
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| format!("t.\"{}\"", c.as_str().unwrap()))
+            .collect()
+    };
     let by_hand = |e: &serde_json::Value, hash: &str| {
-        let cols: Vec<String> = e["columns"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| format!("t.\"{}\"", c.as_str().unwrap()))
-            .collect();
-        let keys: Vec<String> = e["key"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| format!("t.\"{}\"", c.as_str().unwrap()))
-            .collect();
+        let cols = quoted(&e["columns"]);
+        let keys = quoted(&e["key"]);
         one(
             &db,
             &format!(

@@ -116,17 +116,21 @@ pub(crate) fn is_one(m: &Mapped) -> bool {
 /// checked and captured, without `run`'s loop, entity keys and settling.
 pub(crate) async fn one(r: Run<'_>, m: &Mapped) {
     debug_assert!(is_one(m));
-    let req = Req {
-        step: m,
+    // Nothing comes after it: its failure is counted where it happened, in `send`.
+    let _ = send(&r, first(&r, m), &[]).await;
+}
+
+/// Step 1 of the flow: the pacer's own request, id, group and instant.
+fn first<'m>(r: &Run<'_>, step: &'m Mapped) -> Req<'m> {
+    Req {
+        step,
         id: r.id,
         key: r.key,
         sent: r.sent,
         late: r.late,
         suffix: None,
         login: false,
-    };
-    // Nothing comes after it: its failure is counted where it happened, in `send`.
-    let _ = send(&r, req, &[]).await;
+    }
 }
 
 /// Runs the whole flow of `m` for the event: every step in order; a step after a
@@ -144,15 +148,7 @@ pub(crate) async fn run(r: Run<'_>, m: &Mapped) {
             continue;
         }
         let req = if n == 0 {
-            Req {
-                step,
-                id: r.id,
-                key: r.key,
-                sent: r.sent,
-                late: r.late,
-                suffix: None,
-                login: false,
-            }
+            first(&r, step)
         } else {
             if let Some(t) = step.extras.think {
                 tokio::time::sleep(t).await;
