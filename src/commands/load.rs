@@ -133,7 +133,7 @@ pub(crate) fn pacing(
         let counted = counted(p.pace.as_deref(), mapping).map_err(|m| {
             Problem::new(
                 format!("--profile {name}: its stages' lead: {m}"),
-                "fix [profiles.NAME] stages in the scenario file (docs/LOAD-PLANS.md)",
+                format!("fix [profiles.{name}] stages in the scenario file (docs/SCENARIOS.md, load profiles)"),
             )
         })?;
         let target = Target {
