@@ -424,7 +424,7 @@ fn capture(r: &Run<'_>, req: &Req<'_>, keys: &[(String, String)], a: &Answer) ->
             From::Field(path) => a
                 .json
                 .as_ref()
-                .and_then(|j| j.at(path))
+                .and_then(|j| j.at_known(c.read_as, path))
                 .and_then(|v| (!v.is_null()).then(|| text_of(v))),
             From::Header(name) => a
                 .headers

@@ -75,6 +75,9 @@ pub enum From {
 pub struct Capture {
     pub into: VarRef,
     pub from: From,
+    /// A `field` capture's path number among its HTTP step's read paths (as
+    /// [`super::Check::read_as`]).
+    pub(crate) read_as: Option<usize>,
 }
 
 /// A step repeated until its checks hold.

@@ -434,6 +434,7 @@ mod tests {
         let check = [Check {
             path: vec!["ok".into()],
             cond: Cond::Equals(serde_json::Value::Bool(true)),
+            read_as: Some(0),
         }];
         let small = br#"{"ok": true}"#.to_vec();
         assert_eq!(

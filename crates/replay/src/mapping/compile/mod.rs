@@ -1255,6 +1255,7 @@ fn check_of(c: &RawCheck) -> Result<Check, (&'static str, String)> {
         1 => Ok(Check {
             path,
             cond: conds.remove(0),
+            read_as: None,
         }),
         0 => Err((
             "field",
@@ -1739,6 +1740,55 @@ mod tests {
                 m.unclassified()
             );
         }
+    }
+
+    #[test]
+    fn each_http_check_and_capture_knows_its_paths_number_among_the_steps_reads() {
+        use crate::mapping::flow::From;
+        use crate::mapping::json_path;
+        // A path named twice, one inside another, and a later step with its own paths.
+        let src = concat!(
+            "[[request]]\nevent = \"gift.created\"\n\n",
+            "[[request.steps]]\npath = \"/g\"\n",
+            "check = [{ field = \"data.status\", equals = \"ok\" }, { field = \"data\", exists = true }, { field = \"data.status\", one_of = [\"ok\", \"dup\"] }]\n",
+            "capture = [{ into = \"vars.id\", field = \"data.id\" }, { into = \"vars.loc\", header = \"location\" }]\n\n",
+            "[[request.steps]]\npath = \"/g/{vars.id}\"\n",
+            "check = [{ field = \"n\", equals = 1 }]\ncapture = [{ into = \"vars.n\", field = \"n\" }]\n",
+        );
+        let m = Mapping::from_source(&Source::new("r.toml", src), None).unwrap();
+        let created = simulate_core::timeline::EVENT_KINDS
+            .iter()
+            .position(|k| *k == "gift.created")
+            .unwrap() as u16;
+        let Route::Send(first) = m.route(created) else {
+            panic!("gift.created is mapped")
+        };
+        let body = br#"{"data":{"status":"dup","id":"g-7"},"n":1}"#;
+        let mut steps = 0;
+        for step in std::iter::once(&**first).chain(&first.then) {
+            let Request::Http(r) = &step.request else {
+                panic!("http steps")
+            };
+            let json = json_path::read(body, &r.paths)
+                .map(json_path::Json::Picked)
+                .unwrap();
+            for c in &r.check {
+                assert!(c.read_as.is_some(), "{:?} has no number", c.path);
+                assert_eq!(json.at_known(c.read_as, &c.path), json.at(&c.path));
+            }
+            for c in &step.extras.captures {
+                match &c.from {
+                    From::Field(p) => {
+                        assert!(c.read_as.is_some(), "{p:?} has no number");
+                        assert_eq!(json.at_known(c.read_as, p), json.at(p));
+                        assert!(json.at(p).is_some(), "{p:?} is in the body");
+                    }
+                    _ => assert_eq!(c.read_as, None),
+                }
+            }
+            steps += 1;
+        }
+        assert_eq!(steps, 2);
     }
 
     #[test]

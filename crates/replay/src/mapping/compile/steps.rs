@@ -84,7 +84,16 @@ impl StepParts {
         });
         let checks = self.http.check.iter().map(|c| c.path.as_slice());
         let outcome = self.extras.outcome.as_deref();
-        self.http.paths = Arc::new(Paths::new(checks.chain(fields).chain(outcome)));
+        let paths = Paths::new(checks.chain(fields).chain(outcome));
+        for c in &mut self.http.check {
+            c.read_as = paths.index_of(&c.path);
+        }
+        for c in &mut self.extras.captures {
+            if let From::Field(p) = &c.from {
+                c.read_as = paths.index_of(p);
+            }
+        }
+        self.http.paths = Arc::new(paths);
         if let Some(g) = &mut self.grpc {
             Arc::make_mut(&mut g.call).keep = reads;
         }
@@ -441,7 +450,11 @@ impl Compiler<'_> {
             self.vars
                 .writes
                 .push((into.clone(), at.flow, at.step, first));
-            out.push(Capture { into, from });
+            out.push(Capture {
+                into,
+                from,
+                read_as: None,
+            });
         }
         (out, awaits)
     }
