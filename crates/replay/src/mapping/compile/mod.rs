@@ -1381,6 +1381,18 @@ fn parse_expect(v: &toml::Value) -> Option<Expect> {
 mod tests {
     use super::*;
 
+    /// The request the mapping sends for the built-in event kind `name`.
+    fn sent<'m>(m: &'m Mapping, name: &str) -> &'m Mapped {
+        let kind = simulate_core::timeline::EVENT_KINDS
+            .iter()
+            .position(|k| *k == name)
+            .unwrap() as u16;
+        let Route::Send(r) = m.route(kind) else {
+            panic!("{name} is mapped")
+        };
+        r
+    }
+
     #[test]
     fn shipped_mapping_sends_client_kinds_and_skips_server_kinds() {
         let m = Mapping::shipped();
@@ -1756,16 +1768,10 @@ mod tests {
             "check = [{ field = \"n\", equals = 1 }]\ncapture = [{ into = \"vars.n\", field = \"n\" }]\n",
         );
         let m = Mapping::from_source(&Source::new("r.toml", src), None).unwrap();
-        let created = simulate_core::timeline::EVENT_KINDS
-            .iter()
-            .position(|k| *k == "gift.created")
-            .unwrap() as u16;
-        let Route::Send(first) = m.route(created) else {
-            panic!("gift.created is mapped")
-        };
+        let first = sent(&m, "gift.created");
         let body = br#"{"data":{"status":"dup","id":"g-7"},"n":1}"#;
         let mut steps = 0;
-        for step in std::iter::once(&**first).chain(&first.then) {
+        for step in std::iter::once(first).chain(&first.then) {
             let Request::Http(r) = &step.request else {
                 panic!("http steps")
             };
@@ -1795,13 +1801,7 @@ mod tests {
     fn a_broadcast_capture_belongs_to_an_emit_and_needs_no_ack() {
         let emit = "[socketio]\n\n[[request]]\nevent = \"gift.created\"\nprotocol = \"socketio\"\nemit = \"gift:create\"\ncapture = [{ into = \"vars.sid\", broadcast = \"gift:available\", field = \"serverId\", within = \"2s\" }]\n\n[[request]]\nevent = \"gift.claimed\"\npath = \"/g/{vars.sid}\"\n";
         let m = Mapping::from_source(&Source::new("b.toml", emit), None).unwrap();
-        let created = simulate_core::timeline::EVENT_KINDS
-            .iter()
-            .position(|k| *k == "gift.created")
-            .unwrap() as u16;
-        let Route::Send(r) = m.route(created) else {
-            panic!("gift.created is mapped")
-        };
+        let r = sent(&m, "gift.created");
         let Request::SocketIo(SocketIoRequest::Emit(e)) = &r.request else {
             panic!("an emit")
         };
