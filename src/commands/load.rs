@@ -173,10 +173,7 @@ fn counted(pace: Option<&str>, mapping: &Mapping) -> Result<Counted, String> {
             .find(|c| c.name() == name.trim())
             .ok_or_else(|| format!("`{pace}` is not a request class; use {}", names()))?;
         if mapping.kinds_of(class).is_empty() {
-            return Err(format!(
-                "no [[request]] of the mapping has class = \"{}\", so nothing would set the pace; give the requests to pace that class, or pace by another",
-                class.name()
-            ));
+            return Err(no_request_of(class, mapping));
         }
         return Ok(Counted::Class(class));
     }
@@ -187,6 +184,30 @@ fn counted(pace: Option<&str>, mapping: &Mapping) -> Result<Counted, String> {
             kinds.all().join(", ")
         )
     })
+}
+
+/// Why `class:NAME` cannot set the pace when no request has that class, and what can:
+/// the classes the mapping's requests do have, or how to give one.
+fn no_request_of(class: RequestClass, mapping: &Mapping) -> String {
+    let name = class.name();
+    let present: Vec<String> = RequestClass::ALL
+        .into_iter()
+        .filter(|c| !mapping.kinds_of(*c).is_empty())
+        .map(|c| format!("class:{}", c.name()))
+        .collect();
+    let instead = if present.is_empty() {
+        format!(
+            "no request of this mapping has a class: add class = \"{name}\" to the [[request]] tables whose requests should set the pace, or pace by an event kind"
+        )
+    } else {
+        format!(
+            "pace by {} (what its requests have), or add class = \"{name}\" to the [[request]] tables whose requests should set it",
+            present.join(" or ")
+        )
+    };
+    format!(
+        "no [[request]] of the mapping has class = \"{name}\", so nothing would set the pace; {instead}"
+    )
 }
 
 /// The events the stages need and what counts as one, shown in messages.
@@ -320,6 +341,17 @@ mod tests {
         // A class no request has would never set the pace; a class that is none, neither.
         let e = counted(Some("class:event"), &mapping).unwrap_err();
         assert!(e.contains("class = \"event\""), "{e}");
+        assert!(
+            e.contains("pace by class:api (what its requests have)"),
+            "{e}"
+        );
+        let classless = simulate_core::diagnostic::Source::new(
+            "n.toml",
+            "[[request]]\nevent = \"goal.claimed\"\npath = \"/c\"\n",
+        );
+        let classless = Mapping::from_source(&classless, None).unwrap();
+        let e = counted(Some("class:api"), &classless).unwrap_err();
+        assert!(e.contains("no request of this mapping has a class"), "{e}");
         let e = counted(Some("class:apis"), &mapping).unwrap_err();
         assert!(
             e.contains("class:api, class:event") || e.contains("class:event, class:api"),
