@@ -50,7 +50,7 @@ impl LiveView {
             let n = ticks.fetch_add(1, Ordering::Relaxed) + 1;
             if let Some(f) = figures {
                 let line = live_line(f, epoch_ms);
-                if plain && n % 40 == 0 {
+                if plain && n.is_multiple_of(40) {
                     eprintln!("{line}");
                 }
                 bar.set_message(line);

@@ -44,7 +44,7 @@ fn json_server() -> JsonServer {
                 .parse()
                 .unwrap();
             let body = json!({"ok": true, "data": {"n": 1}}).to_string();
-            let body = if user % 2 == 0 {
+            let body = if user.is_multiple_of(2) {
                 Body::from(body)
             } else {
                 let (a, b) = body.split_at(9);

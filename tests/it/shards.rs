@@ -43,7 +43,7 @@ impl Server {
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(1);
             ids.lock().unwrap().push(id);
-            if user % 7 == 0 {
+            if user.is_multiple_of(7) {
                 StatusCode::INTERNAL_SERVER_ERROR
             } else {
                 StatusCode::OK

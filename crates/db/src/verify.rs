@@ -222,7 +222,7 @@ fn sqlite_digest(
             }
         }
         d.add_canonical(scratch);
-        if d.rows % 65_536 == 0 {
+        if d.rows.is_multiple_of(65_536) {
             rows.store(d.rows, Ordering::Relaxed);
         }
     }

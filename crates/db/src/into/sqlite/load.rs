@@ -125,7 +125,7 @@ fn insert(
         key.execute([tx.last_insert_rowid()])
             .map_err(failed("recording the seeded keys"))?;
         n += 1;
-        if n % 4096 == 0 && stop.load(Ordering::SeqCst) {
+        if n.is_multiple_of(4096) && stop.load(Ordering::SeqCst) {
             return Err(DbError::Interrupted);
         }
     }
