@@ -113,6 +113,14 @@ pub(crate) fn pacing(
     let (mode, text) = if let Some(r) = &args.rate {
         let bad = |m: String| Problem::new(format!("--rate `{r}`: {m}"), RATE_HELP);
         let spec = parse_rate(r).map_err(bad)?;
+        // Nothing would ever be due, and the run waits for the window's end forever
+        // (stages may pass through 0/s: they end with their last stage).
+        if spec.rate.per_s() <= 0.0 {
+            return Err(bad(
+                "a rate of 0 sends nothing, and the run would never reach the window's end".into(),
+            )
+            .into());
+        }
         let counted = counted(spec.kind.as_deref(), mapping).map_err(bad)?;
         let curve = Curve::Rate(spec.rate);
         (

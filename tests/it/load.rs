@@ -246,6 +246,11 @@ fn bad_rates_and_stages_are_refused_before_traffic_with_the_grammar() {
         (&["--rate", "10/s", "--stages", "1m:5/s"], "one per run"),
         (&["--compress", "2x", "--rate", "10/s"], "one per run"),
         (&["--rate", "points.eraned=5/s"], "known kinds"),
+        (&["--rate", "0/s"], "a rate of 0 sends nothing"),
+        (
+            &["--rate", "points.earned=0/m"],
+            "a rate of 0 sends nothing",
+        ),
         (
             &["--rate", "5/s", "--max-duration", "soon"],
             "--max-duration",
