@@ -39,7 +39,14 @@ fn rate_flag(flag: &str, text: &str) -> anyhow::Result<f64> {
             "write a rate of mapped requests like 100/s",
         )
     })?;
-    if spec.kind.is_some() || spec.rate.per_s() <= 0.0 {
+    if let Some(lead) = &spec.kind {
+        return Err(Problem::new(
+            format!("{flag} `{text}`: capacity's levels count every mapped request, so `{lead}=` cannot lead them"),
+            "write a bare rate like 100/s; to find one kind's or class's limit, give capacity a mapping of those requests alone",
+        )
+        .into());
+    }
+    if spec.rate.per_s() <= 0.0 {
         return Err(Problem::new(
             format!("{flag} `{text}` is not a rate of mapped requests above zero"),
             "write it like 100/s",
@@ -360,5 +367,25 @@ fn report(
         first_failed: failed,
         causes,
         verdict,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_level_is_a_bare_rate_of_mapped_requests() {
+        assert_eq!(rate_flag("--from", "100/s").unwrap(), 100.0);
+        for (text, says) in [
+            ("class:api=100/s", "`class:api=` cannot lead them"),
+            ("points.earned=100/s", "`points.earned=` cannot lead them"),
+            ("0/s", "above zero"),
+            ("fast", "write a rate"),
+        ] {
+            let e = rate_flag("--from", text).unwrap_err();
+            let p = e.downcast_ref::<Problem>().expect("a problem");
+            assert!(format!("{p}").contains(says), "{text}: {p}");
+        }
     }
 }
