@@ -485,13 +485,14 @@ pub struct CapacityArgs {
     /// capacity report) and the rest; the pacing flags do not apply
     #[command(flatten)]
     pub replay: ReplayArgs,
-    /// The first level, in mapped requests per second
-    #[arg(long, value_name = "RATE", default_value = "100/s")]
+    /// The first level, in mapped requests per second (100/s), or led as --rate is by what
+    /// counts: one event kind's (points.earned=100/s) or one class's requests (class:api=50/s)
+    #[arg(long, value_name = "[KIND=|class:CLASS=]RATE", default_value = "100/s")]
     pub from: String,
     /// How each level grows until one fails (2x doubles); then the gap is halved
     #[arg(long, value_name = "FACTOR", default_value = "2x")]
     pub step: String,
-    /// The highest level ever tried
+    /// The highest level ever tried (bare, or led as --from is)
     #[arg(long, value_name = "RATE")]
     pub max_rate: Option<String>,
     /// How long each level is measured, after its warm-up

@@ -25,6 +25,9 @@ const MEASURE: &str = "measure";
 /// The flags of the search, checked.
 struct Plan {
     from: f64,
+    /// What the levels' rate counts, as `--from` leads it (`class:api`); `None`: every
+    /// mapped request.
+    lead: Option<String>,
     step: f64,
     max: Option<f64>,
     step_ms: i64,
@@ -32,28 +35,23 @@ struct Plan {
     precision: f64,
 }
 
-fn rate_flag(flag: &str, text: &str) -> anyhow::Result<f64> {
+/// A level's rate, `RATE` or led by what it counts (`points.earned=100/s`,
+/// `class:api=100/s`, as `replay --rate`): the rate and the lead.
+fn rate_flag(flag: &str, text: &str) -> anyhow::Result<(f64, Option<String>)> {
     let spec = parse_rate(text).map_err(|m| {
         Problem::new(
             format!("{flag} `{text}`: {m}"),
-            "write a rate of mapped requests like 100/s",
+            "write a rate like 100/s, points.earned=100/s or class:api=100/s",
         )
     })?;
-    if let Some(lead) = &spec.kind {
-        return Err(Problem::new(
-            format!("{flag} `{text}`: capacity's levels count every mapped request, so `{lead}=` cannot lead them"),
-            "write a bare rate like 100/s; to find one kind's or class's limit, give capacity a mapping of those requests alone",
-        )
-        .into());
-    }
     if spec.rate.per_s() <= 0.0 {
         return Err(Problem::new(
-            format!("{flag} `{text}` is not a rate of mapped requests above zero"),
+            format!("{flag} `{text}` is not a rate above zero"),
             "write it like 100/s",
         )
         .into());
     }
-    Ok(spec.rate.per_s())
+    Ok((spec.rate.per_s(), spec.kind))
 }
 
 fn duration_flag(flag: &str, text: &str) -> anyhow::Result<i64> {
@@ -114,12 +112,20 @@ impl Plan {
             Some(w) => duration_flag("--warmup", w)?,
             None => (step_ms / 5).max(1000),
         };
-        let from = rate_flag("--from", &a.from)?;
-        let max = a
-            .max_rate
-            .as_deref()
-            .map(|m| rate_flag("--max-rate", m))
-            .transpose()?;
+        let (from, lead) = rate_flag("--from", &a.from)?;
+        let max = match a.max_rate.as_deref().map(|m| rate_flag("--max-rate", m)) {
+            None => None,
+            Some(Ok((m, None))) => Some(m),
+            Some(Ok((m, other))) if other == lead => Some(m),
+            Some(Ok((_, Some(other)))) => {
+                return Err(Problem::new(
+                    format!("--max-rate counts `{other}` and --from counts {}", lead.as_deref().map_or("every mapped request".into(), |l| format!("`{l}`"))),
+                    "lead --max-rate as --from is led, or give it as a bare rate (it then counts what --from counts)",
+                )
+                .into());
+            }
+            Some(Err(e)) => return Err(e),
+        };
         if let Some(m) = max
             && m < from
         {
@@ -131,6 +137,7 @@ impl Plan {
         }
         Ok(Plan {
             from,
+            lead,
             step,
             max,
             step_ms,
@@ -139,8 +146,9 @@ impl Plan {
         })
     }
 
-    /// One level: a warm-up stage, then the measured one, both holding `rate`.
-    fn pacing(&self, rate: f64) -> Pacing {
+    /// One level: a warm-up stage, then the measured one, both holding `rate` of what
+    /// `counted` counts.
+    fn pacing(&self, rate: f64, counted: &Counted) -> Pacing {
         let r = Rate::new(rate).expect("levels are checked rates");
         let text = format!(
             "warmup={}ms:{rate}/s, {MEASURE}={}ms:{rate}/s",
@@ -151,9 +159,12 @@ impl Plan {
         Pacing {
             mode: Mode::Target(Target {
                 curve: Curve::Stages(stages),
-                counted: Counted::Mapped,
+                counted: counted.clone(),
             }),
-            text: format!("--rate {rate}/s"),
+            text: match &self.lead {
+                Some(l) => format!("--rate {l}={rate}/s"),
+                None => format!("--rate {rate}/s"),
+            },
             max_wall: None,
         }
     }
@@ -178,6 +189,13 @@ pub fn capacity(a: CapacityArgs) -> anyhow::Result<i32> {
     let summary_file = args.summary_export.take();
     make_summary_folder(summary_file.as_deref(), "--summary-export")?;
     let mapping = Arc::new(load_mapping(&args)?);
+    let counted = super::load::counted(plan.lead.as_deref(), &mapping).map_err(|m| {
+        Problem::new(
+            format!("--from `{}`: {m}", a.from),
+            "write a rate like 100/s, points.earned=100/s or class:api=100/s",
+        )
+    })?;
+    let events = counted_events(&counted, &mapping);
     let (metrics, exporter) = super::replay::live_metrics(&args, &mapping)?;
     let mut search = Search::new(plan.from, plan.step, plan.max, plan.precision);
     let mut levels: Vec<Level> = Vec::new();
@@ -186,7 +204,7 @@ pub fn capacity(a: CapacityArgs) -> anyhow::Result<i32> {
     let mut interrupted = false;
     let window = Advance::new(&args);
     while let Some(rate) = search.next() {
-        let pacing = plan.pacing(rate);
+        let pacing = plan.pacing(rate, &counted);
         let (report, target) = match run_level(&args, &pacing, (&mapping, &metrics), &interrupts) {
             // The window moved past the world's end: from its start again.
             Err(_) if window.advanced(&args) => {
@@ -198,7 +216,7 @@ pub fn capacity(a: CapacityArgs) -> anyhow::Result<i32> {
         let planned = rate * (plan.warmup_ms + plan.step_ms) as f64 / 1000.0;
         let (report, target) = if !report.interrupted
             && report.aborted.is_none()
-            && (report.summary.totals.sent as f64) < planned * 0.97
+            && (counted_sent(&report.summary, events.as_deref()) as f64) < planned * 0.97
             && window.advanced(&args)
         {
             // The rest of the window ran out of events: the level again from its start.
@@ -210,7 +228,7 @@ pub fn capacity(a: CapacityArgs) -> anyhow::Result<i32> {
         shown = target;
         texts = report.summary.config.thresholds.clone();
         let planned = (plan.warmup_ms as f64 / 1000.0, plan.step_ms as f64 / 1000.0);
-        let l = level(rate, &report.summary, MEASURE, planned);
+        let l = level(rate, &report.summary, (MEASURE, events.as_deref()), planned);
         if !args.quiet {
             eprintln!("{}", level_line(&l));
         }
@@ -232,7 +250,14 @@ pub fn capacity(a: CapacityArgs) -> anyhow::Result<i32> {
         }
         window.past(&mut args, &report.summary);
     }
-    let r = report(&plan, shown, mapping.name.clone(), texts, levels, &search);
+    let what = super::load::what(&counted, mapping.kinds());
+    let r = report(
+        &plan,
+        (shown, mapping.name.clone(), what),
+        texts,
+        levels,
+        &search,
+    );
     out!("{}", table(&r));
     if let Some(p) = &summary_file {
         super::export(p, "the capacity report", &r)?;
@@ -317,11 +342,38 @@ impl Advance {
     }
 }
 
+/// The event kinds whose requests a level's rate counts: `None` for every mapped one.
+fn counted_events(counted: &Counted, mapping: &Mapping) -> Option<Vec<String>> {
+    let names = |kinds: Vec<u16>| {
+        kinds
+            .into_iter()
+            .filter_map(|k| mapping.kinds().name(k).map(str::to_string))
+            .collect()
+    };
+    match counted {
+        Counted::Mapped => None,
+        Counted::Kind(k) => Some(names(vec![*k])),
+        Counted::Class(c) => Some(names(mapping.kinds_of(*c))),
+    }
+}
+
+/// The requests a level sent of the counted event kinds (`None`: all it sent).
+fn counted_sent(s: &simulate_replay::summary::Summary, events: Option<&[String]>) -> u64 {
+    match events {
+        None => s.totals.sent,
+        Some(e) => s
+            .by_event
+            .iter()
+            .filter(|t| e.contains(&t.tags.event))
+            .map(|t| t.figures.count)
+            .sum(),
+    }
+}
+
 /// The search's result as the report: levels in the order tried, the verdict.
 fn report(
     plan: &Plan,
-    target: String,
-    mapping: String,
+    (target, mapping, counted): (String, String, String),
     thresholds: Vec<String>,
     levels: Vec<Level>,
     search: &Search,
@@ -342,12 +394,19 @@ fn report(
             Cause::Down => "the target is down",
         })
         .collect();
+    // A led level says what its rate counts.
+    let of = match plan.lead {
+        Some(_) => format!(" of {counted}"),
+        None => String::new(),
+    };
     let verdict = match (held, failed) {
         (_, Some(f)) if causes.contains(&Cause::Down) => {
             format!("the target is down (at {f}/s): nothing measured")
         }
-        (Some(h), Some(f)) => format!("holds {h}/s; fails at {f}/s: {}", names.join(", ")),
-        (Some(h), None) => format!("holds {h}/s, the most tried (--max-rate or the level cap)"),
+        (Some(h), Some(f)) => format!("holds {h}/s{of}; fails at {f}/s: {}", names.join(", ")),
+        (Some(h), None) => {
+            format!("holds {h}/s{of}, the most tried (--max-rate or the level cap)")
+        }
         (None, Some(f)) => format!("fails at the first level, {f}/s: {}", names.join(", ")),
         (None, None) => "no level was run".into(),
     };
@@ -362,6 +421,7 @@ fn report(
         step_seconds: plan.step_ms as f64 / 1000.0,
         warmup_seconds: plan.warmup_ms as f64 / 1000.0,
         thresholds,
+        counted,
         levels,
         highest_held: held,
         first_failed: failed,
@@ -375,14 +435,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_level_is_a_bare_rate_of_mapped_requests() {
-        assert_eq!(rate_flag("--from", "100/s").unwrap(), 100.0);
-        for (text, says) in [
-            ("class:api=100/s", "`class:api=` cannot lead them"),
-            ("points.earned=100/s", "`points.earned=` cannot lead them"),
-            ("0/s", "above zero"),
-            ("fast", "write a rate"),
-        ] {
+    fn a_level_is_a_rate_led_by_what_it_counts_as_replay_rate_is() {
+        assert_eq!(rate_flag("--from", "100/s").unwrap(), (100.0, None));
+        assert_eq!(
+            rate_flag("--from", "class:api=100/s").unwrap(),
+            (100.0, Some("class:api".to_string()))
+        );
+        for (text, says) in [("0/s", "above zero"), ("fast", "class:api=100/s")] {
             let e = rate_flag("--from", text).unwrap_err();
             let p = e.downcast_ref::<Problem>().expect("a problem");
             assert!(format!("{p}").contains(says), "{text}: {p}");

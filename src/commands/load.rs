@@ -166,7 +166,7 @@ pub(crate) fn pacing(
 /// Which events count: every mapped one, the kind named (one of the world's: its own
 /// kinds from world.toml pace as the built-in ones do), or those whose mapped request is
 /// of the class named (`class:api`), which the mapping must give some request.
-fn counted(pace: Option<&str>, mapping: &Mapping) -> Result<Counted, String> {
+pub(crate) fn counted(pace: Option<&str>, mapping: &Mapping) -> Result<Counted, String> {
     let Some(pace) = pace else {
         return Ok(Counted::Mapped);
     };
@@ -219,7 +219,7 @@ fn no_request_of(class: RequestClass, mapping: &Mapping) -> String {
 }
 
 /// The events the stages need and what counts as one, shown in messages.
-fn what(counted: &Counted, kinds: &KindNames) -> String {
+pub(crate) fn what(counted: &Counted, kinds: &KindNames) -> String {
     match counted {
         Counted::Mapped => "mapped requests".into(),
         Counted::Kind(k) => format!("{} events", kinds.name(*k).unwrap_or("unknown")),

@@ -70,6 +70,20 @@ fn capacity(log: &std::path::Path, target: &str, out: &std::path::Path) -> std::
         .unwrap()
 }
 
+/// The report a capacity run that exited 0 exported, checked against its schema.
+fn report_of(o: &std::process::Output, out: &std::path::Path) -> serde_json::Value {
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r = read_json(out);
+    crate::common::conforms::<simulate_replay::capacity::CapacityReport>(&r, "capacity.v1.json");
+    r
+}
+
 #[test]
 fn capacity_finds_two_known_limits_within_ten_percent() {
     let dir = tempfile::tempdir().unwrap();
@@ -95,17 +109,7 @@ fn capacity_finds_two_known_limits_within_ten_percent() {
     for run in runs {
         let (o, out, limit) = run.join().unwrap();
         let stdout = String::from_utf8_lossy(&o.stdout);
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{stdout}{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        let r = read_json(&out);
-        crate::common::conforms::<simulate_replay::capacity::CapacityReport>(
-            &r,
-            "capacity.v1.json",
-        );
+        let r = report_of(&o, &out);
         let held = r["highest_held"].as_f64().unwrap();
         let failed = r["first_failed"].as_f64().unwrap();
         assert!(
@@ -213,4 +217,89 @@ fn a_level_stopped_early_reports_its_rate_over_the_time_it_ran() {
     );
     // The table shows the same figure.
     assert!(stdout.contains(&format!("{achieved:.1}")), "{stdout}");
+}
+
+/// `--from class:api=…`: the levels count the API requests alone, as `replay --rate
+/// class:api=…` does; the events the same users send follow at the factor that sets, and
+/// a level's figures are the API requests'.
+#[test]
+fn a_class_led_capacity_counts_that_classs_requests_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    // One API request for every three events, 10 ms apart.
+    let mut text = String::new();
+    for i in 0..4000 {
+        let event = if i % 4 == 0 {
+            "goal.claimed"
+        } else {
+            "stat.updated"
+        };
+        text.push_str(&format!(
+            "{{\"v\":1,\"ts\":\"2026-01-05T00:00:00.000Z\",\"t_ms\":{},\"user_id\":\"u{i}\",\"persona\":\"gamer\",\"session_id\":\"s{i}-1\",\"seq\":0,\"event\":\"{event}\",\"props\":{{}}}}\n",
+            i * 10
+        ));
+    }
+    let log = dir.path().join("mixed.jsonl");
+    std::fs::write(&log, text).unwrap();
+    let mapping = dir.path().join("m.toml");
+    std::fs::write(
+        &mapping,
+        "[[request]]\nevent = \"goal.claimed\"\npath = \"/claim\"\nclass = \"api\"\n\n[[request]]\nevent = \"stat.updated\"\npath = \"/events\"\nclass = \"event\"\n",
+    )
+    .unwrap();
+    let server = limited(64, Duration::from_millis(1), 128);
+    let out = dir.path().join("c.json");
+    let o = bin()
+        .args(["capacity", "--from-log"])
+        .arg(&log)
+        .arg("--mapping")
+        .arg(&mapping)
+        .args(["--target", &format!("http://{}", server.addr), "-q"])
+        .args([
+            "--from",
+            "class:api=50/s",
+            "--max-rate",
+            "100/s",
+            "--step",
+            "2x",
+        ])
+        .args(["--step-duration", "2s", "--warmup", "1s"])
+        .args(["--threshold", "errors<1%"])
+        .arg("--summary-export")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let r = report_of(&o, &out);
+    assert_eq!(r["counted"], "requests of class api");
+    assert_eq!(r["highest_held"].as_f64(), Some(100.0));
+    assert!(
+        r["verdict"]
+            .as_str()
+            .unwrap()
+            .contains("holds 100/s of requests of class api"),
+        "{r}"
+    );
+    let levels = r["levels"].as_array().unwrap();
+    assert_eq!(levels.len(), 2, "{r}");
+    for l in levels {
+        // 2 s measured at the level's rate of API requests: the events are not counted.
+        let (rate, n) = (l["rate"].as_f64().unwrap(), l["requests"].as_f64().unwrap());
+        assert!((n - 2.0 * rate).abs() <= 0.15 * 2.0 * rate, "{l}");
+    }
+    // A class no request has is refused before any level, naming the ones there are.
+    let o = bin()
+        .args(["capacity", "--from-log"])
+        .arg(&log)
+        .arg("--mapping")
+        .arg(&mapping)
+        .args([
+            "--target",
+            "http://127.0.0.1:9",
+            "-q",
+            "--from",
+            "class:apis=50/s",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is not a request class"));
 }

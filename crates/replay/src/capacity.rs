@@ -158,6 +158,10 @@ pub struct CapacityReport {
     pub step_seconds: f64,
     pub warmup_seconds: f64,
     pub thresholds: Vec<String>,
+    /// What a level's rate counts: `mapped requests`, `points.earned events` or `requests
+    /// of class api` (`--from class:api=100/s`).
+    #[serde(default)]
+    pub counted: String,
     pub levels: Vec<Level>,
     /// The highest level that held; `None` when the first already failed.
     pub highest_held: Option<f64>,
@@ -180,9 +184,20 @@ fn ran_seconds(s: &Summary, warmup: f64, planned: f64) -> f64 {
 }
 
 /// Judges one level from its summary: `measure` is the name of the measured stage,
-/// `warmup` and `seconds` the planned lengths of the warm-up and of that stage.
-pub fn level(rate: f64, s: &Summary, measure: &str, (warmup, seconds): (f64, f64)) -> Level {
-    let measured: Vec<_> = s.stages.iter().filter(|g| g.stage == measure).collect();
+/// `warmup` and `seconds` the planned lengths of the warm-up and of that stage. `counted`:
+/// the event kinds whose requests the level's rate counts (`None`: every mapped one); the
+/// level's requests, errors and latency are theirs, as the rate is.
+pub fn level(
+    rate: f64,
+    s: &Summary,
+    (measure, counted): (&str, Option<&[String]>),
+    (warmup, seconds): (f64, f64),
+) -> Level {
+    let measured: Vec<_> = s
+        .stages
+        .iter()
+        .filter(|g| g.stage == measure && counted.is_none_or(|c| c.contains(&g.event)))
+        .collect();
     let (mut requests, mut errors) = (0, 0);
     for g in &measured {
         requests += g.figures.count;
