@@ -12,6 +12,7 @@
 pub(crate) mod counts;
 mod vars;
 
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -23,7 +24,8 @@ use vars::Found;
 pub(crate) use vars::Vars;
 
 use crate::drivers::{Answer, Driver, Sending};
-use crate::mapping::flow::{From, VarRef, pick, text_of};
+use crate::mapping::flow::{From, VarRef, pick};
+use crate::mapping::json_path::Found as Read;
 use crate::mapping::{Mapped, Protocol, Route};
 use crate::outcome::{ErrorClass, Outcome, Status};
 use crate::source::Due;
@@ -271,7 +273,10 @@ async fn send(r: &Run<'_>, mut req: Req<'_>, keys: &[(String, String)]) -> Resul
             .as_ref()
             .and_then(|a| a.json.as_ref())
             .and_then(|j| j.at(path))
-            .map_or_else(|| format!("({})", words(outcome)), text_of);
+            .map_or_else(
+                || format!("({})", words(outcome)),
+                |v| v.text().into_owned(),
+            );
         s.flows
             .outcome((req.key.event, req.key.tag), &path.join("."), value);
     }
@@ -425,21 +430,23 @@ fn capture(r: &Run<'_>, req: &Req<'_>, keys: &[(String, String)], a: &Answer) ->
                 .json
                 .as_ref()
                 .and_then(|j| j.at_known(c.read_as, path))
-                .and_then(|v| (!v.is_null()).then(|| text_of(v))),
+                .filter(|v| !v.is_null())
+                .map(Read::text),
             From::Header(name) => a
                 .headers
                 .iter()
                 .find(|(n, _)| n == name)
-                .map(|(_, v)| v.clone()),
+                .map(|(_, v)| Cow::Borrowed(v.as_str())),
             From::Broadcast(event, path) => a
                 .broadcasts
                 .iter()
                 .find(|(n, _)| n == event)
                 .and_then(|(_, v)| pick(v, path))
-                .and_then(|v| (!v.is_null()).then(|| text_of(v))),
+                .filter(|v| !v.is_null())
+                .map(|v| Read::Value(v).text()),
         };
         match value {
-            Some(v) => r.driver.vars.set(&r.due.user_id, keys, &c.into, v),
+            Some(v) => r.driver.vars.set(&r.due.user_id, keys, &c.into, &v),
             None => all = false,
         }
     }

@@ -163,7 +163,7 @@ impl Vars {
 
     /// A captured value: the user's, or the entity's under `keys` (the request's
     /// entities: name → key).
-    pub(crate) fn set(&self, user: &str, keys: &[(String, String)], var: &VarRef, value: String) {
+    pub(crate) fn set(&self, user: &str, keys: &[(String, String)], var: &VarRef, value: &str) {
         match var {
             VarRef::User(n) => {
                 let mut users = self.users.lock().expect("users lock");
@@ -172,7 +172,15 @@ impl Vars {
                 if let Some(why) = u.failed.get_mut(slot) {
                     *why = None;
                 }
-                *at(&mut u.values, slot) = Some(value);
+                // Written over the value before it, in its buffer: a user who captures
+                // on every event allocates once, not per capture.
+                match at(&mut u.values, slot) {
+                    Some(old) => {
+                        old.clear();
+                        old.push_str(value);
+                    }
+                    none => *none = Some(value.to_owned()),
+                }
                 // No waiter to wake: only an entity's value is ever awaited (a user's
                 // is there or never comes, `one`), and waking took a lock per capture.
                 return;
@@ -184,7 +192,7 @@ impl Vars {
                 let mut m = self.entities.lock().expect("entities lock");
                 let ent = m.entry((e.clone(), key.clone())).or_default();
                 ent.failed.remove(n);
-                ent.values.insert(n.clone(), value);
+                ent.values.insert(n.clone(), value.to_owned());
             }
         }
         self.changed.notify_waiters();
@@ -364,7 +372,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         v.announce(&w);
-        v.set("u1", &gift(), &id, "42".into());
+        v.set("u1", &gift(), &id, "42");
         v.settle(&w, "unused");
         assert_eq!(
             v.find("u2", &gift(), &[id]),
@@ -383,10 +391,10 @@ mod tests {
             Found::Ready(mut x) => Some(x.remove(0).1),
             _ => None,
         };
-        v.set("u1", &[], &b, "b1".into());
-        v.set("u2", &[], &a, "a2".into());
-        v.set("u1", &[], &a, "a1".into());
-        v.set("u1", &[], &a, "a1 again".into());
+        v.set("u1", &[], &b, "b1");
+        v.set("u2", &[], &a, "a2");
+        v.set("u1", &[], &a, "a1");
+        v.set("u1", &[], &a, "a1 again");
         assert_eq!(ready("u1", &a).as_deref(), Some("a1 again"));
         assert_eq!(ready("u1", &b).as_deref(), Some("b1"));
         assert_eq!(ready("u2", &a).as_deref(), Some("a2"));
@@ -399,11 +407,11 @@ mod tests {
         // A failure after a value keeps the value.
         v.fail_user("u1", "a", "later failure");
         assert_eq!(ready("u1", &a).as_deref(), Some("a1 again"));
-        v.set("u3", &[], &a, "a3".into());
+        v.set("u3", &[], &a, "a3");
         assert_eq!(ready("u3", &a).as_deref(), Some("a3"));
         // Many users alike (`u0`…`u9999`) each find their own.
         for i in 0..10_000 {
-            v.set(&format!("u{i}"), &[], &b, format!("v{i}"));
+            v.set(&format!("u{i}"), &[], &b, &format!("v{i}"));
         }
         assert_eq!(ready("u4242", &b).as_deref(), Some("v4242"));
         assert_eq!(ready("u1", &b).as_deref(), Some("v1"));

@@ -1,27 +1,31 @@
 //! An answer's JSON read only at the field paths its checks, captures and outcome name.
 //!
-//! Why: parsing a whole HTTP body into a `serde_json::Value` (a `BTreeMap` and a `String`
-//! per object and field) was the largest part of what a checking and capturing request
-//! costs beyond a plain one (docs/PERFORMANCE.md, "Flows"). Here the body is walked once
-//! with a tree of the wanted paths: the values at those paths are built as `Value`s and
-//! everything else is only validated, never allocated (strings are borrowed, numbers
-//! parsed and dropped).
+//! Why by hand: parsing a whole HTTP body into a `serde_json::Value` (a `BTreeMap` and a
+//! `String` per object and field) was the largest part of what a checking and capturing
+//! request costs beyond a plain one (docs/PERFORMANCE.md, "Flows"); walking it with
+//! serde_json's `Deserializer` and a tree of the wanted paths still cost ~2,400
+//! instructions for a 52-byte answer (callgrind), most of it serde's visitor machinery
+//! and a `String` per wanted leaf. No crate validates JSON exactly as `serde_json` does
+//! while handing back where the wanted values lie. So [`read`] scans the body once here:
+//! it validates every byte with serde_json's rules, keeps a wanted string that has no
+//! escape as a range of the body (a check compares it in place, a capture copies it
+//! once), builds `true`, `false`, `null` and small integers directly, and hands every
+//! other wanted value (and every string with an escape, every number that is not a
+//! small integer) to serde_json itself, so those answers are serde_json's own.
 //!
 //! The answers are exactly those of `serde_json::from_slice::<Value>` followed by
-//! [`crate::mapping::flow::pick`]: the same syntax, UTF-8, escape, number-range and
-//! nesting-depth errors make the whole body "not JSON" (skipped parts go through
-//! `deserialize_any` like a `Value`, not serde_json's lenient `ignored_any`); a key given
-//! twice keeps its last value (a `Value` map's rule); a path component indexes an array
-//! when it parses as a `usize`, as `pick` does.
+//! [`crate::mapping::flow::pick`] (the tests compare the two on thousands of generated
+//! bodies, valid and broken): the same syntax, UTF-8, escape, number-range and
+//! nesting-depth errors make the whole body "not JSON"; a key given twice keeps its last
+//! value (a `Value` map's rule); a path component indexes an array when it parses as a
+//! `usize`, as `pick` does.
 
-use std::fmt;
+use std::borrow::Cow;
 use std::sync::Arc;
 
-use serde::Deserialize;
-use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-use super::flow::pick;
+use super::flow::{pick, text_of};
 
 /// The distinct field paths read from one request's answers, as a tree.
 #[derive(Debug, Default)]
@@ -140,9 +144,9 @@ impl Node {
 
     /// Keeps this node's slots from an already built value (an array element two paths
     /// index alike, `1` and `01`).
-    fn fill(&self, v: &Value, values: &mut [Option<Value>]) {
+    fn fill(&self, v: &Value, values: &mut [Option<Slot>]) {
         if let Some(s) = self.slot {
-            values[s] = Some(v.clone());
+            values[s] = Some(Slot::Value(v.clone()));
             return;
         }
         for c in &self.children {
@@ -157,17 +161,29 @@ impl Node {
     }
 }
 
+/// What a read keeps at one of its paths.
+#[derive(Clone, Debug)]
+enum Slot {
+    /// A string without escapes: the byte range of its text in the body.
+    Str(usize, usize),
+    Value(Value),
+}
+
 /// The values at a body's wanted paths.
 #[derive(Clone, Debug)]
 pub(crate) struct Picked {
     paths: Arc<Paths>,
-    values: Vec<Option<Value>>,
+    /// The whole body: [`Slot::Str`]'s ranges are in it.
+    body: String,
+    /// By slot. (Inline in a `SmallVec` they cost more than their allocation saved: the
+    /// answer is moved through several futures, callgrind +370 instructions of `memcpy`.)
+    values: Vec<Option<Slot>>,
 }
 
 impl Picked {
     /// The value at `path`, as `pick` finds it in the whole body (`None` when the body
     /// has nothing there, and for a path not among those the tree was built from).
-    pub(crate) fn at(&self, path: &[String]) -> Option<&Value> {
+    pub(crate) fn at(&self, path: &[String]) -> Option<Found<'_>> {
         let i = self.paths.index_of(path);
         debug_assert!(
             i.is_some(),
@@ -177,10 +193,46 @@ impl Picked {
     }
 
     /// The value at `path`, the `i`th path read ([`Paths::index_of`]).
-    fn nth(&self, i: usize, path: &[String]) -> Option<&Value> {
+    fn nth(&self, i: usize, path: &[String]) -> Option<Found<'_>> {
         debug_assert_eq!(self.paths.paths.get(i).map(|p| &p[..]), Some(path));
         let (slot, depth) = self.paths.holder[i];
-        pick(self.values[slot].as_ref()?, &path[depth..])
+        match self.values[slot].as_ref()? {
+            // A string has no fields and no elements.
+            Slot::Str(a, b) => (path.len() == depth).then(|| Found::Str(&self.body[*a..*b])),
+            Slot::Value(v) => pick(v, &path[depth..]).map(Found::Value),
+        }
+    }
+}
+
+/// A value found in an answer: a JSON value, or an HTTP body's string that has no
+/// escape, borrowed from the body (no `String` built for a check that compares it).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Found<'a> {
+    Str(&'a str),
+    Value(&'a Value),
+}
+
+impl<'a> Found<'a> {
+    pub(crate) fn is_null(self) -> bool {
+        matches!(self, Found::Value(Value::Null))
+    }
+
+    /// Its text: a string as is (borrowed), anything else as JSON ([`text_of`]).
+    pub(crate) fn text(self) -> Cow<'a, str> {
+        match self {
+            Found::Str(s) => Cow::Borrowed(s),
+            Found::Value(Value::String(s)) => Cow::Borrowed(s),
+            Found::Value(v) => Cow::Owned(text_of(v)),
+        }
+    }
+
+    /// As an owned `Value` (what `pick` finds in the whole body).
+    #[cfg(test)]
+    pub(crate) fn owned(self) -> Value {
+        match self {
+            Found::Str(s) => Value::from(s),
+            Found::Value(v) => v.clone(),
+        }
     }
 }
 
@@ -194,9 +246,9 @@ pub(crate) enum Json {
 
 impl Json {
     /// The value at `path` (`pick`'s rule).
-    pub(crate) fn at(&self, path: &[String]) -> Option<&Value> {
+    pub(crate) fn at(&self, path: &[String]) -> Option<Found<'_>> {
         match self {
-            Json::Whole(v) => pick(v, path),
+            Json::Whole(v) => pick(v, path).map(Found::Value),
             Json::Picked(p) => p.at(path),
         }
     }
@@ -204,7 +256,7 @@ impl Json {
     /// [`Json::at`], with the path's number among an HTTP step's read paths when the
     /// mapping knows it (`read_as`): found without comparing paths (callgrind: the
     /// comparisons were ~450 instructions of a request with two checks and a capture).
-    pub(crate) fn at_known(&self, read_as: Option<usize>, path: &[String]) -> Option<&Value> {
+    pub(crate) fn at_known(&self, read_as: Option<usize>, path: &[String]) -> Option<Found<'_>> {
         match (self, read_as) {
             (Json::Picked(p), Some(i)) => p.nth(i, path),
             _ => self.at(path),
@@ -212,114 +264,244 @@ impl Json {
     }
 }
 
-/// The body's values at `paths`; `None` when the body is not JSON.
-///
-/// The body's UTF-8 is checked once, whole, and then read as a `str`: serde_json's
-/// slice reader checks each string again (callgrind: ~400 of a 52-byte answer's ~2,700
-/// instructions). The answer is the same: a byte that is not UTF-8 fails `from_slice`
-/// inside a string, and outside one it is not JSON's syntax either.
-pub(crate) fn read(body: &[u8], paths: &Arc<Paths>) -> Option<Picked> {
-    let body = std::str::from_utf8(body).ok()?;
+/// The body's values at `paths`; `None` when the body is not JSON. The body is kept
+/// (moved, not copied): the strings found are read from it.
+pub(crate) fn read(body: Vec<u8>, paths: &Arc<Paths>) -> Option<Picked> {
+    let body = String::from_utf8(body).ok()?;
     let mut values = vec![None; paths.slots];
-    let mut de = serde_json::Deserializer::from_str(body);
-    At {
-        node: &paths.root,
-        values: &mut values,
+    let mut scan = Scan {
+        s: body.as_bytes(),
+        text: &body,
+        i: 0,
+        depth: DEPTH,
+    };
+    scan.value(&paths.root, &mut values)?;
+    scan.ws();
+    if scan.i != body.len() {
+        return None;
     }
-    .deserialize(&mut de)
-    .ok()?;
-    de.end().ok()?;
     Some(Picked {
         paths: Arc::clone(paths),
+        body,
         values,
     })
 }
 
-/// One value of the body, walked at `node` of the tree.
-struct At<'n, 'v> {
-    node: &'n Node,
-    values: &'v mut [Option<Value>],
+/// The bytes that end a run of a string's text: its closing quote, an escape, and the
+/// control characters JSON does not allow in a string.
+static STOPS: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = true;
+        b += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+/// serde_json's nesting limit: an array or object 128 deep is an error, 127 is not.
+const DEPTH: usize = 128;
+
+/// A pass over a body that is valid UTF-8, value by value. Every method returns `None`
+/// at the first byte serde_json would refuse.
+struct Scan<'b> {
+    s: &'b [u8],
+    text: &'b str,
+    i: usize,
+    /// What is left of [`DEPTH`] (serde_json's `remaining_depth`).
+    depth: usize,
 }
 
-impl<'de> DeserializeSeed<'de> for At<'_, '_> {
-    type Value = ();
+/// What [`Scan::skip`] passed over.
+enum Kind {
+    /// A string that began at this quote; `true` when it has escapes.
+    Str(usize, bool),
+    True,
+    False,
+    Null,
+    /// A number; `true` when it is a non-negative integer of at most 18 digits.
+    Number(bool),
+    Container,
+}
 
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        match self.node.slot {
-            Some(s) => {
-                self.values[s] = Some(Value::deserialize(d)?);
-                Ok(())
-            }
-            None => d.deserialize_any(self),
+impl Scan<'_> {
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+
+    /// JSON's whitespace, as serde_json skips it.
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.peek() {
+            self.i += 1;
         }
     }
-}
 
-impl<'de> Visitor<'de> for At<'_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
+    /// One value (after whitespace) walked at `node`: kept whole where a path ends,
+    /// entered where a path goes on, passed over elsewhere.
+    fn value(&mut self, node: &Node, values: &mut [Option<Slot>]) -> Option<()> {
+        self.ws();
+        if let Some(s) = node.slot {
+            let start = self.i;
+            let kind = self.skip()?;
+            values[s] = Some(self.slot(start, kind)?);
+            return Some(());
+        }
+        match self.peek()? {
+            b'{' if !node.children.is_empty() => self.object(node, values),
+            b'[' if !node.children.is_empty() => self.array(node, values),
+            _ => self.skip().map(drop),
+        }
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        Ok(())
+    /// A kept value from what [`Scan::skip`] passed over since `start`.
+    #[inline(always)]
+    fn slot(&self, start: usize, kind: Kind) -> Option<Slot> {
+        Some(match kind {
+            Kind::Str(open, false) => Slot::Str(open + 1, self.i - 1),
+            Kind::Str(open, true) => Slot::Value(Value::String(self.unescaped(open)?)),
+            Kind::True => Slot::Value(Value::Bool(true)),
+            Kind::False => Slot::Value(Value::Bool(false)),
+            Kind::Null => Slot::Value(Value::Null),
+            Kind::Number(true) => {
+                Slot::Value(Value::from(self.text[start..self.i].parse::<u64>().ok()?))
+            }
+            // serde_json's own reading: its number types, float rounding and maps.
+            Kind::Number(false) | Kind::Container => {
+                Slot::Value(serde_json::from_str(&self.text[start..self.i]).ok()?)
+            }
+        })
     }
 
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        Ok(())
+    /// Passes over one value (no whitespace before it), validated.
+    #[inline(always)]
+    fn skip(&mut self) -> Option<Kind> {
+        match self.peek()? {
+            b'{' => self.object(&NOTHING, &mut []).map(|()| Kind::Container),
+            b'[' => self.array(&NOTHING, &mut []).map(|()| Kind::Container),
+            b'"' => {
+                let open = self.i;
+                self.string().map(|escaped| Kind::Str(open, escaped))
+            }
+            b't' => self.literal(b"true", Kind::True),
+            b'f' => self.literal(b"false", Kind::False),
+            b'n' => self.literal(b"null", Kind::Null),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => None,
+        }
     }
 
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        Ok(())
+    #[inline]
+    fn literal(&mut self, word: &[u8], kind: Kind) -> Option<Kind> {
+        if !self.s[self.i..].starts_with(word) {
+            return None;
+        }
+        self.i += word.len();
+        Some(kind)
     }
 
-    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-        Ok(())
+    /// A number: the longest run of number characters (JSON lets none of them follow a
+    /// number, so a longer run is an error either way). A non-negative integer of up to
+    /// 18 digits is plainly valid; anything else is serde_json's to judge (its range
+    /// and syntax errors: `1e400`, `01`, `1.`, `-`).
+    fn number(&mut self) -> Option<Kind> {
+        let start = self.i;
+        while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = self.peek() {
+            self.i += 1;
+        }
+        let run = &self.s[start..self.i];
+        let small = run.len() <= 18
+            && run.iter().all(u8::is_ascii_digit)
+            && (run[0] != b'0' || run.len() == 1);
+        if small || serde_json::from_str::<Value>(&self.text[start..self.i]).is_ok() {
+            Some(Kind::Number(small))
+        } else {
+            None
+        }
     }
 
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let At { node, values } = self;
-        let mut i = 0;
+    /// A string (at its opening quote): to its closing quote; a control character in it
+    /// is an error. One with an escape is checked by serde_json (its escapes, surrogate
+    /// pairs and their errors). `true` when it has escapes; its text is then
+    /// [`Scan::unescaped`], else the bytes between the quotes.
+    #[inline(always)]
+    fn string(&mut self) -> Option<bool> {
+        let open = self.i;
+        let mut i = open + 1;
+        let mut escaped = false;
         loop {
-            let mut wanted = node.children.iter().filter(|c| c.index == Some(i));
-            let more = match (wanted.next(), wanted.next()) {
-                (None, _) => seq.next_element_seed(At {
-                    node: &NOTHING,
-                    values: &mut *values,
-                })?,
-                (Some(c), None) => seq.next_element_seed(At {
-                    node: &c.node,
-                    values: &mut *values,
-                })?,
-                // Two keys index this element (`1`, `01`): built whole, then read.
-                (Some(_), Some(_)) => seq.next_element::<Value>()?.map(|v| {
-                    for c in node.children.iter().filter(|c| c.index == Some(i)) {
-                        c.node.fill(&v, values);
-                    }
-                }),
-            };
-            if more.is_none() {
-                return Ok(());
+            // The bytes that end a plain run, found by table (callgrind: a third of
+            // the per-byte cost of a `match` on each).
+            i += self
+                .s
+                .get(i..)?
+                .iter()
+                .position(|&b| STOPS[usize::from(b)])?;
+            match self.s[i] {
+                b'"' => break,
+                b'\\' => {
+                    escaped = true;
+                    i += 2;
+                }
+                _ => return None,
             }
-            i += 1;
         }
+        self.i = i + 1;
+        if escaped {
+            self.unescaped(open)?;
+        }
+        Some(escaped)
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let At { node, values } = self;
-        while let Some(child) = map.next_key_seed(Key(node))? {
-            let node = match child {
+    /// The text of the string with escapes that began at `open` and ends before
+    /// `self.i`, as serde_json reads it (`None` where serde_json refuses it).
+    #[cold]
+    fn unescaped(&self, open: usize) -> Option<String> {
+        serde_json::from_str(self.text.get(open..self.i)?).ok()
+    }
+
+    /// Into an array or object: serde_json's nesting limit.
+    fn enter(&mut self) -> Option<()> {
+        self.depth -= 1;
+        (self.depth > 0).then(|| self.i += 1)
+    }
+
+    fn leave(&mut self) {
+        self.depth += 1;
+        self.i += 1;
+    }
+
+    /// An object walked at `node`: a key it names is read at that child. A key given
+    /// twice: its last value stands, as in a `Value` map.
+    fn object(&mut self, node: &Node, values: &mut [Option<Slot>]) -> Option<()> {
+        self.enter()?;
+        self.ws();
+        if self.peek()? == b'}' {
+            self.leave();
+            return Some(());
+        }
+        loop {
+            if self.peek()? != b'"' {
+                return None;
+            }
+            let open = self.i;
+            let child = if self.string()? {
+                let key = self.unescaped(open)?;
+                node.children.iter().find(|c| c.key == key)
+            } else {
+                let key = &self.s[open + 1..self.i - 1];
+                node.children.iter().find(|c| c.key.as_bytes() == key)
+            };
+            self.ws();
+            if self.peek()? != b':' {
+                return None;
+            }
+            self.i += 1;
+            let next = match child {
                 Some(c) => {
-                    // A key given twice: its last value stands, as in a `Value` map.
                     for &s in &c.node.under {
                         values[s] = None;
                     }
@@ -327,35 +509,56 @@ impl<'de> Visitor<'de> for At<'_, '_> {
                 }
                 None => &NOTHING,
             };
-            map.next_value_seed(At {
-                node,
-                values: &mut *values,
-            })?;
+            self.value(next, values)?;
+            self.ws();
+            match self.peek()? {
+                b',' => {
+                    self.i += 1;
+                    self.ws();
+                }
+                b'}' => break,
+                _ => return None,
+            }
         }
-        Ok(())
-    }
-}
-
-/// An object's key: which child of the node it names, if any.
-struct Key<'n>(&'n Node);
-
-impl<'de, 'n> DeserializeSeed<'de> for Key<'n> {
-    type Value = Option<&'n Child>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de, 'n> Visitor<'de> for Key<'n> {
-    type Value = Option<&'n Child>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a string key")
+        self.leave();
+        Some(())
     }
 
-    fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
-        Ok(self.0.children.iter().find(|c| c.key == s))
+    /// An array walked at `node`: an element whose index a child names is read there.
+    fn array(&mut self, node: &Node, values: &mut [Option<Slot>]) -> Option<()> {
+        self.enter()?;
+        self.ws();
+        if self.peek()? == b']' {
+            self.leave();
+            return Some(());
+        }
+        let mut i = 0;
+        loop {
+            let mut wanted = node.children.iter().filter(|c| c.index == Some(i));
+            match (wanted.next(), wanted.next()) {
+                (None, _) => self.value(&NOTHING, values)?,
+                (Some(c), None) => self.value(&c.node, values)?,
+                // Two keys index this element (`1`, `01`): built whole, then read.
+                (Some(_), Some(_)) => {
+                    self.ws();
+                    let start = self.i;
+                    self.skip()?;
+                    let v: Value = serde_json::from_str(&self.text[start..self.i]).ok()?;
+                    for c in node.children.iter().filter(|c| c.index == Some(i)) {
+                        c.node.fill(&v, values);
+                    }
+                }
+            }
+            self.ws();
+            match self.peek()? {
+                b',' => self.i += 1,
+                b']' => break,
+                _ => return None,
+            }
+            i += 1;
+        }
+        self.leave();
+        Some(())
     }
 }
 
@@ -372,11 +575,15 @@ mod tests {
         let ps: Vec<Vec<String>> = wanted.iter().map(|s| path(s)).collect();
         let paths = Arc::new(Paths::new(ps.iter().map(Vec::as_slice)));
         let whole = serde_json::from_str::<Value>(body).ok();
-        let picked = read(body.as_bytes(), &paths);
+        let picked = read(body.as_bytes().to_vec(), &paths);
         assert_eq!(picked.is_some(), whole.is_some(), "is it JSON: {body}");
         if let (Some(whole), Some(picked)) = (whole, picked) {
             for p in &ps {
-                assert_eq!(picked.at(p), pick(&whole, p), "{p:?} in {body}");
+                assert_eq!(
+                    picked.at(p).map(Found::owned),
+                    pick(&whole, p).cloned(),
+                    "{p:?} in {body}"
+                );
             }
         }
     }
@@ -388,11 +595,11 @@ mod tests {
         same_as_whole(body, &["ok", "data.id", "data.status", "data.n.m", "nope"]);
         same_as_whole(body, &["data", "data.id", "data.n.m.1", "ok.deeper", "x.y"]);
         let p = read(
-            body.as_bytes(),
+            body.as_bytes().to_vec(),
             &Arc::new(Paths::new([&path("data.id")[..]])),
         )
         .unwrap();
-        assert_eq!(p.at(&path("data.id")), Some(&Value::from("s-42")));
+        assert_eq!(p.at(&path("data.id")), Some(Found::Str("s-42")));
     }
 
     #[test]
@@ -411,8 +618,12 @@ mod tests {
     fn escaped_strings_and_keys_match_unescaped() {
         let body = r#"{"k\u00e9y":"v\n\"q\"","pl\u0061in":"\ud83d\ude00","skip":"a\\b\/c"}"#;
         same_as_whole(body, &["kéy", "plain"]);
-        let p = read(body.as_bytes(), &Arc::new(Paths::new([&path("plain")[..]]))).unwrap();
-        assert_eq!(p.at(&path("plain")), Some(&Value::from("😀")));
+        let p = read(
+            body.as_bytes().to_vec(),
+            &Arc::new(Paths::new([&path("plain")[..]])),
+        )
+        .unwrap();
+        assert_eq!(p.at(&path("plain")), Some(Found::Value(&Value::from("😀"))));
     }
 
     #[test]
@@ -421,12 +632,12 @@ mod tests {
         same_as_whole(body, &["i", "u", "f", "e", "z", "s"]);
         let ps = [path("u"), path("f")];
         let p = read(
-            body.as_bytes(),
+            body.as_bytes().to_vec(),
             &Arc::new(Paths::new(ps.iter().map(Vec::as_slice))),
         )
         .unwrap();
-        assert_eq!(p.at(&ps[0]), Some(&Value::from(u64::MAX)));
-        assert_eq!(p.at(&ps[1]), Some(&Value::from(1.5)));
+        assert_eq!(p.at(&ps[0]), Some(Found::Value(&Value::from(u64::MAX))));
+        assert_eq!(p.at(&ps[1]), Some(Found::Value(&Value::from(1.5))));
     }
 
     #[test]
@@ -446,7 +657,7 @@ mod tests {
         }
         // Invalid UTF-8 in a skipped string, and nesting past serde_json's limit (128).
         let paths = Arc::new(Paths::new([&path("ok")[..]]));
-        assert!(read(b"{\"ok\":true,\"skip\":\"\xff\"}", &paths).is_none());
+        assert!(read(b"{\"ok\":true,\"skip\":\"\xff\"}".to_vec(), &paths).is_none());
         let deep = format!(
             r#"{{"ok":true,"skip":{}{}}}"#,
             "[".repeat(200),
@@ -459,6 +670,167 @@ mod tests {
             "]".repeat(100)
         );
         same_as_whole(&fine, &["ok"]);
+    }
+
+    /// serde_json's nesting limit, at its edge: 127 deep is JSON, 128 is not.
+    #[test]
+    fn nesting_stops_where_serde_jsons_does() {
+        for depth in [126, 127, 128, 129] {
+            for (open, close) in [("[", "]"), ("{\"a\":", "}")] {
+                let body = format!("{}1{}", open.repeat(depth), close.repeat(depth));
+                same_as_whole(&body, &["a", "0", "a.a"]);
+                let wrapped = format!(r#"{{"ok":true,"skip":{body}}}"#);
+                same_as_whole(&wrapped, &["ok"]);
+            }
+        }
+    }
+
+    /// A small, seeded generator (xorshift), so a failure names a case that repeats.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+
+        fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+            from[self.below(from.len())]
+        }
+    }
+
+    /// A random JSON text, with serde_json's edge cases among its pieces.
+    fn random_json(rng: &mut Rng, depth: usize, out: &mut String) {
+        const WS: &[&str] = &["", "", " ", "\n", "\t ", "\r\n"];
+        const KEYS: &[&str] = &[
+            r#""a""#,
+            r#""b""#,
+            r#""0""#,
+            r#""1""#,
+            r#""01""#,
+            r#""\u0061""#,
+            r#""a\"b""#,
+            r#""k\u00e9y""#,
+            r#""kéy""#,
+            r#""""#,
+        ];
+        const LEAVES: &[&str] = &[
+            "true",
+            "false",
+            "null",
+            "0",
+            "-0",
+            "7",
+            "-3",
+            "1.5",
+            "2e3",
+            "1E-2",
+            "-0.0",
+            "18446744073709551615",
+            "18446744073709551616",
+            "-9223372036854775809",
+            "123456789012345678",
+            "1234567890123456789",
+            "1e400",
+            "1e-400",
+            "01",
+            "1.",
+            ".5",
+            "+1",
+            "-",
+            "1e",
+            "1e+",
+            r#""s-42""#,
+            r#""accepted""#,
+            r#""""#,
+            r#""a\nb""#,
+            r#""\ud83d\ude00""#,
+            r#""\ud800""#,
+            r#""\udc00x""#,
+            r#""\x""#,
+            r#""\u12""#,
+            "\"tab\there\"",
+            r#""é☃""#,
+            r#""a\/b\\c""#,
+            "tru",
+            "nul",
+            "falsey",
+        ];
+        out.push_str(rng.pick(WS));
+        match (depth, rng.below(4)) {
+            (0, _) | (_, 0 | 1) => out.push_str(rng.pick(LEAVES)),
+            (_, 2) => {
+                out.push('[');
+                for i in 0..rng.below(4) {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    random_json(rng, depth - 1, out);
+                }
+                out.push_str(rng.pick(WS));
+                out.push(']');
+            }
+            _ => {
+                out.push('{');
+                for i in 0..rng.below(4) {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(rng.pick(WS));
+                    out.push_str(rng.pick(KEYS));
+                    out.push_str(rng.pick(WS));
+                    out.push(':');
+                    random_json(rng, depth - 1, out);
+                }
+                out.push_str(rng.pick(WS));
+                out.push('}');
+            }
+        }
+        out.push_str(rng.pick(WS));
+    }
+
+    /// Thousands of generated bodies, valid and broken (a byte dropped, added or
+    /// changed), read here and by serde_json whole: the same "is it JSON", the same
+    /// values at every path.
+    #[test]
+    fn generated_bodies_read_as_serde_json_reads_them() {
+        const BYTES: &[u8] = b"{}[],:\"\\ 0123456789eE.+-tfnul\t\x01\x1f\x7f";
+        const WANTED: &[&str] = &[
+            "a", "b", "0", "1", "01", "a.b", "a.0", "a.1", "0.a", "1.0", "a.a.a", "b.01", "kéy",
+            "a\"b", "",
+        ];
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let (mut valid, mut broken) = (0, 0);
+        for _ in 0..20_000 {
+            let mut body = String::new();
+            random_json(&mut rng, 4, &mut body);
+            let mut bytes = body.into_bytes();
+            for _ in 0..rng.below(3) {
+                let at = rng.below(bytes.len() + 1);
+                let b = BYTES[rng.below(BYTES.len())];
+                match rng.below(3) {
+                    0 if at < bytes.len() => drop(bytes.remove(at)),
+                    1 if at < bytes.len() => bytes[at] = b,
+                    _ => bytes.insert(at, b),
+                }
+            }
+            // A mutation inside a multi-byte character leaves bytes that are not UTF-8.
+            let Ok(body) = String::from_utf8(bytes) else {
+                continue;
+            };
+            let wanted: Vec<&str> = (0..1 + rng.below(4)).map(|_| rng.pick(WANTED)).collect();
+            same_as_whole(&body, &wanted);
+            match serde_json::from_str::<Value>(&body) {
+                Ok(_) => valid += 1,
+                Err(_) => broken += 1,
+            }
+        }
+        assert!(
+            valid > 3_000 && broken > 3_000,
+            "{valid} valid, {broken} broken"
+        );
     }
 
     #[test]

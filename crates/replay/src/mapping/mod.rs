@@ -24,6 +24,8 @@ use serde_json::Value;
 use simulate_core::diagnostic::{Problem, Problems, Source};
 use simulate_core::template::{Body, JsonTmpl, Template};
 
+use json_path::Found;
+
 /// The mapping used when only `--target URL` is given.
 pub(crate) const DEFAULT: (&str, &str) = (
     "mappings/default.toml",
@@ -227,17 +229,23 @@ impl Check {
     /// `exists = false`). Numbers compare by value (`1` equals `1.0`: JSON does not tell
     /// them apart, and a server may write either).
     pub(crate) fn holds(&self, answer: &Value) -> bool {
-        self.holds_at(flow::pick(answer, &self.path))
+        self.holds_at(flow::pick(answer, &self.path).map(Found::Value))
     }
 
-    /// [`Check::holds`] given the value found at the check's path.
-    fn holds_at(&self, v: Option<&Value>) -> bool {
+    /// [`Check::holds`] given the value found at the check's path (a body's string is
+    /// compared where it lies, not copied).
+    fn holds_at(&self, v: Option<Found<'_>>) -> bool {
+        let same = |got: Found<'_>, want: &Value| match got {
+            Found::Str(s) => want.as_str() == Some(s),
+            Found::Value(v) => same_value(v, want),
+        };
         match (&self.cond, v.filter(|v| !v.is_null())) {
             (Cond::Exists(want), v) => v.is_some() == *want,
             (_, None) => false,
-            (Cond::Equals(want), Some(v)) => same_value(v, want),
-            (Cond::OneOf(list), Some(v)) => list.iter().any(|w| same_value(v, w)),
-            (Cond::Matches(re), Some(v)) => re.0.is_match(&flow::text_of(v)),
+            (Cond::Equals(want), Some(v)) => same(v, want),
+            (Cond::OneOf(list), Some(v)) => list.iter().any(|w| same(v, w)),
+            (Cond::Matches(re), Some(Found::Str(s))) => re.0.is_match(s),
+            (Cond::Matches(re), Some(Found::Value(v))) => re.0.is_match(&flow::text_of(v)),
         }
     }
 

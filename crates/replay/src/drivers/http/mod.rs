@@ -46,7 +46,7 @@ fn kept(mut body: Vec<u8>) -> Vec<u8> {
 /// The kept body as JSON, read once for both the checks and the captures, and only at
 /// the paths they name (a parse per check and one more for the captures was a third of
 /// a checking flow's instructions; a whole `Value` then most of what remained).
-fn body_json(body: &[u8], paths: &Arc<Paths>) -> Option<Json> {
+fn body_json(body: Vec<u8>, paths: &Arc<Paths>) -> Option<Json> {
     (body.len() <= KEPT_BODY)
         .then(|| json_path::read(body, paths))
         .flatten()
@@ -54,11 +54,11 @@ fn body_json(body: &[u8], paths: &Arc<Paths>) -> Option<Json> {
 }
 
 /// The outcome of an answer whose status `expect` accepts: its checks on the kept body
-/// (`json`: that body read, [`body_json`]).
-fn checked(check: &[Check], body: &[u8], json: Option<&Json>, status: u16) -> Outcome {
+/// of `body_len` bytes (`json`: that body read, [`body_json`]).
+fn checked(check: &[Check], body_len: usize, json: Option<&Json>, status: u16) -> Outcome {
     match check {
         [] => Outcome::Ok(Status::Http(status)),
-        _ if body.len() > KEPT_BODY => Outcome::Failed(ErrorClass::BodyTooLarge),
+        _ if body_len > KEPT_BODY => Outcome::Failed(ErrorClass::BodyTooLarge),
         _ if !json.is_some_and(|v| Check::all_in(check, v)) => {
             Outcome::Failed(ErrorClass::Application)
         }
@@ -229,18 +229,19 @@ impl Client {
                 Transport::Https(client) => client.send(req.method.clone(), parts, keep).await,
             }
         };
-        let reply = match tokio::time::timeout(self.timeout, sent).await {
+        let mut reply = match tokio::time::timeout(self.timeout, sent).await {
             Err(_) => return (Outcome::Failed(ErrorClass::Timeout), None, None),
             Ok(Err(class)) => return (Outcome::Failed(class), None, None),
             Ok(Ok(reply)) => reply,
         };
         let status = reply.status;
         let accepted = Expect::accepts(&req.expect, status);
+        let body_len = reply.body.len();
         let json = ((accepted && !req.check.is_empty()) || req.keep)
-            .then(|| body_json(&reply.body, &req.paths))
+            .then(|| body_json(std::mem::take(&mut reply.body), &req.paths))
             .flatten();
         let outcome = if accepted {
-            checked(&req.check, &reply.body, json.as_ref(), status)
+            checked(&req.check, body_len, json.as_ref(), status)
         } else {
             Outcome::Status(Status::Http(status))
         };
@@ -426,7 +427,7 @@ mod tests {
 
     fn body_json(body: &[u8]) -> Option<Json> {
         let ok = [String::from("ok")];
-        super::body_json(body, &Arc::new(Paths::new([&ok[..]])))
+        super::body_json(body.to_vec(), &Arc::new(Paths::new([&ok[..]])))
     }
 
     #[test]
@@ -440,7 +441,7 @@ mod tests {
         assert_eq!(
             {
                 let b = kept(small.clone());
-                checked(&check, &b, body_json(&b).as_ref(), 200)
+                checked(&check, b.len(), body_json(&b).as_ref(), 200)
             },
             Outcome::Ok(Status::Http(200))
         );
@@ -451,7 +452,7 @@ mod tests {
         let cut = kept(big);
         assert_eq!(cut.len(), KEPT_BODY + 1);
         assert_eq!(
-            checked(&check, &cut, body_json(&cut).as_ref(), 200),
+            checked(&check, cut.len(), body_json(&cut).as_ref(), 200),
             Outcome::Failed(ErrorClass::BodyTooLarge)
         );
         assert_eq!(ErrorClass::BodyTooLarge.name(), "body_too_large");
@@ -462,11 +463,11 @@ mod tests {
         assert_eq!(
             {
                 let b = kept(edge);
-                checked(&check, &b, body_json(&b).as_ref(), 200)
+                checked(&check, b.len(), body_json(&b).as_ref(), 200)
             },
             Outcome::Ok(Status::Http(200))
         );
         // Without a check the body is not read into memory, whatever its size.
-        assert_eq!(checked(&[], &[], None, 204), Outcome::Ok(Status::Http(204)));
+        assert_eq!(checked(&[], 0, None, 204), Outcome::Ok(Status::Http(204)));
     }
 }

@@ -1775,7 +1775,7 @@ mod tests {
             let Request::Http(r) = &step.request else {
                 panic!("http steps")
             };
-            let json = json_path::read(body, &r.paths)
+            let json = json_path::read(body.to_vec(), &r.paths)
                 .map(json_path::Json::Picked)
                 .unwrap();
             for c in &r.check {
