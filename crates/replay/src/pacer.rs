@@ -31,7 +31,7 @@ use super::mapping::{Protocol, Route};
 use super::pace::{Ahead, Counted, Step, Stepper, Target};
 use super::source::{Due, Window};
 use super::stats::{Key, Skip, Stats, Waits};
-use crate::drivers::Driver;
+use crate::drivers::{Driver, Sending};
 
 #[derive(Clone, Debug)]
 pub struct Plan {
@@ -149,49 +149,57 @@ impl Job {
                 },
                 _ => None,
             };
-            if m.flow {
-                let run = crate::flows::Run {
-                    driver: &driver,
-                    stats: &stats,
-                    due: &self.due,
-                    id: self.id,
-                    key: self.key,
-                    sent,
-                    late: self.late || waited,
-                    wires: None,
-                };
+            let run = || crate::flows::Run {
+                driver: &driver,
+                stats: &stats,
+                due: &self.due,
+                id: self.id,
+                key: self.key,
+                sent,
+                late: self.late || waited,
+                wires: None,
+            };
+            // A flow that can run here goes through the same `send_with` as a plain
+            // request (one await: the job's future does not grow, and nothing is boxed).
+            let inline = m.flow.then(|| crate::flows::inline(&driver, &self.due, m));
+            if let Some(None) = inline {
                 // Boxed: a flow's future is large, and inlined it would make every job's
                 // task as large, flow or not (tokio copies a task's future into place:
                 // callgrind showed +30 % bytes moved per plain request before this; even
                 // `one` inline cost the plain request +860 instructions of memcpy).
                 if crate::flows::is_one(m) {
-                    Box::pin(crate::flows::one(run, m)).await;
+                    Box::pin(crate::flows::one(run(), m)).await;
                 } else {
-                    Box::pin(crate::flows::run(run, m)).await;
+                    Box::pin(crate::flows::run(run(), m)).await;
                 }
-                live.in_flight.fetch_sub(1, Ordering::Relaxed);
-                drop(self.permit);
-                let _ = self.done.send(());
-                return;
-            }
-            if let Some(why) = driver.never_opened(&self.due, m) {
+            } else if let Some(why) = driver.never_opened(&self.due, m).filter(|_| !m.flow) {
                 stats
                     .lock()
                     .expect("stats lock")
                     .withdraw(self.id, self.due.kind, &why);
             } else {
-                let outcome = driver.send(&self.due, m).await;
-                let done = Instant::now();
-                stats.lock().expect("stats lock").done(
-                    self.id,
-                    sent,
-                    done,
-                    Waits {
-                        slot: self.late,
-                        connection: waited,
-                    },
-                    outcome,
-                );
+                let (vars, cookie) = inline.flatten().unwrap_or_default();
+                let how = Sending {
+                    suffix: None,
+                    vars: &vars,
+                    cookie,
+                };
+                let (outcome, answer) = driver.send_with(&self.due, m, &how).await;
+                if m.flow {
+                    crate::flows::finish(&run(), m, outcome, answer);
+                } else {
+                    let done = Instant::now();
+                    stats.lock().expect("stats lock").done(
+                        self.id,
+                        sent,
+                        done,
+                        Waits {
+                            slot: self.late,
+                            connection: waited,
+                        },
+                        outcome,
+                    );
+                }
             }
         }
         live.in_flight.fetch_sub(1, Ordering::Relaxed);

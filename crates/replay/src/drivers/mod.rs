@@ -152,13 +152,9 @@ impl Driver {
         }
     }
 
-    /// Renders and sends one request, bounded by the mapping's timeout.
-    pub(crate) async fn send(&self, due: &Due, m: &Mapped) -> Outcome {
-        self.send_with(due, m, &Sending::default()).await.0
-    }
-
-    /// Renders and sends one request of a flow: with its `x-sim-event` suffix, the
-    /// captured values it reads and the user's cookies; the answer when the step keeps it.
+    /// Renders and sends one request, bounded by the mapping's timeout: a plain one
+    /// (`how` empty), or a flow's, with its `x-sim-event` suffix, the captured values it
+    /// reads and the user's cookies; the answer when the step keeps it.
     pub(crate) async fn send_with(
         &self,
         due: &Due,

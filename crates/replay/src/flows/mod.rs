@@ -1,7 +1,9 @@
 //! Flows while a replay runs: an event's steps sent in order, each after the previous
 //! answer (and its think time); the values a step reads looked up, awaited or found
 //! missing; answers checked, captured, counted by outcome; the login re-run on a 401.
-//! The model is `mapping::flow`; plain requests never come here (the pacer's fast path).
+//! The model is `mapping::flow`; plain requests never come here (the pacer's fast path),
+//! and a one-request flow whose values are there is sent by the pacer's job as a plain
+//! request is, then recorded here ([`inline`], [`finish`]).
 //!
 //! Statistics: step 1 is the request the pacer handed out (latency from the event's
 //! intended instant); a later step is a request of its own, due when the previous answer
@@ -26,7 +28,7 @@ pub(crate) use vars::Vars;
 use crate::drivers::{Answer, Driver, Sending};
 use crate::mapping::flow::{From, VarRef, pick};
 use crate::mapping::json_path::Found as Read;
-use crate::mapping::{Mapped, Protocol, Route};
+use crate::mapping::{Mapped, Mapping, Protocol, Route};
 use crate::outcome::{ErrorClass, Outcome, Status};
 use crate::source::Due;
 use crate::stats::{Key, Stats, Waits};
@@ -224,7 +226,6 @@ fn login<'a>(
 /// request withdrawn), polled if it polls, re-sent once after a login on a 401; then
 /// its answer's cookies, captures and outcome. `Err`: why later steps cannot go on.
 async fn send(r: &Run<'_>, mut req: Req<'_>, keys: &[(String, String)]) -> Result<(), String> {
-    let user = r.due.user_id.as_ref();
     let vars = match values(r, &req, keys).await {
         Ok(v) => v,
         Err(why) => {
@@ -246,11 +247,26 @@ async fn send(r: &Run<'_>, mut req: Req<'_>, keys: &[(String, String)]) -> Resul
             (outcome, answer) = poll(r, &req, &again.0).await;
         }
     }
+    record(r, &req, keys, outcome, answer)
+}
+
+/// What a flow's request ends with, its answer in: the user's cookies taken, its
+/// captures stored (one that finds nothing makes it an application error), a failure
+/// told to the user's values it was to write, its outcome counted, its statistics
+/// recorded. `Err`: why later steps cannot go on.
+fn record(
+    r: &Run<'_>,
+    req: &Req<'_>,
+    keys: &[(String, String)],
+    mut outcome: Outcome,
+    answer: Option<Answer>,
+) -> Result<(), String> {
+    let user = r.due.user_id.as_ref();
     if let Some(a) = &answer {
         if r.driver.mapping.cookie_jar {
             r.driver.vars.take_cookies(user, &a.headers);
         }
-        if outcome.is_ok() && !capture(r, &req, keys, a) {
+        if outcome.is_ok() && !capture(r, req, keys, a) {
             outcome = Outcome::Failed(ErrorClass::Application);
         }
     }
@@ -294,17 +310,75 @@ async fn send(r: &Run<'_>, mut req: Req<'_>, keys: &[(String, String)]) -> Resul
 /// Whether a 401 may re-run the login: the mapping has one, this is not it, and the
 /// request reads a user variable (its own or a header's).
 fn can_login(r: &Run<'_>, req: &Req<'_>) -> bool {
-    let m = &r.driver.mapping;
+    may_login(&r.driver.mapping, r.due, req.step, req.login)
+}
+
+/// [`can_login`] for `step` of `due`'s flow (`login`: whether it belongs to the login).
+fn may_login(m: &Mapping, due: &Due, step: &Mapped, login: bool) -> bool {
     m.login.is_some()
-        && !req.login
-        && r.due.kind != m.login.unwrap_or(u16::MAX)
-        && (req
-            .step
+        && !login
+        && due.kind != m.login.unwrap_or(u16::MAX)
+        && (step
             .extras
             .reads
             .iter()
             .any(|v| matches!(v, VarRef::User(_)))
-            || (req.step.request.protocol() == Protocol::Http && !m.common_vars.is_empty()))
+            || (step.request.protocol() == Protocol::Http && !m.common_vars.is_empty()))
+}
+
+/// What a flow run in the job itself sends with: the values its request reads and the
+/// user's cookie header ([`inline`]).
+pub(crate) type Inline = (Vec<(Field, String)>, Option<String>);
+
+/// Whether the flow of `m` can run in the pacer's job, through the same `send_with` as a
+/// plain request, and with what: one request naming no entity ([`is_one`]), not polled,
+/// that no 401 would send through the login, and whose values are all there now. Its
+/// answer then goes to [`finish`]. Anything else (a wait for a value, a login, a
+/// withdrawal, later steps) runs boxed ([`one`], [`run`]), as the general case.
+///
+/// Why: the boxed flow future (2,936 bytes) is allocated and moved per request, past the
+/// allocator's small-size cache; inline, a checking and capturing request costs ~1,000
+/// instructions less (callgrind, docs/PERFORMANCE.md "Flows").
+pub(crate) fn inline(driver: &Driver, due: &Due, m: &Mapped) -> Option<Inline> {
+    ready(&driver.mapping, &driver.vars, due, m)
+}
+
+/// [`inline`], given the mapping and the run's values.
+fn ready(mapping: &Mapping, vars: &Vars, due: &Due, m: &Mapped) -> Option<Inline> {
+    if !is_one(m) || m.extras.poll.is_some() || may_login(mapping, due, m, false) {
+        return None;
+    }
+    let user = due.user_id.as_ref();
+    let common = &mapping.common_vars;
+    // `[headers]`/`[auth]` values are sent when the user has them all (as `values`).
+    let with_common: Vec<VarRef>;
+    let reads = if m.request.protocol() == Protocol::Http
+        && !common.is_empty()
+        && matches!(vars.find(user, &[], common), Found::Ready(_))
+    {
+        with_common = m.extras.reads.iter().chain(common).cloned().collect();
+        &with_common
+    } else {
+        &m.extras.reads
+    };
+    let values = match reads.is_empty() {
+        true => Vec::new(),
+        false => match vars.find(user, &[], reads) {
+            Found::Ready(v) => v,
+            Found::Wait | Found::Never(_) => return None,
+        },
+    };
+    let cookie = mapping
+        .cookie_jar
+        .then(|| vars.cookie_header(&due.user_id))
+        .flatten();
+    Some((values, cookie))
+}
+
+/// The end of a flow [`inline`] ran: its answer recorded as [`one`] records it.
+pub(crate) fn finish(r: &Run<'_>, m: &Mapped, outcome: Outcome, answer: Option<Answer>) {
+    // Nothing comes after it: its failure is counted in `record`.
+    let _ = record(r, &first(r, m), &[], outcome, answer);
 }
 
 /// An outcome in words, for a dependency's description.
@@ -451,4 +525,101 @@ fn capture(r: &Run<'_>, req: &Req<'_>, keys: &[(String, String)], a: &Answer) ->
         }
     }
     all
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use simulate_core::diagnostic::Source;
+    use simulate_core::timeline::EVENT_KINDS;
+
+    use super::*;
+
+    fn due(user: &str, event: &str) -> Due {
+        let kind = EVENT_KINDS.iter().position(|k| *k == event).unwrap();
+        Due {
+            t_ms: 0,
+            user_id: user.into(),
+            seq: 1,
+            session: 1,
+            kind: kind as u16,
+            event: EVENT_KINDS[kind],
+            phase: 0,
+            line: Bytes::from_static(b"{}"),
+            user: None,
+            entity: None,
+        }
+    }
+
+    fn mapped<'m>(m: &'m Mapping, due: &Due) -> &'m Mapped {
+        let Route::Send(r) = m.route(due.kind) else {
+            panic!("{} is mapped", due.event)
+        };
+        r
+    }
+
+    /// A flow runs in the pacer's job (unboxed) only when nothing in it can wait, log in,
+    /// poll or come after it; everything else keeps the general, boxed path.
+    #[test]
+    fn a_flow_runs_in_the_job_only_when_nothing_in_it_waits_logs_in_or_polls() {
+        let plain = concat!(
+            "[[request]]\nevent = \"stat.updated\"\npath = \"/s\"\n",
+            "capture = [{ into = \"vars.id\", field = \"id\" }]\n\n",
+            "[[request]]\nevent = \"points.earned\"\npath = \"/p/{vars.id}\"\n",
+            "check = { field = \"ok\", equals = true }\n\n",
+            "[[request]]\nevent = \"goal.completed\"\npath = \"/g\"\n",
+            "poll = { every = \"10ms\", timeout = \"1s\" }\ncheck = { field = \"ok\", equals = true }\n\n",
+            "[[request]]\nevent = \"gift.created\"\nentity = { gift = \"{user_id}\" }\npath = \"/c\"\n",
+            "capture = [{ into = \"entity.gift.id\", field = \"id\" }]\n\n",
+            "[[request]]\nevent = \"goal.claimed\"\n\n",
+            "[[request.steps]]\npath = \"/one\"\ncapture = [{ into = \"vars.x\", field = \"x\" }]\n\n",
+            "[[request.steps]]\npath = \"/two\"\n",
+        );
+        let m = Mapping::from_source(&Source::new("m.toml", plain), None).unwrap();
+        let vars = Vars::default();
+        let run = |event: &str| {
+            let d = due("u1", event);
+            ready(&m, &vars, &d, mapped(&m, &d))
+        };
+        // A capture that reads nothing: inline, nothing to send with.
+        assert_eq!(run("stat.updated"), Some((Vec::new(), None)));
+        // A read of a value the user has not captured yet: the general path (withdrawn
+        // there); once it is there, inline with it.
+        assert_eq!(run("points.earned"), None);
+        vars.set("u1", &[], &VarRef::User("id".into()), "42");
+        assert_eq!(
+            run("points.earned"),
+            Some((vec![(Field::Var("id".into()), "42".into())], None))
+        );
+        // Polled, about an entity, or several steps: the general path.
+        assert_eq!(run("goal.completed"), None);
+        assert_eq!(run("gift.created"), None);
+        assert_eq!(run("goal.claimed"), None);
+
+        // With a login flow, a request that reads the token could be sent through the
+        // login on a 401: the general path, even once the token is there.
+        let login = concat!(
+            "[auth]\nbearer = \"{vars.token}\"\nlogin = \"user.logged_in\"\n\n",
+            "[[request]]\nevent = \"user.logged_in\"\npath = \"/login\"\n",
+            "capture = [{ into = \"vars.token\", field = \"token\" }]\n\n",
+            "[[request]]\nevent = \"stat.updated\"\npath = \"/s\"\n",
+            "capture = [{ into = \"vars.id\", field = \"id\" }]\n",
+        );
+        let m = Mapping::from_source(&Source::new("m.toml", login), None).unwrap();
+        let vars = Vars::default();
+        let run = |event: &str| {
+            let d = due("u1", event);
+            ready(&m, &vars, &d, mapped(&m, &d))
+        };
+        assert_eq!(run("stat.updated"), None);
+        // The login itself is never re-run for itself: inline, with the header's value
+        // once the user has it (as the general path sends it).
+        assert_eq!(run("user.logged_in"), Some((Vec::new(), None)));
+        vars.set("u1", &[], &VarRef::User("token".into()), "t");
+        assert_eq!(run("stat.updated"), None);
+        assert_eq!(
+            run("user.logged_in"),
+            Some((vec![(Field::Var("token".into()), "t".into())], None))
+        );
+    }
 }
