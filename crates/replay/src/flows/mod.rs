@@ -551,11 +551,17 @@ mod tests {
         }
     }
 
-    fn mapped<'m>(m: &'m Mapping, due: &Due) -> &'m Mapped {
-        let Route::Send(r) = m.route(due.kind) else {
-            panic!("{} is mapped", due.event)
+    fn mapping(src: &str) -> Mapping {
+        Mapping::from_source(&Source::new("m.toml", src), None).unwrap()
+    }
+
+    /// What [`ready`] says of user u1's `event`.
+    fn inline_for(m: &Mapping, vars: &Vars, event: &str) -> Option<Inline> {
+        let d = due("u1", event);
+        let Route::Send(r) = m.route(d.kind) else {
+            panic!("{event} is mapped")
         };
-        r
+        ready(m, vars, &d, r)
     }
 
     /// A flow runs in the pacer's job (unboxed) only when nothing in it can wait, log in,
@@ -575,12 +581,8 @@ mod tests {
             "[[request.steps]]\npath = \"/one\"\ncapture = [{ into = \"vars.x\", field = \"x\" }]\n\n",
             "[[request.steps]]\npath = \"/two\"\n",
         );
-        let m = Mapping::from_source(&Source::new("m.toml", plain), None).unwrap();
-        let vars = Vars::default();
-        let run = |event: &str| {
-            let d = due("u1", event);
-            ready(&m, &vars, &d, mapped(&m, &d))
-        };
+        let (m, vars) = (mapping(plain), Vars::default());
+        let run = |event: &str| inline_for(&m, &vars, event);
         // A capture that reads nothing: inline, nothing to send with.
         assert_eq!(run("stat.updated"), Some((Vec::new(), None)));
         // A read of a value the user has not captured yet: the general path (withdrawn
@@ -605,12 +607,8 @@ mod tests {
             "[[request]]\nevent = \"stat.updated\"\npath = \"/s\"\n",
             "capture = [{ into = \"vars.id\", field = \"id\" }]\n",
         );
-        let m = Mapping::from_source(&Source::new("m.toml", login), None).unwrap();
-        let vars = Vars::default();
-        let run = |event: &str| {
-            let d = due("u1", event);
-            ready(&m, &vars, &d, mapped(&m, &d))
-        };
+        let (m, vars) = (mapping(login), Vars::default());
+        let run = |event: &str| inline_for(&m, &vars, event);
         assert_eq!(run("stat.updated"), None);
         // The login itself is never re-run for itself: inline, with the header's value
         // once the user has it (as the general path sends it).

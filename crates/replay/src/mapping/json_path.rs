@@ -463,10 +463,20 @@ impl Scan<'_> {
         serde_json::from_str(self.text.get(open..self.i)?).ok()
     }
 
-    /// Into an array or object: serde_json's nesting limit.
-    fn enter(&mut self) -> Option<()> {
+    /// Into an array or object at its opening byte (serde_json's nesting limit); `true`
+    /// when it closes at once with `close` (`[]`, `{}`), and is left.
+    fn open(&mut self, close: u8) -> Option<bool> {
         self.depth -= 1;
-        (self.depth > 0).then(|| self.i += 1)
+        if self.depth == 0 {
+            return None;
+        }
+        self.i += 1;
+        self.ws();
+        let empty = self.peek()? == close;
+        if empty {
+            self.leave();
+        }
+        Some(empty)
     }
 
     fn leave(&mut self) {
@@ -477,10 +487,7 @@ impl Scan<'_> {
     /// An object walked at `node`: a key it names is read at that child. A key given
     /// twice: its last value stands, as in a `Value` map.
     fn object(&mut self, node: &Node, values: &mut [Option<Slot>]) -> Option<()> {
-        self.enter()?;
-        self.ws();
-        if self.peek()? == b'}' {
-            self.leave();
+        if self.open(b'}')? {
             return Some(());
         }
         loop {
@@ -526,10 +533,7 @@ impl Scan<'_> {
 
     /// An array walked at `node`: an element whose index a child names is read there.
     fn array(&mut self, node: &Node, values: &mut [Option<Slot>]) -> Option<()> {
-        self.enter()?;
-        self.ws();
-        if self.peek()? == b']' {
-            self.leave();
+        if self.open(b']')? {
             return Some(());
         }
         let mut i = 0;
