@@ -30,6 +30,15 @@ pub enum Command {
     Replay(Box<ReplayArgs>),
     /// Find the highest rate a target holds: levels stepped up, then refined, until the
     /// thresholds break (the upper-limit preset unless given).
+    // Replay's pacing flags are flattened in but set by capacity itself: left out of its
+    // help, still parsed, so that capacity refuses them by name.
+    #[command(
+        mut_arg("compress", |a| a.hide(true)),
+        mut_arg("rate", |a| a.hide(true)),
+        mut_arg("stages", |a| a.hide(true)),
+        mut_arg("profile", |a| a.hide(true)),
+        mut_arg("max_duration", |a| a.hide(true))
+    )]
     Capacity(Box<CapacityArgs>),
     /// The reference target: a small HTTP service that applies the default mapping's events.
     Serve(ServeArgs),
@@ -600,4 +609,42 @@ pub enum PersonasCommand {
         #[arg(long, value_name = "DIR")]
         personas: Option<PathBuf>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// The flags a subcommand's help lists, as their lines begin (`--rate <RATE>`).
+    fn listed(cmd: &mut clap::Command, sub: &str, flag: &str) -> bool {
+        let help = cmd
+            .find_subcommand_mut(sub)
+            .expect("a subcommand")
+            .render_long_help()
+            .to_string();
+        help.lines()
+            .any(|l| l.trim_start().starts_with(&format!("{flag} <")))
+    }
+
+    #[test]
+    fn capacity_help_leaves_out_the_pacing_it_sets_itself_and_still_parses_it_to_refuse_it() {
+        let mut cmd = Cli::command();
+        for flag in [
+            "--compress",
+            "--rate",
+            "--stages",
+            "--profile",
+            "--max-duration",
+        ] {
+            assert!(listed(&mut cmd, "replay", flag), "replay lists {flag}");
+            assert!(!listed(&mut cmd, "capacity", flag), "capacity hides {flag}");
+        }
+        for flag in ["--from", "--max-rate", "--target", "--mapping"] {
+            assert!(listed(&mut cmd, "capacity", flag), "capacity lists {flag}");
+        }
+        // Still parsed: `simulate capacity` refuses them by name, with what to do.
+        assert!(Cli::try_parse_from(["simulate", "capacity", "--rate", "5/s"]).is_ok());
+    }
 }
