@@ -153,6 +153,8 @@ fn a_custom_worlds_log_replays_with_its_own_kinds() {
 #[test]
 fn a_custom_world_replays_against_the_reference_target() {
     let (_rt, url, _, ledger) = super::replay::reference_target(Default::default(), false);
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.json");
     let replay = || {
         let o = bin()
             .args([
@@ -170,7 +172,7 @@ fn a_custom_world_replays_against_the_reference_target() {
             .arg(data().join("mapping.toml"))
             .args(["--target", &url, "-q"])
             .arg("--summary-export")
-            .arg(std::env::temp_dir().join(format!("custom-world-{}.json", std::process::id())))
+            .arg(&summary)
             .output()
             .unwrap();
         assert!(
@@ -188,8 +190,7 @@ fn a_custom_world_replays_against_the_reference_target() {
             "{kind} received: {stats}"
         );
     }
-    let summary =
-        read_json(&std::env::temp_dir().join(format!("custom-world-{}.json", std::process::id())));
+    let summary = read_json(&summary);
     let events: Vec<&str> = summary["by_event"]
         .as_array()
         .unwrap()
