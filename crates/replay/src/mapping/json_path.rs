@@ -301,6 +301,13 @@ static STOPS: [bool; 256] = {
     t
 };
 
+/// JSON's brackets, named: in byte literals inside a function they unbalance the
+/// brace counting of the project's function-length check.
+const OBJECT: u8 = b'{';
+const OBJECT_END: u8 = b'}';
+const ARRAY: u8 = b'[';
+const ARRAY_END: u8 = b']';
+
 /// serde_json's nesting limit: an array or object 128 deep is an error, 127 is not.
 const DEPTH: usize = 128;
 
@@ -351,8 +358,8 @@ impl Scan<'_> {
             return Some(());
         }
         match self.peek()? {
-            b'{' if !node.children.is_empty() => self.object(node, values),
-            b'[' if !node.children.is_empty() => self.array(node, values),
+            OBJECT if !node.children.is_empty() => self.object(node, values),
+            ARRAY if !node.children.is_empty() => self.array(node, values),
             _ => self.skip().map(drop),
         }
     }
@@ -380,8 +387,8 @@ impl Scan<'_> {
     #[inline(always)]
     fn skip(&mut self) -> Option<Kind> {
         match self.peek()? {
-            b'{' => self.object(&NOTHING, &mut []).map(|()| Kind::Container),
-            b'[' => self.array(&NOTHING, &mut []).map(|()| Kind::Container),
+            OBJECT => self.object(&NOTHING, &mut []).map(|()| Kind::Container),
+            ARRAY => self.array(&NOTHING, &mut []).map(|()| Kind::Container),
             b'"' => {
                 let open = self.i;
                 self.string().map(|escaped| Kind::Str(open, escaped))
@@ -487,7 +494,7 @@ impl Scan<'_> {
     /// An object walked at `node`: a key it names is read at that child. A key given
     /// twice: its last value stands, as in a `Value` map.
     fn object(&mut self, node: &Node, values: &mut [Option<Slot>]) -> Option<()> {
-        if self.open(b'}')? {
+        if self.open(OBJECT_END)? {
             return Some(());
         }
         loop {
@@ -523,7 +530,7 @@ impl Scan<'_> {
                     self.i += 1;
                     self.ws();
                 }
-                b'}' => break,
+                OBJECT_END => break,
                 _ => return None,
             }
         }
@@ -533,7 +540,7 @@ impl Scan<'_> {
 
     /// An array walked at `node`: an element whose index a child names is read there.
     fn array(&mut self, node: &Node, values: &mut [Option<Slot>]) -> Option<()> {
-        if self.open(b']')? {
+        if self.open(ARRAY_END)? {
             return Some(());
         }
         let mut i = 0;
@@ -556,7 +563,7 @@ impl Scan<'_> {
             self.ws();
             match self.peek()? {
                 b',' => self.i += 1,
-                b']' => break,
+                ARRAY_END => break,
                 _ => return None,
             }
             i += 1;
